@@ -1,0 +1,33 @@
+/* The seed chapter's models (spec/seed-models.md), written as a user of hybrid would write
+ * them, and the table that makes them reachable by name from the command line. */
+#ifndef HYBRID_EXAMPLES_MODELS_H
+#define HYBRID_EXAMPLES_MODELS_H
+
+#include <hybrid.h>
+
+hb_block *mlp_new(void);           /* Sequential(Linear(i,256), ReLU, Linear(256,10)) */
+hb_block *mlp_class_new(void);     /* custom block: out(relu(hidden(x))) */
+hb_block *my_sequential_new(void); /* a user-written Sequential */
+hb_block *fixed_hidden_new(void);  /* constant weight, shared layer, data-dependent loop */
+hb_block *scaled_fixed_new(void);  /* relu(c * (x @ w)) with constant w and c */
+hb_block *nest_mlp_new(void);      /* linear(net(x)) */
+hb_block *chimera_new(void);       /* Sequential(NestMLP, Linear(16,20), FixedHiddenMLP) */
+hb_block *parallel_new(void);      /* concat(net1(x), net2(x)) along axis 1 */
+hb_block *factory_new(void);       /* Sequential(Linear, ReLU, 4 made by one factory, Linear) */
+
+typedef struct model_entry {
+    const char *name;
+    hb_block *(*make)(void);
+    int64_t features;  /* input width the chapter uses */
+    const char *about; /* one line for `hybrid demo` */
+} model_entry;
+
+extern const model_entry example_models[];
+extern const int example_model_count;
+
+/* The model called name, built with parameters from seed (deferred ones are drawn on the first
+ * call), its root named after it; NULL with an error if the name is unknown. */
+hb_block *example_model_new(const char *name, uint64_t seed);
+const model_entry *example_model_find(const char *name);
+
+#endif

@@ -1,0 +1,38 @@
+/* The models by name, for the command line and the tests. */
+#include "models.h"
+
+#include <string.h>
+
+const model_entry example_models[] = {
+    {"mlp", mlp_new, 20, "Sequential(Linear(i,256), ReLU, Linear(256,10))"},
+    {"mlp-class", mlp_class_new, 20, "custom block MLP: out(relu(hidden(x)))"},
+    {"my-sequential", my_sequential_new, 20, "a hand-written Sequential of the same layers"},
+    {"fixed-hidden", fixed_hidden_new, 20,
+     "constant weight, shared Linear, while sum(|x|) > 1: x /= 2; returns sum(x)"},
+    {"nest-mlp", nest_mlp_new, 20, "linear(net(x)) with net a Sequential of 4 blocks"},
+    {"chimera", chimera_new, 20, "Sequential(NestMLP, Linear(16,20), FixedHiddenMLP)"},
+    {"parallel", parallel_new, 20, "concat(net1(x), net2(x)) along axis 1 -> [b, 96]"},
+    {"factory", factory_new, 20, "Linear, ReLU, 4 fresh Linear+ReLU from one factory, Linear"},
+    {"scaled-fixed", scaled_fixed_new, 20, "relu(c * (x @ w)), w a constant [20, 8], c = 3"},
+};
+const int example_model_count = (int)(sizeof example_models / sizeof example_models[0]);
+
+const model_entry *example_model_find(const char *name)
+{
+    for (int i = 0; i < example_model_count; i++)
+        if (strcmp(example_models[i].name, name) == 0)
+            return &example_models[i];
+    return NULL;
+}
+
+hb_block *example_model_new(const char *name, uint64_t seed)
+{
+    const model_entry *e = example_model_find(name);
+    if (!e)
+        return NULL;
+    hb_seed(seed);
+    hb_block *b = e->make();
+    if (b)
+        hb_block_set_name(b, name);
+    return b;
+}

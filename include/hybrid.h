@@ -1,0 +1,310 @@
+/* hybrid — neural-network blocks in C that run eagerly and, once hybridized, as compiled plans.
+ *
+ * This one header is the whole public API. A short tour:
+ *
+ *     // A custom block: the seed's MLP, out(relu(hidden(x))).
+ *     static hb_tensor *mlp_forward(hb_block *self, hb_tensor *x)
+ *     {
+ *         hb_tensor *h = hb_relu(hb_block_call(hb_block_child(self, "hidden"), x));
+ *         return hb_block_call(hb_block_child(self, "out"), h);
+ *     }
+ *
+ *     hb_block *mlp_new(void)
+ *     {
+ *         hb_block *b = hb_block_new("MLP", mlp_forward);
+ *         hb_block_add_child(b, "hidden", hb_linear_new(0, 256));  // 0: in-size inferred
+ *         hb_block_add_child(b, "out", hb_linear_new(256, 10));
+ *         return b;
+ *     }
+ *
+ *     hb_block *net = mlp_new();
+ *     hb_tensor *x = hb_rand(HB_SHAPE(2, 20), NULL);
+ *     hb_tensor *y = hb_block_call(net, x);   // y: [2, 10]
+ *     hb_tensor_print(stdout, y);
+ *     hb_tensor_release(y); hb_tensor_release(x); hb_block_release(net);
+ *
+ * Ownership, in one place:
+ * - Every function that returns a tensor returns a new reference. Outside a block's forward the
+ *   caller owns it and calls hb_tensor_release(). Inside a forward (during hb_block_call) the call
+ *   owns every tensor made there and releases it when the call returns, except the returned one;
+ *   forward code never frees anything.
+ * - hb_block_add_child() and hb_block_add_param()/hb_block_add_const() take over the reference
+ *   passed in. Blocks are reference counted too: a child added under two names, or to two
+ *   parents, is shared (its parameters are the same tensors).
+ *
+ * Errors: functions return NULL or a non-zero hb_status and set a per-thread message read with
+ * hb_last_error(). Ops given NULL return NULL and keep the first message, so a failure inside a
+ * forward propagates to the caller without a check on every line. The library never exits or
+ * aborts on a caller's mistake.
+ */
+#ifndef HYBRID_H
+#define HYBRID_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define HB_VERSION "0.1.0"
+#define HB_MAX_DIMS 8
+
+/* ---- errors ------------------------------------------------------------------------------- */
+
+typedef enum hb_status {
+    HB_OK = 0,
+    HB_ERR_ARG,         /* a bad argument: NULL, out-of-range axis, bad option */
+    HB_ERR_SHAPE,       /* shapes that do not fit the op or the parameter */
+    HB_ERR_NAME,        /* an unknown, missing or duplicate name */
+    HB_ERR_IO,          /* a file that cannot be opened, read or written */
+    HB_ERR_FORMAT,      /* a file whose content is corrupt, truncated or lies */
+    HB_ERR_NOMEM,       /* an allocation failed */
+    HB_ERR_UNSUPPORTED, /* valid, but not something hybrid does (yet) */
+    HB_ERR_STATE,       /* the object is not ready for this (e.g. a deferred parameter) */
+} hb_status;
+
+/* The message of the last failure on this thread ("" if none), and its status. */
+const char *hb_last_error(void);
+hb_status hb_last_status(void);
+void hb_clear_error(void);
+
+/* ---- random numbers ----------------------------------------------------------------------- */
+
+/* A small portable generator (xoshiro256** seeded by splitmix64): a seed gives the same stream
+ * on every machine. Functions taking an hb_rng * use the per-thread default one when given NULL. */
+typedef struct hb_rng {
+    uint64_t s[4];
+} hb_rng;
+
+void hb_rng_seed(hb_rng *rng, uint64_t seed);
+uint64_t hb_rng_next(hb_rng *rng);
+float hb_rng_uniform(hb_rng *rng); /* in [0, 1) with 24 random bits */
+float hb_rng_normal(hb_rng *rng);  /* mean 0, standard deviation 1 (Box-Muller) */
+void hb_seed(uint64_t seed);       /* reseeds this thread's default generator */
+hb_rng *hb_default_rng(void);
+
+/* ---- tensors ------------------------------------------------------------------------------ */
+
+typedef struct hb_tensor hb_tensor;
+
+typedef enum hb_dtype { HB_F32 = 0 } hb_dtype;
+
+/* HB_SHAPE(2, 20) expands to the (ndim, shape) argument pair: 2, (const int64_t[]){2, 20}.
+ * HB_SCALAR_SHAPE is the pair for a 0-dimensional tensor. */
+#define HB_SHAPE(...)                                                                        \
+    (int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), (const int64_t[]){__VA_ARGS__}
+#define HB_SCALAR_SHAPE 0, (const int64_t *)0
+
+hb_tensor *hb_tensor_new(int ndim, const int64_t *shape); /* uninitialized contents */
+hb_tensor *hb_tensor_from(const float *data, int ndim, const int64_t *shape); /* copies data */
+hb_tensor *hb_zeros(int ndim, const int64_t *shape);
+hb_tensor *hb_ones(int ndim, const int64_t *shape);
+hb_tensor *hb_full(int ndim, const int64_t *shape, float value);
+hb_tensor *hb_scalar(float value); /* shape [] */
+hb_tensor *hb_rand(int ndim, const int64_t *shape, hb_rng *rng);  /* uniform in [0, 1) */
+hb_tensor *hb_randn(int ndim, const int64_t *shape, hb_rng *rng); /* standard normal */
+hb_tensor *hb_tensor_copy(const hb_tensor *t);
+
+hb_tensor *hb_tensor_retain(hb_tensor *t);
+void hb_tensor_release(hb_tensor *t); /* NULL is fine */
+
+int hb_tensor_ndim(const hb_tensor *t);
+const int64_t *hb_tensor_shape(const hb_tensor *t);
+int64_t hb_tensor_dim(const hb_tensor *t, int axis); /* negative axes count from the end */
+int64_t hb_tensor_numel(const hb_tensor *t);
+hb_dtype hb_tensor_dtype(const hb_tensor *t);
+bool hb_tensor_same_shape(const hb_tensor *a, const hb_tensor *b);
+
+/* Host access to the values. Reading a value decides control flow in the host program, so once
+ * tracing arrives these reads are what marks a block as data-dependent. */
+float *hb_tensor_data(hb_tensor *t);
+const float *hb_tensor_cdata(const hb_tensor *t);
+float hb_item(const hb_tensor *t); /* the value of a one-element tensor; NAN and an error else */
+
+/* "[2, 20]" into buf; returns buf. */
+char *hb_shape_str(int ndim, const int64_t *shape, char *buf, size_t size);
+/* Prints like PyTorch: tensor([[...]]) with the shape, eliding the middle of long axes. */
+void hb_tensor_print(FILE *f, const hb_tensor *t);
+
+/* ---- eager ops ---------------------------------------------------------------------------- */
+/* Each returns a new tensor (see Ownership above) or NULL with hb_last_error() set. Shapes are
+ * checked on every call; a mismatch names the op and both shapes. Binary elementwise ops
+ * broadcast by NumPy rules. Axes may be negative. */
+
+hb_tensor *hb_matmul(hb_tensor *a, hb_tensor *b); /* [.., m, k] @ [.., k, n], batch dims broadcast */
+hb_tensor *hb_linear(hb_tensor *x, hb_tensor *w, hb_tensor *b); /* x·wᵀ + b; b may be NULL */
+
+hb_tensor *hb_add(hb_tensor *a, hb_tensor *b);
+hb_tensor *hb_sub(hb_tensor *a, hb_tensor *b);
+hb_tensor *hb_mul(hb_tensor *a, hb_tensor *b);
+hb_tensor *hb_div(hb_tensor *a, hb_tensor *b);
+hb_tensor *hb_add_scalar(hb_tensor *a, float s);
+hb_tensor *hb_sub_scalar(hb_tensor *a, float s); /* a - s */
+hb_tensor *hb_mul_scalar(hb_tensor *a, float s);
+hb_tensor *hb_div_scalar(hb_tensor *a, float s); /* a / s */
+hb_tensor *hb_rsub_scalar(hb_tensor *a, float s); /* s - a */
+hb_tensor *hb_rdiv_scalar(hb_tensor *a, float s); /* s / a */
+
+hb_tensor *hb_relu(hb_tensor *x);
+hb_tensor *hb_sigmoid(hb_tensor *x);
+hb_tensor *hb_tanh(hb_tensor *x);
+hb_tensor *hb_exp(hb_tensor *x);
+hb_tensor *hb_log(hb_tensor *x);
+hb_tensor *hb_abs(hb_tensor *x);
+hb_tensor *hb_neg(hb_tensor *x);
+hb_tensor *hb_sqrt(hb_tensor *x);
+
+hb_tensor *hb_sum(hb_tensor *x); /* over all elements: shape [] */
+hb_tensor *hb_mean(hb_tensor *x);
+hb_tensor *hb_max(hb_tensor *x);
+hb_tensor *hb_sum_axis(hb_tensor *x, int axis, bool keepdim);
+hb_tensor *hb_mean_axis(hb_tensor *x, int axis, bool keepdim);
+hb_tensor *hb_max_axis(hb_tensor *x, int axis, bool keepdim);
+hb_tensor *hb_softmax(hb_tensor *x, int axis);
+hb_tensor *hb_log_softmax(hb_tensor *x, int axis);
+
+hb_tensor *hb_reshape(hb_tensor *x, int ndim, const int64_t *shape); /* one dim may be -1 */
+hb_tensor *hb_flatten(hb_tensor *x); /* [b, ...] -> [b, prod(...)] as nn.Flatten */
+hb_tensor *hb_transpose(hb_tensor *x, int axis0, int axis1);
+hb_tensor *hb_concat(int n, hb_tensor *const *xs, int axis);
+
+/* ---- blocks ------------------------------------------------------------------------------- */
+
+typedef struct hb_block hb_block;
+typedef hb_tensor *(*hb_forward_fn)(hb_block *self, hb_tensor *x);
+
+/* How a parameter gets its first values. */
+typedef enum hb_init_kind {
+    HB_INIT_ZEROS = 0,
+    HB_INIT_CONSTANT,       /* every value = a */
+    HB_INIT_UNIFORM,        /* uniform in [a, b) */
+    HB_INIT_NORMAL,         /* mean a, standard deviation b */
+    HB_INIT_FAN_IN_UNIFORM, /* uniform in ±a/sqrt(fan_in): PyTorch's Linear default with a = 1 */
+} hb_init_kind;
+
+typedef struct hb_init {
+    hb_init_kind kind;
+    float a, b;
+    /* For HB_INIT_FAN_IN_UNIFORM: the fan-in is this parameter's shape[1]·shape[2]·… unless
+     * fan_in_of names a sibling parameter whose fan-in to use (a bias uses its weight's). */
+    const char *fan_in_of;
+} hb_init;
+
+#define HB_INIT_DEFAULT ((hb_init){HB_INIT_FAN_IN_UNIFORM, 1.0f, 0.0f, NULL})
+
+/* A block with a forward function. type is what the block is ("Linear", "MLP"); it is also the
+ * block's name in error messages when it is called at the top level. */
+hb_block *hb_block_new(const char *type, hb_forward_fn forward);
+hb_block *hb_block_retain(hb_block *b);
+void hb_block_release(hb_block *b); /* NULL is fine */
+
+/* Private state of a custom block; free_state (may be NULL) runs when the block is freed. */
+void hb_block_set_state(hb_block *b, void *state, void (*free_state)(void *));
+void *hb_block_state(const hb_block *b);
+
+const char *hb_block_type(const hb_block *b);
+void hb_block_set_name(hb_block *b, const char *name); /* the root's name in block paths */
+const char *hb_block_name(const hb_block *b);
+
+/* Children, in insertion order. Takes over the reference to child; the key must be new. */
+hb_status hb_block_add_child(hb_block *b, const char *key, hb_block *child);
+hb_block *hb_block_child(const hb_block *b, const char *key);  /* borrowed; NULL if absent */
+int hb_block_num_children(const hb_block *b);
+hb_block *hb_block_child_at(const hb_block *b, int i, const char **key); /* borrowed */
+
+/* Trainable parameters. Dims given as 0 are deferred: the parameter has no values until the
+ * block's forward calls hb_block_param_infer() with the real shape, or weights are loaded. */
+hb_status hb_block_add_param(hb_block *b, const char *name, int ndim, const int64_t *shape,
+                             hb_init init);
+/* Constants: named, saved and loaded like parameters, never trained. Takes over value. */
+hb_status hb_block_add_const(hb_block *b, const char *name, hb_tensor *value);
+
+/* A parameter's or constant's tensor (borrowed), or NULL if unknown or still deferred. */
+hb_tensor *hb_block_param(hb_block *b, const char *name);
+/* Completes a deferred parameter's shape (dims it already knows must agree) and initializes it;
+ * for a parameter with values, checks the shape. Returns the tensor (borrowed). */
+hb_tensor *hb_block_param_infer(hb_block *b, const char *name, int ndim, const int64_t *shape);
+
+/* Runs the block's forward on x (see Ownership). The result is NULL on error, and the message
+ * names the block path (for example "chimera/0/net/2"). */
+hb_tensor *hb_block_call(hb_block *b, hb_tensor *x);
+
+/* Every parameter and constant of the tree by its state_dict name ("0.net.2.weight"), in
+ * registration order, depth first. A child reachable under two names is listed under both. */
+typedef struct hb_named_tensor {
+    char *name;
+    hb_tensor *value;  /* a reference the dict holds; NULL while deferred */
+    bool trainable;    /* false for constants */
+    int ndim;
+    int64_t shape[HB_MAX_DIMS]; /* known dims; 0 where deferred */
+} hb_named_tensor;
+
+typedef struct hb_state_dict {
+    int count;
+    hb_named_tensor *items;
+} hb_state_dict;
+
+hb_status hb_block_state_dict(hb_block *b, hb_state_dict *out);
+void hb_state_dict_free(hb_state_dict *sd); /* releases the values, frees the names */
+
+/* Prints the block tree with types, parameter shapes and counts. */
+void hb_block_print(FILE *f, hb_block *b);
+
+/* ---- library blocks ----------------------------------------------------------------------- */
+
+typedef enum hb_activation {
+    HB_ACT_NONE = 0,
+    HB_ACT_RELU,
+    HB_ACT_SIGMOID,
+    HB_ACT_TANH,
+} hb_activation;
+
+/* Linear(in, out): weight [out, in], bias [out]; in = 0 infers it on the first call. */
+hb_block *hb_linear_new(int64_t in, int64_t out);
+/* Gluon's Dense(out, activation=...): Linear followed by an activation, with optional bias. */
+hb_block *hb_dense_new(int64_t in, int64_t out, hb_activation act, bool bias);
+hb_block *hb_relu_new(void);
+hb_block *hb_sigmoid_new(void);
+hb_block *hb_tanh_new(void);
+hb_block *hb_flatten_new(void);
+
+/* Sequential: children "0", "1", … run in order. hb_sequential_of takes over each block; the
+ * list ends with NULL. */
+hb_block *hb_sequential_new(void);
+hb_block *hb_sequential_of(hb_block *first, ...);
+hb_status hb_sequential_add(hb_block *seq, hb_block *child); /* key = next index */
+
+/* Parallel: children "0", "1", … each run on the input; outputs concatenated along axis. */
+hb_block *hb_parallel_new(int axis);
+
+/* n fresh instances made by make(arg), in a Sequential (children "0" … "n-1"). */
+hb_block *hb_block_factory(int n, hb_block *(*make)(void *arg), void *arg);
+
+/* ---- parameter and data files ------------------------------------------------------------- */
+
+/* safetensors: every parameter and constant of the tree, by name. Loading checks every name
+ * and shape: a missing, unknown or mis-shaped name is an error that names it, and nothing is
+ * changed then. Deferred parameters take their shape from the file. */
+hb_status hb_block_load(hb_block *b, const char *path);
+hb_status hb_block_save(hb_block *b, const char *path); /* writes a temp file, then renames */
+
+/* .npy files: float32 (float64 is converted on reading). */
+hb_tensor *hb_npy_load(const char *path);
+hb_status hb_npy_save(const hb_tensor *t, const char *path);
+
+/* Named tensors of a safetensors file, for tools and tests. */
+hb_status hb_safetensors_load(const char *path, hb_state_dict *out);
+hb_status hb_safetensors_save(const char *path, int count, const char *const *names,
+                              hb_tensor *const *tensors);
+
+/* ---- threads ------------------------------------------------------------------------------ */
+
+/* Threads OpenBLAS may use for one GEMM (0 keeps its default). */
+void hb_set_num_threads(int n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

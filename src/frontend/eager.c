@@ -1,0 +1,136 @@
+/* Eager ops: every public op is one call of apply(), which checks shapes with the op's shape
+ * rule, allocates the result, runs the op's kernel and hands the result to the current block
+ * call. This single path is where the tracer will record nodes. */
+#include "../runtime/kernels.h"
+#include "frontend.h"
+
+#include <string.h>
+
+enum { INLINE_INPUTS = 8 };
+
+static hb_tensor *apply(hb_op op, hb_attrs at, int n, hb_tensor *const *in)
+{
+    if (n > 0 && !in)
+        return hb_fail(HB_ERR_ARG, "%s: the input array is NULL", hb_op_table[op].name), NULL;
+    for (int i = 0; i < n; i++)
+        if (!in[i]) { /* an earlier failure: keep its message, unless there is none */
+            if (hb_last_status() == HB_OK)
+                hb_fail(HB_ERR_ARG, "%s: input %d is NULL", hb_op_table[op].name, i);
+            return NULL;
+        }
+    hb_shape shapes_inline[INLINE_INPUTS], out_shape;
+    hb_operand ops_inline[INLINE_INPUTS];
+    hb_shape *shapes = shapes_inline;
+    hb_operand *operands = ops_inline;
+    if (n > INLINE_INPUTS) {
+        shapes = hb_malloc(sizeof *shapes * (size_t)n);
+        operands = hb_malloc(sizeof *operands * (size_t)n);
+        if (!shapes || !operands) {
+            hb_free(shapes), hb_free(operands);
+            return hb_fail(HB_ERR_NOMEM, "%s: out of memory", hb_op_table[op].name), NULL;
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        shapes[i] = in[i]->shape;
+        operands[i] = (hb_operand){in[i]->data, in[i]->shape};
+    }
+    char err[512];
+    hb_tensor *out = NULL;
+    hb_status st = hb_op_infer(op, &at, n, shapes, &out_shape, err, sizeof err);
+    if (st != HB_OK)
+        hb_fail(st, "%s", err);
+    else if ((out = hb_tensor_alloc(&out_shape)))
+        hb_kernels[op](operands, n, &(hb_operand){out->data, out->shape}, &at);
+    if (n > INLINE_INPUTS)
+        hb_free(shapes), hb_free(operands);
+    return hb_frame_adopt(out);
+}
+
+static hb_tensor *apply1(hb_op op, hb_attrs at, hb_tensor *x) { return apply(op, at, 1, &x); }
+
+static hb_tensor *apply2(hb_op op, hb_tensor *a, hb_tensor *b)
+{
+    return apply(op, (hb_attrs){0}, 2, (hb_tensor *[]){a, b});
+}
+
+hb_tensor *hb_matmul(hb_tensor *a, hb_tensor *b) { return apply2(HB_OP_MATMUL, a, b); }
+
+hb_tensor *hb_linear(hb_tensor *x, hb_tensor *w, hb_tensor *b)
+{
+    return apply(HB_OP_LINEAR, (hb_attrs){0}, b ? 3 : 2, (hb_tensor *[]){x, w, b});
+}
+
+hb_tensor *hb_add(hb_tensor *a, hb_tensor *b) { return apply2(HB_OP_ADD, a, b); }
+hb_tensor *hb_sub(hb_tensor *a, hb_tensor *b) { return apply2(HB_OP_SUB, a, b); }
+hb_tensor *hb_mul(hb_tensor *a, hb_tensor *b) { return apply2(HB_OP_MUL, a, b); }
+hb_tensor *hb_div(hb_tensor *a, hb_tensor *b) { return apply2(HB_OP_DIV, a, b); }
+
+#define SCALAR_OP(fn, OP)                                                                     \
+    hb_tensor *fn(hb_tensor *a, float s) { return apply1(OP, (hb_attrs){.scalar = s}, a); }
+SCALAR_OP(hb_add_scalar, HB_OP_ADD_SCALAR)
+SCALAR_OP(hb_sub_scalar, HB_OP_SUB_SCALAR)
+SCALAR_OP(hb_mul_scalar, HB_OP_MUL_SCALAR)
+SCALAR_OP(hb_div_scalar, HB_OP_DIV_SCALAR)
+SCALAR_OP(hb_rsub_scalar, HB_OP_RSUB_SCALAR)
+SCALAR_OP(hb_rdiv_scalar, HB_OP_RDIV_SCALAR)
+
+#define UNARY_OP(fn, OP)                                                                      \
+    hb_tensor *fn(hb_tensor *x) { return apply1(OP, (hb_attrs){0}, x); }
+UNARY_OP(hb_relu, HB_OP_RELU)
+UNARY_OP(hb_sigmoid, HB_OP_SIGMOID)
+UNARY_OP(hb_tanh, HB_OP_TANH)
+UNARY_OP(hb_exp, HB_OP_EXP)
+UNARY_OP(hb_log, HB_OP_LOG)
+UNARY_OP(hb_abs, HB_OP_ABS)
+UNARY_OP(hb_neg, HB_OP_NEG)
+UNARY_OP(hb_sqrt, HB_OP_SQRT)
+
+#define REDUCE_OP(fn, OP)                                                                     \
+    hb_tensor *fn(hb_tensor *x) { return apply1(OP, (hb_attrs){.all = true}, x); }            \
+    hb_tensor *fn##_axis(hb_tensor *x, int axis, bool keepdim)                                \
+    {                                                                                         \
+        return apply1(OP, (hb_attrs){.axis = axis, .keepdim = keepdim}, x);                   \
+    }
+REDUCE_OP(hb_sum, HB_OP_SUM)
+REDUCE_OP(hb_mean, HB_OP_MEAN)
+REDUCE_OP(hb_max, HB_OP_MAX)
+
+hb_tensor *hb_softmax(hb_tensor *x, int axis)
+{
+    return apply1(HB_OP_SOFTMAX, (hb_attrs){.axis = axis}, x);
+}
+
+hb_tensor *hb_log_softmax(hb_tensor *x, int axis)
+{
+    return apply1(HB_OP_LOG_SOFTMAX, (hb_attrs){.axis = axis}, x);
+}
+
+hb_tensor *hb_reshape(hb_tensor *x, int ndim, const int64_t *shape)
+{
+    if (ndim < 0 || ndim > HB_MAX_DIMS || (ndim > 0 && !shape))
+        return hb_fail(HB_ERR_ARG, "reshape: target needs 0 to %d dims, got %d", HB_MAX_DIMS,
+                       ndim), NULL;
+    return apply1(HB_OP_RESHAPE, (hb_attrs){.shape = hb_shape_make(ndim, shape)}, x);
+}
+
+hb_tensor *hb_flatten(hb_tensor *x)
+{
+    if (x && x->shape.ndim == 0)
+        return hb_fail(HB_ERR_SHAPE, "flatten: needs at least 1 dim, got shape []"), NULL;
+    if (!x)
+        return NULL;
+    int64_t rest = 1; /* not -1: a zero-size batch still has a known width */
+    for (int i = 1; i < x->shape.ndim; i++)
+        rest *= x->shape.dim[i];
+    return hb_reshape(x, HB_SHAPE(x->shape.dim[0], rest));
+}
+
+hb_tensor *hb_transpose(hb_tensor *x, int axis0, int axis1)
+{
+    return apply1(HB_OP_TRANSPOSE, (hb_attrs){.axis = axis0, .axis2 = axis1}, x);
+}
+
+hb_tensor *hb_concat(int n, hb_tensor *const *xs, int axis)
+{
+    return apply(HB_OP_CONCAT, (hb_attrs){.axis = axis}, n, xs);
+}

@@ -1,0 +1,620 @@
+/* Files: safetensors for parameters (the JSON header parsed by cJSON) and .npy for inputs and
+ * outputs. Readers trust nothing in a file: every length, offset, shape and dtype is checked
+ * against the file's real size before use. Writers write a temporary file and rename it, so a
+ * failure never leaves a partial output behind. */
+#include "frontend.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ---- whole files in and out --------------------------------------------------------------- */
+
+static hb_status read_file(const char *path, unsigned char **data, size_t *size)
+{
+    *data = NULL, *size = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return hb_fail(HB_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        return hb_fail(HB_ERR_IO, "%s: not a regular file", path);
+    }
+    size_t n = (size_t)st.st_size;
+    unsigned char *buf = hb_malloc(n ? n : 1);
+    if (!buf) {
+        fclose(f);
+        return hb_fail(HB_ERR_NOMEM, "%s: out of memory reading %zu bytes", path, n);
+    }
+    if (fread(buf, 1, n, f) != n) {
+        hb_free(buf);
+        fclose(f);
+        return hb_fail(HB_ERR_IO, "%s: read error", path);
+    }
+    fclose(f);
+    *data = buf, *size = n;
+    return HB_OK;
+}
+
+/* Writes the parts to path through a temporary file in the same directory. */
+static hb_status write_file(const char *path, int nparts, const void *const *parts,
+                            const size_t *sizes)
+{
+    size_t plen = strlen(path);
+    char *tmp = hb_malloc(plen + 16);
+    if (!tmp)
+        return HB_ERR_NOMEM;
+    memcpy(tmp, path, plen);
+    memcpy(tmp + plen, ".tmp-XXXXXX", 12);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        hb_status st = hb_fail(HB_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+        hb_free(tmp);
+        return st;
+    }
+    FILE *f = fdopen(fd, "wb");
+    bool ok = f != NULL;
+    for (int i = 0; ok && i < nparts; i++)
+        ok = sizes[i] == 0 || fwrite(parts[i], 1, sizes[i], f) == sizes[i];
+    if (f)
+        ok = (fclose(f) == 0) && ok;
+    else
+        close(fd);
+    if (ok)
+        ok = rename(tmp, path) == 0;
+    hb_status st = HB_OK;
+    if (!ok) {
+        st = hb_fail(HB_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+        unlink(tmp);
+    }
+    hb_free(tmp);
+    return st;
+}
+
+static uint64_t le64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static void convert_f64(float *dst, const unsigned char *src, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        double d;
+        memcpy(&d, src + 8 * i, 8);
+        dst[i] = (float)d;
+    }
+}
+
+/* ---- safetensors -------------------------------------------------------------------------- */
+
+static void *cjson_malloc(size_t n) { return hb_malloc(n); }
+
+/* A non-negative integer that a double holds exactly (JSON numbers arrive as doubles). */
+static bool json_uint(const cJSON *j, int64_t *out)
+{
+    if (!cJSON_IsNumber(j))
+        return false;
+    double v = j->valuedouble;
+    if (!(v >= 0 && v <= 9007199254740992.0) || v != (double)(int64_t)v)
+        return false;
+    *out = (int64_t)v;
+    return true;
+}
+
+typedef struct range {
+    uint64_t begin, end;
+    const char *name;
+} range;
+
+static int by_begin(const void *a, const void *b)
+{
+    const range *x = a, *y = b;
+    return x->begin < y->begin ? -1 : x->begin > y->begin;
+}
+
+/* One tensor's header entry checked against the data region; the tensor read into *out. */
+static hb_status read_entry(const char *path, const cJSON *e, const unsigned char *data,
+                            uint64_t data_size, hb_tensor **out, range *r)
+{
+    const char *name = e->string;
+    const cJSON *dtype = cJSON_GetObjectItemCaseSensitive(e, "dtype");
+    const cJSON *shape = cJSON_GetObjectItemCaseSensitive(e, "shape");
+    const cJSON *offs = cJSON_GetObjectItemCaseSensitive(e, "data_offsets");
+    if (!cJSON_IsObject(e) || !cJSON_IsString(dtype) || !cJSON_IsArray(shape) ||
+        !cJSON_IsArray(offs) || cJSON_GetArraySize(offs) != 2)
+        return hb_fail(HB_ERR_FORMAT, "%s: tensor \"%s\": needs dtype, shape and data_offsets "
+                       "[begin, end]", path, name);
+    int esize = strcmp(dtype->valuestring, "F32") == 0 ? 4
+              : strcmp(dtype->valuestring, "F64") == 0 ? 8 : 0;
+    if (!esize)
+        return hb_fail(HB_ERR_UNSUPPORTED, "%s: tensor \"%s\" has dtype %s; hybrid reads F32 "
+                       "(and F64, converted)", path, name, dtype->valuestring);
+    hb_shape s = {.ndim = cJSON_GetArraySize(shape)};
+    if (s.ndim > HB_MAX_DIMS)
+        return hb_fail(HB_ERR_FORMAT, "%s: tensor \"%s\" has %d dims (at most %d)", path, name,
+                       s.ndim, HB_MAX_DIMS);
+    int64_t numel = 1, bytes, begin, end;
+    for (int i = 0; i < s.ndim; i++)
+        if (!json_uint(cJSON_GetArrayItem(shape, i), &s.dim[i]) ||
+            !hb_mul_ok(numel, s.dim[i], &numel))
+            return hb_fail(HB_ERR_FORMAT, "%s: tensor \"%s\": shape entry %d is not a valid "
+                           "size, or the shape is too large", path, name, i);
+    if (!hb_mul_ok(numel, esize, &bytes) || !json_uint(cJSON_GetArrayItem(offs, 0), &begin) ||
+        !json_uint(cJSON_GetArrayItem(offs, 1), &end) || begin > end)
+        return hb_fail(HB_ERR_FORMAT, "%s: tensor \"%s\": bad data_offsets", path, name);
+    if ((uint64_t)end > data_size)
+        return hb_fail(HB_ERR_FORMAT, "%s: tensor \"%s\": data_offsets [%lld, %lld] run past "
+                       "the data (%llu bytes): the file is truncated or the header lies", path,
+                       name, (long long)begin, (long long)end, (unsigned long long)data_size);
+    if (end - begin != bytes) {
+        char sb[96];
+        return hb_fail(HB_ERR_FORMAT, "%s: tensor \"%s\": shape %s of %s needs %lld bytes, "
+                       "data_offsets give %lld", path, name, hb_shape_fmt(&s, sb, sizeof sb),
+                       dtype->valuestring, (long long)bytes, (long long)(end - begin));
+    }
+    hb_tensor *t = hb_tensor_alloc(&s);
+    if (!t)
+        return hb_last_status();
+    if (esize == 4)
+        memcpy(t->data, data + begin, (size_t)bytes);
+    else
+        convert_f64(t->data, data + begin, numel);
+    *out = t;
+    *r = (range){(uint64_t)begin, (uint64_t)end, name};
+    return HB_OK;
+}
+
+static hb_status parse_safetensors(const char *path, const unsigned char *buf, size_t size,
+                                   hb_state_dict *out)
+{
+    if (size < 8)
+        return hb_fail(HB_ERR_FORMAT, "%s: truncated: %zu bytes, but a safetensors file "
+                       "starts with an 8-byte header length", path, size);
+    uint64_t hlen = le64(buf);
+    if (hlen > size - 8)
+        return hb_fail(HB_ERR_FORMAT, "%s: header length %llu runs past the end of the file "
+                       "(%zu bytes)", path, (unsigned long long)hlen, size);
+    cJSON_Hooks hooks = {cjson_malloc, hb_free};
+    cJSON_InitHooks(&hooks);
+    cJSON *root = cJSON_ParseWithLength((const char *)buf + 8, (size_t)hlen);
+    if (!cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        return hb_fail(HB_ERR_FORMAT, "%s: the header is not a JSON object", path);
+    }
+    const unsigned char *data = buf + 8 + hlen;
+    uint64_t data_size = size - 8 - hlen;
+    int n = cJSON_GetArraySize(root);
+    range *ranges = hb_calloc((size_t)n + 1, sizeof *ranges);
+    out->items = hb_calloc((size_t)n + 1, sizeof *out->items);
+    hb_status st = ranges && out->items ? HB_OK : HB_ERR_NOMEM;
+    int nr = 0;
+    for (const cJSON *e = root->child; e && st == HB_OK; e = e->next) {
+        if (strcmp(e->string, "__metadata__") == 0)
+            continue;
+        for (int i = 0; i < out->count && st == HB_OK; i++)
+            if (strcmp(out->items[i].name, e->string) == 0)
+                st = hb_fail(HB_ERR_FORMAT, "%s: tensor \"%s\" appears twice", path, e->string);
+        hb_tensor *t = NULL;
+        if (st == HB_OK)
+            st = read_entry(path, e, data, data_size, &t, &ranges[nr]);
+        if (st != HB_OK)
+            break;
+        hb_named_tensor *it = &out->items[out->count++];
+        *it = (hb_named_tensor){.name = hb_strdup(e->string), .value = t, .trainable = true,
+                                .ndim = t->shape.ndim};
+        memcpy(it->shape, t->shape.dim, sizeof it->shape);
+        ranges[nr++].name = it->name;
+        if (!it->name)
+            st = HB_ERR_NOMEM;
+    }
+    if (st == HB_OK) { /* tensors must not share bytes */
+        qsort(ranges, (size_t)nr, sizeof *ranges, by_begin);
+        for (int i = 1; i < nr && st == HB_OK; i++)
+            if (ranges[i].begin < ranges[i - 1].end)
+                st = hb_fail(HB_ERR_FORMAT, "%s: tensors \"%s\" and \"%s\" overlap in the data",
+                             path, ranges[i - 1].name, ranges[i].name);
+    }
+    hb_free(ranges);
+    cJSON_Delete(root);
+    return st;
+}
+
+hb_status hb_safetensors_load(const char *path, hb_state_dict *out)
+{
+    if (!path || !out)
+        return hb_fail(HB_ERR_ARG, "hb_safetensors_load: path or out is NULL");
+    *out = (hb_state_dict){0};
+    unsigned char *buf;
+    size_t size;
+    hb_status st = read_file(path, &buf, &size);
+    if (st != HB_OK)
+        return st;
+    st = parse_safetensors(path, buf, size, out);
+    hb_free(buf);
+    if (st != HB_OK)
+        hb_state_dict_free(out);
+    return st;
+}
+
+hb_status hb_safetensors_save(const char *path, int count, const char *const *names,
+                              hb_tensor *const *tensors)
+{
+    if (!path || count < 0 || (count && (!names || !tensors)))
+        return hb_fail(HB_ERR_ARG, "hb_safetensors_save: bad arguments");
+    cJSON_Hooks hooks = {cjson_malloc, hb_free};
+    cJSON_InitHooks(&hooks);
+    cJSON *root = cJSON_CreateObject();
+    hb_status st = root ? HB_OK : HB_ERR_NOMEM;
+    int64_t offset = 0;
+    for (int i = 0; i < count && st == HB_OK; i++) {
+        const hb_tensor *t = tensors[i];
+        if (!t || !names[i] || cJSON_GetObjectItemCaseSensitive(root, names[i])) {
+            st = hb_fail(HB_ERR_ARG, "%s: tensor %d (\"%s\") is NULL or its name repeats", path,
+                         i, names[i] ? names[i] : "");
+            break;
+        }
+        cJSON *e = cJSON_AddObjectToObject(root, names[i]);
+        cJSON *shape = e ? cJSON_AddArrayToObject(e, "shape") : NULL;
+        cJSON *offs = e ? cJSON_AddArrayToObject(e, "data_offsets") : NULL;
+        if (!e || !cJSON_AddStringToObject(e, "dtype", "F32") || !shape || !offs) {
+            st = HB_ERR_NOMEM;
+            break;
+        }
+        for (int d = 0; d < t->shape.ndim; d++)
+            cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)t->shape.dim[d]));
+        cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)offset));
+        offset += t->numel * 4;
+        cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)offset));
+    }
+    char *json = st == HB_OK ? cJSON_PrintUnformatted(root) : NULL;
+    cJSON_Delete(root);
+    if (st != HB_OK || !json)
+        return st != HB_OK ? st : hb_fail(HB_ERR_NOMEM, "%s: out of memory", path);
+    /* The data starts 8-byte aligned: pad the header with spaces, as the format allows. */
+    size_t jlen = strlen(json), hlen = (jlen + 7) & ~(size_t)7;
+    char *header = hb_malloc(8 + hlen);
+    if (!header) {
+        hb_free(json);
+        return HB_ERR_NOMEM;
+    }
+    for (int i = 0; i < 8; i++)
+        header[i] = (char)((uint64_t)hlen >> (8 * i));
+    memcpy(header + 8, json, jlen);
+    memset(header + 8 + jlen, ' ', hlen - jlen);
+    hb_free(json);
+    const void **parts = hb_malloc(sizeof *parts * ((size_t)count + 1));
+    size_t *sizes = hb_malloc(sizeof *sizes * ((size_t)count + 1));
+    if (parts && sizes) {
+        parts[0] = header, sizes[0] = 8 + hlen;
+        for (int i = 0; i < count; i++)
+            parts[i + 1] = tensors[i]->data, sizes[i + 1] = (size_t)tensors[i]->numel * 4;
+        st = write_file(path, count + 1, parts, sizes);
+    } else {
+        st = HB_ERR_NOMEM;
+    }
+    hb_free(parts), hb_free(sizes), hb_free(header);
+    return st;
+}
+
+/* ---- parameters of a block tree ----------------------------------------------------------- */
+
+typedef struct slot {
+    const char *name;
+    hb_block *owner;
+    hb_param *p;
+} slot;
+
+typedef struct slots {
+    slot *items;
+    char **names;
+    int count;
+} slots;
+
+static hb_status gather(void *ctx, const char *name, hb_block *owner, hb_param *p)
+{
+    slots *s = ctx;
+    slot *items = hb_realloc(s->items, sizeof *items * (size_t)(s->count + 1));
+    char **names = items ? hb_realloc(s->names, sizeof *names * (size_t)(s->count + 1)) : NULL;
+    if (items)
+        s->items = items;
+    if (names)
+        s->names = names;
+    if (!items || !names || !(names[s->count] = hb_strdup(name)))
+        return HB_ERR_NOMEM;
+    items[s->count] = (slot){names[s->count], owner, p};
+    s->count++;
+    return HB_OK;
+}
+
+static void slots_free(slots *s)
+{
+    for (int i = 0; i < s->count; i++)
+        hb_free(s->names[i]);
+    hb_free(s->names);
+    hb_free(s->items);
+}
+
+static bool shape_fits(const hb_param *p, const hb_tensor *t)
+{
+    if (p->shape.ndim != t->shape.ndim)
+        return false;
+    for (int i = 0; i < p->shape.ndim; i++)
+        if (p->shape.dim[i] != 0 && p->shape.dim[i] != t->shape.dim[i])
+            return false;
+    return true;
+}
+
+static const hb_named_tensor *find_named(const hb_state_dict *sd, const char *name)
+{
+    for (int i = 0; i < sd->count; i++)
+        if (strcmp(sd->items[i].name, name) == 0)
+            return &sd->items[i];
+    return NULL;
+}
+
+/* Every name and shape is checked before anything changes, so a bad file leaves the block as
+ * it was. */
+static hb_status check_load(const char *path, const slots *s, const hb_state_dict *file)
+{
+    for (int i = 0; i < s->count; i++) {
+        const hb_named_tensor *e = find_named(file, s->items[i].name);
+        char have[96], need[96];
+        if (!e)
+            return hb_fail(HB_ERR_NAME, "%s: missing parameter \"%s\" (the model needs %s)",
+                           path, s->items[i].name,
+                           hb_param_shape_fmt(s->items[i].p, need, sizeof need));
+        if (!shape_fits(s->items[i].p, e->value))
+            return hb_fail(HB_ERR_SHAPE, "%s: parameter \"%s\" is %s in the file, the model "
+                           "needs %s", path, e->name,
+                           hb_shape_fmt(&e->value->shape, have, sizeof have),
+                           hb_param_shape_fmt(s->items[i].p, need, sizeof need));
+    }
+    for (int i = 0; i < file->count; i++) {
+        bool known = false;
+        for (int j = 0; j < s->count && !known; j++)
+            known = strcmp(s->items[j].name, file->items[i].name) == 0;
+        if (!known)
+            return hb_fail(HB_ERR_NAME, "%s: unknown parameter \"%s\" (the model has %d, the "
+                           "first \"%s\")", path, file->items[i].name, s->count,
+                           s->count ? s->items[0].name : "none");
+    }
+    return HB_OK;
+}
+
+hb_status hb_block_load(hb_block *b, const char *path)
+{
+    if (!b || !path)
+        return hb_fail(HB_ERR_ARG, "hb_block_load: block or path is NULL");
+    hb_state_dict file;
+    hb_status st = hb_safetensors_load(path, &file);
+    if (st != HB_OK)
+        return st;
+    slots s = {0};
+    st = hb_block_walk(b, gather, &s);
+    if (st == HB_OK)
+        st = check_load(path, &s, &file);
+    for (int i = 0; i < s.count && st == HB_OK; i++)
+        st = hb_param_assign(s.items[i].owner, s.items[i].p,
+                             find_named(&file, s.items[i].name)->value);
+    slots_free(&s);
+    hb_state_dict_free(&file);
+    return st;
+}
+
+hb_status hb_block_save(hb_block *b, const char *path)
+{
+    if (!b || !path)
+        return hb_fail(HB_ERR_ARG, "hb_block_save: block or path is NULL");
+    slots s = {0};
+    hb_status st = hb_block_walk(b, gather, &s);
+    hb_tensor **values = st == HB_OK ? hb_calloc((size_t)s.count + 1, sizeof *values) : NULL;
+    if (st == HB_OK && !values)
+        st = HB_ERR_NOMEM;
+    for (int i = 0; i < s.count && st == HB_OK; i++) {
+        char sb[96];
+        if (!(values[i] = s.items[i].p->value))
+            st = hb_fail(HB_ERR_STATE, "%s: parameter \"%s\" is still deferred (shape %s): "
+                         "call the block once before saving", path, s.items[i].name,
+                         hb_param_shape_fmt(s.items[i].p, sb, sizeof sb));
+    }
+    if (st == HB_OK)
+        st = hb_safetensors_save(path, s.count, (const char *const *)s.names, values);
+    hb_free(values);
+    slots_free(&s);
+    return st;
+}
+
+/* ---- .npy --------------------------------------------------------------------------------- */
+
+typedef struct npy_header {
+    char descr[16];
+    bool fortran, have_descr, have_fortran, have_shape;
+    hb_shape shape;
+} npy_header;
+
+static const char *skip_space(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+        p++;
+    return p;
+}
+
+static const char *parse_quoted(const char *p, const char *end, char *out, size_t size)
+{
+    if (p >= end || (*p != '\'' && *p != '"'))
+        return NULL;
+    char q = *p++;
+    size_t n = 0;
+    while (p < end && *p != q) {
+        if (n + 1 >= size)
+            return NULL;
+        out[n++] = *p++;
+    }
+    out[n] = '\0';
+    return p < end ? p + 1 : NULL;
+}
+
+static const char *parse_shape(const char *p, const char *end, hb_shape *s)
+{
+    if (p >= end || *p != '(')
+        return NULL;
+    p = skip_space(p + 1, end);
+    s->ndim = 0;
+    while (p < end && *p != ')') {
+        if (s->ndim == HB_MAX_DIMS || *p < '0' || *p > '9')
+            return NULL;
+        int64_t v = 0;
+        while (p < end && *p >= '0' && *p <= '9') {
+            if (!hb_mul_ok(v, 10, &v) || __builtin_add_overflow(v, *p - '0', &v))
+                return NULL;
+            p++;
+        }
+        s->dim[s->ndim++] = v;
+        p = skip_space(p, end);
+        if (p < end && *p == ',')
+            p = skip_space(p + 1, end);
+        else if (p < end && *p != ')')
+            return NULL;
+    }
+    return p < end ? p + 1 : NULL;
+}
+
+/* The header is a Python dict literal: {'descr': '<f4', 'fortran_order': False, 'shape': (2,)} */
+static bool parse_npy_header(const char *p, const char *end, npy_header *h)
+{
+    p = skip_space(p, end);
+    if (p >= end || *p++ != '{')
+        return false;
+    for (;;) {
+        p = skip_space(p, end);
+        if (p < end && *p == '}')
+            break;
+        char key[32];
+        if (!(p = parse_quoted(p, end, key, sizeof key)))
+            return false;
+        p = skip_space(p, end);
+        if (p >= end || *p++ != ':')
+            return false;
+        p = skip_space(p, end);
+        if (strcmp(key, "descr") == 0) {
+            if (!(p = parse_quoted(p, end, h->descr, sizeof h->descr)))
+                return false;
+            h->have_descr = true;
+        } else if (strcmp(key, "fortran_order") == 0) {
+            if (end - p >= 4 && memcmp(p, "True", 4) == 0)
+                h->fortran = true, p += 4;
+            else if (end - p >= 5 && memcmp(p, "False", 5) == 0)
+                h->fortran = false, p += 5;
+            else
+                return false;
+            h->have_fortran = true;
+        } else if (strcmp(key, "shape") == 0) {
+            if (!(p = parse_shape(p, end, &h->shape)))
+                return false;
+            h->have_shape = true;
+        } else {
+            return false;
+        }
+        p = skip_space(p, end);
+        if (p < end && *p == ',')
+            p++;
+        else if (p >= end || *p != '}')
+            return false;
+    }
+    return h->have_descr && h->have_fortran && h->have_shape;
+}
+
+static hb_tensor *parse_npy(const char *path, const unsigned char *buf, size_t size)
+{
+    if (size < 10 || memcmp(buf, "\x93NUMPY", 6) != 0)
+        return hb_fail(HB_ERR_FORMAT, "%s: not a .npy file (no \\x93NUMPY magic)", path), NULL;
+    int major = buf[6];
+    size_t start = major == 1 ? 10 : 12;
+    if (major < 1 || major > 3 || size < start)
+        return hb_fail(HB_ERR_FORMAT, "%s: unknown .npy version %d.%d or truncated", path,
+                       major, buf[7]), NULL;
+    uint64_t hlen = major == 1 ? (uint64_t)(buf[8] | buf[9] << 8)
+                               : (uint64_t)buf[8] | (uint64_t)buf[9] << 8 |
+                                     (uint64_t)buf[10] << 16 | (uint64_t)buf[11] << 24;
+    if (hlen > size - start)
+        return hb_fail(HB_ERR_FORMAT, "%s: header length %llu runs past the end of the file "
+                       "(%zu bytes)", path, (unsigned long long)hlen, size), NULL;
+    npy_header h = {0};
+    const char *text = (const char *)buf + start;
+    if (!parse_npy_header(text, text + hlen, &h))
+        return hb_fail(HB_ERR_FORMAT, "%s: cannot read the header dict (descr, fortran_order, "
+                       "shape)", path), NULL;
+    int esize = strcmp(h.descr, "<f4") == 0 ? 4 : strcmp(h.descr, "<f8") == 0 ? 8 : 0;
+    if (!esize)
+        return hb_fail(HB_ERR_UNSUPPORTED, "%s: dtype '%s' is not supported; hybrid reads "
+                       "float32 ('<f4') and float64 ('<f8')", path, h.descr), NULL;
+    if (h.fortran && h.shape.ndim > 1)
+        return hb_fail(HB_ERR_UNSUPPORTED, "%s: Fortran-ordered arrays are not supported; "
+                       "save with numpy.ascontiguousarray", path), NULL;
+    int64_t numel = 1, bytes;
+    for (int i = 0; i < h.shape.ndim; i++)
+        if (!hb_mul_ok(numel, h.shape.dim[i], &numel))
+            return hb_fail(HB_ERR_FORMAT, "%s: the shape is too large", path), NULL;
+    uint64_t avail = size - start - hlen;
+    char sb[96];
+    if (!hb_mul_ok(numel, esize, &bytes) || (uint64_t)bytes != avail)
+        return hb_fail(HB_ERR_FORMAT, "%s: shape %s of %s needs %lld bytes of data, the file "
+                       "has %llu (truncated or lying header)", path,
+                       hb_shape_fmt(&h.shape, sb, sizeof sb), h.descr, (long long)bytes,
+                       (unsigned long long)avail), NULL;
+    hb_tensor *t = hb_tensor_alloc(&h.shape);
+    if (!t)
+        return NULL;
+    const unsigned char *data = buf + start + hlen;
+    if (esize == 4)
+        memcpy(t->data, data, (size_t)bytes);
+    else
+        convert_f64(t->data, data, numel);
+    return t;
+}
+
+hb_tensor *hb_npy_load(const char *path)
+{
+    if (!path)
+        return hb_fail(HB_ERR_ARG, "hb_npy_load: path is NULL"), NULL;
+    unsigned char *buf;
+    size_t size;
+    if (read_file(path, &buf, &size) != HB_OK)
+        return NULL;
+    hb_tensor *t = parse_npy(path, buf, size);
+    hb_free(buf);
+    return hb_frame_adopt(t);
+}
+
+hb_status hb_npy_save(const hb_tensor *t, const char *path)
+{
+    if (!t || !path)
+        return hb_fail(HB_ERR_ARG, "hb_npy_save: tensor or path is NULL");
+    char dict[256], shape[160] = "";
+    size_t used = 0;
+    for (int i = 0; i < t->shape.ndim; i++)
+        used += (size_t)snprintf(shape + used, sizeof shape - used, "%lld,%s",
+                                 (long long)t->shape.dim[i], i + 1 < t->shape.ndim ? " " : "");
+    if (t->shape.ndim > 1) /* Python writes (2, 20) but (2,) */
+        shape[used - 1] = '\0';
+    int n = snprintf(dict, sizeof dict, "{'descr': '<f4', 'fortran_order': False, 'shape': (%s), }",
+                     shape);
+    /* Pad with spaces and a newline so the data starts 64-byte aligned, as numpy writes. */
+    size_t total = ((size_t)10 + (size_t)n + 1 + 63) & ~(size_t)63;
+    size_t hlen = total - 10;
+    unsigned char head[10 + sizeof dict + 64];
+    memcpy(head, "\x93NUMPY\x01\x00", 8);
+    head[8] = (unsigned char)(hlen & 0xff), head[9] = (unsigned char)(hlen >> 8);
+    memcpy(head + 10, dict, (size_t)n);
+    memset(head + 10 + n, ' ', hlen - (size_t)n - 1);
+    head[total - 1] = '\n';
+    return write_file(path, 2, (const void *[]){head, t->data},
+                      (size_t[]){total, (size_t)t->numel * 4});
+}

@@ -1,0 +1,226 @@
+/* Tensors: reference-counted, contiguous, row-major float32 arrays of up to 8 dims; creation,
+ * host access and printing. */
+#include "frontend.h"
+
+#include <math.h>
+#include <string.h>
+
+hb_tensor *hb_tensor_alloc(const hb_shape *s)
+{
+    char sb[96];
+    if (s->ndim < 0 || s->ndim > HB_MAX_DIMS)
+        return hb_fail(HB_ERR_SHAPE, "a tensor has at most %d dims, not %d", HB_MAX_DIMS,
+                       s->ndim), NULL;
+    int64_t numel = 1, bytes;
+    for (int i = 0; i < s->ndim; i++)
+        if (!hb_mul_ok(numel, s->dim[i], &numel))
+            return hb_fail(HB_ERR_SHAPE, "shape %s has a negative dim or is too large",
+                           hb_shape_fmt(s, sb, sizeof sb)), NULL;
+    if (!hb_mul_ok(numel, (int64_t)sizeof(float), &bytes) || (uint64_t)bytes > SIZE_MAX / 2)
+        return hb_fail(HB_ERR_SHAPE, "shape %s is too large",
+                       hb_shape_fmt(s, sb, sizeof sb)), NULL;
+    hb_tensor *t = hb_malloc(sizeof *t);
+    if (!t)
+        return NULL;
+    t->data = hb_aligned_alloc((size_t)bytes);
+    if (!t->data) {
+        hb_free(t);
+        return hb_fail(HB_ERR_NOMEM, "out of memory for a tensor of shape %s",
+                       hb_shape_fmt(s, sb, sizeof sb)), NULL;
+    }
+    atomic_init(&t->refs, 1);
+    t->dtype = HB_F32;
+    t->shape = *s;
+    t->numel = numel;
+    return t;
+}
+
+static bool shape_arg(int ndim, const int64_t *shape, hb_shape *s)
+{
+    if (ndim < 0 || ndim > HB_MAX_DIMS || (ndim > 0 && !shape)) {
+        hb_fail(HB_ERR_ARG, "a tensor shape needs 0 to %d dims and a dims array (got %d)",
+                HB_MAX_DIMS, ndim);
+        return false;
+    }
+    *s = hb_shape_make(ndim, shape);
+    return true;
+}
+
+/* A new tensor for the public constructors: allocated, then adopted by the current call. */
+static hb_tensor *make(int ndim, const int64_t *shape)
+{
+    hb_shape s;
+    return shape_arg(ndim, shape, &s) ? hb_tensor_alloc(&s) : NULL;
+}
+
+hb_tensor *hb_tensor_new(int ndim, const int64_t *shape)
+{
+    return hb_frame_adopt(make(ndim, shape));
+}
+
+hb_tensor *hb_tensor_from(const float *data, int ndim, const int64_t *shape)
+{
+    hb_tensor *t = make(ndim, shape);
+    if (t && t->numel && !data) {
+        hb_tensor_release(t);
+        return hb_fail(HB_ERR_ARG, "hb_tensor_from: data is NULL"), NULL;
+    }
+    if (t && t->numel)
+        memcpy(t->data, data, sizeof(float) * (size_t)t->numel);
+    return hb_frame_adopt(t);
+}
+
+hb_tensor *hb_full(int ndim, const int64_t *shape, float value)
+{
+    hb_tensor *t = make(ndim, shape);
+    if (t)
+        for (int64_t i = 0; i < t->numel; i++)
+            t->data[i] = value;
+    return hb_frame_adopt(t);
+}
+
+hb_tensor *hb_zeros(int ndim, const int64_t *shape) { return hb_full(ndim, shape, 0.0f); }
+hb_tensor *hb_ones(int ndim, const int64_t *shape) { return hb_full(ndim, shape, 1.0f); }
+hb_tensor *hb_scalar(float value) { return hb_full(0, NULL, value); }
+
+hb_tensor *hb_rand(int ndim, const int64_t *shape, hb_rng *rng)
+{
+    hb_tensor *t = make(ndim, shape);
+    if (!rng)
+        rng = hb_default_rng();
+    if (t)
+        for (int64_t i = 0; i < t->numel; i++)
+            t->data[i] = hb_rng_uniform(rng);
+    return hb_frame_adopt(t);
+}
+
+hb_tensor *hb_randn(int ndim, const int64_t *shape, hb_rng *rng)
+{
+    hb_tensor *t = make(ndim, shape);
+    if (!rng)
+        rng = hb_default_rng();
+    if (t)
+        for (int64_t i = 0; i < t->numel; i++)
+            t->data[i] = hb_rng_normal(rng);
+    return hb_frame_adopt(t);
+}
+
+hb_tensor *hb_tensor_copy(const hb_tensor *t)
+{
+    if (!t)
+        return NULL;
+    return hb_tensor_from(t->data, t->shape.ndim, t->shape.dim);
+}
+
+hb_tensor *hb_tensor_retain(hb_tensor *t)
+{
+    if (t)
+        atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
+    return t;
+}
+
+void hb_tensor_release(hb_tensor *t)
+{
+    if (t && atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1) {
+        hb_aligned_free(t->data);
+        hb_free(t);
+    }
+}
+
+int hb_tensor_ndim(const hb_tensor *t) { return t ? t->shape.ndim : -1; }
+const int64_t *hb_tensor_shape(const hb_tensor *t) { return t ? t->shape.dim : NULL; }
+int64_t hb_tensor_numel(const hb_tensor *t) { return t ? t->numel : -1; }
+hb_dtype hb_tensor_dtype(const hb_tensor *t) { return t ? t->dtype : HB_F32; }
+
+int64_t hb_tensor_dim(const hb_tensor *t, int axis)
+{
+    if (!t)
+        return -1;
+    int nd = t->shape.ndim;
+    if (axis < -nd || axis >= nd) {
+        char sb[96];
+        hb_fail(HB_ERR_ARG, "axis %d is out of range for shape %s", axis,
+                hb_shape_fmt(&t->shape, sb, sizeof sb));
+        return -1;
+    }
+    return t->shape.dim[axis < 0 ? axis + nd : axis];
+}
+
+bool hb_tensor_same_shape(const hb_tensor *a, const hb_tensor *b)
+{
+    return a && b && hb_shape_equal(&a->shape, &b->shape);
+}
+
+float *hb_tensor_data(hb_tensor *t) { return t ? t->data : NULL; }
+const float *hb_tensor_cdata(const hb_tensor *t) { return t ? t->data : NULL; }
+
+float hb_item(const hb_tensor *t)
+{
+    if (!t)
+        return NAN;
+    if (t->numel != 1) {
+        char sb[96];
+        hb_fail(HB_ERR_SHAPE, "item: needs a tensor of one element, got shape %s",
+                hb_shape_fmt(&t->shape, sb, sizeof sb));
+        return NAN;
+    }
+    return t->data[0];
+}
+
+/* ---- printing ----------------------------------------------------------------------------- */
+
+/* Axes longer than LONG_AXIS show EDGE values at each end, as PyTorch does for big tensors. */
+enum { EDGE = 3, LONG_AXIS = 10 };
+
+static void print_value(FILE *f, float v)
+{
+    if (isnan(v))
+        fputs("nan", f);
+    else if (isinf(v))
+        fputs(v > 0 ? "inf" : "-inf", f);
+    else
+        fprintf(f, "%.4f", (double)v);
+}
+
+static void print_axis(FILE *f, const hb_tensor *t, int axis, int64_t offset, bool summarize,
+                       int indent)
+{
+    int64_t len = t->shape.dim[axis], stride = 1;
+    for (int i = axis + 1; i < t->shape.ndim; i++)
+        stride *= t->shape.dim[i];
+    fputc('[', f);
+    for (int64_t i = 0; i < len; i++) {
+        if (summarize && len > LONG_AXIS && i == EDGE) {
+            fputs(axis == t->shape.ndim - 1 ? "..., " : "...,\n", f);
+            if (axis != t->shape.ndim - 1)
+                fprintf(f, "%*s", indent + 1, "");
+            i = len - EDGE;
+        }
+        if (axis == t->shape.ndim - 1)
+            print_value(f, t->data[offset + i]);
+        else
+            print_axis(f, t, axis + 1, offset + i * stride, summarize, indent + 1);
+        if (i + 1 < len) {
+            if (axis == t->shape.ndim - 1)
+                fputs(", ", f);
+            else
+                fprintf(f, ",\n%*s", indent + 1, "");
+        }
+    }
+    fputc(']', f);
+}
+
+void hb_tensor_print(FILE *f, const hb_tensor *t)
+{
+    char sb[96];
+    if (!t) {
+        fputs("tensor(NULL)\n", f);
+        return;
+    }
+    fputs("tensor(", f);
+    if (t->shape.ndim == 0)
+        print_value(f, t->data[0]);
+    else
+        print_axis(f, t, 0, 0, true, 7);
+    fprintf(f, ", shape=%s)\n", hb_shape_fmt(&t->shape, sb, sizeof sb));
+}

@@ -1,0 +1,49 @@
+/* The op set (expanded from ops.def), op attributes, and shape inference. Nothing here knows
+ * about tensors or blocks: ops are described by shapes and attributes only. */
+#ifndef HB_IR_OP_H
+#define HB_IR_OP_H
+
+#include "../common.h"
+
+enum {
+    HB_EW = 1 << 0,   /* elementwise: output[i] depends on input[i] (after broadcasting) */
+    HB_COMM = 1 << 1, /* commutative in its two inputs */
+    HB_INPL = 1 << 2, /* may write its output over its first input's buffer */
+    HB_RED = 1 << 3,  /* reduction over all elements or one axis */
+};
+
+typedef enum hb_op {
+#define HB_OP(NAME, name, lo, hi, flags, rule) HB_OP_##NAME,
+#include "ops.def"
+#undef HB_OP
+    HB_OP_COUNT
+} hb_op;
+
+typedef struct hb_op_info {
+    const char *name;
+    int min_inputs, max_inputs; /* max -1: variadic */
+    unsigned flags;
+} hb_op_info;
+
+extern const hb_op_info hb_op_table[HB_OP_COUNT];
+
+/* Attributes of one op application; which fields matter depends on the op. */
+typedef struct hb_attrs {
+    float scalar;  /* *_SCALAR */
+    int axis;      /* reductions (unless all), softmax, concat, transpose's first axis */
+    int axis2;     /* transpose's second axis */
+    bool all;      /* reductions over every element */
+    bool keepdim;  /* reductions over one axis */
+    hb_shape shape; /* reshape target, one dim may be -1 */
+} hb_attrs;
+
+/* Output shape of op over inputs, with attributes normalized (negative axes resolved, reshape's
+ * -1 filled in). On a mismatch writes a message naming the op's inputs' shapes into err and
+ * returns HB_ERR_SHAPE or HB_ERR_ARG. */
+hb_status hb_op_infer(hb_op op, hb_attrs *attrs, int n, const hb_shape *in, hb_shape *out,
+                      char *err, size_t err_size);
+
+/* Broadcast shape of a and b by NumPy rules; false if they do not broadcast. */
+bool hb_shape_broadcast(const hb_shape *a, const hb_shape *b, hb_shape *out);
+
+#endif

@@ -1,0 +1,230 @@
+/* Shape rules, one per family of ops in ops.def. Each checks its inputs and writes the output
+ * shape; a message says which op and which shapes did not fit. Also holds the op table. */
+#include "op.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+const hb_op_info hb_op_table[HB_OP_COUNT] = {
+#define HB_OP(NAME, name, lo, hi, flags, rule) [HB_OP_##NAME] = {name, lo, hi, flags},
+#include "ops.def"
+#undef HB_OP
+};
+
+typedef struct rule_ctx {
+    hb_op op;
+    hb_attrs *at;
+    int n;
+    const hb_shape *in;
+    hb_shape *out;
+    char *err;
+    size_t err_size;
+} rule_ctx;
+
+#define S(shape) hb_shape_fmt((shape), (char[96]){0}, 96)
+
+static hb_status fail(rule_ctx *c, hb_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static hb_status fail(rule_ctx *c, hb_status st, const char *fmt, ...)
+{
+    int used = snprintf(c->err, c->err_size, "%s: ", hb_op_table[c->op].name);
+    va_list ap;
+    va_start(ap, fmt);
+    if (used >= 0 && (size_t)used < c->err_size)
+        vsnprintf(c->err + used, c->err_size - (size_t)used, fmt, ap);
+    va_end(ap);
+    return st;
+}
+
+/* Resolves a possibly negative axis against ndim; false if out of range. */
+static bool norm_axis(int *axis, int ndim)
+{
+    if (*axis < -ndim || *axis >= ndim)
+        return false;
+    if (*axis < 0)
+        *axis += ndim;
+    return true;
+}
+
+bool hb_shape_broadcast(const hb_shape *a, const hb_shape *b, hb_shape *out)
+{
+    int nd = a->ndim > b->ndim ? a->ndim : b->ndim;
+    hb_shape r = {.ndim = nd};
+    for (int i = 0; i < nd; i++) {
+        int ia = a->ndim - nd + i, ib = b->ndim - nd + i;
+        int64_t da = ia >= 0 ? a->dim[ia] : 1, db = ib >= 0 ? b->dim[ib] : 1;
+        if (da != db && da != 1 && db != 1)
+            return false;
+        r.dim[i] = da == 1 ? db : da;
+    }
+    *out = r;
+    return true;
+}
+
+static hb_status rule_same(rule_ctx *c)
+{
+    *c->out = c->in[0];
+    return HB_OK;
+}
+
+static hb_status rule_broadcast(rule_ctx *c)
+{
+    if (!hb_shape_broadcast(&c->in[0], &c->in[1], c->out))
+        return fail(c, HB_ERR_SHAPE, "shapes %s and %s do not broadcast", S(&c->in[0]),
+                    S(&c->in[1]));
+    return HB_OK;
+}
+
+static hb_status rule_matmul(rule_ctx *c)
+{
+    const hb_shape *a = &c->in[0], *b = &c->in[1];
+    if (a->ndim < 2 || b->ndim < 2)
+        return fail(c, HB_ERR_SHAPE, "needs at least 2-D operands, got %s and %s", S(a), S(b));
+    int64_t k = a->dim[a->ndim - 1];
+    if (b->dim[b->ndim - 2] != k)
+        return fail(c, HB_ERR_SHAPE, "shapes %s and %s: inner dims %lld and %lld differ", S(a),
+                    S(b), (long long)k, (long long)b->dim[b->ndim - 2]);
+    hb_shape ba = {.ndim = a->ndim - 2}, bb = {.ndim = b->ndim - 2}, batch;
+    memcpy(ba.dim, a->dim, sizeof(int64_t) * (size_t)ba.ndim);
+    memcpy(bb.dim, b->dim, sizeof(int64_t) * (size_t)bb.ndim);
+    if (!hb_shape_broadcast(&ba, &bb, &batch))
+        return fail(c, HB_ERR_SHAPE, "shapes %s and %s: batch dims do not broadcast", S(a), S(b));
+    *c->out = batch;
+    c->out->dim[c->out->ndim++] = a->dim[a->ndim - 2];
+    c->out->dim[c->out->ndim++] = b->dim[b->ndim - 1];
+    return HB_OK;
+}
+
+static hb_status rule_linear(rule_ctx *c)
+{
+    const hb_shape *x = &c->in[0], *w = &c->in[1];
+    if (x->ndim < 1 || w->ndim != 2)
+        return fail(c, HB_ERR_SHAPE, "input %s and weight %s: needs an input of at least 1-D "
+                    "and a 2-D weight", S(x), S(w));
+    if (x->dim[x->ndim - 1] != w->dim[1])
+        return fail(c, HB_ERR_SHAPE, "input %s has %lld features but weight %s takes %lld", S(x),
+                    (long long)x->dim[x->ndim - 1], S(w), (long long)w->dim[1]);
+    if (c->n == 3 && !(c->in[2].ndim == 1 && c->in[2].dim[0] == w->dim[0]))
+        return fail(c, HB_ERR_SHAPE, "bias %s does not fit weight %s (needs [%lld])",
+                    S(&c->in[2]), S(w), (long long)w->dim[0]);
+    *c->out = *x;
+    c->out->dim[x->ndim - 1] = w->dim[0];
+    return HB_OK;
+}
+
+static hb_status rule_reduce(rule_ctx *c)
+{
+    const hb_shape *x = &c->in[0];
+    if (c->at->all) {
+        if (c->op == HB_OP_MAX && hb_shape_numel(x) == 0)
+            return fail(c, HB_ERR_SHAPE, "of an empty tensor %s has no value", S(x));
+        *c->out = (hb_shape){.ndim = 0};
+        return HB_OK;
+    }
+    if (!norm_axis(&c->at->axis, x->ndim))
+        return fail(c, HB_ERR_ARG, "axis %d is out of range for shape %s", c->at->axis, S(x));
+    if (c->op == HB_OP_MAX && x->dim[c->at->axis] == 0)
+        return fail(c, HB_ERR_SHAPE, "over axis %d of length 0 (shape %s)", c->at->axis, S(x));
+    hb_shape r = {.ndim = 0};
+    for (int i = 0; i < x->ndim; i++) {
+        if (i != c->at->axis)
+            r.dim[r.ndim++] = x->dim[i];
+        else if (c->at->keepdim)
+            r.dim[r.ndim++] = 1;
+    }
+    *c->out = r;
+    return HB_OK;
+}
+
+static hb_status rule_axis(rule_ctx *c)
+{
+    if (!norm_axis(&c->at->axis, c->in[0].ndim))
+        return fail(c, HB_ERR_ARG, "axis %d is out of range for shape %s", c->at->axis,
+                    S(&c->in[0]));
+    *c->out = c->in[0];
+    return HB_OK;
+}
+
+static hb_status rule_reshape(rule_ctx *c)
+{
+    hb_shape *t = &c->at->shape;
+    int64_t known = 1, numel = hb_shape_numel(&c->in[0]);
+    int infer = -1;
+    if (t->ndim < 0 || t->ndim > HB_MAX_DIMS)
+        return fail(c, HB_ERR_ARG, "target has %d dims (at most %d)", t->ndim, HB_MAX_DIMS);
+    for (int i = 0; i < t->ndim; i++) {
+        if (t->dim[i] == -1 && infer < 0) {
+            infer = i;
+        } else if (t->dim[i] < 0 || !hb_mul_ok(known, t->dim[i], &known)) {
+            return fail(c, HB_ERR_ARG, "bad target shape %s for input %s", S(t), S(&c->in[0]));
+        }
+    }
+    if (infer >= 0) {
+        if (known == 0 || numel % known != 0)
+            return fail(c, HB_ERR_SHAPE, "cannot reshape %s into %s", S(&c->in[0]), S(t));
+        t->dim[infer] = numel / known;
+        known = numel;
+    }
+    if (known != numel)
+        return fail(c, HB_ERR_SHAPE, "cannot reshape %s (%lld elements) into %s", S(&c->in[0]),
+                    (long long)numel, S(t));
+    *c->out = *t;
+    return HB_OK;
+}
+
+static hb_status rule_transpose(rule_ctx *c)
+{
+    const hb_shape *x = &c->in[0];
+    if (!norm_axis(&c->at->axis, x->ndim) || !norm_axis(&c->at->axis2, x->ndim))
+        return fail(c, HB_ERR_ARG, "axes %d and %d are out of range for shape %s", c->at->axis,
+                    c->at->axis2, S(x));
+    *c->out = *x;
+    c->out->dim[c->at->axis] = x->dim[c->at->axis2];
+    c->out->dim[c->at->axis2] = x->dim[c->at->axis];
+    return HB_OK;
+}
+
+static hb_status rule_concat(rule_ctx *c)
+{
+    const hb_shape *first = &c->in[0];
+    if (!norm_axis(&c->at->axis, first->ndim))
+        return fail(c, HB_ERR_ARG, "axis %d is out of range for shape %s", c->at->axis,
+                    S(first));
+    hb_shape r = *first;
+    for (int i = 1; i < c->n; i++) {
+        const hb_shape *s = &c->in[i];
+        bool fits = s->ndim == first->ndim;
+        for (int d = 0; fits && d < s->ndim; d++)
+            fits = d == c->at->axis || s->dim[d] == first->dim[d];
+        if (!fits)
+            return fail(c, HB_ERR_SHAPE, "input %d has shape %s, which does not fit %s along "
+                        "axis %d", i, S(s), S(first), c->at->axis);
+        r.dim[c->at->axis] += s->dim[c->at->axis];
+    }
+    *c->out = r;
+    return HB_OK;
+}
+
+typedef hb_status (*rule_fn)(rule_ctx *c);
+
+static const rule_fn rules[HB_OP_COUNT] = {
+#define HB_OP(NAME, name, lo, hi, flags, rule) [HB_OP_##NAME] = rule_##rule,
+#include "ops.def"
+#undef HB_OP
+};
+
+hb_status hb_op_infer(hb_op op, hb_attrs *attrs, int n, const hb_shape *in, hb_shape *out,
+                      char *err, size_t err_size)
+{
+    rule_ctx c = {op, attrs, n, in, out, err, err_size};
+    const hb_op_info *info = &hb_op_table[op];
+    if (n < info->min_inputs || (info->max_inputs >= 0 && n > info->max_inputs)) {
+        if (info->max_inputs < 0)
+            return fail(&c, HB_ERR_ARG, "takes at least %d inputs, got %d", info->min_inputs, n);
+        return fail(&c, HB_ERR_ARG, "takes %d to %d inputs, got %d", info->min_inputs,
+                    info->max_inputs, n);
+    }
+    return rules[op](&c);
+}

@@ -1,0 +1,359 @@
+/* Eager and compiled kernels for every op of ops.def. GEMMs go to OpenBLAS; the rest are plain
+ * loops the compiler can vectorize. Sums accumulate in double so that host decisions made on
+ * them (the seed's `while sum(abs(x)) > 1`) do not hinge on float rounding order. */
+#include "kernels.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+/* ---- elementwise: unary and scalar forms -------------------------------------------------- */
+
+#define UNARY(NAME, EXPR)                                                                     \
+    static void kernel_##NAME(const hb_operand *in, int n, const hb_operand *out,             \
+                              const hb_attrs *at)                                             \
+    {                                                                                         \
+        (void)n;                                                                              \
+        const float *restrict src = in[0].data;                                               \
+        float *restrict dst = out->data;                                                      \
+        const float s = at->scalar;                                                           \
+        (void)s;                                                                              \
+        int64_t count = hb_shape_numel(&out->shape);                                          \
+        for (int64_t i = 0; i < count; i++) {                                                 \
+            const float x = src[i];                                                           \
+            dst[i] = (EXPR);                                                                  \
+        }                                                                                     \
+    }
+
+UNARY(ADD_SCALAR, x + s)
+UNARY(SUB_SCALAR, x - s)
+UNARY(MUL_SCALAR, x * s)
+UNARY(DIV_SCALAR, x / s)
+UNARY(RSUB_SCALAR, s - x)
+UNARY(RDIV_SCALAR, s / x)
+UNARY(RELU, x > 0.0f ? x : (x == x ? 0.0f : x)) /* NaN stays NaN, as in PyTorch */
+UNARY(SIGMOID, 1.0f / (1.0f + expf(-x)))
+UNARY(TANH, tanhf(x))
+UNARY(EXP, expf(x))
+UNARY(LOG, logf(x))
+UNARY(ABS, fabsf(x))
+UNARY(NEG, -x)
+UNARY(SQRT, sqrtf(x))
+
+/* ---- elementwise: binary with broadcasting ----------------------------------------------- */
+
+/* One output row: a and b advance by sa and sb (0 for a broadcast operand, else 1). */
+typedef void (*row_fn)(float *o, const float *a, int64_t sa, const float *b, int64_t sb,
+                       int64_t n);
+
+#define BINARY_ROW(NAME, OP)                                                                  \
+    static void row_##NAME(float *restrict o, const float *restrict a, int64_t sa,            \
+                           const float *restrict b, int64_t sb, int64_t n)                    \
+    {                                                                                         \
+        if (sa == 1 && sb == 1) {                                                             \
+            for (int64_t i = 0; i < n; i++)                                                   \
+                o[i] = a[i] OP b[i];                                                          \
+        } else if (sa == 1) {                                                                 \
+            const float bv = b[0];                                                            \
+            for (int64_t i = 0; i < n; i++)                                                   \
+                o[i] = a[i] OP bv;                                                            \
+        } else if (sb == 1) {                                                                 \
+            const float av = a[0];                                                            \
+            for (int64_t i = 0; i < n; i++)                                                   \
+                o[i] = av OP b[i];                                                            \
+        } else {                                                                              \
+            const float v = a[0] OP b[0];                                                     \
+            for (int64_t i = 0; i < n; i++)                                                   \
+                o[i] = v;                                                                     \
+        }                                                                                     \
+    }
+
+BINARY_ROW(add, +)
+BINARY_ROW(sub, -)
+BINARY_ROW(mul, *)
+BINARY_ROW(div, /)
+
+/* Strides of operand s (right-aligned against out), 0 along broadcast dims. */
+static void broadcast_strides(const hb_shape *s, const hb_shape *out, int64_t *stride)
+{
+    int64_t st = 1;
+    for (int i = out->ndim - 1; i >= 0; i--) {
+        int j = s->ndim - out->ndim + i;
+        int64_t d = j >= 0 ? s->dim[j] : 1;
+        stride[i] = d == 1 ? 0 : st;
+        st *= d;
+    }
+}
+
+static void binary(const hb_operand *in, const hb_operand *out, row_fn row)
+{
+    const hb_shape *os = &out->shape;
+    int64_t count = hb_shape_numel(os);
+    if (count == 0)
+        return;
+    if (hb_shape_equal(&in[0].shape, os) && hb_shape_equal(&in[1].shape, os)) {
+        row(out->data, in[0].data, 1, in[1].data, 1, count);
+        return;
+    }
+    if (os->ndim == 0) {
+        row(out->data, in[0].data, 0, in[1].data, 0, 1);
+        return;
+    }
+    int64_t sa[HB_MAX_DIMS], sb[HB_MAX_DIMS], idx[HB_MAX_DIMS] = {0};
+    broadcast_strides(&in[0].shape, os, sa);
+    broadcast_strides(&in[1].shape, os, sb);
+    int last = os->ndim - 1;
+    int64_t len = os->dim[last], rows = count / len;
+    float *o = out->data;
+    for (int64_t r = 0; r < rows; r++) {
+        int64_t offa = 0, offb = 0;
+        for (int d = 0; d < last; d++) {
+            offa += idx[d] * sa[d];
+            offb += idx[d] * sb[d];
+        }
+        row(o, in[0].data + offa, sa[last], in[1].data + offb, sb[last], len);
+        o += len;
+        for (int d = last - 1; d >= 0 && ++idx[d] == os->dim[d]; d--)
+            idx[d] = 0;
+    }
+}
+
+#define BINARY(NAME, name)                                                                    \
+    static void kernel_##NAME(const hb_operand *in, int n, const hb_operand *out,             \
+                              const hb_attrs *at)                                             \
+    {                                                                                         \
+        (void)n, (void)at;                                                                    \
+        binary(in, out, row_##name);                                                          \
+    }
+
+BINARY(ADD, add)
+BINARY(SUB, sub)
+BINARY(MUL, mul)
+BINARY(DIV, div)
+
+/* ---- GEMM --------------------------------------------------------------------------------- */
+
+static void gemm(bool trans_b, int64_t m, int64_t n, int64_t k, const float *a, const float *b,
+                 float beta, float *c)
+{
+    if (m == 0 || n == 0)
+        return;
+    if (k == 0) { /* BLAS may leave c alone when k is 0; the product of nothing is zero */
+        if (beta == 0.0f)
+            memset(c, 0, sizeof(float) * (size_t)(m * n));
+        return;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, (int)m, (int)n,
+                (int)k, 1.0f, a, (int)k, b, trans_b ? (int)k : (int)n, beta, c, (int)n);
+}
+
+static void kernel_MATMUL(const hb_operand *in, int n_in, const hb_operand *out,
+                          const hb_attrs *at)
+{
+    (void)n_in, (void)at;
+    const hb_shape *as = &in[0].shape, *bs = &in[1].shape, *os = &out->shape;
+    int64_t m = as->dim[as->ndim - 2], k = as->dim[as->ndim - 1], n = bs->dim[bs->ndim - 1];
+    if (bs->ndim == 2) { /* a plain weight: fold every batch dim of a into the rows */
+        gemm(false, hb_shape_numel(as) / k, n, k, in[0].data, in[1].data, 0.0f, out->data);
+        return;
+    }
+    hb_shape batch = {.ndim = os->ndim - 2}, ab = {.ndim = as->ndim - 2}, bb = {.ndim = bs->ndim - 2};
+    memcpy(batch.dim, os->dim, sizeof(int64_t) * (size_t)batch.ndim);
+    memcpy(ab.dim, as->dim, sizeof(int64_t) * (size_t)ab.ndim);
+    memcpy(bb.dim, bs->dim, sizeof(int64_t) * (size_t)bb.ndim);
+    int64_t sa[HB_MAX_DIMS], sb[HB_MAX_DIMS], idx[HB_MAX_DIMS] = {0};
+    broadcast_strides(&ab, &batch, sa);
+    broadcast_strides(&bb, &batch, sb);
+    int64_t count = hb_shape_numel(&batch);
+    for (int64_t t = 0; t < count; t++) {
+        int64_t offa = 0, offb = 0;
+        for (int d = 0; d < batch.ndim; d++) {
+            offa += idx[d] * sa[d];
+            offb += idx[d] * sb[d];
+        }
+        gemm(false, m, n, k, in[0].data + offa * m * k, in[1].data + offb * k * n, 0.0f,
+             out->data + t * m * n);
+        for (int d = batch.ndim - 1; d >= 0 && ++idx[d] == batch.dim[d]; d--)
+            idx[d] = 0;
+    }
+}
+
+static void kernel_LINEAR(const hb_operand *in, int n_in, const hb_operand *out,
+                          const hb_attrs *at)
+{
+    (void)at;
+    const hb_shape *ws = &in[1].shape;
+    int64_t o = ws->dim[0], k = ws->dim[1], rows = k ? hb_shape_numel(&in[0].shape) / k
+                                                        : hb_shape_numel(&out->shape) / (o ? o : 1);
+    float beta = 0.0f;
+    if (n_in == 3) { /* start every row at the bias and let the GEMM add onto it */
+        for (int64_t r = 0; r < rows; r++)
+            memcpy(out->data + r * o, in[2].data, sizeof(float) * (size_t)o);
+        beta = 1.0f;
+    }
+    gemm(true, rows, o, k, in[0].data, in[1].data, beta, out->data);
+}
+
+/* ---- reductions and softmax --------------------------------------------------------------- */
+
+/* Splits x around axis into outer × len × inner (all of x is 1 × numel × 1). */
+static void split_axis(const hb_operand *x, const hb_attrs *at, int64_t *outer, int64_t *len,
+                       int64_t *inner)
+{
+    if (at->all) {
+        *outer = 1, *len = hb_shape_numel(&x->shape), *inner = 1;
+        return;
+    }
+    *outer = 1, *inner = 1, *len = x->shape.dim[at->axis];
+    for (int i = 0; i < at->axis; i++)
+        *outer *= x->shape.dim[i];
+    for (int i = at->axis + 1; i < x->shape.ndim; i++)
+        *inner *= x->shape.dim[i];
+}
+
+static void reduce_sum(const hb_operand *in, const hb_operand *out, const hb_attrs *at,
+                       bool mean)
+{
+    int64_t outer, len, inner;
+    split_axis(&in[0], at, &outer, &len, &inner);
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t i = 0; i < inner; i++) {
+            const float *p = in[0].data + o * len * inner + i;
+            double acc = 0.0;
+            for (int64_t j = 0; j < len; j++)
+                acc += p[j * inner];
+            out->data[o * inner + i] = (float)(mean ? (len ? acc / (double)len : NAN) : acc);
+        }
+}
+
+static void kernel_SUM(const hb_operand *in, int n, const hb_operand *out, const hb_attrs *at)
+{
+    (void)n;
+    reduce_sum(in, out, at, false);
+}
+
+static void kernel_MEAN(const hb_operand *in, int n, const hb_operand *out, const hb_attrs *at)
+{
+    (void)n;
+    reduce_sum(in, out, at, true);
+}
+
+static void kernel_MAX(const hb_operand *in, int n, const hb_operand *out, const hb_attrs *at)
+{
+    (void)n;
+    int64_t outer, len, inner;
+    split_axis(&in[0], at, &outer, &len, &inner);
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t i = 0; i < inner; i++) {
+            const float *p = in[0].data + o * len * inner + i;
+            float m = p[0];
+            for (int64_t j = 1; j < len && m == m; j++) /* NaN wins, as in PyTorch */
+                if (p[j * inner] > m || p[j * inner] != p[j * inner])
+                    m = p[j * inner];
+            out->data[o * inner + i] = m;
+        }
+}
+
+static void softmax(const hb_operand *in, const hb_operand *out, const hb_attrs *at, bool take_log)
+{
+    int64_t outer, len, inner;
+    split_axis(&in[0], at, &outer, &len, &inner);
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t i = 0; i < inner; i++) {
+            const float *p = in[0].data + o * len * inner + i;
+            float *q = out->data + o * len * inner + i;
+            float m = -INFINITY;
+            for (int64_t j = 0; j < len; j++)
+                m = p[j * inner] > m ? p[j * inner] : m;
+            if (m == -INFINITY) /* all -inf: keep the shift finite so 0/0 does not appear */
+                m = 0.0f;
+            double total = 0.0;
+            for (int64_t j = 0; j < len; j++)
+                total += exp((double)(p[j * inner] - m));
+            if (take_log) {
+                float lse = (float)log(total);
+                for (int64_t j = 0; j < len; j++)
+                    q[j * inner] = p[j * inner] - m - lse;
+            } else {
+                for (int64_t j = 0; j < len; j++)
+                    q[j * inner] = (float)(exp((double)(p[j * inner] - m)) / total);
+            }
+        }
+}
+
+static void kernel_SOFTMAX(const hb_operand *in, int n, const hb_operand *out,
+                           const hb_attrs *at)
+{
+    (void)n;
+    softmax(in, out, at, false);
+}
+
+static void kernel_LOG_SOFTMAX(const hb_operand *in, int n, const hb_operand *out,
+                               const hb_attrs *at)
+{
+    (void)n;
+    softmax(in, out, at, true);
+}
+
+/* ---- data movement ------------------------------------------------------------------------ */
+
+static void kernel_RESHAPE(const hb_operand *in, int n, const hb_operand *out,
+                           const hb_attrs *at)
+{
+    (void)n, (void)at;
+    if (out->data != in[0].data)
+        memcpy(out->data, in[0].data, sizeof(float) * (size_t)hb_shape_numel(&out->shape));
+}
+
+static void kernel_TRANSPOSE(const hb_operand *in, int n, const hb_operand *out,
+                             const hb_attrs *at)
+{
+    (void)n;
+    const hb_shape *os = &out->shape;
+    int64_t count = hb_shape_numel(os);
+    if (count == 0)
+        return;
+    int64_t in_stride[HB_MAX_DIMS], st = 1;
+    for (int i = in[0].shape.ndim - 1; i >= 0; i--) {
+        in_stride[i] = st;
+        st *= in[0].shape.dim[i];
+    }
+    /* Output axis d walks input axis d, except the two swapped ones. */
+    int64_t walk[HB_MAX_DIMS], idx[HB_MAX_DIMS] = {0};
+    for (int d = 0; d < os->ndim; d++)
+        walk[d] = in_stride[d == at->axis ? at->axis2 : d == at->axis2 ? at->axis : d];
+    int64_t off = 0;
+    for (int64_t i = 0; i < count; i++) {
+        out->data[i] = in[0].data[off];
+        for (int d = os->ndim - 1; d >= 0; d--) {
+            off += walk[d];
+            if (++idx[d] < os->dim[d])
+                break;
+            off -= walk[d] * os->dim[d];
+            idx[d] = 0;
+        }
+    }
+}
+
+static void kernel_CONCAT(const hb_operand *in, int n, const hb_operand *out,
+                          const hb_attrs *at)
+{
+    int64_t outer = 1, inner = 1;
+    for (int i = 0; i < at->axis; i++)
+        outer *= out->shape.dim[i];
+    for (int i = at->axis + 1; i < out->shape.ndim; i++)
+        inner *= out->shape.dim[i];
+    float *dst = out->data;
+    for (int64_t o = 0; o < outer; o++)
+        for (int t = 0; t < n; t++) {
+            int64_t chunk = in[t].shape.dim[at->axis] * inner;
+            memcpy(dst, in[t].data + o * chunk, sizeof(float) * (size_t)chunk);
+            dst += chunk;
+        }
+}
+
+const hb_kernel_fn hb_kernels[HB_OP_COUNT] = {
+#define HB_OP(NAME, name, lo, hi, flags, rule) [HB_OP_##NAME] = kernel_##NAME,
+#include "../ir/ops.def"
+#undef HB_OP
+};

@@ -1,0 +1,19 @@
+/* Kernels: the functions that compute ops. Eager calls and plan instructions both call these,
+ * so an eager result and a compiled one agree to the bit where nothing reorders arithmetic.
+ * A kernel trusts its shapes: hb_op_infer() has checked them before. */
+#ifndef HB_RUNTIME_KERNELS_H
+#define HB_RUNTIME_KERNELS_H
+
+#include "../ir/op.h"
+
+typedef struct hb_operand {
+    float *data;
+    hb_shape shape;
+} hb_operand;
+
+typedef void (*hb_kernel_fn)(const hb_operand *in, int n, const hb_operand *out,
+                             const hb_attrs *at);
+
+extern const hb_kernel_fn hb_kernels[HB_OP_COUNT];
+
+#endif

@@ -9,9 +9,12 @@
 
 const char *data_path(const char *rel)
 {
-    static _Thread_local char buf[4096];
+    /* A ring of buffers, so one call can pass several paths. */
+    static _Thread_local char bufs[8][1024];
+    static _Thread_local int next;
+    char *buf = bufs[next++ % 8];
     const char *root = getenv("HB_TEST_DATA");
-    snprintf(buf, sizeof buf, "%s/%s", root ? root : "tests/data", rel);
+    snprintf(buf, sizeof bufs[0], "%s/%s", root ? root : "tests/data", rel);
     return buf;
 }
 

@@ -5,7 +5,7 @@
 #include <check.h>
 #include <hybrid.h>
 
-/* path of a file under tests/data (static buffer, one per call site is enough). */
+/* Path of a file under tests/data ($HB_TEST_DATA); valid for the next 7 calls. */
 const char *data_path(const char *rel);
 /* A fresh path in a per-process temp directory. */
 const char *temp_path(const char *name);

@@ -1,4 +1,178 @@
+/* The command line as users and outside checks run it (spec/cli.md): exit status, one clear
+ * line on stderr for every bad input, and no output file unless everything ran. */
 #include "harness.h"
-START_TEST(placeholder) { ck_assert_int_eq(1, 1); }
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char out_text[1 << 16], err_text[1 << 12];
+
+static void slurp(const char *path, char *buf, size_t size)
+{
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(buf, 1, size - 1, f) : 0;
+    buf[n] = '\0';
+    if (f)
+        fclose(f);
+}
+
+/* Runs `hybrid ARGS` (ARGS a printf format); returns the exit status. */
+static int hybrid(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int hybrid(const char *fmt, ...)
+{
+    char args[2048], cmd[4096], out[512], err[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    const char *exe = getenv("HYBRID_EXE");
+    snprintf(out, sizeof out, "%s", temp_path("stdout"));
+    snprintf(err, sizeof err, "%s", temp_path("stderr"));
+    snprintf(cmd, sizeof cmd, "'%s' %s >'%s' 2>'%s'", exe ? exe : "build/hybrid", args, out, err);
+    int st = system(cmd);
+    slurp(out, out_text, sizeof out_text);
+    slurp(err, err_text, sizeof err_text);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+static int count_lines(const char *s)
+{
+    int n = 0;
+    for (; *s; s++)
+        n += *s == '\n';
+    return n;
+}
+
+/* A failure: non-zero status, exactly one line on stderr, containing each of the words. */
+static void assert_fails_with(int status, const char *w1, const char *w2)
+{
+    ck_assert_int_ne(status, 0);
+    ck_assert_msg(count_lines(err_text) == 1, "stderr should be one line: %s", err_text);
+    ck_assert_msg(strstr(err_text, w1), "stderr lacks \"%s\": %s", w1, err_text);
+    ck_assert_msg(!w2 || strstr(err_text, w2), "stderr lacks \"%s\": %s", w2, err_text);
+}
+
+static bool exists(const char *path) { return access(path, F_OK) == 0; }
+
+START_TEST(run_matches_pytorch)
+{
+    char y[512], y2[512];
+    snprintf(y, sizeof y, "%s", temp_path("y.npy"));
+    snprintf(y2, sizeof y2, "%s", temp_path("y2.npy"));
+    int st = hybrid("run mlp --weights %s --input %s --output %s --input %s --output %s "
+                    "--mode eager --threads 1",
+                    data_path("mlp/weights.safetensors"), data_path("mlp/input.npy"), y,
+                    data_path("mlp/input.npy"), y2);
+    ck_assert_msg(st == 0, "%s", err_text);
+    hb_tensor *got = hb_npy_load(y), *got2 = hb_npy_load(y2);
+    hb_tensor *want = hb_npy_load(data_path("mlp/output.npy"));
+    ck_assert_double_le(rel_error(got, want), 1e-4);
+    ck_assert_double_le(rel_error(got2, want), 1e-4);
+    hb_tensor_release(got), hb_tensor_release(got2), hb_tensor_release(want);
+    unlink(y), unlink(y2);
+}
 END_TEST
-int main(void) { Suite *s = suite_create("cli"); TCase *tc = tcase_create("core"); tcase_add_test(tc, placeholder); suite_add_tcase(s, tc); return run_suite(s); }
+
+START_TEST(run_scalar_output)
+{
+    char y[512];
+    snprintf(y, sizeof y, "%s", temp_path("chimera.npy"));
+    ck_assert_int_eq(hybrid("run chimera --weights %s --input %s --output %s",
+                            data_path("chimera/weights.safetensors"),
+                            data_path("chimera/input.npy"), y), 0);
+    hb_tensor *got = hb_npy_load(y), *want = hb_npy_load(data_path("chimera/output.npy"));
+    ck_assert_int_eq(hb_tensor_ndim(got), 0);
+    ck_assert_double_le(rel_error(got, want), 1e-4);
+    hb_tensor_release(got), hb_tensor_release(want);
+    unlink(y);
+}
+END_TEST
+
+START_TEST(bad_inputs_fail_cleanly)
+{
+    char y[512], y2[512], bad[512];
+    snprintf(y, sizeof y, "%s", temp_path("never.npy"));
+    snprintf(y2, sizeof y2, "%s", temp_path("never2.npy"));
+    const char *w = data_path("mlp/weights.safetensors");
+    char x[512];
+    snprintf(x, sizeof x, "%s", data_path("mlp/input.npy"));
+
+    assert_fails_with(hybrid("run nosuchmodel --input %s --output %s", x, y), "nosuchmodel",
+                      "mlp");
+    assert_fails_with(hybrid("run mlp --input /nonexistent/x.npy --output %s", y),
+                      "/nonexistent/x.npy", NULL);
+    assert_fails_with(hybrid("run mlp --weights /nonexistent/w --input %s --output %s", x, y),
+                      "/nonexistent/w", NULL);
+    assert_fails_with(hybrid("run mlp --input %s", x), "--output", NULL);
+    assert_fails_with(hybrid("run mlp --input %s --output %s --mode hybrid", x, y), "hybrid",
+                      NULL);
+    assert_fails_with(hybrid("run mlp --input %s --output %s --mode fast", x, y), "fast", NULL);
+    assert_fails_with(hybrid("run mlp --input %s --output %s --threads zero", x, y), "zero",
+                      NULL);
+    /* weights of another model: the first name it lacks is reported */
+    assert_fails_with(hybrid("run mlp-class --weights %s --input %s --output %s", w, x, y),
+                      "hidden.weight", NULL);
+    /* a truncated weights file */
+    snprintf(bad, sizeof bad, "%s", temp_path("truncated.safetensors"));
+    ck_assert_int_eq(system("true"), 0);
+    FILE *in = fopen(w, "rb"), *out = fopen(bad, "wb");
+    char buf[4096];
+    size_t n = fread(buf, 1, sizeof buf, in);
+    fwrite(buf, 1, n, out);
+    fclose(in), fclose(out);
+    assert_fails_with(hybrid("run mlp --weights %s --input %s --output %s", bad, x, y),
+                      "truncated.safetensors", NULL);
+    /* a wrong input width against loaded weights names the block and both shapes */
+    hb_tensor *wide = hb_ones(HB_SHAPE(2, 21));
+    snprintf(bad, sizeof bad, "%s", temp_path("wide.npy"));
+    ck_assert_int_eq(hb_npy_save(wide, bad), HB_OK);
+    hb_tensor_release(wide);
+    assert_fails_with(hybrid("run mlp --weights %s --input %s --output %s", w, bad, y),
+                      "mlp/0", "[2, 21]");
+    /* the second input is bad: the first output must not be written either */
+    assert_fails_with(hybrid("run mlp --weights %s --input %s --output %s --input %s --output %s",
+                             w, x, y, bad, y2), "wide.npy", NULL);
+    ck_assert(!exists(y));
+    ck_assert(!exists(y2));
+}
+END_TEST
+
+START_TEST(demo_runs_every_model)
+{
+    ck_assert_int_eq(hybrid("demo"), 0);
+    const char *names[] = {"== mlp:", "== mlp-class:", "== my-sequential:", "== fixed-hidden:",
+                           "== nest-mlp:", "== chimera:", "== parallel:", "== factory:",
+                           "== scaled-fixed:", "output [2, 96]", "9 models ran eagerly, 0 failed"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        ck_assert_msg(strstr(out_text, names[i]), "demo output lacks %s", names[i]);
+}
+END_TEST
+
+START_TEST(help_and_unknown_commands)
+{
+    ck_assert_int_eq(hybrid("help"), 0);
+    ck_assert_ptr_nonnull(strstr(out_text, "usage: hybrid"));
+    ck_assert_int_eq(hybrid("%s", ""), 2);
+    ck_assert_int_eq(hybrid("frobnicate"), 2);
+    ck_assert_ptr_nonnull(strstr(err_text, "frobnicate"));
+    ck_assert_int_eq(hybrid("models"), 0);
+    ck_assert_ptr_nonnull(strstr(out_text, "scaled-fixed"));
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("cli");
+    TCase *tc = tcase_create("cli");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, run_matches_pytorch);
+    tcase_add_test(tc, run_scalar_output);
+    tcase_add_test(tc, bad_inputs_fail_cleanly);
+    tcase_add_test(tc, demo_runs_every_model);
+    tcase_add_test(tc, help_and_unknown_commands);
+    suite_add_tcase(s, tc);
+    return run_suite(s);
+}

@@ -567,7 +567,8 @@ void hb_state_dict_free(hb_state_dict *sd)
     *sd = (hb_state_dict){0};
 }
 
-static void print_tree(FILE *f, hb_block *b, const char *key, int indent, int64_t *total)
+static void print_tree(FILE *f, hb_block *b, const char *key, int indent, int64_t *total,
+                       bool *deferred)
 {
     fprintf(f, "%*s%s%s%s", indent, "", key ? key : "", key ? ": " : "", b->type);
     for (int i = 0; i < b->nparams; i++) {
@@ -577,10 +578,12 @@ static void print_tree(FILE *f, hb_block *b, const char *key, int indent, int64_
                 hb_param_shape_fmt(p, sb, sizeof sb));
         if (p->value)
             *total += p->value->numel;
+        else
+            *deferred = true;
     }
     fputc('\n', f);
     for (int i = 0; i < b->nchildren; i++)
-        print_tree(f, b->children[i].block, b->children[i].key, indent + 2, total);
+        print_tree(f, b->children[i].block, b->children[i].key, indent + 2, total, deferred);
 }
 
 void hb_block_print(FILE *f, hb_block *b)
@@ -588,6 +591,8 @@ void hb_block_print(FILE *f, hb_block *b)
     if (!b)
         return;
     int64_t total = 0;
-    print_tree(f, b, NULL, 0, &total);
-    fprintf(f, "%lld values in parameters and constants\n", (long long)total);
+    bool deferred = false;
+    print_tree(f, b, NULL, 0, &total, &deferred);
+    fprintf(f, "%lld values in parameters and constants%s\n", (long long)total,
+            deferred ? ", more after the first call" : "");
 }

@@ -15,6 +15,9 @@ struct hb_tensor {
     float *data; /* 64-byte aligned, numel floats, owned */
 };
 
+/* Tensors alive on all threads: tests use it to prove that block calls release what they make. */
+extern atomic_long hb_tensors_live;
+
 /* A tensor of shape s with uninitialized values; checks the size for overflow. */
 hb_tensor *hb_tensor_alloc(const hb_shape *s);
 

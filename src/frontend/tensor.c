@@ -5,6 +5,8 @@
 #include <math.h>
 #include <string.h>
 
+atomic_long hb_tensors_live;
+
 hb_tensor *hb_tensor_alloc(const hb_shape *s)
 {
     char sb[96];
@@ -29,6 +31,7 @@ hb_tensor *hb_tensor_alloc(const hb_shape *s)
                        hb_shape_fmt(s, sb, sizeof sb)), NULL;
     }
     atomic_init(&t->refs, 1);
+    atomic_fetch_add_explicit(&hb_tensors_live, 1, memory_order_relaxed);
     t->dtype = HB_F32;
     t->shape = *s;
     t->numel = numel;
@@ -122,6 +125,7 @@ hb_tensor *hb_tensor_retain(hb_tensor *t)
 void hb_tensor_release(hb_tensor *t)
 {
     if (t && atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1) {
+        atomic_fetch_sub_explicit(&hb_tensors_live, 1, memory_order_relaxed);
         hb_aligned_free(t->data);
         hb_free(t);
     }

@@ -134,7 +134,9 @@ void hb_tensor_print(FILE *f, const hb_tensor *t);
  * broadcast by NumPy rules. Axes may be negative. */
 
 hb_tensor *hb_matmul(hb_tensor *a, hb_tensor *b); /* [.., m, k] @ [.., k, n], batch dims broadcast */
-hb_tensor *hb_linear(hb_tensor *x, hb_tensor *w, hb_tensor *b); /* x·wᵀ + b; b may be NULL */
+hb_tensor *hb_linear(hb_tensor *x, hb_tensor *w, hb_tensor *b); /* x·wᵀ + b */
+/* x·wᵀ. A separate function, so that a NULL bias is always an earlier failure, never "none". */
+hb_tensor *hb_linear_nobias(hb_tensor *x, hb_tensor *w);
 
 hb_tensor *hb_add(hb_tensor *a, hb_tensor *b);
 hb_tensor *hb_sub(hb_tensor *a, hb_tensor *b);

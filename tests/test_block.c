@@ -264,9 +264,9 @@ START_TEST(library_blocks)
     ck_assert_int_eq(sd.count, 1);
     hb_state_dict_free(&sd);
     hb_tensor *y = hb_block_call(dense, x);
-    hb_tensor *ref = hb_relu(hb_linear(x, hb_block_param(dense, "weight"), NULL));
+    hb_tensor *lin = hb_linear_nobias(x, hb_block_param(dense, "weight")), *ref = hb_relu(lin);
     ck_assert(rel_error(y, ref) == 0.0);
-    hb_tensor_release(y), hb_tensor_release(ref);
+    hb_tensor_release(y), hb_tensor_release(ref), hb_tensor_release(lin);
     hb_block_release(dense);
     /* Parallel concatenates, Parallel with nothing inside is an error. */
     hb_block *par = hb_parallel_new(-1);

@@ -57,8 +57,10 @@ hb_tensor *hb_matmul(hb_tensor *a, hb_tensor *b) { return apply2(HB_OP_MATMUL, a
 
 hb_tensor *hb_linear(hb_tensor *x, hb_tensor *w, hb_tensor *b)
 {
-    return apply(HB_OP_LINEAR, (hb_attrs){0}, b ? 3 : 2, (hb_tensor *[]){x, w, b});
+    return apply(HB_OP_LINEAR, (hb_attrs){0}, 3, (hb_tensor *[]){x, w, b});
 }
+
+hb_tensor *hb_linear_nobias(hb_tensor *x, hb_tensor *w) { return apply2(HB_OP_LINEAR, x, w); }
 
 hb_tensor *hb_add(hb_tensor *a, hb_tensor *b) { return apply2(HB_OP_ADD, a, b); }
 hb_tensor *hb_sub(hb_tensor *a, hb_tensor *b) { return apply2(HB_OP_SUB, a, b); }
@@ -117,8 +119,11 @@ hb_tensor *hb_flatten(hb_tensor *x)
 {
     if (x && x->shape.ndim == 0)
         return hb_fail(HB_ERR_SHAPE, "flatten: needs at least 1 dim, got shape []"), NULL;
-    if (!x)
+    if (!x) {
+        if (hb_last_status() == HB_OK)
+            hb_fail(HB_ERR_ARG, "flatten: input 0 is NULL");
         return NULL;
+    }
     int64_t rest = 1; /* not -1: a zero-size batch still has a known width */
     for (int i = 1; i < x->shape.ndim; i++)
         rest *= x->shape.dim[i];

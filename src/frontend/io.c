@@ -6,6 +6,8 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -40,17 +42,36 @@ static hb_status read_file(const char *path, unsigned char **data, size_t *size)
     return HB_OK;
 }
 
-/* Writes the parts to path through a temporary file in the same directory. */
+/* Opens a fresh hidden file in path's directory: "dir/.hb-XXXXXX", short so that any valid
+ * destination name works, created with 0666 so the umask applies as for any new file. */
+static int open_temp(const char *path, char *tmp, size_t size)
+{
+    const char *slash = strrchr(path, '/');
+    int dirlen = slash ? (int)(slash - path + 1) : 0;
+    static atomic_uint counter;
+    for (int attempt = 0; attempt < 100; attempt++) {
+        unsigned tag = (unsigned)getpid() * 2654435761u + atomic_fetch_add(&counter, 1) * 40503u;
+        if (snprintf(tmp, size, "%.*s.hb-%08x", dirlen, path, tag) >= (int)size) {
+            errno = ENAMETOOLONG;
+            return -1;
+        }
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd >= 0 || errno != EEXIST)
+            return fd;
+    }
+    return -1;
+}
+
+/* Writes the parts to path through a temporary file in the same directory, renamed over path
+ * only when everything is written. */
 static hb_status write_file(const char *path, int nparts, const void *const *parts,
                             const size_t *sizes)
 {
-    size_t plen = strlen(path);
-    char *tmp = hb_malloc(plen + 16);
+    size_t tmp_size = strlen(path) + 16;
+    char *tmp = hb_malloc(tmp_size);
     if (!tmp)
         return HB_ERR_NOMEM;
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp-XXXXXX", 12);
-    int fd = mkstemp(tmp);
+    int fd = open_temp(path, tmp, tmp_size);
     if (fd < 0) {
         hb_status st = hb_fail(HB_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
         hb_free(tmp);
@@ -116,7 +137,9 @@ typedef struct range {
 static int by_begin(const void *a, const void *b)
 {
     const range *x = a, *y = b;
-    return x->begin < y->begin ? -1 : x->begin > y->begin;
+    if (x->begin != y->begin)
+        return x->begin < y->begin ? -1 : 1;
+    return x->end < y->end ? -1 : x->end > y->end;
 }
 
 /* One tensor's header entry checked against the data region; the tensor read into *out. */
@@ -183,10 +206,15 @@ static hb_status parse_safetensors(const char *path, const unsigned char *buf, s
                        "(%zu bytes)", path, (unsigned long long)hlen, size);
     cJSON_Hooks hooks = {cjson_malloc, hb_free};
     cJSON_InitHooks(&hooks);
-    cJSON *root = cJSON_ParseWithLength((const char *)buf + 8, (size_t)hlen);
-    if (!cJSON_IsObject(root)) {
+    const char *text = (const char *)buf + 8, *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(text, (size_t)hlen, &end, false);
+    bool only_padding = root != NULL;
+    for (const char *p = end; only_padding && p < text + hlen; p++)
+        only_padding = *p == ' '; /* the format pads the header with spaces, nothing else */
+    if (!cJSON_IsObject(root) || !only_padding) {
         cJSON_Delete(root);
-        return hb_fail(HB_ERR_FORMAT, "%s: the header is not a JSON object", path);
+        return hb_fail(HB_ERR_FORMAT, "%s: the header is not one JSON object (padded with "
+                       "spaces)", path);
     }
     const unsigned char *data = buf + 8 + hlen;
     uint64_t data_size = size - 8 - hlen;
@@ -214,10 +242,10 @@ static hb_status parse_safetensors(const char *path, const unsigned char *buf, s
         if (!it->name)
             st = HB_ERR_NOMEM;
     }
-    if (st == HB_OK) { /* tensors must not share bytes */
+    if (st == HB_OK) { /* tensors must not share bytes; an empty one shares none */
         qsort(ranges, (size_t)nr, sizeof *ranges, by_begin);
         for (int i = 1; i < nr && st == HB_OK; i++)
-            if (ranges[i].begin < ranges[i - 1].end)
+            if (ranges[i].begin < ranges[i - 1].end && ranges[i].begin < ranges[i].end)
                 st = hb_fail(HB_ERR_FORMAT, "%s: tensors \"%s\" and \"%s\" overlap in the data",
                              path, ranges[i - 1].name, ranges[i].name);
     }
@@ -375,6 +403,16 @@ static hb_status check_load(const char *path, const slots *s, const hb_state_dic
                            "needs %s", path, e->name,
                            hb_shape_fmt(&e->value->shape, have, sizeof have),
                            hb_param_shape_fmt(s->items[i].p, need, sizeof need));
+        /* A shared block is listed under each of its names: all must agree on its shapes. */
+        for (int j = 0; j < i; j++) {
+            const hb_named_tensor *first = find_named(file, s->items[j].name);
+            if (s->items[j].p == s->items[i].p &&
+                !hb_shape_equal(&first->value->shape, &e->value->shape))
+                return hb_fail(HB_ERR_SHAPE, "%s: \"%s\" %s and \"%s\" %s name the same shared "
+                               "parameter but differ in shape", path, first->name,
+                               hb_shape_fmt(&first->value->shape, have, sizeof have), e->name,
+                               hb_shape_fmt(&e->value->shape, need, sizeof need));
+        }
     }
     for (int i = 0; i < file->count; i++) {
         bool known = false;

@@ -42,7 +42,7 @@ static hb_tensor *dense_forward(hb_block *self, hb_tensor *x)
     hb_tensor *b = s->bias ? hb_block_param(self, "bias") : NULL;
     if (!w || (s->bias && !b))
         return NULL;
-    return activate(hb_linear(x, w, b), s->act);
+    return activate(s->bias ? hb_linear(x, w, b) : hb_linear_nobias(x, w), s->act);
 }
 
 hb_block *hb_dense_new(int64_t in, int64_t out, hb_activation act, bool bias)

@@ -147,6 +147,15 @@ static void gemm(bool trans_b, int64_t m, int64_t n, int64_t k, const float *a, 
                 (int)k, 1.0f, a, (int)k, b, trans_b ? (int)k : (int)n, beta, c, (int)n);
 }
 
+/* Rows of a matrix view of s: every dim but the last (not numel / last, which may be 0). */
+static int64_t rows_of(const hb_shape *s)
+{
+    int64_t rows = 1;
+    for (int i = 0; i + 1 < s->ndim; i++)
+        rows *= s->dim[i];
+    return rows;
+}
+
 static void kernel_MATMUL(const hb_operand *in, int n_in, const hb_operand *out,
                           const hb_attrs *at)
 {
@@ -154,7 +163,7 @@ static void kernel_MATMUL(const hb_operand *in, int n_in, const hb_operand *out,
     const hb_shape *as = &in[0].shape, *bs = &in[1].shape, *os = &out->shape;
     int64_t m = as->dim[as->ndim - 2], k = as->dim[as->ndim - 1], n = bs->dim[bs->ndim - 1];
     if (bs->ndim == 2) { /* a plain weight: fold every batch dim of a into the rows */
-        gemm(false, hb_shape_numel(as) / k, n, k, in[0].data, in[1].data, 0.0f, out->data);
+        gemm(false, rows_of(as), n, k, in[0].data, in[1].data, 0.0f, out->data);
         return;
     }
     hb_shape batch = {.ndim = os->ndim - 2}, ab = {.ndim = as->ndim - 2}, bb = {.ndim = bs->ndim - 2};
@@ -183,8 +192,7 @@ static void kernel_LINEAR(const hb_operand *in, int n_in, const hb_operand *out,
 {
     (void)at;
     const hb_shape *ws = &in[1].shape;
-    int64_t o = ws->dim[0], k = ws->dim[1], rows = k ? hb_shape_numel(&in[0].shape) / k
-                                                        : hb_shape_numel(&out->shape) / (o ? o : 1);
+    int64_t o = ws->dim[0], k = ws->dim[1], rows = rows_of(&in[0].shape);
     float beta = 0.0f;
     if (n_in == 3) { /* start every row at the bias and let the GEMM add onto it */
         for (int64_t r = 0; r < rows; r++)

@@ -423,14 +423,22 @@ hb_status hb_block_add_const(hb_block *b, const char *name, hb_tensor *value)
     return HB_OK;
 }
 
+/* The parameter or constant called name, or NULL and an error naming what was asked. */
+static hb_param *lookup(hb_block *b, const char *name, const char *fn)
+{
+    hb_param *p = b && name ? find_param(b, name) : NULL;
+    if (!b || !name)
+        hb_fail(HB_ERR_ARG, "%s: block or name is NULL", fn);
+    else if (!p)
+        hb_fail(HB_ERR_NAME, "%s has no parameter or constant \"%s\"", b->type, name);
+    return p;
+}
+
 hb_tensor *hb_block_param(hb_block *b, const char *name)
 {
-    if (!b || !name)
-        return hb_fail(HB_ERR_ARG, "hb_block_param: block or name is NULL"), NULL;
-    hb_param *p = find_param(b, name);
+    hb_param *p = lookup(b, name, "hb_block_param");
     if (!p)
-        return hb_fail(HB_ERR_NAME, "%s has no parameter or constant \"%s\"", b->type, name),
-               NULL;
+        return NULL;
     hb_status st = materialize(b, p);
     if (st == HB_ERR_STATE) {
         char sb[96];
@@ -443,12 +451,12 @@ hb_tensor *hb_block_param(hb_block *b, const char *name)
 
 hb_tensor *hb_block_param_infer(hb_block *b, const char *name, int ndim, const int64_t *shape)
 {
-    if (!b || !name || ndim < 0 || ndim > HB_MAX_DIMS || (ndim && !shape))
-        return hb_fail(HB_ERR_ARG, "hb_block_param_infer: bad arguments"), NULL;
-    hb_param *p = find_param(b, name);
-    if (!p)
-        return hb_fail(HB_ERR_NAME, "%s has no parameter or constant \"%s\"", b->type, name),
+    if (ndim < 0 || ndim > HB_MAX_DIMS || (ndim && !shape))
+        return hb_fail(HB_ERR_ARG, "hb_block_param_infer: needs 0 to %d dims", HB_MAX_DIMS),
                NULL;
+    hb_param *p = lookup(b, name, "hb_block_param_infer");
+    if (!p)
+        return NULL;
     hb_shape want = hb_shape_make(ndim, shape);
     char have[96], need[96];
     bool fits = p->shape.ndim == ndim && shape_known(&want);

@@ -284,6 +284,62 @@ hb_block *hb_parallel_new(int axis);
 /* n fresh instances made by make(arg), in a Sequential (children "0" … "n-1"). */
 hb_block *hb_block_factory(int n, hb_block *(*make)(void *arg), void *arg);
 
+/* ---- hybridization ------------------------------------------------------------------------ */
+/* hb_hybridize(net, true) makes net and every block under it hybridized. The next call of net
+ * runs eagerly while a tracer records an IR graph of every op; the graph is optimized and
+ * lowered to a plan, and later calls with an input of the same shape run the plan: a flat
+ * list of kernel calls over memory planned in advance. A new input shape traces again (up to 8
+ * plans are kept per block, least recently used evicted).
+ *
+ * A forward that reads tensor values on the host (hb_item, hb_tensor_data, hb_tensor_cdata), or
+ * brings in host or random data (hb_tensor_from, hb_tensor_new, hb_rand in the forward), decides
+ * something a plan cannot see. The innermost block whose forward does so runs eagerly from then
+ * on; a parent's plan calls it as one "eager island" instruction, and its own hybridized
+ * children still get plans. hb_block_explain says which block, which op and why.
+ *
+ * What a trace takes as fixed: the shapes (a plan is per input shape), scalar arguments of ops
+ * (hb_mul_scalar(x, s) records s), and tensors filled by hb_zeros/hb_ones/hb_full in the
+ * forward. Parameters are read live by the plan: updates between calls are seen. Loading new
+ * weights drops the plans. Tensors from outside the block tree are read live too.
+ *
+ *     hb_hybridize(net, true);
+ *     hb_tensor *y1 = hb_block_call(net, x);   // traces, compiles; eager result
+ *     hb_tensor *y2 = hb_block_call(net, x);   // runs the plan
+ *     hb_block_explain(net, stdout, false);    // what was compiled, what runs eagerly, why
+ */
+hb_status hb_hybridize(hb_block *b, bool active);
+
+typedef struct hb_plan hb_plan;
+typedef struct hb_plan_ctx hb_plan_ctx;
+typedef struct hb_graph hb_graph;
+
+/* The plan and the graph (after passes) b compiled for inputs of this shape; NULL if none.
+ * Borrowed: valid until b is released, loads weights or evicts the plan. */
+hb_plan *hb_block_plan(hb_block *b, int ndim, const int64_t *shape);
+const hb_graph *hb_block_graph(hb_block *b, int ndim, const int64_t *shape);
+
+/* Running a plan directly, without a block call: each thread uses its own context. A run
+ * allocates nothing: in and out are the caller's buffers of the plan's input and output size. */
+hb_plan_ctx *hb_plan_ctx_new(const hb_plan *p);
+void hb_plan_ctx_free(hb_plan_ctx *ctx);
+hb_status hb_plan_run(const hb_plan *p, hb_plan_ctx *ctx, const float *in, float *out);
+int hb_plan_num_instructions(const hb_plan *p);
+int64_t hb_plan_arena_bytes(const hb_plan *p);
+
+/* The IR as text (print -> parse -> print is identical) and as Graphviz DOT. */
+hb_status hb_graph_print(FILE *f, const hb_graph *g);
+char *hb_graph_to_string(const hb_graph *g); /* free() it */
+hb_status hb_graph_print_dot(FILE *f, const hb_graph *g);
+int hb_graph_num_nodes(const hb_graph *g);
+
+/* Traces b on x (running it once, eagerly) and prints the graph: as traced (after = NULL),
+ * after the pass named after, or after every pass ("all"); text or DOT. */
+hb_status hb_block_dump(hb_block *b, hb_tensor *x, const char *after, bool dot, FILE *f);
+/* What hybridization did in b's tree: per block its plans (signatures, nodes traced and after
+ * passes, instructions, arena bytes with and without reuse), eager islands with block path, op
+ * and reason, and the last retrace's cause. json: one object in the form of spec/cli.md. */
+hb_status hb_block_explain(hb_block *b, FILE *f, bool json);
+
 /* ---- parameter and data files ------------------------------------------------------------- */
 
 /* safetensors: every parameter and constant of the tree, by name. Loading checks every name

@@ -3,9 +3,11 @@
  * written unless every input ran. */
 #include "models.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 enum { EXIT_USAGE = 2 };
 
@@ -13,16 +15,24 @@ static const char usage[] =
     "usage: hybrid COMMAND [options]\n"
     "\n"
     "commands:\n"
-    "  demo                      the seed chapter end to end: every model, its blocks, output\n"
-    "                            shape and values\n"
+    "  demo                      the seed chapter end to end: every model eager, then\n"
+    "                            hybridized: what compiled, what fell back and why, speed\n"
     "  run MODEL [--weights W.safetensors] --input X.npy --output Y.npy\n"
     "            [--input X2.npy --output Y2.npy ...] [--mode eager|hybrid] [--threads N]\n"
-    "                            one block instance runs each input in order\n"
+    "                            one block instance runs each input in order; in hybrid mode\n"
+    "                            the first call traces and later calls run the plan\n"
+    "  dump MODEL [--batch N] [--features N] [--after PASS|all] [--format text|dot]\n"
+    "                            the IR as traced, after a pass, or after every pass\n"
+    "  explain MODEL [--batch N] [--features N] [--json]\n"
+    "                            what was traced, compiled and planned; every eager island\n"
+    "  bench MODEL [--batch N] [--features N] [--json] [--threads N]\n"
+    "                            per-call time eager vs compiled, same process, same inputs\n"
     "  models                    the models this build knows\n"
     "  help                      this text\n"
     "\n"
     "MODEL is one of the names `hybrid models` lists. Without --weights the model is initialized\n"
-    "from seed 0. Coming next (see the issues): --mode hybrid, dump, explain, bench, grad.\n";
+    "from seed 0; without an input file the input is uniform random [batch, features]\n"
+    "(default [2, 20]). Not yet built: grad (see the issues).\n";
 
 static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -92,91 +102,285 @@ static int demo(void)
     return failures ? 1 : 0;
 }
 
-/* ---- run ---------------------------------------------------------------------------------- */
+/* ---- options shared by the commands ------------------------------------------------------ */
 
-typedef struct run_args {
-    const char *model, *weights, *mode;
+typedef struct options {
+    const char *model, *weights, *mode, *after, *format;
     const char **inputs, **outputs;
     int ninputs, noutputs, threads;
-} run_args;
+    int64_t batch, features;
+    bool json;
+} options;
 
-static int parse_run(int argc, char **argv, run_args *a)
+static bool parse_count(const char *opt, const char *text, int64_t max, int64_t *out)
 {
-    a->inputs = calloc((size_t)argc, sizeof *a->inputs);
-    a->outputs = calloc((size_t)argc, sizeof *a->outputs);
-    a->mode = "eager";
-    if (!a->inputs || !a->outputs)
+    char *end;
+    errno = 0;
+    long long n = strtoll(text, &end, 10);
+    if (errno || *end || end == text || n < 1 || n > max) {
+        fail("%s needs a whole number from 1 to %lld, not \"%s\"", opt, (long long)max, text);
+        return false;
+    }
+    *out = n;
+    return true;
+}
+
+/* Parses argv[2..] against the options the command accepts (a space-separated list). */
+static int parse(int argc, char **argv, const char *accepted, options *o)
+{
+    o->inputs = calloc((size_t)argc, sizeof *o->inputs);
+    o->outputs = calloc((size_t)argc, sizeof *o->outputs);
+    o->mode = "eager";
+    o->format = "text";
+    o->batch = 2;
+    if (!o->inputs || !o->outputs)
         return fail("out of memory");
     for (int i = 2; i < argc; i++) {
         const char *opt = argv[i];
-        bool takes_value = strncmp(opt, "--", 2) == 0;
-        if (takes_value && i + 1 >= argc)
+        if (strncmp(opt, "--", 2) != 0) {
+            if (o->model)
+                return fail("%s: unexpected argument \"%s\" (see hybrid help)", argv[1], opt);
+            o->model = opt;
+            continue;
+        }
+        char word[64];
+        snprintf(word, sizeof word, " %s ", opt + 2);
+        char list[256];
+        snprintf(list, sizeof list, " %s ", accepted);
+        if (!strstr(list, word))
+            return fail("%s: unknown option %s (see hybrid help)", argv[1], opt);
+        if (strcmp(opt, "--json") == 0) {
+            o->json = true;
+            continue;
+        }
+        if (i + 1 >= argc)
             return fail("option %s needs a value", opt);
+        const char *v = argv[++i];
+        int64_t n;
         if (strcmp(opt, "--weights") == 0)
-            a->weights = argv[++i];
+            o->weights = v;
         else if (strcmp(opt, "--input") == 0)
-            a->inputs[a->ninputs++] = argv[++i];
+            o->inputs[o->ninputs++] = v;
         else if (strcmp(opt, "--output") == 0)
-            a->outputs[a->noutputs++] = argv[++i];
+            o->outputs[o->noutputs++] = v;
         else if (strcmp(opt, "--mode") == 0)
-            a->mode = argv[++i];
+            o->mode = v;
+        else if (strcmp(opt, "--after") == 0)
+            o->after = v;
+        else if (strcmp(opt, "--format") == 0)
+            o->format = v;
         else if (strcmp(opt, "--threads") == 0) {
-            char *end;
-            long n = strtol(argv[++i], &end, 10);
-            if (*end || n < 1 || n > 1024)
-                return fail("--threads needs a count from 1 to 1024, not \"%s\"", argv[i]);
-            a->threads = (int)n;
-        } else if (!takes_value && !a->model)
-            a->model = opt;
-        else
-            return fail("run: unexpected argument \"%s\" (see hybrid help)", opt);
+            if (!parse_count(opt, v, 1024, &n))
+                return 1;
+            o->threads = (int)n;
+        } else if (strcmp(opt, "--batch") == 0) {
+            if (!parse_count(opt, v, 1 << 20, &o->batch))
+                return 1;
+        } else if (strcmp(opt, "--features") == 0) {
+            if (!parse_count(opt, v, 1 << 24, &o->features))
+                return 1;
+        }
     }
-    if (!a->model)
-        return fail("run: which model? (hybrid run MODEL --input X.npy --output Y.npy)");
-    if (a->ninputs == 0 || a->ninputs != a->noutputs)
-        return fail("run: give one --output for each --input (%s)",
-                    a->ninputs ? "the counts differ" : "none given");
-    if (strcmp(a->mode, "eager") != 0) {
-        if (strcmp(a->mode, "hybrid") == 0)
-            return fail("run: --mode hybrid is not built yet in this version (tracing and "
-                        "plans come with the hybridize issue); use --mode eager");
-        return fail("run: --mode must be eager or hybrid, not \"%s\"", a->mode);
-    }
+    if (!o->model)
+        return fail("%s: which model? (hybrid models lists them)", argv[1]);
+    if (strcmp(o->mode, "eager") != 0 && strcmp(o->mode, "hybrid") != 0)
+        return fail("--mode must be eager or hybrid, not \"%s\"", o->mode);
+    if (strcmp(o->format, "text") != 0 && strcmp(o->format, "dot") != 0)
+        return fail("--format must be text or dot, not \"%s\"", o->format);
+    if (o->threads)
+        hb_set_num_threads(o->threads);
     return 0;
 }
 
+static void options_free(options *o)
+{
+    free(o->inputs);
+    free(o->outputs);
+}
+
+/* The model with its weights, or NULL after printing why. */
+static hb_block *load_model(const options *o)
+{
+    hb_block *net = make_model(o->model);
+    if (net && o->weights && hb_block_load(net, o->weights) != HB_OK) {
+        fail("%s", hb_last_error());
+        hb_block_release(net);
+        return NULL;
+    }
+    return net;
+}
+
+/* A uniform random input of [batch, features], the model's own width unless --features. */
+static hb_tensor *sample_input(const options *o)
+{
+    const model_entry *e = example_model_find(o->model);
+    hb_rng rng;
+    hb_rng_seed(&rng, 1);
+    return hb_rand(HB_SHAPE(o->batch, o->features ? o->features : e->features), &rng);
+}
+
+/* ---- run ---------------------------------------------------------------------------------- */
+
 static int run(int argc, char **argv)
 {
-    run_args a = {0};
-    int rc = parse_run(argc, argv, &a);
-    hb_block *net = rc ? NULL : make_model(a.model);
-    hb_tensor **ys = calloc((size_t)a.ninputs + 1, sizeof *ys);
+    options o = {0};
+    int rc = parse(argc, argv, "weights input output mode threads", &o);
+    if (!rc && (o.ninputs == 0 || o.ninputs != o.noutputs))
+        rc = fail("run: give one --output for each --input (%s)",
+                  o.ninputs ? "the counts differ" : "none given");
+    hb_block *net = rc ? NULL : load_model(&o);
+    hb_tensor **ys = calloc((size_t)o.ninputs + 1, sizeof *ys);
     if (!rc && (!net || !ys))
         rc = 1;
-    if (!rc && a.threads)
-        hb_set_num_threads(a.threads);
-    if (!rc && a.weights && hb_block_load(net, a.weights) != HB_OK)
+    if (!rc && strcmp(o.mode, "hybrid") == 0 && hb_hybridize(net, true) != HB_OK)
         rc = fail("%s", hb_last_error());
     /* Every input runs before any output is written: a bad third input leaves no files. */
-    for (int i = 0; !rc && i < a.ninputs; i++) {
-        hb_tensor *x = hb_npy_load(a.inputs[i]);
+    for (int i = 0; !rc && i < o.ninputs; i++) {
+        hb_tensor *x = hb_npy_load(o.inputs[i]);
         if (!x) {
             rc = fail("%s", hb_last_error());
             break;
         }
         if (!(ys[i] = hb_block_call(net, x)))
-            rc = fail("%s (input %s)", hb_last_error(), a.inputs[i]);
+            rc = fail("%s (input %s)", hb_last_error(), o.inputs[i]);
         hb_tensor_release(x);
     }
-    for (int i = 0; !rc && i < a.ninputs; i++)
-        if (hb_npy_save(ys[i], a.outputs[i]) != HB_OK)
+    for (int i = 0; !rc && i < o.ninputs; i++)
+        if (hb_npy_save(ys[i], o.outputs[i]) != HB_OK)
             rc = fail("%s", hb_last_error());
-    for (int i = 0; ys && i < a.ninputs; i++)
+    for (int i = 0; ys && i < o.ninputs; i++)
         hb_tensor_release(ys[i]);
     free(ys);
-    free(a.inputs);
-    free(a.outputs);
+    options_free(&o);
     hb_block_release(net);
+    return rc;
+}
+
+/* ---- dump and explain --------------------------------------------------------------------- */
+
+static int dump(int argc, char **argv)
+{
+    options o = {0};
+    int rc = parse(argc, argv, "weights batch features after format", &o);
+    hb_block *net = rc ? NULL : load_model(&o);
+    hb_tensor *x = net ? sample_input(&o) : NULL;
+    if (!rc && !net)
+        rc = 1;
+    if (!rc && (!x || hb_hybridize(net, true) != HB_OK ||
+                hb_block_dump(net, x, o.after, strcmp(o.format, "dot") == 0, stdout) != HB_OK))
+        rc = fail("%s", hb_last_error());
+    hb_tensor_release(x);
+    hb_block_release(net);
+    options_free(&o);
+    return rc;
+}
+
+static int explain(int argc, char **argv)
+{
+    options o = {0};
+    int rc = parse(argc, argv, "weights batch features json", &o);
+    hb_block *net = rc ? NULL : load_model(&o);
+    hb_tensor *x = net ? sample_input(&o) : NULL;
+    if (!rc && !net)
+        rc = 1;
+    if (!rc && (!x || hb_hybridize(net, true) != HB_OK))
+        rc = fail("%s", hb_last_error());
+    /* Two calls: the first traces and compiles, the second runs what was compiled. */
+    for (int i = 0; !rc && i < 2; i++) {
+        hb_tensor *y = hb_block_call(net, x);
+        if (!y)
+            rc = fail("%s", hb_last_error());
+        hb_tensor_release(y);
+    }
+    if (!rc)
+        hb_block_explain(net, stdout, o.json);
+    hb_tensor_release(x);
+    hb_block_release(net);
+    options_free(&o);
+    return rc;
+}
+
+/* ---- bench -------------------------------------------------------------------------------- */
+
+static double now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+static int by_value(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Microseconds per call over n calls. */
+static double time_calls(hb_block *net, hb_tensor *x, int n)
+{
+    double t0 = now_us();
+    for (int i = 0; i < n; i++)
+        hb_tensor_release(hb_block_call(net, x));
+    return (now_us() - t0) / n;
+}
+
+typedef struct bench_result {
+    double eager_us, compiled_us;
+    int rounds, calls;
+} bench_result;
+
+/* Eager and compiled calls of the same block on the same input, in alternating rounds so that
+ * drift on a shared machine hits both alike; medians of the rounds. */
+static bool bench_block(hb_block *net, hb_tensor *x, int rounds, double round_us,
+                        bench_result *r)
+{
+    hb_hybridize(net, true);
+    hb_tensor *y = hb_block_call(net, x); /* trace and compile */
+    if (!y)
+        return false;
+    hb_tensor_release(y);
+    double one = time_calls(net, x, 3);
+    int calls = (int)(round_us / (one > 0.05 ? one : 0.05));
+    calls = calls < 1 ? 1 : calls > 200000 ? 200000 : calls;
+    double eager[64], compiled[64];
+    rounds = rounds > 64 ? 64 : rounds;
+    for (int i = 0; i < rounds; i++) {
+        hb_hybridize(net, false);
+        eager[i] = time_calls(net, x, calls);
+        hb_hybridize(net, true);
+        compiled[i] = time_calls(net, x, calls);
+    }
+    qsort(eager, (size_t)rounds, sizeof *eager, by_value);
+    qsort(compiled, (size_t)rounds, sizeof *compiled, by_value);
+    *r = (bench_result){eager[rounds / 2], compiled[rounds / 2], rounds, calls};
+    return true;
+}
+
+static int bench(int argc, char **argv)
+{
+    options o = {0};
+    int rc = parse(argc, argv, "weights batch features json threads", &o);
+    hb_block *net = rc ? NULL : load_model(&o);
+    hb_tensor *x = net ? sample_input(&o) : NULL;
+    bench_result r;
+    if (!rc && !net)
+        rc = 1;
+    if (!rc && (!x || !bench_block(net, x, 21, 20000, &r)))
+        rc = fail("%s", hb_last_error());
+    if (!rc && o.json)
+        printf("{\"model\": \"%s\", \"batch\": %lld, \"features\": %lld, \"eager_us\": %.3f, "
+               "\"compiled_us\": %.3f, \"speedup\": %.3f, \"rounds\": %d, "
+               "\"calls_per_round\": %d}\n",
+               o.model, (long long)o.batch, (long long)hb_tensor_dim(x, 1), r.eager_us,
+               r.compiled_us, r.eager_us / r.compiled_us, r.rounds, r.calls);
+    else if (!rc)
+        printf("%s, input [%lld, %lld]: eager %.2f us/call, compiled %.2f us/call, speed-up "
+               "%.2fx\n(medians of %d alternating rounds of %d calls each, one process)\n",
+               o.model, (long long)o.batch, (long long)hb_tensor_dim(x, 1), r.eager_us,
+               r.compiled_us, r.eager_us / r.compiled_us, r.rounds, r.calls);
+    hb_tensor_release(x);
+    hb_block_release(net);
+    options_free(&o);
     return rc;
 }
 
@@ -195,9 +399,14 @@ int main(int argc, char **argv)
         return list_models();
     if (strcmp(cmd, "run") == 0)
         return run(argc, argv);
-    if (!strcmp(cmd, "dump") || !strcmp(cmd, "explain") || !strcmp(cmd, "bench") ||
-        !strcmp(cmd, "grad"))
-        return fail("'%s' is not built yet in this version (see hybrid help)", cmd);
+    if (strcmp(cmd, "dump") == 0)
+        return dump(argc, argv);
+    if (strcmp(cmd, "explain") == 0)
+        return explain(argc, argv);
+    if (strcmp(cmd, "bench") == 0)
+        return bench(argc, argv);
+    if (strcmp(cmd, "grad") == 0)
+        return fail("'grad' is not built yet in this version (see hybrid help)");
     fprintf(stderr, "hybrid: unknown command \"%s\"\n%s", cmd, usage);
     return EXIT_USAGE;
 }

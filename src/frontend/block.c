@@ -9,42 +9,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct child {
-    char *key;
-    hb_block *block;
-} child;
-
-struct hb_block {
-    atomic_int refs;
-    char *type, *name;
-    hb_forward_fn forward;
-    void *state;
-    void (*free_state)(void *);
-    child *children;
-    int nchildren, cap_children;
-    hb_param *params;
-    int nparams, cap_params;
-};
-
 /* ---- the call stack: frames and block paths ----------------------------------------------- */
 
 enum { MAX_DEPTH = 256 };
 
-typedef struct frame {
-    hb_block *block;
-    const char *key; /* this call's component of the block path */
-    hb_tensor **owned;
-    int nowned, cap;
-} frame;
-
-static _Thread_local frame frames[MAX_DEPTH];
+static _Thread_local hb_frame frames[MAX_DEPTH];
 static _Thread_local int depth;
+
+hb_frame *hb_frame_top(void) { return depth ? &frames[depth - 1] : NULL; }
+int hb_frame_depth(void) { return depth; }
+hb_frame *hb_frame_at(int i) { return i >= 0 && i < depth ? &frames[i] : NULL; }
 
 hb_tensor *hb_frame_adopt(hb_tensor *t)
 {
     if (!t || depth == 0)
         return t;
-    frame *f = &frames[depth - 1];
+    hb_frame *f = &frames[depth - 1];
     if (f->nowned == f->cap) {
         int cap = f->cap ? 2 * f->cap : 16;
         hb_tensor **owned = hb_realloc(f->owned, sizeof *owned * (size_t)cap);
@@ -56,6 +36,19 @@ hb_tensor *hb_frame_adopt(hb_tensor *t)
     }
     f->owned[f->nowned++] = t;
     return t;
+}
+
+bool hb_frame_disown(hb_tensor *t)
+{
+    for (int d = depth - 1; d >= 0; d--) {
+        hb_frame *f = &frames[d];
+        for (int i = f->nowned - 1; i >= 0; i--)
+            if (f->owned[i] == t) {
+                f->owned[i] = f->owned[--f->nowned];
+                return true;
+            }
+    }
+    return false;
 }
 
 const char *hb_block_path(char *buf, size_t size)
@@ -83,44 +76,83 @@ hb_status hb_fail(hb_status status, const char *fmt, ...)
     return hb_error(status, "%s: %s", hb_block_path(path, sizeof path), msg);
 }
 
-/* The key under which the caller registered b, so paths read "chimera/0/net/2". */
+/* The key under which the caller registered b, so paths read "chimera/0/net/2". A child
+ * registered under two keys is named by the first. */
 static const char *call_key(hb_block *b)
 {
     if (depth == 0)
         return b->name ? b->name : b->type;
     hb_block *parent = frames[depth - 1].block;
-    for (int i = 0; i < parent->nchildren; i++)
+    for (int i = 0; parent && i < parent->nchildren; i++)
         if (parent->children[i].block == b)
             return parent->children[i].key;
     return b->type; /* called without being registered: its type is the best name */
 }
 
-hb_tensor *hb_block_call(hb_block *b, hb_tensor *x)
+hb_status hb_frame_push(hb_block *b, const char *key)
 {
-    if (!b || !x) {
-        if (!b)
-            hb_fail(HB_ERR_ARG, "hb_block_call: block is NULL");
-        else if (hb_last_status() == HB_OK)
-            hb_fail(HB_ERR_ARG, "hb_block_call: %s got a NULL input", b->type);
-        return NULL;
-    }
     if (depth == MAX_DEPTH)
         return hb_fail(HB_ERR_STATE, "blocks nested more than %d deep (a block calling itself?)",
-                       MAX_DEPTH), NULL;
-    if (depth == 0)
-        hb_clear_error();
-    const char *key = call_key(b);
-    frames[depth++] = (frame){.block = b, .key = key};
+                       MAX_DEPTH);
+    key = key ? key : call_key(b);
+    frames[depth] = (hb_frame){.block = b, .key = key, .first_node = hb_trace_mark()};
+    depth++;
+    return HB_OK;
+}
+
+void hb_frame_pop(void)
+{
+    hb_frame *f = &frames[--depth];
+    for (int i = 0; i < f->nowned; i++)
+        hb_tensor_release(f->owned[i]);
+    hb_free(f->owned);
+    *f = (hb_frame){0};
+}
+
+hb_tensor *hb_block_call_eager(hb_block *b, hb_tensor *x, const char *key)
+{
+    if (hb_frame_push(b, key) != HB_OK)
+        return NULL;
     hb_tensor *y = b->forward(b, x);
     if (!y && hb_last_status() == HB_OK)
         hb_fail(HB_ERR_STATE, "the forward of %s returned NULL without an error", b->type);
     hb_tensor_retain(y);
-    frame *f = &frames[--depth];
-    for (int i = 0; i < f->nowned; i++)
-        hb_tensor_release(f->owned[i]);
-    hb_free(f->owned);
-    *f = (frame){0};
+    hb_frame *f = &frames[depth - 1];
+    if (f->read_host && hb_tracing) {
+        /* This forward decided something from values: it runs eagerly from now on, and the
+         * trace calls it as one island instead of the nodes it just recorded. */
+        hb_block_mark_island(b, f->reason, f->read_op);
+        hb_trace_island(b, f->first_node, x, y, f->reason, false);
+    }
+    hb_frame_pop();
     return hb_frame_adopt(y);
+}
+
+hb_tensor *hb_block_call(hb_block *b, hb_tensor *x)
+{
+    if (!b || !x) {
+        if (!b && hb_last_status() == HB_OK)
+            hb_fail(HB_ERR_ARG, "hb_block_call: block is NULL");
+        else if (b && hb_last_status() == HB_OK)
+            hb_fail(HB_ERR_ARG, "hb_block_call: %s got a NULL input", b->type);
+        return NULL;
+    }
+    if (depth == 0)
+        hb_clear_error();
+    if (hb_tracing && hb_block_is_island(b)) {
+        /* Known to read values: run it as it is, unrecorded, and record one island node. */
+        int first = hb_trace_mark();
+        hb_trace *tr = hb_trace_pause();
+        hb_tensor *y = hb_block_call_eager(b, x, NULL);
+        hb_trace_resume(tr);
+        hb_frame_push(b, NULL); /* so the island's path is b's own */
+        hb_trace_island(b, first, x, y, hb_block_island_reason(b), true);
+        hb_frame_pop();
+        return y;
+    }
+    if (b->hybrid && !hb_tracing)
+        return hb_hybrid_call(b, x);
+    return hb_block_call_eager(b, x, NULL);
 }
 
 /* ---- construction and lifetime ------------------------------------------------------------ */
@@ -164,6 +196,7 @@ void hb_block_release(hb_block *b)
     }
     if (b->free_state)
         b->free_state(b->state);
+    hb_hybrid_free(b->hybrid);
     hb_free(b->children);
     hb_free(b->params);
     hb_free(b->type);
@@ -237,7 +270,7 @@ hb_status hb_block_add_child(hb_block *b, const char *key, hb_block *c)
         st = hb_fail(HB_ERR_ARG, "%s: adding child \"%s\" would make a cycle", b->type, key);
     else if (b->nchildren == b->cap_children) {
         int cap = b->cap_children ? 2 * b->cap_children : 4;
-        child *grown = hb_realloc(b->children, sizeof *grown * (size_t)cap);
+        hb_child *grown = hb_realloc(b->children, sizeof *grown * (size_t)cap);
         if (!grown)
             st = HB_ERR_NOMEM;
         else
@@ -248,7 +281,7 @@ hb_status hb_block_add_child(hb_block *b, const char *key, hb_block *c)
         hb_block_release(c);
         return st != HB_OK ? st : HB_ERR_NOMEM;
     }
-    b->children[b->nchildren++] = (child){k, c};
+    b->children[b->nchildren++] = (hb_child){k, c};
     return HB_OK;
 }
 
@@ -417,6 +450,7 @@ hb_status hb_block_add_const(hb_block *b, const char *name, hb_tensor *value)
         hb_tensor_release(value);
         return hb_last_status();
     }
+    hb_frame_disown(value); /* made inside a forward: the block keeps it, not the call */
     p->value = value;
     p->shape = value->shape;
     b->nparams++;
@@ -603,4 +637,32 @@ void hb_block_print(FILE *f, hb_block *b)
     print_tree(f, b, NULL, 0, &total, &deferred);
     fprintf(f, "%lld values in parameters and constants%s\n", (long long)total,
             deferred ? ", more after the first call" : "");
+}
+
+typedef struct find_ctx {
+    const hb_tensor *t;
+    char *name;
+    size_t size;
+    bool *trainable;
+    bool found;
+} find_ctx;
+
+static hb_status find_visit(void *ctx, const char *name, hb_block *owner, hb_param *p)
+{
+    (void)owner;
+    find_ctx *c = ctx;
+    if (c->found || p->value != c->t)
+        return HB_OK;
+    snprintf(c->name, c->size, "%s", name);
+    *c->trainable = p->trainable;
+    c->found = true;
+    return HB_OK;
+}
+
+bool hb_block_find_tensor(hb_block *root, const hb_tensor *t, char *name, size_t size,
+                          bool *trainable)
+{
+    find_ctx c = {t, name, size, trainable, false};
+    hb_block_walk(root, find_visit, &c);
+    return c.found;
 }

@@ -39,8 +39,11 @@ static hb_tensor *apply(hb_op op, hb_attrs at, int n, hb_tensor *const *in)
     hb_status st = hb_op_infer(op, &at, n, shapes, &out_shape, err, sizeof err);
     if (st != HB_OK)
         hb_fail(st, "%s", err);
-    else if ((out = hb_tensor_alloc(&out_shape)))
+    else if ((out = hb_tensor_alloc(&out_shape))) {
         hb_kernels[op](operands, n, &(hb_operand){out->data, out->shape}, &at);
+        if (hb_tracing)
+            hb_trace_op(op, &at, n, in, out);
+    }
     if (n > INLINE_INPUTS)
         hb_free(shapes), hb_free(operands);
     return hb_frame_adopt(out);
@@ -54,6 +57,11 @@ static hb_tensor *apply2(hb_op op, hb_tensor *a, hb_tensor *b)
 }
 
 hb_tensor *hb_matmul(hb_tensor *a, hb_tensor *b) { return apply2(HB_OP_MATMUL, a, b); }
+
+hb_tensor *hb_tensor_copy(const hb_tensor *t)
+{
+    return apply1(HB_OP_COPY, (hb_attrs){0}, (hb_tensor *)t); /* reads t, never writes it */
+}
 
 hb_tensor *hb_linear(hb_tensor *x, hb_tensor *w, hb_tensor *b)
 {

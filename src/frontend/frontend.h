@@ -3,7 +3,7 @@
 #ifndef HB_FRONTEND_H
 #define HB_FRONTEND_H
 
-#include "../common.h"
+#include "../ir/op.h"
 
 #include <stdatomic.h>
 
@@ -13,6 +13,10 @@ struct hb_tensor {
     hb_shape shape;
     int64_t numel;
     float *data; /* 64-byte aligned, numel floats, owned */
+    /* Made by the trace with this id (0: not made while tracing): the tensor is then private
+     * to the tracing thread, and trace_value is its IR value (-1: host data, not an op). */
+    uint64_t trace_id;
+    int trace_value;
 };
 
 /* Tensors alive on all threads: tests use it to prove that block calls release what they make. */
@@ -32,9 +36,53 @@ hb_status hb_fail(hb_status status, const char *fmt, ...) __attribute__((format(
 /* The current block path ("" outside any call) written into buf. */
 const char *hb_block_path(char *buf, size_t size);
 
-#endif
 
-/* ---- blocks: the parts io.c and layers.c reach into ---------------------------------------- */
+/* ---- blocks: the parts the other frontend files reach into -------------------------------- */
+
+typedef struct hb_hybrid hb_hybrid; /* hybridize.c: plan cache and what explain reports */
+
+typedef struct hb_child {
+    char *key;
+    hb_block *block;
+} hb_child;
+
+struct hb_block {
+    atomic_int refs;
+    char *type, *name;
+    hb_forward_fn forward;
+    void *state;
+    void (*free_state)(void *);
+    hb_child *children;
+    int nchildren, cap_children;
+    struct hb_param *params;
+    int nparams, cap_params;
+    hb_hybrid *hybrid; /* NULL until hb_hybridize */
+};
+
+/* The call stack of this thread (block.c). */
+typedef struct hb_frame {
+    hb_block *block;
+    const char *key;  /* this call's component of the block path */
+    hb_tensor **owned;
+    int nowned, cap;
+    int first_node;   /* tracing: the trace's node count when this call began */
+    bool read_host;   /* tracing: this call's forward read tensor values on the host */
+    char reason[200]; /* why, for explain */
+    const char *read_op;
+} hb_frame;
+
+hb_frame *hb_frame_top(void); /* NULL outside any call */
+int hb_frame_depth(void);
+hb_frame *hb_frame_at(int i);
+
+/* Frames are pushed for each call; key overrides the path component (NULL: the key the caller
+ * registered b under). hb_frame_disown takes t back from the frame that owns it. */
+hb_status hb_frame_push(hb_block *b, const char *key);
+void hb_frame_pop(void);
+bool hb_frame_disown(hb_tensor *t);
+
+/* Runs b's forward in a new frame; the result is adopted by the caller's frame. */
+hb_tensor *hb_block_call_eager(hb_block *b, hb_tensor *x, const char *key);
 
 typedef struct hb_param {
     char *name;
@@ -54,3 +102,55 @@ hb_status hb_param_assign(hb_block *owner, hb_param *p, const hb_tensor *value);
 
 /* "[256, ?]": a shape with deferred dims shown as '?'. */
 const char *hb_param_shape_fmt(const hb_param *p, char *buf, size_t size);
+
+/* The state_dict name of tensor t among root's parameters and constants, into name; false if t
+ * is not one of them. */
+bool hb_block_find_tensor(hb_block *root, const hb_tensor *t, char *name, size_t size,
+                          bool *trainable);
+
+/* ---- tracing (trace.c) -------------------------------------------------------------------- */
+
+typedef struct hb_trace hb_trace;
+
+/* The trace this thread is recording into, NULL if none: read by every op. */
+extern _Thread_local hb_trace *hb_tracing;
+
+/* How a tensor made outside an op entered a traced forward. */
+typedef enum hb_origin {
+    HB_ORIGIN_FILL,   /* zeros/ones/full: values given by the call, the same every time */
+    HB_ORIGIN_HOST,   /* copied from host memory or a file: may differ from call to call */
+    HB_ORIGIN_RANDOM, /* drawn from a generator: differs on every call */
+} hb_origin;
+
+/* Starts recording a call of root on x; the trace nests inside any trace in progress (which
+ * is paused until hb_trace_end). NULL if out of memory (then the call just runs eagerly). */
+hb_trace *hb_trace_begin(hb_block *root, hb_tensor *x, const char *name);
+/* Ends the trace begun last on this thread; returns its graph with y as output (NULL if the
+ * trace failed or y is NULL), and frees the trace. */
+hb_graph *hb_trace_end(hb_trace *tr, hb_tensor *y);
+void hb_trace_op(hb_op op, const hb_attrs *at, int n, hb_tensor *const *in, hb_tensor *out);
+void hb_trace_created(hb_tensor *t, hb_origin origin, const char *fn);
+void hb_trace_host_read(const hb_tensor *t, const char *fn);
+/* The trace's node count: where a block's call begins. */
+int hb_trace_mark(void);
+/* Replaces the nodes from first_node on by one island node calling b on x, whose result is y.
+ * paused: the call ran with the trace paused (b was known to read values). */
+void hb_trace_island(hb_block *b, int first_node, hb_tensor *x, hb_tensor *y, const char *reason,
+                     bool paused);
+/* While paused (an island running inside a trace), ops are not recorded. */
+hb_trace *hb_trace_pause(void);
+void hb_trace_resume(hb_trace *tr);
+
+/* ---- hybridization (hybridize.c) ---------------------------------------------------------- */
+
+/* The call of a hybridized block outside any trace: plan, trace, or eager. */
+hb_tensor *hb_hybrid_call(hb_block *b, hb_tensor *x);
+/* Whether b runs eagerly for good (its forward reads values); reason/op for explain. */
+bool hb_block_is_island(const hb_block *b);
+const char *hb_block_island_reason(const hb_block *b);
+void hb_block_mark_island(hb_block *b, const char *reason, const char *op);
+void hb_hybrid_free(hb_hybrid *h);
+/* Plans hold pointers into parameters: new weights (a load) drop every cached plan. */
+void hb_block_drop_plans(hb_block *b);
+
+#endif

@@ -32,6 +32,8 @@ hb_tensor *hb_tensor_alloc(const hb_shape *s)
     }
     atomic_init(&t->refs, 1);
     atomic_fetch_add_explicit(&hb_tensors_live, 1, memory_order_relaxed);
+    t->trace_id = 0;
+    t->trace_value = -1;
     t->dtype = HB_F32;
     t->shape = *s;
     t->numel = numel;
@@ -56,9 +58,16 @@ static hb_tensor *make(int ndim, const int64_t *shape)
     return shape_arg(ndim, shape, &s) ? hb_tensor_alloc(&s) : NULL;
 }
 
+/* Hands a new tensor to the current call, telling the tracer where its values came from. */
+static hb_tensor *made(hb_tensor *t, hb_origin origin, const char *fn)
+{
+    hb_trace_created(t, origin, fn);
+    return hb_frame_adopt(t);
+}
+
 hb_tensor *hb_tensor_new(int ndim, const int64_t *shape)
 {
-    return hb_frame_adopt(make(ndim, shape));
+    return made(make(ndim, shape), HB_ORIGIN_HOST, "hb_tensor_new");
 }
 
 hb_tensor *hb_tensor_from(const float *data, int ndim, const int64_t *shape)
@@ -70,7 +79,7 @@ hb_tensor *hb_tensor_from(const float *data, int ndim, const int64_t *shape)
     }
     if (t && t->numel)
         memcpy(t->data, data, sizeof(float) * (size_t)t->numel);
-    return hb_frame_adopt(t);
+    return made(t, HB_ORIGIN_HOST, "hb_tensor_from");
 }
 
 hb_tensor *hb_full(int ndim, const int64_t *shape, float value)
@@ -79,7 +88,7 @@ hb_tensor *hb_full(int ndim, const int64_t *shape, float value)
     if (t)
         for (int64_t i = 0; i < t->numel; i++)
             t->data[i] = value;
-    return hb_frame_adopt(t);
+    return made(t, HB_ORIGIN_FILL, "hb_full");
 }
 
 hb_tensor *hb_zeros(int ndim, const int64_t *shape) { return hb_full(ndim, shape, 0.0f); }
@@ -94,7 +103,7 @@ hb_tensor *hb_rand(int ndim, const int64_t *shape, hb_rng *rng)
     if (t)
         for (int64_t i = 0; i < t->numel; i++)
             t->data[i] = hb_rng_uniform(rng);
-    return hb_frame_adopt(t);
+    return made(t, HB_ORIGIN_RANDOM, "hb_rand");
 }
 
 hb_tensor *hb_randn(int ndim, const int64_t *shape, hb_rng *rng)
@@ -105,15 +114,9 @@ hb_tensor *hb_randn(int ndim, const int64_t *shape, hb_rng *rng)
     if (t)
         for (int64_t i = 0; i < t->numel; i++)
             t->data[i] = hb_rng_normal(rng);
-    return hb_frame_adopt(t);
+    return made(t, HB_ORIGIN_RANDOM, "hb_randn");
 }
 
-hb_tensor *hb_tensor_copy(const hb_tensor *t)
-{
-    if (!t)
-        return NULL;
-    return hb_tensor_from(t->data, t->shape.ndim, t->shape.dim);
-}
 
 hb_tensor *hb_tensor_retain(hb_tensor *t)
 {
@@ -155,13 +158,26 @@ bool hb_tensor_same_shape(const hb_tensor *a, const hb_tensor *b)
     return a && b && hb_shape_equal(&a->shape, &b->shape);
 }
 
-float *hb_tensor_data(hb_tensor *t) { return t ? t->data : NULL; }
-const float *hb_tensor_cdata(const hb_tensor *t) { return t ? t->data : NULL; }
+float *hb_tensor_data(hb_tensor *t)
+{
+    hb_trace_host_read(t, "hb_tensor_data");
+    return t ? t->data : NULL;
+}
+
+const float *hb_tensor_cdata(const hb_tensor *t)
+{
+    hb_trace_host_read(t, "hb_tensor_cdata");
+    return t ? t->data : NULL;
+}
 
 float hb_item(const hb_tensor *t)
 {
-    if (!t)
+    if (!t) {
+        if (hb_last_status() == HB_OK)
+            hb_fail(HB_ERR_ARG, "item: the tensor is NULL");
         return NAN;
+    }
+    hb_trace_host_read(t, "hb_item");
     if (t->numel != 1) {
         char sb[96];
         hb_fail(HB_ERR_SHAPE, "item: needs a tensor of one element, got shape %s",

@@ -10,6 +10,7 @@ enum {
     HB_COMM = 1 << 1, /* commutative in its two inputs */
     HB_INPL = 1 << 2, /* may write its output over its first input's buffer */
     HB_RED = 1 << 3,  /* reduction over all elements or one axis */
+    HB_OPAQUE = 1 << 4, /* computed outside the graph: never folded, fused or moved */
 };
 
 typedef enum hb_op {
@@ -34,7 +35,8 @@ typedef struct hb_attrs {
     int axis2;     /* transpose's second axis */
     bool all;      /* reductions over every element */
     bool keepdim;  /* reductions over one axis */
-    hb_shape shape; /* reshape target, one dim may be -1 */
+    hb_shape shape; /* reshape target, one dim may be -1; island: its output shape */
+    void *callee;   /* island: the block (opaque here), run through hb_island_hook */
 } hb_attrs;
 
 /* Output shape of op over inputs, with attributes normalized (negative axes resolved, reshape's

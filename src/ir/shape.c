@@ -207,6 +207,12 @@ static hb_status rule_concat(rule_ctx *c)
     return HB_OK;
 }
 
+static hb_status rule_island(rule_ctx *c)
+{
+    *c->out = c->at->shape; /* whatever the block returned when it was traced */
+    return HB_OK;
+}
+
 typedef hb_status (*rule_fn)(rule_ctx *c);
 
 static const rule_fn rules[HB_OP_COUNT] = {

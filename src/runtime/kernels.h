@@ -16,4 +16,8 @@ typedef void (*hb_kernel_fn)(const hb_operand *in, int n, const hb_operand *out,
 
 extern const hb_kernel_fn hb_kernels[HB_OP_COUNT];
 
+/* Runs an eager island: the frontend installs this (the runtime knows nothing of blocks). On
+ * failure it sets the thread's error, which the executor checks after the instruction. */
+extern void (*hb_island_hook)(void *callee, const hb_operand *in, const hb_operand *out);
+
 #endif

@@ -1,0 +1,507 @@
+/* Hybridization: a hybridized block's call runs its cached plan for the input's shape, or, on
+ * a miss, runs eagerly while the tracer records the graph, then compiles that graph (passes,
+ * lowering) into a plan for the next call. A block whose forward reads values on the host
+ * runs eagerly for good; inside a parent's plan it is one island instruction. Also here:
+ * explain and dump, which report what all this did. */
+#include "../passes/pass.h"
+#include "../runtime/plan.h"
+#include "frontend.h"
+
+#include <cjson/cJSON.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { MAX_PLANS = 8, MAX_PASSES = 16 };
+
+/* One compiled signature: the graph after passes, its plan, and what it took. Counted, so a
+ * thread still running a plan keeps it while another evicts it. */
+typedef struct plan_entry {
+    atomic_int refs;
+    hb_shape sig;
+    hb_graph *graph;
+    hb_plan *plan;
+    int nodes_traced;
+    hb_pass_stats stats[MAX_PASSES];
+    uint64_t last_used;
+} plan_entry;
+
+struct hb_hybrid {
+    bool active;
+    atomic_bool island;
+    char *island_reason, *island_op;
+    char *compile_error; /* set if a trace could not be compiled: the block stays eager */
+    pthread_mutex_t lock;
+    plan_entry *plans[MAX_PLANS];
+    int nplans;
+    uint64_t tick;
+    atomic_long calls, plan_runs, traces;
+    char last_miss[300];
+};
+
+_Static_assert(MAX_PASSES >= 2, "room for every pass's statistics");
+
+static void entry_release(plan_entry *e)
+{
+    if (e && atomic_fetch_sub(&e->refs, 1) == 1) {
+        hb_plan_free(e->plan);
+        hb_graph_free(e->graph);
+        hb_free(e);
+    }
+}
+
+static hb_hybrid *hybrid_of(hb_block *b)
+{
+    if (!b->hybrid) {
+        hb_hybrid *h = hb_calloc(1, sizeof *h);
+        if (!h || pthread_mutex_init(&h->lock, NULL)) {
+            hb_free(h);
+            return NULL;
+        }
+        b->hybrid = h;
+    }
+    return b->hybrid;
+}
+
+void hb_hybrid_free(hb_hybrid *h)
+{
+    if (!h)
+        return;
+    for (int i = 0; i < h->nplans; i++)
+        entry_release(h->plans[i]);
+    pthread_mutex_destroy(&h->lock);
+    hb_free(h->island_reason), hb_free(h->island_op), hb_free(h->compile_error);
+    hb_free(h);
+}
+
+bool hb_block_is_island(const hb_block *b) { return b->hybrid && atomic_load(&b->hybrid->island); }
+
+const char *hb_block_island_reason(const hb_block *b)
+{
+    return b->hybrid && b->hybrid->island_reason ? b->hybrid->island_reason : "";
+}
+
+void hb_block_mark_island(hb_block *b, const char *reason, const char *op)
+{
+    hb_hybrid *h = hybrid_of(b);
+    if (!h)
+        return; /* out of memory: it will be found again on the next trace */
+    pthread_mutex_lock(&h->lock);
+    if (!h->island_reason) {
+        h->island_reason = hb_strdup(reason);
+        h->island_op = hb_strdup(op ? op : "");
+    }
+    atomic_store(&h->island, true);
+    pthread_mutex_unlock(&h->lock);
+}
+
+void hb_block_drop_plans(hb_block *b)
+{
+    if (b->hybrid) {
+        hb_hybrid *h = b->hybrid;
+        pthread_mutex_lock(&h->lock);
+        for (int i = 0; i < h->nplans; i++)
+            entry_release(h->plans[i]);
+        h->nplans = 0;
+        pthread_mutex_unlock(&h->lock);
+    }
+    for (int i = 0; i < b->nchildren; i++)
+        hb_block_drop_plans(b->children[i].block);
+}
+
+/* ---- islands: eager blocks called from a plan --------------------------------------------- */
+
+/* The path from `from` down to `to` ("0/net/2"), so an island's errors name where it is. */
+static bool path_to(const hb_block *from, const hb_block *to, char *buf, size_t size)
+{
+    for (int i = 0; i < from->nchildren; i++) {
+        const hb_child *c = &from->children[i];
+        size_t len = strlen(c->key);
+        if (len + 2 > size)
+            continue;
+        memcpy(buf, c->key, len);
+        buf[len] = '\0';
+        if (c->block == to)
+            return true;
+        buf[len] = '/';
+        if (path_to(c->block, to, buf + len + 1, size - len - 1))
+            return true;
+    }
+    return false;
+}
+
+static void run_island(void *callee, const hb_operand *in, const hb_operand *out)
+{
+    hb_block *b = callee;
+    atomic_fetch_add(&b->hybrid->calls, 1);
+    hb_frame *top = hb_frame_top();
+    char key[256];
+    bool found = top && top->block && path_to(top->block, b, key, sizeof key);
+    hb_tensor *x = hb_tensor_alloc(&in[0].shape);
+    if (!x)
+        return;
+    memcpy(x->data, in[0].data, sizeof(float) * (size_t)x->numel);
+    hb_tensor *y = hb_block_call_eager(b, x, found ? key : NULL);
+    if (y && !hb_shape_equal(&y->shape, &out->shape)) {
+        char a[96], c[96];
+        hb_fail(HB_ERR_SHAPE, "%s returned %s, but %s when the plan was traced: an eager "
+                "block inside a plan must keep its output shape", found ? key : b->type,
+                hb_shape_fmt(&y->shape, a, sizeof a), hb_shape_fmt(&out->shape, c, sizeof c));
+    } else if (y) {
+        memcpy(out->data, y->data, sizeof(float) * (size_t)y->numel);
+    }
+    hb_tensor_release(x); /* y belongs to the frame of the plan's call */
+}
+
+/* ---- compiling a trace -------------------------------------------------------------------- */
+
+static plan_entry *compile(hb_graph *g, int nodes_traced, char *err, size_t err_size)
+{
+    plan_entry *e = hb_calloc(1, sizeof *e);
+    if (!e) {
+        hb_graph_free(g);
+        snprintf(err, err_size, "out of memory");
+        return NULL;
+    }
+    atomic_init(&e->refs, 1);
+    e->graph = g;
+    e->sig = g->values[g->input].shape;
+    e->nodes_traced = nodes_traced;
+    char why[400];
+    if (hb_graph_verify(g, why, sizeof why) != HB_OK)
+        snprintf(err, err_size, "the trace is inconsistent: %.400s", why);
+    else if (hb_passes_run(g, e->stats, NULL, NULL, err, err_size) == HB_OK)
+        e->plan = hb_plan_lower(g, err, err_size);
+    if (!e->plan) {
+        entry_release(e);
+        return NULL;
+    }
+    return e;
+}
+
+/* Inserts e unless another thread compiled the same signature first; evicts the least
+ * recently used plan when full. Returns the entry to use (retained). */
+static plan_entry *insert(hb_hybrid *h, plan_entry *e)
+{
+    pthread_mutex_lock(&h->lock);
+    for (int i = 0; i < h->nplans; i++)
+        if (hb_shape_equal(&h->plans[i]->sig, &e->sig)) {
+            plan_entry *other = h->plans[i];
+            atomic_fetch_add(&other->refs, 1);
+            pthread_mutex_unlock(&h->lock);
+            entry_release(e);
+            return other;
+        }
+    if (h->nplans == MAX_PLANS) {
+        int lru = 0;
+        for (int i = 1; i < h->nplans; i++)
+            if (h->plans[i]->last_used < h->plans[lru]->last_used)
+                lru = i;
+        entry_release(h->plans[lru]);
+        h->plans[lru] = h->plans[--h->nplans];
+    }
+    e->last_used = ++h->tick;
+    h->plans[h->nplans++] = e;
+    atomic_fetch_add(&e->refs, 1);
+    pthread_mutex_unlock(&h->lock);
+    return e;
+}
+
+static plan_entry *lookup(hb_hybrid *h, const hb_shape *sig)
+{
+    plan_entry *e = NULL, *recent = NULL;
+    pthread_mutex_lock(&h->lock);
+    for (int i = 0; i < h->nplans; i++) {
+        if (hb_shape_equal(&h->plans[i]->sig, sig))
+            e = h->plans[i];
+        if (!recent || h->plans[i]->last_used > recent->last_used)
+            recent = h->plans[i];
+    }
+    if (e) {
+        e->last_used = ++h->tick;
+        atomic_fetch_add(&e->refs, 1);
+    } else {
+        char a[96], c[96];
+        if (recent)
+            snprintf(h->last_miss, sizeof h->last_miss, "input changed from %s to %s",
+                     hb_shape_fmt(&recent->sig, a, sizeof a), hb_shape_fmt(sig, c, sizeof c));
+        else
+            snprintf(h->last_miss, sizeof h->last_miss, "first call with input %s",
+                     hb_shape_fmt(sig, c, sizeof c));
+    }
+    pthread_mutex_unlock(&h->lock);
+    return e;
+}
+
+static hb_tensor *run_plan(hb_block *b, plan_entry *e, hb_tensor *x)
+{
+    hb_tensor *y = hb_tensor_alloc(&e->plan->out_shape);
+    hb_plan_ctx *ctx = y ? hb_plan_acquire(e->plan) : NULL;
+    hb_status st = ctx ? hb_frame_push(b, NULL) : HB_ERR_NOMEM;
+    if (st == HB_OK) {
+        st = hb_plan_run(e->plan, ctx, x->data, y->data);
+        hb_frame_pop();
+    }
+    hb_plan_release(e->plan, ctx);
+    entry_release(e);
+    atomic_fetch_add(&b->hybrid->plan_runs, 1);
+    if (st != HB_OK) {
+        if (hb_last_status() == HB_OK)
+            hb_fail(st, "out of memory running the plan of %s", b->type);
+        hb_tensor_release(y);
+        return NULL;
+    }
+    return hb_frame_adopt(y);
+}
+
+hb_tensor *hb_hybrid_call(hb_block *b, hb_tensor *x)
+{
+    hb_hybrid *h = b->hybrid;
+    atomic_fetch_add(&h->calls, 1);
+    if (!h->active || atomic_load(&h->island) || h->compile_error)
+        return hb_block_call_eager(b, x, NULL);
+    plan_entry *e = lookup(h, &x->shape);
+    if (e)
+        return run_plan(b, e, x);
+
+    atomic_fetch_add(&h->traces, 1);
+    hb_trace *tr = hb_trace_begin(b, x, b->name ? b->name : b->type);
+    hb_tensor *y = hb_block_call_eager(b, x, NULL);
+    hb_graph *g = tr ? hb_trace_end(tr, y) : NULL;
+    if (!y || !g || atomic_load(&h->island)) {
+        hb_graph_free(g); /* the call's own result stands; no plan */
+        return y;
+    }
+    char err[512];
+    plan_entry *made = compile(g, g->nnodes, err, sizeof err);
+    if (!made) {
+        pthread_mutex_lock(&h->lock);
+        if (!h->compile_error)
+            h->compile_error = hb_strdup(err);
+        pthread_mutex_unlock(&h->lock);
+        return y;
+    }
+    entry_release(insert(h, made));
+    return y;
+}
+
+/* ---- public API --------------------------------------------------------------------------- */
+
+hb_status hb_hybridize(hb_block *b, bool active)
+{
+    if (!b)
+        return hb_fail(HB_ERR_ARG, "hb_hybridize: block is NULL");
+    hb_island_hook = run_island;
+    hb_hybrid *h = hybrid_of(b);
+    if (!h)
+        return hb_fail(HB_ERR_NOMEM, "out of memory hybridizing %s", b->type);
+    h->active = active;
+    for (int i = 0; i < b->nchildren; i++) {
+        hb_status st = hb_hybridize(b->children[i].block, active);
+        if (st != HB_OK)
+            return st;
+    }
+    return HB_OK;
+}
+
+static plan_entry *entry_for(hb_block *b, int ndim, const int64_t *shape)
+{
+    if (!b || !b->hybrid || ndim < 0 || ndim > HB_MAX_DIMS)
+        return NULL;
+    hb_shape sig = hb_shape_make(ndim, shape);
+    plan_entry *e = NULL;
+    pthread_mutex_lock(&b->hybrid->lock);
+    for (int i = 0; i < b->hybrid->nplans && !e; i++)
+        if (hb_shape_equal(&b->hybrid->plans[i]->sig, &sig))
+            e = b->hybrid->plans[i];
+    pthread_mutex_unlock(&b->hybrid->lock);
+    return e;
+}
+
+hb_plan *hb_block_plan(hb_block *b, int ndim, const int64_t *shape)
+{
+    plan_entry *e = entry_for(b, ndim, shape);
+    return e ? e->plan : NULL;
+}
+
+const hb_graph *hb_block_graph(hb_block *b, int ndim, const int64_t *shape)
+{
+    plan_entry *e = entry_for(b, ndim, shape);
+    return e ? e->graph : NULL;
+}
+
+int hb_plan_num_instructions(const hb_plan *p) { return p ? p->ninstrs : -1; }
+int64_t hb_plan_arena_bytes(const hb_plan *p) { return p ? p->arena_bytes : -1; }
+int hb_graph_num_nodes(const hb_graph *g) { return g ? g->nnodes : -1; }
+
+hb_status hb_block_dump(hb_block *b, hb_tensor *x, const char *after, bool dot, FILE *f)
+{
+    if (!b || !x || !f)
+        return hb_fail(HB_ERR_ARG, "hb_block_dump: block, input or file is NULL");
+    if (after && strcmp(after, "all") != 0 && !hb_pass_find(after)) {
+        char known[256] = "";
+        for (int i = 0; i < hb_pass_count; i++)
+            snprintf(known + strlen(known), sizeof known - strlen(known), " %s",
+                     hb_passes[i].name);
+        return hb_fail(HB_ERR_NAME, "no pass called \"%s\" (passes:%s, or all)", after, known);
+    }
+    hb_island_hook = run_island;
+    hb_trace *tr = hb_trace_begin(b, x, b->name ? b->name : b->type);
+    if (!tr)
+        return hb_fail(HB_ERR_NOMEM, "out of memory starting a trace");
+    hb_tensor *y = hb_block_call_eager(b, x, NULL);
+    hb_graph *g = hb_trace_end(tr, y);
+    if (hb_frame_depth() == 0)
+        hb_tensor_release(y); /* else the caller's frame owns it */
+    if (!g)
+        return y ? hb_fail(HB_ERR_NOMEM, "out of memory while tracing") : hb_last_status();
+    hb_status st = HB_OK;
+    if (!after) {
+        st = dot ? hb_graph_print_dot(f, g) : hb_graph_print(f, g);
+    } else {
+        hb_pass_stats stats[MAX_PASSES];
+        char err[512];
+        bool all = strcmp(after, "all") == 0;
+        if (all && !dot) {
+            fprintf(f, "# as traced\n");
+            hb_graph_print(f, g);
+        }
+        st = hb_passes_run(g, stats, after, dot ? NULL : f, err, sizeof err);
+        if (st != HB_OK)
+            hb_fail(st, "%s", err);
+        else if (dot)
+            st = hb_graph_print_dot(f, g);
+    }
+    hb_graph_free(g);
+    return st;
+}
+
+/* ---- explain ------------------------------------------------------------------------------ */
+
+/* Arena bytes the intermediates would take without reuse: the memory planner's figure. */
+static int64_t unplanned_bytes(const plan_entry *e)
+{
+    for (int i = 0; i < hb_pass_count; i++)
+        if (hb_passes[i].run == hb_pass_memplan)
+            return e->stats[i].bytes2;
+    return 0;
+}
+
+static plan_entry *latest(hb_hybrid *h)
+{
+    plan_entry *e = NULL;
+    for (int i = 0; h && i < h->nplans; i++)
+        if (!e || h->plans[i]->last_used > e->last_used)
+            e = h->plans[i];
+    return e;
+}
+
+static void explain_text(FILE *f, hb_block *b, const char *path)
+{
+    hb_hybrid *h = b->hybrid;
+    char sb[96], ob[96];
+    if (h && (h->nplans || atomic_load(&h->island) || h->compile_error)) {
+        fprintf(f, "%s (%s): %ld calls, %ld traced, %ld ran a plan\n", path, b->type,
+                atomic_load(&h->calls), atomic_load(&h->traces), atomic_load(&h->plan_runs));
+        if (atomic_load(&h->island))
+            fprintf(f, "  runs eagerly: %s\n", h->island_reason);
+        if (h->compile_error)
+            fprintf(f, "  runs eagerly: its trace did not compile: %s\n", h->compile_error);
+        for (int i = 0; i < h->nplans; i++) {
+            plan_entry *e = h->plans[i];
+            fprintf(f, "  plan for input %s -> %s: %d nodes traced, %d after passes, "
+                    "%d instructions, arena %lld bytes (%lld without reuse)\n",
+                    hb_shape_fmt(&e->sig, sb, sizeof sb),
+                    hb_shape_fmt(&e->plan->out_shape, ob, sizeof ob), e->nodes_traced,
+                    e->graph->nnodes, e->plan->ninstrs, (long long)e->plan->arena_bytes,
+                    (long long)unplanned_bytes(e));
+            for (int p = 0; p < hb_pass_count; p++)
+                fprintf(f, "    pass %s: %s\n", hb_passes[p].name, e->stats[p].note);
+            for (int n = 0; n < e->graph->nnodes; n++)
+                if (e->graph->nodes[n].op == HB_OP_ISLAND)
+                    fprintf(f, "    eager island %s: %s\n", e->graph->nodes[n].path,
+                            e->graph->nodes[n].reason);
+        }
+        if (h->last_miss[0])
+            fprintf(f, "  last retrace: %s\n", h->last_miss);
+    }
+    for (int i = 0; i < b->nchildren; i++) {
+        char child[512];
+        snprintf(child, sizeof child, "%s/%s", path, b->children[i].key);
+        explain_text(f, b->children[i].block, child);
+    }
+}
+
+static void add_island(cJSON *list, const char *block, hb_block *callee, const char *reason)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "block", block);
+    cJSON_AddStringToObject(o, "op", callee && callee->hybrid && callee->hybrid->island_op
+                                         ? callee->hybrid->island_op : "");
+    cJSON_AddStringToObject(o, "reason", reason ? reason : "");
+    cJSON_AddItemToArray(list, o);
+}
+
+static void plans_json(cJSON *list, hb_block *b, const char *path)
+{
+    hb_hybrid *h = b->hybrid;
+    char sb[96];
+    for (int i = 0; h && i < h->nplans; i++) {
+        plan_entry *e = h->plans[i];
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "block", path);
+        cJSON_AddStringToObject(o, "input", hb_shape_fmt(&e->sig, sb, sizeof sb));
+        cJSON_AddNumberToObject(o, "nodes_traced", e->nodes_traced);
+        cJSON_AddNumberToObject(o, "nodes_after_passes", e->graph->nnodes);
+        cJSON_AddNumberToObject(o, "plan_instructions", e->plan->ninstrs);
+        cJSON_AddNumberToObject(o, "arena_bytes", (double)e->plan->arena_bytes);
+        cJSON_AddItemToArray(list, o);
+    }
+    for (int i = 0; i < b->nchildren; i++) {
+        char child[512];
+        snprintf(child, sizeof child, "%s/%s", path, b->children[i].key);
+        plans_json(list, b->children[i].block, child);
+    }
+}
+
+static char *explain_json(hb_block *b, const char *root)
+{
+    hb_hybrid *h = b->hybrid;
+    plan_entry *e = latest(h);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "nodes_traced", e ? e->nodes_traced : 0);
+    cJSON_AddNumberToObject(o, "nodes_after_passes", e ? e->graph->nnodes : 0);
+    cJSON_AddNumberToObject(o, "plan_instructions", e ? e->plan->ninstrs : 0);
+    cJSON_AddNumberToObject(o, "arena_bytes", e ? (double)e->plan->arena_bytes : 0);
+    cJSON_AddNumberToObject(o, "unplanned_bytes", e ? (double)unplanned_bytes(e) : 0);
+    cJSON_AddBoolToObject(o, "compiled", e != NULL);
+    cJSON *islands = cJSON_AddArrayToObject(o, "eager_islands");
+    if (h && atomic_load(&h->island))
+        add_island(islands, root, b, h->island_reason);
+    for (int n = 0; e && n < e->graph->nnodes; n++) {
+        const hb_node *node = &e->graph->nodes[n];
+        if (node->op == HB_OP_ISLAND)
+            add_island(islands, node->path, node->attrs.callee, node->reason);
+    }
+    plans_json(cJSON_AddArrayToObject(o, "plans"), b, root);
+    char *text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return text;
+}
+
+hb_status hb_block_explain(hb_block *b, FILE *f, bool json)
+{
+    if (!b || !f)
+        return hb_fail(HB_ERR_ARG, "hb_block_explain: block or file is NULL");
+    const char *root = b->name ? b->name : b->type;
+    if (!json) {
+        explain_text(f, b, root);
+        return HB_OK;
+    }
+    char *text = explain_json(b, root);
+    if (!text)
+        return hb_fail(HB_ERR_NOMEM, "out of memory writing the explanation");
+    fprintf(f, "%s\n", text);
+    cJSON_free(text);
+    return HB_OK;
+}

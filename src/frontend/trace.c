@@ -1,0 +1,250 @@
+/* The tracer: while a hybridized block's call runs eagerly, every op also appends a node to an
+ * IR graph. Tensors made by recorded ops carry their value; any other tensor an op reads is
+ * classified once per trace: a parameter or constant of the traced tree (by its state_dict
+ * name), a constant the forward filled in itself, or an outside tensor read live.
+ *
+ * Host reads of values (hb_item, hb_tensor_data) mark the innermost block call: when that call
+ * returns, its nodes give way to one island node, and the block runs eagerly from then on.
+ * Data-dependent control flow is never baked into a graph. */
+#include "../ir/graph.h"
+#include "frontend.h"
+
+#include <string.h>
+
+typedef struct known {
+    const hb_tensor *t;
+    int value;
+} known;
+
+struct hb_trace {
+    uint64_t id;
+    hb_graph *g;
+    hb_block *root;
+    hb_trace *outer; /* the trace this one interrupted, resumed at the end */
+    bool failed;     /* out of memory while recording: the call still runs, no plan */
+    int nfill, nextern;
+    known *known;    /* tensors not made by this trace, and their values */
+    int nknown, cap_known;
+};
+
+_Thread_local hb_trace *hb_tracing;
+static atomic_uint_fast64_t next_trace_id = 1;
+
+static void drop_tensor(void *t) { hb_tensor_release(t); }
+
+static bool remember(hb_trace *tr, const hb_tensor *t, int value)
+{
+    for (int i = 0; i < tr->nknown; i++)
+        if (tr->known[i].t == t) {
+            tr->known[i].value = value;
+            return true;
+        }
+    if (tr->nknown == tr->cap_known) {
+        int cap = tr->cap_known ? 2 * tr->cap_known : 16;
+        known *grown = hb_realloc(tr->known, sizeof *grown * (size_t)cap);
+        if (!grown)
+            return false;
+        tr->known = grown, tr->cap_known = cap;
+    }
+    tr->known[tr->nknown++] = (known){t, value};
+    return true;
+}
+
+/* A value for data that lives in tensor t, which the graph keeps alive. */
+static int data_value(hb_trace *tr, hb_tensor *t, hb_value_kind kind, const char *name)
+{
+    int v = hb_graph_add_value(tr->g, kind, &t->shape, name);
+    if (v < 0)
+        return -1;
+    hb_value *val = &tr->g->values[v];
+    val->data = t->data;
+    val->keep = hb_tensor_retain(t);
+    val->drop = drop_tensor;
+    return v;
+}
+
+/* The value of tensor t in this trace, classifying t on first sight; -1 if out of memory. */
+static int value_of(hb_trace *tr, hb_tensor *t)
+{
+    if (t->trace_id == tr->id && t->trace_value >= 0)
+        return t->trace_value;
+    for (int i = 0; i < tr->nknown; i++)
+        if (tr->known[i].t == t)
+            return tr->known[i].value;
+    char name[512];
+    bool trainable = false;
+    int v;
+    if (t->trace_id == tr->id) { /* filled in by the forward: a constant of this trace */
+        snprintf(name, sizeof name, "c%d", tr->nfill++);
+        v = data_value(tr, t, HB_VAL_CONST, name);
+    } else if (hb_block_find_tensor(tr->root, t, name, sizeof name, &trainable)) {
+        v = data_value(tr, t, trainable ? HB_VAL_PARAM : HB_VAL_CONST, name);
+    } else { /* from outside the tree: read live, never folded */
+        snprintf(name, sizeof name, "e%d", tr->nextern++);
+        v = data_value(tr, t, HB_VAL_EXTERN, name);
+    }
+    return v >= 0 && remember(tr, t, v) ? v : -1;
+}
+
+hb_trace *hb_trace_begin(hb_block *root, hb_tensor *x, const char *name)
+{
+    hb_trace *tr = hb_calloc(1, sizeof *tr);
+    if (!tr)
+        return NULL;
+    tr->id = atomic_fetch_add(&next_trace_id, 1);
+    tr->root = root;
+    tr->g = hb_graph_new(name);
+    int v = tr->g ? hb_graph_add_value(tr->g, HB_VAL_INPUT, &x->shape, "x") : -1;
+    if (v < 0 || !remember(tr, x, v)) {
+        hb_graph_free(tr->g);
+        hb_free(tr->known);
+        hb_free(tr);
+        return NULL;
+    }
+    tr->g->input = v;
+    tr->outer = hb_tracing;
+    hb_tracing = tr;
+    return tr;
+}
+
+hb_graph *hb_trace_end(hb_trace *tr, hb_tensor *y)
+{
+    hb_graph *g = tr->g;
+    if (!tr->failed && y)
+        g->output = value_of(tr, y);
+    if (tr->failed || !y || g->output < 0) {
+        hb_graph_free(g);
+        g = NULL;
+    }
+    hb_tracing = tr->outer;
+    hb_free(tr->known);
+    hb_free(tr);
+    return g;
+}
+
+void hb_trace_op(hb_op op, const hb_attrs *at, int n, hb_tensor *const *in, hb_tensor *out)
+{
+    hb_trace *tr = hb_tracing;
+    if (!tr || tr->failed)
+        return;
+    int inline_ids[8], *ids = n <= 8 ? inline_ids : hb_malloc(sizeof *ids * (size_t)n);
+    char path[512];
+    int v = -1;
+    if (ids) {
+        bool ok = true;
+        for (int i = 0; i < n && ok; i++)
+            ok = (ids[i] = value_of(tr, in[i])) >= 0;
+        if (ok)
+            v = hb_graph_add_node(tr->g, op, at, n, ids, &out->shape,
+                                  hb_block_path(path, sizeof path));
+    }
+    if (ids != inline_ids)
+        hb_free(ids);
+    if (v < 0) {
+        tr->failed = true;
+        return;
+    }
+    out->trace_id = tr->id;
+    out->trace_value = v;
+}
+
+/* Marks the innermost call as reading host data; the first reason is the one explained. */
+static void mark_host(const char *fmt, const char *a, const char *op)
+{
+    hb_frame *f = hb_frame_top();
+    if (!f || f->read_host)
+        return;
+    f->read_host = true;
+    f->read_op = op;
+    snprintf(f->reason, sizeof f->reason, fmt, a, op);
+}
+
+void hb_trace_created(hb_tensor *t, hb_origin origin, const char *fn)
+{
+    hb_trace *tr = hb_tracing;
+    if (!tr || !t)
+        return;
+    t->trace_id = tr->id;
+    t->trace_value = -1;
+    if (origin == HB_ORIGIN_RANDOM)
+        mark_host("%s draws new random numbers on every call%s", fn, "");
+    else if (origin == HB_ORIGIN_HOST)
+        mark_host("%s brings host data into the forward%s (fixed data belongs in "
+                  "hb_block_add_const)", fn, "");
+}
+
+void hb_trace_host_read(const hb_tensor *t, const char *fn)
+{
+    hb_trace *tr = hb_tracing;
+    if (!tr || !t)
+        return;
+    const char *op = "input";
+    if (t->trace_id == tr->id && t->trace_value >= 0) {
+        const hb_value *v = &tr->g->values[t->trace_value];
+        op = v->kind == HB_VAL_NODE ? hb_op_table[tr->g->nodes[v->node].op].name : "input";
+    } else if (t->trace_id == tr->id) {
+        op = "constant";
+    } else {
+        for (int i = 0; i < tr->nknown; i++)
+            if (tr->known[i].t == t && tr->g->values[tr->known[i].value].kind != HB_VAL_INPUT)
+                op = "parameter";
+    }
+    mark_host("%s reads the value of %s on the host, so control flow may depend on it", fn,
+              op);
+}
+
+int hb_trace_mark(void) { return hb_tracing ? hb_tracing->g->nnodes : 0; }
+
+void hb_trace_island(hb_block *b, int first_node, hb_tensor *x, hb_tensor *y, const char *reason,
+                     bool paused)
+{
+    hb_trace *tr = hb_tracing;
+    if (!tr || tr->failed)
+        return;
+    if (!y) {
+        tr->failed = true;
+        return;
+    }
+    /* y was made inside the block's call if its value lies past the cut (or it is a constant
+     * the block filled in): then it becomes the island's result. A y from before (the block
+     * returned its input, or a parameter) keeps its value. */
+    int cut = first_node < tr->g->nnodes ? tr->g->nodes[first_node].output : tr->g->nvalues;
+    bool made_inside = y->trace_id == tr->id && (y->trace_value >= cut || y->trace_value < 0);
+    if (paused) { /* made while the trace was paused: new unless the trace knows it already */
+        made_inside = y != x && y->trace_id != tr->id;
+        for (int i = 0; i < tr->nknown && made_inside; i++)
+            made_inside = tr->known[i].t != y;
+    }
+    hb_graph_truncate(tr->g, first_node);
+    /* Values past the cut are gone: forget the tensors that pointed at them. */
+    int kept = 0;
+    for (int i = 0; i < tr->nknown; i++)
+        if (tr->known[i].value < tr->g->nvalues)
+            tr->known[kept++] = tr->known[i];
+    tr->nknown = kept;
+    int xv = value_of(tr, x);
+    char path[512];
+    hb_attrs at = {.shape = y->shape, .callee = b};
+    int v = xv < 0 ? -1 : hb_graph_add_node(tr->g, HB_OP_ISLAND, &at, 1, &xv, &y->shape,
+                                            hb_block_path(path, sizeof path));
+    hb_node *node = v >= 0 ? &tr->g->nodes[tr->g->nnodes - 1] : NULL;
+    if (!node || !(node->reason = hb_strdup(reason))) {
+        tr->failed = true;
+        return;
+    }
+    if (!made_inside)
+        return;
+    if (y->trace_value >= 0)
+        y->trace_value = v;
+    else if (!remember(tr, y, v))
+        tr->failed = true;
+}
+
+hb_trace *hb_trace_pause(void)
+{
+    hb_trace *tr = hb_tracing;
+    hb_tracing = NULL;
+    return tr;
+}
+
+void hb_trace_resume(hb_trace *tr) { hb_tracing = tr; }

@@ -1,0 +1,109 @@
+/* The graph as a Graphviz picture (`dot -Tsvg`): leaves as ellipses, nodes as boxes, islands
+ * filled, one edge per input, and the returned value pointing at a "return" marker. Labels use
+ * the text form's numbering, so a picture and a dump of the same graph name values alike. */
+#include "graph.h"
+
+#include <string.h>
+
+/* The text form's numbers: leaves first in value order, then nodes in node order. */
+static int *number_values(const hb_graph *g)
+{
+    int *num = hb_malloc(sizeof *num * (size_t)(g->nvalues ? g->nvalues : 1));
+    if (!num)
+        return NULL;
+    int next = 0;
+    for (int i = 0; i < g->nvalues; i++)
+        num[i] = g->values[i].kind == HB_VAL_NODE ? -1 : next++;
+    for (int i = 0; i < g->nnodes; i++)
+        if (g->nodes[i].output >= 0 && g->nodes[i].output < g->nvalues)
+            num[g->nodes[i].output] = next++;
+    return num;
+}
+
+/* Text inside a DOT double-quoted label: quotes and backslashes escaped, newlines as label line
+ * breaks, and any other byte outside printable ASCII shown as \xHH (Graphviz wants UTF-8, and
+ * names may hold any byte). */
+static void put_label_text(FILE *f, const char *s)
+{
+    for (const unsigned char *c = (const unsigned char *)(s ? s : ""); *c; c++) {
+        if (*c == '"' || *c == '\\')
+            fprintf(f, "\\%c", *c);
+        else if (*c == '\n')
+            fputs("\\n", f);
+        else if (*c < 0x20 || *c >= 0x7f)
+            fprintf(f, "\\\\x%02x", *c);
+        else
+            fputc(*c, f);
+    }
+}
+
+static void put_shape(FILE *f, const hb_shape *s)
+{
+    char buf[200];
+    hb_shape t = *s;
+    t.ndim = t.ndim < 0 ? 0 : t.ndim > HB_MAX_DIMS ? HB_MAX_DIMS : t.ndim;
+    fprintf(f, "f32%s", hb_shape_fmt(&t, buf, sizeof buf));
+}
+
+static const char *const kind_names[] = {
+    [HB_VAL_INPUT] = "input", [HB_VAL_PARAM] = "param", [HB_VAL_CONST] = "const",
+    [HB_VAL_EXTERN] = "extern",
+};
+
+hb_status hb_graph_print_dot(FILE *f, const hb_graph *g)
+{
+    if (!f || !g)
+        return hb_error(HB_ERR_ARG, "hb_graph_print_dot: NULL %s", f ? "graph" : "file");
+    int *num = number_values(g);
+    if (!num)
+        return HB_ERR_NOMEM;
+    fputs("digraph \"", f);
+    put_label_text(f, g->name);
+    fputs("\" {\n  rankdir=TB;\n  node [fontname=\"monospace\", fontsize=10];\n", f);
+    for (int i = 0; i < g->nvalues; i++) {
+        const hb_value *v = &g->values[i];
+        if (v->kind == HB_VAL_NODE)
+            continue;
+        bool known = (unsigned)v->kind < HB_VAL_NODE;
+        fprintf(f, "  v%d [shape=ellipse%s, label=\"%%%d %s\\n", i,
+                v->kind == HB_VAL_CONST ? ", style=dashed" : "", num[i],
+                known ? kind_names[v->kind] : "?");
+        if (v->kind != HB_VAL_INPUT) {
+            put_label_text(f, v->name);
+            fputs("\\n", f);
+        }
+        put_shape(f, &v->shape);
+        fputs("\"];\n", f);
+    }
+    for (int i = 0; i < g->nnodes; i++) {
+        const hb_node *n = &g->nodes[i];
+        int out = n->output;
+        if (out < 0 || out >= g->nvalues)
+            continue;
+        bool island = n->op == HB_OP_ISLAND;
+        fprintf(f, "  v%d [shape=box%s, label=\"%%%d %s\\n", out,
+                island ? ", style=filled, fillcolor=\"#f6c177\"" : "", num[out],
+                (unsigned)n->op < HB_OP_COUNT ? hb_op_table[n->op].name : "?");
+        if (island) {
+            fputs("eager: ", f);
+            put_label_text(f, n->reason);
+            fputs("\\n", f);
+        }
+        put_shape(f, &g->values[out].shape);
+        if (n->path && *n->path) {
+            fputs("\\n@", f);
+            put_label_text(f, n->path);
+        }
+        fputs("\"];\n", f);
+        for (int j = 0; j < n->ninputs; j++)
+            if (n->inputs[j] >= 0 && n->inputs[j] < g->nvalues)
+                fprintf(f, "  v%d -> v%d;\n", n->inputs[j], out);
+    }
+    if (g->output >= 0 && g->output < g->nvalues)
+        fprintf(f, "  ret [shape=doubleoctagon, label=\"return\"];\n  v%d -> ret;\n", g->output);
+    fputs("}\n", f);
+    hb_free(num);
+    if (ferror(f))
+        return hb_error(HB_ERR_IO, "hb_graph_print_dot: write error");
+    return HB_OK;
+}

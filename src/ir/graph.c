@@ -1,0 +1,171 @@
+/* Graph construction and the small queries passes share. */
+#include "graph.h"
+
+#include <string.h>
+
+hb_graph *hb_graph_new(const char *name)
+{
+    hb_graph *g = hb_calloc(1, sizeof *g);
+    if (!g)
+        return NULL;
+    g->input = g->output = -1;
+    if (!(g->name = hb_strdup(name ? name : "graph"))) {
+        hb_free(g);
+        return NULL;
+    }
+    return g;
+}
+
+static void drop_value(hb_value *v)
+{
+    if (v->drop)
+        v->drop(v->keep);
+    hb_free(v->name);
+}
+
+static void drop_node(hb_node *n)
+{
+    hb_free(n->inputs);
+    hb_free(n->path);
+    hb_free(n->reason);
+}
+
+void hb_graph_free(hb_graph *g)
+{
+    if (!g)
+        return;
+    for (int i = 0; i < g->nvalues; i++)
+        drop_value(&g->values[i]);
+    for (int i = 0; i < g->nnodes; i++)
+        drop_node(&g->nodes[i]);
+    hb_free(g->values);
+    hb_free(g->nodes);
+    hb_free(g->name);
+    hb_free(g);
+}
+
+static bool grow(void **items, int *cap, int need, size_t size)
+{
+    if (need <= *cap)
+        return true;
+    int n = *cap ? *cap * 2 : 16;
+    while (n < need)
+        n *= 2;
+    void *p = hb_realloc(*items, size * (size_t)n);
+    if (!p)
+        return false;
+    *items = p, *cap = n;
+    return true;
+}
+
+int hb_graph_add_value(hb_graph *g, hb_value_kind kind, const hb_shape *shape,
+                       const char *name)
+{
+    if (!grow((void **)&g->values, &g->cap_values, g->nvalues + 1, sizeof *g->values))
+        return -1;
+    char *copy = name ? hb_strdup(name) : NULL;
+    if (name && !copy)
+        return -1;
+    g->values[g->nvalues] = (hb_value){.kind = kind, .dtype = HB_F32, .shape = *shape,
+                                       .name = copy, .node = -1, .offset = -1};
+    return g->nvalues++;
+}
+
+int hb_graph_add_node(hb_graph *g, hb_op op, const hb_attrs *attrs, int n, const int *inputs,
+                      const hb_shape *out, const char *path)
+{
+    if (!grow((void **)&g->nodes, &g->cap_nodes, g->nnodes + 1, sizeof *g->nodes))
+        return -1;
+    int *ins = hb_malloc(sizeof *ins * (size_t)(n ? n : 1));
+    char *p = hb_strdup(path ? path : "");
+    int v = ins && p ? hb_graph_add_value(g, HB_VAL_NODE, out, NULL) : -1;
+    if (v < 0) {
+        hb_free(ins), hb_free(p);
+        return -1;
+    }
+    if (n)
+        memcpy(ins, inputs, sizeof *ins * (size_t)n); /* inputs may be NULL when n is 0 */
+    g->values[v].node = g->nnodes;
+    g->nodes[g->nnodes++] = (hb_node){.op = op, .attrs = *attrs, .inputs = ins, .ninputs = n,
+                                      .output = v, .path = p};
+    return v;
+}
+
+void hb_graph_truncate(hb_graph *g, int first_node)
+{
+    int first_value = g->nvalues;
+    for (int i = first_node; i < g->nnodes; i++) {
+        if (g->nodes[i].output < first_value)
+            first_value = g->nodes[i].output;
+        drop_node(&g->nodes[i]);
+    }
+    for (int i = first_value; i < g->nvalues; i++)
+        drop_value(&g->values[i]);
+    if (first_node < g->nnodes)
+        g->nvalues = first_value;
+    g->nnodes = first_node < g->nnodes ? first_node : g->nnodes;
+}
+
+int *hb_graph_use_counts(const hb_graph *g)
+{
+    int *uses = hb_calloc((size_t)g->nvalues + 1, sizeof *uses);
+    if (!uses)
+        return NULL;
+    for (int i = 0; i < g->nnodes; i++)
+        for (int j = 0; j < g->nodes[i].ninputs; j++)
+            uses[g->nodes[i].inputs[j]]++;
+    return uses;
+}
+
+hb_status hb_graph_verify(const hb_graph *g, char *err, size_t err_size)
+{
+    char a[96], b[96];
+    for (int i = 0; i < g->nnodes; i++) {
+        const hb_node *n = &g->nodes[i];
+        hb_shape in[64], out;
+        if ((unsigned)n->op >= HB_OP_COUNT || n->output < 0 || n->output >= g->nvalues) {
+            snprintf(err, err_size, "node %d has op %d and output %%%d, out of range", i,
+                     (int)n->op, n->output);
+            return HB_ERR_FORMAT;
+        }
+        if (n->ninputs > 64) {
+            snprintf(err, err_size, "node %d (%s) has %d inputs", i, hb_op_table[n->op].name,
+                     n->ninputs);
+            return HB_ERR_FORMAT;
+        }
+        for (int j = 0; j < n->ninputs; j++) {
+            int v = n->inputs[j];
+            if (v < 0 || v >= g->nvalues ||
+                (g->values[v].kind == HB_VAL_NODE &&
+                 (g->values[v].node < 0 || g->values[v].node >= i))) {
+                snprintf(err, err_size, "node %d (%s at %s): input %d is %%%d, not defined "
+                         "before it", i, hb_op_table[n->op].name, n->path, j, v);
+                return HB_ERR_FORMAT;
+            }
+            in[j] = g->values[v].shape;
+        }
+        hb_attrs at = n->attrs;
+        char why[256];
+        if (hb_op_infer(n->op, &at, n->ninputs, in, &out, why, sizeof why) != HB_OK) {
+            snprintf(err, err_size, "node %d at %s: %s", i, n->path, why);
+            return HB_ERR_SHAPE;
+        }
+        if (!hb_shape_equal(&out, &g->values[n->output].shape)) {
+            snprintf(err, err_size, "node %d (%s at %s) records shape %s, its op gives %s", i,
+                     hb_op_table[n->op].name, n->path,
+                     hb_shape_fmt(&g->values[n->output].shape, a, sizeof a),
+                     hb_shape_fmt(&out, b, sizeof b));
+            return HB_ERR_SHAPE;
+        }
+        if (g->values[n->output].node != i) {
+            snprintf(err, err_size, "node %d's output %%%d says it comes from node %d", i,
+                     n->output, g->values[n->output].node);
+            return HB_ERR_FORMAT;
+        }
+    }
+    if (g->output < 0 || g->output >= g->nvalues) {
+        snprintf(err, err_size, "the graph returns no value");
+        return HB_ERR_FORMAT;
+    }
+    return HB_OK;
+}

@@ -1,0 +1,81 @@
+/* The IR: an SSA graph of typed values and nodes from the op table. Values are the graph's
+ * input, its parameters and constants (named, with data the graph can read), and node results.
+ * Nodes are kept in an order where every input is defined before it is used. Nothing here
+ * knows about blocks or tensors: data arrives as pointers with an owner to drop. */
+#ifndef HB_IR_GRAPH_H
+#define HB_IR_GRAPH_H
+
+#include "op.h"
+
+#include <stdio.h>
+
+typedef enum hb_value_kind {
+    HB_VAL_INPUT,  /* the call's input */
+    HB_VAL_PARAM,  /* a trainable parameter: read live at every run */
+    HB_VAL_CONST,  /* a constant: fixed data that passes may fold */
+    HB_VAL_EXTERN, /* a tensor from outside the block tree: read live at every run */
+    HB_VAL_NODE,   /* the result of a node */
+} hb_value_kind;
+
+typedef struct hb_value {
+    hb_value_kind kind;
+    hb_dtype dtype;
+    hb_shape shape;
+    char *name;  /* params, constants, externs: a state_dict name or "cN" / "eN" */
+    int node;    /* HB_VAL_NODE: the defining node; else -1 */
+    /* PARAM, CONST, EXTERN: where the values are, and who keeps them alive (dropped with the
+     * graph). NULL in a graph read from text, which can be printed but not run. */
+    float *data;
+    void *keep;
+    void (*drop)(void *keep);
+    int64_t offset; /* arena offset set by memory planning; -1 if not in the arena */
+} hb_value;
+
+typedef struct hb_node {
+    hb_op op;
+    hb_attrs attrs;
+    int *inputs;
+    int ninputs;
+    int output;   /* value id */
+    char *path;   /* block path the node came from ("chimera/0/net/2") */
+    char *reason; /* island: why the block runs eagerly */
+} hb_node;
+
+typedef struct hb_graph {
+    char *name;
+    hb_value *values;
+    int nvalues, cap_values;
+    hb_node *nodes;
+    int nnodes, cap_nodes;
+    int input;  /* value id of the input, -1 if none yet */
+    int output; /* value id returned, -1 if none yet */
+} hb_graph;
+
+hb_graph *hb_graph_new(const char *name);
+void hb_graph_free(hb_graph *g);
+
+/* Adds a value; returns its id or -1 (out of memory). name may be NULL. */
+int hb_graph_add_value(hb_graph *g, hb_value_kind kind, const hb_shape *shape,
+                       const char *name);
+/* Adds a node computing a new value of shape out; returns the value id or -1. */
+int hb_graph_add_node(hb_graph *g, hb_op op, const hb_attrs *attrs, int n, const int *inputs,
+                      const hb_shape *out, const char *path);
+
+/* Drops the nodes from index first on (and the values they define, which must be the last
+ * values): used when a block's traced nodes give way to one island node. */
+void hb_graph_truncate(hb_graph *g, int first_node);
+
+/* Number of nodes using each value (array of nvalues, caller frees with hb_free). */
+int *hb_graph_use_counts(const hb_graph *g);
+
+/* Checks SSA order, arity and every node's shape against its op's shape rule. */
+hb_status hb_graph_verify(const hb_graph *g, char *err, size_t err_size);
+
+/* The text form: print -> parse -> print gives the same text. */
+hb_status hb_graph_print(FILE *f, const hb_graph *g);
+char *hb_graph_to_string(const hb_graph *g); /* hb_free */
+hb_graph *hb_graph_parse(const char *text, char *err, size_t err_size);
+/* Graphviz DOT. */
+hb_status hb_graph_print_dot(FILE *f, const hb_graph *g);
+
+#endif

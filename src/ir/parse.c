@@ -1,0 +1,593 @@
+/* Reads the text form print.c writes back into a graph. The text may come from anywhere (a
+ * hand-edited golden file, a fuzzer), so every token is checked where it is read and any fault
+ * ends the parse with "line N: expected X, found Y"; nothing is allocated that the failing path
+ * does not free.
+ *
+ * Conventions: a statement is one line; spaces, tabs and '\r' separate tokens; '#' outside a
+ * string comments out the rest of its line; blank lines go anywhere. Values are numbered 0, 1, 2
+ * in order, inputs, params, constants and externs before nodes, each defined before its use.
+ * Each node's type is checked against its op's shape rule on its own line, so the verifier's
+ * final pass over the whole graph only catches what a line cannot show. */
+#include "graph.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Largest dim a type may have: any 64 of them still add up without overflow (concat). */
+#define DIM_MAX ((int64_t)1 << 56)
+/* As many inputs as the verifier takes. */
+#define MAX_INPUTS 64
+
+typedef struct parser {
+    const char *p; /* the cursor; the text ends at its NUL */
+    long line;
+    char *err;
+    size_t err_size;
+    bool failed;
+} parser;
+
+/* ---- errors ------------------------------------------------------------------------------ */
+
+static bool fail(parser *P, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static bool fail(parser *P, const char *fmt, ...)
+{
+    if (P->failed)
+        return false; /* the first fault is the one to report */
+    P->failed = true;
+    char msg[512];
+    int used = snprintf(msg, sizeof msg, "line %ld: ", P->line);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg + used, sizeof msg - (size_t)used, fmt, ap);
+    va_end(ap);
+    if (P->err && P->err_size)
+        snprintf(P->err, P->err_size, "%s", msg);
+    hb_error(HB_ERR_FORMAT, "graph text: %s", msg);
+    return false;
+}
+
+static bool is_word_char(char c, const char *extra)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c && strchr(extra, c));
+}
+
+static size_t span(const char *q, const char *extra)
+{
+    size_t n = 0;
+    while (is_word_char(q[n], extra))
+        n++;
+    return n;
+}
+
+/* The token at q for a message: a word, or one character; bytes shown as \xHH. */
+static const char *describe(const char *q, char *buf, size_t size)
+{
+    if (*q == '\0')
+        return "end of input";
+    if (*q == '\n')
+        return "end of line";
+    size_t n = span(q, "_.%+-"), used = 0;
+    n = n ? n : 1;
+    bool cut = n > 24;
+    n = cut ? 24 : n;
+    used += (size_t)snprintf(buf, size, "'");
+    for (size_t i = 0; i < n && used < size; i++) {
+        unsigned char c = (unsigned char)q[i];
+        used += (size_t)snprintf(buf + used, size - used, c < 0x20 || c >= 0x7f ? "\\x%02x" : "%c",
+                                 c);
+    }
+    if (used < size)
+        snprintf(buf + used, size - used, cut ? "...'" : "'");
+    return buf;
+}
+
+static bool expect(parser *P, const char *what)
+{
+    char buf[128];
+    return fail(P, "expected %s, found %s", what, describe(P->p, buf, sizeof buf));
+}
+
+/* ---- tokens ------------------------------------------------------------------------------ */
+
+static void skip_blank(parser *P)
+{
+    for (;;) {
+        if (*P->p == ' ' || *P->p == '\t' || *P->p == '\r') {
+            P->p++;
+        } else if (*P->p == '#') {
+            while (*P->p && *P->p != '\n')
+                P->p++;
+        } else {
+            return;
+        }
+    }
+}
+
+static void skip_empty_lines(parser *P)
+{
+    for (skip_blank(P); *P->p == '\n'; skip_blank(P))
+        P->p++, P->line++;
+}
+
+static bool end_line(parser *P)
+{
+    skip_blank(P);
+    if (*P->p == '\n') {
+        P->p++, P->line++;
+        return true;
+    }
+    return *P->p == '\0' || expect(P, "end of line");
+}
+
+static bool accept(parser *P, char c)
+{
+    skip_blank(P);
+    if (*P->p != c)
+        return false;
+    P->p++;
+    return true;
+}
+
+static bool need(parser *P, char c)
+{
+    char what[8] = {'\'', c, '\''};
+    return accept(P, c) || expect(P, what);
+}
+
+/* Consumes the word kw if it is the next token (and not the start of a longer word). */
+static bool accept_word(parser *P, const char *kw)
+{
+    skip_blank(P);
+    size_t n = span(P->p, "_");
+    if (n != strlen(kw) || memcmp(P->p, kw, n) != 0)
+        return false;
+    P->p += n;
+    return true;
+}
+
+static bool need_word(parser *P, const char *kw)
+{
+    char what[32];
+    snprintf(what, sizeof what, "'%s'", kw);
+    return accept_word(P, kw) || expect(P, what);
+}
+
+/* An integer in [lo, hi]: an optional '-' and decimal digits, not run into a following word. */
+static bool parse_int(parser *P, int64_t lo, int64_t hi, const char *what, int64_t *out)
+{
+    skip_blank(P);
+    const char *q = P->p;
+    bool neg = *q == '-';
+    q += neg;
+    char range[160];
+    snprintf(range, sizeof range, "%s in [%lld, %lld]", what, (long long)lo, (long long)hi);
+    if (!(*q >= '0' && *q <= '9') || (neg && lo >= 0))
+        return expect(P, range);
+    uint64_t limit = neg ? (uint64_t)(-(lo + 1)) + 1 : (uint64_t)hi, acc = 0;
+    for (; *q >= '0' && *q <= '9'; q++) {
+        unsigned d = (unsigned)(*q - '0');
+        if (d > limit || acc > (limit - d) / 10)
+            return expect(P, range);
+        acc = acc * 10 + d;
+    }
+    if (is_word_char(*q, "_."))
+        return expect(P, range);
+    *out = neg ? (int64_t)(0 - acc) : (int64_t)acc;
+    P->p = q;
+    return true;
+}
+
+static bool parse_small_int(parser *P, const char *what, int *out)
+{
+    int64_t v;
+    if (!parse_int(P, INT_MIN, INT_MAX, what, &v))
+        return false;
+    *out = (int)v;
+    return true;
+}
+
+/* A float as print.c writes it ("%.9g", inf, -inf, nan); anything strtof takes whole. */
+static bool parse_scalar(parser *P, float *out)
+{
+    skip_blank(P);
+    size_t n = span(P->p, "_.+-");
+    char buf[64];
+    if (n == 0 || n >= sizeof buf)
+        return expect(P, "a number");
+    memcpy(buf, P->p, n);
+    buf[n] = '\0';
+    char *end;
+    errno = 0;
+    float x = strtof(buf, &end);
+    if (end != buf + n)
+        return expect(P, "a number");
+    if (isinf(x) && errno == ERANGE)
+        return expect(P, "a number within f32 range");
+    *out = x;
+    P->p += n;
+    return true;
+}
+
+static int hex_digit(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/* A double-quoted string with the escapes \" \\ \n \t \xHH; *out is hb_malloc'd. Checked
+ * whole before anything is allocated. */
+static bool parse_string(parser *P, char **out)
+{
+    skip_blank(P);
+    if (*P->p != '"')
+        return expect(P, "a quoted string");
+    size_t n = 0;
+    const char *q = P->p + 1;
+    for (; *q != '"'; n++) {
+        if (*q == '\0' || *q == '\n') {
+            P->p = q;
+            return expect(P, "'\"' to close the string");
+        }
+        if (*q != '\\') {
+            q++;
+        } else if (q[1] == '"' || q[1] == '\\' || q[1] == 'n' || q[1] == 't') {
+            q += 2;
+        } else if (q[1] == 'x' && hex_digit(q[2]) >= 0 && hex_digit(q[3]) >= 0) {
+            if (hex_digit(q[2]) == 0 && hex_digit(q[3]) == 0) {
+                P->p = q;
+                return fail(P, "expected a byte other than \\x00 in a string, found '\\x00'");
+            }
+            q += 4;
+        } else {
+            P->p = q;
+            return expect(P, "an escape \\\" \\\\ \\n \\t or \\xHH");
+        }
+    }
+    char *s = hb_malloc(n + 1), *d = s;
+    if (!s)
+        return fail(P, "out of memory");
+    for (q = P->p + 1; *q != '"';) {
+        if (*q != '\\')
+            *d++ = *q++;
+        else if (q[1] == 'x')
+            *d++ = (char)(hex_digit(q[2]) * 16 + hex_digit(q[3])), q += 4;
+        else
+            *d++ = q[1] == 'n' ? '\n' : q[1] == 't' ? '\t' : q[1], q += 2;
+    }
+    *d = '\0';
+    P->p = q + 1;
+    *out = s;
+    return true;
+}
+
+/* A name that is either a bare word of [A-Za-z0-9] and extra, or a quoted string. */
+static bool parse_name(parser *P, const char *extra, const char *what, char **out)
+{
+    skip_blank(P);
+    if (*P->p == '"')
+        return parse_string(P, out);
+    size_t n = span(P->p, extra);
+    if (n == 0)
+        return expect(P, what);
+    if (!(*out = hb_malloc(n + 1)))
+        return fail(P, "out of memory");
+    memcpy(*out, P->p, n);
+    (*out)[n] = '\0';
+    P->p += n;
+    return true;
+}
+
+/* %N, with N at most INT_MAX. */
+static bool parse_ref(parser *P, int *id)
+{
+    skip_blank(P);
+    const char *start = P->p;
+    if (*P->p != '%' || !(P->p[1] >= '0' && P->p[1] <= '9'))
+        return expect(P, "a value '%N'");
+    P->p++;
+    int64_t v;
+    if (!parse_int(P, 0, INT_MAX, "a value number", &v)) {
+        P->p = start;
+        return false;
+    }
+    *id = (int)v;
+    return true;
+}
+
+static bool parse_dims(parser *P, int64_t lo, hb_shape *s)
+{
+    s->ndim = 0;
+    if (!need(P, '['))
+        return false;
+    if (accept(P, ']'))
+        return true;
+    for (;;) {
+        if (s->ndim == HB_MAX_DIMS)
+            return fail(P, "expected at most %d dims, found more", HB_MAX_DIMS);
+        if (!parse_int(P, lo, DIM_MAX, "a dim", &s->dim[s->ndim++]))
+            return false;
+        if (accept(P, ']'))
+            return true;
+        if (!accept(P, ','))
+            return expect(P, "',' or ']'");
+    }
+}
+
+static bool parse_type(parser *P, hb_shape *s)
+{
+    if (!need(P, ':'))
+        return false;
+    if (!accept_word(P, "f32"))
+        return expect(P, "a type 'f32[...]'");
+    if (!parse_dims(P, 0, s))
+        return false;
+    int64_t numel = 1;
+    for (int i = 0; i < s->ndim; i++)
+        if (!hb_mul_ok(numel, s->dim[i], &numel)) {
+            char buf[200];
+            return fail(P, "expected a type of at most 2^63-1 elements, found f32%s",
+                        hb_shape_fmt(s, buf, sizeof buf));
+        }
+    return true;
+}
+
+/* ---- attributes ------------------------------------------------------------------------- */
+
+static bool need_key(parser *P, const char *key)
+{
+    return need_word(P, key) && need(P, '=');
+}
+
+/* Reads "{...}" for ops that have attributes; ops without any must not have braces. The island's
+ * reason goes to *reason. */
+static bool parse_attrs(parser *P, hb_op op, hb_attrs *a, char **reason)
+{
+    skip_blank(P);
+    switch (op) {
+    case HB_OP_ADD_SCALAR:
+    case HB_OP_SUB_SCALAR:
+    case HB_OP_MUL_SCALAR:
+    case HB_OP_DIV_SCALAR:
+    case HB_OP_RSUB_SCALAR:
+    case HB_OP_RDIV_SCALAR:
+        return need(P, '{') && need_key(P, "scalar") && parse_scalar(P, &a->scalar) &&
+               need(P, '}');
+    case HB_OP_SUM:
+    case HB_OP_MEAN:
+    case HB_OP_MAX:
+        if (!need(P, '{'))
+            return false;
+        if (accept_word(P, "all"))
+            return a->all = true, need(P, '}');
+        if (!accept_word(P, "axis"))
+            return expect(P, "'all' or 'axis'");
+        if (!need(P, '=') || !parse_small_int(P, "an axis", &a->axis))
+            return false;
+        if (accept(P, ','))
+            return need_word(P, "keepdim") && (a->keepdim = true, need(P, '}'));
+        return need(P, '}');
+    case HB_OP_SOFTMAX:
+    case HB_OP_LOG_SOFTMAX:
+    case HB_OP_CONCAT:
+        return need(P, '{') && need_key(P, "axis") && parse_small_int(P, "an axis", &a->axis) &&
+               need(P, '}');
+    case HB_OP_RESHAPE:
+        return need(P, '{') && need_key(P, "shape") && parse_dims(P, -1, &a->shape) &&
+               need(P, '}');
+    case HB_OP_TRANSPOSE:
+        return need(P, '{') && need_key(P, "axes") && need(P, '[') &&
+               parse_small_int(P, "an axis", &a->axis) && need(P, ',') &&
+               parse_small_int(P, "an axis", &a->axis2) && need(P, ']') && need(P, '}');
+    case HB_OP_ISLAND:
+        return need(P, '{') && need_key(P, "reason") && parse_string(P, reason) &&
+               need(P, '}');
+    default:
+        if (*P->p == '{')
+            return fail(P, "expected ':' (%s takes no attributes), found '{'",
+                        hb_op_table[op].name);
+        return true;
+    }
+}
+
+/* ---- lines ------------------------------------------------------------------------------- */
+
+static bool check_arity(parser *P, hb_op op, int n)
+{
+    const hb_op_info *info = &hb_op_table[op];
+    if (n >= info->min_inputs && (info->max_inputs < 0 || n <= info->max_inputs))
+        return true;
+    if (info->max_inputs < 0)
+        return fail(P, "expected at least %d input%s to %s, found %d", info->min_inputs,
+                    info->min_inputs == 1 ? "" : "s", info->name, n);
+    if (info->min_inputs == info->max_inputs)
+        return fail(P, "expected %d input%s to %s, found %d", info->min_inputs,
+                    info->min_inputs == 1 ? "" : "s", info->name, n);
+    return fail(P, "expected %d to %d inputs to %s, found %d", info->min_inputs,
+                info->max_inputs, info->name, n);
+}
+
+/* The node's recorded type must be what its op's shape rule gives for its inputs. */
+static bool check_shape(parser *P, const hb_graph *g, hb_op op, const hb_attrs *attrs, int n,
+                        const int *inputs, const hb_shape *out)
+{
+    hb_shape in[MAX_INPUTS], want;
+    for (int i = 0; i < n; i++)
+        in[i] = g->values[inputs[i]].shape;
+    hb_attrs at = *attrs;
+    char why[256], a[200], b[200];
+    if (hb_op_infer(op, &at, n, in, &want, why, sizeof why) != HB_OK)
+        return fail(P, "%s", why);
+    if (!hb_shape_equal(&want, out))
+        return fail(P, "expected type f32%s for %s, found f32%s", hb_shape_fmt(&want, a, sizeof a),
+                    hb_op_table[op].name, hb_shape_fmt(out, b, sizeof b));
+    return true;
+}
+
+static bool lookup_op(parser *P, hb_op *op)
+{
+    skip_blank(P);
+    size_t n = span(P->p, "_");
+    for (int i = 0; i < HB_OP_COUNT; i++)
+        if (n && strlen(hb_op_table[i].name) == n && memcmp(hb_op_table[i].name, P->p, n) == 0) {
+            *op = (hb_op)i;
+            P->p += n;
+            return true;
+        }
+    return expect(P, "an op name, 'input', 'param', 'const' or 'extern'");
+}
+
+/* "op(%a, %b) {attrs} : f32[...]  @path" after "%N =". */
+static bool parse_node(parser *P, hb_graph *g)
+{
+    hb_op op = HB_OP_COUNT;
+    hb_attrs attrs = {0};
+    int inputs[MAX_INPUTS], n = 0;
+    char *reason = NULL, *path = NULL;
+    hb_shape out;
+    long line = P->line;
+    bool ok = lookup_op(P, &op) && need(P, '(');
+    if (ok && !accept(P, ')')) {
+        for (;;) {
+            int id;
+            if (n == MAX_INPUTS) {
+                ok = fail(P, "expected at most %d inputs to a node, found more", MAX_INPUTS);
+                break;
+            }
+            if (!(ok = parse_ref(P, &id)))
+                break;
+            if (id >= g->nvalues) {
+                ok = fail(P, "expected a value defined on an earlier line, found %%%d", id);
+                break;
+            }
+            inputs[n++] = id;
+            if (accept(P, ')'))
+                break;
+            if (!accept(P, ',')) {
+                ok = expect(P, "',' or ')'");
+                break;
+            }
+        }
+    }
+    ok = ok && parse_attrs(P, op, &attrs, &reason) && parse_type(P, &out);
+    if (ok && accept(P, '@'))
+        ok = parse_name(P, "_.-/", "a block path", &path);
+    ok = ok && end_line(P);
+    if (ok && op == HB_OP_ISLAND)
+        attrs.shape = out; /* what the block returned when traced; the callee is not text */
+    if (ok) {
+        long next = P->line;
+        P->line = line; /* the checks below report the node's own line */
+        ok = check_arity(P, op, n) && check_shape(P, g, op, &attrs, n, inputs, &out);
+        P->line = next;
+    }
+    if (ok && hb_graph_add_node(g, op, &attrs, n, inputs, &out, path) < 0)
+        ok = fail(P, "out of memory");
+    if (ok && op == HB_OP_ISLAND) {
+        g->nodes[g->nnodes - 1].reason = reason;
+        reason = NULL;
+    }
+    hb_free(reason);
+    hb_free(path);
+    return ok;
+}
+
+/* "input : f32[...]" or "param|const|extern "name" : f32[...]" after "%N =". */
+static bool parse_leaf(parser *P, hb_graph *g, hb_value_kind kind)
+{
+    char *name = NULL;
+    hb_shape s;
+    bool ok = (kind == HB_VAL_INPUT || parse_string(P, &name)) && parse_type(P, &s) &&
+              end_line(P);
+    int v = ok ? hb_graph_add_value(g, kind, &s, name) : -1;
+    if (ok && v < 0)
+        ok = fail(P, "out of memory");
+    if (ok && kind == HB_VAL_INPUT && g->input < 0)
+        g->input = v;
+    hb_free(name);
+    return ok;
+}
+
+static bool parse_value_line(parser *P, hb_graph *g)
+{
+    int id = -1;
+    if (!parse_ref(P, &id))
+        return false;
+    if (id != g->nvalues)
+        return fail(P, "expected %%%d (values are numbered in order from 0), found %%%d",
+                    g->nvalues, id);
+    if (!need(P, '='))
+        return false;
+    static const char *const kinds[] = {"input", "param", "const", "extern"};
+    for (int k = 0; k < (int)HB_ARRAY_LEN(kinds); k++) {
+        if (!accept_word(P, kinds[k]))
+            continue;
+        if (g->nnodes)
+            return fail(P, "expected a node (inputs, params, constants and externs come "
+                        "before nodes), found '%s'", kinds[k]);
+        return parse_leaf(P, g, (hb_value_kind)k);
+    }
+    return parse_node(P, g);
+}
+
+static hb_graph *parse_graph(parser *P)
+{
+    char *name = NULL;
+    skip_empty_lines(P);
+    if (!need_word(P, "graph") || !parse_name(P, "_.-", "a graph name", &name))
+        return NULL;
+    hb_graph *g = need(P, '{') && end_line(P) ? hb_graph_new(name) : NULL;
+    if (!g && !P->failed)
+        fail(P, "out of memory");
+    hb_free(name);
+    if (!g)
+        return NULL;
+    for (skip_empty_lines(P); !P->failed && *P->p != '}'; skip_empty_lines(P)) {
+        if (*P->p == '%') {
+            parse_value_line(P, g);
+        } else if (accept_word(P, "return")) {
+            int id = -1;
+            if (parse_ref(P, &id) && id >= g->nvalues)
+                fail(P, "expected a value defined on an earlier line, found %%%d", id);
+            if (!P->failed && end_line(P))
+                g->output = id;
+            skip_empty_lines(P);
+            if (!P->failed && *P->p != '}')
+                expect(P, "'}' after the return line");
+        } else if (*P->p == '\0') {
+            expect(P, "'}' to close the graph");
+        } else {
+            expect(P, "a value '%N = ...', 'return' or '}'");
+        }
+    }
+    if (!P->failed && g->output < 0)
+        expect(P, "a line 'return %N' before '}'");
+    if (!P->failed && need(P, '}') && end_line(P)) {
+        skip_empty_lines(P);
+        if (*P->p != '\0')
+            expect(P, "end of input after the graph");
+    }
+    char why[512];
+    if (!P->failed && hb_graph_verify(g, why, sizeof why) != HB_OK)
+        fail(P, "%s", why);
+    if (P->failed) {
+        hb_graph_free(g);
+        return NULL;
+    }
+    return g;
+}
+
+hb_graph *hb_graph_parse(const char *text, char *err, size_t err_size)
+{
+    parser P = {.p = text ? text : "", .line = 1, .err = err, .err_size = err_size};
+    if (err && err_size)
+        err[0] = '\0';
+    return parse_graph(&P);
+}

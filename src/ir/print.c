@@ -1,0 +1,226 @@
+/* The graph's text form, the one parse.c reads back. Values are renumbered in printed order
+ * (inputs, params, constants and externs first, then nodes), so the text never shows the gaps
+ * or the order a pass left in memory, and print -> parse -> print is the identity. */
+#include "graph.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Printed number of every value, -1 for a value no line defines (a node value without its
+ * node, in a broken graph). Caller frees. */
+static int *number_values(const hb_graph *g)
+{
+    int *num = hb_malloc(sizeof *num * (size_t)(g->nvalues ? g->nvalues : 1));
+    if (!num)
+        return NULL;
+    int next = 0;
+    for (int i = 0; i < g->nvalues; i++)
+        num[i] = g->values[i].kind == HB_VAL_NODE ? -1 : next++;
+    for (int i = 0; i < g->nnodes; i++) {
+        int v = g->nodes[i].output;
+        if (v >= 0 && v < g->nvalues)
+            num[v] = next++;
+    }
+    return num;
+}
+
+static bool is_bare(const char *s, const char *extra)
+{
+    if (!*s)
+        return false;
+    for (; *s; s++)
+        if (!(*s >= 'a' && *s <= 'z') && !(*s >= 'A' && *s <= 'Z') && !(*s >= '0' && *s <= '9') &&
+            !strchr(extra, *s))
+            return false;
+    return true;
+}
+
+/* A string in double quotes with C escapes; bytes outside printable ASCII as \xHH. */
+static void print_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (const unsigned char *c = (const unsigned char *)(s ? s : ""); *c; c++) {
+        if (*c == '"' || *c == '\\')
+            fprintf(f, "\\%c", *c);
+        else if (*c == '\n')
+            fputs("\\n", f);
+        else if (*c == '\t')
+            fputs("\\t", f);
+        else if (*c < 0x20 || *c >= 0x7f)
+            fprintf(f, "\\x%02x", *c);
+        else
+            fputc(*c, f);
+    }
+    fputc('"', f);
+}
+
+static void print_word(FILE *f, const char *s, const char *extra)
+{
+    if (s && is_bare(s, extra))
+        fputs(s, f);
+    else
+        print_string(f, s);
+}
+
+static void print_dims(FILE *f, const hb_shape *s)
+{
+    int nd = s->ndim < 0 ? 0 : s->ndim > HB_MAX_DIMS ? HB_MAX_DIMS : s->ndim;
+    fputc('[', f);
+    for (int i = 0; i < nd; i++)
+        fprintf(f, i ? ", %lld" : "%lld", (long long)s->dim[i]);
+    fputc(']', f);
+}
+
+static void print_value_ref(FILE *f, const hb_graph *g, const int *num, int v)
+{
+    if (v >= 0 && v < g->nvalues && num[v] >= 0)
+        fprintf(f, "%%%d", num[v]);
+    else
+        fputs("%?", f); /* a dangling id: the text shows it, parse rejects it */
+}
+
+/* "%.9g" is enough digits for any float to come back exactly through strtof; inf and nan are
+ * spelled the same way on every libc, and nan's sign and payload are dropped. */
+static void print_scalar(FILE *f, float x)
+{
+    if (isnan(x))
+        fputs("nan", f);
+    else if (isinf(x))
+        fputs(x < 0 ? "-inf" : "inf", f);
+    else
+        fprintf(f, "%.9g", (double)x);
+}
+
+static void print_attrs(FILE *f, const hb_node *n)
+{
+    const hb_attrs *a = &n->attrs;
+    switch (n->op) {
+    case HB_OP_ADD_SCALAR:
+    case HB_OP_SUB_SCALAR:
+    case HB_OP_MUL_SCALAR:
+    case HB_OP_DIV_SCALAR:
+    case HB_OP_RSUB_SCALAR:
+    case HB_OP_RDIV_SCALAR:
+        fputs(" {scalar=", f);
+        print_scalar(f, a->scalar);
+        fputc('}', f);
+        break;
+    case HB_OP_SUM:
+    case HB_OP_MEAN:
+    case HB_OP_MAX:
+        if (a->all)
+            fputs(" {all}", f);
+        else
+            fprintf(f, " {axis=%d%s}", a->axis, a->keepdim ? ", keepdim" : "");
+        break;
+    case HB_OP_SOFTMAX:
+    case HB_OP_LOG_SOFTMAX:
+    case HB_OP_CONCAT:
+        fprintf(f, " {axis=%d}", a->axis);
+        break;
+    case HB_OP_RESHAPE:
+        fputs(" {shape=", f);
+        print_dims(f, &a->shape);
+        fputc('}', f);
+        break;
+    case HB_OP_TRANSPOSE:
+        fprintf(f, " {axes=[%d, %d]}", a->axis, a->axis2);
+        break;
+    case HB_OP_ISLAND:
+        fputs(" {reason=", f);
+        print_string(f, n->reason);
+        fputc('}', f);
+        break;
+    default:
+        break;
+    }
+}
+
+static void print_type(FILE *f, const hb_value *v)
+{
+    fputs(" : f32", f);
+    print_dims(f, &v->shape);
+}
+
+static const char *const kind_names[] = {
+    [HB_VAL_INPUT] = "input", [HB_VAL_PARAM] = "param", [HB_VAL_CONST] = "const",
+    [HB_VAL_EXTERN] = "extern",
+};
+
+hb_status hb_graph_print(FILE *f, const hb_graph *g)
+{
+    if (!f || !g)
+        return hb_error(HB_ERR_ARG, "hb_graph_print: NULL %s", f ? "graph" : "file");
+    int *num = number_values(g);
+    if (!num)
+        return HB_ERR_NOMEM;
+    fputs("graph ", f);
+    print_word(f, g->name, "_.-");
+    fputs(" {\n", f);
+    for (int i = 0; i < g->nvalues; i++) {
+        const hb_value *v = &g->values[i];
+        if (v->kind == HB_VAL_NODE)
+            continue;
+        bool known = (unsigned)v->kind < HB_VAL_NODE;
+        fprintf(f, "  %%%d = %s", num[i], known ? kind_names[v->kind] : "?");
+        if (v->kind != HB_VAL_INPUT) {
+            fputc(' ', f);
+            print_string(f, v->name);
+        }
+        print_type(f, v);
+        fputc('\n', f);
+    }
+    for (int i = 0; i < g->nnodes; i++) {
+        const hb_node *n = &g->nodes[i];
+        if (n->output < 0 || n->output >= g->nvalues)
+            continue; /* nothing to name it by; the verifier reports such a node */
+        fprintf(f, "  %%%d = %s(", num[n->output],
+                (unsigned)n->op < HB_OP_COUNT ? hb_op_table[n->op].name : "?");
+        for (int j = 0; j < n->ninputs; j++) {
+            if (j)
+                fputs(", ", f);
+            print_value_ref(f, g, num, n->inputs[j]);
+        }
+        fputc(')', f);
+        print_attrs(f, n);
+        print_type(f, &g->values[n->output]);
+        if (n->path && *n->path) {
+            fputs("  @", f);
+            print_word(f, n->path, "_.-/");
+        }
+        fputc('\n', f);
+    }
+    if (g->output >= 0) {
+        fputs("  return ", f);
+        print_value_ref(f, g, num, g->output);
+        fputc('\n', f);
+    }
+    fputs("}\n", f);
+    hb_free(num);
+    if (ferror(f))
+        return hb_error(HB_ERR_IO, "hb_graph_print: write error");
+    return HB_OK;
+}
+
+char *hb_graph_to_string(const hb_graph *g)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) {
+        hb_error(HB_ERR_NOMEM, "hb_graph_to_string: cannot open a memory stream");
+        return NULL;
+    }
+    hb_status st = hb_graph_print(f, g);
+    bool closed = fclose(f) == 0;
+    char *copy = NULL;
+    if (st == HB_OK && closed && buf && (copy = hb_malloc(len + 1))) {
+        memcpy(copy, buf, len);
+        copy[len] = '\0';
+    } else if (st == HB_OK && !copy) {
+        hb_error(HB_ERR_NOMEM, "hb_graph_to_string: out of memory");
+    }
+    free(buf); /* open_memstream's buffer comes from malloc, not hb_malloc */
+    return copy;
+}

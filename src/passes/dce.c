@@ -1,0 +1,61 @@
+/* Dead-code elimination: a node stays if the returned value depends on it, or if it is
+ * opaque (an island runs a block, whose effects the graph cannot see). Values nothing uses
+ * any more go too, and the survivors are renumbered in order. */
+#include "pass.h"
+
+#include <string.h>
+
+hb_status hb_pass_dce(hb_graph *g, hb_pass_stats *stats)
+{
+    bool *live = hb_calloc((size_t)g->nvalues + 1, sizeof *live);
+    bool *keep = hb_calloc((size_t)g->nnodes + 1, sizeof *keep);
+    int *renum = hb_malloc(sizeof *renum * ((size_t)g->nvalues + 1));
+    if (!live || !keep || !renum) {
+        hb_free(live), hb_free(keep), hb_free(renum);
+        return HB_ERR_NOMEM;
+    }
+    live[g->output] = true;
+    if (g->input >= 0)
+        live[g->input] = true; /* the signature keeps its input even if unused */
+    for (int i = g->nnodes - 1; i >= 0; i--) {
+        hb_node *n = &g->nodes[i];
+        keep[i] = live[n->output] || (hb_op_table[n->op].flags & HB_OPAQUE);
+        if (keep[i]) {
+            live[n->output] = true;
+            for (int j = 0; j < n->ninputs; j++)
+                live[n->inputs[j]] = true;
+        }
+    }
+    /* Compact values, then nodes, keeping their order. */
+    int nv = 0;
+    for (int v = 0; v < g->nvalues; v++) {
+        renum[v] = live[v] ? nv : -1;
+        if (live[v])
+            g->values[nv++] = g->values[v];
+        else {
+            if (g->values[v].drop)
+                g->values[v].drop(g->values[v].keep);
+            hb_free(g->values[v].name);
+        }
+    }
+    int nn = 0, removed = 0;
+    for (int i = 0; i < g->nnodes; i++) {
+        hb_node *n = &g->nodes[i];
+        if (!keep[i]) {
+            hb_free(n->inputs), hb_free(n->path), hb_free(n->reason);
+            removed++;
+            continue;
+        }
+        for (int j = 0; j < n->ninputs; j++)
+            n->inputs[j] = renum[n->inputs[j]];
+        n->output = renum[n->output];
+        g->values[n->output].node = nn;
+        g->nodes[nn++] = *n;
+    }
+    g->nvalues = nv, g->nnodes = nn;
+    g->output = renum[g->output];
+    g->input = g->input >= 0 ? renum[g->input] : -1;
+    snprintf(stats->note, sizeof stats->note, "%d nodes removed", removed);
+    hb_free(live), hb_free(keep), hb_free(renum);
+    return HB_OK;
+}

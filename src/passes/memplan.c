@@ -1,0 +1,137 @@
+/* Memory planning by liveness (as ggml-alloc does): walking the nodes in order, each result
+ * takes a block of the arena, and a block returns to the free list once its last reader has
+ * run. An op marked in-place-able writes over its first input when that input dies at the op
+ * and has exactly the output's size. The returned value is never in the arena: the plan
+ * writes it straight into the caller's buffer, so outputs never alias anything. */
+#include "pass.h"
+
+#include <string.h>
+
+enum { ALIGN = 64 };
+
+typedef struct span {
+    int64_t offset, size;
+} span;
+
+typedef struct arena {
+    span *free;
+    int nfree, cap;
+    int64_t end; /* high-water mark: the arena's size */
+} arena;
+
+static int64_t aligned(int64_t n) { return (n + ALIGN - 1) / ALIGN * ALIGN; }
+
+static int64_t bytes_of(const hb_value *v) { return aligned(hb_shape_numel(&v->shape) * 4); }
+
+/* Best fit among free spans, else grow the arena. */
+static int64_t take(arena *a, int64_t size)
+{
+    int best = -1;
+    for (int i = 0; i < a->nfree; i++)
+        if (a->free[i].size >= size && (best < 0 || a->free[i].size < a->free[best].size))
+            best = i;
+    if (best < 0) {
+        /* A free span at the end can be extended rather than left behind. */
+        for (int i = 0; i < a->nfree; i++)
+            if (a->free[i].offset + a->free[i].size == a->end) {
+                int64_t off = a->free[i].offset;
+                a->end = off + size;
+                a->free[i] = a->free[--a->nfree];
+                return off;
+            }
+        int64_t off = a->end;
+        a->end += size;
+        return off;
+    }
+    int64_t off = a->free[best].offset;
+    a->free[best].offset += size;
+    a->free[best].size -= size;
+    if (a->free[best].size == 0)
+        a->free[best] = a->free[--a->nfree];
+    return off;
+}
+
+/* Returns a span, merging it with free neighbours. */
+static bool give(arena *a, int64_t offset, int64_t size)
+{
+    for (int i = 0; i < a->nfree; i++) {
+        span *f = &a->free[i];
+        if (f->offset + f->size == offset || offset + size == f->offset) {
+            int64_t lo = f->offset < offset ? f->offset : offset;
+            size += f->size;
+            offset = lo;
+            a->free[i--] = a->free[--a->nfree]; /* merged: look again for the other side */
+        }
+    }
+    if (a->nfree == a->cap) {
+        int cap = a->cap ? 2 * a->cap : 16;
+        span *grown = hb_realloc(a->free, sizeof *grown * (size_t)cap);
+        if (!grown)
+            return false;
+        a->free = grown, a->cap = cap;
+    }
+    a->free[a->nfree++] = (span){offset, size};
+    return true;
+}
+
+hb_status hb_pass_memplan(hb_graph *g, hb_pass_stats *stats)
+{
+    int *last = hb_malloc(sizeof *last * ((size_t)g->nvalues + 1));
+    if (!last)
+        return HB_ERR_NOMEM;
+    for (int v = 0; v < g->nvalues; v++) {
+        last[v] = -1;
+        g->values[v].offset = -1;
+    }
+    for (int i = 0; i < g->nnodes; i++)
+        for (int j = 0; j < g->nodes[i].ninputs; j++)
+            last[g->nodes[i].inputs[j]] = i;
+
+    arena a = {0};
+    int64_t unplanned = 0;
+    int inplace = 0;
+    hb_status st = HB_OK;
+    for (int i = 0; i < g->nnodes && st == HB_OK; i++) {
+        hb_node *n = &g->nodes[i];
+        hb_value *out = &g->values[n->output];
+        hb_value *in0 = n->ninputs ? &g->values[n->inputs[0]] : NULL;
+        bool reuse = false;
+        if (n->output != g->output) {
+            int64_t size = bytes_of(out);
+            unplanned += size;
+            reuse = (hb_op_table[n->op].flags & HB_INPL) && in0 && in0->offset >= 0 &&
+                    last[n->inputs[0]] == i && bytes_of(in0) == size &&
+                    hb_shape_equal(&in0->shape, &out->shape);
+            if (reuse) {
+                out->offset = in0->offset; /* the input dies here: write over it */
+                inplace++;
+            } else {
+                out->offset = take(&a, size);
+            }
+        }
+        /* Inputs whose last reader this is go back to the pool (once, if read twice). */
+        for (int j = 0; j < n->ninputs; j++) {
+            int v = n->inputs[j];
+            bool first = true;
+            for (int k = 0; k < j; k++)
+                first = first && n->inputs[k] != v;
+            if (!first || last[v] != i || g->values[v].offset < 0 || (reuse && j == 0) ||
+                g->values[v].kind != HB_VAL_NODE)
+                continue;
+            if (!give(&a, g->values[v].offset, bytes_of(&g->values[v])))
+                st = HB_ERR_NOMEM;
+        }
+        /* A result nobody reads (an island kept for its effects) is free at once. */
+        if (st == HB_OK && out->offset >= 0 && last[n->output] < 0 && !reuse)
+            if (!give(&a, out->offset, bytes_of(out)))
+                st = HB_ERR_NOMEM;
+    }
+    stats->bytes = a.end;
+    stats->bytes2 = unplanned;
+    snprintf(stats->note, sizeof stats->note,
+             "arena %lld bytes (%lld without reuse), %d results written in place",
+             (long long)a.end, (long long)unplanned, inplace);
+    hb_free(a.free);
+    hb_free(last);
+    return st;
+}

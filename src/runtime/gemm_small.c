@@ -1,0 +1,203 @@
+/* GEMMs too small for OpenBLAS: at a few rows its call, threading checks and packing cost
+ * several times the arithmetic (2×20 · 20×256 is 10k multiply-adds). Two forms:
+ *   nt: c[i][j] (+)= a[i,:] · b[j,:]   (linear: x · Wᵀ, W stored [out, in])
+ *   nn: c[i][:] (+)= Σp a[i][p] · b[p,:] (matmul against a [k, n] matrix)
+ * The nt form works on two rows of a and four of b at a time, keeping one 8-lane sum per
+ * pair, so each result is summed in a fixed order: lanes, a pairwise tree, then the tail. An AVX2+FMA version is
+ * chosen at run time where the CPU has it; the portable loops are the reference. */
+#include "gemm_small.h"
+
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define HAVE_X86 1
+#endif
+
+static void nt_portable(int64_t m, int64_t n, int64_t k, const float *a, const float *b,
+                        bool accumulate, float *c)
+{
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) {
+            /* The order of the vector version: 8 lanes (a half-vector step for four more),
+             * a pairwise tree, then the tail. */
+            float lane[8] = {0};
+            int64_t p = 0;
+            for (; p + 8 <= k; p += 8)
+                for (int l = 0; l < 8; l++)
+                    lane[l] += a[i * k + p + l] * b[j * k + p + l];
+            if (p + 4 <= k) {
+                for (int l = 0; l < 4; l++)
+                    lane[l] += a[i * k + p + l] * b[j * k + p + l];
+                p += 4;
+            }
+            float sum = ((lane[0] + lane[1]) + (lane[2] + lane[3])) +
+                        ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+            for (; p < k; p++)
+                sum += a[i * k + p] * b[j * k + p];
+            c[i * n + j] = accumulate ? c[i * n + j] + sum : sum;
+        }
+}
+
+/* Each c[i][j] summed over p in order, as the vector version does column by column. */
+static void nn_portable(int64_t m, int64_t n, int64_t k, const float *a, const float *b,
+                        bool accumulate, float *c)
+{
+    for (int64_t i = 0; i < m; i++) {
+        float *cr = c + i * n;
+        if (!accumulate)
+            memset(cr, 0, sizeof(float) * (size_t)n);
+        for (int64_t p = 0; p < k; p++) {
+            const float av = a[i * k + p], *br = b + p * n;
+            for (int64_t j = 0; j < n; j++)
+                cr[j] += av * br[j];
+        }
+    }
+}
+
+#ifdef HAVE_X86
+#define AVX2 __attribute__((target("avx2,fma")))
+
+/* Eight 8-lane sums reduced to one vector of eight totals. */
+AVX2 static inline __m256 reduce8(__m256 s0, __m256 s1, __m256 s2, __m256 s3, __m256 s4,
+                                  __m256 s5, __m256 s6, __m256 s7)
+{
+    __m256 s01 = _mm256_hadd_ps(s0, s1), s23 = _mm256_hadd_ps(s2, s3);
+    __m256 s45 = _mm256_hadd_ps(s4, s5), s67 = _mm256_hadd_ps(s6, s7);
+    __m256 s0123 = _mm256_hadd_ps(s01, s23), s4567 = _mm256_hadd_ps(s45, s67);
+    return _mm256_add_ps(_mm256_permute2f128_ps(s0123, s4567, 0x20),
+                         _mm256_permute2f128_ps(s0123, s4567, 0x31));
+}
+
+/* Two rows of a against four rows of b: eight dot products at once, sharing every load. The
+ * k % 8 tail is summed as scalars after the vector part. */
+AVX2 static inline void nt_2x4(int64_t k, const float *a0, const float *a1, const float *b0,
+                        int64_t ldb, float out[8])
+{
+    const float *b1 = b0 + ldb, *b2 = b1 + ldb, *b3 = b2 + ldb;
+    __m256 s00 = _mm256_setzero_ps(), s01 = s00, s02 = s00, s03 = s00;
+    __m256 s10 = s00, s11 = s00, s12 = s00, s13 = s00;
+    int64_t p = 0;
+    for (; p + 8 <= k; p += 8) {
+        __m256 x0 = _mm256_loadu_ps(a0 + p), x1 = _mm256_loadu_ps(a1 + p);
+        __m256 w = _mm256_loadu_ps(b0 + p);
+        s00 = _mm256_fmadd_ps(x0, w, s00), s10 = _mm256_fmadd_ps(x1, w, s10);
+        w = _mm256_loadu_ps(b1 + p);
+        s01 = _mm256_fmadd_ps(x0, w, s01), s11 = _mm256_fmadd_ps(x1, w, s11);
+        w = _mm256_loadu_ps(b2 + p);
+        s02 = _mm256_fmadd_ps(x0, w, s02), s12 = _mm256_fmadd_ps(x1, w, s12);
+        w = _mm256_loadu_ps(b3 + p);
+        s03 = _mm256_fmadd_ps(x0, w, s03), s13 = _mm256_fmadd_ps(x1, w, s13);
+    }
+    if (p + 4 <= k) { /* four more as a half vector, the upper lanes zero */
+        __m256 x0 = _mm256_zextps128_ps256(_mm_loadu_ps(a0 + p));
+        __m256 x1 = _mm256_zextps128_ps256(_mm_loadu_ps(a1 + p));
+        __m256 w = _mm256_zextps128_ps256(_mm_loadu_ps(b0 + p));
+        s00 = _mm256_fmadd_ps(x0, w, s00), s10 = _mm256_fmadd_ps(x1, w, s10);
+        w = _mm256_zextps128_ps256(_mm_loadu_ps(b1 + p));
+        s01 = _mm256_fmadd_ps(x0, w, s01), s11 = _mm256_fmadd_ps(x1, w, s11);
+        w = _mm256_zextps128_ps256(_mm_loadu_ps(b2 + p));
+        s02 = _mm256_fmadd_ps(x0, w, s02), s12 = _mm256_fmadd_ps(x1, w, s12);
+        w = _mm256_zextps128_ps256(_mm_loadu_ps(b3 + p));
+        s03 = _mm256_fmadd_ps(x0, w, s03), s13 = _mm256_fmadd_ps(x1, w, s13);
+        p += 4;
+    }
+    _mm256_storeu_ps(out, reduce8(s00, s01, s02, s03, s10, s11, s12, s13));
+    for (; p < k; p++) {
+        out[0] += a0[p] * b0[p], out[1] += a0[p] * b1[p];
+        out[2] += a0[p] * b2[p], out[3] += a0[p] * b3[p];
+        out[4] += a1[p] * b0[p], out[5] += a1[p] * b1[p];
+        out[6] += a1[p] * b2[p], out[7] += a1[p] * b3[p];
+    }
+}
+
+AVX2 static void nt_avx2(int64_t m, int64_t n, int64_t k, const float *a, const float *b,
+                         bool accumulate, float *c)
+{
+    int64_t i = 0;
+    for (; i + 2 <= m; i += 2) {
+        int64_t j = 0;
+        for (; j + 4 <= n; j += 4) {
+            float t[8];
+            nt_2x4(k, a + i * k, a + (i + 1) * k, b + j * k, k, t);
+            for (int r = 0; r < 4; r++) {
+                c[i * n + j + r] = accumulate ? c[i * n + j + r] + t[r] : t[r];
+                c[(i + 1) * n + j + r] = accumulate ? c[(i + 1) * n + j + r] + t[4 + r] : t[4 + r];
+            }
+        }
+        if (j < n) /* the last n % 4 columns */
+            for (int64_t r = i; r < i + 2; r++)
+                nt_portable(1, n - j, k, a + r * k, b + j * k, accumulate, c + r * n + j);
+    }
+    if (i < m) /* an odd last row */
+        nt_portable(1, n, k, a + i * k, b, accumulate, c + i * n);
+}
+
+AVX2 static void nn_avx2(int64_t m, int64_t n, int64_t k, const float *a, const float *b,
+                         bool accumulate, float *c)
+{
+    for (int64_t i = 0; i < m; i++) {
+        float *cr = c + i * n;
+        int64_t j = 0;
+        for (; j + 32 <= n; j += 32) { /* four independent chains hide the FMA latency */
+            __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;
+            if (accumulate) {
+                c0 = _mm256_loadu_ps(cr + j), c1 = _mm256_loadu_ps(cr + j + 8);
+                c2 = _mm256_loadu_ps(cr + j + 16), c3 = _mm256_loadu_ps(cr + j + 24);
+            }
+            for (int64_t p = 0; p < k; p++) {
+                __m256 av = _mm256_set1_ps(a[i * k + p]);
+                const float *br = b + p * n + j;
+                c0 = _mm256_fmadd_ps(av, _mm256_loadu_ps(br), c0);
+                c1 = _mm256_fmadd_ps(av, _mm256_loadu_ps(br + 8), c1);
+                c2 = _mm256_fmadd_ps(av, _mm256_loadu_ps(br + 16), c2);
+                c3 = _mm256_fmadd_ps(av, _mm256_loadu_ps(br + 24), c3);
+            }
+            _mm256_storeu_ps(cr + j, c0), _mm256_storeu_ps(cr + j + 8, c1);
+            _mm256_storeu_ps(cr + j + 16, c2), _mm256_storeu_ps(cr + j + 24, c3);
+        }
+        for (; j + 8 <= n; j += 8) { /* eight columns: a row of b at a time, in a register */
+            __m256 acc = accumulate ? _mm256_loadu_ps(cr + j) : _mm256_setzero_ps();
+            for (int64_t p = 0; p < k; p++)
+                acc = _mm256_fmadd_ps(_mm256_set1_ps(a[i * k + p]),
+                                      _mm256_loadu_ps(b + p * n + j), acc);
+            _mm256_storeu_ps(cr + j, acc);
+        }
+        for (; j < n; j++) {
+            float acc = accumulate ? cr[j] : 0.0f;
+            for (int64_t p = 0; p < k; p++)
+                acc += a[i * k + p] * b[p * n + j];
+            cr[j] = acc;
+        }
+    }
+}
+#endif
+
+typedef void (*gemm_fn)(int64_t, int64_t, int64_t, const float *, const float *, bool, float *);
+
+static gemm_fn pick(bool nt)
+{
+#ifdef HAVE_X86
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return nt ? nt_avx2 : nn_avx2;
+#endif
+    return nt ? nt_portable : nn_portable;
+}
+
+void hb_gemm_small(bool trans_b, int64_t m, int64_t n, int64_t k, const float *a,
+                   const float *b, bool accumulate, float *c)
+{
+    /* Chosen once; a race only picks the same function twice. */
+    static gemm_fn nt_fn, nn_fn;
+    if (!nt_fn) {
+        nn_fn = pick(false);
+        nt_fn = pick(true);
+    }
+    (trans_b ? nt_fn : nn_fn)(m, n, k, a, b, accumulate, c);
+}
+
+bool hb_gemm_small_fits(int64_t m, int64_t n, int64_t k)
+{
+    return m <= 16 && m * n * k <= (1 << 18);
+}

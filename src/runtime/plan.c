@@ -1,0 +1,90 @@
+/* Lowering: one instruction per node, each naming the slots of its operands. Values the
+ * memory plan placed in the arena get arena slots; parameters, constants and outside tensors
+ * get their data's address; the input and the returned value are bound at run time. */
+#include "plan.h"
+
+#include <string.h>
+
+hb_plan *hb_plan_lower(const hb_graph *g, char *err, size_t err_size)
+{
+    hb_plan *p = hb_calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    int extra = 1; /* a copy when the graph returns a value no node computes */
+    int nops = 0;
+    for (int i = 0; i < g->nnodes; i++)
+        nops += g->nodes[i].ninputs + 1;
+    p->slots = hb_calloc((size_t)g->nvalues + 1, sizeof *p->slots);
+    p->instrs = hb_calloc((size_t)g->nnodes + (size_t)extra, sizeof *p->instrs);
+    p->operand_slots = hb_malloc(sizeof *p->operand_slots * ((size_t)nops + 2));
+    if (!p->slots || !p->instrs || !p->operand_slots || pthread_mutex_init(&p->lock, NULL)) {
+        hb_free(p->slots), hb_free(p->instrs), hb_free(p->operand_slots), hb_free(p);
+        return NULL;
+    }
+    p->nslots = g->nvalues + 1;
+    for (int v = 0; v < g->nvalues; v++) {
+        const hb_value *val = &g->values[v];
+        hb_slot *s = &p->slots[v];
+        s->shape = val->shape;
+        if (v == g->output && val->kind == HB_VAL_NODE)
+            s->kind = HB_SLOT_OUTPUT;
+        else if (val->kind == HB_VAL_INPUT)
+            s->kind = HB_SLOT_INPUT;
+        else if (val->kind == HB_VAL_NODE)
+            s->kind = HB_SLOT_ARENA, s->offset = val->offset;
+        else
+            s->kind = HB_SLOT_FIXED, s->data = val->data;
+        if ((s->kind == HB_SLOT_FIXED && !val->data && hb_shape_numel(&val->shape) > 0) ||
+            (s->kind == HB_SLOT_ARENA && val->offset < 0)) {
+            snprintf(err, err_size, "value %%%d (%s) has no %s", v, val->name ? val->name : "",
+                     s->kind == HB_SLOT_FIXED ? "data (a graph read from text cannot run)"
+                                              : "place in the arena (run memplan first)");
+            hb_plan_free(p);
+            return NULL;
+        }
+    }
+    /* The returned value as the output of a copy, if no node writes it. */
+    const hb_value *ret = &g->values[g->output];
+    bool copy_out = ret->kind != HB_VAL_NODE;
+    if (copy_out)
+        p->slots[g->nvalues] = (hb_slot){.kind = HB_SLOT_OUTPUT, .shape = ret->shape};
+    for (int i = 0; i < g->nnodes; i++) {
+        const hb_node *n = &g->nodes[i];
+        p->instrs[p->ninstrs++] = (hb_instr){.op = n->op, .kernel = hb_kernels[n->op],
+                                             .attrs = n->attrs, .first_operand = p->noperands,
+                                             .ninputs = n->ninputs};
+        for (int j = 0; j < n->ninputs; j++)
+            p->operand_slots[p->noperands++] = n->inputs[j];
+        p->operand_slots[p->noperands++] = n->output;
+        p->nislands += n->op == HB_OP_ISLAND;
+    }
+    if (copy_out) {
+        p->instrs[p->ninstrs++] = (hb_instr){.op = HB_OP_COPY, .kernel = hb_kernels[HB_OP_COPY],
+                                             .first_operand = p->noperands, .ninputs = 1};
+        p->operand_slots[p->noperands++] = g->output;
+        p->operand_slots[p->noperands++] = g->nvalues;
+    }
+    p->arena_bytes = 0;
+    for (int v = 0; v < g->nvalues; v++)
+        if (p->slots[v].kind == HB_SLOT_ARENA) {
+            int64_t end = p->slots[v].offset + hb_shape_numel(&p->slots[v].shape) * 4;
+            p->arena_bytes = end > p->arena_bytes ? end : p->arena_bytes;
+        }
+    p->in_shape = g->input >= 0 ? g->values[g->input].shape : (hb_shape){0};
+    p->out_shape = ret->shape;
+    return p;
+}
+
+void hb_plan_free(hb_plan *p)
+{
+    if (!p)
+        return;
+    for (int i = 0; i < p->nidle; i++)
+        hb_plan_ctx_free(p->idle[i]);
+    hb_free(p->idle);
+    pthread_mutex_destroy(&p->lock);
+    hb_free(p->slots);
+    hb_free(p->instrs);
+    hb_free(p->operand_slots);
+    hb_free(p);
+}

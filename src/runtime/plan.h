@@ -1,0 +1,63 @@
+/* Plans: a graph lowered to a flat array of kernel calls over one arena. A plan is immutable
+ * once lowered; every thread that runs it brings its own context (the arena and the operands
+ * resolved against it), so one plan serves many threads at once. */
+#ifndef HB_RUNTIME_PLAN_H
+#define HB_RUNTIME_PLAN_H
+
+#include "../ir/graph.h"
+#include "kernels.h"
+
+#include <pthread.h>
+
+/* Where an operand's data is: in the arena, at a fixed address (parameters, constants), or the
+ * call's input or output buffer. */
+typedef enum hb_slot_kind { HB_SLOT_ARENA, HB_SLOT_FIXED, HB_SLOT_INPUT, HB_SLOT_OUTPUT } hb_slot_kind;
+
+typedef struct hb_slot {
+    hb_slot_kind kind;
+    int64_t offset; /* arena */
+    float *data;    /* fixed */
+    hb_shape shape;
+} hb_slot;
+
+typedef struct hb_instr {
+    hb_op op;
+    hb_kernel_fn kernel;
+    hb_attrs attrs;
+    int first_operand; /* index into the plan's operand slots: inputs, then the output */
+    int ninputs;
+} hb_instr;
+
+typedef struct hb_plan_ctx hb_plan_ctx;
+
+typedef struct hb_plan {
+    hb_instr *instrs;
+    int ninstrs;
+    int *operand_slots; /* per instruction: its inputs' slots then its output's */
+    int noperands;
+    hb_slot *slots;
+    int nslots;
+    int64_t arena_bytes;
+    hb_shape in_shape, out_shape;
+    int nislands;
+    /* Contexts not in use, for hb_plan_acquire (guarded by lock). */
+    pthread_mutex_t lock;
+    hb_plan_ctx **idle;
+    int nidle, cap_idle;
+} hb_plan;
+
+/* Lowers a graph whose values carry arena offsets (the memplan pass). The plan points into the
+ * graph's parameter and constant data, so the graph must outlive it. */
+hb_plan *hb_plan_lower(const hb_graph *g, char *err, size_t err_size);
+void hb_plan_free(hb_plan *p);
+
+hb_plan_ctx *hb_plan_ctx_new(const hb_plan *p);
+void hb_plan_ctx_free(hb_plan_ctx *ctx);
+/* Runs the plan: reads in (in_shape), writes out (out_shape); allocates nothing. */
+hb_status hb_plan_run(const hb_plan *p, hb_plan_ctx *ctx, const float *in, float *out);
+
+/* A context from the plan's pool (or a new one), and back. */
+hb_plan_ctx *hb_plan_acquire(hb_plan *p);
+void hb_plan_release(hb_plan *p, hb_plan_ctx *ctx);
+
+#endif

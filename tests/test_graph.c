@@ -1,0 +1,830 @@
+/* The "graph" suite: the IR's text form, its parser, the verifier and the DOT picture.
+ *
+ * Graphs are built by hand (shapes from hb_op_infer), printed, parsed back and printed again:
+ * the two texts must match byte for byte. One small graph is checked against a golden text.
+ * Hostile texts must fail with "line N: ..." and leave nothing allocated; so must every parse
+ * whose allocations fail one at a time. */
+#include "harness.h"
+#include "../src/ir/graph.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- building graphs --------------------------------------------------------------------- */
+
+static hb_shape shape_of(const int64_t *dims, int ndim) { return hb_shape_make(ndim, dims); }
+#define SHAPE(...) shape_of((int64_t[]){__VA_ARGS__}, (int)(sizeof((int64_t[]){__VA_ARGS__}) / 8))
+#define SCALAR ((hb_shape){.ndim = 0})
+
+static int leaf(hb_graph *g, hb_value_kind kind, const char *name, hb_shape s)
+{
+    int v = hb_graph_add_value(g, kind, &s, name);
+    ck_assert_int_ge(v, 0);
+    return v;
+}
+
+/* Adds a node with the attributes as given (not normalized) and the shape its op infers. */
+static int node(hb_graph *g, hb_op op, hb_attrs at, const char *path, int n, const int *in)
+{
+    hb_shape shapes[64], out;
+    for (int i = 0; i < n; i++)
+        shapes[i] = g->values[in[i]].shape;
+    hb_attrs norm = at;
+    char why[256];
+    ck_assert_msg(hb_op_infer(op, &norm, n, shapes, &out, why, sizeof why) == HB_OK, "%s: %s",
+                  hb_op_table[op].name, why);
+    int v = hb_graph_add_node(g, op, &at, n, in, &out, path);
+    ck_assert_int_ge(v, 0);
+    return v;
+}
+#define NODE(g, op, at, path, ...)                                                               \
+    node(g, op, at, path, (int)(sizeof((int[]){__VA_ARGS__}) / sizeof(int)), (int[]){__VA_ARGS__})
+#define NOATTRS ((hb_attrs){0})
+
+static int island(hb_graph *g, int in, hb_shape out, const char *reason, const char *path)
+{
+    int v = NODE(g, HB_OP_ISLAND, ((hb_attrs){.shape = out}), path, in);
+    if (reason)
+        g->nodes[g->nnodes - 1].reason = hb_strdup(reason);
+    return v;
+}
+
+static const char golden_text[] =
+    "graph mlp {\n"
+    "  %0 = input : f32[2, 20]\n"
+    "  %1 = param \"0.weight\" : f32[256, 20]\n"
+    "  %2 = param \"0.bias\" : f32[256]\n"
+    "  %3 = const \"2.rand_weight\" : f32[20, 20]\n"
+    "  %4 = extern \"e0\" : f32[20]\n"
+    "  %5 = linear(%0, %1, %2) : f32[2, 256]  @mlp/0\n"
+    "  %6 = sum(%5) {all} : f32[]  @mlp\n"
+    "  %7 = sum(%5) {axis=1, keepdim} : f32[2, 1]  @mlp\n"
+    "  %8 = max(%5) {axis=0} : f32[256]  @mlp\n"
+    "  %9 = add_scalar(%5) {scalar=1} : f32[2, 256]  @mlp/1\n"
+    "  %10 = reshape(%5) {shape=[2, 16, 16]} : f32[2, 16, 16]  @mlp\n"
+    "  %11 = transpose(%5) {axes=[0, 1]} : f32[256, 2]  @mlp\n"
+    "  %12 = softmax(%5) {axis=1} : f32[2, 256]  @mlp\n"
+    "  %13 = concat(%5, %5) {axis=1} : f32[2, 512]  @mlp\n"
+    "  %14 = island(%5) {reason=\"hb_item read a value of sum at chimera/2\"} : f32[]  "
+    "@chimera/2\n"
+    "  return %14\n"
+    "}\n";
+
+/* The golden graph, with the constant and the extern added after the first node so the
+ * printer has to renumber. */
+static hb_graph *golden_graph(void)
+{
+    hb_graph *g = hb_graph_new("mlp");
+    ck_assert_ptr_nonnull(g);
+    int x = g->input = leaf(g, HB_VAL_INPUT, NULL, SHAPE(2, 20));
+    int w = leaf(g, HB_VAL_PARAM, "0.weight", SHAPE(256, 20));
+    int b = leaf(g, HB_VAL_PARAM, "0.bias", SHAPE(256));
+    int h = NODE(g, HB_OP_LINEAR, NOATTRS, "mlp/0", x, w, b);
+    leaf(g, HB_VAL_CONST, "2.rand_weight", SHAPE(20, 20));
+    leaf(g, HB_VAL_EXTERN, "e0", SHAPE(20));
+    NODE(g, HB_OP_SUM, ((hb_attrs){.all = true}), "mlp", h);
+    NODE(g, HB_OP_SUM, ((hb_attrs){.axis = 1, .keepdim = true}), "mlp", h);
+    NODE(g, HB_OP_MAX, ((hb_attrs){.axis = 0}), "mlp", h);
+    NODE(g, HB_OP_ADD_SCALAR, ((hb_attrs){.scalar = 1.0f}), "mlp/1", h);
+    NODE(g, HB_OP_RESHAPE, ((hb_attrs){.shape = SHAPE(2, 16, 16)}), "mlp", h);
+    NODE(g, HB_OP_TRANSPOSE, ((hb_attrs){.axis = 0, .axis2 = 1}), "mlp", h);
+    NODE(g, HB_OP_SOFTMAX, ((hb_attrs){.axis = 1}), "mlp", h);
+    NODE(g, HB_OP_CONCAT, ((hb_attrs){.axis = 1}), "mlp", h, h);
+    g->output = island(g, h, SCALAR, "hb_item read a value of sum at chimera/2", "chimera/2");
+    return g;
+}
+
+/* Every op in ops.def, with unnormalized attributes (negative axes, reshape's -1), values added
+ * in an order the printer must renumber, and scalars that test the number format. */
+static hb_graph *all_ops_graph(void)
+{
+    hb_graph *g = hb_graph_new("all-ops_1.0");
+    ck_assert_ptr_nonnull(g);
+    int x = g->input = leaf(g, HB_VAL_INPUT, NULL, SHAPE(2, 3, 4));
+    int w = leaf(g, HB_VAL_PARAM, "lin.weight", SHAPE(5, 4));
+    int r = NODE(g, HB_OP_RELU, NOATTRS, "net/0", x);
+    int b = leaf(g, HB_VAL_PARAM, "lin.bias", SHAPE(5));
+    int c = leaf(g, HB_VAL_CONST, "c0", SHAPE(4, 6));
+    int e = leaf(g, HB_VAL_EXTERN, "e0", SHAPE(4));
+    int lin = NODE(g, HB_OP_LINEAR, NOATTRS, "net/1", r, w, b);
+    NODE(g, HB_OP_LINEAR, NOATTRS, "net/1", r, w);
+    int mm = NODE(g, HB_OP_MATMUL, NOATTRS, "net/2", x, c);
+    int s = NODE(g, HB_OP_ADD, NOATTRS, "", x, e);
+    s = NODE(g, HB_OP_SUB, NOATTRS, "", s, x);
+    s = NODE(g, HB_OP_MUL, NOATTRS, "", s, e);
+    s = NODE(g, HB_OP_DIV, NOATTRS, NULL, s, x);
+    const hb_op scalar_ops[] = {HB_OP_ADD_SCALAR, HB_OP_SUB_SCALAR, HB_OP_MUL_SCALAR,
+                                HB_OP_DIV_SCALAR, HB_OP_RSUB_SCALAR, HB_OP_RDIV_SCALAR};
+    const float scalars[] = {0.1f, -0.0f, FLT_TRUE_MIN, FLT_MAX, INFINITY, NAN, -INFINITY,
+                             1.0f / 3.0f, 1e-38f, -123456789.0f, 2.5f, 16777217.0f};
+    for (size_t i = 0; i < ARRAY_LEN(scalars); i++)
+        s = NODE(g, scalar_ops[i % ARRAY_LEN(scalar_ops)],
+                 ((hb_attrs){.scalar = scalars[i]}), "scalars", s);
+    const hb_op unary[] = {HB_OP_RELU, HB_OP_SIGMOID, HB_OP_TANH, HB_OP_EXP, HB_OP_LOG,
+                           HB_OP_ABS, HB_OP_NEG, HB_OP_SQRT, HB_OP_COPY};
+    for (size_t i = 0; i < ARRAY_LEN(unary); i++)
+        s = NODE(g, unary[i], NOATTRS, "unary", s);
+    NODE(g, HB_OP_SUM, ((hb_attrs){.all = true}), "red", s);
+    NODE(g, HB_OP_SUM, ((hb_attrs){.axis = -1, .keepdim = true}), "red", s);
+    NODE(g, HB_OP_MEAN, ((hb_attrs){.axis = 1}), "red", s);
+    NODE(g, HB_OP_MEAN, ((hb_attrs){.all = true, .keepdim = true}), "red", s);
+    NODE(g, HB_OP_MAX, ((hb_attrs){.axis = 0, .keepdim = true}), "red", s);
+    NODE(g, HB_OP_MAX, ((hb_attrs){.all = true}), "red", s);
+    NODE(g, HB_OP_SOFTMAX, ((hb_attrs){.axis = -1}), "sm", lin);
+    NODE(g, HB_OP_LOG_SOFTMAX, ((hb_attrs){.axis = 2}), "sm", lin);
+    int rs = NODE(g, HB_OP_RESHAPE, ((hb_attrs){.shape = SHAPE(-1, 6)}), "shape", mm);
+    NODE(g, HB_OP_RESHAPE, ((hb_attrs){.shape = SCALAR}), "shape",
+         NODE(g, HB_OP_SUM, ((hb_attrs){.all = true}), "shape", rs));
+    int t = NODE(g, HB_OP_TRANSPOSE, ((hb_attrs){.axis = -1, .axis2 = 0}), "shape", mm);
+    NODE(g, HB_OP_CONCAT, ((hb_attrs){.axis = 0}), "cat", t);
+    int cat = NODE(g, HB_OP_CONCAT, ((hb_attrs){.axis = -2}), "cat", x, s, x);
+    island(g, cat, SHAPE(7), NULL, "odd/island");
+    g->output = island(g, cat, SHAPE(2, 2), "read \"it\"", "");
+    return g;
+}
+
+/* Names, paths and reasons with every kind of byte the text form must carry. */
+static const char odd[] = "a\"b\\c\nd\te\x01" "f\xff" "g #h {i} %j @k";
+
+static hb_graph *odd_names_graph(void)
+{
+    hb_graph *g = hb_graph_new(odd);
+    ck_assert_ptr_nonnull(g);
+    int x = g->input = leaf(g, HB_VAL_INPUT, NULL, SHAPE(3));
+    int p = leaf(g, HB_VAL_PARAM, odd, SHAPE(3));
+    int q = leaf(g, HB_VAL_CONST, "", SHAPE(3));
+    int e = leaf(g, HB_VAL_EXTERN, NULL, SHAPE(1));
+    int s = NODE(g, HB_OP_ADD, NOATTRS, odd, x, p);
+    s = NODE(g, HB_OP_MUL, NOATTRS, "with space/0", s, q);
+    s = NODE(g, HB_OP_SUB, NOATTRS, "\"", s, e);
+    g->output = island(g, s, SHAPE(3), odd, "x\xff/y");
+    return g;
+}
+
+/* A graph without input whose output is a leaf. */
+static hb_graph *leaf_output_graph(void)
+{
+    hb_graph *g = hb_graph_new("");
+    ck_assert_ptr_nonnull(g);
+    g->output = leaf(g, HB_VAL_CONST, "c", SCALAR);
+    return g;
+}
+
+typedef hb_graph *(*graph_maker)(void);
+static const graph_maker makers[] = {golden_graph, all_ops_graph, odd_names_graph,
+                                     leaf_output_graph};
+
+/* ---- helpers ----------------------------------------------------------------------------- */
+
+static char *print_to_memory(hb_status (*print)(FILE *, const hb_graph *), const hb_graph *g)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(print(f, g), HB_OK);
+    ck_assert_int_eq(fclose(f), 0);
+    return buf; /* free() */
+}
+
+static hb_graph *parse_ok(const char *text)
+{
+    char err[512] = "untouched";
+    hb_graph *g = hb_graph_parse(text, err, sizeof err);
+    ck_assert_msg(g != NULL, "parse failed: %s\n--- text ---\n%s", err, text);
+    ck_assert_str_eq(err, "");
+    return g;
+}
+
+/* ---- printing ---------------------------------------------------------------------------- */
+
+START_TEST(print_golden)
+{
+    hb_graph *g = golden_graph();
+    char err[256];
+    ck_assert_msg(hb_graph_verify(g, err, sizeof err) == HB_OK, "%s", err);
+    char *text = hb_graph_to_string(g);
+    ck_assert_ptr_nonnull(text);
+    ck_assert_str_eq(text, golden_text);
+    char *via_file = print_to_memory(hb_graph_print, g);
+    ck_assert_str_eq(via_file, golden_text);
+    free(via_file);
+    hb_free(text);
+    hb_graph_free(g);
+}
+END_TEST
+
+START_TEST(golden_text_parses)
+{
+    hb_graph *g = parse_ok(golden_text);
+    ck_assert_str_eq(g->name, "mlp");
+    ck_assert_int_eq(g->nvalues, 15);
+    ck_assert_int_eq(g->nnodes, 10);
+    ck_assert_int_eq(g->input, 0);
+    ck_assert_int_eq(g->output, 14);
+    ck_assert_int_eq(g->values[1].kind, HB_VAL_PARAM);
+    ck_assert_str_eq(g->values[1].name, "0.weight");
+    ck_assert_ptr_null(g->values[1].data);
+    ck_assert_int_eq(g->values[3].kind, HB_VAL_CONST);
+    ck_assert_int_eq(g->values[4].kind, HB_VAL_EXTERN);
+    const hb_node *n = &g->nodes[0];
+    ck_assert_int_eq(n->op, HB_OP_LINEAR);
+    ck_assert_int_eq(n->ninputs, 3);
+    ck_assert_str_eq(n->path, "mlp/0");
+    ck_assert(g->nodes[1].attrs.all);
+    ck_assert(!g->nodes[2].attrs.all && g->nodes[2].attrs.keepdim);
+    ck_assert_int_eq(g->nodes[2].attrs.axis, 1);
+    ck_assert(g->nodes[4].attrs.scalar == 1.0f);
+    ck_assert_int_eq(g->nodes[5].attrs.shape.ndim, 3);
+    ck_assert_int_eq(g->nodes[5].attrs.shape.dim[2], 16);
+    ck_assert_int_eq(g->nodes[6].attrs.axis2, 1);
+    const hb_node *isl = &g->nodes[9];
+    ck_assert_int_eq(isl->op, HB_OP_ISLAND);
+    ck_assert_str_eq(isl->reason, "hb_item read a value of sum at chimera/2");
+    ck_assert_int_eq(isl->attrs.shape.ndim, 0);
+    ck_assert_ptr_null(isl->attrs.callee);
+    char *again = hb_graph_to_string(g);
+    ck_assert_str_eq(again, golden_text);
+    hb_free(again);
+    hb_graph_free(g);
+}
+END_TEST
+
+START_TEST(all_ops_covered)
+{
+    hb_graph *g = all_ops_graph();
+    bool seen[HB_OP_COUNT] = {0};
+    for (int i = 0; i < g->nnodes; i++)
+        seen[g->nodes[i].op] = true;
+    for (int op = 0; op < HB_OP_COUNT; op++)
+        ck_assert_msg(seen[op], "op %s is not in the all-ops graph", hb_op_table[op].name);
+    char err[256];
+    ck_assert_msg(hb_graph_verify(g, err, sizeof err) == HB_OK, "%s", err);
+    hb_graph_free(g);
+}
+END_TEST
+
+/* print -> parse -> print is the identity, for each graph maker. */
+START_TEST(round_trip)
+{
+    hb_graph *g = makers[_i]();
+    char err[256];
+    ck_assert_msg(hb_graph_verify(g, err, sizeof err) == HB_OK, "%s", err);
+    char *text = hb_graph_to_string(g);
+    ck_assert_ptr_nonnull(text);
+    hb_graph *back = parse_ok(text);
+    char *again = hb_graph_to_string(back);
+    ck_assert_str_eq(again, text);
+    ck_assert_int_eq(back->nnodes, g->nnodes);
+    ck_assert_int_eq(back->nvalues, g->nvalues);
+    ck_assert_str_eq(back->name, g->name);
+    hb_free(again);
+    hb_free(text);
+    hb_graph_free(back);
+    hb_graph_free(g);
+}
+END_TEST
+
+/* Scalars come back bit for bit (nan as some nan). */
+START_TEST(scalars_exact)
+{
+    hb_graph *g = all_ops_graph();
+    char *text = hb_graph_to_string(g);
+    hb_graph *back = parse_ok(text);
+    int checked = 0;
+    for (int i = 0, j = 0; i < g->nnodes; i++) {
+        if (!strstr(hb_op_table[g->nodes[i].op].name, "_scalar"))
+            continue;
+        while (!strstr(hb_op_table[back->nodes[j].op].name, "_scalar"))
+            j++;
+        float a = g->nodes[i].attrs.scalar, b = back->nodes[j++].attrs.scalar;
+        if (isnan(a))
+            ck_assert(isnan(b));
+        else
+            ck_assert_msg(memcmp(&a, &b, sizeof a) == 0, "scalar %.9g came back as %.9g",
+                          (double)a, (double)b);
+        checked++;
+    }
+    ck_assert_int_eq(checked, 12);
+    ck_assert_ptr_nonnull(strstr(text, "{scalar=inf}"));
+    ck_assert_ptr_nonnull(strstr(text, "{scalar=-inf}"));
+    ck_assert_ptr_nonnull(strstr(text, "{scalar=nan}"));
+    ck_assert_ptr_nonnull(strstr(text, "{scalar=-0}"));
+    ck_assert_ptr_nonnull(strstr(text, "{scalar=0.100000001}"));
+    hb_free(text);
+    hb_graph_free(back);
+    hb_graph_free(g);
+}
+END_TEST
+
+START_TEST(odd_names_round_trip)
+{
+    hb_graph *g = odd_names_graph();
+    char *text = hb_graph_to_string(g);
+    /* Only printable ASCII and newlines between lines reach the text. */
+    for (const unsigned char *c = (const unsigned char *)text; *c; c++)
+        ck_assert_msg(*c == '\n' || (*c >= 0x20 && *c < 0x7f), "raw byte 0x%02x in text", *c);
+    ck_assert_ptr_nonnull(strstr(text, "\"a\\\"b\\\\c\\nd\\te\\x01f\\xffg #h {i} %j @k\""));
+    hb_graph *back = parse_ok(text);
+    ck_assert_str_eq(back->name, odd);
+    ck_assert_str_eq(back->values[1].name, odd);
+    ck_assert_str_eq(back->values[2].name, "");
+    ck_assert_str_eq(back->values[3].name, "");
+    ck_assert_str_eq(back->nodes[0].path, odd);
+    ck_assert_str_eq(back->nodes[1].path, "with space/0");
+    ck_assert_str_eq(back->nodes[2].path, "\"");
+    ck_assert_str_eq(back->nodes[3].reason, odd);
+    ck_assert_str_eq(back->nodes[3].path, "x\xff/y");
+    char *again = hb_graph_to_string(back);
+    ck_assert_str_eq(again, text);
+    hb_free(again);
+    hb_free(text);
+    hb_graph_free(back);
+    hb_graph_free(g);
+}
+END_TEST
+
+START_TEST(bare_and_quoted_names)
+{
+    hb_graph *g = leaf_output_graph();
+    char *text = hb_graph_to_string(g);
+    ck_assert_str_eq(text, "graph \"\" {\n  %0 = const \"c\" : f32[]\n  return %0\n}\n");
+    hb_free(text);
+    hb_graph_free(g);
+
+    g = hb_graph_new("my graph");
+    int x = g->input = leaf(g, HB_VAL_INPUT, "ignored", SHAPE(1));
+    g->output = NODE(g, HB_OP_NEG, NOATTRS, "a b", x);
+    text = hb_graph_to_string(g);
+    ck_assert_str_eq(text, "graph \"my graph\" {\n  %0 = input : f32[1]\n"
+                           "  %1 = neg(%0) : f32[1]  @\"a b\"\n  return %1\n}\n");
+    hb_free(text);
+    hb_graph_free(g);
+}
+END_TEST
+
+/* Spaces, tabs, CRLF, comments and blank lines are all tolerated; the print is canonical. */
+START_TEST(parse_is_whitespace_tolerant)
+{
+    const char *loose =
+        "# a hand-written graph\n"
+        "\n"
+        "graph\tmlp{   # the name\r\n"
+        "%0=input:f32[ 2 ,20 ]\n"
+        "\t%1 = param\"0.weight\" : f32 [256,20]   \n"
+        "   \n"
+        "  %2 = linear( %0 ,%1 ) :f32[2,256]@mlp/0 # trailing comment\n"
+        "  %3 = sum(%2){ axis = -1 ,keepdim }:f32[2,1]\n"
+        "  %4 = island(%3) {reason=\"# not a comment\"} : f32[7]\n"
+        "  return %4\n"
+        "}\n"
+        "\n# done\n";
+    hb_graph *g = parse_ok(loose);
+    char *text = hb_graph_to_string(g);
+    ck_assert_str_eq(text, "graph mlp {\n"
+                           "  %0 = input : f32[2, 20]\n"
+                           "  %1 = param \"0.weight\" : f32[256, 20]\n"
+                           "  %2 = linear(%0, %1) : f32[2, 256]  @mlp/0\n"
+                           "  %3 = sum(%2) {axis=-1, keepdim} : f32[2, 1]\n"
+                           "  %4 = island(%3) {reason=\"# not a comment\"} : f32[7]\n"
+                           "  return %4\n"
+                           "}\n");
+    ck_assert_int_eq(g->nodes[2].attrs.shape.ndim, 1);
+    ck_assert_int_eq(g->nodes[2].attrs.shape.dim[0], 7);
+    hb_free(text);
+    hb_graph_free(g);
+    /* No trailing newline at the end of the text. */
+    g = parse_ok("graph g {\n %0 = input : f32[]\n return %0\n}");
+    hb_graph_free(g);
+}
+END_TEST
+
+/* ---- the verifier ------------------------------------------------------------------------ */
+
+static void assert_verify_fails(hb_graph *g, const char *const *needles)
+{
+    char err[256] = "";
+    ck_assert_int_ne(hb_graph_verify(g, err, sizeof err), HB_OK);
+    for (; *needles; needles++)
+        ck_assert_msg(strstr(err, *needles), "'%s' not in the message '%s'", *needles, err);
+    /* What the verifier rejects, the parser rejects too. */
+    char *text = hb_graph_to_string(g);
+    ck_assert_ptr_nonnull(text);
+    char perr[256] = "";
+    hb_graph *back = hb_graph_parse(text, perr, sizeof perr);
+    ck_assert_msg(back == NULL, "parsed a broken graph:\n%s", text);
+    ck_assert_ptr_nonnull(strstr(perr, "line "));
+    hb_free(text);
+    hb_graph_free(g);
+}
+
+START_TEST(verify_use_before_def)
+{
+    hb_graph *g = hb_graph_new("g");
+    hb_shape s = SHAPE(4);
+    int x = g->input = leaf(g, HB_VAL_INPUT, NULL, s);
+    int later = x + 2;
+    hb_graph_add_node(g, HB_OP_RELU, &NOATTRS, 1, &later, &s, "blk/a");
+    g->output = hb_graph_add_node(g, HB_OP_NEG, &NOATTRS, 1, &x, &s, "blk/b");
+    assert_verify_fails(g, (const char *[]){"node 0", "relu", "blk/a", "not defined", NULL});
+}
+END_TEST
+
+/* A node value no node defines (left behind by a careless rewrite). */
+START_TEST(verify_dangling_value)
+{
+    hb_graph *g = hb_graph_new("g");
+    hb_shape s = SHAPE(4);
+    g->input = leaf(g, HB_VAL_INPUT, NULL, s);
+    int ghost = hb_graph_add_value(g, HB_VAL_NODE, &s, NULL);
+    g->output = hb_graph_add_node(g, HB_OP_EXP, &NOATTRS, 1, &ghost, &s, "blk/exp");
+    char *text = hb_graph_to_string(g);
+    ck_assert_ptr_nonnull(strstr(text, "exp(%?)"));
+    hb_free(text);
+    assert_verify_fails(g, (const char *[]){"node 0", "exp", "blk/exp", "not defined", NULL});
+}
+END_TEST
+
+START_TEST(verify_wrong_shape)
+{
+    hb_graph *g = hb_graph_new("g");
+    int x = g->input = leaf(g, HB_VAL_INPUT, NULL, SHAPE(2, 3));
+    hb_shape bad = SHAPE(3, 2);
+    int r = NODE(g, HB_OP_RELU, NOATTRS, "ok", x);
+    g->output = hb_graph_add_node(g, HB_OP_SIGMOID, &NOATTRS, 1, &r, &bad, "blk/sig");
+    assert_verify_fails(g, (const char *[]){"node 1", "sigmoid", "blk/sig", "[3, 2]", "[2, 3]",
+                                            NULL});
+}
+END_TEST
+
+START_TEST(verify_wrong_arity)
+{
+    hb_graph *g = hb_graph_new("g");
+    int x = g->input = leaf(g, HB_VAL_INPUT, NULL, SHAPE(2, 2));
+    hb_shape s = SHAPE(2, 2);
+    g->output = hb_graph_add_node(g, HB_OP_MATMUL, &NOATTRS, 1, &x, &s, "blk/mm");
+    assert_verify_fails(g, (const char *[]){"node 0", "matmul", "blk/mm", "got 1", NULL});
+}
+END_TEST
+
+START_TEST(verify_no_output)
+{
+    hb_graph *g = hb_graph_new("g");
+    int x = g->input = leaf(g, HB_VAL_INPUT, NULL, SHAPE(2));
+    NODE(g, HB_OP_RELU, NOATTRS, "blk", x);
+    assert_verify_fails(g, (const char *[]){"returns no value", NULL});
+}
+END_TEST
+
+START_TEST(verify_bad_axis)
+{
+    hb_graph *g = hb_graph_new("g");
+    int x = g->input = leaf(g, HB_VAL_INPUT, NULL, SHAPE(2));
+    hb_attrs at = {.axis = 3};
+    hb_shape s = SHAPE(2);
+    g->output = hb_graph_add_node(g, HB_OP_SOFTMAX, &at, 1, &x, &s, "blk/sm");
+    assert_verify_fails(g, (const char *[]){"node 0", "blk/sm", "softmax", "axis 3", NULL});
+}
+END_TEST
+
+/* ---- hostile text ------------------------------------------------------------------------ */
+
+#define HEAD "graph t {\n  %0 = input : f32[2, 3]\n"
+#define TAIL "  return %1\n}\n"
+
+typedef struct bad_text {
+    const char *text;
+    const char *needle; /* must appear in the message */
+} bad_text;
+
+static const bad_text bad_texts[] = {
+    {"", "line 1: expected 'graph', found end of input"},
+    {"   \n\n# only a comment\n", "line 4: expected 'graph'"},
+    {"grap t {\n", "line 1: expected 'graph', found 'grap'"},
+    {"graph", "line 1: expected a graph name, found end of input"},
+    {"graph {\n}\n", "line 1: expected a graph name, found '{'"},
+    {"graph t\n{\n", "line 1: expected '{', found end of line"},
+    {"graph t { x\n", "line 1: expected end of line, found 'x'"},
+    {"graph \"t {\n", "line 1: expected '\"' to close the string, found end of line"},
+    {"graph t {\n", "line 2: expected '}' to close the graph, found end of input"},
+    {"graph t {\n  %0 = input : f32[2]\n", "line 3: expected '}' to close the graph"},
+    {"graph t {\n}\n", "line 2: expected a line 'return %N' before '}'"},
+    {"graph t {\n  %1 = input : f32[2]\n  return %1\n}\n",
+     "line 2: expected %0 (values are numbered in order from 0), found %1"},
+    {HEAD "  %0 = relu(%0) : f32[2, 3]\n" TAIL, "line 3: expected %1"},
+    {HEAD "  %1 = relu(%2) : f32[2, 3]\n" TAIL,
+     "line 3: expected a value defined on an earlier line, found %2"},
+    {HEAD "  %1 = relu(%1) : f32[2, 3]\n" TAIL, "line 3: expected a value defined"},
+    {HEAD "  %1 = frobnicate(%0) : f32[2, 3]\n" TAIL, "line 3: expected an op name"},
+    {HEAD "  %1 = matmul(%0) : f32[2, 3]\n" TAIL,
+     "line 3: expected 2 inputs to matmul, found 1"},
+    {HEAD "  %1 = linear(%0, %0, %0, %0) : f32[2, 3]\n" TAIL,
+     "line 3: expected 2 to 3 inputs to linear, found 4"},
+    {HEAD "  %1 = relu() : f32[2, 3]\n" TAIL, "line 3: expected 1 input to relu, found 0"},
+    {HEAD "  %1 = concat() {axis=0} : f32[2, 3]\n" TAIL,
+     "line 3: expected at least 1 input to concat, found 0"},
+    {HEAD "  %1 = relu(%0) : f32[2, 4]\n" TAIL,
+     "line 3: expected type f32[2, 3] for relu, found f32[2, 4]"},
+    {HEAD "  %1 = matmul(%0, %0) : f32[2, 3]\n" TAIL, "line 3: matmul: "},
+    {"graph t {\n  %0 = input : f32[1, 1, 1, 1, 1, 1, 1, 1, 1]\n  return %0\n}\n",
+     "line 2: expected at most 8 dims, found more"},
+    {"graph t {\n  %0 = input : f32[99999999999999999999999]\n  return %0\n}\n",
+     "line 2: expected a dim in [0, 72057594037927936], found '99999999999999999999999'"},
+    {"graph t {\n  %0 = input : f32[-1]\n  return %0\n}\n",
+     "line 2: expected a dim in [0, "},
+    {"graph t {\n  %0 = input : f32[72057594037927936, 72057594037927936]\n  return %0\n}\n",
+     "line 2: expected a type of at most 2^63-1 elements"},
+    {"graph t {\n  %0 = input : f32[2, 3\n  return %0\n}\n",
+     "line 2: expected ',' or ']', found end of line"},
+    {"graph t {\n  %0 = input : f32[2,]\n  return %0\n}\n", "line 2: expected a dim"},
+    {"graph t {\n  %0 = input : f32[2x]\n  return %0\n}\n", "line 2: expected a dim"},
+    {"graph t {\n  %0 = input\n  return %0\n}\n", "line 2: expected ':', found end of line"},
+    {"graph t {\n  %0 = input : f64[2]\n  return %0\n}\n",
+     "line 2: expected a type 'f32[...]', found 'f64'"},
+    {"graph t {\n  %0 = input \"x\" : f32[2]\n  return %0\n}\n", "line 2: expected ':'"},
+    {"graph t {\n  %0 input : f32[2]\n  return %0\n}\n", "line 2: expected '=', found 'input'"},
+    {"graph t {\n  % 0 = input : f32[2]\n  return %0\n}\n", "line 2: expected a value '%N'"},
+    {"graph t {\n  %99999999999 = input : f32[2]\n  return %0\n}\n",
+     "line 2: expected a value number in [0, 2147483647]"},
+    {"graph t {\n  %0 = param \"abc : f32[2]\n  return %0\n}\n",
+     "line 2: expected '\"' to close the string, found end of line"},
+    {"graph t {\n  %0 = param \"abc", "line 2: expected '\"' to close the string, found end "
+                                      "of input"},
+    {"graph t {\n  %0 = param \"a\\qb\" : f32[2]\n  return %0\n}\n",
+     "line 2: expected an escape"},
+    {"graph t {\n  %0 = param \"a\\x4\" : f32[2]\n  return %0\n}\n",
+     "line 2: expected an escape"},
+    {"graph t {\n  %0 = param \"a\\x00b\" : f32[2]\n  return %0\n}\n",
+     "line 2: expected a byte other than \\x00"},
+    {"graph t {\n  %0 = param \"a\\", "line 2: expected an escape"},
+    {"graph t {\n  %0 = param abc : f32[2]\n  return %0\n}\n",
+     "line 2: expected a quoted string, found 'abc'"},
+    {HEAD "  %1 = softmax(%0) : f32[2, 3]\n" TAIL, "line 3: expected '{', found ':'"},
+    {HEAD "  %1 = softmax(%0) {axis=1 : f32[2, 3]\n" TAIL, "line 3: expected '}', found ':'"},
+    {HEAD "  %1 = softmax(%0) {dim=1} : f32[2, 3]\n" TAIL,
+     "line 3: expected 'axis', found 'dim'"},
+    {HEAD "  %1 = relu(%0) {axis=1} : f32[2, 3]\n" TAIL,
+     "line 3: expected ':' (relu takes no attributes), found '{'"},
+    {HEAD "  %1 = softmax(%0) {axis=5} : f32[2, 3]\n" TAIL, "line 3: softmax: axis 5"},
+    {HEAD "  %1 = softmax(%0) {axis=99999999999} : f32[2, 3]\n" TAIL,
+     "line 3: expected an axis in [-2147483648, 2147483647]"},
+    {HEAD "  %1 = add_scalar(%0) {scalar=abc} : f32[2, 3]\n" TAIL,
+     "line 3: expected a number, found 'abc'"},
+    {HEAD "  %1 = add_scalar(%0) {scalar=1e99} : f32[2, 3]\n" TAIL,
+     "line 3: expected a number within f32 range"},
+    {HEAD "  %1 = add_scalar(%0) {scalar=} : f32[2, 3]\n" TAIL, "line 3: expected a number"},
+    {HEAD "  %1 = sum(%0) {axis=1, keep} : f32[2, 1]\n" TAIL,
+     "line 3: expected 'keepdim', found 'keep'"},
+    {HEAD "  %1 = sum(%0) {} : f32[]\n" TAIL, "line 3: expected 'all' or 'axis', found '}'"},
+    {HEAD "  %1 = sum(%0) {all} : f32[2]\n" TAIL, "line 3: expected type f32[] for sum"},
+    {HEAD "  %1 = reshape(%0) {shape=[7]} : f32[7]\n" TAIL, "line 3: reshape: cannot reshape"},
+    {HEAD "  %1 = reshape(%0) {shape=[-1, -1]} : f32[6]\n" TAIL, "line 3: reshape: "},
+    {HEAD "  %1 = reshape(%0) {shape=[-2]} : f32[6]\n" TAIL, "line 3: expected a dim in [-1, "},
+    {HEAD "  %1 = transpose(%0) {axes=[0, 1, 2]} : f32[3, 2]\n" TAIL,
+     "line 3: expected ']', found ','"},
+    {HEAD "  %1 = island(%0) : f32[]\n" TAIL, "line 3: expected '{', found ':'"},
+    {HEAD "  %1 = relu(%0 : f32[2, 3]\n" TAIL, "line 3: expected ',' or ')', found ':'"},
+    {HEAD "  %1 = relu(%0) : f32[2, 3]  @\n" TAIL,
+     "line 3: expected a block path, found end of line"},
+    {HEAD "  %1 = relu(%0) : f32[2, 3]  @a b\n" TAIL, "line 3: expected end of line, found 'b'"},
+    {HEAD "  %1 = relu(%0) : f32[2, 3]\n  %2 = param \"p\" : f32[1]\n  return %1\n}\n",
+     "line 4: expected a node"},
+    {HEAD "  return %9\n}\n", "line 3: expected a value defined on an earlier line, found %9"},
+    {HEAD "  return 0\n}\n", "line 3: expected a value '%N', found '0'"},
+    {HEAD "  return %0 %0\n}\n", "line 3: expected end of line, found '%0'"},
+    {HEAD "  return %0\n  return %0\n}\n", "line 4: expected '}' after the return line"},
+    {HEAD "  return %0\n  %1 = relu(%0) : f32[2, 3]\n}\n",
+     "line 4: expected '}' after the return line"},
+    {HEAD "  return %0\n}\ngraph u {\n", "line 5: expected end of input after the graph"},
+    {HEAD "  return %0\n} x\n", "line 4: expected end of line, found 'x'"},
+    {HEAD "  bogus\n" TAIL, "line 3: expected a value '%N = ...', 'return' or '}'"},
+    {HEAD "  %1 = \x01\xff(%0) : f32[2, 3]\n" TAIL, "found '\\x01'"},
+};
+
+START_TEST(parse_rejects)
+{
+    const bad_text *b = &bad_texts[_i];
+    char err[512] = "";
+    hb_graph *g = hb_graph_parse(b->text, err, sizeof err);
+    ck_assert_msg(g == NULL, "case %d parsed:\n%s", _i, b->text);
+    ck_assert_msg(strstr(err, "line ") == err, "case %d: message without a line: '%s'", _i, err);
+    ck_assert_msg(strstr(err, b->needle), "case %d: '%s' not in '%s'", _i, b->needle, err);
+    ck_assert_ptr_nonnull(strstr(hb_last_error(), err));
+}
+END_TEST
+
+START_TEST(parse_too_many_inputs)
+{
+    char text[4096];
+    int used = snprintf(text, sizeof text, "graph t {\n  %%0 = input : f32[1]\n  %%1 = concat(");
+    for (int i = 0; i < 65; i++)
+        used += snprintf(text + used, sizeof text - (size_t)used, i ? ", %%0" : "%%0");
+    snprintf(text + used, sizeof text - (size_t)used, ") {axis=0} : f32[65]\n  return %%1\n}\n");
+    char err[256];
+    ck_assert_ptr_null(hb_graph_parse(text, err, sizeof err));
+    ck_assert_ptr_nonnull(strstr(err, "line 3: expected at most 64 inputs"));
+}
+END_TEST
+
+START_TEST(parse_null_and_small_buffers)
+{
+    char err[16];
+    ck_assert_ptr_null(hb_graph_parse(NULL, err, sizeof err));
+    ck_assert_str_eq(err, "line 1: expecte"); /* truncated, still terminated */
+    ck_assert_ptr_null(hb_graph_parse("graph", NULL, 0));
+    ck_assert_ptr_null(hb_graph_parse("graph", err, 0));
+}
+END_TEST
+
+/* Every prefix and many one-byte mutations of a valid text: never a crash or a leak, and a
+ * graph that parses is one that prints and verifies. */
+START_TEST(parse_survives_mutations)
+{
+    hb_graph *g = all_ops_graph();
+    char *text = hb_graph_to_string(g);
+    hb_graph_free(g);
+    size_t len = strlen(text);
+    char *buf = malloc(len + 1);
+    char err[256];
+    int parsed = 0;
+    for (size_t cut = 0; cut <= len; cut++) {
+        memcpy(buf, text, cut);
+        buf[cut] = '\0';
+        hb_graph *p = hb_graph_parse(buf, err, sizeof err);
+        ck_assert_msg(p || strncmp(err, "line ", 5) == 0, "cut %zu: '%s'", cut, err);
+        parsed += p != NULL;
+        hb_graph_free(p);
+    }
+    ck_assert_int_ge(parsed, 1); /* at least the whole text */
+    static const char bytes[] = "\0\n\"\\%{}[](),=:@#-9 x\x01\xff";
+    unsigned seed = 12345;
+    for (int k = 0; k < 4000; k++) {
+        memcpy(buf, text, len + 1);
+        seed = seed * 1103515245u + 12345u;
+        size_t at = (seed >> 8) % len;
+        seed = seed * 1103515245u + 12345u;
+        buf[at] = bytes[(seed >> 8) % (sizeof bytes - 1)];
+        hb_graph *p = hb_graph_parse(buf, err, sizeof err);
+        if (p) {
+            char verr[256];
+            ck_assert_int_eq(hb_graph_verify(p, verr, sizeof verr), HB_OK);
+            char *again = hb_graph_to_string(p);
+            hb_graph *twice = parse_ok(again);
+            char *third = hb_graph_to_string(twice);
+            ck_assert_str_eq(third, again);
+            hb_free(third);
+            hb_free(again);
+            hb_graph_free(twice);
+        } else {
+            ck_assert_msg(strncmp(err, "line ", 5) == 0, "mutation %d: '%s'", k, err);
+        }
+        hb_graph_free(p);
+    }
+    free(buf);
+    hb_free(text);
+}
+END_TEST
+
+/* Allocation failures, one at a time: every parse and print fails cleanly. */
+static long alloc_count, alloc_fail_at;
+
+static bool counting_hook(size_t n)
+{
+    (void)n;
+    return alloc_count++ != alloc_fail_at;
+}
+
+START_TEST(alloc_failures)
+{
+    hb_graph *g = odd_names_graph();
+    char *text = hb_graph_to_string(g);
+    alloc_count = 0, alloc_fail_at = -1;
+    hb_alloc_hook = counting_hook;
+    hb_graph *p = hb_graph_parse(text, NULL, 0);
+    long parse_allocs = alloc_count;
+    hb_graph_free(p);
+    ck_assert_int_gt(parse_allocs, 3);
+    char err[256];
+    for (alloc_fail_at = 0; alloc_fail_at < parse_allocs; alloc_fail_at++) {
+        alloc_count = 0;
+        p = hb_graph_parse(text, err, sizeof err);
+        ck_assert_msg(p == NULL, "allocation %ld failed but the parse succeeded", alloc_fail_at);
+        ck_assert_ptr_nonnull(strstr(err, "out of memory"));
+    }
+    for (alloc_fail_at = 0; alloc_fail_at < 2; alloc_fail_at++) {
+        alloc_count = 0;
+        ck_assert_ptr_null(hb_graph_to_string(g));
+    }
+    alloc_count = 0, alloc_fail_at = 0;
+    FILE *null = fopen("/dev/null", "w");
+    ck_assert_int_eq(hb_graph_print_dot(null, g), HB_ERR_NOMEM);
+    fclose(null);
+    hb_alloc_hook = NULL;
+    hb_free(text);
+    hb_graph_free(g);
+}
+END_TEST
+
+/* ---- DOT --------------------------------------------------------------------------------- */
+
+START_TEST(dot_output)
+{
+    hb_graph *g = makers[_i]();
+    char *dot = print_to_memory(hb_graph_print_dot, g);
+    ck_assert_ptr_nonnull(strstr(dot, "digraph"));
+    ck_assert_ptr_nonnull(strstr(dot, "rankdir=TB"));
+    ck_assert_ptr_nonnull(strstr(dot, "label=\"return\""));
+    for (const unsigned char *c = (const unsigned char *)dot; *c; c++)
+        ck_assert_msg(*c == '\n' || (*c >= 0x20 && *c < 0x7f), "raw byte 0x%02x in DOT", *c);
+    bool has_island = false;
+    for (int i = 0; i < g->nnodes; i++)
+        has_island |= g->nodes[i].op == HB_OP_ISLAND;
+    if (has_island)
+        ck_assert_ptr_nonnull(strstr(dot, "style=filled"));
+    if (access("/usr/bin/dot", X_OK) == 0) {
+        char path[600], cmd[2000];
+        snprintf(path, sizeof path, "%s", temp_path("graph.dot"));
+        FILE *f = fopen(path, "w");
+        ck_assert_ptr_nonnull(f);
+        fputs(dot, f);
+        fclose(f);
+        snprintf(cmd, sizeof cmd, "/usr/bin/dot -Tsvg '%s' -o '%s.svg' 2>'%s.err'", path, path,
+                 path);
+        int st = system(cmd);
+        ck_assert_msg(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+                      "dot -Tsvg failed (status %d) on:\n%s", st, dot);
+        snprintf(cmd, sizeof cmd, "%s.err", path);
+        f = fopen(cmd, "r");
+        ck_assert_ptr_nonnull(f);
+        char warn[256] = "";
+        ck_assert_msg(!fgets(warn, sizeof warn, f), "dot warned: %s", warn);
+        fclose(f);
+        unlink(cmd);
+        snprintf(cmd, sizeof cmd, "%s.svg", path);
+        unlink(cmd);
+        unlink(path);
+    }
+    free(dot);
+    hb_graph_free(g);
+}
+END_TEST
+
+START_TEST(dot_escapes_labels)
+{
+    hb_graph *g = odd_names_graph();
+    char *dot = print_to_memory(hb_graph_print_dot, g);
+    ck_assert_ptr_nonnull(strstr(dot, "a\\\"b\\\\c\\nd\\\\x09e\\\\x01f\\\\xffg #h {i} %j @k"));
+    ck_assert_ptr_nonnull(strstr(dot, "fillcolor="));
+    free(dot);
+    hb_graph_free(g);
+}
+END_TEST
+
+/* ---- main -------------------------------------------------------------------------------- */
+
+int main(void)
+{
+    Suite *s = suite_create("graph");
+
+    TCase *tc = tcase_create("print");
+    tcase_add_test(tc, print_golden);
+    tcase_add_test(tc, golden_text_parses);
+    tcase_add_test(tc, all_ops_covered);
+    tcase_add_loop_test(tc, round_trip, 0, (int)ARRAY_LEN(makers));
+    tcase_add_test(tc, scalars_exact);
+    tcase_add_test(tc, odd_names_round_trip);
+    tcase_add_test(tc, bare_and_quoted_names);
+    tcase_add_test(tc, parse_is_whitespace_tolerant);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("verify");
+    tcase_add_test(tc, verify_use_before_def);
+    tcase_add_test(tc, verify_dangling_value);
+    tcase_add_test(tc, verify_wrong_shape);
+    tcase_add_test(tc, verify_wrong_arity);
+    tcase_add_test(tc, verify_no_output);
+    tcase_add_test(tc, verify_bad_axis);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("hostile");
+    tcase_add_loop_test(tc, parse_rejects, 0, (int)ARRAY_LEN(bad_texts));
+    tcase_add_test(tc, parse_too_many_inputs);
+    tcase_add_test(tc, parse_null_and_small_buffers);
+    tcase_add_test(tc, parse_survives_mutations);
+    tcase_add_test(tc, alloc_failures);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("dot");
+    tcase_add_loop_test(tc, dot_output, 0, (int)ARRAY_LEN(makers));
+    tcase_add_test(tc, dot_escapes_labels);
+    suite_add_tcase(s, tc);
+
+    return run_suite(s);
+}

@@ -6,7 +6,7 @@
 
 hb_block *mlp_new(void)
 {
-    return hb_sequential_of(hb_linear_new(0, 256), hb_relu_new(), hb_linear_new(256, 10), NULL);
+    return hb_sequential_of(hb_linear_new(0, 256), hb_relu_new(), hb_linear_new(256, 10));
 }
 
 /* The custom block: its children are found by name in the forward. */

@@ -12,33 +12,32 @@ hb_block *nest_mlp_new(void)
 {
     hb_block *b = hb_block_new("NestMLP", nest_mlp_forward);
     hb_block_add_child(b, "net", hb_sequential_of(hb_linear_new(0, 64), hb_relu_new(),
-                                                  hb_linear_new(64, 32), hb_relu_new(), NULL));
+                                                  hb_linear_new(64, 32), hb_relu_new()));
     hb_block_add_child(b, "linear", hb_linear_new(32, 16));
     return b;
 }
 
 hb_block *chimera_new(void)
 {
-    return hb_sequential_of(nest_mlp_new(), hb_linear_new(16, 20), fixed_hidden_new(), NULL);
+    return hb_sequential_of(nest_mlp_new(), hb_linear_new(16, 20), fixed_hidden_new());
 }
 
 hb_block *parallel_new(void)
 {
     hb_block *b = hb_parallel_new(1);
-    hb_block_add_child(b, "net1", hb_sequential_of(hb_linear_new(0, 64), hb_relu_new(), NULL));
-    hb_block_add_child(b, "net2", hb_sequential_of(hb_linear_new(0, 32), hb_tanh_new(), NULL));
+    hb_block_add_child(b, "net1", hb_sequential_of(hb_linear_new(0, 64), hb_relu_new()));
+    hb_block_add_child(b, "net2", hb_sequential_of(hb_linear_new(0, 32), hb_tanh_new()));
     return b;
 }
 
 static hb_block *linear_relu_32(void *arg)
 {
     (void)arg;
-    return hb_sequential_of(hb_linear_new(32, 32), hb_relu_new(), NULL);
+    return hb_sequential_of(hb_linear_new(32, 32), hb_relu_new());
 }
 
 hb_block *factory_new(void)
 {
     return hb_sequential_of(hb_linear_new(0, 32), hb_relu_new(),
-                            hb_block_factory(4, linear_relu_32, NULL), hb_linear_new(32, 10),
-                            NULL);
+                            hb_block_factory(4, linear_relu_32, NULL), hb_linear_new(32, 10));
 }

@@ -272,10 +272,14 @@ hb_block *hb_sigmoid_new(void);
 hb_block *hb_tanh_new(void);
 hb_block *hb_flatten_new(void);
 
-/* Sequential: children "0", "1", … run in order. hb_sequential_of takes over each block; the
- * list ends with NULL. */
+/* Sequential: children "0", "1", … run in order. hb_sequential_of(a, b, c) takes over each
+ * block; if any of them is NULL (its constructor failed) the result is NULL and the others
+ * are released. */
 hb_block *hb_sequential_new(void);
-hb_block *hb_sequential_of(hb_block *first, ...);
+hb_block *hb_sequential_from(int n, hb_block *const *blocks);
+#define hb_sequential_of(...)                                                                 \
+    hb_sequential_from((int)(sizeof((hb_block *[]){__VA_ARGS__}) / sizeof(hb_block *)),       \
+                       (hb_block *[]){__VA_ARGS__})
 hb_status hb_sequential_add(hb_block *seq, hb_block *child); /* key = next index */
 
 /* Parallel: children "0", "1", … each run on the input; outputs concatenated along axis. */

@@ -114,7 +114,7 @@ START_TEST(shared_child_shares_parameters)
     hb_block *twice = hb_block_new("Twice", twice_forward);
     hb_block_add_child(twice, "shared", hb_block_retain(inner));
     /* The same block under two names in a Sequential: both names list the same tensors. */
-    hb_block *seq = hb_sequential_of(hb_block_retain(inner), hb_block_retain(inner), NULL);
+    hb_block *seq = hb_sequential_of(hb_block_retain(inner), hb_block_retain(inner));
     hb_state_dict sd = names_of(seq);
     ck_assert_int_eq(sd.count, 4);
     ck_assert_ptr_eq(sd.items[0].value, sd.items[2].value);
@@ -148,7 +148,7 @@ static hb_tensor *busy_forward(hb_block *self, hb_tensor *x)
 START_TEST(calls_release_their_intermediates)
 {
     hb_block *busy = hb_block_new("Busy", busy_forward);
-    hb_block *outer = hb_sequential_of(hb_block_retain(busy), hb_block_retain(busy), NULL);
+    hb_block *outer = hb_sequential_of(hb_block_retain(busy), hb_block_retain(busy));
     hb_tensor *x = hb_ones(HB_SHAPE(4));
     long before = atomic_load(&hb_tensors_live);
     hb_tensor *y = hb_block_call(outer, x);

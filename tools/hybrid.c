@@ -362,7 +362,7 @@ static int bench(int argc, char **argv)
     int rc = parse(argc, argv, "weights batch features json threads", &o);
     hb_block *net = rc ? NULL : load_model(&o);
     hb_tensor *x = net ? sample_input(&o) : NULL;
-    bench_result r;
+    bench_result r = {0};
     if (!rc && !net)
         rc = 1;
     if (!rc && (!x || !bench_block(net, x, 21, 20000, &r)))

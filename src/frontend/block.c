@@ -5,6 +5,7 @@
 #include "frontend.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -239,7 +240,15 @@ static bool reaches(const hb_block *from, const hb_block *to)
     return false;
 }
 
-static hb_param *find_param(const hb_block *b, const char *name)
+static hb_block *find_child(const hb_block *b, const char *key)
+{
+    for (int i = 0; i < b->nchildren; i++)
+        if (strcmp(b->children[i].key, key) == 0)
+            return b->children[i].block;
+    return NULL;
+}
+
+hb_param *hb_block_find_param(const hb_block *b, const char *name)
 {
     for (int i = 0; i < b->nparams; i++)
         if (strcmp(b->params[i].name, name) == 0)
@@ -253,7 +262,7 @@ static hb_status check_name(const hb_block *b, const char *what, const char *nam
     if (!name || !*name || strchr(name, '.'))
         return hb_fail(HB_ERR_NAME, "%s: %s name \"%s\" must be non-empty and without '.'",
                        b->type, what, name ? name : "(null)");
-    if (hb_block_child(b, name) || find_param(b, name))
+    if (find_child(b, name) || hb_block_find_param(b, name))
         return hb_fail(HB_ERR_NAME, "%s: the name \"%s\" is already taken", b->type, name);
     return HB_OK;
 }
@@ -287,12 +296,11 @@ hb_status hb_block_add_child(hb_block *b, const char *key, hb_block *c)
 
 hb_block *hb_block_child(const hb_block *b, const char *key)
 {
-    if (!b || !key)
-        return NULL;
-    for (int i = 0; i < b->nchildren; i++)
-        if (strcmp(b->children[i].key, key) == 0)
-            return b->children[i].block;
-    return NULL;
+    hb_block *c = b && key ? find_child(b, key) : NULL;
+    if (!c && hb_last_status() == HB_OK) /* so a forward's call of it says what was missing */
+        hb_fail(HB_ERR_NAME, "%s has no child \"%s\"", b ? b->type : "(NULL block)",
+                key ? key : "(NULL)");
+    return c;
 }
 
 int hb_block_num_children(const hb_block *b) { return b ? b->nchildren : 0; }
@@ -346,12 +354,9 @@ static hb_status fill_init(hb_block *b, hb_param *p, hb_tensor *t)
     if (in->kind == HB_INIT_FAN_IN_UNIFORM) {
         int64_t f = fan_in(&p->shape);
         if (p->fan_in_of) {
-            hb_param *src = find_param(b, p->fan_in_of);
-            if (!src)
-                return hb_fail(HB_ERR_NAME, "%s: parameter \"%s\" takes its fan-in from \"%s\", "
-                               "which does not exist", b->type, p->name, p->fan_in_of);
-            if (!shape_known(&src->shape))
-                return HB_ERR_STATE; /* waits for its sibling */
+            hb_param *src = hb_block_find_param(b, p->fan_in_of);
+            if (!src || !shape_known(&src->shape))
+                return HB_ERR_STATE; /* waits for its sibling (which may come later) */
             f = fan_in(&src->shape);
         }
         float bound = f > 0 ? in->a / sqrtf((float)f) : 0.0f;
@@ -369,9 +374,18 @@ static hb_status fill_init(hb_block *b, hb_param *p, hb_tensor *t)
     return HB_OK;
 }
 
+/* Deferred parameters get their values on a first call, which several threads may make at
+ * once: one lock for all materializing, and the value published with release order. */
+static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static hb_tensor *value_of(const hb_param *p)
+{
+    return __atomic_load_n(&p->value, __ATOMIC_ACQUIRE);
+}
+
 /* Gives p values if its shape is known and what its initializer needs is there; returns
- * HB_ERR_STATE (without a message) if it must wait. */
-static hb_status materialize(hb_block *b, hb_param *p)
+ * HB_ERR_STATE (without a message) if it must wait. Called with init_lock held. */
+static hb_status materialize_locked(hb_block *b, hb_param *p)
 {
     if (p->value)
         return HB_OK;
@@ -385,13 +399,34 @@ static hb_status materialize(hb_block *b, hb_param *p)
         hb_tensor_release(t);
         return st;
     }
-    p->value = t;
+    __atomic_store_n(&p->value, t, __ATOMIC_RELEASE);
     /* Siblings waiting for this one's fan-in follow now, so the random stream is consumed in
      * registration order (weight, then bias) as PyTorch does. */
     for (int i = 0; i < b->nparams; i++)
         if (b->params[i].fan_in_of && strcmp(b->params[i].fan_in_of, p->name) == 0)
-            materialize(b, &b->params[i]);
+            materialize_locked(b, &b->params[i]);
     return HB_OK;
+}
+
+static hb_status materialize(hb_block *b, hb_param *p)
+{
+    if (value_of(p))
+        return HB_OK;
+    pthread_mutex_lock(&init_lock);
+    hb_status st = materialize_locked(b, p);
+    pthread_mutex_unlock(&init_lock);
+    return st;
+}
+
+/* Why p has no values yet, as an error. */
+static hb_status deferred_error(const hb_block *b, const hb_param *p)
+{
+    char sb[96];
+    if (shape_known(&p->shape) && p->fan_in_of)
+        return hb_fail(HB_ERR_STATE, "%s: parameter \"%s\" waits for \"%s\" (its fan-in) to get "
+                       "its shape on the first call or a load", b->type, p->name, p->fan_in_of);
+    return hb_fail(HB_ERR_STATE, "%s: parameter \"%s\" is deferred (shape %s) until the first "
+                   "call or a load", b->type, p->name, hb_param_shape_fmt(p, sb, sizeof sb));
 }
 
 static hb_param *add_slot(hb_block *b, const char *kind, const char *name)
@@ -422,7 +457,11 @@ hb_status hb_block_add_param(hb_block *b, const char *name, int ndim, const int6
                        HB_MAX_DIMS);
     for (int i = 0; i < ndim; i++)
         if (shape[i] < 0)
-            return hb_fail(HB_ERR_SHAPE, "parameter \"%s\": dim %d is negative", name, i);
+            return hb_fail(HB_ERR_SHAPE, "parameter \"%s\": dim %d is negative",
+                           name ? name : "", i);
+    if ((unsigned)init.kind > HB_INIT_FAN_IN_UNIFORM)
+        return hb_fail(HB_ERR_ARG, "parameter \"%s\": unknown initializer kind %d",
+                       name ? name : "", (int)init.kind);
     hb_param *p = add_slot(b, "parameter", name);
     if (!p)
         return hb_last_status();
@@ -436,7 +475,12 @@ hb_status hb_block_add_param(hb_block *b, const char *name, int ndim, const int6
     p->init.fan_in_of = p->fan_in_of;
     b->nparams++;
     hb_status st = materialize(b, p);
-    return st == HB_ERR_STATE ? HB_OK : st;
+    if (st != HB_OK && st != HB_ERR_STATE) { /* out of memory: as if never added */
+        b->nparams--;
+        hb_free(p->name), hb_free(p->fan_in_of);
+        return st;
+    }
+    return HB_OK;
 }
 
 hb_status hb_block_add_const(hb_block *b, const char *name, hb_tensor *value)
@@ -460,7 +504,7 @@ hb_status hb_block_add_const(hb_block *b, const char *name, hb_tensor *value)
 /* The parameter or constant called name, or NULL and an error naming what was asked. */
 static hb_param *lookup(hb_block *b, const char *name, const char *fn)
 {
-    hb_param *p = b && name ? find_param(b, name) : NULL;
+    hb_param *p = b && name ? hb_block_find_param(b, name) : NULL;
     if (!b || !name)
         hb_fail(HB_ERR_ARG, "%s: block or name is NULL", fn);
     else if (!p)
@@ -474,13 +518,9 @@ hb_tensor *hb_block_param(hb_block *b, const char *name)
     if (!p)
         return NULL;
     hb_status st = materialize(b, p);
-    if (st == HB_ERR_STATE) {
-        char sb[96];
-        return hb_fail(HB_ERR_STATE, "%s: parameter \"%s\" is deferred (shape %s) until the "
-                       "first call or a load", b->type, name,
-                       hb_param_shape_fmt(p, sb, sizeof sb)), NULL;
-    }
-    return st == HB_OK ? p->value : NULL;
+    if (st == HB_ERR_STATE)
+        return deferred_error(b, p), NULL;
+    return st == HB_OK ? value_of(p) : NULL;
 }
 
 hb_tensor *hb_block_param_infer(hb_block *b, const char *name, int ndim, const int64_t *shape)
@@ -493,25 +533,27 @@ hb_tensor *hb_block_param_infer(hb_block *b, const char *name, int ndim, const i
         return NULL;
     hb_shape want = hb_shape_make(ndim, shape);
     char have[96], need[96];
+    pthread_mutex_lock(&init_lock);
     bool fits = p->shape.ndim == ndim && shape_known(&want);
     for (int i = 0; fits && i < ndim; i++)
         fits = p->shape.dim[i] == 0 || p->shape.dim[i] == shape[i];
+    hb_status st = fits ? HB_OK : HB_ERR_SHAPE;
+    if (fits && !p->value) {
+        p->shape = want;
+        st = materialize_locked(b, p);
+    }
+    pthread_mutex_unlock(&init_lock);
     if (!fits)
         return hb_fail(HB_ERR_SHAPE, "%s: parameter \"%s\" has shape %s, but this call needs %s",
                        b->type, name, hb_param_shape_fmt(p, have, sizeof have),
                        hb_shape_fmt(&want, need, sizeof need)), NULL;
-    if (!p->value) {
-        p->shape = want;
-        hb_status st = materialize(b, p);
-        if (st != HB_OK)
-            return NULL;
-    }
-    return p->value;
+    if (st == HB_ERR_STATE)
+        return deferred_error(b, p), NULL;
+    return st == HB_OK ? value_of(p) : NULL;
 }
 
-hb_status hb_param_assign(hb_block *owner, hb_param *p, const hb_tensor *value)
+hb_status hb_param_assign(hb_param *p, const hb_tensor *value)
 {
-    (void)owner;
     if (p->value) {
         if (!hb_shape_equal(&p->value->shape, &value->shape)) {
             char a[96], c[96];
@@ -630,7 +672,7 @@ static void print_tree(FILE *f, hb_block *b, const char *key, int indent, int64_
 
 void hb_block_print(FILE *f, hb_block *b)
 {
-    if (!b)
+    if (!b || !f)
         return;
     int64_t total = 0;
     bool deferred = false;

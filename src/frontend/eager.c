@@ -134,7 +134,11 @@ hb_tensor *hb_flatten(hb_tensor *x)
     }
     int64_t rest = 1; /* not -1: a zero-size batch still has a known width */
     for (int i = 1; i < x->shape.ndim; i++)
-        rest *= x->shape.dim[i];
+        if (!hb_mul_ok(rest, x->shape.dim[i], &rest)) {
+            char sb[96];
+            return hb_fail(HB_ERR_SHAPE, "flatten: shape %s is too large to flatten",
+                           hb_shape_fmt(&x->shape, sb, sizeof sb)), NULL;
+        }
     return hb_reshape(x, HB_SHAPE(x->shape.dim[0], rest));
 }
 

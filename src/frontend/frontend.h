@@ -93,12 +93,15 @@ typedef struct hb_param {
     char *fan_in_of;  /* owned copy of init.fan_in_of */
 } hb_param;
 
+/* The parameter or constant called name in b itself, or NULL; sets no error. */
+hb_param *hb_block_find_param(const hb_block *b, const char *name);
+
 /* Calls visit for every parameter and constant of the tree with its state_dict name. */
 typedef hb_status (*hb_param_visit)(void *ctx, const char *name, hb_block *owner, hb_param *p);
 hb_status hb_block_walk(hb_block *b, hb_param_visit visit, void *ctx);
 
 /* Gives a deferred parameter its values (takes over value); for one with values, copies. */
-hb_status hb_param_assign(hb_block *owner, hb_param *p, const hb_tensor *value);
+hb_status hb_param_assign(hb_param *p, const hb_tensor *value);
 
 /* "[256, ?]": a shape with deferred dims shown as '?'. */
 const char *hb_param_shape_fmt(const hb_param *p, char *buf, size_t size);

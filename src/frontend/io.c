@@ -115,8 +115,6 @@ static void convert_f64(float *dst, const unsigned char *src, int64_t n)
 
 /* ---- safetensors -------------------------------------------------------------------------- */
 
-static void *cjson_malloc(size_t n) { return hb_malloc(n); }
-
 /* A non-negative integer that a double holds exactly (JSON numbers arrive as doubles). */
 static bool json_uint(const cJSON *j, int64_t *out)
 {
@@ -204,8 +202,6 @@ static hb_status parse_safetensors(const char *path, const unsigned char *buf, s
     if (hlen > size - 8)
         return hb_fail(HB_ERR_FORMAT, "%s: header length %llu runs past the end of the file "
                        "(%zu bytes)", path, (unsigned long long)hlen, size);
-    cJSON_Hooks hooks = {cjson_malloc, hb_free};
-    cJSON_InitHooks(&hooks);
     const char *text = (const char *)buf + 8, *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(text, (size_t)hlen, &end, false);
     bool only_padding = root != NULL;
@@ -244,10 +240,14 @@ static hb_status parse_safetensors(const char *path, const unsigned char *buf, s
     }
     if (st == HB_OK) { /* tensors must not share bytes; an empty one shares none */
         qsort(ranges, (size_t)nr, sizeof *ranges, by_begin);
-        for (int i = 1; i < nr && st == HB_OK; i++)
-            if (ranges[i].begin < ranges[i - 1].end && ranges[i].begin < ranges[i].end)
+        int furthest = 0; /* the range reaching furthest so far */
+        for (int i = 1; i < nr && st == HB_OK; i++) {
+            if (ranges[i].begin < ranges[furthest].end && ranges[i].begin < ranges[i].end)
                 st = hb_fail(HB_ERR_FORMAT, "%s: tensors \"%s\" and \"%s\" overlap in the data",
-                             path, ranges[i - 1].name, ranges[i].name);
+                             path, ranges[furthest].name, ranges[i].name);
+            if (ranges[i].end > ranges[furthest].end)
+                furthest = i;
+        }
     }
     hb_free(ranges);
     cJSON_Delete(root);
@@ -276,9 +276,7 @@ hb_status hb_safetensors_save(const char *path, int count, const char *const *na
 {
     if (!path || count < 0 || (count && (!names || !tensors)))
         return hb_fail(HB_ERR_ARG, "hb_safetensors_save: bad arguments");
-    cJSON_Hooks hooks = {cjson_malloc, hb_free};
-    cJSON_InitHooks(&hooks);
-    cJSON *root = cJSON_CreateObject();
+    cJSON *root = cJSON_CreateObject(); /* cJSON's own allocator: its hooks are the app's */
     hb_status st = root ? HB_OK : HB_ERR_NOMEM;
     int64_t offset = 0;
     for (int i = 0; i < count && st == HB_OK; i++) {
@@ -309,14 +307,14 @@ hb_status hb_safetensors_save(const char *path, int count, const char *const *na
     size_t jlen = strlen(json), hlen = (jlen + 7) & ~(size_t)7;
     char *header = hb_malloc(8 + hlen);
     if (!header) {
-        hb_free(json);
+        cJSON_free(json);
         return HB_ERR_NOMEM;
     }
     for (int i = 0; i < 8; i++)
         header[i] = (char)((uint64_t)hlen >> (8 * i));
     memcpy(header + 8, json, jlen);
     memset(header + 8 + jlen, ' ', hlen - jlen);
-    hb_free(json);
+    cJSON_free(json);
     const void **parts = hb_malloc(sizeof *parts * ((size_t)count + 1));
     size_t *sizes = hb_malloc(sizeof *sizes * ((size_t)count + 1));
     if (parts && sizes) {
@@ -439,7 +437,7 @@ hb_status hb_block_load(hb_block *b, const char *path)
     if (st == HB_OK)
         st = check_load(path, &s, &file);
     for (int i = 0; i < s.count && st == HB_OK; i++)
-        st = hb_param_assign(s.items[i].owner, s.items[i].p,
+        st = hb_param_assign(s.items[i].p,
                              find_named(&file, s.items[i].name)->value);
     slots_free(&s);
     hb_state_dict_free(&file);

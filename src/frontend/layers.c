@@ -3,7 +3,6 @@
  * be; only their private state structs live here. */
 #include "frontend.h"
 
-#include <stdarg.h>
 #include <string.h>
 
 /* ---- Linear and Dense --------------------------------------------------------------------- */
@@ -34,11 +33,10 @@ static hb_tensor *dense_forward(hb_block *self, hb_tensor *x)
                        hb_shape_str(0, NULL, sb, sizeof sb)), NULL;
     }
     int64_t in = hb_tensor_dim(x, -1);
-    hb_tensor *w = hb_block_param(self, "weight");
-    if (!w) { /* deferred: the first input's width is the in-size */
-        hb_clear_error();
-        w = hb_block_param_infer(self, "weight", HB_SHAPE(s->out, in));
-    }
+    /* Deferred until now: the first input's width is the in-size. */
+    hb_tensor *w = hb_block_find_param(self, "weight")->value
+                       ? hb_block_param(self, "weight")
+                       : hb_block_param_infer(self, "weight", HB_SHAPE(s->out, in));
     hb_tensor *b = s->bias ? hb_block_param(self, "bias") : NULL;
     if (!w || (s->bias && !b))
         return NULL;
@@ -47,6 +45,8 @@ static hb_tensor *dense_forward(hb_block *self, hb_tensor *x)
 
 hb_block *hb_dense_new(int64_t in, int64_t out, hb_activation act, bool bias)
 {
+    if ((unsigned)act > HB_ACT_TANH)
+        return hb_fail(HB_ERR_ARG, "Dense: unknown activation %d", (int)act), NULL;
     if (in < 0 || out <= 0)
         return hb_fail(HB_ERR_ARG, "Linear(%lld, %lld): sizes must be positive (in may be 0 "
                        "to infer it)", (long long)in, (long long)out), NULL;
@@ -105,24 +105,24 @@ hb_status hb_sequential_add(hb_block *seq, hb_block *c)
     return hb_block_add_child(seq, key, c);
 }
 
-hb_block *hb_sequential_of(hb_block *first, ...)
+hb_block *hb_sequential_from(int n, hb_block *const *blocks)
 {
-    hb_block *seq = hb_sequential_new();
-    bool ok = seq != NULL;
-    va_list ap;
-    va_start(ap, first);
-    for (hb_block *c = first; c; c = va_arg(ap, hb_block *)) {
-        if (ok)
-            ok = hb_sequential_add(seq, c) == HB_OK;
-        else
-            hb_block_release(c); /* the list is ours to consume even after a failure */
-    }
-    va_end(ap);
-    if (!ok) {
-        hb_block_release(seq);
-        return NULL;
-    }
-    return seq;
+    bool ok = n >= 0 && blocks;
+    for (int i = 0; ok && i < n; i++)
+        ok = blocks[i] != NULL; /* a constructor failed: its message stands */
+    hb_block *seq = ok ? hb_sequential_new() : NULL;
+    int i = 0;
+    for (; seq && i < n; i++)
+        if (hb_sequential_add(seq, blocks[i]) != HB_OK)
+            break;
+    if (seq && i == n)
+        return seq;
+    for (int j = seq ? i + 1 : 0; blocks && j < n; j++)
+        hb_block_release(blocks[j]); /* the list is ours to consume even after a failure */
+    hb_block_release(seq);
+    if (hb_last_status() == HB_OK)
+        hb_fail(HB_ERR_ARG, "hb_sequential_from: bad block list");
+    return NULL;
 }
 
 typedef struct parallel_state {

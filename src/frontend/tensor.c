@@ -233,6 +233,8 @@ static void print_axis(FILE *f, const hb_tensor *t, int axis, int64_t offset, bo
 void hb_tensor_print(FILE *f, const hb_tensor *t)
 {
     char sb[96];
+    if (!f)
+        return;
     if (!t) {
         fputs("tensor(NULL)\n", f);
         return;

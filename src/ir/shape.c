@@ -2,6 +2,7 @@
  * shape; a message says which op and which shapes did not fit. Also holds the op table. */
 #include "op.h"
 
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -77,9 +78,21 @@ static hb_status rule_broadcast(rule_ctx *c)
     return HB_OK;
 }
 
+/* BLAS takes int sizes: a matrix dim past INT_MAX cannot be passed on. */
+static bool blas_sized(const hb_shape *s)
+{
+    for (int i = 0; i < s->ndim; i++)
+        if (s->dim[i] > INT_MAX)
+            return false;
+    return true;
+}
+
 static hb_status rule_matmul(rule_ctx *c)
 {
     const hb_shape *a = &c->in[0], *b = &c->in[1];
+    if (!blas_sized(a) || !blas_sized(b))
+        return fail(c, HB_ERR_UNSUPPORTED, "shapes %s and %s have a dim over %d", S(a), S(b),
+                    INT_MAX);
     if (a->ndim < 2 || b->ndim < 2)
         return fail(c, HB_ERR_SHAPE, "needs at least 2-D operands, got %s and %s", S(a), S(b));
     int64_t k = a->dim[a->ndim - 1];
@@ -109,6 +122,9 @@ static hb_status rule_linear(rule_ctx *c)
     if (c->n == 3 && !(c->in[2].ndim == 1 && c->in[2].dim[0] == w->dim[0]))
         return fail(c, HB_ERR_SHAPE, "bias %s does not fit weight %s (needs [%lld])",
                     S(&c->in[2]), S(w), (long long)w->dim[0]);
+    if (!blas_sized(w) || hb_shape_numel(x) / (w->dim[1] ? w->dim[1] : 1) > INT_MAX)
+        return fail(c, HB_ERR_UNSUPPORTED, "input %s and weight %s have a size over %d", S(x),
+                    S(w), INT_MAX);
     *c->out = *x;
     c->out->dim[x->ndim - 1] = w->dim[0];
     return HB_OK;

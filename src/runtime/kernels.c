@@ -278,7 +278,8 @@ static void softmax(const hb_operand *in, const hb_operand *out, const hb_attrs 
             float m = -INFINITY;
             for (int64_t j = 0; j < len; j++)
                 m = p[j * inner] > m ? p[j * inner] : m;
-            if (m == -INFINITY) /* all -inf: keep the shift finite so 0/0 does not appear */
+            if (m == -INFINITY) /* all -inf: a finite shift avoids inf - inf; the row is 0/0,
+                               * NaN, as in PyTorch */
                 m = 0.0f;
             double total = 0.0;
             for (int64_t j = 0; j < len; j++)

@@ -423,7 +423,7 @@ static void explain_text(FILE *f, hb_block *b, const char *path)
                             e->graph->nodes[n].reason);
         }
         if (h->last_miss[0])
-            fprintf(f, "  last retrace: %s\n", h->last_miss);
+            fprintf(f, "  last trace: %s\n", h->last_miss);
     }
     for (int i = 0; i < b->nchildren; i++) {
         char child[512];

@@ -14,8 +14,25 @@
 
 enum { MAX_DEPTH = 256 };
 
+/* A frame's list of owned tensors stays allocated for the next call at that depth; a thread's
+ * lists are freed when the thread exits (a key destructor) or, for the main thread, are still
+ * reachable at exit. */
 static _Thread_local hb_frame frames[MAX_DEPTH];
+static _Thread_local char reasons[MAX_DEPTH][HB_REASON_SIZE];
 static _Thread_local int depth;
+static pthread_key_t frames_key;
+static pthread_once_t frames_once = PTHREAD_ONCE_INIT;
+
+static void free_frames(void *unused)
+{
+    (void)unused;
+    for (int i = 0; i < MAX_DEPTH; i++) {
+        hb_free(frames[i].owned);
+        frames[i].owned = NULL, frames[i].cap = 0;
+    }
+}
+
+static void make_frames_key(void) { pthread_key_create(&frames_key, free_frames); }
 
 hb_frame *hb_frame_top(void) { return depth ? &frames[depth - 1] : NULL; }
 int hb_frame_depth(void) { return depth; }
@@ -27,6 +44,10 @@ hb_tensor *hb_frame_adopt(hb_tensor *t)
         return t;
     hb_frame *f = &frames[depth - 1];
     if (f->nowned == f->cap) {
+        if (!f->cap) { /* this thread's first list: arrange for it to be freed at exit */
+            pthread_once(&frames_once, make_frames_key);
+            pthread_setspecific(frames_key, frames);
+        }
         int cap = f->cap ? 2 * f->cap : 16;
         hb_tensor **owned = hb_realloc(f->owned, sizeof *owned * (size_t)cap);
         if (!owned) {
@@ -95,9 +116,14 @@ hb_status hb_frame_push(hb_block *b, const char *key)
     if (depth == MAX_DEPTH)
         return hb_fail(HB_ERR_STATE, "blocks nested more than %d deep (a block calling itself?)",
                        MAX_DEPTH);
-    key = key ? key : call_key(b);
-    frames[depth] = (hb_frame){.block = b, .key = key, .first_node = hb_trace_mark()};
-    depth++;
+    key = key ? key : call_key(b); /* before the push: it looks at the caller's frame */
+    hb_frame *f = &frames[depth++];
+    f->block = b;
+    f->key = key;
+    f->first_node = hb_trace_mark();
+    f->read_host = false;
+    f->reason = reasons[depth - 1];
+    f->read_op = NULL;
     return HB_OK;
 }
 
@@ -106,8 +132,8 @@ void hb_frame_pop(void)
     hb_frame *f = &frames[--depth];
     for (int i = 0; i < f->nowned; i++)
         hb_tensor_release(f->owned[i]);
-    hb_free(f->owned);
-    *f = (hb_frame){0};
+    f->nowned = 0;
+    f->block = NULL;
 }
 
 hb_tensor *hb_block_call_eager(hb_block *b, hb_tensor *x, const char *key)

@@ -12,7 +12,7 @@ struct hb_tensor {
     hb_dtype dtype;
     hb_shape shape;
     int64_t numel;
-    float *data; /* 64-byte aligned, numel floats, owned */
+    float *data; /* numel floats in the same allocation: 16-byte aligned, 64 if large */
     /* Made by the trace with this id (0: not made while tracing): the tensor is then private
      * to the tracing thread, and trace_value is its IR value (-1: host data, not an op). */
     uint64_t trace_id;
@@ -67,9 +67,11 @@ typedef struct hb_frame {
     int nowned, cap;
     int first_node;   /* tracing: the trace's node count when this call began */
     bool read_host;   /* tracing: this call's forward read tensor values on the host */
-    char reason[200]; /* why, for explain */
+    char *reason;     /* why, for explain: the thread's buffer for this depth */
     const char *read_op;
 } hb_frame;
+
+enum { HB_REASON_SIZE = 200 };
 
 hb_frame *hb_frame_top(void); /* NULL outside any call */
 int hb_frame_depth(void);

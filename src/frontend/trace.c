@@ -156,7 +156,7 @@ static void mark_host(const char *fmt, const char *a, const char *op)
         return;
     f->read_host = true;
     f->read_op = op;
-    snprintf(f->reason, sizeof f->reason, fmt, a, op);
+    snprintf(f->reason, HB_REASON_SIZE, fmt, a, op);
 }
 
 void hb_trace_created(hb_tensor *t, hb_origin origin, const char *fn)

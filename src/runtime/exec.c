@@ -2,6 +2,7 @@
  * against it, so a run only binds the call's input and output pointers and calls kernels. */
 #include "plan.h"
 
+#include <pthread.h>
 #include <string.h>
 
 struct hb_plan_ctx {
@@ -70,31 +71,64 @@ hb_status hb_plan_run(const hb_plan *p, hb_plan_ctx *c, const float *in, float *
     return HB_OK;
 }
 
-hb_plan_ctx *hb_plan_acquire(hb_plan *p)
+/* Per-thread cache of contexts by plan id. A context only points at its own arena and at data
+ * the plan's graph keeps, so one whose plan is gone is never used again: a later miss on its
+ * slot frees it. Contexts in use (a plan running inside an island of another) are skipped. */
+enum { CACHED = 8 };
+
+typedef struct cached_ctx {
+    uint64_t plan_id;
+    hb_plan_ctx *ctx;
+    bool busy;
+} cached_ctx;
+
+static _Thread_local cached_ctx cache[CACHED];
+static _Thread_local unsigned next_victim;
+static pthread_key_t cache_key;
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+
+static void free_cache(void *unused)
 {
-    hb_plan_ctx *c = NULL;
-    pthread_mutex_lock(&p->lock);
-    if (p->nidle)
-        c = p->idle[--p->nidle];
-    pthread_mutex_unlock(&p->lock);
-    return c ? c : hb_plan_ctx_new(p);
+    (void)unused;
+    for (int i = 0; i < CACHED; i++) {
+        hb_plan_ctx_free(cache[i].ctx);
+        cache[i] = (cached_ctx){0};
+    }
 }
 
-void hb_plan_release(hb_plan *p, hb_plan_ctx *c)
+static void make_cache_key(void) { pthread_key_create(&cache_key, free_cache); }
+
+hb_plan_ctx *hb_plan_acquire(const hb_plan *p)
+{
+    for (int i = 0; i < CACHED; i++)
+        if (cache[i].plan_id == p->id && !cache[i].busy) {
+            cache[i].busy = true;
+            return cache[i].ctx;
+        }
+    return hb_plan_ctx_new(p);
+}
+
+void hb_plan_release(const hb_plan *p, hb_plan_ctx *c)
 {
     if (!c)
         return;
-    pthread_mutex_lock(&p->lock);
-    if (p->nidle == p->cap_idle) {
-        int cap = p->cap_idle ? 2 * p->cap_idle : 4;
-        hb_plan_ctx **grown = hb_realloc(p->idle, sizeof *grown * (size_t)cap);
-        if (grown)
-            p->idle = grown, p->cap_idle = cap;
+    for (int i = 0; i < CACHED; i++)
+        if (cache[i].ctx == c) {
+            cache[i].busy = false;
+            return;
+        }
+    /* A new context: take a free slot, else evict one that is not in use. */
+    for (int tries = 0; tries < CACHED; tries++) {
+        cached_ctx *slot = &cache[next_victim++ % CACHED];
+        if (slot->busy)
+            continue;
+        if (!slot->ctx) {
+            pthread_once(&cache_once, make_cache_key);
+            pthread_setspecific(cache_key, cache);
+        }
+        hb_plan_ctx_free(slot->ctx);
+        *slot = (cached_ctx){p->id, c, false};
+        return;
     }
-    bool kept = p->nidle < p->cap_idle;
-    if (kept)
-        p->idle[p->nidle++] = c;
-    pthread_mutex_unlock(&p->lock);
-    if (!kept)
-        hb_plan_ctx_free(c);
+    hb_plan_ctx_free(c);
 }

@@ -3,6 +3,7 @@
  * get their data's address; the input and the returned value are bound at run time. */
 #include "plan.h"
 
+#include <stdatomic.h>
 #include <string.h>
 
 hb_plan *hb_plan_lower(const hb_graph *g, char *err, size_t err_size)
@@ -17,7 +18,9 @@ hb_plan *hb_plan_lower(const hb_graph *g, char *err, size_t err_size)
     p->slots = hb_calloc((size_t)g->nvalues + 1, sizeof *p->slots);
     p->instrs = hb_calloc((size_t)g->nnodes + (size_t)extra, sizeof *p->instrs);
     p->operand_slots = hb_malloc(sizeof *p->operand_slots * ((size_t)nops + 2));
-    if (!p->slots || !p->instrs || !p->operand_slots || pthread_mutex_init(&p->lock, NULL)) {
+    static atomic_uint_fast64_t next_id = 1;
+    p->id = atomic_fetch_add(&next_id, 1);
+    if (!p->slots || !p->instrs || !p->operand_slots) {
         hb_free(p->slots), hb_free(p->instrs), hb_free(p->operand_slots), hb_free(p);
         return NULL;
     }
@@ -79,10 +82,6 @@ void hb_plan_free(hb_plan *p)
 {
     if (!p)
         return;
-    for (int i = 0; i < p->nidle; i++)
-        hb_plan_ctx_free(p->idle[i]);
-    hb_free(p->idle);
-    pthread_mutex_destroy(&p->lock);
     hb_free(p->slots);
     hb_free(p->instrs);
     hb_free(p->operand_slots);

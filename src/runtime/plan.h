@@ -7,7 +7,6 @@
 #include "../ir/graph.h"
 #include "kernels.h"
 
-#include <pthread.h>
 
 /* Where an operand's data is: in the arena, at a fixed address (parameters, constants), or the
  * call's input or output buffer. */
@@ -40,10 +39,7 @@ typedef struct hb_plan {
     int64_t arena_bytes;
     hb_shape in_shape, out_shape;
     int nislands;
-    /* Contexts not in use, for hb_plan_acquire (guarded by lock). */
-    pthread_mutex_t lock;
-    hb_plan_ctx **idle;
-    int nidle, cap_idle;
+    uint64_t id; /* unique among all plans ever lowered: names it in per-thread caches */
 } hb_plan;
 
 /* Lowers a graph whose values carry arena offsets (the memplan pass). The plan points into the
@@ -56,8 +52,9 @@ void hb_plan_ctx_free(hb_plan_ctx *ctx);
 /* Runs the plan: reads in (in_shape), writes out (out_shape); allocates nothing. */
 hb_status hb_plan_run(const hb_plan *p, hb_plan_ctx *ctx, const float *in, float *out);
 
-/* A context from the plan's pool (or a new one), and back. */
-hb_plan_ctx *hb_plan_acquire(hb_plan *p);
-void hb_plan_release(hb_plan *p, hb_plan_ctx *ctx);
+/* A context for this thread: kept in a small per-thread cache between runs, so a block call
+ * that runs a plan takes no lock and allocates nothing for it after the first time. */
+hb_plan_ctx *hb_plan_acquire(const hb_plan *p);
+void hb_plan_release(const hb_plan *p, hb_plan_ctx *ctx);
 
 #endif

@@ -441,6 +441,8 @@ hb_status hb_block_load(hb_block *b, const char *path)
                              find_named(&file, s.items[i].name)->value);
     slots_free(&s);
     hb_state_dict_free(&file);
+    if (st == HB_OK)
+        hb_block_drop_plans(b); /* compiled against the old values: trace again */
     return st;
 }
 

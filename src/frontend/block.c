@@ -120,7 +120,7 @@ hb_status hb_frame_push(hb_block *b, const char *key)
     hb_frame *f = &frames[depth++];
     f->block = b;
     f->key = key;
-    f->first_node = hb_trace_mark();
+    f->start = hb_trace_mark();
     f->read_host = false;
     f->reason = reasons[depth - 1];
     f->read_op = NULL;
@@ -149,7 +149,7 @@ hb_tensor *hb_block_call_eager(hb_block *b, hb_tensor *x, const char *key)
         /* This forward decided something from values: it runs eagerly from now on, and the
          * trace calls it as one island instead of the nodes it just recorded. */
         hb_block_mark_island(b, f->reason, f->read_op);
-        hb_trace_island(b, f->first_node, x, y, f->reason, false);
+        hb_trace_island(b, f->start, x, y, f->reason, false);
     }
     hb_frame_pop();
     return hb_frame_adopt(y);
@@ -168,7 +168,7 @@ hb_tensor *hb_block_call(hb_block *b, hb_tensor *x)
         hb_clear_error();
     if (hb_tracing && hb_block_is_island(b)) {
         /* Known to read values: run it as it is, unrecorded, and record one island node. */
-        int first = hb_trace_mark();
+        hb_trace_pos first = hb_trace_mark();
         hb_trace *tr = hb_trace_pause();
         hb_tensor *y = hb_block_call_eager(b, x, NULL);
         hb_trace_resume(tr);

@@ -60,12 +60,17 @@ struct hb_block {
 };
 
 /* The call stack of this thread (block.c). */
+/* A point in a trace: its node and value counts. */
+typedef struct hb_trace_pos {
+    int nodes, values;
+} hb_trace_pos;
+
 typedef struct hb_frame {
     hb_block *block;
     const char *key;  /* this call's component of the block path */
     hb_tensor **owned;
     int nowned, cap;
-    int first_node;   /* tracing: the trace's node count when this call began */
+    hb_trace_pos start; /* tracing: the trace's size when this call began */
     bool read_host;   /* tracing: this call's forward read tensor values on the host */
     char *reason;     /* why, for explain: the thread's buffer for this depth */
     const char *read_op;
@@ -136,12 +141,12 @@ hb_graph *hb_trace_end(hb_trace *tr, hb_tensor *y);
 void hb_trace_op(hb_op op, const hb_attrs *at, int n, hb_tensor *const *in, hb_tensor *out);
 void hb_trace_created(hb_tensor *t, hb_origin origin, const char *fn);
 void hb_trace_host_read(const hb_tensor *t, const char *fn);
-/* The trace's node count: where a block's call begins. */
-int hb_trace_mark(void);
-/* Replaces the nodes from first_node on by one island node calling b on x, whose result is y.
+/* Where a block's call begins in the trace. */
+hb_trace_pos hb_trace_mark(void);
+/* Replaces what was recorded since start by one island node calling b on x, whose result is y.
  * paused: the call ran with the trace paused (b was known to read values). */
-void hb_trace_island(hb_block *b, int first_node, hb_tensor *x, hb_tensor *y, const char *reason,
-                     bool paused);
+void hb_trace_island(hb_block *b, hb_trace_pos start, hb_tensor *x, hb_tensor *y,
+                     const char *reason, bool paused);
 /* While paused (an island running inside a trace), ops are not recorded. */
 hb_trace *hb_trace_pause(void);
 void hb_trace_resume(hb_trace *tr);

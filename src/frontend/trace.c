@@ -193,10 +193,14 @@ void hb_trace_host_read(const hb_tensor *t, const char *fn)
               op);
 }
 
-int hb_trace_mark(void) { return hb_tracing ? hb_tracing->g->nnodes : 0; }
+hb_trace_pos hb_trace_mark(void)
+{
+    hb_trace *tr = hb_tracing;
+    return tr ? (hb_trace_pos){tr->g->nnodes, tr->g->nvalues} : (hb_trace_pos){0, 0};
+}
 
-void hb_trace_island(hb_block *b, int first_node, hb_tensor *x, hb_tensor *y, const char *reason,
-                     bool paused)
+void hb_trace_island(hb_block *b, hb_trace_pos start, hb_tensor *x, hb_tensor *y,
+                     const char *reason, bool paused)
 {
     hb_trace *tr = hb_tracing;
     if (!tr || tr->failed)
@@ -208,14 +212,14 @@ void hb_trace_island(hb_block *b, int first_node, hb_tensor *x, hb_tensor *y, co
     /* y was made inside the block's call if its value lies past the cut (or it is a constant
      * the block filled in): then it becomes the island's result. A y from before (the block
      * returned its input, or a parameter) keeps its value. */
-    int cut = first_node < tr->g->nnodes ? tr->g->nodes[first_node].output : tr->g->nvalues;
+    int cut = start.values;
     bool made_inside = y->trace_id == tr->id && (y->trace_value >= cut || y->trace_value < 0);
     if (paused) { /* made while the trace was paused: new unless the trace knows it already */
         made_inside = y != x && y->trace_id != tr->id;
         for (int i = 0; i < tr->nknown && made_inside; i++)
             made_inside = tr->known[i].t != y;
     }
-    hb_graph_truncate(tr->g, first_node);
+    hb_graph_truncate(tr->g, start.nodes, start.values);
     /* Values past the cut are gone: forget the tensors that pointed at them. */
     int kept = 0;
     for (int i = 0; i < tr->nknown; i++)

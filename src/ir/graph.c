@@ -91,19 +91,18 @@ int hb_graph_add_node(hb_graph *g, hb_op op, const hb_attrs *attrs, int n, const
     return v;
 }
 
-void hb_graph_truncate(hb_graph *g, int first_node)
+void hb_graph_truncate(hb_graph *g, int first_node, int first_value)
 {
-    int first_value = g->nvalues;
-    for (int i = first_node; i < g->nnodes; i++) {
-        if (g->nodes[i].output < first_value)
-            first_value = g->nodes[i].output;
+    if (first_node < 0 || first_value < 0)
+        return;
+    for (int i = first_node; i < g->nnodes; i++)
         drop_node(&g->nodes[i]);
-    }
     for (int i = first_value; i < g->nvalues; i++)
         drop_value(&g->values[i]);
-    if (first_node < g->nnodes)
-        g->nvalues = first_value;
     g->nnodes = first_node < g->nnodes ? first_node : g->nnodes;
+    g->nvalues = first_value < g->nvalues ? first_value : g->nvalues;
+    if (g->output >= g->nvalues)
+        g->output = -1;
 }
 
 int *hb_graph_use_counts(const hb_graph *g)

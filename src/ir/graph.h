@@ -61,9 +61,10 @@ int hb_graph_add_value(hb_graph *g, hb_value_kind kind, const hb_shape *shape,
 int hb_graph_add_node(hb_graph *g, hb_op op, const hb_attrs *attrs, int n, const int *inputs,
                       const hb_shape *out, const char *path);
 
-/* Drops the nodes from index first on (and the values they define, which must be the last
- * values): used when a block's traced nodes give way to one island node. */
-void hb_graph_truncate(hb_graph *g, int first_node);
+/* Drops the nodes from first_node on and the values from first_value on (which no earlier node
+ * may use): a block's traced nodes, and the parameters they brought in, give way to one island
+ * node. */
+void hb_graph_truncate(hb_graph *g, int first_node, int first_value);
 
 /* Number of nodes using each value (array of nvalues, caller frees with hb_free). */
 int *hb_graph_use_counts(const hb_graph *g);

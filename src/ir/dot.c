@@ -45,11 +45,6 @@ static void put_shape(FILE *f, const hb_shape *s)
     fprintf(f, "f32%s", hb_shape_fmt(&t, buf, sizeof buf));
 }
 
-static const char *const kind_names[] = {
-    [HB_VAL_INPUT] = "input", [HB_VAL_PARAM] = "param", [HB_VAL_CONST] = "const",
-    [HB_VAL_EXTERN] = "extern",
-};
-
 hb_status hb_graph_print_dot(FILE *f, const hb_graph *g)
 {
     if (!f || !g)
@@ -67,7 +62,7 @@ hb_status hb_graph_print_dot(FILE *f, const hb_graph *g)
         bool known = (unsigned)v->kind < HB_VAL_NODE;
         fprintf(f, "  v%d [shape=ellipse%s, label=\"%%%d %s\\n", i,
                 v->kind == HB_VAL_CONST ? ", style=dashed" : "", num[i],
-                known ? kind_names[v->kind] : "?");
+                known ? hb_value_kind_names[v->kind] : "?");
         if (v->kind != HB_VAL_INPUT) {
             put_label_text(f, v->name);
             fputs("\\n", f);

@@ -3,6 +3,11 @@
 
 #include <string.h>
 
+const char *const hb_value_kind_names[HB_VAL_NODE] = {
+    [HB_VAL_INPUT] = "input", [HB_VAL_PARAM] = "param", [HB_VAL_CONST] = "const",
+    [HB_VAL_EXTERN] = "extern",
+};
+
 hb_graph *hb_graph_new(const char *name)
 {
     hb_graph *g = hb_calloc(1, sizeof *g);

@@ -17,6 +17,9 @@ typedef enum hb_value_kind {
     HB_VAL_NODE,   /* the result of a node */
 } hb_value_kind;
 
+/* "input", "param", "const", "extern" (the text form's words; nodes have none). */
+extern const char *const hb_value_kind_names[HB_VAL_NODE];
+
 typedef struct hb_value {
     hb_value_kind kind;
     hb_dtype dtype;

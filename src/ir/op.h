@@ -14,16 +14,28 @@ enum {
 };
 
 typedef enum hb_op {
-#define HB_OP(NAME, name, lo, hi, flags, rule) HB_OP_##NAME,
+#define HB_OP(NAME, name, lo, hi, flags, rule, attrs) HB_OP_##NAME,
 #include "ops.def"
 #undef HB_OP
     HB_OP_COUNT
 } hb_op;
 
+/* Which fields of hb_attrs an op reads (the last column of ops.def). */
+typedef enum hb_attr_kind {
+    HB_ATTRS_NONE,
+    HB_ATTRS_SCALAR, /* scalar */
+    HB_ATTRS_REDUCE, /* all, or axis and keepdim */
+    HB_ATTRS_AXIS,   /* axis */
+    HB_ATTRS_SHAPE,  /* shape */
+    HB_ATTRS_AXES,   /* axis and axis2 */
+    HB_ATTRS_REASON, /* none in hb_attrs: the node's reason (islands) */
+} hb_attr_kind;
+
 typedef struct hb_op_info {
     const char *name;
     int min_inputs, max_inputs; /* max -1: variadic */
     unsigned flags;
+    hb_attr_kind attrs;
 } hb_op_info;
 
 extern const hb_op_info hb_op_table[HB_OP_COUNT];

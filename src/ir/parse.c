@@ -351,18 +351,11 @@ static bool need_key(parser *P, const char *key)
 static bool parse_attrs(parser *P, hb_op op, hb_attrs *a, char **reason)
 {
     skip_blank(P);
-    switch (op) {
-    case HB_OP_ADD_SCALAR:
-    case HB_OP_SUB_SCALAR:
-    case HB_OP_MUL_SCALAR:
-    case HB_OP_DIV_SCALAR:
-    case HB_OP_RSUB_SCALAR:
-    case HB_OP_RDIV_SCALAR:
+    switch (hb_op_table[op].attrs) {
+    case HB_ATTRS_SCALAR:
         return need(P, '{') && need_key(P, "scalar") && parse_scalar(P, &a->scalar) &&
                need(P, '}');
-    case HB_OP_SUM:
-    case HB_OP_MEAN:
-    case HB_OP_MAX:
+    case HB_ATTRS_REDUCE:
         if (!need(P, '{'))
             return false;
         if (accept_word(P, "all"))
@@ -374,27 +367,25 @@ static bool parse_attrs(parser *P, hb_op op, hb_attrs *a, char **reason)
         if (accept(P, ','))
             return need_word(P, "keepdim") && (a->keepdim = true, need(P, '}'));
         return need(P, '}');
-    case HB_OP_SOFTMAX:
-    case HB_OP_LOG_SOFTMAX:
-    case HB_OP_CONCAT:
+    case HB_ATTRS_AXIS:
         return need(P, '{') && need_key(P, "axis") && parse_small_int(P, "an axis", &a->axis) &&
                need(P, '}');
-    case HB_OP_RESHAPE:
+    case HB_ATTRS_SHAPE:
         return need(P, '{') && need_key(P, "shape") && parse_dims(P, -1, &a->shape) &&
                need(P, '}');
-    case HB_OP_TRANSPOSE:
+    case HB_ATTRS_AXES:
         return need(P, '{') && need_key(P, "axes") && need(P, '[') &&
                parse_small_int(P, "an axis", &a->axis) && need(P, ',') &&
                parse_small_int(P, "an axis", &a->axis2) && need(P, ']') && need(P, '}');
-    case HB_OP_ISLAND:
+    case HB_ATTRS_REASON:
         return need(P, '{') && need_key(P, "reason") && parse_string(P, reason) &&
                need(P, '}');
-    default:
-        if (*P->p == '{')
-            return fail(P, "expected ':' (%s takes no attributes), found '{'",
-                        hb_op_table[op].name);
-        return true;
+    case HB_ATTRS_NONE:
+        break;
     }
+    if (*P->p == '{')
+        return fail(P, "expected ':' (%s takes no attributes), found '{'", hb_op_table[op].name);
+    return true;
 }
 
 /* ---- lines ------------------------------------------------------------------------------- */

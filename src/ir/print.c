@@ -95,44 +95,35 @@ static void print_scalar(FILE *f, float x)
 static void print_attrs(FILE *f, const hb_node *n)
 {
     const hb_attrs *a = &n->attrs;
-    switch (n->op) {
-    case HB_OP_ADD_SCALAR:
-    case HB_OP_SUB_SCALAR:
-    case HB_OP_MUL_SCALAR:
-    case HB_OP_DIV_SCALAR:
-    case HB_OP_RSUB_SCALAR:
-    case HB_OP_RDIV_SCALAR:
+    switch (hb_op_table[n->op].attrs) {
+    case HB_ATTRS_SCALAR:
         fputs(" {scalar=", f);
         print_scalar(f, a->scalar);
         fputc('}', f);
         break;
-    case HB_OP_SUM:
-    case HB_OP_MEAN:
-    case HB_OP_MAX:
+    case HB_ATTRS_REDUCE:
         if (a->all)
             fputs(" {all}", f);
         else
             fprintf(f, " {axis=%d%s}", a->axis, a->keepdim ? ", keepdim" : "");
         break;
-    case HB_OP_SOFTMAX:
-    case HB_OP_LOG_SOFTMAX:
-    case HB_OP_CONCAT:
+    case HB_ATTRS_AXIS:
         fprintf(f, " {axis=%d}", a->axis);
         break;
-    case HB_OP_RESHAPE:
+    case HB_ATTRS_SHAPE:
         fputs(" {shape=", f);
         print_dims(f, &a->shape);
         fputc('}', f);
         break;
-    case HB_OP_TRANSPOSE:
+    case HB_ATTRS_AXES:
         fprintf(f, " {axes=[%d, %d]}", a->axis, a->axis2);
         break;
-    case HB_OP_ISLAND:
+    case HB_ATTRS_REASON:
         fputs(" {reason=", f);
         print_string(f, n->reason);
         fputc('}', f);
         break;
-    default:
+    case HB_ATTRS_NONE:
         break;
     }
 }
@@ -142,11 +133,6 @@ static void print_type(FILE *f, const hb_value *v)
     fputs(" : f32", f);
     print_dims(f, &v->shape);
 }
-
-static const char *const kind_names[] = {
-    [HB_VAL_INPUT] = "input", [HB_VAL_PARAM] = "param", [HB_VAL_CONST] = "const",
-    [HB_VAL_EXTERN] = "extern",
-};
 
 hb_status hb_graph_print(FILE *f, const hb_graph *g)
 {
@@ -163,7 +149,7 @@ hb_status hb_graph_print(FILE *f, const hb_graph *g)
         if (v->kind == HB_VAL_NODE)
             continue;
         bool known = (unsigned)v->kind < HB_VAL_NODE;
-        fprintf(f, "  %%%d = %s", num[i], known ? kind_names[v->kind] : "?");
+        fprintf(f, "  %%%d = %s", num[i], known ? hb_value_kind_names[v->kind] : "?");
         if (v->kind != HB_VAL_INPUT) {
             fputc(' ', f);
             print_string(f, v->name);

@@ -8,7 +8,8 @@
 #include <string.h>
 
 const hb_op_info hb_op_table[HB_OP_COUNT] = {
-#define HB_OP(NAME, name, lo, hi, flags, rule) [HB_OP_##NAME] = {name, lo, hi, flags},
+#define HB_OP(NAME, name, lo, hi, flags, rule, attrs)                                          \
+    [HB_OP_##NAME] = {name, lo, hi, flags, HB_ATTRS_##attrs},
 #include "ops.def"
 #undef HB_OP
 };
@@ -232,7 +233,7 @@ static hb_status rule_island(rule_ctx *c)
 typedef hb_status (*rule_fn)(rule_ctx *c);
 
 static const rule_fn rules[HB_OP_COUNT] = {
-#define HB_OP(NAME, name, lo, hi, flags, rule) [HB_OP_##NAME] = rule_##rule,
+#define HB_OP(NAME, name, lo, hi, flags, rule, attrs) [HB_OP_##NAME] = rule_##rule,
 #include "ops.def"
 #undef HB_OP
 };

@@ -381,7 +381,7 @@ static void kernel_ISLAND(const hb_operand *in, int n, const hb_operand *out,
 }
 
 const hb_kernel_fn hb_kernels[HB_OP_COUNT] = {
-#define HB_OP(NAME, name, lo, hi, flags, rule) [HB_OP_##NAME] = kernel_##NAME,
+#define HB_OP(NAME, name, lo, hi, flags, rule, attrs) [HB_OP_##NAME] = kernel_##NAME,
 #include "../ir/ops.def"
 #undef HB_OP
 };

@@ -3,134 +3,50 @@
  * them (the seed's `while sum(abs(x)) > 1`) do not hinge on float rounding order. */
 #include "kernels.h"
 #include "gemm_small.h"
+#include "program.h"
 
 #include <cblas.h>
 #include <math.h>
 #include <string.h>
 
-/* ---- elementwise: unary and scalar forms -------------------------------------------------- */
+/* ---- elementwise: one-instruction programs -------------------------------------------------- */
 
-#define UNARY(NAME, EXPR)                                                                     \
+/* Every elementwise op runs through the program interpreter (program.c), the code fused nodes
+ * use, so eager and fused results agree to the bit. */
+static void elementwise(hb_op op, const hb_operand *in, int n, const hb_operand *out,
+                        const hb_attrs *at)
+{
+    hb_program p; /* only the fields a one-instruction program reads: no 300-byte clear */
+    p.ninputs = n, p.nins = 1;
+    p.ins[0] = (hb_prog_ins){.op = op, .a = 0, .b = (uint8_t)(n > 1), .scalar = at->scalar};
+    hb_program_run(&p, in, out);
+}
+
+#define ELEMENTWISE(NAME)                                                                     \
     static void kernel_##NAME(const hb_operand *in, int n, const hb_operand *out,             \
                               const hb_attrs *at)                                             \
     {                                                                                         \
-        (void)n;                                                                              \
-        const float *src = in[0].data; /* may equal dst: these ops can run in place */         \
-        float *dst = out->data;                                                               \
-        const float s = at->scalar;                                                           \
-        (void)s;                                                                              \
-        int64_t count = hb_shape_numel(&out->shape);                                          \
-        for (int64_t i = 0; i < count; i++) {                                                 \
-            const float x = src[i];                                                           \
-            dst[i] = (EXPR);                                                                  \
-        }                                                                                     \
+        elementwise(HB_OP_##NAME, in, n, out, at);                                            \
     }
 
-UNARY(ADD_SCALAR, x + s)
-UNARY(SUB_SCALAR, x - s)
-UNARY(MUL_SCALAR, x * s)
-UNARY(DIV_SCALAR, x / s)
-UNARY(RSUB_SCALAR, s - x)
-UNARY(RDIV_SCALAR, s / x)
-UNARY(RELU, x > 0.0f ? x : (x == x ? 0.0f : x)) /* NaN stays NaN, as in PyTorch */
-UNARY(SIGMOID, 1.0f / (1.0f + expf(-x)))
-UNARY(TANH, tanhf(x))
-UNARY(EXP, expf(x))
-UNARY(LOG, logf(x))
-UNARY(ABS, fabsf(x))
-UNARY(NEG, -x)
-UNARY(SQRT, sqrtf(x))
-
-/* ---- elementwise: binary with broadcasting ----------------------------------------------- */
-
-/* One output row: a and b advance by sa and sb (0 for a broadcast operand, else 1). */
-typedef void (*row_fn)(float *o, const float *a, int64_t sa, const float *b, int64_t sb,
-                       int64_t n);
-
-#define BINARY_ROW(NAME, OP)                                                                  \
-    static void row_##NAME(float *o, const float *a, int64_t sa, const float *b, int64_t sb,  \
-                           int64_t n) /* o may equal a: in place */                           \
-    {                                                                                         \
-        if (sa == 1 && sb == 1) {                                                             \
-            for (int64_t i = 0; i < n; i++)                                                   \
-                o[i] = a[i] OP b[i];                                                          \
-        } else if (sa == 1) {                                                                 \
-            const float bv = b[0];                                                            \
-            for (int64_t i = 0; i < n; i++)                                                   \
-                o[i] = a[i] OP bv;                                                            \
-        } else if (sb == 1) {                                                                 \
-            const float av = a[0];                                                            \
-            for (int64_t i = 0; i < n; i++)                                                   \
-                o[i] = av OP b[i];                                                            \
-        } else {                                                                              \
-            const float v = a[0] OP b[0];                                                     \
-            for (int64_t i = 0; i < n; i++)                                                   \
-                o[i] = v;                                                                     \
-        }                                                                                     \
-    }
-
-BINARY_ROW(add, +)
-BINARY_ROW(sub, -)
-BINARY_ROW(mul, *)
-BINARY_ROW(div, /)
-
-/* Strides of operand s (right-aligned against out), 0 along broadcast dims. */
-static void broadcast_strides(const hb_shape *s, const hb_shape *out, int64_t *stride)
-{
-    int64_t st = 1;
-    for (int i = out->ndim - 1; i >= 0; i--) {
-        int j = s->ndim - out->ndim + i;
-        int64_t d = j >= 0 ? s->dim[j] : 1;
-        stride[i] = d == 1 ? 0 : st;
-        st *= d;
-    }
-}
-
-static void binary(const hb_operand *in, const hb_operand *out, row_fn row)
-{
-    const hb_shape *os = &out->shape;
-    int64_t count = hb_shape_numel(os);
-    if (count == 0)
-        return;
-    if (hb_shape_equal(&in[0].shape, os) && hb_shape_equal(&in[1].shape, os)) {
-        row(out->data, in[0].data, 1, in[1].data, 1, count);
-        return;
-    }
-    if (os->ndim == 0) {
-        row(out->data, in[0].data, 0, in[1].data, 0, 1);
-        return;
-    }
-    int64_t sa[HB_MAX_DIMS], sb[HB_MAX_DIMS], idx[HB_MAX_DIMS] = {0};
-    broadcast_strides(&in[0].shape, os, sa);
-    broadcast_strides(&in[1].shape, os, sb);
-    int last = os->ndim - 1;
-    int64_t len = os->dim[last], rows = count / len;
-    float *o = out->data;
-    for (int64_t r = 0; r < rows; r++) {
-        int64_t offa = 0, offb = 0;
-        for (int d = 0; d < last; d++) {
-            offa += idx[d] * sa[d];
-            offb += idx[d] * sb[d];
-        }
-        row(o, in[0].data + offa, sa[last], in[1].data + offb, sb[last], len);
-        o += len;
-        for (int d = last - 1; d >= 0 && ++idx[d] == os->dim[d]; d--)
-            idx[d] = 0;
-    }
-}
-
-#define BINARY(NAME, name)                                                                    \
-    static void kernel_##NAME(const hb_operand *in, int n, const hb_operand *out,             \
-                              const hb_attrs *at)                                             \
-    {                                                                                         \
-        (void)n, (void)at;                                                                    \
-        binary(in, out, row_##name);                                                          \
-    }
-
-BINARY(ADD, add)
-BINARY(SUB, sub)
-BINARY(MUL, mul)
-BINARY(DIV, div)
+ELEMENTWISE(ADD)
+ELEMENTWISE(SUB)
+ELEMENTWISE(MUL)
+ELEMENTWISE(DIV)
+ELEMENTWISE(ADD_SCALAR)
+ELEMENTWISE(SUB_SCALAR)
+ELEMENTWISE(MUL_SCALAR)
+ELEMENTWISE(DIV_SCALAR)
+ELEMENTWISE(RSUB_SCALAR)
+ELEMENTWISE(RDIV_SCALAR)
+ELEMENTWISE(RELU)
+ELEMENTWISE(SIGMOID)
+ELEMENTWISE(TANH)
+ELEMENTWISE(EXP)
+ELEMENTWISE(LOG)
+ELEMENTWISE(ABS)
+ELEMENTWISE(NEG)
+ELEMENTWISE(SQRT)
 
 /* ---- GEMM --------------------------------------------------------------------------------- */
 
@@ -176,8 +92,8 @@ static void kernel_MATMUL(const hb_operand *in, int n_in, const hb_operand *out,
     memcpy(ab.dim, as->dim, sizeof(int64_t) * (size_t)ab.ndim);
     memcpy(bb.dim, bs->dim, sizeof(int64_t) * (size_t)bb.ndim);
     int64_t sa[HB_MAX_DIMS], sb[HB_MAX_DIMS], idx[HB_MAX_DIMS] = {0};
-    broadcast_strides(&ab, &batch, sa);
-    broadcast_strides(&bb, &batch, sb);
+    hb_broadcast_strides(&ab, &batch, sa);
+    hb_broadcast_strides(&bb, &batch, sb);
     int64_t count = hb_shape_numel(&batch);
     for (int64_t t = 0; t < count; t++) {
         int64_t offa = 0, offb = 0;

@@ -1,0 +1,193 @@
+/* The elementwise interpreter. A program runs over the output in chunks of up to CHUNK
+ * elements: each input row is read where it lies (or a broadcast value is spread over a
+ * scratch row), each instruction is one tight loop over the chunk, and the last writes the
+ * output directly. Eager elementwise ops are one-instruction programs, so a fused chain and
+ * the ops it replaced compute every element with the same expressions in the same order. */
+#include "program.h"
+
+#include <math.h>
+#include <string.h>
+
+enum { CHUNK = 256 };
+
+/* One instruction over n elements: d = op(a, b). d may equal a or b. */
+static void step(const hb_prog_ins *ins, float *d, const float *a, const float *b, int64_t n)
+{
+    const float s = ins->scalar;
+    (void)b, (void)s;
+    switch (ins->op) {
+#define EW(OP, EXPR)                                                                          \
+    case HB_OP_##OP:                                                                          \
+        for (int64_t i = 0; i < n; i++)                                                       \
+            d[i] = (EXPR);                                                                    \
+        break;
+        EW(ADD, a[i] + b[i])
+        EW(SUB, a[i] - b[i])
+        EW(MUL, a[i] * b[i])
+        EW(DIV, a[i] / b[i])
+        EW(ADD_SCALAR, a[i] + s)
+        EW(SUB_SCALAR, a[i] - s)
+        EW(MUL_SCALAR, a[i] * s)
+        EW(DIV_SCALAR, a[i] / s)
+        EW(RSUB_SCALAR, s - a[i])
+        EW(RDIV_SCALAR, s / a[i])
+        EW(RELU, a[i] > 0.0f ? a[i] : (a[i] == a[i] ? 0.0f : a[i])) /* NaN stays NaN */
+        EW(SIGMOID, 1.0f / (1.0f + expf(-a[i])))
+        EW(TANH, tanhf(a[i]))
+        EW(EXP, expf(a[i]))
+        EW(LOG, logf(a[i]))
+        EW(ABS, fabsf(a[i]))
+        EW(NEG, -a[i])
+        EW(SQRT, sqrtf(a[i]))
+        EW(COPY, a[i])
+#undef EW
+    default: /* hb_program_valid admits only the ops above */
+        break;
+    }
+}
+
+/* Runs p over one row of len elements; src[i] advances by stride[i] (0 or 1). dst NULL: the
+ * result is handed to sink chunk by chunk instead. */
+typedef struct sink {
+    void (*take)(struct sink *s, const float *v, int64_t n);
+} sink;
+
+/* Per-thread scratch rows: a 40 KB frame on the stack would be probed page by page on every
+ * call, which costs more than a small op's arithmetic. The interpreter never re-enters. */
+static _Thread_local float scratch[HB_PROG_MAX_REGS][CHUNK];
+
+static void run_row(const hb_program *p, const float *const *src, const int64_t *stride,
+                    float *dst, int64_t len, sink *out)
+{
+    const float *reg[HB_PROG_MAX_REGS];
+    int n = p->ninputs;
+    for (int64_t c0 = 0; c0 < len; c0 += CHUNK) {
+        int64_t m = len - c0 < CHUNK ? len - c0 : CHUNK;
+        for (int i = 0; i < n; i++) {
+            if (stride[i]) {
+                reg[i] = src[i] + c0;
+            } else { /* a broadcast value: spread it over the chunk */
+                for (int64_t j = 0; j < m; j++)
+                    scratch[i][j] = src[i][0];
+                reg[i] = scratch[i];
+            }
+        }
+        for (int k = 0; k < p->nins; k++) {
+            const hb_prog_ins *ins = &p->ins[k];
+            float *d = k == p->nins - 1 && dst ? dst + c0 : scratch[n + k];
+            step(ins, d, reg[ins->a], reg[ins->b < n + k ? ins->b : ins->a], m);
+            reg[n + k] = d;
+        }
+        if (!dst)
+            out->take(out, reg[n + p->nins - 1], m);
+    }
+}
+
+void hb_broadcast_strides(const hb_shape *s, const hb_shape *out, int64_t *stride)
+{
+    int64_t st = 1;
+    for (int i = out->ndim - 1; i >= 0; i--) {
+        int j = s->ndim - out->ndim + i;
+        int64_t d = j >= 0 ? s->dim[j] : 1;
+        stride[i] = d == 1 ? 0 : st;
+        st *= d;
+    }
+}
+
+/* Calls run_row for every row of shape (its last axis), with each input's row start. */
+static void for_rows(const hb_program *p, const hb_operand *in, const hb_shape *shape,
+                     float *dst, sink *out)
+{
+    int n = p->ninputs;
+    int64_t count = hb_shape_numel(shape);
+    if (count == 0)
+        return;
+    const float *src[HB_PROG_MAX_REGS];
+    int64_t row_stride[HB_PROG_MAX_REGS];
+    bool full = true;
+    for (int i = 0; i < n; i++)
+        full = full && hb_shape_equal(&in[i].shape, shape);
+    if (full || shape->ndim == 0) { /* one flat row */
+        for (int i = 0; i < n; i++) {
+            src[i] = in[i].data;
+            row_stride[i] = hb_shape_numel(&in[i].shape) == count ? 1 : 0;
+        }
+        run_row(p, src, row_stride, dst, count, out);
+        return;
+    }
+    int64_t strides[HB_PROG_MAX_REGS][HB_MAX_DIMS], idx[HB_MAX_DIMS] = {0};
+    for (int i = 0; i < n; i++) {
+        hb_broadcast_strides(&in[i].shape, shape, strides[i]);
+        row_stride[i] = strides[i][shape->ndim - 1] ? 1 : 0;
+    }
+    int last = shape->ndim - 1;
+    int64_t len = shape->dim[last], rows = count / len;
+    for (int64_t r = 0; r < rows; r++) {
+        for (int i = 0; i < n; i++) {
+            int64_t off = 0;
+            for (int d = 0; d < last; d++)
+                off += idx[d] * strides[i][d];
+            src[i] = in[i].data + off;
+        }
+        run_row(p, src, row_stride, dst ? dst + r * len : NULL, len, out);
+        for (int d = last - 1; d >= 0 && ++idx[d] == shape->dim[d]; d--)
+            idx[d] = 0;
+    }
+}
+
+void hb_program_run(const hb_program *p, const hb_operand *in, const hb_operand *out)
+{
+    for_rows(p, in, &out->shape, out->data, NULL);
+}
+
+/* ---- reductions of a program's result ----------------------------------------------------- */
+
+typedef struct reducer {
+    sink base;
+    hb_op op;
+    double sum;
+    float max;
+    int64_t seen, row_len;
+    float *out;  /* one result per row_len elements */
+    bool mean;
+} reducer;
+
+/* Sums in double and max with NaN winning, element by element in memory order: the same
+ * arithmetic as the SUM, MEAN and MAX kernels. */
+static void take(sink *s, const float *v, int64_t n)
+{
+    reducer *r = (reducer *)s;
+    for (int64_t i = 0; i < n; i++) {
+        if (r->op == HB_OP_MAX) {
+            if (r->seen % r->row_len == 0 || (r->max == r->max && (v[i] > r->max || v[i] != v[i])))
+                r->max = v[i];
+        } else {
+            r->sum += v[i];
+        }
+        if (++r->seen % r->row_len == 0) {
+            double len = (double)r->row_len;
+            *r->out++ = r->op == HB_OP_MAX ? r->max
+                        : r->mean          ? (float)(r->sum / len)
+                                           : (float)r->sum;
+            r->sum = 0;
+        }
+    }
+}
+
+void hb_program_reduce(const hb_program *p, const hb_operand *in, const hb_operand *out,
+                       hb_op reduce, bool all)
+{
+    hb_shape shape = in[0].shape; /* the program's result shape: every input broadcast */
+    for (int i = 1; i < p->ninputs; i++)
+        hb_shape_broadcast(&shape, &in[i].shape, &shape);
+    int64_t count = hb_shape_numel(&shape);
+    int64_t row = all ? count : shape.ndim ? shape.dim[shape.ndim - 1] : 1;
+    if (row == 0) { /* nothing to reduce: sum 0, mean NaN (max of nothing is refused) */
+        for (int64_t i = 0; i < hb_shape_numel(&out->shape); i++)
+            out->data[i] = reduce == HB_OP_MEAN ? NAN : 0.0f;
+        return;
+    }
+    reducer r = {.base.take = take, .op = reduce, .row_len = row, .out = out->data,
+                 .mean = reduce == HB_OP_MEAN};
+    for_rows(p, in, &shape, NULL, &r.base);
+}

@@ -14,12 +14,17 @@ hb_block *nest_mlp_new(void);      /* linear(net(x)) */
 hb_block *chimera_new(void);       /* Sequential(NestMLP, Linear(16,20), FixedHiddenMLP) */
 hb_block *parallel_new(void);      /* concat(net1(x), net2(x)) along axis 1 */
 hb_block *factory_new(void);       /* Sequential(Linear, ReLU, 4 made by one factory, Linear) */
+hb_block *mlp_wide_new(void);      /* benchmark: Sequential(Linear(i,1024), ReLU, Linear(1024,1024)) */
+hb_block *mlp_deep_new(void);      /* benchmark: 16 × (Linear(·,256), ReLU) */
+hb_block *chain_new(void);         /* benchmark: an elementwise chain into sum(abs(y)) */
 
 typedef struct model_entry {
     const char *name;
     hb_block *(*make)(void);
-    int64_t features;  /* input width the chapter uses */
-    const char *about; /* one line for `hybrid demo` */
+    int64_t features;  /* default input width (the length, for 1-D inputs) */
+    int64_t batch;     /* default batch; 0: the input is 1-D, [features] */
+    bool chapter;      /* one of the seed chapter's models (shown by `hybrid demo`) */
+    const char *about; /* one line for `hybrid demo` and `hybrid models` */
 } model_entry;
 
 extern const model_entry example_models[];

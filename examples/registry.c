@@ -4,16 +4,24 @@
 #include <string.h>
 
 const model_entry example_models[] = {
-    {"mlp", mlp_new, 20, "Sequential(Linear(i,256), ReLU, Linear(256,10))"},
-    {"mlp-class", mlp_class_new, 20, "custom block MLP: out(relu(hidden(x)))"},
-    {"my-sequential", my_sequential_new, 20, "a hand-written Sequential of the same layers"},
-    {"fixed-hidden", fixed_hidden_new, 20,
+    {"mlp", mlp_new, 20, 2, true, "Sequential(Linear(i,256), ReLU, Linear(256,10))"},
+    {"mlp-class", mlp_class_new, 20, 2, true, "custom block MLP: out(relu(hidden(x)))"},
+    {"my-sequential", my_sequential_new, 20, 2, true,
+     "a hand-written Sequential of the same layers"},
+    {"fixed-hidden", fixed_hidden_new, 20, 2, true,
      "constant weight, shared Linear, while sum(|x|) > 1: x /= 2; returns sum(x)"},
-    {"nest-mlp", nest_mlp_new, 20, "linear(net(x)) with net a Sequential of 4 blocks"},
-    {"chimera", chimera_new, 20, "Sequential(NestMLP, Linear(16,20), FixedHiddenMLP)"},
-    {"parallel", parallel_new, 20, "concat(net1(x), net2(x)) along axis 1 -> [b, 96]"},
-    {"factory", factory_new, 20, "Linear, ReLU, 4 fresh Linear+ReLU from one factory, Linear"},
-    {"scaled-fixed", scaled_fixed_new, 20, "relu(c * (x @ w)), w a constant [20, 8], c = 3"},
+    {"nest-mlp", nest_mlp_new, 20, 2, true, "linear(net(x)) with net a Sequential of 4 blocks"},
+    {"chimera", chimera_new, 20, 2, true, "Sequential(NestMLP, Linear(16,20), FixedHiddenMLP)"},
+    {"parallel", parallel_new, 20, 2, true, "concat(net1(x), net2(x)) along axis 1 -> [b, 96]"},
+    {"factory", factory_new, 20, 2, true,
+     "Linear, ReLU, 4 fresh Linear+ReLU from one factory, Linear"},
+    {"scaled-fixed", scaled_fixed_new, 20, 2, true,
+     "relu(c * (x @ w)), w a constant [20, 8], c = 3"},
+    {"mlp-wide", mlp_wide_new, 1024, 256, false,
+     "benchmark: Sequential(Linear(N,1024), ReLU, Linear(1024,1024))"},
+    {"mlp-deep", mlp_deep_new, 256, 64, false, "benchmark: 16 x (Linear(., 256), ReLU)"},
+    {"chain", chain_new, 4194304, 0, false,
+     "benchmark: x*sigmoid(x), 0.5y+1, y*tanh(0.79788456(y+0.044715y^3)), sum(|y|)"},
 };
 const int example_model_count = (int)(sizeof example_models / sizeof example_models[0]);
 

@@ -313,6 +313,14 @@ hb_block *hb_block_factory(int n, hb_block *(*make)(void *arg), void *arg);
  */
 hb_status hb_hybridize(hb_block *b, bool active);
 
+/* freeze (inference): the trace takes trainable parameters as constants too, so plans fold
+ * them and store weights pre-transposed. Updates to parameters are then not seen until the
+ * plans are dropped (hb_block_load drops them; so does changing freeze). */
+typedef struct hb_hybrid_options {
+    bool freeze;
+} hb_hybrid_options;
+hb_status hb_hybridize_with(hb_block *b, bool active, const hb_hybrid_options *opts);
+
 typedef struct hb_plan hb_plan;
 typedef struct hb_plan_ctx hb_plan_ctx;
 typedef struct hb_graph hb_graph;

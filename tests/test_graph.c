@@ -48,6 +48,19 @@ static int node(hb_graph *g, hb_op op, hb_attrs at, const char *path, int n, con
     node(g, op, at, path, (int)(sizeof((int[]){__VA_ARGS__}) / sizeof(int)), (int[]){__VA_ARGS__})
 #define NOATTRS ((hb_attrs){0})
 
+/* Programs for fused nodes: INS(op, a, b) and INS_S(op, a, scalar) instructions. */
+static hb_program program_of(int ninputs, int nins, const hb_prog_ins *ins)
+{
+    hb_program p = {.ninputs = ninputs, .nins = nins};
+    memcpy(p.ins, ins, sizeof *ins * (size_t)nins);
+    return p;
+}
+#define PROG(ninputs, ...)                                                                     \
+    program_of(ninputs, (int)(sizeof((hb_prog_ins[]){__VA_ARGS__}) / sizeof(hb_prog_ins)),   \
+               (hb_prog_ins[]){__VA_ARGS__})
+#define INS(op_, a_, b_) ((hb_prog_ins){.op = HB_OP_##op_, .a = (a_), .b = (b_)})
+#define INS_S(op_, a_, x) ((hb_prog_ins){.op = HB_OP_##op_, .a = (a_), .scalar = (x)})
+
 static int island(hb_graph *g, int in, hb_shape out, const char *reason, const char *path)
 {
     int v = NODE(g, HB_OP_ISLAND, ((hb_attrs){.shape = out}), path, in);
@@ -76,6 +89,57 @@ static const char golden_text[] =
     "@chimera/2\n"
     "  return %14\n"
     "}\n";
+
+static const char fused_golden_text[] =
+    "graph fused {\n"
+    "  %0 = input : f32[2, 4]\n"
+    "  %1 = extern \"e0\" : f32[4]\n"
+    "  %2 = param \"fc.weight\" : f32[3, 4]\n"
+    "  %3 = param \"fc.bias\" : f32[3]\n"
+    "  %4 = const \"proj\" : f32[4, 2]\n"
+    "  %5 = fused(%0, %1) {prog=[mul(r0, r1), add_scalar(r2, 1), tanh(r3)]} : f32[2, 4]  "
+    "@net/act\n"
+    "  %6 = gemm(%5, %2, %3) {trans_b, prog=[add(r0, r1), relu(r2)]} : f32[2, 3]  @net/fc\n"
+    "  %7 = gemm(%5, %4) {prog=[mul_scalar(r0, 0.5)]} : f32[2, 2]  @net/proj\n"
+    "  %8 = fused_reduce(%6) {reduce=sum, all, prog=[abs(r0)]} : f32[]  @loss\n"
+    "  %9 = fused_reduce(%6, %3) {reduce=max, axis=1, prog=[sub(r0, r1)]} : f32[2]  @loss\n"
+    "  %10 = fused_reduce(%7) {reduce=mean, axis=-1, keepdim, prog=[rsub_scalar(r0, -inf), "
+    "exp(r1), div_scalar(r2, nan), copy(r3)]} : f32[2, 1]  @loss\n"
+    "  %11 = fused(%8, %10) {prog=[add(r0, r1)]} : f32[2, 1]\n"
+    "  return %11\n"
+    "}\n";
+
+/* The fused golden graph, leaves added between nodes so the printer renumbers. */
+static hb_graph *fused_graph(void)
+{
+    hb_graph *g = hb_graph_new("fused");
+    ck_assert_ptr_nonnull(g);
+    int x = g->input = leaf(g, HB_VAL_INPUT, NULL, SHAPE(2, 4));
+    int e = leaf(g, HB_VAL_EXTERN, "e0", SHAPE(4));
+    hb_program p = PROG(2, INS(MUL, 0, 1), INS_S(ADD_SCALAR, 2, 1.0f), INS(TANH, 3, 0));
+    int act = NODE(g, HB_OP_FUSED, ((hb_attrs){.prog = &p}), "net/act", x, e);
+    int w = leaf(g, HB_VAL_PARAM, "fc.weight", SHAPE(3, 4));
+    int b = leaf(g, HB_VAL_PARAM, "fc.bias", SHAPE(3));
+    p = PROG(2, INS(ADD, 0, 1), INS(RELU, 2, 0));
+    int fc = NODE(g, HB_OP_GEMM, ((hb_attrs){.prog = &p, .trans_b = true}), "net/fc", act, w, b);
+    int proj = leaf(g, HB_VAL_CONST, "proj", SHAPE(4, 2));
+    p = PROG(1, INS_S(MUL_SCALAR, 0, 0.5f));
+    proj = NODE(g, HB_OP_GEMM, ((hb_attrs){.prog = &p}), "net/proj", act, proj);
+    p = PROG(1, INS(ABS, 0, 0));
+    int total = NODE(g, HB_OP_FUSED_REDUCE,
+                     ((hb_attrs){.prog = &p, .reduce = HB_OP_SUM, .all = true}), "loss", fc);
+    p = PROG(2, INS(SUB, 0, 1));
+    NODE(g, HB_OP_FUSED_REDUCE, ((hb_attrs){.prog = &p, .reduce = HB_OP_MAX, .axis = 1}), "loss",
+         fc, b);
+    p = PROG(1, INS_S(RSUB_SCALAR, 0, -INFINITY), INS(EXP, 1, 0), INS_S(DIV_SCALAR, 2, NAN),
+             INS(COPY, 3, 0));
+    int mean = NODE(g, HB_OP_FUSED_REDUCE,
+                    ((hb_attrs){.prog = &p, .reduce = HB_OP_MEAN, .axis = -1, .keepdim = true}),
+                    "loss", proj);
+    p = PROG(2, INS(ADD, 0, 1));
+    g->output = NODE(g, HB_OP_FUSED, ((hb_attrs){.prog = &p}), NULL, total, mean);
+    return g;
+}
 
 /* The golden graph, with the constant and the extern added after the first node so the
  * printer has to renumber. */
@@ -145,6 +209,33 @@ static hb_graph *all_ops_graph(void)
     int t = NODE(g, HB_OP_TRANSPOSE, ((hb_attrs){.axis = -1, .axis2 = 0}), "shape", mm);
     NODE(g, HB_OP_CONCAT, ((hb_attrs){.axis = 0}), "cat", t);
     int cat = NODE(g, HB_OP_CONCAT, ((hb_attrs){.axis = -2}), "cat", x, s, x);
+    /* Fused ops, their programs using every kind of instruction and odd scalars. */
+    hb_program p = PROG(2, INS(MUL, 0, 1), INS_S(ADD_SCALAR, 2, NAN),
+                        INS_S(RDIV_SCALAR, 3, -INFINITY), INS_S(MUL_SCALAR, 4, -0.0f),
+                        INS_S(SUB_SCALAR, 5, 0.1f), INS(TANH, 6, 0), INS(SUB, 7, 0),
+                        INS(COPY, 8, 0), INS_S(RSUB_SCALAR, 9, FLT_TRUE_MIN));
+    int f = NODE(g, HB_OP_FUSED, ((hb_attrs){.prog = &p}), "fused", x, e);
+    hb_program one = PROG(1, INS(NEG, 0, 0));
+    NODE(g, HB_OP_FUSED, ((hb_attrs){.prog = &one}), "fused", f);
+    p = PROG(2, INS(DIV, 1, 0), INS(SQRT, 2, 0), INS(LOG, 3, 0));
+    NODE(g, HB_OP_FUSED_REDUCE,
+         ((hb_attrs){.prog = &p, .reduce = HB_OP_SUM, .all = true, .keepdim = true}), "fred",
+         x, e);
+    NODE(g, HB_OP_FUSED_REDUCE,
+         ((hb_attrs){.prog = &p, .reduce = HB_OP_MEAN, .axis = -1, .keepdim = true}), "fred",
+         x, e);
+    NODE(g, HB_OP_FUSED_REDUCE, ((hb_attrs){.prog = &one, .reduce = HB_OP_MAX, .axis = 2}),
+         "fred", f);
+    p = PROG(2, INS(ADD, 0, 1), INS(RELU, 2, 0));
+    NODE(g, HB_OP_GEMM, ((hb_attrs){.prog = &p, .trans_b = true}), "gemm", r, w, b);
+    int row = leaf(g, HB_VAL_PARAM, "row", SHAPE(1, 6));
+    int sc = NODE(g, HB_OP_SUM, ((hb_attrs){.all = true}), "gemm", f);
+    p = PROG(3, INS(MUL, 0, 2), INS(ADD, 3, 1), INS(SIGMOID, 4, 4), INS_S(DIV_SCALAR, 5, 3.0f),
+             INS(ABS, 6, 0), INS(EXP, 7, 0));
+    NODE(g, HB_OP_GEMM, ((hb_attrs){.prog = &p}), "gemm", x, c, row, sc);
+    int ct = NODE(g, HB_OP_TRANSPOSE, ((hb_attrs){.axis = 0, .axis2 = 1}), "gemm", c);
+    p = PROG(1, INS(COPY, 0, 0));
+    NODE(g, HB_OP_GEMM, ((hb_attrs){.prog = &p}), "", mm, ct);
     island(g, cat, SHAPE(7), NULL, "odd/island");
     g->output = island(g, cat, SHAPE(2, 2), "read \"it\"", "");
     return g;
@@ -179,7 +270,7 @@ static hb_graph *leaf_output_graph(void)
 
 typedef hb_graph *(*graph_maker)(void);
 static const graph_maker makers[] = {golden_graph, all_ops_graph, odd_names_graph,
-                                     leaf_output_graph};
+                                     leaf_output_graph, fused_graph};
 
 /* ---- helpers ----------------------------------------------------------------------------- */
 
@@ -253,6 +344,116 @@ START_TEST(golden_text_parses)
     char *again = hb_graph_to_string(g);
     ck_assert_str_eq(again, golden_text);
     hb_free(again);
+    hb_graph_free(g);
+}
+END_TEST
+
+START_TEST(print_fused_golden)
+{
+    hb_graph *g = fused_graph();
+    char err[256];
+    ck_assert_msg(hb_graph_verify(g, err, sizeof err) == HB_OK, "%s", err);
+    char *text = hb_graph_to_string(g);
+    ck_assert_ptr_nonnull(text);
+    ck_assert_str_eq(text, fused_golden_text);
+    hb_free(text);
+    hb_graph_free(g);
+}
+END_TEST
+
+static void assert_ins(const hb_prog_ins *in, hb_op op, int a, int b)
+{
+    ck_assert_str_eq(hb_op_table[in->op].name, hb_op_table[op].name);
+    ck_assert_int_eq(in->a, a);
+    if (hb_op_table[op].min_inputs == 2)
+        ck_assert_int_eq(in->b, b);
+}
+
+START_TEST(fused_golden_parses)
+{
+    hb_graph *g = parse_ok(fused_golden_text);
+    ck_assert_int_eq(g->nnodes, 7);
+    for (int i = 0; i < g->nnodes; i++) {
+        ck_assert_ptr_nonnull(g->nodes[i].prog);
+        ck_assert_ptr_eq(g->nodes[i].attrs.prog, g->nodes[i].prog); /* the node owns it */
+    }
+    const hb_program *p = g->nodes[0].prog;
+    ck_assert_int_eq(g->nodes[0].op, HB_OP_FUSED);
+    ck_assert_int_eq(p->ninputs, 2);
+    ck_assert_int_eq(p->nins, 3);
+    assert_ins(&p->ins[0], HB_OP_MUL, 0, 1);
+    assert_ins(&p->ins[1], HB_OP_ADD_SCALAR, 2, 0);
+    ck_assert(p->ins[1].scalar == 1.0f);
+    assert_ins(&p->ins[2], HB_OP_TANH, 3, 0);
+    const hb_node *n = &g->nodes[1];
+    ck_assert_int_eq(n->op, HB_OP_GEMM);
+    ck_assert(n->attrs.trans_b);
+    ck_assert_int_eq(n->prog->ninputs, 2); /* r0 the product, r1 the bias */
+    assert_ins(&n->prog->ins[0], HB_OP_ADD, 0, 1);
+    assert_ins(&n->prog->ins[1], HB_OP_RELU, 2, 0);
+    n = &g->nodes[2];
+    ck_assert(!n->attrs.trans_b);
+    ck_assert_int_eq(n->prog->ninputs, 1);
+    ck_assert(n->prog->ins[0].scalar == 0.5f);
+    n = &g->nodes[3];
+    ck_assert_int_eq(n->op, HB_OP_FUSED_REDUCE);
+    ck_assert_int_eq(n->attrs.reduce, HB_OP_SUM);
+    ck_assert(n->attrs.all);
+    n = &g->nodes[4];
+    ck_assert_int_eq(n->attrs.reduce, HB_OP_MAX);
+    ck_assert(!n->attrs.all && !n->attrs.keepdim);
+    ck_assert_int_eq(n->attrs.axis, 1);
+    ck_assert_int_eq(n->prog->ninputs, 2);
+    n = &g->nodes[5];
+    ck_assert_int_eq(n->attrs.reduce, HB_OP_MEAN);
+    ck_assert(!n->attrs.all && n->attrs.keepdim);
+    ck_assert_int_eq(n->attrs.axis, -1); /* kept as written */
+    ck_assert_int_eq(n->prog->nins, 4);
+    ck_assert(isinf(n->prog->ins[0].scalar) && n->prog->ins[0].scalar < 0);
+    ck_assert(isnan(n->prog->ins[2].scalar));
+    assert_ins(&n->prog->ins[3], HB_OP_COPY, 3, 0);
+    char *again = hb_graph_to_string(g);
+    ck_assert_str_eq(again, fused_golden_text);
+    hb_free(again);
+    hb_graph_free(g);
+}
+END_TEST
+
+/* Every fused node's program comes back equal, scalars bit for bit (nan as some nan). */
+START_TEST(programs_exact)
+{
+    hb_graph *g = makers[_i]();
+    char *text = hb_graph_to_string(g);
+    hb_graph *back = parse_ok(text);
+    ck_assert_int_eq(back->nnodes, g->nnodes);
+    for (int i = 0; i < g->nnodes; i++) {
+        const hb_program *a = g->nodes[i].prog, *b = back->nodes[i].prog;
+        ck_assert_int_eq(back->nodes[i].op, g->nodes[i].op);
+        if (!(hb_op_table[g->nodes[i].op].flags & HB_FUSED)) {
+            ck_assert_ptr_null(b);
+            continue;
+        }
+        ck_assert_ptr_nonnull(b);
+        ck_assert_ptr_ne(a, b);
+        ck_assert_msg(hb_program_equal(a, b), "node %d's program changed", i);
+        for (int k = 0; k < a->nins; k++) {
+            float x = a->ins[k].scalar, y = b->ins[k].scalar;
+            if (hb_op_table[a->ins[k].op].attrs != HB_ATTRS_SCALAR)
+                continue;
+            if (isnan(x))
+                ck_assert(isnan(y));
+            else
+                ck_assert_msg(memcmp(&x, &y, sizeof x) == 0, "scalar %.9g came back as %.9g",
+                              (double)x, (double)y);
+        }
+        ck_assert_int_eq(back->nodes[i].attrs.trans_b, g->nodes[i].attrs.trans_b);
+        if (g->nodes[i].op == HB_OP_FUSED_REDUCE) {
+            ck_assert_int_eq(back->nodes[i].attrs.reduce, g->nodes[i].attrs.reduce);
+            ck_assert_int_eq(back->nodes[i].attrs.all, g->nodes[i].attrs.all);
+        }
+    }
+    hb_free(text);
+    hb_graph_free(back);
     hb_graph_free(g);
 }
 END_TEST
@@ -400,6 +601,24 @@ START_TEST(parse_is_whitespace_tolerant)
     ck_assert_int_eq(g->nodes[2].attrs.shape.dim[0], 7);
     hb_free(text);
     hb_graph_free(g);
+    /* The same inside programs. */
+    g = parse_ok("graph g{\n%0=input:f32[3]\n%1=param\"w\":f32[2,3]\n"
+                 "%2=fused_reduce(%0,%0){ reduce = max ,axis=-1 , keepdim,prog = [ mul( r0 ,r1 ) ,"
+                 "\tadd_scalar(r2,+1.50)]}:f32[1]\n"
+                 "%3=gemm(%0,%1,%2){trans_b,prog=[add(r0,r1)]}:f32[2]\n"
+                 "%4=fused(%3){prog=[\r neg(r0)\t]}:f32[2]# c\nreturn %4\n}\n");
+    text = hb_graph_to_string(g);
+    ck_assert_str_eq(text, "graph g {\n"
+                           "  %0 = input : f32[3]\n"
+                           "  %1 = param \"w\" : f32[2, 3]\n"
+                           "  %2 = fused_reduce(%0, %0) {reduce=max, axis=-1, keepdim, "
+                           "prog=[mul(r0, r1), add_scalar(r2, 1.5)]} : f32[1]\n"
+                           "  %3 = gemm(%0, %1, %2) {trans_b, prog=[add(r0, r1)]} : f32[2]\n"
+                           "  %4 = fused(%3) {prog=[neg(r0)]} : f32[2]\n"
+                           "  return %4\n"
+                           "}\n");
+    hb_free(text);
+    hb_graph_free(g);
     /* No trailing newline at the end of the text. */
     g = parse_ok("graph g {\n %0 = input : f32[]\n return %0\n}");
     hb_graph_free(g);
@@ -491,6 +710,77 @@ START_TEST(verify_bad_axis)
     hb_shape s = SHAPE(2);
     g->output = hb_graph_add_node(g, HB_OP_SOFTMAX, &at, 1, &x, &s, "blk/sm");
     assert_verify_fails(g, (const char *[]){"node 0", "blk/sm", "softmax", "axis 3", NULL});
+}
+END_TEST
+
+/* Fused nodes without a program, with a program of the wrong width or a bad op, or with a
+ * reduce that is not sum, mean or max: they print, and neither the verifier nor the parser
+ * takes them. */
+START_TEST(verify_bad_programs)
+{
+    hb_graph *g = hb_graph_new("g");
+    hb_shape s = SHAPE(2);
+    int x = g->input = leaf(g, HB_VAL_INPUT, NULL, s);
+    g->output = hb_graph_add_node(g, HB_OP_FUSED, &NOATTRS, 1, &x, &s, "blk/f");
+    char *text = hb_graph_to_string(g);
+    ck_assert_ptr_nonnull(strstr(text, "fused(%0) {prog=[]} : f32[2]"));
+    hb_free(text);
+    assert_verify_fails(g, (const char *[]){"node 0", "blk/f", "fused", "no program", NULL});
+
+    g = hb_graph_new("g");
+    x = g->input = leaf(g, HB_VAL_INPUT, NULL, s);
+    hb_program p = PROG(2, INS(ADD, 0, 1));
+    g->output = hb_graph_add_node(g, HB_OP_FUSED, &(hb_attrs){.prog = &p}, 1, &x, &s, "blk/f");
+    assert_verify_fails(g, (const char *[]){"fused", "program reads 2 inputs", NULL});
+
+    g = hb_graph_new("g");
+    x = g->input = leaf(g, HB_VAL_INPUT, NULL, s);
+    p = PROG(1, INS(MATMUL, 0, 0));
+    g->output = hb_graph_add_node(g, HB_OP_FUSED, &(hb_attrs){.prog = &p}, 1, &x, &s, "blk/f");
+    text = hb_graph_to_string(g);
+    ck_assert_ptr_nonnull(strstr(text, "{prog=[matmul(r0, r0)]}"));
+    hb_free(text);
+    assert_verify_fails(g, (const char *[]){"not an elementwise op", NULL});
+
+    g = hb_graph_new("g");
+    x = g->input = leaf(g, HB_VAL_INPUT, NULL, s);
+    p = PROG(1, INS(RELU, 0, 0));
+    p.ins[0].op = (hb_op)(HB_OP_COUNT + 7);
+    g->output = hb_graph_add_node(g, HB_OP_FUSED, &(hb_attrs){.prog = &p}, 1, &x, &s, "blk/f");
+    text = hb_graph_to_string(g);
+    ck_assert_ptr_nonnull(strstr(text, "{prog=[?(r0)]}"));
+    hb_free(text);
+    assert_verify_fails(g, (const char *[]){"not an elementwise op", NULL});
+
+    g = hb_graph_new("g");
+    x = g->input = leaf(g, HB_VAL_INPUT, NULL, s);
+    p = PROG(1, INS(RELU, 0, 0));
+    hb_shape none = SCALAR;
+    g->output = hb_graph_add_node(g, HB_OP_FUSED_REDUCE, &(hb_attrs){.prog = &p, .all = true},
+                                  1, &x, &none, "blk/r");
+    text = hb_graph_to_string(g);
+    ck_assert_ptr_nonnull(strstr(text, "{reduce=matmul, all, prog=[relu(r0)]}"));
+    hb_free(text);
+    assert_verify_fails(g, (const char *[]){"fused_reduce", "not sum, mean or max", NULL});
+
+    g = hb_graph_new("g");
+    x = g->input = leaf(g, HB_VAL_INPUT, NULL, s);
+    g->output = hb_graph_add_node(g, HB_OP_FUSED_REDUCE,
+                                  &(hb_attrs){.prog = &p, .reduce = (hb_op)-1, .all = true}, 1,
+                                  &x, &none, "blk/r");
+    text = hb_graph_to_string(g);
+    ck_assert_ptr_nonnull(strstr(text, "{reduce=?, all, prog=[relu(r0)]}"));
+    hb_free(text);
+    assert_verify_fails(g, (const char *[]){"fused_reduce", "not sum, mean or max", NULL});
+
+    g = hb_graph_new("g");
+    x = g->input = leaf(g, HB_VAL_INPUT, NULL, SHAPE(2, 2));
+    s = SHAPE(2, 2);
+    p = PROG(1, INS(RELU, 0, 0));
+    p.nins = 99; /* out of range: printed no further than the array */
+    g->output = hb_graph_add_node(g, HB_OP_GEMM, &(hb_attrs){.prog = &p}, 2, (int[]){x, x}, &s,
+                                  "blk/g");
+    assert_verify_fails(g, (const char *[]){"gemm", "1 to 24 instructions", NULL});
 }
 END_TEST
 
@@ -606,6 +896,134 @@ static const bad_text bad_texts[] = {
     {HEAD "  return %0\n} x\n", "line 4: expected end of line, found 'x'"},
     {HEAD "  bogus\n" TAIL, "line 3: expected a value '%N = ...', 'return' or '}'"},
     {HEAD "  %1 = \x01\xff(%0) : f32[2, 3]\n" TAIL, "found '\\x01'"},
+    /* fused ops and their programs */
+    {HEAD "  %1 = fused(%0) : f32[2, 3]\n" TAIL, "line 3: expected '{', found ':'"},
+    {HEAD "  %1 = fused(%0) {} : f32[2, 3]\n" TAIL, "line 3: expected 'prog', found '}'"},
+    {HEAD "  %1 = fused(%0) {prog=relu(r0)} : f32[2, 3]\n" TAIL,
+     "line 3: expected '[', found 'relu'"},
+    {HEAD "  %1 = fused(%0) {prog=[]} : f32[2, 3]\n" TAIL,
+     "line 3: expected an elementwise op in the program, found ']'"},
+    {HEAD "  %1 = fused(%0) {prog=[frob(r0)]} : f32[2, 3]\n" TAIL,
+     "line 3: expected an elementwise op in the program, found 'frob'"},
+    {HEAD "  %1 = fused(%0) {prog=[matmul(r0, r0)]} : f32[2, 3]\n" TAIL,
+     "line 3: expected an elementwise op in the program, found 'matmul'"},
+    {HEAD "  %1 = fused(%0) {prog=[sum(r0)]} : f32[2, 3]\n" TAIL,
+     "line 3: expected an elementwise op in the program, found 'sum'"},
+    {HEAD "  %1 = fused(%0) {prog=[island(r0)]} : f32[2, 3]\n" TAIL,
+     "line 3: expected an elementwise op in the program, found 'island'"},
+    {HEAD "  %1 = fused(%0) {prog=[fused(r0)]} : f32[2, 3]\n" TAIL,
+     "line 3: expected an elementwise op in the program, found 'fused'"},
+    {HEAD "  %1 = fused(%0) {prog=[gemm(r0, r0)]} : f32[2, 3]\n" TAIL,
+     "line 3: expected an elementwise op in the program, found 'gemm'"},
+    {HEAD "  %1 = fused(%0) {prog=[(r0)]} : f32[2, 3]\n" TAIL,
+     "line 3: expected an elementwise op in the program, found '('"},
+    {HEAD "  %1 = fused(%0) {prog=[relu]} : f32[2, 3]\n" TAIL,
+     "line 3: expected '(', found ']'"},
+    {HEAD "  %1 = fused(%0) {prog=[relu(r1)]} : f32[2, 3]\n" TAIL,
+     "line 3: expected a register written before this instruction (r0 to r0), found 'r1'"},
+    {HEAD "  %1 = fused(%0) {prog=[relu(r0), add(r1, r2)]} : f32[2, 3]\n" TAIL,
+     "line 3: expected a register written before this instruction (r0 to r1), found 'r2'"},
+    {HEAD "  %1 = fused(%0) {prog=[relu(r99999999999999999999999)]} : f32[2, 3]\n" TAIL,
+     "line 3: expected a register written before this instruction (r0 to r0), found "
+     "'r99999999999999999999999'"},
+    {HEAD "  %1 = fused(%0) {prog=[relu(r-1)]} : f32[2, 3]\n" TAIL,
+     "line 3: expected a register 'rN', found 'r-1'"},
+    {HEAD "  %1 = fused(%0) {prog=[relu(x0)]} : f32[2, 3]\n" TAIL,
+     "line 3: expected a register 'rN', found 'x0'"},
+    {HEAD "  %1 = fused(%0) {prog=[relu(r0x)]} : f32[2, 3]\n" TAIL,
+     "line 3: expected a register 'rN', found 'r0x'"},
+    {HEAD "  %1 = fused(%0) {prog=[relu(r)]} : f32[2, 3]\n" TAIL,
+     "line 3: expected a register 'rN', found 'r'"},
+    {HEAD "  %1 = fused(%0) {prog=[relu(%0)]} : f32[2, 3]\n" TAIL,
+     "line 3: expected a register 'rN', found '%0'"},
+    {HEAD "  %1 = fused(%0) {prog=[relu()]} : f32[2, 3]\n" TAIL,
+     "line 3: expected a register 'rN', found ')'"},
+    {HEAD "  %1 = fused(%0) {prog=[add(r0)]} : f32[2, 3]\n" TAIL,
+     "line 3: expected ',', found ')'"},
+    {HEAD "  %1 = fused(%0) {prog=[relu(r0, r0)]} : f32[2, 3]\n" TAIL,
+     "line 3: expected ')', found ','"},
+    {HEAD "  %1 = fused(%0) {prog=[add(r0, r0, r0)]} : f32[2, 3]\n" TAIL,
+     "line 3: expected ')', found ','"},
+    {HEAD "  %1 = fused(%0) {prog=[add_scalar(r0)]} : f32[2, 3]\n" TAIL,
+     "line 3: expected ',', found ')'"},
+    {HEAD "  %1 = fused(%0) {prog=[add_scalar(r0, r0)]} : f32[2, 3]\n" TAIL,
+     "line 3: expected a number, found 'r0'"},
+    {HEAD "  %1 = fused(%0) {prog=[add_scalar(r0, 1e99)]} : f32[2, 3]\n" TAIL,
+     "line 3: expected a number within f32 range"},
+    {HEAD "  %1 = fused(%0) {prog=[add_scalar(r0, 1, 2)]} : f32[2, 3]\n" TAIL,
+     "line 3: expected ')', found ','"},
+    {HEAD "  %1 = fused(%0) {prog=[relu(r0) tanh(r1)]} : f32[2, 3]\n" TAIL,
+     "line 3: expected ',' or ']', found 'tanh'"},
+    {HEAD "  %1 = fused(%0) {prog=[relu(r0),]} : f32[2, 3]\n" TAIL,
+     "line 3: expected an elementwise op in the program, found ']'"},
+    {HEAD "  %1 = fused(%0) {prog=[relu(r0)} : f32[2, 3]\n" TAIL,
+     "line 3: expected ',' or ']', found '}'"},
+    {HEAD "  %1 = fused(%0) {prog=[relu(r0)\n" TAIL, "line 3: expected ',' or ']', found end "
+                                                      "of line"},
+    {HEAD "  %1 = fused(%0) {prog=[relu(r0)] : f32[2, 3]\n" TAIL,
+     "line 3: expected '}', found ':'"},
+    {HEAD "  %1 = fused(%0) {prog=[relu(r0)], axis=1} : f32[2, 3]\n" TAIL,
+     "line 3: expected '}', found ','"},
+    {HEAD "  %1 = fused(%0) {prog=[relu(r0)]} : f32[2, 4]\n" TAIL,
+     "line 3: expected type f32[2, 3] for fused, found f32[2, 4]"},
+    {HEAD "  %1 = fused(%0, %0) {prog=[relu(r0)]} : f32[2, 4]\n" TAIL,
+     "line 3: expected type f32[2, 3] for fused"},
+    {HEAD "  %1 = fused() {prog=[relu(r0)]} : f32[2, 3]\n" TAIL,
+     "line 3: expected at least 1 input to fused, found 0"},
+    {HEAD "  %1 = fused(%0) {prog=[relu(r0)]} : f32[2, 3]", "line 3: expected '}' to close the "
+                                                          "graph, found end of input"},
+    {HEAD "  %1 = fused(%0) {prog=[relu(r0)]", "line 3: expected '}', found end of input"},
+    {HEAD "  %1 = fused(%0) {prog=[add_scalar(r0, ", "line 3: expected a number, found end of "
+                                                   "input"},
+    {HEAD "  %1 = fused(%0) {prog=[relu(r", "line 3: expected a register 'rN', found 'r'"},
+    {HEAD "  %1 = fused_reduce(%0) {reduce=min, all, prog=[abs(r0)]} : f32[]\n" TAIL,
+     "line 3: expected 'sum', 'mean' or 'max', found 'min'"},
+    {HEAD "  %1 = fused_reduce(%0) {reduce=summ, all, prog=[abs(r0)]} : f32[]\n" TAIL,
+     "line 3: expected 'sum', 'mean' or 'max', found 'summ'"},
+    {HEAD "  %1 = fused_reduce(%0) {all, prog=[abs(r0)]} : f32[]\n" TAIL,
+     "line 3: expected 'reduce', found 'all'"},
+    {HEAD "  %1 = fused_reduce(%0) {reduce=sum all, prog=[abs(r0)]} : f32[]\n" TAIL,
+     "line 3: expected ',', found 'all'"},
+    {HEAD "  %1 = fused_reduce(%0) {reduce=sum, prog=[abs(r0)]} : f32[]\n" TAIL,
+     "line 3: expected 'all' or 'axis', found 'prog'"},
+    {HEAD "  %1 = fused_reduce(%0) {reduce=sum, all} : f32[]\n" TAIL,
+     "line 3: expected ',', found '}'"},
+    {HEAD "  %1 = fused_reduce(%0) {reduce=sum, all, keepdim, prog=[abs(r0)]} : f32[]\n" TAIL,
+     "line 3: expected 'prog', found 'keepdim'"},
+    {HEAD "  %1 = fused_reduce(%0) {reduce=sum, axis=1 prog=[abs(r0)]} : f32[2]\n" TAIL,
+     "line 3: expected ',', found 'prog'"},
+    {HEAD "  %1 = fused_reduce(%0) {reduce=sum, axis=1, keep, prog=[abs(r0)]} : f32[2]\n" TAIL,
+     "line 3: expected 'keepdim' or 'prog', found 'keep'"},
+    {HEAD "  %1 = fused_reduce(%0) {reduce=sum, axis=1, keepdim prog=[abs(r0)]} : f32[2]\n"
+     TAIL, "line 3: expected ',', found 'prog'"},
+    {HEAD "  %1 = fused_reduce(%0) {reduce=sum, axis=x, prog=[abs(r0)]} : f32[2]\n" TAIL,
+     "line 3: expected an axis in [-2147483648, 2147483647], found 'x'"},
+    {HEAD "  %1 = fused_reduce(%0) {reduce=sum, axis=0, prog=[abs(r0)]} : f32[3]\n" TAIL,
+     "line 3: fused_reduce: reduces axis 0 of [2, 3]: only all or the last axis"},
+    {HEAD "  %1 = fused_reduce(%0) {reduce=max, axis=1, prog=[abs(r0)]} : f32[2, 1]\n" TAIL,
+     "line 3: expected type f32[2] for fused_reduce, found f32[2, 1]"},
+    {HEAD "  %1 = fused_reduce() {reduce=max, all, prog=[abs(r0)]} : f32[]\n" TAIL,
+     "line 3: expected at least 1 input to fused_reduce, found 0"},
+    {"graph t {\n  %0 = input : f32[0]\n  %1 = fused_reduce(%0) {reduce=max, all, "
+     "prog=[abs(r0)]} : f32[]\n" TAIL, "line 3: fused_reduce: max over nothing"},
+    {HEAD "  %1 = gemm(%0) {prog=[copy(r0)]} : f32[2, 3]\n" TAIL,
+     "line 3: expected at least 2 inputs to gemm, found 1"},
+    {HEAD "  %1 = gemm() {trans_b, prog=[copy(r0)]} : f32[2, 3]\n" TAIL,
+     "line 3: expected at least 2 inputs to gemm, found 0"},
+    {HEAD "  %1 = gemm(%0, %0) {trans, prog=[copy(r0)]} : f32[2, 2]\n" TAIL,
+     "line 3: expected 'trans_b' or 'prog', found 'trans'"},
+    {HEAD "  %1 = gemm(%0, %0) {trans_b prog=[copy(r0)]} : f32[2, 2]\n" TAIL,
+     "line 3: expected ',', found 'prog'"},
+    {HEAD "  %1 = gemm(%0, %0) {trans_b, trans_b, prog=[copy(r0)]} : f32[2, 2]\n" TAIL,
+     "line 3: expected 'prog', found 'trans_b'"},
+    {HEAD "  %1 = gemm(%0, %0) {prog=[copy(r1)]} : f32[2, 2]\n" TAIL,
+     "line 3: expected a register written before this instruction (r0 to r0), found 'r1'"},
+    {HEAD "  %1 = gemm(%0, %0) {prog=[copy(r0)]} : f32[2, 2]\n" TAIL,
+     "line 3: gemm: input [2, 3] does not fit [2, 3]"},
+    {HEAD "  %1 = gemm(%0, %0) {trans_b, prog=[copy(r0)]} : f32[2, 3]\n" TAIL,
+     "line 3: expected type f32[2, 2] for gemm, found f32[2, 3]"},
+    {HEAD "  %1 = gemm(%0, %0, %0) {trans_b, prog=[add(r0, r1)]} : f32[2, 2]\n" TAIL,
+     "line 3: gemm: epilogue input [2, 3] is not a row of 2"},
 };
 
 START_TEST(parse_rejects)
@@ -630,6 +1048,70 @@ START_TEST(parse_too_many_inputs)
     char err[256];
     ck_assert_ptr_null(hb_graph_parse(text, err, sizeof err));
     ck_assert_ptr_nonnull(strstr(err, "line 3: expected at most 64 inputs"));
+}
+END_TEST
+
+/* A fused node over nin copies of %0 whose program has nins instructions (relu of the last
+ * register each). */
+static char *fused_text(int nin, int nins)
+{
+    size_t size = 64 + 6 * (size_t)nin + 16 * (size_t)nins + 64;
+    char *text = malloc(size);
+    int used = snprintf(text, size, "graph t {\n  %%0 = input : f32[1]\n  %%1 = fused(");
+    for (int i = 0; i < nin; i++)
+        used += snprintf(text + used, size - (size_t)used, i ? ", %%0" : "%%0");
+    used += snprintf(text + used, size - (size_t)used, ") {prog=[");
+    for (int i = 0; i < nins; i++)
+        used += snprintf(text + used, size - (size_t)used, "%srelu(r%d)", i ? ", " : "",
+                         nin + i - 1);
+    snprintf(text + used, size - (size_t)used, "]} : f32[1]\n  return %%1\n}\n");
+    return text;
+}
+
+START_TEST(parse_program_limits)
+{
+    char err[256];
+    /* HB_PROG_MAX_INS instructions, then one too many. */
+    char *text = fused_text(1, HB_PROG_MAX_INS);
+    hb_graph *g = parse_ok(text);
+    ck_assert_int_eq(g->nodes[0].prog->nins, HB_PROG_MAX_INS);
+    char *again = hb_graph_to_string(g);
+    ck_assert_str_eq(again, text);
+    hb_free(again);
+    hb_graph_free(g);
+    free(text);
+    text = fused_text(1, HB_PROG_MAX_INS + 1);
+    ck_assert_ptr_null(hb_graph_parse(text, err, sizeof err));
+    ck_assert_ptr_nonnull(strstr(err, "line 3: expected at most 24 instructions in a program, "
+                                      "found more"));
+    free(text);
+    /* HB_PROG_MAX_REGS registers in all, then one too many either way. */
+    text = fused_text(HB_PROG_MAX_REGS - 1, 1);
+    g = parse_ok(text);
+    ck_assert_int_eq(g->nodes[0].prog->ninputs, HB_PROG_MAX_REGS - 1);
+    hb_graph_free(g);
+    free(text);
+    text = fused_text(HB_PROG_MAX_REGS - 2, 3);
+    ck_assert_ptr_null(hb_graph_parse(text, err, sizeof err));
+    ck_assert_ptr_nonnull(strstr(err, "line 3: expected at most 40 registers in a program"));
+    free(text);
+    text = fused_text(HB_PROG_MAX_REGS, 1);
+    ck_assert_ptr_null(hb_graph_parse(text, err, sizeof err));
+    ck_assert_ptr_nonnull(strstr(err, "line 3: expected at most 40 registers in a program "
+                                      "(40 inputs"));
+    free(text);
+    text = fused_text(64, 1);
+    ck_assert_ptr_null(hb_graph_parse(text, err, sizeof err));
+    ck_assert_ptr_nonnull(strstr(err, "line 3: expected at most 40 registers"));
+    free(text);
+    /* A gemm's program reads one register less than the node has inputs. */
+    g = parse_ok("graph t {\n  %0 = input : f32[2, 3]\n  %1 = param \"w\" : f32[3, 4]\n"
+                 "  %2 = param \"b\" : f32[4]\n"
+                 "  %3 = gemm(%0, %1, %2, %2) {prog=[add(r0, r1), sub(r3, r2)]} : f32[2, 4]\n"
+                 "  return %3\n}\n");
+    ck_assert_int_eq(g->nodes[0].prog->ninputs, 3);
+    ck_assert_int_eq(g->nodes[0].prog->nins, 2);
+    hb_graph_free(g);
 }
 END_TEST
 
@@ -663,7 +1145,7 @@ START_TEST(parse_survives_mutations)
         hb_graph_free(p);
     }
     ck_assert_int_ge(parsed, 1); /* at least the whole text */
-    static const char bytes[] = "\0\n\"\\%{}[](),=:@#-9 x\x01\xff";
+    static const char bytes[] = "\0\n\"\\%{}[](),=:@#-9 x\x01\xffr1_";
     unsigned seed = 12345;
     for (int k = 0; k < 4000; k++) {
         memcpy(buf, text, len + 1);
@@ -701,9 +1183,11 @@ static bool counting_hook(size_t n)
     return alloc_count++ != alloc_fail_at;
 }
 
+static const graph_maker alloc_makers[] = {odd_names_graph, fused_graph};
+
 START_TEST(alloc_failures)
 {
-    hb_graph *g = odd_names_graph();
+    hb_graph *g = alloc_makers[_i]();
     char *text = hb_graph_to_string(g);
     alloc_count = 0, alloc_fail_at = -1;
     hb_alloc_hook = counting_hook;
@@ -787,6 +1271,42 @@ START_TEST(dot_escapes_labels)
 }
 END_TEST
 
+/* Fused nodes show their programs, a few instructions to a line, with what fused_reduce
+ * reduces and whether gemm transposes. */
+START_TEST(dot_fused_labels)
+{
+    hb_graph *g = fused_graph();
+    char *dot = print_to_memory(hb_graph_print_dot, g);
+    ck_assert_ptr_nonnull(strstr(dot, "label=\"%5 fused\\nmul(r0, r1); add_scalar(r2, 1); "
+                                      "tanh(r3)\\nf32[2, 4]\\n@net/act\"]"));
+    ck_assert_ptr_nonnull(strstr(dot, "%6 gemm\\ntrans_b\\nadd(r0, r1); relu(r2)\\nf32[2, 3]"));
+    ck_assert_ptr_nonnull(strstr(dot, "%7 gemm\\nmul_scalar(r0, 0.5)\\nf32[2, 2]"));
+    ck_assert_ptr_nonnull(strstr(dot, "%8 fused_reduce\\nabs(r0)\\nthen sum over all\\nf32[]"));
+    ck_assert_ptr_nonnull(strstr(dot, "then max over axis 1\\nf32[2]"));
+    ck_assert_ptr_nonnull(strstr(dot, "rsub_scalar(r0, -inf); exp(r1); div_scalar(r2, nan); "
+                                      "copy(r3)\\nthen mean over axis -1, keepdim\\nf32[2, 1]"));
+    free(dot);
+    hb_graph_free(g);
+
+    g = all_ops_graph();
+    dot = print_to_memory(hb_graph_print_dot, g);
+    ck_assert_ptr_nonnull(strstr(dot, "mul(r0, r1); add_scalar(r2, nan); rdiv_scalar(r3, -inf); "
+                                      "mul_scalar(r4, -0);\\nsub_scalar(r5, 0.100000001); "));
+    free(dot);
+    hb_graph_free(g);
+
+    /* A broken fused node still draws. */
+    g = hb_graph_new("g");
+    hb_shape s = SHAPE(2);
+    int x = g->input = leaf(g, HB_VAL_INPUT, NULL, s);
+    g->output = hb_graph_add_node(g, HB_OP_FUSED, &NOATTRS, 1, &x, &s, "");
+    dot = print_to_memory(hb_graph_print_dot, g);
+    ck_assert_ptr_nonnull(strstr(dot, "fused\\n(no program)\\nf32[2]"));
+    free(dot);
+    hb_graph_free(g);
+}
+END_TEST
+
 /* ---- main -------------------------------------------------------------------------------- */
 
 int main(void)
@@ -796,6 +1316,9 @@ int main(void)
     TCase *tc = tcase_create("print");
     tcase_add_test(tc, print_golden);
     tcase_add_test(tc, golden_text_parses);
+    tcase_add_test(tc, print_fused_golden);
+    tcase_add_test(tc, fused_golden_parses);
+    tcase_add_loop_test(tc, programs_exact, 0, (int)ARRAY_LEN(makers));
     tcase_add_test(tc, all_ops_covered);
     tcase_add_loop_test(tc, round_trip, 0, (int)ARRAY_LEN(makers));
     tcase_add_test(tc, scalars_exact);
@@ -811,19 +1334,22 @@ int main(void)
     tcase_add_test(tc, verify_wrong_arity);
     tcase_add_test(tc, verify_no_output);
     tcase_add_test(tc, verify_bad_axis);
+    tcase_add_test(tc, verify_bad_programs);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("hostile");
     tcase_add_loop_test(tc, parse_rejects, 0, (int)ARRAY_LEN(bad_texts));
     tcase_add_test(tc, parse_too_many_inputs);
+    tcase_add_test(tc, parse_program_limits);
     tcase_add_test(tc, parse_null_and_small_buffers);
     tcase_add_test(tc, parse_survives_mutations);
-    tcase_add_test(tc, alloc_failures);
+    tcase_add_loop_test(tc, alloc_failures, 0, (int)ARRAY_LEN(alloc_makers));
     suite_add_tcase(s, tc);
 
     tc = tcase_create("dot");
     tcase_add_loop_test(tc, dot_output, 0, (int)ARRAY_LEN(makers));
     tcase_add_test(tc, dot_escapes_labels);
+    tcase_add_test(tc, dot_fused_labels);
     suite_add_tcase(s, tc);
 
     return run_suite(s);

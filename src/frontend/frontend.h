@@ -134,7 +134,7 @@ typedef enum hb_origin {
 
 /* Starts recording a call of root on x; the trace nests inside any trace in progress (which
  * is paused until hb_trace_end). NULL if out of memory (then the call just runs eagerly). */
-hb_trace *hb_trace_begin(hb_block *root, hb_tensor *x, const char *name);
+hb_trace *hb_trace_begin(hb_block *root, hb_tensor *x, const char *name, bool freeze);
 /* Ends the trace begun last on this thread; returns its graph with y as output (NULL if the
  * trace failed or y is NULL), and frees the trace. */
 hb_graph *hb_trace_end(hb_trace *tr, hb_tensor *y);

@@ -28,6 +28,7 @@ typedef struct plan_entry {
 
 struct hb_hybrid {
     bool active;
+    bool freeze; /* parameters are constants in the trace: folded, packed, never re-read */
     atomic_bool island;
     char *island_reason, *island_op;
     char *compile_error; /* set if a trace could not be compiled: the block stays eager */
@@ -155,6 +156,18 @@ static void run_island(void *callee, const hb_operand *in, const hb_operand *out
 
 /* ---- compiling a trace -------------------------------------------------------------------- */
 
+/* How passes compute constants: with the same kernels as everything else. */
+static void eval_op(hb_op op, const hb_attrs *at, int n, float *const *in, const hb_shape *shapes,
+                    float *out, const hb_shape *out_shape)
+{
+    hb_operand ops[64];
+    for (int i = 0; i < n && i < 64; i++)
+        ops[i] = (hb_operand){in[i], shapes[i]};
+    hb_kernels[op](ops, n, &(hb_operand){out, *out_shape}, at);
+}
+
+static const hb_pass_opts pass_opts = {.eval = eval_op};
+
 static plan_entry *compile(hb_graph *g, int nodes_traced, char *err, size_t err_size)
 {
     plan_entry *e = hb_calloc(1, sizeof *e);
@@ -170,7 +183,7 @@ static plan_entry *compile(hb_graph *g, int nodes_traced, char *err, size_t err_
     char why[400];
     if (hb_graph_verify(g, why, sizeof why) != HB_OK)
         snprintf(err, err_size, "the trace is inconsistent: %.400s", why);
-    else if (hb_passes_run(g, e->stats, NULL, NULL, err, err_size) == HB_OK)
+    else if (hb_passes_run(g, &pass_opts, e->stats, NULL, NULL, err, err_size) == HB_OK)
         e->plan = hb_plan_lower(g, err, err_size);
     if (!e->plan) {
         entry_release(e);
@@ -265,7 +278,7 @@ hb_tensor *hb_hybrid_call(hb_block *b, hb_tensor *x)
         return run_plan(b, e, x);
 
     atomic_fetch_add(&h->traces, 1);
-    hb_trace *tr = hb_trace_begin(b, x, b->name ? b->name : b->type);
+    hb_trace *tr = hb_trace_begin(b, x, b->name ? b->name : b->type, h->freeze);
     hb_tensor *y = hb_block_call_eager(b, x, NULL);
     hb_graph *g = tr ? hb_trace_end(tr, y) : NULL;
     if (!y || !g || atomic_load(&h->island)) {
@@ -287,7 +300,7 @@ hb_tensor *hb_hybrid_call(hb_block *b, hb_tensor *x)
 
 /* ---- public API --------------------------------------------------------------------------- */
 
-hb_status hb_hybridize(hb_block *b, bool active)
+hb_status hb_hybridize_with(hb_block *b, bool active, const hb_hybrid_options *opts)
 {
     if (!b)
         return hb_fail(HB_ERR_ARG, "hb_hybridize: block is NULL");
@@ -295,13 +308,25 @@ hb_status hb_hybridize(hb_block *b, bool active)
     hb_hybrid *h = hybrid_of(b);
     if (!h)
         return hb_fail(HB_ERR_NOMEM, "out of memory hybridizing %s", b->type);
+    bool freeze = opts && opts->freeze;
+    if (freeze != h->freeze) { /* plans compiled under the other assumption do not hold */
+        hb_block_drop_plans(b);
+        h->freeze = freeze;
+    }
     h->active = active;
     for (int i = 0; i < b->nchildren; i++) {
-        hb_status st = hb_hybridize(b->children[i].block, active);
+        hb_status st = hb_hybridize_with(b->children[i].block, active, opts);
         if (st != HB_OK)
             return st;
     }
     return HB_OK;
+}
+
+hb_status hb_hybridize(hb_block *b, bool active)
+{
+    /* Keeps a block's freeze setting: switching hybridization on and off is cheap. */
+    hb_hybrid_options opts = {.freeze = b && b->hybrid && b->hybrid->freeze};
+    return hb_hybridize_with(b, active, &opts);
 }
 
 static plan_entry *entry_for(hb_block *b, int ndim, const int64_t *shape)
@@ -346,7 +371,8 @@ hb_status hb_block_dump(hb_block *b, hb_tensor *x, const char *after, bool dot, 
         return hb_fail(HB_ERR_NAME, "no pass called \"%s\" (passes:%s, or all)", after, known);
     }
     hb_island_hook = run_island;
-    hb_trace *tr = hb_trace_begin(b, x, b->name ? b->name : b->type);
+    hb_trace *tr = hb_trace_begin(b, x, b->name ? b->name : b->type,
+                                  b->hybrid && b->hybrid->freeze);
     if (!tr)
         return hb_fail(HB_ERR_NOMEM, "out of memory starting a trace");
     hb_tensor *y = hb_block_call_eager(b, x, NULL);
@@ -366,7 +392,7 @@ hb_status hb_block_dump(hb_block *b, hb_tensor *x, const char *after, bool dot, 
             fprintf(f, "# as traced\n");
             hb_graph_print(f, g);
         }
-        st = hb_passes_run(g, stats, after, dot ? NULL : f, err, sizeof err);
+        st = hb_passes_run(g, &pass_opts, stats, after, dot ? NULL : f, err, sizeof err);
         if (st != HB_OK)
             hb_fail(st, "%s", err);
         else if (dot)

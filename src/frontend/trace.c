@@ -21,6 +21,7 @@ struct hb_trace {
     hb_graph *g;
     hb_block *root;
     hb_trace *outer; /* the trace this one interrupted, resumed at the end */
+    bool freeze;     /* trainable parameters are recorded as constants */
     bool failed;     /* out of memory while recording: the call still runs, no plan */
     int nfill, nextern;
     known *known;    /* tensors not made by this trace, and their values */
@@ -78,7 +79,7 @@ static int value_of(hb_trace *tr, hb_tensor *t)
         snprintf(name, sizeof name, "c%d", tr->nfill++);
         v = data_value(tr, t, HB_VAL_CONST, name);
     } else if (hb_block_find_tensor(tr->root, t, name, sizeof name, &trainable)) {
-        v = data_value(tr, t, trainable ? HB_VAL_PARAM : HB_VAL_CONST, name);
+        v = data_value(tr, t, trainable && !tr->freeze ? HB_VAL_PARAM : HB_VAL_CONST, name);
     } else { /* from outside the tree: read live, never folded */
         snprintf(name, sizeof name, "e%d", tr->nextern++);
         v = data_value(tr, t, HB_VAL_EXTERN, name);
@@ -86,11 +87,12 @@ static int value_of(hb_trace *tr, hb_tensor *t)
     return v >= 0 && remember(tr, t, v) ? v : -1;
 }
 
-hb_trace *hb_trace_begin(hb_block *root, hb_tensor *x, const char *name)
+hb_trace *hb_trace_begin(hb_block *root, hb_tensor *x, const char *name, bool freeze)
 {
     hb_trace *tr = hb_calloc(1, sizeof *tr);
     if (!tr)
         return NULL;
+    tr->freeze = freeze;
     tr->id = atomic_fetch_add(&next_trace_id, 1);
     tr->root = root;
     tr->g = hb_graph_new(name);

@@ -3,6 +3,7 @@
  * the text form's numbering, so a picture and a dump of the same graph name values alike. */
 #include "graph.h"
 
+#include <math.h>
 #include <string.h>
 
 /* The text form's numbers: leaves first in value order, then nodes in node order. */
@@ -45,6 +46,57 @@ static void put_shape(FILE *f, const hb_shape *s)
     fprintf(f, "f32%s", hb_shape_fmt(&t, buf, sizeof buf));
 }
 
+/* As the text form prints scalars ("%.9g", inf, -inf, nan). */
+static void put_scalar(FILE *f, float x)
+{
+    if (isnan(x))
+        fputs("nan", f);
+    else if (isinf(x))
+        fputs(x < 0 ? "-inf" : "inf", f);
+    else
+        fprintf(f, "%.9g", (double)x);
+}
+
+/* Instructions per label line of a program. */
+enum { INS_PER_LINE = 4 };
+
+/* A fused node's program as in the text form ("mul(r0, r1); tanh(r2)"), a few instructions to
+ * a label line, then one line ending the label's program part: "then sum over all" for
+ * fused_reduce; gemm's "trans_b" comes first. Op names and numbers need no escaping. */
+static void put_program(FILE *f, const hb_node *n)
+{
+    const hb_attrs *a = &n->attrs;
+    const hb_program *p = a->prog;
+    if (n->op == HB_OP_GEMM && a->trans_b)
+        fputs("trans_b\\n", f);
+    int nins = !p ? 0 : p->nins < 0 ? 0 : p->nins > HB_PROG_MAX_INS ? HB_PROG_MAX_INS : p->nins;
+    if (!nins)
+        fputs("(no program)", f);
+    for (int i = 0; i < nins; i++) {
+        const hb_prog_ins *in = &p->ins[i];
+        bool known = (unsigned)in->op < HB_OP_COUNT;
+        if (i)
+            fputs(i % INS_PER_LINE ? "; " : ";\\n", f);
+        fprintf(f, "%s(r%d", known ? hb_op_table[in->op].name : "?", in->a);
+        if (known && hb_op_table[in->op].min_inputs == 2)
+            fprintf(f, ", r%d", in->b);
+        if (known && hb_op_table[in->op].attrs == HB_ATTRS_SCALAR) {
+            fputs(", ", f);
+            put_scalar(f, in->scalar);
+        }
+        fputc(')', f);
+    }
+    fputs("\\n", f);
+    if (n->op == HB_OP_FUSED_REDUCE) {
+        fprintf(f, "then %s over ",
+                (unsigned)a->reduce < HB_OP_COUNT ? hb_op_table[a->reduce].name : "?");
+        if (a->all)
+            fputs("all\\n", f);
+        else
+            fprintf(f, "axis %d%s\\n", a->axis, a->keepdim ? ", keepdim" : "");
+    }
+}
+
 hb_status hb_graph_print_dot(FILE *f, const hb_graph *g)
 {
     if (!f || !g)
@@ -84,6 +136,8 @@ hb_status hb_graph_print_dot(FILE *f, const hb_graph *g)
             put_label_text(f, n->reason);
             fputs("\\n", f);
         }
+        if ((unsigned)n->op < HB_OP_COUNT && (hb_op_table[n->op].flags & HB_FUSED))
+            put_program(f, n);
         put_shape(f, &g->values[out].shape);
         if (n->path && *n->path) {
             fputs("\\n@", f);

@@ -33,6 +33,7 @@ static void drop_node(hb_node *n)
     hb_free(n->inputs);
     hb_free(n->path);
     hb_free(n->reason);
+    hb_free(n->prog);
 }
 
 void hb_graph_free(hb_graph *g)
@@ -91,8 +92,15 @@ int hb_graph_add_node(hb_graph *g, hb_op op, const hb_attrs *attrs, int n, const
     if (n)
         memcpy(ins, inputs, sizeof *ins * (size_t)n); /* inputs may be NULL when n is 0 */
     g->values[v].node = g->nnodes;
-    g->nodes[g->nnodes++] = (hb_node){.op = op, .attrs = *attrs, .inputs = ins, .ninputs = n,
-                                      .output = v, .path = p};
+    hb_node *node = &g->nodes[g->nnodes++];
+    *node = (hb_node){.op = op, .attrs = *attrs, .inputs = ins, .ninputs = n, .output = v,
+                      .path = p};
+    node->attrs.prog = NULL;
+    if (attrs->prog && hb_node_set_program(node, attrs->prog) != HB_OK) {
+        g->nnodes--, g->nvalues--;
+        drop_node(node);
+        return -1;
+    }
     return v;
 }
 
@@ -110,14 +118,63 @@ void hb_graph_truncate(hb_graph *g, int first_node, int first_value)
         g->output = -1;
 }
 
+hb_status hb_node_set_program(hb_node *n, const hb_program *prog)
+{
+    hb_program *copy = hb_malloc(sizeof *copy);
+    if (!copy)
+        return HB_ERR_NOMEM;
+    *copy = *prog;
+    hb_free(n->prog);
+    n->prog = copy;
+    n->attrs.prog = copy;
+    return HB_OK;
+}
+
+void hb_graph_replace_uses(hb_graph *g, int from, int to)
+{
+    for (int i = 0; i < g->nnodes; i++)
+        for (int j = 0; j < g->nodes[i].ninputs; j++)
+            if (g->nodes[i].inputs[j] == from)
+                g->nodes[i].inputs[j] = to;
+    if (g->output == from)
+        g->output = to;
+}
+
+bool *hb_graph_live_nodes(const hb_graph *g)
+{
+    bool *live_value = hb_calloc((size_t)g->nvalues + 1, sizeof *live_value);
+    bool *live = hb_calloc((size_t)g->nnodes + 1, sizeof *live);
+    if (!live_value || !live) {
+        hb_free(live_value), hb_free(live);
+        return NULL;
+    }
+    if (g->output >= 0 && g->output < g->nvalues)
+        live_value[g->output] = true;
+    for (int i = g->nnodes - 1; i >= 0; i--) {
+        const hb_node *n = &g->nodes[i];
+        live[i] = live_value[n->output] || (hb_op_table[n->op].flags & HB_OPAQUE);
+        for (int j = 0; live[i] && j < n->ninputs; j++)
+            live_value[n->inputs[j]] = true;
+    }
+    hb_free(live_value);
+    return live;
+}
+
 int *hb_graph_use_counts(const hb_graph *g)
 {
     int *uses = hb_calloc((size_t)g->nvalues + 1, sizeof *uses);
-    if (!uses)
+    bool *live = hb_graph_live_nodes(g);
+    if (!uses || !live) {
+        hb_free(uses), hb_free(live);
         return NULL;
+    }
     for (int i = 0; i < g->nnodes; i++)
-        for (int j = 0; j < g->nodes[i].ninputs; j++)
-            uses[g->nodes[i].inputs[j]]++;
+        for (int j = 0; live[i] && j < g->nodes[i].ninputs; j++)
+            if (g->nodes[i].inputs[j] >= 0 && g->nodes[i].inputs[j] < g->nvalues)
+                uses[g->nodes[i].inputs[j]]++;
+    if (g->output >= 0 && g->output < g->nvalues)
+        uses[g->output]++; /* the caller reads it too */
+    hb_free(live);
     return uses;
 }
 

@@ -5,7 +5,7 @@
 #ifndef HB_IR_GRAPH_H
 #define HB_IR_GRAPH_H
 
-#include "op.h"
+#include "program.h"
 
 #include <stdio.h>
 
@@ -42,6 +42,7 @@ typedef struct hb_node {
     int output;   /* value id */
     char *path;   /* block path the node came from ("chimera/0/net/2") */
     char *reason; /* island: why the block runs eagerly */
+    struct hb_program *prog; /* fused ops: their program, owned (attrs.prog points here) */
 } hb_node;
 
 typedef struct hb_graph {
@@ -69,7 +70,15 @@ int hb_graph_add_node(hb_graph *g, hb_op op, const hb_attrs *attrs, int n, const
  * node. */
 void hb_graph_truncate(hb_graph *g, int first_node, int first_value);
 
-/* Number of nodes using each value (array of nvalues, caller frees with hb_free). */
+/* Gives node n its own copy of prog (attrs.prog then points at it). */
+hb_status hb_node_set_program(hb_node *n, const hb_program *prog);
+/* Every use of value from (and the graph's output, if it is from) becomes to. */
+void hb_graph_replace_uses(hb_graph *g, int from, int to);
+
+/* Which nodes the result depends on (or that are opaque): array of nnodes, hb_free it. */
+bool *hb_graph_live_nodes(const hb_graph *g);
+/* How many times live nodes read each value, plus one for the returned value (array of
+ * nvalues, hb_free it). Passes run before dead-code elimination see true counts. */
 int *hb_graph_use_counts(const hb_graph *g);
 
 /* Checks SSA order, arity and every node's shape against its op's shape rule. */

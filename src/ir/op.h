@@ -5,12 +5,15 @@
 
 #include "../common.h"
 
+struct hb_program;
+
 enum {
     HB_EW = 1 << 0,   /* elementwise: output[i] depends on input[i] (after broadcasting) */
     HB_COMM = 1 << 1, /* commutative in its two inputs */
     HB_INPL = 1 << 2, /* may write its output over its first input's buffer */
     HB_RED = 1 << 3,  /* reduction over all elements or one axis */
     HB_OPAQUE = 1 << 4, /* computed outside the graph: never folded, fused or moved */
+    HB_FUSED = 1 << 5,  /* made by fusion: carries a program (attrs.prog) */
 };
 
 typedef enum hb_op {
@@ -29,6 +32,9 @@ typedef enum hb_attr_kind {
     HB_ATTRS_SHAPE,  /* shape */
     HB_ATTRS_AXES,   /* axis and axis2 */
     HB_ATTRS_REASON, /* none in hb_attrs: the node's reason (islands) */
+    HB_ATTRS_PROGRAM,        /* prog */
+    HB_ATTRS_REDUCE_PROGRAM, /* prog, reduce, and all or axis and keepdim */
+    HB_ATTRS_GEMM,           /* prog and trans_b */
 } hb_attr_kind;
 
 typedef struct hb_op_info {
@@ -49,6 +55,9 @@ typedef struct hb_attrs {
     bool keepdim;  /* reductions over one axis */
     hb_shape shape; /* reshape target, one dim may be -1; island: its output shape */
     void *callee;   /* island: the block (opaque here), run through hb_island_hook */
+    const struct hb_program *prog; /* fused ops: owned by the node (hb_node.prog) */
+    hb_op reduce;   /* fused_reduce: HB_OP_SUM, HB_OP_MEAN or HB_OP_MAX */
+    bool trans_b;   /* gemm: the second input is [n, k] (a linear's weight) */
 } hb_attrs;
 
 /* Output shape of op over inputs, with attributes normalized (negative axes resolved, reshape's

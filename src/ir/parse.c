@@ -140,22 +140,37 @@ static bool need(parser *P, char c)
     return accept(P, c) || expect(P, what);
 }
 
-/* Consumes the word kw if it is the next token (and not the start of a longer word). */
-static bool accept_word(parser *P, const char *kw)
+/* Whether the next token is the word kw (and not the start of a longer word). */
+static bool peek_word(parser *P, const char *kw)
 {
     skip_blank(P);
     size_t n = span(P->p, "_");
-    if (n != strlen(kw) || memcmp(P->p, kw, n) != 0)
+    return n == strlen(kw) && memcmp(P->p, kw, n) == 0;
+}
+
+/* Consumes the word kw if it is the next token. */
+static bool accept_word(parser *P, const char *kw)
+{
+    if (!peek_word(P, kw))
         return false;
-    P->p += n;
+    P->p += strlen(kw);
     return true;
 }
 
 static bool need_word(parser *P, const char *kw)
 {
+    if (accept_word(P, kw))
+        return true;
     char what[32];
     snprintf(what, sizeof what, "'%s'", kw);
-    return accept_word(P, kw) || expect(P, what);
+    return expect(P, what);
+}
+
+static bool expect_range(parser *P, int64_t lo, int64_t hi, const char *what)
+{
+    char range[160];
+    snprintf(range, sizeof range, "%s in [%lld, %lld]", what, (long long)lo, (long long)hi);
+    return expect(P, range);
 }
 
 /* An integer in [lo, hi]: an optional '-' and decimal digits, not run into a following word. */
@@ -165,19 +180,17 @@ static bool parse_int(parser *P, int64_t lo, int64_t hi, const char *what, int64
     const char *q = P->p;
     bool neg = *q == '-';
     q += neg;
-    char range[160];
-    snprintf(range, sizeof range, "%s in [%lld, %lld]", what, (long long)lo, (long long)hi);
     if (!(*q >= '0' && *q <= '9') || (neg && lo >= 0))
-        return expect(P, range);
+        return expect_range(P, lo, hi, what);
     uint64_t limit = neg ? (uint64_t)(-(lo + 1)) + 1 : (uint64_t)hi, acc = 0;
     for (; *q >= '0' && *q <= '9'; q++) {
         unsigned d = (unsigned)(*q - '0');
         if (d > limit || acc > (limit - d) / 10)
-            return expect(P, range);
+            return expect_range(P, lo, hi, what);
         acc = acc * 10 + d;
     }
     if (is_word_char(*q, "_."))
-        return expect(P, range);
+        return expect_range(P, lo, hi, what);
     *out = neg ? (int64_t)(0 - acc) : (int64_t)acc;
     P->p = q;
     return true;
@@ -341,14 +354,101 @@ static bool parse_type(parser *P, hb_shape *s)
 
 /* ---- attributes ------------------------------------------------------------------------- */
 
+static bool check_arity(parser *P, hb_op op, int n);
+
 static bool need_key(parser *P, const char *key)
 {
     return need_word(P, key) && need(P, '=');
 }
 
+/* "rN", a register written before the instruction reading it: r0 to r(defined - 1). */
+static bool parse_register(parser *P, int defined, uint8_t *out)
+{
+    skip_blank(P);
+    const char *q = P->p;
+    if (*q != 'r' || !(q[1] >= '0' && q[1] <= '9'))
+        return expect(P, "a register 'rN'");
+    int v = 0;
+    for (q++; *q >= '0' && *q <= '9'; q++) {
+        v = v * 10 + (*q - '0');
+        v = v > HB_PROG_MAX_REGS ? HB_PROG_MAX_REGS : v; /* any such number is out of range */
+    }
+    if (is_word_char(*q, "_."))
+        return expect(P, "a register 'rN'");
+    if (v >= defined) {
+        char buf[128];
+        return fail(P, "expected a register written before this instruction (r0 to r%d), "
+                    "found %s", defined - 1, describe(P->p, buf, sizeof buf));
+    }
+    *out = (uint8_t)v;
+    P->p = q;
+    return true;
+}
+
+/* "op(rA)", "op(rA, rB)" or "op_scalar(rA, x)": an elementwise op of the table that is not
+ * itself fused, its registers by its arity, and a *_scalar op's scalar. */
+static bool parse_instruction(parser *P, int defined, hb_prog_ins *ins)
+{
+    skip_blank(P);
+    size_t n = span(P->p, "_");
+    const hb_op_info *info = NULL;
+    int op = 0;
+    for (; n && op < HB_OP_COUNT; op++)
+        if (strlen(hb_op_table[op].name) == n && memcmp(hb_op_table[op].name, P->p, n) == 0) {
+            info = &hb_op_table[op];
+            break;
+        }
+    if (!info || !(info->flags & HB_EW) || (info->flags & (HB_OPAQUE | HB_FUSED)))
+        return expect(P, "an elementwise op in the program");
+    P->p += n;
+    *ins = (hb_prog_ins){.op = (hb_op)op};
+    if (!need(P, '(') || !parse_register(P, defined, &ins->a))
+        return false;
+    if (info->min_inputs == 2 && !(need(P, ',') && parse_register(P, defined, &ins->b)))
+        return false;
+    if (info->attrs == HB_ATTRS_SCALAR && !(need(P, ',') && parse_scalar(P, &ins->scalar)))
+        return false;
+    return need(P, ')');
+}
+
+/* "prog=[ins, ...]" of a node with n inputs: the program reads them all as r0..., except a
+ * gemm's, whose r0 is the product and r1... its inputs after the first two. On success
+ * a->prog points at *prog (hb_graph_add_node copies it). */
+static bool parse_program(parser *P, hb_op op, int n, hb_program *prog, hb_attrs *a)
+{
+    int ninputs = op == HB_OP_GEMM ? n - 1 : n;
+    if (ninputs < 1)
+        return check_arity(P, op, n) && fail(P, "expected inputs for %s's program, found none",
+                                             hb_op_table[op].name);
+    if (!need_key(P, "prog") || !need(P, '['))
+        return false;
+    *prog = (hb_program){.ninputs = ninputs};
+    for (;;) {
+        if (prog->nins == HB_PROG_MAX_INS)
+            return fail(P, "expected at most %d instructions in a program, found more",
+                        HB_PROG_MAX_INS);
+        if (ninputs + prog->nins >= HB_PROG_MAX_REGS)
+            return fail(P, "expected at most %d registers in a program (%d inputs and the "
+                        "instructions), found more", HB_PROG_MAX_REGS, ninputs);
+        if (!parse_instruction(P, ninputs + prog->nins, &prog->ins[prog->nins]))
+            return false;
+        prog->nins++;
+        if (accept(P, ']'))
+            break;
+        if (!accept(P, ','))
+            return expect(P, "',' or ']'");
+    }
+    char why[256];
+    if (!hb_program_valid(prog, why, sizeof why))
+        return fail(P, "%s", why);
+    a->prog = prog;
+    return true;
+}
+
 /* Reads "{...}" for ops that have attributes; ops without any must not have braces. The island's
- * reason goes to *reason. */
-static bool parse_attrs(parser *P, hb_op op, hb_attrs *a, char **reason)
+ * reason goes to *reason; a fused op's program (over the node's n inputs) to *prog. */
+static bool parse_attrs(parser *P, hb_op op, int n, hb_attrs *a, char **reason,
+                        hb_program *prog)
 {
     skip_blank(P);
     switch (hb_op_table[op].attrs) {
@@ -380,6 +480,47 @@ static bool parse_attrs(parser *P, hb_op op, hb_attrs *a, char **reason)
     case HB_ATTRS_REASON:
         return need(P, '{') && need_key(P, "reason") && parse_string(P, reason) &&
                need(P, '}');
+    case HB_ATTRS_PROGRAM:
+        return need(P, '{') && parse_program(P, op, n, prog, a) && need(P, '}');
+    case HB_ATTRS_REDUCE_PROGRAM:
+        if (!need(P, '{') || !need_key(P, "reduce"))
+            return false;
+        if (accept_word(P, "sum"))
+            a->reduce = HB_OP_SUM;
+        else if (accept_word(P, "mean"))
+            a->reduce = HB_OP_MEAN;
+        else if (accept_word(P, "max"))
+            a->reduce = HB_OP_MAX;
+        else
+            return expect(P, "'sum', 'mean' or 'max'");
+        if (!need(P, ','))
+            return false;
+        if (accept_word(P, "all")) {
+            a->all = true;
+        } else if (!accept_word(P, "axis")) {
+            return expect(P, "'all' or 'axis'");
+        } else if (!need(P, '=') || !parse_small_int(P, "an axis", &a->axis) ||
+                   !need(P, ',')) {
+            return false;
+        } else if (accept_word(P, "keepdim")) {
+            a->keepdim = true;
+        } else if (!peek_word(P, "prog")) {
+            return expect(P, "'keepdim' or 'prog'");
+        }
+        if ((a->all || a->keepdim) && !need(P, ','))
+            return false;
+        return parse_program(P, op, n, prog, a) && need(P, '}');
+    case HB_ATTRS_GEMM:
+        if (!need(P, '{'))
+            return false;
+        if (accept_word(P, "trans_b")) {
+            if (!need(P, ','))
+                return false;
+            a->trans_b = true;
+        } else if (!peek_word(P, "prog")) {
+            return expect(P, "'trans_b' or 'prog'");
+        }
+        return parse_program(P, op, n, prog, a) && need(P, '}');
     case HB_ATTRS_NONE:
         break;
     }
@@ -440,6 +581,7 @@ static bool parse_node(parser *P, hb_graph *g)
 {
     hb_op op = HB_OP_COUNT;
     hb_attrs attrs = {0};
+    hb_program prog;
     int inputs[MAX_INPUTS], n = 0;
     char *reason = NULL, *path = NULL;
     hb_shape out;
@@ -467,7 +609,7 @@ static bool parse_node(parser *P, hb_graph *g)
             }
         }
     }
-    ok = ok && parse_attrs(P, op, &attrs, &reason) && parse_type(P, &out);
+    ok = ok && parse_attrs(P, op, n, &attrs, &reason, &prog) && parse_type(P, &out);
     if (ok && accept(P, '@'))
         ok = parse_name(P, "_.-/", "a block path", &path);
     ok = ok && end_line(P);

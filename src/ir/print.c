@@ -92,9 +92,34 @@ static void print_scalar(FILE *f, float x)
         fprintf(f, "%.9g", (double)x);
 }
 
+/* "prog=[mul(r0, r1), add_scalar(r2, 1), tanh(r3)]": each instruction's op, then its
+ * registers (one or two by the op's arity) and a *_scalar op's scalar. ninputs is not shown:
+ * the node's inputs give it. A broken program (no program, bad ops) still prints, for the
+ * parser to reject. */
+static void print_program(FILE *f, const hb_program *p)
+{
+    fputs("prog=[", f);
+    int nins = !p ? 0 : p->nins < 0 ? 0 : p->nins > HB_PROG_MAX_INS ? HB_PROG_MAX_INS : p->nins;
+    for (int i = 0; i < nins; i++) {
+        const hb_prog_ins *in = &p->ins[i];
+        bool known = (unsigned)in->op < HB_OP_COUNT;
+        fprintf(f, "%s%s(r%d", i ? ", " : "", known ? hb_op_table[in->op].name : "?", in->a);
+        if (known && hb_op_table[in->op].min_inputs == 2)
+            fprintf(f, ", r%d", in->b);
+        if (known && hb_op_table[in->op].attrs == HB_ATTRS_SCALAR) {
+            fputs(", ", f);
+            print_scalar(f, in->scalar);
+        }
+        fputc(')', f);
+    }
+    fputc(']', f);
+}
+
 static void print_attrs(FILE *f, const hb_node *n)
 {
     const hb_attrs *a = &n->attrs;
+    if ((unsigned)n->op >= HB_OP_COUNT)
+        return; /* printed as "?": no table entry says what its attributes are */
     switch (hb_op_table[n->op].attrs) {
     case HB_ATTRS_SCALAR:
         fputs(" {scalar=", f);
@@ -121,6 +146,26 @@ static void print_attrs(FILE *f, const hb_node *n)
     case HB_ATTRS_REASON:
         fputs(" {reason=", f);
         print_string(f, n->reason);
+        fputc('}', f);
+        break;
+    case HB_ATTRS_PROGRAM:
+        fputs(" {", f);
+        print_program(f, a->prog);
+        fputc('}', f);
+        break;
+    case HB_ATTRS_REDUCE_PROGRAM:
+        fprintf(f, " {reduce=%s, ",
+                (unsigned)a->reduce < HB_OP_COUNT ? hb_op_table[a->reduce].name : "?");
+        if (a->all)
+            fputs("all, ", f);
+        else
+            fprintf(f, "axis=%d, %s", a->axis, a->keepdim ? "keepdim, " : "");
+        print_program(f, a->prog);
+        fputc('}', f);
+        break;
+    case HB_ATTRS_GEMM:
+        fputs(a->trans_b ? " {trans_b, " : " {", f);
+        print_program(f, a->prog);
         fputc('}', f);
         break;
     case HB_ATTRS_NONE:

@@ -1,6 +1,6 @@
 /* Shape rules, one per family of ops in ops.def. Each checks its inputs and writes the output
  * shape; a message says which op and which shapes did not fit. Also holds the op table. */
-#include "op.h"
+#include "program.h"
 
 #include <limits.h>
 #include <stdarg.h>
@@ -227,6 +227,98 @@ static hb_status rule_concat(rule_ctx *c)
 static hb_status rule_island(rule_ctx *c)
 {
     *c->out = c->at->shape; /* whatever the block returned when it was traced */
+    return HB_OK;
+}
+
+/* The shape all inputs broadcast to (fused programs read each input broadcast). */
+static hb_status broadcast_all(rule_ctx *c, hb_shape *out)
+{
+    *out = c->in[0];
+    for (int i = 1; i < c->n; i++)
+        if (!hb_shape_broadcast(out, &c->in[i], out))
+            return fail(c, HB_ERR_SHAPE, "input %d %s does not broadcast with %s", i,
+                        S(&c->in[i]), S(out));
+    return HB_OK;
+}
+
+static hb_status check_program(rule_ctx *c, int ninputs)
+{
+    char why[160];
+    if (!c->at->prog)
+        return fail(c, HB_ERR_ARG, "has no program");
+    if (c->at->prog->ninputs != ninputs)
+        return fail(c, HB_ERR_ARG, "program reads %d inputs, the node has %d",
+                    c->at->prog->ninputs, ninputs);
+    if (!hb_program_valid(c->at->prog, why, sizeof why))
+        return fail(c, HB_ERR_ARG, "%s", why);
+    return HB_OK;
+}
+
+static hb_status rule_fused(rule_ctx *c)
+{
+    hb_status st = check_program(c, c->n);
+    return st != HB_OK ? st : broadcast_all(c, c->out);
+}
+
+/* A program's result reduced over everything or its last axis. */
+static hb_status rule_fused_reduce(rule_ctx *c)
+{
+    hb_shape whole;
+    hb_status st = check_program(c, c->n);
+    if (st == HB_OK)
+        st = broadcast_all(c, &whole);
+    if (st != HB_OK)
+        return st;
+    hb_op r = c->at->reduce;
+    if (r != HB_OP_SUM && r != HB_OP_MEAN && r != HB_OP_MAX)
+        return fail(c, HB_ERR_ARG, "reduces with op %d, not sum, mean or max", (int)r);
+    if (!c->at->all && (whole.ndim == 0 || (c->at->axis != whole.ndim - 1 && c->at->axis != -1)))
+        return fail(c, HB_ERR_ARG, "reduces axis %d of %s: only all or the last axis",
+                    c->at->axis, S(&whole));
+    int64_t len = c->at->all ? hb_shape_numel(&whole) : whole.dim[whole.ndim - 1];
+    if (r == HB_OP_MAX && len == 0)
+        return fail(c, HB_ERR_SHAPE, "max over nothing (shape %s)", S(&whole));
+    *c->out = (hb_shape){.ndim = 0};
+    if (!c->at->all) {
+        c->at->axis = whole.ndim - 1;
+        *c->out = whole;
+        if (c->at->keepdim)
+            c->out->dim[whole.ndim - 1] = 1;
+        else
+            c->out->ndim--;
+    }
+    return HB_OK;
+}
+
+/* a·b (or a·bᵀ) with a 2-D b, then the epilogue: inputs 2... vary along the last axis only. */
+static hb_status rule_gemm(rule_ctx *c)
+{
+    const hb_shape *a = &c->in[0], *b = &c->in[1];
+    if (a->ndim < 1 || b->ndim != 2)
+        return fail(c, HB_ERR_SHAPE, "needs an input of at least 1-D and a 2-D matrix, got %s "
+                    "and %s", S(a), S(b));
+    int64_t k = b->dim[c->at->trans_b ? 1 : 0], n = b->dim[c->at->trans_b ? 0 : 1];
+    if (a->dim[a->ndim - 1] != k)
+        return fail(c, HB_ERR_SHAPE, "input %s does not fit %s%s", S(a), S(b),
+                    c->at->trans_b ? " (transposed)" : "");
+    if (!blas_sized(a) || !blas_sized(b))
+        return fail(c, HB_ERR_UNSUPPORTED, "shapes %s and %s have a dim over %d", S(a), S(b),
+                    INT_MAX);
+    hb_status st = check_program(c, c->n - 1);
+    if (st != HB_OK)
+        return st;
+    *c->out = *a;
+    c->out->dim[a->ndim - 1] = n;
+    for (int i = 2; i < c->n; i++) {
+        const hb_shape *e = &c->in[i];
+        bool row = e->ndim <= c->out->ndim &&
+                   (e->ndim == 0 || e->dim[e->ndim - 1] == n || e->dim[e->ndim - 1] == 1);
+        for (int d = 0; row && d + 1 < e->ndim; d++)
+            row = e->dim[d] == 1;
+        if (!row)
+            return fail(c, HB_ERR_SHAPE, "epilogue input %s is not a row of %lld or a scalar",
+                        S(e), (long long)n);
+    }
     return HB_OK;
 }
 

@@ -5,10 +5,11 @@
 
 #include <string.h>
 
-hb_status hb_pass_dce(hb_graph *g, hb_pass_stats *stats)
+hb_status hb_pass_dce(hb_graph *g, const hb_pass_opts *opts, hb_pass_stats *stats)
 {
+    (void)opts;
     bool *live = hb_calloc((size_t)g->nvalues + 1, sizeof *live);
-    bool *keep = hb_calloc((size_t)g->nnodes + 1, sizeof *keep);
+    bool *keep = hb_graph_live_nodes(g);
     int *renum = hb_malloc(sizeof *renum * ((size_t)g->nvalues + 1));
     if (!live || !keep || !renum) {
         hb_free(live), hb_free(keep), hb_free(renum);
@@ -17,15 +18,12 @@ hb_status hb_pass_dce(hb_graph *g, hb_pass_stats *stats)
     live[g->output] = true;
     if (g->input >= 0)
         live[g->input] = true; /* the signature keeps its input even if unused */
-    for (int i = g->nnodes - 1; i >= 0; i--) {
-        hb_node *n = &g->nodes[i];
-        keep[i] = live[n->output] || (hb_op_table[n->op].flags & HB_OPAQUE);
+    for (int i = 0; i < g->nnodes; i++)
         if (keep[i]) {
-            live[n->output] = true;
-            for (int j = 0; j < n->ninputs; j++)
-                live[n->inputs[j]] = true;
+            live[g->nodes[i].output] = true;
+            for (int j = 0; j < g->nodes[i].ninputs; j++)
+                live[g->nodes[i].inputs[j]] = true;
         }
-    }
     /* Compact values, then nodes, keeping their order. */
     int nv = 0;
     for (int v = 0; v < g->nvalues; v++) {
@@ -42,7 +40,7 @@ hb_status hb_pass_dce(hb_graph *g, hb_pass_stats *stats)
     for (int i = 0; i < g->nnodes; i++) {
         hb_node *n = &g->nodes[i];
         if (!keep[i]) {
-            hb_free(n->inputs), hb_free(n->path), hb_free(n->reason);
+            hb_free(n->inputs), hb_free(n->path), hb_free(n->reason), hb_free(n->prog);
             removed++;
             continue;
         }
@@ -50,11 +48,12 @@ hb_status hb_pass_dce(hb_graph *g, hb_pass_stats *stats)
             n->inputs[j] = renum[n->inputs[j]];
         n->output = renum[n->output];
         g->values[n->output].node = nn;
-        g->nodes[nn++] = *n;
+        g->nodes[nn++] = *n; /* attrs.prog still points at n->prog, which moves with it */
     }
     g->nvalues = nv, g->nnodes = nn;
     g->output = renum[g->output];
     g->input = g->input >= 0 ? renum[g->input] : -1;
+    stats->rewrites = removed;
     snprintf(stats->note, sizeof stats->note, "%d nodes removed", removed);
     hb_free(live), hb_free(keep), hb_free(renum);
     return HB_OK;

@@ -74,8 +74,9 @@ static bool give(arena *a, int64_t offset, int64_t size)
     return true;
 }
 
-hb_status hb_pass_memplan(hb_graph *g, hb_pass_stats *stats)
+hb_status hb_pass_memplan(hb_graph *g, const hb_pass_opts *opts, hb_pass_stats *stats)
 {
+    (void)opts;
     int *last = hb_malloc(sizeof *last * ((size_t)g->nvalues + 1));
     if (!last)
         return HB_ERR_NOMEM;

@@ -1,6 +1,7 @@
 /* Passes: rewrites of a traced graph, run in one fixed order from the table in passes.c. Each
  * pass is one file with one entry point; it returns a status and fills its statistics. A pass
- * that cannot prove a rewrite safe leaves the graph alone. */
+ * that cannot prove a rewrite safe leaves the graph alone. Rewrites that make a node's result
+ * unused leave the node for dead-code elimination, which runs after them. */
 #ifndef HB_PASSES_PASS_H
 #define HB_PASSES_PASS_H
 
@@ -8,12 +9,21 @@
 
 typedef struct hb_pass_stats {
     int nodes_before, nodes_after;
-    int64_t bytes;   /* memplan: arena bytes */
+    int rewrites;    /* rules applied, nodes merged, groups fused, nodes folded */
+    int64_t bytes;   /* fold: bytes of constants computed; memplan: arena bytes */
     int64_t bytes2;  /* memplan: bytes of all intermediates without reuse */
     char note[160];  /* one line for explain */
 } hb_pass_stats;
 
-typedef hb_status (*hb_pass_fn)(hb_graph *g, hb_pass_stats *stats);
+/* What the passes may assume, and how they compute constants. */
+typedef struct hb_pass_opts {
+    /* Computes one op on constant inputs (the runtime's kernels, given by the caller, so that
+     * passes do not depend on the runtime). */
+    void (*eval)(hb_op op, const hb_attrs *at, int n, float *const *in, const hb_shape *shapes,
+                 float *out, const hb_shape *out_shape);
+} hb_pass_opts;
+
+typedef hb_status (*hb_pass_fn)(hb_graph *g, const hb_pass_opts *opts, hb_pass_stats *stats);
 
 typedef struct hb_pass {
     const char *name;
@@ -27,11 +37,22 @@ extern const int hb_pass_count;
 /* The passes in order, in place. After each, the graph is verified; with dump set, the pass
  * named dump_after (or every pass, for "all") prints the graph to dump. stats has room for
  * hb_pass_count entries. */
-hb_status hb_passes_run(hb_graph *g, hb_pass_stats *stats, const char *dump_after, FILE *dump,
-                        char *err, size_t err_size);
+hb_status hb_passes_run(hb_graph *g, const hb_pass_opts *opts, hb_pass_stats *stats,
+                        const char *dump_after, FILE *dump, char *err, size_t err_size);
 const hb_pass *hb_pass_find(const char *name);
 
-hb_status hb_pass_dce(hb_graph *g, hb_pass_stats *stats);
-hb_status hb_pass_memplan(hb_graph *g, hb_pass_stats *stats);
+hb_status hb_pass_simplify(hb_graph *g, const hb_pass_opts *opts, hb_pass_stats *stats);
+hb_status hb_pass_cse(hb_graph *g, const hb_pass_opts *opts, hb_pass_stats *stats);
+hb_status hb_pass_fold(hb_graph *g, const hb_pass_opts *opts, hb_pass_stats *stats);
+hb_status hb_pass_fuse_gemm(hb_graph *g, const hb_pass_opts *opts, hb_pass_stats *stats);
+hb_status hb_pass_fuse_elementwise(hb_graph *g, const hb_pass_opts *opts, hb_pass_stats *stats);
+hb_status hb_pass_dce(hb_graph *g, const hb_pass_opts *opts, hb_pass_stats *stats);
+hb_status hb_pass_memplan(hb_graph *g, const hb_pass_opts *opts, hb_pass_stats *stats);
+
+/* Helpers the passes share (passes.c). */
+const hb_node *hb_producer(const hb_graph *g, int value); /* NULL unless a node makes it */
+bool hb_attrs_equal(hb_op op, const hb_attrs *a, const hb_attrs *b);
+/* A new constant holding data (taken over: freed with the graph); its id, or -1. */
+int hb_graph_add_const(hb_graph *g, const hb_shape *shape, float *data, const char *name);
 
 #endif

@@ -296,6 +296,37 @@ static void kernel_ISLAND(const hb_operand *in, int n, const hb_operand *out,
     hb_island_hook(at->callee, in, out);
 }
 
+/* ---- fused ops ------------------------------------------------------------------------------ */
+
+static void kernel_FUSED(const hb_operand *in, int n, const hb_operand *out, const hb_attrs *at)
+{
+    (void)n;
+    hb_program_run(at->prog, in, out);
+}
+
+static void kernel_FUSED_REDUCE(const hb_operand *in, int n, const hb_operand *out,
+                                const hb_attrs *at)
+{
+    (void)n;
+    hb_program_reduce(at->prog, in, out, at->reduce, at->all);
+}
+
+/* The product, then the epilogue program over it in place while it is still in cache: r0 is
+ * the product, r1... the remaining inputs (rows or scalars, broadcast over the rows). */
+static void kernel_GEMM(const hb_operand *in, int n, const hb_operand *out, const hb_attrs *at)
+{
+    const hb_shape *bs = &in[1].shape;
+    int64_t k = bs->dim[at->trans_b ? 1 : 0], cols = bs->dim[at->trans_b ? 0 : 1];
+    gemm(at->trans_b, rows_of(&in[0].shape), cols, k, in[0].data, in[1].data, 0.0f, out->data);
+    if (at->prog->nins == 1 && at->prog->ins[0].op == HB_OP_COPY)
+        return; /* no epilogue */
+    hb_operand ops[HB_PROG_MAX_REGS];
+    ops[0] = *out;
+    for (int i = 2; i < n; i++)
+        ops[i - 1] = in[i];
+    hb_program_run(at->prog, ops, out);
+}
+
 const hb_kernel_fn hb_kernels[HB_OP_COUNT] = {
 #define HB_OP(NAME, name, lo, hi, flags, rule, attrs) [HB_OP_##NAME] = kernel_##NAME,
 #include "../ir/ops.def"

@@ -20,6 +20,7 @@ static const char usage[] =
     "                            hybridized: what compiled, what fell back and why, speed\n"
     "  run MODEL [--weights W.safetensors] --input X.npy --output Y.npy\n"
     "            [--input X2.npy --output Y2.npy ...] [--mode eager|hybrid] [--threads N]\n"
+    "            [--freeze]\n"
     "                            one block instance runs each input in order; in hybrid mode\n"
     "                            the first call traces and later calls run the plan\n"
     "  dump MODEL [--batch N] [--features N] [--after PASS|all] [--format text|dot]\n"
@@ -31,6 +32,8 @@ static const char usage[] =
     "  models                    the models this build knows\n"
     "  help                      this text\n"
     "\n"
+    "--freeze (run, dump, explain, bench): compile for inference, with parameters as\n"
+    "constants: folded and packed once, updates not seen.\n"
     "MODEL is one of the names `hybrid models` lists. Without --weights the model is initialized\n"
     "from seed 0; without an input file the input is uniform random [batch, features]\n"
     "(default [2, 20]). Not yet built: grad (see the issues).\n";
@@ -76,7 +79,7 @@ typedef struct options {
     const char **inputs, **outputs;
     int ninputs, noutputs, threads;
     int64_t batch, features;
-    bool json;
+    bool json, freeze;
 } options;
 
 static bool parse_count(const char *opt, const char *text, int64_t max, int64_t *out)
@@ -97,7 +100,7 @@ static int parse(int argc, char **argv, const char *accepted, options *o)
 {
     o->inputs = calloc((size_t)argc, sizeof *o->inputs);
     o->outputs = calloc((size_t)argc, sizeof *o->outputs);
-    o->mode = "eager";
+    o->mode = strcmp(argv[1], "run") == 0 ? "eager" : "hybrid";
     o->format = "text";
     if (!o->inputs || !o->outputs)
         return fail("out of memory");
@@ -115,8 +118,8 @@ static int parse(int argc, char **argv, const char *accepted, options *o)
         snprintf(list, sizeof list, " %s ", accepted);
         if (!strstr(list, word))
             return fail("%s: unknown option %s (see hybrid help)", argv[1], opt);
-        if (strcmp(opt, "--json") == 0) {
-            o->json = true;
+        if (strcmp(opt, "--json") == 0 || strcmp(opt, "--freeze") == 0) {
+            *(opt[2] == 'j' ? &o->json : &o->freeze) = true;
             continue;
         }
         if (i + 1 >= argc)
@@ -164,11 +167,14 @@ static void options_free(options *o)
     free(o->outputs);
 }
 
-/* The model with its weights, or NULL after printing why. */
+/* The model with its weights, hybridized (frozen with --freeze) unless --mode eager, or NULL
+ * after printing why. */
 static hb_block *load_model(const options *o)
 {
     hb_block *net = make_model(o->model);
-    if (net && o->weights && hb_block_load(net, o->weights) != HB_OK) {
+    bool hybrid = strcmp(o->mode, "hybrid") == 0;
+    if (net && ((o->weights && hb_block_load(net, o->weights) != HB_OK) ||
+                hb_hybridize_with(net, hybrid, &(hb_hybrid_options){.freeze = o->freeze}))) {
         fail("%s", hb_last_error());
         hb_block_release(net);
         return NULL;
@@ -195,7 +201,7 @@ static hb_tensor *sample_input(const options *o)
 static int run(int argc, char **argv)
 {
     options o = {0};
-    int rc = parse(argc, argv, "weights input output mode threads", &o);
+    int rc = parse(argc, argv, "weights input output mode threads freeze", &o);
     if (!rc && (o.ninputs == 0 || o.ninputs != o.noutputs))
         rc = fail("run: give one --output for each --input (%s)",
                   o.ninputs ? "the counts differ" : "none given");
@@ -203,8 +209,6 @@ static int run(int argc, char **argv)
     hb_tensor **ys = calloc((size_t)o.ninputs + 1, sizeof *ys);
     if (!rc && (!net || !ys))
         rc = 1;
-    if (!rc && strcmp(o.mode, "hybrid") == 0 && hb_hybridize(net, true) != HB_OK)
-        rc = fail("%s", hb_last_error());
     /* Every input runs before any output is written: a bad third input leaves no files. */
     for (int i = 0; !rc && i < o.ninputs; i++) {
         hb_tensor *x = hb_npy_load(o.inputs[i]);
@@ -232,13 +236,12 @@ static int run(int argc, char **argv)
 static int dump(int argc, char **argv)
 {
     options o = {0};
-    int rc = parse(argc, argv, "weights batch features after format", &o);
+    int rc = parse(argc, argv, "weights batch features after format freeze", &o);
     hb_block *net = rc ? NULL : load_model(&o);
     hb_tensor *x = net ? sample_input(&o) : NULL;
     if (!rc && !net)
         rc = 1;
-    if (!rc && (!x || hb_hybridize(net, true) != HB_OK ||
-                hb_block_dump(net, x, o.after, strcmp(o.format, "dot") == 0, stdout) != HB_OK))
+    if (!rc && (!x || hb_block_dump(net, x, o.after, strcmp(o.format, "dot") == 0, stdout)))
         rc = fail("%s", hb_last_error());
     hb_tensor_release(x);
     hb_block_release(net);
@@ -249,12 +252,12 @@ static int dump(int argc, char **argv)
 static int explain(int argc, char **argv)
 {
     options o = {0};
-    int rc = parse(argc, argv, "weights batch features json", &o);
+    int rc = parse(argc, argv, "weights batch features json freeze", &o);
     hb_block *net = rc ? NULL : load_model(&o);
     hb_tensor *x = net ? sample_input(&o) : NULL;
     if (!rc && !net)
         rc = 1;
-    if (!rc && (!x || hb_hybridize(net, true) != HB_OK))
+    if (!rc && !x)
         rc = fail("%s", hb_last_error());
     /* Two calls: the first traces and compiles, the second runs what was compiled. */
     for (int i = 0; !rc && i < 2; i++) {
@@ -330,7 +333,7 @@ static bool bench_block(hb_block *net, hb_tensor *x, int rounds, double round_us
 static int bench(int argc, char **argv)
 {
     options o = {0};
-    int rc = parse(argc, argv, "weights batch features json threads", &o);
+    int rc = parse(argc, argv, "weights batch features json threads freeze", &o);
     hb_block *net = rc ? NULL : load_model(&o);
     hb_tensor *x = net ? sample_input(&o) : NULL;
     bench_result r = {0};

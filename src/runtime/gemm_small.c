@@ -133,29 +133,42 @@ AVX2 static void nt_avx2(int64_t m, int64_t n, int64_t k, const float *a, const 
         nt_portable(1, n, k, a + i * k, b, accumulate, c + i * n);
 }
 
+/* Two rows of a at once against 32 columns of b: eight independent sums (hiding the FMA
+ * latency), each row of b loaded once for both rows of a. */
+AVX2 static inline void nn_2x32(int64_t k, int64_t n, const float *a0, const float *a1,
+                                const float *b, bool accumulate, float *c0, float *c1)
+{
+    __m256 s[8];
+    for (int q = 0; q < 4; q++) {
+        s[q] = accumulate ? _mm256_loadu_ps(c0 + 8 * q) : _mm256_setzero_ps();
+        s[4 + q] = accumulate ? _mm256_loadu_ps(c1 + 8 * q) : _mm256_setzero_ps();
+    }
+    for (int64_t p = 0; p < k; p++) {
+        __m256 x0 = _mm256_set1_ps(a0[p]), x1 = _mm256_set1_ps(a1[p]);
+        const float *br = b + p * n;
+        for (int q = 0; q < 4; q++) {
+            __m256 w = _mm256_loadu_ps(br + 8 * q);
+            s[q] = _mm256_fmadd_ps(x0, w, s[q]);
+            s[4 + q] = _mm256_fmadd_ps(x1, w, s[4 + q]);
+        }
+    }
+    for (int q = 0; q < 4; q++) {
+        _mm256_storeu_ps(c0 + 8 * q, s[q]);
+        _mm256_storeu_ps(c1 + 8 * q, s[4 + q]);
+    }
+}
+
 AVX2 static void nn_avx2(int64_t m, int64_t n, int64_t k, const float *a, const float *b,
                          bool accumulate, float *c)
 {
     for (int64_t i = 0; i < m; i++) {
         float *cr = c + i * n;
         int64_t j = 0;
-        for (; j + 32 <= n; j += 32) { /* four independent chains hide the FMA latency */
-            __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;
-            if (accumulate) {
-                c0 = _mm256_loadu_ps(cr + j), c1 = _mm256_loadu_ps(cr + j + 8);
-                c2 = _mm256_loadu_ps(cr + j + 16), c3 = _mm256_loadu_ps(cr + j + 24);
-            }
-            for (int64_t p = 0; p < k; p++) {
-                __m256 av = _mm256_set1_ps(a[i * k + p]);
-                const float *br = b + p * n + j;
-                c0 = _mm256_fmadd_ps(av, _mm256_loadu_ps(br), c0);
-                c1 = _mm256_fmadd_ps(av, _mm256_loadu_ps(br + 8), c1);
-                c2 = _mm256_fmadd_ps(av, _mm256_loadu_ps(br + 16), c2);
-                c3 = _mm256_fmadd_ps(av, _mm256_loadu_ps(br + 24), c3);
-            }
-            _mm256_storeu_ps(cr + j, c0), _mm256_storeu_ps(cr + j + 8, c1);
-            _mm256_storeu_ps(cr + j + 16, c2), _mm256_storeu_ps(cr + j + 24, c3);
-        }
+        if (i + 1 < m && i % 2 == 0) /* pairs of rows share their loads of b */
+            for (; j + 32 <= n; j += 32)
+                nn_2x32(k, n, a + i * k, a + (i + 1) * k, b + j, accumulate, cr + j, cr + n + j);
+        else if (i % 2 == 1 && i > 0)
+            j = n / 32 * 32; /* done with the row before */
         for (; j + 8 <= n; j += 8) { /* eight columns: a row of b at a time, in a register */
             __m256 acc = accumulate ? _mm256_loadu_ps(cr + j) : _mm256_setzero_ps();
             for (int64_t p = 0; p < k; p++)

@@ -2,6 +2,7 @@
 #include "program.h"
 
 #include <stdio.h>
+#include <string.h>
 
 bool hb_program_valid(const hb_program *p, char *err, size_t err_size)
 {
@@ -16,7 +17,7 @@ bool hb_program_valid(const hb_program *p, char *err, size_t err_size)
         const hb_prog_ins *in = &p->ins[i];
         int defined = p->ninputs + i;
         if ((unsigned)in->op >= HB_OP_COUNT || !(hb_op_table[in->op].flags & HB_EW) ||
-            (hb_op_table[in->op].flags & HB_OPAQUE)) {
+            (hb_op_table[in->op].flags & (HB_OPAQUE | HB_FUSED))) {
             snprintf(err, err_size, "program instruction %d is not an elementwise op", i);
             return false;
         }
@@ -32,14 +33,17 @@ bool hb_program_valid(const hb_program *p, char *err, size_t err_size)
 
 bool hb_program_equal(const hb_program *a, const hb_program *b)
 {
-    if (a->ninputs != b->ninputs || a->nins != b->nins)
+    if (a->ninputs != b->ninputs || a->nins != b->nins || a->nins > HB_PROG_MAX_INS)
         return false;
     for (int i = 0; i < a->nins; i++) {
         const hb_prog_ins *x = &a->ins[i], *y = &b->ins[i];
+        if (x->op != y->op || (unsigned)x->op >= HB_OP_COUNT)
+            return false;
         bool binary = hb_op_table[x->op].min_inputs == 2;
-        if (x->op != y->op || x->a != y->a || (binary && x->b != y->b) ||
+        /* scalars bit for bit: 0 and -0 differ (x + -0 is x, x + 0 is not for x = -0) */
+        if (x->a != y->a || (binary && x->b != y->b) ||
             (hb_op_table[x->op].attrs == HB_ATTRS_SCALAR &&
-             !(x->scalar == y->scalar || (x->scalar != x->scalar && y->scalar != y->scalar))))
+             memcmp(&x->scalar, &y->scalar, sizeof x->scalar) != 0))
             return false;
     }
     return true;

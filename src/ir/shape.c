@@ -301,8 +301,8 @@ static hb_status rule_gemm(rule_ctx *c)
     if (a->dim[a->ndim - 1] != k)
         return fail(c, HB_ERR_SHAPE, "input %s does not fit %s%s", S(a), S(b),
                     c->at->trans_b ? " (transposed)" : "");
-    if (!blas_sized(a) || !blas_sized(b))
-        return fail(c, HB_ERR_UNSUPPORTED, "shapes %s and %s have a dim over %d", S(a), S(b),
+    if (!blas_sized(a) || !blas_sized(b) || hb_shape_numel(a) / (k ? k : 1) > INT_MAX)
+        return fail(c, HB_ERR_UNSUPPORTED, "shapes %s and %s have a size over %d", S(a), S(b),
                     INT_MAX);
     hb_status st = check_program(c, c->n - 1);
     if (st != HB_OK)

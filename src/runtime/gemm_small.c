@@ -210,7 +210,15 @@ void hb_gemm_small(bool trans_b, int64_t m, int64_t n, int64_t k, const float *a
     (trans_b ? nt_fn : nn_fn)(m, n, k, a, b, accumulate, c);
 }
 
+/* Measured with build/bench_gemm_crossover (bench/RESULTS.md): the loops win while the rows
+ * are few for their inner size — their cost per output is a reduction plus k/8 multiply-adds,
+ * OpenBLAS's a packing of the weight — up to 4 rows for k < 64, 8 for k < 256, 64 beyond; but
+ * a weight larger than the L2 cache (512 KB here) streams from L3 for every pair of rows, and
+ * then only up to 4 rows pay. */
 bool hb_gemm_small_fits(int64_t m, int64_t n, int64_t k)
 {
-    return m <= 16 && m * n * k <= (1 << 18);
+    int64_t rows = k >= 256 ? 64 : k >= 64 ? 8 : 4;
+    if (k * n * (int64_t)sizeof(float) > 512 * 1024)
+        rows = 4;
+    return m <= rows;
 }

@@ -509,6 +509,17 @@ static char *explain_json(hb_block *b, const char *root)
         if (node->op == HB_OP_ISLAND)
             add_island(islands, node->path, node->attrs.callee, node->reason);
     }
+    cJSON *passes = cJSON_AddArrayToObject(o, "passes");
+    for (int i = 0; e && i < hb_pass_count; i++) {
+        cJSON *p = cJSON_CreateObject();
+        cJSON_AddStringToObject(p, "name", hb_passes[i].name);
+        cJSON_AddNumberToObject(p, "nodes_before", e->stats[i].nodes_before);
+        cJSON_AddNumberToObject(p, "nodes_after", e->stats[i].nodes_after);
+        cJSON_AddNumberToObject(p, "rewrites", e->stats[i].rewrites);
+        cJSON_AddStringToObject(p, "note", e->stats[i].note);
+        cJSON_AddItemToArray(passes, p);
+    }
+    cJSON_AddBoolToObject(o, "frozen", h && h->freeze);
     plans_json(cJSON_AddArrayToObject(o, "plans"), b, root);
     char *text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);

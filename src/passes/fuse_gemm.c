@@ -82,8 +82,12 @@ static bool fuse_at(hb_graph *g, const hb_pass_opts *opts, int i, hb_pass_stats 
 {
     const hb_node *n = &g->nodes[i];
     bool linear = n->op == HB_OP_LINEAR;
-    const hb_shape *xs = &g->values[n->inputs[0]].shape, *ws = &g->values[n->inputs[1]].shape;
-    if (!linear && !(n->op == HB_OP_MATMUL && ws->ndim == 2 && xs->ndim >= 2))
+    if (!linear && n->op != HB_OP_MATMUL)
+        return false;
+    /* Copies: adding a constant below may move the value array. */
+    const hb_shape xshape = g->values[n->inputs[0]].shape, wshape = g->values[n->inputs[1]].shape;
+    const hb_shape *xs = &xshape, *ws = &wshape;
+    if (!linear && !(ws->ndim == 2 && xs->ndim >= 2))
         return false;
     const hb_shape out = g->values[n->output].shape;
     int64_t cols = out.dim[out.ndim - 1], rows = hb_shape_numel(&out) / (cols ? cols : 1);

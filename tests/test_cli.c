@@ -121,6 +121,28 @@ START_TEST(run_hybrid_equals_eager)
 }
 END_TEST
 
+/* --freeze compiles with parameters as constants (packed weights): equal within rounding. */
+START_TEST(run_frozen)
+{
+    char y[512];
+    snprintf(y, sizeof y, "%s", temp_path("frozen.npy"));
+    ck_assert_int_eq(hybrid("run mlp --mode hybrid --freeze --weights %s --input %s --output %s "
+                            "--input %s --output %s", data_path("mlp/weights.safetensors"),
+                            data_path("mlp/input.npy"), y, data_path("mlp/input.npy"), y), 0);
+    hb_tensor *got = hb_npy_load(y), *want = hb_npy_load(data_path("mlp/output.npy"));
+    ck_assert_double_le(rel_error(got, want), 1e-4);
+    hb_tensor_release(got), hb_tensor_release(want);
+    unlink(y);
+    ck_assert_int_eq(hybrid("explain mlp --freeze --json"), 0);
+    ck_assert_ptr_nonnull(strstr(out_text, "\"frozen\":true"));
+    ck_assert_ptr_nonnull(strstr(out_text, "\"name\":\"fuse_gemm\""));
+    ck_assert_int_eq(hybrid("dump mlp --freeze --after fuse_gemm"), 0);
+    ck_assert_ptr_nonnull(strstr(out_text, "0.weight (packed)"));
+    ck_assert_int_eq(hybrid("bench mlp --json --freeze"), 0);
+    ck_assert_ptr_nonnull(strstr(out_text, "\"speedup\""));
+}
+END_TEST
+
 START_TEST(run_scalar_output)
 {
     char y[512];
@@ -213,6 +235,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, run_matches_pytorch);
     tcase_add_test(tc, run_hybrid_equals_eager);
+    tcase_add_test(tc, run_frozen);
     tcase_add_test(tc, run_scalar_output);
     tcase_add_test(tc, bad_inputs_fail_cleanly);
     tcase_add_test(tc, demo_runs_every_model);

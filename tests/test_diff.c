@@ -1,0 +1,1710 @@
+/* The "diff" suite: a differential tester of hybridization.
+ *
+ * A generator driven by a seeded hb_rng builds random block compositions:
+ * - custom blocks ("Prog") whose forward interprets a random program over registers (r0 is
+ *   the input): Linear/Dense children of random widths (in-size inferred or given), hb_linear
+ *   and hb_matmul against block constants or parameters (from either side), matmul of two
+ *   intermediates (including contractions over the batch), relu/sigmoid/tanh/exp (on bounded
+ *   inputs)/abs/neg/sqrt(abs(x)+c)/log(abs(x)+c), add/sub/mul/div with broadcasting against
+ *   constants of shape [], [n], [1,n], [1] or full and against other intermediates, the
+ *   *_scalar forms with scalars including 1, 0, -0.0 and 0.5, sum/mean/max over all or one
+ *   axis (keepdim on and off), softmax/log_softmax, reshape/flatten/transpose, concat of
+ *   branches, constants and hb_full tensors as operands (so that folding has work), rarely a
+ *   host read (an eager island), and dead code (most registers are never returned);
+ * - shared children: a child called twice, registered under two names, and one block used in
+ *   several parents (or twice in one Parallel);
+ * - Sequential and Parallel containers and library leaves, nested 1 to 4 levels deep.
+ * Shapes are tracked symbolically while generating (B, the batch, may sit on any axis, and
+ * twice after x·xᵀ), so every model is valid for every batch size.
+ *
+ * Each model runs eagerly on 3 inputs of one batch size and 1 of another; then hybridized
+ * (trace, plan runs, a retrace for the other batch, the first plan again), required to equal
+ * eager within 1e-5; then hybridized with freeze (1e-4: scales fold into weights); then eager
+ * again, which must give the same bits (plans must not write into parameters or inputs).
+ * NaN and infinity positions must match exactly; the relative error (rel_error) is taken
+ * over the finite values.
+ *
+ * Thousands of cases per run, bounded by time (HB_DIFF_SECONDS, default 20, 8 under ASan) and
+ * count (HB_DIFF_CASES). The base seed is HB_DIFF_SEED; HB_DIFF_CASE=N runs case N alone and
+ * prints its model (replay). HB_DIFF_MAX_OPS / HB_DIFF_MAX_DEPTH shrink the generated models
+ * (to look for small reproducers). A mismatch prints the seed, the case, the model, the dump
+ * of every pass (hb_block_dump(.., "all", ..)) and both outputs to stderr.
+ *
+ * The "bugs" case holds minimized reproducers of library bugs the generator found. */
+#include "harness.h"
+
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define DIFF_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define DIFF_ASAN 1
+#endif
+#endif
+#ifndef DIFF_ASAN
+#define DIFF_ASAN 0
+#endif
+#if DIFF_ASAN
+#include <sanitizer/common_interface_defs.h>
+#include <sanitizer/lsan_interface.h>
+#endif
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+enum {
+    SYM = -1,       /* the batch dim in a generator shape */
+    MAX_INS = 24,   /* instructions of one program */
+    MAX_REGS = MAX_INS + 1,
+    BMAX = 64,      /* the largest batch: bounds for magnitudes */
+    MAX_ND = 5,     /* ranks the generator makes */
+    MAX_POOL = 64,
+};
+
+#define LIMIT 1e6 /* estimated magnitudes above this get squashed */
+
+/* ---- random helpers ----------------------------------------------------------------------- */
+
+static uint32_t rnd(hb_rng *r, uint32_t n) { return n ? (uint32_t)(hb_rng_next(r) % n) : 0; }
+static bool chance(hb_rng *r, double p) { return hb_rng_uniform(r) < p; }
+static float uni(hb_rng *r, float lo, float hi) { return lo + (hi - lo) * hb_rng_uniform(r); }
+
+/* ---- symbolic shapes ---------------------------------------------------------------------- */
+
+typedef struct gshape {
+    int nd;
+    int64_t d[HB_MAX_DIMS]; /* SYM: the batch */
+} gshape;
+
+static char *gs_str(const gshape *s, char *buf, size_t size)
+{
+    size_t n = (size_t)snprintf(buf, size, "[");
+    for (int i = 0; i < s->nd && n < size; i++) {
+        if (s->d[i] == SYM)
+            n += (size_t)snprintf(buf + n, size - n, "%sB", i ? ", " : "");
+        else
+            n += (size_t)snprintf(buf + n, size - n, "%s%lld", i ? ", " : "", (long long)s->d[i]);
+    }
+    if (n < size)
+        snprintf(buf + n, size - n, "]");
+    return buf;
+}
+#define GS(s) gs_str((s), (char[96]){0}, 96)
+
+static bool gs_equal(const gshape *a, const gshape *b)
+{
+    if (a->nd != b->nd)
+        return false;
+    for (int i = 0; i < a->nd; i++)
+        if (a->d[i] != b->d[i])
+            return false;
+    return true;
+}
+
+static int gs_nsym(const gshape *s)
+{
+    int n = 0;
+    for (int i = 0; i < s->nd; i++)
+        n += s->d[i] == SYM;
+    return n;
+}
+
+static int64_t gs_dim_bound(int64_t d) { return d == SYM ? BMAX : d; }
+
+static double gs_numel_bound(const gshape *s)
+{
+    double n = 1;
+    for (int i = 0; i < s->nd; i++)
+        n *= (double)gs_dim_bound(s->d[i]);
+    return n;
+}
+
+static int64_t gs_last(const gshape *s) { return s->nd ? s->d[s->nd - 1] : 0; }
+
+/* NumPy broadcasting valid for every batch size: B only meets B or 1. */
+static bool gs_broadcast(const gshape *a, const gshape *b, gshape *out)
+{
+    int nd = a->nd > b->nd ? a->nd : b->nd;
+    gshape r = {.nd = nd};
+    for (int i = 0; i < nd; i++) {
+        int ia = a->nd - nd + i, ib = b->nd - nd + i;
+        int64_t da = ia >= 0 ? a->d[ia] : 1, db = ib >= 0 ? b->d[ib] : 1;
+        if (da == db)
+            r.d[i] = da;
+        else if (da == 1)
+            r.d[i] = db;
+        else if (db == 1)
+            r.d[i] = da;
+        else
+            return false;
+    }
+    *out = r;
+    return true;
+}
+
+static bool gs_matmul(const gshape *a, const gshape *b, gshape *out)
+{
+    if (a->nd < 2 || b->nd < 2 || a->d[a->nd - 1] != b->d[b->nd - 2])
+        return false;
+    gshape ba = {.nd = a->nd - 2}, bb = {.nd = b->nd - 2}, r;
+    memcpy(ba.d, a->d, sizeof(int64_t) * (size_t)ba.nd);
+    memcpy(bb.d, b->d, sizeof(int64_t) * (size_t)bb.nd);
+    if (!gs_broadcast(&ba, &bb, &r) || r.nd + 2 > MAX_ND)
+        return false;
+    r.d[r.nd++] = a->d[a->nd - 2];
+    r.d[r.nd++] = b->d[b->nd - 1];
+    *out = r;
+    return true;
+}
+
+/* ---- programs ----------------------------------------------------------------------------- */
+
+typedef enum kind {
+    K_CHILD,     /* y = child(key)(a) */
+    K_LINEAR_C,  /* y = linear(a, W, b) with W, b block constants or parameters */
+    K_MATMUL_C,  /* y = a @ C */
+    K_CMATMUL,   /* y = C @ a */
+    K_MATMUL,    /* y = a @ b */
+    K_CONST,     /* y = constant or parameter key */
+    K_FULL,      /* y = full(shape of a, s) */
+    K_UNARY,
+    K_BIN,       /* y = op(a, b) */
+    K_SCALAR,    /* y = op(a, s) */
+    K_REDUCE,    /* op over all or axis */
+    K_SOFTMAX,   /* (log_)softmax over axis */
+    K_RESHAPE,
+    K_FLATTEN,
+    K_TRANSPOSE,
+    K_CONCAT,    /* concat(a, b[, c]) along axis */
+    K_BRANCH,    /* island: sum(a) > 0 ? relu(a) : neg(a) */
+} kind;
+
+typedef enum gop {
+    U_RELU, U_SIGMOID, U_TANH, U_EXP, U_LOG, U_ABS, U_NEG, U_SQRT,
+    B_ADD, B_SUB, B_MUL, B_DIV,
+    S_ADD, S_SUB, S_MUL, S_DIV, S_RSUB, S_RDIV,
+    R_SUM, R_MEAN, R_MAX,
+} gop;
+
+static const char *const gop_names[] = {
+    "relu", "sigmoid", "tanh", "exp", "log", "abs", "neg", "sqrt",
+    "add", "sub", "mul", "div",
+    "add_scalar", "sub_scalar", "mul_scalar", "div_scalar", "rsub_scalar", "rdiv_scalar",
+    "sum", "mean", "max",
+};
+
+typedef struct gins {
+    kind k;
+    gop op;
+    int a, b, c;       /* source registers; c: a concat's third (-1: none) */
+    char key[24];      /* child, constant or weight */
+    char key2[24];     /* linear's bias ("" for none) */
+    float s;
+    int axis, axis2;
+    bool all, keepdim, log;
+    int nd;
+    int64_t shape[HB_MAX_DIMS]; /* reshape target (-1 for the batch) */
+} gins;
+
+typedef struct gprog {
+    int id;
+    int n, out;
+    gshape shapes[MAX_REGS]; /* of each register, for the description */
+    gins ins[MAX_INS];
+} gprog;
+
+static hb_tensor *unary(gop op, hb_tensor *x)
+{
+    switch (op) {
+    case U_RELU: return hb_relu(x);
+    case U_SIGMOID: return hb_sigmoid(x);
+    case U_TANH: return hb_tanh(x);
+    case U_EXP: return hb_exp(x);
+    case U_LOG: return hb_log(x);
+    case U_ABS: return hb_abs(x);
+    case U_NEG: return hb_neg(x);
+    case U_SQRT: return hb_sqrt(x);
+    default: return NULL;
+    }
+}
+
+static hb_tensor *binary(gop op, hb_tensor *a, hb_tensor *b)
+{
+    switch (op) {
+    case B_ADD: return hb_add(a, b);
+    case B_SUB: return hb_sub(a, b);
+    case B_MUL: return hb_mul(a, b);
+    case B_DIV: return hb_div(a, b);
+    default: return NULL;
+    }
+}
+
+static hb_tensor *scalar_op(gop op, hb_tensor *a, float s)
+{
+    switch (op) {
+    case S_ADD: return hb_add_scalar(a, s);
+    case S_SUB: return hb_sub_scalar(a, s);
+    case S_MUL: return hb_mul_scalar(a, s);
+    case S_DIV: return hb_div_scalar(a, s);
+    case S_RSUB: return hb_rsub_scalar(a, s);
+    case S_RDIV: return hb_rdiv_scalar(a, s);
+    default: return NULL;
+    }
+}
+
+static hb_tensor *reduce(const gins *in, hb_tensor *a)
+{
+    switch (in->op) {
+    case R_SUM: return in->all ? hb_sum(a) : hb_sum_axis(a, in->axis, in->keepdim);
+    case R_MEAN: return in->all ? hb_mean(a) : hb_mean_axis(a, in->axis, in->keepdim);
+    case R_MAX: return in->all ? hb_max(a) : hb_max_axis(a, in->axis, in->keepdim);
+    default: return NULL;
+    }
+}
+
+/* The forward of every generated custom block: runs its program. */
+static hb_tensor *prog_forward(hb_block *self, hb_tensor *x)
+{
+    const gprog *p = hb_block_state(self);
+    hb_tensor *r[MAX_REGS] = {x};
+    for (int i = 0; i < p->n; i++) {
+        const gins *in = &p->ins[i];
+        hb_tensor *a = r[in->a], *b = in->b >= 0 ? r[in->b] : NULL, *y = NULL;
+        switch (in->k) {
+        case K_CHILD:
+            y = hb_block_call(hb_block_child(self, in->key), a);
+            break;
+        case K_LINEAR_C:
+            y = in->key2[0] ? hb_linear(a, hb_block_param(self, in->key),
+                                        hb_block_param(self, in->key2))
+                            : hb_linear_nobias(a, hb_block_param(self, in->key));
+            break;
+        case K_MATMUL_C: y = hb_matmul(a, hb_block_param(self, in->key)); break;
+        case K_CMATMUL: y = hb_matmul(hb_block_param(self, in->key), a); break;
+        case K_MATMUL: y = hb_matmul(a, b); break;
+        case K_CONST: y = hb_block_param(self, in->key); break;
+        case K_FULL: y = a ? hb_full(hb_tensor_ndim(a), hb_tensor_shape(a), in->s) : NULL; break;
+        case K_UNARY: y = unary(in->op, a); break;
+        case K_BIN: y = binary(in->op, a, b); break;
+        case K_SCALAR: y = scalar_op(in->op, a, in->s); break;
+        case K_REDUCE: y = reduce(in, a); break;
+        case K_SOFTMAX: y = in->log ? hb_log_softmax(a, in->axis) : hb_softmax(a, in->axis); break;
+        case K_RESHAPE: y = hb_reshape(a, in->nd, in->shape); break;
+        case K_FLATTEN: y = hb_flatten(a); break;
+        case K_TRANSPOSE: y = hb_transpose(a, in->axis, in->axis2); break;
+        case K_CONCAT: {
+            hb_tensor *xs[3] = {a, b, in->c >= 0 ? r[in->c] : NULL};
+            y = hb_concat(in->c >= 0 ? 3 : 2, xs, in->axis);
+            break;
+        }
+        case K_BRANCH: {
+            hb_tensor *s = hb_sum(a);
+            y = s ? (hb_item(s) > 0 ? hb_relu(a) : hb_neg(a)) : NULL;
+            break;
+        }
+        }
+        r[i + 1] = y;
+    }
+    return r[p->out];
+}
+
+static bool is_prog(const hb_block *b) { return strcmp(hb_block_type(b), "Prog") == 0; }
+
+/* ---- describing a model ------------------------------------------------------------------- */
+
+static void ins_print(FILE *f, const gprog *p, int i)
+{
+    const gins *in = &p->ins[i];
+    fprintf(f, "      r%d = ", i + 1);
+    switch (in->k) {
+    case K_CHILD: fprintf(f, "call %s(r%d)", in->key, in->a); break;
+    case K_LINEAR_C:
+        fprintf(f, "linear(r%d, %s%s%s)", in->a, in->key, in->key2[0] ? ", " : "", in->key2);
+        break;
+    case K_MATMUL_C: fprintf(f, "matmul(r%d, %s)", in->a, in->key); break;
+    case K_CMATMUL: fprintf(f, "matmul(%s, r%d)", in->key, in->a); break;
+    case K_MATMUL: fprintf(f, "matmul(r%d, r%d)", in->a, in->b); break;
+    case K_CONST: fprintf(f, "%s", in->key); break;
+    case K_FULL: fprintf(f, "full(shape of r%d, %g)", in->a, (double)in->s); break;
+    case K_UNARY: fprintf(f, "%s(r%d)", gop_names[in->op], in->a); break;
+    case K_BIN: fprintf(f, "%s(r%d, r%d)", gop_names[in->op], in->a, in->b); break;
+    case K_SCALAR:
+        fprintf(f, "%s(r%d, %s%g)", gop_names[in->op], in->a,
+                in->s == 0 && signbit(in->s) ? "-" : "", (double)in->s);
+        break;
+    case K_REDUCE:
+        if (in->all)
+            fprintf(f, "%s(r%d)", gop_names[in->op], in->a);
+        else
+            fprintf(f, "%s_axis(r%d, %d, keepdim=%d)", gop_names[in->op], in->a, in->axis,
+                    in->keepdim);
+        break;
+    case K_SOFTMAX: fprintf(f, "%s(r%d, %d)", in->log ? "log_softmax" : "softmax", in->a, in->axis); break;
+    case K_RESHAPE:
+        fprintf(f, "reshape(r%d, [", in->a);
+        for (int d = 0; d < in->nd; d++)
+            fprintf(f, "%s%lld", d ? ", " : "", (long long)in->shape[d]);
+        fprintf(f, "])");
+        break;
+    case K_FLATTEN: fprintf(f, "flatten(r%d)", in->a); break;
+    case K_TRANSPOSE: fprintf(f, "transpose(r%d, %d, %d)", in->a, in->axis, in->axis2); break;
+    case K_CONCAT:
+        fprintf(f, "concat(r%d, r%d", in->a, in->b);
+        if (in->c >= 0)
+            fprintf(f, ", r%d", in->c);
+        fprintf(f, "; axis %d)", in->axis);
+        break;
+    case K_BRANCH: fprintf(f, "item(sum(r%d)) > 0 ? relu(r%d) : neg(r%d)   [host read]", in->a, in->a, in->a); break;
+    }
+    fprintf(f, "   %s\n", GS(&p->shapes[i + 1]));
+}
+
+typedef struct seen {
+    const hb_block *b[256];
+    char where[256][64];
+    int n;
+} seen;
+
+static void describe(FILE *f, hb_block *b, const char *key, int indent, seen *sn)
+{
+    for (int i = 0; i < sn->n; i++)
+        if (sn->b[i] == b) {
+            fprintf(f, "%*s%s: the same block as %s\n", indent, "", key, sn->where[i]);
+            return;
+        }
+    if (sn->n < (int)ARRAY_LEN(sn->b)) {
+        sn->b[sn->n] = b;
+        snprintf(sn->where[sn->n++], 64, "%s", key);
+    }
+    fprintf(f, "%*s%s: %s", indent, "", key, hb_block_type(b));
+    if (is_prog(b)) {
+        const gprog *p = hb_block_state(b);
+        fprintf(f, " #%d (input %s)\n", p->id, GS(&p->shapes[0]));
+    } else {
+        hb_tensor *w = hb_block_param(b, "weight");
+        hb_clear_error();
+        if (w)
+            fprintf(f, "(%lld, %lld)%s", (long long)hb_tensor_dim(w, 1),
+                    (long long)hb_tensor_dim(w, 0), hb_block_param(b, "bias") ? "" : " no bias");
+        hb_clear_error();
+        fprintf(f, "\n");
+    }
+    if (is_prog(b)) {
+        const gprog *p = hb_block_state(b);
+        hb_state_dict sd;
+        /* its own constants and parameters (names without a dot) */
+        if (hb_block_state_dict(b, &sd) == HB_OK) {
+            for (int i = 0; i < sd.count; i++) {
+                if (strchr(sd.items[i].name, '.'))
+                    continue;
+                char sb[96];
+                fprintf(f, "%*s    %s %s %s\n", indent, "", sd.items[i].trainable ? "param" : "const",
+                        sd.items[i].name,
+                        hb_shape_str(sd.items[i].ndim, sd.items[i].shape, sb, sizeof sb));
+            }
+            hb_state_dict_free(&sd);
+        }
+        for (int i = 0; i < p->n; i++) {
+            fprintf(f, "%*s", indent, "");
+            ins_print(f, p, i);
+        }
+        fprintf(f, "%*s      return r%d\n", indent, "", p->out);
+    }
+    for (int i = 0; i < hb_block_num_children(b); i++) {
+        const char *ck;
+        hb_block *c = hb_block_child_at(b, i, &ck);
+        char path[64];
+        snprintf(path, sizeof path, "%s/%s", key, ck);
+        describe(f, c, path, indent + 2, sn);
+    }
+}
+
+/* ---- the generator ------------------------------------------------------------------------ */
+
+typedef struct reg {
+    gshape s;
+    double mag; /* an estimated bound of |x| */
+    double lo;  /* > 0: every value is at least lo (safe to divide by) */
+} reg;
+
+typedef struct pooled {
+    hb_block *b;
+    gshape in;
+    reg out;
+} pooled;
+
+typedef struct gen {
+    hb_rng *r;
+    int budget;    /* instructions left for the whole model */
+    int max_ops;   /* per program */
+    int nprogs;
+    bool islands;
+    pooled pool[MAX_POOL];
+    int npool;
+} gen;
+
+typedef struct lin_child {
+    char key[24];
+    int64_t in, out;
+    hb_activation act;
+} lin_child;
+
+typedef struct blk_child {
+    char key[24];
+    gshape in;
+    reg out;
+} blk_child;
+
+/* A program being built. */
+typedef struct pb {
+    gen *g;
+    hb_block *b;
+    gprog *p;
+    int depth;
+    reg R[MAX_REGS];
+    int nregs;
+    int nchild, nconst;
+    lin_child lins[16];
+    int nlins;
+    blk_child blks[16];
+    int nblks;
+} pb;
+
+static hb_block *gen_block(gen *g, const reg *in, int depth, reg *out);
+
+static bool room(const pb *q, int k) { return q->p->n + k <= MAX_INS && q->g->budget >= k; }
+
+static int emit(pb *q, gins in, gshape s, double mag, double lo)
+{
+    if (!room(q, 1))
+        return -1;
+    q->p->ins[q->p->n++] = in;
+    int r = q->nregs++;
+    q->R[r] = (reg){s, mag, lo};
+    q->p->shapes[r] = s;
+    q->g->budget--;
+    return r;
+}
+
+static gins I(kind k, gop op, int a) { return (gins){.k = k, .op = op, .a = a, .b = -1, .c = -1}; }
+
+static int pick_src(pb *q)
+{
+    return chance(q->g->r, 0.5) ? q->nregs - 1 : (int)rnd(q->g->r, (uint32_t)q->nregs);
+}
+
+static float pick_scalar(hb_rng *r)
+{
+    static const float list[] = {1.0f, 0.0f, -0.0f, 0.5f, -1.0f, 2.0f, -2.5f, 0.1f, 3.0f,
+                                 -0.75f, 1.0f, 0.5f, 0.0f, -0.0f};
+    if (chance(r, 0.2))
+        return uni(r, -3.0f, 3.0f);
+    return list[rnd(r, ARRAY_LEN(list))];
+}
+
+/* Some axis of an nd-D shape, negative half the time. */
+static int pick_axis(hb_rng *r, int nd, int *norm)
+{
+    int a = (int)rnd(r, (uint32_t)nd);
+    *norm = a;
+    return chance(r, 0.5) ? a - nd : a;
+}
+
+static hb_tensor *values(hb_rng *r, int nd, const int64_t *shape, float lo, float hi)
+{
+    hb_tensor *t = hb_tensor_new(nd, shape);
+    float *d = hb_tensor_data(t);
+    for (int64_t i = 0; i < hb_tensor_numel(t); i++)
+        d[i] = uni(r, lo, hi);
+    return t;
+}
+
+/* A new constant (or, when trainable, a parameter) of q's block; its name into name. */
+static void add_tensor(pb *q, char *name, const gshape *s, float lo, float hi, bool trainable)
+{
+    snprintf(name, 24, "%s%d", trainable ? "p" : "k", q->nconst++);
+    if (trainable)
+        ck_assert_msg(hb_block_add_param(q->b, name, s->nd, s->d,
+                                         (hb_init){HB_INIT_UNIFORM, lo, hi, NULL}) == HB_OK,
+                      "%s", hb_last_error());
+    else
+        ck_assert_msg(hb_block_add_const(q->b, name, values(q->g->r, s->nd, s->d, lo, hi)) ==
+                          HB_OK, "%s", hb_last_error());
+}
+
+/* Squashes register j into a small range. */
+static int squash(pb *q, int j)
+{
+    hb_rng *r = q->g->r;
+    const reg *x = &q->R[j];
+    switch (rnd(r, 4)) {
+    case 0: return emit(q, I(K_UNARY, U_TANH, j), x->s, 1, 0);
+    case 1: return emit(q, I(K_UNARY, U_SIGMOID, j), x->s, 1, 0);
+    case 2:
+        if (x->s.nd > 0) {
+            gins in = I(K_SOFTMAX, 0, j);
+            in.axis = -1;
+            return emit(q, in, x->s, 1, 0);
+        }
+        return emit(q, I(K_UNARY, U_TANH, j), x->s, 1, 0);
+    default: {
+        if (!room(q, 3))
+            return -1;
+        gins in = I(K_SCALAR, S_ADD, emit(q, I(K_UNARY, U_ABS, j), x->s, x->mag, 0));
+        in.s = 1.0f;
+        int k = emit(q, in, q->R[j].s, q->R[j].mag + 1, 1);
+        return emit(q, I(K_UNARY, U_LOG, k), q->R[j].s, log(q->R[j].mag + 1) + 1, 0);
+    }
+    }
+}
+
+/* A register holding a strictly positive version of j (>= some lo), for denominators. */
+static int make_safe(pb *q, int j)
+{
+    hb_rng *r = q->g->r;
+    if (q->R[j].lo >= 0.1 && chance(r, 0.8))
+        return j;
+    if (!room(q, 2))
+        return -1;
+    gshape s = q->R[j].s;
+    double mag = q->R[j].mag;
+    switch (rnd(r, 4)) {
+    case 0: { /* abs(x) + c */
+        float c = chance(r, 0.5) ? 1.0f : chance(r, 0.5) ? 0.5f : 2.0f;
+        int k = emit(q, I(K_UNARY, U_ABS, j), s, mag, 0);
+        gins in = I(K_SCALAR, S_ADD, k);
+        in.s = c;
+        return emit(q, in, s, mag + c, c);
+    }
+    case 1: { /* exp(tanh(x)) */
+        int k = emit(q, I(K_UNARY, U_TANH, j), s, 1, 0);
+        return emit(q, I(K_UNARY, U_EXP, k), s, exp(1.0), exp(-1.0));
+    }
+    case 2: { /* sigmoid(x) + 0.5 */
+        int k = emit(q, I(K_UNARY, U_SIGMOID, j), s, 1, 0);
+        gins in = I(K_SCALAR, S_ADD, k);
+        in.s = 0.5f;
+        return emit(q, in, s, 1.5, 0.5);
+    }
+    default: { /* x*x + 1 */
+        if (mag > 1e3) {
+            int k = emit(q, I(K_UNARY, U_TANH, j), s, 1, 0);
+            j = k, mag = 1;
+        }
+        gins in = I(K_BIN, B_MUL, j);
+        in.b = j;
+        int k = emit(q, in, s, mag * mag, 0);
+        in = I(K_SCALAR, S_ADD, k);
+        in.s = 1.0f;
+        return emit(q, in, s, mag * mag + 1, 1);
+    }
+    }
+}
+
+/* Linear/Dense child, new or shared. */
+static int gen_linear_child(pb *q, int src)
+{
+    hb_rng *r = q->g->r;
+    const reg *x = &q->R[src];
+    if (x->s.nd < 1 || gs_last(&x->s) == SYM || x->mag * 7 > LIMIT)
+        return -1;
+    int64_t in = gs_last(&x->s);
+    const lin_child *use = NULL;
+    if (q->nlins && chance(r, 0.4)) { /* the same child called again */
+        int cands[16], nc = 0;
+        for (int i = 0; i < q->nlins; i++)
+            if (q->lins[i].in == in)
+                cands[nc++] = i;
+        if (nc)
+            use = &q->lins[cands[rnd(r, (uint32_t)nc)]];
+    }
+    if (!use) {
+        if (q->nlins + 2 > (int)ARRAY_LEN(q->lins))
+            return -1;
+        int64_t out = 1 + rnd(r, 40);
+        bool given = chance(r, 0.4);
+        hb_block *c;
+        hb_activation act = HB_ACT_NONE;
+        if (chance(r, 0.7)) {
+            c = hb_linear_new(given ? in : 0, out);
+        } else {
+            act = (hb_activation)rnd(r, 4);
+            c = hb_dense_new(given ? in : 0, out, act, chance(r, 0.5));
+        }
+        ck_assert_ptr_nonnull(c);
+        lin_child *l = &q->lins[q->nlins++];
+        snprintf(l->key, sizeof l->key, "lin%d", q->nchild++);
+        l->in = in, l->out = out, l->act = act;
+        if (chance(r, 0.2)) { /* registered under a second name too */
+            lin_child *alias = &q->lins[q->nlins++];
+            *alias = *l;
+            snprintf(alias->key, sizeof alias->key, "%s_also", l->key);
+            ck_assert_int_eq(hb_block_add_child(q->b, alias->key, hb_block_retain(c)), HB_OK);
+        }
+        ck_assert_int_eq(hb_block_add_child(q->b, l->key, c), HB_OK);
+        use = l;
+    }
+    gshape s = x->s;
+    s.d[s.nd - 1] = use->out;
+    double mag = sqrt((double)in) * x->mag + 1;
+    if (use->act == HB_ACT_SIGMOID || use->act == HB_ACT_TANH)
+        mag = 1;
+    gins ins = I(K_CHILD, 0, src);
+    snprintf(ins.key, sizeof ins.key, "%s", use->key);
+    return emit(q, ins, s, mag, 0);
+}
+
+/* A generated sub-block as a child: new, shared with another parent, or called again. */
+static int gen_block_child(pb *q, int src)
+{
+    hb_rng *r = q->g->r;
+    gen *g = q->g;
+    const reg x = q->R[src];
+    if (q->depth <= 1 || g->budget < 4 || x.mag > LIMIT / 100)
+        return -1;
+    blk_child *use = NULL;
+    for (int i = 0; i < q->nblks && !use; i++)
+        if (gs_equal(&q->blks[i].in, &x.s) && chance(r, 0.5))
+            use = &q->blks[i]; /* the same child called twice */
+    if (!use) {
+        if (q->nblks + 2 > (int)ARRAY_LEN(q->blks))
+            return -1;
+        hb_block *c = NULL;
+        reg out;
+        for (int i = 0; i < g->npool && !c; i++) /* a block another parent has too */
+            if (gs_equal(&g->pool[i].in, &x.s) && chance(r, 0.3)) {
+                c = hb_block_retain(g->pool[i].b);
+                out = g->pool[i].out;
+                out.mag = fmax(out.mag, 1.0) * fmax(x.mag / 2, 1.0); /* linear in its input */
+            }
+        if (!c)
+            c = gen_block(g, &x, q->depth - 1, &out);
+        blk_child *bc = &q->blks[q->nblks++];
+        snprintf(bc->key, sizeof bc->key, "blk%d", q->nchild++);
+        bc->in = x.s, bc->out = out;
+        if (chance(r, 0.2)) {
+            blk_child *alias = &q->blks[q->nblks++];
+            *alias = *bc;
+            snprintf(alias->key, sizeof alias->key, "%s_also", bc->key);
+            ck_assert_int_eq(hb_block_add_child(q->b, alias->key, hb_block_retain(c)), HB_OK);
+        }
+        ck_assert_int_eq(hb_block_add_child(q->b, bc->key, c), HB_OK);
+        use = bc;
+    }
+    gins ins = I(K_CHILD, 0, src);
+    snprintf(ins.key, sizeof ins.key, "%s", use->key);
+    return emit(q, ins, use->out.s, use->out.mag, use->out.lo);
+}
+
+static int gen_linear_c(pb *q, int src)
+{
+    hb_rng *r = q->g->r;
+    const reg x = q->R[src];
+    if (x.s.nd < 1 || gs_last(&x.s) == SYM || x.mag * 7 > LIMIT || !room(q, 1))
+        return -1;
+    int64_t k = gs_last(&x.s), n = chance(r, 0.3) ? 32 + rnd(r, 9) : 1 + rnd(r, 40);
+    float lim = 1.0f / sqrtf((float)k);
+    gins ins = I(K_LINEAR_C, 0, src);
+    bool trainable = chance(r, 0.4);
+    add_tensor(q, ins.key, &(gshape){2, {n, k}}, -lim, lim, trainable);
+    if (chance(r, 0.7))
+        add_tensor(q, ins.key2, &(gshape){1, {n}}, -lim, lim, trainable && chance(r, 0.7));
+    gshape s = x.s;
+    s.d[s.nd - 1] = n;
+    return emit(q, ins, s, sqrt((double)k) * x.mag + 1, 0);
+}
+
+static int gen_matmul_c(pb *q, int src, bool left)
+{
+    hb_rng *r = q->g->r;
+    const reg x = q->R[src];
+    if (x.s.nd < 2 || x.mag * 7 > LIMIT || !room(q, 1))
+        return -1;
+    int64_t k = left ? x.s.d[x.s.nd - 2] : gs_last(&x.s);
+    if (k == SYM)
+        return -1;
+    int64_t n = 1 + rnd(r, 40);
+    gshape cs = left ? (gshape){2, {n, k}} : (gshape){2, {k, n}}, out;
+    if (!left && chance(r, 0.25))
+        cs = (gshape){3, {1, k, n}};
+    if (!(left ? gs_matmul(&cs, &x.s, &out) : gs_matmul(&x.s, &cs, &out)))
+        return -1;
+    float lim = 1.0f / sqrtf((float)k);
+    gins ins = I(left ? K_CMATMUL : K_MATMUL_C, 0, src);
+    add_tensor(q, ins.key, &cs, -lim, lim, chance(r, 0.3));
+    return emit(q, ins, out, sqrt((double)k) * x.mag, 0);
+}
+
+/* a @ b of two intermediates, or a gram matrix a @ aᵀ / aᵀ @ a. */
+static int gen_matmul_rr(pb *q, int src)
+{
+    hb_rng *r = q->g->r;
+    const reg a = q->R[src];
+    if (a.s.nd < 2 || a.mag > 100)
+        return -1;
+    int cands[MAX_REGS], nc = 0;
+    gshape out;
+    for (int j = 0; j < q->nregs; j++)
+        if (q->R[j].mag <= 100 && gs_matmul(&a.s, &q->R[j].s, &out))
+            cands[nc++] = j;
+    if (nc && chance(r, 0.6)) {
+        int j = cands[rnd(r, (uint32_t)nc)];
+        gs_matmul(&a.s, &q->R[j].s, &out);
+        double k = (double)gs_dim_bound(gs_last(&a.s));
+        double mag = k * a.mag * q->R[j].mag;
+        if (mag > LIMIT)
+            return -1;
+        gins ins = I(K_MATMUL, 0, src);
+        ins.b = j;
+        return emit(q, ins, out, mag, 0);
+    }
+    if (!room(q, 2))
+        return -1;
+    gshape t = a.s;
+    t.d[t.nd - 1] = a.s.d[a.s.nd - 2], t.d[t.nd - 2] = a.s.d[a.s.nd - 1];
+    bool first = chance(r, 0.5);
+    if (!(first ? gs_matmul(&a.s, &t, &out) : gs_matmul(&t, &a.s, &out)))
+        return -1;
+    double k = (double)gs_dim_bound(first ? gs_last(&a.s) : a.s.d[a.s.nd - 2]);
+    if (k * a.mag * a.mag > LIMIT)
+        return -1;
+    gins tr = I(K_TRANSPOSE, 0, src);
+    tr.axis = chance(r, 0.5) ? -1 : a.s.nd - 1;
+    tr.axis2 = chance(r, 0.5) ? -2 : a.s.nd - 2;
+    int tj = emit(q, tr, t, a.mag, a.lo);
+    gins ins = I(K_MATMUL, 0, first ? src : tj);
+    ins.b = first ? tj : src;
+    return emit(q, ins, out, k * a.mag * a.mag, 0);
+}
+
+static int gen_unary(pb *q, int src)
+{
+    hb_rng *r = q->g->r;
+    const reg x = q->R[src];
+    switch (rnd(r, 9)) {
+    case 0: return emit(q, I(K_UNARY, U_RELU, src), x.s, x.mag, x.lo);
+    case 1: return emit(q, I(K_UNARY, U_SIGMOID, src), x.s, 1, x.mag < 20 ? 1 / (1 + exp(x.mag)) : 0);
+    case 2: return emit(q, I(K_UNARY, U_TANH, src), x.s, 1, 0);
+    case 3: return emit(q, I(K_UNARY, U_ABS, src), x.s, x.mag, x.lo);
+    case 4: return emit(q, I(K_UNARY, U_NEG, src), x.s, x.mag, 0);
+    case 5: { /* exp on bounded inputs */
+        int j = src;
+        if (x.mag > 20 || chance(r, 0.3)) {
+            if (!room(q, 2))
+                return -1;
+            j = emit(q, I(K_UNARY, chance(r, 0.5) ? U_TANH : U_SIGMOID, src), x.s, 1, 0);
+        }
+        double m = q->R[j].mag;
+        return emit(q, I(K_UNARY, U_EXP, j), x.s, exp(m), exp(-m));
+    }
+    case 6:
+    case 7: { /* log or sqrt of abs(x) + c, or of a positive value directly */
+        gop op = chance(r, 0.5) ? U_LOG : U_SQRT;
+        if (x.lo > 0.01 && chance(r, 0.3))
+            return emit(q, I(K_UNARY, op, src), x.s, op == U_LOG ? fabs(log(x.lo)) + log(x.mag + 1) : sqrt(x.mag), op == U_SQRT ? sqrt(x.lo) : 0);
+        if (!room(q, 3))
+            return -1;
+        float c = chance(r, 0.7) ? 1.0f : chance(r, 0.5) ? 0.5f : 2.0f;
+        int j = emit(q, I(K_UNARY, U_ABS, src), x.s, x.mag, x.lo);
+        gins in = I(K_SCALAR, S_ADD, j);
+        in.s = c;
+        j = emit(q, in, x.s, x.mag + c, c);
+        return emit(q, I(K_UNARY, op, j), x.s, op == U_LOG ? log(x.mag + c) + 1 : sqrt(x.mag + c),
+                    op == U_SQRT ? sqrt(c) : 0);
+    }
+    default: return emit(q, I(K_UNARY, chance(r, 0.5) ? U_RELU : U_TANH, src), x.s, x.mag, 0);
+    }
+}
+
+static double bin_mag(gop op, const reg *a, const reg *b)
+{
+    switch (op) {
+    case B_ADD:
+    case B_SUB: return a->mag + b->mag;
+    case B_MUL: return a->mag * b->mag;
+    default: return b->lo > 0 ? a->mag / b->lo : INFINITY;
+    }
+}
+
+static double bin_lo(gop op, const reg *a, const reg *b)
+{
+    if (a->lo <= 0 || b->lo <= 0)
+        return 0;
+    switch (op) {
+    case B_ADD: return a->lo + b->lo;
+    case B_MUL: return a->lo * b->lo;
+    case B_DIV: return a->lo / b->mag;
+    default: return 0;
+    }
+}
+
+/* op(a, constant) or op(constant, a), the constant [], [1], [n], [1, n] or a's whole shape. */
+static int gen_bin_const(pb *q, int src)
+{
+    hb_rng *r = q->g->r;
+    const reg x = q->R[src];
+    if (!room(q, 2))
+        return -1;
+    gop op = (gop)(B_ADD + rnd(r, 4));
+    int64_t n = x.s.nd && gs_last(&x.s) != SYM ? gs_last(&x.s) : 1;
+    if (x.s.nd == 0 && chance(r, 0.5))
+        n = 1 + rnd(r, 6);
+    gshape cs;
+    switch (rnd(r, 5)) {
+    case 0: cs = (gshape){0, {0}}; break;
+    case 1: cs = (gshape){1, {1}}; break;
+    case 2: cs = (gshape){1, {n}}; break;
+    case 3: cs = (gshape){2, {1, n}}; break;
+    default: cs = gs_nsym(&x.s) == 0 ? x.s : (gshape){1, {n}}; break;
+    }
+    gshape out;
+    if (!gs_broadcast(&x.s, &cs, &out) || out.nd > MAX_ND)
+        return -1;
+    bool const_first = chance(r, 0.4);
+    if (op == B_DIV && const_first && x.lo < 0.1)
+        const_first = false;
+    bool den = op == B_DIV && !const_first;
+    gins c = I(K_CONST, 0, 0);
+    add_tensor(q, c.key, &cs, den ? 0.5f : -2.0f, 2.0f, chance(r, 0.3));
+    reg cr = {cs, 2, den ? 0.5 : 0};
+    int cj = emit(q, c, cs, cr.mag, cr.lo);
+    gins in = I(K_BIN, op, const_first ? cj : src);
+    in.b = const_first ? src : cj;
+    const reg *ra = &q->R[in.a], *rb = &q->R[in.b];
+    return emit(q, in, out, bin_mag(op, ra, rb), bin_lo(op, ra, rb));
+}
+
+/* op(a, b) of two intermediates that broadcast (b may be a itself). */
+static int gen_bin_reg(pb *q, int src)
+{
+    hb_rng *r = q->g->r;
+    int cands[MAX_REGS], nc = 0;
+    gshape out;
+    for (int j = 0; j < q->nregs; j++)
+        if (gs_broadcast(&q->R[src].s, &q->R[j].s, &out) && out.nd <= MAX_ND)
+            cands[nc++] = j;
+    if (!nc)
+        return -1;
+    int j = cands[rnd(r, (uint32_t)nc)];
+    gop op = (gop)(B_ADD + rnd(r, 4));
+    int a = src, b = j;
+    if (chance(r, 0.5))
+        a = j, b = src;
+    if (op == B_DIV && (b = make_safe(q, b)) < 0)
+        return -1;
+    const reg ra = q->R[a], rb = q->R[b];
+    double mag = bin_mag(op, &ra, &rb);
+    if (mag > LIMIT && !isinf(ra.mag) && !isinf(rb.mag))
+        return -1;
+    gs_broadcast(&ra.s, &rb.s, &out);
+    gins in = I(K_BIN, op, a);
+    in.b = b;
+    return emit(q, in, out, mag, bin_lo(op, &ra, &rb));
+}
+
+static int gen_scalar(pb *q, int src)
+{
+    hb_rng *r = q->g->r;
+    gop op = (gop)(S_ADD + rnd(r, 6));
+    float s = pick_scalar(r);
+    if ((op == S_DIV || op == S_RDIV) && s == 0 && chance(r, 0.85))
+        s = 0.5f; /* division by a zero scalar: rare (inf and NaN everywhere after) */
+    if (op == S_RDIV && (src = make_safe(q, src)) < 0)
+        return -1;
+    const reg x = q->R[src];
+    double as = fabs((double)s), mag = x.mag, lo = 0;
+    bool pos = s > 0;
+    switch (op) {
+    case S_ADD: mag = x.mag + as, lo = x.lo > 0 && pos ? x.lo + s : 0; break;
+    case S_SUB: mag = x.mag + as, lo = x.lo > 0 && s < 0 ? x.lo - s : 0; break;
+    case S_MUL: mag = x.mag * as, lo = x.lo > 0 && pos ? x.lo * s : 0; break;
+    case S_DIV: mag = s == 0 ? INFINITY : x.mag / as, lo = x.lo > 0 && pos ? x.lo / s : 0; break;
+    case S_RSUB: mag = x.mag + as; break;
+    default: mag = as / x.lo, lo = pos && isfinite(x.mag) && x.mag > 0 ? s / x.mag : 0; break;
+    }
+    if (mag > LIMIT && isfinite(x.mag) && s != 0)
+        return -1;
+    gins in = I(K_SCALAR, op, src);
+    in.s = s;
+    return emit(q, in, x.s, mag, lo);
+}
+
+static int gen_reduce(pb *q, int src)
+{
+    hb_rng *r = q->g->r;
+    const reg x = q->R[src];
+    gins in = I(K_REDUCE, (gop)(R_SUM + rnd(r, 3)), src);
+    gshape out = {.nd = 0};
+    double count;
+    in.all = x.s.nd == 0 || chance(r, 0.3);
+    if (in.all) {
+        count = gs_numel_bound(&x.s);
+    } else {
+        int ax;
+        in.axis = pick_axis(r, x.s.nd, &ax);
+        in.keepdim = chance(r, 0.5);
+        count = (double)gs_dim_bound(x.s.d[ax]);
+        for (int i = 0; i < x.s.nd; i++)
+            if (i != ax)
+                out.d[out.nd++] = x.s.d[i];
+            else if (in.keepdim)
+                out.d[out.nd++] = 1;
+    }
+    double mag = in.op == R_SUM ? x.mag * count : x.mag;
+    if (mag > LIMIT && isfinite(x.mag))
+        return -1;
+    return emit(q, in, out, mag, x.lo);
+}
+
+static int gen_softmax(pb *q, int src)
+{
+    hb_rng *r = q->g->r;
+    const reg x = q->R[src];
+    if (x.s.nd < 1)
+        return -1;
+    gins in = I(K_SOFTMAX, 0, src);
+    int ax;
+    in.axis = pick_axis(r, x.s.nd, &ax);
+    in.log = chance(r, 0.5);
+    return emit(q, in, x.s, in.log ? 2 * x.mag + log((double)gs_dim_bound(x.s.d[ax])) + 1 : 1, 0);
+}
+
+/* Writes a random factorization of p into k dims. */
+static void factorize(hb_rng *r, int64_t p, int k, int64_t *out)
+{
+    for (int i = 0; i < k; i++)
+        out[i] = 1;
+    for (int64_t f = 2; p > 1;) {
+        if (p % f == 0) {
+            out[rnd(r, (uint32_t)k)] *= f;
+            p /= f;
+        } else {
+            f++;
+        }
+    }
+}
+
+static int gen_reshape(pb *q, int src)
+{
+    hb_rng *r = q->g->r;
+    const reg x = q->R[src];
+    int nsym = gs_nsym(&x.s);
+    if (nsym > 1)
+        return -1;
+    int64_t p = 1;
+    for (int i = 0; i < x.s.nd; i++)
+        if (x.s.d[i] != SYM)
+            p *= x.s.d[i];
+    int k = (int)rnd(r, 4) + (nsym ? 0 : 1); /* concrete dims */
+    if (k + nsym == 0)
+        k = 1;
+    if (k == 0 && p != 1)
+        k = 1;
+    int64_t dims[HB_MAX_DIMS];
+    factorize(r, p, k, dims);
+    gins in = I(K_RESHAPE, 0, src);
+    gshape out = {.nd = 0};
+    int at = nsym ? (int)rnd(r, (uint32_t)k + 1) : -1;
+    for (int i = 0, j = 0; i < k + nsym; i++) {
+        if (i == at) {
+            out.d[out.nd++] = SYM;
+            in.shape[in.nd++] = -1;
+        } else {
+            out.d[out.nd++] = dims[j];
+            in.shape[in.nd++] = dims[j++];
+        }
+    }
+    if (!nsym && out.nd && chance(r, 0.3)) /* -1 for a known dim */
+        in.shape[rnd(r, (uint32_t)out.nd)] = -1;
+    if (!nsym && out.nd == 0 && p != 1)
+        return -1;
+    return emit(q, in, out, x.mag, x.lo);
+}
+
+static int gen_flatten(pb *q, int src)
+{
+    const reg x = q->R[src];
+    if (x.s.nd < 1)
+        return -1;
+    int64_t p = 1;
+    for (int i = 1; i < x.s.nd; i++) {
+        if (x.s.d[i] == SYM)
+            return -1;
+        p *= x.s.d[i];
+    }
+    gshape out = {2, {x.s.d[0], p}};
+    return emit(q, I(K_FLATTEN, 0, src), out, x.mag, x.lo);
+}
+
+static int gen_transpose(pb *q, int src)
+{
+    hb_rng *r = q->g->r;
+    const reg x = q->R[src];
+    if (x.s.nd < 1 || (x.s.nd < 2 && chance(r, 0.8)))
+        return -1;
+    gins in = I(K_TRANSPOSE, 0, src);
+    int a, b;
+    in.axis = pick_axis(r, x.s.nd, &a);
+    in.axis2 = pick_axis(r, x.s.nd, &b);
+    if (a == b && x.s.nd > 1 && chance(r, 0.8)) {
+        b = (a + 1 + (int)rnd(r, (uint32_t)x.s.nd - 1)) % x.s.nd;
+        in.axis2 = chance(r, 0.5) ? b : b - x.s.nd;
+    }
+    gshape out = x.s;
+    out.d[a] = x.s.d[b], out.d[b] = x.s.d[a];
+    return emit(q, in, out, x.mag, x.lo);
+}
+
+/* Whether b fits a for a concat along axis (which must be concrete in both). */
+static bool concat_fits(const gshape *a, const gshape *b, int axis)
+{
+    if (a->nd != b->nd || a->d[axis] == SYM || b->d[axis] == SYM)
+        return false;
+    for (int i = 0; i < a->nd; i++)
+        if (i != axis && a->d[i] != b->d[i])
+            return false;
+    return true;
+}
+
+static int gen_concat(pb *q, int src)
+{
+    hb_rng *r = q->g->r;
+    const reg x = q->R[src];
+    if (x.s.nd < 1)
+        return -1;
+    int ax = chance(r, 0.7) ? x.s.nd - 1 : (int)rnd(r, (uint32_t)x.s.nd);
+    if (x.s.d[ax] == SYM)
+        return -1;
+    int cands[MAX_REGS], nc = 0;
+    for (int j = 0; j < q->nregs; j++)
+        if (concat_fits(&x.s, &q->R[j].s, ax))
+            cands[nc++] = j; /* includes src: concat(x, x) */
+    gins in = I(K_CONCAT, 0, src);
+    in.b = cands[rnd(r, (uint32_t)nc)];
+    if (chance(r, 0.25))
+        in.c = cands[rnd(r, (uint32_t)nc)];
+    if (chance(r, 0.5)) { /* src need not come first */
+        int t = in.a;
+        in.a = in.b, in.b = t;
+    }
+    in.axis = chance(r, 0.5) ? ax : ax - x.s.nd;
+    gshape out = x.s;
+    out.d[ax] = q->R[in.a].s.d[ax] + q->R[in.b].s.d[ax] + (in.c >= 0 ? q->R[in.c].s.d[ax] : 0);
+    double mag = fmax(q->R[in.a].mag, q->R[in.b].mag);
+    double lo = fmin(q->R[in.a].lo, q->R[in.b].lo);
+    if (in.c >= 0)
+        mag = fmax(mag, q->R[in.c].mag), lo = fmin(lo, q->R[in.c].lo);
+    return emit(q, in, out, mag, lo);
+}
+
+/* A constant or parameter as a register of its own (ops on it alone are folded). */
+static int gen_const_reg(pb *q)
+{
+    hb_rng *r = q->g->r;
+    gshape s;
+    switch (rnd(r, 4)) {
+    case 0: s = (gshape){0, {0}}; break;
+    case 1: s = (gshape){1, {1 + rnd(r, 8)}}; break;
+    case 2: s = (gshape){2, {1 + rnd(r, 5), 1 + rnd(r, 8)}}; break;
+    default: { /* shaped like the input without the batch */
+        s = q->R[0].s;
+        for (int i = 0; i < s.nd; i++)
+            if (s.d[i] == SYM)
+                s.d[i] = 1;
+    }
+    }
+    gins in = I(K_CONST, 0, 0);
+    bool pos = chance(r, 0.3);
+    add_tensor(q, in.key, &s, pos ? 0.5f : -2.0f, 2.0f, chance(r, 0.3));
+    return emit(q, in, s, 2, pos ? 0.5 : 0);
+}
+
+static int gen_full(pb *q, int src)
+{
+    hb_rng *r = q->g->r;
+    gins in = I(K_FULL, 0, src);
+    in.s = pick_scalar(r);
+    return emit(q, in, q->R[src].s, fabs((double)in.s), in.s > 0 ? in.s : 0);
+}
+
+static int gen_branch(pb *q, int src)
+{
+    const reg x = q->R[src];
+    return emit(q, I(K_BRANCH, 0, src), x.s, x.mag, 0);
+}
+
+static int gen_step(pb *q)
+{
+    hb_rng *r = q->g->r;
+    int src = pick_src(q);
+    if (q->R[src].mag > 1e3 && isfinite(q->R[src].mag) && chance(r, 0.7))
+        return squash(q, src);
+    static const int weights[] = {10, 8, 3, 4, 2, 3, 14, 10, 8, 12, 6, 3, 3, 2, 3, 5, 2, 1, 1};
+    int total = 0;
+    for (size_t i = 0; i < ARRAY_LEN(weights); i++)
+        total += weights[i];
+    int w = (int)rnd(r, (uint32_t)total), choice = 0;
+    while (w >= weights[choice])
+        w -= weights[choice++];
+    switch (choice) {
+    case 0: return gen_linear_child(q, src);
+    case 1: return gen_block_child(q, src);
+    case 2: return gen_linear_c(q, src);
+    case 3: return gen_matmul_c(q, src, false);
+    case 4: return gen_matmul_c(q, src, true);
+    case 5: return gen_matmul_rr(q, src);
+    case 6: return gen_unary(q, src);
+    case 7: return gen_bin_const(q, src);
+    case 8: return gen_bin_reg(q, src);
+    case 9: return gen_scalar(q, src);
+    case 10: return gen_reduce(q, src);
+    case 11: return gen_softmax(q, src);
+    case 12: return gen_reshape(q, src);
+    case 13: return gen_flatten(q, src);
+    case 14: return gen_transpose(q, src);
+    case 15: return gen_concat(q, src);
+    case 16: return gen_const_reg(q);
+    case 17: return gen_full(q, src);
+    default: return q->g->islands && chance(r, 0.5) ? gen_branch(q, src) : -1;
+    }
+}
+
+static void gprog_free(void *p) { free(p); }
+
+static hb_block *gen_prog(gen *g, const reg *in, int depth, reg *out)
+{
+    hb_rng *r = g->r;
+    pb *q = calloc(1, sizeof *q);
+    ck_assert_ptr_nonnull(q);
+    q->g = g, q->depth = depth;
+    q->p = calloc(1, sizeof *q->p);
+    ck_assert_ptr_nonnull(q->p);
+    q->p->id = g->nprogs++;
+    q->b = hb_block_new("Prog", prog_forward);
+    ck_assert_ptr_nonnull(q->b);
+    hb_block_set_state(q->b, q->p, gprog_free);
+    q->R[0] = *in;
+    q->p->shapes[0] = in->s;
+    q->nregs = 1;
+    int want = 1 + (int)rnd(r, (uint32_t)(g->max_ops < MAX_INS ? g->max_ops : MAX_INS));
+    for (int tries = 0; q->p->n < want && g->budget > 0 && tries < 4 * want; tries++)
+        gen_step(q);
+    /* Mostly the last result; else any register (the input, a constant: dead code around). */
+    int o = q->nregs - 1;
+    if (chance(r, 0.2))
+        o = (int)rnd(r, (uint32_t)q->nregs);
+    q->p->out = o;
+    *out = q->R[o];
+    hb_block *b = q->b;
+    free(q);
+    return b;
+}
+
+/* A library block for input x, or NULL if none fits. */
+static hb_block *gen_leaf(gen *g, const reg *x, reg *out)
+{
+    hb_rng *r = g->r;
+    bool lin = x->s.nd >= 1 && gs_last(&x->s) != SYM && x->mag * 7 < LIMIT;
+    bool flat = x->s.nd >= 1;
+    for (int i = 1; i < x->s.nd; i++)
+        flat = flat && x->s.d[i] != SYM;
+    for (int tries = 0; tries < 8; tries++) {
+        switch (rnd(r, 6)) {
+        case 0:
+        case 1:
+            if (lin) {
+                int64_t in = gs_last(&x->s), n = 1 + rnd(r, 40);
+                hb_activation act = chance(r, 0.5) ? HB_ACT_NONE : (hb_activation)rnd(r, 4);
+                hb_block *b = act == HB_ACT_NONE && chance(r, 0.5)
+                                  ? hb_linear_new(chance(r, 0.5) ? in : 0, n)
+                                  : hb_dense_new(chance(r, 0.5) ? in : 0, n, act, chance(r, 0.7));
+                *out = *x;
+                out->s.d[out->s.nd - 1] = n;
+                out->mag = act == HB_ACT_SIGMOID || act == HB_ACT_TANH ? 1 : sqrt((double)in) * x->mag + 1;
+                out->lo = 0;
+                return b;
+            }
+            break;
+        case 2: *out = *x; return hb_relu_new();
+        case 3: *out = (reg){x->s, 1, 0}; return hb_sigmoid_new();
+        case 4: *out = (reg){x->s, 1, 0}; return hb_tanh_new();
+        default:
+            if (flat) {
+                int64_t p = 1;
+                for (int i = 1; i < x->s.nd; i++)
+                    p *= x->s.d[i];
+                *out = *x;
+                out->s = (gshape){2, {x->s.d[0], p}};
+                return hb_flatten_new();
+            }
+            break;
+        }
+    }
+    *out = *x;
+    return hb_relu_new();
+}
+
+static hb_block *gen_sequential(gen *g, const reg *in, int depth, reg *out)
+{
+    hb_rng *r = g->r;
+    hb_block *seq = hb_sequential_new();
+    ck_assert_ptr_nonnull(seq);
+    int n = 1 + (int)rnd(r, 3);
+    reg cur = *in;
+    for (int i = 0; i < n; i++) {
+        reg next;
+        hb_block *c = depth > 1 && chance(r, 0.7) ? gen_block(g, &cur, depth - 1, &next)
+                                                  : gen_leaf(g, &cur, &next);
+        ck_assert_int_eq(hb_sequential_add(seq, c), HB_OK);
+        cur = next;
+    }
+    *out = cur;
+    return seq;
+}
+
+static hb_block *gen_parallel(gen *g, const reg *in, int depth, reg *out)
+{
+    hb_rng *r = g->r;
+    reg o0;
+    hb_block *first = gen_block(g, in, depth - 1, &o0);
+    int axes[HB_MAX_DIMS], na = 0;
+    for (int i = 0; i < o0.s.nd; i++)
+        if (o0.s.d[i] != SYM)
+            axes[na++] = i;
+    if (!na) { /* nothing to concatenate along: a Sequential of one */
+        hb_block *seq = hb_sequential_new();
+        ck_assert_int_eq(hb_sequential_add(seq, first), HB_OK);
+        *out = o0;
+        return seq;
+    }
+    int ax = o0.s.d[o0.s.nd - 1] != SYM && chance(r, 0.7) ? o0.s.nd - 1 : axes[rnd(r, (uint32_t)na)];
+    hb_block *par = hb_parallel_new(chance(r, 0.5) ? ax : ax - o0.s.nd);
+    ck_assert_ptr_nonnull(par);
+    ck_assert_int_eq(hb_block_add_child(par, "0", first), HB_OK);
+    *out = o0;
+    int n = 2 + (chance(r, 0.3) ? 1 : 0);
+    for (int i = 1; i < n; i++) {
+        hb_block *c = NULL;
+        reg oc;
+        for (int tries = 0; tries < 4 && !c && g->budget > 2; tries++) {
+            c = gen_block(g, in, depth - 1, &oc);
+            if (!concat_fits(&o0.s, &oc.s, ax)) {
+                hb_block_release(c);
+                c = NULL;
+            }
+        }
+        /* Linear(0, n) keeps the leading dims: it fits when the first child did too. */
+        gshape lin_out = in->s;
+        if (!c && in->s.nd && gs_last(&in->s) != SYM && ax == in->s.nd - 1 &&
+            (lin_out.d[ax] = o0.s.d[ax], gs_equal(&lin_out, &o0.s)) && chance(r, 0.5)) {
+            int64_t w = 1 + rnd(r, 40);
+            c = hb_linear_new(0, w);
+            oc = (reg){in->s, sqrt((double)gs_last(&in->s)) * in->mag + 1, 0};
+            oc.s.d[ax] = w;
+        }
+        if (!c) { /* the first child again: one block under two keys */
+            c = hb_block_retain(first);
+            oc = o0;
+        }
+        char key[8];
+        snprintf(key, sizeof key, "%d", i);
+        ck_assert_int_eq(hb_block_add_child(par, key, c), HB_OK);
+        out->s.d[ax] += oc.s.d[ax];
+        out->mag = fmax(out->mag, oc.mag);
+        out->lo = fmin(out->lo, oc.lo);
+    }
+    return par;
+}
+
+static hb_block *gen_block(gen *g, const reg *in, int depth, reg *out)
+{
+    hb_rng *r = g->r;
+    hb_block *b;
+    if (g->budget <= 0)
+        b = gen_leaf(g, in, out);
+    else if (depth <= 1)
+        b = chance(r, 0.75) ? gen_prog(g, in, depth, out) : gen_leaf(g, in, out);
+    else {
+        uint32_t c = rnd(r, 20);
+        b = c < 11  ? gen_prog(g, in, depth, out)
+            : c < 15 ? gen_sequential(g, in, depth, out)
+            : c < 19 ? gen_parallel(g, in, depth, out)
+                     : gen_leaf(g, in, out);
+    }
+    ck_assert_ptr_nonnull(b);
+    if (g->npool < MAX_POOL)
+        g->pool[g->npool++] = (pooled){hb_block_retain(b), in->s, *out};
+    return b;
+}
+
+/* ---- running a case ----------------------------------------------------------------------- */
+
+typedef struct config {
+    uint64_t base;
+    int max_ops, max_depth;
+    bool islands;
+    bool verbose;
+} config;
+
+static uint64_t case_seed(uint64_t base, long idx) { return base * 0x9E3779B97F4A7C15ull + (uint64_t)idx; }
+
+/* What one case made: the model and its input shape. */
+typedef struct model {
+    hb_block *net;
+    gshape in;
+    int depth;
+} model;
+
+static model make_model(const config *cfg, long idx)
+{
+    uint64_t seed = case_seed(cfg->base, idx);
+    hb_rng rng;
+    hb_rng_seed(&rng, seed);
+    hb_seed(seed ^ 0xD1FFu); /* parameter initialization draws from the default generator */
+    gen g = {.r = &rng, .islands = cfg->islands};
+    g.max_ops = cfg->max_ops;
+    g.budget = 6 + (int)rnd(&rng, (uint32_t)(cfg->max_ops * 3));
+    model m = {.depth = 1 + (int)rnd(&rng, (uint32_t)cfg->max_depth)};
+    int64_t f = 1 + rnd(&rng, 40);
+    switch (rnd(&rng, 20)) {
+    case 0: m.in = (gshape){1, {f}}; break;                            /* no batch */
+    case 1: m.in = (gshape){3, {1 + rnd(&rng, 4), SYM, f}}; break;     /* batch in the middle */
+    case 2: case 3: case 4: m.in = (gshape){3, {SYM, 1 + rnd(&rng, 5), f}}; break;
+    default: m.in = (gshape){2, {SYM, f}}; break;
+    }
+    reg in = {m.in, 2, 0}, out;
+    m.net = gen_block(&g, &in, m.depth, &out);
+    hb_block_set_name(m.net, "net");
+    for (int i = 0; i < g.npool; i++)
+        hb_block_release(g.pool[i].b);
+    return m;
+}
+
+static hb_tensor *make_input(hb_rng *r, const gshape *s, int64_t batch)
+{
+    int64_t dims[HB_MAX_DIMS];
+    for (int i = 0; i < s->nd; i++)
+        dims[i] = s->d[i] == SYM ? batch : s->d[i];
+    return values(r, s->nd, dims, -2.0f, 2.0f);
+}
+
+static int64_t pick_batch(hb_rng *r)
+{
+    static const int64_t big[] = {17, 32, 33, 64};
+    uint32_t c = rnd(r, 20);
+    return c < 12 ? 1 + (int64_t)rnd(r, 8) : c < 17 ? 9 + (int64_t)rnd(r, 12) : big[rnd(r, 4)];
+}
+
+/* got against want: NaN and infinities where want has them, relative error over the rest. */
+static double compare(const hb_tensor *got, const hb_tensor *want, char *why, size_t size)
+{
+    why[0] = '\0';
+    if (!got || !want) {
+        snprintf(why, size, "%s", got ? "no reference" : hb_last_error());
+        return INFINITY;
+    }
+    if (!hb_tensor_same_shape(got, want)) {
+        char a[96], b[96];
+        snprintf(why, size, "shape %s, want %s",
+                 hb_shape_str(hb_tensor_ndim(got), hb_tensor_shape(got), a, sizeof a),
+                 hb_shape_str(hb_tensor_ndim(want), hb_tensor_shape(want), b, sizeof b));
+        return INFINITY;
+    }
+    int64_t n = hb_tensor_numel(want);
+    const float *g = hb_tensor_cdata(got), *w = hb_tensor_cdata(want);
+    bool special = false;
+    for (int64_t i = 0; i < n; i++) {
+        if (isfinite(g[i]) && isfinite(w[i]))
+            continue;
+        special = true;
+        if (isnan(g[i]) != isnan(w[i]) || (!isnan(w[i]) && g[i] != w[i])) {
+            snprintf(why, size, "element %lld is %g, want %g", (long long)i, (double)g[i],
+                     (double)w[i]);
+            return INFINITY;
+        }
+    }
+    double err;
+    if (!special) {
+        err = rel_error(got, want);
+    } else {
+        hb_tensor *fg = hb_tensor_copy(got), *fw = hb_tensor_copy(want);
+        float *a = hb_tensor_data(fg), *b = hb_tensor_data(fw);
+        for (int64_t i = 0; i < n; i++)
+            if (!isfinite(b[i]))
+                a[i] = b[i] = 0.0f;
+        err = rel_error(fg, fw);
+        hb_tensor_release(fg), hb_tensor_release(fw);
+    }
+    if (err > 0) { /* name the worst element */
+        double scale = 0, worst = -1;
+        int64_t at = 0;
+        for (int64_t i = 0; i < n; i++)
+            if (isfinite(w[i]))
+                scale = fmax(scale, fabs((double)w[i]));
+        for (int64_t i = 0; i < n; i++)
+            if (isfinite(w[i]) && fabs((double)g[i] - w[i]) > worst)
+                worst = fabs((double)g[i] - w[i]), at = i;
+        snprintf(why, size, "worst element %lld: %.9g, want %.9g (scale %g)", (long long)at,
+                 (double)g[at], (double)w[at], scale);
+    }
+    return err;
+}
+
+static bool same_bits(const hb_tensor *a, const hb_tensor *b)
+{
+    return a && b && hb_tensor_same_shape(a, b) &&
+           memcmp(hb_tensor_cdata(a), hb_tensor_cdata(b),
+                  sizeof(float) * (size_t)hb_tensor_numel(a)) == 0;
+}
+
+enum { CASE_OK = 0, CASE_MISMATCH = 1, CASE_GEN_ERROR = 2 };
+
+static void print_model(FILE *f, const model *m)
+{
+    seen *sn = calloc(1, sizeof *sn);
+    fprintf(f, "model (input %s, depth %d):\n", GS(&m->in), m->depth);
+    describe(f, m->net, "net", 2, sn);
+    free(sn);
+}
+
+static void report(const config *cfg, long idx, const model *m, const char *mode,
+                   const char *what, hb_tensor *x, hb_tensor *got, hb_tensor *want, double err,
+                   double tol, const char *why)
+{
+    char sb[96];
+    fprintf(stderr, "\n==== diff: MISMATCH in case %ld (replay: HB_DIFF_SEED=%llu HB_DIFF_CASE=%ld"
+            " HB_DIFF_MAX_OPS=%d HB_DIFF_MAX_DEPTH=%d%s)\n", idx, (unsigned long long)cfg->base,
+            idx, cfg->max_ops, cfg->max_depth, cfg->islands ? "" : " HB_DIFF_ISLANDS=0");
+    fprintf(stderr, "%s, %s call on input %s: relative error %g > %g%s%s\n", mode, what,
+            hb_shape_str(hb_tensor_ndim(x), hb_tensor_shape(x), sb, sizeof sb), err, tol,
+            why[0] ? ": " : "", why);
+    print_model(stderr, m);
+    fprintf(stderr, "---- hb_block_dump(net, x, \"all\"):\n");
+    if (hb_block_dump(m->net, x, "all", false, stderr) != HB_OK)
+        fprintf(stderr, "(dump failed: %s)\n", hb_last_error());
+    fprintf(stderr, "---- hb_block_explain:\n");
+    hb_block_explain(m->net, stderr, false);
+    fprintf(stderr, "---- input:\n");
+    hb_tensor_print(stderr, x);
+    fprintf(stderr, "\n---- %s:\n", mode);
+    if (got)
+        hb_tensor_print(stderr, got);
+    else
+        fprintf(stderr, "NULL: %s", hb_last_error());
+    fprintf(stderr, "\n---- eager:\n");
+    hb_tensor_print(stderr, want);
+    fprintf(stderr, "\n==== end of case %ld\n", idx);
+}
+
+static volatile long current_case = -1;
+static uint64_t current_base;
+
+/* Runs case idx: 0 if compiled equals eager, else CASE_MISMATCH / CASE_GEN_ERROR. */
+static int run_case(const config *cfg, long idx, char *summary, size_t size)
+{
+    current_case = idx;
+    model m = make_model(cfg, idx);
+    if (cfg->verbose)
+        print_model(stdout, &m);
+    hb_rng rng;
+    hb_rng_seed(&rng, case_seed(cfg->base, idx) ^ 0x1234567ull);
+    bool batched = gs_nsym(&m.in) > 0;
+    int64_t b1 = pick_batch(&rng), b2 = pick_batch(&rng);
+    while (b2 == b1)
+        b2 = pick_batch(&rng);
+    enum { NX = 4 };
+    hb_tensor *xs[NX] = {make_input(&rng, &m.in, b1), make_input(&rng, &m.in, b1),
+                         make_input(&rng, &m.in, b1), make_input(&rng, &m.in, b2)};
+    hb_tensor *saved[NX], *ref[NX];
+    for (int i = 0; i < NX; i++)
+        saved[i] = hb_tensor_copy(xs[i]);
+    int status = CASE_OK;
+    summary[0] = '\0';
+
+    /* Eager references (deferred parameters take their values here). */
+    for (int i = 0; i < NX; i++) {
+        ref[i] = hb_block_call(m.net, xs[i]);
+        if (!ref[i] && status == CASE_OK) {
+            fprintf(stderr, "\n==== diff: GENERATOR ERROR in case %ld (HB_DIFF_SEED=%llu "
+                    "HB_DIFF_CASE=%ld): the eager call failed: %s\n", idx,
+                    (unsigned long long)cfg->base, idx, hb_last_error());
+            print_model(stderr, &m);
+            snprintf(summary, size, "case %ld: generator error: %s", idx, hb_last_error());
+            status = CASE_GEN_ERROR;
+        }
+    }
+
+    /* The calls: the first traces, the retrace is the other batch size, the rest run plans. */
+    static const struct {
+        int x;
+        const char *what;
+    } calls[] = {{0, "first (traced)"}, {0, "second (plan)"}, {1, "plan"},
+                 {3, "other batch (retraced)"}, {3, "other batch (plan)"}, {2, "first plan again"}};
+    for (int mode = 0; mode < 2 && status == CASE_OK; mode++) {
+        bool freeze = mode == 1;
+        double tol = freeze ? 1e-4 : 1e-5;
+        const char *mname = freeze ? "hybridized with freeze" : "hybridized";
+        ck_assert_int_eq(hb_hybridize_with(m.net, true, &(hb_hybrid_options){.freeze = freeze}),
+                         HB_OK);
+        for (size_t c = 0; c < ARRAY_LEN(calls) && status == CASE_OK; c++) {
+            int xi = calls[c].x;
+            hb_tensor *y = hb_block_call(m.net, xs[xi]);
+            char why[256];
+            double err = compare(y, ref[xi], why, sizeof why);
+            if (!(err <= tol)) {
+                report(cfg, idx, &m, mname, calls[c].what, xs[xi], y, ref[xi], err, tol, why);
+                snprintf(summary, size, "case %ld: %s, %s call: relative error %g > %g (%s)",
+                         idx, mname, calls[c].what, err, tol, why);
+                status = CASE_MISMATCH;
+            }
+            hb_tensor_release(y);
+        }
+    }
+    /* Eager again: the same bits (plans wrote into no parameter), inputs untouched. */
+    if (status == CASE_OK) {
+        ck_assert_int_eq(hb_hybridize(m.net, false), HB_OK);
+        for (int i = 0; i < NX && status == CASE_OK; i++) {
+            hb_tensor *y = hb_block_call(m.net, xs[i]);
+            const char *bad = !same_bits(xs[i], saved[i]) ? "a call wrote into its input"
+                              : !y || (!same_bits(y, ref[i]) && compare(y, ref[i], (char[256]){0}, 256) != 0)
+                                  ? "eager after hybridizing differs from eager before"
+                                  : NULL;
+            if (bad) {
+                report(cfg, idx, &m, "eager again", bad, xs[i], y, ref[i], INFINITY, 0, bad);
+                snprintf(summary, size, "case %ld: %s", idx, bad);
+                status = CASE_MISMATCH;
+            }
+            hb_tensor_release(y);
+        }
+    }
+    (void)batched;
+    for (int i = 0; i < NX; i++)
+        hb_tensor_release(xs[i]), hb_tensor_release(saved[i]), hb_tensor_release(ref[i]);
+    hb_block_release(m.net);
+    current_case = -1;
+    return status;
+}
+
+/* ---- crash breadcrumbs -------------------------------------------------------------------- */
+
+static void breadcrumb(void)
+{
+    if (current_case < 0)
+        return;
+    char buf[200];
+    int n = snprintf(buf, sizeof buf, "\n==== diff: died in case %ld (replay: HB_DIFF_SEED=%llu "
+                     "HB_DIFF_CASE=%ld)\n", current_case, (unsigned long long)current_base,
+                     current_case);
+    if (n > 0 && write(2, buf, (size_t)n) < 0)
+        return;
+}
+
+static struct sigaction old_actions[32];
+
+static void on_signal(int sig)
+{
+    breadcrumb();
+    sigaction(sig, &old_actions[sig], NULL); /* the previous handler (or the default) next */
+    if (sig == SIGABRT)
+        raise(sig);
+}
+
+static void install_breadcrumbs(void)
+{
+    static const int sigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
+    for (size_t i = 0; i < ARRAY_LEN(sigs); i++) {
+        struct sigaction sa = {.sa_handler = on_signal};
+        sigemptyset(&sa.sa_mask);
+        sigaction(sigs[i], &sa, &old_actions[sigs[i]]);
+    }
+#if DIFF_ASAN
+    __sanitizer_set_death_callback(breadcrumb);
+#endif
+}
+
+/* ---- the random test ---------------------------------------------------------------------- */
+
+static long env_long(const char *name, long def)
+{
+    const char *v = getenv(name);
+    return v && *v ? strtol(v, NULL, 0) : def;
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static config default_config(void)
+{
+    config cfg = {.base = 20240601, .max_ops = 10, .max_depth = 4, .islands = true};
+    const char *s = getenv("HB_DIFF_SEED");
+    if (s && *s)
+        cfg.base = strtoull(s, NULL, 0);
+    cfg.max_ops = (int)env_long("HB_DIFF_MAX_OPS", cfg.max_ops);
+    cfg.max_ops = cfg.max_ops < 1 ? 1 : cfg.max_ops > MAX_INS ? MAX_INS : cfg.max_ops;
+    cfg.max_depth = (int)env_long("HB_DIFF_MAX_DEPTH", cfg.max_depth);
+    cfg.max_depth = cfg.max_depth < 1 ? 1 : cfg.max_depth;
+    cfg.islands = env_long("HB_DIFF_ISLANDS", 1) != 0;
+    return cfg;
+}
+
+START_TEST(random_models)
+{
+    config cfg = default_config();
+    current_base = cfg.base;
+    install_breadcrumbs();
+    long only = env_long("HB_DIFF_CASE", -1);
+    long max_cases = only >= 0 ? 1 : env_long("HB_DIFF_CASES", 1000000);
+    double budget = (double)env_long("HB_DIFF_SECONDS", DIFF_ASAN ? 8 : 20);
+    long max_reports = env_long("HB_DIFF_MAX_FAILURES", 5);
+    cfg.verbose = only >= 0 || env_long("HB_DIFF_VERBOSE", 0);
+    double t0 = now();
+    long cases = 0, mismatches = 0, gen_errors = 0;
+    char first[512] = "", summary[512];
+    for (long i = 0; i < max_cases && (only >= 0 || now() - t0 < budget); i++) {
+        long idx = only >= 0 ? only : i;
+        int st = run_case(&cfg, idx, summary, sizeof summary);
+        cases++;
+        if (st != CASE_OK && !first[0])
+            snprintf(first, sizeof first, "%s", summary);
+        mismatches += st == CASE_MISMATCH;
+        gen_errors += st == CASE_GEN_ERROR;
+        if (mismatches + gen_errors >= max_reports)
+            break;
+#if DIFF_ASAN
+        if (cases % 200 == 0 && __lsan_do_recoverable_leak_check()) {
+            fprintf(stderr, "==== diff: leaks after case %ld (seed %llu)\n", idx,
+                    (unsigned long long)cfg.base);
+        }
+#endif
+    }
+    double dt = now() - t0;
+    printf("diff: seed %llu: %ld cases in %.1f s (%.0f cases/s), %ld mismatches, %ld generator "
+           "errors\n", (unsigned long long)cfg.base, cases, dt, cases / (dt > 0 ? dt : 1),
+           mismatches, gen_errors);
+    fflush(stdout);
+    ck_assert_msg(mismatches == 0 && gen_errors == 0,
+                  "%ld of %ld random models: compiled differs from eager (%ld generator errors); "
+                  "first: %s (seed %llu; details on stderr)",
+                  mismatches, cases, gen_errors, first, (unsigned long long)cfg.base);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("diff");
+    TCase *tc = tcase_create("random");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, random_models);
+    suite_add_tcase(s, tc);
+    return run_suite(s);
+}

@@ -64,6 +64,24 @@ static int data_value(hb_trace *tr, hb_tensor *t, hb_value_kind kind, const char
     return v;
 }
 
+/* A frozen parameter: a constant holding a copy of its values now, so that later updates of
+ * the parameter are not seen by the plan at all (rather than by some of its instructions). */
+static int snapshot_value(hb_trace *tr, hb_tensor *t, const char *name)
+{
+    float *copy = hb_malloc(sizeof(float) * (size_t)t->numel + 1);
+    int v = copy ? hb_graph_add_value(tr->g, HB_VAL_CONST, &t->shape, name) : -1;
+    if (v < 0) {
+        hb_free(copy);
+        return -1;
+    }
+    memcpy(copy, t->data, sizeof(float) * (size_t)t->numel);
+    hb_value *val = &tr->g->values[v];
+    val->data = copy;
+    val->keep = copy;
+    val->drop = hb_free;
+    return v;
+}
+
 /* The value of tensor t in this trace, classifying t on first sight; -1 if out of memory. */
 static int value_of(hb_trace *tr, hb_tensor *t)
 {
@@ -79,7 +97,9 @@ static int value_of(hb_trace *tr, hb_tensor *t)
         snprintf(name, sizeof name, "c%d", tr->nfill++);
         v = data_value(tr, t, HB_VAL_CONST, name);
     } else if (hb_block_find_tensor(tr->root, t, name, sizeof name, &trainable)) {
-        v = data_value(tr, t, trainable && !tr->freeze ? HB_VAL_PARAM : HB_VAL_CONST, name);
+        v = trainable && tr->freeze ? snapshot_value(tr, t, name)
+                                    : data_value(tr, t, trainable ? HB_VAL_PARAM : HB_VAL_CONST,
+                                                 name);
     } else { /* from outside the tree: read live, never folded */
         snprintf(name, sizeof name, "e%d", tr->nextern++);
         v = data_value(tr, t, HB_VAL_EXTERN, name);

@@ -26,14 +26,15 @@ static int evaluate(hb_graph *g, const hb_pass_opts *opts, hb_op op, const hb_at
         if (!in[i] && hb_shape_numel(&shapes[i]))
             return -1; /* a constant without data (a graph read from text) */
     }
-    int64_t bytes = hb_shape_numel(out_shape) * (int64_t)sizeof(float);
+    const hb_shape shape = *out_shape; /* may point into the value array, which may move */
+    int64_t bytes = hb_shape_numel(&shape) * (int64_t)sizeof(float);
     float *out = hb_malloc((size_t)bytes + 1);
     if (!out)
         return -1;
-    opts->eval(op, at, n, in, shapes, out, out_shape);
+    opts->eval(op, at, n, in, shapes, out, &shape);
     char name[32];
     snprintf(name, sizeof name, "f%d", stats->rewrites);
-    int v = hb_graph_add_const(g, out_shape, out, name);
+    int v = hb_graph_add_const(g, &shape, out, name);
     if (v >= 0) {
         stats->rewrites++;
         stats->bytes += bytes;
@@ -80,11 +81,19 @@ hb_status hb_pass_fold(hb_graph *g, const hb_pass_opts *opts, hb_pass_stats *sta
 {
     int moved = 0;
     for (int i = 0; i < g->nnodes; i++) {
-        int *uses = hb_graph_use_counts(g);
-        if (!uses)
+        /* Dead nodes (left by earlier rewrites) are not rewritten: a scale nothing reads must
+         * not move into weights others read. */
+        bool *live = hb_graph_live_nodes(g);
+        int *uses = live ? hb_graph_use_counts(g) : NULL;
+        if (!uses) {
+            hb_free(live);
             return HB_ERR_NOMEM;
-        bool did = move_scale(g, opts, i, uses, stats);
-        hb_free(uses);
+        }
+        bool alive = live[i];
+        bool did = alive && move_scale(g, opts, i, uses, stats);
+        hb_free(uses), hb_free(live);
+        if (!alive)
+            continue;
         if (did) {
             moved++;
             continue;

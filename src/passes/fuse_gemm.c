@@ -127,7 +127,8 @@ static bool fuse_at(hb_graph *g, const hb_pass_opts *opts, int i, hb_pass_stats 
     }
     hb_free(uses), hb_free(live);
     bool pack = linear && rows <= PACK_MAX_ROWS && cols >= PACK_MIN_COLS &&
-                g->values[n->inputs[1]].kind == HB_VAL_CONST && opts->eval;
+                g->values[n->inputs[1]].kind == HB_VAL_CONST && g->values[n->inputs[1]].data &&
+                opts->eval;
     if (!absorbed && !pack)
         return false;
     if (e.prog.nins == 0)

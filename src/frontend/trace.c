@@ -260,10 +260,14 @@ void hb_trace_island(hb_block *b, hb_trace_pos start, hb_tensor *x, hb_tensor *y
     }
     if (!made_inside)
         return;
-    if (y->trace_value >= 0)
-        y->trace_value = v;
-    else if (!remember(tr, y, v))
-        tr->failed = true;
+    /* y was made by this thread during the call (perhaps by a child's own trace, with that
+     * trace's id): it is the island's result from now on. Marking y itself, not remembering
+     * its address, keeps a later tensor at a reused address from being taken for it. */
+    for (int i = 0; i < tr->nknown; i++)
+        if (tr->known[i].t == y)
+            tr->known[i] = tr->known[--tr->nknown];
+    y->trace_id = tr->id;
+    y->trace_value = v;
 }
 
 hb_trace *hb_trace_pause(void)

@@ -8,6 +8,7 @@
  * changes the rounding of the product slightly (x·W·s is not x·(W·s) to the bit). */
 #include "pass.h"
 
+#include <math.h>
 #include <string.h>
 
 static bool is_const(const hb_graph *g, int v) { return g->values[v].kind == HB_VAL_CONST; }
@@ -66,6 +67,8 @@ static bool move_scale(hb_graph *g, const hb_pass_opts *opts, int i, const int *
         (linear && p->ninputs == 3 && !is_const(g, p->inputs[2])))
         return false;
     float s = n->attrs.scalar;
+    if (!isfinite(s) || s == 0.0f)
+        return false; /* (x·W)/0 is ±inf per element, x·(W/0) sums infinities into NaN */
     int w = scaled(g, opts, n->op, s, p->inputs[1], stats);
     int b = linear && p->ninputs == 3 ? scaled(g, opts, n->op, s, p->inputs[2], stats) : -2;
     if (w < 0 || b == -1)

@@ -47,15 +47,6 @@ static void put_shape(FILE *f, const hb_shape *s)
 }
 
 /* As the text form prints scalars ("%.9g", inf, -inf, nan). */
-static void put_scalar(FILE *f, float x)
-{
-    if (isnan(x))
-        fputs("nan", f);
-    else if (isinf(x))
-        fputs(x < 0 ? "-inf" : "inf", f);
-    else
-        fprintf(f, "%.9g", (double)x);
-}
 
 /* Instructions per label line of a program. */
 enum { INS_PER_LINE = 4 };
@@ -73,18 +64,9 @@ static void put_program(FILE *f, const hb_node *n)
     if (!nins)
         fputs("(no program)", f);
     for (int i = 0; i < nins; i++) {
-        const hb_prog_ins *in = &p->ins[i];
-        bool known = (unsigned)in->op < HB_OP_COUNT;
         if (i)
             fputs(i % INS_PER_LINE ? "; " : ";\\n", f);
-        fprintf(f, "%s(r%d", known ? hb_op_table[in->op].name : "?", in->a);
-        if (known && hb_op_table[in->op].min_inputs == 2)
-            fprintf(f, ", r%d", in->b);
-        if (known && hb_op_table[in->op].attrs == HB_ATTRS_SCALAR) {
-            fputs(", ", f);
-            put_scalar(f, in->scalar);
-        }
-        fputc(')', f);
+        hb_prog_ins_print(f, &p->ins[i]);
     }
     fputs("\\n", f);
     if (n->op == HB_OP_FUSED_REDUCE) {

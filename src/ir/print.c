@@ -82,7 +82,7 @@ static void print_value_ref(FILE *f, const hb_graph *g, const int *num, int v)
 
 /* "%.9g" is enough digits for any float to come back exactly through strtof; inf and nan are
  * spelled the same way on every libc, and nan's sign and payload are dropped. */
-static void print_scalar(FILE *f, float x)
+void hb_print_scalar(FILE *f, float x)
 {
     if (isnan(x))
         fputs("nan", f);
@@ -90,6 +90,19 @@ static void print_scalar(FILE *f, float x)
         fputs(x < 0 ? "-inf" : "inf", f);
     else
         fprintf(f, "%.9g", (double)x);
+}
+
+void hb_prog_ins_print(FILE *f, const hb_prog_ins *in)
+{
+    bool known = (unsigned)in->op < HB_OP_COUNT;
+    fprintf(f, "%s(r%d", known ? hb_op_table[in->op].name : "?", in->a);
+    if (known && hb_op_table[in->op].min_inputs == 2)
+        fprintf(f, ", r%d", in->b);
+    if (known && hb_op_table[in->op].attrs == HB_ATTRS_SCALAR) {
+        fputs(", ", f);
+        hb_print_scalar(f, in->scalar);
+    }
+    fputc(')', f);
 }
 
 /* "prog=[mul(r0, r1), add_scalar(r2, 1), tanh(r3)]": each instruction's op, then its
@@ -101,16 +114,9 @@ static void print_program(FILE *f, const hb_program *p)
     fputs("prog=[", f);
     int nins = !p ? 0 : p->nins < 0 ? 0 : p->nins > HB_PROG_MAX_INS ? HB_PROG_MAX_INS : p->nins;
     for (int i = 0; i < nins; i++) {
-        const hb_prog_ins *in = &p->ins[i];
-        bool known = (unsigned)in->op < HB_OP_COUNT;
-        fprintf(f, "%s%s(r%d", i ? ", " : "", known ? hb_op_table[in->op].name : "?", in->a);
-        if (known && hb_op_table[in->op].min_inputs == 2)
-            fprintf(f, ", r%d", in->b);
-        if (known && hb_op_table[in->op].attrs == HB_ATTRS_SCALAR) {
+        if (i)
             fputs(", ", f);
-            print_scalar(f, in->scalar);
-        }
-        fputc(')', f);
+        hb_prog_ins_print(f, &p->ins[i]);
     }
     fputc(']', f);
 }
@@ -123,7 +129,7 @@ static void print_attrs(FILE *f, const hb_node *n)
     switch (hb_op_table[n->op].attrs) {
     case HB_ATTRS_SCALAR:
         fputs(" {scalar=", f);
-        print_scalar(f, a->scalar);
+        hb_print_scalar(f, a->scalar);
         fputc('}', f);
         break;
     case HB_ATTRS_REDUCE:

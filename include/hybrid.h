@@ -63,6 +63,7 @@ typedef enum hb_status {
     HB_ERR_NOMEM,       /* an allocation failed */
     HB_ERR_UNSUPPORTED, /* valid, but not something hybrid does (yet) */
     HB_ERR_STATE,       /* the object is not ready for this (e.g. a deferred parameter) */
+    HB_ERR_GUARD,       /* hb_plan_run: a guard failed; this input takes another path */
 } hb_status;
 
 /* The message of the last failure on this thread ("" if none), and its status. */
@@ -166,6 +167,23 @@ hb_tensor *hb_mean_axis(hb_tensor *x, int axis, bool keepdim);
 hb_tensor *hb_max_axis(hb_tensor *x, int axis, bool keepdim);
 hb_tensor *hb_softmax(hb_tensor *x, int axis);
 hb_tensor *hb_log_softmax(hb_tensor *x, int axis);
+
+/* Comparisons with a scalar and logic, elementwise: 1.0 where true, 0.0 where false. */
+hb_tensor *hb_gt(hb_tensor *x, float s);
+hb_tensor *hb_lt(hb_tensor *x, float s);
+hb_tensor *hb_ge(hb_tensor *x, float s);
+hb_tensor *hb_le(hb_tensor *x, float s);
+hb_tensor *hb_eq(hb_tensor *x, float s);
+hb_tensor *hb_ne(hb_tensor *x, float s);
+hb_tensor *hb_logical_and(hb_tensor *a, hb_tensor *b);
+hb_tensor *hb_logical_or(hb_tensor *a, hb_tensor *b);
+hb_tensor *hb_logical_not(hb_tensor *x);
+/* Whether a one-element tensor is true (non-zero): control flow on a value, written so that a
+ * hybridized block keeps compiling. While tracing, the outcome becomes a guard in the plan; a
+ * later call whose value goes the other way leaves the plan and runs eagerly, and the block
+ * traces a plan for that path too (up to 8 per input shape). False, with an error set, for
+ * NULL or a tensor of more than one element. */
+bool hb_test(const hb_tensor *t);
 
 hb_tensor *hb_reshape(hb_tensor *x, int ndim, const int64_t *shape); /* one dim may be -1 */
 hb_tensor *hb_flatten(hb_tensor *x); /* [b, ...] -> [b, prod(...)] as nn.Flatten */
@@ -292,8 +310,13 @@ hb_block *hb_block_factory(int n, hb_block *(*make)(void *arg), void *arg);
 /* hb_hybridize(net, true) makes net and every block under it hybridized. The next call of net
  * runs eagerly while a tracer records an IR graph of every op; the graph is optimized and
  * lowered to a plan, and later calls with an input of the same shape run the plan: a flat
- * list of kernel calls over memory planned in advance. A new input shape traces again (up to 8
+ * list of kernel calls over memory planned in advance. A new input shape traces again (up to 16
  * plans are kept per block, least recently used evicted).
+ *
+ * Control flow on values written with hb_test (if (hb_test(hb_gt(s, 1.0f))) ...) stays
+ * compiled: each outcome seen while tracing is a guard in the plan, a call that goes the other
+ * way leaves the plan and runs eagerly, and its path is traced as another plan for the same
+ * shape (up to 8 paths per shape; beyond, such calls run eagerly).
  *
  * A forward that reads tensor values on the host (hb_item, hb_tensor_data, hb_tensor_cdata), or
  * brings in host or random data (hb_tensor_from, hb_tensor_new, hb_rand in the forward), decides

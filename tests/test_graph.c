@@ -236,6 +236,19 @@ static hb_graph *all_ops_graph(void)
     int ct = NODE(g, HB_OP_TRANSPOSE, ((hb_attrs){.axis = 0, .axis2 = 1}), "gemm", c);
     p = PROG(1, INS(COPY, 0, 0));
     NODE(g, HB_OP_GEMM, ((hb_attrs){.prog = &p}), "", mm, ct);
+    /* Comparisons and logic, a guard on their outcome, and the same inside a program. */
+    const hb_op compare[] = {HB_OP_GT, HB_OP_LT, HB_OP_GE, HB_OP_LE, HB_OP_EQ, HB_OP_NE};
+    int tot = NODE(g, HB_OP_SUM, ((hb_attrs){.all = true}), "cmp", s), cond = -1;
+    for (size_t i = 0; i < ARRAY_LEN(compare); i++) {
+        int v = NODE(g, compare[i], ((hb_attrs){.scalar = (float)i - 2.5f}), "cmp", tot);
+        cond = cond < 0 ? v : NODE(g, i % 2 ? HB_OP_AND : HB_OP_OR, NOATTRS, "cmp", cond, v);
+    }
+    cond = NODE(g, HB_OP_NOT, NOATTRS, "cmp", cond);
+    NODE(g, HB_OP_GUARD, ((hb_attrs){.scalar = 1.0f}), "loop", cond);
+    NODE(g, HB_OP_GUARD, ((hb_attrs){.scalar = 0.0f}), "loop", cond);
+    p = PROG(2, INS_S(GT, 0, 0.5f), INS_S(LE, 1, -1.0f), INS(AND, 2, 3), INS(NOT, 4, 0),
+             INS(OR, 5, 2));
+    NODE(g, HB_OP_FUSED, ((hb_attrs){.prog = &p}), "fused", x, e);
     island(g, cat, SHAPE(7), NULL, "odd/island");
     g->output = island(g, cat, SHAPE(2, 2), "read \"it\"", "");
     return g;

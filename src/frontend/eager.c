@@ -105,6 +105,16 @@ REDUCE_OP(hb_sum, HB_OP_SUM)
 REDUCE_OP(hb_mean, HB_OP_MEAN)
 REDUCE_OP(hb_max, HB_OP_MAX)
 
+SCALAR_OP(hb_gt, HB_OP_GT)
+SCALAR_OP(hb_lt, HB_OP_LT)
+SCALAR_OP(hb_ge, HB_OP_GE)
+SCALAR_OP(hb_le, HB_OP_LE)
+SCALAR_OP(hb_eq, HB_OP_EQ)
+SCALAR_OP(hb_ne, HB_OP_NE)
+UNARY_OP(hb_logical_not, HB_OP_NOT)
+hb_tensor *hb_logical_and(hb_tensor *a, hb_tensor *b) { return apply2(HB_OP_AND, a, b); }
+hb_tensor *hb_logical_or(hb_tensor *a, hb_tensor *b) { return apply2(HB_OP_OR, a, b); }
+
 hb_tensor *hb_softmax(hb_tensor *x, int axis)
 {
     return apply1(HB_OP_SOFTMAX, (hb_attrs){.axis = axis}, x);

@@ -141,6 +141,8 @@ hb_graph *hb_trace_end(hb_trace *tr, hb_tensor *y);
 void hb_trace_op(hb_op op, const hb_attrs *at, int n, hb_tensor *const *in, hb_tensor *out);
 void hb_trace_created(hb_tensor *t, hb_origin origin, const char *fn);
 void hb_trace_host_read(const hb_tensor *t, const char *fn);
+/* hb_test saw outcome for t: a guard node, so the plan checks the same path is taken. */
+void hb_trace_guard(const hb_tensor *t, bool outcome);
 /* Where a block's call begins in the trace. */
 hb_trace_pos hb_trace_mark(void);
 /* Replaces what was recorded since start by one island node calling b on x, whose result is y.

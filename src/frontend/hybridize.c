@@ -12,7 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { MAX_PLANS = 8, MAX_PASSES = 16 };
+/* Plans kept per block (across input shapes and paths), and paths compiled per shape. */
+enum { MAX_PLANS = 16, MAX_VARIANTS = 8, MAX_PASSES = 16 };
 
 /* One compiled signature: the graph after passes, its plan, and what it took. Counted, so a
  * thread still running a plan keeps it while another evicts it. */
@@ -24,6 +25,7 @@ typedef struct plan_entry {
     int nodes_traced;
     hb_pass_stats stats[MAX_PASSES];
     uint64_t last_used;
+    atomic_long hits, side_exits; /* runs that finished, runs a guard sent away */
 } plan_entry;
 
 struct hb_hybrid {
@@ -37,6 +39,8 @@ struct hb_hybrid {
     int nplans;
     uint64_t tick;
     atomic_long calls, plan_runs, traces;
+    atomic_long side_exits; /* calls whose path no plan had (then traced, or run eagerly) */
+    atomic_long over_bound; /* of those, calls run eagerly because MAX_VARIANTS were compiled */
     char last_miss[300];
 };
 
@@ -193,19 +197,11 @@ static plan_entry *compile(hb_graph *g, int nodes_traced, char *err, size_t err_
     return e;
 }
 
-/* Inserts e unless another thread compiled the same signature first; evicts the least
- * recently used plan when full. Returns the entry to use (retained). */
-static plan_entry *insert(hb_hybrid *h, plan_entry *e)
+/* Adds a plan (a new signature, or another path through guards for a known one); evicts the
+ * least recently used when full. */
+static void insert(hb_hybrid *h, plan_entry *e)
 {
     pthread_mutex_lock(&h->lock);
-    for (int i = 0; i < h->nplans; i++)
-        if (hb_shape_equal(&h->plans[i]->sig, &e->sig)) {
-            plan_entry *other = h->plans[i];
-            atomic_fetch_add(&other->refs, 1);
-            pthread_mutex_unlock(&h->lock);
-            entry_release(e);
-            return other;
-        }
     if (h->nplans == MAX_PLANS) {
         int lru = 0;
         for (int i = 1; i < h->nplans; i++)
@@ -216,68 +212,70 @@ static plan_entry *insert(hb_hybrid *h, plan_entry *e)
     }
     e->last_used = ++h->tick;
     h->plans[h->nplans++] = e;
-    atomic_fetch_add(&e->refs, 1);
     pthread_mutex_unlock(&h->lock);
-    return e;
 }
 
-static plan_entry *lookup(hb_hybrid *h, const hb_shape *sig)
+/* The plans for this input shape, most used first (retained); n is how many. On none,
+ * records why the next trace happens. */
+static int lookup(hb_hybrid *h, const hb_shape *sig, plan_entry **found)
 {
-    plan_entry *e = NULL, *recent = NULL;
+    int n = 0;
+    plan_entry *recent = NULL;
     pthread_mutex_lock(&h->lock);
     for (int i = 0; i < h->nplans; i++) {
-        if (hb_shape_equal(&h->plans[i]->sig, sig))
-            e = h->plans[i];
-        if (!recent || h->plans[i]->last_used > recent->last_used)
-            recent = h->plans[i];
+        plan_entry *e = h->plans[i];
+        if (hb_shape_equal(&e->sig, sig)) {
+            int k = n++;
+            while (k > 0 && atomic_load(&found[k - 1]->hits) < atomic_load(&e->hits)) {
+                found[k] = found[k - 1];
+                k--;
+            }
+            found[k] = e;
+            atomic_fetch_add(&e->refs, 1);
+        }
+        if (!recent || e->last_used > recent->last_used)
+            recent = e;
     }
-    if (e) {
-        e->last_used = ++h->tick;
-        atomic_fetch_add(&e->refs, 1);
-    } else {
-        char a[96], c[96];
-        if (recent)
-            snprintf(h->last_miss, sizeof h->last_miss, "input changed from %s to %s",
-                     hb_shape_fmt(&recent->sig, a, sizeof a), hb_shape_fmt(sig, c, sizeof c));
-        else
-            snprintf(h->last_miss, sizeof h->last_miss, "first call with input %s",
-                     hb_shape_fmt(sig, c, sizeof c));
-    }
+    char a[96], c[96];
+    if (n == 0 && recent)
+        snprintf(h->last_miss, sizeof h->last_miss, "input changed from %s to %s",
+                 hb_shape_fmt(&recent->sig, a, sizeof a), hb_shape_fmt(sig, c, sizeof c));
+    else if (n == 0)
+        snprintf(h->last_miss, sizeof h->last_miss, "first call with input %s",
+                 hb_shape_fmt(sig, c, sizeof c));
     pthread_mutex_unlock(&h->lock);
-    return e;
+    return n;
 }
 
-static hb_tensor *run_plan(hb_block *b, plan_entry *e, hb_tensor *x)
+/* Runs plan e on x: the result, or NULL with *st set (HB_ERR_GUARD: the call took another
+ * path than e's trace, and nothing is reported). */
+static hb_tensor *run_plan(hb_block *b, plan_entry *e, hb_tensor *x, hb_status *st)
 {
     hb_tensor *y = hb_tensor_alloc(&e->plan->out_shape);
     hb_plan_ctx *ctx = y ? hb_plan_acquire(e->plan) : NULL;
-    hb_status st = ctx ? hb_frame_push(b, NULL) : HB_ERR_NOMEM;
-    if (st == HB_OK) {
-        st = hb_plan_run(e->plan, ctx, x->data, y->data);
+    *st = ctx ? hb_frame_push(b, NULL) : HB_ERR_NOMEM;
+    if (*st == HB_OK) {
+        *st = hb_plan_run(e->plan, ctx, x->data, y->data);
         hb_frame_pop();
     }
     hb_plan_release(e->plan, ctx);
-    entry_release(e);
-    atomic_fetch_add(&b->hybrid->plan_runs, 1);
-    if (st != HB_OK) {
-        if (hb_last_status() == HB_OK)
-            hb_fail(st, "out of memory running the plan of %s", b->type);
-        hb_tensor_release(y);
-        return NULL;
+    if (*st == HB_OK) {
+        atomic_fetch_add(&e->hits, 1);
+        atomic_fetch_add(&b->hybrid->plan_runs, 1);
+        return hb_frame_adopt(y);
     }
-    return hb_frame_adopt(y);
+    hb_tensor_release(y);
+    if (*st == HB_ERR_GUARD)
+        atomic_fetch_add(&e->side_exits, 1);
+    else if (hb_last_status() == HB_OK)
+        hb_fail(*st, "out of memory running the plan of %s", b->type);
+    return NULL;
 }
 
-hb_tensor *hb_hybrid_call(hb_block *b, hb_tensor *x)
+/* Traces b on x (the call runs eagerly) and compiles what was recorded as a new plan. */
+static hb_tensor *trace_and_compile(hb_block *b, hb_tensor *x)
 {
     hb_hybrid *h = b->hybrid;
-    atomic_fetch_add(&h->calls, 1);
-    if (!h->active || atomic_load(&h->island) || h->compile_error)
-        return hb_block_call_eager(b, x, NULL);
-    plan_entry *e = lookup(h, &x->shape);
-    if (e)
-        return run_plan(b, e, x);
-
     atomic_fetch_add(&h->traces, 1);
     hb_trace *tr = hb_trace_begin(b, x, b->name ? b->name : b->type, h->freeze);
     hb_tensor *y = hb_block_call_eager(b, x, NULL);
@@ -295,8 +293,41 @@ hb_tensor *hb_hybrid_call(hb_block *b, hb_tensor *x)
         pthread_mutex_unlock(&h->lock);
         return y;
     }
-    entry_release(insert(h, made));
+    insert(h, made);
     return y;
+}
+
+hb_tensor *hb_hybrid_call(hb_block *b, hb_tensor *x)
+{
+    hb_hybrid *h = b->hybrid;
+    atomic_fetch_add(&h->calls, 1);
+    if (!h->active || atomic_load(&h->island) || h->compile_error)
+        return hb_block_call_eager(b, x, NULL);
+    plan_entry *found[MAX_PLANS];
+    int n = lookup(h, &x->shape, found);
+    hb_tensor *y = NULL;
+    hb_status st = HB_ERR_GUARD;
+    for (int i = 0; i < n; i++) {
+        if (st == HB_ERR_GUARD) /* each plan is one path through the guards: try the next */
+            y = run_plan(b, found[i], x, &st);
+        entry_release(found[i]);
+    }
+    if (st != HB_ERR_GUARD)
+        return y; /* a plan ran, or failed for real */
+    if (n == 0)
+        return trace_and_compile(b, x);
+    /* Every plan's guards went another way: this input takes a path not compiled yet. */
+    atomic_fetch_add(&h->side_exits, 1);
+    char c[96];
+    pthread_mutex_lock(&h->lock);
+    snprintf(h->last_miss, sizeof h->last_miss, "a guard went another way than in the %d "
+             "plan%s for input %s", n, n > 1 ? "s" : "", hb_shape_fmt(&x->shape, c, sizeof c));
+    pthread_mutex_unlock(&h->lock);
+    if (n >= MAX_VARIANTS) {
+        atomic_fetch_add(&h->over_bound, 1);
+        return hb_block_call_eager(b, x, NULL); /* enough paths compiled: this one stays eager */
+    }
+    return trace_and_compile(b, x);
 }
 
 /* ---- public API --------------------------------------------------------------------------- */

@@ -192,6 +192,24 @@ float hb_item(const hb_tensor *t)
     return t->data[0];
 }
 
+bool hb_test(const hb_tensor *t)
+{
+    if (!t) {
+        if (hb_last_status() == HB_OK)
+            hb_fail(HB_ERR_ARG, "test: the tensor is NULL");
+        return false;
+    }
+    if (t->numel != 1) {
+        char sb[96];
+        hb_fail(HB_ERR_SHAPE, "test: needs a tensor of one element, got shape %s",
+                hb_shape_fmt(&t->shape, sb, sizeof sb));
+        return false;
+    }
+    bool outcome = t->data[0] != 0.0f;
+    hb_trace_guard(t, outcome);
+    return outcome;
+}
+
 /* ---- printing ----------------------------------------------------------------------------- */
 
 /* Axes longer than LONG_AXIS show EDGE values at each end, as PyTorch does for big tensors. */

@@ -215,6 +215,19 @@ void hb_trace_host_read(const hb_tensor *t, const char *fn)
               op);
 }
 
+void hb_trace_guard(const hb_tensor *t, bool outcome)
+{
+    hb_trace *tr = hb_tracing;
+    if (!tr || tr->failed)
+        return;
+    char path[512];
+    hb_attrs at = {.scalar = outcome ? 1.0f : 0.0f};
+    int v = value_of(tr, (hb_tensor *)t); /* a tensor the trace reads, never writes */
+    if (v < 0 || hb_graph_add_node(tr->g, HB_OP_GUARD, &at, 1, &v, &t->shape,
+                                   hb_block_path(path, sizeof path)) < 0)
+        tr->failed = true;
+}
+
 hb_trace_pos hb_trace_mark(void)
 {
     hb_trace *tr = hb_tracing;

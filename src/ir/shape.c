@@ -224,6 +224,14 @@ static hb_status rule_concat(rule_ctx *c)
     return HB_OK;
 }
 
+static hb_status rule_guard(rule_ctx *c)
+{
+    if (hb_shape_numel(&c->in[0]) != 1)
+        return fail(c, HB_ERR_SHAPE, "tests one value, not a tensor of shape %s", S(&c->in[0]));
+    *c->out = c->in[0];
+    return HB_OK;
+}
+
 static hb_status rule_island(rule_ctx *c)
 {
     *c->out = c->at->shape; /* whatever the block returned when it was traced */

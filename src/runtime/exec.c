@@ -58,6 +58,12 @@ hb_status hb_plan_run(const hb_plan *p, hb_plan_ctx *c, const float *in, float *
     for (int i = 0; i < p->ninstrs; i++) {
         const hb_instr *ins = &p->instrs[i];
         hb_operand *ops = &c->operands[ins->first_operand];
+        if (ins->op == HB_OP_GUARD) {
+            /* The path the trace took must be the path of this call. */
+            if ((ops[0].data[0] != 0.0f) != (ins->attrs.scalar != 0.0f))
+                return HB_ERR_GUARD;
+            continue;
+        }
         if (ins->op == HB_OP_ISLAND) {
             /* An eager block: the one instruction that can fail. */
             hb_clear_error();

@@ -47,6 +47,15 @@ ELEMENTWISE(LOG)
 ELEMENTWISE(ABS)
 ELEMENTWISE(NEG)
 ELEMENTWISE(SQRT)
+ELEMENTWISE(GT)
+ELEMENTWISE(LT)
+ELEMENTWISE(GE)
+ELEMENTWISE(LE)
+ELEMENTWISE(EQ)
+ELEMENTWISE(NE)
+ELEMENTWISE(AND)
+ELEMENTWISE(OR)
+ELEMENTWISE(NOT)
 
 /* ---- GEMM --------------------------------------------------------------------------------- */
 
@@ -285,6 +294,13 @@ static void kernel_CONCAT(const hb_operand *in, int n, const hb_operand *out,
 static void kernel_COPY(const hb_operand *in, int n, const hb_operand *out, const hb_attrs *at)
 {
     kernel_RESHAPE(in, n, out, at);
+}
+
+/* The value passes through; the executor compares it with the traced outcome. */
+static void kernel_GUARD(const hb_operand *in, int n, const hb_operand *out, const hb_attrs *at)
+{
+    (void)n, (void)at;
+    out->data[0] = in[0].data[0];
 }
 
 void (*hb_island_hook)(void *callee, const hb_operand *in, const hb_operand *out);

@@ -87,6 +87,15 @@ __attribute__((target_clones("arch=x86-64-v3", "default"))) static void step(con
         EW(NEG, -a[i])
         EW(SQRT, sqrtf(a[i]))
         EW(COPY, a[i])
+        EW(GT, a[i] > s ? 1.0f : 0.0f)
+        EW(LT, a[i] < s ? 1.0f : 0.0f)
+        EW(GE, a[i] >= s ? 1.0f : 0.0f)
+        EW(LE, a[i] <= s ? 1.0f : 0.0f)
+        EW(EQ, a[i] == s ? 1.0f : 0.0f)
+        EW(NE, a[i] != s ? 1.0f : 0.0f)
+        EW(AND, a[i] != 0.0f && b[i] != 0.0f ? 1.0f : 0.0f)
+        EW(OR, a[i] != 0.0f || b[i] != 0.0f ? 1.0f : 0.0f)
+        EW(NOT, a[i] == 0.0f ? 1.0f : 0.0f)
 #undef EW
     default: /* hb_program_valid admits only the ops above */
         break;

@@ -445,6 +445,14 @@ static int64_t unplanned_bytes(const plan_entry *e)
     return 0;
 }
 
+static int count_guards(const hb_graph *g)
+{
+    int n = 0;
+    for (int i = 0; i < g->nnodes; i++)
+        n += g->nodes[i].op == HB_OP_GUARD;
+    return n;
+}
+
 static plan_entry *latest(hb_hybrid *h)
 {
     plan_entry *e = NULL;
@@ -459,8 +467,10 @@ static void explain_text(FILE *f, hb_block *b, const char *path)
     hb_hybrid *h = b->hybrid;
     char sb[96], ob[96];
     if (h && (h->nplans || atomic_load(&h->island) || h->compile_error)) {
-        fprintf(f, "%s (%s): %ld calls, %ld traced, %ld ran a plan\n", path, b->type,
-                atomic_load(&h->calls), atomic_load(&h->traces), atomic_load(&h->plan_runs));
+        fprintf(f, "%s (%s): %ld calls, %ld traced, %ld ran a plan, %ld took a path no plan "
+                "had%s\n", path, b->type, atomic_load(&h->calls), atomic_load(&h->traces),
+                atomic_load(&h->plan_runs), atomic_load(&h->side_exits),
+                atomic_load(&h->over_bound) ? " (some beyond the paths kept: eager)" : "");
         if (atomic_load(&h->island))
             fprintf(f, "  runs eagerly: %s\n", h->island_reason);
         if (h->compile_error)
@@ -473,6 +483,11 @@ static void explain_text(FILE *f, hb_block *b, const char *path)
                     hb_shape_fmt(&e->plan->out_shape, ob, sizeof ob), e->nodes_traced,
                     e->graph->nnodes, e->plan->ninstrs, (long long)e->plan->arena_bytes,
                     (long long)unplanned_bytes(e));
+            int guards = count_guards(e->graph);
+            if (guards)
+                fprintf(f, "    %d guards (one path through hb_test outcomes): %ld runs went "
+                        "through, %ld left at a guard\n", guards, atomic_load(&e->hits),
+                        atomic_load(&e->side_exits));
             for (int p = 0; p < hb_pass_count; p++)
                 fprintf(f, "    pass %s: %s\n", hb_passes[p].name, e->stats[p].note);
             for (int n = 0; n < e->graph->nnodes; n++)
@@ -513,6 +528,9 @@ static void plans_json(cJSON *list, hb_block *b, const char *path)
         cJSON_AddNumberToObject(o, "nodes_after_passes", e->graph->nnodes);
         cJSON_AddNumberToObject(o, "plan_instructions", e->plan->ninstrs);
         cJSON_AddNumberToObject(o, "arena_bytes", (double)e->plan->arena_bytes);
+        cJSON_AddNumberToObject(o, "guards", count_guards(e->graph));
+        cJSON_AddNumberToObject(o, "runs", (double)atomic_load(&e->hits));
+        cJSON_AddNumberToObject(o, "side_exits", (double)atomic_load(&e->side_exits));
         cJSON_AddItemToArray(list, o);
     }
     for (int i = 0; i < b->nchildren; i++) {
@@ -533,6 +551,8 @@ static char *explain_json(hb_block *b, const char *root)
     cJSON_AddNumberToObject(o, "arena_bytes", e ? (double)e->plan->arena_bytes : 0);
     cJSON_AddNumberToObject(o, "unplanned_bytes", e ? (double)unplanned_bytes(e) : 0);
     cJSON_AddBoolToObject(o, "compiled", e != NULL);
+    cJSON_AddNumberToObject(o, "guards", e ? count_guards(e->graph) : 0);
+    cJSON_AddNumberToObject(o, "side_exits", h ? (double)atomic_load(&h->side_exits) : 0);
     cJSON *islands = cJSON_AddArrayToObject(o, "eager_islands");
     if (h && atomic_load(&h->island))
         add_island(islands, root, b, h->island_reason);

@@ -44,3 +44,21 @@ hb_block *scaled_fixed_new(void)
     hb_block_add_const(b, "w", hb_randn(HB_SHAPE(20, 8), NULL));
     return b;
 }
+
+/* If/else on a value: the branch a call takes depends on its input. A hybridized Branch
+ * compiles one plan per path it has seen (each guarded by the test's outcome) and runs the
+ * input that goes the other way eagerly while compiling that path too. */
+static hb_tensor *branch_forward(hb_block *self, hb_tensor *x)
+{
+    hb_tensor *h = hb_block_call(hb_block_child(self, "linear"), x);
+    if (hb_test(hb_gt(hb_mean(h), 0.0f)))
+        return hb_relu(h);
+    return hb_mul_scalar(hb_tanh(h), -2.0f);
+}
+
+hb_block *branch_new(void)
+{
+    hb_block *b = hb_block_new("Branch", branch_forward);
+    hb_block_add_child(b, "linear", hb_linear_new(20, 8));
+    return b;
+}

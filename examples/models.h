@@ -10,6 +10,7 @@ hb_block *mlp_class_new(void);     /* custom block: out(relu(hidden(x))) */
 hb_block *my_sequential_new(void); /* a user-written Sequential */
 hb_block *fixed_hidden_new(void);  /* constant weight, shared layer, data-dependent loop */
 hb_block *scaled_fixed_new(void);  /* relu(c * (x @ w)) with constant w and c */
+hb_block *branch_new(void);        /* if mean(linear(x)) > 0: relu, else -2·tanh */
 hb_block *nest_mlp_new(void);      /* linear(net(x)) */
 hb_block *chimera_new(void);       /* Sequential(NestMLP, Linear(16,20), FixedHiddenMLP) */
 hb_block *parallel_new(void);      /* concat(net1(x), net2(x)) along axis 1 */

@@ -17,6 +17,8 @@ const model_entry example_models[] = {
      "Linear, ReLU, 4 fresh Linear+ReLU from one factory, Linear"},
     {"scaled-fixed", scaled_fixed_new, 20, 2, true,
      "relu(c * (x @ w)), w a constant [20, 8], c = 3"},
+    {"branch", branch_new, 20, 2, false,
+     "if mean(linear(x)) > 0: relu(h) else -2*tanh(h) -- one plan per path taken"},
     {"mlp-wide", mlp_wide_new, 1024, 256, false,
      "benchmark: Sequential(Linear(N,1024), ReLU, Linear(1024,1024))"},
     {"mlp-deep", mlp_deep_new, 256, 64, false, "benchmark: 16 x (Linear(., 256), ReLU)"},

@@ -808,6 +808,12 @@ typedef struct bad_text {
 } bad_text;
 
 static const bad_text bad_texts[] = {
+    {"graph t {\n  %0 = input : f32[]\n  %1 = guard(%0) {expect=maybe} : f32[]\n  return %1\n}\n",
+     "line 3: expected true or false"},
+    {"graph t {\n  %0 = input : f32[]\n  %1 = guard(%0) {scalar=1} : f32[]\n  return %1\n}\n",
+     "line 3: expected 'expect'"},
+    {"graph t {\n  %0 = input : f32[2]\n  %1 = guard(%0) {expect=true} : f32[2]\n  return %1\n}\n",
+     "line 3"},
     {"", "line 1: expected 'graph', found end of input"},
     {"   \n\n# only a comment\n", "line 4: expected 'graph'"},
     {"grap t {\n", "line 1: expected 'graph', found 'grap'"},

@@ -1344,6 +1344,139 @@ END_TEST
 
 /* ---- main --------------------------------------------------------------------------------- */
 
+
+/* ---- 12. guards: hb_test keeps control flow compiled, one plan per path ------------------ */
+
+static long long json_plans_for(cJSON *j, const char *block)
+{
+    long long n = 0;
+    const cJSON *plans = cJSON_GetObjectItemCaseSensitive(j, "plans"), *p;
+    cJSON_ArrayForEach(p, plans)
+    {
+        const cJSON *b = cJSON_GetObjectItemCaseSensitive(p, "block");
+        n += cJSON_IsString(b) && strcmp(b->valuestring, block) == 0;
+    }
+    return n;
+}
+
+/* Inputs that send Branch's if/else one way, then the other, alternating: every result equals
+ * eager; after both paths are compiled, no call traces again. */
+START_TEST(branch_alternates_paths)
+{
+    hb_block *hy = model("branch"), *ea = model("branch");
+    ck_assert_int_eq(hb_hybridize(hy, true), HB_OK);
+    hb_rng rng;
+    hb_rng_seed(&rng, 23);
+    hb_tensor *x = hb_randn(HB_SHAPE(2, 20), &rng), *nx = hb_mul_scalar(x, -1.0f);
+    hb_tensor *xs[2] = {x, nx};
+    for (int i = 0; i < 12; i++) {
+        hb_tensor *y = call_ok(hy, xs[i % 2]), *e = call_ok(ea, xs[i % 2]);
+        ck_assert_msg(same_bits(y, e), "call %d differs from eager", i);
+        hb_tensor_release(y), hb_tensor_release(e);
+    }
+    cJSON *j = explain_json(hy);
+    char *text = cJSON_PrintUnformatted(j);
+    ck_assert_msg(json_plans_for(j, "branch") == 2, "want one plan per path: %s", text);
+    ck_assert_msg(json_number(j, "side_exits") >= 1, "%s", text);
+    ck_assert_msg(json_number(j, "guards") == 1, "%s", text);
+    cJSON_free(text);
+    cJSON_Delete(j);
+    char *t = explain_to_string(hy, false);
+    ck_assert_msg(strstr(t, "2 traced") != NULL, "only two traces, one per path:\n%s", t);
+    free(t);
+    /* hb_plan_run on a plan whose path an input does not take says so. */
+    hb_plan *p = hb_block_plan(hy, HB_SHAPE(2, 20));
+    hb_plan_ctx *ctx = hb_plan_ctx_new(p);
+    float out[16];
+    hb_status a = hb_plan_run(p, ctx, hb_tensor_data(x), out);
+    hb_status b = hb_plan_run(p, ctx, hb_tensor_data(nx), out);
+    ck_assert_msg((a == HB_OK) != (b == HB_OK), "one input per path: %d %d", a, b);
+    ck_assert_int_eq(a == HB_OK ? b : a, HB_ERR_GUARD);
+    hb_plan_ctx_free(ctx);
+    hb_tensor_release(x), hb_tensor_release(nx);
+    hb_block_release(hy), hb_block_release(ea);
+}
+END_TEST
+
+/* FixedHiddenMLP's loop runs a different number of times for inputs scaled by 1e-3, 1, 10
+ * and 1e4: each count is a path, compiled once, and every call equals eager. */
+START_TEST(loop_counts_are_paths)
+{
+    const char *names[] = {"fixed-hidden", "chimera"};
+    for (int m = 0; m < 2; m++) {
+        hb_block *hy = model(names[m]), *ea = model(names[m]);
+        ck_assert_int_eq(hb_hybridize(hy, true), HB_OK);
+        hb_tensor *x = fixture(names[m], "input.npy");
+        const float scales[] = {1e-3f, 1.0f, 10.0f, 1e4f};
+        for (int round = 0; round < 3; round++)
+            for (int k = 0; k < 4; k++) {
+                hb_tensor *xs = hb_mul_scalar(x, scales[k]);
+                hb_tensor *y = call_ok(hy, xs), *e = call_ok(ea, xs);
+                ck_assert_msg(rel_error(y, e) <= 1e-5, "%s scale %g round %d: %g", names[m],
+                              (double)scales[k], round, rel_error(y, e));
+                hb_tensor_release(xs), hb_tensor_release(y), hb_tensor_release(e);
+            }
+        cJSON *j = explain_json(hy);
+        char *text = cJSON_PrintUnformatted(j);
+        long long plans = json_plans_for(j, names[m]);
+        ck_assert_msg(plans >= 2 && plans <= 4, "%s: %s", names[m], text);
+        ck_assert_msg(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "eager_islands")) ==
+                          0, "%s", text);
+        cJSON_free(text);
+        cJSON_Delete(j);
+        hb_tensor_release(x);
+        hb_block_release(hy), hb_block_release(ea);
+    }
+}
+END_TEST
+
+/* A loop that runs k times for input k: more paths than are kept. Past the bound, calls of
+ * new paths run eagerly, and explain says so; results are right throughout. */
+static hb_tensor *countdown_forward(hb_block *self, hb_tensor *x)
+{
+    (void)self;
+    hb_tensor *y = hb_mul_scalar(x, 1.0f);
+    while (hb_test(hb_gt(hb_max(y), 0.5f)))
+        y = hb_sub_scalar(y, 1.0f);
+    return y;
+}
+
+START_TEST(paths_beyond_the_bound_run_eagerly)
+{
+    hb_block *hy = hb_block_new("Countdown", countdown_forward);
+    ck_assert_int_eq(hb_hybridize(hy, true), HB_OK);
+    for (int round = 0; round < 2; round++)
+        for (int k = 0; k < 14; k++) {
+            hb_tensor *x = hb_full(HB_SHAPE(3), (float)k);
+            hb_tensor *y = call_ok(hy, x);
+            for (int i = 0; i < 3; i++)
+                ck_assert_float_eq(hb_tensor_data(y)[i], k > 0 ? 0.0f : (float)k);
+            hb_tensor_release(x), hb_tensor_release(y);
+        }
+    char *t = explain_to_string(hy, false);
+    ck_assert_msg(strstr(t, "beyond the paths kept") != NULL, "%s", t);
+    ck_assert_msg(count_substr(t, "plan for input [3]") == 8, "8 paths kept:\n%s", t);
+    free(t);
+    hb_block_release(hy);
+}
+END_TEST
+
+START_TEST(test_needs_one_value)
+{
+    hb_tensor *two = hb_ones(HB_SHAPE(2));
+    hb_clear_error();
+    ck_assert(!hb_test(two));
+    ck_assert_int_eq(hb_last_status(), HB_ERR_SHAPE);
+    ck_assert_ptr_nonnull(strstr(hb_last_error(), "[2]"));
+    hb_clear_error();
+    ck_assert(!hb_test(NULL));
+    ck_assert_int_eq(hb_last_status(), HB_ERR_ARG);
+    hb_tensor *one = hb_scalar(-0.0f);
+    ck_assert(!hb_test(one)); /* -0 is zero: false */
+    hb_tensor_release(one), hb_tensor_release(two);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("hybrid");
@@ -1405,6 +1538,14 @@ int main(void)
     tcase_add_test(tc, retrace_is_logged);
     tcase_add_test(tc, wrong_width_after_tracing);
     tcase_add_test(tc, hybridize_null);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("guards");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, branch_alternates_paths);
+    tcase_add_test(tc, loop_counts_are_paths);
+    tcase_add_test(tc, paths_beyond_the_bound_run_eagerly);
+    tcase_add_test(tc, test_needs_one_value);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }

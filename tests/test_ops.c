@@ -1273,6 +1273,39 @@ END_TEST
 
 /* ---- suite -------------------------------------------------------------------------------- */
 
+/* Comparisons with a scalar and logic against plain C, NaN included (every comparison with
+ * NaN is false except !=), and logic broadcasting a row against a matrix. */
+START_TEST(comparisons_and_logic)
+{
+    const float v[8] = {-2.0f, -0.0f, 0.0f, 0.5f, 1.0f, 3.0f, NAN, INFINITY};
+    hb_tensor *x = hb_tensor_from(v, HB_SHAPE(2, 4));
+    const float s = 0.5f;
+    hb_tensor *r[6] = {hb_gt(x, s), hb_lt(x, s), hb_ge(x, s), hb_le(x, s), hb_eq(x, s),
+                       hb_ne(x, s)};
+    for (int i = 0; i < 8; i++) {
+        const bool want[6] = {v[i] > s, v[i] < s, v[i] >= s, v[i] <= s, v[i] == s, v[i] != s};
+        for (int k = 0; k < 6; k++)
+            ck_assert_msg(hb_tensor_data(r[k])[i] == (want[k] ? 1.0f : 0.0f), "op %d at %g", k,
+                          (double)v[i]);
+    }
+    hb_tensor *row = hb_tensor_from((float[]){1, 0, 0, 2}, HB_SHAPE(4));
+    hb_tensor *and = hb_logical_and(x, row), *or = hb_logical_or(x, row), *not = hb_logical_not(x);
+    for (int i = 0; i < 8; i++) {
+        bool a = v[i] != 0.0f, b = hb_tensor_data(row)[i % 4] != 0.0f;
+        ck_assert_float_eq(hb_tensor_data(and)[i], a && b ? 1.0f : 0.0f);
+        ck_assert_float_eq(hb_tensor_data(or)[i], a || b ? 1.0f : 0.0f);
+        ck_assert_float_eq(hb_tensor_data(not)[i], a ? 0.0f : 1.0f);
+    }
+    hb_tensor *three = hb_ones(HB_SHAPE(3));
+    ck_assert_ptr_null(hb_logical_and(x, three)); /* [2, 4] and [3] do not broadcast */
+    hb_tensor_release(three);
+    for (int k = 0; k < 6; k++)
+        hb_tensor_release(r[k]);
+    hb_tensor_release(and), hb_tensor_release(or), hb_tensor_release(not);
+    hb_tensor_release(row), hb_tensor_release(x);
+}
+END_TEST
+
 static Suite *ops_suite(void)
 {
     Suite *s = suite_create("ops");
@@ -1289,6 +1322,7 @@ static Suite *ops_suite(void)
     tcase_add_loop_test(ew, binary_broadcast, 0, NCASES(bc_cases));
     tcase_add_loop_test(ew, scalar_forms, 0, NCASES(scalar_ops));
     tcase_add_loop_test(ew, unary_ops_match_reference, 0, NCASES(unary_ops));
+    tcase_add_test(ew, comparisons_and_logic);
     tcase_add_test(ew, relu_keeps_nan);
     tcase_add_test(ew, sigmoid_saturates_without_nan);
     tcase_add_test(ew, ops_leave_inputs_alone);

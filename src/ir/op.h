@@ -32,6 +32,7 @@ typedef enum hb_attr_kind {
     HB_ATTRS_SHAPE,  /* shape */
     HB_ATTRS_AXES,   /* axis and axis2 */
     HB_ATTRS_REASON, /* none in hb_attrs: the node's reason (islands) */
+    HB_ATTRS_EXPECT, /* scalar: 1 (true) or 0 (false), a guard's traced outcome */
     HB_ATTRS_PROGRAM,        /* prog */
     HB_ATTRS_REDUCE_PROGRAM, /* prog, reduce, and all or axis and keepdim */
     HB_ATTRS_GEMM,           /* prog and trans_b */

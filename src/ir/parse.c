@@ -477,6 +477,16 @@ static bool parse_attrs(parser *P, hb_op op, int n, hb_attrs *a, char **reason,
         return need(P, '{') && need_key(P, "axes") && need(P, '[') &&
                parse_small_int(P, "an axis", &a->axis) && need(P, ',') &&
                parse_small_int(P, "an axis", &a->axis2) && need(P, ']') && need(P, '}');
+    case HB_ATTRS_EXPECT:
+        if (!need(P, '{') || !need_key(P, "expect"))
+            return false;
+        if (accept_word(P, "true"))
+            a->scalar = 1.0f;
+        else if (accept_word(P, "false"))
+            a->scalar = 0.0f;
+        else
+            return expect(P, "true or false");
+        return need(P, '}');
     case HB_ATTRS_REASON:
         return need(P, '{') && need_key(P, "reason") && parse_string(P, reason) &&
                need(P, '}');

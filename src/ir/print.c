@@ -149,6 +149,9 @@ static void print_attrs(FILE *f, const hb_node *n)
     case HB_ATTRS_AXES:
         fprintf(f, " {axes=[%d, %d]}", a->axis, a->axis2);
         break;
+    case HB_ATTRS_EXPECT:
+        fputs(a->scalar != 0.0f ? " {expect=true}" : " {expect=false}", f);
+        break;
     case HB_ATTRS_REASON:
         fputs(" {reason=", f);
         print_string(f, n->reason);

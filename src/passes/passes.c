@@ -72,7 +72,8 @@ bool hb_attrs_equal(hb_op op, const hb_attrs *a, const hb_attrs *b)
     case HB_ATTRS_AXES:
         return a->axis == b->axis && a->axis2 == b->axis2;
     case HB_ATTRS_REASON:
-        return false; /* islands run blocks: never merged */
+    case HB_ATTRS_EXPECT:
+        return false; /* islands run blocks, guards decide: never merged */
     case HB_ATTRS_PROGRAM:
         return hb_program_equal(a->prog, b->prog);
     case HB_ATTRS_REDUCE_PROGRAM:

@@ -6,21 +6,6 @@
 #include <math.h>
 #include <string.h>
 
-/* The text form's numbers: leaves first in value order, then nodes in node order. */
-static int *number_values(const hb_graph *g)
-{
-    int *num = hb_malloc(sizeof *num * (size_t)(g->nvalues ? g->nvalues : 1));
-    if (!num)
-        return NULL;
-    int next = 0;
-    for (int i = 0; i < g->nvalues; i++)
-        num[i] = g->values[i].kind == HB_VAL_NODE ? -1 : next++;
-    for (int i = 0; i < g->nnodes; i++)
-        if (g->nodes[i].output >= 0 && g->nodes[i].output < g->nvalues)
-            num[g->nodes[i].output] = next++;
-    return num;
-}
-
 /* Text inside a DOT double-quoted label: quotes and backslashes escaped, newlines as label line
  * breaks, and any other byte outside printable ASCII shown as \xHH (Graphviz wants UTF-8, and
  * names may hold any byte). */
@@ -83,7 +68,7 @@ hb_status hb_graph_print_dot(FILE *f, const hb_graph *g)
 {
     if (!f || !g)
         return hb_error(HB_ERR_ARG, "hb_graph_print_dot: NULL %s", f ? "graph" : "file");
-    int *num = number_values(g);
+    int *num = hb_graph_text_numbers(g);
     if (!num)
         return HB_ERR_NOMEM;
     fputs("digraph \"", f);

@@ -88,6 +88,9 @@ hb_status hb_graph_verify(const hb_graph *g, char *err, size_t err_size);
 hb_status hb_graph_print(FILE *f, const hb_graph *g);
 char *hb_graph_to_string(const hb_graph *g); /* hb_free */
 hb_graph *hb_graph_parse(const char *text, char *err, size_t err_size);
+/* The number the text form gives each value (leaves first in value order, then node results
+ * in node order; -1 for a value no line defines, in a broken graph). hb_free it. */
+int *hb_graph_text_numbers(const hb_graph *g);
 /* One program instruction ("add_scalar(r2, 1)") and a scalar as the text form writes them. */
 void hb_prog_ins_print(FILE *f, const hb_prog_ins *in);
 void hb_print_scalar(FILE *f, float x);

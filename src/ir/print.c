@@ -7,9 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Printed number of every value, -1 for a value no line defines (a node value without its
- * node, in a broken graph). Caller frees. */
-static int *number_values(const hb_graph *g)
+int *hb_graph_text_numbers(const hb_graph *g)
 {
     int *num = hb_malloc(sizeof *num * (size_t)(g->nvalues ? g->nvalues : 1));
     if (!num)
@@ -192,7 +190,7 @@ hb_status hb_graph_print(FILE *f, const hb_graph *g)
 {
     if (!f || !g)
         return hb_error(HB_ERR_ARG, "hb_graph_print: NULL %s", f ? "graph" : "file");
-    int *num = number_values(g);
+    int *num = hb_graph_text_numbers(g);
     if (!num)
         return HB_ERR_NOMEM;
     fputs("graph ", f);

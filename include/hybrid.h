@@ -316,7 +316,10 @@ hb_block *hb_block_factory(int n, hb_block *(*make)(void *arg), void *arg);
  * Control flow on values written with hb_test (if (hb_test(hb_gt(s, 1.0f))) ...) stays
  * compiled: each outcome seen while tracing is a guard in the plan, a call that goes the other
  * way leaves the plan and runs eagerly, and its path is traced as another plan for the same
- * shape (up to 8 paths per shape; beyond, such calls run eagerly).
+ * shape (up to 8 paths per shape; beyond, such calls run eagerly). Guards are tested as soon
+ * as their value is known; work before a failed guard is done again eagerly, so a forward
+ * should not count on running exactly once per call (an eager island before a guard may run
+ * twice in a call that leaves the plan).
  *
  * A forward that reads tensor values on the host (hb_item, hb_tensor_data, hb_tensor_cdata), or
  * brings in host or random data (hb_tensor_from, hb_tensor_new, hb_rand in the forward), decides
@@ -348,8 +351,9 @@ typedef struct hb_plan hb_plan;
 typedef struct hb_plan_ctx hb_plan_ctx;
 typedef struct hb_graph hb_graph;
 
-/* The plan and the graph (after passes) b compiled for inputs of this shape; NULL if none.
- * Borrowed: valid until b is released, loads weights or evicts the plan. */
+/* The plan and the graph (after passes) b compiled for inputs of this shape (the first of them,
+ * if guards gave it several paths); NULL if none. Borrowed: valid until b is released, loads
+ * weights or evicts the plan — so use them while no other thread calls b. */
 hb_plan *hb_block_plan(hb_block *b, int ndim, const int64_t *shape);
 const hb_graph *hb_block_graph(hb_block *b, int ndim, const int64_t *shape);
 

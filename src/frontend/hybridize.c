@@ -29,11 +29,11 @@ typedef struct plan_entry {
 } plan_entry;
 
 struct hb_hybrid {
-    bool active;
+    atomic_bool active;
     bool freeze; /* parameters are constants in the trace: folded, packed, never re-read */
     atomic_bool island;
     char *island_reason, *island_op;
-    char *compile_error; /* set if a trace could not be compiled: the block stays eager */
+    _Atomic(char *) compile_error; /* a trace that did not compile: the block stays eager */
     pthread_mutex_t lock;
     plan_entry *plans[MAX_PLANS];
     int nplans;
@@ -55,17 +55,26 @@ static void entry_release(plan_entry *e)
     }
 }
 
+/* b's hybridization state, made on first need; two threads may race to make it (a block
+ * marked as an island from two calls at once): one wins, the other's is freed. */
 static hb_hybrid *hybrid_of(hb_block *b)
 {
-    if (!b->hybrid) {
-        hb_hybrid *h = hb_calloc(1, sizeof *h);
-        if (!h || pthread_mutex_init(&h->lock, NULL)) {
-            hb_free(h);
-            return NULL;
-        }
-        b->hybrid = h;
+    hb_hybrid *h = __atomic_load_n(&b->hybrid, __ATOMIC_ACQUIRE);
+    if (h)
+        return h;
+    h = hb_calloc(1, sizeof *h);
+    if (!h || pthread_mutex_init(&h->lock, NULL)) {
+        hb_free(h);
+        return NULL;
     }
-    return b->hybrid;
+    hb_hybrid *expected = NULL;
+    if (!__atomic_compare_exchange_n(&b->hybrid, &expected, h, false, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_ACQUIRE)) {
+        pthread_mutex_destroy(&h->lock);
+        hb_free(h);
+        return expected;
+    }
+    return h;
 }
 
 void hb_hybrid_free(hb_hybrid *h)
@@ -75,7 +84,7 @@ void hb_hybrid_free(hb_hybrid *h)
     for (int i = 0; i < h->nplans; i++)
         entry_release(h->plans[i]);
     pthread_mutex_destroy(&h->lock);
-    hb_free(h->island_reason), hb_free(h->island_op), hb_free(h->compile_error);
+    hb_free(h->island_reason), hb_free(h->island_op), hb_free(atomic_load(&h->compile_error));
     hb_free(h);
 }
 
@@ -232,6 +241,7 @@ static int lookup(hb_hybrid *h, const hb_shape *sig, plan_entry **found)
             }
             found[k] = e;
             atomic_fetch_add(&e->refs, 1);
+            e->last_used = ++h->tick; /* recently used: evicted last */
         }
         if (!recent || e->last_used > recent->last_used)
             recent = e;
@@ -288,8 +298,9 @@ static hb_tensor *trace_and_compile(hb_block *b, hb_tensor *x)
     plan_entry *made = compile(g, g->nnodes, err, sizeof err);
     if (!made) {
         pthread_mutex_lock(&h->lock);
-        if (!h->compile_error)
-            h->compile_error = hb_strdup(err);
+        char *copy = hb_strdup(err), *none = NULL;
+        if (copy && !atomic_compare_exchange_strong(&h->compile_error, &none, copy))
+            hb_free(copy);
         pthread_mutex_unlock(&h->lock);
         return y;
     }
@@ -301,7 +312,7 @@ hb_tensor *hb_hybrid_call(hb_block *b, hb_tensor *x)
 {
     hb_hybrid *h = b->hybrid;
     atomic_fetch_add(&h->calls, 1);
-    if (!h->active || atomic_load(&h->island) || h->compile_error)
+    if (!atomic_load(&h->active) || atomic_load(&h->island) || atomic_load(&h->compile_error))
         return hb_block_call_eager(b, x, NULL);
     plan_entry *found[MAX_PLANS];
     int n = lookup(h, &x->shape, found);
@@ -345,7 +356,7 @@ hb_status hb_hybridize_with(hb_block *b, bool active, const hb_hybrid_options *o
         hb_block_drop_plans(b);
         h->freeze = freeze;
     }
-    h->active = active;
+    atomic_store(&h->active, active);
     for (int i = 0; i < b->nchildren; i++) {
         hb_status st = hb_hybridize_with(b->children[i].block, active, opts);
         if (st != HB_OK)
@@ -466,15 +477,18 @@ static void explain_text(FILE *f, hb_block *b, const char *path)
 {
     hb_hybrid *h = b->hybrid;
     char sb[96], ob[96];
-    if (h && (h->nplans || atomic_load(&h->island) || h->compile_error)) {
+    if (h)
+        pthread_mutex_lock(&h->lock); /* entries are not evicted while this reads them */
+    if (h && (h->nplans || atomic_load(&h->island) || atomic_load(&h->compile_error))) {
         fprintf(f, "%s (%s): %ld calls, %ld traced, %ld ran a plan, %ld took a path no plan "
                 "had%s\n", path, b->type, atomic_load(&h->calls), atomic_load(&h->traces),
                 atomic_load(&h->plan_runs), atomic_load(&h->side_exits),
                 atomic_load(&h->over_bound) ? " (some beyond the paths kept: eager)" : "");
         if (atomic_load(&h->island))
-            fprintf(f, "  runs eagerly: %s\n", h->island_reason);
-        if (h->compile_error)
-            fprintf(f, "  runs eagerly: its trace did not compile: %s\n", h->compile_error);
+            fprintf(f, "  runs eagerly: %s\n", h->island_reason ? h->island_reason : "");
+        if (atomic_load(&h->compile_error))
+            fprintf(f, "  runs eagerly: its trace did not compile: %s\n",
+                    atomic_load(&h->compile_error));
         for (int i = 0; i < h->nplans; i++) {
             plan_entry *e = h->plans[i];
             fprintf(f, "  plan for input %s -> %s: %d nodes traced, %d after passes, "
@@ -498,6 +512,8 @@ static void explain_text(FILE *f, hb_block *b, const char *path)
         if (h->last_miss[0])
             fprintf(f, "  last trace: %s\n", h->last_miss);
     }
+    if (h)
+        pthread_mutex_unlock(&h->lock);
     for (int i = 0; i < b->nchildren; i++) {
         char child[512];
         snprintf(child, sizeof child, "%s/%s", path, b->children[i].key);
@@ -519,6 +535,8 @@ static void plans_json(cJSON *list, hb_block *b, const char *path)
 {
     hb_hybrid *h = b->hybrid;
     char sb[96];
+    if (h)
+        pthread_mutex_lock(&h->lock); /* entries are not evicted while this reads them */
     for (int i = 0; h && i < h->nplans; i++) {
         plan_entry *e = h->plans[i];
         cJSON *o = cJSON_CreateObject();
@@ -533,6 +551,8 @@ static void plans_json(cJSON *list, hb_block *b, const char *path)
         cJSON_AddNumberToObject(o, "side_exits", (double)atomic_load(&e->side_exits));
         cJSON_AddItemToArray(list, o);
     }
+    if (h)
+        pthread_mutex_unlock(&h->lock);
     for (int i = 0; i < b->nchildren; i++) {
         char child[512];
         snprintf(child, sizeof child, "%s/%s", path, b->children[i].key);
@@ -543,6 +563,8 @@ static void plans_json(cJSON *list, hb_block *b, const char *path)
 static char *explain_json(hb_block *b, const char *root)
 {
     hb_hybrid *h = b->hybrid;
+    if (h)
+        pthread_mutex_lock(&h->lock); /* entries are not evicted while this reads them */
     plan_entry *e = latest(h);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "nodes_traced", e ? e->nodes_traced : 0);
@@ -572,6 +594,8 @@ static char *explain_json(hb_block *b, const char *root)
         cJSON_AddItemToArray(passes, p);
     }
     cJSON_AddBoolToObject(o, "frozen", h && h->freeze);
+    if (h)
+        pthread_mutex_unlock(&h->lock);
     plans_json(cJSON_AddArrayToObject(o, "plans"), b, root);
     char *text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);

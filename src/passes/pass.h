@@ -47,6 +47,7 @@ hb_status hb_pass_fold(hb_graph *g, const hb_pass_opts *opts, hb_pass_stats *sta
 hb_status hb_pass_fuse_gemm(hb_graph *g, const hb_pass_opts *opts, hb_pass_stats *stats);
 hb_status hb_pass_fuse_elementwise(hb_graph *g, const hb_pass_opts *opts, hb_pass_stats *stats);
 hb_status hb_pass_dce(hb_graph *g, const hb_pass_opts *opts, hb_pass_stats *stats);
+hb_status hb_pass_hoist_guards(hb_graph *g, const hb_pass_opts *opts, hb_pass_stats *stats);
 hb_status hb_pass_memplan(hb_graph *g, const hb_pass_opts *opts, hb_pass_stats *stats);
 
 /* Helpers the passes share (passes.c). */

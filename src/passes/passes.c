@@ -12,6 +12,7 @@ const hb_pass hb_passes[] = {
     {"fuse_elementwise", hb_pass_fuse_elementwise,
      "chains of elementwise ops into one program, and into the reduction they feed"},
     {"dce", hb_pass_dce, "drop nodes whose results nothing returned depends on"},
+    {"hoist_guards", hb_pass_hoist_guards, "test each guard as soon as its value is known"},
     {"memplan", hb_pass_memplan, "place intermediates in one arena by liveness, reusing buffers"},
 };
 const int hb_pass_count = (int)HB_ARRAY_LEN(hb_passes);

@@ -17,6 +17,7 @@ struct hb_tensor {
      * to the tracing thread, and trace_value is its IR value (-1: host data, not an op). */
     uint64_t trace_id;
     int trace_value;
+    unsigned trace_gen; /* how many island cuts that trace had made when this value was made */
 };
 
 /* Tensors alive on all threads: tests use it to prove that block calls release what they make. */

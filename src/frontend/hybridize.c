@@ -26,6 +26,7 @@ typedef struct plan_entry {
     hb_pass_stats stats[MAX_PASSES];
     uint64_t last_used;
     atomic_long hits, side_exits; /* runs that finished, runs a guard sent away */
+    char *path; /* the guards' expected outcomes in order ("110"): which path this plan is */
 } plan_entry;
 
 struct hb_hybrid {
@@ -51,6 +52,7 @@ static void entry_release(plan_entry *e)
     if (e && atomic_fetch_sub(&e->refs, 1) == 1) {
         hb_plan_free(e->plan);
         hb_graph_free(e->graph);
+        hb_free(e->path);
         hb_free(e);
     }
 }
@@ -168,6 +170,14 @@ static void run_island(void *callee, const hb_operand *in, const hb_operand *out
     hb_tensor_release(x); /* y belongs to the frame of the plan's call */
 }
 
+static int count_guards(const hb_graph *g)
+{
+    int n = 0;
+    for (int i = 0; i < g->nnodes; i++)
+        n += g->nodes[i].op == HB_OP_GUARD;
+    return n;
+}
+
 /* ---- compiling a trace -------------------------------------------------------------------- */
 
 /* How passes compute constants: with the same kernels as everything else. */
@@ -199,7 +209,15 @@ static plan_entry *compile(hb_graph *g, int nodes_traced, char *err, size_t err_
         snprintf(err, err_size, "the trace is inconsistent: %.400s", why);
     else if (hb_passes_run(g, &pass_opts, e->stats, NULL, NULL, err, err_size) == HB_OK)
         e->plan = hb_plan_lower(g, err, err_size);
-    if (!e->plan) {
+    int guards = e->plan ? count_guards(g) : 0;
+    if (e->plan && (e->path = hb_malloc((size_t)guards + 1))) {
+        int k = 0;
+        for (int i = 0; i < g->nnodes; i++)
+            if (g->nodes[i].op == HB_OP_GUARD)
+                e->path[k++] = g->nodes[i].attrs.scalar != 0.0f ? '1' : '0';
+        e->path[k] = '\0';
+    }
+    if (!e->plan || !e->path) {
         entry_release(e);
         return NULL;
     }
@@ -211,6 +229,12 @@ static plan_entry *compile(hb_graph *g, int nodes_traced, char *err, size_t err_
 static void insert(hb_hybrid *h, plan_entry *e)
 {
     pthread_mutex_lock(&h->lock);
+    for (int i = 0; i < h->nplans; i++)
+        if (hb_shape_equal(&h->plans[i]->sig, &e->sig) && strcmp(h->plans[i]->path, e->path) == 0) {
+            pthread_mutex_unlock(&h->lock); /* another thread traced this path first */
+            entry_release(e);
+            return;
+        }
     if (h->nplans == MAX_PLANS) {
         int lru = 0;
         for (int i = 1; i < h->nplans; i++)
@@ -456,13 +480,6 @@ static int64_t unplanned_bytes(const plan_entry *e)
     return 0;
 }
 
-static int count_guards(const hb_graph *g)
-{
-    int n = 0;
-    for (int i = 0; i < g->nnodes; i++)
-        n += g->nodes[i].op == HB_OP_GUARD;
-    return n;
-}
 
 static plan_entry *latest(hb_hybrid *h)
 {

@@ -40,6 +40,7 @@ hb_tensor *hb_tensor_alloc(const hb_shape *s)
     atomic_fetch_add_explicit(&hb_tensors_live, 1, memory_order_relaxed);
     t->trace_id = 0;
     t->trace_value = -1;
+    t->trace_gen = 0;
     t->dtype = HB_F32;
     t->shape = *s;
     t->numel = numel;

@@ -26,6 +26,10 @@ struct hb_trace {
     int nfill, nextern;
     known *known;    /* tensors not made by this trace, and their values */
     int nknown, cap_known;
+    /* Island cuts so far: values from cuts[i] on, made before cut i, no longer exist (their
+     * numbers are reused). A tensor holding one escaped its block's call: no plan then. */
+    int cuts[64];
+    unsigned ncuts;
 };
 
 _Thread_local hb_trace *hb_tracing;
@@ -85,8 +89,14 @@ static int snapshot_value(hb_trace *tr, hb_tensor *t, const char *name)
 /* The value of tensor t in this trace, classifying t on first sight; -1 if out of memory. */
 static int value_of(hb_trace *tr, hb_tensor *t)
 {
-    if (t->trace_id == tr->id && t->trace_value >= 0)
+    if (t->trace_id == tr->id && t->trace_value >= 0) {
+        for (unsigned c = t->trace_gen; c < tr->ncuts; c++)
+            if (t->trace_value >= tr->cuts[c]) {
+                tr->failed = true; /* a value from inside an island, kept past its call */
+                return -1;
+            }
         return t->trace_value;
+    }
     for (int i = 0; i < tr->nknown; i++)
         if (tr->known[i].t == t)
             return tr->known[i].value;
@@ -168,6 +178,7 @@ void hb_trace_op(hb_op op, const hb_attrs *at, int n, hb_tensor *const *in, hb_t
     }
     out->trace_id = tr->id;
     out->trace_value = v;
+    out->trace_gen = tr->ncuts;
 }
 
 /* Marks the innermost call as reading host data; the first reason is the one explained. */
@@ -255,6 +266,11 @@ void hb_trace_island(hb_block *b, hb_trace_pos start, hb_tensor *x, hb_tensor *y
             made_inside = tr->known[i].t != y;
     }
     hb_graph_truncate(tr->g, start.nodes, start.values);
+    if (tr->ncuts == HB_ARRAY_LEN(tr->cuts)) {
+        tr->failed = true; /* more islands than are tracked: no plan, the call is right */
+        return;
+    }
+    tr->cuts[tr->ncuts++] = start.values;
     /* Values past the cut are gone: forget the tensors that pointed at them. */
     int kept = 0;
     for (int i = 0; i < tr->nknown; i++)
@@ -281,6 +297,7 @@ void hb_trace_island(hb_block *b, hb_trace_pos start, hb_tensor *x, hb_tensor *y
             tr->known[i] = tr->known[--tr->nknown];
     y->trace_id = tr->id;
     y->trace_value = v;
+    y->trace_gen = tr->ncuts;
 }
 
 hb_trace *hb_trace_pause(void)

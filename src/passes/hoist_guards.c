@@ -32,7 +32,8 @@ hb_status hb_pass_hoist_guards(hb_graph *g, const hb_pass_opts *opts, hb_pass_st
         moved[k] = g->nodes[order[k]];
         stats->rewrites += order[k] != k && moved[k].op == HB_OP_GUARD;
     }
-    memcpy(g->nodes, moved, sizeof *moved * (size_t)n);
+    if (n) /* a graph without nodes (the input returned) has no node array at all */
+        memcpy(g->nodes, moved, sizeof *moved * (size_t)n);
     for (int k = 0; k < n; k++) {
         g->values[g->nodes[k].output].node = k;
         g->nodes[k].attrs.prog = g->nodes[k].prog; /* still its own program, now here */

@@ -516,9 +516,9 @@ static void explain_text(FILE *f, hb_block *b, const char *path)
                     (long long)unplanned_bytes(e));
             int guards = count_guards(e->graph);
             if (guards)
-                fprintf(f, "    %d guards (one path through hb_test outcomes): %ld runs went "
-                        "through, %ld left at a guard\n", guards, atomic_load(&e->hits),
-                        atomic_load(&e->side_exits));
+                fprintf(f, "    %d guards (one path through hb_test outcomes, %s): %ld runs went "
+                        "through, %ld left at a guard\n", guards, e->path,
+                        atomic_load(&e->hits), atomic_load(&e->side_exits));
             for (int p = 0; p < hb_pass_count; p++)
                 fprintf(f, "    pass %s: %s\n", hb_passes[p].name, e->stats[p].note);
             for (int n = 0; n < e->graph->nnodes; n++)
@@ -564,6 +564,7 @@ static void plans_json(cJSON *list, hb_block *b, const char *path)
         cJSON_AddNumberToObject(o, "plan_instructions", e->plan->ninstrs);
         cJSON_AddNumberToObject(o, "arena_bytes", (double)e->plan->arena_bytes);
         cJSON_AddNumberToObject(o, "guards", count_guards(e->graph));
+        cJSON_AddStringToObject(o, "path", e->path); /* expected outcomes: 1 true, 0 false */
         cJSON_AddNumberToObject(o, "runs", (double)atomic_load(&e->hits));
         cJSON_AddNumberToObject(o, "side_exits", (double)atomic_load(&e->side_exits));
         cJSON_AddItemToArray(list, o);

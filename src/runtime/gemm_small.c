@@ -111,6 +111,27 @@ AVX2 static inline void nt_2x4(int64_t k, const float *a0, const float *a1, cons
     }
 }
 
+/* start + a·b over k: 8 lanes, a half-vector step, the pairwise tree, the scalar tail — the
+ * order nt_2x4 and nt_portable use. */
+AVX2 static float dot_avx2(int64_t k, const float *a, const float *b, float start)
+{
+    __m256 s = _mm256_setzero_ps();
+    int64_t p = 0;
+    for (; p + 8 <= k; p += 8)
+        s = _mm256_fmadd_ps(_mm256_loadu_ps(a + p), _mm256_loadu_ps(b + p), s);
+    if (p + 4 <= k) {
+        s = _mm256_fmadd_ps(_mm256_zextps128_ps256(_mm_loadu_ps(a + p)),
+                            _mm256_zextps128_ps256(_mm_loadu_ps(b + p)), s);
+        p += 4;
+    }
+    float lane[8];
+    _mm256_storeu_ps(lane, s);
+    float sum = ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+    for (; p < k; p++)
+        sum += a[p] * b[p];
+    return start + sum;
+}
+
 AVX2 static void nt_avx2(int64_t m, int64_t n, int64_t k, const float *a, const float *b,
                          bool accumulate, float *c)
 {
@@ -125,12 +146,13 @@ AVX2 static void nt_avx2(int64_t m, int64_t n, int64_t k, const float *a, const 
                 c[(i + 1) * n + j + r] = accumulate ? c[(i + 1) * n + j + r] + t[4 + r] : t[4 + r];
             }
         }
-        if (j < n) /* the last n % 4 columns */
+        for (; j < n; j++) /* the last n % 4 columns, one dot product each */
             for (int64_t r = i; r < i + 2; r++)
-                nt_portable(1, n - j, k, a + r * k, b + j * k, accumulate, c + r * n + j);
+                c[r * n + j] = dot_avx2(k, a + r * k, b + j * k, accumulate ? c[r * n + j] : 0);
     }
-    if (i < m) /* an odd last row */
-        nt_portable(1, n, k, a + i * k, b, accumulate, c + i * n);
+    for (; i < m; i++) /* an odd last row */
+        for (int64_t j = 0; j < n; j++)
+            c[i * n + j] = dot_avx2(k, a + i * k, b + j * k, accumulate ? c[i * n + j] : 0);
 }
 
 /* Two rows of a at once against 32 columns of b: eight independent sums (hiding the FMA

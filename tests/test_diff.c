@@ -195,6 +195,8 @@ typedef enum kind {
     K_TRANSPOSE,
     K_CONCAT,    /* concat(a, b[, c]) along axis */
     K_BRANCH,    /* island: sum(a) > 0 ? relu(a) : neg(a) */
+    K_GBRANCH,   /* guarded: hb_test(sum(a) > 0) ? relu(a) : neg(a) */
+    K_GLOOP,     /* guarded loop: while hb_test(1 < max|y| < inf): y = y/2 */
 } kind;
 
 typedef enum gop {
@@ -320,6 +322,18 @@ static hb_tensor *prog_forward(hb_block *self, hb_tensor *x)
             y = s ? (hb_item(s) > 0 ? hb_relu(a) : hb_neg(a)) : NULL;
             break;
         }
+        case K_GBRANCH: {
+            hb_tensor *s = hb_sum(a);
+            y = s ? (hb_test(hb_gt(s, 0.0f)) ? hb_relu(a) : hb_neg(a)) : NULL;
+            break;
+        }
+        case K_GLOOP: {
+            y = a;
+            for (hb_tensor *m; y && (m = hb_max(hb_abs(y))) &&
+                               hb_test(hb_logical_and(hb_gt(m, 1.0f), hb_lt(m, INFINITY)));)
+                y = hb_mul_scalar(y, 0.5f);
+            break;
+        }
         }
         r[i + 1] = y;
     }
@@ -373,6 +387,8 @@ static void ins_print(FILE *f, const gprog *p, int i)
         fprintf(f, "; axis %d)", in->axis);
         break;
     case K_BRANCH: fprintf(f, "item(sum(r%d)) > 0 ? relu(r%d) : neg(r%d)   [host read]", in->a, in->a, in->a); break;
+    case K_GBRANCH: fprintf(f, "test(sum(r%d) > 0) ? relu(r%d) : neg(r%d)   [guard]", in->a, in->a, in->a); break;
+    case K_GLOOP: fprintf(f, "while test(1 < max|y| < inf): y = y/2, from r%d   [guards]", in->a); break;
     }
     fprintf(f, "   %s\n", GS(&p->shapes[i + 1]));
 }
@@ -1154,6 +1170,16 @@ static int gen_branch(pb *q, int src)
     return emit(q, I(K_BRANCH, 0, src), x.s, x.mag, 0);
 }
 
+/* Control flow that stays compiled: an if/else or a halving loop on hb_test (guards; a plan
+ * per path). Only where the value has elements: max of nothing is an error. */
+static int gen_guarded(pb *q, int src)
+{
+    const reg x = q->R[src];
+    if (chance(q->g->r, 0.5))
+        return emit(q, I(K_GBRANCH, 0, src), x.s, x.mag, 0);
+    return emit(q, I(K_GLOOP, 0, src), x.s, x.mag > 1 ? x.mag : 1, 0);
+}
+
 /* A long elementwise chain (fusion groups, GEMM epilogues and their limits on registers and
  * instructions): scalars, constants and activations one after another. */
 static int gen_chain(pb *q, int src)
@@ -1253,7 +1279,8 @@ static int gen_step(pb *q)
     case 15: return gen_concat(q, src);
     case 16: return gen_const_reg(q);
     case 17: return gen_full(q, src);
-    case 18: return q->g->islands && chance(r, 0.5) ? gen_branch(q, src) : -1;
+    case 18: return chance(r, 0.5) ? gen_guarded(q, src)
+                   : q->g->islands && chance(r, 0.5) ? gen_branch(q, src) : -1;
     default: return gen_chain(q, src);
     }
 }
@@ -1646,7 +1673,8 @@ static uint64_t current_base;
 static const char *const stat_keys[] = {
     "rules applied", "nodes merged", "constants computed", "scales moved into weights",
     "GEMMs took their epilogue", "weights packed", "elementwise groups fused",
-    "into reductions", "nodes removed", "results written in place", "eager island",
+    "into reductions", "nodes removed", "results written in place", "took a path no plan had",
+    "guards (one path", "eager island",
 };
 static long stat_cases[ARRAY_LEN(stat_keys)], stat_total[ARRAY_LEN(stat_keys)], stat_runs;
 

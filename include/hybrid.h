@@ -316,7 +316,9 @@ hb_block *hb_block_factory(int n, hb_block *(*make)(void *arg), void *arg);
  * Control flow on values written with hb_test (if (hb_test(hb_gt(s, 1.0f))) ...) stays
  * compiled: each outcome seen while tracing is a guard in the plan, a call that goes the other
  * way leaves the plan and runs eagerly, and its path is traced as another plan for the same
- * shape (up to 8 paths per shape; beyond, such calls run eagerly). Guards are tested as soon
+ * shape (up to 8 paths per shape; beyond, such calls run eagerly). A loop on hb_test whose
+ * traced rounds repeat the same ops (two rounds or more) is lifted into one loop node, so one
+ * plan serves every trip count of one or more. Guards are tested as soon
  * as their value is known; work before a failed guard is done again eagerly, so a forward
  * should not count on running exactly once per call (an eager island before a guard may run
  * twice in a call that leaves the plan).

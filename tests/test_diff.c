@@ -1674,7 +1674,7 @@ static const char *const stat_keys[] = {
     "rules applied", "nodes merged", "constants computed", "scales moved into weights",
     "GEMMs took their epilogue", "weights packed", "elementwise groups fused",
     "into reductions", "nodes removed", "results written in place", "took a path no plan had",
-    "guards (one path", "eager island",
+    "guards (one path", "loops lifted", "eager island",
 };
 static long stat_cases[ARRAY_LEN(stat_keys)], stat_total[ARRAY_LEN(stat_keys)], stat_runs;
 

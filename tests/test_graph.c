@@ -249,6 +249,18 @@ static hb_graph *all_ops_graph(void)
     p = PROG(2, INS_S(GT, 0, 0.5f), INS_S(LE, 1, -1.0f), INS(AND, 2, 3), INS(NOT, 4, 0),
              INS(OR, 5, 2));
     NODE(g, HB_OP_FUSED, ((hb_attrs){.prog = &p}), "fused", x, e);
+    /* A loop: state x times the row e, while sum > 1, the body with a nested island. */
+    hb_graph *body = hb_graph_new("body");
+    ck_assert_ptr_nonnull(body);
+    int bx = body->input = leaf(body, HB_VAL_INPUT, NULL, SHAPE(2, 3, 4));
+    int brow = leaf(body, HB_VAL_INPUT, NULL, SHAPE(4));
+    int next = NODE(body, HB_OP_MUL, NOATTRS, "loop", bx, brow);
+    island(body, next, SHAPE(1), "inside \"a\" loop", "loop/island");
+    body->cond = NODE(body, HB_OP_GT, ((hb_attrs){.scalar = 1.0f}), "loop",
+                      NODE(body, HB_OP_SUM, ((hb_attrs){.all = true}), "loop", next));
+    body->output = next;
+    NODE(g, HB_OP_LOOP, ((hb_attrs){.body = body}), "loop", x, e);
+    hb_node_set_body(&g->nodes[g->nnodes - 1], body);
     island(g, cat, SHAPE(7), NULL, "odd/island");
     g->output = island(g, cat, SHAPE(2, 2), "read \"it\"", "");
     return g;

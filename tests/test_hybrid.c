@@ -376,12 +376,14 @@ START_TEST(chimera_compiles_whole_with_guards)
 }
 END_TEST
 
+/* FixedHiddenMLP's loop is lifted: one guard (at least one round), then one loop node. */
 START_TEST(fixed_hidden_compiles_with_guards)
 {
     hb_block *net = hybrid_model_called_twice("fixed-hidden", NULL);
     ck_assert_ptr_nonnull(hb_block_plan(net, HB_SHAPE(2, 20)));
     char *text = hb_graph_to_string(hb_block_graph(net, HB_SHAPE(2, 20)));
-    ck_assert_msg(count_substr(text, "guard(") >= 2 && !strstr(text, "island("), "%s", text);
+    ck_assert_msg(count_substr(text, "guard(") == 1 && count_substr(text, "loop(") == 1 &&
+                      strstr(text, "continue %") && !strstr(text, "island("), "%s", text);
     hb_free(text);
     hb_block_release(net);
 }
@@ -1399,7 +1401,7 @@ START_TEST(branch_alternates_paths)
 END_TEST
 
 /* FixedHiddenMLP's loop runs a different number of times for inputs scaled by 1e-3, 1, 10
- * and 1e4: each count is a path, compiled once, and every call equals eager. */
+ * and 1e4: the lifted loop serves every count from one trace, and every call equals eager. */
 START_TEST(loop_counts_are_paths)
 {
     const char *names[] = {"fixed-hidden", "chimera"};
@@ -1419,7 +1421,10 @@ START_TEST(loop_counts_are_paths)
         cJSON *j = explain_json(hy);
         char *text = cJSON_PrintUnformatted(j);
         long long plans = json_plans_for(j, names[m]);
-        ck_assert_msg(plans >= 2 && plans <= 4, "%s: %s", names[m], text);
+        ck_assert_msg(plans == 1, "%s: one plan for every trip count: %s", names[m], text);
+        char *t = explain_to_string(hy, false);
+        ck_assert_msg(strstr(t, "1 traced") && strstr(t, "1 loops lifted"), "%s", t);
+        free(t);
         ck_assert_msg(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "eager_islands")) ==
                           0, "%s", text);
         cJSON_free(text);
@@ -1430,8 +1435,8 @@ START_TEST(loop_counts_are_paths)
 }
 END_TEST
 
-/* A loop that runs k times for input k: more paths than are kept. Past the bound, calls of
- * new paths run eagerly, and explain says so; results are right throughout. */
+/* A loop that runs k times for input k: paths for 0 and 1 rounds, and one lifted loop for
+ * every count from 2 on; results right for all. */
 static hb_tensor *countdown_forward(hb_block *self, hb_tensor *x)
 {
     (void)self;
@@ -1441,12 +1446,12 @@ static hb_tensor *countdown_forward(hb_block *self, hb_tensor *x)
     return y;
 }
 
-START_TEST(paths_beyond_the_bound_run_eagerly)
+START_TEST(lifted_loop_serves_every_count)
 {
     hb_block *hy = hb_block_new("Countdown", countdown_forward);
     ck_assert_int_eq(hb_hybridize(hy, true), HB_OK);
     for (int round = 0; round < 2; round++)
-        for (int k = 0; k < 14; k++) {
+        for (int k = 0; k < 40; k++) {
             hb_tensor *x = hb_full(HB_SHAPE(3), (float)k);
             hb_tensor *y = call_ok(hy, x);
             for (int i = 0; i < 3; i++)
@@ -1454,8 +1459,53 @@ START_TEST(paths_beyond_the_bound_run_eagerly)
             hb_tensor_release(x), hb_tensor_release(y);
         }
     char *t = explain_to_string(hy, false);
+    ck_assert_msg(count_substr(t, "plan for input [3]") <= 3, "0, 1 and 2+ rounds:\n%s", t);
+    ck_assert_msg(strstr(t, "1 loops lifted") != NULL, "%s", t);
+    free(t);
+    hb_block_release(hy);
+}
+END_TEST
+
+/* Four independent tests give 16 paths: past the 8 kept, calls of new paths run eagerly, and
+ * explain says so; results are right throughout. */
+static hb_tensor *four_tests_forward(hb_block *self, hb_tensor *x)
+{
+    (void)self;
+    hb_tensor *y = hb_mul_scalar(x, 1.0f);
+    for (int i = 0; i < 4; i++) { /* bit i of the input: its dot with the constant e_i */
+        char name[4] = {'e', (char)('0' + i), 0};
+        hb_tensor *bit = hb_sum(hb_mul(x, hb_block_param(self, name)));
+        y = hb_test(hb_gt(bit, 0.5f)) ? hb_add_scalar(y, (float)(1 << i)) : hb_sub_scalar(y, 1.0f);
+    }
+    return y;
+}
+
+START_TEST(paths_beyond_the_bound_run_eagerly)
+{
+    hb_block *hy = hb_block_new("FourTests", four_tests_forward);
+    for (int i = 0; i < 4; i++) {
+        float e[4] = {0};
+        e[i] = 1.0f;
+        char name[4] = {'e', (char)('0' + i), 0};
+        ck_assert_int_eq(hb_block_add_const(hy, name, hb_tensor_from(e, HB_SHAPE(4))), HB_OK);
+    }
+    ck_assert_int_eq(hb_hybridize(hy, true), HB_OK);
+    for (int round = 0; round < 2; round++)
+        for (int code = 0; code < 16; code++) {
+            float v[4];
+            for (int i = 0; i < 4; i++)
+                v[i] = (code >> i) & 1 ? 1.0f : 0.0f;
+            hb_tensor *x = hb_tensor_from(v, HB_SHAPE(4)), *y = call_ok(hy, x);
+            float want = 0;
+            for (int i = 0; i < 4; i++)
+                want += (code >> i) & 1 ? (float)(1 << i) : -1.0f;
+            for (int i = 0; i < 4; i++)
+                ck_assert_float_eq(hb_tensor_data(y)[i], v[i] + want);
+            hb_tensor_release(x), hb_tensor_release(y);
+        }
+    char *t = explain_to_string(hy, false);
     ck_assert_msg(strstr(t, "beyond the paths kept") != NULL, "%s", t);
-    ck_assert_msg(count_substr(t, "plan for input [3]") == 8, "8 paths kept:\n%s", t);
+    ck_assert_msg(count_substr(t, "plan for input [4]") == 8, "8 paths kept:\n%s", t);
     free(t);
     hb_block_release(hy);
 }
@@ -1544,6 +1594,7 @@ int main(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, branch_alternates_paths);
     tcase_add_test(tc, loop_counts_are_paths);
+    tcase_add_test(tc, lifted_loop_serves_every_count);
     tcase_add_test(tc, paths_beyond_the_bound_run_eagerly);
     tcase_add_test(tc, test_needs_one_value);
     suite_add_tcase(s, tc);

@@ -13,7 +13,7 @@ hb_graph *hb_graph_new(const char *name)
     hb_graph *g = hb_calloc(1, sizeof *g);
     if (!g)
         return NULL;
-    g->input = g->output = -1;
+    g->input = g->output = g->cond = -1;
     if (!(g->name = hb_strdup(name ? name : "graph"))) {
         hb_free(g);
         return NULL;
@@ -34,6 +34,7 @@ static void drop_node(hb_node *n)
     hb_free(n->path);
     hb_free(n->reason);
     hb_free(n->prog);
+    hb_graph_free(n->body);
 }
 
 void hb_graph_free(hb_graph *g)
@@ -96,6 +97,7 @@ int hb_graph_add_node(hb_graph *g, hb_op op, const hb_attrs *attrs, int n, const
     *node = (hb_node){.op = op, .attrs = *attrs, .inputs = ins, .ninputs = n, .output = v,
                       .path = p};
     node->attrs.prog = NULL;
+    node->attrs.body = NULL; /* a body is handed over with hb_node_set_body */
     if (attrs->prog && hb_node_set_program(node, attrs->prog) != HB_OK) {
         g->nnodes--, g->nvalues--;
         drop_node(node);
@@ -130,6 +132,74 @@ hb_status hb_node_set_program(hb_node *n, const hb_program *prog)
     return HB_OK;
 }
 
+void hb_graph_remove_nodes(hb_graph *g, const bool *remove)
+{
+    int kept = 0;
+    for (int i = 0; i < g->nnodes; i++) {
+        if (remove[i]) {
+            drop_node(&g->nodes[i]);
+            continue;
+        }
+        g->nodes[kept] = g->nodes[i];
+        g->nodes[kept].attrs.prog = g->nodes[kept].prog;
+        g->nodes[kept].attrs.body = g->nodes[kept].body;
+        g->values[g->nodes[kept].output].node = kept;
+        kept++;
+    }
+    g->nnodes = kept;
+}
+
+void hb_node_set_body(hb_node *n, hb_graph *body)
+{
+    hb_graph_free(n->body);
+    n->body = body;
+    n->attrs.body = body;
+}
+
+/* The value ids of body's inputs, in order (a loop's inputs map onto them one to one). */
+int hb_graph_inputs(const hb_graph *g, int *ids, int max)
+{
+    int n = 0;
+    for (int v = 0; v < g->nvalues; v++)
+        if (g->values[v].kind == HB_VAL_INPUT) {
+            if (n < max)
+                ids[n] = v;
+            n++;
+        }
+    return n;
+}
+
+/* A loop node's body against the node: one body input per node input, of the same shapes; a
+ * one-element cond; a result of the carried input's shape. */
+static bool loop_fits(const hb_graph *g, const hb_node *n, char *err, size_t err_size)
+{
+    const hb_graph *b = n->body;
+    int ins[64];
+    if (!b || b->output < 0 || b->cond < 0 || b->cond >= b->nvalues ||
+        hb_shape_numel(&b->values[b->cond].shape) != 1) {
+        snprintf(err, err_size, "loop at %s: its body needs a result and a one-element cond",
+                 n->path);
+        return false;
+    }
+    if (hb_graph_inputs(b, ins, 64) != n->ninputs) {
+        snprintf(err, err_size, "loop at %s: %d inputs, its body takes %d", n->path, n->ninputs,
+                 hb_graph_inputs(b, ins, 64));
+        return false;
+    }
+    for (int i = 0; i < n->ninputs && i < 64; i++)
+        if (!hb_shape_equal(&b->values[ins[i]].shape, &g->values[n->inputs[i]].shape)) {
+            snprintf(err, err_size, "loop at %s: input %d does not have its body input's shape",
+                     n->path, i);
+            return false;
+        }
+    if (!hb_shape_equal(&b->values[b->output].shape, &g->values[n->inputs[0]].shape)) {
+        snprintf(err, err_size, "loop at %s: the body's result is not the carried shape",
+                 n->path);
+        return false;
+    }
+    return hb_graph_verify(b, err, err_size) == HB_OK;
+}
+
 void hb_graph_replace_uses(hb_graph *g, int from, int to)
 {
     for (int i = 0; i < g->nnodes; i++)
@@ -150,6 +220,8 @@ bool *hb_graph_live_nodes(const hb_graph *g)
     }
     if (g->output >= 0 && g->output < g->nvalues)
         live_value[g->output] = true;
+    if (g->cond >= 0 && g->cond < g->nvalues)
+        live_value[g->cond] = true; /* a loop body's test is read by the loop */
     for (int i = g->nnodes - 1; i >= 0; i--) {
         const hb_node *n = &g->nodes[i];
         live[i] = live_value[n->output] || (hb_op_table[n->op].flags & HB_OPAQUE);
@@ -174,6 +246,8 @@ int *hb_graph_use_counts(const hb_graph *g)
                 uses[g->nodes[i].inputs[j]]++;
     if (g->output >= 0 && g->output < g->nvalues)
         uses[g->output]++; /* the caller reads it too */
+    if (g->cond >= 0 && g->cond < g->nvalues)
+        uses[g->cond]++; /* so does a loop, its body's test */
     hb_free(live);
     return uses;
 }
@@ -218,6 +292,8 @@ hb_status hb_graph_verify(const hb_graph *g, char *err, size_t err_size)
                      hb_shape_fmt(&out, b, sizeof b));
             return HB_ERR_SHAPE;
         }
+        if (n->op == HB_OP_LOOP && !loop_fits(g, n, err, err_size))
+            return HB_ERR_FORMAT;
         if (g->values[n->output].node != i) {
             snprintf(err, err_size, "node %d's output %%%d says it comes from node %d", i,
                      n->output, g->values[n->output].node);

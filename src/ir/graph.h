@@ -43,6 +43,7 @@ typedef struct hb_node {
     char *path;   /* block path the node came from ("chimera/0/net/2") */
     char *reason; /* island: why the block runs eagerly */
     struct hb_program *prog; /* fused ops: their program, owned (attrs.prog points here) */
+    struct hb_graph *body;   /* loop: its body, owned (attrs.body points here) */
 } hb_node;
 
 typedef struct hb_graph {
@@ -53,6 +54,7 @@ typedef struct hb_graph {
     int nnodes, cap_nodes;
     int input;  /* value id of the input, -1 if none yet */
     int output; /* value id returned, -1 if none yet */
+    int cond;   /* a loop body: the value that says whether to go round again; else -1 */
 } hb_graph;
 
 hb_graph *hb_graph_new(const char *name);
@@ -72,6 +74,12 @@ void hb_graph_truncate(hb_graph *g, int first_node, int first_value);
 
 /* Gives node n its own copy of prog (attrs.prog then points at it). */
 hb_status hb_node_set_program(hb_node *n, const hb_program *prog);
+/* Drops the nodes marked in remove (their values stay, unread, for dead-code elimination). */
+void hb_graph_remove_nodes(hb_graph *g, const bool *remove);
+/* Gives loop node n its body (taken over; attrs.body then points at it). */
+void hb_node_set_body(hb_node *n, hb_graph *body);
+/* The ids of g's input values in order (up to max); returns how many there are. */
+int hb_graph_inputs(const hb_graph *g, int *ids, int max);
 /* Every use of value from (and the graph's output, if it is from) becomes to. */
 void hb_graph_replace_uses(hb_graph *g, int from, int to);
 

@@ -6,6 +6,7 @@
 #include "../common.h"
 
 struct hb_program;
+struct hb_graph;
 
 enum {
     HB_EW = 1 << 0,   /* elementwise: output[i] depends on input[i] (after broadcasting) */
@@ -33,6 +34,7 @@ typedef enum hb_attr_kind {
     HB_ATTRS_AXES,   /* axis and axis2 */
     HB_ATTRS_REASON, /* none in hb_attrs: the node's reason (islands) */
     HB_ATTRS_EXPECT, /* scalar: 1 (true) or 0 (false), a guard's traced outcome */
+    HB_ATTRS_BODY,   /* body: a loop's graph */
     HB_ATTRS_PROGRAM,        /* prog */
     HB_ATTRS_REDUCE_PROGRAM, /* prog, reduce, and all or axis and keepdim */
     HB_ATTRS_GEMM,           /* prog and trans_b */
@@ -59,6 +61,7 @@ typedef struct hb_attrs {
     const struct hb_program *prog; /* fused ops: owned by the node (hb_node.prog) */
     hb_op reduce;   /* fused_reduce: HB_OP_SUM, HB_OP_MEAN or HB_OP_MAX */
     bool trans_b;   /* gemm: the second input is [n, k] (a linear's weight) */
+    const struct hb_graph *body; /* loop: owned by the node (hb_node.body) */
 } hb_attrs;
 
 /* Output shape of op over inputs, with attributes normalized (negative axes resolved, reshape's

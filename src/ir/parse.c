@@ -447,11 +447,22 @@ static bool parse_program(parser *P, hb_op op, int n, hb_program *prog, hb_attrs
 
 /* Reads "{...}" for ops that have attributes; ops without any must not have braces. The island's
  * reason goes to *reason; a fused op's program (over the node's n inputs) to *prog. */
+static bool parse_lines(parser *P, hb_graph *g, bool body);
+
 static bool parse_attrs(parser *P, hb_op op, int n, hb_attrs *a, char **reason,
-                        hb_program *prog)
+                        hb_program *prog, hb_graph **body)
 {
     skip_blank(P);
     switch (hb_op_table[op].attrs) {
+    case HB_ATTRS_BODY: /* {body={ <lines> }}: the body's lines between, then the node's type */
+        if (!need(P, '{') || !need_key(P, "body") || !need(P, '{') || !end_line(P))
+            return false;
+        if (!(*body = hb_graph_new("body")))
+            return fail(P, "out of memory");
+        if (!parse_lines(P, *body, true))
+            return false;
+        a->body = *body;
+        return need(P, '}') && need(P, '}');
     case HB_ATTRS_SCALAR:
         return need(P, '{') && need_key(P, "scalar") && parse_scalar(P, &a->scalar) &&
                need(P, '}');
@@ -619,7 +630,8 @@ static bool parse_node(parser *P, hb_graph *g)
             }
         }
     }
-    ok = ok && parse_attrs(P, op, n, &attrs, &reason, &prog) && parse_type(P, &out);
+    hb_graph *body = NULL;
+    ok = ok && parse_attrs(P, op, n, &attrs, &reason, &prog, &body) && parse_type(P, &out);
     if (ok && accept(P, '@'))
         ok = parse_name(P, "_.-/", "a block path", &path);
     ok = ok && end_line(P);
@@ -637,6 +649,11 @@ static bool parse_node(parser *P, hb_graph *g)
         g->nodes[g->nnodes - 1].reason = reason;
         reason = NULL;
     }
+    if (ok && op == HB_OP_LOOP) {
+        hb_node_set_body(&g->nodes[g->nnodes - 1], body);
+        body = NULL;
+    }
+    hb_graph_free(body);
     hb_free(reason);
     hb_free(path);
     return ok;
@@ -680,21 +697,19 @@ static bool parse_value_line(parser *P, hb_graph *g)
     return parse_node(P, g);
 }
 
-static hb_graph *parse_graph(parser *P)
+/* The lines of a graph (or of a loop's body, which may also have 'continue %N') up to the
+ * closing '}', which is left for the caller. */
+static bool parse_lines(parser *P, hb_graph *g, bool body)
 {
-    char *name = NULL;
-    skip_empty_lines(P);
-    if (!need_word(P, "graph") || !parse_name(P, "_.-", "a graph name", &name))
-        return NULL;
-    hb_graph *g = need(P, '{') && end_line(P) ? hb_graph_new(name) : NULL;
-    if (!g && !P->failed)
-        fail(P, "out of memory");
-    hb_free(name);
-    if (!g)
-        return NULL;
     for (skip_empty_lines(P); !P->failed && *P->p != '}'; skip_empty_lines(P)) {
         if (*P->p == '%') {
             parse_value_line(P, g);
+        } else if (body && accept_word(P, "continue")) {
+            int id = -1;
+            if (parse_ref(P, &id) && id >= g->nvalues)
+                fail(P, "expected a value defined on an earlier line, found %%%d", id);
+            if (!P->failed && end_line(P))
+                g->cond = id;
         } else if (accept_word(P, "return")) {
             int id = -1;
             if (parse_ref(P, &id) && id >= g->nvalues)
@@ -707,12 +722,30 @@ static hb_graph *parse_graph(parser *P)
         } else if (*P->p == '\0') {
             expect(P, "'}' to close the graph");
         } else {
-            expect(P, "a value '%N = ...', 'return' or '}'");
+            expect(P, body ? "a value '%N = ...', 'continue', 'return' or '}'"
+                           : "a value '%N = ...', 'return' or '}'");
         }
     }
     if (!P->failed && g->output < 0)
         expect(P, "a line 'return %N' before '}'");
-    if (!P->failed && need(P, '}') && end_line(P)) {
+    if (!P->failed && body && g->cond < 0)
+        expect(P, "a line 'continue %N' in a loop's body");
+    return !P->failed;
+}
+
+static hb_graph *parse_graph(parser *P)
+{
+    char *name = NULL;
+    skip_empty_lines(P);
+    if (!need_word(P, "graph") || !parse_name(P, "_.-", "a graph name", &name))
+        return NULL;
+    hb_graph *g = need(P, '{') && end_line(P) ? hb_graph_new(name) : NULL;
+    if (!g && !P->failed)
+        fail(P, "out of memory");
+    hb_free(name);
+    if (!g)
+        return NULL;
+    if (parse_lines(P, g, false) && need(P, '}') && end_line(P)) {
         skip_empty_lines(P);
         if (*P->p != '\0')
             expect(P, "end of input after the graph");

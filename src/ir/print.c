@@ -119,7 +119,10 @@ static void print_program(FILE *f, const hb_program *p)
     fputc(']', f);
 }
 
-static void print_attrs(FILE *f, const hb_node *n)
+static hb_status print_lines(FILE *f, const hb_graph *g, int indent);
+
+/* A node's attributes; a loop's body on lines of its own, indented under it. */
+static void print_attrs(FILE *f, const hb_node *n, int indent)
 {
     const hb_attrs *a = &n->attrs;
     if ((unsigned)n->op >= HB_OP_COUNT)
@@ -146,6 +149,12 @@ static void print_attrs(FILE *f, const hb_node *n)
         break;
     case HB_ATTRS_AXES:
         fprintf(f, " {axes=[%d, %d]}", a->axis, a->axis2);
+        break;
+    case HB_ATTRS_BODY:
+        fputs(" {body={\n", f);
+        if (n->body)
+            print_lines(f, n->body, indent + 4);
+        fprintf(f, "%*s}}", indent + 2, "");
         break;
     case HB_ATTRS_EXPECT:
         fputs(a->scalar != 0.0f ? " {expect=true}" : " {expect=false}", f);
@@ -186,22 +195,18 @@ static void print_type(FILE *f, const hb_value *v)
     print_dims(f, &v->shape);
 }
 
-hb_status hb_graph_print(FILE *f, const hb_graph *g)
+/* The lines of g at this indent: values, nodes, and the continue and return lines. */
+static hb_status print_lines(FILE *f, const hb_graph *g, int indent)
 {
-    if (!f || !g)
-        return hb_error(HB_ERR_ARG, "hb_graph_print: NULL %s", f ? "graph" : "file");
     int *num = hb_graph_text_numbers(g);
     if (!num)
         return HB_ERR_NOMEM;
-    fputs("graph ", f);
-    print_word(f, g->name, "_.-");
-    fputs(" {\n", f);
     for (int i = 0; i < g->nvalues; i++) {
         const hb_value *v = &g->values[i];
         if (v->kind == HB_VAL_NODE)
             continue;
         bool known = (unsigned)v->kind < HB_VAL_NODE;
-        fprintf(f, "  %%%d = %s", num[i], known ? hb_value_kind_names[v->kind] : "?");
+        fprintf(f, "%*s%%%d = %s", indent, "", num[i], known ? hb_value_kind_names[v->kind] : "?");
         if (v->kind != HB_VAL_INPUT) {
             fputc(' ', f);
             print_string(f, v->name);
@@ -213,7 +218,7 @@ hb_status hb_graph_print(FILE *f, const hb_graph *g)
         const hb_node *n = &g->nodes[i];
         if (n->output < 0 || n->output >= g->nvalues)
             continue; /* nothing to name it by; the verifier reports such a node */
-        fprintf(f, "  %%%d = %s(", num[n->output],
+        fprintf(f, "%*s%%%d = %s(", indent, "", num[n->output],
                 (unsigned)n->op < HB_OP_COUNT ? hb_op_table[n->op].name : "?");
         for (int j = 0; j < n->ninputs; j++) {
             if (j)
@@ -221,7 +226,7 @@ hb_status hb_graph_print(FILE *f, const hb_graph *g)
             print_value_ref(f, g, num, n->inputs[j]);
         }
         fputc(')', f);
-        print_attrs(f, n);
+        print_attrs(f, n, indent);
         print_type(f, &g->values[n->output]);
         if (n->path && *n->path) {
             fputs("  @", f);
@@ -229,16 +234,32 @@ hb_status hb_graph_print(FILE *f, const hb_graph *g)
         }
         fputc('\n', f);
     }
+    if (g->cond >= 0) {
+        fprintf(f, "%*scontinue ", indent, "");
+        print_value_ref(f, g, num, g->cond);
+        fputc('\n', f);
+    }
     if (g->output >= 0) {
-        fputs("  return ", f);
+        fprintf(f, "%*sreturn ", indent, "");
         print_value_ref(f, g, num, g->output);
         fputc('\n', f);
     }
-    fputs("}\n", f);
     hb_free(num);
-    if (ferror(f))
-        return hb_error(HB_ERR_IO, "hb_graph_print: write error");
     return HB_OK;
+}
+
+hb_status hb_graph_print(FILE *f, const hb_graph *g)
+{
+    if (!f || !g)
+        return hb_error(HB_ERR_ARG, "hb_graph_print: NULL %s", f ? "graph" : "file");
+    fputs("graph ", f);
+    print_word(f, g->name, "_.-");
+    fputs(" {\n", f);
+    hb_status st = print_lines(f, g, 2);
+    fputs("}\n", f);
+    if (st == HB_OK && ferror(f))
+        return hb_error(HB_ERR_IO, "hb_graph_print: write error");
+    return st;
 }
 
 char *hb_graph_to_string(const hb_graph *g)

@@ -232,6 +232,14 @@ static hb_status rule_guard(rule_ctx *c)
     return HB_OK;
 }
 
+static hb_status rule_loop(rule_ctx *c)
+{
+    if (!c->at->body)
+        return fail(c, HB_ERR_ARG, "has no body");
+    *c->out = c->in[0]; /* the carried value keeps its shape (the verifier checks the body) */
+    return HB_OK;
+}
+
 static hb_status rule_island(rule_ctx *c)
 {
     *c->out = c->at->shape; /* whatever the block returned when it was traced */

@@ -16,8 +16,10 @@ hb_status hb_pass_dce(hb_graph *g, const hb_pass_opts *opts, hb_pass_stats *stat
         return HB_ERR_NOMEM;
     }
     live[g->output] = true;
-    if (g->input >= 0)
-        live[g->input] = true; /* the signature keeps its input even if unused */
+    if (g->cond >= 0)
+        live[g->cond] = true;
+    for (int v = 0; v < g->nvalues; v++) /* the signature keeps its inputs even if unused */
+        live[v] = live[v] || g->values[v].kind == HB_VAL_INPUT;
     for (int i = 0; i < g->nnodes; i++)
         if (keep[i]) {
             live[g->nodes[i].output] = true;
@@ -52,6 +54,7 @@ hb_status hb_pass_dce(hb_graph *g, const hb_pass_opts *opts, hb_pass_stats *stat
     }
     g->nvalues = nv, g->nnodes = nn;
     g->output = renum[g->output];
+    g->cond = g->cond >= 0 ? renum[g->cond] : -1;
     g->input = g->input >= 0 ? renum[g->input] : -1;
     stats->rewrites = removed;
     snprintf(stats->note, sizeof stats->note, "%d nodes removed", removed);

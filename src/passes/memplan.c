@@ -87,6 +87,8 @@ hb_status hb_pass_memplan(hb_graph *g, const hb_pass_opts *opts, hb_pass_stats *
     for (int i = 0; i < g->nnodes; i++)
         for (int j = 0; j < g->nodes[i].ninputs; j++)
             last[g->nodes[i].inputs[j]] = i;
+    if (g->cond >= 0) /* a loop body's cond is read after the last node: keep it to the end */
+        last[g->cond] = g->nnodes;
 
     arena a = {0};
     int64_t unplanned = 0;

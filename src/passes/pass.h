@@ -41,6 +41,7 @@ hb_status hb_passes_run(hb_graph *g, const hb_pass_opts *opts, hb_pass_stats *st
                         const char *dump_after, FILE *dump, char *err, size_t err_size);
 const hb_pass *hb_pass_find(const char *name);
 
+hb_status hb_pass_lift_loops(hb_graph *g, const hb_pass_opts *opts, hb_pass_stats *stats);
 hb_status hb_pass_simplify(hb_graph *g, const hb_pass_opts *opts, hb_pass_stats *stats);
 hb_status hb_pass_cse(hb_graph *g, const hb_pass_opts *opts, hb_pass_stats *stats);
 hb_status hb_pass_fold(hb_graph *g, const hb_pass_opts *opts, hb_pass_stats *stats);

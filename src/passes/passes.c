@@ -5,6 +5,7 @@
 #include <string.h>
 
 const hb_pass hb_passes[] = {
+    {"lift_loops", hb_pass_lift_loops, "repeating guarded iterations into one loop node"},
     {"simplify", hb_pass_simplify, "algebraic identities: x*1, x-0, relu(relu x), ..."},
     {"cse", hb_pass_cse, "one node for each distinct computation"},
     {"fold", hb_pass_fold, "compute what depends only on constants; scalars into weights"},
@@ -74,6 +75,7 @@ bool hb_attrs_equal(hb_op op, const hb_attrs *a, const hb_attrs *b)
         return a->axis == b->axis && a->axis2 == b->axis2;
     case HB_ATTRS_REASON:
     case HB_ATTRS_EXPECT:
+    case HB_ATTRS_BODY:
         return false; /* islands run blocks, guards decide: never merged */
     case HB_ATTRS_PROGRAM:
         return hb_program_equal(a->prog, b->prog);

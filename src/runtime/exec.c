@@ -9,7 +9,9 @@ struct hb_plan_ctx {
     float *arena;
     hb_operand *operands;     /* per plan operand, data resolved except input/output */
     int *bind_in, *bind_out;  /* operand indices to point at the call's buffers */
+    int *bind_which;          /* for each bind_in entry, which of the call's inputs */
     int nbind_in, nbind_out;
+    float *carry[2];          /* a loop body's: its state this round and the next */
 };
 
 hb_plan_ctx *hb_plan_ctx_new(const hb_plan *p)
@@ -21,7 +23,15 @@ hb_plan_ctx *hb_plan_ctx_new(const hb_plan *p)
     c->operands = hb_malloc(sizeof *c->operands * ((size_t)p->noperands + 1));
     c->bind_in = hb_malloc(sizeof *c->bind_in * ((size_t)p->noperands + 1));
     c->bind_out = hb_malloc(sizeof *c->bind_out * ((size_t)p->noperands + 1));
-    if (!c->arena || !c->operands || !c->bind_in || !c->bind_out) {
+    c->bind_which = hb_malloc(sizeof *c->bind_which * ((size_t)p->noperands + 1));
+    size_t carry = p->cond_offset >= 0 || p->cond_is_output
+                       ? sizeof(float) * (size_t)hb_shape_numel(&p->out_shape) : 0;
+    if (carry) {
+        c->carry[0] = hb_aligned_alloc(carry);
+        c->carry[1] = hb_aligned_alloc(carry);
+    }
+    if (!c->arena || !c->operands || !c->bind_in || !c->bind_out || !c->bind_which ||
+        (carry && (!c->carry[0] || !c->carry[1]))) {
         hb_plan_ctx_free(c);
         return NULL;
     }
@@ -31,7 +41,11 @@ hb_plan_ctx *hb_plan_ctx_new(const hb_plan *p)
         switch (s->kind) {
         case HB_SLOT_ARENA: c->operands[i].data = (float *)((char *)c->arena + s->offset); break;
         case HB_SLOT_FIXED: c->operands[i].data = s->data; break;
-        case HB_SLOT_INPUT: c->operands[i].data = NULL, c->bind_in[c->nbind_in++] = i; break;
+        case HB_SLOT_INPUT:
+            c->operands[i].data = NULL;
+            c->bind_which[c->nbind_in] = s->input;
+            c->bind_in[c->nbind_in++] = i;
+            break;
         case HB_SLOT_OUTPUT: c->operands[i].data = NULL, c->bind_out[c->nbind_out++] = i; break;
         }
     }
@@ -45,14 +59,22 @@ void hb_plan_ctx_free(hb_plan_ctx *c)
     hb_aligned_free(c->arena);
     hb_free(c->operands);
     hb_free(c->bind_in);
+    hb_free(c->bind_which);
+    hb_aligned_free(c->carry[0]);
+    hb_aligned_free(c->carry[1]);
     hb_free(c->bind_out);
     hb_free(c);
 }
 
 hb_status hb_plan_run(const hb_plan *p, hb_plan_ctx *c, const float *in, float *out)
 {
-    for (int i = 0; i < c->nbind_in; i++)
-        c->operands[c->bind_in[i]].data = (float *)in; /* kernels never write their inputs */
+    return hb_plan_run_n(p, c, &in, out);
+}
+
+hb_status hb_plan_run_n(const hb_plan *p, hb_plan_ctx *c, const float *const *ins, float *out)
+{
+    for (int i = 0; i < c->nbind_in; i++) /* kernels never write their inputs */
+        c->operands[c->bind_in[i]].data = (float *)ins[c->bind_which[i]];
     for (int i = 0; i < c->nbind_out; i++)
         c->operands[c->bind_out[i]].data = out;
     for (int i = 0; i < p->ninstrs; i++) {
@@ -62,6 +84,12 @@ hb_status hb_plan_run(const hb_plan *p, hb_plan_ctx *c, const float *in, float *
             /* The path the trace took must be the path of this call. */
             if ((ops[0].data[0] != 0.0f) != (ins->attrs.scalar != 0.0f))
                 return HB_ERR_GUARD;
+            continue;
+        }
+        if (ins->op == HB_OP_LOOP) {
+            hb_status st = hb_loop_run(ins->body, ops, ins->ninputs, &ops[ins->ninputs]);
+            if (st != HB_OK)
+                return st;
             continue;
         }
         if (ins->op == HB_OP_ISLAND) {
@@ -75,6 +103,39 @@ hb_status hb_plan_run(const hb_plan *p, hb_plan_ctx *c, const float *in, float *
         ins->kernel(ops, ins->ninputs, &ops[ins->ninputs], &ins->attrs);
     }
     return HB_OK;
+}
+
+hb_status hb_loop_run(const hb_plan *body, const hb_operand *in, int n, const hb_operand *out)
+{
+    hb_plan_ctx *c = hb_plan_acquire(body);
+    if (!c)
+        return HB_ERR_NOMEM;
+    const float *ins[64];
+    for (int i = 0; i < n && i < 64; i++)
+        ins[i] = in[i].data;
+    size_t bytes = sizeof(float) * (size_t)hb_shape_numel(&out->shape);
+    hb_status st = HB_OK;
+    int k = 0;
+    for (long round = 0;; round++) {
+        if (round == HB_LOOP_MAX) {
+            st = hb_error(HB_ERR_STATE, "a loop went round %d times without its test failing",
+                          HB_LOOP_MAX);
+            break;
+        }
+        float *next = c->carry[k];
+        if ((st = hb_plan_run_n(body, c, ins, next)) != HB_OK)
+            break;
+        ins[0] = next, k ^= 1; /* the new state is the next round's input */
+        const float *test = body->cond_is_output ? next
+                                                 : (const float *)((const char *)c->arena +
+                                                                   body->cond_offset);
+        if (test[0] == 0.0f)
+            break;
+    }
+    if (st == HB_OK)
+        memcpy(out->data, ins[0], bytes);
+    hb_plan_release(body, c);
+    return st;
 }
 
 /* Per-thread cache of contexts by plan id. A context only points at its own arena and at data

@@ -3,6 +3,7 @@
  * them (the seed's `while sum(abs(x)) > 1`) do not hinge on float rounding order. */
 #include "kernels.h"
 #include "gemm_small.h"
+#include "plan.h"
 #include "program.h"
 
 #include <cblas.h>
@@ -301,6 +302,19 @@ static void kernel_GUARD(const hb_operand *in, int n, const hb_operand *out, con
 {
     (void)n, (void)at;
     out->data[0] = in[0].data[0];
+}
+
+/* A loop outside a plan (plans run their lowered body directly): lowered here, run, dropped. */
+static void kernel_LOOP(const hb_operand *in, int n, const hb_operand *out, const hb_attrs *at)
+{
+    char err[256];
+    hb_plan *body = hb_plan_lower(at->body, err, sizeof err);
+    if (!body) {
+        hb_error(HB_ERR_STATE, "loop: %s", err);
+        return;
+    }
+    hb_loop_run(body, in, n, out);
+    hb_plan_free(body);
 }
 
 void (*hb_island_hook)(void *callee, const hb_operand *in, const hb_operand *out);

@@ -32,7 +32,7 @@ hb_plan *hb_plan_lower(const hb_graph *g, char *err, size_t err_size)
         if (v == g->output && val->kind == HB_VAL_NODE)
             s->kind = HB_SLOT_OUTPUT;
         else if (val->kind == HB_VAL_INPUT)
-            s->kind = HB_SLOT_INPUT;
+            s->kind = HB_SLOT_INPUT, s->input = p->ninputs++;
         else if (val->kind == HB_VAL_NODE)
             s->kind = HB_SLOT_ARENA, s->offset = val->offset;
         else
@@ -53,9 +53,13 @@ hb_plan *hb_plan_lower(const hb_graph *g, char *err, size_t err_size)
         p->slots[g->nvalues] = (hb_slot){.kind = HB_SLOT_OUTPUT, .shape = ret->shape};
     for (int i = 0; i < g->nnodes; i++) {
         const hb_node *n = &g->nodes[i];
-        p->instrs[p->ninstrs++] = (hb_instr){.op = n->op, .kernel = hb_kernels[n->op],
-                                             .attrs = n->attrs, .first_operand = p->noperands,
-                                             .ninputs = n->ninputs};
+        hb_instr *ins = &p->instrs[p->ninstrs++];
+        *ins = (hb_instr){.op = n->op, .kernel = hb_kernels[n->op], .attrs = n->attrs,
+                          .first_operand = p->noperands, .ninputs = n->ninputs};
+        if (n->op == HB_OP_LOOP && !(ins->body = hb_plan_lower(n->body, err, err_size))) {
+            hb_plan_free(p);
+            return NULL;
+        }
         for (int j = 0; j < n->ninputs; j++)
             p->operand_slots[p->noperands++] = n->inputs[j];
         p->operand_slots[p->noperands++] = n->output;
@@ -73,6 +77,16 @@ hb_plan *hb_plan_lower(const hb_graph *g, char *err, size_t err_size)
             int64_t end = p->slots[v].offset + hb_shape_numel(&p->slots[v].shape) * 4;
             p->arena_bytes = end > p->arena_bytes ? end : p->arena_bytes;
         }
+    p->cond_offset = -1;
+    if (g->cond >= 0) {
+        p->cond_is_output = g->cond == g->output;
+        p->cond_offset = g->values[g->cond].offset;
+        if (!p->cond_is_output && p->cond_offset < 0) {
+            snprintf(err, err_size, "a loop body's test has no place in the arena");
+            hb_plan_free(p);
+            return NULL;
+        }
+    }
     p->in_shape = g->input >= 0 ? g->values[g->input].shape : (hb_shape){0};
     p->out_shape = ret->shape;
     return p;
@@ -82,6 +96,8 @@ void hb_plan_free(hb_plan *p)
 {
     if (!p)
         return;
+    for (int i = 0; i < p->ninstrs; i++)
+        hb_plan_free(p->instrs[i].body);
     hb_free(p->slots);
     hb_free(p->instrs);
     hb_free(p->operand_slots);

@@ -16,6 +16,7 @@ typedef struct hb_slot {
     hb_slot_kind kind;
     int64_t offset; /* arena */
     float *data;    /* fixed */
+    int input;      /* input: which of the call's inputs (a loop body has several) */
     hb_shape shape;
 } hb_slot;
 
@@ -25,6 +26,7 @@ typedef struct hb_instr {
     hb_attrs attrs;
     int first_operand; /* index into the plan's operand slots: inputs, then the output */
     int ninputs;
+    struct hb_plan *body; /* loop: its body, lowered (owned) */
 } hb_instr;
 
 typedef struct hb_plan_ctx hb_plan_ctx;
@@ -40,6 +42,9 @@ typedef struct hb_plan {
     hb_shape in_shape, out_shape;
     int nislands;
     uint64_t id; /* unique among all plans ever lowered: names it in per-thread caches */
+    int ninputs;            /* the call's inputs (more than one only for a loop body) */
+    int64_t cond_offset;    /* a loop body: where its test lands in the arena; -1 if none */
+    bool cond_is_output;    /* ... or it is the body's result itself (a one-element state) */
 } hb_plan;
 
 /* Lowers a graph whose values carry arena offsets (the memplan pass). The plan points into the
@@ -51,6 +56,12 @@ hb_plan_ctx *hb_plan_ctx_new(const hb_plan *p);
 void hb_plan_ctx_free(hb_plan_ctx *ctx);
 /* Runs the plan: reads in (in_shape), writes out (out_shape); allocates nothing. */
 hb_status hb_plan_run(const hb_plan *p, hb_plan_ctx *ctx, const float *in, float *out);
+/* The same with several inputs (a loop's body: its carried state, then its invariants). */
+hb_status hb_plan_run_n(const hb_plan *p, hb_plan_ctx *ctx, const float *const *ins, float *out);
+/* Runs a loop: state = in[0]; do state = body(state, in[1]...) while the body's test holds;
+ * the last state goes to out. HB_ERR_STATE if it goes round more than HB_LOOP_MAX times. */
+enum { HB_LOOP_MAX = 1 << 24 };
+hb_status hb_loop_run(const hb_plan *body, const hb_operand *in, int n, const hb_operand *out);
 
 /* A context for this thread: kept in a small per-thread cache between runs, so a block call
  * that runs a plan takes no lock and allocates nothing for it after the first time. */

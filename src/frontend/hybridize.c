@@ -521,6 +521,15 @@ static void explain_text(FILE *f, hb_block *b, const char *path)
                         atomic_load(&e->hits), atomic_load(&e->side_exits));
             for (int p = 0; p < hb_pass_count; p++)
                 fprintf(f, "    pass %s: %s\n", hb_passes[p].name, e->stats[p].note);
+            for (int n = 0; n < e->graph->nnodes; n++) {
+                const hb_node *node = &e->graph->nodes[n];
+                if (node->op != HB_OP_LOOP || !node->body)
+                    continue;
+                fprintf(f, "    lifted loop at %s: each round", node->path);
+                for (int k = 0; k < node->body->nnodes; k++)
+                    fprintf(f, "%s %s", k ? "," : "", hb_op_table[node->body->nodes[k].op].name);
+                fprintf(f, "; goes round while its test holds (%d inputs)\n", node->ninputs);
+            }
             for (int n = 0; n < e->graph->nnodes; n++)
                 if (e->graph->nodes[n].op == HB_OP_ISLAND)
                     fprintf(f, "    eager island %s: %s\n", e->graph->nodes[n].path,
@@ -592,6 +601,10 @@ static char *explain_json(hb_block *b, const char *root)
     cJSON_AddNumberToObject(o, "unplanned_bytes", e ? (double)unplanned_bytes(e) : 0);
     cJSON_AddBoolToObject(o, "compiled", e != NULL);
     cJSON_AddNumberToObject(o, "guards", e ? count_guards(e->graph) : 0);
+    int loops = 0;
+    for (int n = 0; e && n < e->graph->nnodes; n++)
+        loops += e->graph->nodes[n].op == HB_OP_LOOP;
+    cJSON_AddNumberToObject(o, "lifted_loops", loops);
     cJSON_AddNumberToObject(o, "side_exits", h ? (double)atomic_load(&h->side_exits) : 0);
     cJSON *islands = cJSON_AddArrayToObject(o, "eager_islands");
     if (h && atomic_load(&h->island))

@@ -72,7 +72,21 @@ static bool regular(const hb_graph *g, lift *l)
             }
         }
     }
-    return l->carry >= 0;
+    if (l->carry < 0)
+        return false;
+    /* x0 must reach the rounds only as the carried value: a round that also reads the first
+     * state itself (beside the carried one) would get the carried value in the body. */
+    for (int j = 0; j < len; j++) {
+        const hb_node *a = &g->nodes[s1 + j], *b = &g->nodes[s1 + len + j];
+        for (int t = 0; t < a->ninputs; t++)
+            if (a->inputs[t] == l->x0 && position(g, b->inputs[t], s1, s1 + len) < 0)
+                return false;
+    }
+    /* The one guard of a round is the one that closes it. */
+    for (int j = 0; j + 1 < len; j++)
+        if (g->nodes[s1 + j].op == HB_OP_GUARD)
+            return false;
+    return true;
 }
 
 /* Values made in a unit may be read later only by the next unit (the carried one), and after

@@ -7,14 +7,16 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "models.h"
+
 const char *data_path(const char *rel)
 {
     /* A ring of buffers, so one call can pass several paths. */
-    static _Thread_local char bufs[8][1024];
+    static _Thread_local char bufs[8][2048];
     static _Thread_local int next;
     char *buf = bufs[next++ % 8];
     const char *root = getenv("HB_TEST_DATA");
-    snprintf(buf, sizeof bufs[0], "%s/%s", root ? root : "tests/data", rel);
+    snprintf(buf, sizeof bufs[0], "%.1000s/%.1000s", root ? root : "tests/data", rel);
     return buf;
 }
 
@@ -69,4 +71,104 @@ int run_suite(Suite *s)
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+/* ---- the seed models and their fixtures (tests/data/NAME) --------------------------------- */
+
+const char *const test_fixture_models[] = {"mlp", "mlp-class", "my-sequential", "fixed-hidden",
+                                           "nest-mlp", "chimera", "parallel", "factory"};
+const int test_fixture_model_count = (int)(sizeof test_fixture_models / sizeof *test_fixture_models);
+
+bool test_has_fixture(const char *name)
+{
+    for (size_t i = 0; i < test_fixture_model_count; i++)
+        if (strcmp(test_fixture_models[i], name) == 0)
+            return true;
+    return false;
+}
+
+/* The model built from seed 0 with the fixture's weights loaded (if it has a fixture). */
+hb_block *test_model(const char *name)
+{
+    hb_block *net = example_model_new(name, 0);
+    ck_assert_msg(net != NULL, "%s: %s", name, hb_last_error());
+    if (test_has_fixture(name)) {
+        char rel[256];
+        snprintf(rel, sizeof rel, "%s/weights.safetensors", name);
+        ck_assert_msg(hb_block_load(net, data_path(rel)) == HB_OK, "%s: %s", name,
+                      hb_last_error());
+    }
+    return net;
+}
+
+hb_tensor *test_fixture(const char *name, const char *file)
+{
+    char rel[1024];
+    snprintf(rel, sizeof rel, "%s/%s", name, file);
+    hb_tensor *t = hb_npy_load(data_path(rel));
+    ck_assert_msg(t != NULL, "%s: %s", rel, hb_last_error());
+    return t;
+}
+
+/* The fixture input of name, or for scaled-fixed a seeded normal [2, 20]. */
+hb_tensor *test_model_input(const char *name)
+{
+    if (test_has_fixture(name))
+        return test_fixture(name, "input.npy");
+    hb_rng rng;
+    hb_rng_seed(&rng, 5);
+    return hb_randn(HB_SHAPE(2, 20), &rng);
+}
+
+hb_tensor *test_call_ok(hb_block *net, hb_tensor *x)
+{
+    hb_tensor *y = hb_block_call(net, x);
+    ck_assert_msg(y != NULL, "%s: %s", hb_block_name(net), hb_last_error());
+    return y;
+}
+
+bool test_same_bits(const hb_tensor *a, const hb_tensor *b)
+{
+    return a && b && hb_tensor_same_shape(a, b) &&
+           memcmp(hb_tensor_cdata(a), hb_tensor_cdata(b),
+                  sizeof(float) * (size_t)hb_tensor_numel(a)) == 0;
+}
+
+/* A whole file as a string (free()), or NULL. */
+char *test_slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = NULL;
+    size_t len = 0, cap = 0, n;
+    char chunk[4096];
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if (len + n + 1 > cap) {
+            cap = 2 * (len + n + 1);
+            char *grown = realloc(buf, cap);
+            if (!grown) {
+                free(buf);
+                fclose(f);
+                return NULL;
+            }
+            buf = grown;
+        }
+        memcpy(buf + len, chunk, n);
+        len += n;
+    }
+    fclose(f);
+    if (!buf)
+        buf = calloc(1, 1);
+    else
+        buf[len] = '\0';
+    return buf;
+}
+
+int test_count_substr(const char *s, const char *sub)
+{
+    int n = 0;
+    for (const char *p = s; (p = strstr(p, sub)); p += strlen(sub))
+        n++;
+    return n;
 }

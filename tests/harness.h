@@ -17,6 +17,20 @@ double rel_error_buf(const float *a, const double *ref, int64_t n);
 /* Runs the suite made by make and returns the process exit status. */
 int run_suite(Suite *s);
 
+/* The seed models with fixtures, and helpers over them: the model from seed 0 with the
+ * fixture's weights, a fixture file, the fixture input (a seeded normal [2, 20] for models
+ * without one), a call that must succeed. */
+extern const char *const test_fixture_models[];
+extern const int test_fixture_model_count;
+bool test_has_fixture(const char *name);
+hb_block *test_model(const char *name);
+hb_tensor *test_fixture(const char *name, const char *file);
+hb_tensor *test_model_input(const char *name);
+hb_tensor *test_call_ok(hb_block *net, hb_tensor *x);
+bool test_same_bits(const hb_tensor *a, const hb_tensor *b);
+char *test_slurp(const char *path); /* a whole file as a string (free()), or NULL */
+int test_count_substr(const char *s, const char *sub);
+
 #define ck_assert_tensor_ok(t) ck_assert_msg((t) != NULL, "NULL tensor: %s", hb_last_error())
 
 #endif

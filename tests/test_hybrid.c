@@ -26,8 +26,6 @@
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
-static const char *const fixture_models[] = {"mlp", "mlp-class", "my-sequential", "fixed-hidden",
-                                             "nest-mlp", "chimera", "parallel", "factory"};
 /* The fixture models and scaled-fixed, which has no fixture (its constant comes from seed 0). */
 static const char *const parity_models[] = {"mlp", "mlp-class", "my-sequential", "fixed-hidden",
                                             "nest-mlp", "chimera", "parallel", "factory",
@@ -35,91 +33,12 @@ static const char *const parity_models[] = {"mlp", "mlp-class", "my-sequential",
 
 /* ---- helpers ----------------------------------------------------------------------------- */
 
-static bool has_fixture(const char *name)
-{
-    for (size_t i = 0; i < ARRAY_LEN(fixture_models); i++)
-        if (strcmp(fixture_models[i], name) == 0)
-            return true;
-    return false;
-}
 
-/* The model built from seed 0 with the fixture's weights loaded (if it has a fixture). */
-static hb_block *model(const char *name)
-{
-    hb_block *net = example_model_new(name, 0);
-    ck_assert_msg(net != NULL, "%s: %s", name, hb_last_error());
-    if (has_fixture(name)) {
-        char rel[256];
-        snprintf(rel, sizeof rel, "%s/weights.safetensors", name);
-        ck_assert_msg(hb_block_load(net, data_path(rel)) == HB_OK, "%s: %s", name,
-                      hb_last_error());
-    }
-    return net;
-}
 
-static hb_tensor *fixture(const char *name, const char *file)
-{
-    char rel[1024];
-    snprintf(rel, sizeof rel, "%s/%s", name, file);
-    hb_tensor *t = hb_npy_load(data_path(rel));
-    ck_assert_msg(t != NULL, "%s: %s", rel, hb_last_error());
-    return t;
-}
 
-/* The fixture input of name, or for scaled-fixed a seeded normal [2, 20]. */
-static hb_tensor *model_input(const char *name)
-{
-    if (has_fixture(name))
-        return fixture(name, "input.npy");
-    hb_rng rng;
-    hb_rng_seed(&rng, 5);
-    return hb_randn(HB_SHAPE(2, 20), &rng);
-}
 
-static hb_tensor *call_ok(hb_block *net, hb_tensor *x)
-{
-    hb_tensor *y = hb_block_call(net, x);
-    ck_assert_msg(y != NULL, "%s: %s", hb_block_name(net), hb_last_error());
-    return y;
-}
 
-static bool same_bits(const hb_tensor *a, const hb_tensor *b)
-{
-    return a && b && hb_tensor_same_shape(a, b) &&
-           memcmp(hb_tensor_cdata(a), hb_tensor_cdata(b),
-                  sizeof(float) * (size_t)hb_tensor_numel(a)) == 0;
-}
 
-/* A whole file as a string (free()), or NULL. */
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = NULL;
-    size_t len = 0, cap = 0, n;
-    char chunk[4096];
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        if (len + n + 1 > cap) {
-            cap = 2 * (len + n + 1);
-            char *grown = realloc(buf, cap);
-            if (!grown) {
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = grown;
-        }
-        memcpy(buf + len, chunk, n);
-        len += n;
-    }
-    fclose(f);
-    if (!buf)
-        buf = calloc(1, 1);
-    else
-        buf[len] = '\0';
-    return buf;
-}
 
 static char *explain_to_string(hb_block *net, bool json)
 {
@@ -175,13 +94,6 @@ static const cJSON *json_island(const cJSON *j, const char *block)
     return NULL;
 }
 
-static int count_substr(const char *s, const char *sub)
-{
-    int n = 0;
-    for (const char *p = s; (p = strstr(p, sub)); p += strlen(sub))
-        n++;
-    return n;
-}
 
 /* The first parameter or constant a graph's text declares but no node reads ("" if none). */
 static void first_unused_leaf(const char *text, char *out, size_t size)
@@ -229,10 +141,10 @@ static void check_round_trip(const hb_graph *g, const char *what)
 START_TEST(parity)
 {
     const char *name = parity_models[_i];
-    hb_block *hy = model(name), *ea = model(name);
+    hb_block *hy = test_model(name), *ea = test_model(name);
     ck_assert_int_eq(hb_hybridize(hy, true), HB_OK);
-    hb_tensor *x = model_input(name);
-    hb_tensor *want = has_fixture(name) ? fixture(name, "output.npy") : NULL;
+    hb_tensor *x = test_model_input(name);
+    hb_tensor *want = test_has_fixture(name) ? test_fixture(name, "output.npy") : NULL;
     hb_rng rng;
     hb_rng_seed(&rng, 11);
     hb_tensor *inputs[] = {
@@ -272,7 +184,7 @@ END_TEST
 /* The other fixtures: batch 5, width 33 (tests/data/extra). */
 START_TEST(parity_extra)
 {
-    const char *name = fixture_models[_i];
+    const char *name = test_fixture_models[_i];
     char rel[256];
     hb_block *hy = example_model_new(name, 0), *ea = example_model_new(name, 0);
     ck_assert_ptr_nonnull(hy);
@@ -282,13 +194,13 @@ START_TEST(parity_extra)
     ck_assert_msg(hb_block_load(ea, data_path(rel)) == HB_OK, "%s", hb_last_error());
     ck_assert_int_eq(hb_hybridize(hy, true), HB_OK);
     snprintf(rel, sizeof rel, "extra/%s", name);
-    hb_tensor *x = fixture(rel, "input.npy"), *want = fixture(rel, "output.npy");
+    hb_tensor *x = test_fixture(rel, "input.npy"), *want = test_fixture(rel, "output.npy");
     ck_assert_int_eq(hb_tensor_dim(x, 0), 5); /* width 33, or 20 where the model fixes it */
     for (int i = 0; i < 4; i++) {
         hb_tensor *in = i < 2 ? hb_tensor_retain(x) : hb_mul_scalar(x, i == 2 ? 1e-3f : 1e4f);
         hb_tensor *y = hb_block_call(hy, in);
         ck_assert_msg(y != NULL, "%s call %d: %s", name, i, hb_last_error());
-        hb_tensor *e = call_ok(ea, in);
+        hb_tensor *e = test_call_ok(ea, in);
         ck_assert_msg(rel_error(y, e) <= 1e-5, "%s call %d: vs eager %g", name, i,
                       rel_error(y, e));
         if (i < 2)
@@ -305,15 +217,15 @@ END_TEST
  * while the first call is traced, and the plan reads them (not a snapshot). */
 START_TEST(deferred_parameters_while_tracing)
 {
-    hb_tensor *x = fixture("mlp", "input.npy");
+    hb_tensor *x = test_fixture("mlp", "input.npy");
     hb_block *hy = example_model_new("mlp", 0);
     ck_assert_int_eq(hb_hybridize(hy, true), HB_OK);
-    hb_tensor *y1 = call_ok(hy, x);
+    hb_tensor *y1 = test_call_ok(hy, x);
     hb_block *ea = example_model_new("mlp", 0); /* the same random stream, drawn the same way */
-    hb_tensor *e = call_ok(ea, x);
-    ck_assert_msg(same_bits(y1, e), "first (traced) call differs from eager");
-    hb_tensor *y2 = call_ok(hy, x);
-    ck_assert_msg(same_bits(y2, e), "plan run differs from eager");
+    hb_tensor *e = test_call_ok(ea, x);
+    ck_assert_msg(test_same_bits(y1, e), "first (traced) call differs from eager");
+    hb_tensor *y2 = test_call_ok(hy, x);
+    ck_assert_msg(test_same_bits(y2, e), "plan run differs from eager");
     ck_assert_ptr_nonnull(hb_block_plan(hy, HB_SHAPE(2, 20)));
     cJSON *j = explain_json(hy);
     ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "eager_islands")),
@@ -321,8 +233,8 @@ START_TEST(deferred_parameters_while_tracing)
     cJSON_Delete(j);
     hb_tensor_data(hb_block_param(hb_block_child(hy, "0"), "weight"))[3] += 1.0f;
     hb_tensor_data(hb_block_param(hb_block_child(ea, "0"), "weight"))[3] += 1.0f;
-    hb_tensor *y3 = call_ok(hy, x), *e3 = call_ok(ea, x);
-    ck_assert_msg(same_bits(y3, e3), "the plan does not read the inferred weight live");
+    hb_tensor *y3 = test_call_ok(hy, x), *e3 = test_call_ok(ea, x);
+    ck_assert_msg(test_same_bits(y3, e3), "the plan does not read the inferred weight live");
     hb_tensor_release(y1), hb_tensor_release(y2), hb_tensor_release(y3);
     hb_tensor_release(e), hb_tensor_release(e3), hb_tensor_release(x);
     hb_block_release(hy), hb_block_release(ea);
@@ -333,11 +245,11 @@ END_TEST
 
 static hb_block *hybrid_model_called_twice(const char *name, hb_tensor **x_out)
 {
-    hb_block *net = model(name);
+    hb_block *net = test_model(name);
     ck_assert_int_eq(hb_hybridize(net, true), HB_OK);
-    hb_tensor *x = model_input(name);
+    hb_tensor *x = test_model_input(name);
     for (int i = 0; i < 2; i++)
-        hb_tensor_release(call_ok(net, x));
+        hb_tensor_release(test_call_ok(net, x));
     if (x_out)
         *x_out = x;
     else
@@ -353,7 +265,7 @@ START_TEST(mlp_compiles)
     ck_assert_ptr_null(hb_block_plan(net, HB_SHAPE(3, 20))); /* never called with it */
     char *text = hb_graph_to_string(hb_block_graph(net, HB_SHAPE(2, 20)));
     ck_assert_ptr_nonnull(text);
-    ck_assert_int_eq(count_substr(text, "island("), 0);
+    ck_assert_int_eq(test_count_substr(text, "island("), 0);
     hb_free(text);
     hb_block_release(net);
 }
@@ -368,8 +280,8 @@ START_TEST(chimera_compiles_whole_with_guards)
     ck_assert_ptr_nonnull(g);
     char *text = hb_graph_to_string(g);
     ck_assert_ptr_nonnull(text);
-    ck_assert_msg(count_substr(text, "island(") == 0, "want no island:\n%s", text);
-    ck_assert_msg(count_substr(text, "guard(") >= 1, "want guards:\n%s", text);
+    ck_assert_msg(test_count_substr(text, "island(") == 0, "want no island:\n%s", text);
+    ck_assert_msg(test_count_substr(text, "guard(") >= 1, "want guards:\n%s", text);
     ck_assert_msg(strstr(text, "@chimera/2") != NULL, "FixedHiddenMLP is inlined:\n%s", text);
     hb_free(text);
     hb_block_release(net);
@@ -382,7 +294,7 @@ START_TEST(fixed_hidden_compiles_with_guards)
     hb_block *net = hybrid_model_called_twice("fixed-hidden", NULL);
     ck_assert_ptr_nonnull(hb_block_plan(net, HB_SHAPE(2, 20)));
     char *text = hb_graph_to_string(hb_block_graph(net, HB_SHAPE(2, 20)));
-    ck_assert_msg(count_substr(text, "guard(") == 1 && count_substr(text, "loop(") == 1 &&
+    ck_assert_msg(test_count_substr(text, "guard(") == 1 && test_count_substr(text, "loop(") == 1 &&
                       strstr(text, "continue %") && !strstr(text, "island("), "%s", text);
     hb_free(text);
     hb_block_release(net);
@@ -396,14 +308,14 @@ static const char *const golden_models[] = {"mlp", "nest-mlp", "chimera"};
 START_TEST(golden_dump)
 {
     const char *name = golden_models[_i];
-    hb_block *net = model(name);
-    hb_tensor *x = fixture(name, "input.npy");
+    hb_block *net = test_model(name);
+    hb_tensor *x = test_fixture(name, "input.npy");
     ck_assert_int_eq(hb_tensor_dim(x, 0), 2);
     ck_assert_int_eq(hb_tensor_dim(x, 1), 20);
     char *got = dump_to_string(net, x, false);
     char rel[256];
     snprintf(rel, sizeof rel, "../golden/%s.ir", name);
-    char *want = slurp(data_path(rel));
+    char *want = test_slurp(data_path(rel));
     ck_assert_msg(want != NULL, "cannot read %s", data_path(rel));
     /* An island drops what its block's call brought into the trace, parameters included: the
      * text as traced does not depend on whether the island was known beforehand. */
@@ -424,7 +336,7 @@ START_TEST(golden_round_trip)
 {
     char rel[256];
     snprintf(rel, sizeof rel, "../golden/%s.ir", golden_models[_i]);
-    char *want = slurp(data_path(rel));
+    char *want = test_slurp(data_path(rel));
     ck_assert_msg(want != NULL, "cannot read %s", data_path(rel));
     char err[512] = "";
     hb_graph *g = hb_graph_parse(want, err, sizeof err);
@@ -442,7 +354,7 @@ END_TEST
 /* The graph after passes of every compiled model (and fixed-hidden's Linear). */
 START_TEST(compiled_graphs_round_trip)
 {
-    const char *name = fixture_models[_i];
+    const char *name = test_fixture_models[_i];
     hb_block *net = hybrid_model_called_twice(name, NULL);
     const hb_graph *g = hb_block_graph(net, HB_SHAPE(2, 20));
     ck_assert_msg(g != NULL, "%s: no graph", name);
@@ -456,8 +368,8 @@ END_TEST
 START_TEST(dot_renders)
 {
     const char *name = golden_models[_i];
-    hb_block *net = model(name);
-    hb_tensor *x = fixture(name, "input.npy");
+    hb_block *net = test_model(name);
+    hb_tensor *x = test_fixture(name, "input.npy");
     char *dot = dump_to_string(net, x, true);
     ck_assert_msg(strstr(dot, "digraph") != NULL, "not DOT:\n%s", dot);
     if (access("/usr/bin/dot", X_OK) == 0) {
@@ -494,7 +406,7 @@ START_TEST(plan_run_allocates_nothing)
 {
     hb_tensor *x = NULL;
     hb_block *net = hybrid_model_called_twice("mlp", &x);
-    hb_tensor *y = call_ok(net, x); /* a plan run through the block */
+    hb_tensor *y = test_call_ok(net, x); /* a plan run through the block */
     hb_plan *p = hb_block_plan(net, HB_SHAPE(2, 20));
     ck_assert_ptr_nonnull(p);
     ck_assert_int_gt(hb_plan_num_instructions(p), 0);
@@ -612,7 +524,7 @@ static void *call_worker(void *arg)
                     snprintf(job->error, sizeof job->error, "%s", hb_last_error());
                 continue;
             }
-            if (!same_bits(y, job->want[i]))
+            if (!test_same_bits(y, job->want[i]))
                 job->mismatches++;
             hb_tensor_release(y);
         }
@@ -621,16 +533,16 @@ static void *call_worker(void *arg)
 
 static void run_chimera_threads(bool warm)
 {
-    hb_block *net = model("chimera");
+    hb_block *net = test_model("chimera");
     ck_assert_int_eq(hb_hybridize(net, true), HB_OK);
-    hb_tensor *x = fixture("chimera", "input.npy");
+    hb_tensor *x = test_fixture("chimera", "input.npy");
     hb_rng rng;
     hb_rng_seed(&rng, 21);
     static call_job jobs[CALL_THREADS];
     pthread_barrier_t start;
     ck_assert_int_eq(pthread_barrier_init(&start, NULL, CALL_THREADS), 0);
     /* Serial references: an eager instance (a hybridized call gives the same bits). */
-    hb_block *eager = model("chimera");
+    hb_block *eager = test_model("chimera");
     for (int t = 0; t < CALL_THREADS; t++) {
         jobs[t] = (call_job){.net = net, .start = &start};
         /* Scales change the island's trip count; batch 3/4 are new signatures. */
@@ -640,11 +552,11 @@ static void run_chimera_threads(bool warm)
         jobs[t].in[3] = hb_mul_scalar(x, t ? 7.0f : -30.0f);
         for (int i = 0; i < CALL_INPUTS; i++) {
             ck_assert_tensor_ok(jobs[t].in[i]);
-            jobs[t].want[i] = call_ok(eager, jobs[t].in[i]);
+            jobs[t].want[i] = test_call_ok(eager, jobs[t].in[i]);
             if (warm) { /* plans made serially first: twice, so the second runs the plan */
                 for (int k = 0; k < 2; k++) {
-                    hb_tensor *y = call_ok(net, jobs[t].in[i]);
-                    ck_assert_msg(same_bits(y, jobs[t].want[i]),
+                    hb_tensor *y = test_call_ok(net, jobs[t].in[i]);
+                    ck_assert_msg(test_same_bits(y, jobs[t].want[i]),
                                   "serial hybrid call differs from eager (thread %d input %d)",
                                   t, i);
                     hb_tensor_release(y);
@@ -698,28 +610,28 @@ START_TEST(parameter_updates_are_seen)
     hb_tensor *x = NULL;
     hb_block *net = hybrid_model_called_twice("mlp", &x);
     ck_assert_ptr_nonnull(hb_block_plan(net, HB_SHAPE(2, 20)));
-    hb_tensor *before = call_ok(net, x);
+    hb_tensor *before = test_call_ok(net, x);
 
     /* In place, on both the hybridized net and a fresh eager one. */
-    hb_block *eager = model("mlp");
+    hb_block *eager = test_model("mlp");
     hb_tensor_data(hb_block_param(hb_block_child(net, "0"), "bias"))[0] += 1.0f;
     hb_tensor_data(hb_block_param(hb_block_child(eager, "0"), "bias"))[0] += 1.0f;
-    hb_tensor *y = call_ok(net, x), *e = call_ok(eager, x);
+    hb_tensor *y = test_call_ok(net, x), *e = test_call_ok(eager, x);
     ck_assert_msg(rel_error(y, e) <= 1e-5, "after an in-place update: relative error %g",
                   rel_error(y, e));
-    ck_assert_msg(!same_bits(y, before), "the update changed nothing (test is too weak)");
+    ck_assert_msg(!test_same_bits(y, before), "the update changed nothing (test is too weak)");
     ck_assert_ptr_nonnull(hb_block_plan(net, HB_SHAPE(2, 20))); /* still the same plan */
     hb_tensor_release(y), hb_tensor_release(e), hb_tensor_release(before);
 
     /* Other weights from a file: the plans go, results follow. */
     hb_block *other = example_model_new("mlp", 1);
     ck_assert_ptr_nonnull(other);
-    hb_tensor_release(call_ok(other, x)); /* materializes the deferred weight */
+    hb_tensor_release(test_call_ok(other, x)); /* materializes the deferred weight */
     const char *path = temp_path("mlp-other.safetensors");
     ck_assert_msg(hb_block_save(other, path) == HB_OK, "%s", hb_last_error());
     ck_assert_msg(hb_block_load(net, path) == HB_OK, "%s", hb_last_error());
-    y = call_ok(net, x);
-    e = call_ok(other, x);
+    y = test_call_ok(net, x);
+    e = test_call_ok(other, x);
     ck_assert_msg(rel_error(y, e) <= 1e-5, "after a load: relative error %g", rel_error(y, e));
     hb_tensor_release(y), hb_tensor_release(e);
     hb_block_release(net);
@@ -729,8 +641,8 @@ START_TEST(parameter_updates_are_seen)
     /* hybrid.h: "Loading new weights drops the plans". */
     ck_assert_msg(hb_block_plan(net, HB_SHAPE(2, 20)) == NULL,
                   "hb_block_load kept the plan compiled for the old weights");
-    y = call_ok(net, x);
-    e = call_ok(other, x);
+    y = test_call_ok(net, x);
+    e = test_call_ok(other, x);
     ck_assert_msg(rel_error(y, e) <= 1e-5, "after a load: relative error %g", rel_error(y, e));
     hb_tensor_release(y), hb_tensor_release(e);
     unlink(path);
@@ -807,7 +719,7 @@ START_TEST(custom_islands)
     const custom_kind *k = &custom_kinds[_i];
     hb_block *hy = custom_net(k), *ea = custom_net(k);
     ck_assert_int_eq(hb_hybridize(hy, true), HB_OK);
-    hb_tensor *x = fixture("mlp", "input.npy");
+    hb_tensor *x = test_fixture("mlp", "input.npy");
     hb_tensor *nx = hb_neg(x);
     hb_tensor *sum = hb_sum(x);
     bool positive = hb_item(sum) > 0;
@@ -821,7 +733,7 @@ START_TEST(custom_islands)
         ck_assert_msg(y != NULL, "%s call %d: %s", k->name, i, hb_last_error());
         if (k->random)
             hb_seed(1000 + (uint64_t)i);
-        hb_tensor *e = call_ok(ea, in);
+        hb_tensor *e = test_call_ok(ea, in);
         ck_assert_msg(rel_error(y, e) <= 1e-5, "%s call %d: hybrid vs eager relative error %g",
                       k->name, i, rel_error(y, e));
         hb_tensor_release(y), hb_tensor_release(e);
@@ -854,10 +766,10 @@ START_TEST(branch_root_alternates)
     hb_tensor *nx = hb_neg(x);
     for (int i = 0; i < 10; i++) {
         hb_tensor *in = i % 2 ? nx : x;
-        hb_tensor *y = call_ok(b, in);
+        hb_tensor *y = test_call_ok(b, in);
         /* positive sum: relu(x); negative: -x */
         hb_tensor *want = i % 2 ? hb_neg(in) : hb_relu(in);
-        ck_assert_msg(same_bits(y, want), "call %d took the wrong branch", i);
+        ck_assert_msg(test_same_bits(y, want), "call %d took the wrong branch", i);
         hb_tensor_release(y), hb_tensor_release(want);
     }
     ck_assert_ptr_null(hb_block_plan(b, HB_SHAPE(2, 3)));
@@ -881,12 +793,12 @@ START_TEST(dead_code_is_dropped)
 {
     hb_block *b = hb_block_new("DeadCode", dead_code_forward);
     ck_assert_int_eq(hb_hybridize(b, true), HB_OK);
-    hb_tensor *x = fixture("mlp", "input.npy");
+    hb_tensor *x = test_fixture("mlp", "input.npy");
     hb_tensor *shifted = hb_add_scalar(x, 0.5f), *want = hb_relu(shifted);
     hb_tensor_release(shifted);
     for (int i = 0; i < 3; i++) {
-        hb_tensor *y = call_ok(b, x);
-        ck_assert_msg(same_bits(y, want), "call %d: wrong result", i);
+        hb_tensor *y = test_call_ok(b, x);
+        ck_assert_msg(test_same_bits(y, want), "call %d: wrong result", i);
         hb_tensor_release(y);
     }
     ck_assert_ptr_nonnull(hb_block_plan(b, HB_SHAPE(2, 20)));
@@ -932,13 +844,13 @@ START_TEST(identity_block)
     hb_block *lin = hb_block_child(seq, "1");
     ck_assert_int_eq(hb_hybridize(b, true), HB_OK);
     ck_assert_int_eq(hb_hybridize(seq, true), HB_OK);
-    hb_tensor *x = fixture("mlp", "input.npy");
+    hb_tensor *x = test_fixture("mlp", "input.npy");
     hb_tensor *want = hb_linear(x, hb_block_param(lin, "weight"), hb_block_param(lin, "bias"));
     for (int i = 0; i < 3; i++) {
-        hb_tensor *y = call_ok(b, x);
-        ck_assert_msg(same_bits(y, x), "identity call %d changed the values", i);
+        hb_tensor *y = test_call_ok(b, x);
+        ck_assert_msg(test_same_bits(y, x), "identity call %d changed the values", i);
         hb_tensor_release(y);
-        y = call_ok(seq, x);
+        y = test_call_ok(seq, x);
         ck_assert_msg(rel_error(y, want) <= 1e-6, "sequential call %d: relative error %g", i,
                       rel_error(y, want));
         hb_tensor_release(y);
@@ -946,8 +858,8 @@ START_TEST(identity_block)
     ck_assert_ptr_nonnull(hb_block_plan(b, HB_SHAPE(2, 20)));
     ck_assert_ptr_nonnull(hb_block_plan(seq, HB_SHAPE(2, 20)));
     /* The input tensor is the caller's: calls must not have written into it. */
-    hb_tensor *x2 = fixture("mlp", "input.npy");
-    ck_assert(same_bits(x, x2));
+    hb_tensor *x2 = test_fixture("mlp", "input.npy");
+    ck_assert(test_same_bits(x, x2));
     hb_tensor_release(x2);
     hb_tensor_release(x), hb_tensor_release(want);
     hb_block_release(b), hb_block_release(seq);
@@ -958,14 +870,14 @@ START_TEST(parameter_returning_block)
 {
     hb_block *b = param_block();
     ck_assert_int_eq(hb_hybridize(b, true), HB_OK);
-    hb_tensor *x = fixture("mlp", "input.npy");
+    hb_tensor *x = test_fixture("mlp", "input.npy");
     hb_tensor *p = hb_block_param(b, "p");
     ck_assert_ptr_nonnull(p);
     for (int i = 0; i < 4; i++) {
         if (i == 3) /* read live: an update after the plan is seen */
             hb_tensor_data(p)[7] += 2.0f;
-        hb_tensor *y = call_ok(b, x);
-        ck_assert_msg(same_bits(y, p), "call %d: not the parameter's values", i);
+        hb_tensor *y = test_call_ok(b, x);
+        ck_assert_msg(test_same_bits(y, p), "call %d: not the parameter's values", i);
         hb_tensor_release(y);
     }
     ck_assert_ptr_nonnull(hb_block_plan(b, HB_SHAPE(2, 20)));
@@ -976,8 +888,8 @@ START_TEST(parameter_returning_block)
     ck_assert_int_eq(hb_hybridize(seq, true), HB_OK);
     hb_tensor *want = hb_relu(hb_block_param(hb_block_child(seq, "0"), "p"));
     for (int i = 0; i < 3; i++) {
-        hb_tensor *y = call_ok(seq, x);
-        ck_assert_msg(same_bits(y, want), "sequential call %d: wrong values", i);
+        hb_tensor *y = test_call_ok(seq, x);
+        ck_assert_msg(test_same_bits(y, want), "sequential call %d: wrong values", i);
         hb_tensor_release(y);
     }
     hb_tensor_release(want), hb_tensor_release(x);
@@ -990,7 +902,7 @@ END_TEST
 /* More signatures than the cache keeps (16): evicted plans are traced again, never mixed up. */
 START_TEST(many_signatures_evict_cleanly)
 {
-    hb_block *hy = model("mlp"), *ea = model("mlp");
+    hb_block *hy = test_model("mlp"), *ea = test_model("mlp");
     ck_assert_int_eq(hb_hybridize(hy, true), HB_OK);
     hb_rng rng;
     hb_rng_seed(&rng, 17);
@@ -1000,8 +912,8 @@ START_TEST(many_signatures_evict_cleanly)
     for (int round = 0; round < 3; round++)
         for (int b = 1; b <= 18; b++)
             for (int k = 0; k < 2; k++) {
-                hb_tensor *y = call_ok(hy, xs[b]), *e = call_ok(ea, xs[b]);
-                ck_assert_msg(same_bits(y, e), "round %d batch %d call %d differs from eager",
+                hb_tensor *y = test_call_ok(hy, xs[b]), *e = test_call_ok(ea, xs[b]);
+                ck_assert_msg(test_same_bits(y, e), "round %d batch %d call %d differs from eager",
                               round, b, k);
                 hb_tensor_release(y), hb_tensor_release(e);
             }
@@ -1031,12 +943,12 @@ START_TEST(outside_tensors_are_read_live)
     outside = hb_zeros(HB_SHAPE(20));
     hb_block *b = hb_block_new("Outside", outside_forward);
     ck_assert_int_eq(hb_hybridize(b, true), HB_OK);
-    hb_tensor *x = fixture("mlp", "input.npy");
+    hb_tensor *x = test_fixture("mlp", "input.npy");
     for (int i = 0; i < 5; i++) {
         hb_tensor_data(outside)[i % 20] = (float)i + 0.5f;
-        hb_tensor *y = call_ok(b, x);
+        hb_tensor *y = test_call_ok(b, x);
         hb_tensor *sum = hb_add(x, outside), *want = hb_mul_scalar(sum, 2.0f);
-        ck_assert_msg(same_bits(y, want), "call %d does not see the outside tensor's update", i);
+        ck_assert_msg(test_same_bits(y, want), "call %d does not see the outside tensor's update", i);
         hb_tensor_release(y), hb_tensor_release(sum), hb_tensor_release(want);
     }
     ck_assert_ptr_nonnull(hb_block_plan(b, HB_SHAPE(2, 20)));
@@ -1070,11 +982,11 @@ START_TEST(island_reading_its_input)
                                                                       clamp_first_forward));
     hb_block_set_name(hy, "clamp");
     ck_assert_int_eq(hb_hybridize(hy, true), HB_OK);
-    hb_tensor *x = fixture("mlp", "input.npy");
+    hb_tensor *x = test_fixture("mlp", "input.npy");
     for (int i = 0; i < 8; i++) {
         hb_tensor *in = hb_mul_scalar(x, i % 2 ? -1.0f : 1.0f);
-        hb_tensor *y = call_ok(hy, in), *e = call_ok(ea, in);
-        ck_assert_msg(same_bits(y, e), "call %d differs from eager", i);
+        hb_tensor *y = test_call_ok(hy, in), *e = test_call_ok(ea, in);
+        ck_assert_msg(test_same_bits(y, e), "call %d differs from eager", i);
         hb_tensor_release(y), hb_tensor_release(e), hb_tensor_release(in);
     }
     cJSON *j = explain_json(hy);
@@ -1113,19 +1025,19 @@ START_TEST(nested_islands)
 {
     hb_block *hy = outer_net(), *ea = outer_net();
     ck_assert_int_eq(hb_hybridize(hy, true), HB_OK);
-    hb_tensor *x = fixture("mlp", "input.npy");
+    hb_tensor *x = test_fixture("mlp", "input.npy");
     const float scales[] = {1, -1, 0.01f, -0.01f, 3, -3, 1, -1};
     for (size_t i = 0; i < ARRAY_LEN(scales); i++) {
         hb_tensor *in = hb_mul_scalar(x, scales[i]);
-        hb_tensor *y = call_ok(hy, in), *e = call_ok(ea, in);
-        ck_assert_msg(same_bits(y, e), "call %zu (scale %g) differs from eager", i,
+        hb_tensor *y = test_call_ok(hy, in), *e = test_call_ok(ea, in);
+        ck_assert_msg(test_same_bits(y, e), "call %zu (scale %g) differs from eager", i,
                       (double)scales[i]);
         hb_tensor_release(y), hb_tensor_release(e), hb_tensor_release(in);
     }
     const hb_graph *g = hb_block_graph(hy, HB_SHAPE(2, 20));
     ck_assert_ptr_nonnull(g);
     char *text = hb_graph_to_string(g);
-    ck_assert_msg(count_substr(text, "island(") == 1 && strstr(text, "@outer/1\n"),
+    ck_assert_msg(test_count_substr(text, "island(") == 1 && strstr(text, "@outer/1\n"),
                   "want one island at outer/1:\n%s", text);
     hb_free(text);
     hb_tensor_release(x);
@@ -1151,14 +1063,14 @@ START_TEST(island_failure_is_an_error)
     hb_block_set_name(net, "picky");
     ck_assert_int_eq(hb_hybridize(net, true), HB_OK);
     hb_tensor *x = hb_full(HB_SHAPE(2, 20), 0.5f), *nx = hb_neg(x);
-    hb_tensor *first = call_ok(net, x);
+    hb_tensor *first = test_call_ok(net, x);
     for (int i = 0; i < 4; i++) {
         hb_tensor *y = hb_block_call(net, nx);
         ck_assert_msg(y == NULL, "call %d: the island's failure gave a result", i);
         ck_assert_msg(strstr(hb_last_error(), "picky/1") != NULL,
                       "the error does not name the island: %s", hb_last_error());
-        y = call_ok(net, x);
-        ck_assert_msg(same_bits(y, first), "call %d after a failure differs", i);
+        y = test_call_ok(net, x);
+        ck_assert_msg(test_same_bits(y, first), "call %d after a failure differs", i);
         hb_tensor_release(y);
     }
     ck_assert_ptr_nonnull(hb_block_plan(net, HB_SHAPE(2, 20)));
@@ -1189,9 +1101,9 @@ START_TEST(island_changing_shape_never_lies)
         hb_tensor *y = hb_block_call(hy, in);
         char err[512];
         snprintf(err, sizeof err, "%s", hb_last_error());
-        hb_tensor *e = call_ok(ea, in);
+        hb_tensor *e = test_call_ok(ea, in);
         if (y)
-            ck_assert_msg(same_bits(y, e), "call %d: a wrong result", i);
+            ck_assert_msg(test_same_bits(y, e), "call %d: a wrong result", i);
         else
             ck_assert_msg(strstr(err, "[2, 1]") && strstr(err, "[2, 20]"), "call %d: %s", i,
                           err);
@@ -1209,12 +1121,12 @@ START_TEST(hybridize_off_and_on)
 {
     hb_tensor *x = NULL;
     hb_block *net = hybrid_model_called_twice("chimera", &x);
-    hb_block *eager = model("chimera");
-    hb_tensor *want = call_ok(eager, x);
+    hb_block *eager = test_model("chimera");
+    hb_tensor *want = test_call_ok(eager, x);
     for (int round = 0; round < 3; round++) {
         ck_assert_int_eq(hb_hybridize(net, round != 1), HB_OK);
-        hb_tensor *y = call_ok(net, x);
-        ck_assert_msg(same_bits(y, want), "round %d differs", round);
+        hb_tensor *y = test_call_ok(net, x);
+        ck_assert_msg(test_same_bits(y, want), "round %d differs", round);
         hb_tensor_release(y);
     }
     ck_assert_ptr_nonnull(hb_block_plan(net, HB_SHAPE(2, 20)));
@@ -1229,13 +1141,13 @@ START_TEST(dump_of_compiled_chimera_matches_golden)
     hb_tensor *x = NULL;
     hb_block *net = hybrid_model_called_twice("chimera", &x);
     char *got = dump_to_string(net, x, false);
-    char *want = slurp(data_path("../golden/chimera.ir"));
+    char *want = test_slurp(data_path("../golden/chimera.ir"));
     ck_assert_ptr_nonnull(want);
     ck_assert_msg(strcmp(got, want) == 0, "dump after hybridizing:\n%s", got);
     /* And the net still runs its plan correctly afterwards. */
-    hb_block *eager = model("chimera");
-    hb_tensor *y = call_ok(net, x), *e = call_ok(eager, x);
-    ck_assert(same_bits(y, e));
+    hb_block *eager = test_model("chimera");
+    hb_tensor *y = test_call_ok(net, x), *e = test_call_ok(eager, x);
+    ck_assert(test_same_bits(y, e));
     hb_tensor_release(y), hb_tensor_release(e);
     free(got), free(want);
     hb_tensor_release(x);
@@ -1285,7 +1197,7 @@ START_TEST(retrace_is_logged)
     hb_rng rng;
     hb_rng_seed(&rng, 8);
     hb_tensor *x5 = hb_randn(HB_SHAPE(5, 20), &rng);
-    hb_tensor_release(call_ok(net, x5));
+    hb_tensor_release(test_call_ok(net, x5));
     t = explain_to_string(net, false);
     ck_assert_msg(strstr(t, "input changed from [2, 20] to [5, 20]") != NULL, "%s", t);
     free(t);
@@ -1314,11 +1226,11 @@ START_TEST(wrong_width_after_tracing)
     ck_assert_ptr_null(hb_block_call(net, bad));
     ck_assert_msg(strstr(hb_last_error(), "[2, 7]") != NULL, "%s", hb_last_error());
     /* A rank-1 input is valid for Linear (as in PyTorch): one more signature, eager-equal. */
-    hb_block *eager1 = model("mlp");
+    hb_block *eager1 = test_model("mlp");
     hb_tensor *flat = hb_full(HB_SHAPE(20), 0.25f);
     for (int i = 0; i < 2; i++) {
-        hb_tensor *yf = call_ok(net, flat), *ef = call_ok(eager1, flat);
-        ck_assert(same_bits(yf, ef));
+        hb_tensor *yf = test_call_ok(net, flat), *ef = test_call_ok(eager1, flat);
+        ck_assert(test_same_bits(yf, ef));
         ck_assert_int_eq(hb_tensor_ndim(yf), 1);
         hb_tensor_release(yf), hb_tensor_release(ef);
     }
@@ -1326,9 +1238,9 @@ START_TEST(wrong_width_after_tracing)
     hb_tensor_release(flat);
     hb_block_release(eager1);
     /* The net still works at its width. */
-    hb_block *eager = model("mlp");
-    y = call_ok(net, x);
-    hb_tensor *e = call_ok(eager, x);
+    hb_block *eager = test_model("mlp");
+    y = test_call_ok(net, x);
+    hb_tensor *e = test_call_ok(eager, x);
     ck_assert(rel_error(y, e) <= 1e-5);
     hb_tensor_release(y), hb_tensor_release(e), hb_tensor_release(bad), hb_tensor_release(x);
     hb_block_release(eager), hb_block_release(net);
@@ -1365,15 +1277,15 @@ static long long json_plans_for(cJSON *j, const char *block)
  * eager; after both paths are compiled, no call traces again. */
 START_TEST(branch_alternates_paths)
 {
-    hb_block *hy = model("branch"), *ea = model("branch");
+    hb_block *hy = test_model("branch"), *ea = test_model("branch");
     ck_assert_int_eq(hb_hybridize(hy, true), HB_OK);
     hb_rng rng;
     hb_rng_seed(&rng, 23);
     hb_tensor *x = hb_randn(HB_SHAPE(2, 20), &rng), *nx = hb_mul_scalar(x, -1.0f);
     hb_tensor *xs[2] = {x, nx};
     for (int i = 0; i < 12; i++) {
-        hb_tensor *y = call_ok(hy, xs[i % 2]), *e = call_ok(ea, xs[i % 2]);
-        ck_assert_msg(same_bits(y, e), "call %d differs from eager", i);
+        hb_tensor *y = test_call_ok(hy, xs[i % 2]), *e = test_call_ok(ea, xs[i % 2]);
+        ck_assert_msg(test_same_bits(y, e), "call %d differs from eager", i);
         hb_tensor_release(y), hb_tensor_release(e);
     }
     cJSON *j = explain_json(hy);
@@ -1406,14 +1318,14 @@ START_TEST(loop_counts_are_paths)
 {
     const char *names[] = {"fixed-hidden", "chimera"};
     for (int m = 0; m < 2; m++) {
-        hb_block *hy = model(names[m]), *ea = model(names[m]);
+        hb_block *hy = test_model(names[m]), *ea = test_model(names[m]);
         ck_assert_int_eq(hb_hybridize(hy, true), HB_OK);
-        hb_tensor *x = fixture(names[m], "input.npy");
+        hb_tensor *x = test_fixture(names[m], "input.npy");
         const float scales[] = {1e-3f, 1.0f, 10.0f, 1e4f};
         for (int round = 0; round < 3; round++)
             for (int k = 0; k < 4; k++) {
                 hb_tensor *xs = hb_mul_scalar(x, scales[k]);
-                hb_tensor *y = call_ok(hy, xs), *e = call_ok(ea, xs);
+                hb_tensor *y = test_call_ok(hy, xs), *e = test_call_ok(ea, xs);
                 ck_assert_msg(rel_error(y, e) <= 1e-5, "%s scale %g round %d: %g", names[m],
                               (double)scales[k], round, rel_error(y, e));
                 hb_tensor_release(xs), hb_tensor_release(y), hb_tensor_release(e);
@@ -1453,13 +1365,13 @@ START_TEST(lifted_loop_serves_every_count)
     for (int round = 0; round < 2; round++)
         for (int k = 0; k < 40; k++) {
             hb_tensor *x = hb_full(HB_SHAPE(3), (float)k);
-            hb_tensor *y = call_ok(hy, x);
+            hb_tensor *y = test_call_ok(hy, x);
             for (int i = 0; i < 3; i++)
                 ck_assert_float_eq(hb_tensor_data(y)[i], k > 0 ? 0.0f : (float)k);
             hb_tensor_release(x), hb_tensor_release(y);
         }
     char *t = explain_to_string(hy, false);
-    ck_assert_msg(count_substr(t, "plan for input [3]") <= 3, "0, 1 and 2+ rounds:\n%s", t);
+    ck_assert_msg(test_count_substr(t, "plan for input [3]") <= 3, "0, 1 and 2+ rounds:\n%s", t);
     ck_assert_msg(strstr(t, "1 loops lifted") != NULL, "%s", t);
     free(t);
     hb_block_release(hy);
@@ -1484,8 +1396,8 @@ START_TEST(loop_reading_its_first_state_is_not_lifted)
     ck_assert_int_eq(hb_hybridize(hy, true), HB_OK);
     for (int k = 0; k < 12; k++) {
         hb_tensor *x = hb_full(HB_SHAPE(3), (float)(1 << (k % 6)));
-        hb_tensor *y = call_ok(hy, x), *e = call_ok(ea, x);
-        ck_assert_msg(same_bits(y, e), "input %d differs from eager", k);
+        hb_tensor *y = test_call_ok(hy, x), *e = test_call_ok(ea, x);
+        ck_assert_msg(test_same_bits(y, e), "input %d differs from eager", k);
         hb_tensor_release(x), hb_tensor_release(y), hb_tensor_release(e);
     }
     char *t = explain_to_string(hy, false);
@@ -1524,7 +1436,7 @@ START_TEST(paths_beyond_the_bound_run_eagerly)
             float v[4];
             for (int i = 0; i < 4; i++)
                 v[i] = (code >> i) & 1 ? 1.0f : 0.0f;
-            hb_tensor *x = hb_tensor_from(v, HB_SHAPE(4)), *y = call_ok(hy, x);
+            hb_tensor *x = hb_tensor_from(v, HB_SHAPE(4)), *y = test_call_ok(hy, x);
             float want = 0;
             for (int i = 0; i < 4; i++)
                 want += (code >> i) & 1 ? (float)(1 << i) : -1.0f;
@@ -1534,7 +1446,7 @@ START_TEST(paths_beyond_the_bound_run_eagerly)
         }
     char *t = explain_to_string(hy, false);
     ck_assert_msg(strstr(t, "beyond the paths kept") != NULL, "%s", t);
-    ck_assert_msg(count_substr(t, "plan for input [4]") == 8, "8 paths kept:\n%s", t);
+    ck_assert_msg(test_count_substr(t, "plan for input [4]") == 8, "8 paths kept:\n%s", t);
     free(t);
     hb_block_release(hy);
 }
@@ -1562,7 +1474,7 @@ int main(void)
     TCase *tc = tcase_create("parity");
     tcase_set_timeout(tc, 300);
     tcase_add_loop_test(tc, parity, 0, (int)ARRAY_LEN(parity_models));
-    tcase_add_loop_test(tc, parity_extra, 0, (int)ARRAY_LEN(fixture_models));
+    tcase_add_loop_test(tc, parity_extra, 0, (int)test_fixture_model_count);
     tcase_add_test(tc, deferred_parameters_while_tracing);
     suite_add_tcase(s, tc);
 
@@ -1577,7 +1489,7 @@ int main(void)
     tcase_set_timeout(tc, 300);
     tcase_add_loop_test(tc, golden_dump, 0, (int)ARRAY_LEN(golden_models));
     tcase_add_loop_test(tc, golden_round_trip, 0, (int)ARRAY_LEN(golden_models));
-    tcase_add_loop_test(tc, compiled_graphs_round_trip, 0, (int)ARRAY_LEN(fixture_models));
+    tcase_add_loop_test(tc, compiled_graphs_round_trip, 0, (int)test_fixture_model_count);
     tcase_add_loop_test(tc, dot_renders, 0, (int)ARRAY_LEN(golden_models));
     suite_add_tcase(s, tc);
 

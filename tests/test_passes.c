@@ -40,102 +40,14 @@
 
 /* ---- helpers: models ---------------------------------------------------------------------- */
 
-static const char *const fixture_models[] = {"mlp", "mlp-class", "my-sequential", "fixed-hidden",
-                                             "nest-mlp", "chimera", "parallel", "factory"};
 
-static bool has_fixture(const char *name)
-{
-    for (size_t i = 0; i < ARRAY_LEN(fixture_models); i++)
-        if (strcmp(fixture_models[i], name) == 0)
-            return true;
-    return false;
-}
 
-/* The model built from seed 0 with the fixture's weights loaded (if it has a fixture). */
-static hb_block *model(const char *name)
-{
-    hb_block *net = example_model_new(name, 0);
-    ck_assert_msg(net != NULL, "%s: %s", name, hb_last_error());
-    if (has_fixture(name)) {
-        char rel[256];
-        snprintf(rel, sizeof rel, "%s/weights.safetensors", name);
-        ck_assert_msg(hb_block_load(net, data_path(rel)) == HB_OK, "%s: %s", name,
-                      hb_last_error());
-    }
-    return net;
-}
 
-static hb_tensor *fixture(const char *name, const char *file)
-{
-    char rel[1024];
-    snprintf(rel, sizeof rel, "%s/%s", name, file);
-    hb_tensor *t = hb_npy_load(data_path(rel));
-    ck_assert_msg(t != NULL, "%s: %s", rel, hb_last_error());
-    return t;
-}
 
-/* The fixture input of name, or (scaled-fixed) a [2, 20] normal from a seeded generator. */
-static hb_tensor *model_input(const char *name)
-{
-    if (has_fixture(name))
-        return fixture(name, "input.npy");
-    hb_rng rng;
-    hb_rng_seed(&rng, 5);
-    return hb_randn(HB_SHAPE(2, 20), &rng);
-}
 
-static hb_tensor *call_ok(hb_block *net, hb_tensor *x)
-{
-    hb_tensor *y = hb_block_call(net, x);
-    ck_assert_msg(y != NULL, "%s: %s", hb_block_name(net), hb_last_error());
-    return y;
-}
 
-static bool same_bits(const hb_tensor *a, const hb_tensor *b)
-{
-    return a && b && hb_tensor_same_shape(a, b) &&
-           memcmp(hb_tensor_cdata(a), hb_tensor_cdata(b),
-                  sizeof(float) * (size_t)hb_tensor_numel(a)) == 0;
-}
 
-/* A whole file as a string (free()), or NULL. */
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = NULL;
-    size_t len = 0, cap = 0, n;
-    char chunk[4096];
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        if (len + n + 1 > cap) {
-            cap = 2 * (len + n + 1);
-            char *grown = realloc(buf, cap);
-            if (!grown) {
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = grown;
-        }
-        memcpy(buf + len, chunk, n);
-        len += n;
-    }
-    fclose(f);
-    if (!buf)
-        buf = calloc(1, 1);
-    else
-        buf[len] = '\0';
-    return buf;
-}
 
-static int count_substr(const char *s, const char *sub)
-{
-    int n = 0;
-    for (const char *p = s; (p = strstr(p, sub)); p += strlen(sub))
-        n++;
-    return n;
-}
 
 /* text without its lines that start with '#' (the dump's "# after PASS: ..." line); free(). */
 static char *without_comments(const char *text)
@@ -360,7 +272,7 @@ static char *golden(const char *file)
 {
     char rel[256];
     snprintf(rel, sizeof rel, "../golden/%s", file);
-    char *text = slurp(data_path(rel));
+    char *text = test_slurp(data_path(rel));
     ck_assert_msg(text != NULL, "cannot read %s", data_path(rel));
     return text;
 }
@@ -380,13 +292,13 @@ static char *dump_after(hb_block *net, hb_tensor *x, const char *pass)
 START_TEST(golden_optimized_dump)
 {
     const golden_case *c = &golden_cases[_i];
-    hb_block *net = model(c->model);
+    hb_block *net = test_model(c->model);
     if (c->freeze)
         ck_assert_int_eq(hb_hybridize_with(net, true, &(hb_hybrid_options){.freeze = true}),
                          HB_OK);
     else
         ck_assert_int_eq(hb_hybridize(net, true), HB_OK);
-    hb_tensor *x = model_input(c->model);
+    hb_tensor *x = test_model_input(c->model);
     ck_assert_int_eq(hb_tensor_dim(x, 0), 2);
     ck_assert_int_eq(hb_tensor_dim(x, 1), 20);
     char *got = dump_after(net, x, "memplan");
@@ -396,22 +308,22 @@ START_TEST(golden_optimized_dump)
     /* What the golden files were checked for. */
     if (strcmp(c->file, "mlp.opt.ir") == 0) {
         ck_assert(strstr(got, "gemm(%0, %1, %2) {trans_b, prog=[add(r0, r1), relu(r2)]}"));
-        ck_assert_int_eq(count_substr(got, "linear("), 1);
+        ck_assert_int_eq(test_count_substr(got, "linear("), 1);
     } else if (strcmp(c->file, "mlp.frozen.ir") == 0) {
         ck_assert(strstr(got, "const \"0.weight (packed)\" : f32[20, 256]"));
-        ck_assert_int_eq(count_substr(got, "trans_b"), 0);
-        ck_assert_int_eq(count_substr(got, "param "), 0);
+        ck_assert_int_eq(test_count_substr(got, "trans_b"), 0);
+        ck_assert_int_eq(test_count_substr(got, "param "), 0);
     } else if (strcmp(c->file, "scaled-fixed.opt.ir") == 0) {
-        ck_assert_int_eq(count_substr(got, "gemm("), 1);
-        ck_assert_int_eq(count_substr(got, "mul_scalar"), 0);
+        ck_assert_int_eq(test_count_substr(got, "gemm("), 1);
+        ck_assert_int_eq(test_count_substr(got, "mul_scalar"), 0);
         ck_assert(strstr(got, "const \"f0\" : f32[20, 8]"));
     } else {
         ck_assert(strstr(got, "{trans_b, prog=[add(r0, r1), relu(r2)]} : f32[2, 64]  "
                               "@chimera/0/net/0\n"));
         ck_assert(strstr(got, "{trans_b, prog=[add(r0, r1), relu(r2)]} : f32[2, 32]  "
                               "@chimera/0/net/2\n"));
-        ck_assert_int_eq(count_substr(got, "island("), 0); /* the loop is guards now */
-        ck_assert(count_substr(got, "guard(") >= 1);
+        ck_assert_int_eq(test_count_substr(got, "island("), 0); /* the loop is guards now */
+        ck_assert(test_count_substr(got, "guard(") >= 1);
         ck_assert(strstr(got, "fused_reduce("));
     }
     free(got), free(want);
@@ -774,10 +686,10 @@ START_TEST(dead_scale_block_compiles_right)
     ck_assert_ptr_nonnull(net);
     ck_assert_int_eq(hb_block_add_const(net, "w", hb_randn(HB_SHAPE(20, 8), &rng)), HB_OK);
     hb_tensor *x = hb_randn(HB_SHAPE(2, 20), &rng);
-    hb_tensor *e = call_ok(net, x); /* eager */
+    hb_tensor *e = test_call_ok(net, x); /* eager */
     ck_assert_int_eq(hb_hybridize(net, true), HB_OK);
     for (int call = 0; call < 2; call++) {
-        hb_tensor *y = call_ok(net, x);
+        hb_tensor *y = test_call_ok(net, x);
         ck_assert_msg(rel_error(y, e) <= 1e-5,
                       "call %d of a hybridized block that drops x·w·3 returns "
                       "relu(x·(3w)): relative error %g vs eager",
@@ -1314,20 +1226,20 @@ static const char *const numeric_models[] = {"mlp", "chimera", "scaled-fixed", "
 START_TEST(compiled_equals_eager)
 {
     const char *name = numeric_models[_i];
-    hb_tensor *x = model_input(name);
-    hb_tensor *want = has_fixture(name) ? fixture(name, "output.npy") : NULL;
-    hb_block *ea = model(name);
-    hb_tensor *e = call_ok(ea, x);
+    hb_tensor *x = test_model_input(name);
+    hb_tensor *want = test_has_fixture(name) ? test_fixture(name, "output.npy") : NULL;
+    hb_block *ea = test_model(name);
+    hb_tensor *e = test_call_ok(ea, x);
     if (want)
         ck_assert_msg(rel_error(e, want) <= 1e-4, "%s: eager vs fixture %g", name,
                       rel_error(e, want));
     for (int freeze = 0; freeze < 2; freeze++) {
-        hb_block *net = model(name);
+        hb_block *net = test_model(name);
         ck_assert_int_eq(hb_hybridize_with(net, true, &(hb_hybrid_options){.freeze = freeze}),
                          HB_OK);
         const double tol = freeze ? 1e-4 : 1e-5;
         for (int call = 0; call < 3; call++) { /* traces, then runs the plan */
-            hb_tensor *y = call_ok(net, x);
+            hb_tensor *y = test_call_ok(net, x);
             ck_assert_msg(rel_error(y, e) <= tol, "%s%s call %d: compiled vs eager %g", name,
                           freeze ? " (frozen)" : "", call, rel_error(y, e));
             hb_tensor_release(y);
@@ -1338,9 +1250,9 @@ START_TEST(compiled_equals_eager)
         hb_rng rng;
         hb_rng_seed(&rng, 17);
         hb_tensor *x5 = hb_randn(HB_SHAPE(5, 20), &rng);
-        hb_tensor *e5 = call_ok(ea, x5);
+        hb_tensor *e5 = test_call_ok(ea, x5);
         for (int call = 0; call < 2; call++) {
-            hb_tensor *y5 = call_ok(net, x5);
+            hb_tensor *y5 = test_call_ok(net, x5);
             ck_assert_msg(rel_error(y5, e5) <= tol, "%s%s batch 5: compiled vs eager %g", name,
                           freeze ? " (frozen)" : "", rel_error(y5, e5));
             hb_tensor_release(y5);
@@ -1368,32 +1280,32 @@ static void bump(hb_block *net, const char *key, const char *name, float delta)
 /* The freeze contract (see the top of the file), on mlp. */
 START_TEST(freeze_contract)
 {
-    hb_tensor *x = model_input("mlp");
-    hb_block *net = model("mlp"), *ea = model("mlp");
+    hb_tensor *x = test_model_input("mlp");
+    hb_block *net = test_model("mlp"), *ea = test_model("mlp");
     const hb_hybrid_options frozen = {.freeze = true}, live = {.freeze = false};
     ck_assert_int_eq(hb_hybridize_with(net, true, &frozen), HB_OK);
-    hb_tensor_release(call_ok(net, x));
-    hb_tensor *y0 = call_ok(net, x); /* the frozen plan */
+    hb_tensor_release(test_call_ok(net, x));
+    hb_tensor *y0 = test_call_ok(net, x); /* the frozen plan */
     hb_plan *plan = hb_block_plan(net, HB_SHAPE(2, 20));
     ck_assert_ptr_nonnull(plan);
 
     /* A change to the packed weight is not seen by the frozen plan... */
     bump(net, "0", "weight", 0.05f);
     bump(ea, "0", "weight", 0.05f);
-    hb_tensor *e = call_ok(ea, x), *y = call_ok(net, x);
-    ck_assert_msg(!same_bits(e, y0), "the change changes nothing (test is too weak)");
-    ck_assert_msg(same_bits(y, y0), "a frozen plan saw a parameter change");
+    hb_tensor *e = test_call_ok(ea, x), *y = test_call_ok(net, x);
+    ck_assert_msg(!test_same_bits(e, y0), "the change changes nothing (test is too weak)");
+    ck_assert_msg(test_same_bits(y, y0), "a frozen plan saw a parameter change");
     hb_tensor_release(y);
     /* ... nor after hybridizing again with the same setting (plans kept). */
     ck_assert_int_eq(hb_hybridize(net, true), HB_OK);
     ck_assert_ptr_eq(hb_block_plan(net, HB_SHAPE(2, 20)), plan);
-    y = call_ok(net, x);
-    ck_assert_msg(same_bits(y, y0), "hb_hybridize (keeping freeze) dropped the frozen plan");
+    y = test_call_ok(net, x);
+    ck_assert_msg(test_same_bits(y, y0), "hb_hybridize (keeping freeze) dropped the frozen plan");
     hb_tensor_release(y);
     ck_assert_int_eq(hb_hybridize_with(net, true, &frozen), HB_OK);
     ck_assert_ptr_eq(hb_block_plan(net, HB_SHAPE(2, 20)), plan);
-    y = call_ok(net, x);
-    ck_assert_msg(same_bits(y, y0), "hb_hybridize_with (same freeze) dropped the frozen plan");
+    y = test_call_ok(net, x);
+    ck_assert_msg(test_same_bits(y, y0), "hb_hybridize_with (same freeze) dropped the frozen plan");
     hb_tensor_release(y);
 
     /* The other setting drops the plans: the next call traces with the current weights, and
@@ -1401,7 +1313,7 @@ START_TEST(freeze_contract)
     ck_assert_int_eq(hb_hybridize_with(net, true, &live), HB_OK);
     ck_assert_ptr_null(hb_block_plan(net, HB_SHAPE(2, 20)));
     for (int call = 0; call < 2; call++) {
-        y = call_ok(net, x);
+        y = test_call_ok(net, x);
         ck_assert_msg(rel_error(y, e) <= 1e-5, "unfrozen call %d vs eager %g", call,
                       rel_error(y, e));
         hb_tensor_release(y);
@@ -1410,7 +1322,7 @@ START_TEST(freeze_contract)
     hb_tensor_release(e);
     bump(net, "0", "weight", -0.03f), bump(ea, "0", "weight", -0.03f);
     bump(net, "2", "bias", 0.5f), bump(ea, "2", "bias", 0.5f);
-    e = call_ok(ea, x), y = call_ok(net, x);
+    e = test_call_ok(ea, x), y = test_call_ok(net, x);
     ck_assert_msg(rel_error(y, e) <= 1e-5, "a live plan missed a parameter change: %g",
                   rel_error(y, e));
     hb_tensor_release(y);
@@ -1418,28 +1330,28 @@ START_TEST(freeze_contract)
     /* Freeze again: a fresh trace with the current weights, then changes are not seen. */
     ck_assert_int_eq(hb_hybridize_with(net, true, &frozen), HB_OK);
     ck_assert_ptr_null(hb_block_plan(net, HB_SHAPE(2, 20)));
-    hb_tensor_release(call_ok(net, x));
-    hb_tensor *y1 = call_ok(net, x);
+    hb_tensor_release(test_call_ok(net, x));
+    hb_tensor *y1 = test_call_ok(net, x);
     ck_assert_msg(rel_error(y1, e) <= 1e-4, "refrozen vs eager %g", rel_error(y1, e));
     hb_tensor_release(e);
     bump(net, "0", "weight", 0.02f), bump(ea, "0", "weight", 0.02f);
-    e = call_ok(ea, x), y = call_ok(net, x);
-    ck_assert_msg(!same_bits(e, y1), "the change changes nothing (test is too weak)");
-    ck_assert_msg(same_bits(y, y1), "a frozen plan saw a parameter change");
+    e = test_call_ok(ea, x), y = test_call_ok(net, x);
+    ck_assert_msg(!test_same_bits(e, y1), "the change changes nothing (test is too weak)");
+    ck_assert_msg(test_same_bits(y, y1), "a frozen plan saw a parameter change");
     hb_tensor_release(y), hb_tensor_release(e);
 
     /* Loading weights drops the plans: the file's weights are used, frozen again. */
     ck_assert_msg(hb_block_load(net, data_path("mlp/weights.safetensors")) == HB_OK, "%s",
                   hb_last_error());
     ck_assert_ptr_null(hb_block_plan(net, HB_SHAPE(2, 20)));
-    hb_tensor *want = fixture("mlp", "output.npy");
-    hb_tensor_release(call_ok(net, x));
-    y = call_ok(net, x);
+    hb_tensor *want = test_fixture("mlp", "output.npy");
+    hb_tensor_release(test_call_ok(net, x));
+    y = test_call_ok(net, x);
     ck_assert_msg(rel_error(y, want) <= 1e-4, "after a load vs fixture %g", rel_error(y, want));
     ck_assert_ptr_nonnull(hb_block_plan(net, HB_SHAPE(2, 20)));
     bump(net, "0", "weight", 0.05f);
-    hb_tensor *y2 = call_ok(net, x);
-    ck_assert_msg(same_bits(y2, y), "a frozen plan saw a parameter change after a load");
+    hb_tensor *y2 = test_call_ok(net, x);
+    ck_assert_msg(test_same_bits(y2, y), "a frozen plan saw a parameter change after a load");
     hb_tensor_release(y), hb_tensor_release(y2), hb_tensor_release(want);
 
     hb_tensor_release(y0), hb_tensor_release(y1), hb_tensor_release(x);
@@ -1459,19 +1371,19 @@ static const param_ref param_refs[] = {
 START_TEST(frozen_plans_see_no_parameter_change)
 {
     const param_ref *p = &param_refs[_i];
-    hb_tensor *x = model_input(p->model);
+    hb_tensor *x = test_model_input(p->model);
     for (int freeze = 0; freeze < 2; freeze++) {
-        hb_block *net = model(p->model), *ea = model(p->model);
+        hb_block *net = test_model(p->model), *ea = test_model(p->model);
         ck_assert_int_eq(hb_hybridize_with(net, true, &(hb_hybrid_options){.freeze = freeze}),
                          HB_OK);
-        hb_tensor_release(call_ok(net, x));
-        hb_tensor *y0 = call_ok(net, x);
+        hb_tensor_release(test_call_ok(net, x));
+        hb_tensor *y0 = test_call_ok(net, x);
         ck_assert_ptr_nonnull(hb_block_plan(net, HB_SHAPE(2, 20)));
         bump(net, p->key, p->name, 0.25f), bump(ea, p->key, p->name, 0.25f);
-        hb_tensor *y = call_ok(net, x), *e = call_ok(ea, x);
-        ck_assert_msg(!same_bits(e, y0), "%s.%s: the change changes nothing", p->key, p->name);
+        hb_tensor *y = test_call_ok(net, x), *e = test_call_ok(ea, x);
+        ck_assert_msg(!test_same_bits(e, y0), "%s.%s: the change changes nothing", p->key, p->name);
         if (freeze)
-            ck_assert_msg(same_bits(y, y0),
+            ck_assert_msg(test_same_bits(y, y0),
                           "the frozen plan of %s saw an in-place change of %s.%s "
                           "(relative change %g): constants made from parameters alias the "
                           "parameters' data unless folded or packed",
@@ -1490,20 +1402,20 @@ END_TEST
 
 START_TEST(scaled_fixed_is_one_gemm)
 {
-    hb_block *net = model("scaled-fixed"), *ea = model("scaled-fixed");
+    hb_block *net = test_model("scaled-fixed"), *ea = test_model("scaled-fixed");
     ck_assert_int_eq(hb_hybridize(net, true), HB_OK);
-    hb_tensor *x = model_input("scaled-fixed");
-    hb_tensor *e = call_ok(ea, x);
+    hb_tensor *x = test_model_input("scaled-fixed");
+    hb_tensor *e = test_call_ok(ea, x);
     for (int i = 0; i < 2; i++) {
-        hb_tensor *y = call_ok(net, x);
+        hb_tensor *y = test_call_ok(net, x);
         ck_assert_msg(rel_error(y, e) <= 1e-5, "call %d: vs eager %g", i, rel_error(y, e));
         hb_tensor_release(y);
     }
     const hb_graph *g = hb_block_graph(net, HB_SHAPE(2, 20));
     ck_assert_ptr_nonnull(g);
     char *text = text_of(g);
-    ck_assert_msg(count_substr(text, "gemm(") == 1, "want one gemm:\n%s", text);
-    ck_assert_msg(count_substr(text, "mul_scalar") == 0, "a mul_scalar is left:\n%s", text);
+    ck_assert_msg(test_count_substr(text, "gemm(") == 1, "want one gemm:\n%s", text);
+    ck_assert_msg(test_count_substr(text, "mul_scalar") == 0, "a mul_scalar is left:\n%s", text);
     ck_assert_int_eq(hb_graph_num_nodes(g), 1);
     hb_plan *plan = hb_block_plan(net, HB_SHAPE(2, 20));
     ck_assert_ptr_nonnull(plan);

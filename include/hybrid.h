@@ -189,6 +189,8 @@ hb_tensor *hb_reshape(hb_tensor *x, int ndim, const int64_t *shape); /* one dim 
 hb_tensor *hb_flatten(hb_tensor *x); /* [b, ...] -> [b, prod(...)] as nn.Flatten */
 hb_tensor *hb_transpose(hb_tensor *x, int axis0, int axis1);
 hb_tensor *hb_concat(int n, hb_tensor *const *xs, int axis);
+/* The part of x from start, length long, along axis (what concat put there). */
+hb_tensor *hb_slice(hb_tensor *x, int axis, int64_t start, int64_t length);
 
 /* ---- blocks ------------------------------------------------------------------------------- */
 

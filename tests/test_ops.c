@@ -1306,6 +1306,47 @@ START_TEST(comparisons_and_logic)
 }
 END_TEST
 
+/* Slices against plain index arithmetic, on every axis; slicing a concat gives its parts back
+ * bit for bit; out-of-range slices are errors naming the shape. */
+START_TEST(slice_matches_reference)
+{
+    hb_rng rng;
+    hb_rng_seed(&rng, 77);
+    hb_tensor *x = hb_randn(HB_SHAPE(3, 4, 5), &rng);
+    const float *v = hb_tensor_cdata(x);
+    for (int axis = 0; axis < 3; axis++) {
+        int64_t dim = hb_tensor_dim(x, axis);
+        for (int64_t start = 0; start < dim; start++)
+            for (int64_t len = 0; start + len <= dim; len++) {
+                hb_tensor *y = hb_slice(x, axis - (start % 2 ? 3 : 0), start, len);
+                ck_assert_tensor_ok(y);
+                ck_assert_int_eq(hb_tensor_dim(y, axis), len);
+                const float *w = hb_tensor_cdata(y);
+                int64_t k = 0;
+                for (int i = 0; i < 3; i++)
+                    for (int j = 0; j < 4; j++)
+                        for (int l = 0; l < 5; l++) {
+                            int64_t idx[3] = {i, j, l};
+                            if (idx[axis] < start || idx[axis] >= start + len)
+                                continue;
+                            ck_assert_float_eq(w[k++], v[(i * 4 + j) * 5 + l]);
+                        }
+                ck_assert_int_eq(k, hb_tensor_numel(y));
+                hb_tensor_release(y);
+            }
+    }
+    hb_tensor *a = hb_slice(x, 1, 0, 1), *b = hb_slice(x, 1, 1, 3);
+    hb_tensor *parts[2] = {a, b}, *cat = hb_concat(2, parts, 1);
+    ck_assert(memcmp(hb_tensor_cdata(cat), v, sizeof(float) * 60) == 0);
+    ck_assert_ptr_null(hb_slice(x, 2, 3, 3));
+    ck_assert_int_eq(hb_last_status(), HB_ERR_SHAPE);
+    ck_assert_ptr_nonnull(strstr(hb_last_error(), "[3, 4, 5]"));
+    ck_assert_ptr_null(hb_slice(x, 3, 0, 1));
+    ck_assert_ptr_null(hb_slice(x, 0, -1, 1));
+    hb_tensor_release(a), hb_tensor_release(b), hb_tensor_release(cat), hb_tensor_release(x);
+}
+END_TEST
+
 static Suite *ops_suite(void)
 {
     Suite *s = suite_create("ops");
@@ -1323,6 +1364,7 @@ static Suite *ops_suite(void)
     tcase_add_loop_test(ew, scalar_forms, 0, NCASES(scalar_ops));
     tcase_add_loop_test(ew, unary_ops_match_reference, 0, NCASES(unary_ops));
     tcase_add_test(ew, comparisons_and_logic);
+    tcase_add_test(ew, slice_matches_reference);
     tcase_add_test(ew, relu_keeps_nan);
     tcase_add_test(ew, sigmoid_saturates_without_nan);
     tcase_add_test(ew, ops_leave_inputs_alone);

@@ -157,6 +157,11 @@ hb_tensor *hb_transpose(hb_tensor *x, int axis0, int axis1)
     return apply1(HB_OP_TRANSPOSE, (hb_attrs){.axis = axis0, .axis2 = axis1}, x);
 }
 
+hb_tensor *hb_slice(hb_tensor *x, int axis, int64_t start, int64_t length)
+{
+    return apply1(HB_OP_SLICE, (hb_attrs){.axis = axis, .start = start, .length = length}, x);
+}
+
 hb_tensor *hb_concat(int n, hb_tensor *const *xs, int axis)
 {
     return apply(HB_OP_CONCAT, (hb_attrs){.axis = axis}, n, xs);

@@ -35,6 +35,7 @@ typedef enum hb_attr_kind {
     HB_ATTRS_REASON, /* none in hb_attrs: the node's reason (islands) */
     HB_ATTRS_EXPECT, /* scalar: 1 (true) or 0 (false), a guard's traced outcome */
     HB_ATTRS_BODY,   /* body: a loop's graph */
+    HB_ATTRS_SLICE,  /* axis, start and length */
     HB_ATTRS_PROGRAM,        /* prog */
     HB_ATTRS_REDUCE_PROGRAM, /* prog, reduce, and all or axis and keepdim */
     HB_ATTRS_GEMM,           /* prog and trans_b */
@@ -62,6 +63,7 @@ typedef struct hb_attrs {
     hb_op reduce;   /* fused_reduce: HB_OP_SUM, HB_OP_MEAN or HB_OP_MAX */
     bool trans_b;   /* gemm: the second input is [n, k] (a linear's weight) */
     const struct hb_graph *body; /* loop: owned by the node (hb_node.body) */
+    int64_t start, length; /* slice */
 } hb_attrs;
 
 /* Output shape of op over inputs, with attributes normalized (negative axes resolved, reshape's

@@ -484,6 +484,12 @@ static bool parse_attrs(parser *P, hb_op op, int n, hb_attrs *a, char **reason,
     case HB_ATTRS_SHAPE:
         return need(P, '{') && need_key(P, "shape") && parse_dims(P, -1, &a->shape) &&
                need(P, '}');
+    case HB_ATTRS_SLICE:
+        return need(P, '{') && need_key(P, "axis") && parse_small_int(P, "an axis", &a->axis) &&
+               need(P, ',') && need_key(P, "start") &&
+               parse_int(P, 0, INT64_MAX, "a start", &a->start) && need(P, ',') &&
+               need_key(P, "length") && parse_int(P, 0, INT64_MAX, "a length", &a->length) &&
+               need(P, '}');
     case HB_ATTRS_AXES:
         return need(P, '{') && need_key(P, "axes") && need(P, '[') &&
                parse_small_int(P, "an axis", &a->axis) && need(P, ',') &&

@@ -147,6 +147,10 @@ static void print_attrs(FILE *f, const hb_node *n, int indent)
         print_dims(f, &a->shape);
         fputc('}', f);
         break;
+    case HB_ATTRS_SLICE:
+        fprintf(f, " {axis=%d, start=%lld, length=%lld}", a->axis, (long long)a->start,
+                (long long)a->length);
+        break;
     case HB_ATTRS_AXES:
         fprintf(f, " {axes=[%d, %d]}", a->axis, a->axis2);
         break;

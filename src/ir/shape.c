@@ -203,6 +203,22 @@ static hb_status rule_transpose(rule_ctx *c)
     return HB_OK;
 }
 
+static hb_status rule_slice(rule_ctx *c)
+{
+    const hb_shape *x = &c->in[0];
+    if (!norm_axis(&c->at->axis, x->ndim))
+        return fail(c, HB_ERR_ARG, "axis %d is out of range for shape %s", c->at->axis, S(x));
+    int64_t dim = x->dim[c->at->axis];
+    if (c->at->start < 0 || c->at->length < 0 || c->at->start > dim ||
+        c->at->length > dim - c->at->start)
+        return fail(c, HB_ERR_SHAPE, "[%lld, %lld) along axis %d is outside shape %s",
+                    (long long)c->at->start, (long long)(c->at->start + c->at->length),
+                    c->at->axis, S(x));
+    *c->out = *x;
+    c->out->dim[c->at->axis] = c->at->length;
+    return HB_OK;
+}
+
 static hb_status rule_concat(rule_ctx *c)
 {
     const hb_shape *first = &c->in[0];

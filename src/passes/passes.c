@@ -71,6 +71,8 @@ bool hb_attrs_equal(hb_op op, const hb_attrs *a, const hb_attrs *b)
         return a->axis == b->axis;
     case HB_ATTRS_SHAPE:
         return hb_shape_equal(&a->shape, &b->shape);
+    case HB_ATTRS_SLICE:
+        return a->axis == b->axis && a->start == b->start && a->length == b->length;
     case HB_ATTRS_AXES:
         return a->axis == b->axis && a->axis2 == b->axis2;
     case HB_ATTRS_REASON:

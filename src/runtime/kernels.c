@@ -275,6 +275,20 @@ static void kernel_TRANSPOSE(const hb_operand *in, int n, const hb_operand *out,
     }
 }
 
+static void kernel_SLICE(const hb_operand *in, int n, const hb_operand *out, const hb_attrs *at)
+{
+    (void)n;
+    int64_t outer = 1, inner = 1;
+    for (int i = 0; i < at->axis; i++)
+        outer *= in[0].shape.dim[i];
+    for (int i = at->axis + 1; i < in[0].shape.ndim; i++)
+        inner *= in[0].shape.dim[i];
+    int64_t len = in[0].shape.dim[at->axis];
+    for (int64_t o = 0; o < outer; o++)
+        memcpy(out->data + o * at->length * inner, in[0].data + (o * len + at->start) * inner,
+               sizeof(float) * (size_t)(at->length * inner));
+}
+
 static void kernel_CONCAT(const hb_operand *in, int n, const hb_operand *out,
                           const hb_attrs *at)
 {

@@ -308,6 +308,27 @@ hb_block *hb_parallel_new(int axis);
 /* n fresh instances made by make(arg), in a Sequential (children "0" … "n-1"). */
 hb_block *hb_block_factory(int n, hb_block *(*make)(void *arg), void *arg);
 
+/* ---- gradients ---------------------------------------------------------------------------- */
+/* Eager backpropagation. With gradients on (per thread), every op reading a trainable
+ * parameter, or a tensor made from one, is recorded; hb_backward(loss, g) then computes
+ * d(sum(loss · g))/d(parameter) (g NULL: all ones) and adds it to each parameter's grad
+ * (shared parameters get the sum over their uses; constants get none), then clears everything
+ * recorded on this thread since the last backward (one backward per forward).
+ *
+ *     hb_grad_enable(true);
+ *     hb_tensor *y = hb_block_call(net, x);
+ *     hb_backward(y, g);
+ *     hb_tensor *gw = hb_tensor_grad(hb_block_param(hb_block_child(net, "0"), "weight"));
+ *     hb_block_zero_grad(net);  // before the next step
+ */
+void hb_grad_enable(bool on);
+hb_status hb_backward(hb_tensor *loss, hb_tensor *grad_output);
+hb_tensor *hb_tensor_grad(const hb_tensor *t); /* borrowed; NULL if none */
+/* Makes a tensor of the caller's a leaf that collects a gradient (parameters already do). */
+void hb_tensor_set_requires_grad(hb_tensor *t, bool on);
+void hb_block_zero_grad(hb_block *b);
+void hb_grad_clear(void); /* forgets what was recorded, without a backward pass */
+
 /* ---- hybridization ------------------------------------------------------------------------ */
 /* hb_hybridize(net, true) makes net and every block under it hybridized. The next call of net
  * runs eagerly while a tracer records an IR graph of every op; the graph is optimized and

@@ -29,6 +29,8 @@ static const char usage[] =
     "                            what was traced, compiled and planned; every eager island\n"
     "  bench MODEL [--batch N] [--features N] [--json] [--threads N]\n"
     "                            per-call time eager vs compiled, same process, same inputs\n"
+    "  grad MODEL --weights W --input X.npy --grad-output G.npy --output GRADS.safetensors\n"
+    "            [--mode eager]  gradients of sum(output * G) for every trainable parameter\n"
     "  models                    the models this build knows\n"
     "  help                      this text\n"
     "\n"
@@ -36,7 +38,7 @@ static const char usage[] =
     "constants: folded and packed once, updates not seen.\n"
     "MODEL is one of the names `hybrid models` lists. Without --weights the model is initialized\n"
     "from seed 0; without an input file the input is uniform random [batch, features]\n"
-    "(default [2, 20]). Not yet built: grad (see the issues).\n";
+    "(default [2, 20]). grad runs eagerly for now (--mode hybrid comes with graph autodiff).\n";
 
 static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -75,7 +77,7 @@ static hb_block *make_model(const char *name)
 /* ---- options shared by the commands ------------------------------------------------------ */
 
 typedef struct options {
-    const char *model, *weights, *mode, *after, *format;
+    const char *model, *weights, *mode, *after, *format, *grad_output;
     const char **inputs, **outputs;
     int ninputs, noutputs, threads;
     int64_t batch, features;
@@ -100,7 +102,7 @@ static int parse(int argc, char **argv, const char *accepted, options *o)
 {
     o->inputs = calloc((size_t)argc, sizeof *o->inputs);
     o->outputs = calloc((size_t)argc, sizeof *o->outputs);
-    o->mode = strcmp(argv[1], "run") == 0 ? "eager" : "hybrid";
+    o->mode = strcmp(argv[1], "run") == 0 || strcmp(argv[1], "grad") == 0 ? "eager" : "hybrid";
     o->format = "text";
     if (!o->inputs || !o->outputs)
         return fail("out of memory");
@@ -136,6 +138,8 @@ static int parse(int argc, char **argv, const char *accepted, options *o)
             o->mode = v;
         else if (strcmp(opt, "--after") == 0)
             o->after = v;
+        else if (strcmp(opt, "--grad-output") == 0)
+            o->grad_output = v;
         else if (strcmp(opt, "--format") == 0)
             o->format = v;
         else if (strcmp(opt, "--threads") == 0) {
@@ -269,6 +273,56 @@ static int explain(int argc, char **argv)
     if (!rc)
         hb_block_explain(net, stdout, o.json);
     hb_tensor_release(x);
+    hb_block_release(net);
+    options_free(&o);
+    return rc;
+}
+
+/* ---- grad --------------------------------------------------------------------------------- */
+
+/* d sum(output · G) / d parameter for every trainable parameter, into a safetensors file. */
+static int grad(int argc, char **argv)
+{
+    options o = {0};
+    int rc = parse(argc, argv, "weights input output mode grad-output threads", &o);
+    if (!rc && (o.ninputs != 1 || o.noutputs != 1 || !o.grad_output))
+        rc = fail("grad: needs --input X.npy, --grad-output G.npy and --output GRADS.safetensors");
+    if (!rc && strcmp(o.mode, "hybrid") == 0)
+        rc = fail("grad: --mode hybrid needs gradients in compiled plans, not built yet; use "
+                  "--mode eager");
+    hb_block *net = rc ? NULL : load_model(&o);
+    hb_tensor *x = net ? hb_npy_load(o.inputs[0]) : NULL;
+    hb_tensor *g = x ? hb_npy_load(o.grad_output) : NULL, *y = NULL;
+    if (!rc && (!net || !x || !g))
+        rc = net ? fail("%s", hb_last_error()) : 1;
+    if (!rc) {
+        hb_grad_enable(true);
+        y = hb_block_call(net, x);
+        if (!y || hb_backward(y, g) != HB_OK)
+            rc = fail("%s", hb_last_error());
+        hb_grad_enable(false);
+    }
+    hb_state_dict sd = {0};
+    if (!rc && hb_block_state_dict(net, &sd) != HB_OK)
+        rc = fail("%s", hb_last_error());
+    const char **names = calloc((size_t)sd.count + 1, sizeof *names);
+    hb_tensor **grads = calloc((size_t)sd.count + 1, sizeof *grads);
+    int n = 0;
+    for (int i = 0; !rc && names && grads && i < sd.count; i++) {
+        if (!sd.items[i].trainable)
+            continue;
+        hb_tensor *gr = hb_tensor_grad(sd.items[i].value);
+        grads[n] = gr ? hb_tensor_retain(gr)
+                      : hb_zeros(sd.items[i].ndim, sd.items[i].shape); /* unused: zero */
+        names[n++] = sd.items[i].name;
+    }
+    if (!rc && hb_safetensors_save(o.outputs[0], n, names, grads) != HB_OK)
+        rc = fail("%s", hb_last_error());
+    for (int i = 0; grads && i < n; i++)
+        hb_tensor_release(grads[i]);
+    free(names), free(grads);
+    hb_state_dict_free(&sd);
+    hb_tensor_release(y), hb_tensor_release(g), hb_tensor_release(x);
     hb_block_release(net);
     options_free(&o);
     return rc;
@@ -458,7 +512,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "bench") == 0)
         return bench(argc, argv);
     if (strcmp(cmd, "grad") == 0)
-        return fail("'grad' is not built yet in this version (see hybrid help)");
+        return grad(argc, argv);
     fprintf(stderr, "hybrid: unknown command \"%s\"\n%s", cmd, usage);
     return EXIT_USAGE;
 }

@@ -177,7 +177,7 @@ hb_tensor *hb_block_call(hb_block *b, hb_tensor *x)
         hb_frame_pop();
         return y;
     }
-    if (b->hybrid && !hb_tracing)
+    if (b->hybrid && !hb_tracing && !hb_grad_on) /* plans record no gradients (yet): eager */
         return hb_hybrid_call(b, x);
     return hb_block_call_eager(b, x, NULL);
 }
@@ -425,6 +425,7 @@ static hb_status materialize_locked(hb_block *b, hb_param *p)
         hb_tensor_release(t);
         return st;
     }
+    t->requires_grad = p->trainable;
     __atomic_store_n(&p->value, t, __ATOMIC_RELEASE);
     /* Siblings waiting for this one's fan-in follow now, so the random stream is consumed in
      * registration order (weight, then bias) as PyTorch does. */
@@ -594,6 +595,7 @@ hb_status hb_param_assign(hb_param *p, const hb_tensor *value)
     if (!copy)
         return hb_last_status();
     memcpy(copy->data, value->data, sizeof(float) * (size_t)value->numel);
+    copy->requires_grad = p->trainable;
     p->value = copy;
     p->shape = value->shape;
     return HB_OK;

@@ -43,6 +43,8 @@ static hb_tensor *apply(hb_op op, hb_attrs at, int n, hb_tensor *const *in)
         hb_kernels[op](operands, n, &(hb_operand){out->data, out->shape}, &at);
         if (hb_tracing)
             hb_trace_op(op, &at, n, in, out);
+        if (hb_grad_on)
+            hb_grad_record(op, &at, n, in, out);
     }
     if (n > INLINE_INPUTS)
         hb_free(shapes), hb_free(operands);

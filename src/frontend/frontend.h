@@ -18,6 +18,8 @@ struct hb_tensor {
     uint64_t trace_id;
     int trace_value;
     unsigned trace_gen; /* how many island cuts that trace had made when this value was made */
+    bool requires_grad; /* a trainable parameter, or made from one while gradients are on */
+    hb_tensor *grad;    /* d loss / d this tensor after hb_backward (owned), or NULL */
 };
 
 /* Tensors alive on all threads: tests use it to prove that block calls release what they make. */
@@ -153,6 +155,13 @@ void hb_trace_island(hb_block *b, hb_trace_pos start, hb_tensor *x, hb_tensor *y
 /* While paused (an island running inside a trace), ops are not recorded. */
 hb_trace *hb_trace_pause(void);
 void hb_trace_resume(hb_trace *tr);
+
+/* ---- gradients (autodiff.c) ---------------------------------------------------------------- */
+
+/* Whether this thread records ops for hb_backward (hb_grad_enable). */
+extern _Thread_local bool hb_grad_on;
+/* Records op on the tape if an input requires a gradient (then out does too). */
+void hb_grad_record(hb_op op, const hb_attrs *at, int n, hb_tensor *const *in, hb_tensor *out);
 
 /* ---- hybridization (hybridize.c) ---------------------------------------------------------- */
 

@@ -41,6 +41,8 @@ hb_tensor *hb_tensor_alloc(const hb_shape *s)
     t->trace_id = 0;
     t->trace_value = -1;
     t->trace_gen = 0;
+    t->requires_grad = false;
+    t->grad = NULL;
     t->dtype = HB_F32;
     t->shape = *s;
     t->numel = numel;
@@ -136,6 +138,7 @@ void hb_tensor_release(hb_tensor *t)
 {
     if (t && atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1) {
         atomic_fetch_sub_explicit(&hb_tensors_live, 1, memory_order_relaxed);
+        hb_tensor_release(t->grad);
         hb_free(t); /* aligned or not, free() takes it */
     }
 }

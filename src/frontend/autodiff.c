@@ -1,0 +1,298 @@
+/* Gradients, eagerly: while enabled, every op that reads a tensor requiring a gradient (a
+ * trainable parameter, or something made from one) goes on this thread's tape, holding its
+ * inputs and output. hb_backward walks the tape backwards from the loss, applying each op's
+ * gradient rule (written with the eager ops themselves) and adding into each input's grad;
+ * parameters keep what they collect, shared ones the sum over their uses. */
+#include "frontend.h"
+
+#include <math.h>
+#include <string.h>
+
+typedef struct entry {
+    hb_op op;
+    hb_attrs at;
+    int n;
+    hb_tensor **in;
+    hb_tensor *out;
+} entry;
+
+_Thread_local bool hb_grad_on;
+static _Thread_local entry *tape;
+static _Thread_local int ntape, cap_tape;
+
+void hb_grad_enable(bool on) { hb_grad_on = on; }
+
+static void clear_tape(void)
+{
+    for (int i = 0; i < ntape; i++) {
+        for (int j = 0; j < tape[i].n; j++)
+            hb_tensor_release(tape[i].in[j]);
+        hb_free(tape[i].in);
+        /* intermediate gradients go with the tape; parameters keep theirs */
+        hb_tensor_release(tape[i].out->grad);
+        tape[i].out->grad = NULL;
+        hb_tensor_release(tape[i].out);
+    }
+    hb_free(tape);
+    tape = NULL, ntape = cap_tape = 0;
+}
+
+void hb_grad_record(hb_op op, const hb_attrs *at, int n, hb_tensor *const *in, hb_tensor *out)
+{
+    bool needed = false;
+    for (int i = 0; i < n; i++)
+        needed = needed || in[i]->requires_grad;
+    if (!needed)
+        return;
+    if (ntape == cap_tape) {
+        int cap = cap_tape ? 2 * cap_tape : 64;
+        entry *grown = hb_realloc(tape, sizeof *grown * (size_t)cap);
+        if (!grown)
+            return; /* out of memory: hb_backward will say the tape is incomplete */
+        tape = grown, cap_tape = cap;
+    }
+    entry *e = &tape[ntape];
+    *e = (entry){op, *at, n, hb_malloc(sizeof *e->in * (size_t)n), out};
+    if (!e->in)
+        return;
+    for (int i = 0; i < n; i++)
+        e->in[i] = hb_tensor_retain(in[i]);
+    hb_tensor_retain(out);
+    out->requires_grad = true;
+    ntape++;
+}
+
+/* ---- helpers over eager ops: each takes over what it is given and returns a new tensor --- */
+
+static hb_tensor *done(hb_tensor *consumed, hb_tensor *result)
+{
+    hb_tensor_release(consumed);
+    return result;
+}
+
+/* g summed over the dims that broadcasting added to (or stretched in) shape s. */
+static hb_tensor *unbroadcast(hb_tensor *g, const hb_shape *s)
+{
+    while (g && g->shape.ndim > s->ndim)
+        g = done(g, hb_sum_axis(g, 0, false));
+    for (int i = 0; g && i < s->ndim; i++)
+        if (s->dim[i] == 1 && g->shape.dim[i] != 1)
+            g = done(g, hb_sum_axis(g, i, true));
+    return g;
+}
+
+/* g, reduced over axis (or all), made to x's shape again. */
+static hb_tensor *expand(hb_tensor *g, const hb_tensor *x, const hb_attrs *at)
+{
+    if (!at->all && !at->keepdim) {
+        hb_shape k = x->shape;
+        k.dim[at->axis] = 1;
+        g = done(g, hb_reshape(g, k.ndim, k.dim));
+    }
+    hb_tensor *ones = hb_ones(x->shape.ndim, x->shape.dim);
+    hb_tensor *r = hb_mul(ones, g);
+    hb_tensor_release(ones);
+    return done(g, r);
+}
+
+static void add_grad(hb_tensor *t, hb_tensor *g)
+{
+    if (!g || !t->requires_grad) {
+        hb_tensor_release(g);
+        return;
+    }
+    if (!t->grad) {
+        t->grad = g;
+        return;
+    }
+    hb_tensor *sum = hb_add(t->grad, g);
+    hb_tensor_release(g);
+    if (sum) {
+        hb_tensor_release(t->grad);
+        t->grad = sum;
+    }
+}
+
+static hb_tensor *mul2(hb_tensor *a, hb_tensor *b) /* a·b, both taken over */
+{
+    hb_tensor *r = hb_mul(a, b);
+    hb_tensor_release(a), hb_tensor_release(b);
+    return r;
+}
+
+static hb_tensor *last_two_swapped(hb_tensor *t) { return hb_transpose(t, -1, -2); }
+
+/* The gradient rule of one op: g is d loss / d out (borrowed). */
+static void rule(const entry *e, hb_tensor *g)
+{
+    hb_tensor **in = e->in, *x = in[0], *y = e->out;
+    const hb_attrs *at = &e->at;
+    const float s = at->scalar;
+    switch (e->op) {
+    case HB_OP_MATMUL: {
+        hb_tensor *bt = last_two_swapped(in[1]), *at_ = last_two_swapped(x);
+        add_grad(x, unbroadcast(done(bt, hb_matmul(g, bt)), &x->shape));
+        add_grad(in[1], unbroadcast(done(at_, hb_matmul(at_, g)), &in[1]->shape));
+        break;
+    }
+    case HB_OP_LINEAR: {
+        int64_t o = in[1]->shape.dim[0], i = in[1]->shape.dim[1];
+        add_grad(x, hb_matmul(g, in[1])); /* [..., o] · [o, i] */
+        hb_tensor *g2 = hb_reshape(g, HB_SHAPE(-1, o)), *x2 = hb_reshape(x, HB_SHAPE(-1, i));
+        hb_tensor *g2t = hb_transpose(g2, 0, 1);
+        add_grad(in[1], hb_matmul(g2t, x2));
+        if (e->n == 3)
+            add_grad(in[2], hb_sum_axis(g2, 0, false));
+        hb_tensor_release(g2), hb_tensor_release(x2), hb_tensor_release(g2t);
+        break;
+    }
+    case HB_OP_ADD:
+        add_grad(x, unbroadcast(hb_tensor_copy(g), &x->shape));
+        add_grad(in[1], unbroadcast(hb_tensor_copy(g), &in[1]->shape));
+        break;
+    case HB_OP_SUB:
+        add_grad(x, unbroadcast(hb_tensor_copy(g), &x->shape));
+        add_grad(in[1], unbroadcast(hb_neg(g), &in[1]->shape));
+        break;
+    case HB_OP_MUL:
+        add_grad(x, unbroadcast(hb_mul(g, in[1]), &x->shape));
+        add_grad(in[1], unbroadcast(hb_mul(g, x), &in[1]->shape));
+        break;
+    case HB_OP_DIV: { /* d(a/b) = da/b − a·db/b², and a/b² = y/b */
+        add_grad(x, unbroadcast(hb_div(g, in[1]), &x->shape));
+        hb_tensor *q = hb_div(y, in[1]), *gq = hb_mul(g, q);
+        add_grad(in[1], unbroadcast(done(gq, hb_neg(gq)), &in[1]->shape));
+        hb_tensor_release(q);
+        break;
+    }
+    case HB_OP_ADD_SCALAR:
+    case HB_OP_SUB_SCALAR:
+    case HB_OP_COPY: add_grad(x, hb_tensor_copy(g)); break;
+    case HB_OP_MUL_SCALAR: add_grad(x, hb_mul_scalar(g, s)); break;
+    case HB_OP_DIV_SCALAR: add_grad(x, hb_div_scalar(g, s)); break;
+    case HB_OP_RSUB_SCALAR:
+    case HB_OP_NEG: add_grad(x, hb_neg(g)); break;
+    case HB_OP_RDIV_SCALAR: /* d(s/x) = −s/x² = −y/x */
+        add_grad(x, mul2(hb_neg(g), hb_div(y, x)));
+        break;
+    case HB_OP_RELU: add_grad(x, mul2(hb_tensor_copy(g), hb_gt(x, 0.0f))); break;
+    case HB_OP_SIGMOID: /* y(1 − y) */
+        add_grad(x, mul2(hb_mul(g, y), hb_rsub_scalar(y, 1.0f)));
+        break;
+    case HB_OP_TANH: { /* 1 − y² */
+        hb_tensor *yy = hb_mul(y, y);
+        add_grad(x, mul2(hb_tensor_copy(g), done(yy, hb_rsub_scalar(yy, 1.0f))));
+        break;
+    }
+    case HB_OP_EXP: add_grad(x, hb_mul(g, y)); break;
+    case HB_OP_LOG: add_grad(x, hb_div(g, x)); break;
+    case HB_OP_ABS: { /* sign(x); 0 at 0 */
+        hb_tensor *pos = hb_gt(x, 0.0f), *neg = hb_lt(x, 0.0f);
+        add_grad(x, mul2(hb_tensor_copy(g), hb_sub(pos, neg)));
+        hb_tensor_release(pos), hb_tensor_release(neg);
+        break;
+    }
+    case HB_OP_SQRT: { /* 1/(2y) */
+        hb_tensor *q = hb_div(g, y);
+        add_grad(x, done(q, hb_mul_scalar(q, 0.5f)));
+        break;
+    }
+    case HB_OP_SUM: add_grad(x, expand(hb_tensor_copy(g), x, at)); break;
+    case HB_OP_MEAN: {
+        int64_t len = at->all ? x->numel : x->shape.dim[at->axis];
+        add_grad(x, expand(hb_div_scalar(g, (float)len), x, at));
+        break;
+    }
+    case HB_OP_MAX: { /* to the elements equal to the maximum */
+        hb_tensor *m = expand(hb_tensor_copy(y), x, at), *d = hb_sub(x, m);
+        add_grad(x, mul2(expand(hb_tensor_copy(g), x, at), hb_eq(d, 0.0f)));
+        hb_tensor_release(m), hb_tensor_release(d);
+        break;
+    }
+    case HB_OP_SOFTMAX: { /* y·(g − Σ g·y) */
+        hb_tensor *gy = hb_mul(g, y), *s_ = hb_sum_axis(gy, at->axis, true);
+        add_grad(x, mul2(hb_sub(g, s_), hb_tensor_copy(y)));
+        hb_tensor_release(gy), hb_tensor_release(s_);
+        break;
+    }
+    case HB_OP_LOG_SOFTMAX: { /* g − exp(y)·Σ g */
+        hb_tensor *s_ = hb_sum_axis(g, at->axis, true), *p = hb_exp(y);
+        hb_tensor *ps = hb_mul(p, s_);
+        add_grad(x, hb_sub(g, ps));
+        hb_tensor_release(s_), hb_tensor_release(p), hb_tensor_release(ps);
+        break;
+    }
+    case HB_OP_RESHAPE: add_grad(x, hb_reshape(g, x->shape.ndim, x->shape.dim)); break;
+    case HB_OP_TRANSPOSE: add_grad(x, hb_transpose(g, at->axis, at->axis2)); break;
+    case HB_OP_CONCAT: {
+        int64_t start = 0;
+        for (int i = 0; i < e->n; i++) {
+            int64_t len = in[i]->shape.dim[at->axis];
+            add_grad(in[i], hb_slice(g, at->axis, start, len));
+            start += len;
+        }
+        break;
+    }
+    case HB_OP_SLICE: { /* g where the slice came from, zeros around */
+        hb_shape before = x->shape, after = x->shape;
+        before.dim[at->axis] = at->start;
+        after.dim[at->axis] = x->shape.dim[at->axis] - at->start - at->length;
+        hb_tensor *z0 = hb_zeros(before.ndim, before.dim), *z1 = hb_zeros(after.ndim, after.dim);
+        hb_tensor *parts[3] = {z0, g, z1};
+        add_grad(x, hb_concat(3, parts, at->axis));
+        hb_tensor_release(z0), hb_tensor_release(z1);
+        break;
+    }
+    default: /* comparisons, logic and guards carry no gradient */
+        break;
+    }
+}
+
+hb_status hb_backward(hb_tensor *loss, hb_tensor *grad_output)
+{
+    if (!loss)
+        return hb_fail(HB_ERR_ARG, "hb_backward: the loss is NULL");
+    if (hb_frame_depth() > 0)
+        return hb_fail(HB_ERR_STATE, "hb_backward: call it outside any block's forward");
+    if (grad_output && !hb_tensor_same_shape(loss, grad_output)) {
+        char a[96], b[96];
+        return hb_fail(HB_ERR_SHAPE, "hb_backward: grad_output %s does not match the loss %s",
+                       hb_shape_fmt(&grad_output->shape, a, sizeof a),
+                       hb_shape_fmt(&loss->shape, b, sizeof b));
+    }
+    bool was_on = hb_grad_on;
+    hb_grad_on = false; /* the rules' own ops are not recorded */
+    hb_tensor_release(loss->grad);
+    loss->grad = grad_output ? hb_tensor_copy(grad_output)
+                             : hb_ones(loss->shape.ndim, loss->shape.dim);
+    for (int i = ntape - 1; i >= 0; i--)
+        if (tape[i].out->grad)
+            rule(&tape[i], tape[i].out->grad);
+    hb_status st = hb_last_status();
+    clear_tape();
+    hb_tensor_release(loss->grad);
+    loss->grad = NULL;
+    hb_grad_on = was_on;
+    return st;
+}
+
+hb_tensor *hb_tensor_grad(const hb_tensor *t) { return t ? t->grad : NULL; }
+
+void hb_tensor_set_requires_grad(hb_tensor *t, bool on)
+{
+    if (t)
+        t->requires_grad = on;
+}
+
+static hb_status zero(void *ctx, const char *name, hb_block *owner, hb_param *p)
+{
+    (void)ctx, (void)name, (void)owner;
+    if (p->value) {
+        hb_tensor_release(p->value->grad);
+        p->value->grad = NULL;
+    }
+    return HB_OK;
+}
+
+void hb_block_zero_grad(hb_block *b) { hb_block_walk(b, zero, NULL); }
+void hb_grad_clear(void) { clear_tape(); }

@@ -1,0 +1,281 @@
+/* Eager gradients: every seed model's parameter gradients against PyTorch's, every op's rule
+ * against finite differences, sharing, constants, and the recording switch. */
+#include "harness.h"
+#include "models.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* d sum(output·G) for every trainable parameter equals grads.safetensors within 1e-4. */
+START_TEST(fixture_gradients)
+{
+    const char *name = test_fixture_models[_i];
+    hb_block *net = test_model(name);
+    hb_tensor *x = test_fixture(name, "input.npy"), *g = test_fixture(name, "grad_output.npy");
+    hb_grad_enable(true);
+    hb_tensor *y = test_call_ok(net, x);
+    ck_assert_msg(hb_backward(y, g) == HB_OK, "%s", hb_last_error());
+    hb_grad_enable(false);
+    char rel[256];
+    snprintf(rel, sizeof rel, "%s/grads.safetensors", name);
+    hb_state_dict want, have;
+    ck_assert_int_eq(hb_safetensors_load(data_path(rel), &want), HB_OK);
+    ck_assert_int_eq(hb_block_state_dict(net, &have), HB_OK);
+    int checked = 0;
+    for (int i = 0; i < have.count; i++) {
+        const hb_named_tensor *h = &have.items[i];
+        const hb_named_tensor *w = NULL;
+        for (int k = 0; k < want.count && !w; k++)
+            if (strcmp(want.items[k].name, h->name) == 0)
+                w = &want.items[k];
+        if (!h->trainable) { /* constants get no gradient, and PyTorch lists none */
+            ck_assert_ptr_null(hb_tensor_grad(h->value));
+            ck_assert_ptr_null(w);
+            continue;
+        }
+        ck_assert_msg(w != NULL, "%s: no reference gradient for %s", name, h->name);
+        double err = rel_error(hb_tensor_grad(h->value), w->value);
+        ck_assert_msg(err <= 1e-4, "%s %s: relative error %g", name, h->name, err);
+        checked++;
+    }
+    ck_assert_int_eq(checked, want.count);
+    hb_state_dict_free(&want), hb_state_dict_free(&have);
+    hb_tensor_release(y), hb_tensor_release(g), hb_tensor_release(x);
+    hb_block_release(net);
+}
+END_TEST
+
+/* ---- every op against finite differences ------------------------------------------------- */
+
+typedef hb_tensor *(*op_fn)(hb_tensor *const *in);
+
+typedef struct shape {
+    int ndim;
+    int64_t dim[4];
+} shape;
+
+typedef struct fd_case {
+    const char *name;
+    op_fn f;
+    int n;
+    shape shapes[3];
+    float lo, hi; /* inputs drawn from [lo, hi) (away from kinks and singularities) */
+} fd_case;
+
+#define SH(...) {(int)(sizeof((int64_t[]){__VA_ARGS__}) / 8), {__VA_ARGS__}}
+#define OP1(fn, expr) static hb_tensor *fn(hb_tensor *const *in) { hb_tensor *x = in[0]; return (expr); }
+#define OP2(fn, expr) static hb_tensor *fn(hb_tensor *const *in) { hb_tensor *a = in[0], *b = in[1]; return (expr); }
+
+OP2(f_matmul, hb_matmul(a, b))
+static hb_tensor *f_linear(hb_tensor *const *in) { return hb_linear(in[0], in[1], in[2]); }
+OP2(f_add, hb_add(a, b))
+OP2(f_sub, hb_sub(a, b))
+OP2(f_mul, hb_mul(a, b))
+OP2(f_div, hb_div(a, b))
+OP1(f_adds, hb_add_scalar(x, 0.3f))
+OP1(f_subs, hb_sub_scalar(x, 0.3f))
+OP1(f_muls, hb_mul_scalar(x, -1.7f))
+OP1(f_divs, hb_div_scalar(x, 2.5f))
+OP1(f_rsubs, hb_rsub_scalar(x, 2.0f))
+OP1(f_rdivs, hb_rdiv_scalar(x, 2.0f))
+OP1(f_relu, hb_relu(x))
+OP1(f_sigmoid, hb_sigmoid(x))
+OP1(f_tanh, hb_tanh(x))
+OP1(f_exp, hb_exp(x))
+OP1(f_log, hb_log(x))
+OP1(f_abs, hb_abs(x))
+OP1(f_neg, hb_neg(x))
+OP1(f_sqrt, hb_sqrt(x))
+OP1(f_sum, hb_sum(x))
+OP1(f_sum1, hb_sum_axis(x, 1, false))
+OP1(f_mean0k, hb_mean_axis(x, 0, true))
+OP1(f_mean, hb_mean(x))
+OP1(f_max, hb_max(x))
+OP1(f_max1, hb_max_axis(x, -1, false))
+OP1(f_softmax, hb_softmax(x, 1))
+OP1(f_logsoftmax, hb_log_softmax(x, -1))
+OP1(f_reshape, hb_reshape(x, HB_SHAPE(3, -1)))
+OP1(f_transpose, hb_transpose(x, 0, -1))
+OP1(f_slice, hb_slice(x, 1, 1, 2))
+OP1(f_copy, hb_tensor_copy(x))
+static hb_tensor *f_concat(hb_tensor *const *in) { return hb_concat(2, in, 1); }
+
+static const fd_case cases[] = {
+    {"matmul", f_matmul, 2, {SH(3, 4), SH(4, 5)}, -1, 1},
+    {"matmul batched", f_matmul, 2, {SH(2, 3, 4), SH(4, 2)}, -1, 1},
+    {"matmul broadcast", f_matmul, 2, {SH(2, 1, 3, 4), SH(3, 4, 2)}, -1, 1},
+    {"linear", f_linear, 3, {SH(2, 3, 4), SH(5, 4), SH(5)}, -1, 1},
+    {"add row", f_add, 2, {SH(3, 4), SH(4)}, -1, 1},
+    {"sub column", f_sub, 2, {SH(3, 4), SH(3, 1)}, -1, 1},
+    {"mul scalar tensor", f_mul, 2, {SH(3, 4), SH(1)}, -1, 1},
+    {"div", f_div, 2, {SH(3, 4), SH(1, 4)}, 0.5f, 2},
+    {"add_scalar", f_adds, 1, {SH(3, 4)}, -1, 1},
+    {"sub_scalar", f_subs, 1, {SH(3, 4)}, -1, 1},
+    {"mul_scalar", f_muls, 1, {SH(3, 4)}, -1, 1},
+    {"div_scalar", f_divs, 1, {SH(3, 4)}, -1, 1},
+    {"rsub_scalar", f_rsubs, 1, {SH(3, 4)}, -1, 1},
+    {"rdiv_scalar", f_rdivs, 1, {SH(3, 4)}, 0.5f, 2},
+    {"relu", f_relu, 1, {SH(3, 4)}, 0.1f, 1},
+    {"relu negative", f_relu, 1, {SH(3, 4)}, -1, -0.1f},
+    {"sigmoid", f_sigmoid, 1, {SH(3, 4)}, -2, 2},
+    {"tanh", f_tanh, 1, {SH(3, 4)}, -2, 2},
+    {"exp", f_exp, 1, {SH(3, 4)}, -1, 1},
+    {"log", f_log, 1, {SH(3, 4)}, 0.5f, 2},
+    {"abs", f_abs, 1, {SH(3, 4)}, 0.2f, 1},
+    {"neg", f_neg, 1, {SH(3, 4)}, -1, 1},
+    {"sqrt", f_sqrt, 1, {SH(3, 4)}, 0.5f, 2},
+    {"sum", f_sum, 1, {SH(3, 4)}, -1, 1},
+    {"sum axis", f_sum1, 1, {SH(3, 4, 2)}, -1, 1},
+    {"mean axis keepdim", f_mean0k, 1, {SH(3, 4)}, -1, 1},
+    {"mean", f_mean, 1, {SH(3, 4)}, -1, 1},
+    {"max", f_max, 1, {SH(3, 4)}, -1, 1},
+    {"max axis", f_max1, 1, {SH(3, 4)}, -1, 1},
+    {"softmax", f_softmax, 1, {SH(3, 4)}, -2, 2},
+    {"log_softmax", f_logsoftmax, 1, {SH(3, 4)}, -2, 2},
+    {"reshape", f_reshape, 1, {SH(2, 3, 2)}, -1, 1},
+    {"transpose", f_transpose, 1, {SH(2, 3, 4)}, -1, 1},
+    {"slice", f_slice, 1, {SH(2, 4)}, -1, 1},
+    {"copy", f_copy, 1, {SH(2, 4)}, -1, 1},
+    {"concat", f_concat, 2, {SH(2, 3), SH(2, 2)}, -1, 1},
+};
+
+/* L(x) = sum(f(x) · G), in double from float outputs. */
+static double loss_of(const fd_case *c, hb_tensor *const *in, const hb_tensor *g)
+{
+    hb_tensor *y = c->f(in);
+    ck_assert_msg(y != NULL, "%s: %s", c->name, hb_last_error());
+    double l = 0;
+    for (int64_t i = 0; i < hb_tensor_numel(y); i++)
+        l += (double)hb_tensor_cdata(y)[i] * hb_tensor_cdata(g)[i];
+    hb_tensor_release(y);
+    return l;
+}
+
+START_TEST(finite_differences)
+{
+    const fd_case *c = &cases[_i];
+    hb_rng rng;
+    hb_rng_seed(&rng, 100 + (uint64_t)_i);
+    hb_tensor *in[3];
+    for (int k = 0; k < c->n; k++) {
+        in[k] = hb_rand(c->shapes[k].ndim, c->shapes[k].dim, &rng);
+        float *d = hb_tensor_data(in[k]);
+        for (int64_t i = 0; i < hb_tensor_numel(in[k]); i++)
+            d[i] = c->lo + (c->hi - c->lo) * d[i];
+        hb_tensor_set_requires_grad(in[k], true);
+    }
+    hb_grad_enable(true);
+    hb_tensor *y = c->f(in);
+    ck_assert_msg(y != NULL, "%s: %s", c->name, hb_last_error());
+    hb_tensor *g = hb_randn(hb_tensor_ndim(y), hb_tensor_shape(y), &rng);
+    ck_assert_msg(hb_backward(y, g) == HB_OK, "%s: %s", c->name, hb_last_error());
+    hb_grad_enable(false);
+    const float eps = 1e-2f;
+    for (int k = 0; k < c->n; k++) {
+        const hb_tensor *gr = hb_tensor_grad(in[k]);
+        ck_assert_msg(gr != NULL, "%s: input %d got no gradient", c->name, k);
+        float *d = hb_tensor_data(in[k]);
+        for (int64_t i = 0; i < hb_tensor_numel(in[k]); i++) {
+            float keep = d[i];
+            d[i] = keep + eps;
+            double up = loss_of(c, in, g);
+            d[i] = keep - eps;
+            double down = loss_of(c, in, g);
+            d[i] = keep;
+            double numeric = (up - down) / (2.0 * eps), analytic = hb_tensor_cdata(gr)[i];
+            ck_assert_msg(fabs(numeric - analytic) <= 1e-2 * (1 + fabs(numeric)),
+                          "%s: d/d in%d[%lld]: analytic %g, finite differences %g", c->name, k,
+                          (long long)i, analytic, numeric);
+        }
+    }
+    for (int k = 0; k < c->n; k++)
+        hb_tensor_release(in[k]);
+    hb_tensor_release(y), hb_tensor_release(g);
+}
+END_TEST
+
+/* ---- bookkeeping -------------------------------------------------------------------------- */
+
+static hb_tensor *twice_forward(hb_block *self, hb_tensor *x)
+{
+    hb_block *lin = hb_block_child(self, "lin");
+    return hb_block_call(lin, hb_block_call(lin, x));
+}
+
+/* A layer used twice: its gradient is the sum of both uses' (against a manual split). */
+START_TEST(shared_parameters_sum)
+{
+    hb_block *twice = hb_block_new("Twice", twice_forward);
+    hb_block_add_child(twice, "lin", hb_linear_new(3, 3));
+    hb_rng rng;
+    hb_rng_seed(&rng, 4);
+    hb_tensor *x = hb_randn(HB_SHAPE(2, 3), &rng);
+    hb_grad_enable(true);
+    hb_tensor *y = test_call_ok(twice, x);
+    ck_assert_int_eq(hb_backward(y, NULL), HB_OK);
+    hb_grad_enable(false);
+    hb_block *lin = hb_block_child(twice, "lin");
+    hb_tensor *gb = hb_tensor_copy(hb_tensor_grad(hb_block_param(lin, "bias")));
+    /* d sum(W(Wx + b) + b)/db = Wᵀ·1 (first use) + 1·rows (second use) */
+    const float *w = hb_tensor_cdata(hb_block_param(lin, "weight"));
+    for (int j = 0; j < 3; j++) {
+        double want = 2.0 * (1.0 + w[0 * 3 + j] + w[1 * 3 + j] + w[2 * 3 + j]);
+        ck_assert_double_eq_tol(hb_tensor_cdata(gb)[j], want, 1e-5);
+    }
+    /* A second backward adds up; zero_grad clears. */
+    hb_grad_enable(true);
+    hb_tensor *y2 = test_call_ok(twice, x);
+    ck_assert_int_eq(hb_backward(y2, NULL), HB_OK);
+    hb_grad_enable(false);
+    ck_assert_double_eq_tol(hb_tensor_cdata(hb_tensor_grad(hb_block_param(lin, "bias")))[0],
+                            2.0 * hb_tensor_cdata(gb)[0], 1e-5);
+    hb_block_zero_grad(twice);
+    ck_assert_ptr_null(hb_tensor_grad(hb_block_param(lin, "bias")));
+    hb_tensor_release(gb), hb_tensor_release(y), hb_tensor_release(y2), hb_tensor_release(x);
+    hb_block_release(twice);
+}
+END_TEST
+
+/* Off, nothing is recorded; a hybridized block computes its gradient eagerly (plans do not
+ * record yet), the same as a plain one. */
+START_TEST(recording_switch_and_hybrid)
+{
+    hb_block *a = test_model("mlp"), *b = test_model("mlp");
+    hb_tensor *x = test_fixture("mlp", "input.npy");
+    hb_tensor *y = test_call_ok(a, x);
+    ck_assert_int_eq(hb_backward(y, NULL), HB_OK); /* nothing recorded: no gradient */
+    ck_assert_ptr_null(hb_tensor_grad(hb_block_param(hb_block_child(a, "0"), "weight")));
+    hb_tensor_release(y);
+    hb_hybridize(b, true);
+    hb_tensor_release(test_call_ok(b, x)), hb_tensor_release(test_call_ok(b, x));
+    hb_grad_enable(true); /* one backward per forward: a backward clears what was recorded */
+    hb_tensor *ya = test_call_ok(a, x);
+    ck_assert_int_eq(hb_backward(ya, NULL), HB_OK);
+    hb_tensor *yb = test_call_ok(b, x);
+    ck_assert_int_eq(hb_backward(yb, NULL), HB_OK);
+    hb_grad_enable(false);
+    ck_assert(test_same_bits(hb_tensor_grad(hb_block_param(hb_block_child(a, "0"), "weight")),
+                             hb_tensor_grad(hb_block_param(hb_block_child(b, "0"), "weight"))));
+    hb_tensor *wrong = hb_ones(HB_SHAPE(3));
+    ck_assert_int_eq(hb_backward(ya, wrong), HB_ERR_SHAPE);
+    ck_assert_int_eq(hb_backward(NULL, NULL), HB_ERR_ARG);
+    hb_tensor_release(wrong), hb_tensor_release(ya), hb_tensor_release(yb), hb_tensor_release(x);
+    hb_block_release(a), hb_block_release(b);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("autodiff");
+    TCase *tc = tcase_create("autodiff");
+    tcase_set_timeout(tc, 120);
+    tcase_add_loop_test(tc, fixture_gradients, 0, test_fixture_model_count);
+    tcase_add_loop_test(tc, finite_differences, 0, (int)ARRAY_LEN(cases));
+    tcase_add_test(tc, shared_parameters_sum);
+    tcase_add_test(tc, recording_switch_and_hybrid);
+    suite_add_tcase(s, tc);
+    return run_suite(s);
+}

@@ -122,130 +122,236 @@ static hb_tensor *mul2(hb_tensor *a, hb_tensor *b) /* a·b, both taken over */
 
 static hb_tensor *last_two_swapped(hb_tensor *t) { return hb_transpose(t, -1, -2); }
 
-/* The gradient rule of one op: g is d loss / d out (borrowed). */
+/* ---- the rules: one per op of ops.def, table below; a missing one fails to compile -------- */
+
+/* g is d loss / d y, y = op(in...), x = in[0]; s is the op's scalar. */
+#define RULE(NAME)                                                                            \
+    static void grad_##NAME(const entry *e __attribute__((unused)), hb_tensor *g,             \
+                            hb_tensor **in __attribute__((unused)),                            \
+                            hb_tensor *x __attribute__((unused)),                              \
+                            hb_tensor *y __attribute__((unused)),                              \
+                            const hb_attrs *at __attribute__((unused)),                        \
+                            float s __attribute__((unused)))
+
+RULE(MATMUL)
+{
+    hb_tensor *bt = last_two_swapped(in[1]), *at_ = last_two_swapped(x);
+    add_grad(x, unbroadcast(done(bt, hb_matmul(g, bt)), &x->shape));
+    add_grad(in[1], unbroadcast(done(at_, hb_matmul(at_, g)), &in[1]->shape));
+}
+
+RULE(LINEAR)
+{
+    int64_t o = in[1]->shape.dim[0], i = in[1]->shape.dim[1];
+    add_grad(x, hb_matmul(g, in[1])); /* [..., o] · [o, i] */
+    hb_tensor *g2 = hb_reshape(g, HB_SHAPE(-1, o)), *x2 = hb_reshape(x, HB_SHAPE(-1, i));
+    hb_tensor *g2t = hb_transpose(g2, 0, 1);
+    add_grad(in[1], hb_matmul(g2t, x2));
+    if (e->n == 3)
+        add_grad(in[2], hb_sum_axis(g2, 0, false));
+    hb_tensor_release(g2), hb_tensor_release(x2), hb_tensor_release(g2t);
+}
+
+RULE(ADD)
+{
+    add_grad(x, unbroadcast(hb_tensor_copy(g), &x->shape));
+    add_grad(in[1], unbroadcast(hb_tensor_copy(g), &in[1]->shape));
+}
+
+RULE(SUB)
+{
+    add_grad(x, unbroadcast(hb_tensor_copy(g), &x->shape));
+    add_grad(in[1], unbroadcast(hb_neg(g), &in[1]->shape));
+}
+
+RULE(MUL)
+{
+    add_grad(x, unbroadcast(hb_mul(g, in[1]), &x->shape));
+    add_grad(in[1], unbroadcast(hb_mul(g, x), &in[1]->shape));
+}
+
+RULE(DIV)
+{
+    /* d(a/b) = da/b − a·db/b², and a/b² = y/b */
+    add_grad(x, unbroadcast(hb_div(g, in[1]), &x->shape));
+    hb_tensor *q = hb_div(y, in[1]), *gq = hb_mul(g, q);
+    add_grad(in[1], unbroadcast(done(gq, hb_neg(gq)), &in[1]->shape));
+    hb_tensor_release(q);
+}
+
+RULE(ADD_SCALAR)
+{
+    add_grad(x, hb_tensor_copy(g));
+}
+
+RULE(MUL_SCALAR)
+{
+    add_grad(x, hb_mul_scalar(g, s));
+}
+
+RULE(DIV_SCALAR)
+{
+    add_grad(x, hb_div_scalar(g, s));
+}
+
+RULE(RSUB_SCALAR)
+{
+    add_grad(x, hb_neg(g));
+}
+
+RULE(RDIV_SCALAR)
+{
+    /* d(s/x) = −s/x² = −y/x */
+    add_grad(x, mul2(hb_neg(g), hb_div(y, x)));
+}
+
+RULE(RELU)
+{
+    add_grad(x, mul2(hb_tensor_copy(g), hb_gt(x, 0.0f)));
+}
+
+RULE(SIGMOID)
+{
+    /* y(1 − y) */
+    add_grad(x, mul2(hb_mul(g, y), hb_rsub_scalar(y, 1.0f)));
+}
+
+RULE(TANH)
+{
+    /* 1 − y² */
+    hb_tensor *yy = hb_mul(y, y);
+    add_grad(x, mul2(hb_tensor_copy(g), done(yy, hb_rsub_scalar(yy, 1.0f))));
+}
+
+RULE(EXP)
+{
+    add_grad(x, hb_mul(g, y));
+}
+
+RULE(LOG)
+{
+    add_grad(x, hb_div(g, x));
+}
+
+RULE(ABS)
+{
+    /* sign(x); 0 at 0 */
+    hb_tensor *pos = hb_gt(x, 0.0f), *neg = hb_lt(x, 0.0f);
+    add_grad(x, mul2(hb_tensor_copy(g), hb_sub(pos, neg)));
+    hb_tensor_release(pos), hb_tensor_release(neg);
+}
+
+RULE(SQRT)
+{
+    /* 1/(2y) */
+    hb_tensor *q = hb_div(g, y);
+    add_grad(x, done(q, hb_mul_scalar(q, 0.5f)));
+}
+
+RULE(SUM)
+{
+    add_grad(x, expand(hb_tensor_copy(g), x, at));
+}
+
+RULE(MEAN)
+{
+    int64_t len = at->all ? x->numel : x->shape.dim[at->axis];
+    add_grad(x, expand(hb_div_scalar(g, (float)len), x, at));
+}
+
+RULE(MAX)
+{
+    /* to the elements equal to the maximum */
+    hb_tensor *m = expand(hb_tensor_copy(y), x, at), *d = hb_sub(x, m);
+    add_grad(x, mul2(expand(hb_tensor_copy(g), x, at), hb_eq(d, 0.0f)));
+    hb_tensor_release(m), hb_tensor_release(d);
+}
+
+RULE(SOFTMAX)
+{
+    /* y·(g − Σ g·y) */
+    hb_tensor *gy = hb_mul(g, y), *s_ = hb_sum_axis(gy, at->axis, true);
+    add_grad(x, mul2(hb_sub(g, s_), hb_tensor_copy(y)));
+    hb_tensor_release(gy), hb_tensor_release(s_);
+}
+
+RULE(LOG_SOFTMAX)
+{
+    /* g − exp(y)·Σ g */
+    hb_tensor *s_ = hb_sum_axis(g, at->axis, true), *p = hb_exp(y);
+    hb_tensor *ps = hb_mul(p, s_);
+    add_grad(x, hb_sub(g, ps));
+    hb_tensor_release(s_), hb_tensor_release(p), hb_tensor_release(ps);
+}
+
+RULE(RESHAPE)
+{
+    add_grad(x, hb_reshape(g, x->shape.ndim, x->shape.dim));
+}
+
+RULE(TRANSPOSE)
+{
+    add_grad(x, hb_transpose(g, at->axis, at->axis2));
+}
+
+RULE(CONCAT)
+{
+    int64_t start = 0;
+    for (int i = 0; i < e->n; i++) {
+        int64_t len = in[i]->shape.dim[at->axis];
+        add_grad(in[i], hb_slice(g, at->axis, start, len));
+        start += len;
+    }
+}
+
+RULE(SLICE)
+{
+    /* g where the slice came from, zeros around */
+    hb_shape before = x->shape, after = x->shape;
+    before.dim[at->axis] = at->start;
+    after.dim[at->axis] = x->shape.dim[at->axis] - at->start - at->length;
+    hb_tensor *z0 = hb_zeros(before.ndim, before.dim), *z1 = hb_zeros(after.ndim, after.dim);
+    hb_tensor *parts[3] = {z0, g, z1};
+    add_grad(x, hb_concat(3, parts, at->axis));
+    hb_tensor_release(z0), hb_tensor_release(z1);
+}
+
+/* Ops whose rule is another's: x + s, x − s and copies pass g on; −x and s − x negate it. */
+#define grad_SUB_SCALAR grad_ADD_SCALAR
+#define grad_COPY grad_ADD_SCALAR
+#define grad_NEG grad_RSUB_SCALAR
+
+/* Ops with no gradient: comparisons and logic are flat almost everywhere; the others never
+ * appear on a tape (they are made by tracing and passes, not by eager calls). */
+RULE(NONE) { (void)g; }
+#define grad_GT grad_NONE
+#define grad_LT grad_NONE
+#define grad_GE grad_NONE
+#define grad_LE grad_NONE
+#define grad_EQ grad_NONE
+#define grad_NE grad_NONE
+#define grad_AND grad_NONE
+#define grad_OR grad_NONE
+#define grad_NOT grad_NONE
+#define grad_ISLAND grad_NONE
+#define grad_GUARD grad_NONE
+#define grad_LOOP grad_NONE
+#define grad_FUSED grad_NONE
+#define grad_FUSED_REDUCE grad_NONE
+#define grad_GEMM grad_NONE
+
+typedef void (*rule_fn)(const entry *, hb_tensor *, hb_tensor **, hb_tensor *, hb_tensor *,
+                        const hb_attrs *, float);
+
+static const rule_fn rules[HB_OP_COUNT] = {
+#define HB_OP(NAME, name, lo, hi, flags, rule, attrs) [HB_OP_##NAME] = grad_##NAME,
+#include "../ir/ops.def"
+#undef HB_OP
+};
+
 static void rule(const entry *e, hb_tensor *g)
 {
-    hb_tensor **in = e->in, *x = in[0], *y = e->out;
-    const hb_attrs *at = &e->at;
-    const float s = at->scalar;
-    switch (e->op) {
-    case HB_OP_MATMUL: {
-        hb_tensor *bt = last_two_swapped(in[1]), *at_ = last_two_swapped(x);
-        add_grad(x, unbroadcast(done(bt, hb_matmul(g, bt)), &x->shape));
-        add_grad(in[1], unbroadcast(done(at_, hb_matmul(at_, g)), &in[1]->shape));
-        break;
-    }
-    case HB_OP_LINEAR: {
-        int64_t o = in[1]->shape.dim[0], i = in[1]->shape.dim[1];
-        add_grad(x, hb_matmul(g, in[1])); /* [..., o] · [o, i] */
-        hb_tensor *g2 = hb_reshape(g, HB_SHAPE(-1, o)), *x2 = hb_reshape(x, HB_SHAPE(-1, i));
-        hb_tensor *g2t = hb_transpose(g2, 0, 1);
-        add_grad(in[1], hb_matmul(g2t, x2));
-        if (e->n == 3)
-            add_grad(in[2], hb_sum_axis(g2, 0, false));
-        hb_tensor_release(g2), hb_tensor_release(x2), hb_tensor_release(g2t);
-        break;
-    }
-    case HB_OP_ADD:
-        add_grad(x, unbroadcast(hb_tensor_copy(g), &x->shape));
-        add_grad(in[1], unbroadcast(hb_tensor_copy(g), &in[1]->shape));
-        break;
-    case HB_OP_SUB:
-        add_grad(x, unbroadcast(hb_tensor_copy(g), &x->shape));
-        add_grad(in[1], unbroadcast(hb_neg(g), &in[1]->shape));
-        break;
-    case HB_OP_MUL:
-        add_grad(x, unbroadcast(hb_mul(g, in[1]), &x->shape));
-        add_grad(in[1], unbroadcast(hb_mul(g, x), &in[1]->shape));
-        break;
-    case HB_OP_DIV: { /* d(a/b) = da/b − a·db/b², and a/b² = y/b */
-        add_grad(x, unbroadcast(hb_div(g, in[1]), &x->shape));
-        hb_tensor *q = hb_div(y, in[1]), *gq = hb_mul(g, q);
-        add_grad(in[1], unbroadcast(done(gq, hb_neg(gq)), &in[1]->shape));
-        hb_tensor_release(q);
-        break;
-    }
-    case HB_OP_ADD_SCALAR:
-    case HB_OP_SUB_SCALAR:
-    case HB_OP_COPY: add_grad(x, hb_tensor_copy(g)); break;
-    case HB_OP_MUL_SCALAR: add_grad(x, hb_mul_scalar(g, s)); break;
-    case HB_OP_DIV_SCALAR: add_grad(x, hb_div_scalar(g, s)); break;
-    case HB_OP_RSUB_SCALAR:
-    case HB_OP_NEG: add_grad(x, hb_neg(g)); break;
-    case HB_OP_RDIV_SCALAR: /* d(s/x) = −s/x² = −y/x */
-        add_grad(x, mul2(hb_neg(g), hb_div(y, x)));
-        break;
-    case HB_OP_RELU: add_grad(x, mul2(hb_tensor_copy(g), hb_gt(x, 0.0f))); break;
-    case HB_OP_SIGMOID: /* y(1 − y) */
-        add_grad(x, mul2(hb_mul(g, y), hb_rsub_scalar(y, 1.0f)));
-        break;
-    case HB_OP_TANH: { /* 1 − y² */
-        hb_tensor *yy = hb_mul(y, y);
-        add_grad(x, mul2(hb_tensor_copy(g), done(yy, hb_rsub_scalar(yy, 1.0f))));
-        break;
-    }
-    case HB_OP_EXP: add_grad(x, hb_mul(g, y)); break;
-    case HB_OP_LOG: add_grad(x, hb_div(g, x)); break;
-    case HB_OP_ABS: { /* sign(x); 0 at 0 */
-        hb_tensor *pos = hb_gt(x, 0.0f), *neg = hb_lt(x, 0.0f);
-        add_grad(x, mul2(hb_tensor_copy(g), hb_sub(pos, neg)));
-        hb_tensor_release(pos), hb_tensor_release(neg);
-        break;
-    }
-    case HB_OP_SQRT: { /* 1/(2y) */
-        hb_tensor *q = hb_div(g, y);
-        add_grad(x, done(q, hb_mul_scalar(q, 0.5f)));
-        break;
-    }
-    case HB_OP_SUM: add_grad(x, expand(hb_tensor_copy(g), x, at)); break;
-    case HB_OP_MEAN: {
-        int64_t len = at->all ? x->numel : x->shape.dim[at->axis];
-        add_grad(x, expand(hb_div_scalar(g, (float)len), x, at));
-        break;
-    }
-    case HB_OP_MAX: { /* to the elements equal to the maximum */
-        hb_tensor *m = expand(hb_tensor_copy(y), x, at), *d = hb_sub(x, m);
-        add_grad(x, mul2(expand(hb_tensor_copy(g), x, at), hb_eq(d, 0.0f)));
-        hb_tensor_release(m), hb_tensor_release(d);
-        break;
-    }
-    case HB_OP_SOFTMAX: { /* y·(g − Σ g·y) */
-        hb_tensor *gy = hb_mul(g, y), *s_ = hb_sum_axis(gy, at->axis, true);
-        add_grad(x, mul2(hb_sub(g, s_), hb_tensor_copy(y)));
-        hb_tensor_release(gy), hb_tensor_release(s_);
-        break;
-    }
-    case HB_OP_LOG_SOFTMAX: { /* g − exp(y)·Σ g */
-        hb_tensor *s_ = hb_sum_axis(g, at->axis, true), *p = hb_exp(y);
-        hb_tensor *ps = hb_mul(p, s_);
-        add_grad(x, hb_sub(g, ps));
-        hb_tensor_release(s_), hb_tensor_release(p), hb_tensor_release(ps);
-        break;
-    }
-    case HB_OP_RESHAPE: add_grad(x, hb_reshape(g, x->shape.ndim, x->shape.dim)); break;
-    case HB_OP_TRANSPOSE: add_grad(x, hb_transpose(g, at->axis, at->axis2)); break;
-    case HB_OP_CONCAT: {
-        int64_t start = 0;
-        for (int i = 0; i < e->n; i++) {
-            int64_t len = in[i]->shape.dim[at->axis];
-            add_grad(in[i], hb_slice(g, at->axis, start, len));
-            start += len;
-        }
-        break;
-    }
-    case HB_OP_SLICE: { /* g where the slice came from, zeros around */
-        hb_shape before = x->shape, after = x->shape;
-        before.dim[at->axis] = at->start;
-        after.dim[at->axis] = x->shape.dim[at->axis] - at->start - at->length;
-        hb_tensor *z0 = hb_zeros(before.ndim, before.dim), *z1 = hb_zeros(after.ndim, after.dim);
-        hb_tensor *parts[3] = {z0, g, z1};
-        add_grad(x, hb_concat(3, parts, at->axis));
-        hb_tensor_release(z0), hb_tensor_release(z1);
-        break;
-    }
-    default: /* comparisons, logic and guards carry no gradient */
-        break;
-    }
+    rules[e->op](e, g, e->in, e->in[0], e->out, &e->at, e->at.scalar);
 }
 
 hb_status hb_backward(hb_tensor *loss, hb_tensor *grad_output)

@@ -329,6 +329,35 @@ void hb_tensor_set_requires_grad(hb_tensor *t, bool on);
 void hb_block_zero_grad(hb_block *b);
 void hb_grad_clear(void); /* forgets what was recorded, without a backward pass */
 
+/* ---- losses and optimizers ---------------------------------------------------------------- */
+/* Losses are made of recorded ops, so hb_backward differentiates them; both return shape [].
+ *     hb_tensor *loss = hb_cross_entropy(logits, labels);   // logits [N, C], labels[N] in 0..C-1
+ *     hb_backward(loss, NULL);
+ *     hb_optimizer_step(opt);
+ *     hb_block_zero_grad(net);
+ */
+hb_tensor *hb_mse_loss(hb_tensor *pred, hb_tensor *target); /* mean((pred - target)²) */
+hb_tensor *hb_cross_entropy(hb_tensor *logits, const int64_t *labels); /* mean of −log p[label] */
+
+typedef enum { HB_OPTIM_SGD, HB_OPTIM_ADAM } hb_optimizer_kind;
+typedef struct hb_optim_options {
+    float lr;
+    float momentum;     /* SGD; 0: plain SGD */
+    float weight_decay; /* L2: weight_decay · p added to each gradient (torch.optim's meaning) */
+    float beta1, beta2, eps; /* Adam */
+} hb_optim_options;
+typedef struct hb_optimizer hb_optimizer;
+/* torch.optim's defaults for kind at learning rate lr (betas 0.9, 0.999, eps 1e-8; no momentum,
+ * no weight decay). */
+hb_optim_options hb_optim_defaults(hb_optimizer_kind kind, float lr);
+/* Takes every trainable parameter of b's tree (shared ones once; none may be deferred). The
+ * update formulas are torch.optim.SGD's and torch.optim.Adam's. */
+hb_optimizer *hb_optimizer_new(hb_block *b, hb_optimizer_kind kind, const hb_optim_options *o);
+/* Updates each parameter in place from its gradient; those without one are left alone. */
+hb_status hb_optimizer_step(hb_optimizer *opt);
+int hb_optimizer_num_params(const hb_optimizer *opt);
+void hb_optimizer_free(hb_optimizer *opt);
+
 /* ---- hybridization ------------------------------------------------------------------------ */
 /* hb_hybridize(net, true) makes net and every block under it hybridized. The next call of net
  * runs eagerly while a tracer records an IR graph of every op; the graph is optimized and

@@ -1,0 +1,161 @@
+/* Losses and optimizers: three steps of the seed MLP against torch.optim (SGD with momentum and
+ * weight decay on cross-entropy, Adam with weight decay on mean squared error), the losses'
+ * gradients against their closed forms, and the errors a caller can make. */
+#include "harness.h"
+
+#include <math.h>
+#include <string.h>
+
+#define STEPS 3
+
+static const char *const runs[] = {"sgd", "adam"};
+
+/* The labels and targets gen_train.py uses: i % 10, and linspace(-1, 1) over [N, 10]. */
+static hb_tensor *loss_of(int run, hb_tensor *y)
+{
+    int64_t n = hb_tensor_shape(y)[0];
+    if (run == 0) {
+        int64_t labels[64];
+        for (int64_t i = 0; i < n; i++)
+            labels[i] = i % 10;
+        return hb_cross_entropy(y, labels);
+    }
+    hb_tensor *t = hb_tensor_new(2, hb_tensor_shape(y));
+    float *d = hb_tensor_data(t);
+    for (int64_t i = 0; i < 10 * n; i++)
+        d[i] = -1.0f + 2.0f * (float)i / (float)(10 * n - 1);
+    hb_tensor *loss = hb_mse_loss(y, t);
+    hb_tensor_release(t);
+    return loss;
+}
+
+START_TEST(same_steps_as_torch_optim)
+{
+    const char *run = runs[_i];
+    hb_block *net = test_model("mlp");
+    hb_tensor *x = test_fixture("mlp", "input.npy");
+    char rel[128];
+    snprintf(rel, sizeof rel, "%s_losses.npy", run);
+    hb_tensor *want_losses = test_fixture("train", rel);
+    hb_optim_options o = hb_optim_defaults(_i ? HB_OPTIM_ADAM : HB_OPTIM_SGD, _i ? 0.01f : 0.1f);
+    o.weight_decay = 0.01f;
+    if (_i == 0)
+        o.momentum = 0.9f;
+    hb_optimizer *opt = hb_optimizer_new(net, _i ? HB_OPTIM_ADAM : HB_OPTIM_SGD, &o);
+    ck_assert_msg(opt != NULL, "%s", hb_last_error());
+    ck_assert_int_eq(hb_optimizer_num_params(opt), 4);
+    for (int step = 0; step < STEPS; step++) {
+        hb_block_zero_grad(net);
+        hb_grad_enable(true);
+        hb_tensor *y = test_call_ok(net, x), *loss = loss_of(_i, y);
+        ck_assert_tensor_ok(loss);
+        ck_assert_int_eq(hb_tensor_numel(loss), 1);
+        ck_assert_int_eq(hb_backward(loss, NULL), HB_OK);
+        hb_grad_enable(false);
+        float want = hb_tensor_cdata(want_losses)[step];
+        ck_assert_msg(fabsf(hb_item(loss) - want) <= 1e-5f * fabsf(want), "%s step %d: loss %g, torch %g",
+                      run, step, hb_item(loss), want);
+        ck_assert_int_eq(hb_optimizer_step(opt), HB_OK);
+        hb_tensor_release(loss), hb_tensor_release(y);
+    }
+    snprintf(rel, sizeof rel, "train/%s_weights.safetensors", run);
+    hb_state_dict want, have;
+    ck_assert_int_eq(hb_safetensors_load(data_path(rel), &want), HB_OK);
+    ck_assert_int_eq(hb_block_state_dict(net, &have), HB_OK);
+    ck_assert_int_eq(have.count, want.count);
+    for (int i = 0; i < have.count; i++) {
+        const hb_named_tensor *w = NULL;
+        for (int k = 0; k < want.count && !w; k++)
+            if (strcmp(want.items[k].name, have.items[i].name) == 0)
+                w = &want.items[k];
+        ck_assert_msg(w != NULL, "no reference for %s", have.items[i].name);
+        double err = rel_error(have.items[i].value, w->value);
+        ck_assert_msg(err <= 1e-5, "%s %s after %d steps: relative error %g", run,
+                      have.items[i].name, STEPS, err);
+    }
+    hb_state_dict_free(&want), hb_state_dict_free(&have);
+    hb_optimizer_free(opt);
+    hb_tensor_release(want_losses), hb_tensor_release(x);
+    hb_block_release(net);
+}
+END_TEST
+
+/* d CE / d logits = (softmax − one-hot) / N; d MSE / d pred = 2 (pred − target) / numel. */
+START_TEST(loss_gradients_closed_form)
+{
+    const float v[6] = {0.5f, -1.0f, 2.0f, 0.0f, 0.25f, -0.75f};
+    const int64_t labels[2] = {2, 0};
+    hb_tensor *z = hb_tensor_from(v, HB_SHAPE(2, 3)), *t = hb_zeros(HB_SHAPE(2, 3));
+    hb_tensor_set_requires_grad(z, true);
+    hb_grad_enable(true);
+    hb_tensor *ce = hb_cross_entropy(z, labels);
+    ck_assert_int_eq(hb_backward(ce, NULL), HB_OK);
+    double want_loss = 0;
+    for (int r = 0; r < 2; r++) {
+        double sum = 0;
+        for (int c = 0; c < 3; c++)
+            sum += exp(v[r * 3 + c]);
+        want_loss -= (v[r * 3 + labels[r]] - log(sum)) / 2;
+        for (int c = 0; c < 3; c++) {
+            double want = (exp(v[r * 3 + c]) / sum - (c == labels[r])) / 2;
+            ck_assert_double_eq_tol(hb_tensor_cdata(hb_tensor_grad(z))[r * 3 + c], want, 1e-6);
+        }
+    }
+    ck_assert_double_eq_tol(hb_item(ce), want_loss, 1e-6);
+    hb_tensor *p = hb_tensor_from(v, HB_SHAPE(2, 3));
+    hb_tensor_set_requires_grad(p, true);
+    hb_tensor *mse = hb_mse_loss(p, t);
+    ck_assert_int_eq(hb_backward(mse, NULL), HB_OK);
+    hb_grad_enable(false);
+    for (int i = 0; i < 6; i++)
+        ck_assert_double_eq_tol(hb_tensor_cdata(hb_tensor_grad(p))[i], 2.0 * v[i] / 6, 1e-6);
+    hb_tensor_release(ce), hb_tensor_release(mse), hb_tensor_release(z), hb_tensor_release(p),
+        hb_tensor_release(t);
+}
+END_TEST
+
+START_TEST(caller_mistakes)
+{
+    hb_tensor *z = hb_zeros(HB_SHAPE(2, 3)), *w = hb_zeros(HB_SHAPE(3, 2));
+    const int64_t bad[2] = {0, 3};
+    ck_assert_ptr_null(hb_cross_entropy(z, bad));
+    ck_assert_int_eq(hb_last_status(), HB_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(hb_last_error(), "label 3 of row 1"));
+    ck_assert_ptr_null(hb_cross_entropy(w, NULL));
+    ck_assert_ptr_null(hb_mse_loss(z, w));
+    ck_assert_int_eq(hb_last_status(), HB_ERR_SHAPE);
+    ck_assert_ptr_nonnull(strstr(hb_last_error(), "[2, 3]"));
+
+    hb_block *lazy = hb_dense_new(0, 4, HB_ACT_NONE, true); /* in deferred until a first call */
+    hb_optim_options o = hb_optim_defaults(HB_OPTIM_SGD, 0.1f);
+    ck_assert_ptr_null(hb_optimizer_new(lazy, HB_OPTIM_SGD, &o));
+    ck_assert_int_eq(hb_last_status(), HB_ERR_STATE);
+    ck_assert_ptr_nonnull(strstr(hb_last_error(), "weight"));
+    o.lr = 0;
+    ck_assert_ptr_null(hb_optimizer_new(lazy, HB_OPTIM_SGD, &o));
+    ck_assert_int_eq(hb_last_status(), HB_ERR_ARG);
+    ck_assert_int_eq(hb_optimizer_step(NULL), HB_ERR_ARG);
+
+    /* a parameter shared by two children is updated once per step */
+    hb_block *l = hb_linear_new(3, 3), *pair[2] = {l, hb_block_retain(l)};
+    hb_block *seq = hb_sequential_from(2, pair);
+    o.lr = 0.1f;
+    hb_optimizer *opt = hb_optimizer_new(seq, HB_OPTIM_SGD, &o);
+    ck_assert_ptr_nonnull(opt);
+    ck_assert_int_eq(hb_optimizer_num_params(opt), 2);
+    hb_optimizer_free(opt);
+    hb_block_release(seq), hb_block_release(lazy);
+    hb_tensor_release(z), hb_tensor_release(w);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("train");
+    TCase *tc = tcase_create("train");
+    tcase_add_loop_test(tc, same_steps_as_torch_optim, 0, 2);
+    tcase_add_test(tc, loss_gradients_closed_form);
+    tcase_add_test(tc, caller_mistakes);
+    suite_add_tcase(s, tc);
+    return run_suite(s);
+}

@@ -180,6 +180,36 @@ START_TEST(grad_matches_pytorch)
 }
 END_TEST
 
+/* train: a progress line per epoch, the final test accuracy >= 95% on its mixture, an SVG. */
+START_TEST(train_reaches_accuracy)
+{
+    char svg[512];
+    snprintf(svg, sizeof svg, "%s", temp_path("loss.svg"));
+    const char *opts[] = {"--optimizer adam", "--optimizer sgd --lr 0.02"};
+    for (int i = 0; i < 2; i++) {
+        int st = hybrid("train mlp --epochs 4 %s --svg %s", opts[i], svg);
+        ck_assert_msg(st == 0, "%s", err_text);
+        ck_assert_int_eq(test_count_substr(out_text, "steps/s\n"), 4);
+        const char *last = strstr(out_text, "epoch 4/4");
+        ck_assert_ptr_nonnull(last);
+        const char *test = strstr(last, "(test ");
+        ck_assert_ptr_nonnull(test);
+        double acc = strtod(test + 6, NULL);
+        ck_assert_msg(acc >= 95.0, "%s: test accuracy %.1f%% after 4 epochs", opts[i], acc);
+        char *text = test_slurp(svg);
+        ck_assert_ptr_nonnull(text);
+        ck_assert_ptr_nonnull(strstr(text, "<polyline"));
+        ck_assert_ptr_nonnull(strstr(text, "</svg>"));
+        free(text);
+        unlink(svg);
+    }
+    assert_fails_with(hybrid("train mlp --optimizer rmsprop"), "--optimizer", "rmsprop");
+    assert_fails_with(hybrid("train chimera --epochs 1"), "chimera", "[]");
+    assert_fails_with(hybrid("train mlp --mode hybrid"), "train", "eager");
+    ck_assert(!exists(svg));
+}
+END_TEST
+
 START_TEST(run_scalar_output)
 {
     char y[512];
@@ -274,6 +304,7 @@ int main(void)
     tcase_add_test(tc, run_hybrid_equals_eager);
     tcase_add_test(tc, run_frozen);
     tcase_add_test(tc, grad_matches_pytorch);
+    tcase_add_test(tc, train_reaches_accuracy);
     tcase_add_test(tc, run_scalar_output);
     tcase_add_test(tc, bad_inputs_fail_cleanly);
     tcase_add_test(tc, demo_runs_every_model);

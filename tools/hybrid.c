@@ -31,6 +31,9 @@ static const char usage[] =
     "                            per-call time eager vs compiled, same process, same inputs\n"
     "  grad MODEL --weights W --input X.npy --grad-output G.npy --output GRADS.safetensors\n"
     "            [--mode eager]  gradients of sum(output * G) for every trainable parameter\n"
+    "  train MODEL [--epochs N] [--batch N] [--optimizer sgd|adam] [--lr F] [--svg LOSS.svg]\n"
+    "            [--mode eager]  trains on a seeded Gaussian mixture (one cluster per output\n"
+    "                            class), a progress line per epoch, the loss curve as SVG\n"
     "  models                    the models this build knows\n"
     "  help                      this text\n"
     "\n"
@@ -77,10 +80,11 @@ static hb_block *make_model(const char *name)
 /* ---- options shared by the commands ------------------------------------------------------ */
 
 typedef struct options {
-    const char *model, *weights, *mode, *after, *format, *grad_output;
+    const char *model, *weights, *mode, *after, *format, *grad_output, *optimizer, *svg;
     const char **inputs, **outputs;
     int ninputs, noutputs, threads;
-    int64_t batch, features;
+    int64_t batch, features, epochs;
+    double lr;
     bool json, freeze;
 } options;
 
@@ -102,7 +106,10 @@ static int parse(int argc, char **argv, const char *accepted, options *o)
 {
     o->inputs = calloc((size_t)argc, sizeof *o->inputs);
     o->outputs = calloc((size_t)argc, sizeof *o->outputs);
-    o->mode = strcmp(argv[1], "run") == 0 || strcmp(argv[1], "grad") == 0 ? "eager" : "hybrid";
+    o->mode = strcmp(argv[1], "run") == 0 || strcmp(argv[1], "grad") == 0 ||
+                      strcmp(argv[1], "train") == 0
+                  ? "eager"
+                  : "hybrid";
     o->format = "text";
     if (!o->inputs || !o->outputs)
         return fail("out of memory");
@@ -142,6 +149,19 @@ static int parse(int argc, char **argv, const char *accepted, options *o)
             o->grad_output = v;
         else if (strcmp(opt, "--format") == 0)
             o->format = v;
+        else if (strcmp(opt, "--optimizer") == 0)
+            o->optimizer = v;
+        else if (strcmp(opt, "--svg") == 0)
+            o->svg = v;
+        else if (strcmp(opt, "--epochs") == 0) {
+            if (!parse_count(opt, v, 100000, &o->epochs))
+                return 1;
+        } else if (strcmp(opt, "--lr") == 0) {
+            char *end;
+            o->lr = strtod(v, &end);
+            if (*end || end == v || !(o->lr > 0 && o->lr < 100))
+                return fail("--lr needs a learning rate above 0 (and below 100), not \"%s\"", v);
+        }
         else if (strcmp(opt, "--threads") == 0) {
             if (!parse_count(opt, v, 1024, &n))
                 return 1;
@@ -432,6 +452,177 @@ static double rel_diff(hb_tensor *a, hb_tensor *b)
 
 /* One model of the chapter: eager, then hybridized on the same inputs and a scaled one (for
  * fixed-hidden, a different number of halvings), with what was compiled and the speed. */
+/* ---- train: a synthetic classification task ---------------------------------------------- */
+
+/* n points in f dims from c Gaussian clusters (unit spread around centres drawn once from
+ * N(0, 1) per dim, so they sit about sqrt(2f) apart), label = cluster; seeded, so every run
+ * sees the same set. */
+static hb_tensor *mixture(hb_rng *rng, const float *centres, int64_t n, int64_t f, int64_t c,
+                          int64_t *labels)
+{
+    hb_tensor *x = hb_tensor_new(HB_SHAPE(n, f));
+    float *d = x ? hb_tensor_data(x) : NULL;
+    for (int64_t i = 0; d && i < n; i++) {
+        labels[i] = (int64_t)(hb_rng_next(rng) % (uint64_t)c);
+        for (int64_t j = 0; j < f; j++)
+            d[i * f + j] = centres[labels[i] * f + j] + hb_rng_normal(rng);
+    }
+    return x;
+}
+
+static double accuracy(hb_tensor *logits, const int64_t *labels)
+{
+    const float *z = hb_tensor_cdata(logits);
+    int64_t n = hb_tensor_shape(logits)[0], c = hb_tensor_shape(logits)[1], right = 0;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t best = 0;
+        for (int64_t k = 1; k < c; k++)
+            best = z[i * c + k] > z[i * c + best] ? k : best;
+        right += best == labels[i];
+    }
+    return (double)right / (double)n;
+}
+
+/* The per-step losses as a polyline, log-scaled when they span more than a decade. */
+static bool write_svg(const char *path, const char *title, const float *loss, int n)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return false;
+    float lo = loss[0], hi = loss[0];
+    for (int i = 1; i < n; i++)
+        lo = fminf(lo, loss[i]), hi = fmaxf(hi, loss[i]);
+    bool logy = lo > 0 && hi / lo > 10;
+    double a = logy ? log10(lo) : 0, b = logy ? log10(hi) : hi;
+    const double w = 640, h = 360, m = 48;
+    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%g\" height=\"%g\" "
+               "font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%%\" "
+               "height=\"100%%\" fill=\"white\"/>\n<text x=\"%g\" y=\"20\">%s</text>\n",
+            w, h, m, title);
+    fprintf(f, "<path d=\"M%g %g V%g H%g\" stroke=\"black\" fill=\"none\"/>\n", m, m / 2, h - m,
+            w - m / 2);
+    fprintf(f, "<text x=\"4\" y=\"%g\">%.3g</text><text x=\"4\" y=\"%g\">%.3g</text>\n",
+            m / 2 + 4, hi, h - m, logy ? lo : 0.0);
+    fprintf(f, "<text x=\"%g\" y=\"%g\">step (%d)%s</text>\n", w / 2 - 30, h - 12, n,
+            logy ? ", loss on a log scale" : "");
+    fputs("<polyline fill=\"none\" stroke=\"#1f77b4\" points=\"", f);
+    for (int i = 0; i < n; i++) {
+        double v = logy ? log10(loss[i]) : loss[i];
+        double t = b > a ? (v - a) / (b - a) : 0.5;
+        fprintf(f, "%.1f,%.1f ", m + (w - 1.5 * m) * i / (n > 1 ? n - 1 : 1),
+                (h - m) - t * (h - 1.5 * m));
+    }
+    fputs("\"/>\n</svg>\n", f);
+    return fclose(f) == 0;
+}
+
+static int train(int argc, char **argv)
+{
+    options o = {0};
+    int rc = parse(argc, argv, "weights mode batch epochs optimizer lr svg threads", &o);
+    if (!rc && strcmp(o.mode, "hybrid") == 0)
+        rc = fail("train: --mode hybrid needs gradients in compiled plans, not built yet; use "
+                  "--mode eager");
+    const char *kind = o.optimizer ? o.optimizer : "adam";
+    if (!rc && strcmp(kind, "sgd") != 0 && strcmp(kind, "adam") != 0)
+        rc = fail("--optimizer must be sgd or adam, not \"%s\"", kind);
+    const model_entry *e = rc ? NULL : example_model_find(o.model);
+    hb_block *net = rc ? NULL : load_model(&o);
+    if (!net) {
+        options_free(&o);
+        return 1;
+    }
+    int64_t f = e->features, batch = o.batch ? o.batch : 64, epochs = o.epochs ? o.epochs : 10;
+    int64_t ntrain = 2048, ntest = 512, c = 0;
+    /* the class count is the model's output width */
+    hb_rng rng;
+    hb_rng_seed(&rng, 7);
+    hb_tensor *probe = e->batch ? hb_rand(HB_SHAPE(2, f), &rng) : NULL;
+    hb_tensor *py = probe ? hb_block_call(net, probe) : NULL;
+    if (!py)
+        rc = fail("train: %s", e->batch ? hb_last_error() : "the model takes 1-D inputs, not batches");
+    else if (hb_tensor_ndim(py) != 2 || hb_tensor_shape(py)[1] < 2)
+        rc = fail("train: %s's output has shape %s; training needs [batch, classes >= 2]",
+                  o.model, hb_shape_str(hb_tensor_ndim(py), hb_tensor_shape(py), (char[96]){0}, 96));
+    else
+        c = hb_tensor_shape(py)[1];
+    hb_tensor_release(probe), hb_tensor_release(py);
+    float *centres = malloc(sizeof(float) * (size_t)(c * f + 1));
+    int64_t *labels = malloc(sizeof(int64_t) * (size_t)(ntrain + ntest));
+    int64_t steps_per_epoch = (ntrain + batch - 1) / batch, nsteps = 0;
+    float *curve = malloc(sizeof(float) * (size_t)(steps_per_epoch * epochs));
+    hb_tensor *xtrain = NULL, *xtest = NULL;
+    if (!rc && (!centres || !labels || !curve))
+        rc = fail("out of memory");
+    if (!rc) {
+        for (int64_t i = 0; i < c * f; i++)
+            centres[i] = hb_rng_normal(&rng);
+        xtrain = mixture(&rng, centres, ntrain, f, c, labels);
+        xtest = mixture(&rng, centres, ntest, f, c, labels + ntrain);
+    }
+    hb_optimizer_kind k = strcmp(kind, "sgd") == 0 ? HB_OPTIM_SGD : HB_OPTIM_ADAM;
+    hb_optim_options oo = hb_optim_defaults(k, (float)(o.lr ? o.lr : k == HB_OPTIM_SGD ? 0.05 : 1e-3));
+    if (k == HB_OPTIM_SGD)
+        oo.momentum = 0.9f;
+    hb_optimizer *opt = rc || !xtrain || !xtest ? NULL : hb_optimizer_new(net, k, &oo);
+    if (!rc && !opt)
+        rc = fail("train: %s", hb_last_error());
+    if (!rc)
+        printf("training %s (%lld parameter tensors) on a %lld-class Gaussian mixture in %lld dims: "
+               "%lld train, %lld test, batch %lld, %s lr %g\n",
+               o.model, (long long)hb_optimizer_num_params(opt), (long long)c, (long long)f,
+               (long long)ntrain, (long long)ntest, (long long)batch, kind, oo.lr);
+    double test_acc = 0;
+    for (int64_t ep = 0; !rc && ep < epochs; ep++) {
+        double t0 = now_us(), sum = 0;
+        for (int64_t s0 = 0; !rc && s0 < ntrain; s0 += batch) {
+            int64_t n = s0 + batch <= ntrain ? batch : ntrain - s0;
+            hb_tensor *xb = hb_slice(xtrain, 0, s0, n);
+            hb_block_zero_grad(net);
+            hb_grad_enable(true);
+            hb_tensor *z = xb ? hb_block_call(net, xb) : NULL;
+            hb_tensor *loss = z ? hb_cross_entropy(z, labels + s0) : NULL;
+            if (!loss || hb_backward(loss, NULL) != HB_OK || hb_optimizer_step(opt) != HB_OK)
+                rc = fail("train: step %lld: %s", (long long)nsteps, hb_last_error());
+            hb_grad_enable(false);
+            if (!rc) {
+                curve[nsteps++] = hb_item(loss);
+                sum += curve[nsteps - 1] * (double)n;
+            }
+            hb_grad_clear();
+            hb_tensor_release(loss), hb_tensor_release(z), hb_tensor_release(xb);
+        }
+        if (rc)
+            break;
+        double secs = (now_us() - t0) / 1e6;
+        hb_tensor *ztr = hb_block_call(net, xtrain), *zte = hb_block_call(net, xtest);
+        if (!ztr || !zte)
+            rc = fail("train: %s", hb_last_error());
+        else {
+            test_acc = accuracy(zte, labels + ntrain);
+            printf("epoch %lld/%lld  loss %.4f  accuracy %.1f%% (test %.1f%%)  %.0f steps/s\n",
+                   (long long)ep + 1, (long long)epochs, sum / (double)ntrain,
+                   100 * accuracy(ztr, labels), 100 * test_acc, (double)steps_per_epoch / secs);
+            fflush(stdout);
+        }
+        hb_tensor_release(ztr), hb_tensor_release(zte);
+    }
+    if (!rc && o.svg) {
+        char title[128];
+        snprintf(title, sizeof title, "hybrid train %s: cross-entropy per step (%s)", o.model, kind);
+        if (!write_svg(o.svg, title, curve, (int)nsteps))
+            rc = fail("cannot write %s: %s", o.svg, strerror(errno));
+        else
+            printf("loss curve: %s\n", o.svg);
+    }
+    hb_optimizer_free(opt);
+    hb_tensor_release(xtrain), hb_tensor_release(xtest);
+    free(centres), free(labels), free(curve);
+    hb_block_release(net);
+    options_free(&o);
+    return rc ? 1 : 0;
+}
+
 static bool demo_model(const model_entry *e)
 {
     char sb[96], ob[96];
@@ -513,6 +704,8 @@ int main(int argc, char **argv)
         return bench(argc, argv);
     if (strcmp(cmd, "grad") == 0)
         return grad(argc, argv);
+    if (strcmp(cmd, "train") == 0)
+        return train(argc, argv);
     fprintf(stderr, "hybrid: unknown command \"%s\"\n%s", cmd, usage);
     return EXIT_USAGE;
 }

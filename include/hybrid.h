@@ -353,7 +353,9 @@ hb_optim_options hb_optim_defaults(hb_optimizer_kind kind, float lr);
 /* Takes every trainable parameter of b's tree (shared ones once; none may be deferred). The
  * update formulas are torch.optim.SGD's and torch.optim.Adam's. */
 hb_optimizer *hb_optimizer_new(hb_block *b, hb_optimizer_kind kind, const hb_optim_options *o);
-/* Updates each parameter in place from its gradient; those without one are left alone. */
+/* Updates each parameter in place from its gradient; those without one are left alone. Plans
+ * read parameters as inputs and see the new values, except those of blocks hybridized with
+ * freeze, which folded the old ones in: the step drops them, and the next call traces again. */
 hb_status hb_optimizer_step(hb_optimizer *opt);
 int hb_optimizer_num_params(const hb_optimizer *opt);
 void hb_optimizer_free(hb_optimizer *opt);

@@ -114,6 +114,39 @@ START_TEST(loss_gradients_closed_form)
 }
 END_TEST
 
+/* After a step, a hybridized block's next call uses the new parameters, frozen or not. */
+START_TEST(plans_see_updates)
+{
+    for (int frozen = 0; frozen < 2; frozen++) {
+        hb_block *net = test_model("mlp");
+        hb_tensor *x = test_fixture("mlp", "input.npy");
+        ck_assert_int_eq(hb_hybridize_with(net, true, &(hb_hybrid_options){.freeze = frozen}), HB_OK);
+        hb_tensor *before = test_call_ok(net, x);
+        hb_tensor_release(test_call_ok(net, x)); /* the plan ran */
+        hb_optim_options o = hb_optim_defaults(HB_OPTIM_SGD, 0.5f);
+        hb_optimizer *opt = hb_optimizer_new(net, HB_OPTIM_SGD, &o);
+        hb_grad_enable(true);
+        hb_tensor *y = test_call_ok(net, x);
+        hb_tensor *shifted = hb_add_scalar(before, 1.0f);
+        hb_tensor *loss2 = hb_mse_loss(y, shifted);
+        ck_assert_int_eq(hb_backward(loss2, NULL), HB_OK);
+        hb_grad_enable(false);
+        ck_assert_int_eq(hb_optimizer_step(opt), HB_OK);
+        hb_tensor *after = test_call_ok(net, x);
+        hb_hybridize(net, false);
+        hb_tensor *eager = test_call_ok(net, x);
+        ck_assert_msg(rel_error(after, eager) <= 1e-5, "frozen=%d: plan %g from eager", frozen,
+                      rel_error(after, eager));
+        ck_assert_double_gt(rel_error(after, before), 1e-3); /* the step did change the output */
+        hb_optimizer_free(opt);
+        hb_tensor_release(before), hb_tensor_release(y),
+            hb_tensor_release(shifted), hb_tensor_release(loss2), hb_tensor_release(after),
+            hb_tensor_release(eager), hb_tensor_release(x);
+        hb_block_release(net);
+    }
+}
+END_TEST
+
 START_TEST(caller_mistakes)
 {
     hb_tensor *z = hb_zeros(HB_SHAPE(2, 3)), *w = hb_zeros(HB_SHAPE(3, 2));
@@ -155,6 +188,7 @@ int main(void)
     TCase *tc = tcase_create("train");
     tcase_add_loop_test(tc, same_steps_as_torch_optim, 0, 2);
     tcase_add_test(tc, loss_gradients_closed_form);
+    tcase_add_test(tc, plans_see_updates);
     tcase_add_test(tc, caller_mistakes);
     suite_add_tcase(s, tc);
     return run_suite(s);

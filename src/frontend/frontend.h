@@ -174,5 +174,7 @@ void hb_block_mark_island(hb_block *b, const char *reason, const char *op);
 void hb_hybrid_free(hb_hybrid *h);
 /* Plans hold pointers into parameters: new weights (a load) drop every cached plan. */
 void hb_block_drop_plans(hb_block *b);
+/* After parameters changed in place: drops the plans of frozen blocks only. */
+void hb_block_params_updated(hb_block *b);
 
 #endif

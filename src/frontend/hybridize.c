@@ -111,9 +111,9 @@ void hb_block_mark_island(hb_block *b, const char *reason, const char *op)
     pthread_mutex_unlock(&h->lock);
 }
 
-void hb_block_drop_plans(hb_block *b)
+static void drop_plans(hb_block *b, bool frozen_only)
 {
-    if (b->hybrid) {
+    if (b->hybrid && (!frozen_only || b->hybrid->freeze)) {
         hb_hybrid *h = b->hybrid;
         pthread_mutex_lock(&h->lock);
         for (int i = 0; i < h->nplans; i++)
@@ -122,8 +122,13 @@ void hb_block_drop_plans(hb_block *b)
         pthread_mutex_unlock(&h->lock);
     }
     for (int i = 0; i < b->nchildren; i++)
-        hb_block_drop_plans(b->children[i].block);
+        drop_plans(b->children[i].block, frozen_only);
 }
+
+void hb_block_drop_plans(hb_block *b) { drop_plans(b, false); }
+
+/* Plans that read parameters as inputs see new values; frozen ones folded the old ones in. */
+void hb_block_params_updated(hb_block *b) { drop_plans(b, true); }
 
 /* ---- islands: eager blocks called from a plan --------------------------------------------- */
 

@@ -68,6 +68,7 @@ typedef struct slot {
 } slot;
 
 struct hb_optimizer {
+    hb_block *root; /* retained: its frozen plans are dropped after each step */
     hb_optimizer_kind kind;
     hb_optim_options o;
     slot *slots;
@@ -124,7 +125,7 @@ hb_optimizer *hb_optimizer_new(hb_block *b, hb_optimizer_kind kind, const hb_opt
     hb_optimizer *opt = hb_calloc(1, sizeof *opt);
     if (!opt)
         return hb_fail(HB_ERR_NOMEM, "optimizer: out of memory"), NULL;
-    opt->kind = kind, opt->o = *o;
+    opt->kind = kind, opt->o = *o, opt->root = hb_block_retain(b);
     if (hb_block_walk(b, collect, opt) != HB_OK) {
         hb_optimizer_free(opt);
         return NULL;
@@ -183,6 +184,7 @@ hb_status hb_optimizer_step(hb_optimizer *opt)
             adam(&opt->o, s, g);
         s->steps++;
     }
+    hb_block_params_updated(opt->root);
     return HB_OK;
 }
 
@@ -197,5 +199,6 @@ void hb_optimizer_free(hb_optimizer *opt)
         hb_free(opt->slots[i].m), hb_free(opt->slots[i].v);
     }
     hb_free(opt->slots);
+    hb_block_release(opt->root);
     hb_free(opt);
 }

@@ -2,6 +2,7 @@
  * medians: the seed MLP (batch 2) and the wide MLP (256×1024→1024→1024) as cblas_sgemm calls
  * plus bias and ReLU loops, and the elementwise chain on 4M floats as one C loop over libm.
  * Also each model's own eager time. Run: build/bench_baselines [rounds] */
+#include "timing.h"
 #include "models.h"
 
 #include <cblas.h>
@@ -10,18 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-static double now_us(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1e6 + (double)t.tv_nsec / 1e3;
-}
 
-static int by_value(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 static const float *param(hb_block *net, const char *child, const char *name)
 {
@@ -117,10 +107,8 @@ int main(int argc, char **argv)
         }
         (void)sink;
         double med[4];
-        for (int k = 0; k < 4; k++) {
-            qsort(t[k], (size_t)rounds, sizeof(double), by_value);
-            med[k] = t[k][rounds / 2];
-        }
+        for (int k = 0; k < 4; k++)
+            med[k] = median(t[k], rounds);
         printf("%-10s %12.2f %12.2f %12.2f %12.2f %9.2fx %9.2fx\n", bc->model, med[0], med[1],
                med[2], med[3], med[0] / med[1], med[3] / med[2]);
         free(m.h), free(m.y);

@@ -2,6 +2,7 @@
  * plan runs on a one-op block, and the seed MLP's two GEMMs through hybrid's kernels (via a
  * plan) against the same GEMMs as direct cblas_sgemm calls plus plain bias/ReLU loops.
  * Medians of alternating rounds, one process. Run: build/bench/dispatch */
+#include "timing.h"
 #include <hybrid.h>
 
 #include <cblas.h>
@@ -11,24 +12,8 @@
 
 enum { ROUNDS = 15 };
 
-static double now_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
-}
 
-static int by_value(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, by_value);
-    return v[n / 2];
-}
 
 static hb_tensor *relu_forward(hb_block *self, hb_tensor *x)
 {

@@ -2,6 +2,7 @@
  * rows m, inner sizes k and outputs n, each timed both ways in one process (medians of
  * alternating rounds). hb_gemm_small_fits() in src/runtime/gemm_small.c encodes the result.
  * Run: build/bench_gemm_crossover */
+#include "timing.h"
 #include "../src/runtime/gemm_small.h"
 
 #include <cblas.h>
@@ -9,18 +10,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-static double now_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
-}
 
-static int by_value(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 int main(void)
 {
@@ -50,12 +40,11 @@ int main(void)
                 double t2 = now_ns();
                 t[0][r] = (t1 - t0) / reps, t[1][r] = (t2 - t1) / reps;
             }
-            qsort(t[0], 9, sizeof(double), by_value);
-            qsort(t[1], 9, sizeof(double), by_value);
+            double small = median(t[0], 9), blas = median(t[1], 9);
             char label[32];
             snprintf(label, sizeof label, "%d x %d", k, n);
-            printf("%-16s %6d %12.0f %12.0f %7.2fx %s\n", label, m, t[0][4], t[1][4],
-                   t[1][4] / t[0][4], hb_gemm_small_fits(m, n, k) ? "small" : "openblas");
+            printf("%-16s %6d %12.0f %12.0f %7.2fx %s\n", label, m, small, blas, blas / small,
+                   hb_gemm_small_fits(m, n, k) ? "small" : "openblas");
         }
     }
     free(a), free(w), free(c);

@@ -69,17 +69,8 @@ static char *without_comments(const char *text)
 
 /* ---- helpers: graphs and passes ----------------------------------------------------------- */
 
-/* How passes compute constants: the runtime's kernels (as src/frontend/hybridize.c does). */
-static void eval_op(hb_op op, const hb_attrs *at, int n, float *const *in, const hb_shape *shapes,
-                    float *out, const hb_shape *out_shape)
-{
-    hb_operand ops[64];
-    for (int i = 0; i < n && i < 64; i++)
-        ops[i] = (hb_operand){in[i], shapes[i]};
-    hb_kernels[op](ops, n, &(hb_operand){out, *out_shape}, at);
-}
-
-static const hb_pass_opts pass_opts = {.eval = eval_op};
+/* Passes compute constants with the runtime's kernels, as src/frontend/hybridize.c has them. */
+static const hb_pass_opts pass_opts = {.eval = hb_kernel_eval};
 
 static hb_graph *parse_ok(const char *text)
 {
@@ -967,7 +958,7 @@ static void checked_eval(hb_op op, const hb_attrs *at, int n, float *const *in,
             memset(out, 0, sizeof(float) * (size_t)hb_shape_numel(out_shape));
             return;
         }
-    eval_op(op, at, n, in, shapes, out, out_shape);
+    hb_kernel_eval(op, at, n, in, shapes, out, out_shape);
 }
 
 START_TEST(fuse_gemm_on_a_parsed_const_weight)

@@ -1,6 +1,7 @@
 /* The `hybrid` command (spec/cli.md): the seed chapter's models from the shell. Every failure
  * ends in one line on stderr naming what was wrong and a non-zero status, and no output file is
  * written unless every input ran. */
+#include "../bench/timing.h"
 #include "models.h"
 
 #include <errno.h>
@@ -350,18 +351,7 @@ static int grad(int argc, char **argv)
 
 /* ---- bench -------------------------------------------------------------------------------- */
 
-static double now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
 
-static int by_value(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 /* Microseconds per call over n calls. */
 static double time_calls(hb_block *net, hb_tensor *x, int n)
@@ -398,9 +388,7 @@ static bool bench_block(hb_block *net, hb_tensor *x, int rounds, double round_us
         hb_hybridize(net, true);
         compiled[i] = time_calls(net, x, calls);
     }
-    qsort(eager, (size_t)rounds, sizeof *eager, by_value);
-    qsort(compiled, (size_t)rounds, sizeof *compiled, by_value);
-    *r = (bench_result){eager[rounds / 2], compiled[rounds / 2], rounds, calls};
+    *r = (bench_result){median(eager, rounds), median(compiled, rounds), rounds, calls};
     return true;
 }
 

@@ -185,17 +185,8 @@ static int count_guards(const hb_graph *g)
 
 /* ---- compiling a trace -------------------------------------------------------------------- */
 
-/* How passes compute constants: with the same kernels as everything else. */
-static void eval_op(hb_op op, const hb_attrs *at, int n, float *const *in, const hb_shape *shapes,
-                    float *out, const hb_shape *out_shape)
-{
-    hb_operand ops[64];
-    for (int i = 0; i < n && i < 64; i++)
-        ops[i] = (hb_operand){in[i], shapes[i]};
-    hb_kernels[op](ops, n, &(hb_operand){out, *out_shape}, at);
-}
-
-static const hb_pass_opts pass_opts = {.eval = eval_op};
+/* Passes compute constants with the same kernels as everything else. */
+static const hb_pass_opts pass_opts = {.eval = hb_kernel_eval};
 
 static plan_entry *compile(hb_graph *g, int nodes_traced, char *err, size_t err_size)
 {

@@ -376,3 +376,12 @@ const hb_kernel_fn hb_kernels[HB_OP_COUNT] = {
 #include "../ir/ops.def"
 #undef HB_OP
 };
+
+void hb_kernel_eval(hb_op op, const hb_attrs *at, int n, float *const *in, const hb_shape *shapes,
+                    float *out, const hb_shape *out_shape)
+{
+    hb_operand ops[64];
+    for (int i = 0; i < n && i < 64; i++)
+        ops[i] = (hb_operand){in[i], shapes[i]};
+    hb_kernels[op](ops, n, &(hb_operand){out, *out_shape}, at);
+}

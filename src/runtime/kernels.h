@@ -16,6 +16,11 @@ typedef void (*hb_kernel_fn)(const hb_operand *in, int n, const hb_operand *out,
 
 extern const hb_kernel_fn hb_kernels[HB_OP_COUNT];
 
+/* One op on plain buffers, in the form passes take to compute constants (hb_pass_opts.eval):
+ * folded values come from the same kernels as eager and compiled runs. n <= 64. */
+void hb_kernel_eval(hb_op op, const hb_attrs *at, int n, float *const *in, const hb_shape *shapes,
+                    float *out, const hb_shape *out_shape);
+
 /* Runs an eager island: the frontend installs this (the runtime knows nothing of blocks). On
  * failure it sets the thread's error, which the executor checks after the instruction. */
 extern void (*hb_island_hook)(void *callee, const hb_operand *in, const hb_operand *out);

@@ -1,7 +1,7 @@
 /* Where a call's time goes: dispatch overhead of eager calls, compiled block calls and bare
  * plan runs on a one-op block, and the seed MLP's two GEMMs through hybrid's kernels (via a
  * plan) against the same GEMMs as direct cblas_sgemm calls plus plain bias/ReLU loops.
- * Medians of alternating rounds, one process. Run: build/bench/dispatch */
+ * Medians of alternating rounds, one process. Run: OPENBLAS_NUM_THREADS=1 build/bench_dispatch */
 #include "timing.h"
 #include <hybrid.h>
 

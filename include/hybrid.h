@@ -347,9 +347,9 @@ typedef struct hb_optim_options {
     float beta1, beta2, eps; /* Adam */
 } hb_optim_options;
 typedef struct hb_optimizer hb_optimizer;
-/* torch.optim's defaults for kind at learning rate lr (betas 0.9, 0.999, eps 1e-8; no momentum,
- * no weight decay). */
-hb_optim_options hb_optim_defaults(hb_optimizer_kind kind, float lr);
+/* torch.optim's defaults at learning rate lr: betas 0.9, 0.999, eps 1e-8 (Adam), no momentum
+ * (SGD), no weight decay. */
+hb_optim_options hb_optim_defaults(float lr);
 /* Takes every trainable parameter of b's tree (shared ones once; none may be deferred). The
  * update formulas are torch.optim.SGD's and torch.optim.Adam's. */
 hb_optimizer *hb_optimizer_new(hb_block *b, hb_optimizer_kind kind, const hb_optim_options *o);

@@ -246,7 +246,8 @@ START_TEST(recording_switch_and_hybrid)
     hb_block *a = test_model("mlp"), *b = test_model("mlp");
     hb_tensor *x = test_fixture("mlp", "input.npy");
     hb_tensor *y = test_call_ok(a, x);
-    ck_assert_int_eq(hb_backward(y, NULL), HB_OK); /* nothing recorded: no gradient */
+    ck_assert_int_eq(hb_backward(y, NULL), HB_ERR_STATE); /* nothing recorded: an error */
+    ck_assert_ptr_nonnull(strstr(hb_last_error(), "not recorded"));
     ck_assert_ptr_null(hb_tensor_grad(hb_block_param(hb_block_child(a, "0"), "weight")));
     hb_tensor_release(y);
     hb_hybridize(b, true);

@@ -471,10 +471,16 @@ static double accuracy(hb_tensor *logits, const int64_t *labels)
     return (double)right / (double)n;
 }
 
-/* The per-step losses as a polyline, log-scaled when they span more than a decade. */
+/* The per-step losses as a polyline, log-scaled when they span more than a decade; written
+ * next to path and renamed, so a failure leaves no partial file. */
 static bool write_svg(const char *path, const char *title, const float *loss, int n)
 {
-    FILE *f = fopen(path, "w");
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
+        errno = ENAMETOOLONG;
+        return false;
+    }
+    FILE *f = fopen(tmp, "w");
     if (!f)
         return false;
     float lo = loss[0], hi = loss[0];
@@ -501,7 +507,14 @@ static bool write_svg(const char *path, const char *title, const float *loss, in
                 (h - m) - t * (h - 1.5 * m));
     }
     fputs("\"/>\n</svg>\n", f);
-    return fclose(f) == 0;
+    bool ok = !ferror(f);
+    ok = fclose(f) == 0 && ok && rename(tmp, path) == 0;
+    if (!ok) {
+        int saved = errno;
+        remove(tmp);
+        errno = saved;
+    }
+    return ok;
 }
 
 static int train(int argc, char **argv)
@@ -549,7 +562,7 @@ static int train(int argc, char **argv)
         xtest = mixture(&rng, centres, ntest, f, c, labels + ntrain);
     }
     hb_optimizer_kind k = strcmp(kind, "sgd") == 0 ? HB_OPTIM_SGD : HB_OPTIM_ADAM;
-    hb_optim_options oo = hb_optim_defaults(k, (float)(o.lr ? o.lr : k == HB_OPTIM_SGD ? 0.05 : 1e-3));
+    hb_optim_options oo = hb_optim_defaults((float)(o.lr ? o.lr : k == HB_OPTIM_SGD ? 0.05 : 1e-3));
     if (k == HB_OPTIM_SGD)
         oo.momentum = 0.9f;
     hb_optimizer *opt = rc || !xtrain || !xtest ? NULL : hb_optimizer_new(net, k, &oo);
@@ -570,14 +583,15 @@ static int train(int argc, char **argv)
             hb_grad_enable(true);
             hb_tensor *z = xb ? hb_block_call(net, xb) : NULL;
             hb_tensor *loss = z ? hb_cross_entropy(z, labels + s0) : NULL;
-            if (!loss || hb_backward(loss, NULL) != HB_OK || hb_optimizer_step(opt) != HB_OK)
+            if (!loss || hb_backward(loss, NULL) != HB_OK || hb_optimizer_step(opt) != HB_OK) {
                 rc = fail("train: step %lld: %s", (long long)nsteps, hb_last_error());
+                hb_grad_clear(); /* a failed forward leaves what it recorded */
+            }
             hb_grad_enable(false);
             if (!rc) {
                 curve[nsteps++] = hb_item(loss);
                 sum += curve[nsteps - 1] * (double)n;
             }
-            hb_grad_clear();
             hb_tensor_release(loss), hb_tensor_release(z), hb_tensor_release(xb);
         }
         if (rc)

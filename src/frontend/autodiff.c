@@ -19,6 +19,7 @@ typedef struct entry {
 _Thread_local bool hb_grad_on;
 static _Thread_local entry *tape;
 static _Thread_local int ntape, cap_tape;
+static _Thread_local bool tape_broken; /* an entry could not be recorded (out of memory) */
 
 void hb_grad_enable(bool on) { hb_grad_on = on; }
 
@@ -35,6 +36,7 @@ static void clear_tape(void)
     }
     hb_free(tape);
     tape = NULL, ntape = cap_tape = 0;
+    tape_broken = false;
 }
 
 void hb_grad_record(hb_op op, const hb_attrs *at, int n, hb_tensor *const *in, hb_tensor *out)
@@ -47,14 +49,18 @@ void hb_grad_record(hb_op op, const hb_attrs *at, int n, hb_tensor *const *in, h
     if (ntape == cap_tape) {
         int cap = cap_tape ? 2 * cap_tape : 64;
         entry *grown = hb_realloc(tape, sizeof *grown * (size_t)cap);
-        if (!grown)
-            return; /* out of memory: hb_backward will say the tape is incomplete */
+        if (!grown) {
+            tape_broken = true; /* hb_backward refuses an incomplete tape */
+            return;
+        }
         tape = grown, cap_tape = cap;
     }
     entry *e = &tape[ntape];
     *e = (entry){op, *at, n, hb_malloc(sizeof *e->in * (size_t)n), out};
-    if (!e->in)
+    if (!e->in) {
+        tape_broken = true;
         return;
+    }
     for (int i = 0; i < n; i++)
         e->in[i] = hb_tensor_retain(in[i]);
     hb_tensor_retain(out);
@@ -366,6 +372,17 @@ hb_status hb_backward(hb_tensor *loss, hb_tensor *grad_output)
                        hb_shape_fmt(&grad_output->shape, a, sizeof a),
                        hb_shape_fmt(&loss->shape, b, sizeof b));
     }
+    if (tape_broken) {
+        clear_tape();
+        return hb_fail(HB_ERR_NOMEM, "hb_backward: out of memory while recording the forward; "
+                                     "its gradients would be incomplete");
+    }
+    if (!loss->requires_grad)
+        return hb_fail(HB_ERR_STATE,
+                       "hb_backward: the loss was not recorded: turn gradients on "
+                       "(hb_grad_enable) before the forward, which must read a trainable "
+                       "parameter");
+    hb_clear_error(); /* the status returned is this pass's, not an earlier call's */
     bool was_on = hb_grad_on;
     hb_grad_on = false; /* the rules' own ops are not recorded */
     hb_tensor_release(loss->grad);

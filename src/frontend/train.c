@@ -97,11 +97,12 @@ static hb_status collect(void *ctx, const char *name, hb_block *owner, hb_param 
     }
     size_t numel = (size_t)p->value->numel;
     slot *s = &opt->slots[opt->n];
-    *s = (slot){.param = hb_tensor_retain(p->value), .m = hb_calloc(numel, sizeof(float))};
+    bool adam = opt->kind == HB_OPTIM_ADAM, momentum = adam || opt->o.momentum > 0;
+    *s = (slot){.param = hb_tensor_retain(p->value),
+                .m = momentum ? hb_calloc(numel, sizeof(float)) : NULL,
+                .v = adam ? hb_calloc(numel, sizeof(float)) : NULL};
     opt->n++;
-    if (opt->kind == HB_OPTIM_ADAM)
-        s->v = hb_calloc(numel, sizeof(float));
-    if (!s->m || (opt->kind == HB_OPTIM_ADAM && !s->v))
+    if ((momentum && !s->m) || (adam && !s->v))
         return hb_fail(HB_ERR_NOMEM, "optimizer: out of memory for the state of %s", name);
     return HB_OK;
 }
@@ -133,10 +134,9 @@ hb_optimizer *hb_optimizer_new(hb_block *b, hb_optimizer_kind kind, const hb_opt
     return opt;
 }
 
-hb_optim_options hb_optim_defaults(hb_optimizer_kind kind, float lr)
+hb_optim_options hb_optim_defaults(float lr)
 {
-    /* torch.optim's defaults */
-    (void)kind;
+    /* torch.optim's defaults; SGD ignores the Adam fields, Adam the momentum */
     return (hb_optim_options){.lr = lr, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f};
 }
 
@@ -146,7 +146,7 @@ static void sgd(const hb_optim_options *o, slot *s, const float *g)
     for (int64_t i = 0; i < s->param->numel; i++) {
         float d = g[i] + o->weight_decay * p[i];
         if (o->momentum > 0) {
-            s->m[i] = s->steps ? o->momentum * s->m[i] + d : d;
+            s->m[i] = o->momentum * s->m[i] + d; /* m starts at 0: the first step's m is d */
             d = s->m[i];
         }
         p[i] -= o->lr * d;
@@ -175,8 +175,6 @@ hb_status hb_optimizer_step(hb_optimizer *opt)
         slot *s = &opt->slots[i];
         if (!s->param->grad)
             continue; /* not reached by this loss: left alone, as torch.optim does */
-        if (!hb_tensor_same_shape(s->param, s->param->grad))
-            return hb_fail(HB_ERR_SHAPE, "optimizer_step: a gradient's shape is not its parameter's");
         const float *g = hb_tensor_cdata(s->param->grad);
         if (opt->kind == HB_OPTIM_SGD)
             sgd(&opt->o, s, g);

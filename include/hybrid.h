@@ -360,6 +360,39 @@ hb_status hb_optimizer_step(hb_optimizer *opt);
 int hb_optimizer_num_params(const hb_optimizer *opt);
 void hb_optimizer_free(hb_optimizer *opt);
 
+/* ---- training steps ----------------------------------------------------------------------- */
+/* One training step of a block: forward, loss, backward and, with an optimizer, the update.
+ * Compiled, the first step (for each input shape) traces the forward and the loss, the
+ * autodiff pass appends the backward and the optimizer's in-place update, and every later step
+ * is one plan call: no tape, no per-op dispatch, activations kept only as long as the
+ * backward reads them. Control flow stays exact: guards send a step that takes another path
+ * to another plan; a step whose gradient would pass through an eager island runs eagerly
+ * (hb_trainer_explain says why). Eager, it is hb_grad_enable + hb_backward +
+ * hb_optimizer_step. The two give the same steps (to float rounding).
+ *
+ *     hb_trainer *tr = hb_trainer_new(net, HB_LOSS_CROSS_ENTROPY, opt, true);
+ *     hb_tensor *target = hb_one_hot(labels, 64, 10);
+ *     float loss;
+ *     hb_train_step(tr, x, target, &loss);
+ *
+ * Losses: HB_LOSS_CROSS_ENTROPY, target [N, C] class probabilities (hb_one_hot for labels),
+ * as hb_cross_entropy; HB_LOSS_MSE, target of the output's shape, as hb_mse_loss;
+ * HB_LOSS_DOT, sum(output · target), target of the output's shape (hybrid grad's loss).
+ * Without an optimizer (opt NULL) a step adds the gradients into each parameter's grad, as
+ * hb_backward does. A trainer is used by one thread at a time; free it before opt. */
+typedef enum { HB_LOSS_CROSS_ENTROPY, HB_LOSS_MSE, HB_LOSS_DOT } hb_loss_kind;
+typedef struct hb_trainer hb_trainer;
+hb_trainer *hb_trainer_new(hb_block *b, hb_loss_kind loss, hb_optimizer *opt, bool compiled);
+hb_status hb_train_step(hb_trainer *t, hb_tensor *x, hb_tensor *target, float *loss);
+/* What the steps did: plans, their passes, side exits, and why any step ran eagerly. */
+hb_status hb_trainer_explain(hb_trainer *t, FILE *f);
+/* The training graph for x and target after the passes (none: NULL) — for dumps. */
+hb_status hb_trainer_dump(hb_trainer *t, hb_tensor *x, hb_tensor *target, const char *after,
+                          FILE *f);
+void hb_trainer_free(hb_trainer *t);
+/* [n, classes]: row i is 1 at labels[i], 0 elsewhere (labels checked to be in range). */
+hb_tensor *hb_one_hot(const int64_t *labels, int64_t n, int64_t classes);
+
 /* ---- hybridization ------------------------------------------------------------------------ */
 /* hb_hybridize(net, true) makes net and every block under it hybridized. The next call of net
  * runs eagerly while a tracer records an IR graph of every op; the graph is optimized and

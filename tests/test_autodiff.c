@@ -197,6 +197,73 @@ START_TEST(finite_differences)
 }
 END_TEST
 
+/* ---- the same rules in compiled steps ---------------------------------------------------- */
+
+/* The case's op over the block's parameters p0, p1, p2 (the input is not read). */
+static hb_tensor *case_forward(hb_block *self, hb_tensor *x)
+{
+    (void)x;
+    const fd_case *c = hb_block_state(self);
+    hb_tensor *in[3];
+    const char *names[3] = {"p0", "p1", "p2"};
+    for (int k = 0; k < c->n; k++)
+        in[k] = hb_block_param(self, names[k]);
+    return c->f(in);
+}
+
+/* A compiled step's gradients (the autodiff pass applying each rule to graph values) equal the
+ * eager tape's, which finite_differences checks: so every rule holds in graphs too. */
+START_TEST(compiled_rules_match_eager)
+{
+    const fd_case *c = &cases[_i];
+    hb_block *b = hb_block_new("Op", case_forward);
+    hb_block_set_state(b, (void *)c, NULL);
+    const char *names[3] = {"p0", "p1", "p2"};
+    hb_rng rng;
+    hb_rng_seed(&rng, 200 + (uint64_t)_i);
+    hb_tensor *p[3];
+    for (int k = 0; k < c->n; k++) {
+        ck_assert_int_eq(hb_block_add_param(b, names[k], c->shapes[k].ndim, c->shapes[k].dim,
+                                            HB_INIT_DEFAULT), HB_OK);
+        p[k] = hb_block_param(b, names[k]);
+        float *d = hb_tensor_data(p[k]);
+        for (int64_t i = 0; i < hb_tensor_numel(p[k]); i++)
+            d[i] = c->lo + (c->hi - c->lo) * hb_rng_uniform(&rng);
+    }
+    hb_tensor *x = hb_zeros(HB_SHAPE(1));
+    hb_grad_enable(true);
+    hb_tensor *y = test_call_ok(b, x);
+    hb_tensor *g = hb_randn(hb_tensor_ndim(y), hb_tensor_shape(y), &rng);
+    ck_assert_int_eq(hb_backward(y, g), HB_OK);
+    hb_grad_enable(false);
+    hb_tensor *eager[3];
+    for (int k = 0; k < c->n; k++) {
+        ck_assert_ptr_nonnull(hb_tensor_grad(p[k]));
+        eager[k] = hb_tensor_copy(hb_tensor_grad(p[k]));
+    }
+    hb_block_zero_grad(b);
+    hb_trainer *tr = hb_trainer_new(b, HB_LOSS_DOT, NULL, true);
+    float loss;
+    ck_assert_msg(hb_train_step(tr, x, g, &loss) == HB_OK, "%s: %s", c->name, hb_last_error());
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    hb_trainer_explain(tr, f);
+    fclose(f);
+    ck_assert_msg(strstr(text, "1 steps: 1 ran a plan"), "%s: not compiled: %s", c->name, text);
+    for (int k = 0; k < c->n; k++) {
+        double err = rel_error(hb_tensor_grad(p[k]), eager[k]);
+        ck_assert_msg(err <= 1e-5, "%s: input %d: compiled gradient %g from the eager one",
+                      c->name, k, err);
+        hb_tensor_release(eager[k]);
+    }
+    free(text);
+    hb_trainer_free(tr);
+    hb_tensor_release(y), hb_tensor_release(g), hb_tensor_release(x);
+    hb_block_release(b);
+}
+END_TEST
+
 /* ---- bookkeeping -------------------------------------------------------------------------- */
 
 static hb_tensor *twice_forward(hb_block *self, hb_tensor *x)
@@ -275,6 +342,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, fixture_gradients, 0, test_fixture_model_count);
     tcase_add_loop_test(tc, finite_differences, 0, (int)ARRAY_LEN(cases));
+    tcase_add_loop_test(tc, compiled_rules_match_eager, 0, (int)ARRAY_LEN(cases));
     tcase_add_test(tc, shared_parameters_sum);
     tcase_add_test(tc, recording_switch_and_hybrid);
     suite_add_tcase(s, tc);

@@ -143,37 +143,44 @@ START_TEST(run_frozen)
 }
 END_TEST
 
-/* hybrid grad reproduces PyTorch's gradients (chimera: through its loop), and refuses what it
- * cannot do yet with one clear line. */
+/* hybrid grad reproduces PyTorch's gradients for every model with parameters, eagerly and as a
+ * compiled step (chimera: through its loop), and refuses a bad call with one clear line. */
 START_TEST(grad_matches_pytorch)
 {
     char out[512];
     snprintf(out, sizeof out, "%s", temp_path("grads.safetensors"));
-    const char *models[] = {"chimera", "parallel"};
-    for (int m = 0; m < 2; m++) {
+    const char *models[] = {"mlp", "mlp-class", "my-sequential", "fixed-hidden", "nest-mlp",
+                            "chimera", "parallel", "factory"};
+    for (int run = 0; run < 16; run++) {
+        int m = run / 2;
+        const char *mode = run % 2 ? "hybrid" : "eager";
         char w[256], x[256], g[256], ref[256];
         snprintf(w, sizeof w, "%s/weights.safetensors", models[m]);
         snprintf(x, sizeof x, "%s/input.npy", models[m]);
         snprintf(g, sizeof g, "%s/grad_output.npy", models[m]);
         snprintf(ref, sizeof ref, "%s/grads.safetensors", models[m]);
-        int st = hybrid("grad %s --weights %s --input %s --grad-output %s --output %s", models[m],
-                        data_path(w), data_path(x), data_path(g), out);
-        ck_assert_msg(st == 0, "%s", err_text);
+        int st = hybrid("grad %s --weights %s --input %s --grad-output %s --output %s --mode %s",
+                        models[m], data_path(w), data_path(x), data_path(g), out, mode);
+        ck_assert_msg(st == 0, "%s %s: %s", models[m], mode, err_text);
         hb_state_dict have, want;
         ck_assert_int_eq(hb_safetensors_load(out, &have), HB_OK);
         ck_assert_int_eq(hb_safetensors_load(data_path(ref), &want), HB_OK);
         ck_assert_int_eq(have.count, want.count);
         for (int i = 0; i < want.count; i++)
             for (int k = 0; k < have.count; k++)
-                if (strcmp(have.items[k].name, want.items[i].name) == 0)
-                    ck_assert_double_le(rel_error(have.items[k].value, want.items[i].value), 1e-4);
+                if (strcmp(have.items[k].name, want.items[i].name) == 0) {
+                    double e = rel_error(have.items[k].value, want.items[i].value);
+                    ck_assert_msg(e <= 1e-4, "%s %s %s: relative error %g", models[m], mode,
+                                  want.items[i].name, e);
+                }
         hb_state_dict_free(&have), hb_state_dict_free(&want);
         unlink(out);
     }
     assert_fails_with(hybrid("grad mlp --weights %s --input %s --grad-output %s --output %s "
                              "--mode hybrid", data_path("mlp/weights.safetensors"),
-                             data_path("mlp/input.npy"), data_path("mlp/grad_output.npy"), out),
-                      "--mode eager", NULL);
+                             data_path("mlp/input.npy"), data_path("chimera/grad_output.npy"),
+                             out),
+                      "dot loss", "[2, 10]");
     assert_fails_with(hybrid("grad mlp --input %s --output %s", data_path("mlp/input.npy"), out),
                       "--grad-output", NULL);
     ck_assert(!exists(out));
@@ -185,8 +192,9 @@ START_TEST(train_reaches_accuracy)
 {
     char svg[512];
     snprintf(svg, sizeof svg, "%s", temp_path("loss.svg"));
-    const char *opts[] = {"--optimizer adam", "--optimizer sgd --lr 0.02"};
-    for (int i = 0; i < 2; i++) {
+    const char *opts[] = {"--optimizer adam", "--optimizer sgd --lr 0.02",
+                          "--optimizer adam --mode eager"};
+    for (int i = 0; i < 3; i++) {
         int st = hybrid("train mlp --epochs 4 %s --svg %s", opts[i], svg);
         ck_assert_msg(st == 0, "%s", err_text);
         ck_assert_int_eq(test_count_substr(out_text, "steps/s\n"), 4);
@@ -196,6 +204,9 @@ START_TEST(train_reaches_accuracy)
         ck_assert_ptr_nonnull(test);
         double acc = strtod(test + 6, NULL);
         ck_assert_msg(acc >= 95.0, "%s: test accuracy %.1f%% after 4 epochs", opts[i], acc);
+        /* compiled unless asked otherwise: every step after the first ran the plan */
+        ck_assert_ptr_nonnull(strstr(out_text, i < 2 ? "128 steps: 128 ran a plan, 1 traced, 0 ran eagerly"
+                                                     : "eager steps"));
         char *text = test_slurp(svg);
         ck_assert_ptr_nonnull(text);
         ck_assert_ptr_nonnull(strstr(text, "<polyline"));
@@ -205,7 +216,6 @@ START_TEST(train_reaches_accuracy)
     }
     assert_fails_with(hybrid("train mlp --optimizer rmsprop"), "--optimizer", "rmsprop");
     assert_fails_with(hybrid("train chimera --epochs 1"), "chimera", "[]");
-    assert_fails_with(hybrid("train mlp --mode hybrid"), "train", "eager");
     ck_assert(!exists(svg));
 }
 END_TEST

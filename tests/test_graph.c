@@ -250,6 +250,9 @@ static hb_graph *all_ops_graph(void)
     p = PROG(2, INS_S(GT, 0, 0.5f), INS_S(LE, 1, -1.0f), INS(AND, 2, 3), INS(NOT, 4, 0),
              INS(OR, 5, 2));
     NODE(g, HB_OP_FUSED, ((hb_attrs){.prog = &p}), "fused", x, e);
+    /* A training step's in-place write of a parameter. */
+    NODE(g, HB_OP_ASSIGN, NOATTRS, "update lin.bias", b,
+         NODE(g, HB_OP_MUL_SCALAR, ((hb_attrs){.scalar = 0.5f}), "update lin.bias", b));
     /* A loop: state x times the row e, while sum > 1, the body with a nested island. */
     hb_graph *body = hb_graph_new("body");
     ck_assert_ptr_nonnull(body);
@@ -539,7 +542,7 @@ START_TEST(scalars_exact)
                           (double)a, (double)b);
         checked++;
     }
-    ck_assert_int_eq(checked, 12);
+    ck_assert_int_eq(checked, 13); /* the scalar ops, and the update's mul_scalar */
     ck_assert_ptr_nonnull(strstr(text, "{scalar=inf}"));
     ck_assert_ptr_nonnull(strstr(text, "{scalar=-inf}"));
     ck_assert_ptr_nonnull(strstr(text, "{scalar=nan}"));

@@ -196,6 +196,181 @@ START_TEST(caller_mistakes)
 }
 END_TEST
 
+/* ---- compiled training steps --------------------------------------------------------------- */
+
+typedef struct step_case {
+    const char *model;
+    hb_loss_kind loss;
+    hb_optimizer_kind kind;
+    float lr, momentum, weight_decay;
+    int64_t batch;
+} step_case;
+
+static const step_case step_cases[] = {
+    {"mlp", HB_LOSS_CROSS_ENTROPY, HB_OPTIM_SGD, 0.1f, 0.9f, 0.01f, 64},
+    {"mlp", HB_LOSS_MSE, HB_OPTIM_ADAM, 0.01f, 0, 0.01f, 16},
+    {"nest-mlp", HB_LOSS_CROSS_ENTROPY, HB_OPTIM_ADAM, 0.005f, 0, 0, 8},
+    {"parallel", HB_LOSS_MSE, HB_OPTIM_SGD, 0.05f, 0, 0, 4},
+    /* a shared layer and a data-dependent loop: guards pick the plan of each step's path */
+    {"fixed-hidden", HB_LOSS_MSE, HB_OPTIM_SGD, 0.01f, 0.5f, 0, 2},
+};
+
+/* A target for step s: one-hot labels for cross-entropy, values in [-1, 1] otherwise. */
+static hb_tensor *target_for(const step_case *c, hb_tensor *y, hb_rng *rng)
+{
+    if (c->loss == HB_LOSS_CROSS_ENTROPY) {
+        int64_t n = hb_tensor_shape(y)[0], k = hb_tensor_shape(y)[1], labels[64];
+        for (int64_t i = 0; i < n; i++)
+            labels[i] = (int64_t)(hb_rng_uniform(rng) * (float)k);
+        return hb_one_hot(labels, n, k);
+    }
+    hb_tensor *t = hb_rand(hb_tensor_ndim(y), hb_tensor_shape(y), rng);
+    float *d = hb_tensor_data(t);
+    for (int64_t i = 0; i < hb_tensor_numel(t); i++)
+        d[i] = 2 * d[i] - 1;
+    return t;
+}
+
+static char *explain_text(hb_trainer *tr)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    ck_assert_int_eq(hb_trainer_explain(tr, f), HB_OK);
+    fclose(f);
+    return text;
+}
+
+/* 20 steps compiled and 20 eager from the same weights on the same batches: the same losses
+ * (1e-5 relative) step for step, and the same weights at the end. */
+START_TEST(compiled_steps_match_eager)
+{
+    const step_case *c = &step_cases[_i];
+    hb_block *net[2];
+    hb_optimizer *opt[2];
+    hb_trainer *tr[2];
+    hb_optim_options o = hb_optim_defaults(c->lr);
+    o.momentum = c->momentum, o.weight_decay = c->weight_decay;
+    for (int m = 0; m < 2; m++) {
+        net[m] = test_model(c->model);
+        opt[m] = hb_optimizer_new(net[m], c->kind, &o);
+        ck_assert_ptr_nonnull(opt[m]);
+        tr[m] = hb_trainer_new(net[m], c->loss, opt[m], m == 1);
+        ck_assert_ptr_nonnull(tr[m]);
+    }
+    hb_rng rng;
+    hb_rng_seed(&rng, 31 + (uint64_t)_i);
+    for (int step = 0; step < 20; step++) {
+        /* the last steps take a smaller batch: another shape, another plan */
+        int64_t n = step < 16 ? c->batch : (c->batch + 1) / 2;
+        hb_tensor *x = hb_rand(HB_SHAPE(n, 20), &rng);
+        hb_tensor *y = test_call_ok(net[0], x), *t = target_for(c, y, &rng);
+        float loss[2];
+        for (int m = 0; m < 2; m++)
+            ck_assert_msg(hb_train_step(tr[m], x, t, &loss[m]) == HB_OK, "%s step %d: %s",
+                          c->model, step, hb_last_error());
+        ck_assert_msg(fabsf(loss[1] - loss[0]) <= 1e-5f * fabsf(loss[0]),
+                      "%s step %d: compiled loss %.9g, eager %.9g", c->model, step, loss[1],
+                      loss[0]);
+        hb_tensor_release(x), hb_tensor_release(y), hb_tensor_release(t);
+    }
+    hb_state_dict sd[2];
+    for (int m = 0; m < 2; m++)
+        ck_assert_int_eq(hb_block_state_dict(net[m], &sd[m]), HB_OK);
+    for (int i = 0; i < sd[0].count; i++) {
+        double err = rel_error(sd[1].items[i].value, sd[0].items[i].value);
+        ck_assert_msg(err <= 1e-4, "%s %s: compiled weights %g from eager", c->model,
+                      sd[0].items[i].name, err);
+    }
+    char *text = explain_text(tr[1]);
+    ck_assert_msg(strstr(text, "0 ran eagerly") && strstr(text, "pass autodiff"), "%s", text);
+    free(text);
+    for (int m = 0; m < 2; m++) {
+        hb_state_dict_free(&sd[m]);
+        hb_trainer_free(tr[m]);
+        hb_optimizer_free(opt[m]);
+        hb_block_release(net[m]);
+    }
+}
+END_TEST
+
+/* A layer whose forward reads a value on the host: its gradient cannot be compiled, so the
+ * trainer says why and runs its steps eagerly — with the eager steps' results. */
+static hb_tensor *host_forward(hb_block *self, hb_tensor *x)
+{
+    hb_tensor *h = hb_block_call(hb_block_child(self, "lin"), x);
+    float scale = hb_item(hb_max(h)) > 0 ? 0.5f : 2.0f; /* control flow on a value */
+    return hb_mul_scalar(h, scale);
+}
+
+START_TEST(island_gradient_runs_eagerly)
+{
+    hb_block *net[2];
+    hb_optimizer *opt[2];
+    hb_trainer *tr[2];
+    hb_optim_options o = hb_optim_defaults(0.1f);
+    for (int m = 0; m < 2; m++) {
+        net[m] = hb_block_new("HostRead", host_forward);
+        hb_block_add_child(net[m], "lin", hb_linear_new(4, 3));
+        hb_tensor *w = hb_block_param(hb_block_child(net[m], "lin"), "weight");
+        hb_tensor *b = hb_block_param(hb_block_child(net[m], "lin"), "bias");
+        for (int i = 0; i < 12; i++)
+            hb_tensor_data(w)[i] = 0.1f * (float)(i - 6);
+        for (int i = 0; i < 3; i++)
+            hb_tensor_data(b)[i] = 0.2f * (float)i;
+        opt[m] = hb_optimizer_new(net[m], HB_OPTIM_SGD, &o);
+        tr[m] = hb_trainer_new(net[m], HB_LOSS_MSE, opt[m], m == 1);
+    }
+    hb_tensor *x = hb_ones(HB_SHAPE(2, 4)), *t = hb_zeros(HB_SHAPE(2, 3));
+    for (int step = 0; step < 3; step++) {
+        float loss[2];
+        for (int m = 0; m < 2; m++)
+            ck_assert_msg(hb_train_step(tr[m], x, t, &loss[m]) == HB_OK, "%s", hb_last_error());
+        ck_assert_float_eq(loss[0], loss[1]);
+    }
+    char *text = explain_text(tr[1]);
+    ck_assert_msg(strstr(text, "3 ran eagerly") && strstr(text, "no gradient through an eager "
+                  "island") && strstr(text, "HostRead"), "%s", text);
+    free(text);
+    hb_tensor_release(x), hb_tensor_release(t);
+    for (int m = 0; m < 2; m++) {
+        hb_trainer_free(tr[m]);
+        hb_optimizer_free(opt[m]);
+        hb_block_release(net[m]);
+    }
+}
+END_TEST
+
+START_TEST(trainer_mistakes)
+{
+    hb_block *net = test_model("mlp"), *other = test_model("mlp");
+    hb_optim_options o = hb_optim_defaults(0.1f);
+    hb_optimizer *opt = hb_optimizer_new(other, HB_OPTIM_SGD, &o);
+    ck_assert_ptr_null(hb_trainer_new(net, HB_LOSS_MSE, opt, true));
+    ck_assert_ptr_nonnull(strstr(hb_last_error(), "another block"));
+    ck_assert_ptr_null(hb_trainer_new(NULL, HB_LOSS_MSE, NULL, true));
+    ck_assert_ptr_null(hb_trainer_new(net, (hb_loss_kind)7, NULL, true));
+    ck_assert_ptr_null(hb_one_hot((int64_t[]){0, 4}, 2, 3));
+    ck_assert_ptr_nonnull(strstr(hb_last_error(), "label 4 of row 1"));
+    for (int compiled = 0; compiled < 2; compiled++) {
+        hb_trainer *tr = hb_trainer_new(net, HB_LOSS_CROSS_ENTROPY, NULL, compiled);
+        hb_tensor *x = hb_ones(HB_SHAPE(2, 20)), *t = hb_zeros(HB_SHAPE(2, 7));
+        float loss;
+        ck_assert_int_eq(hb_train_step(tr, x, NULL, &loss), HB_ERR_ARG);
+        ck_assert_int_eq(hb_train_step(tr, x, t, &loss), HB_ERR_SHAPE);
+        ck_assert_msg(strstr(hb_last_error(), "[2, 7]") && strstr(hb_last_error(), "[2, 10]"),
+                      "%s", hb_last_error());
+        hb_tensor_release(t);
+        t = hb_zeros(HB_SHAPE(2, 10));
+        ck_assert_int_eq(hb_train_step(tr, x, t, &loss), HB_OK); /* still usable */
+        hb_tensor_release(x), hb_tensor_release(t);
+        hb_trainer_free(tr);
+    }
+    hb_optimizer_free(opt);
+    hb_block_release(net), hb_block_release(other);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("train");
@@ -204,6 +379,10 @@ int main(void)
     tcase_add_test(tc, loss_gradients_closed_form);
     tcase_add_test(tc, plans_see_updates);
     tcase_add_test(tc, caller_mistakes);
+    tcase_add_loop_test(tc, compiled_steps_match_eager, 0,
+                        (int)(sizeof step_cases / sizeof step_cases[0]));
+    tcase_add_test(tc, island_gradient_runs_eagerly);
+    tcase_add_test(tc, trainer_mistakes);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }

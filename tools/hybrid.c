@@ -107,10 +107,7 @@ static int parse(int argc, char **argv, const char *accepted, options *o)
 {
     o->inputs = calloc((size_t)argc, sizeof *o->inputs);
     o->outputs = calloc((size_t)argc, sizeof *o->outputs);
-    o->mode = strcmp(argv[1], "run") == 0 || strcmp(argv[1], "grad") == 0 ||
-                      strcmp(argv[1], "train") == 0
-                  ? "eager"
-                  : "hybrid";
+    o->mode = strcmp(argv[1], "run") == 0 || strcmp(argv[1], "grad") == 0 ? "eager" : "hybrid";
     o->format = "text";
     if (!o->inputs || !o->outputs)
         return fail("out of memory");
@@ -308,21 +305,21 @@ static int grad(int argc, char **argv)
     int rc = parse(argc, argv, "weights input output mode grad-output threads", &o);
     if (!rc && (o.ninputs != 1 || o.noutputs != 1 || !o.grad_output))
         rc = fail("grad: needs --input X.npy, --grad-output G.npy and --output GRADS.safetensors");
-    if (!rc && strcmp(o.mode, "hybrid") == 0)
-        rc = fail("grad: --mode hybrid needs gradients in compiled plans, not built yet; use "
-                  "--mode eager");
     hb_block *net = rc ? NULL : load_model(&o);
     hb_tensor *x = net ? hb_npy_load(o.inputs[0]) : NULL;
-    hb_tensor *g = x ? hb_npy_load(o.grad_output) : NULL, *y = NULL;
+    hb_tensor *g = x ? hb_npy_load(o.grad_output) : NULL;
     if (!rc && (!net || !x || !g))
         rc = net ? fail("%s", hb_last_error()) : 1;
-    if (!rc) {
-        hb_grad_enable(true);
-        y = hb_block_call(net, x);
-        if (!y || hb_backward(y, g) != HB_OK)
-            rc = fail("%s", hb_last_error());
-        hb_grad_enable(false);
-    }
+    /* One step without an optimizer: the gradients of sum(output · G) land in each grad. In
+     * hybrid mode that step is a compiled plan: forward and backward together. */
+    hb_trainer *tr = rc ? NULL : hb_trainer_new(net, HB_LOSS_DOT, NULL,
+                                                strcmp(o.mode, "hybrid") == 0);
+    float loss;
+    if (!rc && (!tr || hb_train_step(tr, x, g, &loss) != HB_OK))
+        rc = fail("%s", hb_last_error());
+    if (!rc && getenv("HYBRID_EXPLAIN")) /* what the step compiled, for the curious */
+        hb_trainer_explain(tr, stderr);
+    hb_trainer_free(tr);
     hb_state_dict sd = {0};
     if (!rc && hb_block_state_dict(net, &sd) != HB_OK)
         rc = fail("%s", hb_last_error());
@@ -343,7 +340,7 @@ static int grad(int argc, char **argv)
         hb_tensor_release(grads[i]);
     free(names), free(grads);
     hb_state_dict_free(&sd);
-    hb_tensor_release(y), hb_tensor_release(g), hb_tensor_release(x);
+    hb_tensor_release(g), hb_tensor_release(x);
     hb_block_release(net);
     options_free(&o);
     return rc;
@@ -521,9 +518,6 @@ static int train(int argc, char **argv)
 {
     options o = {0};
     int rc = parse(argc, argv, "weights mode batch epochs optimizer lr svg threads", &o);
-    if (!rc && strcmp(o.mode, "hybrid") == 0)
-        rc = fail("train: --mode hybrid needs gradients in compiled plans, not built yet; use "
-                  "--mode eager");
     const char *kind = o.optimizer ? o.optimizer : "adam";
     if (!rc && strcmp(kind, "sgd") != 0 && strcmp(kind, "adam") != 0)
         rc = fail("--optimizer must be sgd or adam, not \"%s\"", kind);
@@ -552,7 +546,7 @@ static int train(int argc, char **argv)
     int64_t *labels = malloc(sizeof(int64_t) * (size_t)(ntrain + ntest));
     int64_t steps_per_epoch = (ntrain + batch - 1) / batch, nsteps = 0;
     float *curve = malloc(sizeof(float) * (size_t)(steps_per_epoch * epochs));
-    hb_tensor *xtrain = NULL, *xtest = NULL;
+    hb_tensor *xtrain = NULL, *xtest = NULL, *ttrain = NULL;
     if (!rc && (!centres || !labels || !curve))
         rc = fail("out of memory");
     if (!rc) {
@@ -560,39 +554,38 @@ static int train(int argc, char **argv)
             centres[i] = hb_rng_normal(&rng);
         xtrain = mixture(&rng, centres, ntrain, f, c, labels);
         xtest = mixture(&rng, centres, ntest, f, c, labels + ntrain);
+        ttrain = hb_one_hot(labels, ntrain, c);
     }
     hb_optimizer_kind k = strcmp(kind, "sgd") == 0 ? HB_OPTIM_SGD : HB_OPTIM_ADAM;
     hb_optim_options oo = hb_optim_defaults((float)(o.lr ? o.lr : k == HB_OPTIM_SGD ? 0.05 : 1e-3));
     if (k == HB_OPTIM_SGD)
         oo.momentum = 0.9f;
-    hb_optimizer *opt = rc || !xtrain || !xtest ? NULL : hb_optimizer_new(net, k, &oo);
-    if (!rc && !opt)
+    hb_optimizer *opt = rc || !xtrain || !xtest || !ttrain ? NULL
+                                                          : hb_optimizer_new(net, k, &oo);
+    bool compiled = strcmp(o.mode, "hybrid") == 0;
+    hb_trainer *trainer = opt ? hb_trainer_new(net, HB_LOSS_CROSS_ENTROPY, opt, compiled) : NULL;
+    if (!rc && !trainer)
         rc = fail("train: %s", hb_last_error());
     if (!rc)
         printf("training %s (%lld parameter tensors) on a %lld-class Gaussian mixture in %lld dims: "
-               "%lld train, %lld test, batch %lld, %s lr %g\n",
+               "%lld train, %lld test, batch %lld, %s lr %g, %s steps\n",
                o.model, (long long)hb_optimizer_num_params(opt), (long long)c, (long long)f,
-               (long long)ntrain, (long long)ntest, (long long)batch, kind, oo.lr);
+               (long long)ntrain, (long long)ntest, (long long)batch, kind, oo.lr,
+               compiled ? "compiled" : "eager");
     double test_acc = 0;
     for (int64_t ep = 0; !rc && ep < epochs; ep++) {
         double t0 = now_us(), sum = 0;
         for (int64_t s0 = 0; !rc && s0 < ntrain; s0 += batch) {
             int64_t n = s0 + batch <= ntrain ? batch : ntrain - s0;
-            hb_tensor *xb = hb_slice(xtrain, 0, s0, n);
-            hb_block_zero_grad(net);
-            hb_grad_enable(true);
-            hb_tensor *z = xb ? hb_block_call(net, xb) : NULL;
-            hb_tensor *loss = z ? hb_cross_entropy(z, labels + s0) : NULL;
-            if (!loss || hb_backward(loss, NULL) != HB_OK || hb_optimizer_step(opt) != HB_OK) {
+            hb_tensor *xb = hb_slice(xtrain, 0, s0, n), *tb = hb_slice(ttrain, 0, s0, n);
+            float loss;
+            if (!xb || !tb || hb_train_step(trainer, xb, tb, &loss) != HB_OK)
                 rc = fail("train: step %lld: %s", (long long)nsteps, hb_last_error());
-                hb_grad_clear(); /* a failed forward leaves what it recorded */
-            }
-            hb_grad_enable(false);
             if (!rc) {
-                curve[nsteps++] = hb_item(loss);
-                sum += curve[nsteps - 1] * (double)n;
+                curve[nsteps++] = loss;
+                sum += loss * (double)n;
             }
-            hb_tensor_release(loss), hb_tensor_release(z), hb_tensor_release(xb);
+            hb_tensor_release(xb), hb_tensor_release(tb);
         }
         if (rc)
             break;
@@ -617,8 +610,11 @@ static int train(int argc, char **argv)
         else
             printf("loss curve: %s\n", o.svg);
     }
+    if (!rc && compiled)
+        hb_trainer_explain(trainer, stdout);
+    hb_trainer_free(trainer);
     hb_optimizer_free(opt);
-    hb_tensor_release(xtrain), hb_tensor_release(xtest);
+    hb_tensor_release(xtrain), hb_tensor_release(xtest), hb_tensor_release(ttrain);
     free(centres), free(labels), free(curve);
     hb_block_release(net);
     options_free(&o);

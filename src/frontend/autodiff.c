@@ -3,6 +3,7 @@
  * inputs and output. hb_backward walks the tape backwards from the loss, applying each op's
  * gradient rule (written with the eager ops themselves) and adding into each input's grad;
  * parameters keep what they collect, shared ones the sum over their uses. */
+#include "../ir/graph.h"
 #include "frontend.h"
 
 #include <math.h>
@@ -341,6 +342,7 @@ RULE(NONE) { (void)g; }
 #define grad_NOT grad_NONE
 #define grad_ISLAND grad_NONE
 #define grad_GUARD grad_NONE
+#define grad_ASSIGN grad_NONE
 #define grad_LOOP grad_NONE
 #define grad_FUSED grad_NONE
 #define grad_FUSED_REDUCE grad_NONE
@@ -397,6 +399,69 @@ hb_status hb_backward(hb_tensor *loss, hb_tensor *grad_output)
     loss->grad = NULL;
     hb_grad_on = was_on;
     return st;
+}
+
+/* ---- the same rules over a graph (the autodiff pass's vjp) ----------------------------------- */
+
+/* Ops made by tracing and passes rather than by eager calls have no rule: a gradient that
+ * would have to pass through one cannot be computed in a graph. */
+static const char *no_rule(const hb_node *n)
+{
+    switch (n->op) {
+    case HB_OP_ISLAND:
+        return "an eager island (its block reads values on the host, and its gradient would "
+               "need its eager backward)";
+    case HB_OP_LOOP:
+        return "a lifted loop";
+    case HB_OP_FUSED:
+    case HB_OP_FUSED_REDUCE:
+    case HB_OP_GEMM:
+        return "a fused op (autodiff runs before fusion)";
+    default:
+        return NULL;
+    }
+}
+
+/* Applies node's rule with tensors that stand for its values: every op the rule calls becomes
+ * a node of g (hb_trace_attach), and each input's gradient is the value its tensor collected. */
+hb_status hb_graph_vjp(void *ctx, hb_graph *g, int node, int grad, const bool *wants,
+                       int *in_grads)
+{
+    (void)ctx;
+    const hb_node *n = &g->nodes[node];
+    const char *why = no_rule(n);
+    if (why)
+        return hb_error(HB_ERR_UNSUPPORTED, "%s: no gradient through %s",
+                        n->path && n->path[0] ? n->path : hb_op_table[n->op].name, why);
+    char *path = hb_strdup(n->path ? n->path : "");
+    entry e = {n->op, n->attrs, n->ninputs, hb_calloc((size_t)n->ninputs, sizeof *e.in), NULL};
+    hb_trace *tr = path && e.in ? hb_trace_attach(g, path) : NULL;
+    hb_tensor *gt = tr ? hb_trace_value_tensor(tr, grad) : NULL;
+    bool ok = gt && (e.out = hb_trace_value_tensor(tr, n->output));
+    for (int i = 0; ok && i < e.n; i++) {
+        ok = (e.in[i] = hb_trace_value_tensor(tr, g->nodes[node].inputs[i])) != NULL;
+        if (ok)
+            e.in[i]->requires_grad = wants[i];
+    }
+    if (ok) {
+        bool was_on = hb_grad_on;
+        hb_grad_on = false;
+        hb_clear_error();
+        rule(&e, gt); /* g->nodes may move from here on */
+        hb_grad_on = was_on;
+        ok = hb_last_status() == HB_OK;
+    }
+    for (int i = 0; i < e.n; i++) {
+        in_grads[i] = ok && e.in[i] && e.in[i]->grad ? e.in[i]->grad->trace_value : -1;
+        hb_tensor_release(e.in[i]);
+    }
+    hb_tensor_release(e.out), hb_tensor_release(gt);
+    if (tr && !hb_trace_detach(tr))
+        ok = false;
+    hb_free(e.in), hb_free(path);
+    if (!ok && hb_last_status() == HB_OK)
+        hb_error(HB_ERR_NOMEM, "autodiff: out of memory");
+    return ok ? HB_OK : hb_last_status();
 }
 
 hb_tensor *hb_tensor_grad(const hb_tensor *t) { return t ? t->grad : NULL; }

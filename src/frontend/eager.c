@@ -39,7 +39,10 @@ static hb_tensor *apply(hb_op op, hb_attrs at, int n, hb_tensor *const *in)
     hb_status st = hb_op_infer(op, &at, n, shapes, &out_shape, err, sizeof err);
     if (st != HB_OK)
         hb_fail(st, "%s", err);
-    else if ((out = hb_tensor_alloc(&out_shape))) {
+    else if (hb_tracing && hb_trace_symbolic()) { /* extending a graph: a node, no values */
+        if ((out = hb_tensor_alloc_meta(&out_shape)))
+            hb_trace_op(op, &at, n, in, out);
+    } else if ((out = hb_tensor_alloc(&out_shape))) {
         hb_kernels[op](operands, n, &(hb_operand){out->data, out->shape}, &at);
         if (hb_tracing)
             hb_trace_op(op, &at, n, in, out);
@@ -56,6 +59,14 @@ static hb_tensor *apply1(hb_op op, hb_attrs at, hb_tensor *x) { return apply(op,
 static hb_tensor *apply2(hb_op op, hb_tensor *a, hb_tensor *b)
 {
     return apply(op, (hb_attrs){0}, 2, (hb_tensor *[]){a, b});
+}
+
+hb_status hb_assign(hb_tensor *dst, hb_tensor *src)
+{
+    hb_tensor *r = apply2(HB_OP_ASSIGN, dst, src);
+    if (hb_frame_depth() == 0)
+        hb_tensor_release(r); /* else the call's frame owns it */
+    return r ? HB_OK : hb_last_status();
 }
 
 hb_tensor *hb_matmul(hb_tensor *a, hb_tensor *b) { return apply2(HB_OP_MATMUL, a, b); }

@@ -28,6 +28,10 @@ extern atomic_long hb_tensors_live;
 /* A tensor of shape s with uninitialized values; checks the size for overflow. */
 hb_tensor *hb_tensor_alloc(const hb_shape *s);
 
+/* A tensor with a shape and no data (data NULL): what ops make while a graph is extended
+ * symbolically (hb_trace_attach). */
+hb_tensor *hb_tensor_alloc_meta(const hb_shape *s);
+
 /* Gives a new tensor to the innermost block call on this thread, which releases it when the
  * call returns; outside any call the caller keeps it. Returns t (NULL if adopting failed, in
  * which case t has been released). */
@@ -152,6 +156,21 @@ hb_trace_pos hb_trace_mark(void);
  * paused: the call ran with the trace paused (b was known to read values). */
 void hb_trace_island(hb_block *b, hb_trace_pos start, hb_tensor *x, hb_tensor *y,
                      const char *reason, bool paused);
+/* Extends graph g instead of recording a call: ops on tensors standing for g's values (and on
+ * real tensors, which join g as leaves) append nodes whose path is path, and make tensors
+ * without data: no kernel runs. This is how gradient rules and optimizer updates, written
+ * with the eager ops, become nodes. The trace knows g's parameters, constants and outside
+ * tensors by their tensors. NULL if out of memory. */
+hb_trace *hb_trace_attach(hb_graph *g, const char *path);
+/* Ends an attached trace (g stays); false if a node could not be added. */
+bool hb_trace_detach(hb_trace *tr);
+/* Whether ops run symbolically (the trace this thread records into is attached). */
+bool hb_trace_symbolic(void);
+/* A tensor without data standing for value v of the attached trace's graph (owned). */
+hb_tensor *hb_trace_value_tensor(hb_trace *tr, int v);
+/* Adds t to the trace as another input of the call (the graph's inputs in the order added,
+ * after x) or, extern_ true, as an outside tensor read live with the given name. */
+bool hb_trace_leaf(hb_trace *tr, hb_tensor *t, const char *name, bool extern_);
 /* While paused (an island running inside a trace), ops are not recorded. */
 hb_trace *hb_trace_pause(void);
 void hb_trace_resume(hb_trace *tr);
@@ -160,8 +179,25 @@ void hb_trace_resume(hb_trace *tr);
 
 /* Whether this thread records ops for hb_backward (hb_grad_enable). */
 extern _Thread_local bool hb_grad_on;
+/* Writes src over dst's data in place (the ASSIGN op: recorded as a node when symbolic). */
+hb_status hb_assign(hb_tensor *dst, hb_tensor *src);
 /* Records op on the tape if an input requires a gradient (then out does too). */
 void hb_grad_record(hb_op op, const hb_attrs *at, int n, hb_tensor *const *in, hb_tensor *out);
+
+/* Gradient rules over a graph: the autodiff pass's vjp (hb_train_spec). */
+hb_status hb_graph_vjp(void *ctx, struct hb_graph *g, int node, int grad, const bool *wants,
+                       int *in_grads);
+
+/* ---- training (train.c) --------------------------------------------------------------------- */
+
+/* The loss of kind over the output y and the target (ops: recorded, traced or symbolic). */
+hb_tensor *hb_loss_of(hb_loss_kind kind, hb_tensor *y, hb_tensor *target);
+/* Appends param's update from grad (both tensors of the graph being extended): the optimizer's
+ * formula as ops, then in-place writes of the parameter and the state. */
+hb_status hb_optimizer_emit(hb_optimizer *opt, hb_tensor *param, hb_tensor *grad,
+                            const char *name);
+/* The block whose parameters opt updates. */
+hb_block *hb_optimizer_block(const hb_optimizer *opt);
 
 /* ---- hybridization (hybridize.c) ---------------------------------------------------------- */
 
@@ -172,6 +208,8 @@ bool hb_block_is_island(const hb_block *b);
 const char *hb_block_island_reason(const hb_block *b);
 void hb_block_mark_island(hb_block *b, const char *reason, const char *op);
 void hb_hybrid_free(hb_hybrid *h);
+/* Lets plans run eager islands (set once by anything that runs plans with islands). */
+void hb_island_hook_install(void);
 /* Plans hold pointers into parameters: new weights (a load) drop every cached plan. */
 void hb_block_drop_plans(hb_block *b);
 /* After parameters changed in place: drops the plans of frozen blocks only. */

@@ -49,6 +49,18 @@ hb_tensor *hb_tensor_alloc(const hb_shape *s)
     return t;
 }
 
+hb_tensor *hb_tensor_alloc_meta(const hb_shape *s)
+{
+    hb_tensor *t = hb_malloc(HEADER);
+    if (!t)
+        return hb_fail(HB_ERR_NOMEM, "out of memory for a tensor header"), NULL;
+    *t = (hb_tensor){.dtype = HB_F32, .shape = *s, .numel = hb_shape_numel(s),
+                     .trace_value = -1};
+    atomic_init(&t->refs, 1);
+    atomic_fetch_add_explicit(&hb_tensors_live, 1, memory_order_relaxed);
+    return t;
+}
+
 static bool shape_arg(int ndim, const int64_t *shape, hb_shape *s)
 {
     if (ndim < 0 || ndim > HB_MAX_DIMS || (ndim > 0 && !shape)) {

@@ -23,6 +23,8 @@ struct hb_trace {
     hb_trace *outer; /* the trace this one interrupted, resumed at the end */
     bool freeze;     /* trainable parameters are recorded as constants */
     bool failed;     /* out of memory while recording: the call still runs, no plan */
+    bool symbolic;   /* attached to an existing graph: ops add nodes, run no kernels */
+    const char *path; /* attached: the path every new node gets */
     int nfill, nextern;
     known *known;    /* tensors not made by this trace, and their values */
     int nknown, cap_known;
@@ -106,7 +108,7 @@ static int value_of(hb_trace *tr, hb_tensor *t)
     if (t->trace_id == tr->id) { /* filled in by the forward: a constant of this trace */
         snprintf(name, sizeof name, "c%d", tr->nfill++);
         v = data_value(tr, t, HB_VAL_CONST, name);
-    } else if (hb_block_find_tensor(tr->root, t, name, sizeof name, &trainable)) {
+    } else if (tr->root && hb_block_find_tensor(tr->root, t, name, sizeof name, &trainable)) {
         v = trainable && tr->freeze ? snapshot_value(tr, t, name)
                                     : data_value(tr, t, trainable ? HB_VAL_PARAM : HB_VAL_CONST,
                                                  name);
@@ -168,7 +170,7 @@ void hb_trace_op(hb_op op, const hb_attrs *at, int n, hb_tensor *const *in, hb_t
             ok = (ids[i] = value_of(tr, in[i])) >= 0;
         if (ok)
             v = hb_graph_add_node(tr->g, op, at, n, ids, &out->shape,
-                                  hb_block_path(path, sizeof path));
+                                  tr->path ? tr->path : hb_block_path(path, sizeof path));
     }
     if (ids != inline_ids)
         hb_free(ids);
@@ -308,3 +310,56 @@ hb_trace *hb_trace_pause(void)
 }
 
 void hb_trace_resume(hb_trace *tr) { hb_tracing = tr; }
+
+/* ---- extending a graph symbolically ---------------------------------------------------------- */
+
+hb_trace *hb_trace_attach(hb_graph *g, const char *path)
+{
+    hb_trace *tr = hb_calloc(1, sizeof *tr);
+    if (!tr)
+        return NULL;
+    tr->id = atomic_fetch_add(&next_trace_id, 1);
+    tr->g = g;
+    tr->symbolic = true;
+    tr->path = path;
+    tr->nfill = g->nvalues; /* names of new constants ("cN") stay distinct from the trace's */
+    /* The graph's leaves that a tensor keeps alive are known by that tensor. */
+    for (int v = 0; v < g->nvalues; v++)
+        if (g->values[v].drop == drop_tensor && !remember(tr, g->values[v].keep, v)) {
+            hb_free(tr->known);
+            hb_free(tr);
+            return NULL;
+        }
+    tr->outer = hb_tracing;
+    hb_tracing = tr;
+    return tr;
+}
+
+bool hb_trace_detach(hb_trace *tr)
+{
+    bool ok = !tr->failed;
+    hb_tracing = tr->outer;
+    hb_free(tr->known);
+    hb_free(tr);
+    return ok;
+}
+
+bool hb_trace_symbolic(void) { return hb_tracing && hb_tracing->symbolic; }
+
+hb_tensor *hb_trace_value_tensor(hb_trace *tr, int v)
+{
+    hb_tensor *t = hb_tensor_alloc_meta(&tr->g->values[v].shape);
+    if (t) {
+        t->trace_id = tr->id;
+        t->trace_value = v;
+        t->trace_gen = tr->ncuts;
+    }
+    return t;
+}
+
+bool hb_trace_leaf(hb_trace *tr, hb_tensor *t, const char *name, bool extern_)
+{
+    int v = extern_ ? data_value(tr, t, HB_VAL_EXTERN, name)
+                    : hb_graph_add_value(tr->g, HB_VAL_INPUT, &t->shape, name); /* bound per run */
+    return v >= 0 && remember(tr, t, v);
+}

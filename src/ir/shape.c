@@ -256,6 +256,15 @@ static hb_status rule_loop(rule_ctx *c)
     return HB_OK;
 }
 
+static hb_status rule_assign(rule_ctx *c)
+{
+    if (!hb_shape_equal(&c->in[0], &c->in[1]))
+        return fail(c, HB_ERR_SHAPE, "writes %s over %s: the shapes differ", S(&c->in[1]),
+                    S(&c->in[0]));
+    *c->out = (hb_shape){.ndim = 1, .dim = {0}}; /* nothing: the effect is the write */
+    return HB_OK;
+}
+
 static hb_status rule_island(rule_ctx *c)
 {
     *c->out = c->at->shape; /* whatever the block returned when it was traced */

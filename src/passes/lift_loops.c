@@ -232,6 +232,18 @@ static bool try_lift(hb_graph *g, const hb_pass_opts *opts, const int *guards, i
 
 hb_status hb_pass_lift_loops(hb_graph *g, const hb_pass_opts *opts, hb_pass_stats *stats)
 {
+    if (opts->train) {
+        /* The backward went through the rounds the trace took, as many as it took: a loop
+         * that ran another count forwards would leave the gradients wrong. The guards keep
+         * the traced path instead (another count is another plan). */
+        int guards = 0;
+        for (int i = 0; i < g->nnodes; i++)
+            guards += g->nodes[i].op == HB_OP_GUARD;
+        snprintf(stats->note, sizeof stats->note, guards ? "none lifted in a training step: "
+                 "the backward follows the traced path, which the %d guards keep" :
+                 "no guards, no loops", guards);
+        return HB_OK;
+    }
     /* Runs of guards from one block path, with no other guard between: true ... true false. */
     for (bool again = true; again;) {
         again = false;

@@ -21,7 +21,23 @@ typedef struct hb_pass_opts {
      * passes do not depend on the runtime). */
     void (*eval)(hb_op op, const hb_attrs *at, int n, float *const *in, const hb_shape *shapes,
                  float *out, const hb_shape *out_shape);
+    /* A training step (NULL: inference): the autodiff pass differentiates the returned loss. */
+    const struct hb_train_spec *train;
 } hb_pass_opts;
+
+/* What the autodiff pass needs from whoever asks for a training step: each op's gradient rule
+ * and the update of a parameter from its gradient, both appending nodes to the graph. */
+typedef struct hb_train_spec {
+    void *ctx;
+    /* Appends the nodes of node's gradient rule, given the gradient of its result (value
+     * grad); for each input i with wants[i], sets in_grads[i] to its gradient's value, or -1
+     * if it gets none. Fails (with the error set) for an op with no rule in graphs. */
+    hb_status (*vjp)(void *ctx, hb_graph *g, int node, int grad, const bool *wants,
+                     int *in_grads);
+    /* Appends what a parameter (value param) does with its gradient (value grad): an
+     * optimizer's in-place update, or adding into a gradient buffer. */
+    hb_status (*update)(void *ctx, hb_graph *g, int param, int grad);
+} hb_train_spec;
 
 typedef hb_status (*hb_pass_fn)(hb_graph *g, const hb_pass_opts *opts, hb_pass_stats *stats);
 
@@ -41,6 +57,7 @@ hb_status hb_passes_run(hb_graph *g, const hb_pass_opts *opts, hb_pass_stats *st
                         const char *dump_after, FILE *dump, char *err, size_t err_size);
 const hb_pass *hb_pass_find(const char *name);
 
+hb_status hb_pass_autodiff(hb_graph *g, const hb_pass_opts *opts, hb_pass_stats *stats);
 hb_status hb_pass_lift_loops(hb_graph *g, const hb_pass_opts *opts, hb_pass_stats *stats);
 hb_status hb_pass_simplify(hb_graph *g, const hb_pass_opts *opts, hb_pass_stats *stats);
 hb_status hb_pass_cse(hb_graph *g, const hb_pass_opts *opts, hb_pass_stats *stats);

@@ -5,6 +5,8 @@
 #include <string.h>
 
 const hb_pass hb_passes[] = {
+    {"autodiff", hb_pass_autodiff,
+     "training steps: the backward graph of the loss, and each parameter's update"},
     {"lift_loops", hb_pass_lift_loops, "repeating guarded iterations into one loop node"},
     {"simplify", hb_pass_simplify, "algebraic identities: x*1, x-0, relu(relu x), ..."},
     {"cse", hb_pass_cse, "one node for each distinct computation"},

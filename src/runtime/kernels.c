@@ -331,6 +331,14 @@ static void kernel_LOOP(const hb_operand *in, int n, const hb_operand *out, cons
     hb_plan_free(body);
 }
 
+/* The one kernel that writes an input: the destination a training step updates in place. */
+static void kernel_ASSIGN(const hb_operand *in, int n, const hb_operand *out,
+                          const hb_attrs *at)
+{
+    (void)n, (void)out, (void)at;
+    memcpy(in[0].data, in[1].data, sizeof(float) * (size_t)hb_shape_numel(&in[0].shape));
+}
+
 void (*hb_island_hook)(void *callee, const hb_operand *in, const hb_operand *out);
 
 static void kernel_ISLAND(const hb_operand *in, int n, const hb_operand *out,

@@ -1610,8 +1610,9 @@ static double sensitivity(hb_block *net, hb_tensor *x, const hb_tensor *ref, boo
             sens = fmax(sens, e);
         hb_tensor_release(y), hb_tensor_release(xp);
     }
-    /* a tensor listed twice (a shared block) was saved once, after no change: any order works */
-    for (int i = 0; i < sd.count; i++)
+    /* A tensor listed twice (a shared block) was saved a second time after the first listing
+     * had perturbed it: restoring in reverse order writes the first, original copy last. */
+    for (int i = sd.count - 1; i >= 0; i--)
         if (saved[i]) {
             memcpy(hb_tensor_data(sd.items[i].value), hb_tensor_cdata(saved[i]),
                    sizeof(float) * (size_t)hb_tensor_numel(saved[i]));

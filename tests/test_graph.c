@@ -237,6 +237,7 @@ static hb_graph *all_ops_graph(void)
     int ct = NODE(g, HB_OP_TRANSPOSE, ((hb_attrs){.axis = 0, .axis2 = 1}), "gemm", c);
     p = PROG(1, INS(COPY, 0, 0));
     NODE(g, HB_OP_GEMM, ((hb_attrs){.prog = &p}), "", mm, ct);
+    NODE(g, HB_OP_GEMM, ((hb_attrs){.prog = &p, .trans_a = true, .trans_b = true}), "gemm", c, w);
     /* Comparisons and logic, a guard on their outcome, and the same inside a program. */
     const hb_op compare[] = {HB_OP_GT, HB_OP_LT, HB_OP_GE, HB_OP_LE, HB_OP_EQ, HB_OP_NE};
     int tot = NODE(g, HB_OP_SUM, ((hb_attrs){.all = true}), "cmp", s), cond = -1;
@@ -476,6 +477,7 @@ START_TEST(programs_exact)
                               (double)x, (double)y);
         }
         ck_assert_int_eq(back->nodes[i].attrs.trans_b, g->nodes[i].attrs.trans_b);
+        ck_assert_int_eq(back->nodes[i].attrs.trans_a, g->nodes[i].attrs.trans_a);
         if (g->nodes[i].op == HB_OP_FUSED_REDUCE) {
             ck_assert_int_eq(back->nodes[i].attrs.reduce, g->nodes[i].attrs.reduce);
             ck_assert_int_eq(back->nodes[i].attrs.all, g->nodes[i].attrs.all);
@@ -1046,7 +1048,11 @@ static const bad_text bad_texts[] = {
     {HEAD "  %1 = gemm() {trans_b, prog=[copy(r0)]} : f32[2, 3]\n" TAIL,
      "line 3: expected at least 2 inputs to gemm, found 0"},
     {HEAD "  %1 = gemm(%0, %0) {trans, prog=[copy(r0)]} : f32[2, 2]\n" TAIL,
+     "line 3: expected 'trans_a', 'trans_b' or 'prog', found 'trans'"},
+    {HEAD "  %1 = gemm(%0, %0) {trans_a, trans, prog=[copy(r0)]} : f32[2, 2]\n" TAIL,
      "line 3: expected 'trans_b' or 'prog', found 'trans'"},
+    {HEAD "  %1 = gemm(%0, %0) {trans_b, trans_a, prog=[copy(r0)]} : f32[2, 2]\n" TAIL,
+     "line 3: expected 'prog', found 'trans_a'"},
     {HEAD "  %1 = gemm(%0, %0) {trans_b prog=[copy(r0)]} : f32[2, 2]\n" TAIL,
      "line 3: expected ',', found 'prog'"},
     {HEAD "  %1 = gemm(%0, %0) {trans_b, trans_b, prog=[copy(r0)]} : f32[2, 2]\n" TAIL,

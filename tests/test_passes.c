@@ -837,6 +837,32 @@ static const text_case gemm_cases[] = {
      "  %3 = relu(%2) : f32[3, 2, 4]\n"
      "  return %3\n" TAIL,
      NULL, 0},
+    {"a matmul of transposes reads them in place (a backward's gᵀ·x and g·wᵀ)",
+     "graph t {\n  %0 = input : f32[6, 2]\n  %1 = param \"x\" : f32[6, 3]\n"
+     "  %2 = param \"w\" : f32[5, 3]\n"
+     "  %3 = transpose(%0) {axes=[0, 1]} : f32[2, 6]\n"
+     "  %4 = matmul(%3, %1) : f32[2, 3]\n"
+     "  %5 = transpose(%2) {axes=[1, 0]} : f32[3, 5]\n"
+     "  %6 = matmul(%4, %5) : f32[2, 5]\n"
+     "  return %6\n" TAIL,
+     "graph t {\n  %0 = input : f32[6, 2]\n  %1 = param \"x\" : f32[6, 3]\n"
+     "  %2 = param \"w\" : f32[5, 3]\n"
+     "  %3 = gemm(%0, %1) {trans_a, prog=[copy(r0)]} : f32[2, 3]\n"
+     "  %4 = gemm(%3, %2) {trans_b, prog=[copy(r0)]} : f32[2, 5]\n"
+     "  return %4\n" TAIL,
+     2},
+    {"a transpose that swaps nothing, or a batched one, stays",
+     "graph t {\n  %0 = input : f32[2, 2]\n  %1 = param \"x\" : f32[2, 2, 3]\n"
+     "  %2 = param \"w\" : f32[3, 3]\n"
+     "  %3 = transpose(%0) {axes=[1, 1]} : f32[2, 2]\n"
+     "  %4 = matmul(%3, %0) : f32[2, 2]\n"
+     "  %5 = transpose(%1) {axes=[0, 1]} : f32[2, 2, 3]\n"
+     "  %6 = matmul(%5, %2) : f32[2, 2, 3]\n"
+     "  %7 = sum(%4) {all} : f32[]\n"
+     "  %8 = sum(%6) {all} : f32[]\n"
+     "  %9 = add(%7, %8) : f32[]\n"
+     "  return %9\n" TAIL,
+     NULL, 0},
     {"an op that broadcasts the product up stops the chain",
      HEAD_GEMM "  %3 = param \"y\" : f32[3, 2, 4]\n"
                "  %4 = linear(%0, %1, %2) : f32[2, 4]\n"
@@ -1015,15 +1041,16 @@ static const text_case ew_cases[] = {
           "  %2 = softmax(%1) {axis=1} : f32[2, 4]\n"
           "  return %2\n" TAIL,
      NULL, 0},
-    {"broadcast inputs",
+    {"a broadcast producer stays outside: computed once, not once per element",
      HEAD "  %1 = param \"r\" : f32[4]\n"
           "  %2 = neg(%1) : f32[4]\n"
           "  %3 = mul(%0, %2) : f32[2, 4]\n"
           "  %4 = abs(%3) : f32[2, 4]\n"
           "  return %4\n" TAIL,
      HEAD "  %1 = param \"r\" : f32[4]\n"
-          "  %2 = fused(%1, %0) {prog=[neg(r0), mul(r1, r2), abs(r3)]} : f32[2, 4]\n"
-          "  return %2\n" TAIL,
+          "  %2 = neg(%1) : f32[4]\n"
+          "  %3 = fused(%0, %2) {prog=[mul(r0, r1), abs(r2)]} : f32[2, 4]\n"
+          "  return %3\n" TAIL,
      1},
     {"a reduction over everything absorbs its producer",
      HEAD "  %1 = abs(%0) : f32[2, 4]\n"

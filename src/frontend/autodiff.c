@@ -214,7 +214,8 @@ RULE(RDIV_SCALAR)
 
 RULE(RELU)
 {
-    add_grad(x, mul2(hb_tensor_copy(g), hb_gt(x, 0.0f)));
+    /* y > 0 exactly where x > 0: reading y lets x die in the forward (fused into its GEMM) */
+    add_grad(x, mul2(hb_tensor_copy(g), hb_gt(y, 0.0f)));
 }
 
 RULE(SIGMOID)

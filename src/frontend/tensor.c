@@ -3,6 +3,7 @@
 #include "frontend.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 
 atomic_long hb_tensors_live;
@@ -12,6 +13,71 @@ enum {
     SMALL_TENSOR = 8192, /* bytes of data up to which a tensor comes from plain malloc */
 };
 _Static_assert(sizeof(struct hb_tensor) <= HEADER, "the tensor header fits its room");
+
+/* Large tensors' memory, kept for reuse by the thread that frees it. An eager step makes and
+ * frees the same few sizes over and over; given back to the system (glibc trims the top of
+ * its heap), each is faulted in again page by page when next made — a third of an eager
+ * training step of the seed MLP went to those faults. Blocks match by exact size; a few are
+ * kept, the oldest freed first, and a thread's are freed when it exits. */
+enum { CACHE_BLOCKS = 16, CACHE_BYTES = 32 << 20 };
+
+typedef struct block_cache {
+    void *block[CACHE_BLOCKS];
+    size_t size[CACHE_BLOCKS];
+    int n;
+    size_t bytes;
+    bool registered; /* with the key whose destructor frees it */
+} block_cache;
+
+static _Thread_local block_cache cache;
+static pthread_key_t cache_key;
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+
+static void cache_free(void *c)
+{
+    block_cache *bc = c;
+    for (int i = 0; i < bc->n; i++)
+        hb_aligned_free(bc->block[i]);
+    bc->n = 0, bc->bytes = 0;
+}
+
+static void make_cache_key(void) { pthread_key_create(&cache_key, cache_free); }
+
+static void *cache_take(size_t size)
+{
+    for (int i = cache.n - 1; i >= 0; i--)
+        if (cache.size[i] == size) {
+            void *p = cache.block[i];
+            cache.bytes -= size;
+            cache.n--;
+            memmove(&cache.block[i], &cache.block[i + 1], sizeof(void *) * (size_t)(cache.n - i));
+            memmove(&cache.size[i], &cache.size[i + 1], sizeof(size_t) * (size_t)(cache.n - i));
+            return p;
+        }
+    return NULL;
+}
+
+static void cache_put(void *p, size_t size)
+{
+    if (size > CACHE_BYTES / 4) {
+        hb_aligned_free(p);
+        return;
+    }
+    if (!cache.registered) {
+        pthread_once(&cache_once, make_cache_key);
+        pthread_setspecific(cache_key, &cache);
+        cache.registered = true;
+    }
+    while (cache.n == CACHE_BLOCKS || cache.bytes + size > CACHE_BYTES) {
+        hb_aligned_free(cache.block[0]);
+        cache.bytes -= cache.size[0];
+        cache.n--;
+        memmove(&cache.block[0], &cache.block[1], sizeof(void *) * (size_t)cache.n);
+        memmove(&cache.size[0], &cache.size[1], sizeof(size_t) * (size_t)cache.n);
+    }
+    cache.block[cache.n] = p, cache.size[cache.n] = size, cache.n++;
+    cache.bytes += size;
+}
 
 hb_tensor *hb_tensor_alloc(const hb_shape *s)
 {
@@ -31,7 +97,9 @@ hb_tensor *hb_tensor_alloc(const hb_shape *s)
      * cache lines; small ones come from plain malloc, whose per-thread caches are several
      * times faster than aligned allocation (kernels load unaligned, 16 bytes is enough). */
     size_t total = HEADER + (size_t)bytes;
-    hb_tensor *t = bytes <= SMALL_TENSOR ? hb_malloc(total) : hb_aligned_alloc(total);
+    hb_tensor *t = bytes <= SMALL_TENSOR ? hb_malloc(total) : cache_take(total);
+    if (!t && bytes > SMALL_TENSOR)
+        t = hb_aligned_alloc(total);
     if (!t)
         return hb_fail(HB_ERR_NOMEM, "out of memory for a tensor of shape %s",
                        hb_shape_fmt(s, sb, sizeof sb)), NULL;
@@ -151,7 +219,11 @@ void hb_tensor_release(hb_tensor *t)
     if (t && atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1) {
         atomic_fetch_sub_explicit(&hb_tensors_live, 1, memory_order_relaxed);
         hb_tensor_release(t->grad);
-        hb_free(t); /* aligned or not, free() takes it */
+        size_t bytes = sizeof(float) * (size_t)t->numel;
+        if (t->data && bytes > SMALL_TENSOR) /* made by hb_tensor_alloc, large: kept */
+            cache_put(t, HEADER + bytes);
+        else
+            hb_free(t); /* aligned or not, free() takes it */
     }
 }
 

@@ -161,7 +161,7 @@ void hb_trace_op(hb_op op, const hb_attrs *at, int n, hb_tensor *const *in, hb_t
     hb_trace *tr = hb_tracing;
     if (!tr || tr->failed)
         return;
-    int inline_ids[8], *ids = n <= 8 ? inline_ids : hb_malloc(sizeof *ids * (size_t)n);
+    int inline_ids[8] = {0}, *ids = n <= 8 ? inline_ids : hb_malloc(sizeof *ids * (size_t)n);
     char path[512];
     int v = -1;
     if (ids) {

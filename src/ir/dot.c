@@ -38,13 +38,13 @@ enum { INS_PER_LINE = 4 };
 
 /* A fused node's program as in the text form ("mul(r0, r1); tanh(r2)"), a few instructions to
  * a label line, then one line ending the label's program part: "then sum over all" for
- * fused_reduce; gemm's "trans_b" comes first. Op names and numbers need no escaping. */
+ * fused_reduce; gemm's "trans_a" and "trans_b" come first. Op names and numbers need no escaping. */
 static void put_program(FILE *f, const hb_node *n)
 {
     const hb_attrs *a = &n->attrs;
     const hb_program *p = a->prog;
-    if (n->op == HB_OP_GEMM && a->trans_b)
-        fputs("trans_b\\n", f);
+    if (n->op == HB_OP_GEMM && (a->trans_a || a->trans_b))
+        fprintf(f, "%s%s\\n", a->trans_a ? "trans_a " : "", a->trans_b ? "trans_b" : "");
     int nins = !p ? 0 : p->nins < 0 ? 0 : p->nins > HB_PROG_MAX_INS ? HB_PROG_MAX_INS : p->nins;
     if (!nins)
         fputs("(no program)", f);

@@ -38,7 +38,7 @@ typedef enum hb_attr_kind {
     HB_ATTRS_SLICE,  /* axis, start and length */
     HB_ATTRS_PROGRAM,        /* prog */
     HB_ATTRS_REDUCE_PROGRAM, /* prog, reduce, and all or axis and keepdim */
-    HB_ATTRS_GEMM,           /* prog and trans_b */
+    HB_ATTRS_GEMM,           /* prog, trans_a and trans_b */
 } hb_attr_kind;
 
 typedef struct hb_op_info {
@@ -61,6 +61,7 @@ typedef struct hb_attrs {
     void *callee;   /* island: the block (opaque here), run through hb_island_hook */
     const struct hb_program *prog; /* fused ops: owned by the node (hb_node.prog) */
     hb_op reduce;   /* fused_reduce: HB_OP_SUM, HB_OP_MEAN or HB_OP_MAX */
+    bool trans_a;   /* gemm: the first input is [k, m], 2-D (a gradient's rows become columns) */
     bool trans_b;   /* gemm: the second input is [n, k] (a linear's weight) */
     const struct hb_graph *body; /* loop: owned by the node (hb_node.body) */
     int64_t start, length; /* slice */

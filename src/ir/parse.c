@@ -540,12 +540,17 @@ static bool parse_attrs(parser *P, hb_op op, int n, hb_attrs *a, char **reason,
     case HB_ATTRS_GEMM:
         if (!need(P, '{'))
             return false;
+        if (accept_word(P, "trans_a")) {
+            if (!need(P, ','))
+                return false;
+            a->trans_a = true;
+        }
         if (accept_word(P, "trans_b")) {
             if (!need(P, ','))
                 return false;
             a->trans_b = true;
         } else if (!peek_word(P, "prog")) {
-            return expect(P, "'trans_b' or 'prog'");
+            return expect(P, a->trans_a ? "'trans_b' or 'prog'" : "'trans_a', 'trans_b' or 'prog'");
         }
         return parse_program(P, op, n, prog, a) && need(P, '}');
     case HB_ATTRS_NONE:

@@ -184,7 +184,7 @@ static void print_attrs(FILE *f, const hb_node *n, int indent)
         fputc('}', f);
         break;
     case HB_ATTRS_GEMM:
-        fputs(a->trans_b ? " {trans_b, " : " {", f);
+        fprintf(f, " {%s%s", a->trans_a ? "trans_a, " : "", a->trans_b ? "trans_b, " : "");
         print_program(f, a->prog);
         fputc('}', f);
         break;

@@ -335,12 +335,13 @@ static hb_status rule_fused_reduce(rule_ctx *c)
 static hb_status rule_gemm(rule_ctx *c)
 {
     const hb_shape *a = &c->in[0], *b = &c->in[1];
-    if (a->ndim < 1 || b->ndim != 2)
-        return fail(c, HB_ERR_SHAPE, "needs an input of at least 1-D and a 2-D matrix, got %s "
-                    "and %s", S(a), S(b));
+    if (a->ndim < 1 || b->ndim != 2 || (c->at->trans_a && a->ndim != 2))
+        return fail(c, HB_ERR_SHAPE, "needs an input of at least 1-D (2-D if transposed) and a "
+                    "2-D matrix, got %s and %s", S(a), S(b));
     int64_t k = b->dim[c->at->trans_b ? 1 : 0], n = b->dim[c->at->trans_b ? 0 : 1];
-    if (a->dim[a->ndim - 1] != k)
-        return fail(c, HB_ERR_SHAPE, "input %s does not fit %s%s", S(a), S(b),
+    if (a->dim[c->at->trans_a ? 0 : a->ndim - 1] != k)
+        return fail(c, HB_ERR_SHAPE, "input %s%s does not fit %s%s", S(a),
+                    c->at->trans_a ? " (transposed)" : "", S(b),
                     c->at->trans_b ? " (transposed)" : "");
     if (!blas_sized(a) || !blas_sized(b) || hb_shape_numel(a) / (k ? k : 1) > INT_MAX)
         return fail(c, HB_ERR_UNSUPPORTED, "shapes %s and %s have a size over %d", S(a), S(b),
@@ -349,6 +350,8 @@ static hb_status rule_gemm(rule_ctx *c)
     if (st != HB_OK)
         return st;
     *c->out = *a;
+    if (c->at->trans_a)
+        c->out->dim[0] = a->dim[1];
     c->out->dim[a->ndim - 1] = n;
     for (int i = 2; i < c->n; i++) {
         const hb_shape *e = &c->in[i];

@@ -1,7 +1,10 @@
 /* Elementwise fusion. A group of elementwise nodes whose intermediate results are read only
  * inside the group becomes one fused node: a program over the group's outside inputs, run in
  * one walk over memory instead of one per op. Groups grow backwards from their last node,
- * taking in producers all of whose readers are already in the group. Then a reduction over
+ * taking in producers all of whose readers are already in the group, and whose results have
+ * as many elements as the root's: a program runs once per element of its output, so a
+ * producer broadcast into it (Adam's bias correction, [1] against a weight) stays a node of
+ * its own, computed once rather than once per element. Then a reduction over
  * everything or the last axis takes in the elementwise node (or group) it reads, if nothing
  * else reads that: sum(abs(x)) never writes abs(x) out. */
 #include "pass.h"
@@ -54,6 +57,7 @@ static void add_sorted(group *gr, int node)
 /* Grows the group rooted at node root as far as the rules allow. */
 static void grow(const hb_graph *g, const int *uses, const bool *taken, group *gr, int root)
 {
+    int64_t size = hb_shape_numel(&g->values[g->nodes[root].output].shape);
     gr->n = 0;
     add_sorted(gr, root);
     for (bool changed = true; changed && gr->n < MAX_GROUP;) {
@@ -65,7 +69,7 @@ static void grow(const hb_graph *g, const int *uses, const bool *taken, group *g
                 const hb_value *val = &g->values[v];
                 if (val->kind != HB_VAL_NODE || taken[val->node] || in_group(gr, val->node) ||
                     !elementwise(&g->nodes[val->node]) || v == g->output ||
-                    uses[v] != reads_in_group(g, gr, v))
+                    uses[v] != reads_in_group(g, gr, v) || hb_shape_numel(&val->shape) != size)
                     continue;
                 add_sorted(gr, val->node);
                 changed = true;

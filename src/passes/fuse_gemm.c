@@ -4,7 +4,10 @@
  * on the output while it is in cache. Each intermediate must be read only by the next link.
  *
  * A constant weight of a linear with few rows is stored transposed (packed once, here), so the
- * product runs as rows of the input times rows of the weight, the faster small-GEMM form. */
+ * product runs as rows of the input times rows of the weight, the faster small-GEMM form.
+ *
+ * A matmul of a transposed matrix reads it in place (the backward's gᵀ·x and g·Wᵀ): the
+ * transpose is never materialized, BLAS reads the other way along the rows. */
 #include "pass.h"
 
 #include <string.h>
@@ -89,6 +92,13 @@ static bool fuse_at(hb_graph *g, const hb_pass_opts *opts, int i, hb_pass_stats 
     const hb_shape *xs = &xshape, *ws = &wshape;
     if (!linear && !(ws->ndim == 2 && xs->ndim >= 2))
         return false;
+    int a_in = n->inputs[0], b_in = n->inputs[1];
+    bool ta = false, tb = false; /* 2-D transposes: axes 0 and 1 swapped */
+    const hb_node *pa = linear ? NULL : hb_producer(g, a_in), *pb = hb_producer(g, b_in);
+    if (pa && pa->op == HB_OP_TRANSPOSE && xs->ndim == 2 && pa->attrs.axis != pa->attrs.axis2)
+        ta = true, a_in = pa->inputs[0];
+    if (!linear && pb && pb->op == HB_OP_TRANSPOSE && pb->attrs.axis != pb->attrs.axis2)
+        tb = true, b_in = pb->inputs[0];
     const hb_shape out = g->values[n->output].shape;
     int64_t cols = out.dim[out.ndim - 1], rows = hb_shape_numel(&out) / (cols ? cols : 1);
     epilogue e = {.prog.ninputs = 0};
@@ -129,12 +139,12 @@ static bool fuse_at(hb_graph *g, const hb_pass_opts *opts, int i, hb_pass_stats 
     bool pack = linear && rows <= PACK_MAX_ROWS && cols >= PACK_MIN_COLS &&
                 g->values[n->inputs[1]].kind == HB_VAL_CONST && g->values[n->inputs[1]].data &&
                 opts->eval;
-    if (!absorbed && !pack)
+    if (!absorbed && !pack && !ta && !tb)
         return false;
     if (e.prog.nins == 0)
         emit(&e, HB_OP_COPY, 0, 0, 0);
     finish(&e);
-    int w = n->inputs[1];
+    int w = b_in;
     if (pack) { /* Wᵀ once, now: the product then reads rows of both operands */
         hb_attrs t = {.axis = 0, .axis2 = 1};
         hb_shape ts = {.ndim = 2, .dim = {ws->dim[1], ws->dim[0]}};
@@ -155,10 +165,10 @@ static bool fuse_at(hb_graph *g, const hb_pass_opts *opts, int i, hb_pass_stats 
         hb_free(ins), hb_free(path);
         return false;
     }
-    ins[0] = n->inputs[0], ins[1] = w;
+    ins[0] = a_in, ins[1] = w;
     memcpy(ins + 2, e.extra, sizeof *ins * (size_t)e.nextra);
     hb_node *t = &g->nodes[last];
-    hb_attrs at = {.trans_b = linear && !pack};
+    hb_attrs at = {.trans_a = ta, .trans_b = (linear && !pack) || tb};
     if (hb_node_set_program(t, &e.prog) != HB_OK) {
         hb_free(ins), hb_free(path);
         return false;

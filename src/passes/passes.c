@@ -88,7 +88,8 @@ bool hb_attrs_equal(hb_op op, const hb_attrs *a, const hb_attrs *b)
                (a->all || (a->axis == b->axis && a->keepdim == b->keepdim)) &&
                hb_program_equal(a->prog, b->prog);
     case HB_ATTRS_GEMM:
-        return a->trans_b == b->trans_b && hb_program_equal(a->prog, b->prog);
+        return a->trans_a == b->trans_a && a->trans_b == b->trans_b &&
+               hb_program_equal(a->prog, b->prog);
     }
     return false;
 }

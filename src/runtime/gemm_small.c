@@ -232,13 +232,34 @@ void hb_gemm_small(bool trans_b, int64_t m, int64_t n, int64_t k, const float *a
     (trans_b ? nt_fn : nn_fn)(m, n, k, a, b, accumulate, c);
 }
 
-/* Measured with build/bench_gemm_crossover (bench/RESULTS.md): the loops win while the rows
- * are few for their inner size — their cost per output is a reduction plus k/8 multiply-adds,
- * OpenBLAS's a packing of the weight — up to 4 rows for k < 64, 8 for k < 256, 64 beyond; but
- * a weight larger than the L2 cache (512 KB here) streams from L3 for every pair of rows, and
- * then only up to 4 rows pay. */
+/* Whether OpenBLAS runs its AVX-512 (SkylakeX) kernels here, whose small-matrix paths leave
+ * little to the loops above. Read once; a race reads the same answer twice. */
+static bool avx512(void)
+{
+#ifdef HAVE_X86
+    static int known = -1;
+    if (known < 0) {
+        __builtin_cpu_init();
+        known = __builtin_cpu_supports("avx512f") != 0;
+    }
+    return known;
+#else
+    return false;
+#endif
+}
+
+/* Measured with build/bench_gemm_crossover (bench/RESULTS.md), on two machines. With AVX2
+ * only (Zen 1): the loops win while the rows are few for their inner size — their cost per
+ * output is a reduction plus k/8 multiply-adds, OpenBLAS's a packing of the weight — up to 4
+ * rows for k < 64, 8 for k < 256, 64 beyond; but a weight larger than the L2 cache (512 KB
+ * there) streams from L3 for every pair of rows, and then only up to 4 rows pay. With AVX-512
+ * (a Xeon): OpenBLAS's small-matrix kernels win everywhere except a few rows against a weight
+ * of a million elements or more (1024×1024: 1.35× at 1 row, 1.08× at 4; 256×10 at 64 rows:
+ * the loops take 2.2× as long). */
 bool hb_gemm_small_fits(int64_t m, int64_t n, int64_t k)
 {
+    if (avx512())
+        return m <= 4 && k * n >= (int64_t)1 << 20;
     int64_t rows = k >= 256 ? 64 : k >= 64 ? 8 : 4;
     if (k * n * (int64_t)sizeof(float) > 512 * 1024)
         rows = 4;

@@ -21,6 +21,12 @@ extern const hb_kernel_fn hb_kernels[HB_OP_COUNT];
 void hb_kernel_eval(hb_op op, const hb_attrs *at, int n, float *const *in, const hb_shape *shapes,
                     float *out, const hb_shape *out_shape);
 
+/* OpenBLAS runs on one thread except for GEMMs of m·n·k multiply-adds large enough to gain
+ * from the caller's count (threads.c): begin before the call, end (with begin's answer)
+ * after. */
+bool hb_blas_parallel_begin(int64_t m, int64_t n, int64_t k);
+void hb_blas_parallel_end(bool began);
+
 /* Runs an eager island: the frontend installs this (the runtime knows nothing of blocks). On
  * failure it sets the thread's error, which the executor checks after the instruction. */
 extern void (*hb_island_hook)(void *callee, const hb_operand *in, const hb_operand *out);

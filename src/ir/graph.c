@@ -74,7 +74,8 @@ int hb_graph_add_value(hb_graph *g, hb_value_kind kind, const hb_shape *shape,
     if (name && !copy)
         return -1;
     g->values[g->nvalues] = (hb_value){.kind = kind, .dtype = HB_F32, .shape = *shape,
-                                       .name = copy, .node = -1, .offset = -1};
+                                       .name = copy, .node = -1, .offset = -1,
+                                       .alias = -1};
     return g->nvalues++;
 }
 

@@ -32,6 +32,10 @@ typedef struct hb_value {
     void *keep;
     void (*drop)(void *keep);
     int64_t offset; /* arena offset set by memory planning; -1 if not in the arena */
+    /* Set by memory planning for a training step's update: the leaf value (a parameter or
+     * optimizer state) whose memory this node result is written into directly, because an
+     * assign would copy it there anyway; -1 otherwise. */
+    int alias;
 } hb_value;
 
 typedef struct hb_node {

@@ -2,7 +2,11 @@
  * takes a block of the arena, and a block returns to the free list once its last reader has
  * run. An op marked in-place-able writes over its first input when that input dies at the op
  * and has exactly the output's size. The returned value is never in the arena: the plan
- * writes it straight into the caller's buffer, so outputs never alias anything. */
+ * writes it straight into the caller's buffer, so outputs never alias anything.
+ *
+ * A training step's update — an elementwise node whose result an assign then copies over a
+ * parameter or optimizer state — is written straight into that memory instead, when nothing
+ * after the node reads the old values (the assign's copy is then a no-op). */
 #include "pass.h"
 
 #include <string.h>
@@ -74,6 +78,40 @@ static bool give(arena *a, int64_t offset, int64_t size)
     return true;
 }
 
+/* Marks the sources of assigns that can be computed in place (value.alias); their count. */
+static int updates_in_place(hb_graph *g)
+{
+    int count = 0;
+    for (int i = 0; i < g->nnodes; i++) {
+        const hb_node *a = &g->nodes[i];
+        if (a->op != HB_OP_ASSIGN)
+            continue;
+        int dst = a->inputs[0], src = a->inputs[1];
+        hb_value *sv = &g->values[src];
+        if (g->values[dst].kind == HB_VAL_NODE || sv->kind != HB_VAL_NODE || sv->alias >= 0 ||
+            src == g->output || g->values[dst].data == NULL)
+            continue;
+        int n = sv->node;
+        const hb_node *node = &g->nodes[n];
+        /* elementwise over the destination's own shape: element k reads element k only */
+        if (!(hb_op_table[node->op].flags & HB_EW) || node->op == HB_OP_COPY ||
+            !hb_shape_equal(&sv->shape, &g->values[dst].shape))
+            continue;
+        bool ok = true;
+        for (int j = 0; j < node->ninputs && ok; j++) /* a broadcast read of dst would see new */
+            ok = node->inputs[j] != dst ||
+                 hb_shape_equal(&g->values[dst].shape, &sv->shape);
+        for (int k = n + 1; k < g->nnodes && ok; k++) /* no later reader of the old values */
+            for (int j = 0; j < g->nodes[k].ninputs && ok; j++)
+                ok = g->nodes[k].inputs[j] != dst || k == i;
+        if (ok) {
+            sv->alias = dst;
+            count++;
+        }
+    }
+    return count;
+}
+
 hb_status hb_pass_memplan(hb_graph *g, const hb_pass_opts *opts, hb_pass_stats *stats)
 {
     (void)opts;
@@ -83,7 +121,9 @@ hb_status hb_pass_memplan(hb_graph *g, const hb_pass_opts *opts, hb_pass_stats *
     for (int v = 0; v < g->nvalues; v++) {
         last[v] = -1;
         g->values[v].offset = -1;
+        g->values[v].alias = -1;
     }
+    int direct = updates_in_place(g);
     for (int i = 0; i < g->nnodes; i++)
         for (int j = 0; j < g->nodes[i].ninputs; j++)
             last[g->nodes[i].inputs[j]] = i;
@@ -99,7 +139,7 @@ hb_status hb_pass_memplan(hb_graph *g, const hb_pass_opts *opts, hb_pass_stats *
         hb_value *out = &g->values[n->output];
         hb_value *in0 = n->ninputs ? &g->values[n->inputs[0]] : NULL;
         bool reuse = false;
-        if (n->output != g->output) {
+        if (n->output != g->output && out->alias < 0) {
             int64_t size = bytes_of(out);
             unplanned += size;
             reuse = (hb_op_table[n->op].flags & HB_INPL) && in0 && in0->offset >= 0 &&
@@ -132,8 +172,11 @@ hb_status hb_pass_memplan(hb_graph *g, const hb_pass_opts *opts, hb_pass_stats *
     stats->bytes = a.end;
     stats->bytes2 = unplanned;
     snprintf(stats->note, sizeof stats->note,
-             "arena %lld bytes (%lld without reuse), %d results written in place",
-             (long long)a.end, (long long)unplanned, inplace);
+             "arena %lld bytes (%lld without reuse), %d results written in place%s",
+             (long long)a.end, (long long)unplanned, inplace, "");
+    if (direct)
+        snprintf(stats->note + strlen(stats->note), sizeof stats->note - strlen(stats->note),
+                 ", %d updates into their parameter or state", direct);
     hb_free(a.free);
     hb_free(last);
     return st;

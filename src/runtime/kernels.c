@@ -183,9 +183,14 @@ static void reduce_sum(const hb_operand *in, const hb_operand *out, const hb_att
             const float *p = in[0].data + o * len * inner + i0;
             for (int64_t i = 0; i < w; i++)
                 acc[i] = 0.0;
-            for (int64_t j = 0; j < len; j++)
-                for (int64_t i = 0; i < w; i++)
-                    acc[i] += p[j * inner + i * step];
+            if (step == 1) /* separate loops: each with a constant stride, vectorized */
+                for (int64_t j = 0; j < len; j++)
+                    for (int64_t i = 0; i < w; i++)
+                        acc[i] += p[j * inner + i];
+            else
+                for (int64_t j = 0; j < len; j++)
+                    for (int64_t i = 0; i < w; i++)
+                        acc[i] += p[j + i * step];
             float *dst = out->data + o * inner + i0;
             for (int64_t i = 0; i < w; i++)
                 dst[i] = (float)(mean ? (len ? acc[i] / (double)len : NAN) : acc[i]);
@@ -223,13 +228,14 @@ static void kernel_MAX(const hb_operand *in, int n, const hb_operand *out, const
 /* Exponentials in float (hb_fast_exp, within 1 ulp), their sum in double. Outputs go in
  * groups as in the reductions: g of them at a time, at distance step from each other (rows of
  * the last axis, or neighbouring columns), each one's values at distance stride. */
-static void softmax_group(const float *p, float *q, int64_t g, int64_t step, int64_t len,
-                          int64_t stride, bool take_log)
+static inline __attribute__((always_inline)) void softmax_group(const float *p, float *q, int64_t g, int64_t step, int64_t len,
+                                 int64_t stride, bool take_log)
 {
     float m[GROUP];
     double total[GROUP];
     for (int64_t r = 0; r < g; r++)
         m[r] = -INFINITY, total[r] = 0.0;
+    /* maxima and sums: chains of one output each, interleaved across the group */
     for (int64_t j = 0; j < len; j++)
         for (int64_t r = 0; r < g; r++)
             m[r] = p[r * step + j * stride] > m[r] ? p[r * step + j * stride] : m[r];
@@ -237,12 +243,13 @@ static void softmax_group(const float *p, float *q, int64_t g, int64_t step, int
         if (m[r] == -INFINITY) /* all -inf: a finite shift avoids inf - inf; the row is 0/0,
                                 * NaN, as in PyTorch */
             m[r] = 0.0f;
+    /* elementwise passes along each output's values (contiguous for the last axis) */
+    for (int64_t r = 0; r < g; r++)
+        for (int64_t j = 0; j < len; j++)
+            q[r * step + j * stride] = hb_fast_exp(p[r * step + j * stride] - m[r]);
     for (int64_t j = 0; j < len; j++)
-        for (int64_t r = 0; r < g; r++) {
-            float e = hb_fast_exp(p[r * step + j * stride] - m[r]);
-            q[r * step + j * stride] = e;
-            total[r] += e;
-        }
+        for (int64_t r = 0; r < g; r++)
+            total[r] += q[r * step + j * stride];
     for (int64_t r = 0; r < g; r++) {
         float lse = take_log ? (float)log(total[r]) : 0.0f, inv = (float)(1.0 / total[r]);
         for (int64_t j = 0; j < len; j++) {
@@ -252,7 +259,10 @@ static void softmax_group(const float *p, float *q, int64_t g, int64_t step, int
     }
 }
 
-static void softmax(const hb_operand *in, const hb_operand *out, const hb_attrs *at, bool take_log)
+/* Compiled for AVX2+FMA and for baseline x86-64, as the interpreter's step (its exp is most
+ * of the work). */
+__attribute__((target_clones("arch=x86-64-v3", "default"))) static void
+softmax(const hb_operand *in, const hb_operand *out, const hb_attrs *at, bool take_log)
 {
     int64_t outer, len, inner;
     split_axis(&in[0], at, &outer, &len, &inner);
@@ -261,8 +271,10 @@ static void softmax(const hb_operand *in, const hb_operand *out, const hb_attrs 
             int64_t g = inner > 1 ? (inner - i < GROUP ? inner - i : GROUP)
                                   : (outer - o < GROUP ? outer - o : GROUP);
             int64_t off = o * len * inner + i;
-            softmax_group(in[0].data + off, out->data + off, g, inner > 1 ? 1 : len, len, inner,
-                          take_log);
+            if (inner == 1) /* the last axis: a literal stride, so the passes vectorize */
+                softmax_group(in[0].data + off, out->data + off, g, len, len, 1, take_log);
+            else
+                softmax_group(in[0].data + off, out->data + off, g, 1, len, inner, take_log);
         }
 }
 
@@ -381,7 +393,8 @@ static void kernel_ASSIGN(const hb_operand *in, int n, const hb_operand *out,
                           const hb_attrs *at)
 {
     (void)n, (void)out, (void)at;
-    memcpy(in[0].data, in[1].data, sizeof(float) * (size_t)hb_shape_numel(&in[0].shape));
+    if (in[0].data != in[1].data) /* else the update was computed in place (memplan) */
+        memcpy(in[0].data, in[1].data, sizeof(float) * (size_t)hb_shape_numel(&in[0].shape));
 }
 
 void (*hb_island_hook)(void *callee, const hb_operand *in, const hb_operand *out);

@@ -33,11 +33,13 @@ hb_plan *hb_plan_lower(const hb_graph *g, char *err, size_t err_size)
             s->kind = HB_SLOT_OUTPUT;
         else if (val->kind == HB_VAL_INPUT)
             s->kind = HB_SLOT_INPUT, s->input = p->ninputs++;
+        else if (val->kind == HB_VAL_NODE && val->alias >= 0) /* an update, in place */
+            s->kind = HB_SLOT_FIXED, s->data = g->values[val->alias].data;
         else if (val->kind == HB_VAL_NODE)
             s->kind = HB_SLOT_ARENA, s->offset = val->offset;
         else
             s->kind = HB_SLOT_FIXED, s->data = val->data;
-        if ((s->kind == HB_SLOT_FIXED && !val->data && hb_shape_numel(&val->shape) > 0) ||
+        if ((s->kind == HB_SLOT_FIXED && !s->data && hb_shape_numel(&val->shape) > 0) ||
             (s->kind == HB_SLOT_ARENA && val->offset < 0)) {
             snprintf(err, err_size, "value %%%d (%s) has no %s", v, val->name ? val->name : "",
                      s->kind == HB_SLOT_FIXED ? "data (a graph read from text cannot run)"

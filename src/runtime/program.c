@@ -58,8 +58,9 @@ __attribute__((target_clones("arch=x86-64-v3", "default"))) static void step(con
     }
 }
 
-/* Runs p over one row of len elements; src[i] advances by stride[i] (0 or 1). dst NULL: the
- * result is handed to sink chunk by chunk instead. */
+/* Runs p over one row of len elements; src[i] advances by stride[i]: 1, 0 (one value spread),
+ * or -L (a column: one value for every L elements, a [rows, 1] input against [rows, L]). dst
+ * NULL: the result is handed to sink chunk by chunk instead. */
 typedef struct sink {
     void (*take)(struct sink *s, const float *v, int64_t n);
 } sink;
@@ -76,11 +77,19 @@ static void run_row(const hb_program *p, const float *const *src, const int64_t 
     for (int64_t c0 = 0; c0 < len; c0 += CHUNK) {
         int64_t m = len - c0 < CHUNK ? len - c0 : CHUNK;
         for (int i = 0; i < n; i++) {
-            if (stride[i]) {
+            if (stride[i] == 1) {
                 reg[i] = src[i] + c0;
-            } else { /* a broadcast value: spread it over the chunk */
+            } else if (stride[i] == 0) { /* a broadcast value: spread it over the chunk */
                 for (int64_t j = 0; j < m; j++)
                     scratch[i][j] = src[i][0];
+                reg[i] = scratch[i];
+            } else { /* a column: each value spread over its row's L elements */
+                int64_t row_len = -stride[i], r = c0 / row_len, k = c0 % row_len;
+                for (int64_t j = 0; j < m; j++) {
+                    scratch[i][j] = src[i][r];
+                    if (++k == row_len)
+                        k = 0, r++;
+                }
                 reg[i] = scratch[i];
             }
         }
@@ -123,6 +132,27 @@ static void for_rows(const hb_program *p, const hb_operand *in, const hb_shape *
         for (int i = 0; i < n; i++) {
             src[i] = in[i].data;
             row_stride[i] = hb_shape_numel(&in[i].shape) == count ? 1 : 0;
+        }
+        run_row(p, src, row_stride, dst, count, out);
+        return;
+    }
+    /* Inputs of the output's shape, one value, or a column ([..., 1] against [..., L] with the
+     * same leading dims): still one flat pass, the columns spread per chunk (short rows run
+     * row by row cost a call per row and instruction). */
+    bool flat = shape->ndim >= 2;
+    for (int i = 0; i < n && flat; i++) {
+        const hb_shape *s = &in[i].shape;
+        bool column = s->ndim == shape->ndim && s->dim[s->ndim - 1] == 1;
+        for (int d = 0; column && d + 1 < s->ndim; d++)
+            column = s->dim[d] == shape->dim[d];
+        flat = column || hb_shape_equal(s, shape) || hb_shape_numel(s) == 1;
+    }
+    if (flat) {
+        int64_t len = shape->dim[shape->ndim - 1];
+        for (int i = 0; i < n; i++) {
+            int64_t numel = hb_shape_numel(&in[i].shape);
+            src[i] = in[i].data;
+            row_stride[i] = numel == count ? 1 : numel == 1 ? 0 : -len;
         }
         run_row(p, src, row_stride, dst, count, out);
         return;

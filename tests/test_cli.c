@@ -183,6 +183,13 @@ START_TEST(grad_matches_pytorch)
                       "dot loss", "[2, 10]");
     assert_fails_with(hybrid("grad mlp --input %s --output %s", data_path("mlp/input.npy"), out),
                       "--grad-output", NULL);
+    /* the compiled step's graph: every pass, the backward from the autodiff pass */
+    ck_assert_int_eq(hybrid("dump chimera --train --optimizer sgd --after all"), 0);
+    ck_assert_ptr_nonnull(strstr(out_text, "# after autodiff: "));
+    ck_assert_ptr_nonnull(strstr(out_text, "# after lift_loops: none lifted in a training step"));
+    ck_assert_ptr_nonnull(strstr(out_text, "@\"update 2.linear.weight\""));
+    assert_fails_with(hybrid("dump mlp --train --format dot"), "--train", "text");
+    assert_fails_with(hybrid("dump mlp --optimizer sgd"), "--optimizer", "--train");
     ck_assert(!exists(out));
 }
 END_TEST

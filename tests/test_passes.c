@@ -323,6 +323,66 @@ START_TEST(golden_optimized_dump)
 }
 END_TEST
 
+/* A training step of the seed MLP (cross-entropy, SGD with momentum), after every pass: the
+ * backward GEMMs read their transposes in place, the relu's gradient reads its output (so
+ * the forward GEMM keeps its epilogue), and each parameter and momentum buffer is updated in
+ * place — against tests/golden/mlp.train.ir (`hybrid dump mlp --train --optimizer sgd`). */
+START_TEST(golden_training_step)
+{
+    hb_block *net = test_model("mlp");
+    hb_tensor *x = test_model_input("mlp");
+    hb_optim_options o = hb_optim_defaults(0.05f);
+    o.momentum = 0.9f;
+    hb_optimizer *opt = hb_optimizer_new(net, HB_OPTIM_SGD, &o);
+    hb_trainer *tr = hb_trainer_new(net, HB_LOSS_CROSS_ENTROPY, opt, true);
+    hb_tensor *t = hb_one_hot((int64_t[]){0, 1}, 2, 10);
+    char *got = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&got, &len);
+    ck_assert_int_eq(hb_trainer_dump(tr, x, t, "memplan", f), HB_OK);
+    fclose(f);
+    char *want = golden("mlp.train.ir");
+    ck_assert_msg(strcmp(got, want) == 0, "the dump differs from tests/golden/mlp.train.ir:\n%s",
+                  got);
+    ck_assert_int_eq(test_count_substr(got, "trans_a"), 2);
+    ck_assert_int_eq(test_count_substr(got, "transpose("), 0);
+    ck_assert_int_eq(test_count_substr(got, "assign("), 8);
+    ck_assert(strstr(got, "8 updates into their parameter or state"));
+    ck_assert(strstr(got, "{trans_b, prog=[add(r0, r1), relu(r2)]}"));
+    hb_graph *back = parse_ok(got); /* and the text parses */
+    hb_graph_free(back);
+    free(got), free(want);
+    hb_tensor_release(t), hb_tensor_release(x);
+    hb_trainer_free(tr);
+    hb_optimizer_free(opt);
+    hb_block_release(net);
+}
+END_TEST
+
+/* Memory planning computes an update in place only when nothing after it reads the old
+ * values: here the first update of w may (the assign is w's last reader), the second of s
+ * may not (s is read after it). */
+START_TEST(memplan_updates_in_place)
+{
+    hb_graph *g = parse_ok("graph t {\n  %0 = input : f32[4]\n  %1 = param \"w\" : f32[4]\n"
+                           "  %2 = extern \"s\" : f32[4]\n"
+                           "  %3 = mul(%0, %1) : f32[4]\n"
+                           "  %4 = fused(%1, %3) {prog=[sub(r0, r1)]} : f32[4]\n"
+                           "  %5 = assign(%1, %4) : f32[0]\n"
+                           "  %6 = add(%2, %3) : f32[4]\n"
+                           "  %7 = assign(%2, %6) : f32[0]\n"
+                           "  %8 = sum(%2) {all} : f32[]\n"
+                           "  return %8\n}\n");
+    hb_pass_stats st = run_pass(g, hb_pass_memplan, "updates");
+    ck_assert_int_eq(g->values[4].alias, 1);
+    ck_assert_int_eq(g->values[4].offset, -1);
+    ck_assert_int_eq(g->values[6].alias, -1);
+    ck_assert_int_ge(g->values[6].offset, 0);
+    ck_assert_msg(strstr(st.note, "1 updates into their parameter"), "%s", st.note);
+    hb_graph_free(g);
+}
+END_TEST
+
 /* The golden text parses and prints back as itself (its "# after" line is a comment). */
 START_TEST(golden_optimized_round_trip)
 {
@@ -1454,6 +1514,8 @@ int main(void)
     tcase_set_timeout(tc, 300);
     tcase_add_loop_test(tc, golden_optimized_dump, 0, (int)ARRAY_LEN(golden_cases));
     tcase_add_loop_test(tc, golden_optimized_round_trip, 0, (int)ARRAY_LEN(golden_cases));
+    tcase_add_test(tc, golden_training_step);
+    tcase_add_test(tc, memplan_updates_in_place);
     tcase_add_loop_test(tc, passes_on_parsed_traced_golden, 0, 2);
     suite_add_tcase(s, tc);
 

@@ -25,16 +25,23 @@ static const char usage[] =
     "                            one block instance runs each input in order; in hybrid mode\n"
     "                            the first call traces and later calls run the plan\n"
     "  dump MODEL [--batch N] [--features N] [--after PASS|all] [--format text|dot]\n"
-    "                            the IR as traced, after a pass, or after every pass\n"
+    "            [--train [--optimizer sgd|adam] [--lr F]]\n"
+    "                            the IR as traced, after a pass, or after every pass; with\n"
+    "                            --train, one compiled training step: forward, loss, the\n"
+    "                            backward (autodiff pass) and the optimizer's update\n"
     "  explain MODEL [--batch N] [--features N] [--json]\n"
     "                            what was traced, compiled and planned; every eager island\n"
     "  bench MODEL [--batch N] [--features N] [--json] [--threads N]\n"
     "                            per-call time eager vs compiled, same process, same inputs\n"
     "  grad MODEL --weights W --input X.npy --grad-output G.npy --output GRADS.safetensors\n"
-    "            [--mode eager]  gradients of sum(output * G) for every trainable parameter\n"
+    "            [--mode eager|hybrid]\n"
+    "                            gradients of sum(output * G) for every trainable parameter;\n"
+    "                            hybrid: forward and backward as one compiled plan\n"
     "  train MODEL [--epochs N] [--batch N] [--optimizer sgd|adam] [--lr F] [--svg LOSS.svg]\n"
-    "            [--mode eager]  trains on a seeded Gaussian mixture (one cluster per output\n"
-    "                            class), a progress line per epoch, the loss curve as SVG\n"
+    "            [--mode eager|hybrid]\n"
+    "                            trains on a seeded Gaussian mixture (one cluster per output\n"
+    "                            class), a progress line per epoch, the loss curve as SVG;\n"
+    "                            each step one compiled plan unless --mode eager\n"
     "  models                    the models this build knows\n"
     "  help                      this text\n"
     "\n"
@@ -42,7 +49,7 @@ static const char usage[] =
     "constants: folded and packed once, updates not seen.\n"
     "MODEL is one of the names `hybrid models` lists. Without --weights the model is initialized\n"
     "from seed 0; without an input file the input is uniform random [batch, features]\n"
-    "(default [2, 20]). grad runs eagerly for now (--mode hybrid comes with graph autodiff).\n";
+    "(default [2, 20]). run and grad default to --mode eager, the others to hybrid.\n";
 
 static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -86,7 +93,7 @@ typedef struct options {
     int ninputs, noutputs, threads;
     int64_t batch, features, epochs;
     double lr;
-    bool json, freeze;
+    bool json, freeze, train;
 } options;
 
 static bool parse_count(const char *opt, const char *text, int64_t max, int64_t *out)
@@ -125,8 +132,9 @@ static int parse(int argc, char **argv, const char *accepted, options *o)
         snprintf(list, sizeof list, " %s ", accepted);
         if (!strstr(list, word))
             return fail("%s: unknown option %s (see hybrid help)", argv[1], opt);
-        if (strcmp(opt, "--json") == 0 || strcmp(opt, "--freeze") == 0) {
-            *(opt[2] == 'j' ? &o->json : &o->freeze) = true;
+        if (strcmp(opt, "--json") == 0 || strcmp(opt, "--freeze") == 0 ||
+            strcmp(opt, "--train") == 0) {
+            *(opt[2] == 'j' ? &o->json : opt[2] == 'f' ? &o->freeze : &o->train) = true;
             continue;
         }
         if (i + 1 >= argc)
@@ -255,10 +263,87 @@ static int run(int argc, char **argv)
 
 /* ---- dump and explain --------------------------------------------------------------------- */
 
+/* The optimizer --optimizer names (sgd with momentum 0.9 at lr 0.05, or adam at 1e-3; --lr
+ * sets the rate), its name in *kind and learning rate in *lr; or NULL after saying what was
+ * wrong. */
+static hb_optimizer *make_optimizer(hb_block *net, const options *o, const char **kind,
+                                    float *lr)
+{
+    *kind = o->optimizer ? o->optimizer : "adam";
+    if (strcmp(*kind, "sgd") != 0 && strcmp(*kind, "adam") != 0) {
+        fail("--optimizer must be sgd or adam, not \"%s\"", *kind);
+        return NULL;
+    }
+    hb_optimizer_kind k = strcmp(*kind, "sgd") == 0 ? HB_OPTIM_SGD : HB_OPTIM_ADAM;
+    hb_optim_options oo =
+        hb_optim_defaults((float)(o->lr ? o->lr : k == HB_OPTIM_SGD ? 0.05 : 1e-3));
+    if (k == HB_OPTIM_SGD)
+        oo.momentum = 0.9f;
+    *lr = oo.lr;
+    hb_optimizer *opt = hb_optimizer_new(net, k, &oo);
+    if (!opt)
+        fail("%s", hb_last_error());
+    return opt;
+}
+
+/* dump --train: the graph of one compiled training step on the sample input: cross-entropy
+ * against labels i % C for a model with [N, C] outputs, else sum(output) (the dot loss with
+ * ones), and the optimizer's update. */
+static hb_status dump_training_step(hb_block *net, hb_tensor *x, const options *o)
+{
+    const char *kind;
+    float lr;
+    hb_tensor *y = hb_block_call(net, x); /* the output's shape; deferred shapes resolved */
+    if (!y)
+        return fail("%s", hb_last_error()), HB_ERR_ARG;
+    hb_optimizer *opt = make_optimizer(net, o, &kind, &lr);
+    if (!opt) {
+        hb_tensor_release(y);
+        return HB_ERR_ARG;
+    }
+    bool classes = hb_tensor_ndim(y) == 2 && hb_tensor_shape(y)[1] >= 2;
+    hb_tensor *target = NULL;
+    if (classes) {
+        int64_t n = hb_tensor_shape(y)[0], c = hb_tensor_shape(y)[1];
+        int64_t *labels = malloc(sizeof *labels * (size_t)n + 1);
+        for (int64_t i = 0; labels && i < n; i++)
+            labels[i] = i % c;
+        target = labels ? hb_one_hot(labels, n, c) : NULL;
+        free(labels);
+    } else {
+        target = hb_ones(hb_tensor_ndim(y), hb_tensor_shape(y));
+    }
+    hb_trainer *tr = target ? hb_trainer_new(net, classes ? HB_LOSS_CROSS_ENTROPY : HB_LOSS_DOT,
+                                             opt, true)
+                            : NULL;
+    hb_status st = tr ? hb_trainer_dump(tr, x, target, o->after, stdout) : hb_last_status();
+    if (st != HB_OK)
+        fail("%s", hb_last_error());
+    hb_trainer_free(tr);
+    hb_optimizer_free(opt);
+    hb_tensor_release(target), hb_tensor_release(y);
+    return st;
+}
+
 static int dump(int argc, char **argv)
 {
     options o = {0};
-    int rc = parse(argc, argv, "weights batch features after format freeze", &o);
+    int rc = parse(argc, argv, "weights batch features after format freeze train optimizer lr",
+                   &o);
+    if (!rc && o.train && (strcmp(o.format, "text") != 0 || o.freeze))
+        rc = fail("dump --train: %s", o.freeze ? "a training step reads live parameters; "
+                  "--freeze is for inference" : "the training graph is written as text only");
+    if (!rc && !o.train && (o.optimizer || o.lr))
+        rc = fail("dump: --optimizer and --lr go with --train");
+    if (!rc && o.train) {
+        hb_block *net = load_model(&o);
+        hb_tensor *x = net ? sample_input(&o) : NULL;
+        rc = !net || !x || dump_training_step(net, x, &o) != HB_OK;
+        hb_tensor_release(x);
+        hb_block_release(net);
+        options_free(&o);
+        return rc;
+    }
     hb_block *net = rc ? NULL : load_model(&o);
     hb_tensor *x = net ? sample_input(&o) : NULL;
     if (!rc && !net)
@@ -519,8 +604,9 @@ static int train(int argc, char **argv)
     options o = {0};
     int rc = parse(argc, argv, "weights mode batch epochs optimizer lr svg threads", &o);
     const char *kind = o.optimizer ? o.optimizer : "adam";
+    float lr = 0;
     if (!rc && strcmp(kind, "sgd") != 0 && strcmp(kind, "adam") != 0)
-        rc = fail("--optimizer must be sgd or adam, not \"%s\"", kind);
+        rc = fail("--optimizer must be sgd or adam, not \"%s\"", kind); /* before any work */
     const model_entry *e = rc ? NULL : example_model_find(o.model);
     hb_block *net = rc ? NULL : load_model(&o);
     if (!net) {
@@ -556,21 +642,19 @@ static int train(int argc, char **argv)
         xtest = mixture(&rng, centres, ntest, f, c, labels + ntrain);
         ttrain = hb_one_hot(labels, ntrain, c);
     }
-    hb_optimizer_kind k = strcmp(kind, "sgd") == 0 ? HB_OPTIM_SGD : HB_OPTIM_ADAM;
-    hb_optim_options oo = hb_optim_defaults((float)(o.lr ? o.lr : k == HB_OPTIM_SGD ? 0.05 : 1e-3));
-    if (k == HB_OPTIM_SGD)
-        oo.momentum = 0.9f;
     hb_optimizer *opt = rc || !xtrain || !xtest || !ttrain ? NULL
-                                                          : hb_optimizer_new(net, k, &oo);
+                                                          : make_optimizer(net, &o, &kind, &lr);
     bool compiled = strcmp(o.mode, "hybrid") == 0;
     hb_trainer *trainer = opt ? hb_trainer_new(net, HB_LOSS_CROSS_ENTROPY, opt, compiled) : NULL;
-    if (!rc && !trainer)
+    if (!rc && opt && !trainer)
         rc = fail("train: %s", hb_last_error());
+    else if (!rc && !opt)
+        rc = 1; /* make_optimizer said why */
     if (!rc)
         printf("training %s (%lld parameter tensors) on a %lld-class Gaussian mixture in %lld dims: "
                "%lld train, %lld test, batch %lld, %s lr %g, %s steps\n",
                o.model, (long long)hb_optimizer_num_params(opt), (long long)c, (long long)f,
-               (long long)ntrain, (long long)ntest, (long long)batch, kind, oo.lr,
+               (long long)ntrain, (long long)ntest, (long long)batch, kind, lr,
                compiled ? "compiled" : "eager");
     double test_acc = 0;
     for (int64_t ep = 0; !rc && ep < epochs; ep++) {

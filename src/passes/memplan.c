@@ -89,7 +89,7 @@ static int updates_in_place(hb_graph *g)
         int dst = a->inputs[0], src = a->inputs[1];
         hb_value *sv = &g->values[src];
         if (g->values[dst].kind == HB_VAL_NODE || sv->kind != HB_VAL_NODE || sv->alias >= 0 ||
-            src == g->output || g->values[dst].data == NULL)
+            src == g->output)
             continue;
         int n = sv->node;
         const hb_node *node = &g->nodes[n];

@@ -25,8 +25,14 @@ typedef struct bare_mlp {
     float *h, *y;
 } bare_mlp;
 
+/* OpenBLAS's thread count as the process started: what a program calling cblas_sgemm gets.
+ * hybrid lowers the count to one and raises it for large GEMMs only (src/runtime/threads.c),
+ * so the bare code sets it back around its own calls, as if hybrid were not there. */
+static int bare_threads;
+
 static void run_bare_mlp(const bare_mlp *m, const float *x)
 {
+    openblas_set_num_threads(bare_threads);
     for (int64_t r = 0; r < m->batch; r++)
         memcpy(m->h + r * m->hidden, m->b1, sizeof(float) * (size_t)m->hidden);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m->batch, (int)m->hidden,
@@ -38,6 +44,7 @@ static void run_bare_mlp(const bare_mlp *m, const float *x)
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m->batch, (int)m->out,
                 (int)m->hidden, 1, m->h, (int)m->hidden, m->w2, (int)m->hidden, 1, m->y,
                 (int)m->out);
+    openblas_set_num_threads(1);
 }
 
 static double run_bare_chain(const float *x, int64_t n)
@@ -62,6 +69,8 @@ int main(int argc, char **argv)
 {
     int rounds = argc > 1 ? atoi(argv[1]) : 11;
     rounds = rounds < 1 ? 1 : rounds > 101 ? 101 : rounds;
+    bare_threads = openblas_get_num_threads(); /* before hybrid changes it */
+    hb_set_num_threads(bare_threads);          /* hybrid's large GEMMs: the same count */
     const bench_case cases[] = {{"mlp", 2, 20, 20000}, {"mlp-wide", 256, 1024, 5}, {"chain", 0, 4194304, 1}};
     printf("%-10s %12s %12s %12s %12s %10s %10s\n", "model", "eager us", "compiled", "frozen",
            "bare C", "eager/cmp", "bare/frz");

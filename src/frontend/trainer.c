@@ -9,6 +9,9 @@
 #include "frontend.h"
 
 #include <string.h>
+#if defined(__x86_64__) || defined(__SSE__)
+#include <xmmintrin.h>
+#endif
 
 enum { MAX_STEP_PLANS = 8, MAX_PASSES = 16 };
 
@@ -308,6 +311,39 @@ static hb_status compiled_step(hb_trainer *t, hb_tensor *x, hb_tensor *target, f
     return run_plan(t, e, x, target, loss);
 }
 
+/* Denormal numbers are flushed to zero during a step, eager or compiled alike, as
+ * TensorFlow's CPU executor does: in training they come from momentum and second moments
+ * decaying where gradients are zero (a dead ReLU's weights), carry nothing a float step can
+ * use, and cost some hundred cycles each (the seed MLP's updates ran at a fifth of their speed
+ * once its momentum buffers had decayed). The caller's setting is restored after the step. */
+static unsigned flush_denormals(void)
+{
+#if defined(__x86_64__) || defined(__SSE__)
+    unsigned saved = _mm_getcsr();
+    _mm_setcsr(saved | 0x8040); /* FTZ: results, DAZ: inputs */
+    return saved;
+#else
+    return 0;
+#endif
+}
+
+static void restore_denormals(unsigned saved)
+{
+#if defined(__x86_64__) || defined(__SSE__)
+    _mm_setcsr(saved);
+#else
+    (void)saved;
+#endif
+}
+
+static hb_status step(hb_trainer *t, hb_tensor *x, hb_tensor *target, float *loss)
+{
+    t->steps++;
+    if (!t->compiled || t->eager_reason)
+        return eager_step(t, x, target, loss);
+    return compiled_step(t, x, target, loss);
+}
+
 hb_status hb_train_step(hb_trainer *t, hb_tensor *x, hb_tensor *target, float *loss)
 {
     if (!t || !x || !target || !loss)
@@ -316,10 +352,10 @@ hb_status hb_train_step(hb_trainer *t, hb_tensor *x, hb_tensor *target, float *l
     if (hb_frame_depth() > 0)
         return hb_fail(HB_ERR_STATE, "train_step: call it outside any block's forward");
     hb_clear_error();
-    t->steps++;
-    if (!t->compiled || t->eager_reason)
-        return eager_step(t, x, target, loss);
-    return compiled_step(t, x, target, loss);
+    unsigned saved = flush_denormals();
+    hb_status st = step(t, x, target, loss);
+    restore_denormals(saved);
+    return st;
 }
 
 /* ---- what happened ------------------------------------------------------------------------- */

@@ -253,13 +253,14 @@ static bool avx512(void)
  * output is a reduction plus k/8 multiply-adds, OpenBLAS's a packing of the weight — up to 4
  * rows for k < 64, 8 for k < 256, 64 beyond; but a weight larger than the L2 cache (512 KB
  * there) streams from L3 for every pair of rows, and then only up to 4 rows pay. With AVX-512
- * (a Xeon): OpenBLAS's small-matrix kernels win everywhere except a few rows against a weight
- * of a million elements or more (1024×1024: 1.35× at 1 row, 1.08× at 4; 256×10 at 64 rows:
- * the loops take 2.2× as long). */
+ * (a Xeon), OpenBLAS's small-matrix kernels win from an inner size of 64 on (256×10 at one
+ * row: the loops take 2.2× as long); the loops keep short inner sizes up to 8 rows (20×256:
+ * 3.2× at 2 rows, 1.1× at 8) and a few rows against a weight of a million elements or more
+ * (1024×1024: 2.8× at 1 row, 1.5× at 4), where OpenBLAS packs the whole weight for a row. */
 bool hb_gemm_small_fits(int64_t m, int64_t n, int64_t k)
 {
     if (avx512())
-        return m <= 4 && k * n >= (int64_t)1 << 20;
+        return (k < 64 && m <= 8) || (m <= 4 && k * n >= (int64_t)1 << 20);
     int64_t rows = k >= 256 ? 64 : k >= 64 ? 8 : 4;
     if (k * n * (int64_t)sizeof(float) > 512 * 1024)
         rows = 4;

@@ -428,13 +428,10 @@ hb_status hb_block_dump(hb_block *b, hb_tensor *x, const char *after, bool dot, 
 {
     if (!b || !x || !f)
         return hb_fail(HB_ERR_ARG, "hb_block_dump: block, input or file is NULL");
-    if (after && strcmp(after, "all") != 0 && !hb_pass_find(after)) {
-        char known[256] = "";
-        for (int i = 0; i < hb_pass_count; i++)
-            snprintf(known + strlen(known), sizeof known - strlen(known), " %s",
-                     hb_passes[i].name);
-        return hb_fail(HB_ERR_NAME, "no pass called \"%s\" (passes:%s, or all)", after, known);
-    }
+    char known[256];
+    if (after && strcmp(after, "all") != 0 && !hb_pass_find(after))
+        return hb_fail(HB_ERR_NAME, "no pass called \"%s\" (passes: %s, or all)", after,
+                       hb_pass_names(known, sizeof known));
     hb_island_hook = run_island;
     hb_trace *tr = hb_trace_begin(b, x, b->name ? b->name : b->type,
                                   b->hybrid && b->hybrid->freeze);

@@ -244,17 +244,21 @@ hb_status hb_optimizer_step(hb_optimizer *opt)
 
 /* ---- the same updates as ops (a compiled training step's) ------------------------------------ */
 
-/* The tensors one update makes, released together at its end. */
+/* The tensors one update makes (Adam with weight decay: 24), released together at its end. */
 typedef struct made {
-    hb_tensor *t[24];
+    hb_tensor *t[32];
     int n;
 } made;
 
 static hb_tensor *K(made *m, hb_tensor *t)
 {
-    if (m->n < (int)HB_ARRAY_LEN(m->t))
+    if (m->n < (int)HB_ARRAY_LEN(m->t)) {
         m->t[m->n++] = t;
-    return t;
+        return t;
+    }
+    hb_tensor_release(t); /* never with the formulas below; an op given NULL fails cleanly */
+    hb_fail(HB_ERR_STATE, "optimizer update: more tensors than it keeps track of");
+    return NULL;
 }
 
 hb_status hb_optimizer_emit(hb_optimizer *opt, hb_tensor *param, hb_tensor *grad,
@@ -313,8 +317,6 @@ hb_status hb_optimizer_emit(hb_optimizer *opt, hb_tensor *param, hb_tensor *grad
         st = hb_assign(s->v, v_new);
     if (st == HB_OK && t_new)
         st = hb_assign(s->t, t_new);
-    if (st == HB_OK && m.n == (int)HB_ARRAY_LEN(m.t))
-        st = hb_fail(HB_ERR_STATE, "optimizer update: more tensors than it keeps track of");
     for (int i = 0; i < m.n; i++)
         hb_tensor_release(m.t[i]);
     return st;

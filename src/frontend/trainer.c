@@ -127,6 +127,8 @@ static hb_status update(void *ctx, hb_graph *g, int param, int grad)
     char path[300];
     snprintf(path, sizeof path, "update %s", pv->name ? pv->name : "");
     hb_tensor *p = pv->keep; /* a parameter of the trace: its tensor keeps the data */
+    if (!p || p->data != pv->data)
+        return hb_fail(HB_ERR_STATE, "parameter %s has no tensor in this graph", pv->name);
     hb_trace *tr = hb_trace_attach(g, path);
     hb_tensor *gt = tr ? hb_trace_value_tensor(tr, grad) : NULL;
     hb_status st = gt ? HB_OK : HB_ERR_NOMEM;
@@ -396,9 +398,10 @@ hb_status hb_trainer_dump(hb_trainer *t, hb_tensor *x, hb_tensor *target, const 
 {
     if (!t || !x || !target || !f)
         return hb_fail(HB_ERR_ARG, "trainer_dump: trainer, input, target or file is NULL");
+    char known[256];
     if (after && strcmp(after, "all") != 0 && !hb_pass_find(after))
-        return hb_fail(HB_ERR_NAME, "no pass called \"%s\" (hybrid dump --help lists them)",
-                       after);
+        return hb_fail(HB_ERR_NAME, "no pass called \"%s\" (passes: %s, or all)", after,
+                       hb_pass_names(known, sizeof known));
     char err[512];
     bool ran;
     compile_step(t, x, target, after, f, err, sizeof err, &ran);

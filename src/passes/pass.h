@@ -56,6 +56,8 @@ extern const int hb_pass_count;
 hb_status hb_passes_run(hb_graph *g, const hb_pass_opts *opts, hb_pass_stats *stats,
                         const char *dump_after, FILE *dump, char *err, size_t err_size);
 const hb_pass *hb_pass_find(const char *name);
+/* The passes' names in order, space-separated, into buf (for messages). */
+const char *hb_pass_names(char *buf, size_t size);
 
 hb_status hb_pass_autodiff(hb_graph *g, const hb_pass_opts *opts, hb_pass_stats *stats);
 hb_status hb_pass_lift_loops(hb_graph *g, const hb_pass_opts *opts, hb_pass_stats *stats);

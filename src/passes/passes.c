@@ -28,6 +28,15 @@ const hb_pass *hb_pass_find(const char *name)
     return NULL;
 }
 
+const char *hb_pass_names(char *buf, size_t size)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < hb_pass_count && used < size; i++)
+        used += (size_t)snprintf(buf + used, size - used, "%s%s", i ? " " : "", hb_passes[i].name);
+    return buf;
+}
+
 hb_status hb_passes_run(hb_graph *g, const hb_pass_opts *opts, hb_pass_stats *stats,
                         const char *dump_after, FILE *dump, char *err, size_t err_size)
 {

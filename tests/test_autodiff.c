@@ -265,6 +265,38 @@ START_TEST(compiled_rules_match_eager)
 }
 END_TEST
 
+/* tanh applied `length` times to x·a: graphs of every size from a few values to a few dozen, so
+ * that the autodiff pass meets its value array at every capacity (it grows by doubling). */
+static hb_tensor *tanh_chain_forward(hb_block *self, hb_tensor *x)
+{
+    hb_tensor *y = hb_mul(x, hb_block_param(self, "a"));
+    for (intptr_t i = 0; i < (intptr_t)hb_block_state(self); i++)
+        y = hb_tanh(y);
+    return y;
+}
+
+START_TEST(chains_of_every_length)
+{
+    hb_block *b = hb_block_new("Chain", tanh_chain_forward);
+    hb_block_set_state(b, (void *)(intptr_t)(_i + 1), NULL);
+    ck_assert_int_eq(hb_block_add_param(b, "a", 1, (int64_t[]){3}, HB_INIT_DEFAULT), HB_OK);
+    hb_tensor *x = hb_ones(HB_SHAPE(2, 3)), *g = hb_full(HB_SHAPE(2, 3), 0.5f);
+    hb_grad_enable(true);
+    hb_tensor *y = test_call_ok(b, x);
+    ck_assert_int_eq(hb_backward(y, g), HB_OK);
+    hb_grad_enable(false);
+    hb_tensor *a = hb_block_param(b, "a"), *eager = hb_tensor_copy(hb_tensor_grad(a));
+    hb_block_zero_grad(b);
+    hb_trainer *tr = hb_trainer_new(b, HB_LOSS_DOT, NULL, true);
+    float loss;
+    ck_assert_msg(hb_train_step(tr, x, g, &loss) == HB_OK, "%s", hb_last_error());
+    ck_assert_double_le(rel_error(hb_tensor_grad(a), eager), 1e-5);
+    hb_trainer_free(tr);
+    hb_tensor_release(eager), hb_tensor_release(y), hb_tensor_release(g), hb_tensor_release(x);
+    hb_block_release(b);
+}
+END_TEST
+
 /* ---- bookkeeping -------------------------------------------------------------------------- */
 
 static hb_tensor *twice_forward(hb_block *self, hb_tensor *x)
@@ -344,6 +376,7 @@ int main(void)
     tcase_add_loop_test(tc, fixture_gradients, 0, test_fixture_model_count);
     tcase_add_loop_test(tc, finite_differences, 0, (int)ARRAY_LEN(cases));
     tcase_add_loop_test(tc, compiled_rules_match_eager, 0, (int)ARRAY_LEN(cases));
+    tcase_add_loop_test(tc, chains_of_every_length, 0, 40);
     tcase_add_test(tc, shared_parameters_sum);
     tcase_add_test(tc, recording_switch_and_hybrid);
     suite_add_tcase(s, tc);

@@ -1043,6 +1043,9 @@ static const bad_text bad_texts[] = {
      "line 3: expected at least 1 input to fused_reduce, found 0"},
     {"graph t {\n  %0 = input : f32[0]\n  %1 = fused_reduce(%0) {reduce=max, all, "
      "prog=[abs(r0)]} : f32[]\n" TAIL, "line 3: fused_reduce: max over nothing"},
+    {HEAD "  %1 = param \"w\" : f32[2, 3]\n  %2 = assign(%1, %0) : f32[0]\n"
+          "  %3 = add(%1, %0) : f32[2, 3]\n  return %3\n}\n",
+     "reads %1 after node 0 assigned it"},
     {HEAD "  %1 = gemm(%0) {prog=[copy(r0)]} : f32[2, 3]\n" TAIL,
      "line 3: expected at least 2 inputs to gemm, found 1"},
     {HEAD "  %1 = gemm() {trans_b, prog=[copy(r0)]} : f32[2, 3]\n" TAIL,

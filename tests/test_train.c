@@ -343,6 +343,89 @@ START_TEST(island_gradient_runs_eagerly)
 }
 END_TEST
 
+/* Parameters whose gradients read other parameters (x·(a·b), x·(A·B)): every update must come
+ * after every read of the values it replaces, fused or not — the weights after each step equal
+ * the eager step's. */
+static hb_tensor *scaled_forward(hb_block *self, hb_tensor *x)
+{
+    return hb_mul(x, hb_mul(hb_block_param(self, "a"), hb_block_param(self, "b")));
+}
+
+static hb_tensor *factored_forward(hb_block *self, hb_tensor *x)
+{
+    return hb_matmul(x, hb_matmul(hb_block_param(self, "A"), hb_block_param(self, "B")));
+}
+
+START_TEST(parameters_reading_parameters)
+{
+    const bool factored = _i == 1;
+    hb_block *net[2];
+    hb_optimizer *opt[2];
+    hb_trainer *tr[2];
+    hb_optim_options o = hb_optim_defaults(0.2f);
+    for (int m = 0; m < 2; m++) {
+        net[m] = hb_block_new(factored ? "Factored" : "Scaled",
+                              factored ? factored_forward : scaled_forward);
+        const char *names[2] = {factored ? "A" : "a", factored ? "B" : "b"};
+        int64_t shapes[2][2] = {{4, 3}, {3, 4}};
+        hb_rng rng;
+        hb_rng_seed(&rng, 9);
+        for (int k = 0; k < 2; k++) {
+            ck_assert_int_eq(hb_block_add_param(net[m], names[k], factored ? 2 : 1,
+                                                factored ? shapes[k] : (int64_t[]){4},
+                                                HB_INIT_DEFAULT), HB_OK);
+            hb_tensor *p = hb_block_param(net[m], names[k]);
+            for (int64_t i = 0; i < hb_tensor_numel(p); i++)
+                hb_tensor_data(p)[i] = hb_rng_uniform(&rng) - 0.5f;
+        }
+        opt[m] = hb_optimizer_new(net[m], HB_OPTIM_SGD, &o);
+        tr[m] = hb_trainer_new(net[m], HB_LOSS_MSE, opt[m], m == 1);
+    }
+    hb_rng rng;
+    hb_rng_seed(&rng, 10);
+    hb_tensor *x = hb_rand(HB_SHAPE(2, 4), &rng), *t = hb_rand(HB_SHAPE(2, 4), &rng);
+    for (int step = 0; step < 3; step++) {
+        float loss[2];
+        for (int m = 0; m < 2; m++)
+            ck_assert_msg(hb_train_step(tr[m], x, t, &loss[m]) == HB_OK, "%s", hb_last_error());
+        hb_state_dict sd[2];
+        for (int m = 0; m < 2; m++)
+            ck_assert_int_eq(hb_block_state_dict(net[m], &sd[m]), HB_OK);
+        for (int i = 0; i < sd[0].count; i++) {
+            double err = rel_error(sd[1].items[i].value, sd[0].items[i].value);
+            ck_assert_msg(err <= 1e-5, "%s step %d: compiled %s %g from eager",
+                          factored ? "x(AB)" : "x(ab)", step, sd[0].items[i].name, err);
+        }
+        hb_state_dict_free(&sd[0]), hb_state_dict_free(&sd[1]);
+    }
+    char *text = explain_text(tr[1]);
+    ck_assert_msg(strstr(text, ": 3 steps: 3 ran a plan, 1 traced, 0 ran eagerly"), "%s", text);
+    free(text);
+    hb_tensor_release(x), hb_tensor_release(t);
+    for (int m = 0; m < 2; m++) {
+        hb_trainer_free(tr[m]);
+        hb_optimizer_free(opt[m]);
+        hb_block_release(net[m]);
+    }
+}
+END_TEST
+
+/* hb_trainer_dump inside a forward is refused (its tensors would belong to that call). */
+static hb_trainer *dump_target;
+
+static hb_tensor *dumping_forward(hb_block *self, hb_tensor *x)
+{
+    (void)self;
+    hb_tensor *t = hb_zeros(HB_SHAPE(2, 10));
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    ck_assert_int_eq(hb_trainer_dump(dump_target, x, t, NULL, f), HB_ERR_STATE);
+    fclose(f);
+    free(text);
+    return hb_relu(x);
+}
+
 START_TEST(trainer_mistakes)
 {
     hb_block *net = test_model("mlp"), *other = test_model("mlp");
@@ -368,6 +451,13 @@ START_TEST(trainer_mistakes)
         hb_tensor_release(x), hb_tensor_release(t);
         hb_trainer_free(tr);
     }
+    dump_target = hb_trainer_new(net, HB_LOSS_CROSS_ENTROPY, NULL, true);
+    hb_block *dumper = hb_block_new("Dumper", dumping_forward);
+    hb_tensor *x = hb_ones(HB_SHAPE(2, 20));
+    hb_tensor *y = test_call_ok(dumper, x);
+    hb_trainer_free(dump_target);
+    hb_tensor_release(x), hb_tensor_release(y);
+    hb_block_release(dumper);
     hb_optimizer_free(opt);
     hb_block_release(net), hb_block_release(other);
 }
@@ -384,6 +474,7 @@ int main(void)
     tcase_add_loop_test(tc, compiled_steps_match_eager, 0,
                         (int)(sizeof step_cases / sizeof step_cases[0]));
     tcase_add_test(tc, island_gradient_runs_eagerly);
+    tcase_add_loop_test(tc, parameters_reading_parameters, 0, 2);
     tcase_add_test(tc, trainer_mistakes);
     suite_add_tcase(s, tc);
     return run_suite(s);

@@ -18,7 +18,8 @@ _Static_assert(sizeof(struct hb_tensor) <= HEADER, "the tensor header fits its r
  * frees the same few sizes over and over; given back to the system (glibc trims the top of
  * its heap), each is faulted in again page by page when next made — a third of an eager
  * training step of the seed MLP went to those faults. Blocks match by exact size; a few are
- * kept, the oldest freed first, and a thread's are freed when it exits. */
+ * kept (16, at most 32 MB a thread), the oldest freed first, and a thread's are freed when it
+ * exits (a block released by that thread after its exit handler ran is freed, not kept). */
 enum { CACHE_BLOCKS = 16, CACHE_BYTES = 32 << 20 };
 
 typedef struct block_cache {
@@ -30,6 +31,7 @@ typedef struct block_cache {
 } block_cache;
 
 static _Thread_local block_cache cache;
+static _Thread_local bool cache_closed; /* the thread's exit handler has run */
 static pthread_key_t cache_key;
 static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
 
@@ -39,6 +41,7 @@ static void cache_free(void *c)
     for (int i = 0; i < bc->n; i++)
         hb_aligned_free(bc->block[i]);
     bc->n = 0, bc->bytes = 0;
+    cache_closed = true;
 }
 
 static void make_cache_key(void) { pthread_key_create(&cache_key, cache_free); }
@@ -59,7 +62,7 @@ static void *cache_take(size_t size)
 
 static void cache_put(void *p, size_t size)
 {
-    if (size > CACHE_BYTES / 4) {
+    if (size > CACHE_BYTES / 4 || cache_closed) {
         hb_aligned_free(p);
         return;
     }
@@ -97,7 +100,9 @@ hb_tensor *hb_tensor_alloc(const hb_shape *s)
      * cache lines; small ones come from plain malloc, whose per-thread caches are several
      * times faster than aligned allocation (kernels load unaligned, 16 bytes is enough). */
     size_t total = HEADER + (size_t)bytes;
-    hb_tensor *t = bytes <= SMALL_TENSOR ? hb_malloc(total) : cache_take(total);
+    /* with an allocation hook (failure injection) every tensor is a fresh allocation */
+    hb_tensor *t = bytes <= SMALL_TENSOR ? hb_malloc(total)
+                   : hb_alloc_hook ? NULL : cache_take(total);
     if (!t && bytes > SMALL_TENSOR)
         t = hb_aligned_alloc(total);
     if (!t)

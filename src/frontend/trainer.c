@@ -101,8 +101,9 @@ static hb_status eager_step(hb_trainer *t, hb_tensor *x, hb_tensor *target, floa
     hb_tensor *y = hb_block_call(t->block, x);
     hb_tensor *l = y ? hb_loss_of(t->loss, y, target) : NULL;
     hb_grad_enable(was_on);
-    hb_status st = l ? hb_backward(l, NULL) : hb_last_status();
-    if (!l)
+    /* a loss that reads no trainable parameter has no gradients: the step is its value */
+    hb_status st = !l ? hb_last_status() : l->requires_grad ? hb_backward(l, NULL) : HB_OK;
+    if (!l || !l->requires_grad)
         hb_grad_clear();
     if (st == HB_OK)
         *loss = l->data[0];
@@ -123,20 +124,22 @@ typedef struct compiling {
 static hb_status update(void *ctx, hb_graph *g, int param, int grad)
 {
     compiling *c = ctx;
-    hb_value *pv = &g->values[param];
-    char path[300];
-    snprintf(path, sizeof path, "update %s", pv->name ? pv->name : "");
-    hb_tensor *p = pv->keep; /* a parameter of the trace: its tensor keeps the data */
-    if (!p || p->data != pv->data)
-        return hb_fail(HB_ERR_STATE, "parameter %s has no tensor in this graph", pv->name);
+    /* g->values moves as the update adds values: copy what is needed of the parameter's */
+    char name[256], path[300];
+    snprintf(name, sizeof name, "%s", g->values[param].name ? g->values[param].name : "");
+    snprintf(path, sizeof path, "update %s", name);
+    hb_shape shape = g->values[param].shape;
+    hb_tensor *p = g->values[param].keep; /* a parameter of the trace: its tensor */
+    if (!p || p->data != g->values[param].data)
+        return hb_fail(HB_ERR_STATE, "parameter %s has no tensor in this graph", name);
     hb_trace *tr = hb_trace_attach(g, path);
     hb_tensor *gt = tr ? hb_trace_value_tensor(tr, grad) : NULL;
     hb_status st = gt ? HB_OK : HB_ERR_NOMEM;
     if (st == HB_OK && c->t->opt) {
-        st = hb_optimizer_emit(c->t->opt, p, gt, pv->name);
+        st = hb_optimizer_emit(c->t->opt, p, gt, name);
     } else if (st == HB_OK) {
         step_plan *e = c->e;
-        hb_tensor *buf = hb_tensor_alloc(&pv->shape);
+        hb_tensor *buf = hb_tensor_alloc(&shape);
         if (buf && e->ngrads == e->cap_grads) {
             int cap = e->cap_grads ? 2 * e->cap_grads : 8;
             grad_out *grown = hb_realloc(e->grads, sizeof *grown * (size_t)cap);
@@ -148,16 +151,16 @@ static hb_status update(void *ctx, hb_graph *g, int param, int grad)
             st = HB_ERR_NOMEM;
         } else {
             e->grads[e->ngrads++] = (grad_out){hb_tensor_retain(p), buf};
-            char name[300];
-            snprintf(name, sizeof name, "grad %s", pv->name ? pv->name : "");
-            st = hb_trace_leaf(tr, buf, name, true) ? hb_assign(buf, gt) : HB_ERR_NOMEM;
+            char label[300];
+            snprintf(label, sizeof label, "grad %s", name);
+            st = hb_trace_leaf(tr, buf, label, true) ? hb_assign(buf, gt) : HB_ERR_NOMEM;
         }
     }
     hb_tensor_release(gt);
     if (tr && !hb_trace_detach(tr) && st == HB_OK)
         st = HB_ERR_NOMEM;
     if (st == HB_ERR_NOMEM && hb_last_status() == HB_OK)
-        hb_fail(st, "out of memory appending the update of %s", pv->name ? pv->name : "");
+        hb_fail(st, "out of memory appending the update of %s", name);
     return st;
 }
 
@@ -206,10 +209,12 @@ static step_plan *compile_step(hb_trainer *t, hb_tensor *x, hb_tensor *target, c
         hb_fail(HB_ERR_NOMEM, "%s", err);
         return NULL;
     }
-    t->traces++;
     e->x_shape = x->shape, e->target_shape = target->shape;
+    bool was_on = hb_grad_on; /* the traced forward is not the caller's to backpropagate */
+    hb_grad_on = false;
     hb_tensor *y = hb_block_call_eager(t->block, x, NULL);
     hb_tensor *l = y ? hb_loss_of(t->loss, y, target) : NULL;
+    hb_grad_on = was_on;
     e->graph = hb_trace_end(tr, l);
     hb_tensor_release(y), hb_tensor_release(l);
     if (!e->graph) {
@@ -300,6 +305,7 @@ static hb_status compiled_step(hb_trainer *t, hb_tensor *x, hb_tensor *target, f
         return eager_step(t, x, target, loss);
     char err[512];
     bool ran;
+    t->traces++;
     step_plan *e = compile_step(t, x, target, NULL, NULL, err, sizeof err, &ran);
     if (!e) {
         /* The forward or the loss failed (the error an eager step gives), or memory ran out */
@@ -310,7 +316,10 @@ static hb_status compiled_step(hb_trainer *t, hb_tensor *x, hb_tensor *target, f
         return eager_step(t, x, target, loss);
     }
     t->plans[t->nplans++] = e;
-    return run_plan(t, e, x, target, loss);
+    hb_status st = run_plan(t, e, x, target, loss);
+    /* A guard the plan decides otherwise than the traced eager call did (a test on a value
+     * the compiled kernels round differently): this step runs eagerly; nothing was written. */
+    return st == HB_ERR_GUARD ? eager_step(t, x, target, loss) : st;
 }
 
 /* Denormal numbers are flushed to zero during a step, eager or compiled alike, as
@@ -398,6 +407,9 @@ hb_status hb_trainer_dump(hb_trainer *t, hb_tensor *x, hb_tensor *target, const 
 {
     if (!t || !x || !target || !f)
         return hb_fail(HB_ERR_ARG, "trainer_dump: trainer, input, target or file is NULL");
+    if (hb_frame_depth() > 0)
+        return hb_fail(HB_ERR_STATE, "trainer_dump: call it outside any block's forward");
+    hb_clear_error(); /* the status returned is this dump's */
     char known[256];
     if (after && strcmp(after, "all") != 0 && !hb_pass_find(after))
         return hb_fail(HB_ERR_NAME, "no pass called \"%s\" (passes: %s, or all)", after,

@@ -293,6 +293,16 @@ hb_status hb_graph_verify(const hb_graph *g, char *err, size_t err_size)
                      hb_shape_fmt(&out, b, sizeof b));
             return HB_ERR_SHAPE;
         }
+        /* An assign replaces its destination's values: a later read would see the new ones
+         * where the trace read the old (passes must keep every read before the write). */
+        for (int k = i + 1; n->op == HB_OP_ASSIGN && k < g->nnodes; k++)
+            for (int j = g->nodes[k].op == HB_OP_ASSIGN; j < g->nodes[k].ninputs; j++)
+                if (g->nodes[k].inputs[j] == n->inputs[0]) {
+                    snprintf(err, err_size, "node %d (%s at %s) reads %%%d after node %d "
+                             "assigned it", k, hb_op_table[g->nodes[k].op].name,
+                             g->nodes[k].path, n->inputs[0], i);
+                    return HB_ERR_FORMAT;
+                }
         if (n->op == HB_OP_LOOP && !loop_fits(g, n, err, err_size))
             return HB_ERR_FORMAT;
         if (g->values[n->output].node != i) {

@@ -8,10 +8,32 @@
  * It runs first, on the graph as traced: the forward's activations are plain values the
  * backward reads, so the memory plan keeps each one exactly as long as the backward needs it.
  * Control flow was traced as guards on one path; the backward follows that path, and the
- * guards still send any call that would take another one out of the plan. */
+ * guards still send any call that would take another one out of the plan. The updates' writes
+ * (assign nodes) go last, after every read of the values they replace. */
 #include "pass.h"
 
 #include <string.h>
+
+/* Moves every assign after every other node (keeping both orders). Updates are appended one
+ * parameter at a time, and a later parameter's update (or a fusion pass placing a group at
+ * its last member) may read an earlier parameter: each write must come after every read of
+ * the old values. Nothing reads an assign's (empty) result, so the order stays valid. */
+static hb_status assigns_last(hb_graph *g)
+{
+    hb_node *order = hb_malloc(sizeof *order * ((size_t)g->nnodes + 1));
+    if (!order)
+        return HB_ERR_NOMEM;
+    int k = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < g->nnodes; i++)
+            if ((g->nodes[i].op == HB_OP_ASSIGN) == (pass == 1))
+                order[k++] = g->nodes[i];
+    memcpy(g->nodes, order, sizeof *order * (size_t)g->nnodes);
+    for (int i = 0; i < g->nnodes; i++)
+        g->values[g->nodes[i].output].node = i;
+    hb_free(order);
+    return HB_OK;
+}
 
 /* grad[v] += d, as a node (or d itself for the first contribution). */
 static hb_status accumulate(hb_graph *g, int *grad, int v, int d, const char *path)
@@ -63,7 +85,8 @@ hb_status hb_pass_autodiff(hb_graph *g, const hb_pass_opts *opts, hb_pass_stats 
     /* d loss / d loss = 1 */
     if (st == HB_OK) {
         *one = 1.0f;
-        grad[g->output] = hb_graph_add_const(g, &loss->shape, one, "dloss");
+        hb_shape shape = loss->shape; /* adding a value may move g->values */
+        grad[g->output] = hb_graph_add_const(g, &shape, one, "dloss");
         one = NULL; /* the graph has it (or freed it) */
         st = grad[g->output] < 0 ? HB_ERR_NOMEM : HB_OK;
     }
@@ -95,6 +118,8 @@ hb_status hb_pass_autodiff(hb_graph *g, const hb_pass_opts *opts, hb_pass_stats 
         params++;
         st = train->update(train->ctx, g, v, grad[v]);
     }
+    if (st == HB_OK)
+        st = assigns_last(g);
     if (st == HB_ERR_NOMEM && hb_last_status() == HB_OK)
         hb_error(st, "autodiff: out of memory");
     stats->rewrites = applied;

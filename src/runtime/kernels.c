@@ -227,7 +227,9 @@ static void kernel_MAX(const hb_operand *in, int n, const hb_operand *out, const
 
 /* Exponentials in float (hb_fast_exp, within 1 ulp), their sum in double. Outputs go in
  * groups as in the reductions: g of them at a time, at distance step from each other (rows of
- * the last axis, or neighbouring columns), each one's values at distance stride. */
+ * the last axis, or neighbouring columns), each one's values at distance stride. q must not
+ * be p: the log pass reads p after q holds the exponentials (softmax is not marked in-place
+ * in ops.def, so memory planning never makes them one). */
 static inline __attribute__((always_inline)) void softmax_group(const float *p, float *q, int64_t g, int64_t step, int64_t len,
                                  int64_t stride, bool take_log)
 {

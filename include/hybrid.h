@@ -431,8 +431,12 @@ hb_status hb_hybridize(hb_block *b, bool active);
 /* freeze (inference): the trace takes trainable parameters as constants too, so plans fold
  * them and store weights pre-transposed. Updates to parameters are then not seen until the
  * plans are dropped (hb_block_load drops them; so does changing freeze). */
+/* interpret: fused groups run in hybrid's interpreter even where the LLVM JIT is built (which
+ * otherwise compiles them to native code; HB_JIT=0 in the environment does the same for the
+ * whole process). */
 typedef struct hb_hybrid_options {
     bool freeze;
+    bool interpret;
 } hb_hybrid_options;
 hb_status hb_hybridize_with(hb_block *b, bool active, const hb_hybrid_options *opts);
 

@@ -21,7 +21,7 @@ static const char usage[] =
     "                            hybridized: what compiled, what fell back and why, speed\n"
     "  run MODEL [--weights W.safetensors] --input X.npy --output Y.npy\n"
     "            [--input X2.npy --output Y2.npy ...] [--mode eager|hybrid] [--threads N]\n"
-    "            [--freeze]\n"
+    "            [--freeze] [--interpret]\n"
     "                            one block instance runs each input in order; in hybrid mode\n"
     "                            the first call traces and later calls run the plan\n"
     "  dump MODEL [--batch N] [--features N] [--after PASS|all] [--format text|dot]\n"
@@ -47,6 +47,8 @@ static const char usage[] =
     "\n"
     "--freeze (run, dump, explain, bench): compile for inference, with parameters as\n"
     "constants: folded and packed once, updates not seen.\n"
+    "--interpret (run, dump, explain, bench): fused groups run in the interpreter rather than\n"
+    "as native code from the LLVM JIT (HB_JIT=0 does the same for any program).\n"
     "MODEL is one of the names `hybrid models` lists. Without --weights the model is initialized\n"
     "from seed 0; without an input file the input is uniform random [batch, features]\n"
     "(default [2, 20]). run and grad default to --mode eager, the others to hybrid.\n";
@@ -93,7 +95,7 @@ typedef struct options {
     int ninputs, noutputs, threads;
     int64_t batch, features, epochs;
     double lr;
-    bool json, freeze, train;
+    bool json, freeze, train, interpret;
 } options;
 
 static bool parse_count(const char *opt, const char *text, int64_t max, int64_t *out)
@@ -132,9 +134,13 @@ static int parse(int argc, char **argv, const char *accepted, options *o)
         snprintf(list, sizeof list, " %s ", accepted);
         if (!strstr(list, word))
             return fail("%s: unknown option %s (see hybrid help)", argv[1], opt);
-        if (strcmp(opt, "--json") == 0 || strcmp(opt, "--freeze") == 0 ||
-            strcmp(opt, "--train") == 0) {
-            *(opt[2] == 'j' ? &o->json : opt[2] == 'f' ? &o->freeze : &o->train) = true;
+        bool *flag = strcmp(opt, "--json") == 0        ? &o->json
+                     : strcmp(opt, "--freeze") == 0    ? &o->freeze
+                     : strcmp(opt, "--train") == 0     ? &o->train
+                     : strcmp(opt, "--interpret") == 0 ? &o->interpret
+                                                       : NULL;
+        if (flag) {
+            *flag = true;
             continue;
         }
         if (i + 1 >= argc)
@@ -204,7 +210,8 @@ static hb_block *load_model(const options *o)
     hb_block *net = make_model(o->model);
     bool hybrid = strcmp(o->mode, "hybrid") == 0;
     if (net && ((o->weights && hb_block_load(net, o->weights) != HB_OK) ||
-                hb_hybridize_with(net, hybrid, &(hb_hybrid_options){.freeze = o->freeze}))) {
+                hb_hybridize_with(net, hybrid, &(hb_hybrid_options){.freeze = o->freeze,
+                                                                   .interpret = o->interpret}))) {
         fail("%s", hb_last_error());
         hb_block_release(net);
         return NULL;
@@ -231,7 +238,7 @@ static hb_tensor *sample_input(const options *o)
 static int run(int argc, char **argv)
 {
     options o = {0};
-    int rc = parse(argc, argv, "weights input output mode threads freeze", &o);
+    int rc = parse(argc, argv, "weights input output mode threads freeze interpret", &o);
     if (!rc && (o.ninputs == 0 || o.ninputs != o.noutputs))
         rc = fail("run: give one --output for each --input (%s)",
                   o.ninputs ? "the counts differ" : "none given");
@@ -328,8 +335,8 @@ static hb_status dump_training_step(hb_block *net, hb_tensor *x, const options *
 static int dump(int argc, char **argv)
 {
     options o = {0};
-    int rc = parse(argc, argv, "weights batch features after format freeze train optimizer lr",
-                   &o);
+    int rc = parse(argc, argv,
+                   "weights batch features after format freeze train optimizer lr interpret", &o);
     if (!rc && o.train && (strcmp(o.format, "text") != 0 || o.freeze))
         rc = fail("dump --train: %s", o.freeze ? "a training step reads live parameters; "
                   "--freeze is for inference" : "the training graph is written as text only");
@@ -359,7 +366,7 @@ static int dump(int argc, char **argv)
 static int explain(int argc, char **argv)
 {
     options o = {0};
-    int rc = parse(argc, argv, "weights batch features json freeze", &o);
+    int rc = parse(argc, argv, "weights batch features json freeze interpret", &o);
     hb_block *net = rc ? NULL : load_model(&o);
     hb_tensor *x = net ? sample_input(&o) : NULL;
     if (!rc && !net)
@@ -477,7 +484,7 @@ static bool bench_block(hb_block *net, hb_tensor *x, int rounds, double round_us
 static int bench(int argc, char **argv)
 {
     options o = {0};
-    int rc = parse(argc, argv, "weights batch features json threads freeze", &o);
+    int rc = parse(argc, argv, "weights batch features json threads freeze interpret", &o);
     hb_block *net = rc ? NULL : load_model(&o);
     hb_tensor *x = net ? sample_input(&o) : NULL;
     bench_result r = {0};

@@ -4,6 +4,7 @@
  * runs eagerly for good; inside a parent's plan it is one island instruction. Also here:
  * explain and dump, which report what all this did. */
 #include "../passes/pass.h"
+#include "../runtime/jit.h"
 #include "../runtime/plan.h"
 #include "frontend.h"
 
@@ -27,11 +28,13 @@ typedef struct plan_entry {
     uint64_t last_used;
     atomic_long hits, side_exits; /* runs that finished, runs a guard sent away */
     char *path; /* the guards' expected outcomes in order ("110"): which path this plan is */
+    char jit_note[200]; /* why fused groups run interpreted, if they do */
 } plan_entry;
 
 struct hb_hybrid {
     atomic_bool active;
     bool freeze; /* parameters are constants in the trace: folded, packed, never re-read */
+    bool interpret; /* no JIT for this block's plans */
     atomic_bool island;
     char *island_reason, *island_op;
     _Atomic(char *) compile_error; /* a trace that did not compile: the block stays eager */
@@ -190,7 +193,37 @@ static int count_guards(const hb_graph *g)
 /* Passes compute constants with the same kernels as everything else. */
 static const hb_pass_opts pass_opts = {.eval = hb_kernel_eval};
 
-static plan_entry *compile(hb_graph *g, int nodes_traced, char *err, size_t err_size)
+/* Compiles p's fused groups to native code unless told not to; why not goes to note. */
+void hb_plan_jit(hb_plan *p, bool interpret, char *note, size_t note_size)
+{
+    note[0] = '\0';
+    if (interpret)
+        snprintf(note, note_size, "hybridized with interpret");
+    else if (!hb_jit_enabled())
+        snprintf(note, note_size, "%s", getenv("HB_JIT") ? "HB_JIT=0" : "built without LLVM");
+    else if (hb_jit_plan(p, note, note_size) != HB_OK)
+        hb_clear_error(); /* the interpreter runs it; explain says why */
+}
+
+/* The explain line about p's native code. */
+void hb_explain_jit(FILE *f, const hb_plan *p, const char *note)
+{
+    int fused = 0;
+    for (int i = 0; i < p->ninstrs; i++)
+        fused += p->instrs[i].op == HB_OP_FUSED || p->instrs[i].op == HB_OP_FUSED_REDUCE;
+    if (!fused)
+        return;
+    if (note[0])
+        fprintf(f, "    jit: %d fused groups interpreted (%s)\n", fused, note);
+    else
+        fprintf(f, "    jit: %d of %d fused groups compiled to native code in %.1f ms%s\n",
+                p->jit_groups, p->fused_groups, p->jit_ms,
+                p->jit_groups < p->fused_groups ? " (the others read inputs broadcast in "
+                                                  "ways it does not handle)" : "");
+}
+
+static plan_entry *compile(hb_graph *g, int nodes_traced, bool interpret, char *err,
+                           size_t err_size)
 {
     plan_entry *e = hb_calloc(1, sizeof *e);
     if (!e) {
@@ -207,6 +240,8 @@ static plan_entry *compile(hb_graph *g, int nodes_traced, char *err, size_t err_
         snprintf(err, err_size, "the trace is inconsistent: %.400s", why);
     else if (hb_passes_run(g, &pass_opts, e->stats, NULL, NULL, err, err_size) == HB_OK)
         e->plan = hb_plan_lower(g, err, err_size);
+    if (e->plan)
+        hb_plan_jit(e->plan, interpret, e->jit_note, sizeof e->jit_note);
     int guards = e->plan ? count_guards(g) : 0;
     if (e->plan && (e->path = hb_malloc((size_t)guards + 1))) {
         int k = 0;
@@ -317,7 +352,7 @@ static hb_tensor *trace_and_compile(hb_block *b, hb_tensor *x)
         return y;
     }
     char err[512];
-    plan_entry *made = compile(g, g->nnodes, err, sizeof err);
+    plan_entry *made = compile(g, g->nnodes, h->interpret, err, sizeof err);
     if (!made) {
         pthread_mutex_lock(&h->lock);
         char *copy = hb_strdup(err), *none = NULL;
@@ -373,10 +408,11 @@ hb_status hb_hybridize_with(hb_block *b, bool active, const hb_hybrid_options *o
     hb_hybrid *h = hybrid_of(b);
     if (!h)
         return hb_fail(HB_ERR_NOMEM, "out of memory hybridizing %s", b->type);
-    bool freeze = opts && opts->freeze;
-    if (freeze != h->freeze) { /* plans compiled under the other assumption do not hold */
+    bool freeze = opts && opts->freeze, interpret = opts && opts->interpret;
+    if (freeze != h->freeze || interpret != h->interpret) { /* plans made otherwise */
         hb_block_drop_plans(b);
         h->freeze = freeze;
+        h->interpret = interpret;
     }
     atomic_store(&h->active, active);
     for (int i = 0; i < b->nchildren; i++) {
@@ -389,8 +425,9 @@ hb_status hb_hybridize_with(hb_block *b, bool active, const hb_hybrid_options *o
 
 hb_status hb_hybridize(hb_block *b, bool active)
 {
-    /* Keeps a block's freeze setting: switching hybridization on and off is cheap. */
-    hb_hybrid_options opts = {.freeze = b && b->hybrid && b->hybrid->freeze};
+    /* Keeps a block's settings: switching hybridization on and off is cheap. */
+    hb_hybrid_options opts = {.freeze = b && b->hybrid && b->hybrid->freeze,
+                              .interpret = b && b->hybrid && b->hybrid->interpret};
     return hb_hybridize_with(b, active, &opts);
 }
 
@@ -516,6 +553,7 @@ static void explain_text(FILE *f, hb_block *b, const char *path)
                         atomic_load(&e->hits), atomic_load(&e->side_exits));
             for (int p = 0; p < hb_pass_count; p++)
                 fprintf(f, "    pass %s: %s\n", hb_passes[p].name, e->stats[p].note);
+            hb_explain_jit(f, e->plan, e->jit_note);
             for (int n = 0; n < e->graph->nnodes; n++) {
                 const hb_node *node = &e->graph->nodes[n];
                 if (node->op != HB_OP_LOOP || !node->body)
@@ -571,6 +609,9 @@ static void plans_json(cJSON *list, hb_block *b, const char *path)
         cJSON_AddStringToObject(o, "path", e->path); /* expected outcomes: 1 true, 0 false */
         cJSON_AddNumberToObject(o, "runs", (double)atomic_load(&e->hits));
         cJSON_AddNumberToObject(o, "side_exits", (double)atomic_load(&e->side_exits));
+        cJSON_AddNumberToObject(o, "fused_groups", e->plan->fused_groups);
+        cJSON_AddNumberToObject(o, "jit_groups", e->plan->jit_groups);
+        cJSON_AddNumberToObject(o, "jit_ms", e->plan->jit_ms);
         cJSON_AddItemToArray(list, o);
     }
     if (h)

@@ -29,6 +29,7 @@ typedef struct step_plan {
     hb_plan *plan;
     int nodes_traced;
     hb_pass_stats stats[MAX_PASSES];
+    char jit_note[200];
     grad_out *grads;
     int ngrads, cap_grads;
     long runs, side_exits;
@@ -244,6 +245,8 @@ static step_plan *compile_step(hb_trainer *t, hb_tensor *x, hb_tensor *target, c
         st = hb_passes_run(e->graph, &opts, e->stats, after, dump, err, err_size);
     if (st == HB_OK && !dump && !(e->plan = hb_plan_lower(e->graph, err, err_size)))
         st = HB_ERR_NOMEM;
+    if (st == HB_OK && !dump)
+        hb_plan_jit(e->plan, false, e->jit_note, sizeof e->jit_note);
     if (st != HB_OK || dump) {
         if (st != HB_OK)
             hb_fail(st, "%s", err);
@@ -398,6 +401,7 @@ hb_status hb_trainer_explain(hb_trainer *t, FILE *f)
                 (long long)unplanned, e->runs, e->side_exits);
         for (int p = 0; p < hb_pass_count; p++)
             fprintf(f, "    pass %s: %s\n", hb_passes[p].name, e->stats[p].note);
+        hb_explain_jit(f, e->plan, e->jit_note);
     }
     return HB_OK;
 }

@@ -2,6 +2,7 @@
  * memory plan placed in the arena get arena slots; parameters, constants and outside tensors
  * get their data's address; the input and the returned value are bound at run time. */
 #include "plan.h"
+#include "jit.h"
 
 #include <stdatomic.h>
 #include <string.h>
@@ -98,6 +99,7 @@ void hb_plan_free(hb_plan *p)
 {
     if (!p)
         return;
+    hb_jit_release(p); /* before the bodies: each holds its own code */
     for (int i = 0; i < p->ninstrs; i++)
         hb_plan_free(p->instrs[i].body);
     hb_free(p->slots);

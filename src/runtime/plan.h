@@ -45,6 +45,11 @@ typedef struct hb_plan {
     int ninputs;            /* the call's inputs (more than one only for a loop body) */
     int64_t cond_offset;    /* a loop body: where its test lands in the arena; -1 if none */
     bool cond_is_output;    /* ... or it is the body's result itself (a one-element state) */
+    /* The JIT (jit.c): its code for this plan (NULL: all interpreted), how many fused
+     * instructions there are and how many it compiled, and how long that took. */
+    void *jit;
+    int fused_groups, jit_groups;
+    double jit_ms;
 } hb_plan;
 
 /* Lowers a graph whose values carry arena offsets (the memplan pass). The plan points into the

@@ -1,0 +1,84 @@
+/* The LLVM JIT against the interpreter, in one process: the seed's elementwise chain on 4M
+ * floats and the seed MLP at batch 2, each as two hybridized instances — one with
+ * .interpret = true — called in alternating rounds (medians); and for every model, how long
+ * compiling its plan's fused groups took. Run: build/bench_jit [rounds] */
+#include "models.h"
+#include "timing.h"
+#include "../src/runtime/jit.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static hb_block *instance(const char *model, bool interpret)
+{
+    hb_block *net = example_model_new(model, 0);
+    if (!net || hb_hybridize_with(net, true, &(hb_hybrid_options){.interpret = interpret})) {
+        fprintf(stderr, "bench_jit: %s\n", hb_last_error());
+        exit(1);
+    }
+    return net;
+}
+
+/* Microseconds per call over calls calls. */
+static double time_calls(hb_block *net, hb_tensor *x, int calls)
+{
+    double t0 = now_us();
+    for (int i = 0; i < calls; i++)
+        hb_tensor_release(hb_block_call(net, x));
+    return (now_us() - t0) / calls;
+}
+
+int main(int argc, char **argv)
+{
+    int rounds = argc > 1 ? atoi(argv[1]) : 11;
+    rounds = rounds < 1 ? 1 : rounds > 101 ? 101 : rounds;
+    if (!hb_jit_enabled()) {
+        fprintf(stderr, "bench_jit: no JIT here (%s)\n",
+                getenv("HB_JIT") ? "HB_JIT=0" : "built without LLVM");
+        return 1;
+    }
+    hb_rng rng;
+    hb_rng_seed(&rng, 3);
+    struct {
+        const char *model;
+        hb_tensor *x;
+        int calls;
+    } cases[] = {{"chain", hb_rand(HB_SHAPE(4194304), &rng), 1},
+                 {"mlp", hb_rand(HB_SHAPE(2, 20), &rng), 20000}};
+    printf("%-8s %14s %14s %9s   (us per call, median of %d alternating rounds)\n", "model",
+           "interpreted", "jit", "jit/int", rounds);
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        hb_block *net[2] = {instance(cases[c].model, true), instance(cases[c].model, false)};
+        double *t[2] = {malloc(sizeof(double) * (size_t)rounds),
+                        malloc(sizeof(double) * (size_t)rounds)};
+        for (int k = 0; k < 2; k++)
+            time_calls(net[k], cases[c].x, 2); /* trace, compile, warm */
+        for (int r = 0; r < rounds; r++)
+            for (int k = 0; k < 2; k++)
+                t[k][r] = time_calls(net[k], cases[c].x, cases[c].calls);
+        double a = median(t[0], rounds), b = median(t[1], rounds);
+        printf("%-8s %14.2f %14.2f %8.2fx\n", cases[c].model, a, b, b / a);
+        free(t[0]), free(t[1]);
+        hb_block_release(net[0]), hb_block_release(net[1]);
+        hb_tensor_release(cases[c].x);
+    }
+    /* compile time: every model's plan, from the first call */
+    printf("\n%-14s %7s %8s %12s\n", "model", "fused", "compiled", "compile ms");
+    for (int i = 0; i < example_model_count; i++) {
+        const model_entry *e = &example_models[i];
+        hb_block *net = instance(e->name, false);
+        int64_t shape[2] = {e->batch ? e->batch : e->features, e->features};
+        int ndim = e->batch ? 2 : 1;
+        hb_tensor *x = hb_rand(ndim, shape, &rng);
+        hb_tensor_release(hb_block_call(net, x));
+        const hb_plan *p = hb_block_plan(net, ndim, shape);
+        if (p)
+            printf("%-14s %7d %8d %12.2f\n", e->name, p->fused_groups, p->jit_groups, p->jit_ms);
+        else
+            printf("%-14s %7s %8s %12s\n", e->name, "-", "-", "(no plan)");
+        hb_tensor_release(x);
+        hb_block_release(net);
+    }
+    return 0;
+}

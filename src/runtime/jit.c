@@ -1,0 +1,722 @@
+/* The LLVM JIT backend (see jit.h). For each fused instruction it emits one function with the
+ * kernel signature: the output viewed as rows × len (len the last axis; one row when every
+ * input is full-size or a single value), a loop over rows, and inside it a loop over vectors
+ * of `lanes` floats then one over the remaining floats, each computing the whole program on
+ * registers. Inputs are read as the interpreter reads them: the output's own shape, one value
+ * spread, a column ([rows, 1]) or a row ([len]); any other broadcast keeps the interpreter.
+ * Reductions add in double (sums, means) or keep the maximum with NaN winning, one vector of
+ * partial results per output, combined in lane order at the end of the output's values: the
+ * same sums as the interpreter's up to the order of double additions. */
+#include "jit.h"
+#include "hb_config.h"
+#include "program.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+bool hb_jit_enabled(void)
+{
+#if HB_HAVE_JIT
+    const char *e = getenv("HB_JIT");
+    return !(e && strcmp(e, "0") == 0);
+#else
+    return false;
+#endif
+}
+
+#if !HB_HAVE_JIT
+
+hb_status hb_jit_plan(hb_plan *p, char *err, size_t err_size)
+{
+    (void)p;
+    snprintf(err, err_size, "this build has no JIT (LLVM 14 was not found; -Djit=enabled)");
+    return HB_ERR_UNSUPPORTED;
+}
+
+void hb_jit_release(hb_plan *p) { (void)p; }
+
+#else
+
+#include <llvm-c/Core.h>
+#include <llvm-c/Error.h>
+#include <llvm-c/LLJIT.h>
+#include <llvm-c/Orc.h>
+#include <llvm-c/Target.h>
+#include <llvm-c/TargetMachine.h>
+#include <llvm-c/Transforms/PassBuilder.h>
+#include <math.h>
+#include <pthread.h>
+
+/* ---- the process's JIT -------------------------------------------------------------------- */
+
+/* One LLJIT for the process, made on first use; a plan's code goes in under a resource tracker
+ * of its own and leaves with the plan. */
+static LLVMOrcLLJITRef jit;
+static LLVMTargetMachineRef opt_tm; /* the host's CPU and features, for the optimizer */
+static int lanes;                   /* floats per vector: 16 with AVX-512, else 8 */
+static char init_error[256];
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+/* Compiles one plan at a time: the optimizer shares opt_tm, which is not safe to use from two
+ * threads at once (plans traced by several threads at once crashed in it). */
+static pthread_mutex_t compiling = PTHREAD_MUTEX_INITIALIZER;
+
+static void take_error(LLVMErrorRef e, char *err, size_t err_size)
+{
+    char *msg = LLVMGetErrorMessage(e);
+    snprintf(err, err_size, "%s", msg);
+    LLVMDisposeErrorMessage(msg);
+}
+
+static LLVMTargetMachineRef host_machine(char *err, size_t err_size)
+{
+    char *triple = LLVMGetDefaultTargetTriple(), *msg = NULL;
+    char *cpu = LLVMGetHostCPUName(), *features = LLVMGetHostCPUFeatures();
+    LLVMTargetRef target;
+    LLVMTargetMachineRef tm = NULL;
+    if (LLVMGetTargetFromTriple(triple, &target, &msg)) {
+        snprintf(err, err_size, "no LLVM target for %s: %s", triple, msg ? msg : "");
+    } else {
+        tm = LLVMCreateTargetMachine(target, triple, cpu, features, LLVMCodeGenLevelAggressive,
+                                     LLVMRelocDefault, LLVMCodeModelJITDefault);
+        lanes = strstr(features, "+avx512f") ? 16 : 8;
+    }
+    LLVMDisposeMessage(msg), LLVMDisposeMessage(triple), LLVMDisposeMessage(cpu),
+        LLVMDisposeMessage(features);
+    return tm;
+}
+
+static void init(void)
+{
+    LLVMInitializeNativeTarget();
+    LLVMInitializeNativeAsmPrinter();
+    char err[200] = "";
+    opt_tm = host_machine(err, sizeof err);
+    LLVMTargetMachineRef jit_tm = opt_tm ? host_machine(err, sizeof err) : NULL;
+    if (!jit_tm) {
+        snprintf(init_error, sizeof init_error, "%s", err);
+        return;
+    }
+    LLVMOrcLLJITBuilderRef builder = LLVMOrcCreateLLJITBuilder();
+    LLVMOrcLLJITBuilderSetJITTargetMachineBuilder(
+        builder, LLVMOrcJITTargetMachineBuilderCreateFromTargetMachine(jit_tm));
+    LLVMErrorRef e = LLVMOrcCreateLLJIT(&jit, builder);
+    LLVMOrcDefinitionGeneratorRef gen = NULL;
+    if (!e) /* the process's symbols (libm's logf) for the code to call */
+        e = LLVMOrcCreateDynamicLibrarySearchGeneratorForProcess(
+            &gen, LLVMOrcLLJITGetGlobalPrefix(jit), NULL, NULL);
+    if (e) {
+        take_error(e, init_error, sizeof init_error);
+        jit = NULL;
+        return;
+    }
+    LLVMOrcJITDylibAddGenerator(LLVMOrcLLJITGetMainJITDylib(jit), gen);
+}
+
+/* ---- code generation ---------------------------------------------------------------------- */
+
+typedef struct cg {
+    LLVMContextRef ctx;
+    LLVMModuleRef mod;
+    LLVMBuilderRef b;
+    LLVMTypeRef f32, f64, i32, i64, i1, i8p, f32p, voidt;
+    LLVMValueRef fn;
+    LLVMBasicBlockRef entry;
+} cg;
+
+/* How an input is read, against an output viewed as rows × len. */
+typedef enum { READ_FULL, READ_ONE, READ_COLUMN, READ_ROW } read_kind;
+
+typedef struct group {
+    const hb_program *prog;
+    int n;                          /* inputs */
+    read_kind read[HB_PROG_MAX_REGS];
+    int64_t rows, len;
+    bool reduce;                    /* fused_reduce: over all, or each row */
+    bool all;
+    hb_op op;                       /* the reduction */
+} group;
+
+static LLVMTypeRef vec(cg *c, LLVMTypeRef t, int w)
+{
+    (void)c;
+    return w == 1 ? t : LLVMVectorType(t, (unsigned)w);
+}
+
+static LLVMValueRef splat(cg *c, LLVMTypeRef elem, int w, LLVMValueRef scalar)
+{
+    (void)c, (void)elem;
+    if (w == 1)
+        return scalar;
+    LLVMValueRef items[16];
+    for (int i = 0; i < w; i++)
+        items[i] = scalar;
+    return LLVMConstVector(items, (unsigned)w);
+}
+
+/* A float constant as the C source writes it: rounded to float first. */
+static LLVMValueRef K(cg *c, int w, double x) { return splat(c, c->f32, w, LLVMConstReal(c->f32, (float)x)); }
+static LLVMValueRef KI(cg *c, int w, long long x) { return splat(c, c->i32, w, LLVMConstInt(c->i32, (unsigned long long)x, 1)); }
+
+static LLVMValueRef sel(cg *c, LLVMValueRef cond, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildSelect(c->b, cond, a, b, ""); }
+static LLVMValueRef fcmp(cg *c, LLVMRealPredicate p, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFCmp(c->b, p, a, b, ""); }
+static LLVMValueRef add(cg *c, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFAdd(c->b, a, b, ""); }
+static LLVMValueRef sub(cg *c, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFSub(c->b, a, b, ""); }
+static LLVMValueRef mul(cg *c, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFMul(c->b, a, b, ""); }
+static LLVMValueRef fdiv(cg *c, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFDiv(c->b, a, b, ""); }
+
+/* A call of intrinsic name (llvm.fabs, llvm.sqrt, llvm.log) on x of type t. */
+static LLVMValueRef intrinsic(cg *c, const char *name, LLVMTypeRef t, LLVMValueRef x)
+{
+    unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
+    LLVMValueRef f = LLVMGetIntrinsicDeclaration(c->mod, id, &t, 1);
+    LLVMTypeRef ft = LLVMIntrinsicGetType(c->ctx, id, &t, 1);
+    return LLVMBuildCall2(c->b, ft, f, &x, 1, "");
+}
+
+/* a·b + c, fused into one multiply-add where the CPU has it — as the C compiler contracts the
+ * same expressions in fastmath.h (-ffp-contract=fast), so both paths round alike. */
+static LLVMValueRef madd(cg *c, int w, LLVMValueRef a, LLVMValueRef b, LLVMValueRef addend)
+{
+    LLVMTypeRef t = vec(c, c->f32, w);
+    unsigned id = LLVMLookupIntrinsicID("llvm.fmuladd", 12);
+    LLVMValueRef f = LLVMGetIntrinsicDeclaration(c->mod, id, &t, 1);
+    LLVMValueRef args[3] = {a, b, addend};
+    return LLVMBuildCall2(c->b, LLVMIntrinsicGetType(c->ctx, id, &t, 1), f, args, 3, "");
+}
+
+/* hb_fast_exp (fastmath.h), operation for operation. */
+static LLVMValueRef emit_exp(cg *c, int w, LLVMValueRef x)
+{
+    LLVMTypeRef ti = vec(c, c->i32, w), tf = vec(c, c->f32, w);
+    LLVMValueRef hi = K(c, w, 88.72283935546875), lo = K(c, w, -103.97208404541015625);
+    LLVMValueRef xc = sel(c, fcmp(c, LLVMRealOGT, x, hi), hi, x);
+    xc = sel(c, fcmp(c, LLVMRealOLT, xc, lo), lo, xc);
+    LLVMValueRef fn = madd(c, w, xc, K(c, w, 1.44269504088896341), K(c, w, 12582912.0));
+    fn = sub(c, fn, K(c, w, 12582912.0));
+    LLVMValueRef r = madd(c, w, fn, K(c, w, -0.693359375), xc);
+    r = madd(c, w, fn, K(c, w, 2.12194440e-4), r);
+    static const double poly[] = {1.3981999507E-3, 8.3334519073E-3, 4.1665795894E-2,
+                                  1.6666665459E-1, 5.0000001201E-1};
+    LLVMValueRef p = K(c, w, 1.9875691500E-4);
+    for (int i = 0; i < 5; i++)
+        p = madd(c, w, p, r, K(c, w, poly[i]));
+    p = add(c, madd(c, w, mul(c, p, r), r, r), K(c, w, 1.0));
+    LLVMValueRef n = LLVMBuildFPToSI(c->b, sel(c, fcmp(c, LLVMRealORD, fn, fn), fn, K(c, w, 0.0)), ti, "");
+    LLVMValueRef below = LLVMBuildICmp(c->b, LLVMIntSLT, n, KI(c, w, -126), "");
+    LLVMValueRef above = LLVMBuildICmp(c->b, LLVMIntSGT, n, KI(c, w, 127), "");
+    LLVMValueRef nn = sel(c, below, LLVMBuildAdd(c->b, n, KI(c, w, 126), ""),
+                          sel(c, above, LLVMBuildSub(c->b, n, KI(c, w, 1), ""), n));
+    LLVMValueRef extra = sel(c, below, K(c, w, 1.17549435e-38), sel(c, above, K(c, w, 2.0), K(c, w, 1.0)));
+    LLVMValueRef pow2 = LLVMBuildBitCast(
+        c->b, LLVMBuildShl(c->b, LLVMBuildAdd(c->b, nn, KI(c, w, 127), ""), KI(c, w, 23), ""), tf, "");
+    LLVMValueRef res = mul(c, mul(c, p, pow2), extra);
+    res = sel(c, fcmp(c, LLVMRealOGT, x, hi), K(c, w, INFINITY), res);
+    return sel(c, fcmp(c, LLVMRealOLT, x, lo), K(c, w, 0.0), res);
+}
+
+/* hb_fast_tanh. */
+static LLVMValueRef emit_tanh(cg *c, int w, LLVMValueRef x)
+{
+    LLVMTypeRef tf = vec(c, c->f32, w);
+    LLVMValueRef ax = intrinsic(c, "llvm.fabs", tf, x);
+    LLVMValueRef z = sel(c, fcmp(c, LLVMRealOGT, ax, K(c, w, 9.0)), K(c, w, 9.0), ax);
+    LLVMValueRef e = emit_exp(c, w, mul(c, K(c, w, 2.0), z));
+    LLVMValueRef big = sub(c, K(c, w, 1.0), fdiv(c, K(c, w, 2.0), add(c, e, K(c, w, 1.0))));
+    LLVMValueRef s = mul(c, x, x);
+    LLVMValueRef small = madd(c, w, K(c, w, -5.70498872745E-3), s, K(c, w, 2.06390887954E-2));
+    small = madd(c, w, small, s, K(c, w, -5.37397155531E-2));
+    small = madd(c, w, small, s, K(c, w, 1.33314422036E-1));
+    small = madd(c, w, small, s, K(c, w, -3.33332819422E-1));
+    small = madd(c, w, mul(c, small, s), x, x);
+    LLVMValueRef signed_big = sel(c, fcmp(c, LLVMRealOLT, x, K(c, w, 0.0)), LLVMBuildFNeg(c->b, big, ""), big);
+    return sel(c, fcmp(c, LLVMRealOGT, ax, K(c, w, 0.625)), signed_big, small);
+}
+
+static LLVMValueRef truth(cg *c, int w, LLVMValueRef cond) { return sel(c, cond, K(c, w, 1.0), K(c, w, 0.0)); }
+
+static bool binary(hb_op op)
+{
+    return op == HB_OP_ADD || op == HB_OP_SUB || op == HB_OP_MUL || op == HB_OP_DIV ||
+           op == HB_OP_AND || op == HB_OP_OR;
+}
+
+/* One instruction of a program, as step() in program.c computes it. */
+static LLVMValueRef emit_ins(cg *c, int w, const hb_prog_ins *in, LLVMValueRef a, LLVMValueRef b)
+{
+    LLVMTypeRef tf = vec(c, c->f32, w);
+    LLVMValueRef s = K(c, w, in->scalar), zero = K(c, w, 0.0);
+    switch (in->op) {
+    case HB_OP_ADD: return add(c, a, b);
+    case HB_OP_SUB: return sub(c, a, b);
+    case HB_OP_MUL: return mul(c, a, b);
+    case HB_OP_DIV: return fdiv(c, a, b);
+    case HB_OP_ADD_SCALAR: return add(c, a, s);
+    case HB_OP_SUB_SCALAR: return sub(c, a, s);
+    case HB_OP_MUL_SCALAR: return mul(c, a, s);
+    case HB_OP_DIV_SCALAR: return fdiv(c, a, s);
+    case HB_OP_RSUB_SCALAR: return sub(c, s, a);
+    case HB_OP_RDIV_SCALAR: return fdiv(c, s, a);
+    case HB_OP_RELU: /* NaN stays NaN */
+        return sel(c, fcmp(c, LLVMRealOGT, a, zero), a, sel(c, fcmp(c, LLVMRealOEQ, a, a), zero, a));
+    case HB_OP_SIGMOID: return fdiv(c, K(c, w, 1.0), add(c, K(c, w, 1.0), emit_exp(c, w, LLVMBuildFNeg(c->b, a, ""))));
+    case HB_OP_TANH: return emit_tanh(c, w, a);
+    case HB_OP_EXP: return emit_exp(c, w, a);
+    case HB_OP_LOG: return intrinsic(c, "llvm.log", tf, a);
+    case HB_OP_ABS: return intrinsic(c, "llvm.fabs", tf, a);
+    case HB_OP_NEG: return LLVMBuildFNeg(c->b, a, "");
+    case HB_OP_SQRT: return intrinsic(c, "llvm.sqrt", tf, a);
+    case HB_OP_COPY: return a;
+    case HB_OP_GT: return truth(c, w, fcmp(c, LLVMRealOGT, a, s));
+    case HB_OP_LT: return truth(c, w, fcmp(c, LLVMRealOLT, a, s));
+    case HB_OP_GE: return truth(c, w, fcmp(c, LLVMRealOGE, a, s));
+    case HB_OP_LE: return truth(c, w, fcmp(c, LLVMRealOLE, a, s));
+    case HB_OP_EQ: return truth(c, w, fcmp(c, LLVMRealOEQ, a, s));
+    case HB_OP_NE: return truth(c, w, fcmp(c, LLVMRealUNE, a, s));
+    case HB_OP_AND:
+        return truth(c, w, LLVMBuildAnd(c->b, fcmp(c, LLVMRealUNE, a, zero), fcmp(c, LLVMRealUNE, b, zero), ""));
+    case HB_OP_OR:
+        return truth(c, w, LLVMBuildOr(c->b, fcmp(c, LLVMRealUNE, a, zero), fcmp(c, LLVMRealUNE, b, zero), ""));
+    case HB_OP_NOT: return truth(c, w, fcmp(c, LLVMRealOEQ, a, zero));
+    default: return NULL;
+    }
+}
+
+/* Whether emit_ins knows op (every op hb_program_valid admits, today). */
+static bool emit_ins_known(hb_op op)
+{
+    switch (op) {
+    case HB_OP_ADD: case HB_OP_SUB: case HB_OP_MUL: case HB_OP_DIV: case HB_OP_ADD_SCALAR:
+    case HB_OP_SUB_SCALAR: case HB_OP_MUL_SCALAR: case HB_OP_DIV_SCALAR: case HB_OP_RSUB_SCALAR:
+    case HB_OP_RDIV_SCALAR: case HB_OP_RELU: case HB_OP_SIGMOID: case HB_OP_TANH: case HB_OP_EXP:
+    case HB_OP_LOG: case HB_OP_ABS: case HB_OP_NEG: case HB_OP_SQRT: case HB_OP_COPY: case HB_OP_GT:
+    case HB_OP_LT: case HB_OP_GE: case HB_OP_LE: case HB_OP_EQ: case HB_OP_NE: case HB_OP_AND:
+    case HB_OP_OR: case HB_OP_NOT:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* The program on w lanes given its inputs' values; its result. */
+static LLVMValueRef emit_program(cg *c, int w, const hb_program *p, const LLVMValueRef *inputs)
+{
+    LLVMValueRef reg[HB_PROG_MAX_REGS];
+    memcpy(reg, inputs, sizeof *reg * (size_t)p->ninputs);
+    for (int k = 0; k < p->nins; k++) {
+        const hb_prog_ins *in = &p->ins[k];
+        reg[p->ninputs + k] = emit_ins(c, w, in, reg[in->a], binary(in->op) ? reg[in->b] : NULL);
+    }
+    return reg[p->ninputs + p->nins - 1];
+}
+
+/* A stack slot in the entry block (where the optimizer turns it into registers). */
+static LLVMValueRef slot(cg *c, LLVMTypeRef t, LLVMValueRef init)
+{
+    LLVMBasicBlockRef here = LLVMGetInsertBlock(c->b);
+    LLVMValueRef first = LLVMGetFirstInstruction(c->entry);
+    if (first)
+        LLVMPositionBuilderBefore(c->b, first);
+    else
+        LLVMPositionBuilderAtEnd(c->b, c->entry);
+    LLVMValueRef v = LLVMBuildAlloca(c->b, t, "");
+    LLVMPositionBuilderAtEnd(c->b, here);
+    LLVMBuildStore(c->b, init, v);
+    return v;
+}
+
+typedef struct emit_ctx {
+    const group *g;
+    LLVMValueRef ptr[HB_PROG_MAX_REGS]; /* each input's data */
+    LLVMValueRef col[HB_PROG_MAX_REGS]; /* a column input's value for this row */
+    LLVMValueRef out, row, base;        /* output data; row index; row * len */
+    LLVMValueRef vacc, sacc;            /* reductions: vector and scalar partial results */
+} emit_ctx;
+
+static LLVMValueRef load(cg *c, int w, LLVMValueRef ptr, LLVMValueRef index)
+{
+    LLVMValueRef at = LLVMBuildGEP2(c->b, c->f32, ptr, &index, 1, "");
+    LLVMTypeRef t = vec(c, c->f32, w);
+    if (w > 1)
+        at = LLVMBuildBitCast(c->b, at, LLVMPointerType(t, 0), "");
+    LLVMValueRef v = LLVMBuildLoad2(c->b, t, at, "");
+    LLVMSetAlignment(v, 4);
+    return v;
+}
+
+/* new = old combined with v by the reduction (vector or scalar). */
+static LLVMValueRef combine(cg *c, int w, hb_op op, LLVMValueRef old, LLVMValueRef v)
+{
+    if (op != HB_OP_MAX)
+        return LLVMBuildFAdd(c->b, old, LLVMBuildFPExt(c->b, v, vec(c, c->f64, w), ""), "");
+    /* old stays if it is NaN; else v if v is greater or NaN */
+    LLVMValueRef take = LLVMBuildAnd(c->b, fcmp(c, LLVMRealORD, old, old),
+                                     LLVMBuildOr(c->b, fcmp(c, LLVMRealOGT, v, old),
+                                                 fcmp(c, LLVMRealUNO, v, v), ""), "");
+    return sel(c, take, v, old);
+}
+
+/* Elements [j, j + w) of the current row. */
+static void emit_step(cg *c, emit_ctx *e, int w, LLVMValueRef j)
+{
+    const group *g = e->g;
+    LLVMValueRef ins[HB_PROG_MAX_REGS];
+    LLVMValueRef at = LLVMBuildAdd(c->b, e->base, j, "");
+    for (int k = 0; k < g->n; k++)
+        switch (g->read[k]) {
+        case READ_FULL:
+            ins[k] = load(c, w, e->ptr[k], at);
+            if (w > 1) { /* ahead of the loads: streams cross pages without stalling */
+                LLVMValueRef ahead = LLVMBuildAdd(c->b, at, LLVMConstInt(c->i64, 512, 0), "");
+                LLVMValueRef addr = LLVMBuildBitCast(c->b, LLVMBuildGEP2(c->b, c->f32, e->ptr[k], &ahead, 1, ""), c->i8p, "");
+                LLVMTypeRef pt = c->i8p;
+                unsigned id = LLVMLookupIntrinsicID("llvm.prefetch", 13);
+                LLVMValueRef f = LLVMGetIntrinsicDeclaration(c->mod, id, &pt, 1);
+                LLVMValueRef args[4] = {addr, LLVMConstInt(c->i32, 0, 0), LLVMConstInt(c->i32, 3, 0), LLVMConstInt(c->i32, 1, 0)};
+                LLVMBuildCall2(c->b, LLVMIntrinsicGetType(c->ctx, id, &pt, 1), f, args, 4, "");
+            }
+            break;
+        case READ_ROW: ins[k] = load(c, w, e->ptr[k], j); break;
+        case READ_ONE: ins[k] = w == 1 ? LLVMBuildLoad2(c->b, c->f32, e->ptr[k], "") : NULL; break;
+        case READ_COLUMN: ins[k] = e->col[k]; break;
+        }
+    for (int k = 0; k < g->n; k++) /* one value or a column: spread over the lanes */
+        if (g->read[k] == READ_ONE || g->read[k] == READ_COLUMN) {
+            LLVMValueRef one = g->read[k] == READ_ONE ? LLVMBuildLoad2(c->b, c->f32, e->ptr[k], "")
+                                                      : e->col[k];
+            if (w > 1) {
+                LLVMValueRef v = LLVMGetUndef(vec(c, c->f32, w));
+                for (int l = 0; l < w; l++)
+                    v = LLVMBuildInsertElement(c->b, v, one, LLVMConstInt(c->i32, (unsigned)l, 0), "");
+                one = v;
+            }
+            ins[k] = one;
+        }
+    LLVMValueRef y = emit_program(c, w, g->prog, ins);
+    if (!g->reduce) {
+        LLVMValueRef dst = LLVMBuildGEP2(c->b, c->f32, e->out, &at, 1, "");
+        if (w > 1)
+            dst = LLVMBuildBitCast(c->b, dst, LLVMPointerType(vec(c, c->f32, w), 0), "");
+        LLVMSetAlignment(LLVMBuildStore(c->b, y, dst), 4);
+        return;
+    }
+    LLVMValueRef acc = w > 1 ? e->vacc : e->sacc;
+    LLVMTypeRef at_t = vec(c, g->op == HB_OP_MAX ? c->f32 : c->f64, w);
+    LLVMBuildStore(c->b, combine(c, w, g->op, LLVMBuildLoad2(c->b, at_t, acc, ""), y), acc);
+}
+
+/* for (i = start; i < end; i += step) emit_step(w lanes at i) */
+static void emit_loop(cg *c, emit_ctx *e, int w, int64_t start, int64_t end)
+{
+    if (start >= end)
+        return;
+    LLVMValueRef i = slot(c, c->i64, LLVMConstInt(c->i64, (unsigned long long)start, 1));
+    LLVMBasicBlockRef test = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "test");
+    LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "body");
+    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "done");
+    LLVMBuildBr(c->b, test);
+    LLVMPositionBuilderAtEnd(c->b, test);
+    LLVMValueRef iv = LLVMBuildLoad2(c->b, c->i64, i, "");
+    LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, iv, LLVMConstInt(c->i64, (unsigned long long)end, 1), ""), body, done);
+    LLVMPositionBuilderAtEnd(c->b, body);
+    emit_step(c, e, w, iv);
+    LLVMBuildStore(c->b, LLVMBuildAdd(c->b, iv, LLVMConstInt(c->i64, (unsigned long long)w, 1), ""), i);
+    LLVMBuildBr(c->b, test);
+    LLVMPositionBuilderAtEnd(c->b, done);
+}
+
+/* Starts a reduction's partial results. */
+static void reset(cg *c, emit_ctx *e)
+{
+    const group *g = e->g;
+    bool max = g->op == HB_OP_MAX;
+    LLVMTypeRef t = max ? c->f32 : c->f64;
+    LLVMValueRef init = max ? LLVMConstReal(c->f32, -INFINITY) : LLVMConstReal(c->f64, 0.0);
+    LLVMBuildStore(c->b, splat(c, t, lanes, init), e->vacc);
+    LLVMBuildStore(c->b, init, e->sacc);
+}
+
+/* Combines the partial results in lane order and writes the output at index. */
+static void finish(cg *c, emit_ctx *e, LLVMValueRef index, int64_t count)
+{
+    const group *g = e->g;
+    bool max = g->op == HB_OP_MAX;
+    LLVMTypeRef t = max ? c->f32 : c->f64;
+    LLVMValueRef v = LLVMBuildLoad2(c->b, vec(c, t, lanes), e->vacc, "");
+    LLVMValueRef total = LLVMBuildExtractElement(c->b, v, LLVMConstInt(c->i32, 0, 0), "");
+    for (int l = 1; l <= lanes; l++) {
+        LLVMValueRef x = l < lanes ? LLVMBuildExtractElement(c->b, v, LLVMConstInt(c->i32, (unsigned)l, 0), "")
+                                   : LLVMBuildLoad2(c->b, t, e->sacc, "");
+        total = max ? combine(c, 1, HB_OP_MAX, total, x) : LLVMBuildFAdd(c->b, total, x, "");
+    }
+    if (g->op == HB_OP_MEAN)
+        total = LLVMBuildFDiv(c->b, total, LLVMConstReal(c->f64, (double)count), "");
+    if (!max)
+        total = LLVMBuildFPTrunc(c->b, total, c->f32, "");
+    LLVMValueRef dst = LLVMBuildGEP2(c->b, c->f32, e->out, &index, 1, "");
+    LLVMBuildStore(c->b, total, dst);
+}
+
+/* The function for one fused instruction. */
+static void emit_group(cg *c, const group *g, const char *name, size_t operand_size)
+{
+    LLVMTypeRef params[4] = {c->i8p, c->i32, c->i8p, c->i8p};
+    LLVMTypeRef ft = LLVMFunctionType(c->voidt, params, 4, 0);
+    c->fn = LLVMAddFunction(c->mod, name, ft);
+    c->entry = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "entry");
+    LLVMPositionBuilderAtEnd(c->b, c->entry);
+    emit_ctx e = {.g = g};
+    LLVMTypeRef f32pp = LLVMPointerType(c->f32p, 0);
+    for (int k = 0; k < g->n; k++) { /* in[k].data: the first field of each hb_operand */
+        LLVMValueRef off = LLVMConstInt(c->i64, (unsigned long long)(k * operand_size), 0);
+        LLVMValueRef at = LLVMBuildGEP2(c->b, LLVMInt8TypeInContext(c->ctx), LLVMGetParam(c->fn, 0), &off, 1, "");
+        e.ptr[k] = LLVMBuildLoad2(c->b, c->f32p, LLVMBuildBitCast(c->b, at, f32pp, ""), "");
+    }
+    e.out = LLVMBuildLoad2(c->b, c->f32p, LLVMBuildBitCast(c->b, LLVMGetParam(c->fn, 2), f32pp, ""), "");
+    if (g->reduce) {
+        bool max = g->op == HB_OP_MAX;
+        LLVMTypeRef t = max ? c->f32 : c->f64;
+        e.vacc = slot(c, vec(c, t, lanes), splat(c, t, lanes, LLVMConstReal(t, 0.0)));
+        e.sacc = slot(c, t, LLVMConstReal(t, 0.0));
+        if (g->all)
+            reset(c, &e);
+    }
+    int64_t vec_end = g->len - g->len % lanes;
+    LLVMValueRef r = slot(c, c->i64, LLVMConstInt(c->i64, 0, 0));
+    LLVMBasicBlockRef test = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "row");
+    LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "rowbody");
+    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "rowsdone");
+    LLVMBuildBr(c->b, test);
+    LLVMPositionBuilderAtEnd(c->b, test);
+    e.row = LLVMBuildLoad2(c->b, c->i64, r, "");
+    LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, e.row, LLVMConstInt(c->i64, (unsigned long long)g->rows, 1), ""), body, done);
+    LLVMPositionBuilderAtEnd(c->b, body);
+    e.base = LLVMBuildMul(c->b, e.row, LLVMConstInt(c->i64, (unsigned long long)g->len, 1), "");
+    for (int k = 0; k < g->n; k++)
+        if (g->read[k] == READ_COLUMN) {
+            LLVMValueRef at = LLVMBuildGEP2(c->b, c->f32, e.ptr[k], &e.row, 1, "");
+            e.col[k] = LLVMBuildLoad2(c->b, c->f32, at, "");
+        }
+    if (g->reduce && !g->all)
+        reset(c, &e);
+    emit_loop(c, &e, lanes, 0, vec_end);
+    emit_loop(c, &e, 1, vec_end, g->len);
+    if (g->reduce && !g->all)
+        finish(c, &e, e.row, g->len);
+    LLVMBuildStore(c->b, LLVMBuildAdd(c->b, e.row, LLVMConstInt(c->i64, 1, 0), ""), r);
+    LLVMBuildBr(c->b, test);
+    LLVMPositionBuilderAtEnd(c->b, done);
+    if (g->reduce && g->all)
+        finish(c, &e, LLVMConstInt(c->i64, 0, 0), g->rows * g->len);
+    LLVMBuildRetVoid(c->b);
+}
+
+/* ---- which instructions, and how their inputs are read ------------------------------------- */
+
+/* How input shape s is read against the program's shape out (rows × len); false if none of
+ * the ways the JIT reads. */
+static bool read_of(const hb_shape *s, const hb_shape *out, read_kind *k)
+{
+    int64_t numel = hb_shape_numel(s), len = out->ndim ? out->dim[out->ndim - 1] : 1;
+    if (hb_shape_equal(s, out)) {
+        *k = READ_FULL;
+        return true;
+    }
+    if (numel == 1) {
+        *k = READ_ONE;
+        return true;
+    }
+    bool column = s->ndim == out->ndim && s->ndim >= 2 && s->dim[s->ndim - 1] == 1;
+    for (int d = 0; column && d + 1 < s->ndim; d++)
+        column = s->dim[d] == out->dim[d];
+    if (column) {
+        *k = READ_COLUMN;
+        return true;
+    }
+    bool row = s->ndim >= 1 && s->ndim <= out->ndim && s->dim[s->ndim - 1] == len;
+    for (int d = 0; row && d + 1 < s->ndim; d++)
+        row = s->dim[d] == 1;
+    *k = READ_ROW;
+    return row;
+}
+
+/* The group of instruction ins, if the JIT handles it. */
+static bool group_of(const hb_plan *p, const hb_instr *ins, group *g)
+{
+    if (ins->op != HB_OP_FUSED && ins->op != HB_OP_FUSED_REDUCE)
+        return false;
+    const int *slots = &p->operand_slots[ins->first_operand];
+    *g = (group){.prog = ins->attrs.prog, .n = ins->ninputs, .reduce = ins->op == HB_OP_FUSED_REDUCE,
+                 .all = ins->attrs.all, .op = ins->attrs.reduce};
+    if (!g->prog || g->prog->ninputs != g->n || g->prog->nins < 1 || g->n > HB_PROG_MAX_REGS)
+        return false;
+    hb_shape shape = p->slots[slots[0]].shape; /* the program's: its inputs broadcast */
+    for (int k = 1; k < g->n; k++)
+        if (!hb_shape_broadcast(&shape, &p->slots[slots[k]].shape, &shape))
+            return false;
+    if (!g->reduce && !hb_shape_equal(&shape, &p->slots[slots[g->n]].shape))
+        return false;
+    int64_t numel = hb_shape_numel(&shape);
+    if (numel == 0 || (g->reduce && !g->all && shape.ndim == 0))
+        return false;
+    bool flat = true;
+    for (int k = 0; k < g->n; k++) {
+        if (!read_of(&p->slots[slots[k]].shape, &shape, &g->read[k]))
+            return false;
+        flat = flat && (g->read[k] == READ_FULL || g->read[k] == READ_ONE);
+    }
+    g->len = shape.ndim ? shape.dim[shape.ndim - 1] : 1;
+    g->rows = numel / g->len;
+    if (flat && (!g->reduce || g->all)) /* one long row vectorizes best */
+        g->len = numel, g->rows = 1;
+    for (int k = 0; k < g->prog->nins; k++)
+        if (!emit_ins_known(g->prog->ins[k].op))
+            return false;
+    return true;
+}
+
+/* ---- a plan's code -------------------------------------------------------------------------- */
+
+typedef struct plan_code {
+    LLVMOrcResourceTrackerRef rt;
+} plan_code;
+
+static double now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+/* Emits, optimizes and links the groups of p (instructions which[]); stores the functions'
+ * addresses as those instructions' kernels, and the code's tracker in *rt. */
+static hb_status compile(hb_plan *p, const int *which, const group *groups, int n,
+                         LLVMOrcResourceTrackerRef *rt, char *err, size_t err_size)
+{
+    LLVMOrcThreadSafeContextRef tsc = LLVMOrcCreateNewThreadSafeContext();
+    cg c = {.ctx = LLVMOrcThreadSafeContextGetContext(tsc)};
+    c.mod = LLVMModuleCreateWithNameInContext("hybrid", c.ctx);
+    c.b = LLVMCreateBuilderInContext(c.ctx);
+    c.f32 = LLVMFloatTypeInContext(c.ctx), c.f64 = LLVMDoubleTypeInContext(c.ctx);
+    c.i32 = LLVMInt32TypeInContext(c.ctx), c.i64 = LLVMInt64TypeInContext(c.ctx);
+    c.i1 = LLVMInt1TypeInContext(c.ctx), c.voidt = LLVMVoidTypeInContext(c.ctx);
+    c.i8p = LLVMPointerType(LLVMInt8TypeInContext(c.ctx), 0);
+    c.f32p = LLVMPointerType(c.f32, 0);
+    char *triple = LLVMGetTargetMachineTriple(opt_tm);
+    LLVMSetTarget(c.mod, triple);
+    LLVMDisposeMessage(triple);
+    LLVMTargetDataRef layout = LLVMCreateTargetDataLayout(opt_tm);
+    char *dl = LLVMCopyStringRepOfTargetData(layout);
+    LLVMSetDataLayout(c.mod, dl);
+    LLVMDisposeMessage(dl);
+    LLVMDisposeTargetData(layout);
+    char name[64];
+    for (int i = 0; i < n; i++) {
+        snprintf(name, sizeof name, "hb_plan%llu_%d", (unsigned long long)p->id, which[i]);
+        emit_group(&c, &groups[i], name, sizeof(hb_operand));
+    }
+    LLVMDisposeBuilder(c.b);
+    LLVMPassBuilderOptionsRef po = LLVMCreatePassBuilderOptions();
+    LLVMPassBuilderOptionsSetLoopVectorization(po, 1);
+    LLVMPassBuilderOptionsSetSLPVectorization(po, 1);
+    LLVMErrorRef e = LLVMRunPasses(c.mod, "default<O3>", opt_tm, po);
+    LLVMDisposePassBuilderOptions(po);
+    const char *dump = getenv("HB_JIT_DUMP"); /* the optimized IR, appended to that file */
+    FILE *df = dump && !e ? fopen(dump, "a") : NULL;
+    if (df) {
+        char *text = LLVMPrintModuleToString(c.mod);
+        fputs(text, df);
+        LLVMDisposeMessage(text);
+        fclose(df);
+    }
+    if (e) {
+        take_error(e, err, err_size);
+        LLVMDisposeModule(c.mod);
+        LLVMOrcDisposeThreadSafeContext(tsc);
+        return HB_ERR_STATE;
+    }
+    LLVMOrcThreadSafeModuleRef tsm = LLVMOrcCreateNewThreadSafeModule(c.mod, tsc);
+    LLVMOrcDisposeThreadSafeContext(tsc); /* the module keeps its context */
+    *rt = LLVMOrcJITDylibCreateResourceTracker(LLVMOrcLLJITGetMainJITDylib(jit));
+    e = LLVMOrcLLJITAddLLVMIRModuleWithRT(jit, *rt, tsm);
+    if (e)
+        LLVMOrcDisposeThreadSafeModule(tsm);
+    hb_kernel_fn found[64];
+    for (int i = 0; !e && i < n; i++) { /* the first lookup compiles the module */
+        LLVMOrcExecutorAddress addr = 0;
+        snprintf(name, sizeof name, "hb_plan%llu_%d", (unsigned long long)p->id, which[i]);
+        e = LLVMOrcLLJITLookup(jit, &addr, name);
+        found[i] = (hb_kernel_fn)(uintptr_t)addr;
+    }
+    if (e) {
+        take_error(e, err, err_size);
+        LLVMOrcResourceTrackerRemove(*rt);
+        LLVMOrcReleaseResourceTracker(*rt);
+        *rt = NULL;
+        return HB_ERR_STATE;
+    }
+    for (int i = 0; i < n; i++) /* all or none: the plan is either as lowered or all compiled */
+        p->instrs[which[i]].kernel = found[i];
+    return HB_OK;
+}
+
+enum { MAX_GROUPS = 64 };
+
+hb_status hb_jit_plan(hb_plan *p, char *err, size_t err_size)
+{
+    pthread_once(&init_once, init);
+    if (!jit) {
+        snprintf(err, err_size, "the JIT did not start: %s", init_error);
+        return HB_ERR_UNSUPPORTED;
+    }
+    double t0 = now_ms();
+    hb_status st = HB_OK;
+    int which[MAX_GROUPS], n = 0;
+    group groups[MAX_GROUPS];
+    p->fused_groups = p->jit_groups = 0;
+    for (int i = 0; i < p->ninstrs && st == HB_OK; i++) {
+        hb_instr *ins = &p->instrs[i];
+        if (ins->body) /* a loop's body: a plan of its own */
+            st = hb_jit_plan(ins->body, err, err_size);
+        if (ins->op != HB_OP_FUSED && ins->op != HB_OP_FUSED_REDUCE)
+            continue;
+        p->fused_groups++;
+        if (n < MAX_GROUPS && group_of(p, ins, &groups[n]))
+            which[n++] = i;
+    }
+    LLVMOrcResourceTrackerRef rt = NULL;
+    if (st == HB_OK && n > 0) {
+        pthread_mutex_lock(&compiling);
+        st = compile(p, which, groups, n, &rt, err, err_size);
+        pthread_mutex_unlock(&compiling);
+    }
+    if (st == HB_OK && rt) {
+        plan_code *code = hb_malloc(sizeof *code);
+        if (code) {
+            code->rt = rt;
+            p->jit = code;
+        } else { /* keep the code alive rather than free it under the kernels */
+            st = HB_ERR_NOMEM;
+        }
+        p->jit_groups = n;
+    }
+    p->jit_ms = now_ms() - t0;
+    return st;
+}
+
+void hb_jit_release(hb_plan *p)
+{
+    plan_code *code = p ? p->jit : NULL;
+    if (!code)
+        return;
+    pthread_mutex_lock(&compiling);
+    LLVMErrorRef e = LLVMOrcResourceTrackerRemove(code->rt);
+    if (e)
+        LLVMConsumeError(e);
+    LLVMOrcReleaseResourceTracker(code->rt);
+    pthread_mutex_unlock(&compiling);
+    hb_free(code);
+    p->jit = NULL;
+}
+
+#endif

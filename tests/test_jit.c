@@ -1,0 +1,260 @@
+/* The LLVM JIT against the interpreter: every program instruction on ordinary and special
+ * values (NaN, infinities, -0, denormals, overflow and underflow of exp), every way an input is
+ * read (its own shape, one value, a column, a row) at sizes that are and are not multiples of
+ * the vector width, reductions over everything and over rows, the models compiled both ways,
+ * and what explain says in each case. Agreement: each element within 1e-6 of the interpreter's
+ * (relative), NaN where it has NaN. In a build without LLVM the suite checks that plans say so
+ * and run interpreted. */
+#include "harness.h"
+#include "models.h"
+#include "hb_config.h"
+#include "../src/ir/graph.h"
+#include "../src/passes/pass.h"
+#include "../src/runtime/jit.h"
+#include "../src/runtime/plan.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+static const float special[] = {NAN, INFINITY, -INFINITY, -0.0f, 0.0f, 1e-40f, -1e-40f, 88.5f,
+                                -104.0f, 1e30f, -1e30f, 0.625f, 9.5f, -9.5f, 1.0f, -1.0f};
+
+/* Values for an input: uniform in [-3, 3), with special values every few elements. */
+static float *values(hb_rng *rng, int64_t n, bool specials)
+{
+    float *v = malloc(sizeof(float) * (size_t)n + 4);
+    for (int64_t i = 0; i < n; i++)
+        v[i] = specials && i % 5 == 3 ? special[(i / 5) % ARRAY_LEN(special)]
+                                      : 6.0f * hb_rng_uniform(rng) - 3.0f;
+    return v;
+}
+
+/* Element i of got agrees with want: both NaN, equal, or within 1e-6 relative. */
+static void agree(const float *got, const float *want, int64_t n, const char *what)
+{
+    for (int64_t i = 0; i < n; i++) {
+        float a = got[i], b = want[i];
+        if (isnan(b)) {
+            ck_assert_msg(isnan(a), "%s [%lld]: %.9g, the interpreter NaN", what, (long long)i,
+                          (double)a);
+            continue;
+        }
+        ck_assert_msg(a == b || fabs((double)a - b) <= 1e-6 * fabs((double)b) + 1e-37,
+                      "%s [%lld]: jit %.9g, interpreter %.9g", what, (long long)i, (double)a,
+                      (double)b);
+    }
+}
+
+/* The graph in text, its leaves after the input given data, planned; run interpreted and (if
+ * built) compiled; the two outputs compared. Returns how many groups the JIT compiled. */
+static int run_both(const char *text, float **leaf_data, const float *x, int64_t out_n,
+                    const char *what)
+{
+    char err[512] = "";
+    hb_graph *g = hb_graph_parse(text, err, sizeof err);
+    ck_assert_msg(g != NULL, "%s: %s\n%s", what, err, text);
+    for (int v = 0, k = 0; v < g->nvalues; v++)
+        if (g->values[v].kind == HB_VAL_PARAM)
+            g->values[v].data = leaf_data[k++];
+    hb_pass_stats st = {0};
+    ck_assert_int_eq(hb_pass_memplan(g, &(hb_pass_opts){0}, &st), HB_OK);
+    hb_plan *plain = hb_plan_lower(g, err, sizeof err), *fast = hb_plan_lower(g, err, sizeof err);
+    ck_assert_msg(plain && fast, "%s: %s", what, err);
+#if HB_HAVE_JIT
+    ck_assert_msg(hb_jit_plan(fast, err, sizeof err) == HB_OK, "%s: %s", what, err);
+#else
+    ck_assert_int_eq(hb_jit_plan(fast, err, sizeof err), HB_ERR_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(err, "no JIT"));
+#endif
+    float *want = calloc((size_t)out_n + 1, sizeof(float)), *got = calloc((size_t)out_n + 1, sizeof(float));
+    hb_plan_ctx *c0 = hb_plan_ctx_new(plain), *c1 = hb_plan_ctx_new(fast);
+    ck_assert_int_eq(hb_plan_run(plain, c0, x, want), HB_OK);
+    ck_assert_int_eq(hb_plan_run(fast, c1, x, got), HB_OK);
+    agree(got, want, out_n, what);
+    int compiled = fast->jit_groups;
+    hb_plan_ctx_free(c0), hb_plan_ctx_free(c1);
+    hb_plan_free(plain), hb_plan_free(fast);
+    hb_graph_free(g);
+    free(want), free(got);
+    return compiled;
+}
+
+/* ---- every instruction ------------------------------------------------------------------- */
+
+typedef struct ins_case {
+    const char *prog; /* the program over r0 (the input) and r1 (a second, full-size input) */
+    int inputs;
+} ins_case;
+
+static const ins_case instructions[] = {
+    {"add(r0, r1)", 2}, {"sub(r0, r1)", 2}, {"mul(r0, r1)", 2}, {"div(r0, r1)", 2},
+    {"add_scalar(r0, 0.25)", 1}, {"sub_scalar(r0, -2)", 1}, {"mul_scalar(r0, 3)", 1},
+    {"div_scalar(r0, 7)", 1}, {"rsub_scalar(r0, 1)", 1}, {"rdiv_scalar(r0, 2)", 1},
+    {"relu(r0)", 1}, {"sigmoid(r0)", 1}, {"tanh(r0)", 1}, {"exp(r0)", 1}, {"log(r0)", 1},
+    {"abs(r0)", 1}, {"neg(r0)", 1}, {"sqrt(r0)", 1}, {"copy(r0)", 1}, {"gt(r0, 0.5)", 1},
+    {"lt(r0, 0.5)", 1}, {"ge(r0, -1)", 1}, {"le(r0, -1)", 1}, {"eq(r0, 1)", 1},
+    {"ne(r0, 1)", 1}, {"and(r0, r1)", 2}, {"or(r0, r1)", 2}, {"not(r0)", 1},
+    /* a longer one: the seed's chain */
+    {"sigmoid(r0), mul(r0, r1), mul_scalar(r2, 0.5), add_scalar(r3, 1), mul(r4, r4), "
+     "mul(r5, r4), mul_scalar(r6, 0.044715), add(r4, r7), mul_scalar(r8, 0.797884583), "
+     "tanh(r9), mul(r4, r10)", 1},
+};
+
+START_TEST(every_instruction)
+{
+    const ins_case *c = &instructions[_i];
+    const int64_t rows = 3, len = 37; /* not a multiple of any vector width */
+    char text[1024];
+    snprintf(text, sizeof text,
+             "graph t {\n  %%0 = input : f32[%lld, %lld]\n  %%1 = param \"b\" : f32[%lld, %lld]\n"
+             "  %%2 = fused(%%0%s) {prog=[%s]} : f32[%lld, %lld]\n  return %%2\n}\n",
+             (long long)rows, (long long)len, (long long)rows, (long long)len,
+             c->inputs == 2 ? ", %1" : "", c->prog, (long long)rows, (long long)len);
+    hb_rng rng;
+    hb_rng_seed(&rng, 40 + (uint64_t)_i);
+    float *x = values(&rng, rows * len, true), *b = values(&rng, rows * len, true);
+    float *leaves[1] = {b};
+    int compiled = run_both(text, leaves, x, rows * len, c->prog);
+    ck_assert_int_eq(compiled, HB_HAVE_JIT ? 1 : 0);
+    free(x), free(b);
+}
+END_TEST
+
+/* ---- how inputs are read ---------------------------------------------------------------- */
+
+START_TEST(every_way_of_reading)
+{
+    static const int64_t shapes[][2] = {{1, 1}, {1, 100}, {3, 37}, {5, 16}, {64, 10}, {2, 1},
+                                        {7, 33}, {1, 4096}};
+    const int64_t rows = shapes[_i][0], len = shapes[_i][1];
+    char text[1024];
+    /* input, one value, a column, a row, and a second full-size input */
+    snprintf(text, sizeof text,
+             "graph t {\n  %%0 = input : f32[%lld, %lld]\n  %%1 = param \"s\" : f32[1]\n"
+             "  %%2 = param \"c\" : f32[%lld, 1]\n  %%3 = param \"r\" : f32[%lld]\n"
+             "  %%4 = param \"f\" : f32[%lld, %lld]\n"
+             "  %%5 = fused(%%0, %%1, %%2, %%3, %%4) {prog=[mul(r0, r1), add(r5, r2), sub(r6, r3), "
+             "tanh(r7), mul(r8, r4), exp(r9)]} : f32[%lld, %lld]\n"
+             "  %%6 = fused(%%5, %%2) {prog=[div(r0, r1)]} : f32[%lld, %lld]\n"
+             "  return %%6\n}\n",
+             (long long)rows, (long long)len, (long long)rows, (long long)len, (long long)rows,
+             (long long)len, (long long)rows, (long long)len, (long long)rows, (long long)len);
+    hb_rng rng;
+    hb_rng_seed(&rng, 60 + (uint64_t)_i);
+    float *x = values(&rng, rows * len, true), *s = values(&rng, 1, false);
+    float *col = values(&rng, rows, false), *row = values(&rng, len, true);
+    float *full = values(&rng, rows * len, false);
+    float *leaves[4] = {s, col, row, full};
+    int compiled = run_both(text, leaves, x, rows * len, "reads");
+    ck_assert_int_eq(compiled, HB_HAVE_JIT ? 2 : 0);
+    free(x), free(s), free(col), free(row), free(full);
+}
+END_TEST
+
+/* ---- reductions ---------------------------------------------------------------------------- */
+
+START_TEST(reductions)
+{
+    static const char *const reduce[] = {"sum", "mean", "max"};
+    static const int64_t shapes[][2] = {{1, 5}, {3, 37}, {8, 16}, {2, 1000}, {33, 3}};
+    const char *r = reduce[_i % 3];
+    const int64_t rows = shapes[_i / 3 % 5][0], len = shapes[_i / 3 % 5][1];
+    bool all = _i / 15 == 0, specials = _i % 2 == 0;
+    char text[1024], out[32];
+    snprintf(out, sizeof out, all ? "f32[]" : "f32[%lld]", (long long)rows);
+    snprintf(text, sizeof text,
+             "graph t {\n  %%0 = input : f32[%lld, %lld]\n  %%1 = param \"c\" : f32[%lld, 1]\n"
+             "  %%2 = fused_reduce(%%0, %%1) {reduce=%s, %s, prog=[mul(r0, r1), sigmoid(r2)]} "
+             ": %s\n  return %%2\n}\n",
+             (long long)rows, (long long)len, (long long)rows, r, all ? "all" : "axis=1", out);
+    hb_rng rng;
+    hb_rng_seed(&rng, 80 + (uint64_t)_i);
+    float *x = values(&rng, rows * len, specials), *c = values(&rng, rows, false);
+    float *leaves[1] = {c};
+    char what[64];
+    snprintf(what, sizeof what, "%s %s over [%lld, %lld]", r, all ? "all" : "rows",
+             (long long)rows, (long long)len);
+    int compiled = run_both(text, leaves, x, all ? 1 : rows, what);
+    ck_assert_int_eq(compiled, HB_HAVE_JIT ? 1 : 0);
+    free(x), free(c);
+}
+END_TEST
+
+/* ---- models, and what explain says ------------------------------------------------------- */
+
+static hb_tensor *call_with(const char *model, bool interpret, hb_tensor *x, char **explain)
+{
+    hb_block *net = example_model_new(model, 0);
+    ck_assert_int_eq(hb_hybridize_with(net, true, &(hb_hybrid_options){.interpret = interpret}),
+                     HB_OK);
+    hb_tensor_release(test_call_ok(net, x)); /* traces */
+    hb_tensor *y = test_call_ok(net, x);     /* the plan */
+    size_t len = 0;
+    FILE *f = open_memstream(explain, &len);
+    hb_block_explain(net, f, false);
+    fclose(f);
+    hb_block_release(net);
+    return y;
+}
+
+START_TEST(models_both_ways)
+{
+    static const char *const models[] = {"mlp", "chimera", "fixed-hidden", "parallel", "factory",
+                                         "nest-mlp", "mlp-deep", "chain"};
+    const char *m = models[_i];
+    hb_rng rng;
+    hb_rng_seed(&rng, 5);
+    hb_tensor *x = strcmp(m, "chain") == 0 ? hb_randn(HB_SHAPE(1000), &rng)
+                   : strcmp(m, "mlp-deep") == 0 ? hb_randn(HB_SHAPE(4, 256), &rng)
+                                                : hb_randn(HB_SHAPE(2, 20), &rng);
+    char *t0 = NULL, *t1 = NULL;
+    hb_tensor *want = call_with(m, true, x, &t0), *got = call_with(m, false, x, &t1);
+    ck_assert_msg(rel_error(got, want) <= 1e-6, "%s: jit %g from the interpreter", m,
+                  rel_error(got, want));
+    if (strstr(t0, "jit: ")) { /* the model has fused groups */
+        ck_assert_msg(strstr(t0, "interpreted (hybridized with interpret)"), "%s", t0);
+        const char *e = getenv("HB_JIT");
+        ck_assert_msg(strstr(t1, !HB_HAVE_JIT ? "interpreted (built without LLVM)"
+                                 : e && strcmp(e, "0") == 0 ? "interpreted (HB_JIT=0)"
+                                                            : "compiled to native code in "),
+                      "%s", t1);
+    }
+    free(t0), free(t1);
+    hb_tensor_release(want), hb_tensor_release(got), hb_tensor_release(x);
+}
+END_TEST
+
+/* The seed's chain is one fused reduction: compiled whole, in under 50 ms. */
+START_TEST(chain_compiles_whole)
+{
+    if (!hb_jit_enabled())
+        return; /* HB_JIT=0 or no LLVM: models_both_ways checks what explain says */
+    hb_block *net = example_model_new("chain", 0);
+    ck_assert_int_eq(hb_hybridize(net, true), HB_OK);
+    hb_tensor *x = hb_ones(HB_SHAPE(100));
+    hb_tensor_release(test_call_ok(net, x));
+    const hb_plan *p = hb_block_plan(net, 1, (int64_t[]){100});
+    ck_assert_ptr_nonnull(p);
+    ck_assert_int_eq(p->fused_groups, 1);
+    ck_assert_int_eq(p->jit_groups, 1);
+    ck_assert_double_lt(p->jit_ms, 1000.0); /* the benchmark measures; this only bounds */
+    hb_tensor_release(x);
+    hb_block_release(net);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("jit");
+    TCase *tc = tcase_create("jit");
+    tcase_add_loop_test(tc, every_instruction, 0, (int)ARRAY_LEN(instructions));
+    tcase_add_loop_test(tc, every_way_of_reading, 0, 8);
+    tcase_add_loop_test(tc, reductions, 0, 30);
+    tcase_add_loop_test(tc, models_both_ways, 0, 8);
+    tcase_add_test(tc, chain_compiles_whole);
+    suite_add_tcase(s, tc);
+    return run_suite(s);
+}

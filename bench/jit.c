@@ -10,10 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-static hb_block *instance(const char *model, bool interpret)
+static hb_block *instance(const char *model, bool freeze, bool interpret)
 {
     hb_block *net = example_model_new(model, 0);
-    if (!net || hb_hybridize_with(net, true, &(hb_hybrid_options){.interpret = interpret})) {
+    if (!net || hb_hybridize_with(net, true, &(hb_hybrid_options){.freeze = freeze,
+                                                                   .interpret = interpret})) {
         fprintf(stderr, "bench_jit: %s\n", hb_last_error());
         exit(1);
     }
@@ -42,14 +43,17 @@ int main(int argc, char **argv)
     hb_rng_seed(&rng, 3);
     struct {
         const char *model;
+        bool freeze;
         hb_tensor *x;
         int calls;
-    } cases[] = {{"chain", hb_rand(HB_SHAPE(4194304), &rng), 1},
-                 {"mlp", hb_rand(HB_SHAPE(2, 20), &rng), 20000}};
-    printf("%-8s %14s %14s %9s   (us per call, median of %d alternating rounds)\n", "model",
+    } cases[] = {{"chain", false, hb_rand(HB_SHAPE(4194304), &rng), 1},
+                 {"mlp", false, hb_rand(HB_SHAPE(2, 20), &rng), 20000},
+                 {"mlp", true, hb_rand(HB_SHAPE(2, 20), &rng), 20000}};
+    printf("%-12s %14s %14s %9s   (us per call, median of %d alternating rounds)\n", "model",
            "interpreted", "jit", "jit/int", rounds);
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-        hb_block *net[2] = {instance(cases[c].model, true), instance(cases[c].model, false)};
+        hb_block *net[2] = {instance(cases[c].model, cases[c].freeze, true),
+                            instance(cases[c].model, cases[c].freeze, false)};
         double *t[2] = {malloc(sizeof(double) * (size_t)rounds),
                         malloc(sizeof(double) * (size_t)rounds)};
         for (int k = 0; k < 2; k++)
@@ -58,7 +62,9 @@ int main(int argc, char **argv)
             for (int k = 0; k < 2; k++)
                 t[k][r] = time_calls(net[k], cases[c].x, cases[c].calls);
         double a = median(t[0], rounds), b = median(t[1], rounds);
-        printf("%-8s %14.2f %14.2f %8.2fx\n", cases[c].model, a, b, b / a);
+        char name[32];
+        snprintf(name, sizeof name, "%s%s", cases[c].model, cases[c].freeze ? " frozen" : "");
+        printf("%-12s %14.2f %14.2f %8.2fx\n", name, a, b, b / a);
         free(t[0]), free(t[1]);
         hb_block_release(net[0]), hb_block_release(net[1]);
         hb_tensor_release(cases[c].x);
@@ -67,7 +73,7 @@ int main(int argc, char **argv)
     printf("\n%-14s %7s %8s %12s\n", "model", "fused", "compiled", "compile ms");
     for (int i = 0; i < example_model_count; i++) {
         const model_entry *e = &example_models[i];
-        hb_block *net = instance(e->name, false);
+        hb_block *net = instance(e->name, false, false);
         int64_t shape[2] = {e->batch ? e->batch : e->features, e->features};
         int ndim = e->batch ? 2 : 1;
         hb_tensor *x = hb_rand(ndim, shape, &rng);

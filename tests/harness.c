@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "models.h"
+#include "hb_config.h"
 
 const char *data_path(const char *rel)
 {
@@ -171,4 +172,13 @@ int test_count_substr(const char *s, const char *sub)
     for (const char *p = s; (p = strstr(p, sub)); p += strlen(sub))
         n++;
     return n;
+}
+
+bool test_same_result(const hb_tensor *compiled, const hb_tensor *eager)
+{
+    if (test_same_bits(compiled, eager))
+        return true;
+    const char *e = getenv("HB_JIT");
+    bool jit = HB_HAVE_JIT && !(e && strcmp(e, "0") == 0);
+    return jit && compiled && eager && rel_error(compiled, eager) <= 1e-6;
 }

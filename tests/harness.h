@@ -28,6 +28,9 @@ hb_tensor *test_fixture(const char *name, const char *file);
 hb_tensor *test_model_input(const char *name);
 hb_tensor *test_call_ok(hb_block *net, hb_tensor *x);
 bool test_same_bits(const hb_tensor *a, const hb_tensor *b);
+/* A compiled result against the eager one: the same bits with the interpreter; with the LLVM
+ * JIT on (built, and HB_JIT not 0), within 1e-6 relative — its GEMMs add in another order. */
+bool test_same_result(const hb_tensor *compiled, const hb_tensor *eager);
 char *test_slurp(const char *path); /* a whole file as a string (free()), or NULL */
 int test_count_substr(const char *s, const char *sub);
 

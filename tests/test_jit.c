@@ -183,12 +183,43 @@ START_TEST(reductions)
 }
 END_TEST
 
+/* ---- small GEMMs with their epilogue ------------------------------------------------------ */
+
+START_TEST(small_gemms)
+{
+    static const int64_t sizes[][3] = {{1, 1, 1}, {2, 20, 256}, {1, 256, 10}, {3, 37, 100},
+                                       {8, 64, 16}, {5, 3, 33}, {2, 1, 17}, {9, 20, 256}};
+    const int64_t m = sizes[_i][0], k = sizes[_i][1], n = sizes[_i][2];
+    char text[1024];
+    snprintf(text, sizeof text,
+             "graph t {\n  %%0 = input : f32[%lld, %lld]\n  %%1 = param \"w\" : f32[%lld, %lld]\n"
+             "  %%2 = param \"b\" : f32[%lld]\n  %%3 = param \"s\" : f32[]\n"
+             "  %%4 = gemm(%%0, %%1, %%2, %%3) {prog=[add(r0, r1), mul(r3, r2), relu(r4)]} "
+             ": f32[%lld, %lld]\n  return %%4\n}\n",
+             (long long)m, (long long)k, (long long)k, (long long)n, (long long)n, (long long)m,
+             (long long)n);
+    hb_rng rng;
+    hb_rng_seed(&rng, 120 + (uint64_t)_i);
+    float *x = values(&rng, m * k, false), *w = values(&rng, k * n, false);
+    float *b = values(&rng, n, false), s[1] = {0.75f};
+    float *leaves[3] = {w, b, s};
+    char what[64];
+    snprintf(what, sizeof what, "gemm %lldx%lldx%lld", (long long)m, (long long)k, (long long)n);
+    int compiled = run_both(text, leaves, x, m * n, what);
+    /* more than 8 rows: BLAS, not the JIT */
+    ck_assert_int_eq(compiled, HB_HAVE_JIT && m <= 8 ? 1 : 0);
+    free(x), free(w), free(b);
+}
+END_TEST
+
 /* ---- models, and what explain says ------------------------------------------------------- */
 
-static hb_tensor *call_with(const char *model, bool interpret, hb_tensor *x, char **explain)
+static hb_tensor *call_with(const char *model, bool freeze, bool interpret, hb_tensor *x,
+                            char **explain)
 {
     hb_block *net = example_model_new(model, 0);
-    ck_assert_int_eq(hb_hybridize_with(net, true, &(hb_hybrid_options){.interpret = interpret}),
+    ck_assert_int_eq(hb_hybridize_with(net, true, &(hb_hybrid_options){.freeze = freeze,
+                                                                        .interpret = interpret}),
                      HB_OK);
     hb_tensor_release(test_call_ok(net, x)); /* traces */
     hb_tensor *y = test_call_ok(net, x);     /* the plan */
@@ -204,16 +235,17 @@ START_TEST(models_both_ways)
 {
     static const char *const models[] = {"mlp", "chimera", "fixed-hidden", "parallel", "factory",
                                          "nest-mlp", "mlp-deep", "chain"};
-    const char *m = models[_i];
+    const char *m = models[_i % 8];
+    bool freeze = _i >= 8; /* frozen: weights packed, so the small GEMMs are the JIT's too */
     hb_rng rng;
     hb_rng_seed(&rng, 5);
     hb_tensor *x = strcmp(m, "chain") == 0 ? hb_randn(HB_SHAPE(1000), &rng)
                    : strcmp(m, "mlp-deep") == 0 ? hb_randn(HB_SHAPE(4, 256), &rng)
                                                 : hb_randn(HB_SHAPE(2, 20), &rng);
     char *t0 = NULL, *t1 = NULL;
-    hb_tensor *want = call_with(m, true, x, &t0), *got = call_with(m, false, x, &t1);
-    ck_assert_msg(rel_error(got, want) <= 1e-6, "%s: jit %g from the interpreter", m,
-                  rel_error(got, want));
+    hb_tensor *want = call_with(m, freeze, true, x, &t0), *got = call_with(m, freeze, false, x, &t1);
+    ck_assert_msg(rel_error(got, want) <= 1e-6, "%s%s: jit %g from the interpreter", m,
+                  freeze ? " (frozen)" : "", rel_error(got, want));
     if (strstr(t0, "jit: ")) { /* the model has fused groups */
         ck_assert_msg(strstr(t0, "interpreted (hybridized with interpret)"), "%s", t0);
         const char *e = getenv("HB_JIT");
@@ -253,7 +285,8 @@ int main(void)
     tcase_add_loop_test(tc, every_instruction, 0, (int)ARRAY_LEN(instructions));
     tcase_add_loop_test(tc, every_way_of_reading, 0, 8);
     tcase_add_loop_test(tc, reductions, 0, 30);
-    tcase_add_loop_test(tc, models_both_ways, 0, 8);
+    tcase_add_loop_test(tc, small_gemms, 0, 8);
+    tcase_add_loop_test(tc, models_both_ways, 0, 16);
     tcase_add_test(tc, chain_compiles_whole);
     suite_add_tcase(s, tc);
     return run_suite(s);

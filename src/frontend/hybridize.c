@@ -210,7 +210,8 @@ void hb_explain_jit(FILE *f, const hb_plan *p, const char *note)
 {
     int fused = 0;
     for (int i = 0; i < p->ninstrs; i++)
-        fused += p->instrs[i].op == HB_OP_FUSED || p->instrs[i].op == HB_OP_FUSED_REDUCE;
+        fused += p->instrs[i].op == HB_OP_FUSED || p->instrs[i].op == HB_OP_FUSED_REDUCE ||
+                 p->instrs[i].op == HB_OP_GEMM;
     if (!fused)
         return;
     if (note[0])
@@ -218,8 +219,9 @@ void hb_explain_jit(FILE *f, const hb_plan *p, const char *note)
     else
         fprintf(f, "    jit: %d of %d fused groups compiled to native code in %.1f ms%s\n",
                 p->jit_groups, p->fused_groups, p->jit_ms,
-                p->jit_groups < p->fused_groups ? " (the others read inputs broadcast in "
-                                                  "ways it does not handle)" : "");
+                p->jit_groups < p->fused_groups ? " (the others: GEMMs with many rows or a "
+                                                  "transposed operand, which BLAS runs, or "
+                                                  "inputs broadcast in other ways)" : "");
 }
 
 static plan_entry *compile(hb_graph *g, int nodes_traced, bool interpret, char *err,

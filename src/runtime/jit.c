@@ -135,6 +135,10 @@ typedef struct group {
     bool reduce;                    /* fused_reduce: over all, or each row */
     bool all;
     hb_op op;                       /* the reduction */
+    /* gemm: out[m, n] = a[m, k] · b[k, n], then the epilogue program on each output vector
+     * (r0 the product; the inputs after the first two, rows of n or single values) */
+    bool gemm;
+    int64_t m, k;
 } group;
 
 static LLVMTypeRef vec(cg *c, LLVMTypeRef t, int w)
@@ -344,6 +348,18 @@ static LLVMValueRef load(cg *c, int w, LLVMValueRef ptr, LLVMValueRef index)
     return v;
 }
 
+/* One value in every lane of a w-lane vector. */
+static LLVMValueRef spread(cg *c, int w, LLVMValueRef one)
+{
+    LLVMValueRef v = one;
+    if (w > 1) {
+        v = LLVMGetUndef(vec(c, c->f32, w));
+        for (int l = 0; l < w; l++)
+            v = LLVMBuildInsertElement(c->b, v, one, LLVMConstInt(c->i32, (unsigned)l, 0), "");
+    }
+    return v;
+}
+
 /* new = old combined with v by the reduction (vector or scalar). */
 static LLVMValueRef combine(cg *c, int w, hb_op op, LLVMValueRef old, LLVMValueRef v)
 {
@@ -382,15 +398,8 @@ static void emit_step(cg *c, emit_ctx *e, int w, LLVMValueRef j)
         }
     for (int k = 0; k < g->n; k++) /* one value or a column: spread over the lanes */
         if (g->read[k] == READ_ONE || g->read[k] == READ_COLUMN) {
-            LLVMValueRef one = g->read[k] == READ_ONE ? LLVMBuildLoad2(c->b, c->f32, e->ptr[k], "")
-                                                      : e->col[k];
-            if (w > 1) {
-                LLVMValueRef v = LLVMGetUndef(vec(c, c->f32, w));
-                for (int l = 0; l < w; l++)
-                    v = LLVMBuildInsertElement(c->b, v, one, LLVMConstInt(c->i32, (unsigned)l, 0), "");
-                one = v;
-            }
-            ins[k] = one;
+            ins[k] = spread(c, w, g->read[k] == READ_ONE ? LLVMBuildLoad2(c->b, c->f32, e->ptr[k], "")
+                                                         : e->col[k]);
         }
     LLVMValueRef y = emit_program(c, w, g->prog, ins);
     if (!g->reduce) {
@@ -403,6 +412,55 @@ static void emit_step(cg *c, emit_ctx *e, int w, LLVMValueRef j)
     LLVMValueRef acc = w > 1 ? e->vacc : e->sacc;
     LLVMTypeRef at_t = vec(c, g->op == HB_OP_MAX ? c->f32 : c->f64, w);
     LLVMBuildStore(c->b, combine(c, w, g->op, LLVMBuildLoad2(c->b, at_t, acc, ""), y), acc);
+}
+
+/* Columns [j, j + w) of every row of a gemm: m accumulators of w lanes over k, each added in
+ * order p = 0, 1, ... with fused multiply-adds (as BLAS kernels do), then the epilogue. */
+static void emit_gemm_step(cg *c, emit_ctx *e, int w, LLVMValueRef j)
+{
+    const group *g = e->g;
+    LLVMTypeRef t = vec(c, c->f32, w);
+    LLVMValueRef acc[8];
+    for (int64_t i = 0; i < g->m; i++)
+        acc[i] = slot(c, t, splat(c, c->f32, w, LLVMConstReal(c->f32, 0.0)));
+    LLVMValueRef p = slot(c, c->i64, LLVMConstInt(c->i64, 0, 0));
+    LLVMBasicBlockRef test = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "k");
+    LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "kbody");
+    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "kdone");
+    LLVMBuildBr(c->b, test);
+    LLVMPositionBuilderAtEnd(c->b, test);
+    LLVMValueRef pv = LLVMBuildLoad2(c->b, c->i64, p, "");
+    LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, pv, LLVMConstInt(c->i64, (unsigned long long)g->k, 1), ""), body, done);
+    LLVMPositionBuilderAtEnd(c->b, body);
+    LLVMValueRef brow = LLVMBuildAdd(c->b, LLVMBuildMul(c->b, pv, LLVMConstInt(c->i64, (unsigned long long)g->len, 1), ""), j, "");
+    LLVMValueRef bv = load(c, w, e->ptr[1], brow);
+    for (int64_t i = 0; i < g->m; i++) {
+        LLVMValueRef ai = LLVMBuildAdd(c->b, LLVMConstInt(c->i64, (unsigned long long)(i * g->k), 1), pv, "");
+        LLVMValueRef a = LLVMBuildLoad2(c->b, c->f32, LLVMBuildGEP2(c->b, c->f32, e->ptr[0], &ai, 1, ""), "");
+        LLVMValueRef as = spread(c, w, a);
+        LLVMValueRef old = LLVMBuildLoad2(c->b, t, acc[i], "");
+        LLVMBuildStore(c->b, madd(c, w, as, bv, old), acc[i]);
+    }
+    LLVMBuildStore(c->b, LLVMBuildAdd(c->b, pv, LLVMConstInt(c->i64, 1, 0), ""), p);
+    LLVMBuildBr(c->b, test);
+    LLVMPositionBuilderAtEnd(c->b, done);
+    for (int64_t i = 0; i < g->m; i++) {
+        LLVMValueRef ins[HB_PROG_MAX_REGS];
+        ins[0] = LLVMBuildLoad2(c->b, t, acc[i], "");
+        for (int k = 2; k < g->n; k++) {
+            if (g->read[k] == READ_ROW) {
+                ins[k - 1] = load(c, w, e->ptr[k], j);
+                continue;
+            }
+            ins[k - 1] = spread(c, w, LLVMBuildLoad2(c->b, c->f32, e->ptr[k], ""));
+        }
+        LLVMValueRef y = emit_program(c, w, g->prog, ins);
+        LLVMValueRef at = LLVMBuildAdd(c->b, LLVMConstInt(c->i64, (unsigned long long)(i * g->len), 1), j, "");
+        LLVMValueRef dst = LLVMBuildGEP2(c->b, c->f32, e->out, &at, 1, "");
+        if (w > 1)
+            dst = LLVMBuildBitCast(c->b, dst, LLVMPointerType(t, 0), "");
+        LLVMSetAlignment(LLVMBuildStore(c->b, y, dst), 4);
+    }
 }
 
 /* for (i = start; i < end; i += step) emit_step(w lanes at i) */
@@ -419,7 +477,10 @@ static void emit_loop(cg *c, emit_ctx *e, int w, int64_t start, int64_t end)
     LLVMValueRef iv = LLVMBuildLoad2(c->b, c->i64, i, "");
     LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, iv, LLVMConstInt(c->i64, (unsigned long long)end, 1), ""), body, done);
     LLVMPositionBuilderAtEnd(c->b, body);
-    emit_step(c, e, w, iv);
+    if (e->g->gemm)
+        emit_gemm_step(c, e, w, iv);
+    else
+        emit_step(c, e, w, iv);
     LLVMBuildStore(c->b, LLVMBuildAdd(c->b, iv, LLVMConstInt(c->i64, (unsigned long long)w, 1), ""), i);
     LLVMBuildBr(c->b, test);
     LLVMPositionBuilderAtEnd(c->b, done);
@@ -473,6 +534,13 @@ static void emit_group(cg *c, const group *g, const char *name, size_t operand_s
         e.ptr[k] = LLVMBuildLoad2(c->b, c->f32p, LLVMBuildBitCast(c->b, at, f32pp, ""), "");
     }
     e.out = LLVMBuildLoad2(c->b, c->f32p, LLVMBuildBitCast(c->b, LLVMGetParam(c->fn, 2), f32pp, ""), "");
+    if (g->gemm) { /* columns in vectors, then the rest one by one; all rows at once */
+        e.base = LLVMConstInt(c->i64, 0, 0);
+        emit_loop(c, &e, lanes, 0, g->len - g->len % lanes);
+        emit_loop(c, &e, 1, g->len - g->len % lanes, g->len);
+        LLVMBuildRetVoid(c->b);
+        return;
+    }
     if (g->reduce) {
         bool max = g->op == HB_OP_MAX;
         LLVMTypeRef t = max ? c->f32 : c->f64;
@@ -541,8 +609,40 @@ static bool read_of(const hb_shape *s, const hb_shape *out, read_kind *k)
 }
 
 /* The group of instruction ins, if the JIT handles it. */
+enum { GEMM_MAX_ROWS = 8, GEMM_MAX_K = 4096 };
+
+/* A gemm the JIT computes: x·b with b [k, n] as stored (not transposed: a frozen plan's packed
+ * weight, or a matmul), few rows — where a call into BLAS costs more than the arithmetic — and
+ * epilogue inputs that are rows of n or single values. */
+static bool gemm_of(const hb_plan *p, const hb_instr *ins, group *g)
+{
+    const int *slots = &p->operand_slots[ins->first_operand];
+    const hb_shape *a = &p->slots[slots[0]].shape, *b = &p->slots[slots[1]].shape;
+    if (ins->attrs.trans_a || ins->attrs.trans_b || b->ndim != 2 || a->ndim < 1 ||
+        !ins->attrs.prog || ins->attrs.prog->ninputs != ins->ninputs - 1 ||
+        ins->ninputs > HB_PROG_MAX_REGS)
+        return false;
+    *g = (group){.prog = ins->attrs.prog, .n = ins->ninputs, .gemm = true, .k = b->dim[0],
+                 .len = b->dim[1]};
+    g->m = g->k ? hb_shape_numel(a) / g->k : 0;
+    if (g->m < 1 || g->m > GEMM_MAX_ROWS || g->k < 1 || g->k > GEMM_MAX_K || g->len < 1 ||
+        a->dim[a->ndim - 1] != g->k)
+        return false;
+    hb_shape out = p->slots[slots[ins->ninputs]].shape;
+    for (int k = 2; k < ins->ninputs; k++)
+        if (!read_of(&p->slots[slots[k]].shape, &out, &g->read[k]) ||
+            (g->read[k] != READ_ROW && g->read[k] != READ_ONE))
+            return false;
+    for (int k = 0; k < g->prog->nins; k++)
+        if (!emit_ins_known(g->prog->ins[k].op))
+            return false;
+    return true;
+}
+
 static bool group_of(const hb_plan *p, const hb_instr *ins, group *g)
 {
+    if (ins->op == HB_OP_GEMM)
+        return gemm_of(p, ins, g);
     if (ins->op != HB_OP_FUSED && ins->op != HB_OP_FUSED_REDUCE)
         return false;
     const int *slots = &p->operand_slots[ins->first_operand];
@@ -678,7 +778,7 @@ hb_status hb_jit_plan(hb_plan *p, char *err, size_t err_size)
         hb_instr *ins = &p->instrs[i];
         if (ins->body) /* a loop's body: a plan of its own */
             st = hb_jit_plan(ins->body, err, err_size);
-        if (ins->op != HB_OP_FUSED && ins->op != HB_OP_FUSED_REDUCE)
+        if (ins->op != HB_OP_FUSED && ins->op != HB_OP_FUSED_REDUCE && ins->op != HB_OP_GEMM)
             continue;
         p->fused_groups++;
         if (n < MAX_GROUPS && group_of(p, ins, &groups[n]))

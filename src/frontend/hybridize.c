@@ -211,13 +211,13 @@ void hb_explain_jit(FILE *f, const hb_plan *p, const char *note)
     int fused = 0;
     for (int i = 0; i < p->ninstrs; i++)
         fused += p->instrs[i].op == HB_OP_FUSED || p->instrs[i].op == HB_OP_FUSED_REDUCE ||
-                 p->instrs[i].op == HB_OP_GEMM;
+                 p->instrs[i].op == HB_OP_GEMM || p->instrs[i].op == HB_OP_LINEAR;
     if (!fused)
         return;
     if (note[0])
-        fprintf(f, "    jit: %d fused groups interpreted (%s)\n", fused, note);
+        fprintf(f, "    jit: %d fused groups and GEMMs interpreted (%s)\n", fused, note);
     else
-        fprintf(f, "    jit: %d of %d fused groups compiled to native code in %.1f ms%s\n",
+        fprintf(f, "    jit: %d of %d fused groups and GEMMs compiled to native code in %.1f ms%s\n",
                 p->jit_groups, p->fused_groups, p->jit_ms,
                 p->jit_groups < p->fused_groups ? " (the others: GEMMs with many rows or a "
                                                   "transposed operand, which BLAS runs, or "

@@ -139,6 +139,8 @@ typedef struct group {
      * (r0 the product; the inputs after the first two, rows of n or single values) */
     bool gemm;
     int64_t m, k;
+    bool trans_b; /* b is [n, k] (a linear's weight): each output a dot product over k */
+    bool linear;  /* a linear: no program; a bias (input 2) added if there is one */
 } group;
 
 static LLVMTypeRef vec(cg *c, LLVMTypeRef t, int w)
@@ -463,6 +465,101 @@ static void emit_gemm_step(cg *c, emit_ctx *e, int w, LLVMValueRef j)
     }
 }
 
+/* A counted loop for (i = start; i < end; i += step), opened and closed around its body. */
+typedef struct loop {
+    LLVMValueRef var, i;
+    LLVMBasicBlockRef test, done;
+    int64_t step;
+} loop;
+
+static loop loop_open(cg *c, int64_t start, int64_t end, int64_t step)
+{
+    loop l = {.var = slot(c, c->i64, LLVMConstInt(c->i64, (unsigned long long)start, 1)), .step = step};
+    l.test = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "test");
+    LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "body");
+    l.done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "done");
+    LLVMBuildBr(c->b, l.test);
+    LLVMPositionBuilderAtEnd(c->b, l.test);
+    l.i = LLVMBuildLoad2(c->b, c->i64, l.var, "");
+    LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, l.i, LLVMConstInt(c->i64, (unsigned long long)end, 1), ""), body, l.done);
+    LLVMPositionBuilderAtEnd(c->b, body);
+    return l;
+}
+
+static void loop_close(cg *c, const loop *l)
+{
+    LLVMBuildStore(c->b, LLVMBuildAdd(c->b, l->i, LLVMConstInt(c->i64, (unsigned long long)l->step, 1), ""), l->var);
+    LLVMBuildBr(c->b, l->test);
+    LLVMPositionBuilderAtEnd(c->b, l->done);
+}
+
+/* The lanes of v added pairwise (halves, then quarters, ...): one fixed order. */
+static LLVMValueRef sum_lanes(cg *c, LLVMValueRef v, int w)
+{
+    for (; w > 1; w /= 2) {
+        LLVMValueRef lo[16], hi[16];
+        for (int l = 0; l < w / 2; l++) {
+            lo[l] = LLVMConstInt(c->i32, (unsigned)l, 0);
+            hi[l] = LLVMConstInt(c->i32, (unsigned)(l + w / 2), 0);
+        }
+        LLVMValueRef undef = LLVMGetUndef(LLVMTypeOf(v));
+        v = add(c, LLVMBuildShuffleVector(c->b, v, undef, LLVMConstVector(lo, (unsigned)(w / 2)), ""),
+                LLVMBuildShuffleVector(c->b, v, undef, LLVMConstVector(hi, (unsigned)(w / 2)), ""));
+    }
+    return LLVMBuildExtractElement(c->b, v, LLVMConstInt(c->i32, 0, 0), "");
+}
+
+/* x·bᵀ with b [n, k]: output (i, j) is row i of x dotted with row j of b — vectors of `lanes`
+ * products added per lane, then the lanes pairwise, then the last k % lanes in order — and the
+ * epilogue (a linear's bias, or the program) on it. */
+static void emit_gemm_nt(cg *c, emit_ctx *e)
+{
+    const group *g = e->g;
+    LLVMTypeRef t = vec(c, c->f32, lanes);
+    LLVMValueRef acc[8], tail[8];
+    for (int64_t i = 0; i < g->m; i++) {
+        acc[i] = slot(c, t, splat(c, c->f32, lanes, LLVMConstReal(c->f32, 0.0)));
+        tail[i] = slot(c, c->f32, LLVMConstReal(c->f32, 0.0));
+    }
+    int64_t kv = g->k - g->k % lanes;
+    loop j = loop_open(c, 0, g->len, 1);
+    for (int64_t i = 0; i < g->m; i++) {
+        LLVMBuildStore(c->b, splat(c, c->f32, lanes, LLVMConstReal(c->f32, 0.0)), acc[i]);
+        LLVMBuildStore(c->b, LLVMConstReal(c->f32, 0.0), tail[i]);
+    }
+    LLVMValueRef brow = LLVMBuildMul(c->b, j.i, LLVMConstInt(c->i64, (unsigned long long)g->k, 1), "");
+    for (int part = 0; part < 2; part++) { /* vectors of lanes, then the rest one by one */
+        int w = part == 0 ? lanes : 1;
+        if (part == 0 ? kv == 0 : kv == g->k)
+            continue;
+        loop p = loop_open(c, part == 0 ? 0 : kv, part == 0 ? kv : g->k, w);
+        LLVMValueRef bv = load(c, w, e->ptr[1], LLVMBuildAdd(c->b, brow, p.i, ""));
+        for (int64_t i = 0; i < g->m; i++) {
+            LLVMValueRef xi = LLVMBuildAdd(c->b, LLVMConstInt(c->i64, (unsigned long long)(i * g->k), 1), p.i, "");
+            LLVMValueRef a = part == 0 ? acc[i] : tail[i];
+            LLVMValueRef old = LLVMBuildLoad2(c->b, vec(c, c->f32, w), a, "");
+            LLVMBuildStore(c->b, madd(c, w, load(c, w, e->ptr[0], xi), bv, old), a);
+        }
+        loop_close(c, &p);
+    }
+    for (int64_t i = 0; i < g->m; i++) {
+        LLVMValueRef total = add(c, sum_lanes(c, LLVMBuildLoad2(c->b, t, acc[i], ""), lanes),
+                                 LLVMBuildLoad2(c->b, c->f32, tail[i], ""));
+        if (g->linear && g->n == 3)
+            total = add(c, total, load(c, 1, e->ptr[2], j.i));
+        if (!g->linear) {
+            LLVMValueRef ins[HB_PROG_MAX_REGS];
+            ins[0] = total;
+            for (int k = 2; k < g->n; k++)
+                ins[k - 1] = load(c, 1, e->ptr[k], g->read[k] == READ_ROW ? j.i : LLVMConstInt(c->i64, 0, 0));
+            total = emit_program(c, 1, g->prog, ins);
+        }
+        LLVMValueRef at = LLVMBuildAdd(c->b, LLVMConstInt(c->i64, (unsigned long long)(i * g->len), 1), j.i, "");
+        LLVMBuildStore(c->b, total, LLVMBuildGEP2(c->b, c->f32, e->out, &at, 1, ""));
+    }
+    loop_close(c, &j);
+}
+
 /* for (i = start; i < end; i += step) emit_step(w lanes at i) */
 static void emit_loop(cg *c, emit_ctx *e, int w, int64_t start, int64_t end)
 {
@@ -534,6 +631,11 @@ static void emit_group(cg *c, const group *g, const char *name, size_t operand_s
         e.ptr[k] = LLVMBuildLoad2(c->b, c->f32p, LLVMBuildBitCast(c->b, at, f32pp, ""), "");
     }
     e.out = LLVMBuildLoad2(c->b, c->f32p, LLVMBuildBitCast(c->b, LLVMGetParam(c->fn, 2), f32pp, ""), "");
+    if (g->gemm && g->trans_b) {
+        emit_gemm_nt(c, &e);
+        LLVMBuildRetVoid(c->b);
+        return;
+    }
     if (g->gemm) { /* columns in vectors, then the rest one by one; all rows at once */
         e.base = LLVMConstInt(c->i64, 0, 0);
         emit_loop(c, &e, lanes, 0, g->len - g->len % lanes);
@@ -609,7 +711,34 @@ static bool read_of(const hb_shape *s, const hb_shape *out, read_kind *k)
 }
 
 /* The group of instruction ins, if the JIT handles it. */
-enum { GEMM_MAX_ROWS = 8, GEMM_MAX_K = 4096 };
+enum { GEMM_MAX_ROWS = 8, GEMM_MAX_K = 4096, DOT_MIN_K = 32 };
+
+/* x·wᵀ (a linear, or a gemm with trans_b) with few rows and a long enough k that each output
+ * is worth a vector dot product (below that the small-GEMM kernel does better). */
+static bool gemm_nt_of(const hb_plan *p, const hb_instr *ins, group *g)
+{
+    const int *slots = &p->operand_slots[ins->first_operand];
+    const hb_shape *a = &p->slots[slots[0]].shape, *b = &p->slots[slots[1]].shape;
+    bool linear = ins->op == HB_OP_LINEAR;
+    if (b->ndim != 2 || a->ndim < 1 || ins->attrs.trans_a || ins->ninputs > HB_PROG_MAX_REGS ||
+        (!linear && (!ins->attrs.prog || ins->attrs.prog->ninputs != ins->ninputs - 1)))
+        return false;
+    *g = (group){.prog = linear ? NULL : ins->attrs.prog, .n = ins->ninputs, .gemm = true,
+                 .trans_b = true, .linear = linear, .k = b->dim[1], .len = b->dim[0]};
+    g->m = g->k ? hb_shape_numel(a) / g->k : 0;
+    if (g->m < 1 || g->m > GEMM_MAX_ROWS || g->k < DOT_MIN_K || g->k > GEMM_MAX_K ||
+        g->len < 1 || a->dim[a->ndim - 1] != g->k)
+        return false;
+    hb_shape out = p->slots[slots[ins->ninputs]].shape;
+    for (int k = 2; k < ins->ninputs; k++)
+        if (!read_of(&p->slots[slots[k]].shape, &out, &g->read[k]) ||
+            (g->read[k] != READ_ROW && g->read[k] != READ_ONE))
+            return false;
+    for (int k = 0; !linear && k < g->prog->nins; k++)
+        if (!emit_ins_known(g->prog->ins[k].op))
+            return false;
+    return true;
+}
 
 /* A gemm the JIT computes: x·b with b [k, n] as stored (not transposed: a frozen plan's packed
  * weight, or a matmul), few rows — where a call into BLAS costs more than the arithmetic — and
@@ -641,6 +770,8 @@ static bool gemm_of(const hb_plan *p, const hb_instr *ins, group *g)
 
 static bool group_of(const hb_plan *p, const hb_instr *ins, group *g)
 {
+    if (ins->op == HB_OP_LINEAR || (ins->op == HB_OP_GEMM && ins->attrs.trans_b))
+        return gemm_nt_of(p, ins, g);
     if (ins->op == HB_OP_GEMM)
         return gemm_of(p, ins, g);
     if (ins->op != HB_OP_FUSED && ins->op != HB_OP_FUSED_REDUCE)
@@ -778,7 +909,8 @@ hb_status hb_jit_plan(hb_plan *p, char *err, size_t err_size)
         hb_instr *ins = &p->instrs[i];
         if (ins->body) /* a loop's body: a plan of its own */
             st = hb_jit_plan(ins->body, err, err_size);
-        if (ins->op != HB_OP_FUSED && ins->op != HB_OP_FUSED_REDUCE && ins->op != HB_OP_GEMM)
+        if (ins->op != HB_OP_FUSED && ins->op != HB_OP_FUSED_REDUCE && ins->op != HB_OP_GEMM &&
+            ins->op != HB_OP_LINEAR)
             continue;
         p->fused_groups++;
         if (n < MAX_GROUPS && group_of(p, ins, &groups[n]))

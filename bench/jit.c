@@ -21,6 +21,23 @@ static hb_block *instance(const char *model, bool freeze, bool interpret)
     return net;
 }
 
+/* Microseconds per bare plan run (hb_plan_run on the block's plan: no block call around it). */
+static double time_plan(hb_block *net, hb_tensor *x, int calls)
+{
+    const hb_plan *p = hb_block_plan(net, hb_tensor_ndim(x), hb_tensor_shape(x));
+    hb_plan_ctx *ctx = p ? hb_plan_ctx_new(p) : NULL;
+    float *out = malloc(sizeof(float) * 4096);
+    if (!ctx || !out)
+        exit(1);
+    double t0 = now_us();
+    for (int i = 0; i < calls; i++)
+        hb_plan_run(p, ctx, hb_tensor_cdata(x), out);
+    double us = (now_us() - t0) / calls;
+    hb_plan_ctx_free(ctx);
+    free(out);
+    return us;
+}
+
 /* Microseconds per call over calls calls. */
 static double time_calls(hb_block *net, hb_tensor *x, int calls)
 {
@@ -49,7 +66,7 @@ int main(int argc, char **argv)
     } cases[] = {{"chain", false, hb_rand(HB_SHAPE(4194304), &rng), 1},
                  {"mlp", false, hb_rand(HB_SHAPE(2, 20), &rng), 20000},
                  {"mlp", true, hb_rand(HB_SHAPE(2, 20), &rng), 20000}};
-    printf("%-12s %14s %14s %9s   (us per call, median of %d alternating rounds)\n", "model",
+    printf("%-18s %14s %14s %9s   (us, median of %d alternating rounds)\n", "model",
            "interpreted", "jit", "jit/int", rounds);
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         hb_block *net[2] = {instance(cases[c].model, cases[c].freeze, true),
@@ -58,13 +75,17 @@ int main(int argc, char **argv)
                         malloc(sizeof(double) * (size_t)rounds)};
         for (int k = 0; k < 2; k++)
             time_calls(net[k], cases[c].x, 2); /* trace, compile, warm */
-        for (int r = 0; r < rounds; r++)
-            for (int k = 0; k < 2; k++)
-                t[k][r] = time_calls(net[k], cases[c].x, cases[c].calls);
-        double a = median(t[0], rounds), b = median(t[1], rounds);
-        char name[32];
-        snprintf(name, sizeof name, "%s%s", cases[c].model, cases[c].freeze ? " frozen" : "");
-        printf("%-12s %14.2f %14.2f %8.2fx\n", name, a, b, b / a);
+        for (int bare = 0; bare < 2; bare++) { /* block calls, then bare plan runs */
+            for (int r = 0; r < rounds; r++)
+                for (int k = 0; k < 2; k++)
+                    t[k][r] = bare ? time_plan(net[k], cases[c].x, cases[c].calls)
+                                   : time_calls(net[k], cases[c].x, cases[c].calls);
+            double a = median(t[0], rounds), b = median(t[1], rounds);
+            char name[48];
+            snprintf(name, sizeof name, "%s%s, %s", cases[c].model,
+                     cases[c].freeze ? " frozen" : "", bare ? "plan run" : "call");
+            printf("%-18s %14.2f %14.2f %8.2fx\n", name, a, b, b / a);
+        }
         free(t[0]), free(t[1]);
         hb_block_release(net[0]), hb_block_release(net[1]);
         hb_tensor_release(cases[c].x);

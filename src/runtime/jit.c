@@ -416,15 +416,20 @@ static void emit_step(cg *c, emit_ctx *e, int w, LLVMValueRef j)
     LLVMBuildStore(c->b, combine(c, w, g->op, LLVMBuildLoad2(c->b, at_t, acc, ""), y), acc);
 }
 
-/* Columns [j, j + w) of every row of a gemm: m accumulators of w lanes over k, each added in
- * order p = 0, 1, ... with fused multiply-adds (as BLAS kernels do), then the epilogue. */
-static void emit_gemm_step(cg *c, emit_ctx *e, int w, LLVMValueRef j)
+/* Columns [j, j + units·w) of every row of a gemm, as `units` vectors of w: m × units
+ * accumulators over k (several, so the multiply-adds of one do not wait on the last), each
+ * added in order p = 0, 1, ... with fused multiply-adds (as BLAS kernels do); then the
+ * epilogue on each. */
+static void emit_gemm_step(cg *c, emit_ctx *e, int w, int units, LLVMValueRef j)
 {
     const group *g = e->g;
     LLVMTypeRef t = vec(c, c->f32, w);
-    LLVMValueRef acc[8];
-    for (int64_t i = 0; i < g->m; i++)
-        acc[i] = slot(c, t, splat(c, c->f32, w, LLVMConstReal(c->f32, 0.0)));
+    LLVMValueRef acc[8][4], col[4];
+    for (int u = 0; u < units; u++) {
+        col[u] = LLVMBuildAdd(c->b, j, LLVMConstInt(c->i64, (unsigned long long)(u * w), 0), "");
+        for (int64_t i = 0; i < g->m; i++)
+            acc[i][u] = slot(c, t, splat(c, c->f32, w, LLVMConstReal(c->f32, 0.0)));
+    }
     LLVMValueRef p = slot(c, c->i64, LLVMConstInt(c->i64, 0, 0));
     LLVMBasicBlockRef test = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "k");
     LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "kbody");
@@ -434,35 +439,34 @@ static void emit_gemm_step(cg *c, emit_ctx *e, int w, LLVMValueRef j)
     LLVMValueRef pv = LLVMBuildLoad2(c->b, c->i64, p, "");
     LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, pv, LLVMConstInt(c->i64, (unsigned long long)g->k, 1), ""), body, done);
     LLVMPositionBuilderAtEnd(c->b, body);
-    LLVMValueRef brow = LLVMBuildAdd(c->b, LLVMBuildMul(c->b, pv, LLVMConstInt(c->i64, (unsigned long long)g->len, 1), ""), j, "");
-    LLVMValueRef bv = load(c, w, e->ptr[1], brow);
+    LLVMValueRef brow = LLVMBuildMul(c->b, pv, LLVMConstInt(c->i64, (unsigned long long)g->len, 1), "");
+    LLVMValueRef bv[4];
+    for (int u = 0; u < units; u++)
+        bv[u] = load(c, w, e->ptr[1], LLVMBuildAdd(c->b, brow, col[u], ""));
     for (int64_t i = 0; i < g->m; i++) {
         LLVMValueRef ai = LLVMBuildAdd(c->b, LLVMConstInt(c->i64, (unsigned long long)(i * g->k), 1), pv, "");
-        LLVMValueRef a = LLVMBuildLoad2(c->b, c->f32, LLVMBuildGEP2(c->b, c->f32, e->ptr[0], &ai, 1, ""), "");
-        LLVMValueRef as = spread(c, w, a);
-        LLVMValueRef old = LLVMBuildLoad2(c->b, t, acc[i], "");
-        LLVMBuildStore(c->b, madd(c, w, as, bv, old), acc[i]);
+        LLVMValueRef as = spread(c, w, LLVMBuildLoad2(c->b, c->f32, LLVMBuildGEP2(c->b, c->f32, e->ptr[0], &ai, 1, ""), ""));
+        for (int u = 0; u < units; u++)
+            LLVMBuildStore(c->b, madd(c, w, as, bv[u], LLVMBuildLoad2(c->b, t, acc[i][u], "")), acc[i][u]);
     }
     LLVMBuildStore(c->b, LLVMBuildAdd(c->b, pv, LLVMConstInt(c->i64, 1, 0), ""), p);
     LLVMBuildBr(c->b, test);
     LLVMPositionBuilderAtEnd(c->b, done);
-    for (int64_t i = 0; i < g->m; i++) {
-        LLVMValueRef ins[HB_PROG_MAX_REGS];
-        ins[0] = LLVMBuildLoad2(c->b, t, acc[i], "");
-        for (int k = 2; k < g->n; k++) {
-            if (g->read[k] == READ_ROW) {
-                ins[k - 1] = load(c, w, e->ptr[k], j);
-                continue;
-            }
-            ins[k - 1] = spread(c, w, LLVMBuildLoad2(c->b, c->f32, e->ptr[k], ""));
+    for (int64_t i = 0; i < g->m; i++)
+        for (int u = 0; u < units; u++) {
+            LLVMValueRef ins[HB_PROG_MAX_REGS];
+            ins[0] = LLVMBuildLoad2(c->b, t, acc[i][u], "");
+            for (int k = 2; k < g->n; k++)
+                ins[k - 1] = g->read[k] == READ_ROW
+                                 ? load(c, w, e->ptr[k], col[u])
+                                 : spread(c, w, LLVMBuildLoad2(c->b, c->f32, e->ptr[k], ""));
+            LLVMValueRef y = emit_program(c, w, g->prog, ins);
+            LLVMValueRef at = LLVMBuildAdd(c->b, LLVMConstInt(c->i64, (unsigned long long)(i * g->len), 1), col[u], "");
+            LLVMValueRef dst = LLVMBuildGEP2(c->b, c->f32, e->out, &at, 1, "");
+            if (w > 1)
+                dst = LLVMBuildBitCast(c->b, dst, LLVMPointerType(t, 0), "");
+            LLVMSetAlignment(LLVMBuildStore(c->b, y, dst), 4);
         }
-        LLVMValueRef y = emit_program(c, w, g->prog, ins);
-        LLVMValueRef at = LLVMBuildAdd(c->b, LLVMConstInt(c->i64, (unsigned long long)(i * g->len), 1), j, "");
-        LLVMValueRef dst = LLVMBuildGEP2(c->b, c->f32, e->out, &at, 1, "");
-        if (w > 1)
-            dst = LLVMBuildBitCast(c->b, dst, LLVMPointerType(t, 0), "");
-        LLVMSetAlignment(LLVMBuildStore(c->b, y, dst), 4);
-    }
 }
 
 /* A counted loop for (i = start; i < end; i += step), opened and closed around its body. */
@@ -574,10 +578,7 @@ static void emit_loop(cg *c, emit_ctx *e, int w, int64_t start, int64_t end)
     LLVMValueRef iv = LLVMBuildLoad2(c->b, c->i64, i, "");
     LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, iv, LLVMConstInt(c->i64, (unsigned long long)end, 1), ""), body, done);
     LLVMPositionBuilderAtEnd(c->b, body);
-    if (e->g->gemm)
-        emit_gemm_step(c, e, w, iv);
-    else
-        emit_step(c, e, w, iv);
+    emit_step(c, e, w, iv);
     LLVMBuildStore(c->b, LLVMBuildAdd(c->b, iv, LLVMConstInt(c->i64, (unsigned long long)w, 1), ""), i);
     LLVMBuildBr(c->b, test);
     LLVMPositionBuilderAtEnd(c->b, done);
@@ -636,10 +637,19 @@ static void emit_group(cg *c, const group *g, const char *name, size_t operand_s
         LLVMBuildRetVoid(c->b);
         return;
     }
-    if (g->gemm) { /* columns in vectors, then the rest one by one; all rows at once */
-        e.base = LLVMConstInt(c->i64, 0, 0);
-        emit_loop(c, &e, lanes, 0, g->len - g->len % lanes);
-        emit_loop(c, &e, 1, g->len - g->len % lanes, g->len);
+    if (g->gemm) { /* columns four vectors at a time, then one, then one by one */
+        int64_t n4 = g->len - g->len % (4 * lanes), nv = g->len - g->len % lanes;
+        const struct {
+            int64_t start, end;
+            int w, units;
+        } parts[3] = {{0, n4, lanes, 4}, {n4, nv, lanes, 1}, {nv, g->len, 1, 1}};
+        for (int k = 0; k < 3; k++) {
+            if (parts[k].start >= parts[k].end)
+                continue;
+            loop j = loop_open(c, parts[k].start, parts[k].end, parts[k].w * parts[k].units);
+            emit_gemm_step(c, &e, parts[k].w, parts[k].units, j.i);
+            loop_close(c, &j);
+        }
         LLVMBuildRetVoid(c->b);
         return;
     }

@@ -19,8 +19,8 @@
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
-static const float special[] = {NAN, INFINITY, -INFINITY, -0.0f, 0.0f, 1e-40f, -1e-40f, 88.5f,
-                                -104.0f, 1e30f, -1e30f, 0.625f, 9.5f, -9.5f, 1.0f, -1.0f};
+static const float special[] = {NAN,     INFINITY, -INFINITY, -0.0f,  0.0f, 1e-40f, -1e-40f, 88.5f,
+                                -104.0f, 1e30f,    -1e30f,    0.625f, 9.5f, -9.5f,  1.0f,    -1.0f};
 
 /* Values for an input: uniform in [-3, 3), with special values every few elements. */
 static float *values(hb_rng *rng, int64_t n, bool specials)
@@ -49,9 +49,9 @@ static void agree(const float *got, const float *want, int64_t n, const char *wh
                           (double)a);
             continue;
         }
-        ck_assert_msg(a == b || fabs((double)a - b) <= 1e-6 * (products ? scale : fabs((double)b)) + 1e-37,
-                      "%s [%lld]: jit %.9g, interpreter %.9g", what, (long long)i, (double)a,
-                      (double)b);
+        ck_assert_msg(
+            a == b || fabs((double)a - b) <= 1e-6 * (products ? scale : fabs((double)b)) + 1e-37,
+            "%s [%lld]: jit %.9g, interpreter %.9g", what, (long long)i, (double)a, (double)b);
     }
 }
 
@@ -76,7 +76,8 @@ static int run_both(const char *text, float **leaf_data, const float *x, int64_t
     ck_assert_int_eq(hb_jit_plan(fast, err, sizeof err), HB_ERR_UNSUPPORTED);
     ck_assert_ptr_nonnull(strstr(err, "no JIT"));
 #endif
-    float *want = calloc((size_t)out_n + 1, sizeof(float)), *got = calloc((size_t)out_n + 1, sizeof(float));
+    float *want = calloc((size_t)out_n + 1, sizeof(float)),
+          *got = calloc((size_t)out_n + 1, sizeof(float));
     hb_plan_ctx *c0 = hb_plan_ctx_new(plain), *c1 = hb_plan_ctx_new(fast);
     ck_assert_int_eq(hb_plan_run(plain, c0, x, want), HB_OK);
     ck_assert_int_eq(hb_plan_run(fast, c1, x, got), HB_OK);
@@ -97,17 +98,39 @@ typedef struct ins_case {
 } ins_case;
 
 static const ins_case instructions[] = {
-    {"add(r0, r1)", 2}, {"sub(r0, r1)", 2}, {"mul(r0, r1)", 2}, {"div(r0, r1)", 2},
-    {"add_scalar(r0, 0.25)", 1}, {"sub_scalar(r0, -2)", 1}, {"mul_scalar(r0, 3)", 1},
-    {"div_scalar(r0, 7)", 1}, {"rsub_scalar(r0, 1)", 1}, {"rdiv_scalar(r0, 2)", 1},
-    {"relu(r0)", 1}, {"sigmoid(r0)", 1}, {"tanh(r0)", 1}, {"exp(r0)", 1}, {"log(r0)", 1},
-    {"abs(r0)", 1}, {"neg(r0)", 1}, {"sqrt(r0)", 1}, {"copy(r0)", 1}, {"gt(r0, 0.5)", 1},
-    {"lt(r0, 0.5)", 1}, {"ge(r0, -1)", 1}, {"le(r0, -1)", 1}, {"eq(r0, 1)", 1},
-    {"ne(r0, 1)", 1}, {"and(r0, r1)", 2}, {"or(r0, r1)", 2}, {"not(r0)", 1},
+    {"add(r0, r1)", 2},
+    {"sub(r0, r1)", 2},
+    {"mul(r0, r1)", 2},
+    {"div(r0, r1)", 2},
+    {"add_scalar(r0, 0.25)", 1},
+    {"sub_scalar(r0, -2)", 1},
+    {"mul_scalar(r0, 3)", 1},
+    {"div_scalar(r0, 7)", 1},
+    {"rsub_scalar(r0, 1)", 1},
+    {"rdiv_scalar(r0, 2)", 1},
+    {"relu(r0)", 1},
+    {"sigmoid(r0)", 1},
+    {"tanh(r0)", 1},
+    {"exp(r0)", 1},
+    {"log(r0)", 1},
+    {"abs(r0)", 1},
+    {"neg(r0)", 1},
+    {"sqrt(r0)", 1},
+    {"copy(r0)", 1},
+    {"gt(r0, 0.5)", 1},
+    {"lt(r0, 0.5)", 1},
+    {"ge(r0, -1)", 1},
+    {"le(r0, -1)", 1},
+    {"eq(r0, 1)", 1},
+    {"ne(r0, 1)", 1},
+    {"and(r0, r1)", 2},
+    {"or(r0, r1)", 2},
+    {"not(r0)", 1},
     /* a longer one: the seed's chain */
     {"sigmoid(r0), mul(r0, r1), mul_scalar(r2, 0.5), add_scalar(r3, 1), mul(r4, r4), "
      "mul(r5, r4), mul_scalar(r6, 0.044715), add(r4, r7), mul_scalar(r8, 0.797884583), "
-     "tanh(r9), mul(r4, r10)", 1},
+     "tanh(r9), mul(r4, r10)",
+     1},
 };
 
 START_TEST(every_instruction)
@@ -135,8 +158,8 @@ END_TEST
 
 START_TEST(every_way_of_reading)
 {
-    static const int64_t shapes[][2] = {{1, 1}, {1, 100}, {3, 37}, {5, 16}, {64, 10}, {2, 1},
-                                        {7, 33}, {1, 4096}};
+    static const int64_t shapes[][2] = {{1, 1},   {1, 100}, {3, 37}, {5, 16},
+                                        {64, 10}, {2, 1},   {7, 33}, {1, 4096}};
     const int64_t rows = shapes[_i][0], len = shapes[_i][1];
     products = false;
     char text[1024];
@@ -185,8 +208,8 @@ START_TEST(reductions)
     float *x = values(&rng, rows * len, specials), *c = values(&rng, rows, false);
     float *leaves[1] = {c};
     char what[64];
-    snprintf(what, sizeof what, "%s %s over [%lld, %lld]", r, all ? "all" : "rows",
-             (long long)rows, (long long)len);
+    snprintf(what, sizeof what, "%s %s over [%lld, %lld]", r, all ? "all" : "rows", (long long)rows,
+             (long long)len);
     int compiled = run_both(text, leaves, x, all ? 1 : rows, what);
     ck_assert_int_eq(compiled, HB_HAVE_JIT ? 1 : 0);
     free(x), free(c);
@@ -197,8 +220,8 @@ END_TEST
 
 START_TEST(small_gemms)
 {
-    static const int64_t sizes[][3] = {{1, 1, 1}, {2, 20, 256}, {1, 256, 10}, {3, 37, 100},
-                                       {8, 64, 16}, {5, 3, 33}, {2, 1, 17}, {9, 20, 256}};
+    static const int64_t sizes[][3] = {{1, 1, 1},   {2, 20, 256}, {1, 256, 10}, {3, 37, 100},
+                                       {8, 64, 16}, {5, 3, 33},   {2, 1, 17},   {9, 20, 256}};
     const int64_t m = sizes[_i][0], k = sizes[_i][1], n = sizes[_i][2];
     products = true;
     char text[1024];
@@ -225,13 +248,15 @@ START_TEST(small_gemms)
         for (int64_t j = 0; j < n; j++)
             wt[j * k + p] = w[p * n + j];
     for (int form = 0; form < 2; form++) {
-        snprintf(text, sizeof text,
-                 "graph t {\n  %%0 = input : f32[%lld, %lld]\n  %%1 = param \"w\" : f32[%lld, %lld]\n"
-                 "  %%2 = param \"b\" : f32[%lld]\n  %%3 = param \"s\" : f32[]\n"
-                 "  %%4 = %s : f32[%lld, %lld]\n  return %%4\n}\n",
-                 (long long)m, (long long)k, (long long)n, (long long)k, (long long)n,
-                 form ? "gemm(%0, %1, %2, %3) {trans_b, prog=[add(r0, r1), mul(r3, r2), relu(r4)]}"
-                      : "linear(%0, %1, %2)", (long long)m, (long long)n);
+        snprintf(
+            text, sizeof text,
+            "graph t {\n  %%0 = input : f32[%lld, %lld]\n  %%1 = param \"w\" : f32[%lld, %lld]\n"
+            "  %%2 = param \"b\" : f32[%lld]\n  %%3 = param \"s\" : f32[]\n"
+            "  %%4 = %s : f32[%lld, %lld]\n  return %%4\n}\n",
+            (long long)m, (long long)k, (long long)n, (long long)k, (long long)n,
+            form ? "gemm(%0, %1, %2, %3) {trans_b, prog=[add(r0, r1), mul(r3, r2), relu(r4)]}"
+                 : "linear(%0, %1, %2)",
+            (long long)m, (long long)n);
         snprintf(what, sizeof what, "%s %lldx%lldx%lld", form ? "gemm trans_b" : "linear",
                  (long long)m, (long long)k, (long long)n);
         float *leaves_t[3] = {wt, b, s};
@@ -249,8 +274,8 @@ static hb_tensor *call_with(const char *model, bool freeze, bool interpret, hb_t
                             char **explain)
 {
     hb_block *net = example_model_new(model, 0);
-    ck_assert_int_eq(hb_hybridize_with(net, true, &(hb_hybrid_options){.freeze = freeze,
-                                                                        .interpret = interpret}),
+    ck_assert_int_eq(hb_hybridize_with(
+                         net, true, &(hb_hybrid_options){.freeze = freeze, .interpret = interpret}),
                      HB_OK);
     hb_tensor_release(test_call_ok(net, x)); /* traces */
     hb_tensor *y = test_call_ok(net, x);     /* the plan */
@@ -264,23 +289,24 @@ static hb_tensor *call_with(const char *model, bool freeze, bool interpret, hb_t
 
 START_TEST(models_both_ways)
 {
-    static const char *const models[] = {"mlp", "chimera", "fixed-hidden", "parallel", "factory",
-                                         "nest-mlp", "mlp-deep", "chain"};
+    static const char *const models[] = {"mlp",     "chimera",  "fixed-hidden", "parallel",
+                                         "factory", "nest-mlp", "mlp-deep",     "chain"};
     const char *m = models[_i % 8];
     bool freeze = _i >= 8; /* frozen: weights packed, so the small GEMMs are the JIT's too */
     hb_rng rng;
     hb_rng_seed(&rng, 5);
-    hb_tensor *x = strcmp(m, "chain") == 0 ? hb_randn(HB_SHAPE(1000), &rng)
+    hb_tensor *x = strcmp(m, "chain") == 0      ? hb_randn(HB_SHAPE(1000), &rng)
                    : strcmp(m, "mlp-deep") == 0 ? hb_randn(HB_SHAPE(4, 256), &rng)
                                                 : hb_randn(HB_SHAPE(2, 20), &rng);
     char *t0 = NULL, *t1 = NULL;
-    hb_tensor *want = call_with(m, freeze, true, x, &t0), *got = call_with(m, freeze, false, x, &t1);
+    hb_tensor *want = call_with(m, freeze, true, x, &t0),
+              *got = call_with(m, freeze, false, x, &t1);
     ck_assert_msg(rel_error(got, want) <= 1e-6, "%s%s: jit %g from the interpreter", m,
                   freeze ? " (frozen)" : "", rel_error(got, want));
     if (strstr(t0, "jit: ")) { /* the model has fused groups */
         ck_assert_msg(strstr(t0, "interpreted (hybridized with interpret)"), "%s", t0);
         const char *e = getenv("HB_JIT");
-        ck_assert_msg(strstr(t1, !HB_HAVE_JIT ? "interpreted (built without LLVM)"
+        ck_assert_msg(strstr(t1, !HB_HAVE_JIT               ? "interpreted (built without LLVM)"
                                  : e && strcmp(e, "0") == 0 ? "interpreted (HB_JIT=0)"
                                                             : "compiled to native code in "),
                       "%s", t1);

@@ -129,12 +129,12 @@ typedef enum { READ_FULL, READ_ONE, READ_COLUMN, READ_ROW } read_kind;
 
 typedef struct group {
     const hb_program *prog;
-    int n;                          /* inputs */
+    int n; /* inputs */
     read_kind read[HB_PROG_MAX_REGS];
     int64_t rows, len;
-    bool reduce;                    /* fused_reduce: over all, or each row */
+    bool reduce; /* fused_reduce: over all, or each row */
     bool all;
-    hb_op op;                       /* the reduction */
+    hb_op op; /* the reduction */
     /* gemm: out[m, n] = a[m, k] · b[k, n], then the epilogue program on each output vector
      * (r0 the product; the inputs after the first two, rows of n or single values) */
     bool gemm;
@@ -161,15 +161,39 @@ static LLVMValueRef splat(cg *c, LLVMTypeRef elem, int w, LLVMValueRef scalar)
 }
 
 /* A float constant as the C source writes it: rounded to float first. */
-static LLVMValueRef K(cg *c, int w, double x) { return splat(c, c->f32, w, LLVMConstReal(c->f32, (float)x)); }
-static LLVMValueRef KI(cg *c, int w, long long x) { return splat(c, c->i32, w, LLVMConstInt(c->i32, (unsigned long long)x, 1)); }
+static LLVMValueRef K(cg *c, int w, double x)
+{
+    return splat(c, c->f32, w, LLVMConstReal(c->f32, (float)x));
+}
+static LLVMValueRef KI(cg *c, int w, long long x)
+{
+    return splat(c, c->i32, w, LLVMConstInt(c->i32, (unsigned long long)x, 1));
+}
 
-static LLVMValueRef sel(cg *c, LLVMValueRef cond, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildSelect(c->b, cond, a, b, ""); }
-static LLVMValueRef fcmp(cg *c, LLVMRealPredicate p, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFCmp(c->b, p, a, b, ""); }
-static LLVMValueRef add(cg *c, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFAdd(c->b, a, b, ""); }
-static LLVMValueRef sub(cg *c, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFSub(c->b, a, b, ""); }
-static LLVMValueRef mul(cg *c, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFMul(c->b, a, b, ""); }
-static LLVMValueRef fdiv(cg *c, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFDiv(c->b, a, b, ""); }
+static LLVMValueRef sel(cg *c, LLVMValueRef cond, LLVMValueRef a, LLVMValueRef b)
+{
+    return LLVMBuildSelect(c->b, cond, a, b, "");
+}
+static LLVMValueRef fcmp(cg *c, LLVMRealPredicate p, LLVMValueRef a, LLVMValueRef b)
+{
+    return LLVMBuildFCmp(c->b, p, a, b, "");
+}
+static LLVMValueRef add(cg *c, LLVMValueRef a, LLVMValueRef b)
+{
+    return LLVMBuildFAdd(c->b, a, b, "");
+}
+static LLVMValueRef sub(cg *c, LLVMValueRef a, LLVMValueRef b)
+{
+    return LLVMBuildFSub(c->b, a, b, "");
+}
+static LLVMValueRef mul(cg *c, LLVMValueRef a, LLVMValueRef b)
+{
+    return LLVMBuildFMul(c->b, a, b, "");
+}
+static LLVMValueRef fdiv(cg *c, LLVMValueRef a, LLVMValueRef b)
+{
+    return LLVMBuildFDiv(c->b, a, b, "");
+}
 
 /* A call of intrinsic name (llvm.fabs, llvm.sqrt, llvm.log) on x of type t. */
 static LLVMValueRef intrinsic(cg *c, const char *name, LLVMTypeRef t, LLVMValueRef x)
@@ -208,14 +232,17 @@ static LLVMValueRef emit_exp(cg *c, int w, LLVMValueRef x)
     for (int i = 0; i < 5; i++)
         p = madd(c, w, p, r, K(c, w, poly[i]));
     p = add(c, madd(c, w, mul(c, p, r), r, r), K(c, w, 1.0));
-    LLVMValueRef n = LLVMBuildFPToSI(c->b, sel(c, fcmp(c, LLVMRealORD, fn, fn), fn, K(c, w, 0.0)), ti, "");
+    LLVMValueRef n =
+        LLVMBuildFPToSI(c->b, sel(c, fcmp(c, LLVMRealORD, fn, fn), fn, K(c, w, 0.0)), ti, "");
     LLVMValueRef below = LLVMBuildICmp(c->b, LLVMIntSLT, n, KI(c, w, -126), "");
     LLVMValueRef above = LLVMBuildICmp(c->b, LLVMIntSGT, n, KI(c, w, 127), "");
     LLVMValueRef nn = sel(c, below, LLVMBuildAdd(c->b, n, KI(c, w, 126), ""),
                           sel(c, above, LLVMBuildSub(c->b, n, KI(c, w, 1), ""), n));
-    LLVMValueRef extra = sel(c, below, K(c, w, 1.17549435e-38), sel(c, above, K(c, w, 2.0), K(c, w, 1.0)));
+    LLVMValueRef extra =
+        sel(c, below, K(c, w, 1.17549435e-38), sel(c, above, K(c, w, 2.0), K(c, w, 1.0)));
     LLVMValueRef pow2 = LLVMBuildBitCast(
-        c->b, LLVMBuildShl(c->b, LLVMBuildAdd(c->b, nn, KI(c, w, 127), ""), KI(c, w, 23), ""), tf, "");
+        c->b, LLVMBuildShl(c->b, LLVMBuildAdd(c->b, nn, KI(c, w, 127), ""), KI(c, w, 23), ""), tf,
+        "");
     LLVMValueRef res = mul(c, mul(c, p, pow2), extra);
     res = sel(c, fcmp(c, LLVMRealOGT, x, hi), K(c, w, INFINITY), res);
     return sel(c, fcmp(c, LLVMRealOLT, x, lo), K(c, w, 0.0), res);
@@ -235,11 +262,15 @@ static LLVMValueRef emit_tanh(cg *c, int w, LLVMValueRef x)
     small = madd(c, w, small, s, K(c, w, 1.33314422036E-1));
     small = madd(c, w, small, s, K(c, w, -3.33332819422E-1));
     small = madd(c, w, mul(c, small, s), x, x);
-    LLVMValueRef signed_big = sel(c, fcmp(c, LLVMRealOLT, x, K(c, w, 0.0)), LLVMBuildFNeg(c->b, big, ""), big);
+    LLVMValueRef signed_big =
+        sel(c, fcmp(c, LLVMRealOLT, x, K(c, w, 0.0)), LLVMBuildFNeg(c->b, big, ""), big);
     return sel(c, fcmp(c, LLVMRealOGT, ax, K(c, w, 0.625)), signed_big, small);
 }
 
-static LLVMValueRef truth(cg *c, int w, LLVMValueRef cond) { return sel(c, cond, K(c, w, 1.0), K(c, w, 0.0)); }
+static LLVMValueRef truth(cg *c, int w, LLVMValueRef cond)
+{
+    return sel(c, cond, K(c, w, 1.0), K(c, w, 0.0));
+}
 
 static bool binary(hb_op op)
 {
@@ -264,8 +295,11 @@ static LLVMValueRef emit_ins(cg *c, int w, const hb_prog_ins *in, LLVMValueRef a
     case HB_OP_RSUB_SCALAR: return sub(c, s, a);
     case HB_OP_RDIV_SCALAR: return fdiv(c, s, a);
     case HB_OP_RELU: /* NaN stays NaN */
-        return sel(c, fcmp(c, LLVMRealOGT, a, zero), a, sel(c, fcmp(c, LLVMRealOEQ, a, a), zero, a));
-    case HB_OP_SIGMOID: return fdiv(c, K(c, w, 1.0), add(c, K(c, w, 1.0), emit_exp(c, w, LLVMBuildFNeg(c->b, a, ""))));
+        return sel(c, fcmp(c, LLVMRealOGT, a, zero), a,
+                   sel(c, fcmp(c, LLVMRealOEQ, a, a), zero, a));
+    case HB_OP_SIGMOID:
+        return fdiv(c, K(c, w, 1.0),
+                    add(c, K(c, w, 1.0), emit_exp(c, w, LLVMBuildFNeg(c->b, a, ""))));
     case HB_OP_TANH: return emit_tanh(c, w, a);
     case HB_OP_EXP: return emit_exp(c, w, a);
     case HB_OP_LOG: return intrinsic(c, "llvm.log", tf, a);
@@ -280,9 +314,13 @@ static LLVMValueRef emit_ins(cg *c, int w, const hb_prog_ins *in, LLVMValueRef a
     case HB_OP_EQ: return truth(c, w, fcmp(c, LLVMRealOEQ, a, s));
     case HB_OP_NE: return truth(c, w, fcmp(c, LLVMRealUNE, a, s));
     case HB_OP_AND:
-        return truth(c, w, LLVMBuildAnd(c->b, fcmp(c, LLVMRealUNE, a, zero), fcmp(c, LLVMRealUNE, b, zero), ""));
+        return truth(
+            c, w,
+            LLVMBuildAnd(c->b, fcmp(c, LLVMRealUNE, a, zero), fcmp(c, LLVMRealUNE, b, zero), ""));
     case HB_OP_OR:
-        return truth(c, w, LLVMBuildOr(c->b, fcmp(c, LLVMRealUNE, a, zero), fcmp(c, LLVMRealUNE, b, zero), ""));
+        return truth(
+            c, w,
+            LLVMBuildOr(c->b, fcmp(c, LLVMRealUNE, a, zero), fcmp(c, LLVMRealUNE, b, zero), ""));
     case HB_OP_NOT: return truth(c, w, fcmp(c, LLVMRealOEQ, a, zero));
     default: return NULL;
     }
@@ -292,15 +330,35 @@ static LLVMValueRef emit_ins(cg *c, int w, const hb_prog_ins *in, LLVMValueRef a
 static bool emit_ins_known(hb_op op)
 {
     switch (op) {
-    case HB_OP_ADD: case HB_OP_SUB: case HB_OP_MUL: case HB_OP_DIV: case HB_OP_ADD_SCALAR:
-    case HB_OP_SUB_SCALAR: case HB_OP_MUL_SCALAR: case HB_OP_DIV_SCALAR: case HB_OP_RSUB_SCALAR:
-    case HB_OP_RDIV_SCALAR: case HB_OP_RELU: case HB_OP_SIGMOID: case HB_OP_TANH: case HB_OP_EXP:
-    case HB_OP_LOG: case HB_OP_ABS: case HB_OP_NEG: case HB_OP_SQRT: case HB_OP_COPY: case HB_OP_GT:
-    case HB_OP_LT: case HB_OP_GE: case HB_OP_LE: case HB_OP_EQ: case HB_OP_NE: case HB_OP_AND:
-    case HB_OP_OR: case HB_OP_NOT:
-        return true;
-    default:
-        return false;
+    case HB_OP_ADD:
+    case HB_OP_SUB:
+    case HB_OP_MUL:
+    case HB_OP_DIV:
+    case HB_OP_ADD_SCALAR:
+    case HB_OP_SUB_SCALAR:
+    case HB_OP_MUL_SCALAR:
+    case HB_OP_DIV_SCALAR:
+    case HB_OP_RSUB_SCALAR:
+    case HB_OP_RDIV_SCALAR:
+    case HB_OP_RELU:
+    case HB_OP_SIGMOID:
+    case HB_OP_TANH:
+    case HB_OP_EXP:
+    case HB_OP_LOG:
+    case HB_OP_ABS:
+    case HB_OP_NEG:
+    case HB_OP_SQRT:
+    case HB_OP_COPY:
+    case HB_OP_GT:
+    case HB_OP_LT:
+    case HB_OP_GE:
+    case HB_OP_LE:
+    case HB_OP_EQ:
+    case HB_OP_NE:
+    case HB_OP_AND:
+    case HB_OP_OR:
+    case HB_OP_NOT: return true;
+    default: return false;
     }
 }
 
@@ -368,9 +426,9 @@ static LLVMValueRef combine(cg *c, int w, hb_op op, LLVMValueRef old, LLVMValueR
     if (op != HB_OP_MAX)
         return LLVMBuildFAdd(c->b, old, LLVMBuildFPExt(c->b, v, vec(c, c->f64, w), ""), "");
     /* old stays if it is NaN; else v if v is greater or NaN */
-    LLVMValueRef take = LLVMBuildAnd(c->b, fcmp(c, LLVMRealORD, old, old),
-                                     LLVMBuildOr(c->b, fcmp(c, LLVMRealOGT, v, old),
-                                                 fcmp(c, LLVMRealUNO, v, v), ""), "");
+    LLVMValueRef take = LLVMBuildAnd(
+        c->b, fcmp(c, LLVMRealORD, old, old),
+        LLVMBuildOr(c->b, fcmp(c, LLVMRealOGT, v, old), fcmp(c, LLVMRealUNO, v, v), ""), "");
     return sel(c, take, v, old);
 }
 
@@ -386,11 +444,13 @@ static void emit_step(cg *c, emit_ctx *e, int w, LLVMValueRef j)
             ins[k] = load(c, w, e->ptr[k], at);
             if (w > 1) { /* ahead of the loads: streams cross pages without stalling */
                 LLVMValueRef ahead = LLVMBuildAdd(c->b, at, LLVMConstInt(c->i64, 512, 0), "");
-                LLVMValueRef addr = LLVMBuildBitCast(c->b, LLVMBuildGEP2(c->b, c->f32, e->ptr[k], &ahead, 1, ""), c->i8p, "");
+                LLVMValueRef addr = LLVMBuildBitCast(
+                    c->b, LLVMBuildGEP2(c->b, c->f32, e->ptr[k], &ahead, 1, ""), c->i8p, "");
                 LLVMTypeRef pt = c->i8p;
                 unsigned id = LLVMLookupIntrinsicID("llvm.prefetch", 13);
                 LLVMValueRef f = LLVMGetIntrinsicDeclaration(c->mod, id, &pt, 1);
-                LLVMValueRef args[4] = {addr, LLVMConstInt(c->i32, 0, 0), LLVMConstInt(c->i32, 3, 0), LLVMConstInt(c->i32, 1, 0)};
+                LLVMValueRef args[4] = {addr, LLVMConstInt(c->i32, 0, 0),
+                                        LLVMConstInt(c->i32, 3, 0), LLVMConstInt(c->i32, 1, 0)};
                 LLVMBuildCall2(c->b, LLVMIntrinsicGetType(c->ctx, id, &pt, 1), f, args, 4, "");
             }
             break;
@@ -400,8 +460,9 @@ static void emit_step(cg *c, emit_ctx *e, int w, LLVMValueRef j)
         }
     for (int k = 0; k < g->n; k++) /* one value or a column: spread over the lanes */
         if (g->read[k] == READ_ONE || g->read[k] == READ_COLUMN) {
-            ins[k] = spread(c, w, g->read[k] == READ_ONE ? LLVMBuildLoad2(c->b, c->f32, e->ptr[k], "")
-                                                         : e->col[k]);
+            ins[k] = spread(c, w,
+                            g->read[k] == READ_ONE ? LLVMBuildLoad2(c->b, c->f32, e->ptr[k], "")
+                                                   : e->col[k]);
         }
     LLVMValueRef y = emit_program(c, w, g->prog, ins);
     if (!g->reduce) {
@@ -437,17 +498,25 @@ static void emit_gemm_step(cg *c, emit_ctx *e, int w, int units, LLVMValueRef j)
     LLVMBuildBr(c->b, test);
     LLVMPositionBuilderAtEnd(c->b, test);
     LLVMValueRef pv = LLVMBuildLoad2(c->b, c->i64, p, "");
-    LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, pv, LLVMConstInt(c->i64, (unsigned long long)g->k, 1), ""), body, done);
+    LLVMBuildCondBr(
+        c->b,
+        LLVMBuildICmp(c->b, LLVMIntSLT, pv, LLVMConstInt(c->i64, (unsigned long long)g->k, 1), ""),
+        body, done);
     LLVMPositionBuilderAtEnd(c->b, body);
-    LLVMValueRef brow = LLVMBuildMul(c->b, pv, LLVMConstInt(c->i64, (unsigned long long)g->len, 1), "");
+    LLVMValueRef brow =
+        LLVMBuildMul(c->b, pv, LLVMConstInt(c->i64, (unsigned long long)g->len, 1), "");
     LLVMValueRef bv[4];
     for (int u = 0; u < units; u++)
         bv[u] = load(c, w, e->ptr[1], LLVMBuildAdd(c->b, brow, col[u], ""));
     for (int64_t i = 0; i < g->m; i++) {
-        LLVMValueRef ai = LLVMBuildAdd(c->b, LLVMConstInt(c->i64, (unsigned long long)(i * g->k), 1), pv, "");
-        LLVMValueRef as = spread(c, w, LLVMBuildLoad2(c->b, c->f32, LLVMBuildGEP2(c->b, c->f32, e->ptr[0], &ai, 1, ""), ""));
+        LLVMValueRef ai =
+            LLVMBuildAdd(c->b, LLVMConstInt(c->i64, (unsigned long long)(i * g->k), 1), pv, "");
+        LLVMValueRef as = spread(
+            c, w,
+            LLVMBuildLoad2(c->b, c->f32, LLVMBuildGEP2(c->b, c->f32, e->ptr[0], &ai, 1, ""), ""));
         for (int u = 0; u < units; u++)
-            LLVMBuildStore(c->b, madd(c, w, as, bv[u], LLVMBuildLoad2(c->b, t, acc[i][u], "")), acc[i][u]);
+            LLVMBuildStore(c->b, madd(c, w, as, bv[u], LLVMBuildLoad2(c->b, t, acc[i][u], "")),
+                           acc[i][u]);
     }
     LLVMBuildStore(c->b, LLVMBuildAdd(c->b, pv, LLVMConstInt(c->i64, 1, 0), ""), p);
     LLVMBuildBr(c->b, test);
@@ -461,7 +530,8 @@ static void emit_gemm_step(cg *c, emit_ctx *e, int w, int units, LLVMValueRef j)
                                  ? load(c, w, e->ptr[k], col[u])
                                  : spread(c, w, LLVMBuildLoad2(c->b, c->f32, e->ptr[k], ""));
             LLVMValueRef y = emit_program(c, w, g->prog, ins);
-            LLVMValueRef at = LLVMBuildAdd(c->b, LLVMConstInt(c->i64, (unsigned long long)(i * g->len), 1), col[u], "");
+            LLVMValueRef at = LLVMBuildAdd(
+                c->b, LLVMConstInt(c->i64, (unsigned long long)(i * g->len), 1), col[u], "");
             LLVMValueRef dst = LLVMBuildGEP2(c->b, c->f32, e->out, &at, 1, "");
             if (w > 1)
                 dst = LLVMBuildBitCast(c->b, dst, LLVMPointerType(t, 0), "");
@@ -478,21 +548,27 @@ typedef struct loop {
 
 static loop loop_open(cg *c, int64_t start, int64_t end, int64_t step)
 {
-    loop l = {.var = slot(c, c->i64, LLVMConstInt(c->i64, (unsigned long long)start, 1)), .step = step};
+    loop l = {.var = slot(c, c->i64, LLVMConstInt(c->i64, (unsigned long long)start, 1)),
+              .step = step};
     l.test = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "test");
     LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "body");
     l.done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "done");
     LLVMBuildBr(c->b, l.test);
     LLVMPositionBuilderAtEnd(c->b, l.test);
     l.i = LLVMBuildLoad2(c->b, c->i64, l.var, "");
-    LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, l.i, LLVMConstInt(c->i64, (unsigned long long)end, 1), ""), body, l.done);
+    LLVMBuildCondBr(
+        c->b,
+        LLVMBuildICmp(c->b, LLVMIntSLT, l.i, LLVMConstInt(c->i64, (unsigned long long)end, 1), ""),
+        body, l.done);
     LLVMPositionBuilderAtEnd(c->b, body);
     return l;
 }
 
 static void loop_close(cg *c, const loop *l)
 {
-    LLVMBuildStore(c->b, LLVMBuildAdd(c->b, l->i, LLVMConstInt(c->i64, (unsigned long long)l->step, 1), ""), l->var);
+    LLVMBuildStore(
+        c->b, LLVMBuildAdd(c->b, l->i, LLVMConstInt(c->i64, (unsigned long long)l->step, 1), ""),
+        l->var);
     LLVMBuildBr(c->b, l->test);
     LLVMPositionBuilderAtEnd(c->b, l->done);
 }
@@ -507,7 +583,8 @@ static LLVMValueRef sum_lanes(cg *c, LLVMValueRef v, int w)
             hi[l] = LLVMConstInt(c->i32, (unsigned)(l + w / 2), 0);
         }
         LLVMValueRef undef = LLVMGetUndef(LLVMTypeOf(v));
-        v = add(c, LLVMBuildShuffleVector(c->b, v, undef, LLVMConstVector(lo, (unsigned)(w / 2)), ""),
+        v = add(c,
+                LLVMBuildShuffleVector(c->b, v, undef, LLVMConstVector(lo, (unsigned)(w / 2)), ""),
                 LLVMBuildShuffleVector(c->b, v, undef, LLVMConstVector(hi, (unsigned)(w / 2)), ""));
     }
     return LLVMBuildExtractElement(c->b, v, LLVMConstInt(c->i32, 0, 0), "");
@@ -531,7 +608,8 @@ static void emit_gemm_nt(cg *c, emit_ctx *e)
         LLVMBuildStore(c->b, splat(c, c->f32, lanes, LLVMConstReal(c->f32, 0.0)), acc[i]);
         LLVMBuildStore(c->b, LLVMConstReal(c->f32, 0.0), tail[i]);
     }
-    LLVMValueRef brow = LLVMBuildMul(c->b, j.i, LLVMConstInt(c->i64, (unsigned long long)g->k, 1), "");
+    LLVMValueRef brow =
+        LLVMBuildMul(c->b, j.i, LLVMConstInt(c->i64, (unsigned long long)g->k, 1), "");
     for (int part = 0; part < 2; part++) { /* vectors of lanes, then the rest one by one */
         int w = part == 0 ? lanes : 1;
         if (part == 0 ? kv == 0 : kv == g->k)
@@ -539,7 +617,8 @@ static void emit_gemm_nt(cg *c, emit_ctx *e)
         loop p = loop_open(c, part == 0 ? 0 : kv, part == 0 ? kv : g->k, w);
         LLVMValueRef bv = load(c, w, e->ptr[1], LLVMBuildAdd(c->b, brow, p.i, ""));
         for (int64_t i = 0; i < g->m; i++) {
-            LLVMValueRef xi = LLVMBuildAdd(c->b, LLVMConstInt(c->i64, (unsigned long long)(i * g->k), 1), p.i, "");
+            LLVMValueRef xi = LLVMBuildAdd(
+                c->b, LLVMConstInt(c->i64, (unsigned long long)(i * g->k), 1), p.i, "");
             LLVMValueRef a = part == 0 ? acc[i] : tail[i];
             LLVMValueRef old = LLVMBuildLoad2(c->b, vec(c, c->f32, w), a, "");
             LLVMBuildStore(c->b, madd(c, w, load(c, w, e->ptr[0], xi), bv, old), a);
@@ -555,10 +634,12 @@ static void emit_gemm_nt(cg *c, emit_ctx *e)
             LLVMValueRef ins[HB_PROG_MAX_REGS];
             ins[0] = total;
             for (int k = 2; k < g->n; k++)
-                ins[k - 1] = load(c, 1, e->ptr[k], g->read[k] == READ_ROW ? j.i : LLVMConstInt(c->i64, 0, 0));
+                ins[k - 1] = load(c, 1, e->ptr[k],
+                                  g->read[k] == READ_ROW ? j.i : LLVMConstInt(c->i64, 0, 0));
             total = emit_program(c, 1, g->prog, ins);
         }
-        LLVMValueRef at = LLVMBuildAdd(c->b, LLVMConstInt(c->i64, (unsigned long long)(i * g->len), 1), j.i, "");
+        LLVMValueRef at =
+            LLVMBuildAdd(c->b, LLVMConstInt(c->i64, (unsigned long long)(i * g->len), 1), j.i, "");
         LLVMBuildStore(c->b, total, LLVMBuildGEP2(c->b, c->f32, e->out, &at, 1, ""));
     }
     loop_close(c, &j);
@@ -576,10 +657,14 @@ static void emit_loop(cg *c, emit_ctx *e, int w, int64_t start, int64_t end)
     LLVMBuildBr(c->b, test);
     LLVMPositionBuilderAtEnd(c->b, test);
     LLVMValueRef iv = LLVMBuildLoad2(c->b, c->i64, i, "");
-    LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, iv, LLVMConstInt(c->i64, (unsigned long long)end, 1), ""), body, done);
+    LLVMBuildCondBr(
+        c->b,
+        LLVMBuildICmp(c->b, LLVMIntSLT, iv, LLVMConstInt(c->i64, (unsigned long long)end, 1), ""),
+        body, done);
     LLVMPositionBuilderAtEnd(c->b, body);
     emit_step(c, e, w, iv);
-    LLVMBuildStore(c->b, LLVMBuildAdd(c->b, iv, LLVMConstInt(c->i64, (unsigned long long)w, 1), ""), i);
+    LLVMBuildStore(c->b, LLVMBuildAdd(c->b, iv, LLVMConstInt(c->i64, (unsigned long long)w, 1), ""),
+                   i);
     LLVMBuildBr(c->b, test);
     LLVMPositionBuilderAtEnd(c->b, done);
 }
@@ -604,8 +689,9 @@ static void finish(cg *c, emit_ctx *e, LLVMValueRef index, int64_t count)
     LLVMValueRef v = LLVMBuildLoad2(c->b, vec(c, t, lanes), e->vacc, "");
     LLVMValueRef total = LLVMBuildExtractElement(c->b, v, LLVMConstInt(c->i32, 0, 0), "");
     for (int l = 1; l <= lanes; l++) {
-        LLVMValueRef x = l < lanes ? LLVMBuildExtractElement(c->b, v, LLVMConstInt(c->i32, (unsigned)l, 0), "")
-                                   : LLVMBuildLoad2(c->b, t, e->sacc, "");
+        LLVMValueRef x =
+            l < lanes ? LLVMBuildExtractElement(c->b, v, LLVMConstInt(c->i32, (unsigned)l, 0), "")
+                      : LLVMBuildLoad2(c->b, t, e->sacc, "");
         total = max ? combine(c, 1, HB_OP_MAX, total, x) : LLVMBuildFAdd(c->b, total, x, "");
     }
     if (g->op == HB_OP_MEAN)
@@ -628,10 +714,12 @@ static void emit_group(cg *c, const group *g, const char *name, size_t operand_s
     LLVMTypeRef f32pp = LLVMPointerType(c->f32p, 0);
     for (int k = 0; k < g->n; k++) { /* in[k].data: the first field of each hb_operand */
         LLVMValueRef off = LLVMConstInt(c->i64, (unsigned long long)(k * operand_size), 0);
-        LLVMValueRef at = LLVMBuildGEP2(c->b, LLVMInt8TypeInContext(c->ctx), LLVMGetParam(c->fn, 0), &off, 1, "");
+        LLVMValueRef at =
+            LLVMBuildGEP2(c->b, LLVMInt8TypeInContext(c->ctx), LLVMGetParam(c->fn, 0), &off, 1, "");
         e.ptr[k] = LLVMBuildLoad2(c->b, c->f32p, LLVMBuildBitCast(c->b, at, f32pp, ""), "");
     }
-    e.out = LLVMBuildLoad2(c->b, c->f32p, LLVMBuildBitCast(c->b, LLVMGetParam(c->fn, 2), f32pp, ""), "");
+    e.out = LLVMBuildLoad2(c->b, c->f32p, LLVMBuildBitCast(c->b, LLVMGetParam(c->fn, 2), f32pp, ""),
+                           "");
     if (g->gemm && g->trans_b) {
         emit_gemm_nt(c, &e);
         LLVMBuildRetVoid(c->b);
@@ -669,7 +757,10 @@ static void emit_group(cg *c, const group *g, const char *name, size_t operand_s
     LLVMBuildBr(c->b, test);
     LLVMPositionBuilderAtEnd(c->b, test);
     e.row = LLVMBuildLoad2(c->b, c->i64, r, "");
-    LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, e.row, LLVMConstInt(c->i64, (unsigned long long)g->rows, 1), ""), body, done);
+    LLVMBuildCondBr(c->b,
+                    LLVMBuildICmp(c->b, LLVMIntSLT, e.row,
+                                  LLVMConstInt(c->i64, (unsigned long long)g->rows, 1), ""),
+                    body, done);
     LLVMPositionBuilderAtEnd(c->b, body);
     e.base = LLVMBuildMul(c->b, e.row, LLVMConstInt(c->i64, (unsigned long long)g->len, 1), "");
     for (int k = 0; k < g->n; k++)
@@ -733,11 +824,16 @@ static bool gemm_nt_of(const hb_plan *p, const hb_instr *ins, group *g)
     if (b->ndim != 2 || a->ndim < 1 || ins->attrs.trans_a || ins->ninputs > HB_PROG_MAX_REGS ||
         (!linear && (!ins->attrs.prog || ins->attrs.prog->ninputs != ins->ninputs - 1)))
         return false;
-    *g = (group){.prog = linear ? NULL : ins->attrs.prog, .n = ins->ninputs, .gemm = true,
-                 .trans_b = true, .linear = linear, .k = b->dim[1], .len = b->dim[0]};
+    *g = (group){.prog = linear ? NULL : ins->attrs.prog,
+                 .n = ins->ninputs,
+                 .gemm = true,
+                 .trans_b = true,
+                 .linear = linear,
+                 .k = b->dim[1],
+                 .len = b->dim[0]};
     g->m = g->k ? hb_shape_numel(a) / g->k : 0;
-    if (g->m < 1 || g->m > GEMM_MAX_ROWS || g->k < DOT_MIN_K || g->k > GEMM_MAX_K ||
-        g->len < 1 || a->dim[a->ndim - 1] != g->k)
+    if (g->m < 1 || g->m > GEMM_MAX_ROWS || g->k < DOT_MIN_K || g->k > GEMM_MAX_K || g->len < 1 ||
+        a->dim[a->ndim - 1] != g->k)
         return false;
     hb_shape out = p->slots[slots[ins->ninputs]].shape;
     for (int k = 2; k < ins->ninputs; k++)
@@ -761,8 +857,8 @@ static bool gemm_of(const hb_plan *p, const hb_instr *ins, group *g)
         !ins->attrs.prog || ins->attrs.prog->ninputs != ins->ninputs - 1 ||
         ins->ninputs > HB_PROG_MAX_REGS)
         return false;
-    *g = (group){.prog = ins->attrs.prog, .n = ins->ninputs, .gemm = true, .k = b->dim[0],
-                 .len = b->dim[1]};
+    *g = (group){
+        .prog = ins->attrs.prog, .n = ins->ninputs, .gemm = true, .k = b->dim[0], .len = b->dim[1]};
     g->m = g->k ? hb_shape_numel(a) / g->k : 0;
     if (g->m < 1 || g->m > GEMM_MAX_ROWS || g->k < 1 || g->k > GEMM_MAX_K || g->len < 1 ||
         a->dim[a->ndim - 1] != g->k)
@@ -787,8 +883,11 @@ static bool group_of(const hb_plan *p, const hb_instr *ins, group *g)
     if (ins->op != HB_OP_FUSED && ins->op != HB_OP_FUSED_REDUCE)
         return false;
     const int *slots = &p->operand_slots[ins->first_operand];
-    *g = (group){.prog = ins->attrs.prog, .n = ins->ninputs, .reduce = ins->op == HB_OP_FUSED_REDUCE,
-                 .all = ins->attrs.all, .op = ins->attrs.reduce};
+    *g = (group){.prog = ins->attrs.prog,
+                 .n = ins->ninputs,
+                 .reduce = ins->op == HB_OP_FUSED_REDUCE,
+                 .all = ins->attrs.all,
+                 .op = ins->attrs.reduce};
     if (!g->prog || g->prog->ninputs != g->n || g->prog->nins < 1 || g->n > HB_PROG_MAX_REGS)
         return false;
     hb_shape shape = p->slots[slots[0]].shape; /* the program's: its inputs broadcast */

@@ -1,0 +1,150 @@
+"""PyTorch's side of `./dev bench` (bench/compare.c is hybrid's): the same cases as PyTorch
+modules, timed as PyTorch eager, torch.jit.trace, and torch.jit.freeze + optimize_for_inference
+(which uses oneDNN), columns alternating within each round, medians. One JSON object per case
+is appended to --json; a progress line per case goes to stderr. Run with Debian's
+/usr/bin/python3 (python3-torch); never used by the library or its tests.
+
+    /usr/bin/python3 bench/compare_torch.py [--rounds R] [--threads N] [--json FILE]
+"""
+import argparse
+import json
+import sys
+import time
+import warnings
+
+import torch
+from torch import nn
+
+ROUND_S = 0.02  # a round of one column lasts at least this long
+
+
+class Chain(nn.Module):
+    def forward(self, x):
+        y = x * torch.sigmoid(x)
+        y = 0.5 * y + 1
+        y = y * torch.tanh(0.79788456 * (y + 0.044715 * y * y * y))
+        return torch.sum(torch.abs(y))
+
+
+class NestMLP(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.Linear(64, 32), nn.ReLU())
+        self.linear = nn.Linear(32, 16)
+
+    def forward(self, x):
+        return self.linear(self.net(x))
+
+
+class FixedHiddenMLP(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.rand_weight = torch.rand((20, 20), requires_grad=False)
+        self.linear = nn.Linear(20, 20)
+
+    def forward(self, x):
+        x = self.linear(x)
+        x = torch.relu(torch.mm(x, self.rand_weight) + 1)
+        x = self.linear(x)
+        while x.abs().sum() > 1:  # traced, the trip count is baked in
+            x = x / 2
+        return x.sum()
+
+
+def mlp(widths):
+    layers = []
+    for i in range(len(widths) - 1):
+        layers += [nn.Linear(widths[i], widths[i + 1]), nn.ReLU()]
+    return nn.Sequential(*layers[:-1])
+
+
+def deep():
+    layers = [nn.Linear(256, 256)]
+    for _ in range(15):
+        layers += [nn.ReLU(), nn.Linear(256, 256)]
+    return nn.Sequential(*layers, nn.ReLU())
+
+
+CASES = [
+    ("mlp", lambda: mlp([20, 256, 10]), (2, 20)),
+    ("mlp_wide", lambda: mlp([1024, 1024, 1024]), (256, 1024)),
+    ("mlp_deep", deep, (64, 256)),
+    ("chain", Chain, (4194304,)),
+    ("chimera", lambda: nn.Sequential(NestMLP(), nn.Linear(16, 20), FixedHiddenMLP()), (2, 20)),
+]
+
+
+def timed(fn, calls):
+    t0 = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    return (time.perf_counter() - t0) / calls * 1e6
+
+
+def measure(fns, rounds):
+    """Median µs per call of each function, rounds alternating between them."""
+    calls = {}
+    for name, fn in fns.items():
+        fn(), fn()  # warm
+        once = timed(fn, 1) / 1e6
+        calls[name] = max(1, int(ROUND_S / max(once, 1e-7)))
+    times = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            times[name].append(timed(fn, calls[name]))
+    return {name: sorted(t)[len(t) // 2] for name, t in times.items()}
+
+
+def inference_columns(make, shape):
+    model = make().eval()
+    x = torch.rand(*shape)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the trace warns about the loop it unrolls
+        traced = torch.jit.trace(model, x)
+        frozen = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.trace(model, x)))
+
+    def run(m):
+        def call():
+            with torch.inference_mode():
+                m(x)
+        return call
+
+    return {"torch eager": run(model), "torch.jit.trace": run(traced),
+            "torch.jit.freeze": run(frozen)}
+
+
+def train_columns():
+    model = mlp([20, 256, 10])
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    loss_fn = nn.CrossEntropyLoss()
+    x, y = torch.rand(64, 20), torch.randint(0, 10, (64,))
+
+    def step():
+        opt.zero_grad()
+        loss_fn(model(x), y).backward()
+        opt.step()
+
+    return {"torch eager": step}
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--rounds", type=int, default=7)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--json", default=None)
+    a = p.parse_args()
+    torch.manual_seed(0)
+    torch.set_num_threads(a.threads)
+    out = open(a.json, "a") if a.json else sys.stdout
+    out.write(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads()}) + "\n")
+    for key, make, shape in CASES + [("train", None, None)]:
+        cols = train_columns() if key == "train" else inference_columns(make, shape)
+        result = measure(cols, a.rounds)
+        out.write(json.dumps({"case": key, "rounds": a.rounds, "columns": result}) + "\n")
+        out.flush()
+        print(f"  {key:10s} " + "  ".join(f"{n} {v:.2f} us" for n, v in result.items()),
+              file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -125,6 +125,14 @@ const char *hb_param_shape_fmt(const hb_param *p, char *buf, size_t size);
 bool hb_block_find_tensor(hb_block *root, const hb_tensor *t, char *name, size_t size,
                           bool *trainable);
 
+/* ---- files (io.c) --------------------------------------------------------------------------- */
+
+/* The readers on a file's bytes already in memory (name is the file's, for messages): what
+ * hb_safetensors_load and hb_npy_load do after reading the file; the fuzz harnesses call them. */
+hb_status hb_safetensors_parse(const char *name, const unsigned char *buf, size_t size,
+                               hb_state_dict *out);
+hb_tensor *hb_npy_parse(const char *name, const unsigned char *buf, size_t size);
+
 /* ---- tracing (trace.c) -------------------------------------------------------------------- */
 
 typedef struct hb_trace hb_trace;

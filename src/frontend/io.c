@@ -254,6 +254,16 @@ static hb_status parse_safetensors(const char *path, const unsigned char *buf, s
     return st;
 }
 
+hb_status hb_safetensors_parse(const char *name, const unsigned char *buf, size_t size,
+                               hb_state_dict *out)
+{
+    *out = (hb_state_dict){0};
+    hb_status st = parse_safetensors(name, buf, size, out);
+    if (st != HB_OK)
+        hb_state_dict_free(out);
+    return st;
+}
+
 hb_status hb_safetensors_load(const char *path, hb_state_dict *out)
 {
     if (!path || !out)
@@ -616,6 +626,11 @@ static hb_tensor *parse_npy(const char *path, const unsigned char *buf, size_t s
     else
         convert_f64(t->data, data, numel);
     return t;
+}
+
+hb_tensor *hb_npy_parse(const char *name, const unsigned char *buf, size_t size)
+{
+    return hb_frame_adopt(parse_npy(name, buf, size));
 }
 
 hb_tensor *hb_npy_load(const char *path)

@@ -66,7 +66,10 @@ typedef enum hb_status {
     HB_ERR_GUARD,       /* hb_plan_run: a guard failed; this input takes another path */
 } hb_status;
 
-/* The message of the last failure on this thread ("" if none), and its status. */
+/* The message of the last failure on this thread ("" if none), and its status. A failure
+ * inside a block's forward fails that block call (it returns NULL) even if the forward went
+ * on and returned something: its result may have been decided on a NULL. A forward that
+ * handles a failure itself calls hb_clear_error(). */
 const char *hb_last_error(void);
 hb_status hb_last_status(void);
 void hb_clear_error(void);

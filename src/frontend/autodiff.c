@@ -453,8 +453,9 @@ hb_status hb_graph_vjp(void *ctx, hb_graph *g, int node, int grad, const bool *w
         ok = hb_last_status() == HB_OK;
     }
     for (int i = 0; i < e.n; i++) {
-        in_grads[i] = ok && e.in[i] && e.in[i]->grad ? e.in[i]->grad->trace_value : -1;
-        hb_tensor_release(e.in[i]);
+        in_grads[i] = ok && e.in[i]->grad ? e.in[i]->grad->trace_value : -1;
+        if (e.in) /* NULL if its allocation failed */
+            hb_tensor_release(e.in[i]);
     }
     hb_tensor_release(e.out), hb_tensor_release(gt);
     if (tr && !hb_trace_detach(tr))

@@ -138,11 +138,17 @@ void hb_frame_pop(void)
 
 hb_tensor *hb_block_call_eager(hb_block *b, hb_tensor *x, const char *key)
 {
+    bool clean = hb_last_status() == HB_OK;
     if (hb_frame_push(b, key) != HB_OK)
         return NULL;
     hb_tensor *y = b->forward(b, x);
     if (!y && hb_last_status() == HB_OK)
         hb_fail(HB_ERR_STATE, "the forward of %s returned NULL without an error", b->type);
+    /* An op that failed inside the forward fails the call, whatever the forward returns: the
+     * forward went on with a NULL (a test of it was false, a branch not taken), so its result
+     * may be wrong — out of memory in one op made FixedHiddenMLP skip its loop. */
+    if (y && clean && hb_last_status() != HB_OK)
+        y = NULL;
     hb_tensor_retain(y);
     hb_frame *f = &frames[depth - 1];
     if (f->read_host && hb_tracing) {

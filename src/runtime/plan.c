@@ -10,8 +10,10 @@
 hb_plan *hb_plan_lower(const hb_graph *g, char *err, size_t err_size)
 {
     hb_plan *p = hb_calloc(1, sizeof *p);
-    if (!p)
+    if (!p) {
+        snprintf(err, err_size, "out of memory lowering the plan");
         return NULL;
+    }
     int extra = 1; /* a copy when the graph returns a value no node computes */
     int nops = 0;
     for (int i = 0; i < g->nnodes; i++)
@@ -23,6 +25,7 @@ hb_plan *hb_plan_lower(const hb_graph *g, char *err, size_t err_size)
     p->id = atomic_fetch_add(&next_id, 1);
     if (!p->slots || !p->instrs || !p->operand_slots) {
         hb_free(p->slots), hb_free(p->instrs), hb_free(p->operand_slots), hb_free(p);
+        snprintf(err, err_size, "out of memory lowering the plan");
         return NULL;
     }
     p->nslots = g->nvalues + 1;

@@ -165,7 +165,7 @@ int main(void)
 {
     Suite *s = suite_create("faults");
     TCase *tc = tcase_create("faults");
-    tcase_set_timeout(tc, 600);
+    tcase_set_timeout(tc, 1200);
     tcase_add_test(tc, chimera_every_allocation);
     tcase_add_test(tc, training_step_every_allocation);
     suite_add_tcase(s, tc);

@@ -128,3 +128,16 @@ const char *hb_shape_fmt(const hb_shape *s, char *buf, size_t size)
 {
     return hb_shape_str(s->ndim, s->dim, buf, size);
 }
+
+void hb_error_set_aside(hb_pending_error *p)
+{
+    p->status = hb_last_status();
+    snprintf(p->message, sizeof p->message, "%s", hb_last_error());
+    hb_clear_error();
+}
+
+void hb_error_put_back(const hb_pending_error *p)
+{
+    if (p->status != HB_OK && hb_last_status() == HB_OK)
+        hb_error(p->status, "%s", p->message);
+}

@@ -21,6 +21,15 @@ const char *hb_shape_fmt(const hb_shape *s, char *buf, size_t size);
 /* Sets the thread's error; the message is formatted as printf. Returns status for chaining. */
 hb_status hb_error(hb_status status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* A failure pending on this thread, set aside while something that reports its own failures
+ * runs (an island inside a plan, the JIT), and put back after it unless that failed too. */
+typedef struct hb_pending_error {
+    hb_status status;
+    char message[512];
+} hb_pending_error;
+void hb_error_set_aside(hb_pending_error *p);
+void hb_error_put_back(const hb_pending_error *p);
+
 /* All library memory goes through these. hb_alloc_hook (tests only) may fail an allocation. */
 void *hb_malloc(size_t n);
 void *hb_calloc(size_t count, size_t n);

@@ -2174,6 +2174,47 @@ START_TEST(bug_island_fails_on_an_ignored_error)
 }
 END_TEST
 
+/* F. A failure pending in an eager parent's forward must fail the parent's call even when a
+ *    hybridized child runs a plan with an island in between (exec.c cleared the thread's
+ *    error before every island, so the parent's failure was lost and calls 2 and 3 returned
+ *    a result). */
+static hb_tensor *island_reader_forward(hb_block *self, hb_tensor *x)
+{
+    (void)self;
+    return hb_item(hb_sum(x)) > -1e30f ? hb_relu(x) : hb_neg(x);
+}
+
+static hb_tensor *island_child_forward(hb_block *self, hb_tensor *x)
+{
+    return hb_block_call(hb_block_child(self, "r"), hb_mul_scalar(x, 2.0f));
+}
+
+static hb_tensor *failing_parent_forward(hb_block *self, hb_tensor *x)
+{
+    hb_sum_axis(x, 5, false); /* fails; the result is unused */
+    return hb_block_call(hb_block_child(self, "c"), x);
+}
+
+START_TEST(bug_island_clears_a_parents_failure)
+{
+    hb_block *child = hb_block_new("Child", island_child_forward);
+    hb_block_add_child(child, "r", hb_block_new("Reader", island_reader_forward));
+    hb_block *parent = hb_block_new("Parent", failing_parent_forward);
+    hb_block_add_child(parent, "c", child);
+    ck_assert_int_eq(hb_hybridize(child, true), HB_OK);
+    hb_tensor *x = hb_ones(HB_SHAPE(2, 3));
+    int results = 0;
+    for (int call = 0; call < 3; call++) { /* traces, then runs the child's plan */
+        hb_tensor *y = hb_block_call(parent, x);
+        results += y != NULL && !strstr(hb_last_error(), "axis 5");
+        hb_tensor_release(y);
+    }
+    hb_tensor_release(x);
+    hb_block_release(parent);
+    ck_assert_msg(results == 0, "exec: %d of 3 calls lost the parent's failure", results);
+}
+END_TEST
+
 /* E. fold moves any scale into constant weights, 0 and non-finite ones too: (x @ w) / 0 is
  *    ±inf, x @ (w / 0) sums ±inf terms: NaN. Without freeze too (a block constant). */
 static hb_tensor *zero_scale_forward(hb_block *self, hb_tensor *x)
@@ -2212,6 +2253,7 @@ int main(void)
     tcase_add_test(tc, bug_island_result_from_nested_trace);
     tcase_add_test(tc, bug_island_result_address_reused);
     tcase_add_test(tc, bug_island_fails_on_an_ignored_error);
+    tcase_add_test(tc, bug_island_clears_a_parents_failure);
     tcase_add_test(tc, bug_zero_scale_moved_into_weights);
     suite_add_tcase(s, tc);
     return run_suite(s);

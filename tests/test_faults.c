@@ -102,9 +102,13 @@ START_TEST(chimera_every_allocation)
         bool reached = with_failure(n, chimera_work, &r);
         /* still usable: load and call again, no failures */
         ck_assert_int_eq(hb_block_load(r.net, data_path("chimera/weights.safetensors")), HB_OK);
+        ck_assert_int_eq(hb_hybridize(r.net, true), HB_OK); /* if the failed run never did */
         hb_tensor *y = test_call_ok(r.net, x), *y2 = test_call_ok(r.net, x);
         ck_assert_msg(test_same_result(y, want) && test_same_result(y2, want),
                       "after allocation %ld failed, the block gives wrong results", n);
+        /* and compiles again: running out of memory once does not make it eager for good */
+        ck_assert_msg(hb_block_plan(r.net, 2, (int64_t[]){2, 20}) != NULL,
+                      "after allocation %ld failed, the block no longer compiles", n);
         hb_tensor_release(y), hb_tensor_release(y2);
         hb_block_release(r.net);
         ck_assert_msg(atomic_load(&hb_tensors_live) == live,

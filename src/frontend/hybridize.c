@@ -171,9 +171,8 @@ static void run_island(void *callee, const hb_operand *in, const hb_operand *out
         hb_fail(HB_ERR_SHAPE, "%s returned %s, but %s when the plan was traced: an eager "
                 "block inside a plan must keep its output shape", found ? key : b->type,
                 hb_shape_fmt(&y->shape, a, sizeof a), hb_shape_fmt(&out->shape, c, sizeof c));
-    } else if (y) {
+    } else if (y) { /* a failure inside its forward would have made y NULL (block.c) */
         memcpy(out->data, y->data, sizeof(float) * (size_t)y->numel);
-        hb_clear_error(); /* an op that failed inside but whose result went unused: as eager */
     }
     hb_tensor_release(x); /* y belongs to the frame of the plan's call */
 }
@@ -197,12 +196,15 @@ static const hb_pass_opts pass_opts = {.eval = hb_kernel_eval};
 void hb_plan_jit(hb_plan *p, bool interpret, char *note, size_t note_size)
 {
     note[0] = '\0';
+    hb_pending_error pending;
+    hb_error_set_aside(&pending);
     if (interpret)
         snprintf(note, note_size, "hybridized with interpret");
     else if (!hb_jit_enabled())
         snprintf(note, note_size, "%s", getenv("HB_JIT") ? "HB_JIT=0" : "built without LLVM");
     else if (hb_jit_plan(p, note, note_size) != HB_OK)
         hb_clear_error(); /* the interpreter runs it; explain says why */
+    hb_error_put_back(&pending);
 }
 
 /* The explain line about p's native code. */
@@ -354,7 +356,15 @@ static hb_tensor *trace_and_compile(hb_block *b, hb_tensor *x)
         return y;
     }
     char err[512];
+    /* Compiling is not the call: its failures are reported by explain, not by this call. */
+    hb_pending_error pending;
+    hb_error_set_aside(&pending);
     plan_entry *made = compile(g, g->nnodes, h->interpret, err, sizeof err);
+    bool out_of_memory = hb_last_status() == HB_ERR_NOMEM;
+    hb_clear_error();
+    hb_error_put_back(&pending);
+    if (!made && out_of_memory)
+        return y; /* a passing shortage: the next call traces again */
     if (!made) {
         pthread_mutex_lock(&h->lock);
         char *copy = hb_strdup(err), *none = NULL;

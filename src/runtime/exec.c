@@ -93,11 +93,14 @@ hb_status hb_plan_run_n(const hb_plan *p, hb_plan_ctx *c, const float *const *in
             continue;
         }
         if (ins->op == HB_OP_ISLAND) {
-            /* An eager block: the one instruction that can fail. */
-            hb_clear_error();
+            /* An eager block: the one instruction that can fail. A failure already pending in
+             * an enclosing eager forward is kept: it still fails that forward's call. */
+            hb_pending_error pending;
+            hb_error_set_aside(&pending);
             ins->kernel(ops, ins->ninputs, &ops[ins->ninputs], &ins->attrs);
             if (hb_last_status() != HB_OK)
                 return hb_last_status();
+            hb_error_put_back(&pending);
             continue;
         }
         ins->kernel(ops, ins->ninputs, &ops[ins->ninputs], &ins->attrs);

@@ -978,9 +978,7 @@ static hb_status compile(hb_plan *p, const int *which, const group *groups, int 
     LLVMOrcThreadSafeModuleRef tsm = LLVMOrcCreateNewThreadSafeModule(c.mod, tsc);
     LLVMOrcDisposeThreadSafeContext(tsc); /* the module keeps its context */
     *rt = LLVMOrcJITDylibCreateResourceTracker(LLVMOrcLLJITGetMainJITDylib(jit));
-    e = LLVMOrcLLJITAddLLVMIRModuleWithRT(jit, *rt, tsm);
-    if (e)
-        LLVMOrcDisposeThreadSafeModule(tsm);
+    e = LLVMOrcLLJITAddLLVMIRModuleWithRT(jit, *rt, tsm); /* takes tsm, failing or not */
     hb_kernel_fn found[64];
     for (int i = 0; !e && i < n; i++) { /* the first lookup compiles the module */
         LLVMOrcExecutorAddress addr = 0;
@@ -1025,21 +1023,20 @@ hb_status hb_jit_plan(hb_plan *p, char *err, size_t err_size)
         if (n < MAX_GROUPS && group_of(p, ins, &groups[n]))
             which[n++] = i;
     }
-    LLVMOrcResourceTrackerRef rt = NULL;
-    if (st == HB_OK && n > 0) {
-        pthread_mutex_lock(&compiling);
-        st = compile(p, which, groups, n, &rt, err, err_size);
-        pthread_mutex_unlock(&compiling);
+    /* the record first: once compile() has run, the kernels point into the code */
+    plan_code *code = st == HB_OK && n > 0 ? hb_malloc(sizeof *code) : NULL;
+    if (st == HB_OK && n > 0 && !code) {
+        snprintf(err, err_size, "out of memory for the JIT's record of a plan");
+        st = HB_ERR_NOMEM;
     }
-    if (st == HB_OK && rt) {
-        plan_code *code = hb_malloc(sizeof *code);
-        if (code) {
-            code->rt = rt;
-            p->jit = code;
-        } else { /* keep the code alive rather than free it under the kernels */
-            st = HB_ERR_NOMEM;
-        }
-        p->jit_groups = n;
+    if (code) {
+        pthread_mutex_lock(&compiling);
+        st = compile(p, which, groups, n, &code->rt, err, err_size);
+        pthread_mutex_unlock(&compiling);
+        if (st == HB_OK)
+            p->jit = code, p->jit_groups = n;
+        else
+            hb_free(code);
     }
     p->jit_ms = now_ms() - t0;
     return st;

@@ -15,8 +15,9 @@ bool hb_jit_enabled(void);
 
 /* Compiles p's fused instructions (and its loop bodies') that the JIT handles, replacing
  * their kernels, and fills p->jit_groups, p->fused_groups and p->jit_ms. Instructions whose
- * input shapes it does not cover keep the interpreter. On failure (err says why) p is left
- * as lowered, entirely interpreted. */
+ * input shapes it does not cover keep the interpreter. On failure (err says why) p's own
+ * instructions stay interpreted; loop bodies compiled before the failure keep their code
+ * (freed with them) — either way every instruction computes the same values. */
 hb_status hb_jit_plan(hb_plan *p, char *err, size_t err_size);
 
 /* Frees p's compiled code (hb_plan_free calls it). */

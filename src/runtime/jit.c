@@ -389,6 +389,40 @@ static LLVMValueRef slot(cg *c, LLVMTypeRef t, LLVMValueRef init)
     return v;
 }
 
+/* A counted loop for (i = start; i < end; i += step), opened and closed around its body. */
+typedef struct loop {
+    LLVMValueRef var, i;
+    LLVMBasicBlockRef test, done;
+    int64_t step;
+} loop;
+
+static loop loop_open(cg *c, int64_t start, int64_t end, int64_t step)
+{
+    loop l = {.var = slot(c, c->i64, LLVMConstInt(c->i64, (unsigned long long)start, 1)),
+              .step = step};
+    l.test = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "test");
+    LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "body");
+    l.done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "done");
+    LLVMBuildBr(c->b, l.test);
+    LLVMPositionBuilderAtEnd(c->b, l.test);
+    l.i = LLVMBuildLoad2(c->b, c->i64, l.var, "");
+    LLVMBuildCondBr(
+        c->b,
+        LLVMBuildICmp(c->b, LLVMIntSLT, l.i, LLVMConstInt(c->i64, (unsigned long long)end, 1), ""),
+        body, l.done);
+    LLVMPositionBuilderAtEnd(c->b, body);
+    return l;
+}
+
+static void loop_close(cg *c, const loop *l)
+{
+    LLVMBuildStore(
+        c->b, LLVMBuildAdd(c->b, l->i, LLVMConstInt(c->i64, (unsigned long long)l->step, 1), ""),
+        l->var);
+    LLVMBuildBr(c->b, l->test);
+    LLVMPositionBuilderAtEnd(c->b, l->done);
+}
+
 typedef struct emit_ctx {
     const group *g;
     LLVMValueRef ptr[HB_PROG_MAX_REGS]; /* each input's data */
@@ -491,18 +525,8 @@ static void emit_gemm_step(cg *c, emit_ctx *e, int w, int units, LLVMValueRef j)
         for (int64_t i = 0; i < g->m; i++)
             acc[i][u] = slot(c, t, splat(c, c->f32, w, LLVMConstReal(c->f32, 0.0)));
     }
-    LLVMValueRef p = slot(c, c->i64, LLVMConstInt(c->i64, 0, 0));
-    LLVMBasicBlockRef test = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "k");
-    LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "kbody");
-    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "kdone");
-    LLVMBuildBr(c->b, test);
-    LLVMPositionBuilderAtEnd(c->b, test);
-    LLVMValueRef pv = LLVMBuildLoad2(c->b, c->i64, p, "");
-    LLVMBuildCondBr(
-        c->b,
-        LLVMBuildICmp(c->b, LLVMIntSLT, pv, LLVMConstInt(c->i64, (unsigned long long)g->k, 1), ""),
-        body, done);
-    LLVMPositionBuilderAtEnd(c->b, body);
+    loop p = loop_open(c, 0, g->k, 1);
+    LLVMValueRef pv = p.i;
     LLVMValueRef brow =
         LLVMBuildMul(c->b, pv, LLVMConstInt(c->i64, (unsigned long long)g->len, 1), "");
     LLVMValueRef bv[4];
@@ -518,9 +542,7 @@ static void emit_gemm_step(cg *c, emit_ctx *e, int w, int units, LLVMValueRef j)
             LLVMBuildStore(c->b, madd(c, w, as, bv[u], LLVMBuildLoad2(c->b, t, acc[i][u], "")),
                            acc[i][u]);
     }
-    LLVMBuildStore(c->b, LLVMBuildAdd(c->b, pv, LLVMConstInt(c->i64, 1, 0), ""), p);
-    LLVMBuildBr(c->b, test);
-    LLVMPositionBuilderAtEnd(c->b, done);
+    loop_close(c, &p);
     for (int64_t i = 0; i < g->m; i++)
         for (int u = 0; u < units; u++) {
             LLVMValueRef ins[HB_PROG_MAX_REGS];
@@ -537,40 +559,6 @@ static void emit_gemm_step(cg *c, emit_ctx *e, int w, int units, LLVMValueRef j)
                 dst = LLVMBuildBitCast(c->b, dst, LLVMPointerType(t, 0), "");
             LLVMSetAlignment(LLVMBuildStore(c->b, y, dst), 4);
         }
-}
-
-/* A counted loop for (i = start; i < end; i += step), opened and closed around its body. */
-typedef struct loop {
-    LLVMValueRef var, i;
-    LLVMBasicBlockRef test, done;
-    int64_t step;
-} loop;
-
-static loop loop_open(cg *c, int64_t start, int64_t end, int64_t step)
-{
-    loop l = {.var = slot(c, c->i64, LLVMConstInt(c->i64, (unsigned long long)start, 1)),
-              .step = step};
-    l.test = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "test");
-    LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "body");
-    l.done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "done");
-    LLVMBuildBr(c->b, l.test);
-    LLVMPositionBuilderAtEnd(c->b, l.test);
-    l.i = LLVMBuildLoad2(c->b, c->i64, l.var, "");
-    LLVMBuildCondBr(
-        c->b,
-        LLVMBuildICmp(c->b, LLVMIntSLT, l.i, LLVMConstInt(c->i64, (unsigned long long)end, 1), ""),
-        body, l.done);
-    LLVMPositionBuilderAtEnd(c->b, body);
-    return l;
-}
-
-static void loop_close(cg *c, const loop *l)
-{
-    LLVMBuildStore(
-        c->b, LLVMBuildAdd(c->b, l->i, LLVMConstInt(c->i64, (unsigned long long)l->step, 1), ""),
-        l->var);
-    LLVMBuildBr(c->b, l->test);
-    LLVMPositionBuilderAtEnd(c->b, l->done);
 }
 
 /* The lanes of v added pairwise (halves, then quarters, ...): one fixed order. */
@@ -650,23 +638,9 @@ static void emit_loop(cg *c, emit_ctx *e, int w, int64_t start, int64_t end)
 {
     if (start >= end)
         return;
-    LLVMValueRef i = slot(c, c->i64, LLVMConstInt(c->i64, (unsigned long long)start, 1));
-    LLVMBasicBlockRef test = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "test");
-    LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "body");
-    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "done");
-    LLVMBuildBr(c->b, test);
-    LLVMPositionBuilderAtEnd(c->b, test);
-    LLVMValueRef iv = LLVMBuildLoad2(c->b, c->i64, i, "");
-    LLVMBuildCondBr(
-        c->b,
-        LLVMBuildICmp(c->b, LLVMIntSLT, iv, LLVMConstInt(c->i64, (unsigned long long)end, 1), ""),
-        body, done);
-    LLVMPositionBuilderAtEnd(c->b, body);
-    emit_step(c, e, w, iv);
-    LLVMBuildStore(c->b, LLVMBuildAdd(c->b, iv, LLVMConstInt(c->i64, (unsigned long long)w, 1), ""),
-                   i);
-    LLVMBuildBr(c->b, test);
-    LLVMPositionBuilderAtEnd(c->b, done);
+    loop i = loop_open(c, start, end, w);
+    emit_step(c, e, w, i.i);
+    loop_close(c, &i);
 }
 
 /* Starts a reduction's partial results. */
@@ -750,18 +724,8 @@ static void emit_group(cg *c, const group *g, const char *name, size_t operand_s
             reset(c, &e);
     }
     int64_t vec_end = g->len - g->len % lanes;
-    LLVMValueRef r = slot(c, c->i64, LLVMConstInt(c->i64, 0, 0));
-    LLVMBasicBlockRef test = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "row");
-    LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "rowbody");
-    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "rowsdone");
-    LLVMBuildBr(c->b, test);
-    LLVMPositionBuilderAtEnd(c->b, test);
-    e.row = LLVMBuildLoad2(c->b, c->i64, r, "");
-    LLVMBuildCondBr(c->b,
-                    LLVMBuildICmp(c->b, LLVMIntSLT, e.row,
-                                  LLVMConstInt(c->i64, (unsigned long long)g->rows, 1), ""),
-                    body, done);
-    LLVMPositionBuilderAtEnd(c->b, body);
+    loop r = loop_open(c, 0, g->rows, 1);
+    e.row = r.i;
     e.base = LLVMBuildMul(c->b, e.row, LLVMConstInt(c->i64, (unsigned long long)g->len, 1), "");
     for (int k = 0; k < g->n; k++)
         if (g->read[k] == READ_COLUMN) {
@@ -774,9 +738,7 @@ static void emit_group(cg *c, const group *g, const char *name, size_t operand_s
     emit_loop(c, &e, 1, vec_end, g->len);
     if (g->reduce && !g->all)
         finish(c, &e, e.row, g->len);
-    LLVMBuildStore(c->b, LLVMBuildAdd(c->b, e.row, LLVMConstInt(c->i64, 1, 0), ""), r);
-    LLVMBuildBr(c->b, test);
-    LLVMPositionBuilderAtEnd(c->b, done);
+    loop_close(c, &r);
     if (g->reduce && g->all)
         finish(c, &e, LLVMConstInt(c->i64, 0, 0), g->rows * g->len);
     LLVMBuildRetVoid(c->b);

@@ -242,33 +242,55 @@ static char *explain_text(hb_trainer *tr)
     return text;
 }
 
+/* The same net trained twice: side 0 eagerly, side 1 compiled — the compiled side must match. */
+typedef struct side_by_side {
+    hb_block *net[2];
+    hb_optimizer *opt[2];
+    hb_trainer *tr[2];
+} side_by_side;
+
+static void side_by_side_start(side_by_side *s, hb_loss_kind loss, hb_optimizer_kind kind,
+                               const hb_optim_options *o)
+{
+    for (int m = 0; m < 2; m++) {
+        ck_assert_ptr_nonnull(s->net[m]);
+        s->opt[m] = hb_optimizer_new(s->net[m], kind, o);
+        ck_assert_msg(s->opt[m] != NULL, "%s", hb_last_error());
+        s->tr[m] = hb_trainer_new(s->net[m], loss, s->opt[m], m == 1);
+        ck_assert_msg(s->tr[m] != NULL, "%s", hb_last_error());
+    }
+}
+
+static void side_by_side_free(side_by_side *s)
+{
+    for (int m = 0; m < 2; m++) {
+        hb_trainer_free(s->tr[m]);
+        hb_optimizer_free(s->opt[m]);
+        hb_block_release(s->net[m]);
+    }
+}
+
 /* 20 steps compiled and 20 eager from the same weights on the same batches: the same losses
  * (1e-5 relative) step for step, and the same weights at the end. */
 START_TEST(compiled_steps_match_eager)
 {
     const step_case *c = &step_cases[_i];
-    hb_block *net[2];
-    hb_optimizer *opt[2];
-    hb_trainer *tr[2];
+    side_by_side s;
     hb_optim_options o = hb_optim_defaults(c->lr);
     o.momentum = c->momentum, o.weight_decay = c->weight_decay;
-    for (int m = 0; m < 2; m++) {
-        net[m] = test_model(c->model);
-        opt[m] = hb_optimizer_new(net[m], c->kind, &o);
-        ck_assert_ptr_nonnull(opt[m]);
-        tr[m] = hb_trainer_new(net[m], c->loss, opt[m], m == 1);
-        ck_assert_ptr_nonnull(tr[m]);
-    }
+    for (int m = 0; m < 2; m++)
+        s.net[m] = test_model(c->model);
+    side_by_side_start(&s, c->loss, c->kind, &o);
     hb_rng rng;
     hb_rng_seed(&rng, 31 + (uint64_t)_i);
     for (int step = 0; step < 20; step++) {
         /* the last steps take a smaller batch: another shape, another plan */
         int64_t n = step < 16 ? c->batch : (c->batch + 1) / 2;
         hb_tensor *x = hb_rand(HB_SHAPE(n, 20), &rng);
-        hb_tensor *y = test_call_ok(net[0], x), *t = target_for(c, y, &rng);
+        hb_tensor *y = test_call_ok(s.net[0], x), *t = target_for(c, y, &rng);
         float loss[2];
         for (int m = 0; m < 2; m++)
-            ck_assert_msg(hb_train_step(tr[m], x, t, &loss[m]) == HB_OK, "%s step %d: %s",
+            ck_assert_msg(hb_train_step(s.tr[m], x, t, &loss[m]) == HB_OK, "%s step %d: %s",
                           c->model, step, hb_last_error());
         ck_assert_msg(fabsf(loss[1] - loss[0]) <= 1e-5f * fabsf(loss[0]),
                       "%s step %d: compiled loss %.9g, eager %.9g", c->model, step, loss[1],
@@ -277,22 +299,18 @@ START_TEST(compiled_steps_match_eager)
     }
     hb_state_dict sd[2];
     for (int m = 0; m < 2; m++)
-        ck_assert_int_eq(hb_block_state_dict(net[m], &sd[m]), HB_OK);
+        ck_assert_int_eq(hb_block_state_dict(s.net[m], &sd[m]), HB_OK);
     for (int i = 0; i < sd[0].count; i++) {
         double err = rel_error(sd[1].items[i].value, sd[0].items[i].value);
         ck_assert_msg(err <= 1e-4, "%s %s: compiled weights %g from eager", c->model,
                       sd[0].items[i].name, err);
     }
-    char *text = explain_text(tr[1]);
+    char *text = explain_text(s.tr[1]);
     ck_assert_msg(strstr(text, " 20 steps: 20 ran a plan, ") && strstr(text, ", 0 ran eagerly") &&
                   strstr(text, "pass autodiff"), "%s", text);
     free(text);
-    for (int m = 0; m < 2; m++) {
-        hb_state_dict_free(&sd[m]);
-        hb_trainer_free(tr[m]);
-        hb_optimizer_free(opt[m]);
-        hb_block_release(net[m]);
-    }
+    hb_state_dict_free(&sd[0]), hb_state_dict_free(&sd[1]);
+    side_by_side_free(&s);
 }
 END_TEST
 
@@ -307,39 +325,32 @@ static hb_tensor *host_forward(hb_block *self, hb_tensor *x)
 
 START_TEST(island_gradient_runs_eagerly)
 {
-    hb_block *net[2];
-    hb_optimizer *opt[2];
-    hb_trainer *tr[2];
+    side_by_side s;
     hb_optim_options o = hb_optim_defaults(0.1f);
     for (int m = 0; m < 2; m++) {
-        net[m] = hb_block_new("HostRead", host_forward);
-        hb_block_add_child(net[m], "lin", hb_linear_new(4, 3));
-        hb_tensor *w = hb_block_param(hb_block_child(net[m], "lin"), "weight");
-        hb_tensor *b = hb_block_param(hb_block_child(net[m], "lin"), "bias");
+        s.net[m] = hb_block_new("HostRead", host_forward);
+        hb_block_add_child(s.net[m], "lin", hb_linear_new(4, 3));
+        hb_tensor *w = hb_block_param(hb_block_child(s.net[m], "lin"), "weight");
+        hb_tensor *b = hb_block_param(hb_block_child(s.net[m], "lin"), "bias");
         for (int i = 0; i < 12; i++)
             hb_tensor_data(w)[i] = 0.1f * (float)(i - 6);
         for (int i = 0; i < 3; i++)
             hb_tensor_data(b)[i] = 0.2f * (float)i;
-        opt[m] = hb_optimizer_new(net[m], HB_OPTIM_SGD, &o);
-        tr[m] = hb_trainer_new(net[m], HB_LOSS_MSE, opt[m], m == 1);
     }
+    side_by_side_start(&s, HB_LOSS_MSE, HB_OPTIM_SGD, &o);
     hb_tensor *x = hb_ones(HB_SHAPE(2, 4)), *t = hb_zeros(HB_SHAPE(2, 3));
     for (int step = 0; step < 3; step++) {
         float loss[2];
         for (int m = 0; m < 2; m++)
-            ck_assert_msg(hb_train_step(tr[m], x, t, &loss[m]) == HB_OK, "%s", hb_last_error());
+            ck_assert_msg(hb_train_step(s.tr[m], x, t, &loss[m]) == HB_OK, "%s", hb_last_error());
         ck_assert_float_eq(loss[0], loss[1]);
     }
-    char *text = explain_text(tr[1]);
+    char *text = explain_text(s.tr[1]);
     ck_assert_msg(strstr(text, ", 3 ran eagerly") && strstr(text, "no gradient through an eager "
                   "island") && strstr(text, "HostRead"), "%s", text);
     free(text);
     hb_tensor_release(x), hb_tensor_release(t);
-    for (int m = 0; m < 2; m++) {
-        hb_trainer_free(tr[m]);
-        hb_optimizer_free(opt[m]);
-        hb_block_release(net[m]);
-    }
+    side_by_side_free(&s);
 }
 END_TEST
 
@@ -359,38 +370,35 @@ static hb_tensor *factored_forward(hb_block *self, hb_tensor *x)
 START_TEST(parameters_reading_parameters)
 {
     const bool factored = _i == 1;
-    hb_block *net[2];
-    hb_optimizer *opt[2];
-    hb_trainer *tr[2];
+    side_by_side s;
     hb_optim_options o = hb_optim_defaults(0.2f);
     for (int m = 0; m < 2; m++) {
-        net[m] = hb_block_new(factored ? "Factored" : "Scaled",
+        s.net[m] = hb_block_new(factored ? "Factored" : "Scaled",
                               factored ? factored_forward : scaled_forward);
         const char *names[2] = {factored ? "A" : "a", factored ? "B" : "b"};
         int64_t shapes[2][2] = {{4, 3}, {3, 4}};
         hb_rng rng;
         hb_rng_seed(&rng, 9);
         for (int k = 0; k < 2; k++) {
-            ck_assert_int_eq(hb_block_add_param(net[m], names[k], factored ? 2 : 1,
+            ck_assert_int_eq(hb_block_add_param(s.net[m], names[k], factored ? 2 : 1,
                                                 factored ? shapes[k] : (int64_t[]){4},
                                                 HB_INIT_DEFAULT), HB_OK);
-            hb_tensor *p = hb_block_param(net[m], names[k]);
+            hb_tensor *p = hb_block_param(s.net[m], names[k]);
             for (int64_t i = 0; i < hb_tensor_numel(p); i++)
                 hb_tensor_data(p)[i] = hb_rng_uniform(&rng) - 0.5f;
         }
-        opt[m] = hb_optimizer_new(net[m], HB_OPTIM_SGD, &o);
-        tr[m] = hb_trainer_new(net[m], HB_LOSS_MSE, opt[m], m == 1);
     }
+    side_by_side_start(&s, HB_LOSS_MSE, HB_OPTIM_SGD, &o);
     hb_rng rng;
     hb_rng_seed(&rng, 10);
     hb_tensor *x = hb_rand(HB_SHAPE(2, 4), &rng), *t = hb_rand(HB_SHAPE(2, 4), &rng);
     for (int step = 0; step < 3; step++) {
         float loss[2];
         for (int m = 0; m < 2; m++)
-            ck_assert_msg(hb_train_step(tr[m], x, t, &loss[m]) == HB_OK, "%s", hb_last_error());
+            ck_assert_msg(hb_train_step(s.tr[m], x, t, &loss[m]) == HB_OK, "%s", hb_last_error());
         hb_state_dict sd[2];
         for (int m = 0; m < 2; m++)
-            ck_assert_int_eq(hb_block_state_dict(net[m], &sd[m]), HB_OK);
+            ck_assert_int_eq(hb_block_state_dict(s.net[m], &sd[m]), HB_OK);
         for (int i = 0; i < sd[0].count; i++) {
             double err = rel_error(sd[1].items[i].value, sd[0].items[i].value);
             ck_assert_msg(err <= 1e-5, "%s step %d: compiled %s %g from eager",
@@ -398,15 +406,11 @@ START_TEST(parameters_reading_parameters)
         }
         hb_state_dict_free(&sd[0]), hb_state_dict_free(&sd[1]);
     }
-    char *text = explain_text(tr[1]);
+    char *text = explain_text(s.tr[1]);
     ck_assert_msg(strstr(text, ": 3 steps: 3 ran a plan, 1 traced, 0 ran eagerly"), "%s", text);
     free(text);
     hb_tensor_release(x), hb_tensor_release(t);
-    for (int m = 0; m < 2; m++) {
-        hb_trainer_free(tr[m]);
-        hb_optimizer_free(opt[m]);
-        hb_block_release(net[m]);
-    }
+    side_by_side_free(&s);
 }
 END_TEST
 

@@ -23,7 +23,9 @@ void hb_kernel_eval(hb_op op, const hb_attrs *at, int n, float *const *in, const
 
 /* OpenBLAS runs on one thread except for GEMMs of m·n·k multiply-adds large enough to gain
  * from the caller's count (threads.c): begin before the call, end (with begin's answer)
- * after. */
+ * after. From HB_BLAS_PARALLEL_MIN multiply-adds on, 2 threads measured faster than one
+ * (the second table of build/bench_gemm_crossover). */
+enum { HB_BLAS_PARALLEL_MIN = 1 << 22 };
 bool hb_blas_parallel_begin(int64_t m, int64_t n, int64_t k);
 void hb_blas_parallel_end(bool began);
 

@@ -41,14 +41,10 @@ void hb_set_num_threads(int n)
     }
 }
 
-/* From this many multiply-adds on, 2 threads measured faster than one (64×256×20: 11 µs on
- * one, 14 on two; 128×256×64: 40 and 41; 256³: 257 and 183). */
-enum { PARALLEL_MIN = 1 << 22 };
-
 bool hb_blas_parallel_begin(int64_t m, int64_t n, int64_t k)
 {
     int want = threads_wanted();
-    if (want <= 1 || m * n * k < PARALLEL_MIN)
+    if (want <= 1 || m * n * k < HB_BLAS_PARALLEL_MIN)
         return false;
     pthread_mutex_lock(&raised);
     openblas_set_num_threads(want);

@@ -95,9 +95,9 @@ int main(int argc, char **argv)
     for (int i = 0; i < example_model_count; i++) {
         const model_entry *e = &example_models[i];
         hb_block *net = instance(e->name, false, false);
-        int64_t shape[2] = {e->batch ? e->batch : e->features, e->features};
-        int ndim = e->batch ? 2 : 1;
-        hb_tensor *x = hb_rand(ndim, shape, &rng);
+        hb_tensor *x = example_input(e, 0, 0, &rng);
+        int ndim = hb_tensor_ndim(x);
+        const int64_t *shape = hb_tensor_shape(x);
         hb_tensor_release(hb_block_call(net, x));
         const hb_plan *p = hb_block_plan(net, ndim, shape);
         if (p)

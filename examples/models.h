@@ -18,6 +18,8 @@ hb_block *factory_new(void);       /* Sequential(Linear, ReLU, 4 made by one fac
 hb_block *mlp_wide_new(void);      /* benchmark: Sequential(Linear(i,1024), ReLU, Linear(1024,1024)) */
 hb_block *mlp_deep_new(void);      /* benchmark: 16 × (Linear(·,256), ReLU) */
 hb_block *chain_new(void);         /* benchmark: an elementwise chain into sum(abs(y)) */
+hb_block *resnet_mini_new(void);   /* ResNet, widths 16/32/64/128, one block per stage, 10 classes */
+hb_block *resnet18_new(void);      /* ResNet-18: widths 64/128/256/512, two blocks each, 1000 classes */
 
 typedef struct model_entry {
     const char *name;
@@ -26,6 +28,7 @@ typedef struct model_entry {
     int64_t batch;     /* default batch; 0: the input is 1-D, [features] */
     bool chapter;      /* one of the seed chapter's models (shown by `hybrid demo`) */
     const char *about; /* one line for `hybrid demo` and `hybrid models` */
+    int64_t image;     /* images: the input is [batch, features (channels), image, image] */
 } model_entry;
 
 extern const model_entry example_models[];
@@ -35,5 +38,8 @@ extern const int example_model_count;
  * call), its root named after it; NULL with an error if the name is unknown. */
 hb_block *example_model_new(const char *name, uint64_t seed);
 const model_entry *example_model_find(const char *name);
+/* A uniform random input for e: [batch, features], [features] for 1-D models, or
+ * [batch, features, image, image] for image models (batch and features 0: e's defaults). */
+hb_tensor *example_input(const model_entry *e, int64_t batch, int64_t features, hb_rng *rng);
 
 #endif

@@ -195,6 +195,39 @@ hb_tensor *hb_concat(int n, hb_tensor *const *xs, int axis);
 /* The part of x from start, length long, along axis (what concat put there). */
 hb_tensor *hb_slice(hb_tensor *x, int axis, int64_t start, int64_t length);
 
+/* Convolutions and pools over [N, C, H, W] (PyTorch's NCHW layout and semantics). Options
+ * may be NULL; a field left 0 takes its default: stride 1 for convolutions and the kernel size
+ * for pools, dilation 1, groups 1, padding 0. Index 0 is along H, 1 along W. */
+typedef struct hb_conv2d_options {
+    int stride[2];
+    int padding[2];  /* zeros on both sides */
+    int dilation[2];
+    int groups;      /* C and O split into this many groups; groups = C is depthwise */
+} hb_conv2d_options;
+/* weight [O, C/groups, kh, kw], bias [O]: output [N, O, OH, OW] with
+ * OH = (H + 2·padding − dilation·(kh − 1) − 1) / stride + 1 (rounded down), likewise OW. */
+hb_tensor *hb_conv2d(hb_tensor *x, hb_tensor *weight, hb_tensor *bias,
+                     const hb_conv2d_options *o);
+hb_tensor *hb_conv2d_nobias(hb_tensor *x, hb_tensor *weight, const hb_conv2d_options *o);
+typedef struct hb_pool2d_options {
+    int kernel[2]; /* required */
+    int stride[2]; /* 0: the kernel size */
+    int padding[2]; /* at most half the kernel */
+} hb_pool2d_options;
+/* Windows that hang over the padding: max pool ignores it (-inf), average pool counts it as
+ * zeros (PyTorch's count_include_pad=True); output sizes round down (ceil_mode=False). */
+hb_tensor *hb_max_pool2d(hb_tensor *x, const hb_pool2d_options *o);
+hb_tensor *hb_avg_pool2d(hb_tensor *x, const hb_pool2d_options *o);
+/* The mean of each channel's plane: [N, C, H, W] -> [N, C, 1, 1] (AdaptiveAvgPool2d(1)). */
+hb_tensor *hb_global_avg_pool2d(hb_tensor *x);
+/* Batch normalization of x [N, C, ...] per channel, as torch.nn.functional.batch_norm:
+ * training, with the batch's mean and (biased) variance, and running_mean and running_var
+ * ([C], either may be NULL) moved towards the batch's statistics by momentum (the unbiased
+ * variance goes into running_var); not training, with the running statistics. weight and bias
+ * ([C]) may be NULL (1 and 0). */
+hb_tensor *hb_batch_norm(hb_tensor *x, hb_tensor *running_mean, hb_tensor *running_var,
+                         hb_tensor *weight, hb_tensor *bias, bool training, float momentum,
+                         float eps);
 /* ---- blocks ------------------------------------------------------------------------------- */
 
 typedef struct hb_block hb_block;
@@ -311,6 +344,38 @@ hb_block *hb_parallel_new(int axis);
 /* n fresh instances made by make(arg), in a Sequential (children "0" … "n-1"). */
 hb_block *hb_block_factory(int n, hb_block *(*make)(void *arg), void *arg);
 
+/* Convolutional blocks, with torchvision's parameter names. Conv2d(in, out, kh×kw): weight
+ * [out, in/groups, kh, kw], bias [out] if asked for, PyTorch's default init; in = 0 infers it
+ * on the first call. BatchNorm2d(C): parameters weight (1) and bias (0), constants
+ * running_mean (0) and running_var (1), updated by calls in training mode (eps 1e-5 and
+ * momentum 0.1 are PyTorch's defaults). Pools take the options of hb_max_pool2d; the global
+ * one is AdaptiveAvgPool2d(1). */
+hb_block *hb_conv2d_new(int64_t in, int64_t out, int kh, int kw, const hb_conv2d_options *o,
+                        bool bias);
+hb_block *hb_batch_norm2d_new(int64_t channels, float eps, float momentum);
+hb_block *hb_max_pool2d_new(const hb_pool2d_options *o);
+hb_block *hb_avg_pool2d_new(const hb_pool2d_options *o);
+hb_block *hb_global_avg_pool2d_new(void);
+/* ResNet's residual block: relu(bn2(conv2(relu(bn1(conv1(x))))) + x), 3×3 convolutions, the
+ * first with stride; where the shape changes the shortcut is "downsample", a strided 1×1
+ * convolution and a batch norm. */
+hb_block *hb_basic_block_new(int64_t in, int64_t out, int stride);
+/* A ResNet of BasicBlocks, torchvision's layout: conv1 (7×7, stride 2) bn1 relu maxpool (3×3,
+ * stride 2), layer1..layer4 of blocks[i] blocks of widths[i] channels (layers 2-4 start with
+ * stride 2), avgpool, flatten, fc. ResNet-18: widths 64/128/256/512, 2 blocks each, 1000
+ * classes. Convolutions are initialized as torchvision's (normal, std sqrt(2/fan_out)). */
+typedef struct hb_resnet_config {
+    int64_t widths[4];
+    int blocks[4];
+    int64_t classes;
+    int64_t in_channels; /* 0: 3 */
+} hb_resnet_config;
+hb_block *hb_resnet_new(const hb_resnet_config *c);
+/* Training mode (the default, as PyTorch's) or inference mode, for the block and every block
+ * under it: batch norm uses the batch's statistics and updates its running ones in training
+ * mode, and uses the running ones in inference. Changing the mode drops compiled plans. */
+void hb_block_set_training(hb_block *b, bool training);
+bool hb_block_is_training(const hb_block *b);
 /* ---- gradients ---------------------------------------------------------------------------- */
 /* Eager backpropagation. With gradients on (per thread), every op reading a trainable
  * parameter, or a tensor made from one, is recorded; hb_backward(loss, g) then computes

@@ -294,7 +294,7 @@ START_TEST(demo_runs_every_model)
     ck_assert_int_eq(hybrid("demo"), 0);
     const char *names[] = {"== mlp:", "== mlp-class:", "== my-sequential:", "== fixed-hidden:",
                            "== nest-mlp:", "== chimera:", "== parallel:", "== factory:",
-                           "== scaled-fixed:", "output [2, 96]", "9 models ran eagerly and hybridized with equal results, 0 failed", "guards (one path through hb_test outcomes, 1"};
+                           "== scaled-fixed:", "== resnet-mini:", "output [2, 96]", "10 models ran eagerly and hybridized with equal results, 0 failed", "guards (one path through hb_test outcomes, 1"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         ck_assert_msg(strstr(out_text, names[i]), "demo output lacks %s", names[i]);
 }

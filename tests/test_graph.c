@@ -254,6 +254,26 @@ static hb_graph *all_ops_graph(void)
     /* A training step's in-place write of a parameter. */
     NODE(g, HB_OP_ASSIGN, NOATTRS, "update lin.bias", b,
          NODE(g, HB_OP_MUL_SCALAR, ((hb_attrs){.scalar = 0.5f}), "update lin.bias", b));
+    /* Convolutions and pools over an image, their gradients, and a fused convolution. */
+    int img = leaf(g, HB_VAL_PARAM, "img", SHAPE(1, 4, 7, 6));
+    int k = leaf(g, HB_VAL_PARAM, "conv.weight", SHAPE(6, 2, 3, 2));
+    int kb = leaf(g, HB_VAL_PARAM, "conv.bias", SHAPE(6));
+    hb_window cw = {.stride = {2, 1}, .pad = {1, 0}, .dilation = {1, 2}, .groups = 2};
+    int y = NODE(g, HB_OP_CONV2D, ((hb_attrs){.win = cw}), "conv", img, k, kb);
+    NODE(g, HB_OP_CONV2D, ((hb_attrs){.win = cw}), "conv", img, k);
+    NODE(g, HB_OP_CONV2D_GRAD_X, ((hb_attrs){.win = cw, .shape = SHAPE(1, 4, 7, 6)}), "conv", y,
+         k);
+    NODE(g, HB_OP_CONV2D_GRAD_W, ((hb_attrs){.win = cw, .shape = SHAPE(6, 2, 3, 2)}), "conv", y,
+         img);
+    hb_window pw = {.kernel = {3, 2}, .stride = {2, 2}, .pad = {1, 1}};
+    int mp = NODE(g, HB_OP_MAX_POOL2D, ((hb_attrs){.win = pw}), "pool", img);
+    NODE(g, HB_OP_MAX_POOL2D_GRAD, ((hb_attrs){.win = pw}), "pool", mp, img);
+    int ap = NODE(g, HB_OP_AVG_POOL2D, ((hb_attrs){.win = pw}), "pool", img);
+    NODE(g, HB_OP_AVG_POOL2D_GRAD, ((hb_attrs){.win = pw, .shape = SHAPE(1, 4, 7, 6)}), "pool",
+         ap);
+    int chan = leaf(g, HB_VAL_CONST, "bn.scale", SHAPE(6, 1, 1));
+    p = PROG(3, INS(MUL, 0, 1), INS(ADD, 3, 2), INS(RELU, 4, 0));
+    NODE(g, HB_OP_FUSED_CONV, ((hb_attrs){.win = cw, .prog = &p}), "conv", img, k, chan, y);
     /* A loop: state x times the row e, while sum > 1, the body with a nested island. */
     hb_graph *body = hb_graph_new("body");
     ck_assert_ptr_nonnull(body);

@@ -220,17 +220,13 @@ static hb_block *load_model(const options *o)
 }
 
 /* A uniform random input: [batch, features] with the model's defaults unless --batch or
- * --features say otherwise, or [features] for a model of 1-D inputs (the chain). */
+ * --features say otherwise, [features] for a model of 1-D inputs (the chain), or
+ * [batch, features, H, W] for image models (features: channels). */
 static hb_tensor *sample_input(const options *o)
 {
-    const model_entry *e = example_model_find(o->model);
-    int64_t batch = o->batch ? o->batch : e->batch, features = o->features ? o->features
-                                                                         : e->features;
     hb_rng rng;
     hb_rng_seed(&rng, 1);
-    if (e->batch == 0)
-        return hb_rand(HB_SHAPE(features), &rng);
-    return hb_rand(HB_SHAPE(batch, features), &rng);
+    return example_input(example_model_find(o->model), o->batch, o->features, &rng);
 }
 
 /* ---- run ---------------------------------------------------------------------------------- */
@@ -625,10 +621,12 @@ static int train(int argc, char **argv)
     /* the class count is the model's output width */
     hb_rng rng;
     hb_rng_seed(&rng, 7);
-    hb_tensor *probe = e->batch ? hb_rand(HB_SHAPE(2, f), &rng) : NULL;
+    hb_tensor *probe = e->batch && !e->image ? hb_rand(HB_SHAPE(2, f), &rng) : NULL;
     hb_tensor *py = probe ? hb_block_call(net, probe) : NULL;
     if (!py)
-        rc = fail("train: %s", e->batch ? hb_last_error() : "the model takes 1-D inputs, not batches");
+        rc = fail("train: %s", e->image ? "the model takes images; hybrid train makes "
+                  "[batch, features] data (train image models from C, with hb_train_step)"
+                  : e->batch ? hb_last_error() : "the model takes 1-D inputs, not batches");
     else if (hb_tensor_ndim(py) != 2 || hb_tensor_shape(py)[1] < 2)
         rc = fail("train: %s's output has shape %s; training needs [batch, classes >= 2]",
                   o.model, hb_shape_str(hb_tensor_ndim(py), hb_tensor_shape(py), (char[96]){0}, 96));
@@ -718,7 +716,7 @@ static bool demo_model(const model_entry *e)
     hb_block *net = example_model_new(e->name, 0);
     hb_rng rng;
     hb_rng_seed(&rng, 1);
-    hb_tensor *x = hb_rand(HB_SHAPE(2, e->features), &rng);
+    hb_tensor *x = example_input(e, 2, 0, &rng);
     hb_tensor *xs = hb_mul_scalar(x, 1000.0f);
     hb_tensor *y = net ? hb_block_call(net, x) : NULL, *ys = y ? hb_block_call(net, xs) : NULL;
     printf("== %s: %s\n", e->name, e->about);

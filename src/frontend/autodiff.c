@@ -324,6 +324,31 @@ RULE(SLICE)
     hb_tensor_release(z0), hb_tensor_release(z1);
 }
 
+RULE(CONV2D)
+{
+    /* the input's gradient is the costly one, and the first layer's input needs none */
+    if (x->requires_grad)
+        add_grad(x, hb_conv2d_grad_x(g, in[1], at, &x->shape));
+    if (in[1]->requires_grad)
+        add_grad(in[1], hb_conv2d_grad_w(g, x, at, &in[1]->shape));
+    if (e->n == 3 && in[2]->requires_grad) { /* Σ g over images and positions, per channel */
+        int64_t n = g->shape.dim[0], o = g->shape.dim[1];
+        hb_tensor *rows = hb_reshape(g, HB_SHAPE(n, o, -1));
+        hb_tensor *per_image = done(rows, hb_sum_axis(rows, 2, false));
+        add_grad(in[2], done(per_image, hb_sum_axis(per_image, 0, false)));
+    }
+}
+
+RULE(MAX_POOL2D)
+{
+    add_grad(x, hb_max_pool2d_grad(g, x, at));
+}
+
+RULE(AVG_POOL2D)
+{
+    add_grad(x, hb_avg_pool2d_grad(g, at, &x->shape));
+}
+
 /* Ops whose rule is another's: x + s, x − s and copies pass g on; −x and s − x negate it. */
 #define grad_SUB_SCALAR grad_ADD_SCALAR
 #define grad_COPY grad_ADD_SCALAR
@@ -348,6 +373,12 @@ RULE(NONE) { (void)g; }
 #define grad_FUSED grad_NONE
 #define grad_FUSED_REDUCE grad_NONE
 #define grad_GEMM grad_NONE
+#define grad_FUSED_CONV grad_NONE
+/* the gradients' own ops: a second derivative is not something hybrid computes */
+#define grad_CONV2D_GRAD_X grad_NONE
+#define grad_CONV2D_GRAD_W grad_NONE
+#define grad_MAX_POOL2D_GRAD grad_NONE
+#define grad_AVG_POOL2D_GRAD grad_NONE
 
 typedef void (*rule_fn)(const entry *, hb_tensor *, hb_tensor **, hb_tensor *, hb_tensor *,
                         const hb_attrs *, float);
@@ -417,7 +448,13 @@ static const char *no_rule(const hb_node *n)
     case HB_OP_FUSED:
     case HB_OP_FUSED_REDUCE:
     case HB_OP_GEMM:
+    case HB_OP_FUSED_CONV:
         return "a fused op (autodiff runs before fusion)";
+    case HB_OP_CONV2D_GRAD_X:
+    case HB_OP_CONV2D_GRAD_W:
+    case HB_OP_MAX_POOL2D_GRAD:
+    case HB_OP_AVG_POOL2D_GRAD:
+        return "a gradient op (no second derivatives)";
     default:
         return NULL;
     }

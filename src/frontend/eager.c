@@ -179,3 +179,74 @@ hb_tensor *hb_concat(int n, hb_tensor *const *xs, int axis)
 {
     return apply(HB_OP_CONCAT, (hb_attrs){.axis = axis}, n, xs);
 }
+
+/* ---- convolutions and pools ---------------------------------------------------------------- */
+
+static hb_window conv_window(const hb_conv2d_options *o)
+{
+    hb_conv2d_options d = o ? *o : (hb_conv2d_options){0};
+    hb_window w = {.groups = d.groups ? d.groups : 1};
+    for (int i = 0; i < 2; i++) {
+        w.stride[i] = d.stride[i] ? d.stride[i] : 1;
+        w.pad[i] = d.padding[i];
+        w.dilation[i] = d.dilation[i] ? d.dilation[i] : 1;
+    }
+    return w;
+}
+
+static hb_window pool_window(const hb_pool2d_options *o)
+{
+    hb_pool2d_options d = o ? *o : (hb_pool2d_options){0};
+    hb_window w = {.groups = 1};
+    for (int i = 0; i < 2; i++) {
+        w.kernel[i] = d.kernel[i];
+        w.stride[i] = d.stride[i] ? d.stride[i] : d.kernel[i];
+        w.pad[i] = d.padding[i];
+        w.dilation[i] = 1;
+    }
+    return w;
+}
+
+hb_tensor *hb_conv2d(hb_tensor *x, hb_tensor *weight, hb_tensor *bias, const hb_conv2d_options *o)
+{
+    return apply(HB_OP_CONV2D, (hb_attrs){.win = conv_window(o)}, 3,
+                 (hb_tensor *[]){x, weight, bias});
+}
+
+hb_tensor *hb_conv2d_nobias(hb_tensor *x, hb_tensor *weight, const hb_conv2d_options *o)
+{
+    return apply(HB_OP_CONV2D, (hb_attrs){.win = conv_window(o)}, 2, (hb_tensor *[]){x, weight});
+}
+
+hb_tensor *hb_max_pool2d(hb_tensor *x, const hb_pool2d_options *o)
+{
+    return apply1(HB_OP_MAX_POOL2D, (hb_attrs){.win = pool_window(o)}, x);
+}
+
+hb_tensor *hb_avg_pool2d(hb_tensor *x, const hb_pool2d_options *o)
+{
+    return apply1(HB_OP_AVG_POOL2D, (hb_attrs){.win = pool_window(o)}, x);
+}
+
+/* The gradients' ops, for the rules (at: the forward op's attributes). */
+hb_tensor *hb_conv2d_grad_x(hb_tensor *g, hb_tensor *w, const hb_attrs *at, const hb_shape *x)
+{
+    return apply(HB_OP_CONV2D_GRAD_X, (hb_attrs){.win = at->win, .shape = *x}, 2,
+                 (hb_tensor *[]){g, w});
+}
+
+hb_tensor *hb_conv2d_grad_w(hb_tensor *g, hb_tensor *x, const hb_attrs *at, const hb_shape *w)
+{
+    return apply(HB_OP_CONV2D_GRAD_W, (hb_attrs){.win = at->win, .shape = *w}, 2,
+                 (hb_tensor *[]){g, x});
+}
+
+hb_tensor *hb_max_pool2d_grad(hb_tensor *g, hb_tensor *x, const hb_attrs *at)
+{
+    return apply(HB_OP_MAX_POOL2D_GRAD, (hb_attrs){.win = at->win}, 2, (hb_tensor *[]){g, x});
+}
+
+hb_tensor *hb_avg_pool2d_grad(hb_tensor *g, const hb_attrs *at, const hb_shape *x)
+{
+    return apply1(HB_OP_AVG_POOL2D_GRAD, (hb_attrs){.win = at->win, .shape = *x}, g);
+}

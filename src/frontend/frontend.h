@@ -64,6 +64,7 @@ struct hb_block {
     struct hb_param *params;
     int nparams, cap_params;
     hb_hybrid *hybrid; /* NULL until hb_hybridize */
+    bool inference;    /* hb_block_set_training(b, false); blocks start in training mode */
 };
 
 /* The call stack of this thread (block.c). */
@@ -189,6 +190,12 @@ void hb_trace_resume(hb_trace *tr);
 extern _Thread_local bool hb_grad_on;
 /* Writes src over dst's data in place (the ASSIGN op: recorded as a node when symbolic). */
 hb_status hb_assign(hb_tensor *dst, hb_tensor *src);
+/* The convolution's and pools' gradient ops (eager.c), for the gradient rules: at is the
+ * forward op's attributes, x and w the shapes of the result. */
+hb_tensor *hb_conv2d_grad_x(hb_tensor *g, hb_tensor *w, const hb_attrs *at, const hb_shape *x);
+hb_tensor *hb_conv2d_grad_w(hb_tensor *g, hb_tensor *x, const hb_attrs *at, const hb_shape *w);
+hb_tensor *hb_max_pool2d_grad(hb_tensor *g, hb_tensor *x, const hb_attrs *at);
+hb_tensor *hb_avg_pool2d_grad(hb_tensor *g, const hb_attrs *at, const hb_shape *x);
 /* Records op on the tape if an input requires a gradient (then out does too). */
 void hb_grad_record(hb_op op, const hb_attrs *at, int n, hb_tensor *const *in, hb_tensor *out);
 
@@ -226,6 +233,9 @@ void hb_explain_jit(FILE *f, const struct hb_plan *p, const char *note);
 void hb_island_hook_install(void);
 /* Plans hold pointers into parameters: new weights (a load) drop every cached plan. */
 void hb_block_drop_plans(hb_block *b);
+/* Counts hb_block_drop_plans calls (weights loaded, modes changed): a trainer's plans made
+ * before a change are dropped too. */
+extern atomic_uint hb_plans_epoch;
 /* After parameters changed in place: drops the plans of frozen blocks only. */
 void hb_block_params_updated(hb_block *b);
 

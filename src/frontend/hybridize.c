@@ -128,7 +128,30 @@ static void drop_plans(hb_block *b, bool frozen_only)
         drop_plans(b->children[i].block, frozen_only);
 }
 
-void hb_block_drop_plans(hb_block *b) { drop_plans(b, false); }
+atomic_uint hb_plans_epoch;
+
+void hb_block_drop_plans(hb_block *b)
+{
+    atomic_fetch_add(&hb_plans_epoch, 1);
+    drop_plans(b, false);
+}
+
+static bool set_mode(hb_block *b, bool inference)
+{
+    bool changed = b->inference != inference;
+    b->inference = inference;
+    for (int i = 0; i < b->nchildren; i++)
+        changed = set_mode(b->children[i].block, inference) || changed;
+    return changed;
+}
+
+void hb_block_set_training(hb_block *b, bool training)
+{
+    if (b && set_mode(b, !training))
+        hb_block_drop_plans(b); /* traced in the other mode */
+}
+
+bool hb_block_is_training(const hb_block *b) { return b && !b->inference; }
 
 /* Plans that read parameters as inputs see new values; frozen ones folded the old ones in. */
 void hb_block_params_updated(hb_block *b) { drop_plans(b, true); }

@@ -119,6 +119,26 @@ static int value_of(hb_trace *tr, hb_tensor *t)
     return v >= 0 && remember(tr, t, v) ? v : -1;
 }
 
+/* A constant the forward writes (a batch norm's running statistics in training mode) is not
+ * constant: it becomes a value read live, the tensor's own memory, so that no pass folds what
+ * the plan will overwrite and the write lands where the block keeps it (not in a frozen
+ * snapshot). Nodes already reading it read it live too: passes run after the trace. */
+static bool make_live(hb_trace *tr, int v, hb_tensor *t)
+{
+    hb_value *val = &tr->g->values[v];
+    if (val->kind != HB_VAL_CONST)
+        return true;
+    if (val->keep != t) {
+        if (val->drop)
+            val->drop(val->keep);
+        val->data = t->data;
+        val->keep = hb_tensor_retain(t);
+        val->drop = drop_tensor;
+    }
+    val->kind = HB_VAL_EXTERN;
+    return true;
+}
+
 hb_trace *hb_trace_begin(hb_block *root, hb_tensor *x, const char *name, bool freeze)
 {
     hb_trace *tr = hb_calloc(1, sizeof *tr);
@@ -168,6 +188,8 @@ void hb_trace_op(hb_op op, const hb_attrs *at, int n, hb_tensor *const *in, hb_t
         bool ok = true;
         for (int i = 0; i < n && ok; i++)
             ok = (ids[i] = value_of(tr, in[i])) >= 0;
+        if (ok && op == HB_OP_ASSIGN)
+            ok = make_live(tr, ids[0], in[0]);
         if (ok)
             v = hb_graph_add_node(tr->g, op, at, n, ids, &out->shape,
                                   tr->path ? tr->path : hb_block_path(path, sizeof path));

@@ -44,6 +44,7 @@ struct hb_trainer {
     int nplans;
     char *eager_reason; /* why compiled steps run eagerly from now on (NULL: they do not) */
     long steps, plan_steps, traces, eager_steps;
+    unsigned epoch; /* hb_plans_epoch when the plans were made */
 };
 
 static const char *const loss_names[] = {"cross-entropy", "mse", "dot"};
@@ -295,6 +296,13 @@ static hb_status run_plan(hb_trainer *t, step_plan *e, hb_tensor *x, hb_tensor *
 
 static hb_status compiled_step(hb_trainer *t, hb_tensor *x, hb_tensor *target, float *loss)
 {
+    unsigned epoch = atomic_load(&hb_plans_epoch);
+    if (epoch != t->epoch) { /* weights loaded or a mode changed: the plans may be stale */
+        for (int i = 0; i < t->nplans; i++)
+            plan_free(t->plans[i]);
+        t->nplans = 0;
+        t->epoch = epoch;
+    }
     for (int i = 0; i < t->nplans; i++) {
         step_plan *e = t->plans[i];
         if (!hb_shape_equal(&e->x_shape, &x->shape) ||

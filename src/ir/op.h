@@ -39,6 +39,11 @@ typedef enum hb_attr_kind {
     HB_ATTRS_PROGRAM,        /* prog */
     HB_ATTRS_REDUCE_PROGRAM, /* prog, reduce, and all or axis and keepdim */
     HB_ATTRS_GEMM,           /* prog, trans_a and trans_b */
+    HB_ATTRS_CONV,           /* win: stride, pad, dilation, groups */
+    HB_ATTRS_CONV_GRAD,      /* win as CONV, and shape: the result's (x's or w's) */
+    HB_ATTRS_POOL,           /* win: kernel, stride, pad */
+    HB_ATTRS_POOL_GRAD,      /* win as POOL, and shape: the pool's input's */
+    HB_ATTRS_CONV_PROGRAM,   /* win as CONV, and prog: a fused convolution's epilogue */
 } hb_attr_kind;
 
 typedef struct hb_op_info {
@@ -49,6 +54,16 @@ typedef struct hb_op_info {
 } hb_op_info;
 
 extern const hb_op_info hb_op_table[HB_OP_COUNT];
+
+/* The window of a 2-D convolution or pooling over [N, C, H, W] (index 0: along H, 1: along W).
+ * A convolution's kernel size comes from its weight; a pool's is here. */
+typedef struct hb_window {
+    int kernel[2];   /* pools */
+    int stride[2];   /* >= 1 */
+    int pad[2];      /* zeros (convolution, average pool) or -inf (max pool) on both sides */
+    int dilation[2]; /* convolutions: >= 1 */
+    int groups;      /* convolutions: input and output channels in this many groups */
+} hb_window;
 
 /* Attributes of one op application; which fields matter depends on the op. */
 typedef struct hb_attrs {
@@ -65,6 +80,7 @@ typedef struct hb_attrs {
     bool trans_b;   /* gemm: the second input is [n, k] (a linear's weight) */
     const struct hb_graph *body; /* loop: owned by the node (hb_node.body) */
     int64_t start, length; /* slice */
+    hb_window win; /* convolutions and pools */
 } hb_attrs;
 
 /* Output shape of op over inputs, with attributes normalized (negative axes resolved, reshape's
@@ -72,6 +88,10 @@ typedef struct hb_attrs {
  * returns HB_ERR_SHAPE or HB_ERR_ARG. */
 hb_status hb_op_infer(hb_op op, hb_attrs *attrs, int n, const hb_shape *in, hb_shape *out,
                       char *err, size_t err_size);
+
+/* Whether e may be an epilogue input of a fused convolution whose output is out: a scalar,
+ * a per-channel [C, 1, 1] or [1, C, 1, 1], or out's own shape. */
+bool hb_conv_epilogue_input(const hb_shape *e, const hb_shape *out);
 
 /* Broadcast shape of a and b by NumPy rules; false if they do not broadcast. */
 bool hb_shape_broadcast(const hb_shape *a, const hb_shape *b, hb_shape *out);

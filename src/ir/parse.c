@@ -416,7 +416,7 @@ static bool parse_instruction(parser *P, int defined, hb_prog_ins *ins)
  * a->prog points at *prog (hb_graph_add_node copies it). */
 static bool parse_program(parser *P, hb_op op, int n, hb_program *prog, hb_attrs *a)
 {
-    int ninputs = op == HB_OP_GEMM ? n - 1 : n;
+    int ninputs = op == HB_OP_GEMM || op == HB_OP_FUSED_CONV ? n - 1 : n;
     if (ninputs < 1)
         return check_arity(P, op, n) && fail(P, "expected inputs for %s's program, found none",
                                              hb_op_table[op].name);
@@ -448,6 +448,24 @@ static bool parse_program(parser *P, hb_op op, int n, hb_program *prog, hb_attrs
 /* Reads "{...}" for ops that have attributes; ops without any must not have braces. The island's
  * reason goes to *reason; a fused op's program (over the node's n inputs) to *prog. */
 static bool parse_lines(parser *P, hb_graph *g, bool body);
+
+/* "key=[a, b]" */
+static bool parse_pair(parser *P, const char *key, int v[2])
+{
+    return need_key(P, key) && need(P, '[') && parse_small_int(P, "a window size", &v[0]) &&
+           need(P, ',') && parse_small_int(P, "a window size", &v[1]) && need(P, ']');
+}
+
+/* A window as print_window writes it (the shape rule checks its values). */
+static bool parse_window(parser *P, hb_window *w, bool conv)
+{
+    if (!conv && !(parse_pair(P, "kernel", w->kernel) && need(P, ',')))
+        return false;
+    if (!parse_pair(P, "stride", w->stride) || !need(P, ',') || !parse_pair(P, "pad", w->pad))
+        return false;
+    return !conv || (need(P, ',') && parse_pair(P, "dilation", w->dilation) && need(P, ',') &&
+                     need_key(P, "groups") && parse_small_int(P, "a group count", &w->groups));
+}
 
 static bool parse_attrs(parser *P, hb_op op, int n, hb_attrs *a, char **reason,
                         hb_program *prog, hb_graph **body)
@@ -553,6 +571,19 @@ static bool parse_attrs(parser *P, hb_op op, int n, hb_attrs *a, char **reason,
             return expect(P, a->trans_a ? "'trans_b' or 'prog'" : "'trans_a', 'trans_b' or 'prog'");
         }
         return parse_program(P, op, n, prog, a) && need(P, '}');
+    case HB_ATTRS_CONV:
+    case HB_ATTRS_POOL:
+        return need(P, '{') && parse_window(P, &a->win, hb_op_table[op].attrs == HB_ATTRS_CONV) &&
+               need(P, '}');
+    case HB_ATTRS_CONV_GRAD:
+    case HB_ATTRS_POOL_GRAD:
+        return need(P, '{') &&
+               parse_window(P, &a->win, hb_op_table[op].attrs == HB_ATTRS_CONV_GRAD) &&
+               need(P, ',') && need_key(P, "shape") && parse_dims(P, 0, &a->shape) &&
+               need(P, '}');
+    case HB_ATTRS_CONV_PROGRAM:
+        return need(P, '{') && parse_window(P, &a->win, true) && need(P, ',') &&
+               parse_program(P, op, n, prog, a) && need(P, '}');
     case HB_ATTRS_NONE:
         break;
     }

@@ -121,6 +121,17 @@ static void print_program(FILE *f, const hb_program *p)
 
 static hb_status print_lines(FILE *f, const hb_graph *g, int indent);
 
+/* "stride=[2, 2], pad=[3, 3], dilation=[1, 1], groups=1" (conv) or "kernel=[3, 3],
+ * stride=[2, 2], pad=[1, 1]" (pools), without braces. */
+static void print_window(FILE *f, const hb_window *w, bool conv)
+{
+    if (!conv)
+        fprintf(f, "kernel=[%d, %d], ", w->kernel[0], w->kernel[1]);
+    fprintf(f, "stride=[%d, %d], pad=[%d, %d]", w->stride[0], w->stride[1], w->pad[0], w->pad[1]);
+    if (conv)
+        fprintf(f, ", dilation=[%d, %d], groups=%d", w->dilation[0], w->dilation[1], w->groups);
+}
+
 /* A node's attributes; a loop's body on lines of its own, indented under it. */
 static void print_attrs(FILE *f, const hb_node *n, int indent)
 {
@@ -185,6 +196,27 @@ static void print_attrs(FILE *f, const hb_node *n, int indent)
         break;
     case HB_ATTRS_GEMM:
         fprintf(f, " {%s%s", a->trans_a ? "trans_a, " : "", a->trans_b ? "trans_b, " : "");
+        print_program(f, a->prog);
+        fputc('}', f);
+        break;
+    case HB_ATTRS_CONV:
+    case HB_ATTRS_POOL:
+        fputs(" {", f);
+        print_window(f, &a->win, hb_op_table[n->op].attrs == HB_ATTRS_CONV);
+        fputc('}', f);
+        break;
+    case HB_ATTRS_CONV_GRAD:
+    case HB_ATTRS_POOL_GRAD:
+        fputs(" {", f);
+        print_window(f, &a->win, hb_op_table[n->op].attrs == HB_ATTRS_CONV_GRAD);
+        fputs(", shape=", f);
+        print_dims(f, &a->shape);
+        fputc('}', f);
+        break;
+    case HB_ATTRS_CONV_PROGRAM:
+        fputs(" {", f);
+        print_window(f, &a->win, true);
+        fputs(", ", f);
         print_program(f, a->prog);
         fputc('}', f);
         break;

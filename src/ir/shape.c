@@ -366,6 +366,165 @@ static hb_status rule_gemm(rule_ctx *c)
     return HB_OK;
 }
 
+/* ---- convolutions and pools over [N, C, H, W] ---------------------------------------------- */
+
+/* Output size along one spatial axis, or -1 if the (dilated) window does not fit. */
+static int64_t window_out(int64_t in, int64_t k, int stride, int pad, int dil)
+{
+    int64_t span = (int64_t)dil * (k - 1) + 1, room = in + 2 * (int64_t)pad - span;
+    return room < 0 ? -1 : room / stride + 1;
+}
+
+static bool check_window(rule_ctx *c, bool conv)
+{
+    const hb_window *w = &c->at->win;
+    for (int i = 0; i < 2; i++) {
+        if (w->stride[i] < 1 || w->pad[i] < 0 || (conv && w->dilation[i] < 1) ||
+            (!conv && w->kernel[i] < 1)) {
+            fail(c, HB_ERR_ARG, "needs kernel, stride and dilation >= 1 and padding >= 0, "
+                 "got kernel [%d, %d], stride [%d, %d], padding [%d, %d], dilation [%d, %d]",
+                 w->kernel[0], w->kernel[1], w->stride[0], w->stride[1], w->pad[0], w->pad[1],
+                 w->dilation[0], w->dilation[1]);
+            return false;
+        }
+        if (!conv && 2 * w->pad[i] > w->kernel[i]) {
+            fail(c, HB_ERR_ARG, "padding [%d, %d] is more than half the kernel [%d, %d]",
+                 w->pad[0], w->pad[1], w->kernel[0], w->kernel[1]);
+            return false;
+        }
+    }
+    if (conv && w->groups < 1) {
+        fail(c, HB_ERR_ARG, "needs groups >= 1, got %d", w->groups);
+        return false;
+    }
+    return true;
+}
+
+/* The convolution of x by weight shape ws: checks both and writes the output's shape. */
+static hb_status conv_shape(rule_ctx *c, const hb_shape *x, const hb_shape *ws, hb_shape *out)
+{
+    if (!check_window(c, true))
+        return HB_ERR_ARG;
+    int groups = c->at->win.groups;
+    if (x->ndim != 4 || ws->ndim != 4)
+        return fail(c, HB_ERR_SHAPE, "needs an input [N, C, H, W] and a weight [O, C/groups, "
+                    "kh, kw], got %s and %s", S(x), S(ws));
+    if (x->dim[1] % groups || ws->dim[0] % groups || ws->dim[1] * groups != x->dim[1])
+        return fail(c, HB_ERR_SHAPE, "input %s and weight %s do not fit %d group%s: the weight "
+                    "needs %lld input channels", S(x), S(ws), groups, groups == 1 ? "" : "s",
+                    (long long)(x->dim[1] / groups));
+    *out = *x;
+    out->dim[1] = ws->dim[0];
+    for (int i = 0; i < 2; i++) {
+        out->dim[2 + i] = window_out(x->dim[2 + i], ws->dim[2 + i], c->at->win.stride[i],
+                                     c->at->win.pad[i], c->at->win.dilation[i]);
+        if (out->dim[2 + i] < 1)
+            return fail(c, HB_ERR_SHAPE, "kernel %s (dilation [%d, %d]) is larger than input "
+                        "%s with padding [%d, %d]", S(ws), c->at->win.dilation[0],
+                        c->at->win.dilation[1], S(x), c->at->win.pad[0], c->at->win.pad[1]);
+    }
+    int64_t col = 1; /* one image's lowered input: (C/groups)·kh·kw rows of OH·OW */
+    bool fits = blas_sized(x) && blas_sized(out);
+    for (int i = 1; fits && i < 4; i++)
+        fits = hb_mul_ok(col, ws->dim[i], &col);
+    fits = fits && hb_mul_ok(col, out->dim[2], &col) && hb_mul_ok(col, out->dim[3], &col) &&
+           col <= INT_MAX;
+    if (!fits)
+        return fail(c, HB_ERR_UNSUPPORTED, "input %s with weight %s is over %d values per image",
+                    S(x), S(ws), INT_MAX);
+    return HB_OK;
+}
+
+static hb_status rule_conv(rule_ctx *c)
+{
+    hb_status st = conv_shape(c, &c->in[0], &c->in[1], c->out);
+    if (st == HB_OK && c->n == 3 &&
+        (c->in[2].ndim != 1 || c->in[2].dim[0] != c->in[1].dim[0]))
+        return fail(c, HB_ERR_SHAPE, "bias %s does not fit weight %s: needs [%lld]",
+                    S(&c->in[2]), S(&c->in[1]), (long long)c->in[1].dim[0]);
+    return st;
+}
+
+/* A gradient of the convolution: g must be what x and w (one of them attrs.shape) give. */
+static hb_status conv_grad(rule_ctx *c, const hb_shape *x, const hb_shape *w)
+{
+    hb_shape y;
+    hb_status st = conv_shape(c, x, w, &y);
+    if (st != HB_OK)
+        return st;
+    if (!hb_shape_equal(&y, &c->in[0]))
+        return fail(c, HB_ERR_SHAPE, "gradient %s does not match the convolution's output %s",
+                    S(&c->in[0]), S(&y));
+    *c->out = c->at->shape;
+    return HB_OK;
+}
+
+static hb_status rule_conv_grad_x(rule_ctx *c) { return conv_grad(c, &c->at->shape, &c->in[1]); }
+static hb_status rule_conv_grad_w(rule_ctx *c) { return conv_grad(c, &c->in[1], &c->at->shape); }
+
+static hb_status pool_shape(rule_ctx *c, const hb_shape *x, hb_shape *out)
+{
+    if (!check_window(c, false))
+        return HB_ERR_ARG;
+    if (x->ndim != 4)
+        return fail(c, HB_ERR_SHAPE, "needs an input [N, C, H, W], got %s", S(x));
+    *out = *x;
+    for (int i = 0; i < 2; i++) {
+        out->dim[2 + i] = window_out(x->dim[2 + i], c->at->win.kernel[i], c->at->win.stride[i],
+                                     c->at->win.pad[i], 1);
+        if (out->dim[2 + i] < 1)
+            return fail(c, HB_ERR_SHAPE, "kernel [%d, %d] is larger than input %s with "
+                        "padding [%d, %d]", c->at->win.kernel[0], c->at->win.kernel[1], S(x),
+                        c->at->win.pad[0], c->at->win.pad[1]);
+    }
+    return HB_OK;
+}
+
+static hb_status rule_pool(rule_ctx *c) { return pool_shape(c, &c->in[0], c->out); }
+
+static hb_status pool_grad(rule_ctx *c, const hb_shape *x)
+{
+    hb_shape y;
+    hb_status st = pool_shape(c, x, &y);
+    if (st != HB_OK)
+        return st;
+    if (!hb_shape_equal(&y, &c->in[0]))
+        return fail(c, HB_ERR_SHAPE, "gradient %s does not match the pool's output %s",
+                    S(&c->in[0]), S(&y));
+    *c->out = *x;
+    return HB_OK;
+}
+
+static hb_status rule_max_pool_grad(rule_ctx *c) { return pool_grad(c, &c->in[1]); }
+static hb_status rule_avg_pool_grad(rule_ctx *c) { return pool_grad(c, &c->at->shape); }
+
+/* An epilogue input of a fused convolution with output out: a scalar, a per-channel value
+ * ([C, 1, 1] or [1, C, 1, 1]) or the output's own shape. */
+bool hb_conv_epilogue_input(const hb_shape *e, const hb_shape *out)
+{
+    if (hb_shape_numel(e) == 1 && e->ndim <= out->ndim)
+        return true;
+    if (hb_shape_equal(e, out))
+        return true;
+    if (e->ndim < 3 || e->ndim > 4 || (e->ndim == 4 && e->dim[0] != 1))
+        return false;
+    return e->dim[e->ndim - 3] == out->dim[1] && e->dim[e->ndim - 2] == 1 &&
+           e->dim[e->ndim - 1] == 1;
+}
+
+static hb_status rule_fused_conv(rule_ctx *c)
+{
+    hb_status st = conv_shape(c, &c->in[0], &c->in[1], c->out);
+    if (st == HB_OK)
+        st = check_program(c, c->n - 1);
+    for (int i = 2; st == HB_OK && i < c->n; i++)
+        if (!hb_conv_epilogue_input(&c->in[i], c->out))
+            return fail(c, HB_ERR_SHAPE, "epilogue input %s is not a scalar, a per-channel "
+                        "[%lld, 1, 1] or the output's %s", S(&c->in[i]),
+                        (long long)c->out->dim[1], S(c->out));
+    return st;
+}
+
 typedef hb_status (*rule_fn)(rule_ctx *c);
 
 static const rule_fn rules[HB_OP_COUNT] = {

@@ -99,6 +99,16 @@ bool hb_attrs_equal(hb_op op, const hb_attrs *a, const hb_attrs *b)
     case HB_ATTRS_GEMM:
         return a->trans_a == b->trans_a && a->trans_b == b->trans_b &&
                hb_program_equal(a->prog, b->prog);
+    case HB_ATTRS_CONV:
+    case HB_ATTRS_POOL:
+        return memcmp(&a->win, &b->win, sizeof a->win) == 0;
+    case HB_ATTRS_CONV_GRAD:
+    case HB_ATTRS_POOL_GRAD:
+        return memcmp(&a->win, &b->win, sizeof a->win) == 0 &&
+               hb_shape_equal(&a->shape, &b->shape);
+    case HB_ATTRS_CONV_PROGRAM:
+        return memcmp(&a->win, &b->win, sizeof a->win) == 0 &&
+               hb_program_equal(a->prog, b->prog);
     }
     return false;
 }

@@ -2,6 +2,7 @@
  * loops the compiler can vectorize. Sums accumulate in double so that host decisions made on
  * them (the seed's `while sum(abs(x)) > 1`) do not hinge on float rounding order. */
 #include "kernels.h"
+#include "conv.h"
 #include "fastmath.h"
 #include "gemm_small.h"
 #include "plan.h"
@@ -439,6 +440,17 @@ static void kernel_GEMM(const hb_operand *in, int n, const hb_operand *out, cons
         ops[i - 1] = in[i];
     hb_program_run(at->prog, ops, out);
 }
+
+/* ---- convolutions and pools (conv.c) ------------------------------------------------------ */
+
+#define kernel_CONV2D hb_kernel_conv2d
+#define kernel_CONV2D_GRAD_X hb_kernel_conv2d_grad_x
+#define kernel_CONV2D_GRAD_W hb_kernel_conv2d_grad_w
+#define kernel_FUSED_CONV hb_kernel_fused_conv
+#define kernel_MAX_POOL2D hb_kernel_max_pool2d
+#define kernel_MAX_POOL2D_GRAD hb_kernel_max_pool2d_grad
+#define kernel_AVG_POOL2D hb_kernel_avg_pool2d
+#define kernel_AVG_POOL2D_GRAD hb_kernel_avg_pool2d_grad
 
 const hb_kernel_fn hb_kernels[HB_OP_COUNT] = {
 #define HB_OP(NAME, name, lo, hi, flags, rule, attrs) [HB_OP_##NAME] = kernel_##NAME,

@@ -1,0 +1,478 @@
+/* Convolutions and pools over NCHW float32, and their gradients.
+ *
+ * How a convolution is computed, per image and group (Cg input and Og output channels, a
+ * kh×kw kernel, P = OH·OW output positions, K = Cg·kh·kw):
+ *   - 1×1, stride 1, no padding: the image already is the [Cg, P] matrix the GEMM needs, so
+ *     out = W[Og, Cg] · x[Cg, P] runs straight on it (ResNet's downsample path is 1×1 but
+ *     strided, and takes the next form);
+ *   - one input channel per group (depthwise) or no room for the lowered input: the direct
+ *     kernel, a loop over kernel taps that adds a shifted input row to each output row
+ *     (K multiply-adds per output and no copy, where a GEMM of inner size kh·kw would
+ *     spend more on lowering than on arithmetic);
+ *   - otherwise im2col: the input lowered to [K, P] (each row one kernel tap of one channel,
+ *     zeros where the window hangs over the padding) and one OpenBLAS GEMM W[Og, K] · col.
+ * The gradients are the same products turned around: d/dx = Wᵀ·g scattered back (col2im),
+ * d/dW = g·colᵀ summed over images. The lowered input lives in a per-thread buffer that grows
+ * to the largest layer and is kept, so a plan's runs do not allocate. */
+#include "conv.h"
+#include "kernels.h"
+#include "program.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <pthread.h>
+#include <string.h>
+
+/* ---- the per-thread lowering buffer --------------------------------------------------------- */
+
+typedef struct scratch {
+    float *data;
+    size_t cap; /* floats */
+} scratch;
+
+static _Thread_local scratch lowered;
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+static void free_scratch(void *p)
+{
+    scratch *s = p;
+    hb_aligned_free(s->data);
+    s->data = NULL, s->cap = 0;
+}
+
+static void make_scratch_key(void) { pthread_key_create(&scratch_key, free_scratch); }
+
+/* Room for n floats, or NULL (the callers then take the direct kernel, which needs none). */
+static float *scratch_get(size_t n)
+{
+    if (lowered.cap >= n)
+        return lowered.data;
+    pthread_once(&scratch_once, make_scratch_key);
+    float *grown = hb_aligned_alloc(sizeof(float) * n);
+    if (!grown)
+        return NULL;
+    hb_aligned_free(lowered.data);
+    lowered = (scratch){grown, n};
+    pthread_setspecific(scratch_key, &lowered); /* frees it when the thread exits */
+    return grown;
+}
+
+/* ---- geometry ------------------------------------------------------------------------------ */
+
+typedef struct geom {
+    int64_t n, c, h, w;    /* input */
+    int64_t o, oh, ow;     /* output channels and size */
+    int64_t kh, kw;
+    int64_t groups, cg, og; /* channels per group, in and out */
+    int sh, sw, ph, pw, dh, dw;
+} geom;
+
+static geom geometry(const hb_shape *x, const hb_shape *w, const hb_shape *y, const hb_window *win)
+{
+    geom g = {x->dim[0], x->dim[1], x->dim[2], x->dim[3], y->dim[1], y->dim[2], y->dim[3],
+              w->dim[2], w->dim[3], win->groups, x->dim[1] / win->groups, y->dim[1] / win->groups,
+              win->stride[0], win->stride[1], win->pad[0], win->pad[1], win->dilation[0],
+              win->dilation[1]};
+    return g;
+}
+
+static bool pointwise(const geom *g)
+{
+    return g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0;
+}
+
+/* The output columns [lo, hi) whose input column ow·s − p + off lies inside [0, w). */
+static void valid_cols(int64_t ow, int s, int64_t start, int64_t w, int64_t *lo, int64_t *hi)
+{
+    /* ow·s + start >= 0  and  ow·s + start < w */
+    int64_t a = start >= 0 ? 0 : (-start + s - 1) / s;
+    int64_t b = w - start <= 0 ? 0 : (w - start + s - 1) / s;
+    *lo = a < ow ? a : ow;
+    *hi = b < ow ? b : ow;
+    if (*hi < *lo)
+        *hi = *lo;
+}
+
+/* ---- lowering ------------------------------------------------------------------------------ */
+
+/* col[K, P] from one group's channels x[Cg, H, W]. */
+static void im2col(const geom *g, const float *x, float *col)
+{
+    int64_t p = g->oh * g->ow;
+    for (int64_t c = 0; c < g->cg; c++)
+        for (int64_t ki = 0; ki < g->kh; ki++)
+            for (int64_t kj = 0; kj < g->kw; kj++) {
+                float *row = col + ((c * g->kh + ki) * g->kw + kj) * p;
+                int64_t start = kj * g->dw - g->pw, lo, hi;
+                valid_cols(g->ow, g->sw, start, g->w, &lo, &hi);
+                for (int64_t oh = 0; oh < g->oh; oh++) {
+                    float *r = row + oh * g->ow;
+                    int64_t ih = oh * g->sh - g->ph + ki * g->dh;
+                    if (ih < 0 || ih >= g->h) {
+                        memset(r, 0, sizeof(float) * (size_t)g->ow);
+                        continue;
+                    }
+                    const float *src = x + (c * g->h + ih) * g->w + start;
+                    for (int64_t ow = 0; ow < lo; ow++)
+                        r[ow] = 0.0f;
+                    if (g->sw == 1)
+                        memcpy(r + lo, src + lo, sizeof(float) * (size_t)(hi - lo));
+                    else
+                        for (int64_t ow = lo; ow < hi; ow++)
+                            r[ow] = src[ow * g->sw];
+                    for (int64_t ow = hi; ow < g->ow; ow++)
+                        r[ow] = 0.0f;
+                }
+            }
+}
+
+/* x[Cg, H, W] += the columns of col[K, P] where they came from (padding dropped). */
+static void col2im(const geom *g, const float *col, float *x)
+{
+    int64_t p = g->oh * g->ow;
+    for (int64_t c = 0; c < g->cg; c++)
+        for (int64_t ki = 0; ki < g->kh; ki++)
+            for (int64_t kj = 0; kj < g->kw; kj++) {
+                const float *row = col + ((c * g->kh + ki) * g->kw + kj) * p;
+                int64_t start = kj * g->dw - g->pw, lo, hi;
+                valid_cols(g->ow, g->sw, start, g->w, &lo, &hi);
+                for (int64_t oh = 0; oh < g->oh; oh++) {
+                    int64_t ih = oh * g->sh - g->ph + ki * g->dh;
+                    if (ih < 0 || ih >= g->h)
+                        continue;
+                    float *dst = x + (c * g->h + ih) * g->w + start;
+                    const float *r = row + oh * g->ow;
+                    for (int64_t ow = lo; ow < hi; ow++)
+                        dst[ow * g->sw] += r[ow];
+                }
+            }
+}
+
+static void sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+                  const float *b, int64_t ldb, float beta, float *c)
+{
+    bool parallel = hb_blas_parallel_begin(m, n, k);
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                (int)m, (int)n, (int)k, 1.0f, a, (int)lda, b, (int)ldb, beta, c, (int)n);
+    hb_blas_parallel_end(parallel);
+}
+
+/* ---- the direct kernels ------------------------------------------------------------------- */
+
+/* For output channel o of one image: y[OH, OW] += Σ taps w · x shifted (its group's inputs). */
+static void direct_channel(const geom *g, const float *x, const float *w, int64_t o, float *y)
+{
+    int64_t grp = o / g->og;
+    for (int64_t c = 0; c < g->cg; c++) {
+        const float *xc = x + (grp * g->cg + c) * g->h * g->w;
+        for (int64_t ki = 0; ki < g->kh; ki++)
+            for (int64_t kj = 0; kj < g->kw; kj++) {
+                float wv = w[((o * g->cg + c) * g->kh + ki) * g->kw + kj];
+                int64_t start = kj * g->dw - g->pw, lo, hi;
+                valid_cols(g->ow, g->sw, start, g->w, &lo, &hi);
+                for (int64_t oh = 0; oh < g->oh; oh++) {
+                    int64_t ih = oh * g->sh - g->ph + ki * g->dh;
+                    if (ih < 0 || ih >= g->h)
+                        continue;
+                    const float *src = xc + ih * g->w + start;
+                    float *dst = y + oh * g->ow;
+                    if (g->sw == 1)
+                        for (int64_t ow = lo; ow < hi; ow++)
+                            dst[ow] += wv * src[ow];
+                    else
+                        for (int64_t ow = lo; ow < hi; ow++)
+                            dst[ow] += wv * src[ow * g->sw];
+                }
+            }
+    }
+}
+
+/* ---- forward ------------------------------------------------------------------------------ */
+
+/* y[N, O, OH, OW] = conv(x, w), no bias. */
+static void conv_forward(const geom *g, const float *x, const float *w, float *y)
+{
+    int64_t p = g->oh * g->ow, k = g->cg * g->kh * g->kw;
+    bool direct = g->cg == 1;
+    float *col = direct || pointwise(g) ? NULL : scratch_get((size_t)(k * p));
+    if (!direct && !pointwise(g) && !col)
+        direct = true; /* no room to lower: slower, same result to rounding */
+    for (int64_t n = 0; n < g->n; n++) {
+        const float *xn = x + n * g->c * g->h * g->w;
+        float *yn = y + n * g->o * p;
+        if (direct) {
+            memset(yn, 0, sizeof(float) * (size_t)(g->o * p));
+            for (int64_t o = 0; o < g->o; o++)
+                direct_channel(g, xn, w, o, yn + o * p);
+            continue;
+        }
+        for (int64_t grp = 0; grp < g->groups; grp++) {
+            const float *xg = xn + grp * g->cg * g->h * g->w;
+            if (col)
+                im2col(g, xg, col);
+            sgemm(false, false, g->og, p, k, w + grp * g->og * k, k, col ? col : xg, p, 0.0f,
+                  yn + grp * g->og * p);
+        }
+    }
+}
+
+static void add_bias(const geom *g, const float *b, float *y)
+{
+    int64_t p = g->oh * g->ow;
+    for (int64_t n = 0; n < g->n; n++)
+        for (int64_t o = 0; o < g->o; o++) {
+            float *r = y + (n * g->o + o) * p, bv = b[o];
+            for (int64_t i = 0; i < p; i++)
+                r[i] += bv;
+        }
+}
+
+void hb_kernel_conv2d(const hb_operand *in, int n, const hb_operand *out, const hb_attrs *at)
+{
+    geom g = geometry(&in[0].shape, &in[1].shape, &out->shape, &at->win);
+    conv_forward(&g, in[0].data, in[1].data, out->data);
+    if (n == 3)
+        add_bias(&g, in[2].data, out->data);
+}
+
+/* The convolution, then the epilogue over each image's [O, P] output while it is in cache:
+ * per-channel inputs are read as [O, 1] columns, whole ones as the image's [O, P] part. */
+void hb_kernel_fused_conv(const hb_operand *in, int n, const hb_operand *out, const hb_attrs *at)
+{
+    geom g = geometry(&in[0].shape, &in[1].shape, &out->shape, &at->win);
+    conv_forward(&g, in[0].data, in[1].data, out->data);
+    if (at->prog->nins == 1 && at->prog->ins[0].op == HB_OP_COPY)
+        return;
+    int64_t p = g.oh * g.ow;
+    hb_shape image = {.ndim = 2, .dim = {g.o, p}}, column = {.ndim = 2, .dim = {g.o, 1}};
+    for (int64_t i = 0; i < g.n; i++) {
+        hb_operand ops[HB_PROG_MAX_REGS], y = {out->data + i * g.o * p, image};
+        ops[0] = y;
+        for (int j = 2; j < n; j++) {
+            int64_t numel = hb_shape_numel(&in[j].shape);
+            if (numel == 1)
+                ops[j - 1] = in[j];
+            else if (numel == g.o)
+                ops[j - 1] = (hb_operand){in[j].data, column};
+            else
+                ops[j - 1] = (hb_operand){in[j].data + i * g.o * p, image};
+        }
+        hb_program_run(at->prog, ops, &y);
+    }
+}
+
+/* ---- gradients ---------------------------------------------------------------------------- */
+
+/* dx[N, C, H, W] from g[N, O, OH, OW] and w: inputs (g, w), attrs.shape = x's shape. */
+void hb_kernel_conv2d_grad_x(const hb_operand *in, int n, const hb_operand *out,
+                             const hb_attrs *at)
+{
+    (void)n;
+    geom g = geometry(&out->shape, &in[1].shape, &in[0].shape, &at->win);
+    const float *gy = in[0].data, *w = in[1].data;
+    float *dx = out->data;
+    int64_t p = g.oh * g.ow, k = g.cg * g.kh * g.kw, plane = g.h * g.w;
+    bool direct = g.cg == 1;
+    float *col = direct || pointwise(&g) ? NULL : scratch_get((size_t)(k * p));
+    if (!direct && !pointwise(&g) && !col)
+        direct = true;
+    for (int64_t i = 0; i < g.n; i++) {
+        const float *gi = gy + i * g.o * p;
+        float *dxi = dx + i * g.c * plane;
+        if (direct || col)
+            memset(dxi, 0, sizeof(float) * (size_t)(g.c * plane));
+        for (int64_t grp = 0; grp < g.groups; grp++) {
+            const float *wg = w + grp * g.og * k, *gg = gi + grp * g.og * p;
+            float *dxg = dxi + grp * g.cg * plane;
+            if (direct) { /* each output tap sends g·w back to its input */
+                for (int64_t o = grp * g.og; o < (grp + 1) * g.og; o++)
+                    for (int64_t ki = 0; ki < g.kh; ki++)
+                        for (int64_t kj = 0; kj < g.kw; kj++) {
+                            int64_t start = kj * g.dw - g.pw, lo, hi;
+                            valid_cols(g.ow, g.sw, start, g.w, &lo, &hi);
+                            for (int64_t c = 0; c < g.cg; c++) {
+                                float wv = w[((o * g.cg + c) * g.kh + ki) * g.kw + kj];
+                                for (int64_t oh = 0; oh < g.oh; oh++) {
+                                    int64_t ih = oh * g.sh - g.ph + ki * g.dh;
+                                    if (ih < 0 || ih >= g.h)
+                                        continue;
+                                    float *dst = dxg + c * plane + ih * g.w + start;
+                                    const float *src = gi + o * p + oh * g.ow;
+                                    for (int64_t ow = lo; ow < hi; ow++)
+                                        dst[ow * g.sw] += wv * src[ow];
+                                }
+                            }
+                        }
+                continue;
+            }
+            /* col = Wᵀ[K, Og] · g[Og, P]; pointwise: that is dx itself */
+            sgemm(true, false, k, p, g.og, wg, k, gg, p, 0.0f, col ? col : dxg);
+            if (col)
+                col2im(&g, col, dxg);
+        }
+    }
+}
+
+/* dw[O, Cg, kh, kw] from g[N, O, OH, OW] and x: inputs (g, x), attrs.shape = w's shape. */
+void hb_kernel_conv2d_grad_w(const hb_operand *in, int n, const hb_operand *out,
+                             const hb_attrs *at)
+{
+    (void)n;
+    geom g = geometry(&in[1].shape, &out->shape, &in[0].shape, &at->win);
+    const float *gy = in[0].data, *x = in[1].data;
+    float *dw = out->data;
+    int64_t p = g.oh * g.ow, k = g.cg * g.kh * g.kw, plane = g.h * g.w;
+    bool direct = g.cg == 1;
+    float *col = direct || pointwise(&g) ? NULL : scratch_get((size_t)(k * p));
+    if (!direct && !pointwise(&g) && !col)
+        direct = true;
+    memset(dw, 0, sizeof(float) * (size_t)hb_shape_numel(&out->shape));
+    for (int64_t i = 0; i < g.n; i++) {
+        const float *gi = gy + i * g.o * p, *xi = x + i * g.c * plane;
+        for (int64_t grp = 0; grp < g.groups; grp++) {
+            const float *gg = gi + grp * g.og * p, *xg = xi + grp * g.cg * plane;
+            float *dwg = dw + grp * g.og * k;
+            if (direct) {
+                for (int64_t o = 0; o < g.og; o++)
+                    for (int64_t c = 0; c < g.cg; c++)
+                        for (int64_t ki = 0; ki < g.kh; ki++)
+                            for (int64_t kj = 0; kj < g.kw; kj++) {
+                                int64_t start = kj * g.dw - g.pw, lo, hi;
+                                valid_cols(g.ow, g.sw, start, g.w, &lo, &hi);
+                                double acc = 0.0;
+                                for (int64_t oh = 0; oh < g.oh; oh++) {
+                                    int64_t ih = oh * g.sh - g.ph + ki * g.dh;
+                                    if (ih < 0 || ih >= g.h)
+                                        continue;
+                                    const float *src = xg + c * plane + ih * g.w + start;
+                                    const float *gr = gg + o * p + oh * g.ow;
+                                    for (int64_t ow = lo; ow < hi; ow++)
+                                        acc += (double)gr[ow] * src[ow * g.sw];
+                                }
+                                dwg[((o * g.cg + c) * g.kh + ki) * g.kw + kj] += (float)acc;
+                            }
+                continue;
+            }
+            if (col)
+                im2col(&g, xg, col);
+            /* dW[Og, K] += g[Og, P] · colᵀ[P, K] */
+            sgemm(false, true, g.og, k, p, gg, p, col ? col : xg, p, 1.0f, dwg);
+        }
+    }
+}
+
+/* ---- pools -------------------------------------------------------------------------------- */
+
+typedef struct pgeom {
+    int64_t planes, h, w, oh, ow;
+    int kh, kw, sh, sw, ph, pw;
+} pgeom;
+
+static pgeom pool_geometry(const hb_shape *x, const hb_shape *y, const hb_window *win)
+{
+    return (pgeom){x->dim[0] * x->dim[1], x->dim[2], x->dim[3], y->dim[2], y->dim[3],
+                   win->kernel[0], win->kernel[1], win->stride[0], win->stride[1], win->pad[0],
+                   win->pad[1]};
+}
+
+/* The index in the plane of window (oh, ow)'s first maximum (a NaN wins, as in PyTorch). */
+static int64_t window_argmax(const pgeom *g, const float *x, int64_t oh, int64_t ow)
+{
+    int64_t best = -1;
+    float m = -INFINITY;
+    for (int ki = 0; ki < g->kh; ki++) {
+        int64_t ih = oh * g->sh - g->ph + ki;
+        if (ih < 0 || ih >= g->h)
+            continue;
+        for (int kj = 0; kj < g->kw; kj++) {
+            int64_t iw = ow * g->sw - g->pw + kj;
+            if (iw < 0 || iw >= g->w)
+                continue;
+            float v = x[ih * g->w + iw];
+            if (best < 0 || v > m || (isnan(v) && !isnan(m)))
+                m = v, best = ih * g->w + iw;
+        }
+    }
+    return best; /* padding is at most half the kernel: every window holds an input */
+}
+
+void hb_kernel_max_pool2d(const hb_operand *in, int n, const hb_operand *out, const hb_attrs *at)
+{
+    (void)n;
+    pgeom g = pool_geometry(&in[0].shape, &out->shape, &at->win);
+    for (int64_t pl = 0; pl < g.planes; pl++) {
+        const float *x = in[0].data + pl * g.h * g.w;
+        float *y = out->data + pl * g.oh * g.ow;
+        for (int64_t oh = 0; oh < g.oh; oh++)
+            for (int64_t ow = 0; ow < g.ow; ow++)
+                y[oh * g.ow + ow] = x[window_argmax(&g, x, oh, ow)];
+    }
+}
+
+/* Inputs (g, x): each window's g goes to its first maximum. */
+void hb_kernel_max_pool2d_grad(const hb_operand *in, int n, const hb_operand *out,
+                               const hb_attrs *at)
+{
+    (void)n;
+    pgeom g = pool_geometry(&in[1].shape, &in[0].shape, &at->win);
+    memset(out->data, 0, sizeof(float) * (size_t)hb_shape_numel(&out->shape));
+    for (int64_t pl = 0; pl < g.planes; pl++) {
+        const float *x = in[1].data + pl * g.h * g.w, *gy = in[0].data + pl * g.oh * g.ow;
+        float *dx = out->data + pl * g.h * g.w;
+        for (int64_t oh = 0; oh < g.oh; oh++)
+            for (int64_t ow = 0; ow < g.ow; ow++)
+                dx[window_argmax(&g, x, oh, ow)] += gy[oh * g.ow + ow];
+    }
+}
+
+/* The average over the window, padding counted as zeros (PyTorch's count_include_pad). */
+void hb_kernel_avg_pool2d(const hb_operand *in, int n, const hb_operand *out, const hb_attrs *at)
+{
+    (void)n;
+    pgeom g = pool_geometry(&in[0].shape, &out->shape, &at->win);
+    float scale = 1.0f / (float)(g.kh * g.kw);
+    for (int64_t pl = 0; pl < g.planes; pl++) {
+        const float *x = in[0].data + pl * g.h * g.w;
+        float *y = out->data + pl * g.oh * g.ow;
+        for (int64_t oh = 0; oh < g.oh; oh++)
+            for (int64_t ow = 0; ow < g.ow; ow++) {
+                float s = 0.0f;
+                for (int ki = 0; ki < g.kh; ki++) {
+                    int64_t ih = oh * g.sh - g.ph + ki;
+                    for (int kj = 0; ih >= 0 && ih < g.h && kj < g.kw; kj++) {
+                        int64_t iw = ow * g.sw - g.pw + kj;
+                        if (iw >= 0 && iw < g.w)
+                            s += x[ih * g.w + iw];
+                    }
+                }
+                y[oh * g.ow + ow] = s * scale;
+            }
+    }
+}
+
+/* Input g; attrs.shape is x's: each window's g/(kh·kw) to every input it covers. */
+void hb_kernel_avg_pool2d_grad(const hb_operand *in, int n, const hb_operand *out,
+                               const hb_attrs *at)
+{
+    (void)n;
+    pgeom g = pool_geometry(&out->shape, &in[0].shape, &at->win);
+    float scale = 1.0f / (float)(g.kh * g.kw);
+    memset(out->data, 0, sizeof(float) * (size_t)hb_shape_numel(&out->shape));
+    for (int64_t pl = 0; pl < g.planes; pl++) {
+        const float *gy = in[0].data + pl * g.oh * g.ow;
+        float *dx = out->data + pl * g.h * g.w;
+        for (int64_t oh = 0; oh < g.oh; oh++)
+            for (int64_t ow = 0; ow < g.ow; ow++) {
+                float v = gy[oh * g.ow + ow] * scale;
+                for (int ki = 0; ki < g.kh; ki++) {
+                    int64_t ih = oh * g.sh - g.ph + ki;
+                    for (int kj = 0; ih >= 0 && ih < g.h && kj < g.kw; kj++) {
+                        int64_t iw = ow * g.sw - g.pw + kj;
+                        if (iw >= 0 && iw < g.w)
+                            dx[ih * g.w + iw] += v;
+                    }
+                }
+            }
+    }
+}

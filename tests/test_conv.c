@@ -1,0 +1,468 @@
+/* Convolutions, pools and batch norm: every case against PyTorch 1.13's outputs and gradients
+ * (tests/data/conv, made by gen_conv.py), eager and compiled; the direct convolution kernel
+ * against the reference too; batch-norm blocks in both modes; resnet-mini against its fixture
+ * eager, hybridized and frozen, and a few training steps eager against compiled. */
+#include "harness.h"
+#include "models.h"
+#include "../src/common.h" /* hb_alloc_hook */
+
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+static const char *const case_names[] = {
+    "conv_3x3", "conv_groups_dilated", "conv_depthwise", "conv_depthwise_x2", "conv_1x1",
+    "conv_1x1_stride2", "conv_stem_7x7", "conv_wide_pad", "max_3x3_s2_p1", "max_2x2",
+    "avg_3x3_s2_p1", "avg_3x2_s1x2_p1x0", "bn_train", "bn_eval", "bn_train_momentum",
+};
+
+static hb_state_dict ref;
+
+static void load_ref(void)
+{
+    ck_assert_msg(hb_safetensors_load(data_path("conv/cases.safetensors"), &ref) == HB_OK, "%s",
+                  hb_last_error());
+}
+
+static void free_ref(void) { hb_state_dict_free(&ref); }
+
+/* A copy of the reference tensor CASE.key, or NULL if the case has none. */
+static hb_tensor *get(const char *c, const char *key)
+{
+    char name[128];
+    snprintf(name, sizeof name, "%s.%s", c, key);
+    for (int i = 0; i < ref.count; i++)
+        if (strcmp(ref.items[i].name, name) == 0)
+            return hb_tensor_copy(ref.items[i].value);
+    return NULL;
+}
+
+static hb_tensor *need(const char *c, const char *key)
+{
+    hb_tensor *t = get(c, key);
+    ck_assert_msg(t != NULL, "%s: no %s in the reference", c, key);
+    return t;
+}
+
+static void check_close(const char *c, const char *what, const hb_tensor *have,
+                        const hb_tensor *want, double tol)
+{
+    ck_assert_msg(have != NULL, "%s %s: %s", c, what, hb_last_error());
+    double err = rel_error(have, want);
+    ck_assert_msg(err <= tol, "%s %s: relative error %g", c, what, err);
+}
+
+/* ---- a case as an op over tensors ----------------------------------------------------------- */
+
+typedef struct op_case {
+    const char *name;
+    float p[9];        /* the params tensor */
+    hb_tensor *in[5];  /* x, then w and b (conv) or weight, bias, running mean and var (bn) */
+    int nin;
+} op_case;
+
+static op_case load_case(const char *c)
+{
+    op_case k = {.name = c};
+    hb_tensor *p = need(c, "params");
+    memcpy(k.p, hb_tensor_cdata(p), sizeof(float) * (size_t)hb_tensor_numel(p));
+    hb_tensor_release(p);
+    k.in[k.nin++] = need(c, "x");
+    if (k.p[0] == 0) {
+        k.in[k.nin++] = need(c, "w");
+        if (k.p[8] != 0)
+            k.in[k.nin++] = need(c, "b");
+    } else if (k.p[0] == 3) {
+        k.in[k.nin++] = need(c, "w");
+        k.in[k.nin++] = need(c, "b");
+        k.in[k.nin++] = need(c, "running_mean");
+        k.in[k.nin++] = need(c, "running_var");
+    }
+    return k;
+}
+
+static void free_case(op_case *k)
+{
+    for (int i = 0; i < k->nin; i++)
+        hb_tensor_release(k->in[i]);
+}
+
+/* The case's op on in (in[1..] may be other tensors than the case's own). */
+static hb_tensor *apply_case(const op_case *k, hb_tensor *const *in)
+{
+    const float *p = k->p;
+    if (p[0] == 0) {
+        hb_conv2d_options o = {{(int)p[1], (int)p[2]}, {(int)p[3], (int)p[4]},
+                               {(int)p[5], (int)p[6]}, (int)p[7]};
+        return p[8] != 0 ? hb_conv2d(in[0], in[1], in[2], &o) : hb_conv2d_nobias(in[0], in[1], &o);
+    }
+    if (p[0] == 1 || p[0] == 2) {
+        hb_pool2d_options o = {{(int)p[1], (int)p[2]}, {(int)p[3], (int)p[4]},
+                               {(int)p[5], (int)p[6]}};
+        return p[0] == 1 ? hb_max_pool2d(in[0], &o) : hb_avg_pool2d(in[0], &o);
+    }
+    return hb_batch_norm(in[0], in[3], in[4], in[1], in[2], p[1] != 0, p[2], p[3]);
+}
+
+static const char *const grad_keys[] = {"dx", "dw", "db"};
+
+/* Forward and every gradient eagerly against PyTorch's. */
+START_TEST(eager_matches_pytorch)
+{
+    const char *c = case_names[_i];
+    load_ref();
+    op_case k = load_case(c);
+    int ngrad = k.p[0] == 3 ? 3 : k.nin; /* not the running statistics */
+    for (int i = 0; i < ngrad; i++)
+        hb_tensor_set_requires_grad(k.in[i], true);
+    hb_grad_enable(true);
+    hb_tensor *y = apply_case(&k, k.in);
+    hb_tensor *want = need(c, "y"), *g = need(c, "g");
+    check_close(c, "output", y, want, 1e-5);
+    ck_assert_msg(hb_backward(y, g) == HB_OK, "%s: %s", c, hb_last_error());
+    hb_grad_enable(false);
+    for (int i = 0; i < ngrad; i++) {
+        hb_tensor *w = need(c, grad_keys[i]);
+        check_close(c, grad_keys[i], hb_tensor_grad(k.in[i]), w, 1e-4);
+        hb_tensor_release(w);
+    }
+    if (k.p[0] == 3 && k.p[1] != 0) { /* training moved the running statistics */
+        hb_tensor *rm = need(c, "running_mean_after"), *rv = need(c, "running_var_after");
+        check_close(c, "running_mean", k.in[3], rm, 1e-5);
+        check_close(c, "running_var", k.in[4], rv, 1e-5);
+        hb_tensor_release(rm), hb_tensor_release(rv);
+    }
+    hb_tensor_release(y), hb_tensor_release(want), hb_tensor_release(g);
+    free_case(&k);
+    free_ref();
+}
+END_TEST
+
+/* ---- the same ops in plans ------------------------------------------------------------------ */
+
+/* The case's op with in[1..] as the block's parameters p1... */
+static hb_tensor *case_forward(hb_block *self, hb_tensor *x)
+{
+    const op_case *k = hb_block_state(self);
+    hb_tensor *in[5] = {x};
+    const char *names[5] = {"", "p1", "p2", "p3", "p4"};
+    for (int i = 1; i < k->nin; i++)
+        in[i] = hb_block_param(self, names[i]);
+    return apply_case(k, in);
+}
+
+static hb_block *case_block(op_case *k)
+{
+    hb_block *b = hb_block_new("Case", case_forward);
+    hb_block_set_state(b, k, NULL);
+    const char *names[5] = {"", "p1", "p2", "p3", "p4"};
+    for (int i = 1; i < k->nin; i++) {
+        /* a batch norm's running statistics are constants, as BatchNorm2d keeps them */
+        hb_status st = k->p[0] == 3 && i >= 3
+                           ? hb_block_add_const(b, names[i], hb_tensor_copy(k->in[i]))
+                           : hb_block_add_param(b, names[i], hb_tensor_ndim(k->in[i]),
+                                                hb_tensor_shape(k->in[i]), HB_INIT_DEFAULT);
+        ck_assert_int_eq(st, HB_OK);
+        memcpy(hb_tensor_data(hb_block_param(b, names[i])), hb_tensor_cdata(k->in[i]),
+               sizeof(float) * (size_t)hb_tensor_numel(k->in[i]));
+    }
+    return b;
+}
+
+/* Three calls of a hybridized block (trace, plan, plan) against three eager ones: outputs,
+ * and for batch norm in training the running statistics each call moved. */
+START_TEST(compiled_matches_eager)
+{
+    const char *c = case_names[_i];
+    load_ref();
+    op_case k = load_case(c);
+    hb_block *eager = case_block(&k), *hybrid = case_block(&k);
+    hb_hybridize(hybrid, true);
+    for (int call = 0; call < 3; call++) {
+        hb_tensor *ye = test_call_ok(eager, k.in[0]), *yh = test_call_ok(hybrid, k.in[0]);
+        ck_assert_msg(test_same_result(yh, ye), "%s call %d: compiled differs by %g", c, call,
+                      rel_error(yh, ye));
+        hb_tensor_release(ye), hb_tensor_release(yh);
+    }
+    ck_assert_ptr_nonnull(hb_block_plan(hybrid, hb_tensor_ndim(k.in[0]),
+                                        hb_tensor_shape(k.in[0])));
+    for (int i = 3; k.p[0] == 3 && i < 5; i++) {
+        const char *names[5] = {"", "", "", "p3", "p4"};
+        hb_tensor *se = hb_block_param(eager, names[i]), *sh = hb_block_param(hybrid, names[i]);
+        ck_assert_msg(rel_error(sh, se) <= 1e-6, "%s: running statistic %d differs by %g", c, i,
+                      rel_error(sh, se));
+    }
+    hb_block_release(eager), hb_block_release(hybrid);
+    free_case(&k);
+    free_ref();
+}
+END_TEST
+
+/* The direct convolution (which every convolution falls back to when the lowered input gets no
+ * memory) against PyTorch: a fresh thread, whose lowering buffer is empty, refused it. */
+static size_t refused_size;
+
+static bool refuse_lowering(size_t n) { return n != refused_size; }
+
+static void *run_conv(void *arg)
+{
+    const op_case *k = arg;
+    hb_alloc_hook = refuse_lowering;
+    hb_tensor *y = apply_case(k, k->in);
+    hb_alloc_hook = NULL;
+    return y;
+}
+
+START_TEST(direct_kernel_matches_pytorch)
+{
+    const char *c = case_names[_i];
+    load_ref();
+    op_case k = load_case(c);
+    hb_tensor *want = need(c, "y");
+    const int64_t *xs = hb_tensor_shape(k.in[0]), *ws = hb_tensor_shape(k.in[1]),
+                  *ys = hb_tensor_shape(want);
+    refused_size = sizeof(float) * (size_t)(ws[1] * ws[2] * ws[3] * ys[2] * ys[3]);
+    (void)xs;
+    pthread_t t;
+    void *y = NULL;
+    ck_assert_int_eq(pthread_create(&t, NULL, run_conv, &k), 0);
+    pthread_join(t, &y);
+    check_close(c, "direct output", y, want, 1e-5);
+    hb_tensor_release(y), hb_tensor_release(want);
+    free_case(&k);
+    free_ref();
+}
+END_TEST
+
+/* The reference file holds exactly the cases above. */
+START_TEST(reference_has_every_case)
+{
+    load_ref();
+    int params = 0;
+    for (int i = 0; i < ref.count; i++)
+        params += strstr(ref.items[i].name, ".params") != NULL;
+    ck_assert_int_eq(params, (int)ARRAY_LEN(case_names));
+    for (size_t i = 0; i < ARRAY_LEN(case_names); i++) {
+        hb_tensor *p = get(case_names[i], "params");
+        ck_assert_msg(p != NULL, "no case %s", case_names[i]);
+        hb_tensor_release(p);
+    }
+    free_ref();
+}
+END_TEST
+
+/* ---- shapes and options the ops refuse ------------------------------------------------------ */
+
+START_TEST(bad_shapes_are_named)
+{
+    hb_tensor *x = hb_zeros(HB_SHAPE(1, 4, 5, 5)), *w = hb_zeros(HB_SHAPE(6, 3, 3, 3));
+    hb_tensor *w2 = hb_zeros(HB_SHAPE(6, 2, 3, 3)), *b = hb_zeros(HB_SHAPE(5));
+    hb_tensor *flat = hb_zeros(HB_SHAPE(4, 5)), *big = hb_zeros(HB_SHAPE(6, 4, 9, 9));
+    hb_tensor *single = hb_zeros(HB_SHAPE(1, 4, 1, 1));
+#define REFUSED(call, msg)                                                                     \
+    do {                                                                                      \
+        hb_tensor *y_ = (call);                                                               \
+        ck_assert_msg(y_ == NULL, "%s succeeded", #call);                                     \
+        ck_assert_msg(strstr(hb_last_error(), msg), "%s: message \"%s\" lacks \"%s\"", #call,   \
+                      hb_last_error(), msg);                                                  \
+        hb_clear_error();                                                                     \
+    } while (0)
+    REFUSED(hb_conv2d_nobias(x, w, NULL),
+            "conv2d: input [1, 4, 5, 5] and weight [6, 3, 3, 3] do not fit 1 group");
+    REFUSED(hb_conv2d_nobias(x, w2, &(hb_conv2d_options){.groups = 3}), "do not fit 3 groups");
+    REFUSED(hb_conv2d(x, w2, b, &(hb_conv2d_options){.groups = 2}),
+            "bias [5] does not fit weight [6, 2, 3, 3]");
+    REFUSED(hb_conv2d_nobias(flat, w, NULL), "needs an input [N, C, H, W]");
+    REFUSED(hb_conv2d_nobias(x, big, NULL), "is larger than input [1, 4, 5, 5]");
+    REFUSED(hb_conv2d_nobias(x, w2, &(hb_conv2d_options){.stride = {-1, 1}, .groups = 2}),
+            "stride [-1, 1]");
+    REFUSED(hb_max_pool2d(x, &(hb_pool2d_options){.kernel = {2, 2}, .padding = {2, 0}}),
+            "padding [2, 0] is more than half the kernel [2, 2]");
+    REFUSED(hb_avg_pool2d(x, &(hb_pool2d_options){.kernel = {0, 2}}), "kernel [0, 2]");
+    REFUSED(hb_max_pool2d(flat, &(hb_pool2d_options){.kernel = {2, 2}}),
+            "max_pool2d: needs an input [N, C, H, W], got [4, 5]");
+    REFUSED(hb_global_avg_pool2d(flat), "global_avg_pool2d: needs an input [N, C, H, W], got [4, 5]");
+    REFUSED(hb_batch_norm(x, NULL, NULL, b, NULL, true, 0.1f, 1e-5f),
+            "batch_norm: weight [5] does not fit input [1, 4, 5, 5]: needs [4]");
+    REFUSED(hb_batch_norm(x, NULL, NULL, NULL, NULL, false, 0.1f, 1e-5f),
+            "inference needs the running mean and variance");
+    REFUSED(hb_batch_norm(single, NULL, NULL, NULL, NULL, true, 0.1f, 1e-5f),
+            "more than one value per channel");
+    hb_tensor_release(x), hb_tensor_release(w), hb_tensor_release(w2), hb_tensor_release(b);
+    hb_tensor_release(flat), hb_tensor_release(big), hb_tensor_release(single);
+}
+END_TEST
+
+/* ---- batch-norm blocks in both modes --------------------------------------------------------- */
+
+/* Plans made in one mode are not used in the other, and an inference plan made before
+ * training-mode calls moved the running statistics does not keep the old ones. */
+START_TEST(mode_changes_drop_plans)
+{
+    hb_block *bn = hb_batch_norm2d_new(3, 1e-5f, 0.1f), *twin = hb_batch_norm2d_new(3, 1e-5f, 0.1f);
+    hb_rng rng;
+    hb_rng_seed(&rng, 3);
+    hb_tensor *x = hb_randn(HB_SHAPE(2, 3, 4, 4), &rng);
+    hb_hybridize(bn, true);
+    ck_assert(hb_block_is_training(bn));
+    for (int round = 0; round < 3; round++) {
+        bool training = round != 1;
+        hb_block_set_training(bn, training);
+        hb_block_set_training(twin, training);
+        for (int call = 0; call < 2; call++) {
+            hb_tensor *yh = test_call_ok(bn, x), *ye = test_call_ok(twin, x);
+            ck_assert_msg(rel_error(yh, ye) <= 1e-6, "round %d call %d: %g", round, call,
+                          rel_error(yh, ye));
+            hb_tensor_release(yh), hb_tensor_release(ye);
+        }
+        ck_assert_ptr_nonnull(hb_block_plan(bn, HB_SHAPE(2, 3, 4, 4)));
+    }
+    /* the statistics moved in rounds 0 and 2, eight calls, the same in both */
+    ck_assert_double_le(rel_error(hb_block_param(bn, "running_mean"),
+                                  hb_block_param(twin, "running_mean")), 1e-6);
+    ck_assert_double_gt(fabs(hb_tensor_cdata(hb_block_param(bn, "running_mean"))[0]), 1e-4);
+    /* inference after training sees the new statistics (the first inference plan had the
+     * old ones folded in) */
+    hb_block_set_training(bn, false);
+    hb_block_set_training(twin, false);
+    hb_tensor *yh = test_call_ok(bn, x), *yh2 = test_call_ok(bn, x), *ye = test_call_ok(twin, x);
+    ck_assert_double_le(rel_error(yh2, ye), 1e-6);
+    hb_tensor_release(yh), hb_tensor_release(yh2), hb_tensor_release(ye), hb_tensor_release(x);
+    hb_block_release(bn), hb_block_release(twin);
+}
+END_TEST
+
+/* ---- ResNet ----------------------------------------------------------------------------------- */
+
+static hb_block *resnet_mini(void)
+{
+    hb_block *net = example_model_new("resnet-mini", 0);
+    ck_assert_ptr_nonnull(net);
+    ck_assert_msg(hb_block_load(net, data_path("resnet-mini/weights.safetensors")) == HB_OK, "%s",
+                  hb_last_error());
+    return net;
+}
+
+/* torchvision's names: every one of the fixture's tensors, and no more. */
+START_TEST(resnet_names_are_torchvisions)
+{
+    hb_block *net = resnet_mini();
+    hb_state_dict sd, want;
+    ck_assert_int_eq(hb_block_state_dict(net, &sd), HB_OK);
+    ck_assert_int_eq(hb_safetensors_load(data_path("resnet-mini/weights.safetensors"), &want),
+                     HB_OK);
+    ck_assert_int_eq(sd.count, want.count);
+    const char *expect[] = {"conv1.weight", "bn1.running_var", "layer1.0.conv2.weight",
+                            "layer2.0.downsample.0.weight", "layer4.0.downsample.1.running_mean",
+                            "fc.bias"};
+    for (size_t i = 0; i < ARRAY_LEN(expect); i++) {
+        bool found = false;
+        for (int j = 0; j < sd.count; j++)
+            found = found || strcmp(sd.items[j].name, expect[i]) == 0;
+        ck_assert_msg(found, "no %s", expect[i]);
+    }
+    hb_state_dict_free(&sd), hb_state_dict_free(&want);
+    hb_block_release(net);
+}
+END_TEST
+
+/* The fixture's output within 1e-4: eager, hybridized (trace and plan), and frozen. */
+START_TEST(resnet_mini_matches_pytorch)
+{
+    hb_tensor *x = hb_npy_load(data_path("resnet-mini/input.npy"));
+    hb_tensor *want = hb_npy_load(data_path("resnet-mini/output.npy"));
+    ck_assert_ptr_nonnull(x);
+    ck_assert_ptr_nonnull(want);
+    for (int mode = 0; mode < 3; mode++) {
+        hb_block *net = resnet_mini();
+        if (mode > 0)
+            hb_hybridize_with(net, true, &(hb_hybrid_options){.freeze = mode == 2});
+        for (int call = 0; call < 2; call++) {
+            hb_tensor *y = test_call_ok(net, x);
+            ck_assert_msg(rel_error(y, want) <= 1e-4, "mode %d call %d: relative error %g", mode,
+                          call, rel_error(y, want));
+            hb_tensor_release(y);
+        }
+        if (mode > 0)
+            ck_assert_ptr_nonnull(hb_block_plan(net, HB_SHAPE(2, 3, 32, 32)));
+        hb_block_release(net);
+    }
+    hb_tensor_release(x), hb_tensor_release(want);
+}
+END_TEST
+
+/* A few SGD steps in training mode, eager and compiled from the same weights: the same losses,
+ * the same weights and running statistics after. */
+START_TEST(resnet_mini_training_steps)
+{
+    hb_block *net[2] = {resnet_mini(), resnet_mini()};
+    hb_optim_options o = hb_optim_defaults(0.05f);
+    o.momentum = 0.9f;
+    hb_optimizer *opt[2];
+    hb_trainer *tr[2];
+    for (int i = 0; i < 2; i++) {
+        hb_block_set_training(net[i], true);
+        opt[i] = hb_optimizer_new(net[i], HB_OPTIM_SGD, &o);
+        tr[i] = hb_trainer_new(net[i], HB_LOSS_CROSS_ENTROPY, opt[i], i == 1);
+    }
+    hb_rng rng;
+    hb_rng_seed(&rng, 11);
+    hb_tensor *x = hb_randn(HB_SHAPE(4, 3, 32, 32), &rng);
+    int64_t labels[4] = {3, 1, 4, 1};
+    hb_tensor *t = hb_one_hot(labels, 4, 10);
+    for (int step = 0; step < 4; step++) {
+        float loss[2];
+        for (int i = 0; i < 2; i++)
+            ck_assert_msg(hb_train_step(tr[i], x, t, &loss[i]) == HB_OK, "%s", hb_last_error());
+        ck_assert_msg(fabsf(loss[0] - loss[1]) <= 1e-4f * fabsf(loss[0]),
+                      "step %d: eager loss %g, compiled %g", step, loss[0], loss[1]);
+    }
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    hb_trainer_explain(tr[1], f);
+    fclose(f);
+    ck_assert_msg(strstr(text, "4 steps: 3 ran a plan") || strstr(text, "4 steps: 4 ran a plan"),
+                  "not compiled: %s", text);
+    free(text);
+    hb_state_dict a, b;
+    ck_assert_int_eq(hb_block_state_dict(net[0], &a), HB_OK);
+    ck_assert_int_eq(hb_block_state_dict(net[1], &b), HB_OK);
+    for (int i = 0; i < a.count; i++) {
+        double err = rel_error(b.items[i].value, a.items[i].value);
+        ck_assert_msg(err <= 1e-3, "%s: compiled differs from eager by %g", a.items[i].name, err);
+    }
+    hb_state_dict_free(&a), hb_state_dict_free(&b);
+    for (int i = 0; i < 2; i++) {
+        hb_trainer_free(tr[i]);
+        hb_optimizer_free(opt[i]);
+        hb_block_release(net[i]);
+    }
+    hb_tensor_release(x), hb_tensor_release(t);
+}
+END_TEST
+
+static Suite *conv_suite(void)
+{
+    Suite *s = suite_create("conv");
+    TCase *tc = tcase_create("ops");
+    tcase_add_test(tc, reference_has_every_case);
+    tcase_add_loop_test(tc, eager_matches_pytorch, 0, (int)ARRAY_LEN(case_names));
+    tcase_add_loop_test(tc, compiled_matches_eager, 0, (int)ARRAY_LEN(case_names));
+    tcase_add_loop_test(tc, direct_kernel_matches_pytorch, 0, 8); /* the convolutions */
+    tcase_add_test(tc, bad_shapes_are_named);
+    tcase_add_test(tc, mode_changes_drop_plans);
+    suite_add_tcase(s, tc);
+    TCase *rn = tcase_create("resnet");
+    tcase_set_timeout(rn, 300);
+    tcase_add_test(rn, resnet_names_are_torchvisions);
+    tcase_add_test(rn, resnet_mini_matches_pytorch);
+    tcase_add_test(rn, resnet_mini_training_steps);
+    suite_add_tcase(s, rn);
+    return s;
+}
+
+int main(void) { return run_suite(conv_suite()); }

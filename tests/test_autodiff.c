@@ -61,8 +61,9 @@ typedef struct fd_case {
     const char *name;
     op_fn f;
     int n;
-    shape shapes[3];
+    shape shapes[5];
     float lo, hi; /* inputs drawn from [lo, hi) (away from kinks and singularities) */
+    bool distinct; /* values spread evenly, shuffled: no two within a step (max pools) */
 } fd_case;
 
 #define SH(...) {(int)(sizeof((int64_t[]){__VA_ARGS__}) / 8), {__VA_ARGS__}}
@@ -102,44 +103,80 @@ OP1(f_transpose, hb_transpose(x, 0, -1))
 OP1(f_slice, hb_slice(x, 1, 1, 2))
 OP1(f_copy, hb_tensor_copy(x))
 static hb_tensor *f_concat(hb_tensor *const *in) { return hb_concat(2, in, 1); }
+static hb_tensor *f_conv(hb_tensor *const *in)
+{
+    return hb_conv2d(in[0], in[1], in[2], &(hb_conv2d_options){.stride = {2, 1}, .padding = {1, 0},
+                                                               .dilation = {1, 2}, .groups = 2});
+}
+static hb_tensor *f_conv_pad(hb_tensor *const *in)
+{
+    return hb_conv2d_nobias(in[0], in[1], &(hb_conv2d_options){.padding = {1, 1}});
+}
+static hb_tensor *f_conv_depthwise(hb_tensor *const *in)
+{
+    return hb_conv2d(in[0], in[1], in[2], &(hb_conv2d_options){.padding = {1, 1}, .groups = 3});
+}
+OP2(f_conv_1x1, hb_conv2d_nobias(a, b, NULL))
+OP2(f_conv_1x1_s2, hb_conv2d_nobias(a, b, &(hb_conv2d_options){.stride = {2, 2}}))
+OP1(f_max_pool, hb_max_pool2d(x, &(hb_pool2d_options){{3, 3}, {2, 2}, {1, 1}}))
+OP1(f_avg_pool, hb_avg_pool2d(x, &(hb_pool2d_options){{3, 2}, {2, 1}, {1, 1}}))
+OP1(f_gap, hb_global_avg_pool2d(x))
+static hb_tensor *f_bn_train(hb_tensor *const *in)
+{
+    return hb_batch_norm(in[0], NULL, NULL, in[1], in[2], true, 0.1f, 1e-5f);
+}
+static hb_tensor *f_bn_eval(hb_tensor *const *in)
+{
+    return hb_batch_norm(in[0], in[3], in[4], in[1], in[2], false, 0.1f, 1e-5f);
+}
 
 static const fd_case cases[] = {
-    {"matmul", f_matmul, 2, {SH(3, 4), SH(4, 5)}, -1, 1},
-    {"matmul batched", f_matmul, 2, {SH(2, 3, 4), SH(4, 2)}, -1, 1},
-    {"matmul broadcast", f_matmul, 2, {SH(2, 1, 3, 4), SH(3, 4, 2)}, -1, 1},
-    {"linear", f_linear, 3, {SH(2, 3, 4), SH(5, 4), SH(5)}, -1, 1},
-    {"add row", f_add, 2, {SH(3, 4), SH(4)}, -1, 1},
-    {"sub column", f_sub, 2, {SH(3, 4), SH(3, 1)}, -1, 1},
-    {"mul scalar tensor", f_mul, 2, {SH(3, 4), SH(1)}, -1, 1},
-    {"div", f_div, 2, {SH(3, 4), SH(1, 4)}, 0.5f, 2},
-    {"add_scalar", f_adds, 1, {SH(3, 4)}, -1, 1},
-    {"sub_scalar", f_subs, 1, {SH(3, 4)}, -1, 1},
-    {"mul_scalar", f_muls, 1, {SH(3, 4)}, -1, 1},
-    {"div_scalar", f_divs, 1, {SH(3, 4)}, -1, 1},
-    {"rsub_scalar", f_rsubs, 1, {SH(3, 4)}, -1, 1},
-    {"rdiv_scalar", f_rdivs, 1, {SH(3, 4)}, 0.5f, 2},
-    {"relu", f_relu, 1, {SH(3, 4)}, 0.1f, 1},
-    {"relu negative", f_relu, 1, {SH(3, 4)}, -1, -0.1f},
-    {"sigmoid", f_sigmoid, 1, {SH(3, 4)}, -2, 2},
-    {"tanh", f_tanh, 1, {SH(3, 4)}, -2, 2},
-    {"exp", f_exp, 1, {SH(3, 4)}, -1, 1},
-    {"log", f_log, 1, {SH(3, 4)}, 0.5f, 2},
-    {"abs", f_abs, 1, {SH(3, 4)}, 0.2f, 1},
-    {"neg", f_neg, 1, {SH(3, 4)}, -1, 1},
-    {"sqrt", f_sqrt, 1, {SH(3, 4)}, 0.5f, 2},
-    {"sum", f_sum, 1, {SH(3, 4)}, -1, 1},
-    {"sum axis", f_sum1, 1, {SH(3, 4, 2)}, -1, 1},
-    {"mean axis keepdim", f_mean0k, 1, {SH(3, 4)}, -1, 1},
-    {"mean", f_mean, 1, {SH(3, 4)}, -1, 1},
-    {"max", f_max, 1, {SH(3, 4)}, -1, 1},
-    {"max axis", f_max1, 1, {SH(3, 4)}, -1, 1},
-    {"softmax", f_softmax, 1, {SH(3, 4)}, -2, 2},
-    {"log_softmax", f_logsoftmax, 1, {SH(3, 4)}, -2, 2},
-    {"reshape", f_reshape, 1, {SH(2, 3, 2)}, -1, 1},
-    {"transpose", f_transpose, 1, {SH(2, 3, 4)}, -1, 1},
-    {"slice", f_slice, 1, {SH(2, 4)}, -1, 1},
-    {"copy", f_copy, 1, {SH(2, 4)}, -1, 1},
-    {"concat", f_concat, 2, {SH(2, 3), SH(2, 2)}, -1, 1},
+    {"matmul", f_matmul, 2, {SH(3, 4), SH(4, 5)}, -1, 1, false},
+    {"matmul batched", f_matmul, 2, {SH(2, 3, 4), SH(4, 2)}, -1, 1, false},
+    {"matmul broadcast", f_matmul, 2, {SH(2, 1, 3, 4), SH(3, 4, 2)}, -1, 1, false},
+    {"linear", f_linear, 3, {SH(2, 3, 4), SH(5, 4), SH(5)}, -1, 1, false},
+    {"add row", f_add, 2, {SH(3, 4), SH(4)}, -1, 1, false},
+    {"sub column", f_sub, 2, {SH(3, 4), SH(3, 1)}, -1, 1, false},
+    {"mul scalar tensor", f_mul, 2, {SH(3, 4), SH(1)}, -1, 1, false},
+    {"div", f_div, 2, {SH(3, 4), SH(1, 4)}, 0.5f, 2, false},
+    {"add_scalar", f_adds, 1, {SH(3, 4)}, -1, 1, false},
+    {"sub_scalar", f_subs, 1, {SH(3, 4)}, -1, 1, false},
+    {"mul_scalar", f_muls, 1, {SH(3, 4)}, -1, 1, false},
+    {"div_scalar", f_divs, 1, {SH(3, 4)}, -1, 1, false},
+    {"rsub_scalar", f_rsubs, 1, {SH(3, 4)}, -1, 1, false},
+    {"rdiv_scalar", f_rdivs, 1, {SH(3, 4)}, 0.5f, 2, false},
+    {"relu", f_relu, 1, {SH(3, 4)}, 0.1f, 1, false},
+    {"relu negative", f_relu, 1, {SH(3, 4)}, -1, -0.1f, false},
+    {"sigmoid", f_sigmoid, 1, {SH(3, 4)}, -2, 2, false},
+    {"tanh", f_tanh, 1, {SH(3, 4)}, -2, 2, false},
+    {"exp", f_exp, 1, {SH(3, 4)}, -1, 1, false},
+    {"log", f_log, 1, {SH(3, 4)}, 0.5f, 2, false},
+    {"abs", f_abs, 1, {SH(3, 4)}, 0.2f, 1, false},
+    {"neg", f_neg, 1, {SH(3, 4)}, -1, 1, false},
+    {"sqrt", f_sqrt, 1, {SH(3, 4)}, 0.5f, 2, false},
+    {"sum", f_sum, 1, {SH(3, 4)}, -1, 1, false},
+    {"sum axis", f_sum1, 1, {SH(3, 4, 2)}, -1, 1, false},
+    {"mean axis keepdim", f_mean0k, 1, {SH(3, 4)}, -1, 1, false},
+    {"mean", f_mean, 1, {SH(3, 4)}, -1, 1, false},
+    {"max", f_max, 1, {SH(3, 4)}, -1, 1, false},
+    {"max axis", f_max1, 1, {SH(3, 4)}, -1, 1, false},
+    {"softmax", f_softmax, 1, {SH(3, 4)}, -2, 2, false},
+    {"log_softmax", f_logsoftmax, 1, {SH(3, 4)}, -2, 2, false},
+    {"reshape", f_reshape, 1, {SH(2, 3, 2)}, -1, 1, false},
+    {"transpose", f_transpose, 1, {SH(2, 3, 4)}, -1, 1, false},
+    {"slice", f_slice, 1, {SH(2, 4)}, -1, 1, false},
+    {"copy", f_copy, 1, {SH(2, 4)}, -1, 1, false},
+    {"concat", f_concat, 2, {SH(2, 3), SH(2, 2)}, -1, 1, false},
+    {"conv2d groups dilation stride", f_conv, 3, {SH(2, 4, 6, 5), SH(4, 2, 3, 2), SH(4)}, -1, 1, false},
+    {"conv2d padded", f_conv_pad, 2, {SH(1, 2, 4, 4), SH(3, 2, 3, 3)}, -1, 1, false},
+    {"conv2d depthwise", f_conv_depthwise, 3, {SH(2, 3, 4, 4), SH(3, 1, 3, 3), SH(3)}, -1, 1, false},
+    {"conv2d 1x1", f_conv_1x1, 2, {SH(2, 3, 3, 3), SH(4, 3, 1, 1)}, -1, 1, false},
+    {"conv2d 1x1 stride 2", f_conv_1x1_s2, 2, {SH(1, 3, 5, 5), SH(2, 3, 1, 1)}, -1, 1, false},
+    {"max_pool2d", f_max_pool, 1, {SH(2, 2, 5, 6)}, -10, 10, true},
+    {"avg_pool2d", f_avg_pool, 1, {SH(2, 2, 5, 4)}, -1, 1, false},
+    {"global_avg_pool2d", f_gap, 1, {SH(2, 3, 3, 2)}, -1, 1, false},
+    {"batch_norm training", f_bn_train, 3, {SH(3, 2, 2, 3), SH(2), SH(2)}, 0.2f, 2, false},
+    {"batch_norm inference", f_bn_eval, 5, {SH(2, 3, 2, 2), SH(3), SH(3), SH(3), SH(3)}, 0.5f, 2, false},
 };
 
 /* L(x) = sum(f(x) · G), in double from float outputs. */
@@ -159,12 +196,18 @@ START_TEST(finite_differences)
     const fd_case *c = &cases[_i];
     hb_rng rng;
     hb_rng_seed(&rng, 100 + (uint64_t)_i);
-    hb_tensor *in[3];
+    hb_tensor *in[5];
     for (int k = 0; k < c->n; k++) {
         in[k] = hb_rand(c->shapes[k].ndim, c->shapes[k].dim, &rng);
         float *d = hb_tensor_data(in[k]);
-        for (int64_t i = 0; i < hb_tensor_numel(in[k]); i++)
-            d[i] = c->lo + (c->hi - c->lo) * d[i];
+        int64_t n = hb_tensor_numel(in[k]);
+        for (int64_t i = 0; i < n; i++)
+            d[i] = c->lo + (c->hi - c->lo) * (c->distinct ? (float)i / (float)n : d[i]);
+        for (int64_t i = n - 1; c->distinct && i > 0; i--) { /* shuffled */
+            int64_t j = (int64_t)(hb_rng_next(&rng) % (uint64_t)(i + 1));
+            float t = d[i];
+            d[i] = d[j], d[j] = t;
+        }
         hb_tensor_set_requires_grad(in[k], true);
     }
     hb_grad_enable(true);
@@ -204,8 +247,8 @@ static hb_tensor *case_forward(hb_block *self, hb_tensor *x)
 {
     (void)x;
     const fd_case *c = hb_block_state(self);
-    hb_tensor *in[3];
-    const char *names[3] = {"p0", "p1", "p2"};
+    hb_tensor *in[5];
+    const char *names[5] = {"p0", "p1", "p2", "p3", "p4"};
     for (int k = 0; k < c->n; k++)
         in[k] = hb_block_param(self, names[k]);
     return c->f(in);
@@ -218,10 +261,10 @@ START_TEST(compiled_rules_match_eager)
     const fd_case *c = &cases[_i];
     hb_block *b = hb_block_new("Op", case_forward);
     hb_block_set_state(b, (void *)c, NULL);
-    const char *names[3] = {"p0", "p1", "p2"};
+    const char *names[5] = {"p0", "p1", "p2", "p3", "p4"};
     hb_rng rng;
     hb_rng_seed(&rng, 200 + (uint64_t)_i);
-    hb_tensor *p[3];
+    hb_tensor *p[5];
     for (int k = 0; k < c->n; k++) {
         ck_assert_int_eq(hb_block_add_param(b, names[k], c->shapes[k].ndim, c->shapes[k].dim,
                                             HB_INIT_DEFAULT), HB_OK);
@@ -236,7 +279,7 @@ START_TEST(compiled_rules_match_eager)
     hb_tensor *g = hb_randn(hb_tensor_ndim(y), hb_tensor_shape(y), &rng);
     ck_assert_int_eq(hb_backward(y, g), HB_OK);
     hb_grad_enable(false);
-    hb_tensor *eager[3];
+    hb_tensor *eager[5];
     for (int k = 0; k < c->n; k++) {
         ck_assert_ptr_nonnull(hb_tensor_grad(p[k]));
         eager[k] = hb_tensor_copy(hb_tensor_grad(p[k]));

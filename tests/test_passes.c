@@ -257,6 +257,8 @@ static const golden_case golden_cases[] = {
     {"mlp", true, "mlp.frozen.ir"},
     {"scaled-fixed", false, "scaled-fixed.opt.ir"},
     {"chimera", false, "chimera.opt.ir"},
+    {"resnet-mini", false, "resnet-mini.opt.ir"},
+    {"resnet-mini", true, "resnet-mini.frozen.ir"},
 };
 
 static char *golden(const char *file)
@@ -283,15 +285,16 @@ static char *dump_after(hb_block *net, hb_tensor *x, const char *pass)
 START_TEST(golden_optimized_dump)
 {
     const golden_case *c = &golden_cases[_i];
-    hb_block *net = test_model(c->model);
+    bool image = strncmp(c->model, "resnet", 6) == 0;
+    hb_block *net = image ? example_model_new(c->model, 0) : test_model(c->model);
     if (c->freeze)
         ck_assert_int_eq(hb_hybridize_with(net, true, &(hb_hybrid_options){.freeze = true}),
                          HB_OK);
     else
         ck_assert_int_eq(hb_hybridize(net, true), HB_OK);
-    hb_tensor *x = test_model_input(c->model);
+    hb_tensor *x = image ? hb_zeros(HB_SHAPE(2, 3, 32, 32)) : test_model_input(c->model);
     ck_assert_int_eq(hb_tensor_dim(x, 0), 2);
-    ck_assert_int_eq(hb_tensor_dim(x, 1), 20);
+    ck_assert_int_eq(hb_tensor_dim(x, 1), image ? 3 : 20);
     char *got = dump_after(net, x, "memplan");
     char *want = golden(c->file);
     ck_assert_msg(strcmp(got, want) == 0, "%s: the dump differs from tests/golden/%s:\n%s",
@@ -308,6 +311,21 @@ START_TEST(golden_optimized_dump)
         ck_assert_int_eq(test_count_substr(got, "gemm("), 1);
         ck_assert_int_eq(test_count_substr(got, "mul_scalar"), 0);
         ck_assert(strstr(got, "const \"f0\" : f32[20, 8]"));
+    } else if (strcmp(c->file, "resnet-mini.frozen.ir") == 0) {
+        /* every batch norm folded into its convolution; every convolution but the three
+         * shortcuts' fused with its bias, residual add and ReLU */
+        ck_assert_int_eq(test_count_substr(got, "(batch norm folded)\" : f32["), 24);
+        ck_assert_int_eq(test_count_substr(got, "fused_conv("), 9);
+        ck_assert_int_eq(test_count_substr(got, "= conv2d("), 3);
+        ck_assert_int_eq(test_count_substr(got, "prog=[add(r0, r1), add(r3, r2), relu(r4)]"), 4);
+        ck_assert_int_eq(test_count_substr(got, "mul("), 0);
+        ck_assert_int_eq(test_count_substr(got, "param "), 0);
+    } else if (strcmp(c->file, "resnet-mini.opt.ir") == 0) {
+        /* live weights: each batch norm's scale and shift in its convolution's epilogue */
+        ck_assert_int_eq(test_count_substr(got, "fused_conv("), 12);
+        ck_assert_int_eq(test_count_substr(got, "= conv2d("), 0);
+        ck_assert_int_eq(test_count_substr(got, "prog=[mul(r0, r1), add(r4, r2), add(r5, r3), "
+                                                "relu(r6)]"), 4);
     } else {
         ck_assert(strstr(got, "{trans_b, prog=[add(r0, r1), relu(r2)]} : f32[2, 64]  "
                               "@chimera/0/net/0\n"));

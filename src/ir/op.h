@@ -90,7 +90,8 @@ hb_status hb_op_infer(hb_op op, hb_attrs *attrs, int n, const hb_shape *in, hb_s
                       char *err, size_t err_size);
 
 /* Whether e may be an epilogue input of a fused convolution whose output is out: a scalar,
- * a per-channel [C, 1, 1] or [1, C, 1, 1], or out's own shape. */
+ * a per-channel [C, 1, 1], [1, C, 1, 1] or [C] (read per channel, as a bias), or out's own
+ * shape. */
 bool hb_conv_epilogue_input(const hb_shape *e, const hb_shape *out);
 
 /* Broadcast shape of a and b by NumPy rules; false if they do not broadcast. */

@@ -499,13 +499,16 @@ static hb_status rule_max_pool_grad(rule_ctx *c) { return pool_grad(c, &c->in[1]
 static hb_status rule_avg_pool_grad(rule_ctx *c) { return pool_grad(c, &c->at->shape); }
 
 /* An epilogue input of a fused convolution with output out: a scalar, a per-channel value
- * ([C, 1, 1] or [1, C, 1, 1]) or the output's own shape. */
+ * ([C, 1, 1], [1, C, 1, 1], or [C]: the fused op reads a 1-D input per channel, as a bias)
+ * or the output's own shape. */
 bool hb_conv_epilogue_input(const hb_shape *e, const hb_shape *out)
 {
     if (hb_shape_numel(e) == 1 && e->ndim <= out->ndim)
         return true;
     if (hb_shape_equal(e, out))
         return true;
+    if (e->ndim == 1) /* a convolution's bias */
+        return e->dim[0] == out->dim[1];
     if (e->ndim < 3 || e->ndim > 4 || (e->ndim == 4 && e->dim[0] != 1))
         return false;
     return e->dim[e->ndim - 3] == out->dim[1] && e->dim[e->ndim - 2] == 1 &&
@@ -520,7 +523,7 @@ static hb_status rule_fused_conv(rule_ctx *c)
     for (int i = 2; st == HB_OK && i < c->n; i++)
         if (!hb_conv_epilogue_input(&c->in[i], c->out))
             return fail(c, HB_ERR_SHAPE, "epilogue input %s is not a scalar, a per-channel "
-                        "[%lld, 1, 1] or the output's %s", S(&c->in[i]),
+                        "[%lld, 1, 1] or [C] or the output's %s", S(&c->in[i]),
                         (long long)c->out->dim[1], S(c->out));
     return st;
 }

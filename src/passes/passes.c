@@ -11,7 +11,11 @@ const hb_pass hb_passes[] = {
     {"simplify", hb_pass_simplify, "algebraic identities: x*1, x-0, relu(relu x), ..."},
     {"cse", hb_pass_cse, "one node for each distinct computation"},
     {"fold", hb_pass_fold, "compute what depends only on constants; scalars into weights"},
+    {"fold_bn", hb_pass_fold_bn,
+     "per-channel scale and shift after a constant convolution (batch norm) into its weights"},
     {"fuse_gemm", hb_pass_fuse_gemm, "bias, scalars and activations into the GEMM's epilogue"},
+    {"fuse_conv", hb_pass_fuse_conv,
+     "bias, batch norm, residual add and activation into the convolution's epilogue"},
     {"fuse_elementwise", hb_pass_fuse_elementwise,
      "chains of elementwise ops into one program, and into the reduction they feed"},
     {"dce", hb_pass_dce, "drop nodes whose results nothing returned depends on"},
@@ -126,4 +130,107 @@ int hb_graph_add_const(hb_graph *g, const hb_shape *shape, float *data, const ch
     g->values[v].keep = data;
     g->values[v].drop = drop_data;
     return v;
+}
+
+/* ---- epilogues: elementwise chains after a product, as one program ------------------------ */
+
+int hb_user_of(const hb_graph *g, const bool *live, int value, int after)
+{
+    for (int i = after + 1; i < g->nnodes; i++)
+        for (int j = 0; live[i] && j < g->nodes[i].ninputs; j++)
+            if (g->nodes[i].inputs[j] == value)
+                return i;
+    return -1;
+}
+
+int hb_epilogue_reg(hb_epilogue *e, int v)
+{
+    for (int i = 0; i < e->nextra; i++)
+        if (e->extra[i] == v)
+            return 1 + i;
+    if (e->nextra + 1 >= 16)
+        return -1;
+    e->extra[e->nextra++] = v;
+    return e->nextra;
+}
+
+bool hb_epilogue_emit(hb_epilogue *e, hb_op op, int a, int b, float scalar)
+{
+    if (e->prog.nins == HB_PROG_MAX_INS)
+        return false;
+    e->prog.ins[e->prog.nins++] = (hb_prog_ins){op, (uint8_t)a, (uint8_t)b, scalar};
+    return true;
+}
+
+/* Result registers are written as 200 + instruction index until the program is installed. */
+int hb_epilogue_result(const hb_epilogue *e) { return 200 + e->prog.nins - 1; }
+
+int hb_epilogue_absorb(hb_graph *g, int node, hb_epilogue *e, int chain,
+                       bool (*fits)(const hb_graph *g, int v, const hb_shape *out, const void *arg),
+                       const void *arg, int *last)
+{
+    int *uses = hb_graph_use_counts(g);
+    bool *live = hb_graph_live_nodes(g);
+    *last = node;
+    if (!uses || !live || !live[node]) {
+        hb_free(uses), hb_free(live);
+        return -1;
+    }
+    const hb_shape out = g->values[g->nodes[node].output].shape;
+    int cur = g->nodes[node].output, absorbed = 0;
+    while (uses[cur] == 1 && cur != g->output && e->prog.nins < HB_PROG_MAX_INS) {
+        int u = hb_user_of(g, live, cur, *last);
+        const hb_node *un = u >= 0 ? &g->nodes[u] : NULL;
+        if (!un || !(hb_op_table[un->op].flags & HB_EW) || (hb_op_table[un->op].flags & HB_FUSED) ||
+            !hb_shape_equal(&g->values[un->output].shape, &out))
+            break;
+        int a = chain, b = chain;
+        if (un->ninputs == 2) {
+            int other = un->inputs[0] == cur ? un->inputs[1] : un->inputs[0];
+            int r = other == cur ? chain : fits(g, other, &out, arg) ? hb_epilogue_reg(e, other)
+                                                                      : -1;
+            if (r < 0)
+                break;
+            a = un->inputs[0] == cur ? chain : r;
+            b = un->inputs[1] == cur ? chain : r;
+        }
+        hb_epilogue_emit(e, un->op, a, b, un->attrs.scalar);
+        chain = hb_epilogue_result(e);
+        cur = un->output, *last = u, absorbed++;
+    }
+    hb_free(uses), hb_free(live);
+    return absorbed;
+}
+
+bool hb_epilogue_install(hb_graph *g, int node, int last, hb_op op, const hb_attrs *attrs, int a,
+                         int b, hb_epilogue *e)
+{
+    if (e->prog.nins == 0)
+        hb_epilogue_emit(e, HB_OP_COPY, 0, 0, 0); /* no epilogue: the product as it is */
+    /* results were numbered from 200: they follow the inputs, now that their count is known */
+    e->prog.ninputs = 1 + e->nextra;
+    for (int i = 0; i < e->prog.nins; i++) {
+        hb_prog_ins *in = &e->prog.ins[i];
+        if (in->a >= 200)
+            in->a = (uint8_t)(e->prog.ninputs + (in->a - 200));
+        if (in->b >= 200)
+            in->b = (uint8_t)(e->prog.ninputs + (in->b - 200));
+    }
+    /* The last link becomes the fused node (its inputs are all defined before it), named
+     * after the product's block. */
+    int *ins = hb_malloc(sizeof *ins * (size_t)(2 + e->nextra));
+    char *path = hb_strdup(g->nodes[node].path);
+    hb_node *t = &g->nodes[last];
+    if (!ins || !path || hb_node_set_program(t, &e->prog) != HB_OK) {
+        hb_free(ins), hb_free(path);
+        return false;
+    }
+    ins[0] = a, ins[1] = b;
+    memcpy(ins + 2, e->extra, sizeof *ins * (size_t)e->nextra);
+    hb_attrs at = *attrs;
+    at.prog = t->prog;
+    hb_free(t->inputs), hb_free(t->path);
+    t->op = op, t->attrs = at, t->inputs = ins, t->ninputs = 2 + e->nextra;
+    t->path = path;
+    return true;
 }

@@ -16,4 +16,8 @@ HB_CONV_KERNEL(hb_kernel_max_pool2d_grad);
 HB_CONV_KERNEL(hb_kernel_avg_pool2d);
 HB_CONV_KERNEL(hb_kernel_avg_pool2d_grad);
 
+/* Floats of lowered input per band of output rows (conv.c says when bands are taken); 0: one
+ * band, the whole image. A variable so that build/bench_conv can time both. */
+extern int64_t hb_conv_band;
+
 #endif

@@ -24,7 +24,7 @@ static const char *const column_names[COLUMNS] = {"hybrid eager", "hybrid compil
 
 typedef struct bench_case {
     const char *key, *title, *model;
-    int64_t shape[2];
+    int64_t shape[4];
     int ndim;
     bool train; /* a training step (SGD with momentum, cross-entropy) instead of a call */
 } bench_case;
@@ -35,6 +35,7 @@ static const bench_case cases[] = {
     {"mlp_deep", "16 x (Linear 256 + ReLU), batch 64", "mlp-deep", {64, 256}, 2, false},
     {"chain", "elementwise chain, 4M floats", "chain", {4194304}, 1, false},
     {"chimera", "chimera, batch 2", "chimera", {2, 20}, 2, false},
+    {"resnet18", "ResNet-18, batch 1, 224x224", "resnet18", {1, 3, 224, 224}, 4, false},
     {"train", "training step, seed MLP, batch 64", "mlp", {64, 20}, 2, true},
 };
 
@@ -58,7 +59,7 @@ static void die(const char *what)
 static void setup(runner *r, const bench_case *c, hb_rng *rng)
 {
     *r = (runner){.c = c};
-    r->x = c->ndim == 1 ? hb_rand(1, c->shape, rng) : hb_rand(2, c->shape, rng);
+    r->x = hb_rand(c->ndim, c->shape, rng);
     for (int k = 0; k < NETS; k++) {
         if (!(r->net[k] = example_model_new(c->model, 0)))
             die(c->model);
@@ -93,7 +94,9 @@ static void setup(runner *r, const bench_case *c, hb_rng *rng)
                 die("train step");
         }
     }
-    r->has_bare = !c->train && (c->ndim == 1 || bare_net_of(r->net[0], c->shape[0], &r->bare));
+    /* bare C: cblas and loops for the MLPs, one libm loop for the chain; none for ResNet */
+    r->has_bare = !c->train && c->ndim <= 2 &&
+                  (c->ndim == 1 || bare_net_of(r->net[0], c->shape[0], &r->bare));
 }
 
 /* One call (or step) of column k. */

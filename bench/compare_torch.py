@@ -51,6 +51,51 @@ class FixedHiddenMLP(nn.Module):
         return x.sum()
 
 
+class BasicBlock(nn.Module):
+    """torchvision's BasicBlock (torchvision is not a Debian package here)."""
+
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.relu = nn.ReLU()
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.downsample = None
+        if stride != 1 or cin != cout:
+            self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False),
+                                            nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        y = self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
+        return self.relu(y + (x if self.downsample is None else self.downsample(x)))
+
+
+class ResNet(nn.Module):
+    """torchvision's ResNet layout: resnet18 is widths 64/128/256/512, 2 blocks each."""
+
+    def __init__(self, widths=(64, 128, 256, 512), blocks=(2, 2, 2, 2), classes=1000):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, widths[0], 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(widths[0])
+        self.relu = nn.ReLU()
+        self.maxpool = nn.MaxPool2d(3, 2, 1)
+        cin, stages = widths[0], []
+        for i, (w, n) in enumerate(zip(widths, blocks)):
+            stages.append(nn.Sequential(*[BasicBlock(cin if j == 0 else w, w,
+                                                     2 if i > 0 and j == 0 else 1)
+                                          for j in range(n)]))
+            cin = w
+        self.layer1, self.layer2, self.layer3, self.layer4 = stages
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(cin, classes)
+
+    def forward(self, x):
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
 def mlp(widths):
     layers = []
     for i in range(len(widths) - 1):
@@ -71,6 +116,7 @@ CASES = [
     ("mlp_deep", deep, (64, 256)),
     ("chain", Chain, (4194304,)),
     ("chimera", lambda: nn.Sequential(NestMLP(), nn.Linear(16, 20), FixedHiddenMLP()), (2, 20)),
+    ("resnet18", ResNet, (1, 3, 224, 224)),
 ]
 
 

@@ -22,7 +22,9 @@ BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 # second only (the first layer's input needs none).
 FLOPS = {"mlp": 2 * 2 * (20 * 256 + 256 * 10), "mlp_wide": 2 * 256 * 2 * 1024 * 1024,
          "mlp_deep": 2 * 64 * 16 * 256 * 256,
-         "train": 2 * 64 * (2 * (20 * 256 + 256 * 10) + 256 * 10)}
+         "train": 2 * 64 * (2 * (20 * 256 + 256 * 10) + 256 * 10),
+         # ResNet-18, one 224x224 image: its convolutions and fc, 1.8139e9 multiply-adds
+         "resnet18": 2 * 1813_900_000}
 BYTES = {"chain": 4 * 4194304}
 
 

@@ -5,6 +5,7 @@
 #include "harness.h"
 #include "models.h"
 #include "../src/common.h" /* hb_alloc_hook */
+#include "../src/runtime/conv.h" /* hb_conv_band, hb_conv_winograd_tiles */
 
 #include <math.h>
 #include <pthread.h>
@@ -15,7 +16,8 @@
 
 static const char *const case_names[] = {
     "conv_3x3", "conv_groups_dilated", "conv_depthwise", "conv_depthwise_x2", "conv_1x1",
-    "conv_1x1_stride2", "conv_stem_7x7", "conv_wide_pad", "max_3x3_s2_p1", "max_2x2",
+    "conv_1x1_stride2", "conv_stem_7x7", "conv_wide_pad", "conv_winograd", "conv_winograd_odd",
+    "max_3x3_s2_p1", "max_2x2",
     "avg_3x3_s2_p1", "avg_3x2_s1x2_p1x0", "bn_train", "bn_eval", "bn_train_momentum",
 };
 
@@ -237,6 +239,33 @@ START_TEST(direct_kernel_matches_pytorch)
 }
 END_TEST
 
+/* Each convolution by im2col (whole and banded), and the 3×3 stride-1 ones by Winograd too,
+ * however large: every path the kernel may choose gives PyTorch's output. */
+START_TEST(every_path_matches_pytorch)
+{
+    const char *c = case_names[_i];
+    load_ref();
+    op_case k = load_case(c);
+    hb_tensor *want = need(c, "y");
+    const int64_t band = hb_conv_band, tiles = hb_conv_winograd_tiles;
+    const int64_t bands[] = {0, -64}, wino[] = {0, 1}; /* one band; a row a band; never; always */
+    for (int b = 0; b < 2; b++)
+        for (int w = 0; w < 2; w++) {
+            hb_conv_band = bands[b], hb_conv_winograd_tiles = wino[w];
+            hb_tensor *y = apply_case(&k, k.in);
+            char what[64];
+            snprintf(what, sizeof what, "output (band %lld, winograd from %lld tiles)",
+                     (long long)bands[b], (long long)wino[w]);
+            check_close(c, what, y, want, 1e-5);
+            hb_tensor_release(y);
+        }
+    hb_conv_band = band, hb_conv_winograd_tiles = tiles;
+    hb_tensor_release(want);
+    free_case(&k);
+    free_ref();
+}
+END_TEST
+
 /* The reference file holds exactly the cases above. */
 START_TEST(reference_has_every_case)
 {
@@ -452,7 +481,8 @@ static Suite *conv_suite(void)
     tcase_add_test(tc, reference_has_every_case);
     tcase_add_loop_test(tc, eager_matches_pytorch, 0, (int)ARRAY_LEN(case_names));
     tcase_add_loop_test(tc, compiled_matches_eager, 0, (int)ARRAY_LEN(case_names));
-    tcase_add_loop_test(tc, direct_kernel_matches_pytorch, 0, 8); /* the convolutions */
+    tcase_add_loop_test(tc, direct_kernel_matches_pytorch, 0, 10); /* the convolutions */
+    tcase_add_loop_test(tc, every_path_matches_pytorch, 0, 10);
     tcase_add_test(tc, bad_shapes_are_named);
     tcase_add_test(tc, mode_changes_drop_plans);
     suite_add_tcase(s, tc);

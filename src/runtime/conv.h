@@ -17,7 +17,11 @@ HB_CONV_KERNEL(hb_kernel_avg_pool2d);
 HB_CONV_KERNEL(hb_kernel_avg_pool2d_grad);
 
 /* Floats of lowered input per band of output rows (conv.c says when bands are taken); 0: one
- * band, the whole image. A variable so that build/bench_conv can time both. */
+ * band, the whole image; negative: bands of that many floats always (tests). A variable so
+ * that build/bench_conv can time each way. */
 extern int64_t hb_conv_band;
+/* 3×3 stride-1 convolutions with at least this many 2×2 output tiles per image take the
+ * Winograd path (conv.c); 0: never. A variable for build/bench_conv and the tests. */
+extern int64_t hb_conv_winograd_tiles;
 
 #endif

@@ -266,6 +266,25 @@ START_TEST(every_path_matches_pytorch)
 }
 END_TEST
 
+/* A NaN in a window makes that window's maximum NaN (as PyTorch's), at the edges and inside. */
+START_TEST(max_pool_propagates_nan)
+{
+    hb_tensor *x = hb_zeros(HB_SHAPE(1, 1, 6, 7));
+    float *d = hb_tensor_data(x);
+    d[0] = NAN;          /* the corner: only window (0, 0) with padding 1 */
+    d[3 * 7 + 4] = NAN;  /* inside: windows (1, 2) and (2, 2) */
+    hb_tensor *y = hb_max_pool2d(x, &(hb_pool2d_options){{3, 3}, {2, 2}, {1, 1}});
+    ck_assert_tensor_ok(y);
+    const float *r = hb_tensor_cdata(y); /* [1, 1, 3, 4] */
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 4; j++) {
+            bool want = (i == 0 && j == 0) || ((i == 1 || i == 2) && j == 2);
+            ck_assert_msg(isnan(r[i * 4 + j]) == want, "window (%d, %d): %g", i, j, r[i * 4 + j]);
+        }
+    hb_tensor_release(x), hb_tensor_release(y);
+}
+END_TEST
+
 /* The reference file holds exactly the cases above. */
 START_TEST(reference_has_every_case)
 {
@@ -484,6 +503,7 @@ static Suite *conv_suite(void)
     tcase_add_loop_test(tc, direct_kernel_matches_pytorch, 0, 10); /* the convolutions */
     tcase_add_loop_test(tc, every_path_matches_pytorch, 0, 10);
     tcase_add_test(tc, bad_shapes_are_named);
+    tcase_add_test(tc, max_pool_propagates_nan);
     tcase_add_test(tc, mode_changes_drop_plans);
     suite_add_tcase(s, tc);
     TCase *rn = tcase_create("resnet");

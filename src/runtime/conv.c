@@ -418,8 +418,10 @@ void hb_kernel_conv2d(const hb_operand *in, int n, const hb_operand *out, const 
         add_bias(&g, in[2].data, out->data);
 }
 
-/* The convolution, then the epilogue over each image's [O, P] output while it is in cache:
- * per-channel inputs are read as [O, 1] columns, whole ones as the image's [O, P] part. */
+/* The convolution, then the epilogue over each channel's plane of each image: per-channel
+ * inputs are one value there and whole ones the plane's part, so every program runs as one
+ * flat pass (run as [O, 1] columns against [O, P], the interpreter spread the columns chunk
+ * by chunk: ResNet-18's live plan took 42.5 ms, against 41.0 ms this way). */
 void hb_kernel_fused_conv(const hb_operand *in, int n, const hb_operand *out, const hb_attrs *at)
 {
     geom g = geometry(&in[0].shape, &in[1].shape, &out->shape, &at->win);
@@ -427,21 +429,22 @@ void hb_kernel_fused_conv(const hb_operand *in, int n, const hb_operand *out, co
     if (at->prog->nins == 1 && at->prog->ins[0].op == HB_OP_COPY)
         return;
     int64_t p = g.oh * g.ow;
-    hb_shape image = {.ndim = 2, .dim = {g.o, p}}, column = {.ndim = 2, .dim = {g.o, 1}};
-    for (int64_t i = 0; i < g.n; i++) {
-        hb_operand ops[HB_PROG_MAX_REGS], y = {out->data + i * g.o * p, image};
-        ops[0] = y;
-        for (int j = 2; j < n; j++) {
-            int64_t numel = hb_shape_numel(&in[j].shape);
-            if (numel == 1)
-                ops[j - 1] = in[j];
-            else if (numel == g.o)
-                ops[j - 1] = (hb_operand){in[j].data, column};
-            else
-                ops[j - 1] = (hb_operand){in[j].data + i * g.o * p, image};
+    hb_shape plane = {.ndim = 1, .dim = {p}}, one = {.ndim = 0};
+    for (int64_t i = 0; i < g.n; i++)
+        for (int64_t o = 0; o < g.o; o++) {
+            hb_operand ops[HB_PROG_MAX_REGS], y = {out->data + (i * g.o + o) * p, plane};
+            ops[0] = y;
+            for (int j = 2; j < n; j++) {
+                int64_t numel = hb_shape_numel(&in[j].shape);
+                if (numel == 1)
+                    ops[j - 1] = (hb_operand){in[j].data, one};
+                else if (numel == g.o)
+                    ops[j - 1] = (hb_operand){in[j].data + o, one};
+                else
+                    ops[j - 1] = (hb_operand){in[j].data + (i * g.o + o) * p, plane};
+            }
+            hb_program_run(at->prog, ops, &y);
         }
-        hb_program_run(at->prog, ops, &y);
-    }
 }
 
 /* ---- gradients ---------------------------------------------------------------------------- */
@@ -620,13 +623,29 @@ void hb_kernel_max_pool2d(const hb_operand *in, int n, const hb_operand *out, co
                     rowmax[iw] = ((v > r) | (v != v)) ? v : r;
                 }
             }
-            for (int64_t ow = 0; ow < g.ow; ow++) {
+            /* windows wholly inside the row: tap by tap over all of them (vectorized) */
+            int64_t lo = (g.pw + g.sw - 1) / g.sw, hi = g.w - g.kw + g.pw >= 0
+                                                            ? (g.w - g.kw + g.pw) / g.sw + 1 : 0;
+            hi = hi > g.ow ? g.ow : hi, lo = lo > hi ? hi : lo;
+            float *yr = y + oh * g.ow;
+            for (int64_t ow = lo; ow < hi; ow++)
+                yr[ow] = rowmax[ow * g.sw - g.pw];
+            for (int kj = 1; kj < g.kw; kj++)
+                for (int64_t ow = lo; ow < hi; ow++) {
+                    float v = rowmax[ow * g.sw - g.pw + kj], r = yr[ow];
+                    yr[ow] = ((v > r) | (v != v)) ? v : r;
+                }
+            for (int64_t ow = 0; ow < g.ow; ow++) { /* the edges, clipped */
+                if (ow == lo && hi > lo)
+                    ow = hi;
+                if (ow >= g.ow)
+                    break;
                 int64_t j0 = ow * g.sw - g.pw, j1 = j0 + g.kw;
                 j0 = j0 < 0 ? 0 : j0, j1 = j1 > g.w ? g.w : j1;
                 float m = rowmax[j0];
                 for (int64_t j = j0 + 1; j < j1; j++)
                     m = max_nan(rowmax[j], m);
-                y[oh * g.ow + ow] = m;
+                yr[ow] = m;
             }
         }
     }

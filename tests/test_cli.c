@@ -76,6 +76,37 @@ START_TEST(run_matches_pytorch)
 }
 END_TEST
 
+/* resnet-mini reproduces its fixture eagerly, hybridized (trace, then plan) and frozen; a wrong
+ * input shape names the layer and both shapes; train refuses image models with a reason. */
+START_TEST(run_resnet_mini)
+{
+    const char *modes[] = {"--mode eager", "--mode hybrid", "--mode hybrid --freeze"};
+    for (int m = 0; m < 3; m++) {
+        char y[512], y2[512];
+        snprintf(y, sizeof y, "%s", temp_path("rn.npy"));
+        snprintf(y2, sizeof y2, "%s", temp_path("rn2.npy"));
+        int st = hybrid("run resnet-mini --weights %s --input %s --output %s --input %s "
+                        "--output %s %s", data_path("resnet-mini/weights.safetensors"),
+                        data_path("resnet-mini/input.npy"), y,
+                        data_path("resnet-mini/input.npy"), y2, modes[m]);
+        ck_assert_msg(st == 0, "%s: %s", modes[m], err_text);
+        hb_tensor *got = hb_npy_load(y), *got2 = hb_npy_load(y2);
+        hb_tensor *want = hb_npy_load(data_path("resnet-mini/output.npy"));
+        ck_assert_msg(rel_error(got, want) <= 1e-4, "%s: %g", modes[m], rel_error(got, want));
+        ck_assert_msg(rel_error(got2, want) <= 1e-4, "%s: %g", modes[m], rel_error(got2, want));
+        hb_tensor_release(got), hb_tensor_release(got2), hb_tensor_release(want);
+        unlink(y), unlink(y2);
+    }
+    char out[512];
+    snprintf(out, sizeof out, "%s", temp_path("rn-bad.npy"));
+    assert_fails_with(hybrid("run resnet-mini --input %s --output %s",
+                             data_path("mlp/input.npy"), out),
+                      "resnet-mini/conv1: conv2d: needs an input [N, C, H, W]", NULL);
+    ck_assert_int_ne(hybrid("train resnet-mini --epochs 1"), 0);
+    ck_assert_msg(strstr(err_text, "the model takes images"), "%s", err_text);
+}
+END_TEST
+
 /* Hybrid mode: the first input traces, the later ones run the plan (or its islands). The
  * scaled input makes fixed-hidden's loop run a different number of times than when traced. */
 START_TEST(run_hybrid_equals_eager)
@@ -320,6 +351,7 @@ int main(void)
     tcase_add_test(tc, run_matches_pytorch);
     tcase_add_test(tc, run_hybrid_equals_eager);
     tcase_add_test(tc, run_frozen);
+    tcase_add_test(tc, run_resnet_mini);
     tcase_add_test(tc, grad_matches_pytorch);
     tcase_add_test(tc, train_reaches_accuracy);
     tcase_add_test(tc, run_scalar_output);

@@ -417,6 +417,30 @@ START_TEST(resnet_names_are_torchvisions)
 }
 END_TEST
 
+/* ResNet-18 from the same builder: torchvision's 11,689,512 parameters under its 102 names
+ * (its state dict without num_batches_tracked), and a [1, 1000] output for a 224×224 image. */
+START_TEST(resnet18_is_torchvisions)
+{
+    hb_block *net = example_model_new("resnet18", 0);
+    ck_assert_ptr_nonnull(net);
+    hb_state_dict sd;
+    ck_assert_int_eq(hb_block_state_dict(net, &sd), HB_OK);
+    int64_t trainable = 0;
+    for (int i = 0; i < sd.count; i++)
+        trainable += sd.items[i].trainable ? hb_tensor_numel(sd.items[i].value) : 0;
+    ck_assert_int_eq(sd.count, 102);
+    ck_assert_int_eq(trainable, 11689512);
+    hb_state_dict_free(&sd);
+    ck_assert(!hb_block_is_training(net));
+    hb_tensor *x = hb_rand(HB_SHAPE(1, 3, 224, 224), NULL);
+    hb_tensor *y = test_call_ok(net, x);
+    ck_assert_int_eq(hb_tensor_ndim(y), 2);
+    ck_assert_int_eq(hb_tensor_dim(y, 1), 1000);
+    hb_tensor_release(x), hb_tensor_release(y);
+    hb_block_release(net);
+}
+END_TEST
+
 /* The fixture's output within 1e-4: eager, hybridized (trace and plan), and frozen. */
 START_TEST(resnet_mini_matches_pytorch)
 {
@@ -509,6 +533,7 @@ static Suite *conv_suite(void)
     TCase *rn = tcase_create("resnet");
     tcase_set_timeout(rn, 300);
     tcase_add_test(rn, resnet_names_are_torchvisions);
+    tcase_add_test(rn, resnet18_is_torchvisions);
     tcase_add_test(rn, resnet_mini_matches_pytorch);
     tcase_add_test(rn, resnet_mini_training_steps);
     suite_add_tcase(s, rn);

@@ -51,7 +51,9 @@ static const char usage[] =
     "as native code from the LLVM JIT (HB_JIT=0 does the same for any program).\n"
     "MODEL is one of the names `hybrid models` lists. Without --weights the model is initialized\n"
     "from seed 0; without an input file the input is uniform random [batch, features]\n"
-    "(default [2, 20]). run and grad default to --mode eager, the others to hybrid.\n";
+    "(default [2, 20]), or [batch, features, H, W] for image models (resnet-mini: [2, 3, 32, 32],\n"
+    "resnet18: [1, 3, 224, 224]; --features is the channel count). run and grad default to\n"
+    "--mode eager, the others to hybrid.\n";
 
 static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

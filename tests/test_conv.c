@@ -383,6 +383,74 @@ START_TEST(mode_changes_drop_plans)
 }
 END_TEST
 
+/* ---- what the passes must leave alone ------------------------------------------------------- */
+
+/* conv(x) · v + u, v and u constants of the block: state picks their shapes and values. */
+typedef struct edge_case {
+    const char *name;
+    int64_t vshape[4], ushape[4];
+    int vdims, udims;
+    float special; /* put into v[0]: inf or NaN, which must not move into the weights */
+    bool reuse;    /* the convolution's output is read again after the scale */
+} edge_case;
+
+static hb_tensor *edge_forward(hb_block *self, hb_tensor *x)
+{
+    const edge_case *e = hb_block_state(self);
+    hb_tensor *y = hb_conv2d_nobias(x, hb_block_param(self, "w"),
+                                    &(hb_conv2d_options){.padding = {1, 1}});
+    hb_tensor *z = hb_add(hb_mul(y, hb_block_param(self, "v")), hb_block_param(self, "u"));
+    return e->reuse ? hb_relu(hb_add(z, y)) : hb_relu(z);
+}
+
+/* Eager against compiled and frozen: a [C] vector broadcasts along W (NumPy), not per channel,
+ * even where W = C; a non-finite scale stays out of the weights; a convolution read twice
+ * keeps its result. */
+START_TEST(passes_keep_semantics)
+{
+    static const edge_case cases[] = {
+        {"[C] along W, W = C", {4}, {4}, 1, 1, 0, false},
+        {"per channel, inf scale", {4, 1, 1}, {4, 1, 1}, 3, 3, INFINITY, false},
+        {"per channel, NaN scale", {1, 4, 1, 1}, {4, 1, 1}, 4, 3, NAN, false},
+        {"per channel, conv read twice", {4, 1, 1}, {4, 1, 1}, 3, 3, 0, true},
+        {"scalar [1] and whole", {1}, {1, 4, 5, 4}, 1, 4, 0, false},
+    };
+    const edge_case *e = &cases[_i];
+    hb_rng rng;
+    hb_rng_seed(&rng, 21);
+    hb_tensor *x = hb_randn(HB_SHAPE(1, 3, 5, 4), &rng);
+    hb_tensor *ref = NULL;
+    for (int mode = 0; mode < 3; mode++) {
+        hb_rng_seed(&rng, 22);
+        hb_block *b = hb_block_new("Edge", edge_forward);
+        hb_block_set_state(b, (void *)e, NULL);
+        hb_block_add_const(b, "w", hb_randn(HB_SHAPE(4, 3, 3, 3), &rng));
+        hb_tensor *v = hb_randn(e->vdims, e->vshape, &rng), *u = hb_randn(e->udims, e->ushape, &rng);
+        if (e->special != 0)
+            hb_tensor_data(v)[0] = e->special;
+        hb_block_add_const(b, "v", v);
+        hb_block_add_const(b, "u", u);
+        if (mode > 0)
+            hb_hybridize_with(b, true, &(hb_hybrid_options){.freeze = mode == 2});
+        for (int call = 0; call < 2; call++) {
+            hb_tensor *y = test_call_ok(b, x);
+            if (!ref) {
+                ref = y;
+                continue;
+            }
+            const float *a = hb_tensor_cdata(y), *r = hb_tensor_cdata(ref);
+            for (int64_t i = 0; i < hb_tensor_numel(y); i++)
+                ck_assert_msg(a[i] == r[i] || (isnan(a[i]) && isnan(r[i])) || fabsf(a[i] - r[i]) <= 1e-5f * (1 + fabsf(r[i])),
+                              "%s, mode %d call %d, [%lld]: %g, eager %g", e->name, mode, call,
+                              (long long)i, a[i], r[i]);
+            hb_tensor_release(y);
+        }
+        hb_block_release(b);
+    }
+    hb_tensor_release(ref), hb_tensor_release(x);
+}
+END_TEST
+
 /* ---- ResNet ----------------------------------------------------------------------------------- */
 
 static hb_block *resnet_mini(void)
@@ -528,6 +596,7 @@ static Suite *conv_suite(void)
     tcase_add_loop_test(tc, every_path_matches_pytorch, 0, 10);
     tcase_add_test(tc, bad_shapes_are_named);
     tcase_add_test(tc, max_pool_propagates_nan);
+    tcase_add_loop_test(tc, passes_keep_semantics, 0, 5);
     tcase_add_test(tc, mode_changes_drop_plans);
     suite_add_tcase(s, tc);
     TCase *rn = tcase_create("resnet");

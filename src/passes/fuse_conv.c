@@ -11,8 +11,8 @@
 static bool epilogue_fits(const hb_graph *g, int v, const hb_shape *out, const void *arg)
 {
     (void)arg;
-    const hb_shape *s = &g->values[v].shape;
-    return s->ndim >= 3 && hb_conv_epilogue_input(s, out); /* not a [C] (NumPy: along W) */
+    const hb_shape *s = &g->values[v].shape; /* a [C] is not per channel: NumPy reads it along W */
+    return (hb_shape_numel(s) == 1 || s->ndim >= 3) && hb_conv_epilogue_input(s, out);
 }
 
 static bool fuse_at(hb_graph *g, int i, hb_pass_stats *stats)

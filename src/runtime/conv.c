@@ -114,14 +114,14 @@ static void im2col(const geom *g, const float *x, float *col, int64_t oh0, int64
                         memset(r, 0, sizeof(float) * (size_t)g->ow);
                         continue;
                     }
-                    const float *src = x + (c * g->h + ih) * g->w + start;
+                    const float *src = x + (c * g->h + ih) * g->w; /* column start + ow·sw */
                     for (int64_t ow = 0; ow < lo; ow++)
                         r[ow] = 0.0f;
                     if (g->sw == 1)
-                        memcpy(r + lo, src + lo, sizeof(float) * (size_t)(hi - lo));
+                        memcpy(r + lo, src + start + lo, sizeof(float) * (size_t)(hi - lo));
                     else
                         for (int64_t ow = lo; ow < hi; ow++)
-                            r[ow] = src[ow * g->sw];
+                            r[ow] = src[start + ow * g->sw];
                     for (int64_t ow = hi; ow < g->ow; ow++)
                         r[ow] = 0.0f;
                 }
@@ -143,10 +143,10 @@ static void col2im(const geom *g, const float *col, float *x, int64_t oh0, int64
                     int64_t ih = oh * g->sh - g->ph + ki * g->dh;
                     if (ih < 0 || ih >= g->h)
                         continue;
-                    float *dst = x + (c * g->h + ih) * g->w + start;
+                    float *dst = x + (c * g->h + ih) * g->w;
                     const float *r = row + oh * g->ow;
                     for (int64_t ow = lo; ow < hi; ow++)
-                        dst[ow * g->sw] += r[ow];
+                        dst[start + ow * g->sw] += r[ow];
                 }
             }
 }
@@ -154,6 +154,13 @@ static void col2im(const geom *g, const float *col, float *x, int64_t oh0, int64
 static void sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
                   const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
 {
+    if (m == 0 || n == 0)
+        return;
+    if (k == 0) { /* BLAS may leave c alone: the sum of nothing is zero */
+        for (int64_t i = 0; beta == 0.0f && i < m; i++)
+            memset(c + i * ldc, 0, sizeof(float) * (size_t)n);
+        return;
+    }
     bool parallel = hb_blas_parallel_begin(m, n, k);
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
                 (int)m, (int)n, (int)k, 1.0f, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
@@ -199,14 +206,14 @@ static void direct_channel(const geom *g, const float *x, const float *w, int64_
                     int64_t ih = oh * g->sh - g->ph + ki * g->dh;
                     if (ih < 0 || ih >= g->h)
                         continue;
-                    const float *src = xc + ih * g->w + start;
+                    const float *src = xc + ih * g->w;
                     float *dst = y + oh * g->ow;
                     if (g->sw == 1)
                         for (int64_t ow = lo; ow < hi; ow++)
-                            dst[ow] += wv * src[ow];
+                            dst[ow] += wv * src[start + ow];
                     else
                         for (int64_t ow = lo; ow < hi; ow++)
-                            dst[ow] += wv * src[ow * g->sw];
+                            dst[ow] += wv * src[start + ow * g->sw];
                 }
             }
     }
@@ -482,10 +489,10 @@ void hb_kernel_conv2d_grad_x(const hb_operand *in, int n, const hb_operand *out,
                                     int64_t ih = oh * g.sh - g.ph + ki * g.dh;
                                     if (ih < 0 || ih >= g.h)
                                         continue;
-                                    float *dst = dxg + c * plane + ih * g.w + start;
+                                    float *dst = dxg + c * plane + ih * g.w;
                                     const float *src = gi + o * p + oh * g.ow;
                                     for (int64_t ow = lo; ow < hi; ow++)
-                                        dst[ow * g.sw] += wv * src[ow];
+                                        dst[start + ow * g.sw] += wv * src[ow];
                                 }
                             }
                         }
@@ -535,10 +542,10 @@ void hb_kernel_conv2d_grad_w(const hb_operand *in, int n, const hb_operand *out,
                                     int64_t ih = oh * g.sh - g.ph + ki * g.dh;
                                     if (ih < 0 || ih >= g.h)
                                         continue;
-                                    const float *src = xg + c * plane + ih * g.w + start;
+                                    const float *src = xg + c * plane + ih * g.w;
                                     const float *gr = gg + o * p + oh * g.ow;
                                     for (int64_t ow = lo; ow < hi; ow++)
-                                        acc += (double)gr[ow] * src[ow * g.sw];
+                                        acc += (double)gr[ow] * src[start + ow * g.sw];
                                 }
                                 dwg[((o * g.cg + c) * g.kh + ki) * g.kw + kj] += (float)acc;
                             }

@@ -1,6 +1,8 @@
 /* Allocation failures: hb_alloc_hook fails the Nth allocation, for every N until a run makes
  * fewer than N, across loading weights, tracing, compiling and running chimera (guards, a
- * loop, an eager-island-free plan) and a compiled training step. Each failure must come back
+ * loop, an eager-island-free plan) and a small ResNet (batch norm folded, fused convolutions),
+ * and compiled training steps of the seed MLP and of a small convolutional net (batch norm
+ * writing its running statistics). Each failure must come back
  * as a status with a message (never a crash or a wrong result), leave no tensor behind, and
  * leave the block usable: the same calls without the hook give the reference results. Under
  * ./dev check, ASan and LeakSanitizer watch the rest. The number of points swept is printed
@@ -64,61 +66,98 @@ static void check_outcome(hb_tensor *y, const hb_tensor *want, const char *what,
     ck_assert_msg(hb_last_error()[0] != '\0', "%s, allocation %ld failed: no message", what, n);
 }
 
-/* ---- chimera: load, trace, compile, run ------------------------------------------------- */
+/* ---- inference: load, trace, compile, run ------------------------------------------------- */
 
-typedef struct chimera_run {
+/* A small ResNet from the library's builder (every block kind, a downsample shortcut, batch
+ * norm folded into fused convolutions), in inference mode, from a fixed seed. */
+static hb_block *small_resnet(void)
+{
+    hb_seed(5);
+    hb_resnet_config c = {{4, 4, 8, 8}, {1, 1, 1, 1}, 3, 3};
+    hb_block *b = hb_resnet_new(&c);
+    hb_block_set_training(b, false);
+    return b;
+}
+
+static hb_block *chimera(void) { return example_model_new("chimera", 0); }
+
+typedef struct sweep_model {
+    const char *name;
+    hb_block *(*make)(void);
+    const char *weights; /* loaded in each run, or NULL */
+    int64_t shape[4];
+    int ndim;
+} sweep_model;
+
+static const sweep_model infer_models[] = {
+    {"chimera", chimera, "chimera/weights.safetensors", {2, 20}, 2},
+    {"small resnet", small_resnet, NULL, {1, 3, 16, 16}, 4},
+};
+
+typedef struct infer_run {
+    const sweep_model *m;
     hb_block *net;
     hb_tensor *x, *want;
     long n;
-} chimera_run;
+} infer_run;
 
-static void chimera_work(void *p)
+static void infer_work(void *p)
 {
-    chimera_run *r = p;
-    hb_status st = hb_block_load(r->net, data_path("chimera/weights.safetensors"));
-    if (st != HB_OK) {
-        ck_assert_msg(hb_last_error()[0] != '\0', "load failed without a message");
-        return; /* the block keeps its old weights (the load is all or nothing) */
+    infer_run *r = p;
+    if (r->m->weights) {
+        hb_status st = hb_block_load(r->net, data_path(r->m->weights));
+        if (st != HB_OK) {
+            ck_assert_msg(hb_last_error()[0] != '\0', "load failed without a message");
+            return; /* the block keeps its old weights (the load is all or nothing) */
+        }
     }
     if (hb_hybridize(r->net, true) != HB_OK)
         return;
     for (int call = 0; call < 3; call++) { /* traces and compiles, then runs the plan */
         hb_tensor *y = hb_block_call(r->net, r->x);
-        check_outcome(y, r->want, "chimera", r->n);
+        check_outcome(y, r->want, r->m->name, r->n);
         hb_tensor_release(y);
     }
 }
 
-START_TEST(chimera_every_allocation)
+START_TEST(inference_every_allocation)
 {
-    hb_tensor *x = test_fixture("chimera", "input.npy");
-    hb_block *eager = test_model("chimera"); /* the reference: the same weights, eagerly */
+    const sweep_model *m = &infer_models[_i];
+    hb_rng rng;
+    hb_rng_seed(&rng, 9);
+    hb_tensor *x = hb_randn(m->ndim, m->shape, &rng);
+    hb_block *eager = m->make(); /* the reference: the same weights, eagerly */
+    if (m->weights)
+        ck_assert_int_eq(hb_block_load(eager, data_path(m->weights)), HB_OK);
     hb_tensor *want = test_call_ok(eager, x);
     hb_block_release(eager);
     long live = atomic_load(&hb_tensors_live), n = first_n();
     for (;; n++) {
-        chimera_run r = {example_model_new("chimera", 0), x, want, n};
+        infer_run r = {m, m->make(), x, want, n};
         ck_assert_ptr_nonnull(r.net);
-        bool reached = with_failure(n, chimera_work, &r);
+        bool reached = with_failure(n, infer_work, &r);
         /* still usable: load and call again, no failures */
-        ck_assert_int_eq(hb_block_load(r.net, data_path("chimera/weights.safetensors")), HB_OK);
+        if (m->weights)
+            ck_assert_int_eq(hb_block_load(r.net, data_path(m->weights)), HB_OK);
         ck_assert_int_eq(hb_hybridize(r.net, true), HB_OK); /* if the failed run never did */
         hb_tensor *y = test_call_ok(r.net, x), *y2 = test_call_ok(r.net, x);
         ck_assert_msg(test_same_result(y, want) && test_same_result(y2, want),
-                      "after allocation %ld failed, the block gives wrong results", n);
+                      "%s: after allocation %ld failed, the block gives wrong results", m->name,
+                      n);
         /* and compiles again: running out of memory once does not make it eager for good */
-        ck_assert_msg(hb_block_plan(r.net, 2, (int64_t[]){2, 20}) != NULL,
-                      "after allocation %ld failed, the block no longer compiles", n);
+        ck_assert_msg(hb_block_plan(r.net, m->ndim, m->shape) != NULL,
+                      "%s: after allocation %ld failed, the block no longer compiles", m->name,
+                      n);
         hb_tensor_release(y), hb_tensor_release(y2);
         hb_block_release(r.net);
         ck_assert_msg(atomic_load(&hb_tensors_live) == live,
-                      "allocation %ld failed: %ld tensors left behind", n,
+                      "%s: allocation %ld failed: %ld tensors left behind", m->name, n,
                       atomic_load(&hb_tensors_live) - live);
         if (!reached)
             break;
     }
-    fprintf(stderr, "faults: chimera (load, trace, compile, run): %ld allocation points swept\n",
-            n - 1);
+    fprintf(stderr, "faults: %s (%strace, compile, run): %ld allocation points swept\n", m->name,
+            m->weights ? "load, " : "", n - 1);
     ck_assert_int_gt(n, 50);
     hb_tensor_release(x), hb_tensor_release(want);
 }
@@ -146,13 +185,35 @@ static void train_work(void *p)
     hb_trainer_free(tr);
 }
 
+/* A small convolutional net in training mode: convolution, batch norm (its running
+ * statistics written by the step), ReLU, max pool, global pool, linear. */
+static hb_block *small_cnn(void)
+{
+    hb_seed(6);
+    hb_pool2d_options pool = {.kernel = {2, 2}};
+    return hb_sequential_of(hb_conv2d_new(3, 4, 3, 3, &(hb_conv2d_options){.padding = {1, 1}}, true),
+                            hb_batch_norm2d_new(4, 1e-5f, 0.1f), hb_relu_new(),
+                            hb_max_pool2d_new(&pool), hb_global_avg_pool2d_new(),
+                            hb_flatten_new(), hb_linear_new(4, 10));
+}
+
+static hb_block *mlp(void) { return test_model("mlp"); }
+
+static const sweep_model train_models[] = {
+    {"mlp", mlp, NULL, {2, 20}, 2},
+    {"small cnn", small_cnn, NULL, {2, 3, 6, 6}, 4},
+};
+
 START_TEST(training_step_every_allocation)
 {
-    hb_tensor *x = test_model_input("mlp");
+    const sweep_model *m = &train_models[_i];
+    hb_rng rng;
+    hb_rng_seed(&rng, 10);
+    hb_tensor *x = hb_randn(m->ndim, m->shape, &rng);
     hb_tensor *t = hb_one_hot((int64_t[]){3, 7}, 2, 10);
     long live = atomic_load(&hb_tensors_live), n = first_n();
     for (;; n++) {
-        train_run r = {test_model("mlp"), NULL, x, t, n};
+        train_run r = {m->make(), NULL, x, t, n};
         hb_optim_options o = hb_optim_defaults(0.1f);
         o.momentum = 0.9f;
         r.opt = hb_optimizer_new(r.net, HB_OPTIM_SGD, &o);
@@ -161,19 +222,19 @@ START_TEST(training_step_every_allocation)
         /* still usable: a step without failures trains */
         hb_trainer *tr = hb_trainer_new(r.net, HB_LOSS_CROSS_ENTROPY, r.opt, true);
         float loss;
-        ck_assert_msg(hb_train_step(tr, x, t, &loss) == HB_OK, "after allocation %ld: %s", n,
-                      hb_last_error());
+        ck_assert_msg(hb_train_step(tr, x, t, &loss) == HB_OK, "%s, after allocation %ld: %s",
+                      m->name, n, hb_last_error());
         hb_trainer_free(tr);
         hb_optimizer_free(r.opt);
         hb_block_release(r.net);
         ck_assert_msg(atomic_load(&hb_tensors_live) == live,
-                      "allocation %ld failed: %ld tensors left behind", n,
+                      "%s: allocation %ld failed: %ld tensors left behind", m->name, n,
                       atomic_load(&hb_tensors_live) - live);
         if (!reached)
             break;
     }
-    fprintf(stderr, "faults: training step (trace, autodiff, compile, run): %ld allocation "
-            "points swept\n", n - 1);
+    fprintf(stderr, "faults: %s training step (trace, autodiff, compile, run): %ld allocation "
+            "points swept\n", m->name, n - 1);
     ck_assert_int_gt(n, 50);
     hb_tensor_release(x), hb_tensor_release(t);
 }
@@ -186,8 +247,8 @@ int main(void)
     Suite *s = suite_create("faults");
     TCase *tc = tcase_create("faults");
     tcase_set_timeout(tc, 1200);
-    tcase_add_test(tc, chimera_every_allocation);
-    tcase_add_test(tc, training_step_every_allocation);
+    tcase_add_loop_test(tc, inference_every_allocation, 0, 2);
+    tcase_add_loop_test(tc, training_step_every_allocation, 0, 2);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }

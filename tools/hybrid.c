@@ -493,12 +493,15 @@ static int bench(int argc, char **argv)
     char sb[96];
     int nd = x ? hb_tensor_ndim(x) : 0;
     hb_shape_str(nd, hb_tensor_shape(x), sb, sizeof sb);
-    long long batch = nd == 2 ? (long long)hb_tensor_dim(x, 0) : 1;
+    /* 1-D inputs are one sample; images are [batch, channels (features), H, W] */
+    long long batch = nd >= 2 ? (long long)hb_tensor_dim(x, 0) : 1;
+    long long features = nd == 4 ? (long long)hb_tensor_dim(x, 1)
+                                 : x ? (long long)hb_tensor_dim(x, -1) : 0;
     if (!rc && o.json)
-        printf("{\"model\": \"%s\", \"batch\": %lld, \"features\": %lld, \"eager_us\": %.3f, "
-               "\"compiled_us\": %.3f, \"speedup\": %.3f, \"rounds\": %d, "
+        printf("{\"model\": \"%s\", \"batch\": %lld, \"features\": %lld, \"input\": \"%s\", "
+               "\"eager_us\": %.3f, \"compiled_us\": %.3f, \"speedup\": %.3f, \"rounds\": %d, "
                "\"calls_per_round\": %d}\n",
-               o.model, batch, (long long)hb_tensor_dim(x, -1), r.eager_us, r.compiled_us,
+               o.model, batch, features, sb, r.eager_us, r.compiled_us,
                r.eager_us / r.compiled_us, r.rounds, r.calls);
     else if (!rc)
         printf("%s, input %s: eager %.2f us/call, compiled %.2f us/call, speed-up %.2fx\n"

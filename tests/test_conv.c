@@ -534,6 +534,56 @@ START_TEST(resnet_mini_matches_pytorch)
 }
 END_TEST
 
+/* d sum(output · G) / d parameter for every parameter of resnet-mini in inference mode, eager
+ * (the tape) and compiled (a training step without an optimizer), against PyTorch's. */
+START_TEST(resnet_mini_gradients_match_pytorch)
+{
+    hb_tensor *x = hb_npy_load(data_path("resnet-mini/input.npy"));
+    hb_tensor *g = hb_npy_load(data_path("conv/resnet-mini-grad_output.npy"));
+    hb_state_dict want;
+    ck_assert_ptr_nonnull(x);
+    ck_assert_ptr_nonnull(g);
+    ck_assert_int_eq(hb_safetensors_load(data_path("conv/resnet-mini-grads.safetensors"), &want),
+                     HB_OK);
+    for (int compiled = 0; compiled < 2; compiled++) {
+        hb_block *net = resnet_mini();
+        if (compiled) {
+            hb_trainer *tr = hb_trainer_new(net, HB_LOSS_DOT, NULL, true);
+            float loss;
+            ck_assert_msg(hb_train_step(tr, x, g, &loss) == HB_OK, "%s", hb_last_error());
+            hb_trainer_free(tr);
+        } else {
+            hb_grad_enable(true);
+            hb_tensor *y = test_call_ok(net, x);
+            ck_assert_msg(hb_backward(y, g) == HB_OK, "%s", hb_last_error());
+            hb_grad_enable(false);
+            hb_tensor_release(y);
+        }
+        hb_state_dict have;
+        ck_assert_int_eq(hb_block_state_dict(net, &have), HB_OK);
+        int checked = 0;
+        for (int i = 0; i < have.count; i++) {
+            if (!have.items[i].trainable)
+                continue;
+            const hb_tensor *w = NULL;
+            for (int k = 0; k < want.count && !w; k++)
+                if (strcmp(want.items[k].name, have.items[i].name) == 0)
+                    w = want.items[k].value;
+            ck_assert_msg(w != NULL, "no reference gradient for %s", have.items[i].name);
+            double err = rel_error(hb_tensor_grad(have.items[i].value), w);
+            ck_assert_msg(err <= 1e-4, "%s %s: relative error %g", compiled ? "compiled" : "eager",
+                          have.items[i].name, err);
+            checked++;
+        }
+        ck_assert_int_eq(checked, want.count);
+        hb_state_dict_free(&have);
+        hb_block_release(net);
+    }
+    hb_state_dict_free(&want);
+    hb_tensor_release(x), hb_tensor_release(g);
+}
+END_TEST
+
 /* A few SGD steps in training mode, eager and compiled from the same weights: the same losses,
  * the same weights and running statistics after. */
 START_TEST(resnet_mini_training_steps)
@@ -604,6 +654,7 @@ static Suite *conv_suite(void)
     tcase_add_test(rn, resnet_names_are_torchvisions);
     tcase_add_test(rn, resnet18_is_torchvisions);
     tcase_add_test(rn, resnet_mini_matches_pytorch);
+    tcase_add_test(rn, resnet_mini_gradients_match_pytorch);
     tcase_add_test(rn, resnet_mini_training_steps);
     suite_add_tcase(s, rn);
     return s;

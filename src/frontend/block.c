@@ -237,6 +237,20 @@ void hb_block_release(hb_block *b)
     hb_free(b);
 }
 
+hb_block *hb_block_new_with(const char *type, hb_forward_fn forward, const void *state,
+                            size_t size)
+{
+    hb_block *b = hb_block_new(type, forward);
+    void *copy = b ? hb_malloc(size) : NULL;
+    if (!copy) {
+        hb_block_release(b);
+        return NULL;
+    }
+    memcpy(copy, state, size);
+    hb_block_set_state(b, copy, hb_free);
+    return b;
+}
+
 void hb_block_set_state(hb_block *b, void *state, void (*free_state)(void *))
 {
     if (!b)

@@ -108,6 +108,11 @@ typedef struct hb_param {
     char *fan_in_of;  /* owned copy of init.fan_in_of */
 } hb_param;
 
+/* A library block whose state is a copy of the size bytes at state (freed with the block);
+ * NULL if out of memory. */
+hb_block *hb_block_new_with(const char *type, hb_forward_fn forward, const void *state,
+                            size_t size);
+
 /* The parameter or constant called name in b itself, or NULL; sets no error. */
 hb_param *hb_block_find_param(const hb_block *b, const char *name);
 

@@ -50,15 +50,10 @@ hb_block *hb_dense_new(int64_t in, int64_t out, hb_activation act, bool bias)
     if (in < 0 || out <= 0)
         return hb_fail(HB_ERR_ARG, "Linear(%lld, %lld): sizes must be positive (in may be 0 "
                        "to infer it)", (long long)in, (long long)out), NULL;
-    hb_block *b = hb_block_new(act == HB_ACT_NONE ? "Linear" : "Dense", dense_forward);
-    dense_state *s = hb_malloc(sizeof *s);
-    if (!b || !s) {
-        hb_block_release(b);
-        hb_free(s);
+    hb_block *b = hb_block_new_with(act == HB_ACT_NONE ? "Linear" : "Dense", dense_forward,
+                                    &(dense_state){in, out, act, bias}, sizeof(dense_state));
+    if (!b)
         return NULL;
-    }
-    *s = (dense_state){in, out, act, bias};
-    hb_block_set_state(b, s, hb_free);
     /* PyTorch's default: weight and bias uniform in ±1/sqrt(in). */
     hb_init bias_init = HB_INIT_DEFAULT;
     bias_init.fan_in_of = "weight";
@@ -150,16 +145,8 @@ static hb_tensor *parallel_forward(hb_block *self, hb_tensor *x)
 
 hb_block *hb_parallel_new(int axis)
 {
-    hb_block *b = hb_block_new("Parallel", parallel_forward);
-    parallel_state *s = hb_malloc(sizeof *s);
-    if (!b || !s) {
-        hb_block_release(b);
-        hb_free(s);
-        return NULL;
-    }
-    s->axis = axis;
-    hb_block_set_state(b, s, hb_free);
-    return b;
+    return hb_block_new_with("Parallel", parallel_forward, &(parallel_state){axis},
+                             sizeof(parallel_state));
 }
 
 hb_block *hb_block_factory(int n, hb_block *(*make)(void *arg), void *arg)

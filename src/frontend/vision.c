@@ -206,15 +206,10 @@ static hb_block *conv_new(int64_t in, int64_t out, int kh, int kw, const hb_conv
         return hb_fail(HB_ERR_ARG, "Conv2d(%lld, %lld, kernel [%d, %d], groups %d): sizes must "
                        "be positive (in may be 0 to infer it) and channels divisible by groups",
                        (long long)in, (long long)out, kh, kw, groups), NULL;
-    hb_block *b = hb_block_new("Conv2d", conv_forward);
-    conv_state *s = hb_malloc(sizeof *s);
-    if (!b || !s) {
-        hb_block_release(b);
-        hb_free(s);
+    conv_state st = {.opts = o ? *o : (hb_conv2d_options){.groups = 0}, .bias = bias};
+    hb_block *b = hb_block_new_with("Conv2d", conv_forward, &st, sizeof st);
+    if (!b)
         return NULL;
-    }
-    *s = (conv_state){.opts = o ? *o : (hb_conv2d_options){.groups = 0}, .bias = bias};
-    hb_block_set_state(b, s, hb_free);
     hb_init bias_init = HB_INIT_DEFAULT;
     bias_init.fan_in_of = "weight";
     if (hb_block_add_param(b, "weight", HB_SHAPE(out, in / groups, kh, kw), init) != HB_OK ||
@@ -258,15 +253,10 @@ hb_block *hb_batch_norm2d_new(int64_t channels, float eps, float momentum)
         return hb_fail(HB_ERR_ARG, "BatchNorm2d(%lld, eps %g, momentum %g): needs channels > 0, "
                        "eps > 0 and momentum in [0, 1]", (long long)channels, eps, momentum),
                NULL;
-    hb_block *b = hb_block_new("BatchNorm2d", bn_forward);
-    bn_state *s = hb_malloc(sizeof *s);
-    if (!b || !s) {
-        hb_block_release(b);
-        hb_free(s);
+    hb_block *b = hb_block_new_with("BatchNorm2d", bn_forward, &(bn_state){eps, momentum},
+                                    sizeof(bn_state));
+    if (!b)
         return NULL;
-    }
-    *s = (bn_state){eps, momentum};
-    hb_block_set_state(b, s, hb_free);
     /* torchvision's order: weight, bias, running_mean, running_var (the statistics are
      * constants: saved and loaded, never trained; a training-mode call updates them) */
     if (hb_block_add_param(b, "weight", HB_SHAPE(channels), (hb_init){.kind = HB_INIT_CONSTANT, .a = 1.0f}) ||
@@ -299,16 +289,7 @@ static hb_block *pool_new(const char *type, hb_forward_fn forward, const hb_pool
 {
     if (!o || o->kernel[0] < 1 || o->kernel[1] < 1)
         return hb_fail(HB_ERR_ARG, "%s: needs a kernel size of at least 1", type), NULL;
-    hb_block *b = hb_block_new(type, forward);
-    pool_state *s = hb_malloc(sizeof *s);
-    if (!b || !s) {
-        hb_block_release(b);
-        hb_free(s);
-        return NULL;
-    }
-    s->opts = *o;
-    hb_block_set_state(b, s, hb_free);
-    return b;
+    return hb_block_new_with(type, forward, &(pool_state){*o}, sizeof(pool_state));
 }
 
 hb_block *hb_max_pool2d_new(const hb_pool2d_options *o)

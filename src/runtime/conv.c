@@ -189,6 +189,19 @@ static int64_t band_rows(const geom *g)
     return rows < 1 ? 1 : rows > g->oh ? g->oh : rows;
 }
 
+/* The buffer for one band of the lowered input, or NULL where none is needed (the direct
+ * kernel, pointwise convolutions) or none could be had (then *direct: the direct kernel,
+ * slower, the same result to rounding). */
+static float *lowering(const geom *g, bool *direct)
+{
+    *direct = g->cg == 1;
+    if (*direct || pointwise(g))
+        return NULL;
+    float *col = scratch_get((size_t)(g->cg * g->kh * g->kw * band_rows(g) * g->ow));
+    *direct = !col;
+    return col;
+}
+
 /* ---- the direct kernels ------------------------------------------------------------------- */
 
 /* For output channel o of one image: y[OH, OW] += Σ taps w · x shifted (its group's inputs). */
@@ -377,10 +390,8 @@ static void conv_forward(const geom *g, const float *x, const float *w, float *y
         return;
     }
     int64_t p = g->oh * g->ow, k = g->cg * g->kh * g->kw, band = band_rows(g);
-    bool direct = g->cg == 1;
-    float *col = direct || pointwise(g) ? NULL : scratch_get((size_t)(k * band * g->ow));
-    if (!direct && !pointwise(g) && !col)
-        direct = true; /* no room to lower: slower, same result to rounding */
+    bool direct;
+    float *col = lowering(g, &direct);
     for (int64_t n = 0; n < g->n; n++) {
         const float *xn = x + n * g->c * g->h * g->w;
         float *yn = y + n * g->o * p;
@@ -465,10 +476,8 @@ void hb_kernel_conv2d_grad_x(const hb_operand *in, int n, const hb_operand *out,
     const float *gy = in[0].data, *w = in[1].data;
     float *dx = out->data;
     int64_t p = g.oh * g.ow, k = g.cg * g.kh * g.kw, plane = g.h * g.w, band = band_rows(&g);
-    bool direct = g.cg == 1;
-    float *col = direct || pointwise(&g) ? NULL : scratch_get((size_t)(k * band * g.ow));
-    if (!direct && !pointwise(&g) && !col)
-        direct = true;
+    bool direct;
+    float *col = lowering(&g, &direct);
     for (int64_t i = 0; i < g.n; i++) {
         const float *gi = gy + i * g.o * p;
         float *dxi = dx + i * g.c * plane;
@@ -520,10 +529,8 @@ void hb_kernel_conv2d_grad_w(const hb_operand *in, int n, const hb_operand *out,
     const float *gy = in[0].data, *x = in[1].data;
     float *dw = out->data;
     int64_t p = g.oh * g.ow, k = g.cg * g.kh * g.kw, plane = g.h * g.w, band = band_rows(&g);
-    bool direct = g.cg == 1;
-    float *col = direct || pointwise(&g) ? NULL : scratch_get((size_t)(k * band * g.ow));
-    if (!direct && !pointwise(&g) && !col)
-        direct = true;
+    bool direct;
+    float *col = lowering(&g, &direct);
     memset(dw, 0, sizeof(float) * (size_t)hb_shape_numel(&out->shape));
     for (int64_t i = 0; i < g.n; i++) {
         const float *gi = gy + i * g.o * p, *xi = x + i * g.c * plane;

@@ -376,6 +376,23 @@ hb_block *hb_resnet_new(const hb_resnet_config *c);
  * mode, and uses the running ones in inference. Changing the mode drops compiled plans. */
 void hb_block_set_training(hb_block *b, bool training);
 bool hb_block_is_training(const hb_block *b);
+/* ---- ONNX ----------------------------------------------------------------------------------- */
+/* An ONNX model file (opset 7 or later) as a block: calling it runs the graph's nodes with
+ * hybrid's ops, so it hybridizes, nests inside other blocks and trains like any block (as
+ * Gluon's SymbolBlock). Float initializers are its parameters, named as in the file
+ * ("layer1.0.conv1.weight"; BatchNormalization's mean and variance are constants); integer
+ * ones are shapes and axes. The first graph input that is not an initializer is the call's x;
+ * others are bound with hb_onnx_bind. Everything is checked as the file loads: an op or an
+ * attribute hybrid does not have is an error naming the node, its op type and the opset. */
+hb_block *hb_onnx_load(const char *path);
+hb_block *hb_onnx_load_buffer(const void *data, size_t len, const char *name);
+/* Binds a graph input other than the first to t (retained) for the calls that follow. */
+hb_status hb_onnx_bind(hb_block *b, const char *name, hb_tensor *t);
+/* The graph inputs' names (the first is x); returns how many (-1: not an ONNX block). */
+int hb_onnx_inputs(const hb_block *b, const char **names, int max);
+/* The first input's shape as the file declares it (symbolic dims 0); returns its rank, or -1
+ * if b is not an ONNX block. shape has room for HB_MAX_DIMS. */
+int hb_onnx_input_shape(const hb_block *b, int64_t *shape);
 /* ---- gradients ---------------------------------------------------------------------------- */
 /* Eager backpropagation. With gradients on (per thread), every op reading a trainable
  * parameter, or a tensor made from one, is recorded; hb_backward(loss, g) then computes

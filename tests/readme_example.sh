@@ -8,7 +8,7 @@ trap 'rm -rf "$dir"' EXIT
 awk '/^```c$/ {on=1; next} /^```$/ && on {exit} on' "$readme" > "$dir/example.c"
 test -s "$dir/example.c" || { echo "no \`\`\`c block in $readme"; exit 1; }
 $cc -std=c11 -Wall -Werror ${EXTRA_CFLAGS:-} -I"$include" "$dir/example.c" "$lib" \
-    $(pkg-config --libs openblas libcjson 2>/dev/null || echo -lopenblas -lcjson) ${EXTRA_LIBS:-} \
+    $(pkg-config --libs openblas libcjson libprotobuf-c 2>/dev/null || echo -lopenblas -lcjson -lprotobuf-c) ${EXTRA_LIBS:-} \
     -lm -lpthread \
     -o "$dir/example"
 "$dir/example" > "$dir/out"

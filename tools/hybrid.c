@@ -75,8 +75,21 @@ static int list_models(void)
     return 0;
 }
 
+/* Whether MODEL names an ONNX file rather than a built-in model. */
+static bool is_onnx(const char *name)
+{
+    size_t n = strlen(name);
+    return n > 5 && strcmp(name + n - 5, ".onnx") == 0;
+}
+
 static hb_block *make_model(const char *name)
 {
+    if (is_onnx(name)) {
+        hb_block *b = hb_onnx_load(name);
+        if (!b)
+            fail("%s", hb_last_error());
+        return b;
+    }
     hb_block *b = example_model_new(name, 0);
     if (!b && !example_model_find(name)) {
         fprintf(stderr, "hybrid: unknown model \"%s\"; known models:", name);
@@ -228,7 +241,25 @@ static hb_tensor *sample_input(const options *o)
 {
     hb_rng rng;
     hb_rng_seed(&rng, 1);
-    return example_input(example_model_find(o->model), o->batch, o->features, &rng);
+    if (!is_onnx(o->model))
+        return example_input(example_model_find(o->model), o->batch, o->features, &rng);
+    /* an ONNX model: the shape its file declares, --batch for the first dim where symbolic */
+    hb_block *b = hb_onnx_load(o->model);
+    int64_t shape[HB_MAX_DIMS];
+    int nd = b ? hb_onnx_input_shape(b, shape) : -1;
+    hb_block_release(b);
+    if (nd < 0)
+        return NULL;
+    for (int i = 0; i < nd; i++) {
+        if (i == 0 && (o->batch || shape[0] == 0))
+            shape[0] = o->batch ? o->batch : 1;
+        if (shape[i] == 0) {
+            fprintf(stderr, "hybrid: note: %s leaves its input's dim %d symbolic; 1 is used "
+                    "(--input gives a real input)\n", o->model, i);
+            shape[i] = 1;
+        }
+    }
+    return hb_rand(nd, shape, &rng);
 }
 
 /* ---- run ---------------------------------------------------------------------------------- */

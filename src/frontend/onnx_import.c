@@ -1,0 +1,1292 @@
+/* ONNX models as blocks. The file is read with the code protobuf-c generates from onnx.proto;
+ * everything is checked when it loads — every node's op, opset, attributes and inputs — so
+ * that an unsupported model fails there, naming the node, rather than on its first call.
+ *
+ * The block's forward runs the graph's nodes in order with hybrid's eager ops, so an imported
+ * model is a block like any other: callable, hybridizable (the tracer records the ops the nodes
+ * call), nestable, trainable. Float initializers are its parameters, named as in the file
+ * ("layer1.0.conv1.weight" is parameter "weight" of child "layer1" / "0" / "conv1", so
+ * PyTorch's state dicts load by name); those a BatchNormalization reads as running statistics
+ * are constants. Integer tensors (shapes, axes) are never tensors of hybrid's: they are host
+ * arrays the nodes compute with when the call runs — PyTorch's Shape → Gather → Concat →
+ * Reshape idioms become constant shapes, which is exact because a plan is per input shape. */
+#include "frontend.h"
+#include "onnx.pb-c.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+enum { MAX_FILE = 1 << 30 }; /* 1 GB: larger models store their weights outside, unsupported */
+
+/* A host array of integers: a shape-like value (ONNX int64 tensors). */
+typedef struct ints {
+    hb_shape shape;
+    int64_t *v;
+    int64_t n;
+} ints;
+
+typedef enum slot_kind {
+    SLOT_UNSET,  /* a name nothing defines (yet) */
+    SLOT_INPUT,  /* the call's x, or an input bound with hb_onnx_bind */
+    SLOT_TENSOR, /* a parameter or constant of the block (float initializer, Constant node) */
+    SLOT_INTS,   /* an integer initializer or Constant: a host array */
+    SLOT_NODE,   /* a node's output */
+} slot_kind;
+
+typedef struct slot {
+    char *name;
+    slot_kind kind;
+    hb_tensor *t;    /* SLOT_TENSOR: retained; SLOT_INPUT (bound): retained */
+    ints iv;         /* SLOT_INTS: owned */
+    bool is_int;     /* SLOT_NODE: the node makes integers (Shape, Gather of integers, ...) */
+} slot;
+
+typedef struct node {
+    const Onnx__NodeProto *p;
+    const struct op_def *op;
+    int *in, *out; /* slot ids; -1 for an input left empty ("") */
+    int nin, nout;
+} node;
+
+typedef struct model {
+    Onnx__ModelProto *proto;
+    char *path;
+    int64_t opset;
+    slot *slots;
+    int nslots, cap;
+    node *nodes;
+    int nnodes;
+    int x;      /* the call's input slot */
+    int output; /* the returned slot */
+    hb_shape x_shape; /* as declared (symbolic dims 0) */
+} model;
+
+/* A call's values: float tensors (owned by the call's frame) and host integer arrays. */
+typedef struct call {
+    const model *m;
+    hb_tensor **t;
+    ints *iv;
+    const node *n; /* the node running, for messages */
+} call;
+
+/* ---- messages ------------------------------------------------------------------------------ */
+
+static const char *node_label(const model *m, const Onnx__NodeProto *p, char *buf, size_t size)
+{
+    int index = 0;
+    for (int i = 0; i < (int)m->proto->graph->n_node; i++)
+        if (m->proto->graph->node[i] == p)
+            index = i;
+    snprintf(buf, size, "node %d%s%s%s (%s, opset %lld)", index, p->name && *p->name ? " \"" : "",
+             p->name && *p->name ? p->name : "", p->name && *p->name ? "\"" : "",
+             p->op_type ? p->op_type : "?", (long long)m->opset);
+    return buf;
+}
+
+static hb_status node_fail(const model *m, const Onnx__NodeProto *p, hb_status st,
+                           const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static hb_status node_fail(const model *m, const Onnx__NodeProto *p, hb_status st,
+                           const char *fmt, ...)
+{
+    char what[512], label[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    return hb_fail(st, "%s: %s: %s", m->path, node_label(m, p, label, sizeof label), what);
+}
+
+/* ---- attributes ---------------------------------------------------------------------------- */
+
+static const Onnx__AttributeProto *attr(const Onnx__NodeProto *p, const char *name)
+{
+    for (size_t i = 0; i < p->n_attribute; i++)
+        if (p->attribute[i]->name && strcmp(p->attribute[i]->name, name) == 0)
+            return p->attribute[i];
+    return NULL;
+}
+
+static int64_t attr_int(const Onnx__NodeProto *p, const char *name, int64_t def)
+{
+    const Onnx__AttributeProto *a = attr(p, name);
+    return a && a->has_i ? a->i : def;
+}
+
+static float attr_float(const Onnx__NodeProto *p, const char *name, float def)
+{
+    const Onnx__AttributeProto *a = attr(p, name);
+    return a && a->has_f ? a->f : def;
+}
+
+/* A list of ints (NULL and *n = 0 if absent). */
+static const int64_t *attr_ints(const Onnx__NodeProto *p, const char *name, size_t *n)
+{
+    const Onnx__AttributeProto *a = attr(p, name);
+    *n = a ? a->n_ints : 0;
+    return a && a->n_ints ? a->ints : NULL;
+}
+
+static bool attr_string_is(const Onnx__NodeProto *p, const char *name, const char *value)
+{
+    const Onnx__AttributeProto *a = attr(p, name);
+    if (!a || !a->has_s)
+        return value == NULL;
+    return value && a->s.len == strlen(value) && memcmp(a->s.data, value, a->s.len) == 0;
+}
+
+/* ---- tensors in the file ------------------------------------------------------------------- */
+
+static bool dims_of(const Onnx__TensorProto *t, hb_shape *s)
+{
+    if (t->n_dims > HB_MAX_DIMS)
+        return false;
+    s->ndim = (int)t->n_dims;
+    int64_t n = 1;
+    for (size_t i = 0; i < t->n_dims; i++) {
+        if (t->dims[i] < 0 || !hb_mul_ok(n, t->dims[i], &n))
+            return false;
+        s->dim[i] = t->dims[i];
+    }
+    return true;
+}
+
+/* The float values of t into a new tensor, or NULL with the error set. */
+static hb_tensor *float_tensor(const model *m, const Onnx__TensorProto *t, const char *what)
+{
+    hb_shape s;
+    if (!dims_of(t, &s))
+        return hb_fail(HB_ERR_FORMAT, "%s: %s \"%s\": bad or too many dims", m->path, what,
+                       t->name ? t->name : ""), NULL;
+    int64_t n = hb_shape_numel(&s);
+    if (t->has_data_location && t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL)
+        return hb_fail(HB_ERR_UNSUPPORTED, "%s: %s \"%s\" keeps its data in an external file",
+                       m->path, what, t->name ? t->name : ""), NULL;
+    const float *src = NULL;
+    if (t->has_raw_data && t->raw_data.len == (size_t)n * 4)
+        src = (const float *)t->raw_data.data;
+    else if (!t->has_raw_data && t->n_float_data == (size_t)n)
+        src = t->float_data;
+    else
+        return hb_fail(HB_ERR_FORMAT, "%s: %s \"%s\": %lld values declared, %zu bytes or %zu "
+                       "floats stored", m->path, what, t->name ? t->name : "", (long long)n,
+                       t->has_raw_data ? t->raw_data.len : 0, t->n_float_data), NULL;
+    hb_tensor *r = hb_tensor_alloc(&s);
+    if (r)
+        memcpy(r->data, src, sizeof(float) * (size_t)n); /* raw data is little-endian: x86 */
+    return r;
+}
+
+/* The integer values of t (INT64 or INT32) as a host array; false with the error set. */
+static bool int_values(const model *m, const Onnx__TensorProto *t, ints *out)
+{
+    if (!dims_of(t, &out->shape))
+        return hb_fail(HB_ERR_FORMAT, "%s: tensor \"%s\": bad or too many dims", m->path,
+                       t->name ? t->name : ""), false;
+    int64_t n = hb_shape_numel(&out->shape);
+    bool i64 = t->data_type == ONNX__TENSOR_PROTO__DATA_TYPE__INT64;
+    size_t width = i64 ? 8 : 4;
+    size_t stored = t->has_raw_data ? t->raw_data.len / width : i64 ? t->n_int64_data
+                                                                        : t->n_int32_data;
+    if (stored != (size_t)n || (t->has_raw_data && t->raw_data.len % width))
+        return hb_fail(HB_ERR_FORMAT, "%s: tensor \"%s\": %lld values declared, %zu stored",
+                       m->path, t->name ? t->name : "", (long long)n, stored), false;
+    out->n = n;
+    out->v = hb_malloc(sizeof(int64_t) * (size_t)n + 1);
+    if (!out->v)
+        return false;
+    for (int64_t i = 0; i < n; i++) {
+        if (t->has_raw_data) {
+            if (i64) {
+                memcpy(&out->v[i], t->raw_data.data + 8 * i, 8);
+            } else {
+                int32_t v;
+                memcpy(&v, t->raw_data.data + 4 * i, 4);
+                out->v[i] = v;
+            }
+        } else {
+            out->v[i] = i64 ? t->int64_data[i] : t->int32_data[i];
+        }
+    }
+    return true;
+}
+
+static bool is_int_type(int32_t type)
+{
+    return type == ONNX__TENSOR_PROTO__DATA_TYPE__INT64 ||
+           type == ONNX__TENSOR_PROTO__DATA_TYPE__INT32;
+}
+
+/* ---- slots ----------------------------------------------------------------------------------- */
+
+static int slot_find(const model *m, const char *name)
+{
+    for (int i = 0; i < m->nslots; i++)
+        if (strcmp(m->slots[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+static int slot_add(model *m, const char *name, slot_kind kind)
+{
+    if (m->nslots == m->cap) {
+        int cap = m->cap ? 2 * m->cap : 64;
+        slot *grown = hb_realloc(m->slots, sizeof *grown * (size_t)cap);
+        if (!grown)
+            return -1;
+        m->slots = grown, m->cap = cap;
+    }
+    slot *s = &m->slots[m->nslots];
+    *s = (slot){.name = hb_strdup(name), .kind = kind};
+    return s->name ? m->nslots++ : -1;
+}
+
+/* protobuf-c allocates through these, so that allocation failures are the library's too. */
+static void *pb_alloc(void *data, size_t size)
+{
+    (void)data;
+    return hb_malloc(size ? size : 1);
+}
+
+static void pb_free(void *data, void *p)
+{
+    (void)data;
+    hb_free(p);
+}
+
+static ProtobufCAllocator allocator = {pb_alloc, pb_free, NULL};
+
+static void model_free(void *p)
+{
+    model *m = p;
+    if (!m)
+        return;
+    for (int i = 0; i < m->nslots; i++) {
+        hb_free(m->slots[i].name);
+        hb_tensor_release(m->slots[i].t);
+        hb_free(m->slots[i].iv.v);
+    }
+    for (int i = 0; i < m->nnodes; i++)
+        hb_free(m->nodes[i].in), hb_free(m->nodes[i].out);
+    hb_free(m->slots), hb_free(m->nodes), hb_free(m->path);
+    if (m->proto)
+        onnx__model_proto__free_unpacked(m->proto, &allocator);
+    hb_free(m);
+}
+
+/* ---- running nodes --------------------------------------------------------------------------- */
+
+static hb_status call_fail(call *c, hb_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static hb_status call_fail(call *c, hb_status st, const char *fmt, ...)
+{
+    char what[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    return node_fail(c->m, c->n->p, st, "%s", what);
+}
+
+/* Input i of the running node as a float tensor (NULL: an earlier failure, or not a tensor). */
+static hb_tensor *in_t(call *c, int i)
+{
+    int s = i < c->n->nin ? c->n->in[i] : -1;
+    if (s < 0)
+        return call_fail(c, HB_ERR_ARG, "input %d is missing", i), NULL;
+    if (c->t[s])
+        return c->t[s];
+    if (c->iv[s].v || c->m->slots[s].kind == SLOT_INTS || c->m->slots[s].is_int)
+        return call_fail(c, HB_ERR_UNSUPPORTED, "input %d (\"%s\") holds integers, which only "
+                         "shape computations may use here", i, c->m->slots[s].name), NULL;
+    return NULL; /* its producer failed: its message stands */
+}
+
+/* Input i as integers (a constant or computed from shapes), or NULL with the error set. */
+static const ints *in_ints(call *c, int i)
+{
+    int s = i < c->n->nin ? c->n->in[i] : -1;
+    if (s >= 0 && c->iv[s].v)
+        return &c->iv[s];
+    if (s >= 0 && c->m->slots[s].kind == SLOT_INTS)
+        return &c->m->slots[s].iv;
+    call_fail(c, HB_ERR_UNSUPPORTED, "input %d must be integers known when the call runs (a "
+              "constant or a shape), not a computed float tensor", i);
+    return NULL;
+}
+
+static bool has_in(const call *c, int i) { return i < c->n->nin && c->n->in[i] >= 0; }
+
+static bool set_t(call *c, int i, hb_tensor *t)
+{
+    if (!t)
+        return false;
+    c->t[c->n->out[i]] = t;
+    return true;
+}
+
+static bool set_ints(call *c, int i, const hb_shape *shape, const int64_t *v)
+{
+    ints *r = &c->iv[c->n->out[i]];
+    r->shape = *shape;
+    r->n = hb_shape_numel(shape);
+    r->v = hb_malloc(sizeof(int64_t) * (size_t)r->n + 1);
+    if (!r->v)
+        return false;
+    memcpy(r->v, v, sizeof(int64_t) * (size_t)r->n);
+    return true;
+}
+
+/* An axis of an ndim-dimensional tensor, negative counting from the end; -1 if out of range. */
+static int axis_of(call *c, int64_t axis, int ndim)
+{
+    if (axis < -ndim || axis >= ndim) {
+        call_fail(c, HB_ERR_ARG, "axis %lld is out of range for %d dims", (long long)axis, ndim);
+        return -1;
+    }
+    return (int)(axis < 0 ? axis + ndim : axis);
+}
+
+typedef hb_tensor *(*unary_fn)(hb_tensor *);
+typedef hb_tensor *(*binary_fn)(hb_tensor *, hb_tensor *);
+
+static bool run_unary(call *c, unary_fn f) { return set_t(c, 0, f(in_t(c, 0))); }
+
+#define UNARY(NAME, fn)                                                                       \
+    static bool run_##NAME(call *c) { return run_unary(c, fn); }
+UNARY(relu, hb_relu)
+UNARY(sigmoid, hb_sigmoid)
+UNARY(tanh, hb_tanh)
+UNARY(exp, hb_exp)
+UNARY(log, hb_log)
+UNARY(abs, hb_abs)
+UNARY(neg, hb_neg)
+UNARY(sqrt, hb_sqrt)
+
+static hb_tensor *identity(hb_tensor *x) { return x ? hb_tensor_retain(x) : NULL; }
+
+static bool run_identity(call *c)
+{
+    int s = c->n->in[0];
+    if (c->iv[s].v || c->m->slots[s].kind == SLOT_INTS) { /* integers pass through too */
+        const ints *v = in_ints(c, 0);
+        return v && set_ints(c, 0, &v->shape, v->v);
+    }
+    hb_tensor *x = in_t(c, 0);
+    return set_t(c, 0, x ? hb_frame_adopt(identity(x)) : NULL);
+}
+
+#define BINARY(NAME, fn)                                                                      \
+    static bool run_##NAME(call *c) { return set_t(c, 0, fn(in_t(c, 0), in_t(c, 1))); }
+BINARY(add, hb_add)
+BINARY(sub, hb_sub)
+BINARY(mul, hb_mul)
+BINARY(div, hb_div)
+
+static bool run_matmul(call *c)
+{
+    hb_tensor *a = in_t(c, 0), *b = in_t(c, 1);
+    if (a && b && (hb_tensor_ndim(a) < 2 || hb_tensor_ndim(b) < 2))
+        return call_fail(c, HB_ERR_UNSUPPORTED, "1-D operands are not supported"), false;
+    return set_t(c, 0, hb_matmul(a, b));
+}
+
+/* alpha·A'·B' + beta·C, A' = Aᵀ if transA, B' = Bᵀ if transB. The common case, x·Wᵀ + b, is
+ * one linear. */
+static bool run_gemm(call *c)
+{
+    const Onnx__NodeProto *p = c->n->p;
+    float alpha = attr_float(p, "alpha", 1.0f), beta = attr_float(p, "beta", 1.0f);
+    bool ta = attr_int(p, "transA", 0) != 0, tb = attr_int(p, "transB", 0) != 0;
+    hb_tensor *a = in_t(c, 0), *b = in_t(c, 1), *bias = has_in(c, 2) ? in_t(c, 2) : NULL;
+    if (!a || !b || (has_in(c, 2) && !bias))
+        return false;
+    if (ta)
+        a = hb_transpose(a, 0, 1);
+    hb_tensor *y;
+    if (tb && alpha == 1.0f && beta == 1.0f && bias && hb_tensor_ndim(bias) == 1 &&
+        hb_tensor_dim(bias, 0) == hb_tensor_dim(b, 0))
+        y = hb_linear(a, b, bias);
+    else {
+        y = tb ? hb_linear_nobias(a, b) : hb_matmul(a, b);
+        if (alpha != 1.0f)
+            y = hb_mul_scalar(y, alpha);
+        if (bias)
+            y = hb_add(y, beta == 1.0f ? bias : hb_mul_scalar(bias, beta));
+    }
+    return set_t(c, 0, y);
+}
+
+/* kernel_shape, strides, pads, dilations of a 2-D window; false (error set) if unsupported. */
+static bool window(call *c, bool conv, int *k, int *stride, int *pad, int *dil)
+{
+    const Onnx__NodeProto *p = c->n->p;
+    size_t nk, ns, np, nd;
+    const int64_t *ks = attr_ints(p, "kernel_shape", &nk), *ss = attr_ints(p, "strides", &ns);
+    const int64_t *ps = attr_ints(p, "pads", &np), *ds = attr_ints(p, "dilations", &nd);
+    for (int i = 0; i < 2; i++) {
+        k[i] = ks && nk == 2 ? (int)ks[i] : 0;
+        stride[i] = ss && ns == 2 ? (int)ss[i] : 1;
+        pad[i] = ps && np == 4 ? (int)ps[i] : 0;
+        dil[i] = ds && nd == 2 ? (int)ds[i] : 1;
+        if (ps && np == 4 && ps[i] != ps[i + 2])
+            return call_fail(c, HB_ERR_UNSUPPORTED, "padding [%lld, %lld, %lld, %lld] differs "
+                             "at the two ends (only symmetric padding)", (long long)ps[0],
+                             (long long)ps[1], (long long)ps[2], (long long)ps[3]), false;
+    }
+    if (!conv && dil[0] * dil[1] != 1)
+        return call_fail(c, HB_ERR_UNSUPPORTED, "pool dilations [%d, %d] (only 1)", dil[0],
+                         dil[1]), false;
+    return true;
+}
+
+static bool run_conv(call *c)
+{
+    int k[2], stride[2], pad[2], dil[2];
+    hb_tensor *x = in_t(c, 0), *w = in_t(c, 1), *b = has_in(c, 2) ? in_t(c, 2) : NULL;
+    if (!x || !w || (has_in(c, 2) && !b) || !window(c, true, k, stride, pad, dil))
+        return false;
+    if (k[0] && hb_tensor_ndim(w) == 4 &&
+        (k[0] != hb_tensor_dim(w, 2) || k[1] != hb_tensor_dim(w, 3)))
+        return call_fail(c, HB_ERR_SHAPE, "kernel_shape [%d, %d] but the weight is %lld×%lld",
+                         k[0], k[1], (long long)hb_tensor_dim(w, 2),
+                         (long long)hb_tensor_dim(w, 3)), false;
+    hb_conv2d_options o = {{stride[0], stride[1]}, {pad[0], pad[1]}, {dil[0], dil[1]},
+                           (int)attr_int(c->n->p, "group", 1)};
+    return set_t(c, 0, b ? hb_conv2d(x, w, b, &o) : hb_conv2d_nobias(x, w, &o));
+}
+
+static bool run_pool(call *c, bool max)
+{
+    int k[2], stride[2], pad[2], dil[2];
+    hb_tensor *x = in_t(c, 0);
+    if (!x || !window(c, false, k, stride, pad, dil))
+        return false;
+    hb_pool2d_options o = {{k[0], k[1]}, {stride[0], stride[1]}, {pad[0], pad[1]}};
+    return set_t(c, 0, max ? hb_max_pool2d(x, &o) : hb_avg_pool2d(x, &o));
+}
+
+static bool run_max_pool(call *c) { return run_pool(c, true); }
+static bool run_avg_pool(call *c) { return run_pool(c, false); }
+
+static bool run_global_avg_pool(call *c) { return set_t(c, 0, hb_global_avg_pool2d(in_t(c, 0))); }
+
+static bool run_batch_norm(call *c)
+{
+    const Onnx__NodeProto *p = c->n->p;
+    return set_t(c, 0, hb_batch_norm(in_t(c, 0), in_t(c, 3), in_t(c, 4), in_t(c, 1), in_t(c, 2),
+                                     false, 1.0f - attr_float(p, "momentum", 0.9f),
+                                     attr_float(p, "epsilon", 1e-5f)));
+}
+
+/* [d0 · … · d(axis−1), d(axis) · … ] */
+static bool run_flatten(call *c)
+{
+    hb_tensor *x = in_t(c, 0);
+    if (!x)
+        return false;
+    int nd = hb_tensor_ndim(x);
+    int64_t axis = attr_int(c->n->p, "axis", 1);
+    int a = axis == nd ? nd : axis_of(c, axis, nd);
+    if (a < 0)
+        return false;
+    int64_t outer = 1, inner = 1;
+    for (int i = 0; i < nd; i++)
+        *(i < a ? &outer : &inner) *= hb_tensor_dim(x, i);
+    return set_t(c, 0, hb_reshape(x, HB_SHAPE(outer, inner)));
+}
+
+/* Softmax and LogSoftmax: from opset 13 over one axis (default −1); before, over everything
+ * from axis on (default 1), the input seen as 2-D. */
+static bool run_softmax_like(call *c, bool log)
+{
+    hb_tensor *x = in_t(c, 0);
+    if (!x)
+        return false;
+    int nd = hb_tensor_ndim(x);
+    if (c->m->opset >= 13) {
+        int a = axis_of(c, attr_int(c->n->p, "axis", -1), nd);
+        return a >= 0 && set_t(c, 0, log ? hb_log_softmax(x, a) : hb_softmax(x, a));
+    }
+    int a = axis_of(c, attr_int(c->n->p, "axis", 1), nd);
+    if (a < 0)
+        return false;
+    int64_t outer = 1, inner = 1;
+    for (int i = 0; i < nd; i++)
+        *(i < a ? &outer : &inner) *= hb_tensor_dim(x, i);
+    hb_tensor *flat = hb_reshape(x, HB_SHAPE(outer, inner));
+    hb_tensor *y = log ? hb_log_softmax(flat, 1) : hb_softmax(flat, 1);
+    return set_t(c, 0, hb_reshape(y, nd, hb_tensor_shape(x)));
+}
+
+static bool run_softmax(call *c) { return run_softmax_like(c, false); }
+static bool run_log_softmax(call *c) { return run_softmax_like(c, true); }
+
+static bool run_concat(call *c)
+{
+    int n = c->n->nin;
+    int64_t axis = attr_int(c->n->p, "axis", 0);
+    bool integers = true;
+    for (int i = 0; i < n && integers; i++)
+        integers = c->iv[c->n->in[i]].v || c->m->slots[c->n->in[i]].kind == SLOT_INTS;
+    if (integers) { /* shapes put together: 1-D arrays */
+        int64_t total = 0, buf[64];
+        for (int i = 0; i < n; i++) {
+            const ints *v = in_ints(c, i);
+            if (!v || v->shape.ndim != 1 || total + v->n > 64)
+                return call_fail(c, HB_ERR_UNSUPPORTED, "integer inputs must be 1-D and short"),
+                       false;
+            memcpy(buf + total, v->v, sizeof(int64_t) * (size_t)v->n);
+            total += v->n;
+        }
+        return set_ints(c, 0, &(hb_shape){.ndim = 1, .dim = {total}}, buf);
+    }
+    hb_tensor *xs[64];
+    if (n > 64)
+        return call_fail(c, HB_ERR_UNSUPPORTED, "%d inputs (at most 64)", n), false;
+    for (int i = 0; i < n; i++)
+        if (!(xs[i] = in_t(c, i)))
+            return false;
+    return set_t(c, 0, hb_concat(n, xs, (int)axis));
+}
+
+/* Reshape to a shape known when the call runs; 0 copies the input's dim (allowzero = 0). */
+static bool run_reshape(call *c)
+{
+    hb_tensor *x = in_t(c, 0);
+    const ints *s = x ? in_ints(c, 1) : NULL;
+    if (!s)
+        return false;
+    if (s->n > HB_MAX_DIMS)
+        return call_fail(c, HB_ERR_SHAPE, "a shape of %lld dims", (long long)s->n), false;
+    int64_t dims[HB_MAX_DIMS];
+    for (int64_t i = 0; i < s->n; i++)
+        dims[i] = s->v[i] == 0 && i < hb_tensor_ndim(x) ? hb_tensor_dim(x, (int)i) : s->v[i];
+    return set_t(c, 0, hb_reshape(x, (int)s->n, dims));
+}
+
+/* A permutation as a sequence of swaps of two axes. */
+static bool run_transpose(call *c)
+{
+    hb_tensor *x = in_t(c, 0);
+    if (!x)
+        return false;
+    int nd = hb_tensor_ndim(x);
+    size_t np;
+    const int64_t *perm = attr_ints(c->n->p, "perm", &np);
+    int want[HB_MAX_DIMS], at[HB_MAX_DIMS]; /* want[i]: the input axis output axis i shows */
+    for (int i = 0; i < nd; i++) {
+        want[i] = perm ? (int)perm[i] : nd - 1 - i;
+        at[i] = i; /* at[i]: the input axis now at position i */
+    }
+    if (perm && np != (size_t)nd)
+        return call_fail(c, HB_ERR_SHAPE, "perm has %zu axes, the input %d", np, nd), false;
+    for (int i = 0; i < nd; i++) {
+        if (want[i] < 0 || want[i] >= nd)
+            return call_fail(c, HB_ERR_ARG, "perm names axis %d of %d", want[i], nd), false;
+        int j = i;
+        while (j < nd && at[j] != want[i])
+            j++;
+        if (j == nd)
+            return call_fail(c, HB_ERR_ARG, "perm repeats axis %d", want[i]), false;
+        if (j != i) {
+            x = hb_transpose(x, i, j);
+            int t = at[i];
+            at[i] = at[j], at[j] = t;
+        }
+    }
+    return set_t(c, 0, x == in_t(c, 0) ? hb_frame_adopt(identity(x)) : x);
+}
+
+/* Unsqueeze and Squeeze: a reshape (axes from the attribute, or from opset 13 the input). */
+static bool run_squeeze_like(call *c, bool unsqueeze)
+{
+    int s = c->n->in[0];
+    bool integers = c->iv[s].v || c->m->slots[s].kind == SLOT_INTS;
+    const ints *iv = integers ? in_ints(c, 0) : NULL;
+    hb_tensor *x = integers ? NULL : in_t(c, 0);
+    if (!x && !iv)
+        return false;
+    hb_shape shape = x ? (hb_shape){.ndim = hb_tensor_ndim(x)} : iv->shape;
+    for (int i = 0; x && i < shape.ndim; i++)
+        shape.dim[i] = hb_tensor_dim(x, i);
+    size_t na = 0;
+    const int64_t *axes = attr_ints(c->n->p, "axes", &na);
+    if (c->m->opset >= 13 && has_in(c, 1)) {
+        const ints *a = in_ints(c, 1);
+        if (!a)
+            return false;
+        axes = a->v, na = (size_t)a->n;
+    }
+    int nd = unsqueeze ? shape.ndim + (int)na : shape.ndim;
+    bool mark[HB_MAX_DIMS] = {false};
+    if (nd > HB_MAX_DIMS)
+        return call_fail(c, HB_ERR_SHAPE, "more than %d dims", HB_MAX_DIMS), false;
+    for (size_t i = 0; i < na; i++) {
+        int a = axis_of(c, axes[i], nd);
+        if (a < 0)
+            return false;
+        mark[a] = true;
+    }
+    hb_shape out = {.ndim = 0};
+    for (int i = 0, j = 0; i < (unsqueeze ? nd : shape.ndim); i++) {
+        if (unsqueeze) {
+            out.dim[out.ndim++] = mark[i] ? 1 : shape.dim[j++];
+        } else if (!(na ? mark[i] : shape.dim[i] == 1)) {
+            out.dim[out.ndim++] = shape.dim[i];
+        } else if (shape.dim[i] != 1) {
+            return call_fail(c, HB_ERR_SHAPE, "axis %d has size %lld, not 1", i,
+                             (long long)shape.dim[i]), false;
+        }
+    }
+    if (iv)
+        return set_ints(c, 0, &out, iv->v);
+    return set_t(c, 0, hb_reshape(x, out.ndim, out.dim));
+}
+
+static bool run_unsqueeze(call *c) { return run_squeeze_like(c, true); }
+static bool run_squeeze(call *c) { return run_squeeze_like(c, false); }
+
+/* Reductions over the axes given (all by default), one axis at a time from the last. */
+static bool run_reduce(call *c, hb_tensor *(*one)(hb_tensor *, int, bool),
+                       hb_tensor *(*all)(hb_tensor *))
+{
+    hb_tensor *x = in_t(c, 0);
+    if (!x)
+        return false;
+    bool keep = attr_int(c->n->p, "keepdims", 1) != 0;
+    size_t na = 0;
+    const int64_t *axes = attr_ints(c->n->p, "axes", &na);
+    if (has_in(c, 1)) { /* ReduceSum from opset 13: the axes are an input */
+        const ints *a = in_ints(c, 1);
+        if (!a)
+            return false;
+        axes = a->v, na = (size_t)a->n;
+    }
+    int nd = hb_tensor_ndim(x);
+    bool mark[HB_MAX_DIMS] = {false};
+    for (size_t i = 0; i < na; i++) {
+        int a = axis_of(c, axes[i], nd);
+        if (a < 0)
+            return false;
+        mark[a] = true;
+    }
+    if (na == 0 && !keep)
+        return set_t(c, 0, all(x));
+    for (int i = nd - 1; i >= 0; i--)
+        if (na == 0 || mark[i])
+            x = one(x, i, keep);
+    return set_t(c, 0, x);
+}
+
+static bool run_reduce_sum(call *c) { return run_reduce(c, hb_sum_axis, hb_sum); }
+static bool run_reduce_mean(call *c) { return run_reduce(c, hb_mean_axis, hb_mean); }
+static bool run_reduce_max(call *c) { return run_reduce(c, hb_max_axis, hb_max); }
+
+/* The input's shape as integers. */
+static bool run_shape(call *c)
+{
+    hb_tensor *x = in_t(c, 0);
+    if (!x)
+        return false;
+    int nd = hb_tensor_ndim(x);
+    int64_t dims[HB_MAX_DIMS];
+    for (int i = 0; i < nd; i++)
+        dims[i] = hb_tensor_dim(x, i);
+    return set_ints(c, 0, &(hb_shape){.ndim = 1, .dim = {nd}}, dims);
+}
+
+/* Gather on integers (a shape's entries); on float tensors, unsupported. */
+static bool run_gather(call *c)
+{
+    int s = c->n->in[0];
+    if (!c->iv[s].v && c->m->slots[s].kind != SLOT_INTS)
+        return call_fail(c, HB_ERR_UNSUPPORTED, "Gather of float tensors (only of shapes)"),
+               false;
+    const ints *data = in_ints(c, 0), *idx = data ? in_ints(c, 1) : NULL;
+    if (!idx)
+        return false;
+    if (data->shape.ndim != 1 || attr_int(c->n->p, "axis", 0) != 0 || idx->n > 64)
+        return call_fail(c, HB_ERR_UNSUPPORTED, "Gather of integers along axis 0 of a 1-D "
+                         "array only"), false;
+    int64_t out[64];
+    for (int64_t i = 0; i < idx->n; i++) {
+        int64_t k = idx->v[i] < 0 ? idx->v[i] + data->n : idx->v[i];
+        if (k < 0 || k >= data->n)
+            return call_fail(c, HB_ERR_ARG, "index %lld out of range [0, %lld)",
+                             (long long)idx->v[i], (long long)data->n), false;
+        out[i] = data->v[k];
+    }
+    return set_ints(c, 0, &idx->shape, out);
+}
+
+/* Cast between integer types leaves integers; to float only for tensors already float. */
+static bool run_cast(call *c)
+{
+    int64_t to = attr_int(c->n->p, "to", 0);
+    int s = c->n->in[0];
+    bool integers = c->iv[s].v || c->m->slots[s].kind == SLOT_INTS;
+    if (integers && is_int_type((int32_t)to)) {
+        const ints *v = in_ints(c, 0);
+        return v && set_ints(c, 0, &v->shape, v->v);
+    }
+    if (!integers && to == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT)
+        return run_identity(c);
+    return call_fail(c, HB_ERR_UNSUPPORTED, "Cast to type %lld of %s", (long long)to,
+                     integers ? "integers" : "floats"), false;
+}
+
+static bool run_constant(call *c)
+{
+    (void)c;
+    return true; /* its value is a constant of the block (or a host array), set at load */
+}
+
+/* ---- the op table ------------------------------------------------------------------------ */
+
+/* name, the opset it is read from (inputs and attributes as of then), inputs (min, max), the
+ * attributes hybrid reads — any other attribute with a value is an error at load — and how
+ * the node runs. */
+typedef struct op_def {
+    const char *type;
+    int since;
+    int min_in, max_in;
+    const char *attrs;
+    bool (*run)(call *c);
+} op_def;
+
+static const op_def ops[] = {
+    {"Identity", 1, 1, 1, "", run_identity},
+    {"Dropout", 7, 1, 3, "ratio seed", run_identity}, /* inference: the input */
+    {"Relu", 6, 1, 1, "", run_relu},
+    {"Sigmoid", 6, 1, 1, "", run_sigmoid},
+    {"Tanh", 6, 1, 1, "", run_tanh},
+    {"Exp", 6, 1, 1, "", run_exp},
+    {"Log", 6, 1, 1, "", run_log},
+    {"Abs", 6, 1, 1, "", run_abs},
+    {"Neg", 6, 1, 1, "", run_neg},
+    {"Sqrt", 6, 1, 1, "", run_sqrt},
+    {"Add", 7, 2, 2, "", run_add},
+    {"Sub", 7, 2, 2, "", run_sub},
+    {"Mul", 7, 2, 2, "", run_mul},
+    {"Div", 7, 2, 2, "", run_div},
+    {"MatMul", 1, 2, 2, "", run_matmul},
+    {"Gemm", 7, 2, 3, "alpha beta transA transB", run_gemm},
+    {"Conv", 1, 2, 3, "auto_pad dilations group kernel_shape pads strides", run_conv},
+    {"MaxPool", 1, 1, 1, "auto_pad ceil_mode dilations kernel_shape pads storage_order strides",
+     run_max_pool},
+    {"AveragePool", 1, 1, 1, "auto_pad ceil_mode count_include_pad kernel_shape pads strides",
+     run_avg_pool},
+    {"GlobalAveragePool", 1, 1, 1, "", run_global_avg_pool},
+    {"BatchNormalization", 7, 5, 5, "epsilon momentum spatial training_mode", run_batch_norm},
+    {"Flatten", 1, 1, 1, "axis", run_flatten},
+    {"Softmax", 1, 1, 1, "axis", run_softmax},
+    {"LogSoftmax", 1, 1, 1, "axis", run_log_softmax},
+    {"Concat", 4, 1, 64, "axis", run_concat},
+    {"Reshape", 5, 2, 2, "allowzero", run_reshape},
+    {"Transpose", 1, 1, 1, "perm", run_transpose},
+    {"Unsqueeze", 1, 1, 2, "axes", run_unsqueeze},
+    {"Squeeze", 1, 1, 2, "axes", run_squeeze},
+    {"ReduceSum", 1, 1, 2, "axes keepdims noop_with_empty_axes", run_reduce_sum},
+    {"ReduceMean", 1, 1, 1, "axes keepdims", run_reduce_mean},
+    {"ReduceMax", 1, 1, 1, "axes keepdims", run_reduce_max},
+    {"Shape", 1, 1, 1, "", run_shape},
+    {"Gather", 1, 2, 2, "axis", run_gather},
+    {"Cast", 6, 1, 1, "to", run_cast},
+    {"Constant", 1, 0, 0, "value", run_constant},
+};
+
+static const op_def *find_op(const char *type)
+{
+    for (size_t i = 0; i < HB_ARRAY_LEN(ops); i++)
+        if (type && strcmp(ops[i].type, type) == 0)
+            return &ops[i];
+    return NULL;
+}
+
+/* Attribute values hybrid does not implement, refused at load. */
+static hb_status check_values(const model *m, const Onnx__NodeProto *p)
+{
+    const char *t = p->op_type;
+    if (attr(p, "auto_pad") && !attr_string_is(p, "auto_pad", "NOTSET") &&
+        !attr_string_is(p, "auto_pad", "VALID"))
+        return node_fail(m, p, HB_ERR_UNSUPPORTED, "auto_pad other than NOTSET or VALID");
+    if (attr(p, "auto_pad") && attr_string_is(p, "auto_pad", "VALID") && attr(p, "pads"))
+        return node_fail(m, p, HB_ERR_FORMAT, "auto_pad VALID with pads");
+    size_t n;
+    const int64_t *k = attr_ints(p, "kernel_shape", &n);
+    if (k && n != 2)
+        return node_fail(m, p, HB_ERR_UNSUPPORTED, "a %zu-D kernel (only 2-D)", n);
+    if (attr_int(p, "ceil_mode", 0) != 0)
+        return node_fail(m, p, HB_ERR_UNSUPPORTED, "ceil_mode 1");
+    if (attr_int(p, "storage_order", 0) != 0)
+        return node_fail(m, p, HB_ERR_UNSUPPORTED, "storage_order 1");
+    if (strcmp(t, "AveragePool") == 0 && attr_int(p, "count_include_pad", 0) == 0) {
+        size_t np;
+        const int64_t *pads = attr_ints(p, "pads", &np);
+        for (size_t i = 0; pads && i < np; i++)
+            if (pads[i])
+                return node_fail(m, p, HB_ERR_UNSUPPORTED, "count_include_pad 0 with padding "
+                                 "(hybrid's average counts the padding)");
+    }
+    if ((strcmp(t, "MaxPool") == 0 || strcmp(t, "AveragePool") == 0) && !k)
+        return node_fail(m, p, HB_ERR_FORMAT, "no kernel_shape");
+    if (strcmp(t, "BatchNormalization") == 0 &&
+        (attr_int(p, "training_mode", 0) != 0 || attr_int(p, "spatial", 1) != 1 ||
+         p->n_output > 1))
+        return node_fail(m, p, HB_ERR_UNSUPPORTED, "training mode (only inference, one output)");
+    if (strcmp(t, "Dropout") == 0 && p->n_output > 1)
+        return node_fail(m, p, HB_ERR_UNSUPPORTED, "a mask output");
+    if (strcmp(t, "Reshape") == 0 && attr_int(p, "allowzero", 0) != 0)
+        return node_fail(m, p, HB_ERR_UNSUPPORTED, "allowzero 1");
+    if (strcmp(t, "ReduceSum") == 0 && attr_int(p, "noop_with_empty_axes", 0) != 0)
+        return node_fail(m, p, HB_ERR_UNSUPPORTED, "noop_with_empty_axes 1");
+    bool squeeze = strcmp(t, "Unsqueeze") == 0 || strcmp(t, "Squeeze") == 0;
+    if ((squeeze || strcmp(t, "ReduceSum") == 0) &&
+        (m->opset >= 13 ? attr(p, "axes") != NULL : p->n_input > 1))
+        return node_fail(m, p, HB_ERR_FORMAT, "axes as %s in opset %lld",
+                         p->n_input > 1 ? "an input" : "an attribute", (long long)m->opset);
+    return HB_OK;
+}
+
+/* ---- loading ----------------------------------------------------------------------------------- */
+
+static hb_tensor *holder_forward(hb_block *self, hb_tensor *x)
+{
+    (void)x;
+    return hb_fail(HB_ERR_STATE, "%s: holds an ONNX model's parameters; call the model",
+                   hb_block_type(self)), NULL;
+}
+
+/* The block (root or a child made on the way) that holds the parameter called name
+ * ("a.b.c": child a, its child b, parameter c) and the parameter's own name in it. */
+static hb_block *holder_of(hb_block *root, const char *name, char *leaf, size_t size,
+                           bool *nomem)
+{
+    *nomem = false;
+    hb_block *b = root;
+    const char *p = name;
+    for (const char *dot; (dot = strchr(p, '.')); p = dot + 1) {
+        char key[256];
+        size_t len = (size_t)(dot - p);
+        if (len == 0 || len >= sizeof key)
+            return NULL;
+        memcpy(key, p, len);
+        key[len] = '\0';
+        hb_block *next = NULL;
+        for (int i = 0; i < hb_block_num_children(b) && !next; i++) {
+            const char *k;
+            hb_block *ch = hb_block_child_at(b, i, &k);
+            if (strcmp(k, key) == 0)
+                next = ch;
+        }
+        if (!next) {
+            if (hb_block_find_param(b, key))
+                return NULL; /* a parameter has the name: this one goes flat */
+            next = hb_block_new("ONNXParameters", holder_forward);
+            if (!next || hb_block_add_child(b, key, next) != HB_OK) {
+                *nomem = true; /* the key is free and well formed: only memory can fail */
+                return NULL;
+            }
+        }
+        b = next;
+    }
+    if (!*p || strlen(p) >= size)
+        return NULL;
+    snprintf(leaf, size, "%s", p);
+    return b;
+}
+
+/* Adds value under name (a parameter if trainable, else a constant), nested by its dots where
+ * it can be, flat with '.' as '_' otherwise; the slot keeps a reference. */
+static hb_status add_value(hb_block *root, model *m, int s, const char *name, hb_tensor *value,
+                           bool trainable)
+{
+    char leaf[512];
+    hb_status st = HB_ERR_NAME;
+    bool nomem;
+    hb_block *h = holder_of(root, name, leaf, sizeof leaf, &nomem);
+    if (nomem) {
+        hb_tensor_release(value);
+        return hb_fail(HB_ERR_NOMEM, "%s: out of memory", m->path);
+    }
+    if (h && !hb_block_find_param(h, leaf)) {
+        st = trainable ? hb_block_add_param(h, leaf, value->shape.ndim, value->shape.dim,
+                                            HB_INIT_DEFAULT)
+                       : hb_block_add_const(h, leaf, hb_tensor_retain(value));
+        if (st == HB_OK && trainable)
+            st = hb_param_assign(hb_block_find_param(h, leaf), value);
+    }
+    if (st != HB_OK && st != HB_ERR_NOMEM) { /* "a..b", or a name taken: flat, dots as _ */
+        hb_clear_error();
+        char flat[512];
+        snprintf(flat, sizeof flat, "%s", name);
+        for (char *q = flat; *q; q++)
+            *q = *q == '.' ? '_' : *q;
+        h = root;
+        snprintf(leaf, sizeof leaf, "%s", flat);
+        st = trainable ? hb_block_add_param(root, flat, value->shape.ndim, value->shape.dim,
+                                            HB_INIT_DEFAULT)
+                       : hb_block_add_const(root, flat, hb_tensor_retain(value));
+        if (st == HB_OK && trainable)
+            st = hb_param_assign(hb_block_find_param(root, flat), value);
+    }
+    hb_tensor_release(value);
+    if (st != HB_OK)
+        return hb_fail(st, "%s: initializer \"%s\": %s", m->path, name, hb_last_error());
+    m->slots[s].kind = SLOT_TENSOR;
+    m->slots[s].t = hb_tensor_retain(hb_block_param(h, leaf));
+    return HB_OK;
+}
+
+/* Whether initializer name is a batch norm's running statistic (a constant, not trained). */
+static bool is_statistic(const Onnx__GraphProto *g, const char *name)
+{
+    for (size_t i = 0; i < g->n_node; i++) {
+        const Onnx__NodeProto *p = g->node[i];
+        if (p->op_type && strcmp(p->op_type, "BatchNormalization") == 0)
+            for (size_t j = 3; j < p->n_input && j < 5; j++)
+                if (strcmp(p->input[j], name) == 0)
+                    return true;
+    }
+    return false;
+}
+
+static hb_status load_initializers(hb_block *root, model *m)
+{
+    const Onnx__GraphProto *g = m->proto->graph;
+    for (size_t i = 0; i < g->n_initializer; i++) {
+        const Onnx__TensorProto *t = g->initializer[i];
+        if (!t->name || !*t->name)
+            return hb_fail(HB_ERR_FORMAT, "%s: initializer %zu has no name", m->path, i);
+        if (slot_find(m, t->name) >= 0)
+            return hb_fail(HB_ERR_FORMAT, "%s: initializer \"%s\" twice", m->path, t->name);
+        int s = slot_add(m, t->name, SLOT_UNSET);
+        if (s < 0)
+            return HB_ERR_NOMEM;
+        if (is_int_type(t->data_type)) {
+            if (!int_values(m, t, &m->slots[s].iv))
+                return hb_last_status();
+            m->slots[s].kind = SLOT_INTS;
+            continue;
+        }
+        if (t->data_type != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT)
+            return hb_fail(HB_ERR_UNSUPPORTED, "%s: initializer \"%s\" has data type %d (only "
+                           "float, and integers for shapes)", m->path, t->name, t->data_type);
+        hb_tensor *v = float_tensor(m, t, "initializer");
+        hb_status st = v ? add_value(root, m, s, t->name, v, !is_statistic(g, t->name))
+                         : hb_last_status();
+        if (st != HB_OK)
+            return st;
+    }
+    return HB_OK;
+}
+
+/* The graph's inputs that are not initializers: the first is x, the others bound later. */
+static hb_status load_inputs(model *m)
+{
+    const Onnx__GraphProto *g = m->proto->graph;
+    m->x = -1;
+    for (size_t i = 0; i < g->n_input; i++) {
+        const Onnx__ValueInfoProto *v = g->input[i];
+        if (!v->name || slot_find(m, v->name) >= 0)
+            continue; /* an initializer listed as an input too (older exports) */
+        const Onnx__TypeProto *tp = v->type;
+        if (tp && tp->value_case == ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE &&
+            tp->tensor_type->has_elem_type &&
+            tp->tensor_type->elem_type != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT)
+            return hb_fail(HB_ERR_UNSUPPORTED, "%s: input \"%s\" has element type %d (only "
+                           "float)", m->path, v->name, tp->tensor_type->elem_type);
+        int s = slot_add(m, v->name, SLOT_INPUT);
+        if (s < 0)
+            return HB_ERR_NOMEM;
+        if (m->x >= 0)
+            continue;
+        m->x = s;
+        const Onnx__TensorShapeProto *sh = tp && tp->value_case == ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE
+                                               ? tp->tensor_type->shape : NULL;
+        if (sh && sh->n_dim <= HB_MAX_DIMS) {
+            m->x_shape.ndim = (int)sh->n_dim;
+            for (size_t d = 0; d < sh->n_dim; d++)
+                m->x_shape.dim[d] = sh->dim[d]->value_case ==
+                                            ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE
+                                        ? sh->dim[d]->dim_value : 0;
+        }
+    }
+    if (m->x < 0)
+        return hb_fail(HB_ERR_UNSUPPORTED, "%s: the graph has no input besides its "
+                       "initializers", m->path);
+    return HB_OK;
+}
+
+/* A Constant node's value: a constant of the block (floats) or a host array (integers). */
+static hb_status load_constant(hb_block *root, model *m, const Onnx__NodeProto *p, int s)
+{
+    const Onnx__AttributeProto *a = attr(p, "value");
+    if (!a || !a->t)
+        return node_fail(m, p, HB_ERR_UNSUPPORTED, "a value other than a tensor");
+    if (is_int_type(a->t->data_type)) {
+        m->slots[s].kind = SLOT_INTS;
+        return int_values(m, a->t, &m->slots[s].iv) ? HB_OK : hb_last_status();
+    }
+    if (a->t->data_type != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT)
+        return node_fail(m, p, HB_ERR_UNSUPPORTED, "a value of data type %d", a->t->data_type);
+    hb_tensor *v = float_tensor(m, a->t, "constant");
+    return v ? add_value(root, m, s, p->output[0], v, false) : hb_last_status();
+}
+
+static hb_status load_nodes(hb_block *root, model *m)
+{
+    const Onnx__GraphProto *g = m->proto->graph;
+    m->nodes = hb_calloc(g->n_node + 1, sizeof *m->nodes);
+    if (!m->nodes)
+        return HB_ERR_NOMEM;
+    for (size_t i = 0; i < g->n_node; i++) {
+        const Onnx__NodeProto *p = g->node[i];
+        node *n = &m->nodes[m->nnodes++];
+        n->p = p;
+        if (!p->op_type)
+            return node_fail(m, p, HB_ERR_FORMAT, "no op type");
+        if (p->domain && *p->domain && strcmp(p->domain, "ai.onnx") != 0)
+            return node_fail(m, p, HB_ERR_UNSUPPORTED, "domain \"%s\"", p->domain);
+        if (!(n->op = find_op(p->op_type)))
+            return node_fail(m, p, HB_ERR_UNSUPPORTED, "hybrid has no %s", p->op_type);
+        if ((int)p->n_input < n->op->min_in || (int)p->n_input > n->op->max_in)
+            return node_fail(m, p, HB_ERR_FORMAT, "%zu inputs (%d to %d)", p->n_input,
+                             n->op->min_in, n->op->max_in);
+        if (p->n_output < 1)
+            return node_fail(m, p, HB_ERR_FORMAT, "no outputs");
+        for (size_t a = 0; a < p->n_attribute; a++) {
+            const char *an = p->attribute[a]->name ? p->attribute[a]->name : "";
+            const char *list = n->op->attrs;
+            size_t len = strlen(an);
+            bool known = false;
+            for (const char *q = list; *q && !known; q += strcspn(q, " "), q += *q == ' ')
+                known = len && strncmp(q, an, len) == 0 && (q[len] == ' ' || q[len] == '\0');
+            if (!known)
+                return node_fail(m, p, HB_ERR_UNSUPPORTED, "attribute \"%s\"", an);
+        }
+        hb_status st = check_values(m, p);
+        if (st != HB_OK)
+            return st;
+        n->nin = (int)p->n_input, n->nout = (int)p->n_output;
+        n->in = hb_malloc(sizeof(int) * (size_t)(n->nin + 1));
+        n->out = hb_malloc(sizeof(int) * (size_t)(n->nout + 1));
+        if (!n->in || !n->out)
+            return HB_ERR_NOMEM;
+        for (int j = 0; j < n->nin; j++) {
+            const char *name = p->input[j];
+            if (!*name) {
+                n->in[j] = -1; /* an optional input left out */
+                continue;
+            }
+            if ((n->in[j] = slot_find(m, name)) < 0)
+                return node_fail(m, p, HB_ERR_FORMAT, "input \"%s\" is defined by no earlier "
+                                 "node, initializer or graph input", name);
+        }
+        for (int j = 0; j < n->nout; j++) {
+            if (!*p->output[j]) {
+                n->out[j] = -1;
+                continue;
+            }
+            if (slot_find(m, p->output[j]) >= 0)
+                return node_fail(m, p, HB_ERR_FORMAT, "output \"%s\" is defined twice",
+                                 p->output[j]);
+            if ((n->out[j] = slot_add(m, p->output[j], SLOT_NODE)) < 0)
+                return HB_ERR_NOMEM;
+        }
+        if (n->nout > 1)
+            return node_fail(m, p, HB_ERR_UNSUPPORTED, "%d outputs (only one)", n->nout);
+        if (strcmp(p->op_type, "Constant") == 0 && (st = load_constant(root, m, p, n->out[0])))
+            return st;
+        /* integers stay integers through the shape ops (known when the call runs) */
+        bool from_ints = n->nin > 0 && n->in[0] >= 0 &&
+                         (m->slots[n->in[0]].kind == SLOT_INTS || m->slots[n->in[0]].is_int);
+        if (strcmp(p->op_type, "Shape") == 0 ||
+            (from_ints && (strcmp(p->op_type, "Gather") == 0 ||
+                           strcmp(p->op_type, "Unsqueeze") == 0 ||
+                           strcmp(p->op_type, "Squeeze") == 0 ||
+                           strcmp(p->op_type, "Concat") == 0 ||
+                           strcmp(p->op_type, "Identity") == 0 ||
+                           strcmp(p->op_type, "Cast") == 0)))
+            m->slots[n->out[0]].is_int = true;
+    }
+    return HB_OK;
+}
+
+static hb_status load_output(model *m)
+{
+    const Onnx__GraphProto *g = m->proto->graph;
+    if (g->n_output != 1)
+        return hb_fail(HB_ERR_UNSUPPORTED, "%s: the graph has %zu outputs (hybrid's blocks "
+                       "return one)", m->path, g->n_output);
+    const char *name = g->output[0]->name ? g->output[0]->name : "";
+    if ((m->output = slot_find(m, name)) < 0)
+        return hb_fail(HB_ERR_FORMAT, "%s: output \"%s\" is defined by no node", m->path, name);
+    if (m->slots[m->output].kind == SLOT_INTS || m->slots[m->output].is_int)
+        return hb_fail(HB_ERR_UNSUPPORTED, "%s: output \"%s\" holds integers (only float "
+                       "outputs)", m->path, name);
+    return HB_OK;
+}
+
+static hb_tensor *onnx_forward(hb_block *self, hb_tensor *x)
+{
+    const model *m = hb_block_state(self);
+    call c = {m, hb_calloc((size_t)m->nslots + 1, sizeof *c.t),
+              hb_calloc((size_t)m->nslots + 1, sizeof *c.iv), NULL};
+    hb_tensor *y = NULL;
+    if (!c.t || !c.iv)
+        goto done;
+    for (int s = 0; s < m->nslots; s++)
+        if (m->slots[s].kind == SLOT_TENSOR || m->slots[s].kind == SLOT_INPUT)
+            c.t[s] = m->slots[s].t;
+    c.t[m->x] = x;
+    for (int s = 0; s < m->nslots; s++)
+        if (m->slots[s].kind == SLOT_INPUT && !c.t[s]) {
+            hb_fail(HB_ERR_STATE, "%s: graph input \"%s\" is not bound (hb_onnx_bind)", m->path,
+                    m->slots[s].name);
+            goto done;
+        }
+    for (int i = 0; i < m->nnodes; i++) {
+        c.n = &m->nodes[i];
+        if (!c.n->op->run(&c)) {
+            if (hb_last_status() == HB_OK)
+                node_fail(m, c.n->p, HB_ERR_STATE, "failed");
+            goto done;
+        }
+    }
+    y = c.t[m->output];
+done:
+    for (int s = 0; c.iv && s < m->nslots; s++)
+        hb_free(c.iv[s].v);
+    hb_free(c.t), hb_free(c.iv);
+    return y;
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return hb_fail(HB_ERR_IO, "%s: cannot open: %s", path, strerror(errno)), NULL;
+    char *buf = NULL;
+    long size = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    if (size < 0 || fseek(f, 0, SEEK_SET) != 0)
+        hb_fail(HB_ERR_IO, "%s: cannot read: not a regular file", path);
+    else if (size > MAX_FILE)
+        hb_fail(HB_ERR_UNSUPPORTED, "%s: %ld bytes (at most %d)", path, size, MAX_FILE);
+    else if (!(buf = hb_malloc((size_t)size + 1)))
+        hb_fail(HB_ERR_NOMEM, "%s: out of memory reading %ld bytes", path, size);
+    else if (fread(buf, 1, (size_t)size, f) != (size_t)size) {
+        hb_fail(HB_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
+        hb_free(buf), buf = NULL;
+    }
+    fclose(f);
+    *len = buf ? (size_t)size : 0;
+    return buf;
+}
+
+hb_block *hb_onnx_load_buffer(const void *data, size_t len, const char *name)
+{
+    name = name ? name : "(buffer)";
+    model *m = hb_calloc(1, sizeof *m);
+    hb_block *b = m ? hb_block_new("ONNX", onnx_forward) : NULL;
+    if (!b || !(m->path = hb_strdup(name))) {
+        hb_block_release(b), hb_free(m);
+        return hb_fail(HB_ERR_NOMEM, "%s: out of memory", name), NULL;
+    }
+    hb_block_set_state(b, m, model_free);
+    hb_status st = HB_OK;
+    m->proto = onnx__model_proto__unpack(&allocator, len, data);
+    if (!m->proto)
+        st = hb_fail(HB_ERR_FORMAT, "%s: not an ONNX model (%zu bytes that do not parse as a "
+                     "ModelProto: truncated, or another kind of file)", name, len);
+    else if (!m->proto->graph)
+        st = hb_fail(HB_ERR_FORMAT, "%s: the model has no graph", name);
+    if (st == HB_OK) {
+        m->opset = -1;
+        for (size_t i = 0; i < m->proto->n_opset_import; i++) {
+            const Onnx__OperatorSetIdProto *o = m->proto->opset_import[i];
+            if (!o->domain || !*o->domain || strcmp(o->domain, "ai.onnx") == 0)
+                m->opset = o->has_version ? o->version : -1;
+        }
+        if (m->opset < 7)
+            st = hb_fail(HB_ERR_UNSUPPORTED, "%s: opset %lld of the default domain (hybrid "
+                         "reads opset 7 and later)", name, (long long)m->opset);
+    }
+    if (st == HB_OK)
+        st = load_initializers(b, m);
+    if (st == HB_OK)
+        st = load_inputs(m);
+    if (st == HB_OK)
+        st = load_nodes(b, m);
+    if (st == HB_OK)
+        st = load_output(m);
+    if (st != HB_OK) {
+        if (hb_last_status() == HB_OK || st == HB_ERR_NOMEM)
+            hb_fail(st, "%s: %s", name, st == HB_ERR_NOMEM ? "out of memory" : hb_last_error());
+        hb_block_release(b);
+        return NULL;
+    }
+    if (m->proto->graph->name && *m->proto->graph->name)
+        hb_block_set_name(b, m->proto->graph->name);
+    return b;
+}
+
+hb_block *hb_onnx_load(const char *path)
+{
+    if (!path)
+        return hb_fail(HB_ERR_ARG, "hb_onnx_load: path is NULL"), NULL;
+    size_t len;
+    char *buf = slurp(path, &len);
+    if (!buf)
+        return NULL;
+    hb_block *b = hb_onnx_load_buffer(buf, len, path);
+    hb_free(buf);
+    return b;
+}
+
+static model *model_of(const hb_block *b)
+{
+    return b && strcmp(hb_block_type(b), "ONNX") == 0 ? hb_block_state(b) : NULL;
+}
+
+hb_status hb_onnx_bind(hb_block *b, const char *name, hb_tensor *t)
+{
+    model *m = model_of(b);
+    if (!m || !name || !t)
+        return hb_fail(HB_ERR_ARG, "hb_onnx_bind: needs an ONNX block, a name and a tensor");
+    int s = slot_find(m, name);
+    if (s < 0 || m->slots[s].kind != SLOT_INPUT || s == m->x)
+        return hb_fail(HB_ERR_NAME, "%s: \"%s\" is not a graph input besides the first",
+                       m->path, name);
+    hb_tensor_release(m->slots[s].t);
+    m->slots[s].t = hb_tensor_retain(t);
+    hb_block_drop_plans(b); /* a plan read the old tensor */
+    return HB_OK;
+}
+
+int hb_onnx_inputs(const hb_block *b, const char **names, int max)
+{
+    const model *m = model_of(b);
+    int n = 0;
+    for (int s = 0; m && s < m->nslots; s++)
+        if (m->slots[s].kind == SLOT_INPUT) {
+            if (names && n < max)
+                names[n] = m->slots[s].name;
+            n++;
+        }
+    return n;
+}
+
+int hb_onnx_input_shape(const hb_block *b, int64_t *shape)
+{
+    const model *m = model_of(b);
+    if (!m)
+        return -1;
+    for (int i = 0; shape && i < m->x_shape.ndim; i++)
+        shape[i] = m->x_shape.dim[i];
+    return m->x_shape.ndim;
+}

@@ -1,0 +1,318 @@
+/* ONNX import: PyTorch 1.13's exports of the seed models and resnet-mini (tests/data/onnx, made
+ * by gen_onnx.py) give PyTorch's outputs eagerly, hybridized and frozen, at the exported batch
+ * and another; imported blocks have the file's parameter names, nest inside other blocks and
+ * train; broken, truncated and unsupported files fail at load with a message naming the file
+ * and, for nodes, the node, its op type and the opset. */
+#include "harness.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+static const char *const cases[] = {"mlp",       "mlp-class",   "nest-mlp",
+                                    "parallel",  "factory",     "mlp-opset7",
+                                    "resnet-mini", "resnet-mini-opset9", "resnet-mini-bn"};
+
+static const char *file_of(const char *c, const char *suffix)
+{
+    static char rel[4][256];
+    static int next;
+    char *r = rel[next++ % 4];
+    snprintf(r, 256, "onnx/%s%s", c, suffix);
+    return data_path(r);
+}
+
+static hb_block *load_ok(const char *c)
+{
+    hb_block *b = hb_onnx_load(file_of(c, ".onnx"));
+    ck_assert_msg(b != NULL, "%s: %s", c, hb_last_error());
+    return b;
+}
+
+/* PyTorch's output within 1e-4: eager, hybridized (trace, then the plan) and frozen. */
+START_TEST(runs_like_pytorch)
+{
+    const char *c = cases[_i];
+    hb_tensor *x = hb_npy_load(file_of(c, ".input.npy"));
+    hb_tensor *want = hb_npy_load(file_of(c, ".output.npy"));
+    ck_assert_ptr_nonnull(x);
+    ck_assert_ptr_nonnull(want);
+    for (int mode = 0; mode < 3; mode++) {
+        hb_block *b = load_ok(c);
+        if (mode > 0)
+            hb_hybridize_with(b, true, &(hb_hybrid_options){.freeze = mode == 2});
+        for (int call = 0; call < 2; call++) {
+            hb_tensor *y = test_call_ok(b, x);
+            ck_assert_msg(rel_error(y, want) <= 1e-4, "%s mode %d call %d: relative error %g", c,
+                          mode, call, rel_error(y, want));
+            hb_tensor_release(y);
+        }
+        if (mode > 0)
+            ck_assert_ptr_nonnull(hb_block_plan(b, hb_tensor_ndim(x), hb_tensor_shape(x)));
+        hb_block_release(b);
+    }
+    hb_tensor_release(x), hb_tensor_release(want);
+}
+END_TEST
+
+/* The batch axis is dynamic in the exports: a batch of 3 made of the fixture's rows gives the
+ * same rows out, compiled as eagerly. */
+START_TEST(other_batch_sizes)
+{
+    const char *c = cases[_i];
+    hb_tensor *x = hb_npy_load(file_of(c, ".input.npy"));
+    hb_tensor *want = hb_npy_load(file_of(c, ".output.npy"));
+    hb_tensor *parts[3] = {x, hb_slice(x, 0, 0, 1), NULL};
+    hb_tensor *x3 = hb_concat(2, parts, 0); /* rows 0, 1, 0 */
+    hb_tensor *wparts[2] = {want, hb_slice(want, 0, 0, 1)};
+    hb_tensor *want3 = hb_concat(2, wparts, 0);
+    hb_block *b = load_ok(c);
+    hb_hybridize(b, true);
+    for (int call = 0; call < 2; call++) {
+        hb_tensor *y = test_call_ok(b, x3);
+        ck_assert_msg(rel_error(y, want3) <= 1e-4, "%s: batch 3: relative error %g", c,
+                      rel_error(y, want3));
+        hb_tensor_release(y);
+    }
+    hb_block_release(b);
+    hb_tensor_release(parts[1]), hb_tensor_release(wparts[1]);
+    hb_tensor_release(x3), hb_tensor_release(want3), hb_tensor_release(x), hb_tensor_release(want);
+}
+END_TEST
+
+/* The file's initializer names are the block's parameter names, so the seed model's weights
+ * load into the imported block by name; batch-norm statistics are constants. */
+START_TEST(parameters_keep_their_names)
+{
+    hb_block *b = load_ok("mlp");
+    hb_state_dict sd;
+    ck_assert_int_eq(hb_block_state_dict(b, &sd), HB_OK);
+    const char *names[] = {"0.weight", "0.bias", "2.weight", "2.bias"};
+    ck_assert_int_eq(sd.count, 4);
+    for (int i = 0; i < 4; i++) {
+        ck_assert_str_eq(sd.items[i].name, names[i]);
+        ck_assert(sd.items[i].trainable);
+    }
+    hb_state_dict_free(&sd);
+    ck_assert_msg(hb_block_load(b, data_path("mlp/weights.safetensors")) == HB_OK, "%s",
+                  hb_last_error());
+    hb_block_release(b);
+    b = load_ok("resnet-mini-bn");
+    ck_assert_int_eq(hb_block_state_dict(b, &sd), HB_OK);
+    int stats = 0;
+    for (int i = 0; i < sd.count; i++)
+        if (strstr(sd.items[i].name, "running_")) {
+            ck_assert_msg(!sd.items[i].trainable, "%s is trainable", sd.items[i].name);
+            stats++;
+        }
+    ck_assert_int_eq(stats, 24); /* 12 batch norms */
+    hb_state_dict_free(&sd);
+    ck_assert_msg(hb_block_load(b, data_path("resnet-mini/weights.safetensors")) == HB_OK, "%s",
+                  hb_last_error());
+    hb_block_release(b);
+}
+END_TEST
+
+/* An imported model nested in a block of one's own, hybridized as a whole: relu(onnx(x)) · 2. */
+static hb_tensor *wrapper_forward(hb_block *self, hb_tensor *x)
+{
+    return hb_mul_scalar(hb_relu(hb_block_call(hb_block_child(self, "net"), x)), 2.0f);
+}
+
+START_TEST(nests_and_trains)
+{
+    hb_tensor *x = hb_npy_load(file_of("mlp", ".input.npy"));
+    hb_tensor *want = hb_npy_load(file_of("mlp", ".output.npy"));
+    hb_block *w = hb_block_new("Wrapper", wrapper_forward);
+    ck_assert_int_eq(hb_block_add_child(w, "net", load_ok("mlp")), HB_OK);
+    hb_tensor *r = hb_relu(want), *expect = hb_mul_scalar(r, 2.0f);
+    hb_hybridize(w, true);
+    for (int call = 0; call < 2; call++) {
+        hb_tensor *y = test_call_ok(w, x);
+        ck_assert_double_le(rel_error(y, expect), 1e-4);
+        hb_tensor_release(y);
+    }
+    /* trains: a few compiled SGD steps lower the loss */
+    hb_optimizer *opt = hb_optimizer_new(w, HB_OPTIM_SGD, &(hb_optim_options){.lr = 0.05f});
+    hb_trainer *tr = hb_trainer_new(w, HB_LOSS_CROSS_ENTROPY, opt, true);
+    hb_tensor *t = hb_one_hot((int64_t[]){1, 7}, 2, 10);
+    float first = 0, loss = 0;
+    for (int step = 0; step < 5; step++) {
+        ck_assert_msg(hb_train_step(tr, x, t, &loss) == HB_OK, "%s", hb_last_error());
+        first = step == 0 ? loss : first;
+    }
+    ck_assert_msg(loss < first, "loss %g after 5 steps, %g at first", loss, first);
+    hb_trainer_free(tr);
+    hb_optimizer_free(opt);
+    hb_tensor_release(t), hb_tensor_release(r), hb_tensor_release(expect);
+    hb_tensor_release(x), hb_tensor_release(want);
+    hb_block_release(w);
+}
+END_TEST
+
+/* ---- files that must not load ----------------------------------------------------------------- */
+
+static void assert_refused(hb_block *b, const char *w1, const char *w2)
+{
+    ck_assert_msg(b == NULL, "loaded");
+    ck_assert_msg(strstr(hb_last_error(), w1), "message \"%s\" lacks \"%s\"", hb_last_error(), w1);
+    ck_assert_msg(!w2 || strstr(hb_last_error(), w2), "message \"%s\" lacks \"%s\"",
+                  hb_last_error(), w2);
+}
+
+static char *slurp_bytes(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    fseek(f, 0, SEEK_END);
+    *len = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc(*len + 1);
+    ck_assert_uint_eq(fread(buf, 1, *len, f), *len);
+    fclose(f);
+    return buf;
+}
+
+/* Every prefix of a model (truncated downloads) and single flipped bytes: an error or a model
+ * that runs, never a crash (the fuzz harness goes further). */
+START_TEST(truncated_and_corrupt_files)
+{
+    size_t len;
+    char *buf = slurp_bytes(file_of("nest-mlp", ".onnx"), &len);
+    hb_tensor *x = hb_npy_load(file_of("nest-mlp", ".input.npy"));
+    int refused = 0;
+    for (size_t n = 0; n < len; n += n < 256 ? 1 : 97) {
+        hb_block *b = hb_onnx_load_buffer(buf, n, "cut.onnx");
+        if (!b) {
+            ck_assert_msg(strstr(hb_last_error(), "cut.onnx"), "prefix %zu: \"%s\"", n,
+                          hb_last_error());
+            refused++;
+            continue;
+        }
+        hb_tensor_release(hb_block_call(b, x)); /* may fail; must not crash */
+        hb_block_release(b);
+    }
+    ck_assert_int_gt(refused, 100);
+    for (size_t i = 0; i < len; i += 13) {
+        char keep = buf[i];
+        buf[i] = (char)(buf[i] ^ 0x5a);
+        hb_block *b = hb_onnx_load_buffer(buf, len, "flipped.onnx");
+        if (b)
+            hb_tensor_release(hb_block_call(b, x));
+        hb_block_release(b);
+        buf[i] = keep;
+    }
+    hb_clear_error();
+    free(buf);
+    hb_tensor_release(x);
+}
+END_TEST
+
+START_TEST(bad_files_are_named)
+{
+    assert_refused(hb_onnx_load("/nonexistent/model.onnx"), "/nonexistent/model.onnx",
+                   "cannot open");
+    assert_refused(hb_onnx_load(data_path("mlp/input.npy")), "input.npy", "not an ONNX model");
+    assert_refused(hb_onnx_load_buffer("", 0, "empty.onnx"), "empty.onnx", NULL);
+}
+END_TEST
+
+/* A model built here byte by byte (protobuf's wire format) with one node of the given op type
+ * and attributes: the checks at load name the node, its op type and the opset. */
+static size_t put_varint(unsigned char *p, uint64_t v)
+{
+    size_t n = 0;
+    do {
+        p[n++] = (unsigned char)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+        v >>= 7;
+    } while (v);
+    return n;
+}
+
+static size_t put_bytes(unsigned char *p, int field, const void *data, size_t len)
+{
+    size_t n = put_varint(p, (uint64_t)field << 3 | 2);
+    n += put_varint(p + n, len);
+    memcpy(p + n, data, len);
+    return n + len;
+}
+
+static size_t put_str(unsigned char *p, int field, const char *s)
+{
+    return put_bytes(p, field, s, strlen(s));
+}
+
+static size_t put_int(unsigned char *p, int field, uint64_t v)
+{
+    size_t n = put_varint(p, (uint64_t)field << 3);
+    return n + put_varint(p + n, v);
+}
+
+/* NodeProto: input 1, output 2, name 3, op_type 4, attribute 5; AttributeProto: name 1, i 3,
+ * type 20 (INT = 2); GraphProto: node 1, name 2, input 11, output 12; ValueInfoProto: name 1;
+ * ModelProto: ir_version 1, graph 7, opset_import 8 (OperatorSetIdProto: domain 1, version 2). */
+static hb_block *one_node_model(const char *op, const char *attr_name, int64_t attr_value,
+                                int opset)
+{
+    unsigned char node[256], at[64], g[512], vi[32], vo[32], os[16], model[1024];
+    size_t na = 0, nn = 0, ng = 0, nm = 0, nvi, nvo, nos;
+    if (attr_name) {
+        na += put_str(at + na, 1, attr_name);
+        na += put_int(at + na, 3, (uint64_t)attr_value);
+        na += put_int(at + na, 20, 2);
+    }
+    nn += put_str(node + nn, 1, "x");
+    nn += put_str(node + nn, 2, "y");
+    nn += put_str(node + nn, 3, "the_node");
+    nn += put_str(node + nn, 4, op);
+    if (attr_name)
+        nn += put_bytes(node + nn, 5, at, na);
+    nvi = put_str(vi, 1, "x");
+    nvo = put_str(vo, 1, "y");
+    ng += put_bytes(g + ng, 1, node, nn);
+    ng += put_str(g + ng, 2, "g");
+    ng += put_bytes(g + ng, 11, vi, nvi);
+    ng += put_bytes(g + ng, 12, vo, nvo);
+    nos = put_int(os, 2, (uint64_t)opset);
+    nm += put_int(model + nm, 1, 7);
+    nm += put_bytes(model + nm, 7, g, ng);
+    nm += put_bytes(model + nm, 8, os, nos);
+    return hb_onnx_load_buffer(model, nm, "one.onnx");
+}
+
+START_TEST(unsupported_is_named)
+{
+    hb_block *ok = one_node_model("Relu", NULL, 0, 13);
+    ck_assert_msg(ok != NULL, "%s", hb_last_error());
+    hb_tensor *x = hb_full(HB_SHAPE(2, 3), -1.0f), *y = test_call_ok(ok, x);
+    ck_assert_float_eq(hb_tensor_cdata(y)[0], 0.0f);
+    hb_tensor_release(x), hb_tensor_release(y);
+    hb_block_release(ok);
+    assert_refused(one_node_model("Einsum", NULL, 0, 13),
+                   "one.onnx: node 0 \"the_node\" (Einsum, opset 13)", "hybrid has no Einsum");
+    assert_refused(one_node_model("Relu", "alpha", 1, 13), "(Relu, opset 13)",
+                   "attribute \"alpha\"");
+    assert_refused(one_node_model("MaxPool", "ceil_mode", 1, 11), "(MaxPool, opset 11)",
+                   "ceil_mode 1");
+    assert_refused(one_node_model("Relu", NULL, 0, 6), "one.onnx", "opset 6");
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("onnx");
+    TCase *tc = tcase_create("onnx");
+    tcase_set_timeout(tc, 300);
+    tcase_add_loop_test(tc, runs_like_pytorch, 0, (int)ARRAY_LEN(cases));
+    tcase_add_loop_test(tc, other_batch_sizes, 0, (int)ARRAY_LEN(cases));
+    tcase_add_test(tc, parameters_keep_their_names);
+    tcase_add_test(tc, nests_and_trains);
+    tcase_add_test(tc, truncated_and_corrupt_files);
+    tcase_add_test(tc, bad_files_are_named);
+    tcase_add_test(tc, unsupported_is_named);
+    suite_add_tcase(s, tc);
+    return run_suite(s);
+}

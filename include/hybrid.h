@@ -393,6 +393,12 @@ int hb_onnx_inputs(const hb_block *b, const char **names, int max);
 /* The first input's shape as the file declares it (symbolic dims 0); returns its rank, or -1
  * if b is not an ONNX block. shape has room for HB_MAX_DIMS. */
 int hb_onnx_input_shape(const hb_block *b, int64_t *shape);
+/* b traced on x and written as an ONNX model (opset 13): its parameters and constants as
+ * initializers under their state-dict names, the traced shapes. Blocks that run eagerly
+ * (islands), control flow on values and training-mode writes are refused, naming the block. */
+hb_status hb_onnx_export(hb_block *b, hb_tensor *x, const char *path);
+/* A float tensor from a TensorProto file (the ONNX test data's input_0.pb ...). */
+hb_tensor *hb_onnx_tensor_load(const char *path);
 /* ---- gradients ---------------------------------------------------------------------------- */
 /* Eager backpropagation. With gradients on (per thread), every op reading a trainable
  * parameter, or a tensor made from one, is recorded; hb_backward(loss, g) then computes

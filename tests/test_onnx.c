@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -301,6 +302,132 @@ START_TEST(unsupported_is_named)
 }
 END_TEST
 
+/* ---- export ------------------------------------------------------------------------------------ */
+
+#include "models.h"
+
+static const char *const exported[] = {"mlp", "mlp-class", "nest-mlp", "parallel", "factory",
+                                       "resnet-mini"};
+
+static hb_block *seed_model(const char *name)
+{
+    hb_block *b = example_model_new(name, 0);
+    char rel[256];
+    snprintf(rel, sizeof rel, "%s/weights.safetensors", name);
+    ck_assert_ptr_nonnull(b);
+    ck_assert_msg(hb_block_load(b, data_path(rel)) == HB_OK, "%s", hb_last_error());
+    return b;
+}
+
+static hb_tensor *fixture(const char *name, const char *file)
+{
+    char rel[256];
+    snprintf(rel, sizeof rel, "%s/%s", name, file);
+    hb_tensor *t = hb_npy_load(data_path(rel));
+    ck_assert_msg(t != NULL, "%s", hb_last_error());
+    return t;
+}
+
+/* A seed model exported and read back: the same output as the block, the same names. */
+START_TEST(export_round_trips)
+{
+    const char *name = exported[_i];
+    hb_block *b = seed_model(name);
+    hb_tensor *x = fixture(name, "input.npy"), *want = fixture(name, "output.npy");
+    const char *path = temp_path("exported.onnx");
+    ck_assert_msg(hb_onnx_export(b, x, path) == HB_OK, "%s: %s", name, hb_last_error());
+    hb_block *back = hb_onnx_load(path);
+    ck_assert_msg(back != NULL, "%s: %s", name, hb_last_error());
+    hb_hybridize(back, true);
+    for (int call = 0; call < 2; call++) {
+        hb_tensor *y = test_call_ok(back, x);
+        ck_assert_msg(rel_error(y, want) <= 1e-4, "%s: %g", name, rel_error(y, want));
+        hb_tensor_release(y);
+    }
+    hb_state_dict a, c;
+    ck_assert_int_eq(hb_block_state_dict(b, &a), HB_OK);
+    ck_assert_int_eq(hb_block_state_dict(back, &c), HB_OK);
+    for (int i = 0; i < a.count; i++) { /* every weight under its name (the read-back block
+                                            may have fewer: unused leaves are not written) */
+        bool found = false;
+        for (int j = 0; j < c.count && !found; j++)
+            found = strcmp(a.items[i].name, c.items[j].name) == 0 &&
+                    test_same_bits(a.items[i].value, c.items[j].value);
+        ck_assert_msg(found, "%s: %s not written, or changed", name, a.items[i].name);
+    }
+    hb_state_dict_free(&a), hb_state_dict_free(&c);
+    hb_block_release(back), hb_block_release(b);
+    hb_tensor_release(x), hb_tensor_release(want);
+    remove(path);
+}
+END_TEST
+
+/* ONNX Runtime (npm's onnxruntime-node, which ./dev installs into .cache/ort) runs every export
+ * with PyTorch's outputs. Without node or the package the check cannot run: said, not passed
+ * silently — HB_REQUIRE_ORT=1 (set by ./dev test when it installed it) makes it a failure. */
+START_TEST(export_runs_in_onnxruntime)
+{
+    const char *dir = getenv("HB_ORT_DIR");
+    char probe[1024];
+    snprintf(probe, sizeof probe, "%s/node_modules/onnxruntime-node/package.json", dir ? dir : "");
+    bool have = dir && access(probe, F_OK) == 0 && system("node --version >/dev/null 2>&1") == 0;
+    const char *require = getenv("HB_REQUIRE_ORT");
+    if (!have) {
+        ck_assert_msg(!(require && strcmp(require, "1") == 0),
+                      "onnxruntime-node required but not found under %s", dir ? dir : "(unset)");
+        fprintf(stderr, "onnx: onnxruntime-node not installed: export not run in ONNX Runtime\n");
+        return;
+    }
+    for (size_t m = 0; m < ARRAY_LEN(exported); m++) {
+        const char *name = exported[m];
+        hb_block *b = seed_model(name);
+        hb_tensor *x = fixture(name, "input.npy"), *want = fixture(name, "output.npy");
+        char model[512], xin[512], yout[512], cmd[2048];
+        snprintf(model, sizeof model, "%s", temp_path("ort.onnx"));
+        snprintf(yout, sizeof yout, "%s", temp_path("ort-y.npy"));
+        char rel[256];
+        snprintf(rel, sizeof rel, "%s/input.npy", name);
+        snprintf(xin, sizeof xin, "%s", data_path(rel));
+        ck_assert_int_eq(hb_onnx_export(b, x, model), HB_OK);
+        snprintf(cmd, sizeof cmd, "node %s/../../tools/ort_run.js %s %s %s", getenv("HB_TEST_DATA"),
+                 model, xin, yout);
+        ck_assert_msg(system(cmd) == 0, "%s: %s failed", name, cmd);
+        hb_tensor *y = hb_npy_load(yout);
+        ck_assert_msg(y != NULL, "%s: %s", name, hb_last_error());
+        ck_assert_msg(rel_error(y, want) <= 1e-4, "%s: ONNX Runtime's output is off by %g", name,
+                      rel_error(y, want));
+        hb_tensor_release(y), hb_tensor_release(x), hb_tensor_release(want);
+        hb_block_release(b);
+        remove(model), remove(yout);
+    }
+}
+END_TEST
+
+/* What ONNX cannot say as hybrid means it is refused with the block path, and no file is left. */
+START_TEST(export_refusals_are_named)
+{
+    const char *path = temp_path("refused.onnx");
+    hb_block *b = seed_model("chimera");
+    hb_tensor *x = fixture("chimera", "input.npy");
+    ck_assert_int_eq(hb_onnx_export(b, x, path), HB_ERR_UNSUPPORTED);
+    ck_assert_msg(strstr(hb_last_error(), "guard at chimera/2"), "%s", hb_last_error());
+    ck_assert_int_ne(access(path, F_OK), 0);
+    hb_block_release(b), hb_tensor_release(x);
+    /* a training-mode batch norm writes its statistics */
+    hb_block *bn = hb_batch_norm2d_new(3, 1e-5f, 0.1f);
+    hb_tensor *img = hb_ones(HB_SHAPE(2, 3, 4, 4));
+    ck_assert_int_eq(hb_onnx_export(bn, img, path), HB_ERR_UNSUPPORTED);
+    ck_assert_msg(strstr(hb_last_error(), "hb_block_set_training(b, false)"), "%s",
+                  hb_last_error());
+    hb_block_set_training(bn, false);
+    ck_assert_msg(hb_onnx_export(bn, img, path) == HB_OK, "%s", hb_last_error());
+    ck_assert_int_eq(hb_onnx_export(bn, img, "/nonexistent/dir/x.onnx"), HB_ERR_IO);
+    ck_assert_msg(strstr(hb_last_error(), "/nonexistent/dir/x.onnx"), "%s", hb_last_error());
+    hb_block_release(bn), hb_tensor_release(img);
+    remove(path);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("onnx");
@@ -313,6 +440,9 @@ int main(void)
     tcase_add_test(tc, truncated_and_corrupt_files);
     tcase_add_test(tc, bad_files_are_named);
     tcase_add_test(tc, unsupported_is_named);
+    tcase_add_loop_test(tc, export_round_trips, 0, (int)ARRAY_LEN(exported));
+    tcase_add_test(tc, export_runs_in_onnxruntime);
+    tcase_add_test(tc, export_refusals_are_named);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }

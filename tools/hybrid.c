@@ -42,6 +42,10 @@ static const char usage[] =
     "                            trains on a seeded Gaussian mixture (one cluster per output\n"
     "                            class), a progress line per epoch, the loss curve as SVG;\n"
     "                            each step one compiled plan unless --mode eager\n"
+    "  export MODEL --output MODEL.onnx [--input X.npy | --batch N --features N]\n"
+    "            [--weights W.safetensors]\n"
+    "                            the model traced on the input, written as an ONNX model\n"
+    "                            (opset 13) with its weights under their state-dict names\n"
     "  models                    the models this build knows\n"
     "  help                      this text\n"
     "\n"
@@ -49,7 +53,9 @@ static const char usage[] =
     "constants: folded and packed once, updates not seen.\n"
     "--interpret (run, dump, explain, bench): fused groups run in the interpreter rather than\n"
     "as native code from the LLVM JIT (HB_JIT=0 does the same for any program).\n"
-    "MODEL is one of the names `hybrid models` lists. Without --weights the model is initialized\n"
+    "MODEL is one of the names `hybrid models` lists, or an ONNX file (NAME.onnx: run, dump,\n"
+    "explain, bench and export read it; its declared input shape is used where no input file\n"
+    "is given, --batch for a symbolic first dim). Without --weights the model is initialized\n"
     "from seed 0; without an input file the input is uniform random [batch, features]\n"
     "(default [2, 20]), or [batch, features, H, W] for image models (resnet-mini: [2, 3, 32, 32],\n"
     "resnet18: [1, 3, 224, 224]; --features is the channel count). run and grad default to\n"
@@ -386,6 +392,31 @@ static int dump(int argc, char **argv)
         rc = 1;
     if (!rc && (!x || hb_block_dump(net, x, o.after, strcmp(o.format, "dot") == 0, stdout)))
         rc = fail("%s", hb_last_error());
+    hb_tensor_release(x);
+    hb_block_release(net);
+    options_free(&o);
+    return rc;
+}
+
+/* The model traced on an input (--input X.npy, or a random one of --batch/--features) and
+ * written as ONNX. */
+static int export_onnx(int argc, char **argv)
+{
+    options o = {0};
+    int rc = parse(argc, argv, "weights batch features input output", &o);
+    if (!rc && (o.noutputs != 1 || o.ninputs > 1))
+        rc = fail("export: needs --output MODEL.onnx (and at most one --input X.npy)");
+    hb_block *net = rc ? NULL : load_model(&o);
+    hb_tensor *x = !net ? NULL : o.ninputs ? hb_npy_load(o.inputs[0]) : sample_input(&o);
+    if (!rc && !net)
+        rc = 1;
+    if (!rc && (!x || hb_onnx_export(net, x, o.outputs[0]) != HB_OK))
+        rc = fail("%s", hb_last_error());
+    if (!rc) {
+        char sb[96];
+        printf("%s: %s traced on input %s, written as ONNX (opset 13)\n", o.outputs[0], o.model,
+               hb_shape_str(hb_tensor_ndim(x), hb_tensor_shape(x), sb, sizeof sb));
+    }
     hb_tensor_release(x);
     hb_block_release(net);
     options_free(&o);
@@ -821,6 +852,8 @@ int main(int argc, char **argv)
         return run(argc, argv);
     if (strcmp(cmd, "dump") == 0)
         return dump(argc, argv);
+    if (strcmp(cmd, "export") == 0)
+        return export_onnx(argc, argv);
     if (strcmp(cmd, "explain") == 0)
         return explain(argc, argv);
     if (strcmp(cmd, "bench") == 0)

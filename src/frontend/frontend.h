@@ -238,6 +238,10 @@ void hb_explain_jit(FILE *f, const struct hb_plan *p, const char *note);
 void hb_island_hook_install(void);
 /* Plans hold pointers into parameters: new weights (a load) drop every cached plan. */
 void hb_block_drop_plans(hb_block *b);
+/* b's graph as traced on x, before any pass (parameters as parameters); NULL with the error. */
+struct hb_graph *hb_block_trace(hb_block *b, hb_tensor *x);
+/* g written as an ONNX model file (onnx_export.c). */
+hb_status hb_graph_write_onnx(const struct hb_graph *g, const char *path);
 /* Counts hb_block_drop_plans calls (weights loaded, modes changed): a trainer's plans made
  * before a change are dropped too. */
 extern atomic_uint hb_plans_epoch;

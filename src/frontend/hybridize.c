@@ -496,6 +496,24 @@ int hb_plan_num_instructions(const hb_plan *p) { return p ? p->ninstrs : -1; }
 int64_t hb_plan_arena_bytes(const hb_plan *p) { return p ? p->arena_bytes : -1; }
 int hb_graph_num_nodes(const hb_graph *g) { return g ? g->nnodes : -1; }
 
+/* b's graph traced on x (a call that runs eagerly while it records), or NULL with the error. */
+static hb_graph *trace(hb_block *b, hb_tensor *x, bool freeze)
+{
+    hb_island_hook = run_island;
+    hb_trace *tr = hb_trace_begin(b, x, b->name ? b->name : b->type, freeze);
+    if (!tr)
+        return hb_fail(HB_ERR_NOMEM, "out of memory starting a trace"), NULL;
+    hb_tensor *y = hb_block_call_eager(b, x, NULL);
+    hb_graph *g = hb_trace_end(tr, y);
+    if (hb_frame_depth() == 0)
+        hb_tensor_release(y); /* else the caller's frame owns it */
+    if (!g && y)
+        hb_fail(HB_ERR_NOMEM, "out of memory while tracing");
+    return g;
+}
+
+hb_graph *hb_block_trace(hb_block *b, hb_tensor *x) { return trace(b, x, false); }
+
 hb_status hb_block_dump(hb_block *b, hb_tensor *x, const char *after, bool dot, FILE *f)
 {
     if (!b || !x || !f)
@@ -504,17 +522,9 @@ hb_status hb_block_dump(hb_block *b, hb_tensor *x, const char *after, bool dot, 
     if (after && strcmp(after, "all") != 0 && !hb_pass_find(after))
         return hb_fail(HB_ERR_NAME, "no pass called \"%s\" (passes: %s, or all)", after,
                        hb_pass_names(known, sizeof known));
-    hb_island_hook = run_island;
-    hb_trace *tr = hb_trace_begin(b, x, b->name ? b->name : b->type,
-                                  b->hybrid && b->hybrid->freeze);
-    if (!tr)
-        return hb_fail(HB_ERR_NOMEM, "out of memory starting a trace");
-    hb_tensor *y = hb_block_call_eager(b, x, NULL);
-    hb_graph *g = hb_trace_end(tr, y);
-    if (hb_frame_depth() == 0)
-        hb_tensor_release(y); /* else the caller's frame owns it */
+    hb_graph *g = trace(b, x, b->hybrid && b->hybrid->freeze);
     if (!g)
-        return y ? hb_fail(HB_ERR_NOMEM, "out of memory while tracing") : hb_last_status();
+        return hb_last_status();
     hb_status st = HB_OK;
     if (!after) {
         st = dot ? hb_graph_print_dot(f, g) : hb_graph_print(f, g);

@@ -824,16 +824,25 @@ static hb_status check_values(const model *m, const Onnx__NodeProto *p)
         return node_fail(m, p, HB_ERR_UNSUPPORTED, "ceil_mode 1");
     if (attr_int(p, "storage_order", 0) != 0)
         return node_fail(m, p, HB_ERR_UNSUPPORTED, "storage_order 1");
+    bool pool = strcmp(t, "MaxPool") == 0 || strcmp(t, "AveragePool") == 0;
+    if (pool && !k)
+        return node_fail(m, p, HB_ERR_FORMAT, "no kernel_shape");
+    size_t np, nd;
+    const int64_t *pads = attr_ints(p, "pads", &np), *dil = attr_ints(p, "dilations", &nd);
+    for (size_t i = 0; pool && pads && k && i < np && np == 4; i++)
+        if (2 * pads[i] > k[i % 2])
+            return node_fail(m, p, HB_ERR_UNSUPPORTED, "padding %lld with a kernel of %lld "
+                             "(at most half the kernel)", (long long)pads[i],
+                             (long long)k[i % 2]);
+    for (size_t i = 0; pool && dil && i < nd; i++)
+        if (dil[i] != 1)
+            return node_fail(m, p, HB_ERR_UNSUPPORTED, "pool dilations (only 1)");
     if (strcmp(t, "AveragePool") == 0 && attr_int(p, "count_include_pad", 0) == 0) {
-        size_t np;
-        const int64_t *pads = attr_ints(p, "pads", &np);
         for (size_t i = 0; pads && i < np; i++)
             if (pads[i])
                 return node_fail(m, p, HB_ERR_UNSUPPORTED, "count_include_pad 0 with padding "
                                  "(hybrid's average counts the padding)");
     }
-    if ((strcmp(t, "MaxPool") == 0 || strcmp(t, "AveragePool") == 0) && !k)
-        return node_fail(m, p, HB_ERR_FORMAT, "no kernel_shape");
     if (strcmp(t, "BatchNormalization") == 0 &&
         (attr_int(p, "training_mode", 0) != 0 || attr_int(p, "spatial", 1) != 1 ||
          p->n_output > 1))
@@ -995,8 +1004,10 @@ static hb_status load_inputs(model *m)
         if (!v->name || slot_find(m, v->name) >= 0)
             continue; /* an initializer listed as an input too (older exports) */
         const Onnx__TypeProto *tp = v->type;
-        if (tp && tp->value_case == ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE &&
-            tp->tensor_type->has_elem_type &&
+        if (tp && tp->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE)
+            return hb_fail(HB_ERR_UNSUPPORTED, "%s: input \"%s\" is not a tensor (a sequence, "
+                           "map or optional)", m->path, v->name);
+        if (tp && tp->tensor_type->has_elem_type &&
             tp->tensor_type->elem_type != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT)
             return hb_fail(HB_ERR_UNSUPPORTED, "%s: input \"%s\" has element type %d (only "
                            "float)", m->path, v->name, tp->tensor_type->elem_type);
@@ -1105,6 +1116,12 @@ static hb_status load_nodes(hb_block *root, model *m)
         /* integers stay integers through the shape ops (known when the call runs) */
         bool from_ints = n->nin > 0 && n->in[0] >= 0 &&
                          (m->slots[n->in[0]].kind == SLOT_INTS || m->slots[n->in[0]].is_int);
+        if (strcmp(p->op_type, "Cast") == 0) { /* integers stay integers, floats floats */
+            int64_t to = attr_int(p, "to", 0);
+            if (from_ints ? !is_int_type((int32_t)to) : to != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT)
+                return node_fail(m, p, HB_ERR_UNSUPPORTED, "a cast of %s to data type %lld",
+                                 from_ints ? "integers" : "floats", (long long)to);
+        }
         if (strcmp(p->op_type, "Shape") == 0 ||
             (from_ints && (strcmp(p->op_type, "Gather") == 0 ||
                            strcmp(p->op_type, "Unsqueeze") == 0 ||
@@ -1124,6 +1141,12 @@ static hb_status load_output(model *m)
         return hb_fail(HB_ERR_UNSUPPORTED, "%s: the graph has %zu outputs (hybrid's blocks "
                        "return one)", m->path, g->n_output);
     const char *name = g->output[0]->name ? g->output[0]->name : "";
+    const Onnx__TypeProto *tp = g->output[0]->type;
+    if (tp && (tp->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE ||
+               (tp->tensor_type->has_elem_type &&
+                tp->tensor_type->elem_type != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT)))
+        return hb_fail(HB_ERR_UNSUPPORTED, "%s: output \"%s\" is not a float tensor", m->path,
+                       name);
     if ((m->output = slot_find(m, name)) < 0)
         return hb_fail(HB_ERR_FORMAT, "%s: output \"%s\" is defined by no node", m->path, name);
     if (m->slots[m->output].kind == SLOT_INTS || m->slots[m->output].is_int)
@@ -1289,4 +1312,25 @@ int hb_onnx_input_shape(const hb_block *b, int64_t *shape)
     for (int i = 0; shape && i < m->x_shape.ndim; i++)
         shape[i] = m->x_shape.dim[i];
     return m->x_shape.ndim;
+}
+
+hb_tensor *hb_onnx_tensor_load(const char *path)
+{
+    if (!path)
+        return hb_fail(HB_ERR_ARG, "hb_onnx_tensor_load: path is NULL"), NULL;
+    size_t len;
+    char *buf = slurp(path, &len);
+    if (!buf)
+        return NULL;
+    Onnx__TensorProto *t = onnx__tensor_proto__unpack(&allocator, len, (const uint8_t *)buf);
+    hb_free(buf);
+    if (!t)
+        return hb_fail(HB_ERR_FORMAT, "%s: not an ONNX TensorProto", path), NULL;
+    hb_tensor *r = NULL;
+    if (t->data_type != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT)
+        hb_fail(HB_ERR_UNSUPPORTED, "%s: data type %d (only float)", path, t->data_type);
+    else
+        r = float_tensor(&(model){.path = (char *)path}, t, "tensor");
+    onnx__tensor_proto__free_unpacked(t, &allocator);
+    return r;
 }

@@ -14,7 +14,7 @@ import os
 import statistics
 
 COLUMNS = ["hybrid eager", "hybrid compiled", "hybrid interpreted", "hybrid frozen", "bare C",
-           "torch eager", "torch.jit.trace", "torch.jit.freeze"]
+           "torch eager", "torch.jit.trace", "torch.jit.freeze", "hybrid from ONNX", "onnxruntime"]
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 
 # The floor under each case: multiply-adds at the GEMM peak, or bytes at the copy bandwidth.
@@ -102,11 +102,12 @@ def chart(cases, titles, path):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    for opt in ("--hybrid", "--torch", "--out", "--readme", "--machine", "--commit"):
+    for opt in ("--hybrid", "--torch", "--onnx", "--out", "--readme", "--machine", "--commit"):
         p.add_argument(opt, required=opt in ("--hybrid", "--out"))
     p.add_argument("--threads", type=int, default=1)
     a = p.parse_args()
-    lines = read(a.hybrid) + (read(a.torch) if a.torch and os.path.exists(a.torch) else [])
+    lines = read(a.hybrid) + (read(a.torch) if a.torch and os.path.exists(a.torch) else []) + \
+        (read(a.onnx) if a.onnx and os.path.exists(a.onnx) else [])
     cases, titles, other = merge(lines)
     runs = [r["limits"] for r in other if "limits" in r]  # the best of the runs: a limit
     limits = {k: max(r[k] for r in runs) for k in runs[0]} if runs else {}

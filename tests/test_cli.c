@@ -107,6 +107,45 @@ START_TEST(run_resnet_mini)
 }
 END_TEST
 
+/* ONNX files: PyTorch's export of resnet-mini runs like PyTorch in both modes; hybrid export
+ * writes a file that hybrid runs back to the same outputs; an unsupported op is one line
+ * naming the node. */
+START_TEST(onnx_files)
+{
+    const char *modes[] = {"eager", "hybrid"};
+    char y[512], f[512];
+    snprintf(y, sizeof y, "%s", temp_path("onnx-y.npy"));
+    snprintf(f, sizeof f, "%s", temp_path("exported.onnx"));
+    for (int m = 0; m < 2; m++) {
+        int st = hybrid("run %s --input %s --output %s --input %s --output %s --mode %s",
+                        data_path("onnx/resnet-mini.onnx"), data_path("onnx/resnet-mini.input.npy"),
+                        y, data_path("onnx/resnet-mini.input.npy"), y, modes[m]);
+        ck_assert_msg(st == 0, "%s", err_text);
+        hb_tensor *got = hb_npy_load(y), *want = hb_npy_load(data_path("resnet-mini/output.npy"));
+        ck_assert_double_le(rel_error(got, want), 1e-4);
+        hb_tensor_release(got), hb_tensor_release(want);
+    }
+    ck_assert_msg(hybrid("export nest-mlp --weights %s --input %s --output %s",
+                         data_path("nest-mlp/weights.safetensors"),
+                         data_path("nest-mlp/input.npy"), f) == 0, "%s", err_text);
+    ck_assert_msg(strstr(out_text, "written as ONNX (opset 13)"), "%s", out_text);
+    ck_assert_msg(hybrid("run %s --input %s --output %s", f, data_path("nest-mlp/input.npy"), y) ==
+                  0, "%s", err_text);
+    hb_tensor *got = hb_npy_load(y), *want = hb_npy_load(data_path("nest-mlp/output.npy"));
+    ck_assert_double_le(rel_error(got, want), 1e-4);
+    hb_tensor_release(got), hb_tensor_release(want);
+    ck_assert_msg(hybrid("dump %s --after memplan", f) == 0, "%s", err_text);
+    ck_assert_msg(strstr(out_text, "gemm("), "%s", out_text);
+    assert_fails_with(hybrid("export chimera --output %s", f), "guard at chimera/2", NULL);
+    assert_fails_with(hybrid("run %s --input %s --output %s", data_path("mlp/input.npy"),
+                             data_path("mlp/input.npy"), y), "unknown model", NULL);
+    assert_fails_with(hybrid("run %s --input %s --output %s",
+                             data_path("onnx/nonexistent.onnx"), data_path("mlp/input.npy"), y),
+                      "nonexistent.onnx", "cannot open");
+    unlink(y), unlink(f);
+}
+END_TEST
+
 /* Hybrid mode: the first input traces, the later ones run the plan (or its islands). The
  * scaled input makes fixed-hidden's loop run a different number of times than when traced. */
 START_TEST(run_hybrid_equals_eager)
@@ -352,6 +391,7 @@ int main(void)
     tcase_add_test(tc, run_hybrid_equals_eager);
     tcase_add_test(tc, run_frozen);
     tcase_add_test(tc, run_resnet_mini);
+    tcase_add_test(tc, onnx_files);
     tcase_add_test(tc, grad_matches_pytorch);
     tcase_add_test(tc, train_reaches_accuracy);
     tcase_add_test(tc, run_scalar_output);

@@ -298,7 +298,7 @@ START_TEST(unsupported_is_named)
                    "attribute \"alpha\"");
     assert_refused(one_node_model("MaxPool", "ceil_mode", 1, 11), "(MaxPool, opset 11)",
                    "ceil_mode 1");
-    assert_refused(one_node_model("Relu", NULL, 0, 6), "one.onnx", "opset 6");
+    assert_refused(one_node_model("Relu", NULL, 0, 5), "one.onnx", "opset 5");
 }
 END_TEST
 

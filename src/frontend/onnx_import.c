@@ -379,8 +379,29 @@ static bool run_identity(call *c)
     return set_t(c, 0, x ? hb_frame_adopt(identity(x)) : NULL);
 }
 
+/* The second operand of an elementwise op: before opset 7, with broadcast = 1 and an axis,
+ * B lines up with A from that axis on (B [C] against A [N, C, H, W] at axis 1 is B [C, 1, 1]);
+ * from opset 7 (and without an axis) NumPy's rules hold. */
+static hb_tensor *operand_b(call *c)
+{
+    hb_tensor *a = in_t(c, 0), *b = in_t(c, 1);
+    const Onnx__AttributeProto *ax = attr(c->n->p, "axis");
+    if (!a || !b || c->m->opset >= 7 || !ax || attr_int(c->n->p, "broadcast", 0) == 0)
+        return b;
+    int nd = hb_tensor_ndim(a), nb = hb_tensor_ndim(b), axis = axis_of(c, ax->i, nd);
+    if (axis < 0)
+        return NULL;
+    if (axis + nb > nd)
+        return call_fail(c, HB_ERR_SHAPE, "B of %d dims from axis %d of a %d-dim A", nb, axis,
+                         nd), NULL;
+    int64_t dims[HB_MAX_DIMS];
+    for (int i = 0; i < nd - axis; i++)
+        dims[i] = i < nb ? hb_tensor_dim(b, i) : 1;
+    return hb_reshape(b, nd - axis, dims);
+}
+
 #define BINARY(NAME, fn)                                                                      \
-    static bool run_##NAME(call *c) { return set_t(c, 0, fn(in_t(c, 0), in_t(c, 1))); }
+    static bool run_##NAME(call *c) { return set_t(c, 0, fn(in_t(c, 0), operand_b(c))); }
 BINARY(add, hb_add)
 BINARY(sub, hb_sub)
 BINARY(mul, hb_mul)
@@ -420,53 +441,82 @@ static bool run_gemm(call *c)
     return set_t(c, 0, y);
 }
 
-/* kernel_shape, strides, pads, dilations of a 2-D window; false (error set) if unsupported. */
-static bool window(call *c, bool conv, int *k, int *stride, int *pad, int *dil)
+/* kernel_shape, strides, pads, dilations of a 2-D window, or of a 1-D one (dims 1) as a 2-D
+ * window one row high; false (error set) if unsupported. */
+static bool window(call *c, int dims, int *k, int *stride, int *pad, int *dil)
 {
     const Onnx__NodeProto *p = c->n->p;
     size_t nk, ns, np, nd;
     const int64_t *ks = attr_ints(p, "kernel_shape", &nk), *ss = attr_ints(p, "strides", &ns);
     const int64_t *ps = attr_ints(p, "pads", &np), *ds = attr_ints(p, "dilations", &nd);
     for (int i = 0; i < 2; i++) {
-        k[i] = ks && nk == 2 ? (int)ks[i] : 0;
-        stride[i] = ss && ns == 2 ? (int)ss[i] : 1;
-        pad[i] = ps && np == 4 ? (int)ps[i] : 0;
-        dil[i] = ds && nd == 2 ? (int)ds[i] : 1;
-        if (ps && np == 4 && ps[i] != ps[i + 2])
-            return call_fail(c, HB_ERR_UNSUPPORTED, "padding [%lld, %lld, %lld, %lld] differs "
-                             "at the two ends (only symmetric padding)", (long long)ps[0],
-                             (long long)ps[1], (long long)ps[2], (long long)ps[3]), false;
+        int j = i - (2 - dims); /* the attribute's index; a 1-D window's row: none */
+        bool has = j >= 0;
+        k[i] = !has ? 1 : ks && nk == (size_t)dims ? (int)ks[j] : 0;
+        stride[i] = has && ss && ns == (size_t)dims ? (int)ss[j] : 1;
+        pad[i] = has && ps && np == 2 * (size_t)dims ? (int)ps[j] : 0;
+        dil[i] = has && ds && nd == (size_t)dims ? (int)ds[j] : 1;
+        if (has && ps && np == 2 * (size_t)dims && ps[j] != ps[j + dims])
+            return call_fail(c, HB_ERR_UNSUPPORTED, "padding %lld and %lld at the two ends of "
+                             "an axis (only symmetric padding)", (long long)ps[j],
+                             (long long)ps[j + dims]), false;
     }
-    if (!conv && dil[0] * dil[1] != 1)
-        return call_fail(c, HB_ERR_UNSUPPORTED, "pool dilations [%d, %d] (only 1)", dil[0],
-                         dil[1]), false;
     return true;
+}
+
+/* A 1-D input [N, C, L] as [N, C, 1, L] (dims 1), or the 2-D one as it is; NULL if neither. */
+static hb_tensor *as_image(call *c, hb_tensor *x, int dims)
+{
+    if (!x)
+        return NULL;
+    if (hb_tensor_ndim(x) != dims + 2)
+        return call_fail(c, HB_ERR_SHAPE, "a %d-D window over an input of %d dims", dims,
+                         hb_tensor_ndim(x)), NULL;
+    return dims == 2 ? x : hb_reshape(x, HB_SHAPE(hb_tensor_dim(x, 0), hb_tensor_dim(x, 1), 1,
+                                                  hb_tensor_dim(x, 2)));
+}
+
+/* The window's dimensionality: from kernel_shape, or the weight's rank. */
+static int window_dims(call *c, hb_tensor *w)
+{
+    size_t nk;
+    attr_ints(c->n->p, "kernel_shape", &nk);
+    return nk ? (int)nk : w ? hb_tensor_ndim(w) - 2 : 2;
+}
+
+/* A result of a 1-D window back to [N, C, L]. */
+static hb_tensor *from_image(hb_tensor *y, int dims)
+{
+    return !y || dims == 2 ? y : hb_reshape(y, HB_SHAPE(hb_tensor_dim(y, 0), hb_tensor_dim(y, 1),
+                                                        hb_tensor_dim(y, 3)));
 }
 
 static bool run_conv(call *c)
 {
     int k[2], stride[2], pad[2], dil[2];
     hb_tensor *x = in_t(c, 0), *w = in_t(c, 1), *b = has_in(c, 2) ? in_t(c, 2) : NULL;
-    if (!x || !w || (has_in(c, 2) && !b) || !window(c, true, k, stride, pad, dil))
+    int dims = window_dims(c, w);
+    if (!x || !w || (has_in(c, 2) && !b) || !window(c, dims, k, stride, pad, dil) ||
+        !(x = as_image(c, x, dims)) || !(w = as_image(c, w, dims)))
         return false;
-    if (k[0] && hb_tensor_ndim(w) == 4 &&
-        (k[0] != hb_tensor_dim(w, 2) || k[1] != hb_tensor_dim(w, 3)))
+    if (k[1] && (k[0] != hb_tensor_dim(w, 2) || k[1] != hb_tensor_dim(w, 3)))
         return call_fail(c, HB_ERR_SHAPE, "kernel_shape [%d, %d] but the weight is %lld×%lld",
                          k[0], k[1], (long long)hb_tensor_dim(w, 2),
                          (long long)hb_tensor_dim(w, 3)), false;
     hb_conv2d_options o = {{stride[0], stride[1]}, {pad[0], pad[1]}, {dil[0], dil[1]},
                            (int)attr_int(c->n->p, "group", 1)};
-    return set_t(c, 0, b ? hb_conv2d(x, w, b, &o) : hb_conv2d_nobias(x, w, &o));
+    return set_t(c, 0, from_image(b ? hb_conv2d(x, w, b, &o) : hb_conv2d_nobias(x, w, &o), dims));
 }
 
 static bool run_pool(call *c, bool max)
 {
     int k[2], stride[2], pad[2], dil[2];
+    int dims = window_dims(c, NULL);
     hb_tensor *x = in_t(c, 0);
-    if (!x || !window(c, false, k, stride, pad, dil))
+    if (!x || !window(c, dims, k, stride, pad, dil) || !(x = as_image(c, x, dims)))
         return false;
     hb_pool2d_options o = {{k[0], k[1]}, {stride[0], stride[1]}, {pad[0], pad[1]}};
-    return set_t(c, 0, max ? hb_max_pool2d(x, &o) : hb_avg_pool2d(x, &o));
+    return set_t(c, 0, from_image(max ? hb_max_pool2d(x, &o) : hb_avg_pool2d(x, &o), dims));
 }
 
 static bool run_max_pool(call *c) { return run_pool(c, true); }
@@ -651,19 +701,18 @@ static bool run_unsqueeze(call *c) { return run_squeeze_like(c, true); }
 static bool run_squeeze(call *c) { return run_squeeze_like(c, false); }
 
 /* Reductions over the axes given (all by default), one axis at a time from the last. */
-static bool run_reduce(call *c, hb_tensor *(*one)(hb_tensor *, int, bool),
-                       hb_tensor *(*all)(hb_tensor *))
+static hb_tensor *reduce(call *c, hb_tensor *x, hb_tensor *(*one)(hb_tensor *, int, bool),
+                         hb_tensor *(*all)(hb_tensor *))
 {
-    hb_tensor *x = in_t(c, 0);
     if (!x)
-        return false;
+        return NULL;
     bool keep = attr_int(c->n->p, "keepdims", 1) != 0;
     size_t na = 0;
     const int64_t *axes = attr_ints(c->n->p, "axes", &na);
     if (has_in(c, 1)) { /* ReduceSum from opset 13: the axes are an input */
         const ints *a = in_ints(c, 1);
         if (!a)
-            return false;
+            return NULL;
         axes = a->v, na = (size_t)a->n;
     }
     int nd = hb_tensor_ndim(x);
@@ -671,20 +720,113 @@ static bool run_reduce(call *c, hb_tensor *(*one)(hb_tensor *, int, bool),
     for (size_t i = 0; i < na; i++) {
         int a = axis_of(c, axes[i], nd);
         if (a < 0)
-            return false;
+            return NULL;
         mark[a] = true;
     }
     if (na == 0 && !keep)
-        return set_t(c, 0, all(x));
-    for (int i = nd - 1; i >= 0; i--)
+        return all(x);
+    for (int i = nd - 1; i >= 0; i--) /* the mean of equal groups' means is the mean */
         if (na == 0 || mark[i])
             x = one(x, i, keep);
-    return set_t(c, 0, x);
+    return x;
 }
 
-static bool run_reduce_sum(call *c) { return run_reduce(c, hb_sum_axis, hb_sum); }
-static bool run_reduce_mean(call *c) { return run_reduce(c, hb_mean_axis, hb_mean); }
-static bool run_reduce_max(call *c) { return run_reduce(c, hb_max_axis, hb_max); }
+static hb_tensor *squared(hb_tensor *x) { return hb_mul(x, x); }
+
+static bool run_reduce_sum(call *c) { return set_t(c, 0, reduce(c, in_t(c, 0), hb_sum_axis, hb_sum)); }
+static bool run_reduce_mean(call *c) { return set_t(c, 0, reduce(c, in_t(c, 0), hb_mean_axis, hb_mean)); }
+static bool run_reduce_max(call *c) { return set_t(c, 0, reduce(c, in_t(c, 0), hb_max_axis, hb_max)); }
+static bool run_reduce_sum_square(call *c)
+{
+    return set_t(c, 0, reduce(c, squared(in_t(c, 0)), hb_sum_axis, hb_sum));
+}
+static bool run_reduce_l1(call *c) { return set_t(c, 0, reduce(c, hb_abs(in_t(c, 0)), hb_sum_axis, hb_sum)); }
+static bool run_reduce_l2(call *c)
+{
+    return set_t(c, 0, hb_sqrt(reduce(c, squared(in_t(c, 0)), hb_sum_axis, hb_sum)));
+}
+static bool run_reduce_log_sum(call *c)
+{
+    return set_t(c, 0, hb_log(reduce(c, in_t(c, 0), hb_sum_axis, hb_sum)));
+}
+static bool run_reduce_log_sum_exp(call *c)
+{
+    return set_t(c, 0, hb_log(reduce(c, hb_exp(in_t(c, 0)), hb_sum_axis, hb_sum)));
+}
+
+/* ---- activations written with relu: exact where they are piecewise linear ------------------- */
+
+/* relu(x) − a·relu(−x): x where x > 0, a·x elsewhere (LeakyRelu's alpha, PRelu's slope). */
+static hb_tensor *leaky(hb_tensor *x, hb_tensor *slope, float alpha)
+{
+    hb_tensor *neg = hb_relu(hb_neg(x));
+    return hb_sub(hb_relu(x), slope ? hb_mul(neg, slope) : hb_mul_scalar(neg, alpha));
+}
+
+static bool run_leaky_relu(call *c)
+{
+    return set_t(c, 0, leaky(in_t(c, 0), NULL, attr_float(c->n->p, "alpha", 0.01f)));
+}
+
+static bool run_prelu(call *c) { return set_t(c, 0, leaky(in_t(c, 0), in_t(c, 1), 0)); }
+
+/* gamma · (x where x > 0, alpha·(exp(x) − 1) elsewhere): Elu with gamma 1, and Selu. */
+static hb_tensor *elu(hb_tensor *x, float alpha, float gamma)
+{
+    hb_tensor *below = hb_neg(hb_relu(hb_neg(x))); /* min(x, 0) */
+    hb_tensor *y = hb_add(hb_relu(x), hb_mul_scalar(hb_sub_scalar(hb_exp(below), 1.0f), alpha));
+    return gamma == 1.0f ? y : hb_mul_scalar(y, gamma);
+}
+
+static bool run_elu(call *c)
+{
+    return set_t(c, 0, elu(in_t(c, 0), attr_float(c->n->p, "alpha", 1.0f), 1.0f));
+}
+
+static bool run_selu(call *c)
+{
+    const Onnx__NodeProto *p = c->n->p;
+    return set_t(c, 0, elu(in_t(c, 0), attr_float(p, "alpha", 1.67326319217681884765625f),
+                           attr_float(p, "gamma", 1.05070102214813232421875f)));
+}
+
+static hb_tensor *reciprocal(hb_tensor *x) { return hb_rdiv_scalar(x, 1.0f); }
+UNARY(reciprocal, reciprocal)
+
+/* Sum and Mean of any number of inputs (broadcast). */
+static bool run_variadic(call *c, bool mean)
+{
+    hb_tensor *y = in_t(c, 0);
+    for (int i = 1; y && i < c->n->nin; i++)
+        y = hb_add(y, in_t(c, i));
+    if (y && mean && c->n->nin > 1)
+        y = hb_div_scalar(y, (float)c->n->nin);
+    return set_t(c, 0, y == in_t(c, 0) ? hb_frame_adopt(identity(y)) : y);
+}
+
+static bool run_sum(call *c) { return run_variadic(c, false); }
+static bool run_mean(call *c) { return run_variadic(c, true); }
+
+/* (x − mean)/sqrt(var + eps)·scale + bias over the axes from `axis` on. */
+static bool run_layer_norm(call *c)
+{
+    hb_tensor *x = in_t(c, 0), *scale = in_t(c, 1), *bias = has_in(c, 2) ? in_t(c, 2) : NULL;
+    if (!x || !scale || (has_in(c, 2) && !bias))
+        return false;
+    int nd = hb_tensor_ndim(x), a = axis_of(c, attr_int(c->n->p, "axis", -1), nd);
+    if (a < 0)
+        return false;
+    int64_t outer = 1, inner = 1;
+    for (int i = 0; i < nd; i++)
+        *(i < a ? &outer : &inner) *= hb_tensor_dim(x, i);
+    hb_tensor *rows = hb_reshape(x, HB_SHAPE(outer, inner));
+    hb_tensor *d = hb_sub(rows, hb_mean_axis(rows, 1, true));
+    hb_tensor *var = hb_mean_axis(hb_mul(d, d), 1, true);
+    hb_tensor *norm = hb_div(d, hb_sqrt(hb_add_scalar(var, attr_float(c->n->p, "epsilon",
+                                                                       1e-5f))));
+    hb_tensor *y = hb_mul(hb_reshape(norm, nd, hb_tensor_shape(x)), scale);
+    return set_t(c, 0, bias ? hb_add(y, bias) : y);
+}
 
 /* The input's shape as integers. */
 static bool run_shape(call *c)
@@ -760,7 +902,7 @@ typedef struct op_def {
 
 static const op_def ops[] = {
     {"Identity", 1, 1, 1, "", run_identity},
-    {"Dropout", 7, 1, 3, "ratio seed", run_identity}, /* inference: the input */
+    {"Dropout", 6, 1, 3, "ratio seed is_test", run_identity}, /* inference: the input */
     {"Relu", 6, 1, 1, "", run_relu},
     {"Sigmoid", 6, 1, 1, "", run_sigmoid},
     {"Tanh", 6, 1, 1, "", run_tanh},
@@ -769,19 +911,20 @@ static const op_def ops[] = {
     {"Abs", 6, 1, 1, "", run_abs},
     {"Neg", 6, 1, 1, "", run_neg},
     {"Sqrt", 6, 1, 1, "", run_sqrt},
-    {"Add", 7, 2, 2, "", run_add},
-    {"Sub", 7, 2, 2, "", run_sub},
-    {"Mul", 7, 2, 2, "", run_mul},
-    {"Div", 7, 2, 2, "", run_div},
+    {"Add", 6, 2, 2, "broadcast axis", run_add},
+    {"Sub", 6, 2, 2, "broadcast axis", run_sub},
+    {"Mul", 6, 2, 2, "broadcast axis", run_mul},
+    {"Div", 6, 2, 2, "broadcast axis", run_div},
     {"MatMul", 1, 2, 2, "", run_matmul},
-    {"Gemm", 7, 2, 3, "alpha beta transA transB", run_gemm},
+    {"Gemm", 6, 2, 3, "alpha beta broadcast transA transB", run_gemm},
     {"Conv", 1, 2, 3, "auto_pad dilations group kernel_shape pads strides", run_conv},
     {"MaxPool", 1, 1, 1, "auto_pad ceil_mode dilations kernel_shape pads storage_order strides",
      run_max_pool},
     {"AveragePool", 1, 1, 1, "auto_pad ceil_mode count_include_pad kernel_shape pads strides",
      run_avg_pool},
     {"GlobalAveragePool", 1, 1, 1, "", run_global_avg_pool},
-    {"BatchNormalization", 7, 5, 5, "epsilon momentum spatial training_mode", run_batch_norm},
+    {"BatchNormalization", 6, 5, 5, "epsilon is_test momentum spatial training_mode",
+     run_batch_norm},
     {"Flatten", 1, 1, 1, "axis", run_flatten},
     {"Softmax", 1, 1, 1, "axis", run_softmax},
     {"LogSoftmax", 1, 1, 1, "axis", run_log_softmax},
@@ -793,6 +936,19 @@ static const op_def ops[] = {
     {"ReduceSum", 1, 1, 2, "axes keepdims noop_with_empty_axes", run_reduce_sum},
     {"ReduceMean", 1, 1, 1, "axes keepdims", run_reduce_mean},
     {"ReduceMax", 1, 1, 1, "axes keepdims", run_reduce_max},
+    {"ReduceSumSquare", 1, 1, 1, "axes keepdims", run_reduce_sum_square},
+    {"ReduceL1", 1, 1, 1, "axes keepdims", run_reduce_l1},
+    {"ReduceL2", 1, 1, 1, "axes keepdims", run_reduce_l2},
+    {"ReduceLogSum", 1, 1, 1, "axes keepdims", run_reduce_log_sum},
+    {"ReduceLogSumExp", 1, 1, 1, "axes keepdims", run_reduce_log_sum_exp},
+    {"LeakyRelu", 6, 1, 1, "alpha", run_leaky_relu},
+    {"PRelu", 7, 2, 2, "", run_prelu},
+    {"Elu", 6, 1, 1, "alpha", run_elu},
+    {"Selu", 6, 1, 1, "alpha gamma", run_selu},
+    {"Reciprocal", 6, 1, 1, "", run_reciprocal},
+    {"Sum", 6, 1, 64, "", run_sum},
+    {"Mean", 6, 1, 64, "", run_mean},
+    {"LayerNormalization", 17, 2, 3, "axis epsilon stash_type", run_layer_norm},
     {"Shape", 1, 1, 1, "", run_shape},
     {"Gather", 1, 2, 2, "axis", run_gather},
     {"Cast", 6, 1, 1, "to", run_cast},
@@ -818,8 +974,8 @@ static hb_status check_values(const model *m, const Onnx__NodeProto *p)
         return node_fail(m, p, HB_ERR_FORMAT, "auto_pad VALID with pads");
     size_t n;
     const int64_t *k = attr_ints(p, "kernel_shape", &n);
-    if (k && n != 2)
-        return node_fail(m, p, HB_ERR_UNSUPPORTED, "a %zu-D kernel (only 2-D)", n);
+    if (k && n != 2 && n != 1)
+        return node_fail(m, p, HB_ERR_UNSUPPORTED, "a %zu-D kernel (only 1-D and 2-D)", n);
     if (attr_int(p, "ceil_mode", 0) != 0)
         return node_fail(m, p, HB_ERR_UNSUPPORTED, "ceil_mode 1");
     if (attr_int(p, "storage_order", 0) != 0)
@@ -829,11 +985,11 @@ static hb_status check_values(const model *m, const Onnx__NodeProto *p)
         return node_fail(m, p, HB_ERR_FORMAT, "no kernel_shape");
     size_t np, nd;
     const int64_t *pads = attr_ints(p, "pads", &np), *dil = attr_ints(p, "dilations", &nd);
-    for (size_t i = 0; pool && pads && k && i < np && np == 4; i++)
-        if (2 * pads[i] > k[i % 2])
+    for (size_t i = 0; pool && pads && k && i < np && np == 2 * n; i++)
+        if (2 * pads[i] > k[i % n])
             return node_fail(m, p, HB_ERR_UNSUPPORTED, "padding %lld with a kernel of %lld "
                              "(at most half the kernel)", (long long)pads[i],
-                             (long long)k[i % 2]);
+                             (long long)k[i % n]);
     for (size_t i = 0; pool && dil && i < nd; i++)
         if (dil[i] != 1)
             return node_fail(m, p, HB_ERR_UNSUPPORTED, "pool dilations (only 1)");
@@ -847,8 +1003,16 @@ static hb_status check_values(const model *m, const Onnx__NodeProto *p)
         (attr_int(p, "training_mode", 0) != 0 || attr_int(p, "spatial", 1) != 1 ||
          p->n_output > 1))
         return node_fail(m, p, HB_ERR_UNSUPPORTED, "training mode (only inference, one output)");
-    if (strcmp(t, "Dropout") == 0 && p->n_output > 1)
-        return node_fail(m, p, HB_ERR_UNSUPPORTED, "a mask output");
+    if (strcmp(t, "Dropout") == 0 && (p->n_output > 1 || attr_int(p, "is_test", 1) == 0))
+        return node_fail(m, p, HB_ERR_UNSUPPORTED, "training (a mask output, or is_test 0)");
+    if (strcmp(t, "BatchNormalization") == 0 && attr_int(p, "is_test", 1) == 0)
+        return node_fail(m, p, HB_ERR_UNSUPPORTED, "training mode (is_test 0)");
+    if (m->opset >= 7 && (attr(p, "broadcast") || (attr(p, "axis") && (!strcmp(t, "Add") ||
+                          !strcmp(t, "Sub") || !strcmp(t, "Mul") || !strcmp(t, "Div")))))
+        return node_fail(m, p, HB_ERR_FORMAT, "broadcast and axis attributes (opset 6 and "
+                         "before)");
+    if (strcmp(t, "LayerNormalization") == 0 && attr_int(p, "stash_type", 1) != 1)
+        return node_fail(m, p, HB_ERR_UNSUPPORTED, "stash_type other than float");
     if (strcmp(t, "Reshape") == 0 && attr_int(p, "allowzero", 0) != 0)
         return node_fail(m, p, HB_ERR_UNSUPPORTED, "allowzero 1");
     if (strcmp(t, "ReduceSum") == 0 && attr_int(p, "noop_with_empty_axes", 0) != 0)
@@ -1065,6 +1229,9 @@ static hb_status load_nodes(hb_block *root, model *m)
             return node_fail(m, p, HB_ERR_UNSUPPORTED, "domain \"%s\"", p->domain);
         if (!(n->op = find_op(p->op_type)))
             return node_fail(m, p, HB_ERR_UNSUPPORTED, "hybrid has no %s", p->op_type);
+        if (m->opset < n->op->since)
+            return node_fail(m, p, HB_ERR_UNSUPPORTED, "hybrid reads %s as of opset %d",
+                             p->op_type, n->op->since);
         if ((int)p->n_input < n->op->min_in || (int)p->n_input > n->op->max_in)
             return node_fail(m, p, HB_ERR_FORMAT, "%zu inputs (%d to %d)", p->n_input,
                              n->op->min_in, n->op->max_in);
@@ -1235,9 +1402,9 @@ hb_block *hb_onnx_load_buffer(const void *data, size_t len, const char *name)
             if (!o->domain || !*o->domain || strcmp(o->domain, "ai.onnx") == 0)
                 m->opset = o->has_version ? o->version : -1;
         }
-        if (m->opset < 7)
+        if (m->opset < 6)
             st = hb_fail(HB_ERR_UNSUPPORTED, "%s: opset %lld of the default domain (hybrid "
-                         "reads opset 7 and later)", name, (long long)m->opset);
+                         "reads opset 6 and later)", name, (long long)m->opset);
     }
     if (st == HB_OK)
         st = load_initializers(b, m);

@@ -86,7 +86,8 @@ static Onnx__TensorProto *tensor_proto(writer *w, const char *name, int32_t type
     if (!t || !d || !raw)
         return NULL;
     onnx__tensor_proto__init(t);
-    memcpy(d, dims, sizeof(int64_t) * (size_t)ndim);
+    if (ndim)
+        memcpy(d, dims, sizeof(int64_t) * (size_t)ndim);
     if (bytes)
         memcpy(raw, data, bytes);
     t->n_dims = (size_t)ndim, t->dims = d;

@@ -174,7 +174,7 @@ static hb_tensor *float_tensor(const model *m, const Onnx__TensorProto *t, const
                        "floats stored", m->path, what, t->name ? t->name : "", (long long)n,
                        t->has_raw_data ? t->raw_data.len : 0, t->n_float_data), NULL;
     hb_tensor *r = hb_tensor_alloc(&s);
-    if (r)
+    if (r && n)
         memcpy(r->data, src, sizeof(float) * (size_t)n); /* raw data is little-endian: x86 */
     return r;
 }
@@ -336,7 +336,8 @@ static bool set_ints(call *c, int i, const hb_shape *shape, const int64_t *v)
     r->v = hb_malloc(sizeof(int64_t) * (size_t)r->n + 1);
     if (!r->v)
         return false;
-    memcpy(r->v, v, sizeof(int64_t) * (size_t)r->n);
+    if (r->n)
+        memcpy(r->v, v, sizeof(int64_t) * (size_t)r->n);
     return true;
 }
 

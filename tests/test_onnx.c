@@ -212,6 +212,32 @@ START_TEST(truncated_and_corrupt_files)
 }
 END_TEST
 
+/* Inputs the fuzzer found crashing the reader (tests/data/onnx/regress): each loads or is
+ * refused with a message, and a block that loads runs or fails cleanly. */
+START_TEST(fuzzer_finds_stay_fixed)
+{
+    static const char *const finds[] = {"concat-empty-input"};
+    for (size_t i = 0; i < ARRAY_LEN(finds); i++) {
+        char rel[256];
+        snprintf(rel, sizeof rel, "onnx/regress/%s.onnx", finds[i]);
+        hb_clear_error();
+        hb_block *b = hb_onnx_load(data_path(rel));
+        if (!b) {
+            ck_assert_msg(hb_last_error()[0] != '\0', "%s: refused without a message", finds[i]);
+            continue;
+        }
+        int64_t shape[HB_MAX_DIMS];
+        int nd = hb_onnx_input_shape(b, shape);
+        for (int d = 0; d < nd; d++)
+            shape[d] = shape[d] > 0 && shape[d] < 64 ? shape[d] : 1;
+        hb_tensor *x = hb_full(nd, shape, 0.5f), *y = hb_block_call(b, x);
+        ck_assert_msg(y || hb_last_error()[0] != '\0', "%s: failed without a message", finds[i]);
+        hb_tensor_release(x), hb_tensor_release(y);
+        hb_block_release(b);
+    }
+}
+END_TEST
+
 START_TEST(bad_files_are_named)
 {
     assert_refused(hb_onnx_load("/nonexistent/model.onnx"), "/nonexistent/model.onnx",
@@ -439,6 +465,7 @@ int main(void)
     tcase_add_test(tc, nests_and_trains);
     tcase_add_test(tc, truncated_and_corrupt_files);
     tcase_add_test(tc, bad_files_are_named);
+    tcase_add_test(tc, fuzzer_finds_stay_fixed);
     tcase_add_test(tc, unsupported_is_named);
     tcase_add_loop_test(tc, export_round_trips, 0, (int)ARRAY_LEN(exported));
     tcase_add_test(tc, export_runs_in_onnxruntime);

@@ -1259,7 +1259,10 @@ static hb_status load_nodes(hb_block *root, model *m)
         for (int j = 0; j < n->nin; j++) {
             const char *name = p->input[j];
             if (!*name) {
-                n->in[j] = -1; /* an optional input left out */
+                /* an optional input left out; required ones, and a variadic op's, cannot be */
+                if (j < n->op->min_in || n->op->max_in == 64)
+                    return node_fail(m, p, HB_ERR_FORMAT, "input %d is empty", j);
+                n->in[j] = -1;
                 continue;
             }
             if ((n->in[j] = slot_find(m, name)) < 0)

@@ -680,6 +680,8 @@ static bool run_squeeze_like(call *c, bool unsqueeze)
         int a = axis_of(c, axes[i], nd);
         if (a < 0)
             return false;
+        if (mark[a])
+            return call_fail(c, HB_ERR_ARG, "axis %lld given twice", (long long)axes[i]), false;
         mark[a] = true;
     }
     hb_shape out = {.ndim = 0};
@@ -1188,8 +1190,9 @@ static hb_status load_inputs(model *m)
             m->x_shape.ndim = (int)sh->n_dim;
             for (size_t d = 0; d < sh->n_dim; d++)
                 m->x_shape.dim[d] = sh->dim[d]->value_case ==
-                                            ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE
-                                        ? sh->dim[d]->dim_value : 0;
+                                                ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE &&
+                                            sh->dim[d]->dim_value > 0
+                                        ? sh->dim[d]->dim_value : 0; /* symbolic, or nonsense */
         }
     }
     if (m->x < 0)
@@ -1271,6 +1274,8 @@ static hb_status load_nodes(hb_block *root, model *m)
         }
         for (int j = 0; j < n->nout; j++) {
             if (!*p->output[j]) {
+                if (j == 0)
+                    return node_fail(m, p, HB_ERR_FORMAT, "output 0 is empty");
                 n->out[j] = -1;
                 continue;
             }
@@ -1353,6 +1358,8 @@ static hb_tensor *onnx_forward(hb_block *self, hb_tensor *x)
         }
     }
     y = c.t[m->output];
+    if (y && m->slots[m->output].kind != SLOT_NODE) /* the input or a weight: not itself */
+        y = hb_tensor_copy(y);
 done:
     for (int s = 0; c.iv && s < m->nslots; s++)
         hb_free(c.iv[s].v);

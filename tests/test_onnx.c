@@ -117,6 +117,25 @@ START_TEST(parameters_keep_their_names)
 }
 END_TEST
 
+/* Each IR node names the ONNX node it came from in its block path. */
+START_TEST(dumps_name_onnx_nodes)
+{
+    hb_block *b = load_ok("resnet-mini");
+    hb_tensor *x = hb_npy_load(file_of("resnet-mini", ".input.npy"));
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    ck_assert_int_eq(hb_block_dump(b, x, "memplan", false, f), HB_OK);
+    fclose(f);
+    ck_assert_msg(strstr(text, "fused_conv(") && strstr(text, "@torch_jit/layer1/layer1.0/conv1/Conv\n"),
+                  "%s", text);
+    ck_assert_msg(strstr(text, "@torch_jit/maxpool/MaxPool\n"), "%s", text);
+    free(text);
+    hb_tensor_release(x);
+    hb_block_release(b);
+}
+END_TEST
+
 /* An imported model nested in a block of one's own, hybridized as a whole: relu(onnx(x)) · 2. */
 static hb_tensor *wrapper_forward(hb_block *self, hb_tensor *x)
 {
@@ -462,6 +481,7 @@ int main(void)
     tcase_add_loop_test(tc, runs_like_pytorch, 0, (int)ARRAY_LEN(cases));
     tcase_add_loop_test(tc, other_batch_sizes, 0, (int)ARRAY_LEN(cases));
     tcase_add_test(tc, parameters_keep_their_names);
+    tcase_add_test(tc, dumps_name_onnx_nodes);
     tcase_add_test(tc, nests_and_trains);
     tcase_add_test(tc, truncated_and_corrupt_files);
     tcase_add_test(tc, bad_files_are_named);

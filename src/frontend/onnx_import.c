@@ -45,6 +45,7 @@ typedef struct slot {
 
 typedef struct node {
     const Onnx__NodeProto *p;
+    char *key; /* its part of block paths: the node's name, or "OpType_index" */
     const struct op_def *op;
     int *in, *out; /* slot ids; -1 for an input left empty ("") */
     int nin, nout;
@@ -269,7 +270,7 @@ static void model_free(void *p)
         hb_free(m->slots[i].iv.v);
     }
     for (int i = 0; i < m->nnodes; i++)
-        hb_free(m->nodes[i].in), hb_free(m->nodes[i].out);
+        hb_free(m->nodes[i].in), hb_free(m->nodes[i].out), hb_free(m->nodes[i].key);
     hb_free(m->slots), hb_free(m->nodes), hb_free(m->path);
     if (m->proto)
         onnx__model_proto__free_unpacked(m->proto, &allocator);
@@ -1229,6 +1230,13 @@ static hb_status load_nodes(hb_block *root, model *m)
         n->p = p;
         if (!p->op_type)
             return node_fail(m, p, HB_ERR_FORMAT, "no op type");
+        char key[200];
+        const char *nm = p->name ? p->name : "";
+        snprintf(key, sizeof key, "%s", nm + (*nm == '/')); /* PyTorch's: "/conv1/Conv" */
+        if (!*key)
+            snprintf(key, sizeof key, "%s_%zu", p->op_type, i);
+        if (!(n->key = hb_strdup(key)))
+            return HB_ERR_NOMEM;
         if (p->domain && *p->domain && strcmp(p->domain, "ai.onnx") != 0)
             return node_fail(m, p, HB_ERR_UNSUPPORTED, "domain \"%s\"", p->domain);
         if (!(n->op = find_op(p->op_type)))
@@ -1349,9 +1357,19 @@ static hb_tensor *onnx_forward(hb_block *self, hb_tensor *x)
                     m->slots[s].name);
             goto done;
         }
+    /* Each node runs as a call of its own under the block ("torch_jit/Conv_12"): dumps and
+     * messages say which node an op came from, and its intermediates go when it returns. */
     for (int i = 0; i < m->nnodes; i++) {
         c.n = &m->nodes[i];
-        if (!c.n->op->run(&c)) {
+        if (hb_frame_push(self, c.n->key) != HB_OK)
+            goto done;
+        bool ok = c.n->op->run(&c);
+        int o = c.n->out[0];
+        hb_tensor *out = ok ? hb_tensor_retain(c.t[o]) : NULL;
+        hb_frame_pop();
+        if (out && !hb_frame_adopt(out)) /* the block's call owns it now */
+            ok = false, c.t[o] = NULL;
+        if (!ok) {
             if (hb_last_status() == HB_OK)
                 node_fail(m, c.n->p, HB_ERR_STATE, "failed");
             goto done;

@@ -13,9 +13,13 @@
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
-static const char *const cases[] = {"mlp",       "mlp-class",   "nest-mlp",
-                                    "parallel",  "factory",     "mlp-opset7",
-                                    "resnet-mini", "resnet-mini-opset9", "resnet-mini-bn"};
+/* The last two reduce to a scalar through a loop PyTorch's exporter traced (right for the
+ * exported input only): not run at other batch sizes. */
+static const char *const cases[] = {"mlp",         "mlp-class",          "nest-mlp",
+                                    "parallel",    "factory",            "mlp-opset7",
+                                    "resnet-mini", "resnet-mini-opset9", "resnet-mini-bn",
+                                    "fixed-hidden", "chimera"};
+enum { ROW_CASES = 9 }; /* rows in, rows out */
 
 static const char *file_of(const char *c, const char *suffix)
 {
@@ -479,7 +483,7 @@ int main(void)
     TCase *tc = tcase_create("onnx");
     tcase_set_timeout(tc, 300);
     tcase_add_loop_test(tc, runs_like_pytorch, 0, (int)ARRAY_LEN(cases));
-    tcase_add_loop_test(tc, other_batch_sizes, 0, (int)ARRAY_LEN(cases));
+    tcase_add_loop_test(tc, other_batch_sizes, 0, ROW_CASES);
     tcase_add_test(tc, parameters_keep_their_names);
     tcase_add_test(tc, dumps_name_onnx_nodes);
     tcase_add_test(tc, nests_and_trains);

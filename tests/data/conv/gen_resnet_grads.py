@@ -46,21 +46,26 @@ def save_safetensors(path, tensors):
         f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
 
 
-data = os.path.join(here, "..", "resnet-mini")
-model = ResNet((16, 32, 64, 128), (1, 1, 1, 1), 10)
-weights = load_safetensors(os.path.join(data, "weights.safetensors"))
-state = model.state_dict()
-for name in state:
-    if name in weights:
-        state[name] = torch.tensor(weights[name].copy())
-model.load_state_dict(state)
-model.eval()
-x = torch.tensor(np.load(os.path.join(data, "input.npy")))
-torch.manual_seed(1)
-y = model(x)
-g = torch.randn(*y.shape)
-(y * g).sum().backward()
-np.save(os.path.join(here, "resnet-mini-grad_output.npy"), g.numpy())
-save_safetensors(os.path.join(here, "resnet-mini-grads.safetensors"),
-                 {n: p.grad.numpy() for n, p in model.named_parameters()})
-print("resnet-mini gradients:", len(list(model.parameters())), "tensors")
+def main():
+    data = os.path.join(here, "..", "resnet-mini")
+    model = ResNet((16, 32, 64, 128), (1, 1, 1, 1), 10)
+    weights = load_safetensors(os.path.join(data, "weights.safetensors"))
+    state = model.state_dict()
+    for name in state:
+        if name in weights:
+            state[name] = torch.tensor(weights[name].copy())
+    model.load_state_dict(state)
+    model.eval()
+    x = torch.tensor(np.load(os.path.join(data, "input.npy")))
+    torch.manual_seed(1)
+    y = model(x)
+    g = torch.randn(*y.shape)
+    (y * g).sum().backward()
+    np.save(os.path.join(here, "resnet-mini-grad_output.npy"), g.numpy())
+    save_safetensors(os.path.join(here, "resnet-mini-grads.safetensors"),
+                     {n: p.grad.numpy() for n, p in model.named_parameters()})
+    print("resnet-mini gradients:", len(list(model.parameters())), "tensors")
+
+
+if __name__ == "__main__":
+    main()

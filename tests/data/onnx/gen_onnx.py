@@ -9,9 +9,7 @@ batch sizes). fixed-hidden and chimera are exported too, but PyTorch's exporter 
 data-dependent loop: their files are right for the fixture's input only. resnet-mini is exported in inference mode, where PyTorch folds each
 batch norm into its convolution; resnet-mini-bn keeps them (do_constant_folding off and
 training mode preserved is not what users export, but it is what reaches BatchNormalization)."""
-import json
 import os
-import struct
 import sys
 
 import numpy as np
@@ -23,18 +21,12 @@ sys.path.insert(0, os.path.join(HERE, "..", "..", "..", "bench"))
 from make_extra import MODELS  # noqa: E402
 from compare_torch import ResNet  # noqa: E402
 
+sys.path.insert(0, os.path.join(HERE, "..", "conv"))
+from gen_resnet_grads import load_safetensors as read_safetensors  # noqa: E402
+
 
 def load_safetensors(path):
-    blob = open(path, "rb").read()
-    n = struct.unpack("<Q", blob[:8])[0]
-    header = json.loads(blob[8:8 + n])
-    out = {}
-    for name, v in header.items():
-        if name != "__metadata__":
-            s, e = v["data_offsets"]
-            out[name] = torch.tensor(np.frombuffer(blob[8 + n + s:8 + n + e], dtype=np.float32)
-                                     .reshape(v["shape"]).copy())
-    return out
+    return {k: torch.tensor(v.copy()) for k, v in read_safetensors(path).items()}
 
 
 def export(case, model, fixture, opset, **kw):

@@ -146,6 +146,9 @@ hb_tensor *hb_add(hb_tensor *a, hb_tensor *b);
 hb_tensor *hb_sub(hb_tensor *a, hb_tensor *b);
 hb_tensor *hb_mul(hb_tensor *a, hb_tensor *b);
 hb_tensor *hb_div(hb_tensor *a, hb_tensor *b);
+/* Elementwise larger / smaller of a and b (broadcast), NaN where either is NaN. */
+hb_tensor *hb_maximum(hb_tensor *a, hb_tensor *b);
+hb_tensor *hb_minimum(hb_tensor *a, hb_tensor *b);
 hb_tensor *hb_add_scalar(hb_tensor *a, float s);
 hb_tensor *hb_sub_scalar(hb_tensor *a, float s); /* a - s */
 hb_tensor *hb_mul_scalar(hb_tensor *a, float s);

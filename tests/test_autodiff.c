@@ -76,6 +76,8 @@ OP2(f_add, hb_add(a, b))
 OP2(f_sub, hb_sub(a, b))
 OP2(f_mul, hb_mul(a, b))
 OP2(f_div, hb_div(a, b))
+OP2(f_maximum, hb_maximum(a, b))
+OP2(f_minimum, hb_minimum(a, b))
 OP1(f_adds, hb_add_scalar(x, 0.3f))
 OP1(f_subs, hb_sub_scalar(x, 0.3f))
 OP1(f_muls, hb_mul_scalar(x, -1.7f))
@@ -177,6 +179,9 @@ static const fd_case cases[] = {
     {"global_avg_pool2d", f_gap, 1, {SH(2, 3, 3, 2)}, -1, 1, false},
     {"batch_norm training", f_bn_train, 3, {SH(3, 2, 2, 3), SH(2), SH(2)}, 0.2f, 2, false},
     {"batch_norm inference", f_bn_eval, 5, {SH(2, 3, 2, 2), SH(3), SH(3), SH(3), SH(3)}, 0.5f, 2, false},
+    /* (cases are seeded by their place in this list: new ones go at the end) */
+    {"maximum", f_maximum, 2, {SH(3, 4), SH(1, 4)}, -10, 10, true},
+    {"minimum", f_minimum, 2, {SH(3, 4), SH(3, 4)}, -10, 10, true},
 };
 
 /* L(x) = sum(f(x) · G), in double from float outputs. */

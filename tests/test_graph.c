@@ -184,6 +184,8 @@ static hb_graph *all_ops_graph(void)
     s = NODE(g, HB_OP_SUB, NOATTRS, "", s, x);
     s = NODE(g, HB_OP_MUL, NOATTRS, "", s, e);
     s = NODE(g, HB_OP_DIV, NOATTRS, NULL, s, x);
+    s = NODE(g, HB_OP_MAXIMUM, NOATTRS, "", s, e);
+    s = NODE(g, HB_OP_MINIMUM, NOATTRS, "", x, s);
     const hb_op scalar_ops[] = {HB_OP_ADD_SCALAR, HB_OP_SUB_SCALAR, HB_OP_MUL_SCALAR,
                                 HB_OP_DIV_SCALAR, HB_OP_RSUB_SCALAR, HB_OP_RDIV_SCALAR};
     const float scalars[] = {0.1f, -0.0f, FLT_TRUE_MIN, FLT_MAX, INFINITY, NAN, -INFINITY,

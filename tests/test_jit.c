@@ -105,6 +105,8 @@ static const ins_case instructions[] = {
     {"sub(r0, r1)", 2},
     {"mul(r0, r1)", 2},
     {"div(r0, r1)", 2},
+    {"maximum(r0, r1)", 2},
+    {"minimum(r1, r0)", 2},
     {"add_scalar(r0, 0.25)", 1},
     {"sub_scalar(r0, -2)", 1},
     {"mul_scalar(r0, 3)", 1},

@@ -181,7 +181,7 @@ static void expect_error_at(int line, hb_tensor *t, hb_status st, const char *co
 
 /* ---- references --------------------------------------------------------------------------- */
 
-typedef enum binop { OP_ADD, OP_SUB, OP_MUL, OP_DIV } binop;
+typedef enum binop { OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_MAX, OP_MIN } binop;
 
 static double binop_apply(binop op, double a, double b)
 {
@@ -189,6 +189,8 @@ static double binop_apply(binop op, double a, double b)
     case OP_ADD: return a + b;
     case OP_SUB: return a - b;
     case OP_MUL: return a * b;
+    case OP_MAX: return a > b ? a : b;
+    case OP_MIN: return a < b ? a : b;
     default: return a / b;
     }
 }
@@ -476,7 +478,24 @@ static const struct {
     {"sub", hb_sub, OP_SUB},
     {"mul", hb_mul, OP_MUL},
     {"div", hb_div, OP_DIV},
+    {"maximum", hb_maximum, OP_MAX},
+    {"minimum", hb_minimum, OP_MIN},
 };
+
+/* maximum and minimum let NaN through from either side, and -0 and 0 tie. */
+START_TEST(extrema_nan)
+{
+    hb_tensor *a = hb_tensor_from((float[]){NAN, 1.0f, 2.0f, -0.0f}, HB_SHAPE(4));
+    hb_tensor *b = hb_tensor_from((float[]){1.0f, NAN, 3.0f, 0.0f}, HB_SHAPE(4));
+    hb_tensor *mx = hb_maximum(a, b), *mn = hb_minimum(a, b);
+    const float *x = hb_tensor_cdata(mx), *n = hb_tensor_cdata(mn);
+    ck_assert(isnan(x[0]) && isnan(x[1]) && isnan(n[0]) && isnan(n[1]));
+    ck_assert_float_eq(x[2], 3.0f);
+    ck_assert_float_eq(n[2], 2.0f);
+    ck_assert(x[3] == 0.0f && n[3] == 0.0f);
+    release_all(4, (hb_tensor *[]){a, b, mx, mn});
+}
+END_TEST
 
 static const struct bc_case {
     shp a, b, out;
@@ -1361,6 +1380,7 @@ static Suite *ops_suite(void)
 
     TCase *ew = tcase_create("elementwise");
     tcase_add_loop_test(ew, binary_broadcast, 0, NCASES(bc_cases));
+    tcase_add_test(ew, extrema_nan);
     tcase_add_loop_test(ew, scalar_forms, 0, NCASES(scalar_ops));
     tcase_add_loop_test(ew, unary_ops_match_reference, 0, NCASES(unary_ops));
     tcase_add_test(ew, comparisons_and_logic);

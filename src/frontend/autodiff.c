@@ -186,6 +186,28 @@ RULE(DIV)
     hb_tensor_release(q);
 }
 
+/* g to the larger (smaller) input; half to each where they tie, as PyTorch does. */
+static void grad_extremum(hb_tensor *g, hb_tensor *a, hb_tensor *b, bool max)
+{
+    hb_tensor *d = hb_sub(a, b), *tie = hb_mul_scalar(hb_eq(d, 0.0f), 0.5f);
+    hb_tensor *wins = max ? hb_gt(d, 0.0f) : hb_lt(d, 0.0f), *loses = max ? hb_lt(d, 0.0f)
+                                                                        : hb_gt(d, 0.0f);
+    add_grad(a, unbroadcast(mul2(hb_tensor_copy(g), hb_add(wins, tie)), &a->shape));
+    add_grad(b, unbroadcast(mul2(hb_tensor_copy(g), hb_add(loses, tie)), &b->shape));
+    hb_tensor_release(d), hb_tensor_release(tie), hb_tensor_release(wins),
+        hb_tensor_release(loses);
+}
+
+RULE(MAXIMUM)
+{
+    grad_extremum(g, x, in[1], true);
+}
+
+RULE(MINIMUM)
+{
+    grad_extremum(g, x, in[1], false);
+}
+
 RULE(ADD_SCALAR)
 {
     add_grad(x, hb_tensor_copy(g));

@@ -87,6 +87,8 @@ hb_tensor *hb_add(hb_tensor *a, hb_tensor *b) { return apply2(HB_OP_ADD, a, b); 
 hb_tensor *hb_sub(hb_tensor *a, hb_tensor *b) { return apply2(HB_OP_SUB, a, b); }
 hb_tensor *hb_mul(hb_tensor *a, hb_tensor *b) { return apply2(HB_OP_MUL, a, b); }
 hb_tensor *hb_div(hb_tensor *a, hb_tensor *b) { return apply2(HB_OP_DIV, a, b); }
+hb_tensor *hb_maximum(hb_tensor *a, hb_tensor *b) { return apply2(HB_OP_MAXIMUM, a, b); }
+hb_tensor *hb_minimum(hb_tensor *a, hb_tensor *b) { return apply2(HB_OP_MINIMUM, a, b); }
 
 #define SCALAR_OP(fn, OP)                                                                     \
     hb_tensor *fn(hb_tensor *a, float s) { return apply1(OP, (hb_attrs){.scalar = s}, a); }

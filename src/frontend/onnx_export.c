@@ -257,6 +257,8 @@ static hb_status export_node(writer *w, const hb_node *n)
     case HB_OP_SUB: ok = NODE("Sub", out, in[0], in[1]); break;
     case HB_OP_MUL: ok = NODE("Mul", out, in[0], in[1]); break;
     case HB_OP_DIV: ok = NODE("Div", out, in[0], in[1]); break;
+    case HB_OP_MAXIMUM: ok = NODE("Max", out, in[0], in[1]); break;
+    case HB_OP_MINIMUM: ok = NODE("Min", out, in[0], in[1]); break;
     case HB_OP_ADD_SCALAR: ok = NODE("Add", out, in[0], scalar(w, at->scalar)); break;
     case HB_OP_SUB_SCALAR: ok = NODE("Sub", out, in[0], scalar(w, at->scalar)); break;
     case HB_OP_MUL_SCALAR: ok = NODE("Mul", out, in[0], scalar(w, at->scalar)); break;

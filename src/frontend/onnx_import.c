@@ -811,6 +811,48 @@ static bool run_variadic(call *c, bool mean)
 static bool run_sum(call *c) { return run_variadic(c, false); }
 static bool run_mean(call *c) { return run_variadic(c, true); }
 
+static bool run_extremum(call *c, binary_fn f)
+{
+    hb_tensor *y = in_t(c, 0);
+    for (int i = 1; y && i < c->n->nin; i++)
+        y = f(y, in_t(c, i));
+    return set_t(c, 0, y == in_t(c, 0) ? hb_frame_adopt(identity(y)) : y);
+}
+
+static bool run_max(call *c) { return run_extremum(c, hb_maximum); }
+static bool run_min(call *c) { return run_extremum(c, hb_minimum); }
+
+/* x limited to [lo, hi]: the bounds are attributes before opset 11, optional inputs after. */
+static bool run_clip(call *c)
+{
+    hb_tensor *x = in_t(c, 0);
+    if (!x)
+        return false;
+    const Onnx__NodeProto *p = c->n->p;
+    for (int side = 0; side < 2; side++) {
+        hb_tensor *bound = NULL;
+        if (c->m->opset >= 11 && has_in(c, 1 + side)) {
+            if (!(bound = in_t(c, 1 + side)))
+                return false;
+        } else if (c->m->opset < 11 && attr(p, side ? "max" : "min")) {
+            bound = hb_full(HB_SCALAR_SHAPE, attr_float(p, side ? "max" : "min", 0.0f));
+        }
+        if (bound)
+            x = side ? hb_minimum(x, bound) : hb_maximum(x, bound);
+    }
+    return set_t(c, 0, x == in_t(c, 0) ? hb_frame_adopt(identity(x)) : x);
+}
+
+/* max(0, min(1, alpha·x + beta)) */
+static bool run_hard_sigmoid(call *c)
+{
+    const Onnx__NodeProto *p = c->n->p;
+    hb_tensor *y = hb_add_scalar(hb_mul_scalar(in_t(c, 0), attr_float(p, "alpha", 0.2f)),
+                                 attr_float(p, "beta", 0.5f));
+    y = hb_minimum(y, hb_full(HB_SCALAR_SHAPE, 1.0f));
+    return set_t(c, 0, hb_maximum(y, hb_full(HB_SCALAR_SHAPE, 0.0f)));
+}
+
 /* (x − mean)/sqrt(var + eps)·scale + bias over the axes from `axis` on. */
 static bool run_layer_norm(call *c)
 {
@@ -951,6 +993,10 @@ static const op_def ops[] = {
     {"Selu", 6, 1, 1, "alpha gamma", run_selu},
     {"Reciprocal", 6, 1, 1, "", run_reciprocal},
     {"Sum", 6, 1, 64, "", run_sum},
+    {"Max", 6, 1, 64, "", run_max},
+    {"Min", 6, 1, 64, "", run_min},
+    {"Clip", 6, 1, 3, "max min", run_clip},
+    {"HardSigmoid", 6, 1, 1, "alpha beta", run_hard_sigmoid},
     {"Mean", 6, 1, 64, "", run_mean},
     {"LayerNormalization", 17, 2, 3, "axis epsilon stash_type", run_layer_norm},
     {"Shape", 1, 1, 1, "", run_shape},
@@ -1015,6 +1061,8 @@ static hb_status check_values(const model *m, const Onnx__NodeProto *p)
                           !strcmp(t, "Sub") || !strcmp(t, "Mul") || !strcmp(t, "Div")))))
         return node_fail(m, p, HB_ERR_FORMAT, "broadcast and axis attributes (opset 6 and "
                          "before)");
+    if (strcmp(t, "Clip") == 0 && m->opset >= 11 && (attr(p, "min") || attr(p, "max")))
+        return node_fail(m, p, HB_ERR_FORMAT, "min and max attributes (inputs from opset 11)");
     if (strcmp(t, "LayerNormalization") == 0 && attr_int(p, "stash_type", 1) != 1)
         return node_fail(m, p, HB_ERR_UNSUPPORTED, "stash_type other than float");
     if (strcmp(t, "Reshape") == 0 && attr_int(p, "allowzero", 0) != 0)

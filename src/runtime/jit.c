@@ -275,7 +275,7 @@ static LLVMValueRef truth(cg *c, int w, LLVMValueRef cond)
 static bool binary(hb_op op)
 {
     return op == HB_OP_ADD || op == HB_OP_SUB || op == HB_OP_MUL || op == HB_OP_DIV ||
-           op == HB_OP_AND || op == HB_OP_OR;
+           op == HB_OP_AND || op == HB_OP_OR || op == HB_OP_MAXIMUM || op == HB_OP_MINIMUM;
 }
 
 /* One instruction of a program, as step() in program.c computes it. */
@@ -288,6 +288,12 @@ static LLVMValueRef emit_ins(cg *c, int w, const hb_prog_ins *in, LLVMValueRef a
     case HB_OP_SUB: return sub(c, a, b);
     case HB_OP_MUL: return mul(c, a, b);
     case HB_OP_DIV: return fdiv(c, a, b);
+    case HB_OP_MAXIMUM: /* a where a > b or a is NaN, else b: the interpreter's choice */
+        return sel(c, LLVMBuildOr(c->b, fcmp(c, LLVMRealOGT, a, b), fcmp(c, LLVMRealUNO, a, a), ""),
+                   a, b);
+    case HB_OP_MINIMUM:
+        return sel(c, LLVMBuildOr(c->b, fcmp(c, LLVMRealOLT, a, b), fcmp(c, LLVMRealUNO, a, a), ""),
+                   a, b);
     case HB_OP_ADD_SCALAR: return add(c, a, s);
     case HB_OP_SUB_SCALAR: return sub(c, a, s);
     case HB_OP_MUL_SCALAR: return mul(c, a, s);
@@ -334,6 +340,8 @@ static bool emit_ins_known(hb_op op)
     case HB_OP_SUB:
     case HB_OP_MUL:
     case HB_OP_DIV:
+    case HB_OP_MAXIMUM:
+    case HB_OP_MINIMUM:
     case HB_OP_ADD_SCALAR:
     case HB_OP_SUB_SCALAR:
     case HB_OP_MUL_SCALAR:

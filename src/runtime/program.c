@@ -28,6 +28,8 @@ __attribute__((target_clones("arch=x86-64-v3", "default"))) static void step(con
         EW(SUB, a[i] - b[i])
         EW(MUL, a[i] * b[i])
         EW(DIV, a[i] / b[i])
+        EW(MAXIMUM, (a[i] > b[i]) | (a[i] != a[i]) ? a[i] : b[i]) /* a NaN wins, either side */
+        EW(MINIMUM, (a[i] < b[i]) | (a[i] != a[i]) ? a[i] : b[i])
         EW(ADD_SCALAR, a[i] + s)
         EW(SUB_SCALAR, a[i] - s)
         EW(MUL_SCALAR, a[i] * s)

@@ -309,7 +309,7 @@ START_TEST(bad_shapes_are_named)
     hb_tensor *x = hb_zeros(HB_SHAPE(1, 4, 5, 5)), *w = hb_zeros(HB_SHAPE(6, 3, 3, 3));
     hb_tensor *w2 = hb_zeros(HB_SHAPE(6, 2, 3, 3)), *b = hb_zeros(HB_SHAPE(5));
     hb_tensor *flat = hb_zeros(HB_SHAPE(4, 5)), *big = hb_zeros(HB_SHAPE(6, 4, 9, 9));
-    hb_tensor *single = hb_zeros(HB_SHAPE(1, 4, 1, 1));
+    hb_tensor *single = hb_zeros(HB_SHAPE(1, 4, 1, 1)), *empty = hb_zeros(HB_SHAPE(1, 1, 0, 3));
 #define REFUSED(call, msg)                                                                     \
     do {                                                                                      \
         hb_tensor *y_ = (call);                                                               \
@@ -339,8 +339,12 @@ START_TEST(bad_shapes_are_named)
             "inference needs the running mean and variance");
     REFUSED(hb_batch_norm(single, NULL, NULL, NULL, NULL, true, 0.1f, 1e-5f),
             "more than one value per channel");
+    /* a window over padding alone would have no maximum */
+    REFUSED(hb_max_pool2d(empty, &(hb_pool2d_options){.kernel = {2, 2}, .padding = {1, 1}}),
+            "max_pool2d: input [1, 1, 0, 3] has an empty plane");
     hb_tensor_release(x), hb_tensor_release(w), hb_tensor_release(w2), hb_tensor_release(b);
     hb_tensor_release(flat), hb_tensor_release(big), hb_tensor_release(single);
+    hb_tensor_release(empty);
 }
 END_TEST
 
@@ -414,6 +418,7 @@ START_TEST(passes_keep_semantics)
         {"per channel, NaN scale", {1, 4, 1, 1}, {4, 1, 1}, 4, 3, NAN, false},
         {"per channel, conv read twice", {4, 1, 1}, {4, 1, 1}, 3, 3, 0, true},
         {"scalar [1] and whole", {1}, {1, 4, 5, 4}, 1, 4, 0, false},
+        {"scalar inf scale", {1}, {4, 1, 1}, 1, 3, INFINITY, false},
     };
     const edge_case *e = &cases[_i];
     hb_rng rng;
@@ -448,6 +453,148 @@ START_TEST(passes_keep_semantics)
         hb_block_release(b);
     }
     hb_tensor_release(ref), hb_tensor_release(x);
+}
+END_TEST
+
+/* A convolution with no output channels, frozen: nothing to fold, an empty result. */
+static hb_tensor *empty_forward(hb_block *self, hb_tensor *x)
+{
+    hb_tensor *y = hb_conv2d_nobias(x, hb_block_param(self, "w"), NULL);
+    return hb_relu(hb_mul(y, hb_block_param(self, "v")));
+}
+
+START_TEST(no_output_channels)
+{
+    hb_block *b = hb_block_new("Empty", empty_forward);
+    hb_block_add_const(b, "w", hb_zeros(HB_SHAPE(0, 3, 3, 3)));
+    hb_block_add_const(b, "v", hb_zeros(HB_SHAPE(0, 1, 1)));
+    hb_hybridize_with(b, true, &(hb_hybrid_options){.freeze = true});
+    hb_tensor *x = hb_ones(HB_SHAPE(1, 3, 5, 4));
+    for (int call = 0; call < 2; call++) {
+        hb_tensor *y = test_call_ok(b, x);
+        const int64_t *s = hb_tensor_shape(y);
+        ck_assert_msg(hb_tensor_ndim(y) == 4 && s[1] == 0 && s[2] == 3 && s[3] == 2,
+                      "call %d: not [1, 0, 3, 2]", call);
+        hb_tensor_release(y);
+    }
+    hb_tensor_release(x);
+    hb_block_release(b);
+}
+END_TEST
+
+/* Conv2d(0, …) takes its input channels from the first call, which runs like any other. */
+START_TEST(deferred_in_channels)
+{
+    hb_block *c = hb_conv2d_new(0, 4, 3, 3, &(hb_conv2d_options){.padding = {1, 1}}, true);
+    ck_assert_ptr_nonnull(c);
+    hb_tensor *x = hb_ones(HB_SHAPE(2, 5, 6, 6));
+    hb_tensor *y = test_call_ok(c, x);
+    const int64_t *w = hb_tensor_shape(hb_block_param(c, "weight"));
+    ck_assert_msg(w[0] == 4 && w[1] == 5 && w[2] == 3 && w[3] == 3,
+                  "weight not [4, 5, 3, 3]");
+    hb_tensor *y2 = test_call_ok(c, x);
+    ck_assert_double_eq(rel_error(y, y2), 0);
+    hb_tensor_release(x), hb_tensor_release(y), hb_tensor_release(y2);
+    hb_block_release(c);
+}
+END_TEST
+
+/* bn(x), then a branch on a value computed after it: the plan's guard is read after the batch
+ * norm ran. A call the guard sends back to eager must not have moved the running statistics
+ * already: they move once per call, as in an eager twin. */
+static hb_tensor *branchy_forward(hb_block *self, hb_tensor *x)
+{
+    hb_tensor *y = hb_block_call(hb_block_child(self, "bn"), x);
+    if (hb_test(hb_gt(hb_mean(hb_add(y, x)), 0.0f)))
+        return hb_relu(y);
+    return hb_neg(y);
+}
+
+static hb_block *branchy_new(void)
+{
+    hb_block *b = hb_block_new("Branchy", branchy_forward);
+    hb_block_add_child(b, "bn", hb_batch_norm2d_new(3, 1e-5f, 0.1f));
+    return b;
+}
+
+static void assert_same_stats(hb_block *a, hb_block *b, const char *when)
+{
+    static const char *const names[] = {"running_mean", "running_var"};
+    for (int i = 0; i < 2; i++) {
+        const hb_tensor *ra = hb_block_param(hb_block_child(a, "bn"), names[i]);
+        const hb_tensor *rb = hb_block_param(hb_block_child(b, "bn"), names[i]);
+        ck_assert_msg(rel_error(ra, rb) <= 1e-6, "%s: %s differs by %g", when, names[i],
+                      rel_error(ra, rb));
+    }
+}
+
+START_TEST(side_exit_writes_statistics_once)
+{
+    hb_block *h = branchy_new(), *e = branchy_new();
+    hb_hybridize(h, true);
+    hb_rng rng;
+    hb_rng_seed(&rng, 5);
+    hb_tensor *r = hb_randn(HB_SHAPE(2, 3, 4, 4), &rng);
+    hb_tensor *pos = hb_add_scalar(r, 2.0f), *neg = hb_add_scalar(r, -2.0f);
+    hb_tensor *const order[] = {pos, pos, neg, neg, pos, neg};
+    for (int i = 0; i < (int)ARRAY_LEN(order); i++) {
+        hb_tensor *yh = test_call_ok(h, order[i]), *ye = test_call_ok(e, order[i]);
+        ck_assert_msg(rel_error(yh, ye) <= 1e-6, "call %d: %g", i, rel_error(yh, ye));
+        hb_tensor_release(yh), hb_tensor_release(ye);
+        char when[32];
+        snprintf(when, sizeof when, "after call %d", i);
+        assert_same_stats(h, e, when);
+    }
+    hb_tensor_release(r), hb_tensor_release(pos), hb_tensor_release(neg);
+    hb_block_release(h), hb_block_release(e);
+}
+END_TEST
+
+/* Setting a child's mode drops the parent's plans too: the parent was traced with the child's
+ * old mode baked in. */
+START_TEST(child_mode_drops_parent_plans)
+{
+    hb_block *h = branchy_new(), *e = branchy_new();
+    hb_hybridize(h, true);
+    hb_rng rng;
+    hb_rng_seed(&rng, 6);
+    hb_tensor *r = hb_randn(HB_SHAPE(2, 3, 4, 4), &rng), *x = hb_add_scalar(r, 1.0f);
+    hb_tensor_release(r);
+    for (int round = 0; round < 2; round++) {
+        for (int call = 0; call < 3; call++) {
+            hb_tensor *yh = test_call_ok(h, x), *ye = test_call_ok(e, x);
+            ck_assert_msg(rel_error(yh, ye) <= 1e-6, "round %d call %d: %g", round, call,
+                          rel_error(yh, ye));
+            hb_tensor_release(yh), hb_tensor_release(ye);
+            assert_same_stats(h, e, round ? "inference" : "training");
+        }
+        /* the child alone, not the parent */
+        hb_block_set_training(hb_block_child(h, "bn"), false);
+        hb_block_set_training(hb_block_child(e, "bn"), false);
+    }
+    hb_tensor_release(x);
+    hb_block_release(h), hb_block_release(e);
+}
+END_TEST
+
+/* Dumping a block in training mode traces one call, which must leave the running statistics
+ * where they were: a dump changes nothing. */
+START_TEST(dump_leaves_statistics)
+{
+    hb_block *b = branchy_new();
+    hb_tensor *x = hb_full(HB_SHAPE(2, 3, 4, 4), 3.0f);
+    hb_tensor *rm = hb_block_param(hb_block_child(b, "bn"), "running_mean");
+    FILE *f = tmpfile();
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(hb_block_dump(b, x, NULL, false, f), HB_OK);
+    ck_assert_int_eq(hb_block_dump(b, x, "all", false, f), HB_OK);
+    fclose(f);
+    for (int c = 0; c < 3; c++)
+        ck_assert_float_eq(hb_tensor_cdata(rm)[c], 0.0f);
+    hb_tensor *y = test_call_ok(b, x); /* a call does move them */
+    ck_assert_float_eq_tol(hb_tensor_cdata(rm)[0], 0.3f, 1e-6f);
+    hb_tensor_release(y), hb_tensor_release(x);
+    hb_block_release(b);
 }
 END_TEST
 
@@ -646,8 +793,13 @@ static Suite *conv_suite(void)
     tcase_add_loop_test(tc, every_path_matches_pytorch, 0, 10);
     tcase_add_test(tc, bad_shapes_are_named);
     tcase_add_test(tc, max_pool_propagates_nan);
-    tcase_add_loop_test(tc, passes_keep_semantics, 0, 5);
+    tcase_add_loop_test(tc, passes_keep_semantics, 0, 6);
     tcase_add_test(tc, mode_changes_drop_plans);
+    tcase_add_test(tc, no_output_channels);
+    tcase_add_test(tc, deferred_in_channels);
+    tcase_add_test(tc, side_exit_writes_statistics_once);
+    tcase_add_test(tc, child_mode_drops_parent_plans);
+    tcase_add_test(tc, dump_leaves_statistics);
     suite_add_tcase(s, tc);
     TCase *rn = tcase_create("resnet");
     tcase_set_timeout(rn, 300);

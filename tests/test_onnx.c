@@ -302,17 +302,23 @@ static size_t put_int(unsigned char *p, int field, uint64_t v)
 }
 
 /* NodeProto: input 1, output 2, name 3, op_type 4, attribute 5; AttributeProto: name 1, i 3,
- * type 20 (INT = 2); GraphProto: node 1, name 2, input 11, output 12; ValueInfoProto: name 1;
+ * ints 8, type 20 (INT = 2, INTS = 7); GraphProto: node 1, name 2, input 11, output 12; ValueInfoProto: name 1;
  * ModelProto: ir_version 1, graph 7, opset_import 8 (OperatorSetIdProto: domain 1, version 2). */
-static hb_block *one_node_model(const char *op, const char *attr_name, int64_t attr_value,
-                                int opset)
+static hb_block *node_model(const char *op, const char *attr_name, const int64_t *values,
+                            int count, int opset)
 {
-    unsigned char node[256], at[64], g[512], vi[32], vo[32], os[16], model[1024];
+    unsigned char node[256], at[128], g[512], vi[32], vo[32], os[16], model[1024];
     size_t na = 0, nn = 0, ng = 0, nm = 0, nvi, nvo, nos;
     if (attr_name) {
         na += put_str(at + na, 1, attr_name);
-        na += put_int(at + na, 3, (uint64_t)attr_value);
-        na += put_int(at + na, 20, 2);
+        if (count < 0) { /* one int (i, INT) */
+            na += put_int(at + na, 3, (uint64_t)values[0]);
+            na += put_int(at + na, 20, 2);
+        } else { /* a list (ints 8, INTS = 7) */
+            for (int i = 0; i < count; i++)
+                na += put_int(at + na, 8, (uint64_t)values[i]);
+            na += put_int(at + na, 20, 7);
+        }
     }
     nn += put_str(node + nn, 1, "x");
     nn += put_str(node + nn, 2, "y");
@@ -333,6 +339,12 @@ static hb_block *one_node_model(const char *op, const char *attr_name, int64_t a
     return hb_onnx_load_buffer(model, nm, "one.onnx");
 }
 
+static hb_block *one_node_model(const char *op, const char *attr_name, int64_t attr_value,
+                                int opset)
+{
+    return node_model(op, attr_name, &attr_value, -1, opset);
+}
+
 START_TEST(unsupported_is_named)
 {
     hb_block *ok = one_node_model("Relu", NULL, 0, 13);
@@ -348,6 +360,34 @@ START_TEST(unsupported_is_named)
     assert_refused(one_node_model("MaxPool", "ceil_mode", 1, 11), "(MaxPool, opset 11)",
                    "ceil_mode 1");
     assert_refused(one_node_model("Relu", NULL, 0, 5), "one.onnx", "opset 5");
+}
+END_TEST
+
+/* Attribute values hybrid's ints cannot hold, or that do not fit the input, are refused with
+ * the node named: at load where the value alone is wrong, at the call where the input decides. */
+START_TEST(bad_attribute_values_are_named)
+{
+    static const int64_t zero_kernel[] = {0, 2}, negative_pad[] = {0, -1, 0, 0},
+                         huge_stride[] = {1, (int64_t)1 << 40}, perm_short[] = {0};
+    assert_refused(node_model("MaxPool", "kernel_shape", zero_kernel, 2, 13), "(MaxPool, opset 13)",
+                   "kernel_shape value 0 out of range");
+    assert_refused(node_model("AveragePool", "pads", negative_pad, 4, 13),
+                   "(AveragePool, opset 13)", "pads value -1 out of range");
+    assert_refused(node_model("MaxPool", "strides", huge_stride, 2, 13), "(MaxPool, opset 13)",
+                   "strides value 1099511627776 out of range");
+    assert_refused(one_node_model("Unsqueeze", NULL, 0, 13), "(Unsqueeze, opset 13)",
+                   "no axes input");
+    /* a perm shorter than the input: refused when the input's rank is known */
+    hb_block *t = node_model("Transpose", "perm", perm_short, 1, 13);
+    ck_assert_msg(t != NULL, "%s", hb_last_error());
+    hb_tensor *x = hb_zeros(HB_SHAPE(2, 3));
+    ck_assert_ptr_null(hb_block_call(t, x));
+    ck_assert_msg(strstr(hb_last_error(), "perm has 1 axes, the input 2") &&
+                      strstr(hb_last_error(), "Transpose"),
+                  "%s", hb_last_error());
+    hb_clear_error();
+    hb_tensor_release(x);
+    hb_block_release(t);
 }
 END_TEST
 
@@ -491,6 +531,7 @@ int main(void)
     tcase_add_test(tc, bad_files_are_named);
     tcase_add_test(tc, fuzzer_finds_stay_fixed);
     tcase_add_test(tc, unsupported_is_named);
+    tcase_add_test(tc, bad_attribute_values_are_named);
     tcase_add_loop_test(tc, export_round_trips, 0, (int)ARRAY_LEN(exported));
     tcase_add_test(tc, export_runs_in_onnxruntime);
     tcase_add_test(tc, export_refusals_are_named);

@@ -756,3 +756,45 @@ bool hb_block_find_tensor(hb_block *root, const hb_tensor *t, char *name, size_t
     hb_block_walk(root, find_visit, &c);
     return c.found;
 }
+
+/* ---- constants set aside around a trace ---------------------------------------------------- */
+
+
+void hb_consts_free(hb_saved_consts *s)
+{
+    for (int i = 0; s->copies && i < s->sd.count; i++)
+        hb_free(s->copies[i]);
+    hb_free(s->copies);
+    hb_state_dict_free(&s->sd);
+}
+
+bool hb_consts_save(hb_block *b, hb_saved_consts *s)
+{
+    *s = (hb_saved_consts){0};
+    if (hb_block_state_dict(b, &s->sd) != HB_OK)
+        return false;
+    s->copies = hb_calloc((size_t)s->sd.count + 1, sizeof *s->copies);
+    for (int i = 0; s->copies && i < s->sd.count; i++) {
+        const hb_named_tensor *n = &s->sd.items[i];
+        if (n->trainable || !n->value)
+            continue;
+        size_t bytes = sizeof(float) * (size_t)n->value->numel;
+        if (!(s->copies[i] = hb_malloc(bytes + 1))) {
+            hb_consts_free(s);
+            return false;
+        }
+        memcpy(s->copies[i], n->value->data, bytes);
+    }
+    if (!s->copies)
+        hb_state_dict_free(&s->sd);
+    return s->copies != NULL;
+}
+
+void hb_consts_restore(hb_saved_consts *s)
+{
+    for (int i = 0; i < s->sd.count; i++)
+        if (s->copies[i])
+            memcpy(s->sd.items[i].value->data, s->copies[i],
+                   sizeof(float) * (size_t)s->sd.items[i].value->numel);
+    hb_consts_free(s);
+}

@@ -113,6 +113,17 @@ typedef struct hb_param {
 hb_block *hb_block_new_with(const char *type, hb_forward_fn forward, const void *state,
                             size_t size);
 
+/* The tree's constants as they are before a traced forward that runs eagerly only to record
+ * (a training step's, a dump's, an export's): a training-mode batch norm writes its running
+ * statistics, and that call must leave them as they were (block.c). */
+typedef struct hb_saved_consts {
+    hb_state_dict sd;
+    float **copies; /* per entry: the values, or NULL for a parameter */
+} hb_saved_consts;
+bool hb_consts_save(hb_block *b, hb_saved_consts *s); /* false: out of memory */
+void hb_consts_restore(hb_saved_consts *s);          /* puts them back, frees s */
+void hb_consts_free(hb_saved_consts *s);             /* frees s, changes nothing */
+
 /* The parameter or constant called name in b itself, or NULL; sets no error. */
 hb_param *hb_block_find_param(const hb_block *b, const char *name);
 

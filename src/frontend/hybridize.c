@@ -29,6 +29,7 @@ typedef struct plan_entry {
     atomic_long hits, side_exits; /* runs that finished, runs a guard sent away */
     char *path; /* the guards' expected outcomes in order ("110"): which path this plan is */
     char jit_note[200]; /* why fused groups run interpreted, if they do */
+    unsigned epoch; /* hb_plans_epoch when compiled: a later drop anywhere makes it stale */
 } plan_entry;
 
 struct hb_hybrid {
@@ -259,6 +260,7 @@ static plan_entry *compile(hb_graph *g, int nodes_traced, bool interpret, char *
         return NULL;
     }
     atomic_init(&e->refs, 1);
+    e->epoch = atomic_load(&hb_plans_epoch);
     e->graph = g;
     e->sig = g->values[g->input].shape;
     e->nodes_traced = nodes_traced;
@@ -314,9 +316,18 @@ static int lookup(hb_hybrid *h, const hb_shape *sig, plan_entry **found)
 {
     int n = 0;
     plan_entry *recent = NULL;
+    unsigned epoch = atomic_load(&hb_plans_epoch);
     pthread_mutex_lock(&h->lock);
     for (int i = 0; i < h->nplans; i++) {
         plan_entry *e = h->plans[i];
+        /* Plans are dropped down the tree (a child's mode changed, its weights loaded, an
+         * ONNX input rebound), and a parent traced with the child's old state must go too:
+         * any drop since this plan was compiled makes it stale. */
+        if (e->epoch != epoch) {
+            entry_release(e);
+            h->plans[i--] = h->plans[--h->nplans];
+            continue;
+        }
         if (hb_shape_equal(&e->sig, sig)) {
             int k = n++;
             while (k > 0 && atomic_load(&found[k - 1]->hits) < atomic_load(&e->hits)) {
@@ -496,15 +507,22 @@ int hb_plan_num_instructions(const hb_plan *p) { return p ? p->ninstrs : -1; }
 int64_t hb_plan_arena_bytes(const hb_plan *p) { return p ? p->arena_bytes : -1; }
 int hb_graph_num_nodes(const hb_graph *g) { return g ? g->nnodes : -1; }
 
-/* b's graph traced on x (a call that runs eagerly while it records), or NULL with the error. */
+/* b's graph traced on x (a call that runs eagerly while it records, and leaves the block's
+ * constants as they were: a dump or an export changes nothing), or NULL with the error. */
 static hb_graph *trace(hb_block *b, hb_tensor *x, bool freeze)
 {
+    hb_saved_consts consts;
+    if (!hb_consts_save(b, &consts))
+        return hb_fail(HB_ERR_NOMEM, "out of memory starting a trace"), NULL;
     hb_island_hook = run_island;
     hb_trace *tr = hb_trace_begin(b, x, b->name ? b->name : b->type, freeze);
-    if (!tr)
+    if (!tr) {
+        hb_consts_free(&consts);
         return hb_fail(HB_ERR_NOMEM, "out of memory starting a trace"), NULL;
+    }
     hb_tensor *y = hb_block_call_eager(b, x, NULL);
     hb_graph *g = hb_trace_end(tr, y);
+    hb_consts_restore(&consts);
     if (hb_frame_depth() == 0)
         hb_tensor_release(y); /* else the caller's frame owns it */
     if (!g && y)

@@ -14,6 +14,7 @@
 #include "onnx.pb-c.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -451,6 +452,12 @@ static bool window(call *c, int dims, int *k, int *stride, int *pad, int *dil)
     size_t nk, ns, np, nd;
     const int64_t *ks = attr_ints(p, "kernel_shape", &nk), *ss = attr_ints(p, "strides", &ns);
     const int64_t *ps = attr_ints(p, "pads", &np), *ds = attr_ints(p, "dilations", &nd);
+    if (dims != 1 && dims != 2)
+        return call_fail(c, HB_ERR_UNSUPPORTED, "a %d-D window (only 1-D and 2-D)", dims), false;
+    if ((ks && nk != (size_t)dims) || (ss && ns != (size_t)dims) ||
+        (ps && np != 2 * (size_t)dims) || (ds && nd != (size_t)dims))
+        return call_fail(c, HB_ERR_FORMAT, "kernel_shape, strides, pads or dilations of the "
+                         "wrong length for a %d-D window", dims), false;
     for (int i = 0; i < 2; i++) {
         int j = i - (2 - dims); /* the attribute's index; a 1-D window's row: none */
         bool has = j >= 0;
@@ -529,9 +536,9 @@ static bool run_global_avg_pool(call *c) { return set_t(c, 0, hb_global_avg_pool
 static bool run_batch_norm(call *c)
 {
     const Onnx__NodeProto *p = c->n->p;
+    /* inference: the running statistics are read, never moved (momentum plays no part) */
     return set_t(c, 0, hb_batch_norm(in_t(c, 0), in_t(c, 3), in_t(c, 4), in_t(c, 1), in_t(c, 2),
-                                     false, 1.0f - attr_float(p, "momentum", 0.9f),
-                                     attr_float(p, "epsilon", 1e-5f)));
+                                     false, 0.1f, attr_float(p, "epsilon", 1e-5f)));
 }
 
 /* [d0 · … · d(axis−1), d(axis) · … ] */
@@ -630,15 +637,16 @@ static bool run_transpose(call *c)
     size_t np;
     const int64_t *perm = attr_ints(c->n->p, "perm", &np);
     int want[HB_MAX_DIMS], at[HB_MAX_DIMS]; /* want[i]: the input axis output axis i shows */
-    for (int i = 0; i < nd; i++) {
-        want[i] = perm ? (int)perm[i] : nd - 1 - i;
-        at[i] = i; /* at[i]: the input axis now at position i */
-    }
     if (perm && np != (size_t)nd)
         return call_fail(c, HB_ERR_SHAPE, "perm has %zu axes, the input %d", np, nd), false;
     for (int i = 0; i < nd; i++) {
-        if (want[i] < 0 || want[i] >= nd)
-            return call_fail(c, HB_ERR_ARG, "perm names axis %d of %d", want[i], nd), false;
+        if (perm && (perm[i] < 0 || perm[i] >= nd))
+            return call_fail(c, HB_ERR_ARG, "perm names axis %lld of %d", (long long)perm[i],
+                             nd), false;
+        want[i] = perm ? (int)perm[i] : nd - 1 - i;
+        at[i] = i; /* at[i]: the input axis now at position i */
+    }
+    for (int i = 0; i < nd; i++) {
         int j = i;
         while (j < nd && at[j] != want[i])
             j++;
@@ -1030,6 +1038,24 @@ static hb_status check_values(const model *m, const Onnx__NodeProto *p)
         return node_fail(m, p, HB_ERR_UNSUPPORTED, "ceil_mode 1");
     if (attr_int(p, "storage_order", 0) != 0)
         return node_fail(m, p, HB_ERR_UNSUPPORTED, "storage_order 1");
+    /* window sizes as hybrid's ints: kernel, strides, dilations >= 1, pads >= 0, group >= 1 */
+    static const struct { const char *name; int64_t lo; } ranges[] = {
+        {"kernel_shape", 1}, {"strides", 1}, {"dilations", 1}, {"pads", 0}};
+    for (size_t r = 0; r < HB_ARRAY_LEN(ranges); r++) {
+        size_t nv;
+        const int64_t *v = attr_ints(p, ranges[r].name, &nv);
+        for (size_t i = 0; v && i < nv; i++)
+            if (v[i] < ranges[r].lo || v[i] > INT_MAX)
+                return node_fail(m, p, HB_ERR_FORMAT, "%s value %lld out of range",
+                                 ranges[r].name, (long long)v[i]);
+    }
+    if (attr(p, "group") && (attr_int(p, "group", 1) < 1 || attr_int(p, "group", 1) > INT_MAX))
+        return node_fail(m, p, HB_ERR_FORMAT, "group %lld", (long long)attr_int(p, "group", 1));
+    if (strcmp(t, "BatchNormalization") == 0 && !(attr_float(p, "epsilon", 1e-5f) > 0.0f))
+        return node_fail(m, p, HB_ERR_UNSUPPORTED, "epsilon %g (must be positive)",
+                         attr_float(p, "epsilon", 1e-5f));
+    if (strcmp(t, "Unsqueeze") == 0 && m->opset >= 13 && p->n_input < 2)
+        return node_fail(m, p, HB_ERR_FORMAT, "no axes input (opset 13 and later)");
     bool pool = strcmp(t, "MaxPool") == 0 || strcmp(t, "AveragePool") == 0;
     if (pool && !k)
         return node_fail(m, p, HB_ERR_FORMAT, "no kernel_shape");

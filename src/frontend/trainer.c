@@ -192,53 +192,6 @@ static bool island_with_params(const hb_graph *g, char *err, size_t err_size)
     return false;
 }
 
-/* The tree's constants as they are before a traced forward, which runs eagerly and may write
- * some (a batch norm's running statistics in training mode): the plan then makes the step's
- * writes, so the trace's are undone (and a dump changes nothing). */
-typedef struct saved_consts {
-    hb_state_dict sd;
-    float **copies; /* per entry: the values, or NULL for a parameter */
-} saved_consts;
-
-static void consts_free(saved_consts *s)
-{
-    for (int i = 0; s->copies && i < s->sd.count; i++)
-        hb_free(s->copies[i]);
-    hb_free(s->copies);
-    hb_state_dict_free(&s->sd);
-}
-
-static bool consts_save(hb_block *b, saved_consts *s)
-{
-    *s = (saved_consts){0};
-    if (hb_block_state_dict(b, &s->sd) != HB_OK)
-        return false;
-    s->copies = hb_calloc((size_t)s->sd.count + 1, sizeof *s->copies);
-    for (int i = 0; s->copies && i < s->sd.count; i++) {
-        const hb_named_tensor *n = &s->sd.items[i];
-        if (n->trainable || !n->value)
-            continue;
-        size_t bytes = sizeof(float) * (size_t)n->value->numel;
-        if (!(s->copies[i] = hb_malloc(bytes + 1))) {
-            consts_free(s);
-            return false;
-        }
-        memcpy(s->copies[i], n->value->data, bytes);
-    }
-    if (!s->copies)
-        hb_state_dict_free(&s->sd);
-    return s->copies != NULL;
-}
-
-static void consts_restore(saved_consts *s)
-{
-    for (int i = 0; i < s->sd.count; i++)
-        if (s->copies[i])
-            memcpy(s->sd.items[i].value->data, s->copies[i],
-                   sizeof(float) * (size_t)s->sd.items[i].value->numel);
-    consts_free(s);
-}
-
 /* Traces the forward and loss on x and target, then compiles it as a training step. NULL with
  * the error set (and in err, for explain); *ran false if the forward or the loss itself
  * failed (the caller's mistake, not the compiler's). */
@@ -246,8 +199,8 @@ static step_plan *compile_step(hb_trainer *t, hb_tensor *x, hb_tensor *target, c
                                FILE *dump, char *err, size_t err_size, bool *ran)
 {
     *ran = false;
-    saved_consts consts;
-    if (!consts_save(t->block, &consts)) {
+    hb_saved_consts consts;
+    if (!hb_consts_save(t->block, &consts)) {
         snprintf(err, err_size, "out of memory starting a trace");
         hb_fail(HB_ERR_NOMEM, "%s", err);
         return NULL;
@@ -260,7 +213,7 @@ static step_plan *compile_step(hb_trainer *t, hb_tensor *x, hb_tensor *target, c
         if (tr)
             hb_graph_free(hb_trace_end(tr, NULL));
         hb_free(e);
-        consts_free(&consts);
+        hb_consts_free(&consts);
         snprintf(err, err_size, "out of memory starting a trace");
         hb_fail(HB_ERR_NOMEM, "%s", err);
         return NULL;
@@ -273,7 +226,7 @@ static step_plan *compile_step(hb_trainer *t, hb_tensor *x, hb_tensor *target, c
     hb_grad_on = was_on;
     e->graph = hb_trace_end(tr, l);
     hb_tensor_release(y), hb_tensor_release(l);
-    consts_restore(&consts);
+    hb_consts_restore(&consts);
     if (!e->graph) {
         hb_status st = l ? HB_ERR_NOMEM : hb_last_status();
         snprintf(err, err_size, "%s", l ? "out of memory while tracing" : hb_last_error());

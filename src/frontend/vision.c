@@ -177,9 +177,9 @@ typedef struct conv_state {
 static hb_tensor *conv_forward(hb_block *self, hb_tensor *x)
 {
     conv_state *s = hb_block_state(self);
-    hb_tensor *w = hb_block_param(self, "weight");
+    hb_param *p = hb_block_find_param(self, "weight");
+    hb_tensor *w = p->value; /* (hb_block_param would call a deferred one an error) */
     if (!w) { /* in-channels deferred: the first input's */
-        hb_param *p = hb_block_find_param(self, "weight");
         if (hb_tensor_ndim(x) != 4) {
             char b[96];
             return hb_fail(HB_ERR_SHAPE, "Conv2d: input %s needs [N, C, H, W]",

@@ -371,7 +371,10 @@ static hb_status rule_gemm(rule_ctx *c)
 /* Output size along one spatial axis, or -1 if the (dilated) window does not fit. */
 static int64_t window_out(int64_t in, int64_t k, int stride, int pad, int dil)
 {
-    int64_t span = (int64_t)dil * (k - 1) + 1, room = in + 2 * (int64_t)pad - span;
+    int64_t span;
+    if (k < 1 || !hb_mul_ok(dil, k - 1, &span) || span > INT64_MAX - 1 - 2 * (int64_t)INT_MAX)
+        return -1; /* a window no input could hold */
+    int64_t room = in + 2 * (int64_t)pad - (span + 1);
     return room < 0 ? -1 : room / stride + 1;
 }
 
@@ -468,6 +471,8 @@ static hb_status pool_shape(rule_ctx *c, const hb_shape *x, hb_shape *out)
         return HB_ERR_ARG;
     if (x->ndim != 4)
         return fail(c, HB_ERR_SHAPE, "needs an input [N, C, H, W], got %s", S(x));
+    if (x->dim[2] == 0 || x->dim[3] == 0) /* a window over padding alone has no maximum */
+        return fail(c, HB_ERR_SHAPE, "input %s has an empty plane", S(x));
     *out = *x;
     for (int i = 0; i < 2; i++) {
         out->dim[2 + i] = window_out(x->dim[2 + i], c->at->win.kernel[i], c->at->win.stride[i],

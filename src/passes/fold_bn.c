@@ -22,7 +22,7 @@ static const float *channel_const(const hb_graph *g, int v, int64_t c, int *step
     int64_t n = hb_shape_numel(s);
     if (n == 1 && s->ndim <= 4) {
         *step = 0;
-        return val->data;
+        return isfinite(val->data[0]) ? val->data : NULL;
     }
     bool chan = (s->ndim == 3 || (s->ndim == 4 && s->dim[0] == 1)) &&
                 s->dim[s->ndim - 3] == c && s->dim[s->ndim - 2] == 1 && s->dim[s->ndim - 1] == 1;
@@ -43,6 +43,8 @@ static bool fold_at(hb_graph *g, int i, const int *uses, const bool *live, hb_pa
         return false;
     const hb_shape out = g->values[n->output].shape;
     int64_t c = out.dim[1];
+    if (c == 0)
+        return false; /* no channels: nothing to fold */
     float *s = hb_malloc(sizeof(float) * (size_t)c * 2 + 1), *t = s ? s + c : NULL;
     if (!s)
         return false;

@@ -1,7 +1,12 @@
 /* Guard hoisting: each guard moves up to just after the node computing what it tests. A plan
  * then leaves at a failed guard as early as it can — before running work (above all an eager
  * island, which may have effects) that the call will redo eagerly anyway. Guards read one
- * value and write nothing, so moving them earlier changes no result. */
+ * value and write nothing, so moving them earlier changes no result.
+ *
+ * In-place writes (assign: a training-mode batch norm's running statistics) go last, after
+ * every guard: a call that leaves the plan is run again eagerly, and a write made before the
+ * exit would be made twice. Nothing reads a destination after its assign (the verifier
+ * refuses that), so writing later changes no result either. */
 #include "pass.h"
 
 #include <string.h>
@@ -21,13 +26,16 @@ hb_status hb_pass_hoist_guards(hb_graph *g, const hb_pass_opts *opts, hb_pass_st
         if (g->nodes[i].op == HB_OP_GUARD && g->values[g->nodes[i].inputs[0]].kind != HB_VAL_NODE)
             order[n++] = i;
     for (int i = 0; i < g->nnodes; i++) {
-        if (g->nodes[i].op == HB_OP_GUARD)
+        if (g->nodes[i].op == HB_OP_GUARD || g->nodes[i].op == HB_OP_ASSIGN)
             continue;
         order[n++] = i;
         for (int j = i + 1; j < g->nnodes; j++)
             if (g->nodes[j].op == HB_OP_GUARD && g->nodes[j].inputs[0] == g->nodes[i].output)
                 order[n++] = j;
     }
+    for (int i = 0; i < g->nnodes; i++)
+        if (g->nodes[i].op == HB_OP_ASSIGN)
+            order[n++] = i;
     for (int k = 0; k < n; k++) {
         moved[k] = g->nodes[order[k]];
         stats->rewrites += order[k] != k && moved[k].op == HB_OP_GUARD;

@@ -6,7 +6,8 @@
  *
  * A training step's update — an elementwise node whose result an assign then copies over a
  * parameter or optimizer state — is written straight into that memory instead, when nothing
- * after the node reads the old values (the assign's copy is then a no-op). */
+ * after the node reads the old values and no guard after it can still send the call back to
+ * eager (the assign's copy is then a no-op). */
 #include "pass.h"
 
 #include <string.h>
@@ -101,9 +102,13 @@ static int updates_in_place(hb_graph *g)
         for (int j = 0; j < node->ninputs && ok; j++) /* a broadcast read of dst would see new */
             ok = node->inputs[j] != dst ||
                  hb_shape_equal(&g->values[dst].shape, &sv->shape);
-        for (int k = n + 1; k < g->nnodes && ok; k++) /* no later reader of the old values */
+        /* no later reader of the old values, and no guard after the write: a call a guard
+         * sends back to eager must find them untouched (hoist_guards put assigns last) */
+        for (int k = n + 1; k < g->nnodes && ok; k++) {
+            ok = g->nodes[k].op != HB_OP_GUARD;
             for (int j = 0; j < g->nodes[k].ninputs && ok; j++)
                 ok = g->nodes[k].inputs[j] != dst || k == i;
+        }
         if (ok) {
             sv->alias = dst;
             count++;

@@ -577,8 +577,8 @@ START_TEST(child_mode_drops_parent_plans)
 }
 END_TEST
 
-/* Dumping a block in training mode traces one call, which must leave the running statistics
- * where they were: a dump changes nothing. */
+/* Dumping (or trying to export) a block in training mode traces one call, which must leave
+ * the running statistics where they were: neither changes anything. */
 START_TEST(dump_leaves_statistics)
 {
     hb_block *b = branchy_new();
@@ -589,6 +589,10 @@ START_TEST(dump_leaves_statistics)
     ck_assert_int_eq(hb_block_dump(b, x, NULL, false, f), HB_OK);
     ck_assert_int_eq(hb_block_dump(b, x, "all", false, f), HB_OK);
     fclose(f);
+    /* export refuses the running statistics' writes, after tracing them */
+    ck_assert_int_ne(hb_onnx_export(b, x, temp_path("bn-training.onnx")), HB_OK);
+    ck_assert_msg(strstr(hb_last_error(), "assign at Branchy/bn"), "%s", hb_last_error());
+    hb_clear_error();
     for (int c = 0; c < 3; c++)
         ck_assert_float_eq(hb_tensor_cdata(rm)[c], 0.0f);
     hb_tensor *y = test_call_ok(b, x); /* a call does move them */

@@ -189,7 +189,8 @@ RULE(DIV)
 /* g to the larger (smaller) input; half to each where they tie, as PyTorch does. */
 static void grad_extremum(hb_tensor *g, hb_tensor *a, hb_tensor *b, bool max)
 {
-    hb_tensor *d = hb_sub(a, b), *tie = hb_mul_scalar(hb_eq(d, 0.0f), 0.5f);
+    hb_tensor *d = hb_sub(a, b), *eq = hb_eq(d, 0.0f);
+    hb_tensor *tie = done(eq, hb_mul_scalar(eq, 0.5f));
     hb_tensor *wins = max ? hb_gt(d, 0.0f) : hb_lt(d, 0.0f), *loses = max ? hb_lt(d, 0.0f)
                                                                         : hb_gt(d, 0.0f);
     add_grad(a, unbroadcast(mul2(hb_tensor_copy(g), hb_add(wins, tie)), &a->shape));

@@ -216,9 +216,14 @@ typedef struct hb_pool2d_options {
     int kernel[2]; /* required */
     int stride[2]; /* 0: the kernel size */
     int padding[2]; /* at most half the kernel */
+    bool ceil_mode; /* output sizes round up: a last, partial window (PyTorch's ceil_mode) */
+    bool exclude_padding; /* average pool: divide by the inputs in the window alone
+                           * (PyTorch's count_include_pad=False; ONNX's default) */
 } hb_pool2d_options;
 /* Windows that hang over the padding: max pool ignores it (-inf), average pool counts it as
- * zeros (PyTorch's count_include_pad=True); output sizes round down (ceil_mode=False). */
+ * zeros unless exclude_padding; output sizes round down unless ceil_mode, and with ceil_mode a
+ * window must start inside the input or its left padding (PyTorch's rule). A ceil-mode
+ * window's overhang beyond the padding never counts. */
 hb_tensor *hb_max_pool2d(hb_tensor *x, const hb_pool2d_options *o);
 hb_tensor *hb_avg_pool2d(hb_tensor *x, const hb_pool2d_options *o);
 /* The mean of each channel's plane: [N, C, H, W] -> [N, C, 1, 1] (AdaptiveAvgPool2d(1)). */

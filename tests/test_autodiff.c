@@ -120,8 +120,13 @@ static hb_tensor *f_conv_depthwise(hb_tensor *const *in)
 }
 OP2(f_conv_1x1, hb_conv2d_nobias(a, b, NULL))
 OP2(f_conv_1x1_s2, hb_conv2d_nobias(a, b, &(hb_conv2d_options){.stride = {2, 2}}))
-OP1(f_max_pool, hb_max_pool2d(x, &(hb_pool2d_options){{3, 3}, {2, 2}, {1, 1}}))
-OP1(f_avg_pool, hb_avg_pool2d(x, &(hb_pool2d_options){{3, 2}, {2, 1}, {1, 1}}))
+OP1(f_max_pool, hb_max_pool2d(x, &(hb_pool2d_options){.kernel = {3, 3}, .stride = {2, 2},
+                                                     .padding = {1, 1}}))
+OP1(f_avg_pool, hb_avg_pool2d(x, &(hb_pool2d_options){.kernel = {3, 2}, .stride = {2, 1},
+                                                     .padding = {1, 1}}))
+OP1(f_avg_pool_ceil, hb_avg_pool2d(x, &(hb_pool2d_options){.kernel = {3, 2}, .stride = {2, 2},
+                                                          .padding = {1, 1}, .ceil_mode = true,
+                                                          .exclude_padding = true}))
 OP1(f_gap, hb_global_avg_pool2d(x))
 static hb_tensor *f_bn_train(hb_tensor *const *in)
 {
@@ -176,6 +181,7 @@ static const fd_case cases[] = {
     {"conv2d 1x1 stride 2", f_conv_1x1_s2, 2, {SH(1, 3, 5, 5), SH(2, 3, 1, 1)}, -1, 1, false},
     {"max_pool2d", f_max_pool, 1, {SH(2, 2, 5, 6)}, -10, 10, true},
     {"avg_pool2d", f_avg_pool, 1, {SH(2, 2, 5, 4)}, -1, 1, false},
+    {"avg_pool2d ceil, padding excluded", f_avg_pool_ceil, 1, {SH(1, 2, 6, 5)}, -1, 1, false},
     {"global_avg_pool2d", f_gap, 1, {SH(2, 3, 3, 2)}, -1, 1, false},
     {"batch_norm training", f_bn_train, 3, {SH(3, 2, 2, 3), SH(2), SH(2)}, 0.2f, 2, false},
     {"batch_norm inference", f_bn_eval, 5, {SH(2, 3, 2, 2), SH(3), SH(3), SH(3), SH(3)}, 0.5f, 2, false},

@@ -19,6 +19,8 @@ static const char *const case_names[] = {
     "conv_1x1_stride2", "conv_stem_7x7", "conv_wide_pad", "conv_winograd", "conv_winograd_odd",
     "max_3x3_s2_p1", "max_2x2",
     "avg_3x3_s2_p1", "avg_3x2_s1x2_p1x0", "bn_train", "bn_eval", "bn_train_momentum",
+    "max_ceil", "max_ceil_dropped", "avg_ceil", "avg_ceil_dropped", "avg_exclude_pad",
+    "avg_ceil_exclude_pad",
 };
 
 static hb_state_dict ref;
@@ -103,7 +105,7 @@ static hb_tensor *apply_case(const op_case *k, hb_tensor *const *in)
     }
     if (p[0] == 1 || p[0] == 2) {
         hb_pool2d_options o = {{(int)p[1], (int)p[2]}, {(int)p[3], (int)p[4]},
-                               {(int)p[5], (int)p[6]}};
+                               {(int)p[5], (int)p[6]}, p[7] != 0, p[8] != 0};
         return p[0] == 1 ? hb_max_pool2d(in[0], &o) : hb_avg_pool2d(in[0], &o);
     }
     return hb_batch_norm(in[0], in[3], in[4], in[1], in[2], p[1] != 0, p[2], p[3]);
@@ -273,7 +275,8 @@ START_TEST(max_pool_propagates_nan)
     float *d = hb_tensor_data(x);
     d[0] = NAN;          /* the corner: only window (0, 0) with padding 1 */
     d[3 * 7 + 4] = NAN;  /* inside: windows (1, 2) and (2, 2) */
-    hb_tensor *y = hb_max_pool2d(x, &(hb_pool2d_options){{3, 3}, {2, 2}, {1, 1}});
+    hb_tensor *y = hb_max_pool2d(x, &(hb_pool2d_options){.kernel = {3, 3}, .stride = {2, 2},
+                                                         .padding = {1, 1}});
     ck_assert_tensor_ok(y);
     const float *r = hb_tensor_cdata(y); /* [1, 1, 3, 4] */
     for (int i = 0; i < 3; i++)
@@ -339,6 +342,8 @@ START_TEST(bad_shapes_are_named)
             "inference needs the running mean and variance");
     REFUSED(hb_batch_norm(single, NULL, NULL, NULL, NULL, true, 0.1f, 1e-5f),
             "more than one value per channel");
+    REFUSED(hb_max_pool2d(x, &(hb_pool2d_options){.kernel = {2, 2}, .exclude_padding = true}),
+            "max_pool2d: exclude_padding is an average pool's");
     /* a window over padding alone would have no maximum */
     REFUSED(hb_max_pool2d(empty, &(hb_pool2d_options){.kernel = {2, 2}, .padding = {1, 1}}),
             "max_pool2d: input [1, 1, 0, 3] has an empty plane");

@@ -6,6 +6,7 @@
  * whose allocations fail one at a time. */
 #include "harness.h"
 #include "../src/ir/graph.h"
+#include "../src/passes/pass.h" /* hb_attrs_equal */
 
 #include <float.h>
 #include <math.h>
@@ -273,6 +274,14 @@ static hb_graph *all_ops_graph(void)
     int ap = NODE(g, HB_OP_AVG_POOL2D, ((hb_attrs){.win = pw}), "pool", img);
     NODE(g, HB_OP_AVG_POOL2D_GRAD, ((hb_attrs){.win = pw, .shape = SHAPE(1, 4, 7, 6)}), "pool",
          ap);
+    hb_window ceil = {.kernel = {3, 2}, .stride = {2, 2}, .pad = {1, 1}, .ceil_mode = 1};
+    NODE(g, HB_OP_MAX_POOL2D, ((hb_attrs){.win = ceil}), "pool", img);
+    hb_window excl = {.kernel = {3, 2}, .stride = {2, 2}, .pad = {1, 1}, .exclude_pad = 1};
+    NODE(g, HB_OP_AVG_POOL2D, ((hb_attrs){.win = excl}), "pool", img);
+    excl.ceil_mode = 1;
+    ap = NODE(g, HB_OP_AVG_POOL2D, ((hb_attrs){.win = excl}), "pool", img);
+    NODE(g, HB_OP_AVG_POOL2D_GRAD, ((hb_attrs){.win = excl, .shape = SHAPE(1, 4, 7, 6)}),
+         "pool", ap);
     int chan = leaf(g, HB_VAL_CONST, "bn.scale", SHAPE(6, 1, 1));
     p = PROG(3, INS(MUL, 0, 1), INS(ADD, 3, 2), INS(RELU, 4, 0));
     NODE(g, HB_OP_FUSED_CONV, ((hb_attrs){.win = cw, .prog = &p}), "conv", img, k, chan, y);
@@ -539,6 +548,14 @@ START_TEST(round_trip)
     ck_assert_int_eq(back->nnodes, g->nnodes);
     ck_assert_int_eq(back->nvalues, g->nvalues);
     ck_assert_str_eq(back->name, g->name);
+    for (int i = 0; i < g->nnodes; i++) { /* what the text carries, not just what it says */
+        const hb_node *a = &g->nodes[i], *b = &back->nodes[i];
+        hb_attr_kind k = a->op < HB_OP_COUNT ? hb_op_table[a->op].attrs : HB_ATTRS_NONE;
+        ck_assert_int_eq(a->op, b->op);
+        ck_assert_msg(k == HB_ATTRS_REASON || k == HB_ATTRS_EXPECT || k == HB_ATTRS_BODY ||
+                          hb_attrs_equal(a->op, &a->attrs, &b->attrs),
+                      "node %d (%s): attributes changed", i, hb_op_table[a->op].name);
+    }
     hb_free(again);
     hb_free(text);
     hb_graph_free(back);

@@ -206,6 +206,7 @@ static hb_window pool_window(const hb_pool2d_options *o)
         w.pad[i] = d.padding[i];
         w.dilation[i] = 1;
     }
+    w.ceil_mode = d.ceil_mode, w.exclude_pad = d.exclude_padding;
     return w;
 }
 

@@ -340,10 +340,11 @@ static hb_status export_node(writer *w, const hb_node *n)
         const hb_window *win = &at->win;
         int64_t k[2] = {win->kernel[0], win->kernel[1]}, s[2] = {win->stride[0], win->stride[1]};
         int64_t p[4] = {win->pad[0], win->pad[1], win->pad[0], win->pad[1]};
-        attr_spec a[4] = {{"kernel_shape", 2, 0, k, 2, 0}, {"strides", 2, 0, s, 2, 0},
-                          {"pads", 2, 0, p, 4, 0}, {"count_include_pad", 1, 1, NULL, 0, 0}};
-        ok = n->op == HB_OP_MAX_POOL2D ? NODE_A("MaxPool", out, a, 3, in[0])
-                                       : NODE_A("AveragePool", out, a, 4, in[0]);
+        attr_spec a[5] = {{"kernel_shape", 2, 0, k, 2, 0}, {"strides", 2, 0, s, 2, 0},
+                          {"pads", 2, 0, p, 4, 0}, {"ceil_mode", 1, win->ceil_mode, NULL, 0, 0},
+                          {"count_include_pad", 1, !win->exclude_pad, NULL, 0, 0}};
+        ok = n->op == HB_OP_MAX_POOL2D ? NODE_A("MaxPool", out, a, 4, in[0])
+                                       : NODE_A("AveragePool", out, a, 5, in[0]);
         break;
     }
     case HB_OP_ISLAND:

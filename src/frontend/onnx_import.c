@@ -524,7 +524,11 @@ static bool run_pool(call *c, bool max)
     hb_tensor *x = in_t(c, 0);
     if (!x || !window(c, dims, k, stride, pad, dil) || !(x = as_image(c, x, dims)))
         return false;
-    hb_pool2d_options o = {{k[0], k[1]}, {stride[0], stride[1]}, {pad[0], pad[1]}};
+    /* ceil mode as PyTorch's: no window starts in the right padding; ONNX's average pool
+     * leaves the padding out unless count_include_pad */
+    hb_pool2d_options o = {{k[0], k[1]}, {stride[0], stride[1]}, {pad[0], pad[1]},
+                           attr_int(c->n->p, "ceil_mode", 0) != 0,
+                           !max && attr_int(c->n->p, "count_include_pad", 0) == 0};
     return set_t(c, 0, from_image(max ? hb_max_pool2d(x, &o) : hb_avg_pool2d(x, &o), dims));
 }
 
@@ -1034,8 +1038,6 @@ static hb_status check_values(const model *m, const Onnx__NodeProto *p)
     const int64_t *k = attr_ints(p, "kernel_shape", &n);
     if (k && n != 2 && n != 1)
         return node_fail(m, p, HB_ERR_UNSUPPORTED, "a %zu-D kernel (only 1-D and 2-D)", n);
-    if (attr_int(p, "ceil_mode", 0) != 0)
-        return node_fail(m, p, HB_ERR_UNSUPPORTED, "ceil_mode 1");
     if (attr_int(p, "storage_order", 0) != 0)
         return node_fail(m, p, HB_ERR_UNSUPPORTED, "storage_order 1");
     /* window sizes as hybrid's ints: kernel, strides, dilations >= 1, pads >= 0, group >= 1 */
@@ -1069,12 +1071,6 @@ static hb_status check_values(const model *m, const Onnx__NodeProto *p)
     for (size_t i = 0; pool && dil && i < nd; i++)
         if (dil[i] != 1)
             return node_fail(m, p, HB_ERR_UNSUPPORTED, "pool dilations (only 1)");
-    if (strcmp(t, "AveragePool") == 0 && attr_int(p, "count_include_pad", 0) == 0) {
-        for (size_t i = 0; pads && i < np; i++)
-            if (pads[i])
-                return node_fail(m, p, HB_ERR_UNSUPPORTED, "count_include_pad 0 with padding "
-                                 "(hybrid's average counts the padding)");
-    }
     if (strcmp(t, "BatchNormalization") == 0 &&
         (attr_int(p, "training_mode", 0) != 0 || attr_int(p, "spatial", 1) != 1 ||
          p->n_output > 1))

@@ -63,6 +63,8 @@ typedef struct hb_window {
     int pad[2];      /* zeros (convolution, average pool) or -inf (max pool) on both sides */
     int dilation[2]; /* convolutions: >= 1 */
     int groups;      /* convolutions: input and output channels in this many groups */
+    int ceil_mode;   /* pools: 1 rounds output sizes up (a last, partial window) */
+    int exclude_pad; /* average pool: 1 divides by the inputs a window holds, not by kh·kw */
 } hb_window;
 
 /* Attributes of one op application; which fields matter depends on the op. */

@@ -463,6 +463,19 @@ static bool parse_window(parser *P, hb_window *w, bool conv)
         return false;
     if (!parse_pair(P, "stride", w->stride) || !need(P, ',') || !parse_pair(P, "pad", w->pad))
         return false;
+    for (int i = 0; !conv && i < 2; i++) { /* ", ceil", ", exclude_pad": set flags only */
+        const char *at = P->p;
+        if (!accept(P, ','))
+            break;
+        if (accept_word(P, "ceil") && !w->ceil_mode)
+            w->ceil_mode = 1;
+        else if (accept_word(P, "exclude_pad") && !w->exclude_pad)
+            w->exclude_pad = 1;
+        else {
+            P->p = at; /* not a flag: the caller's ", shape=" or a mistake it reports */
+            break;
+        }
+    }
     return !conv || (need(P, ',') && parse_pair(P, "dilation", w->dilation) && need(P, ',') &&
                      need_key(P, "groups") && parse_small_int(P, "a group count", &w->groups));
 }

@@ -122,7 +122,8 @@ static void print_program(FILE *f, const hb_program *p)
 static hb_status print_lines(FILE *f, const hb_graph *g, int indent);
 
 /* "stride=[2, 2], pad=[3, 3], dilation=[1, 1], groups=1" (conv) or "kernel=[3, 3],
- * stride=[2, 2], pad=[1, 1]" (pools), without braces. */
+ * stride=[2, 2], pad=[1, 1]" and then "ceil" and "exclude_pad" where set (pools), without
+ * braces. */
 static void print_window(FILE *f, const hb_window *w, bool conv)
 {
     if (!conv)
@@ -130,6 +131,8 @@ static void print_window(FILE *f, const hb_window *w, bool conv)
     fprintf(f, "stride=[%d, %d], pad=[%d, %d]", w->stride[0], w->stride[1], w->pad[0], w->pad[1]);
     if (conv)
         fprintf(f, ", dilation=[%d, %d], groups=%d", w->dilation[0], w->dilation[1], w->groups);
+    else
+        fprintf(f, "%s%s", w->ceil_mode ? ", ceil" : "", w->exclude_pad ? ", exclude_pad" : "");
 }
 
 /* A node's attributes; a loop's body on lines of its own, indented under it. */

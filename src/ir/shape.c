@@ -378,6 +378,19 @@ static int64_t window_out(int64_t in, int64_t k, int stride, int pad, int dil)
     return room < 0 ? -1 : room / stride + 1;
 }
 
+/* A pool's output size along one axis rounding up (ceil_mode): one more window where the
+ * stride leaves a remainder, unless that window would start in the right padding (PyTorch's
+ * pooling_output_shape). */
+static int64_t window_out_ceil(int64_t in, int64_t k, int stride, int pad)
+{
+    int64_t out = window_out(in, k, stride, pad, 1);
+    if (out < 1)
+        return out;
+    if ((in + 2 * (int64_t)pad - k) % stride != 0 && out * stride < in + pad)
+        out++;
+    return out;
+}
+
 static bool check_window(rule_ctx *c, bool conv)
 {
     const hb_window *w = &c->at->win;
@@ -473,10 +486,16 @@ static hb_status pool_shape(rule_ctx *c, const hb_shape *x, hb_shape *out)
         return fail(c, HB_ERR_SHAPE, "needs an input [N, C, H, W], got %s", S(x));
     if (x->dim[2] == 0 || x->dim[3] == 0) /* a window over padding alone has no maximum */
         return fail(c, HB_ERR_SHAPE, "input %s has an empty plane", S(x));
+    bool max = c->op == HB_OP_MAX_POOL2D || c->op == HB_OP_MAX_POOL2D_GRAD;
+    if (max && c->at->win.exclude_pad)
+        return fail(c, HB_ERR_ARG, "exclude_padding is an average pool's (a max pool never "
+                    "counts the padding)");
     *out = *x;
     for (int i = 0; i < 2; i++) {
-        out->dim[2 + i] = window_out(x->dim[2 + i], c->at->win.kernel[i], c->at->win.stride[i],
-                                     c->at->win.pad[i], 1);
+        const hb_window *w = &c->at->win;
+        out->dim[2 + i] = w->ceil_mode
+                              ? window_out_ceil(x->dim[2 + i], w->kernel[i], w->stride[i], w->pad[i])
+                              : window_out(x->dim[2 + i], w->kernel[i], w->stride[i], w->pad[i], 1);
         if (out->dim[2 + i] < 1)
             return fail(c, HB_ERR_SHAPE, "kernel [%d, %d] is larger than input %s with "
                         "padding [%d, %d]", c->at->win.kernel[0], c->at->win.kernel[1], S(x),

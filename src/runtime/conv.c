@@ -576,13 +576,29 @@ void hb_kernel_conv2d_grad_w(const hb_operand *in, int n, const hb_operand *out,
 typedef struct pgeom {
     int64_t planes, h, w, oh, ow;
     int kh, kw, sh, sw, ph, pw;
+    bool exclude_pad;
 } pgeom;
 
 static pgeom pool_geometry(const hb_shape *x, const hb_shape *y, const hb_window *win)
 {
     return (pgeom){x->dim[0] * x->dim[1], x->dim[2], x->dim[3], y->dim[2], y->dim[3],
                    win->kernel[0], win->kernel[1], win->stride[0], win->stride[1], win->pad[0],
-                   win->pad[1]};
+                   win->pad[1], win->exclude_pad};
+}
+
+/* What average-pool window (oh, ow) divides by, as PyTorch: the window clipped to the padded
+ * input (a ceil-mode window's overhang past the padding never counts), or, excluding padding,
+ * to the input itself. */
+static float avg_divisor(const pgeom *g, int64_t oh, int64_t ow)
+{
+    int64_t h0 = oh * g->sh - g->ph, w0 = ow * g->sw - g->pw;
+    int64_t h1 = h0 + g->kh, w1 = w0 + g->kw;
+    h1 = h1 < g->h + g->ph ? h1 : g->h + g->ph, w1 = w1 < g->w + g->pw ? w1 : g->w + g->pw;
+    if (g->exclude_pad) {
+        h0 = h0 > 0 ? h0 : 0, w0 = w0 > 0 ? w0 : 0;
+        h1 = h1 < g->h ? h1 : g->h, w1 = w1 < g->w ? w1 : g->w;
+    }
+    return (float)((h1 - h0) * (w1 - w0));
 }
 
 /* The index in the plane of window (oh, ow)'s first maximum (a NaN wins, as in PyTorch). */
@@ -681,12 +697,12 @@ void hb_kernel_max_pool2d_grad(const hb_operand *in, int n, const hb_operand *ou
     }
 }
 
-/* The average over the window, padding counted as zeros (PyTorch's count_include_pad). */
+/* The average over the window: padding counted as zeros (PyTorch's count_include_pad) or
+ * left out (exclude_pad). */
 void hb_kernel_avg_pool2d(const hb_operand *in, int n, const hb_operand *out, const hb_attrs *at)
 {
     (void)n;
     pgeom g = pool_geometry(&in[0].shape, &out->shape, &at->win);
-    float scale = 1.0f / (float)(g.kh * g.kw);
     for (int64_t pl = 0; pl < g.planes; pl++) {
         const float *x = in[0].data + pl * g.h * g.w;
         float *y = out->data + pl * g.oh * g.ow;
@@ -701,25 +717,24 @@ void hb_kernel_avg_pool2d(const hb_operand *in, int n, const hb_operand *out, co
                             s += x[ih * g.w + iw];
                     }
                 }
-                y[oh * g.ow + ow] = s * scale;
+                y[oh * g.ow + ow] = s / avg_divisor(&g, oh, ow);
             }
     }
 }
 
-/* Input g; attrs.shape is x's: each window's g/(kh·kw) to every input it covers. */
+/* Input g; attrs.shape is x's: each window's g over its divisor to every input it covers. */
 void hb_kernel_avg_pool2d_grad(const hb_operand *in, int n, const hb_operand *out,
                                const hb_attrs *at)
 {
     (void)n;
     pgeom g = pool_geometry(&out->shape, &in[0].shape, &at->win);
-    float scale = 1.0f / (float)(g.kh * g.kw);
     memset(out->data, 0, sizeof(float) * (size_t)hb_shape_numel(&out->shape));
     for (int64_t pl = 0; pl < g.planes; pl++) {
         const float *gy = in[0].data + pl * g.oh * g.ow;
         float *dx = out->data + pl * g.h * g.w;
         for (int64_t oh = 0; oh < g.oh; oh++)
             for (int64_t ow = 0; ow < g.ow; ow++) {
-                float v = gy[oh * g.ow + ow] * scale;
+                float v = gy[oh * g.ow + ow] / avg_divisor(&g, oh, ow);
                 for (int ki = 0; ki < g.kh; ki++) {
                     int64_t ih = oh * g.sh - g.ph + ki;
                     for (int kj = 0; ih >= 0 && ih < g.h && kj < g.kw; kj++) {

@@ -4,8 +4,9 @@
 For every case: the inputs, a random G of the output's shape, the output, and the gradients of
 sum(output * G) for every input. Each case's settings are a float tensor NAME.params:
   conv:       [0, stride_h, stride_w, pad_h, pad_w, dil_h, dil_w, groups, has_bias]
-  max pool:   [1, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w]
-  avg pool:   [2, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w]
+  max pool:   [1, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, ceil_mode, 0]
+  avg pool:   [2, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, ceil_mode,
+               exclude padding (count_include_pad=False)]
   batch norm: [3, training, momentum, eps]  (inputs x, weight, bias, running_mean, running_var;
               outputs include the running statistics after the call)
 """
@@ -40,15 +41,16 @@ def conv(name, x_shape, w_shape, stride, pad, dil, groups, bias):
         put(name + ".db", b.grad)
 
 
-def pool(name, kind, x_shape, kernel, stride, pad):
+def pool(name, kind, x_shape, kernel, stride, pad, ceil=False, exclude=False):
     x = torch.randn(*x_shape, requires_grad=True)
     if kind == 1:
-        y = F.max_pool2d(x, kernel, stride, pad)
+        y = F.max_pool2d(x, kernel, stride, pad, ceil_mode=ceil)
     else:
-        y = F.avg_pool2d(x, kernel, stride, pad, count_include_pad=True)
+        y = F.avg_pool2d(x, kernel, stride, pad, ceil_mode=ceil, count_include_pad=not exclude)
     g = torch.randn(*y.shape)
     (y * g).sum().backward()
-    put(name + ".params", torch.tensor([kind, *kernel, *stride, *pad], dtype=torch.float32))
+    put(name + ".params", torch.tensor([kind, *kernel, *stride, *pad, int(ceil), int(exclude)],
+                                       dtype=torch.float32))
     for k, v in [("x", x), ("y", y), ("g", g), ("dx", x.grad)]:
         put(f"{name}.{k}", v)
 
@@ -91,6 +93,13 @@ pool("avg_3x2_s1x2_p1x0", 2, (1, 2, 6, 7), (3, 2), (1, 2), (1, 0))
 batch_norm("bn_train", (4, 3, 5, 6), True)
 batch_norm("bn_eval", (2, 3, 4, 4), False)
 batch_norm("bn_train_momentum", (3, 2, 3, 3), True, momentum=0.3, eps=1e-3)
+# ceil mode: a last, partial window, and one dropped for starting in the right padding
+pool("max_ceil", 1, (1, 2, 8, 10), (3, 3), (2, 2), (1, 0), ceil=True)
+pool("max_ceil_dropped", 1, (1, 1, 5, 5), (2, 2), (2, 2), (1, 1), ceil=True)
+pool("avg_ceil", 2, (2, 3, 8, 10), (3, 3), (2, 2), (1, 0), ceil=True)
+pool("avg_ceil_dropped", 2, (1, 1, 5, 5), (2, 2), (2, 2), (1, 1), ceil=True)
+pool("avg_exclude_pad", 2, (1, 2, 7, 6), (3, 3), (2, 2), (1, 1), exclude=True)
+pool("avg_ceil_exclude_pad", 2, (1, 2, 8, 10), (3, 2), (2, 2), (1, 1), ceil=True, exclude=True)
 
 header, offset, blobs = {}, 0, []
 for name in sorted(out):

@@ -197,6 +197,10 @@ hb_tensor *hb_transpose(hb_tensor *x, int axis0, int axis1);
 hb_tensor *hb_concat(int n, hb_tensor *const *xs, int axis);
 /* The part of x from start, length long, along axis (what concat put there). */
 hb_tensor *hb_slice(hb_tensor *x, int axis, int64_t start, int64_t length);
+/* x with before[i] values `value` ahead of it along axis i and after[i] behind (one count per
+ * axis of x; NULL: none on that side); a negative count removes that many elements instead.
+ * numpy.pad's constant mode, PyTorch's F.pad, ONNX's Pad. */
+hb_tensor *hb_pad(hb_tensor *x, const int64_t *before, const int64_t *after, float value);
 
 /* Convolutions and pools over [N, C, H, W] (PyTorch's NCHW layout and semantics). Options
  * may be NULL; a field left 0 takes its default: stride 1 for convolutions and the kernel size

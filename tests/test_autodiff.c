@@ -103,6 +103,7 @@ OP1(f_logsoftmax, hb_log_softmax(x, -1))
 OP1(f_reshape, hb_reshape(x, HB_SHAPE(3, -1)))
 OP1(f_transpose, hb_transpose(x, 0, -1))
 OP1(f_slice, hb_slice(x, 1, 1, 2))
+OP1(f_pad, hb_pad(x, (int64_t[]){1, -1}, (int64_t[]){-1, 2}, 0.25f))
 OP1(f_copy, hb_tensor_copy(x))
 static hb_tensor *f_concat(hb_tensor *const *in) { return hb_concat(2, in, 1); }
 static hb_tensor *f_conv(hb_tensor *const *in)
@@ -172,6 +173,7 @@ static const fd_case cases[] = {
     {"reshape", f_reshape, 1, {SH(2, 3, 2)}, -1, 1, false},
     {"transpose", f_transpose, 1, {SH(2, 3, 4)}, -1, 1, false},
     {"slice", f_slice, 1, {SH(2, 4)}, -1, 1, false},
+    {"pad (and crop)", f_pad, 1, {SH(3, 4)}, -1, 1, false},
     {"copy", f_copy, 1, {SH(2, 4)}, -1, 1, false},
     {"concat", f_concat, 2, {SH(2, 3), SH(2, 2)}, -1, 1, false},
     {"conv2d groups dilation stride", f_conv, 3, {SH(2, 4, 6, 5), SH(4, 2, 3, 2), SH(4)}, -1, 1, false},

@@ -213,6 +213,8 @@ static hb_graph *all_ops_graph(void)
     NODE(g, HB_OP_CONCAT, ((hb_attrs){.axis = 0}), "cat", t);
     int cat = NODE(g, HB_OP_CONCAT, ((hb_attrs){.axis = -2}), "cat", x, s, x);
     NODE(g, HB_OP_SLICE, ((hb_attrs){.axis = 1, .start = 2, .length = 5}), "cat", cat);
+    NODE(g, HB_OP_PAD, ((hb_attrs){.before = SHAPE(1, 0, -2), .after = SHAPE(0, 3, 1),
+                                   .scalar = -INFINITY}), "pad", cat);
     /* Fused ops, their programs using every kind of instruction and odd scalars. */
     hb_program p = PROG(2, INS(MUL, 0, 1), INS_S(ADD_SCALAR, 2, NAN),
                         INS_S(RDIV_SCALAR, 3, -INFINITY), INS_S(MUL_SCALAR, 4, -0.0f),

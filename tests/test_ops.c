@@ -1366,6 +1366,97 @@ START_TEST(slice_matches_reference)
 }
 END_TEST
 
+/* Pads against index arithmetic: each output element is the input's element it came from, or
+ * the fill; negative counts crop. */
+START_TEST(pad_matches_reference)
+{
+    static const int64_t cases[][2][3] = {
+        {{1, 0, 2}, {0, 3, 1}},   /* pads only */
+        {{-1, 2, 0}, {1, -2, -3}}, /* crops and pads mixed */
+        {{0, 0, 0}, {0, 0, 0}},    /* nothing */
+        {{-2, 0, 0}, {-1, 0, 0}},  /* everything cropped along axis 0: an empty result */
+    };
+    hb_rng rng;
+    hb_rng_seed(&rng, 78);
+    hb_tensor *x = hb_randn(HB_SHAPE(3, 4, 5), &rng);
+    const float *v = hb_tensor_cdata(x);
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        const int64_t *b = cases[c][0], *a = cases[c][1];
+        hb_tensor *y = hb_pad(x, b, a, -7.5f);
+        ck_assert_tensor_ok(y);
+        int64_t d[3];
+        for (int k = 0; k < 3; k++) {
+            d[k] = hb_tensor_dim(x, k) + b[k] + a[k];
+            ck_assert_int_eq(hb_tensor_dim(y, k), d[k]);
+        }
+        const float *w = hb_tensor_cdata(y);
+        for (int64_t i = 0; i < d[0]; i++)
+            for (int64_t j = 0; j < d[1]; j++)
+                for (int64_t l = 0; l < d[2]; l++) {
+                    int64_t si = i - b[0], sj = j - b[1], sl = l - b[2];
+                    bool inside = si >= 0 && si < 3 && sj >= 0 && sj < 4 && sl >= 0 && sl < 5;
+                    float want = inside ? v[(si * 4 + sj) * 5 + sl] : -7.5f;
+                    ck_assert_msg(w[(i * d[1] + j) * d[2] + l] == want, "case %zu, [%lld, %lld, "
+                                  "%lld]", c, (long long)i, (long long)j, (long long)l);
+                }
+        hb_tensor_release(y);
+    }
+    /* NULL: no padding on that side; a 0-D tensor pads to itself */
+    hb_tensor *y = hb_pad(x, NULL, (int64_t[]){0, 0, 1}, 0.0f), *s = hb_full(HB_SHAPE(), 2.0f);
+    ck_assert_int_eq(hb_tensor_dim(y, 2), 6);
+    hb_tensor *s2 = hb_pad(s, NULL, NULL, 0.0f);
+    ck_assert_float_eq(hb_tensor_cdata(s2)[0], 2.0f);
+    hb_tensor_release(y), hb_tensor_release(s), hb_tensor_release(s2);
+    /* removing more than an axis has, from either side or both */
+    ck_assert_ptr_null(hb_pad(x, (int64_t[]){0, -5, 0}, NULL, 0.0f));
+    ck_assert_msg(strstr(hb_last_error(), "pad: before [0, -5, 0] and after [0, 0, 0] remove "
+                         "more than input [3, 4, 5] has along axis 1"), "%s", hb_last_error());
+    ck_assert_ptr_null(hb_pad(x, (int64_t[]){0, 0, -3}, (int64_t[]){0, 0, -3}, 0.0f));
+    ck_assert_int_eq(hb_last_status(), HB_ERR_SHAPE);
+    hb_clear_error();
+    hb_tensor_release(x);
+}
+END_TEST
+
+/* A block that pads, compiled and frozen, gives its eager results bit for bit. */
+static hb_tensor *pad_forward(hb_block *self, hb_tensor *x)
+{
+    hb_tensor *p = hb_pad(x, (int64_t[]){0, 1, -1}, (int64_t[]){0, 2, 1}, -INFINITY);
+    hb_tensor *q = hb_pad(hb_relu(x), NULL, (int64_t[]){0, 3, 0}, 0.5f);
+    return hb_add(hb_mul(hb_block_param(self, "w"), hb_relu(p)), q);
+}
+
+START_TEST(pad_compiled_matches_eager)
+{
+    hb_rng rng;
+    hb_rng_seed(&rng, 79);
+    hb_tensor *x = hb_randn(HB_SHAPE(2, 4, 6), &rng), *ref = NULL;
+    for (int mode = 0; mode < 3; mode++) {
+        hb_block *b = hb_block_new("Pad", pad_forward);
+        hb_block_add_const(b, "w", hb_full(HB_SHAPE(6), 1.5f));
+        if (mode > 0)
+            hb_hybridize_with(b, true, &(hb_hybrid_options){.freeze = mode == 2});
+        for (int call = 0; call < 2; call++) {
+            hb_tensor *y = hb_block_call(b, x);
+            ck_assert_msg(y != NULL, "%s", hb_last_error());
+            ck_assert_int_eq(hb_tensor_dim(y, 1), 7);
+            if (!ref) {
+                ref = y;
+                continue;
+            }
+            ck_assert_msg(memcmp(hb_tensor_cdata(y), hb_tensor_cdata(ref),
+                                 sizeof(float) * (size_t)hb_tensor_numel(y)) == 0,
+                          "mode %d call %d differs from eager", mode, call);
+            hb_tensor_release(y);
+        }
+        if (mode > 0)
+            ck_assert_ptr_nonnull(hb_block_plan(b, HB_SHAPE(2, 4, 6)));
+        hb_block_release(b);
+    }
+    hb_tensor_release(ref), hb_tensor_release(x);
+}
+END_TEST
+
 static Suite *ops_suite(void)
 {
     Suite *s = suite_create("ops");
@@ -1385,6 +1476,8 @@ static Suite *ops_suite(void)
     tcase_add_loop_test(ew, unary_ops_match_reference, 0, NCASES(unary_ops));
     tcase_add_test(ew, comparisons_and_logic);
     tcase_add_test(ew, slice_matches_reference);
+    tcase_add_test(ew, pad_matches_reference);
+    tcase_add_test(ew, pad_compiled_matches_eager);
     tcase_add_test(ew, relu_keeps_nan);
     tcase_add_test(ew, sigmoid_saturates_without_nan);
     tcase_add_test(ew, ops_leave_inputs_alone);

@@ -209,6 +209,15 @@ RULE(MINIMUM)
     grad_extremum(g, x, in[1], false);
 }
 
+RULE(PAD)
+{
+    /* the input's part of g: the same pads negated (what was added is cropped, and back) */
+    int64_t b[HB_MAX_DIMS], a[HB_MAX_DIMS];
+    for (int i = 0; i < at->before.ndim; i++)
+        b[i] = -at->before.dim[i], a[i] = -at->after.dim[i];
+    add_grad(x, hb_pad(g, b, a, 0.0f));
+}
+
 RULE(ADD_SCALAR)
 {
     add_grad(x, hb_tensor_copy(g));

@@ -177,6 +177,18 @@ hb_tensor *hb_slice(hb_tensor *x, int axis, int64_t start, int64_t length)
     return apply1(HB_OP_SLICE, (hb_attrs){.axis = axis, .start = start, .length = length}, x);
 }
 
+hb_tensor *hb_pad(hb_tensor *x, const int64_t *before, const int64_t *after, float value)
+{
+    hb_attrs at = {.scalar = value};
+    int nd = x ? x->shape.ndim : 0;
+    at.before.ndim = at.after.ndim = nd;
+    for (int i = 0; i < nd; i++) {
+        at.before.dim[i] = before ? before[i] : 0;
+        at.after.dim[i] = after ? after[i] : 0;
+    }
+    return apply1(HB_OP_PAD, at, x);
+}
+
 hb_tensor *hb_concat(int n, hb_tensor *const *xs, int axis)
 {
     return apply(HB_OP_CONCAT, (hb_attrs){.axis = axis}, n, xs);

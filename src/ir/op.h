@@ -36,6 +36,7 @@ typedef enum hb_attr_kind {
     HB_ATTRS_EXPECT, /* scalar: 1 (true) or 0 (false), a guard's traced outcome */
     HB_ATTRS_BODY,   /* body: a loop's graph */
     HB_ATTRS_SLICE,  /* axis, start and length */
+    HB_ATTRS_PAD,    /* before, after and scalar (the fill) */
     HB_ATTRS_PROGRAM,        /* prog */
     HB_ATTRS_REDUCE_PROGRAM, /* prog, reduce, and all or axis and keepdim */
     HB_ATTRS_GEMM,           /* prog, trans_a and trans_b */
@@ -82,6 +83,7 @@ typedef struct hb_attrs {
     bool trans_b;   /* gemm: the second input is [n, k] (a linear's weight) */
     const struct hb_graph *body; /* loop: owned by the node (hb_node.body) */
     int64_t start, length; /* slice */
+    hb_shape before, after; /* pad: per axis, added at the start and at the end (negative crops) */
     hb_window win; /* convolutions and pools */
 } hb_attrs;
 

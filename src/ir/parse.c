@@ -521,6 +521,11 @@ static bool parse_attrs(parser *P, hb_op op, int n, hb_attrs *a, char **reason,
                parse_int(P, 0, INT64_MAX, "a start", &a->start) && need(P, ',') &&
                need_key(P, "length") && parse_int(P, 0, INT64_MAX, "a length", &a->length) &&
                need(P, '}');
+    case HB_ATTRS_PAD:
+        return need(P, '{') && need_key(P, "before") && parse_dims(P, -DIM_MAX, &a->before) &&
+               need(P, ',') && need_key(P, "after") && parse_dims(P, -DIM_MAX, &a->after) &&
+               need(P, ',') && need_key(P, "value") && parse_scalar(P, &a->scalar) &&
+               need(P, '}');
     case HB_ATTRS_AXES:
         return need(P, '{') && need_key(P, "axes") && need(P, '[') &&
                parse_small_int(P, "an axis", &a->axis) && need(P, ',') &&

@@ -168,6 +168,15 @@ static void print_attrs(FILE *f, const hb_node *n, int indent)
     case HB_ATTRS_AXES:
         fprintf(f, " {axes=[%d, %d]}", a->axis, a->axis2);
         break;
+    case HB_ATTRS_PAD:
+        fputs(" {before=", f);
+        print_dims(f, &a->before);
+        fputs(", after=", f);
+        print_dims(f, &a->after);
+        fputs(", value=", f);
+        hb_print_scalar(f, a->scalar);
+        fputc('}', f);
+        break;
     case HB_ATTRS_BODY:
         fputs(" {body={\n", f);
         if (n->body)

@@ -219,6 +219,26 @@ static hb_status rule_slice(rule_ctx *c)
     return HB_OK;
 }
 
+static hb_status rule_pad(rule_ctx *c)
+{
+    const hb_shape *x = &c->in[0], *b = &c->at->before, *a = &c->at->after;
+    if (b->ndim != x->ndim || a->ndim != x->ndim)
+        return fail(c, HB_ERR_ARG, "before %s and after %s need one count per axis of input %s",
+                    S(b), S(a), S(x));
+    *c->out = *x;
+    for (int i = 0; i < x->ndim; i++) {
+        /* a crop removes at most the axis; counts stay far from overflow (|n| < 2^56) */
+        int64_t lim = (int64_t)1 << 56;
+        if (b->dim[i] <= -lim || b->dim[i] >= lim || a->dim[i] <= -lim || a->dim[i] >= lim ||
+            x->dim[i] + b->dim[i] < 0 || x->dim[i] + a->dim[i] < 0 ||
+            x->dim[i] + b->dim[i] + a->dim[i] < 0)
+            return fail(c, HB_ERR_SHAPE, "before %s and after %s remove more than input %s "
+                        "has along axis %d", S(b), S(a), S(x), i);
+        c->out->dim[i] = x->dim[i] + b->dim[i] + a->dim[i];
+    }
+    return HB_OK;
+}
+
 static hb_status rule_concat(rule_ctx *c)
 {
     const hb_shape *first = &c->in[0];

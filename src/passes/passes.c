@@ -88,6 +88,9 @@ bool hb_attrs_equal(hb_op op, const hb_attrs *a, const hb_attrs *b)
         return hb_shape_equal(&a->shape, &b->shape);
     case HB_ATTRS_SLICE:
         return a->axis == b->axis && a->start == b->start && a->length == b->length;
+    case HB_ATTRS_PAD: /* the fill bit for bit: -0 and 0, NaNs, are not the same pad */
+        return hb_shape_equal(&a->before, &b->before) && hb_shape_equal(&a->after, &b->after) &&
+               memcmp(&a->scalar, &b->scalar, sizeof a->scalar) == 0;
     case HB_ATTRS_AXES:
         return a->axis == b->axis && a->axis2 == b->axis2;
     case HB_ATTRS_REASON:

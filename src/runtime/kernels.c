@@ -351,6 +351,45 @@ static void kernel_SLICE(const hb_operand *in, int n, const hb_operand *out, con
                sizeof(float) * (size_t)(at->length * inner));
 }
 
+/* The fill everywhere, then each row of the input that survives the crops, copied to where
+ * the padding puts it (the last axis's rows are contiguous on both sides). */
+static void kernel_PAD(const hb_operand *in, int n, const hb_operand *out, const hb_attrs *at)
+{
+    (void)n;
+    const hb_shape *xs = &in[0].shape, *ys = &out->shape;
+    int64_t total = hb_shape_numel(ys);
+    for (int64_t i = 0; i < total; i++)
+        out->data[i] = at->scalar;
+    int nd = xs->ndim;
+    if (nd == 0) {
+        out->data[0] = in[0].data[0];
+        return;
+    }
+    /* along axis d, input index i lands at i + before[d]: kept for i in [lo[d], hi[d]) */
+    int64_t lo[HB_MAX_DIMS], hi[HB_MAX_DIMS], idx[HB_MAX_DIMS];
+    for (int d = 0; d < nd; d++) {
+        lo[d] = at->before.dim[d] < 0 ? -at->before.dim[d] : 0;
+        hi[d] = xs->dim[d] + (at->after.dim[d] < 0 ? at->after.dim[d] : 0);
+        if (hi[d] <= lo[d])
+            return; /* nothing of the input survives */
+        idx[d] = lo[d];
+    }
+    int64_t row = hi[nd - 1] - lo[nd - 1];
+    for (;;) {
+        int64_t src = 0, dst = 0;
+        for (int d = 0; d < nd; d++) {
+            src = src * xs->dim[d] + idx[d];
+            dst = dst * ys->dim[d] + idx[d] + at->before.dim[d];
+        }
+        memcpy(out->data + dst, in[0].data + src, sizeof(float) * (size_t)row);
+        int d = nd - 2;
+        while (d >= 0 && ++idx[d] == hi[d])
+            idx[d] = lo[d], d--;
+        if (d < 0)
+            return;
+    }
+}
+
 static void kernel_CONCAT(const hb_operand *in, int n, const hb_operand *out,
                           const hb_attrs *at)
 {

@@ -377,6 +377,20 @@ START_TEST(bad_attribute_values_are_named)
                    "strides value 1099511627776 out of range");
     assert_refused(one_node_model("Unsqueeze", NULL, 0, 13), "(Unsqueeze, opset 13)",
                    "no axes input");
+    assert_refused(one_node_model("Pad", NULL, 0, 13), "(Pad, opset 13)", "no pads input");
+    assert_refused(one_node_model("Pad", NULL, 0, 10), "(Pad, opset 10)",
+                   "pads must be an attribute before opset 11");
+    /* opset 10's pads attribute, negative counts cropping: [2, 3] to [2 + 1 - 1, 3 + 2 + 0] */
+    static const int64_t pads[] = {1, 2, -1, 0};
+    hb_block *pad = node_model("Pad", "pads", pads, 4, 10);
+    ck_assert_msg(pad != NULL, "%s", hb_last_error());
+    hb_tensor *x2 = hb_full(HB_SHAPE(2, 3), 4.0f), *y2 = test_call_ok(pad, x2);
+    ck_assert_int_eq(hb_tensor_dim(y2, 0), 2);
+    ck_assert_int_eq(hb_tensor_dim(y2, 1), 5);
+    ck_assert_float_eq(hb_tensor_cdata(y2)[0], 0.0f); /* row 0: the pad row; [1, 2]: x's */
+    ck_assert_float_eq(hb_tensor_cdata(y2)[7], 4.0f);
+    hb_tensor_release(x2), hb_tensor_release(y2);
+    hb_block_release(pad);
     /* a perm shorter than the input: refused when the input's rank is known */
     hb_block *t = node_model("Transpose", "perm", perm_short, 1, 13);
     ck_assert_msg(t != NULL, "%s", hb_last_error());
@@ -454,7 +468,7 @@ END_TEST
 /* ONNX Runtime (npm's onnxruntime-node, which ./dev installs into .cache/ort) runs every export
  * with PyTorch's outputs. Without node or the package the check cannot run: said, not passed
  * silently — HB_REQUIRE_ORT=1 (set by ./dev test when it installed it) makes it a failure. */
-START_TEST(export_runs_in_onnxruntime)
+static bool have_onnxruntime(void)
 {
     const char *dir = getenv("HB_ORT_DIR");
     char probe[1024];
@@ -465,30 +479,95 @@ START_TEST(export_runs_in_onnxruntime)
         ck_assert_msg(!(require && strcmp(require, "1") == 0),
                       "onnxruntime-node required but not found under %s", dir ? dir : "(unset)");
         fprintf(stderr, "onnx: onnxruntime-node not installed: export not run in ONNX Runtime\n");
-        return;
     }
+    return have;
+}
+
+/* ONNX Runtime's output for model on the input in file xin, or NULL if it is not installed. */
+static hb_tensor *run_in_onnxruntime(const char *model, const char *xin)
+{
+    if (!have_onnxruntime())
+        return NULL;
+    char yout[512], cmd[2048];
+    snprintf(yout, sizeof yout, "%s", temp_path("ort-y.npy"));
+    snprintf(cmd, sizeof cmd, "node %s/../../tools/ort_run.js %s %s %s", getenv("HB_TEST_DATA"),
+             model, xin, yout);
+    ck_assert_msg(system(cmd) == 0, "%s failed", cmd);
+    hb_tensor *y = hb_npy_load(yout);
+    ck_assert_msg(y != NULL, "%s", hb_last_error());
+    remove(yout);
+    return y;
+}
+
+START_TEST(export_runs_in_onnxruntime)
+{
+    if (!have_onnxruntime())
+        return;
     for (size_t m = 0; m < ARRAY_LEN(exported); m++) {
         const char *name = exported[m];
         hb_block *b = seed_model(name);
         hb_tensor *x = fixture(name, "input.npy"), *want = fixture(name, "output.npy");
-        char model[512], xin[512], yout[512], cmd[2048];
+        char model[512], rel[256];
         snprintf(model, sizeof model, "%s", temp_path("ort.onnx"));
-        snprintf(yout, sizeof yout, "%s", temp_path("ort-y.npy"));
-        char rel[256];
         snprintf(rel, sizeof rel, "%s/input.npy", name);
-        snprintf(xin, sizeof xin, "%s", data_path(rel));
         ck_assert_int_eq(hb_onnx_export(b, x, model), HB_OK);
-        snprintf(cmd, sizeof cmd, "node %s/../../tools/ort_run.js %s %s %s", getenv("HB_TEST_DATA"),
-                 model, xin, yout);
-        ck_assert_msg(system(cmd) == 0, "%s: %s failed", name, cmd);
-        hb_tensor *y = hb_npy_load(yout);
-        ck_assert_msg(y != NULL, "%s: %s", name, hb_last_error());
+        hb_tensor *y = run_in_onnxruntime(model, data_path(rel));
         ck_assert_msg(rel_error(y, want) <= 1e-4, "%s: ONNX Runtime's output is off by %g", name,
                       rel_error(y, want));
         hb_tensor_release(y), hb_tensor_release(x), hb_tensor_release(want);
         hb_block_release(b);
-        remove(model), remove(yout);
+        remove(model);
     }
+}
+END_TEST
+
+/* Pads, crops, ceil-mode and padding-excluding pools, a convolution: exported, read back and
+ * run by hybrid (and by ONNX Runtime when it is installed) with the block's own results. */
+static hb_tensor *windows_forward(hb_block *self, hb_tensor *x)
+{
+    (void)self;
+    hb_tensor *p = hb_pad(x, (int64_t[]){0, 0, 1, -1}, (int64_t[]){0, 1, 2, 0}, 0.5f);
+    hb_tensor *m = hb_max_pool2d(p, &(hb_pool2d_options){.kernel = {3, 2}, .stride = {2, 2},
+                                                         .padding = {1, 1}, .ceil_mode = true});
+    hb_tensor *a = hb_avg_pool2d(p, &(hb_pool2d_options){.kernel = {3, 3}, .stride = {2, 2},
+                                                         .padding = {1, 1}, .ceil_mode = true,
+                                                         .exclude_padding = true});
+    hb_tensor *c = hb_conv2d_nobias(a, hb_block_param(self, "w"),
+                                    &(hb_conv2d_options){.padding = {1, 1}});
+    return hb_concat(2, (hb_tensor *[]){hb_reshape(m, HB_SHAPE(2, -1)),
+                                        hb_reshape(c, HB_SHAPE(2, -1))}, 1);
+}
+
+START_TEST(windows_round_trip)
+{
+    hb_rng rng;
+    hb_rng_seed(&rng, 12);
+    hb_block *b = hb_block_new("Windows", windows_forward);
+    hb_block_add_const(b, "w", hb_randn(HB_SHAPE(2, 4, 3, 3), &rng));
+    hb_block_set_training(b, false);
+    hb_tensor *x = hb_randn(HB_SHAPE(2, 3, 9, 8), &rng), *want = test_call_ok(b, x);
+    char model[512], xin[512];
+    snprintf(model, sizeof model, "%s", temp_path("windows.onnx"));
+    snprintf(xin, sizeof xin, "%s", temp_path("windows-x.npy"));
+    ck_assert_msg(hb_onnx_export(b, x, model) == HB_OK, "%s", hb_last_error());
+    hb_block *back = hb_onnx_load(model);
+    ck_assert_msg(back != NULL, "%s", hb_last_error());
+    hb_hybridize(back, true);
+    for (int call = 0; call < 2; call++) {
+        hb_tensor *y = test_call_ok(back, x);
+        ck_assert_msg(rel_error(y, want) <= 1e-6, "call %d: %g", call, rel_error(y, want));
+        hb_tensor_release(y);
+    }
+    ck_assert_int_eq(hb_npy_save(x, xin), HB_OK);
+    hb_tensor *y = run_in_onnxruntime(model, xin);
+    if (y) {
+        ck_assert_msg(rel_error(y, want) <= 1e-5, "ONNX Runtime's output is off by %g",
+                      rel_error(y, want));
+        hb_tensor_release(y);
+    }
+    hb_block_release(back), hb_block_release(b);
+    hb_tensor_release(x), hb_tensor_release(want);
+    remove(model), remove(xin);
 }
 END_TEST
 
@@ -534,6 +613,7 @@ int main(void)
     tcase_add_test(tc, bad_attribute_values_are_named);
     tcase_add_loop_test(tc, export_round_trips, 0, (int)ARRAY_LEN(exported));
     tcase_add_test(tc, export_runs_in_onnxruntime);
+    tcase_add_test(tc, windows_round_trip);
     tcase_add_test(tc, export_refusals_are_named);
     suite_add_tcase(s, tc);
     return run_suite(s);

@@ -322,6 +322,13 @@ static hb_status export_node(writer *w, const hb_node *n)
                   int64s(w, "axes", 1, &a));
         break;
     }
+    case HB_OP_PAD: { /* pads: every axis's start, then every axis's end */
+        int64_t pads[2 * HB_MAX_DIMS];
+        for (int i = 0; i < x->ndim; i++)
+            pads[i] = at->before.dim[i], pads[x->ndim + i] = at->after.dim[i];
+        ok = NODE("Pad", out, in[0], int64s(w, "pads", 2 * x->ndim, pads), scalar(w, at->scalar));
+        break;
+    }
     case HB_OP_CONV2D: {
         const hb_window *win = &at->win;
         const hb_shape *ws = &g->values[n->inputs[1]].shape;

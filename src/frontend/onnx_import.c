@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -50,6 +51,7 @@ typedef struct node {
     const struct op_def *op;
     int *in, *out; /* slot ids; -1 for an input left empty ("") */
     int nin, nout;
+    float fill; /* Pad: its constant value, read at load (the value attribute or input) */
 } node;
 
 typedef struct model {
@@ -444,9 +446,9 @@ static bool run_gemm(call *c)
     return set_t(c, 0, y);
 }
 
-/* kernel_shape, strides, pads, dilations of a 2-D window, or of a 1-D one (dims 1) as a 2-D
- * window one row high; false (error set) if unsupported. */
-static bool window(call *c, int dims, int *k, int *stride, int *pad, int *dil)
+/* kernel_shape, strides, dilations of a 2-D window, or of a 1-D one (dims 1) as a 2-D window
+ * one row high (padding: see padding()); false (error set) if unsupported. */
+static bool window(call *c, int dims, int *k, int *stride, int *dil)
 {
     const Onnx__NodeProto *p = c->n->p;
     size_t nk, ns, np, nd;
@@ -463,14 +465,52 @@ static bool window(call *c, int dims, int *k, int *stride, int *pad, int *dil)
         bool has = j >= 0;
         k[i] = !has ? 1 : ks && nk == (size_t)dims ? (int)ks[j] : 0;
         stride[i] = has && ss && ns == (size_t)dims ? (int)ss[j] : 1;
-        pad[i] = has && ps && np == 2 * (size_t)dims ? (int)ps[j] : 0;
         dil[i] = has && ds && nd == (size_t)dims ? (int)ds[j] : 1;
-        if (has && ps && np == 2 * (size_t)dims && ps[j] != ps[j + dims])
-            return call_fail(c, HB_ERR_UNSUPPORTED, "padding %lld and %lld at the two ends of "
-                             "an axis (only symmetric padding)", (long long)ps[j],
-                             (long long)ps[j + dims]), false;
     }
     return true;
+}
+
+/* The padding at the start (pb) and end (pe) of each axis of image x [N, C, H, W] for window
+ * k, stride, dil: the pads attribute, or what auto_pad SAME_UPPER / SAME_LOWER asks for (an
+ * output of ceil(in / stride), the odd one at the end or at the start); VALID and NOTSET
+ * without pads: none. */
+static void padding(call *c, int dims, const hb_tensor *x, const int *k, const int *stride,
+                    const int *dil, int *pb, int *pe)
+{
+    const Onnx__NodeProto *p = c->n->p;
+    size_t np;
+    const int64_t *ps = attr_ints(p, "pads", &np);
+    bool upper = attr_string_is(p, "auto_pad", "SAME_UPPER");
+    bool same = upper || attr_string_is(p, "auto_pad", "SAME_LOWER");
+    for (int i = 0; i < 2; i++) {
+        int j = i - (2 - dims);
+        pb[i] = pe[i] = 0;
+        if (j < 0)
+            continue;
+        if (same) {
+            int64_t in = hb_tensor_dim(x, 2 + i), out = (in + stride[i] - 1) / stride[i];
+            int64_t total = (out - 1) * stride[i] + (int64_t)(k[i] - 1) * dil[i] + 1 - in;
+            total = total > 0 ? total : 0;
+            pb[i] = (int)(upper ? total / 2 : total - total / 2);
+            pe[i] = (int)(total - pb[i]);
+        } else if (ps && np == 2 * (size_t)dims) {
+            pb[i] = (int)ps[j], pe[i] = (int)ps[j + dims];
+        }
+    }
+}
+
+/* x ready for a window with padding pb, pe: symmetric padding stays the window's (*pad) where
+ * the op takes it (a pool's, up to half the kernel k; k NULL: any); otherwise x is padded here
+ * with fill and the window gets none. */
+static hb_tensor *padded(hb_tensor *x, const int *pb, const int *pe, const int *k, float fill,
+                         int *pad)
+{
+    if (pb[0] == pe[0] && pb[1] == pe[1] && (!k || (2 * pb[0] <= k[0] && 2 * pb[1] <= k[1]))) {
+        pad[0] = pb[0], pad[1] = pb[1];
+        return x;
+    }
+    pad[0] = pad[1] = 0;
+    return hb_pad(x, (int64_t[]){0, 0, pb[0], pb[1]}, (int64_t[]){0, 0, pe[0], pe[1]}, fill);
 }
 
 /* A 1-D input [N, C, L] as [N, C, 1, L] (dims 1), or the 2-D one as it is; NULL if neither. */
@@ -502,16 +542,20 @@ static hb_tensor *from_image(hb_tensor *y, int dims)
 
 static bool run_conv(call *c)
 {
-    int k[2], stride[2], pad[2], dil[2];
+    int k[2], stride[2], pad[2], dil[2], pb[2], pe[2];
     hb_tensor *x = in_t(c, 0), *w = in_t(c, 1), *b = has_in(c, 2) ? in_t(c, 2) : NULL;
     int dims = window_dims(c, w);
-    if (!x || !w || (has_in(c, 2) && !b) || !window(c, dims, k, stride, pad, dil) ||
+    if (!x || !w || (has_in(c, 2) && !b) || !window(c, dims, k, stride, dil) ||
         !(x = as_image(c, x, dims)) || !(w = as_image(c, w, dims)))
         return false;
     if (k[1] && (k[0] != hb_tensor_dim(w, 2) || k[1] != hb_tensor_dim(w, 3)))
         return call_fail(c, HB_ERR_SHAPE, "kernel_shape [%d, %d] but the weight is %lld×%lld",
                          k[0], k[1], (long long)hb_tensor_dim(w, 2),
                          (long long)hb_tensor_dim(w, 3)), false;
+    k[0] = (int)hb_tensor_dim(w, 2), k[1] = (int)hb_tensor_dim(w, 3);
+    padding(c, dims, x, k, stride, dil, pb, pe);
+    if (!(x = padded(x, pb, pe, NULL, 0.0f, pad)))
+        return false;
     hb_conv2d_options o = {{stride[0], stride[1]}, {pad[0], pad[1]}, {dil[0], dil[1]},
                            (int)attr_int(c->n->p, "group", 1)};
     return set_t(c, 0, from_image(b ? hb_conv2d(x, w, b, &o) : hb_conv2d_nobias(x, w, &o), dims));
@@ -519,17 +563,80 @@ static bool run_conv(call *c)
 
 static bool run_pool(call *c, bool max)
 {
-    int k[2], stride[2], pad[2], dil[2];
+    int k[2], stride[2], pad[2], dil[2], pb[2], pe[2];
     int dims = window_dims(c, NULL);
     hb_tensor *x = in_t(c, 0);
-    if (!x || !window(c, dims, k, stride, pad, dil) || !(x = as_image(c, x, dims)))
+    if (!x || !window(c, dims, k, stride, dil) || !(x = as_image(c, x, dims)))
         return false;
+    padding(c, dims, x, k, stride, dil, pb, pe);
+    bool ceil = attr_int(c->n->p, "ceil_mode", 0) != 0;
+    bool exclude = !max && attr_int(c->n->p, "count_include_pad", 0) == 0;
+    /* padding the window cannot take: uneven, or more than half the kernel */
+    bool uneven = pb[0] != pe[0] || pb[1] != pe[1] || 2 * pb[0] > k[0] || 2 * pb[1] > k[1];
+    if (uneven && ceil) /* where a ceil-mode window may start depends on the padding */
+        return call_fail(c, HB_ERR_UNSUPPORTED, "ceil_mode 1 with padding [%d, %d] at the "
+                         "start and [%d, %d] at the end (only even padding, at most half the "
+                         "kernel)", pb[0], pb[1], pe[0], pe[1]), false;
+    hb_tensor *xp = padded(x, pb, pe, k, max ? -INFINITY : 0.0f, pad);
     /* ceil mode as PyTorch's: no window starts in the right padding; ONNX's average pool
      * leaves the padding out unless count_include_pad */
-    hb_pool2d_options o = {{k[0], k[1]}, {stride[0], stride[1]}, {pad[0], pad[1]},
-                           attr_int(c->n->p, "ceil_mode", 0) != 0,
-                           !max && attr_int(c->n->p, "count_include_pad", 0) == 0};
-    return set_t(c, 0, from_image(max ? hb_max_pool2d(x, &o) : hb_avg_pool2d(x, &o), dims));
+    hb_pool2d_options o = {{k[0], k[1]}, {stride[0], stride[1]}, {pad[0], pad[1]}, ceil,
+                           exclude && !uneven};
+    if (max)
+        return set_t(c, 0, from_image(hb_max_pool2d(xp, &o), dims));
+    hb_tensor *y = hb_avg_pool2d(xp, &o);
+    if (exclude && uneven) { /* padded here, so counted: divide by each window's share of x */
+        hb_tensor *ones = hb_full(hb_tensor_ndim(x), hb_tensor_shape(x), 1.0f);
+        y = hb_div(y, hb_avg_pool2d(padded(ones, pb, pe, k, 0.0f, pad), &o));
+    }
+    return set_t(c, 0, from_image(y, dims));
+}
+
+/* Constant mode: pads (an attribute before opset 11, integers after) along every axis, or along
+ * the axes input (opset 18); the fill was read at load. */
+static bool run_pad(call *c)
+{
+    hb_tensor *x = in_t(c, 0);
+    if (!x)
+        return false;
+    int nd = hb_tensor_ndim(x);
+    const int64_t *pads;
+    int64_t np;
+    if (c->m->opset < 11) {
+        size_t n;
+        pads = attr_ints(c->n->p, "pads", &n);
+        np = (int64_t)n;
+    } else {
+        const ints *v = in_ints(c, 1);
+        if (!v)
+            return false;
+        pads = v->v, np = v->n;
+    }
+    int64_t axes[HB_MAX_DIMS], naxes = nd;
+    for (int i = 0; i < nd; i++)
+        axes[i] = i;
+    if (has_in(c, 3)) {
+        const ints *a = in_ints(c, 3);
+        if (!a)
+            return false;
+        if (a->n > nd)
+            return call_fail(c, HB_ERR_SHAPE, "%lld axes for an input of %d", (long long)a->n,
+                             nd), false;
+        naxes = a->n;
+        for (int64_t i = 0; i < naxes; i++) {
+            axes[i] = a->v[i] < 0 ? a->v[i] + nd : a->v[i];
+            if (axes[i] < 0 || axes[i] >= nd)
+                return call_fail(c, HB_ERR_ARG, "axis %lld of an input of %d",
+                                 (long long)a->v[i], nd), false;
+        }
+    }
+    if (!pads || np != 2 * naxes)
+        return call_fail(c, HB_ERR_SHAPE, "%lld pads for %lld axes (two per axis)",
+                         (long long)np, (long long)naxes), false;
+    int64_t before[HB_MAX_DIMS] = {0}, after[HB_MAX_DIMS] = {0};
+    for (int64_t i = 0; i < naxes; i++)
+        before[axes[i]] = pads[i], after[axes[i]] = pads[i + naxes];
+    return set_t(c, 0, hb_pad(x, before, after, c->n->fill));
 }
 
 static bool run_max_pool(call *c) { return run_pool(c, true); }
@@ -1008,6 +1115,7 @@ static const op_def ops[] = {
     {"Max", 6, 1, 64, "", run_max},
     {"Min", 6, 1, 64, "", run_min},
     {"Clip", 6, 1, 3, "max min", run_clip},
+    {"Pad", 2, 1, 4, "mode pads value", run_pad},
     {"HardSigmoid", 6, 1, 1, "alpha beta", run_hard_sigmoid},
     {"Mean", 6, 1, 64, "", run_mean},
     {"LayerNormalization", 17, 2, 3, "axis epsilon stash_type", run_layer_norm},
@@ -1026,14 +1134,34 @@ static const op_def *find_op(const char *type)
 }
 
 /* Attribute values hybrid does not implement, refused at load. */
+/* A Pad's constant value, read now: the value attribute, or a constant_value input that is a
+ * one-element constant of the model (what a trace could not follow, a value that changes
+ * from call to call, is refused rather than baked in). */
+static hb_status pad_fill(const model *m, const Onnx__NodeProto *p, node *n)
+{
+    n->fill = m->opset < 11 ? attr_float(p, "value", 0.0f) : 0.0f;
+    if (n->nin < 3 || n->in[2] < 0)
+        return HB_OK;
+    const slot *s = &m->slots[n->in[2]];
+    if (s->kind != SLOT_TENSOR || hb_tensor_numel(s->t) != 1)
+        return node_fail(m, p, HB_ERR_UNSUPPORTED, "constant_value \"%s\" is not a "
+                         "one-element constant of the model", s->name);
+    n->fill = hb_tensor_cdata(s->t)[0];
+    return HB_OK;
+}
+
 static hb_status check_values(const model *m, const Onnx__NodeProto *p)
 {
     const char *t = p->op_type;
-    if (attr(p, "auto_pad") && !attr_string_is(p, "auto_pad", "NOTSET") &&
-        !attr_string_is(p, "auto_pad", "VALID"))
-        return node_fail(m, p, HB_ERR_UNSUPPORTED, "auto_pad other than NOTSET or VALID");
-    if (attr(p, "auto_pad") && attr_string_is(p, "auto_pad", "VALID") && attr(p, "pads"))
-        return node_fail(m, p, HB_ERR_FORMAT, "auto_pad VALID with pads");
+    static const char *const auto_pads[] = {"NOTSET", "VALID", "SAME_UPPER", "SAME_LOWER"};
+    bool known_auto_pad = !attr(p, "auto_pad");
+    for (size_t i = 0; i < HB_ARRAY_LEN(auto_pads); i++)
+        known_auto_pad = known_auto_pad || attr_string_is(p, "auto_pad", auto_pads[i]);
+    if (!known_auto_pad)
+        return node_fail(m, p, HB_ERR_FORMAT, "auto_pad is none of NOTSET, VALID, SAME_UPPER, "
+                         "SAME_LOWER");
+    if (attr(p, "auto_pad") && !attr_string_is(p, "auto_pad", "NOTSET") && attr(p, "pads"))
+        return node_fail(m, p, HB_ERR_FORMAT, "auto_pad with pads");
     size_t n;
     const int64_t *k = attr_ints(p, "kernel_shape", &n);
     if (k && n != 2 && n != 1)
@@ -1043,7 +1171,7 @@ static hb_status check_values(const model *m, const Onnx__NodeProto *p)
     /* window sizes as hybrid's ints: kernel, strides, dilations >= 1, pads >= 0, group >= 1 */
     static const struct { const char *name; int64_t lo; } ranges[] = {
         {"kernel_shape", 1}, {"strides", 1}, {"dilations", 1}, {"pads", 0}};
-    for (size_t r = 0; r < HB_ARRAY_LEN(ranges); r++) {
+    for (size_t r = 0; strcmp(t, "Pad") != 0 && r < HB_ARRAY_LEN(ranges); r++) {
         size_t nv;
         const int64_t *v = attr_ints(p, ranges[r].name, &nv);
         for (size_t i = 0; v && i < nv; i++)
@@ -1056,6 +1184,19 @@ static hb_status check_values(const model *m, const Onnx__NodeProto *p)
     if (strcmp(t, "BatchNormalization") == 0 && !(attr_float(p, "epsilon", 1e-5f) > 0.0f))
         return node_fail(m, p, HB_ERR_UNSUPPORTED, "epsilon %g (must be positive)",
                          attr_float(p, "epsilon", 1e-5f));
+    if (strcmp(t, "Pad") == 0) {
+        if (attr(p, "mode") && !attr_string_is(p, "mode", "constant"))
+            return node_fail(m, p, HB_ERR_UNSUPPORTED, "a mode other than constant");
+        if (m->opset >= 11 && (attr(p, "pads") || attr(p, "value")))
+            return node_fail(m, p, HB_ERR_FORMAT, "pads and value attributes (inputs from "
+                             "opset 11)");
+        if (m->opset < 11 && (p->n_input > 1 || !attr(p, "pads")))
+            return node_fail(m, p, HB_ERR_FORMAT, "pads must be an attribute before opset 11");
+        if (m->opset >= 11 && p->n_input < 2)
+            return node_fail(m, p, HB_ERR_FORMAT, "no pads input");
+        if (p->n_input > 3 && m->opset < 18)
+            return node_fail(m, p, HB_ERR_FORMAT, "an axes input before opset 18");
+    }
     if (strcmp(t, "Unsqueeze") == 0 && m->opset >= 13 && p->n_input < 2)
         return node_fail(m, p, HB_ERR_FORMAT, "no axes input (opset 13 and later)");
     bool pool = strcmp(t, "MaxPool") == 0 || strcmp(t, "AveragePool") == 0;
@@ -1064,9 +1205,9 @@ static hb_status check_values(const model *m, const Onnx__NodeProto *p)
     size_t np, nd;
     const int64_t *pads = attr_ints(p, "pads", &np), *dil = attr_ints(p, "dilations", &nd);
     for (size_t i = 0; pool && pads && k && i < np && np == 2 * n; i++)
-        if (2 * pads[i] > k[i % n])
+        if (pads[i] >= k[i % n]) /* a window over padding alone */
             return node_fail(m, p, HB_ERR_UNSUPPORTED, "padding %lld with a kernel of %lld "
-                             "(at most half the kernel)", (long long)pads[i],
+                             "(windows over padding alone)", (long long)pads[i],
                              (long long)k[i % n]);
     for (size_t i = 0; pool && dil && i < nd; i++)
         if (dil[i] != 1)
@@ -1365,6 +1506,8 @@ static hb_status load_nodes(hb_block *root, model *m)
         }
         if (n->nout > 1)
             return node_fail(m, p, HB_ERR_UNSUPPORTED, "%d outputs (only one)", n->nout);
+        if (strcmp(p->op_type, "Pad") == 0 && (st = pad_fill(m, p, n)) != HB_OK)
+            return st;
         if (strcmp(p->op_type, "Constant") == 0 && (st = load_constant(root, m, p, n->out[0])))
             return st;
         /* integers stay integers through the shape ops (known when the call runs) */

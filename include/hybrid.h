@@ -216,6 +216,19 @@ typedef struct hb_conv2d_options {
 hb_tensor *hb_conv2d(hb_tensor *x, hb_tensor *weight, hb_tensor *bias,
                      const hb_conv2d_options *o);
 hb_tensor *hb_conv2d_nobias(hb_tensor *x, hb_tensor *weight, const hb_conv2d_options *o);
+typedef struct hb_conv_transpose2d_options {
+    int stride[2];
+    int padding[2];        /* removed from both sides of the full result */
+    int output_padding[2]; /* added at the end of each axis, less than the stride */
+    int dilation[2];
+    int groups;
+} hb_conv_transpose2d_options;
+/* The transposed convolution (PyTorch's conv_transpose2d, ONNX's ConvTranspose; the gradient
+ * of hb_conv2d with respect to its input): x [N, C, H, W], weight [C, O/groups, kh, kw], bias
+ * [O] or NULL; output [N, O, OH, OW] with
+ * OH = (H − 1)·stride − 2·padding + dilation·(kh − 1) + output_padding + 1, likewise OW. */
+hb_tensor *hb_conv_transpose2d(hb_tensor *x, hb_tensor *weight, hb_tensor *bias,
+                               const hb_conv_transpose2d_options *o);
 typedef struct hb_pool2d_options {
     int kernel[2]; /* required */
     int stride[2]; /* 0: the kernel size */
@@ -365,6 +378,10 @@ hb_block *hb_block_factory(int n, hb_block *(*make)(void *arg), void *arg);
 hb_block *hb_conv2d_new(int64_t in, int64_t out, int kh, int kw, const hb_conv2d_options *o,
                         bool bias);
 hb_block *hb_batch_norm2d_new(int64_t channels, float eps, float momentum);
+/* ConvTranspose2d(in, out, kh×kw): weight [in, out/groups, kh, kw], bias [out] if asked for,
+ * PyTorch's default init. */
+hb_block *hb_conv_transpose2d_new(int64_t in, int64_t out, int kh, int kw,
+                                  const hb_conv_transpose2d_options *o, bool bias);
 hb_block *hb_max_pool2d_new(const hb_pool2d_options *o);
 hb_block *hb_avg_pool2d_new(const hb_pool2d_options *o);
 hb_block *hb_global_avg_pool2d_new(void);

@@ -121,6 +121,8 @@ static hb_tensor *f_conv_depthwise(hb_tensor *const *in)
 }
 OP2(f_conv_1x1, hb_conv2d_nobias(a, b, NULL))
 OP2(f_conv_1x1_s2, hb_conv2d_nobias(a, b, &(hb_conv2d_options){.stride = {2, 2}}))
+OP2(f_conv_t, hb_conv_transpose2d(a, b, NULL, &(hb_conv_transpose2d_options){
+                  .stride = {2, 1}, .padding = {1, 0}, .output_padding = {1, 0}, .groups = 2}))
 OP1(f_max_pool, hb_max_pool2d(x, &(hb_pool2d_options){.kernel = {3, 3}, .stride = {2, 2},
                                                      .padding = {1, 1}}))
 OP1(f_avg_pool, hb_avg_pool2d(x, &(hb_pool2d_options){.kernel = {3, 2}, .stride = {2, 1},
@@ -181,6 +183,7 @@ static const fd_case cases[] = {
     {"conv2d depthwise", f_conv_depthwise, 3, {SH(2, 3, 4, 4), SH(3, 1, 3, 3), SH(3)}, -1, 1, false},
     {"conv2d 1x1", f_conv_1x1, 2, {SH(2, 3, 3, 3), SH(4, 3, 1, 1)}, -1, 1, false},
     {"conv2d 1x1 stride 2", f_conv_1x1_s2, 2, {SH(1, 3, 5, 5), SH(2, 3, 1, 1)}, -1, 1, false},
+    {"conv_transpose2d", f_conv_t, 2, {SH(1, 4, 3, 3), SH(4, 1, 3, 2)}, -1, 1, false},
     {"max_pool2d", f_max_pool, 1, {SH(2, 2, 5, 6)}, -10, 10, true},
     {"avg_pool2d", f_avg_pool, 1, {SH(2, 2, 5, 4)}, -1, 1, false},
     {"avg_pool2d ceil, padding excluded", f_avg_pool_ceil, 1, {SH(1, 2, 6, 5)}, -1, 1, false},

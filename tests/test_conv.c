@@ -20,7 +20,7 @@ static const char *const case_names[] = {
     "max_3x3_s2_p1", "max_2x2",
     "avg_3x3_s2_p1", "avg_3x2_s1x2_p1x0", "bn_train", "bn_eval", "bn_train_momentum",
     "max_ceil", "max_ceil_dropped", "avg_ceil", "avg_ceil_dropped", "avg_exclude_pad",
-    "avg_ceil_exclude_pad",
+    "avg_ceil_exclude_pad", "convt_up2", "convt_3x3_s2_p1_op1", "convt_groups_dilated",
 };
 
 static hb_state_dict ref;
@@ -63,7 +63,7 @@ static void check_close(const char *c, const char *what, const hb_tensor *have,
 
 typedef struct op_case {
     const char *name;
-    float p[9];        /* the params tensor */
+    float p[12];       /* the params tensor */
     hb_tensor *in[5];  /* x, then w and b (conv) or weight, bias, running mean and var (bn) */
     int nin;
 } op_case;
@@ -75,7 +75,7 @@ static op_case load_case(const char *c)
     memcpy(k.p, hb_tensor_cdata(p), sizeof(float) * (size_t)hb_tensor_numel(p));
     hb_tensor_release(p);
     k.in[k.nin++] = need(c, "x");
-    if (k.p[0] == 0) {
+    if (k.p[0] == 0 || k.p[0] == 4) {
         k.in[k.nin++] = need(c, "w");
         if (k.p[8] != 0)
             k.in[k.nin++] = need(c, "b");
@@ -102,6 +102,12 @@ static hb_tensor *apply_case(const op_case *k, hb_tensor *const *in)
         hb_conv2d_options o = {{(int)p[1], (int)p[2]}, {(int)p[3], (int)p[4]},
                                {(int)p[5], (int)p[6]}, (int)p[7]};
         return p[8] != 0 ? hb_conv2d(in[0], in[1], in[2], &o) : hb_conv2d_nobias(in[0], in[1], &o);
+    }
+    if (p[0] == 4) {
+        hb_conv_transpose2d_options o = {{(int)p[1], (int)p[2]}, {(int)p[3], (int)p[4]},
+                                         {(int)p[9], (int)p[10]}, {(int)p[5], (int)p[6]},
+                                         (int)p[7]};
+        return hb_conv_transpose2d(in[0], in[1], p[8] != 0 ? in[2] : NULL, &o);
     }
     if (p[0] == 1 || p[0] == 2) {
         hb_pool2d_options o = {{(int)p[1], (int)p[2]}, {(int)p[3], (int)p[4]},
@@ -487,6 +493,47 @@ START_TEST(no_output_channels)
 }
 END_TEST
 
+/* ConvTranspose2d: PyTorch's parameter names, shapes and init bound, an upsampled output, a
+ * plan, and refusals (the op's values and gradients against PyTorch are the cases above; its
+ * rule in compiled steps, the autodiff suite's). */
+START_TEST(conv_transpose_block)
+{
+    hb_conv_transpose2d_options o = {.stride = {2, 2}, .padding = {1, 1},
+                                     .output_padding = {1, 1}};
+    hb_block *c = hb_conv_transpose2d_new(4, 6, 3, 3, &o, true);
+    ck_assert_ptr_nonnull(c);
+    const int64_t *w = hb_tensor_shape(hb_block_param(c, "weight"));
+    ck_assert_msg(w[0] == 4 && w[1] == 6 && w[2] == 3 && w[3] == 3, "weight not [4, 6, 3, 3]");
+    ck_assert_int_eq(hb_tensor_dim(hb_block_param(c, "bias"), 0), 6);
+    float bound = 1.0f / sqrtf(6 * 9); /* fan_in from the dims after the first */
+    const float *wv = hb_tensor_cdata(hb_block_param(c, "weight"));
+    for (int i = 0; i < 4 * 6 * 9; i++)
+        ck_assert_float_le(fabsf(wv[i]), bound);
+    hb_tensor *x = hb_ones(HB_SHAPE(2, 4, 5, 5));
+    hb_tensor *y = test_call_ok(c, x);
+    ck_assert_int_eq(hb_tensor_dim(y, 2), 10); /* (5 − 1)·2 − 2 + 3 + 1 */
+    ck_assert_int_eq(hb_tensor_dim(y, 1), 6);
+    hb_tensor_release(y);
+    hb_hybridize(c, true);
+    for (int call = 0; call < 2; call++) {
+        hb_tensor *yh = test_call_ok(c, x);
+        hb_tensor_release(yh);
+    }
+    ck_assert_ptr_nonnull(hb_block_plan(c, HB_SHAPE(2, 4, 5, 5)));
+    /* refusals name what is wrong */
+    ck_assert_ptr_null(hb_conv_transpose2d(x, hb_block_param(c, "weight"), NULL,
+                                           &(hb_conv_transpose2d_options){.output_padding = {1, 0}}));
+    ck_assert_msg(strstr(hb_last_error(), "0 <= output_padding < stride"), "%s", hb_last_error());
+    hb_tensor *x3 = hb_ones(HB_SHAPE(2, 3, 5, 5));
+    ck_assert_ptr_null(hb_conv_transpose2d(x3, hb_block_param(c, "weight"), NULL, NULL));
+    ck_assert_msg(strstr(hb_last_error(), "conv_transpose2d: input [2, 3, 5, 5] and weight "
+                         "[4, 6, 3, 3] do not fit 1 group"), "%s", hb_last_error());
+    hb_clear_error();
+    hb_tensor_release(x), hb_tensor_release(x3);
+    hb_block_release(c);
+}
+END_TEST
+
 /* Conv2d(0, …) takes its input channels from the first call, which runs like any other. */
 START_TEST(deferred_in_channels)
 {
@@ -806,6 +853,7 @@ static Suite *conv_suite(void)
     tcase_add_test(tc, mode_changes_drop_plans);
     tcase_add_test(tc, no_output_channels);
     tcase_add_test(tc, deferred_in_channels);
+    tcase_add_test(tc, conv_transpose_block);
     tcase_add_test(tc, side_exit_writes_statistics_once);
     tcase_add_test(tc, child_mode_drops_parent_plans);
     tcase_add_test(tc, dump_leaves_statistics);

@@ -266,7 +266,7 @@ static hb_graph *all_ops_graph(void)
     hb_window cw = {.stride = {2, 1}, .pad = {1, 0}, .dilation = {1, 2}, .groups = 2};
     int y = NODE(g, HB_OP_CONV2D, ((hb_attrs){.win = cw}), "conv", img, k, kb);
     NODE(g, HB_OP_CONV2D, ((hb_attrs){.win = cw}), "conv", img, k);
-    NODE(g, HB_OP_CONV2D_GRAD_X, ((hb_attrs){.win = cw, .shape = SHAPE(1, 4, 7, 6)}), "conv", y,
+    NODE(g, HB_OP_CONV_TRANSPOSE2D, ((hb_attrs){.win = cw, .shape = SHAPE(1, 4, 7, 6)}), "conv", y,
          k);
     NODE(g, HB_OP_CONV2D_GRAD_W, ((hb_attrs){.win = cw, .shape = SHAPE(6, 2, 3, 2)}), "conv", y,
          img);

@@ -521,8 +521,9 @@ START_TEST(export_runs_in_onnxruntime)
 }
 END_TEST
 
-/* Pads, crops, ceil-mode and padding-excluding pools, a convolution: exported, read back and
- * run by hybrid (and by ONNX Runtime when it is installed) with the block's own results. */
+/* Pads, crops, ceil-mode and padding-excluding pools, a convolution and a transposed one:
+ * exported, read back and run by hybrid (and by ONNX Runtime when it is installed) with the
+ * block's own results. */
 static hb_tensor *windows_forward(hb_block *self, hb_tensor *x)
 {
     (void)self;
@@ -534,8 +535,13 @@ static hb_tensor *windows_forward(hb_block *self, hb_tensor *x)
                                                          .exclude_padding = true});
     hb_tensor *c = hb_conv2d_nobias(a, hb_block_param(self, "w"),
                                     &(hb_conv2d_options){.padding = {1, 1}});
-    return hb_concat(2, (hb_tensor *[]){hb_reshape(m, HB_SHAPE(2, -1)),
-                                        hb_reshape(c, HB_SHAPE(2, -1))}, 1);
+    hb_tensor *t = hb_conv_transpose2d(c, hb_block_param(self, "wt"), hb_block_param(self, "bt"),
+                                       &(hb_conv_transpose2d_options){
+                                           .stride = {2, 2}, .padding = {1, 0},
+                                           .output_padding = {1, 0}, .groups = 2});
+    return hb_concat(3, (hb_tensor *[]){hb_reshape(m, HB_SHAPE(2, -1)),
+                                        hb_reshape(c, HB_SHAPE(2, -1)),
+                                        hb_reshape(t, HB_SHAPE(2, -1))}, 1);
 }
 
 START_TEST(windows_round_trip)
@@ -544,6 +550,8 @@ START_TEST(windows_round_trip)
     hb_rng_seed(&rng, 12);
     hb_block *b = hb_block_new("Windows", windows_forward);
     hb_block_add_const(b, "w", hb_randn(HB_SHAPE(2, 4, 3, 3), &rng));
+    hb_block_add_const(b, "wt", hb_randn(HB_SHAPE(2, 3, 3, 2), &rng));
+    hb_block_add_const(b, "bt", hb_randn(HB_SHAPE(6), &rng));
     hb_block_set_training(b, false);
     hb_tensor *x = hb_randn(HB_SHAPE(2, 3, 9, 8), &rng), *want = test_call_ok(b, x);
     char model[512], xin[512];

@@ -371,6 +371,16 @@ RULE(CONV2D)
     }
 }
 
+/* y = Tᵀx, T the convolution by w: dx = T·g (the convolution of g), and dw is the
+ * convolution's weight gradient with g as its input and x as its output's gradient. */
+RULE(CONV_TRANSPOSE2D)
+{
+    if (x->requires_grad)
+        add_grad(x, hb_conv2d_nobias_with(g, in[1], at));
+    if (in[1]->requires_grad)
+        add_grad(in[1], hb_conv2d_grad_w(x, g, at, &in[1]->shape));
+}
+
 RULE(MAX_POOL2D)
 {
     add_grad(x, hb_max_pool2d_grad(g, x, at));
@@ -407,7 +417,6 @@ RULE(NONE) { (void)g; }
 #define grad_GEMM grad_NONE
 #define grad_FUSED_CONV grad_NONE
 /* the gradients' own ops: a second derivative is not something hybrid computes */
-#define grad_CONV2D_GRAD_X grad_NONE
 #define grad_CONV2D_GRAD_W grad_NONE
 #define grad_MAX_POOL2D_GRAD grad_NONE
 #define grad_AVG_POOL2D_GRAD grad_NONE
@@ -482,7 +491,6 @@ static const char *no_rule(const hb_node *n)
     case HB_OP_GEMM:
     case HB_OP_FUSED_CONV:
         return "a fused op (autodiff runs before fusion)";
-    case HB_OP_CONV2D_GRAD_X:
     case HB_OP_CONV2D_GRAD_W:
     case HB_OP_MAX_POOL2D_GRAD:
     case HB_OP_AVG_POOL2D_GRAD:

@@ -244,9 +244,14 @@ hb_tensor *hb_avg_pool2d(hb_tensor *x, const hb_pool2d_options *o)
 }
 
 /* The gradients' ops, for the rules (at: the forward op's attributes). */
+hb_tensor *hb_conv2d_nobias_with(hb_tensor *x, hb_tensor *w, const hb_attrs *at)
+{
+    return apply(HB_OP_CONV2D, (hb_attrs){.win = at->win}, 2, (hb_tensor *[]){x, w});
+}
+
 hb_tensor *hb_conv2d_grad_x(hb_tensor *g, hb_tensor *w, const hb_attrs *at, const hb_shape *x)
 {
-    return apply(HB_OP_CONV2D_GRAD_X, (hb_attrs){.win = at->win, .shape = *x}, 2,
+    return apply(HB_OP_CONV_TRANSPOSE2D, (hb_attrs){.win = at->win, .shape = *x}, 2,
                  (hb_tensor *[]){g, w});
 }
 

@@ -342,6 +342,21 @@ static hb_status export_node(writer *w, const hb_node *n)
                              : NODE_A("Conv", out, a, 5, in[0], in[1]);
         break;
     }
+    case HB_OP_CONV_TRANSPOSE2D: { /* the output size says the output padding */
+        const hb_window *win = &at->win;
+        const hb_shape *ws = &g->values[n->inputs[1]].shape;
+        int64_t k[2] = {ws->dim[2], ws->dim[3]}, s[2] = {win->stride[0], win->stride[1]};
+        int64_t p[4] = {win->pad[0], win->pad[1], win->pad[0], win->pad[1]};
+        int64_t d[2] = {win->dilation[0], win->dilation[1]}, op[2];
+        for (int i = 0; i < 2; i++)
+            op[i] = y->dim[2 + i] - ((x->dim[2 + i] - 1) * s[i] - 2 * p[i] + d[i] * (k[i] - 1) + 1);
+        attr_spec a[6] = {{"kernel_shape", 2, 0, k, 2, 0}, {"strides", 2, 0, s, 2, 0},
+                          {"pads", 2, 0, p, 4, 0}, {"dilations", 2, 0, d, 2, 0},
+                          {"group", 1, win->groups, NULL, 0, 0},
+                          {"output_padding", 2, 0, op, 2, 0}};
+        ok = NODE_A("ConvTranspose", out, a, 6, in[0], in[1]);
+        break;
+    }
     case HB_OP_MAX_POOL2D:
     case HB_OP_AVG_POOL2D: {
         const hb_window *win = &at->win;

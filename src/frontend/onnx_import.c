@@ -561,6 +561,66 @@ static bool run_conv(call *c)
     return set_t(c, 0, from_image(b ? hb_conv2d(x, w, b, &o) : hb_conv2d_nobias(x, w, &o), dims));
 }
 
+/* The full transposed convolution (no padding), then cut to what pads, output_shape or
+ * auto_pad ask for (a negative cut adds zeros), then the bias: ONNX's ConvTranspose. */
+static bool run_conv_transpose(call *c)
+{
+    const Onnx__NodeProto *p = c->n->p;
+    int k[2], stride[2], dil[2];
+    hb_tensor *x = in_t(c, 0), *w = in_t(c, 1), *b = has_in(c, 2) ? in_t(c, 2) : NULL;
+    int dims = window_dims(c, w);
+    if (!x || !w || (has_in(c, 2) && !b) || !window(c, dims, k, stride, dil) ||
+        !(x = as_image(c, x, dims)) || !(w = as_image(c, w, dims)))
+        return false;
+    size_t nop, nos, np;
+    const int64_t *op = attr_ints(p, "output_padding", &nop);
+    const int64_t *os = attr_ints(p, "output_shape", &nos), *ps = attr_ints(p, "pads", &np);
+    if ((op && nop != (size_t)dims) || (os && nos != (size_t)dims) ||
+        (ps && np != 2 * (size_t)dims))
+        return call_fail(c, HB_ERR_FORMAT, "output_padding, output_shape or pads of the wrong "
+                         "length for a %d-D window", dims), false;
+    bool upper = attr_string_is(p, "auto_pad", "SAME_UPPER");
+    bool same = upper || attr_string_is(p, "auto_pad", "SAME_LOWER");
+    hb_conv_transpose2d_options o = {{stride[0], stride[1]}, {0, 0}, {0, 0}, {dil[0], dil[1]},
+                                     (int)attr_int(p, "group", 1)};
+    int64_t cut_b[4] = {0}, cut_e[4] = {0};
+    for (int i = 0; i < 2; i++) {
+        int j = i - (2 - dims);
+        if (j < 0)
+            continue;
+        o.output_padding[i] = op ? (int)op[j] : 0;
+        int64_t in = hb_tensor_dim(x, 2 + i), kk = hb_tensor_dim(w, 2 + i);
+        int64_t full = (in - 1) * stride[i] + (kk - 1) * dil[i] + 1 + o.output_padding[i];
+        if (os || same) { /* the total cut splits as auto_pad says (SAME_LOWER otherwise) */
+            int64_t total = full - (os ? os[j] : in * stride[i]);
+            int64_t half = total >= 0 ? total / 2 : -((1 - total) / 2); /* rounded down */
+            cut_b[2 + i] = upper ? half : total - half;
+            cut_e[2 + i] = total - cut_b[2 + i];
+        } else if (ps) {
+            cut_b[2 + i] = ps[j], cut_e[2 + i] = ps[j + dims];
+        }
+    }
+    /* even cuts are the op's own padding; the rest is a pad (or crop) of its own */
+    bool even = cut_b[2] == cut_e[2] && cut_b[3] == cut_e[3] && cut_b[2] >= 0 && cut_b[3] >= 0;
+    for (int i = 0; even && i < 2; i++)
+        o.padding[i] = (int)cut_b[2 + i], cut_b[2 + i] = cut_e[2 + i] = 0;
+    hb_tensor *y = hb_conv_transpose2d(x, w, NULL, &o);
+    if (!even) {
+        int64_t nb[4], ne[4];
+        for (int i = 0; i < 4; i++)
+            nb[i] = -cut_b[i], ne[i] = -cut_e[i];
+        y = hb_pad(y, nb, ne, 0.0f);
+    }
+    if (b && y) {
+        if (hb_tensor_ndim(b) != 1 || hb_tensor_dim(b, 0) != hb_tensor_dim(y, 1))
+            return call_fail(c, HB_ERR_SHAPE, "bias of %lld values for %lld output channels",
+                             (long long)hb_tensor_numel(b), (long long)hb_tensor_dim(y, 1)),
+                   false;
+        y = hb_add(y, hb_reshape(b, HB_SHAPE(-1, 1, 1)));
+    }
+    return set_t(c, 0, from_image(y, dims));
+}
+
 static bool run_pool(call *c, bool max)
 {
     int k[2], stride[2], pad[2], dil[2], pb[2], pe[2];
@@ -859,6 +919,11 @@ static hb_tensor *squared(hb_tensor *x) { return hb_mul(x, x); }
 static bool run_reduce_sum(call *c) { return set_t(c, 0, reduce(c, in_t(c, 0), hb_sum_axis, hb_sum)); }
 static bool run_reduce_mean(call *c) { return set_t(c, 0, reduce(c, in_t(c, 0), hb_mean_axis, hb_mean)); }
 static bool run_reduce_max(call *c) { return set_t(c, 0, reduce(c, in_t(c, 0), hb_max_axis, hb_max)); }
+/* −max(−x): negation is exact, so this is the minimum bit for bit */
+static bool run_reduce_min(call *c)
+{
+    return set_t(c, 0, hb_neg(reduce(c, hb_neg(in_t(c, 0)), hb_max_axis, hb_max)));
+}
 static bool run_reduce_sum_square(call *c)
 {
     return set_t(c, 0, reduce(c, squared(in_t(c, 0)), hb_sum_axis, hb_sum));
@@ -1083,6 +1148,8 @@ static const op_def ops[] = {
     {"MatMul", 1, 2, 2, "", run_matmul},
     {"Gemm", 6, 2, 3, "alpha beta broadcast transA transB", run_gemm},
     {"Conv", 1, 2, 3, "auto_pad dilations group kernel_shape pads strides", run_conv},
+    {"ConvTranspose", 1, 2, 3, "auto_pad dilations group kernel_shape output_padding "
+     "output_shape pads strides", run_conv_transpose},
     {"MaxPool", 1, 1, 1, "auto_pad ceil_mode dilations kernel_shape pads storage_order strides",
      run_max_pool},
     {"AveragePool", 1, 1, 1, "auto_pad ceil_mode count_include_pad kernel_shape pads strides",
@@ -1101,6 +1168,7 @@ static const op_def ops[] = {
     {"ReduceSum", 1, 1, 2, "axes keepdims noop_with_empty_axes", run_reduce_sum},
     {"ReduceMean", 1, 1, 1, "axes keepdims", run_reduce_mean},
     {"ReduceMax", 1, 1, 1, "axes keepdims", run_reduce_max},
+    {"ReduceMin", 1, 1, 1, "axes keepdims", run_reduce_min},
     {"ReduceSumSquare", 1, 1, 1, "axes keepdims", run_reduce_sum_square},
     {"ReduceL1", 1, 1, 1, "axes keepdims", run_reduce_l1},
     {"ReduceL2", 1, 1, 1, "axes keepdims", run_reduce_l2},
@@ -1134,6 +1202,24 @@ static const op_def *find_op(const char *type)
 }
 
 /* Attribute values hybrid does not implement, refused at load. */
+/* The rank of slot s if the model says it: a constant's, or a graph input's declared shape;
+ * -1 if unknown. */
+static int declared_rank(const model *m, int s)
+{
+    if (s < 0)
+        return -1;
+    if (m->slots[s].kind == SLOT_TENSOR)
+        return hb_tensor_ndim(m->slots[s].t);
+    const Onnx__GraphProto *g = m->proto->graph;
+    for (size_t i = 0; m->slots[s].kind == SLOT_INPUT && i < g->n_input; i++) {
+        const Onnx__TypeProto *tp = g->input[i]->type;
+        if (g->input[i]->name && strcmp(g->input[i]->name, m->slots[s].name) == 0 && tp &&
+            tp->value_case == ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE && tp->tensor_type->shape)
+            return (int)tp->tensor_type->shape->n_dim;
+    }
+    return -1;
+}
+
 /* A Pad's constant value, read now: the value attribute, or a constant_value input that is a
  * one-element constant of the model (what a trace could not follow, a value that changes
  * from call to call, is refused rather than baked in). */
@@ -1508,6 +1594,13 @@ static hb_status load_nodes(hb_block *root, model *m)
             return node_fail(m, p, HB_ERR_UNSUPPORTED, "%d outputs (only one)", n->nout);
         if (strcmp(p->op_type, "Pad") == 0 && (st = pad_fill(m, p, n)) != HB_OK)
             return st;
+        bool conv = strcmp(p->op_type, "Conv") == 0 || strcmp(p->op_type, "ConvTranspose") == 0;
+        if (conv) { /* the window's rank, known now if the weight is a constant or declared */
+            int rank = declared_rank(m, n->in[1]);
+            if (rank >= 0 && rank != 3 && rank != 4)
+                return node_fail(m, p, HB_ERR_UNSUPPORTED, "a %d-D kernel (only 1-D and 2-D)",
+                                 rank - 2);
+        }
         if (strcmp(p->op_type, "Constant") == 0 && (st = load_constant(root, m, p, n->out[0])))
             return st;
         /* integers stay integers through the shape ops (known when the call runs) */

@@ -167,6 +167,68 @@ hb_tensor *hb_global_avg_pool2d(hb_tensor *x)
     return scope_end(&sc, keep(&sc, hb_reshape(mean, HB_SHAPE(n, c, 1, 1))));
 }
 
+/* ---- the transposed convolution -------------------------------------------------------------- */
+
+/* The op table's conv_transpose2d (the convolution's input gradient) on x, with the output
+ * size the options ask for, then the bias per channel. */
+hb_tensor *hb_conv_transpose2d(hb_tensor *x, hb_tensor *w, hb_tensor *bias,
+                               const hb_conv_transpose2d_options *o)
+{
+    if (!x || !w) {
+        if (hb_last_status() == HB_OK)
+            hb_fail(HB_ERR_ARG, "conv_transpose2d: %s is NULL", x ? "weight" : "input");
+        return NULL;
+    }
+    char a[96], b[96];
+    const char *xs = hb_shape_str(hb_tensor_ndim(x), hb_tensor_shape(x), a, sizeof a);
+    const char *ws = hb_shape_str(hb_tensor_ndim(w), hb_tensor_shape(w), b, sizeof b);
+    if (hb_tensor_ndim(x) != 4 || hb_tensor_ndim(w) != 4)
+        return hb_fail(HB_ERR_SHAPE, "conv_transpose2d: input %s and weight %s need [N, C, H, W] "
+                       "and [C, O/groups, kh, kw]", xs, ws), NULL;
+    hb_conv_transpose2d_options d = o ? *o : (hb_conv_transpose2d_options){.groups = 0};
+    hb_attrs at = {.win = {.groups = d.groups ? d.groups : 1}};
+    hb_window *win = &at.win;
+    for (int i = 0; i < 2; i++) {
+        win->stride[i] = d.stride[i] ? d.stride[i] : 1;
+        win->dilation[i] = d.dilation[i] ? d.dilation[i] : 1;
+        win->pad[i] = d.padding[i];
+        if (win->stride[i] < 1 || win->dilation[i] < 1 || d.padding[i] < 0 ||
+            d.output_padding[i] < 0 || d.output_padding[i] >= win->stride[i])
+            return hb_fail(HB_ERR_ARG, "conv_transpose2d: needs stride and dilation >= 1, "
+                           "padding >= 0 and 0 <= output_padding < stride, got stride [%d, %d], "
+                           "dilation [%d, %d], padding [%d, %d], output_padding [%d, %d]",
+                           d.stride[0], d.stride[1], d.dilation[0], d.dilation[1], d.padding[0],
+                           d.padding[1], d.output_padding[0], d.output_padding[1]), NULL;
+    }
+    int64_t c = hb_tensor_dim(w, 0), groups = win->groups;
+    if (groups < 1 || hb_tensor_dim(x, 1) != c || c % groups)
+        return hb_fail(HB_ERR_SHAPE, "conv_transpose2d: input %s and weight %s do not fit %lld "
+                       "group%s", xs, ws, (long long)groups, groups == 1 ? "" : "s"), NULL;
+    hb_shape out = {.ndim = 4, .dim = {hb_tensor_dim(x, 0), hb_tensor_dim(w, 1) * groups}};
+    for (int i = 0; i < 2; i++) {
+        out.dim[2 + i] = (hb_tensor_dim(x, 2 + i) - 1) * win->stride[i] - 2 * (int64_t)d.padding[i] +
+                         (int64_t)win->dilation[i] * (hb_tensor_dim(w, 2 + i) - 1) +
+                         d.output_padding[i] + 1;
+        if (hb_tensor_dim(x, 2 + i) < 1 || out.dim[2 + i] < 1)
+            return hb_fail(HB_ERR_SHAPE, "conv_transpose2d: input %s and weight %s with padding "
+                           "[%d, %d] leave no output", xs, ws, d.padding[0], d.padding[1]), NULL;
+    }
+    scope sc = {.n = 0};
+    hb_tensor *y = keep(&sc, hb_conv2d_grad_x(x, w, &at, &out));
+    if (bias) {
+        if (hb_tensor_ndim(bias) != 1 || hb_tensor_dim(bias, 0) != out.dim[1]) {
+            scope_end(&sc, NULL);
+            return hb_fail(HB_ERR_SHAPE, "conv_transpose2d: bias %s does not fit weight %s with "
+                           "%lld group%s: needs [%lld]",
+                           hb_shape_str(hb_tensor_ndim(bias), hb_tensor_shape(bias), a, sizeof a),
+                           ws, (long long)groups, groups == 1 ? "" : "s",
+                           (long long)out.dim[1]), NULL;
+        }
+        y = keep(&sc, hb_add(y, keep(&sc, per_channel(bias, 4))));
+    }
+    return scope_end(&sc, y);
+}
+
 /* ---- Conv2d ------------------------------------------------------------------------------- */
 
 typedef struct conv_state {
@@ -225,6 +287,47 @@ hb_block *hb_conv2d_new(int64_t in, int64_t out, int kh, int kw, const hb_conv2d
                         bool bias)
 {
     return conv_new(in, out, kh, kw, o, bias, HB_INIT_DEFAULT);
+}
+
+/* ---- ConvTranspose2d ------------------------------------------------------------------------ */
+
+typedef struct conv_transpose_state {
+    hb_conv_transpose2d_options opts;
+    bool bias;
+} conv_transpose_state;
+
+static hb_tensor *conv_transpose_forward(hb_block *self, hb_tensor *x)
+{
+    conv_transpose_state *s = hb_block_state(self);
+    return hb_conv_transpose2d(x, hb_block_param(self, "weight"),
+                               s->bias ? hb_block_param(self, "bias") : NULL, &s->opts);
+}
+
+/* PyTorch's init: kaiming_uniform(a=√5) with fan_in from the weight's dims after the first
+ * ((out/groups)·kh·kw), the bias in ±1/sqrt of that. */
+hb_block *hb_conv_transpose2d_new(int64_t in, int64_t out, int kh, int kw,
+                                  const hb_conv_transpose2d_options *o, bool bias)
+{
+    int groups = o && o->groups ? o->groups : 1;
+    if (in <= 0 || out <= 0 || kh <= 0 || kw <= 0 || groups < 1 || out % groups ||
+        in % groups)
+        return hb_fail(HB_ERR_ARG, "ConvTranspose2d(%lld, %lld, kernel [%d, %d], groups %d): "
+                       "sizes must be positive and channels divisible by groups",
+                       (long long)in, (long long)out, kh, kw, groups), NULL;
+    conv_transpose_state st = {.opts = o ? *o : (hb_conv_transpose2d_options){.groups = 0},
+                               .bias = bias};
+    hb_block *b = hb_block_new_with("ConvTranspose2d", conv_transpose_forward, &st, sizeof st);
+    if (!b)
+        return NULL;
+    hb_init bias_init = HB_INIT_DEFAULT;
+    bias_init.fan_in_of = "weight";
+    if (hb_block_add_param(b, "weight", HB_SHAPE(in, out / groups, kh, kw), HB_INIT_DEFAULT) !=
+            HB_OK ||
+        (bias && hb_block_add_param(b, "bias", HB_SHAPE(out), bias_init) != HB_OK)) {
+        hb_block_release(b);
+        return NULL;
+    }
+    return b;
 }
 
 /* ---- BatchNorm2d -------------------------------------------------------------------------- */

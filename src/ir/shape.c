@@ -489,13 +489,20 @@ static hb_status conv_grad(rule_ctx *c, const hb_shape *x, const hb_shape *w)
     if (st != HB_OK)
         return st;
     if (!hb_shape_equal(&y, &c->in[0]))
-        return fail(c, HB_ERR_SHAPE, "gradient %s does not match the convolution's output %s",
-                    S(&c->in[0]), S(&y));
+        return c->op == HB_OP_CONV_TRANSPOSE2D
+                   ? fail(c, HB_ERR_SHAPE, "input %s does not fit output %s: a convolution "
+                          "with this window takes the output to %s", S(&c->in[0]),
+                          S(&c->at->shape), S(&y))
+                   : fail(c, HB_ERR_SHAPE, "gradient %s does not match the convolution's "
+                          "output %s", S(&c->in[0]), S(&y));
     *c->out = c->at->shape;
     return HB_OK;
 }
 
-static hb_status rule_conv_grad_x(rule_ctx *c) { return conv_grad(c, &c->at->shape, &c->in[1]); }
+static hb_status rule_conv_transpose(rule_ctx *c)
+{
+    return conv_grad(c, &c->at->shape, &c->in[1]);
+}
 static hb_status rule_conv_grad_w(rule_ctx *c) { return conv_grad(c, &c->in[1], &c->at->shape); }
 
 static hb_status pool_shape(rule_ctx *c, const hb_shape *x, hb_shape *out)

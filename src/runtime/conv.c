@@ -468,7 +468,7 @@ void hb_kernel_fused_conv(const hb_operand *in, int n, const hb_operand *out, co
 /* ---- gradients ---------------------------------------------------------------------------- */
 
 /* dx[N, C, H, W] from g[N, O, OH, OW] and w: inputs (g, w), attrs.shape = x's shape. */
-void hb_kernel_conv2d_grad_x(const hb_operand *in, int n, const hb_operand *out,
+void hb_kernel_conv_transpose2d(const hb_operand *in, int n, const hb_operand *out,
                              const hb_attrs *at)
 {
     (void)n;

@@ -8,7 +8,7 @@
     void name(const hb_operand *in, int n, const hb_operand *out, const hb_attrs *at)
 
 HB_CONV_KERNEL(hb_kernel_conv2d);
-HB_CONV_KERNEL(hb_kernel_conv2d_grad_x);
+HB_CONV_KERNEL(hb_kernel_conv_transpose2d);
 HB_CONV_KERNEL(hb_kernel_conv2d_grad_w);
 HB_CONV_KERNEL(hb_kernel_fused_conv);
 HB_CONV_KERNEL(hb_kernel_max_pool2d);

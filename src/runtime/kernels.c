@@ -485,7 +485,7 @@ static void kernel_GEMM(const hb_operand *in, int n, const hb_operand *out, cons
 /* ---- convolutions and pools (conv.c) ------------------------------------------------------ */
 
 #define kernel_CONV2D hb_kernel_conv2d
-#define kernel_CONV2D_GRAD_X hb_kernel_conv2d_grad_x
+#define kernel_CONV_TRANSPOSE2D hb_kernel_conv_transpose2d
 #define kernel_CONV2D_GRAD_W hb_kernel_conv2d_grad_w
 #define kernel_FUSED_CONV hb_kernel_fused_conv
 #define kernel_MAX_POOL2D hb_kernel_max_pool2d

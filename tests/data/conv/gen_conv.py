@@ -7,6 +7,8 @@ sum(output * G) for every input. Each case's settings are a float tensor NAME.pa
   max pool:   [1, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, ceil_mode, 0]
   avg pool:   [2, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, ceil_mode,
                exclude padding (count_include_pad=False)]
+  conv transposed: [4, stride_h, stride_w, pad_h, pad_w, dil_h, dil_w, groups, has_bias,
+              output_pad_h, output_pad_w]
   batch norm: [3, training, momentum, eps]  (inputs x, weight, bias, running_mean, running_var;
               outputs include the running statistics after the call)
 """
@@ -34,6 +36,22 @@ def conv(name, x_shape, w_shape, stride, pad, dil, groups, bias):
     g = torch.randn(*y.shape)
     (y * g).sum().backward()
     put(name + ".params", torch.tensor([0, *stride, *pad, *dil, groups, int(bias)], dtype=torch.float32))
+    for k, v in [("x", x), ("w", w), ("y", y), ("g", g), ("dx", x.grad), ("dw", w.grad)]:
+        put(f"{name}.{k}", v)
+    if bias:
+        put(name + ".b", b)
+        put(name + ".db", b.grad)
+
+
+def conv_t(name, x_shape, w_shape, stride, pad, dil, groups, bias, out_pad):
+    x = torch.randn(*x_shape, requires_grad=True)
+    w = torch.randn(*w_shape, requires_grad=True)
+    b = torch.randn(w_shape[1] * groups, requires_grad=True) if bias else None
+    y = F.conv_transpose2d(x, w, b, stride, pad, out_pad, groups, dil)
+    g = torch.randn(*y.shape)
+    (y * g).sum().backward()
+    put(name + ".params", torch.tensor([4, *stride, *pad, *dil, groups, int(bias), *out_pad],
+                                       dtype=torch.float32))
     for k, v in [("x", x), ("w", w), ("y", y), ("g", g), ("dx", x.grad), ("dw", w.grad)]:
         put(f"{name}.{k}", v)
     if bias:
@@ -100,6 +118,10 @@ pool("avg_ceil", 2, (2, 3, 8, 10), (3, 3), (2, 2), (1, 0), ceil=True)
 pool("avg_ceil_dropped", 2, (1, 1, 5, 5), (2, 2), (2, 2), (1, 1), ceil=True)
 pool("avg_exclude_pad", 2, (1, 2, 7, 6), (3, 3), (2, 2), (1, 1), exclude=True)
 pool("avg_ceil_exclude_pad", 2, (1, 2, 8, 10), (3, 2), (2, 2), (1, 1), ceil=True, exclude=True)
+# transposed: upsampling by 2 (a U-Net's), with output padding, groups and dilation
+conv_t("convt_up2", (2, 4, 5, 6), (4, 3, 2, 2), (2, 2), (0, 0), (1, 1), 1, True, (0, 0))
+conv_t("convt_3x3_s2_p1_op1", (1, 3, 4, 5), (3, 5, 3, 3), (2, 2), (1, 1), (1, 1), 1, True, (1, 1))
+conv_t("convt_groups_dilated", (2, 4, 5, 4), (4, 2, 3, 2), (1, 2), (1, 0), (2, 1), 2, False, (0, 1))
 
 header, offset, blobs = {}, 0, []
 for name in sorted(out):

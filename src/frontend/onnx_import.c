@@ -589,8 +589,12 @@ static bool run_conv_transpose(call *c)
         if (j < 0)
             continue;
         o.output_padding[i] = op ? (int)op[j] : 0;
-        int64_t in = hb_tensor_dim(x, 2 + i), kk = hb_tensor_dim(w, 2 + i);
-        int64_t full = (in - 1) * stride[i] + (kk - 1) * dil[i] + 1 + o.output_padding[i];
+        int64_t in = hb_tensor_dim(x, 2 + i), kk = hb_tensor_dim(w, 2 + i), grown, span;
+        if (!hb_mul_ok(in - 1, stride[i], &grown) || !hb_mul_ok(kk - 1, dil[i], &span) ||
+            grown > ((int64_t)1 << 56) || span > ((int64_t)1 << 56))
+            return call_fail(c, HB_ERR_SHAPE, "strides and dilations make an output too "
+                             "large"), false;
+        int64_t full = grown + span + 1 + o.output_padding[i];
         if (os || same) { /* the total cut splits as auto_pad says (SAME_LOWER otherwise) */
             int64_t total = full - (os ? os[j] : in * stride[i]);
             int64_t half = total >= 0 ? total / 2 : -((1 - total) / 2); /* rounded down */
@@ -1256,7 +1260,8 @@ static hb_status check_values(const model *m, const Onnx__NodeProto *p)
         return node_fail(m, p, HB_ERR_UNSUPPORTED, "storage_order 1");
     /* window sizes as hybrid's ints: kernel, strides, dilations >= 1, pads >= 0, group >= 1 */
     static const struct { const char *name; int64_t lo; } ranges[] = {
-        {"kernel_shape", 1}, {"strides", 1}, {"dilations", 1}, {"pads", 0}};
+        {"kernel_shape", 1}, {"strides", 1}, {"dilations", 1}, {"pads", 0},
+        {"output_padding", 0}, {"output_shape", 1}};
     for (size_t r = 0; strcmp(t, "Pad") != 0 && r < HB_ARRAY_LEN(ranges); r++) {
         size_t nv;
         const int64_t *v = attr_ints(p, ranges[r].name, &nv);

@@ -206,9 +206,15 @@ hb_tensor *hb_conv_transpose2d(hb_tensor *x, hb_tensor *w, hb_tensor *bias,
                        "group%s", xs, ws, (long long)groups, groups == 1 ? "" : "s"), NULL;
     hb_shape out = {.ndim = 4, .dim = {hb_tensor_dim(x, 0), hb_tensor_dim(w, 1) * groups}};
     for (int i = 0; i < 2; i++) {
-        out.dim[2 + i] = (hb_tensor_dim(x, 2 + i) - 1) * win->stride[i] - 2 * (int64_t)d.padding[i] +
-                         (int64_t)win->dilation[i] * (hb_tensor_dim(w, 2 + i) - 1) +
-                         d.output_padding[i] + 1;
+        int64_t span, grown; /* dims < 2^56 and ints: only the products can overflow */
+        bool fits = hb_mul_ok(hb_tensor_dim(x, 2 + i) - 1, win->stride[i], &grown) &&
+                    hb_mul_ok(win->dilation[i], hb_tensor_dim(w, 2 + i) - 1, &span) &&
+                    grown <= ((int64_t)1 << 56) && span <= ((int64_t)1 << 56);
+        if (!fits)
+            return hb_fail(HB_ERR_SHAPE, "conv_transpose2d: input %s and weight %s with stride "
+                           "[%d, %d] make an output too large", xs, ws, win->stride[0],
+                           win->stride[1]), NULL;
+        out.dim[2 + i] = grown - 2 * (int64_t)d.padding[i] + span + d.output_padding[i] + 1;
         if (hb_tensor_dim(x, 2 + i) < 1 || out.dim[2 + i] < 1)
             return hb_fail(HB_ERR_SHAPE, "conv_transpose2d: input %s and weight %s with padding "
                            "[%d, %d] leave no output", xs, ws, d.padding[0], d.padding[1]), NULL;

@@ -656,6 +656,52 @@ static bool run_pool(call *c, bool max)
     return set_t(c, 0, from_image(y, dims));
 }
 
+/* Consecutive parts along axis: the split attribute (before opset 13) or input (after), or
+ * as many equal parts as outputs (from opset 18 the last may be smaller). */
+static bool run_split(call *c)
+{
+    hb_tensor *x = in_t(c, 0);
+    if (!x)
+        return false;
+    int nd = hb_tensor_ndim(x), nout = c->n->nout;
+    int64_t axis = attr_int(c->n->p, "axis", 0);
+    if (axis < -nd || axis >= nd)
+        return call_fail(c, HB_ERR_ARG, "axis %lld of an input of %d", (long long)axis, nd),
+               false;
+    axis = axis < 0 ? axis + nd : axis;
+    int64_t dim = hb_tensor_dim(x, (int)axis), sizes[64];
+    size_t ns = 0;
+    const int64_t *given = NULL;
+    if (c->m->opset < 13) {
+        given = attr_ints(c->n->p, "split", &ns);
+    } else if (has_in(c, 1)) {
+        const ints *v = in_ints(c, 1);
+        if (!v)
+            return false;
+        given = v->v, ns = (size_t)v->n;
+    }
+    if (given && ns != (size_t)nout)
+        return call_fail(c, HB_ERR_SHAPE, "%zu sizes for %d outputs", ns, nout), false;
+    int64_t chunk = (dim + nout - 1) / nout, total = 0;
+    if (!given && c->m->opset < 18 && dim % nout)
+        return call_fail(c, HB_ERR_SHAPE, "%lld along axis %lld does not split into %d equal "
+                         "parts", (long long)dim, (long long)axis, nout), false;
+    for (int i = 0; i < nout; i++) {
+        sizes[i] = given ? given[i] : i < nout - 1 ? chunk : dim - chunk * (nout - 1);
+        if (sizes[i] < 0 || sizes[i] > dim - total)
+            return call_fail(c, HB_ERR_SHAPE, "parts of the sizes asked for do not fit %lld "
+                             "along axis %lld", (long long)dim, (long long)axis), false;
+        total += sizes[i];
+    }
+    if (total != dim)
+        return call_fail(c, HB_ERR_SHAPE, "parts of %lld in all for %lld along axis %lld",
+                         (long long)total, (long long)dim, (long long)axis), false;
+    for (int i = 0, start = 0; i < nout; start += (int)sizes[i], i++)
+        if (c->n->out[i] >= 0 && !set_t(c, i, hb_slice(x, (int)axis, start, sizes[i])))
+            return false;
+    return true;
+}
+
 /* Constant mode: pads (an attribute before opset 11, integers after) along every axis, or along
  * the axes input (opset 18); the fill was read at load. */
 static bool run_pad(call *c)
@@ -1188,6 +1234,7 @@ static const op_def ops[] = {
     {"Min", 6, 1, 64, "", run_min},
     {"Clip", 6, 1, 3, "max min", run_clip},
     {"Pad", 2, 1, 4, "mode pads value", run_pad},
+    {"Split", 2, 1, 2, "axis num_outputs split", run_split},
     {"HardSigmoid", 6, 1, 1, "alpha beta", run_hard_sigmoid},
     {"Mean", 6, 1, 64, "", run_mean},
     {"LayerNormalization", 17, 2, 3, "axis epsilon stash_type", run_layer_norm},
@@ -1595,8 +1642,14 @@ static hb_status load_nodes(hb_block *root, model *m)
             if ((n->out[j] = slot_add(m, p->output[j], SLOT_NODE)) < 0)
                 return HB_ERR_NOMEM;
         }
-        if (n->nout > 1)
-            return node_fail(m, p, HB_ERR_UNSUPPORTED, "%d outputs (only one)", n->nout);
+        int most = strcmp(p->op_type, "Split") == 0 ? 64 : 1; /* the ops with several */
+        if (n->nout > most)
+            return node_fail(m, p, HB_ERR_UNSUPPORTED, "%d outputs (only %s)", n->nout,
+                             most == 1 ? "one" : "64");
+        if (strcmp(p->op_type, "Split") == 0 && attr(p, "num_outputs") &&
+            attr_int(p, "num_outputs", 0) != n->nout)
+            return node_fail(m, p, HB_ERR_FORMAT, "num_outputs %lld but %d outputs",
+                             (long long)attr_int(p, "num_outputs", 0), n->nout);
         if (strcmp(p->op_type, "Pad") == 0 && (st = pad_fill(m, p, n)) != HB_OK)
             return st;
         bool conv = strcmp(p->op_type, "Conv") == 0 || strcmp(p->op_type, "ConvTranspose") == 0;
@@ -1675,11 +1728,14 @@ static hb_tensor *onnx_forward(hb_block *self, hb_tensor *x)
         if (hb_frame_push(self, c.n->key) != HB_OK)
             goto done;
         bool ok = c.n->op->run(&c);
-        int o = c.n->out[0];
-        hb_tensor *out = ok ? hb_tensor_retain(c.t[o]) : NULL;
+        hb_tensor *outs[64] = {NULL};
+        for (int j = 0; ok && j < c.n->nout; j++)
+            if (c.n->out[j] >= 0)
+                outs[j] = hb_tensor_retain(c.t[c.n->out[j]]);
         hb_frame_pop();
-        if (out && !hb_frame_adopt(out)) /* the block's call owns it now */
-            ok = false, c.t[o] = NULL;
+        for (int j = 0; j < c.n->nout; j++)
+            if (outs[j] && !hb_frame_adopt(outs[j])) /* the block's call owns them now */
+                ok = false, c.t[c.n->out[j]] = NULL;
         if (!ok) {
             if (hb_last_status() == HB_OK)
                 node_fail(m, c.n->p, HB_ERR_STATE, "failed");

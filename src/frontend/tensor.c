@@ -93,8 +93,10 @@ hb_tensor *hb_tensor_alloc(const hb_shape *s)
         if (!hb_mul_ok(numel, s->dim[i], &numel))
             return hb_fail(HB_ERR_SHAPE, "shape %s has a negative dim or is too large",
                            hb_shape_fmt(s, sb, sizeof sb)), NULL;
-    if (!hb_mul_ok(numel, (int64_t)sizeof(float), &bytes) || (uint64_t)bytes > SIZE_MAX / 2)
-        return hb_fail(HB_ERR_SHAPE, "shape %s is too large",
+    /* beyond 1 TiB no machine this runs on has the memory: a shape that big is a mistake
+     * (a pad or a reshape gone wrong), said as one rather than as an allocation failure */
+    if (!hb_mul_ok(numel, (int64_t)sizeof(float), &bytes) || bytes > ((int64_t)1 << 40))
+        return hb_fail(HB_ERR_SHAPE, "shape %s is too large (over 1 TiB)",
                        hb_shape_fmt(s, sb, sizeof sb)), NULL;
     /* One allocation: the header, then the data. Large tensors are 64-byte aligned for full
      * cache lines; small ones come from plain malloc, whose per-thread caches are several

@@ -21,6 +21,7 @@ static const char *const case_names[] = {
     "avg_3x3_s2_p1", "avg_3x2_s1x2_p1x0", "bn_train", "bn_eval", "bn_train_momentum",
     "max_ceil", "max_ceil_dropped", "avg_ceil", "avg_ceil_dropped", "avg_exclude_pad",
     "avg_ceil_exclude_pad", "convt_up2", "convt_3x3_s2_p1_op1", "convt_groups_dilated",
+    "convt_outpad_dilation", "max_ceil_long_kernel", "avg_ceil_long_kernel",
 };
 
 static hb_state_dict ref;
@@ -523,7 +524,8 @@ START_TEST(conv_transpose_block)
     /* refusals name what is wrong */
     ck_assert_ptr_null(hb_conv_transpose2d(x, hb_block_param(c, "weight"), NULL,
                                            &(hb_conv_transpose2d_options){.output_padding = {1, 0}}));
-    ck_assert_msg(strstr(hb_last_error(), "0 <= output_padding < stride"), "%s", hb_last_error());
+    ck_assert_msg(strstr(hb_last_error(), "0 <= output_padding < max(stride, dilation), got "
+                         "stride [1, 1], dilation [1, 1]"), "%s", hb_last_error());
     hb_tensor *x3 = hb_ones(HB_SHAPE(2, 3, 5, 5));
     ck_assert_ptr_null(hb_conv_transpose2d(x3, hb_block_param(c, "weight"), NULL, NULL));
     ck_assert_msg(strstr(hb_last_error(), "conv_transpose2d: input [2, 3, 5, 5] and weight "

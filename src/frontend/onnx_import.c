@@ -572,6 +572,10 @@ static bool run_conv_transpose(call *c)
     if (!x || !w || (has_in(c, 2) && !b) || !window(c, dims, k, stride, dil) ||
         !(x = as_image(c, x, dims)) || !(w = as_image(c, w, dims)))
         return false;
+    if (k[1] && (k[0] != hb_tensor_dim(w, 2) || k[1] != hb_tensor_dim(w, 3)))
+        return call_fail(c, HB_ERR_SHAPE, "kernel_shape [%d, %d] but the weight is %lld×%lld",
+                         k[0], k[1], (long long)hb_tensor_dim(w, 2),
+                         (long long)hb_tensor_dim(w, 3)), false;
     size_t nop, nos, np;
     const int64_t *op = attr_ints(p, "output_padding", &nop);
     const int64_t *os = attr_ints(p, "output_shape", &nos), *ps = attr_ints(p, "pads", &np);
@@ -605,7 +609,8 @@ static bool run_conv_transpose(call *c)
         }
     }
     /* even cuts are the op's own padding; the rest is a pad (or crop) of its own */
-    bool even = cut_b[2] == cut_e[2] && cut_b[3] == cut_e[3] && cut_b[2] >= 0 && cut_b[3] >= 0;
+    bool even = cut_b[2] == cut_e[2] && cut_b[3] == cut_e[3] && cut_b[2] >= 0 &&
+                cut_b[3] >= 0 && cut_b[2] <= INT_MAX && cut_b[3] <= INT_MAX;
     for (int i = 0; even && i < 2; i++)
         o.padding[i] = (int)cut_b[2 + i], cut_b[2 + i] = cut_e[2 + i] = 0;
     hb_tensor *y = hb_conv_transpose2d(x, w, NULL, &o);
@@ -1322,6 +1327,8 @@ static hb_status check_values(const model *m, const Onnx__NodeProto *p)
     if (strcmp(t, "BatchNormalization") == 0 && !(attr_float(p, "epsilon", 1e-5f) > 0.0f))
         return node_fail(m, p, HB_ERR_UNSUPPORTED, "epsilon %g (must be positive)",
                          attr_float(p, "epsilon", 1e-5f));
+    if (strcmp(t, "Split") == 0 && m->opset >= 13 && attr(p, "split"))
+        return node_fail(m, p, HB_ERR_FORMAT, "a split attribute (an input from opset 13)");
     if (strcmp(t, "Pad") == 0) {
         if (attr(p, "mode") && !attr_string_is(p, "mode", "constant"))
             return node_fail(m, p, HB_ERR_UNSUPPORTED, "a mode other than constant");

@@ -170,7 +170,10 @@ hb_tensor *hb_global_avg_pool2d(hb_tensor *x)
 /* ---- the transposed convolution -------------------------------------------------------------- */
 
 /* The op table's conv_transpose2d (the convolution's input gradient) on x, with the output
- * size the options ask for, then the bias per channel. */
+ * size the options ask for, then the bias per channel. The op's output is one a convolution
+ * with the same window takes back to x's size, so output_padding must stay below the stride
+ * there; PyTorch allows it up to the dilation too, and then the full result (no padding) is
+ * cut to size with a pad. */
 hb_tensor *hb_conv_transpose2d(hb_tensor *x, hb_tensor *w, hb_tensor *bias,
                                const hb_conv_transpose2d_options *o)
 {
@@ -185,26 +188,38 @@ hb_tensor *hb_conv_transpose2d(hb_tensor *x, hb_tensor *w, hb_tensor *bias,
     if (hb_tensor_ndim(x) != 4 || hb_tensor_ndim(w) != 4)
         return hb_fail(HB_ERR_SHAPE, "conv_transpose2d: input %s and weight %s need [N, C, H, W] "
                        "and [C, O/groups, kh, kw]", xs, ws), NULL;
+    if (hb_tensor_dim(x, 2) < 1 || hb_tensor_dim(x, 3) < 1 || hb_tensor_dim(w, 2) < 1 ||
+        hb_tensor_dim(w, 3) < 1)
+        return hb_fail(HB_ERR_SHAPE, "conv_transpose2d: input %s and weight %s need H, W, kh "
+                       "and kw >= 1", xs, ws), NULL;
     hb_conv_transpose2d_options d = o ? *o : (hb_conv_transpose2d_options){.groups = 0};
     hb_attrs at = {.win = {.groups = d.groups ? d.groups : 1}};
     hb_window *win = &at.win;
+    bool cut = false; /* an output_padding the op cannot take: full result, then a pad */
     for (int i = 0; i < 2; i++) {
         win->stride[i] = d.stride[i] ? d.stride[i] : 1;
         win->dilation[i] = d.dilation[i] ? d.dilation[i] : 1;
         win->pad[i] = d.padding[i];
-        if (win->stride[i] < 1 || win->dilation[i] < 1 || d.padding[i] < 0 ||
-            d.output_padding[i] < 0 || d.output_padding[i] >= win->stride[i])
-            return hb_fail(HB_ERR_ARG, "conv_transpose2d: needs stride and dilation >= 1, "
-                           "padding >= 0 and 0 <= output_padding < stride, got stride [%d, %d], "
-                           "dilation [%d, %d], padding [%d, %d], output_padding [%d, %d]",
-                           d.stride[0], d.stride[1], d.dilation[0], d.dilation[1], d.padding[0],
-                           d.padding[1], d.output_padding[0], d.output_padding[1]), NULL;
     }
-    int64_t c = hb_tensor_dim(w, 0), groups = win->groups;
-    if (groups < 1 || hb_tensor_dim(x, 1) != c || c % groups)
+    for (int i = 0; i < 2; i++) {
+        int most = win->stride[i] > win->dilation[i] ? win->stride[i] : win->dilation[i];
+        if (win->stride[i] < 1 || win->dilation[i] < 1 || d.padding[i] < 0 ||
+            d.output_padding[i] < 0 || d.output_padding[i] >= most)
+            return hb_fail(HB_ERR_ARG, "conv_transpose2d: needs stride and dilation >= 1, "
+                           "padding >= 0 and 0 <= output_padding < max(stride, dilation), got "
+                           "stride [%d, %d], dilation [%d, %d], padding [%d, %d], "
+                           "output_padding [%d, %d]", win->stride[0], win->stride[1],
+                           win->dilation[0], win->dilation[1], d.padding[0], d.padding[1],
+                           d.output_padding[0],
+                           d.output_padding[1]), NULL;
+        cut = cut || d.output_padding[i] >= win->stride[i];
+    }
+    int64_t c = hb_tensor_dim(w, 0), groups = win->groups, channels;
+    if (groups < 1 || hb_tensor_dim(x, 1) != c || c % groups ||
+        !hb_mul_ok(hb_tensor_dim(w, 1), groups, &channels))
         return hb_fail(HB_ERR_SHAPE, "conv_transpose2d: input %s and weight %s do not fit %lld "
                        "group%s", xs, ws, (long long)groups, groups == 1 ? "" : "s"), NULL;
-    hb_shape out = {.ndim = 4, .dim = {hb_tensor_dim(x, 0), hb_tensor_dim(w, 1) * groups}};
+    hb_shape out = {.ndim = 4, .dim = {hb_tensor_dim(x, 0), channels}}, full = out;
     for (int i = 0; i < 2; i++) {
         int64_t span, grown; /* dims < 2^56 and ints: only the products can overflow */
         bool fits = hb_mul_ok(hb_tensor_dim(x, 2 + i) - 1, win->stride[i], &grown) &&
@@ -214,13 +229,24 @@ hb_tensor *hb_conv_transpose2d(hb_tensor *x, hb_tensor *w, hb_tensor *bias,
             return hb_fail(HB_ERR_SHAPE, "conv_transpose2d: input %s and weight %s with stride "
                            "[%d, %d] make an output too large", xs, ws, win->stride[0],
                            win->stride[1]), NULL;
-        out.dim[2 + i] = grown - 2 * (int64_t)d.padding[i] + span + d.output_padding[i] + 1;
-        if (hb_tensor_dim(x, 2 + i) < 1 || out.dim[2 + i] < 1)
+        full.dim[2 + i] = grown + span + 1;
+        out.dim[2 + i] = full.dim[2 + i] - 2 * (int64_t)d.padding[i] + d.output_padding[i];
+        if (out.dim[2 + i] < 1)
             return hb_fail(HB_ERR_SHAPE, "conv_transpose2d: input %s and weight %s with padding "
                            "[%d, %d] leave no output", xs, ws, d.padding[0], d.padding[1]), NULL;
     }
     scope sc = {.n = 0};
-    hb_tensor *y = keep(&sc, hb_conv2d_grad_x(x, w, &at, &out));
+    hb_tensor *y;
+    if (!cut) {
+        y = keep(&sc, hb_conv2d_grad_x(x, w, &at, &out));
+    } else {
+        win->pad[0] = win->pad[1] = 0;
+        y = keep(&sc, hb_conv2d_grad_x(x, w, &at, &full));
+        int64_t before[4] = {0, 0, -d.padding[0], -d.padding[1]};
+        int64_t after[4] = {0, 0, d.output_padding[0] - d.padding[0],
+                            d.output_padding[1] - d.padding[1]};
+        y = keep(&sc, hb_pad(y, before, after, 0.0f));
+    }
     if (bias) {
         if (hb_tensor_ndim(bias) != 1 || hb_tensor_dim(bias, 0) != out.dim[1]) {
             scope_end(&sc, NULL);

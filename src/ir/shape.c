@@ -227,10 +227,12 @@ static hb_status rule_pad(rule_ctx *c)
                     S(b), S(a), S(x));
     *c->out = *x;
     for (int i = 0; i < x->ndim; i++) {
-        /* a crop removes at most the axis; counts stay far from overflow (|n| < 2^56) */
+        /* counts stay far from overflow (|n| < 2^56); a crop removes at most the axis */
         int64_t lim = (int64_t)1 << 56;
-        if (b->dim[i] <= -lim || b->dim[i] >= lim || a->dim[i] <= -lim || a->dim[i] >= lim ||
-            x->dim[i] + b->dim[i] < 0 || x->dim[i] + a->dim[i] < 0 ||
+        if (b->dim[i] <= -lim || b->dim[i] >= lim || a->dim[i] <= -lim || a->dim[i] >= lim)
+            return fail(c, HB_ERR_SHAPE, "before %s and after %s: a count along axis %d is "
+                        "beyond 2^56", S(b), S(a), i);
+        if (x->dim[i] + b->dim[i] < 0 || x->dim[i] + a->dim[i] < 0 ||
             x->dim[i] + b->dim[i] + a->dim[i] < 0)
             return fail(c, HB_ERR_SHAPE, "before %s and after %s remove more than input %s "
                         "has along axis %d", S(b), S(a), S(x), i);
@@ -398,17 +400,19 @@ static int64_t window_out(int64_t in, int64_t k, int stride, int pad, int dil)
     return room < 0 ? -1 : room / stride + 1;
 }
 
-/* A pool's output size along one axis rounding up (ceil_mode): one more window where the
- * stride leaves a remainder, unless that window would start in the right padding (PyTorch's
- * pooling_output_shape). */
+/* A pool's output size along one axis rounding up (ceil_mode), as PyTorch's
+ * pooling_output_shape: ceil((in + 2·pad − k) / stride) + 1 windows, less the last if it
+ * would start in the right padding. A kernel longer than the padded input still has its one
+ * window then; -1 if there is none. */
 static int64_t window_out_ceil(int64_t in, int64_t k, int stride, int pad)
 {
-    int64_t out = window_out(in, k, stride, pad, 1);
-    if (out < 1)
-        return out;
-    if ((in + 2 * (int64_t)pad - k) % stride != 0 && out * stride < in + pad)
-        out++;
-    return out;
+    int64_t num = in + 2 * (int64_t)pad - k + stride - 1; /* no overflow: in < 2^56, k ints */
+    if (num < 0)
+        return -1;
+    int64_t out = num / stride + 1;
+    if ((out - 1) * stride >= in + pad)
+        out--;
+    return out >= 1 ? out : -1;
 }
 
 static bool check_window(rule_ctx *c, bool conv)
@@ -445,7 +449,9 @@ static hb_status conv_shape(rule_ctx *c, const hb_shape *x, const hb_shape *ws, 
     if (x->ndim != 4 || ws->ndim != 4)
         return fail(c, HB_ERR_SHAPE, "needs an input [N, C, H, W] and a weight [O, C/groups, "
                     "kh, kw], got %s and %s", S(x), S(ws));
-    if (x->dim[1] % groups || ws->dim[0] % groups || ws->dim[1] * groups != x->dim[1])
+    int64_t channels; /* the weight's inputs over all groups: its dims come from anywhere */
+    if (x->dim[1] % groups || ws->dim[0] % groups || !hb_mul_ok(ws->dim[1], groups, &channels) ||
+        channels != x->dim[1])
         return fail(c, HB_ERR_SHAPE, "input %s and weight %s do not fit %d group%s: the weight "
                     "needs %lld input channels", S(x), S(ws), groups, groups == 1 ? "" : "s",
                     (long long)(x->dim[1] / groups));

@@ -122,6 +122,11 @@ pool("avg_ceil_exclude_pad", 2, (1, 2, 8, 10), (3, 2), (2, 2), (1, 1), ceil=True
 conv_t("convt_up2", (2, 4, 5, 6), (4, 3, 2, 2), (2, 2), (0, 0), (1, 1), 1, True, (0, 0))
 conv_t("convt_3x3_s2_p1_op1", (1, 3, 4, 5), (3, 5, 3, 3), (2, 2), (1, 1), (1, 1), 1, True, (1, 1))
 conv_t("convt_groups_dilated", (2, 4, 5, 4), (4, 2, 3, 2), (1, 2), (1, 0), (2, 1), 2, False, (0, 1))
+# output padding at or past the stride (allowed below the dilation), and a ceil-mode window
+# longer than the padded input
+conv_t("convt_outpad_dilation", (1, 2, 4, 3), (2, 3, 3, 2), (1, 2), (2, 0), (2, 3), 1, True, (1, 2))
+pool("max_ceil_long_kernel", 1, (1, 2, 1, 3), (2, 3), (2, 2), (0, 1), ceil=True)
+pool("avg_ceil_long_kernel", 2, (1, 2, 1, 3), (2, 3), (2, 2), (0, 1), ceil=True, exclude=True)
 
 header, offset, blobs = {}, 0, []
 for name in sorted(out):

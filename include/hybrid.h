@@ -219,7 +219,8 @@ hb_tensor *hb_conv2d_nobias(hb_tensor *x, hb_tensor *weight, const hb_conv2d_opt
 typedef struct hb_conv_transpose2d_options {
     int stride[2];
     int padding[2];        /* removed from both sides of the full result */
-    int output_padding[2]; /* added at the end of each axis, less than the stride */
+    int output_padding[2]; /* added at the end of each axis, less than the stride or the
+                            * dilation (PyTorch's rule) */
     int dilation[2];
     int groups;
 } hb_conv_transpose2d_options;

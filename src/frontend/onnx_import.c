@@ -540,19 +540,31 @@ static hb_tensor *from_image(hb_tensor *y, int dims)
                                                         hb_tensor_dim(y, 3)));
 }
 
+/* A convolution's (or transposed one's) input, weight and optional bias, input and weight as
+ * images (*dims: 1 or 2), and its window with the weight's kernel size; false with the error
+ * set if they do not fit. */
+static bool conv_operands(call *c, hb_tensor **x, hb_tensor **w, hb_tensor **b, int *dims,
+                          int *k, int *stride, int *dil)
+{
+    *x = in_t(c, 0), *w = in_t(c, 1), *b = has_in(c, 2) ? in_t(c, 2) : NULL;
+    *dims = window_dims(c, *w);
+    if (!*x || !*w || (has_in(c, 2) && !*b) || !window(c, *dims, k, stride, dil) ||
+        !(*x = as_image(c, *x, *dims)) || !(*w = as_image(c, *w, *dims)))
+        return false;
+    if (k[1] && (k[0] != hb_tensor_dim(*w, 2) || k[1] != hb_tensor_dim(*w, 3)))
+        return call_fail(c, HB_ERR_SHAPE, "kernel_shape [%d, %d] but the weight is %lld×%lld",
+                         k[0], k[1], (long long)hb_tensor_dim(*w, 2),
+                         (long long)hb_tensor_dim(*w, 3)), false;
+    k[0] = (int)hb_tensor_dim(*w, 2), k[1] = (int)hb_tensor_dim(*w, 3);
+    return true;
+}
+
 static bool run_conv(call *c)
 {
-    int k[2], stride[2], pad[2], dil[2], pb[2], pe[2];
-    hb_tensor *x = in_t(c, 0), *w = in_t(c, 1), *b = has_in(c, 2) ? in_t(c, 2) : NULL;
-    int dims = window_dims(c, w);
-    if (!x || !w || (has_in(c, 2) && !b) || !window(c, dims, k, stride, dil) ||
-        !(x = as_image(c, x, dims)) || !(w = as_image(c, w, dims)))
+    int k[2], stride[2], pad[2], dil[2], pb[2], pe[2], dims;
+    hb_tensor *x, *w, *b;
+    if (!conv_operands(c, &x, &w, &b, &dims, k, stride, dil))
         return false;
-    if (k[1] && (k[0] != hb_tensor_dim(w, 2) || k[1] != hb_tensor_dim(w, 3)))
-        return call_fail(c, HB_ERR_SHAPE, "kernel_shape [%d, %d] but the weight is %lld×%lld",
-                         k[0], k[1], (long long)hb_tensor_dim(w, 2),
-                         (long long)hb_tensor_dim(w, 3)), false;
-    k[0] = (int)hb_tensor_dim(w, 2), k[1] = (int)hb_tensor_dim(w, 3);
     padding(c, dims, x, k, stride, dil, pb, pe);
     if (!(x = padded(x, pb, pe, NULL, 0.0f, pad)))
         return false;
@@ -566,16 +578,10 @@ static bool run_conv(call *c)
 static bool run_conv_transpose(call *c)
 {
     const Onnx__NodeProto *p = c->n->p;
-    int k[2], stride[2], dil[2];
-    hb_tensor *x = in_t(c, 0), *w = in_t(c, 1), *b = has_in(c, 2) ? in_t(c, 2) : NULL;
-    int dims = window_dims(c, w);
-    if (!x || !w || (has_in(c, 2) && !b) || !window(c, dims, k, stride, dil) ||
-        !(x = as_image(c, x, dims)) || !(w = as_image(c, w, dims)))
+    int k[2], stride[2], dil[2], dims;
+    hb_tensor *x, *w, *b;
+    if (!conv_operands(c, &x, &w, &b, &dims, k, stride, dil))
         return false;
-    if (k[1] && (k[0] != hb_tensor_dim(w, 2) || k[1] != hb_tensor_dim(w, 3)))
-        return call_fail(c, HB_ERR_SHAPE, "kernel_shape [%d, %d] but the weight is %lld×%lld",
-                         k[0], k[1], (long long)hb_tensor_dim(w, 2),
-                         (long long)hb_tensor_dim(w, 3)), false;
     size_t nop, nos, np;
     const int64_t *op = attr_ints(p, "output_padding", &nop);
     const int64_t *os = attr_ints(p, "output_shape", &nos), *ps = attr_ints(p, "pads", &np);

@@ -364,6 +364,37 @@ START_TEST(unsupported_is_named)
 }
 END_TEST
 
+/* GlobalMaxPool over any number of spatial axes, against the maximum computed here; a 2-D
+ * input is refused with the node named. */
+START_TEST(global_max_pool)
+{
+    hb_block *b = one_node_model("GlobalMaxPool", NULL, 0, 13);
+    ck_assert_msg(b != NULL, "%s", hb_last_error());
+    hb_rng rng;
+    hb_rng_seed(&rng, 31);
+    hb_tensor *x = hb_randn(HB_SHAPE(2, 3, 4, 5), &rng), *y = test_call_ok(b, x);
+    ck_assert_int_eq(hb_tensor_ndim(y), 4);
+    ck_assert_int_eq(hb_tensor_dim(y, 2), 1);
+    ck_assert_int_eq(hb_tensor_dim(y, 3), 1);
+    for (int p = 0; p < 6; p++) {
+        float m = -INFINITY;
+        for (int i = 0; i < 20; i++)
+            m = fmaxf(m, hb_tensor_cdata(x)[p * 20 + i]);
+        ck_assert_float_eq(hb_tensor_cdata(y)[p], m);
+    }
+    hb_tensor *x3 = hb_ones(HB_SHAPE(2, 3, 7)), *y3 = test_call_ok(b, x3); /* 1-D: [N, C, 1] */
+    ck_assert_int_eq(hb_tensor_ndim(y3), 3);
+    hb_tensor *flat = hb_ones(HB_SHAPE(2, 3));
+    ck_assert_ptr_null(hb_block_call(b, flat));
+    ck_assert_msg(strstr(hb_last_error(), "GlobalMaxPool") &&
+                      strstr(hb_last_error(), "an input of 2 dims"), "%s", hb_last_error());
+    hb_clear_error();
+    hb_tensor_release(x), hb_tensor_release(y), hb_tensor_release(x3), hb_tensor_release(y3);
+    hb_tensor_release(flat);
+    hb_block_release(b);
+}
+END_TEST
+
 /* Attribute values hybrid's ints cannot hold, or that do not fit the input, are refused with
  * the node named: at load where the value alone is wrong, at the call where the input decides. */
 START_TEST(bad_attribute_values_are_named)
@@ -620,6 +651,7 @@ int main(void)
     tcase_add_test(tc, fuzzer_finds_stay_fixed);
     tcase_add_test(tc, unsupported_is_named);
     tcase_add_test(tc, bad_attribute_values_are_named);
+    tcase_add_test(tc, global_max_pool);
     tcase_add_loop_test(tc, export_round_trips, 0, (int)ARRAY_LEN(exported));
     tcase_add_test(tc, export_runs_in_onnxruntime);
     tcase_add_test(tc, windows_round_trip);

@@ -765,6 +765,22 @@ static bool run_avg_pool(call *c) { return run_pool(c, false); }
 
 static bool run_global_avg_pool(call *c) { return set_t(c, 0, hb_global_avg_pool2d(in_t(c, 0))); }
 
+/* The maximum over every axis after [N, C] (any number of them), kept as axes of 1. */
+static bool run_global_max_pool(call *c)
+{
+    hb_tensor *x = in_t(c, 0);
+    if (!x)
+        return false;
+    int nd = hb_tensor_ndim(x);
+    if (nd < 3)
+        return call_fail(c, HB_ERR_SHAPE, "an input of %d dims (needs [N, C, ...])", nd), false;
+    int64_t n = hb_tensor_dim(x, 0), ch = hb_tensor_dim(x, 1), dims[HB_MAX_DIMS] = {n, ch};
+    for (int i = 2; i < nd; i++)
+        dims[i] = 1;
+    hb_tensor *m = hb_max_axis(hb_reshape(x, HB_SHAPE(n, ch, -1)), 2, false);
+    return set_t(c, 0, hb_reshape(m, nd, dims));
+}
+
 static bool run_batch_norm(call *c)
 {
     const Onnx__NodeProto *p = c->n->p;
@@ -1216,6 +1232,7 @@ static const op_def ops[] = {
     {"AveragePool", 1, 1, 1, "auto_pad ceil_mode count_include_pad kernel_shape pads strides",
      run_avg_pool},
     {"GlobalAveragePool", 1, 1, 1, "", run_global_avg_pool},
+    {"GlobalMaxPool", 1, 1, 1, "", run_global_max_pool},
     {"BatchNormalization", 6, 5, 5, "epsilon is_test momentum spatial training_mode",
      run_batch_norm},
     {"Flatten", 1, 1, 1, "axis", run_flatten},

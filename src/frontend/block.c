@@ -759,7 +759,6 @@ bool hb_block_find_tensor(hb_block *root, const hb_tensor *t, char *name, size_t
 
 /* ---- constants set aside around a trace ---------------------------------------------------- */
 
-
 void hb_consts_free(hb_saved_consts *s)
 {
     for (int i = 0; s->copies && i < s->sd.count; i++)

@@ -208,6 +208,7 @@ extern _Thread_local bool hb_grad_on;
 hb_status hb_assign(hb_tensor *dst, hb_tensor *src);
 /* The convolution's and pools' gradient ops (eager.c), for the gradient rules: at is the
  * forward op's attributes, x and w the shapes of the result. */
+/* (the op conv_transpose2d, to the shape x; hb_conv_transpose2d calls it too) */
 hb_tensor *hb_conv2d_grad_x(hb_tensor *g, hb_tensor *w, const hb_attrs *at, const hb_shape *x);
 hb_tensor *hb_conv2d_nobias_with(hb_tensor *x, hb_tensor *w, const hb_attrs *at); /* at's window */
 hb_tensor *hb_conv2d_grad_w(hb_tensor *g, hb_tensor *x, const hb_attrs *at, const hb_shape *w);

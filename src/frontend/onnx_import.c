@@ -45,6 +45,8 @@ typedef struct slot {
     bool is_int;     /* SLOT_NODE: the node makes integers (Shape, Gather of integers, ...) */
 } slot;
 
+enum { MAX_OUTPUTS = 64 }; /* of one node (a Split's parts) */
+
 typedef struct node {
     const Onnx__NodeProto *p;
     char *key; /* its part of block paths: the node's name, or "OpType_index" */
@@ -680,7 +682,7 @@ static bool run_split(call *c)
         return call_fail(c, HB_ERR_ARG, "axis %lld of an input of %d", (long long)axis, nd),
                false;
     axis = axis < 0 ? axis + nd : axis;
-    int64_t dim = hb_tensor_dim(x, (int)axis), sizes[64];
+    int64_t dim = hb_tensor_dim(x, (int)axis), sizes[MAX_OUTPUTS];
     size_t ns = 0;
     const int64_t *given = NULL;
     if (c->m->opset < 13) {
@@ -1203,73 +1205,74 @@ typedef struct op_def {
     const char *type;
     int since;
     int min_in, max_in;
+    int max_out; /* outputs it can make (hybrid's blocks return one, but a node may feed many) */
     const char *attrs;
     bool (*run)(call *c);
 } op_def;
 
 static const op_def ops[] = {
-    {"Identity", 1, 1, 1, "", run_identity},
-    {"Dropout", 6, 1, 3, "ratio seed is_test", run_identity}, /* inference: the input */
-    {"Relu", 6, 1, 1, "", run_relu},
-    {"Sigmoid", 6, 1, 1, "", run_sigmoid},
-    {"Tanh", 6, 1, 1, "", run_tanh},
-    {"Exp", 6, 1, 1, "", run_exp},
-    {"Log", 6, 1, 1, "", run_log},
-    {"Abs", 6, 1, 1, "", run_abs},
-    {"Neg", 6, 1, 1, "", run_neg},
-    {"Sqrt", 6, 1, 1, "", run_sqrt},
-    {"Add", 6, 2, 2, "broadcast axis", run_add},
-    {"Sub", 6, 2, 2, "broadcast axis", run_sub},
-    {"Mul", 6, 2, 2, "broadcast axis", run_mul},
-    {"Div", 6, 2, 2, "broadcast axis", run_div},
-    {"MatMul", 1, 2, 2, "", run_matmul},
-    {"Gemm", 6, 2, 3, "alpha beta broadcast transA transB", run_gemm},
-    {"Conv", 1, 2, 3, "auto_pad dilations group kernel_shape pads strides", run_conv},
-    {"ConvTranspose", 1, 2, 3, "auto_pad dilations group kernel_shape output_padding "
+    {"Identity", 1, 1, 1, 1, "", run_identity},
+    {"Dropout", 6, 1, 3, 1, "ratio seed is_test", run_identity}, /* inference: the input */
+    {"Relu", 6, 1, 1, 1, "", run_relu},
+    {"Sigmoid", 6, 1, 1, 1, "", run_sigmoid},
+    {"Tanh", 6, 1, 1, 1, "", run_tanh},
+    {"Exp", 6, 1, 1, 1, "", run_exp},
+    {"Log", 6, 1, 1, 1, "", run_log},
+    {"Abs", 6, 1, 1, 1, "", run_abs},
+    {"Neg", 6, 1, 1, 1, "", run_neg},
+    {"Sqrt", 6, 1, 1, 1, "", run_sqrt},
+    {"Add", 6, 2, 2, 1, "broadcast axis", run_add},
+    {"Sub", 6, 2, 2, 1, "broadcast axis", run_sub},
+    {"Mul", 6, 2, 2, 1, "broadcast axis", run_mul},
+    {"Div", 6, 2, 2, 1, "broadcast axis", run_div},
+    {"MatMul", 1, 2, 2, 1, "", run_matmul},
+    {"Gemm", 6, 2, 3, 1, "alpha beta broadcast transA transB", run_gemm},
+    {"Conv", 1, 2, 3, 1, "auto_pad dilations group kernel_shape pads strides", run_conv},
+    {"ConvTranspose", 1, 2, 3, 1, "auto_pad dilations group kernel_shape output_padding "
      "output_shape pads strides", run_conv_transpose},
-    {"MaxPool", 1, 1, 1, "auto_pad ceil_mode dilations kernel_shape pads storage_order strides",
+    {"MaxPool", 1, 1, 1, 1, "auto_pad ceil_mode dilations kernel_shape pads storage_order strides",
      run_max_pool},
-    {"AveragePool", 1, 1, 1, "auto_pad ceil_mode count_include_pad kernel_shape pads strides",
+    {"AveragePool", 1, 1, 1, 1, "auto_pad ceil_mode count_include_pad kernel_shape pads strides",
      run_avg_pool},
-    {"GlobalAveragePool", 1, 1, 1, "", run_global_avg_pool},
-    {"GlobalMaxPool", 1, 1, 1, "", run_global_max_pool},
-    {"BatchNormalization", 6, 5, 5, "epsilon is_test momentum spatial training_mode",
+    {"GlobalAveragePool", 1, 1, 1, 1, "", run_global_avg_pool},
+    {"GlobalMaxPool", 1, 1, 1, 1, "", run_global_max_pool},
+    {"BatchNormalization", 6, 5, 5, 1, "epsilon is_test momentum spatial training_mode",
      run_batch_norm},
-    {"Flatten", 1, 1, 1, "axis", run_flatten},
-    {"Softmax", 1, 1, 1, "axis", run_softmax},
-    {"LogSoftmax", 1, 1, 1, "axis", run_log_softmax},
-    {"Concat", 4, 1, 64, "axis", run_concat},
-    {"Reshape", 5, 2, 2, "allowzero", run_reshape},
-    {"Transpose", 1, 1, 1, "perm", run_transpose},
-    {"Unsqueeze", 1, 1, 2, "axes", run_unsqueeze},
-    {"Squeeze", 1, 1, 2, "axes", run_squeeze},
-    {"ReduceSum", 1, 1, 2, "axes keepdims noop_with_empty_axes", run_reduce_sum},
-    {"ReduceMean", 1, 1, 1, "axes keepdims", run_reduce_mean},
-    {"ReduceMax", 1, 1, 1, "axes keepdims", run_reduce_max},
-    {"ReduceMin", 1, 1, 1, "axes keepdims", run_reduce_min},
-    {"ReduceSumSquare", 1, 1, 1, "axes keepdims", run_reduce_sum_square},
-    {"ReduceL1", 1, 1, 1, "axes keepdims", run_reduce_l1},
-    {"ReduceL2", 1, 1, 1, "axes keepdims", run_reduce_l2},
-    {"ReduceLogSum", 1, 1, 1, "axes keepdims", run_reduce_log_sum},
-    {"ReduceLogSumExp", 1, 1, 1, "axes keepdims", run_reduce_log_sum_exp},
-    {"LeakyRelu", 6, 1, 1, "alpha", run_leaky_relu},
-    {"PRelu", 7, 2, 2, "", run_prelu},
-    {"Elu", 6, 1, 1, "alpha", run_elu},
-    {"Selu", 6, 1, 1, "alpha gamma", run_selu},
-    {"Reciprocal", 6, 1, 1, "", run_reciprocal},
-    {"Sum", 6, 1, 64, "", run_sum},
-    {"Max", 6, 1, 64, "", run_max},
-    {"Min", 6, 1, 64, "", run_min},
-    {"Clip", 6, 1, 3, "max min", run_clip},
-    {"Pad", 2, 1, 4, "mode pads value", run_pad},
-    {"Split", 2, 1, 2, "axis num_outputs split", run_split},
-    {"HardSigmoid", 6, 1, 1, "alpha beta", run_hard_sigmoid},
-    {"Mean", 6, 1, 64, "", run_mean},
-    {"LayerNormalization", 17, 2, 3, "axis epsilon stash_type", run_layer_norm},
-    {"Shape", 1, 1, 1, "", run_shape},
-    {"Gather", 1, 2, 2, "axis", run_gather},
-    {"Cast", 6, 1, 1, "to", run_cast},
-    {"Constant", 1, 0, 0, "value", run_constant},
+    {"Flatten", 1, 1, 1, 1, "axis", run_flatten},
+    {"Softmax", 1, 1, 1, 1, "axis", run_softmax},
+    {"LogSoftmax", 1, 1, 1, 1, "axis", run_log_softmax},
+    {"Concat", 4, 1, 64, 1, "axis", run_concat},
+    {"Reshape", 5, 2, 2, 1, "allowzero", run_reshape},
+    {"Transpose", 1, 1, 1, 1, "perm", run_transpose},
+    {"Unsqueeze", 1, 1, 2, 1, "axes", run_unsqueeze},
+    {"Squeeze", 1, 1, 2, 1, "axes", run_squeeze},
+    {"ReduceSum", 1, 1, 2, 1, "axes keepdims noop_with_empty_axes", run_reduce_sum},
+    {"ReduceMean", 1, 1, 1, 1, "axes keepdims", run_reduce_mean},
+    {"ReduceMax", 1, 1, 1, 1, "axes keepdims", run_reduce_max},
+    {"ReduceMin", 1, 1, 1, 1, "axes keepdims", run_reduce_min},
+    {"ReduceSumSquare", 1, 1, 1, 1, "axes keepdims", run_reduce_sum_square},
+    {"ReduceL1", 1, 1, 1, 1, "axes keepdims", run_reduce_l1},
+    {"ReduceL2", 1, 1, 1, 1, "axes keepdims", run_reduce_l2},
+    {"ReduceLogSum", 1, 1, 1, 1, "axes keepdims", run_reduce_log_sum},
+    {"ReduceLogSumExp", 1, 1, 1, 1, "axes keepdims", run_reduce_log_sum_exp},
+    {"LeakyRelu", 6, 1, 1, 1, "alpha", run_leaky_relu},
+    {"PRelu", 7, 2, 2, 1, "", run_prelu},
+    {"Elu", 6, 1, 1, 1, "alpha", run_elu},
+    {"Selu", 6, 1, 1, 1, "alpha gamma", run_selu},
+    {"Reciprocal", 6, 1, 1, 1, "", run_reciprocal},
+    {"Sum", 6, 1, 64, 1, "", run_sum},
+    {"Max", 6, 1, 64, 1, "", run_max},
+    {"Min", 6, 1, 64, 1, "", run_min},
+    {"Clip", 6, 1, 3, 1, "max min", run_clip},
+    {"Pad", 2, 1, 4, 1, "mode pads value", run_pad},
+    {"Split", 2, 1, 2, MAX_OUTPUTS, "axis num_outputs split", run_split},
+    {"HardSigmoid", 6, 1, 1, 1, "alpha beta", run_hard_sigmoid},
+    {"Mean", 6, 1, 64, 1, "", run_mean},
+    {"LayerNormalization", 17, 2, 3, 1, "axis epsilon stash_type", run_layer_norm},
+    {"Shape", 1, 1, 1, 1, "", run_shape},
+    {"Gather", 1, 2, 2, 1, "axis", run_gather},
+    {"Cast", 6, 1, 1, 1, "to", run_cast},
+    {"Constant", 1, 0, 0, 1, "value", run_constant},
 };
 
 static const op_def *find_op(const char *type)
@@ -1280,7 +1283,6 @@ static const op_def *find_op(const char *type)
     return NULL;
 }
 
-/* Attribute values hybrid does not implement, refused at load. */
 /* The rank of slot s if the model says it: a constant's, or a graph input's declared shape;
  * -1 if unknown. */
 static int declared_rank(const model *m, int s)
@@ -1315,6 +1317,7 @@ static hb_status pad_fill(const model *m, const Onnx__NodeProto *p, node *n)
     return HB_OK;
 }
 
+/* Attribute values hybrid does not implement, refused at load. */
 static hb_status check_values(const model *m, const Onnx__NodeProto *p)
 {
     const char *t = p->op_type;
@@ -1352,6 +1355,10 @@ static hb_status check_values(const model *m, const Onnx__NodeProto *p)
                          attr_float(p, "epsilon", 1e-5f));
     if (strcmp(t, "Split") == 0 && m->opset >= 13 && attr(p, "split"))
         return node_fail(m, p, HB_ERR_FORMAT, "a split attribute (an input from opset 13)");
+    if (strcmp(t, "Split") == 0 && attr(p, "num_outputs") &&
+        attr_int(p, "num_outputs", 0) != (int64_t)p->n_output)
+        return node_fail(m, p, HB_ERR_FORMAT, "num_outputs %lld but %zu outputs",
+                         (long long)attr_int(p, "num_outputs", 0), p->n_output);
     if (strcmp(t, "Pad") == 0) {
         if (attr(p, "mode") && !attr_string_is(p, "mode", "constant"))
             return node_fail(m, p, HB_ERR_UNSUPPORTED, "a mode other than constant");
@@ -1672,14 +1679,9 @@ static hb_status load_nodes(hb_block *root, model *m)
             if ((n->out[j] = slot_add(m, p->output[j], SLOT_NODE)) < 0)
                 return HB_ERR_NOMEM;
         }
-        int most = strcmp(p->op_type, "Split") == 0 ? 64 : 1; /* the ops with several */
-        if (n->nout > most)
-            return node_fail(m, p, HB_ERR_UNSUPPORTED, "%d outputs (only %s)", n->nout,
-                             most == 1 ? "one" : "64");
-        if (strcmp(p->op_type, "Split") == 0 && attr(p, "num_outputs") &&
-            attr_int(p, "num_outputs", 0) != n->nout)
-            return node_fail(m, p, HB_ERR_FORMAT, "num_outputs %lld but %d outputs",
-                             (long long)attr_int(p, "num_outputs", 0), n->nout);
+        if (n->nout > n->op->max_out)
+            return node_fail(m, p, HB_ERR_UNSUPPORTED, "%d outputs (only %d)", n->nout,
+                             n->op->max_out);
         if (strcmp(p->op_type, "Pad") == 0 && (st = pad_fill(m, p, n)) != HB_OK)
             return st;
         bool conv = strcmp(p->op_type, "Conv") == 0 || strcmp(p->op_type, "ConvTranspose") == 0;
@@ -1758,7 +1760,7 @@ static hb_tensor *onnx_forward(hb_block *self, hb_tensor *x)
         if (hb_frame_push(self, c.n->key) != HB_OK)
             goto done;
         bool ok = c.n->op->run(&c);
-        hb_tensor *outs[64] = {NULL};
+        hb_tensor *outs[MAX_OUTPUTS] = {NULL};
         for (int j = 0; ok && j < c.n->nout; j++)
             if (c.n->out[j] >= 0)
                 outs[j] = hb_tensor_retain(c.t[c.n->out[j]]);

@@ -291,6 +291,22 @@ static hb_tensor *conv_forward(hb_block *self, hb_tensor *x)
                    : hb_conv2d_nobias(x, w, &s->opts);
 }
 
+/* b with parameters weight (shape w, init) and, if bias > 0, bias [bias] in ±1/sqrt of the
+ * weight's fan-in, as PyTorch's convolutions; NULL (b released) if either cannot be added. */
+static hb_block *with_weight(hb_block *b, const int64_t w[4], hb_init init, int64_t bias)
+{
+    if (!b)
+        return NULL;
+    hb_init bias_init = HB_INIT_DEFAULT;
+    bias_init.fan_in_of = "weight";
+    if (hb_block_add_param(b, "weight", 4, w, init) != HB_OK ||
+        (bias && hb_block_add_param(b, "bias", HB_SHAPE(bias), bias_init) != HB_OK)) {
+        hb_block_release(b);
+        return NULL;
+    }
+    return b;
+}
+
 static hb_block *conv_new(int64_t in, int64_t out, int kh, int kw, const hb_conv2d_options *o,
                           bool bias, hb_init init)
 {
@@ -301,17 +317,8 @@ static hb_block *conv_new(int64_t in, int64_t out, int kh, int kw, const hb_conv
                        "be positive (in may be 0 to infer it) and channels divisible by groups",
                        (long long)in, (long long)out, kh, kw, groups), NULL;
     conv_state st = {.opts = o ? *o : (hb_conv2d_options){.groups = 0}, .bias = bias};
-    hb_block *b = hb_block_new_with("Conv2d", conv_forward, &st, sizeof st);
-    if (!b)
-        return NULL;
-    hb_init bias_init = HB_INIT_DEFAULT;
-    bias_init.fan_in_of = "weight";
-    if (hb_block_add_param(b, "weight", HB_SHAPE(out, in / groups, kh, kw), init) != HB_OK ||
-        (bias && hb_block_add_param(b, "bias", HB_SHAPE(out), bias_init) != HB_OK)) {
-        hb_block_release(b);
-        return NULL;
-    }
-    return b;
+    return with_weight(hb_block_new_with("Conv2d", conv_forward, &st, sizeof st),
+                       (int64_t[]){out, in / groups, kh, kw}, init, bias ? out : 0);
 }
 
 /* PyTorch's default, kaiming_uniform(a=√5): uniform in ±1/sqrt(fan_in), the bias too. */
@@ -348,18 +355,9 @@ hb_block *hb_conv_transpose2d_new(int64_t in, int64_t out, int kh, int kw,
                        (long long)in, (long long)out, kh, kw, groups), NULL;
     conv_transpose_state st = {.opts = o ? *o : (hb_conv_transpose2d_options){.groups = 0},
                                .bias = bias};
-    hb_block *b = hb_block_new_with("ConvTranspose2d", conv_transpose_forward, &st, sizeof st);
-    if (!b)
-        return NULL;
-    hb_init bias_init = HB_INIT_DEFAULT;
-    bias_init.fan_in_of = "weight";
-    if (hb_block_add_param(b, "weight", HB_SHAPE(in, out / groups, kh, kw), HB_INIT_DEFAULT) !=
-            HB_OK ||
-        (bias && hb_block_add_param(b, "bias", HB_SHAPE(out), bias_init) != HB_OK)) {
-        hb_block_release(b);
-        return NULL;
-    }
-    return b;
+    return with_weight(hb_block_new_with("ConvTranspose2d", conv_transpose_forward, &st,
+                                         sizeof st),
+                       (int64_t[]){in, out / groups, kh, kw}, HB_INIT_DEFAULT, bias ? out : 0);
 }
 
 /* ---- BatchNorm2d -------------------------------------------------------------------------- */

@@ -467,9 +467,10 @@ void hb_kernel_fused_conv(const hb_operand *in, int n, const hb_operand *out, co
 
 /* ---- gradients ---------------------------------------------------------------------------- */
 
-/* dx[N, C, H, W] from g[N, O, OH, OW] and w: inputs (g, w), attrs.shape = x's shape. */
+/* The transposed convolution, which is also the convolution's input gradient: dx[N, C, H, W]
+ * from g[N, O, OH, OW] and w; inputs (g, w), attrs.shape = x's shape. */
 void hb_kernel_conv_transpose2d(const hb_operand *in, int n, const hb_operand *out,
-                             const hb_attrs *at)
+                                const hb_attrs *at)
 {
     (void)n;
     geom g = geometry(&out->shape, &in[1].shape, &in[0].shape, &at->win);

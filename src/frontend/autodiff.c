@@ -391,48 +391,44 @@ RULE(AVG_POOL2D)
     add_grad(x, hb_avg_pool2d_grad(g, at, &x->shape));
 }
 
-/* Ops whose rule is another's: x + s, x − s and copies pass g on; −x and s − x negate it. */
-#define grad_SUB_SCALAR grad_ADD_SCALAR
-#define grad_COPY grad_ADD_SCALAR
-#define grad_NEG grad_RSUB_SCALAR
+/* Ops whose gradient is zero wherever it exists: comparisons and logic are flat almost
+ * everywhere, a guard's test and an in-place update pass nothing back. */
+RULE(ZERO) { (void)g; }
 
-/* Ops with no gradient: comparisons and logic are flat almost everywhere; the others never
- * appear on a tape (they are made by tracing and passes, not by eager calls). */
-RULE(NONE) { (void)g; }
-#define grad_GT grad_NONE
-#define grad_LT grad_NONE
-#define grad_GE grad_NONE
-#define grad_LE grad_NONE
-#define grad_EQ grad_NONE
-#define grad_NE grad_NONE
-#define grad_AND grad_NONE
-#define grad_OR grad_NONE
-#define grad_NOT grad_NONE
-#define grad_ISLAND grad_NONE
-#define grad_GUARD grad_NONE
-#define grad_ASSIGN grad_NONE
-#define grad_LOOP grad_NONE
-#define grad_FUSED grad_NONE
-#define grad_FUSED_REDUCE grad_NONE
-#define grad_GEMM grad_NONE
-#define grad_FUSED_CONV grad_NONE
-/* the gradients' own ops: a second derivative is not something hybrid computes */
-#define grad_CONV2D_GRAD_W grad_NONE
-#define grad_MAX_POOL2D_GRAD grad_NONE
-#define grad_AVG_POOL2D_GRAD grad_NONE
+/* Why no gradient passes through an op whose row says NO_GRAD(WHY); such ops are made by
+ * tracing and passes, never by eager calls, so they never reach the tape. */
+static const char refuse_ISLAND[] = "an eager island (its block reads values on the host, and "
+                                    "its gradient would need its eager backward)";
+static const char refuse_LOOP[] = "a lifted loop";
+static const char refuse_FUSED[] = "a fused op (autodiff runs before fusion)";
+static const char refuse_SECOND[] = "a gradient op (no second derivatives)";
 
 typedef void (*rule_fn)(const entry *, hb_tensor *, hb_tensor **, hb_tensor *, hb_tensor *,
                         const hb_attrs *, float);
 
+/* The grad column of ops.def read twice (an entry must expand without commas): the rule,
+ * grad_X for GRAD(X) and none for NO_GRAD, and the refusal, refuse_WHY for NO_GRAD(WHY). */
+#define HB_OP(NAME, name, lo, hi, flags, rule, attrs, grad) [HB_OP_##NAME] = grad,
+#define GRAD(RULE_NAME) grad_##RULE_NAME
+#define NO_GRAD(WHY) NULL
 static const rule_fn rules[HB_OP_COUNT] = {
-#define HB_OP(NAME, name, lo, hi, flags, rule, attrs) [HB_OP_##NAME] = grad_##NAME,
 #include "../ir/ops.def"
-#undef HB_OP
 };
+#undef GRAD
+#undef NO_GRAD
+#define GRAD(RULE_NAME) NULL
+#define NO_GRAD(WHY) refuse_##WHY
+static const char *const refusals[HB_OP_COUNT] = {
+#include "../ir/ops.def"
+};
+#undef GRAD
+#undef NO_GRAD
+#undef HB_OP
 
 static void rule(const entry *e, hb_tensor *g)
 {
-    rules[e->op](e, g, e->in, e->in[0], e->out, &e->at, e->at.scalar);
+    if (rules[e->op]) /* a NO_GRAD op is never recorded */
+        rules[e->op](e, g, e->in, e->in[0], e->out, &e->at, e->at.scalar);
 }
 
 hb_status hb_backward(hb_tensor *loss, hb_tensor *grad_output)
@@ -476,30 +472,6 @@ hb_status hb_backward(hb_tensor *loss, hb_tensor *grad_output)
 
 /* ---- the same rules over a graph (the autodiff pass's vjp) ----------------------------------- */
 
-/* Ops made by tracing and passes rather than by eager calls have no rule: a gradient that
- * would have to pass through one cannot be computed in a graph. */
-static const char *no_rule(const hb_node *n)
-{
-    switch (n->op) {
-    case HB_OP_ISLAND:
-        return "an eager island (its block reads values on the host, and its gradient would "
-               "need its eager backward)";
-    case HB_OP_LOOP:
-        return "a lifted loop";
-    case HB_OP_FUSED:
-    case HB_OP_FUSED_REDUCE:
-    case HB_OP_GEMM:
-    case HB_OP_FUSED_CONV:
-        return "a fused op (autodiff runs before fusion)";
-    case HB_OP_CONV2D_GRAD_W:
-    case HB_OP_MAX_POOL2D_GRAD:
-    case HB_OP_AVG_POOL2D_GRAD:
-        return "a gradient op (no second derivatives)";
-    default:
-        return NULL;
-    }
-}
-
 /* Applies node's rule with tensors that stand for its values: every op the rule calls becomes
  * a node of g (hb_trace_attach), and each input's gradient is the value its tensor collected. */
 hb_status hb_graph_vjp(void *ctx, hb_graph *g, int node, int grad, const bool *wants,
@@ -507,7 +479,7 @@ hb_status hb_graph_vjp(void *ctx, hb_graph *g, int node, int grad, const bool *w
 {
     (void)ctx;
     const hb_node *n = &g->nodes[node];
-    const char *why = no_rule(n);
+    const char *why = refusals[n->op];
     if (why)
         return hb_error(HB_ERR_UNSUPPORTED, "%s: no gradient through %s",
                         n->path && n->path[0] ? n->path : hb_op_table[n->op].name, why);

@@ -15,10 +15,12 @@ enum {
     HB_RED = 1 << 3,  /* reduction over all elements or one axis */
     HB_OPAQUE = 1 << 4, /* computed outside the graph: never folded, fused or moved */
     HB_FUSED = 1 << 5,  /* made by fusion: carries a program (attrs.prog) */
+    HB_PROG = 1 << 6,   /* may be an instruction of a program: an HB_EW_OP row of ops.def,
+                           whose row says how it computes one element (never set by hand) */
 };
 
 typedef enum hb_op {
-#define HB_OP(NAME, name, lo, hi, flags, rule, attrs) HB_OP_##NAME,
+#define HB_OP(NAME, name, lo, hi, flags, rule, attrs, grad) HB_OP_##NAME,
 #include "ops.def"
 #undef HB_OP
     HB_OP_COUNT

@@ -1,4 +1,4 @@
-/* Checks on elementwise programs. */
+/* Checks on elementwise programs: their instructions are the HB_EW_OP rows of ops.def. */
 #include "program.h"
 
 #include <stdio.h>
@@ -16,8 +16,7 @@ bool hb_program_valid(const hb_program *p, char *err, size_t err_size)
     for (int i = 0; i < p->nins; i++) {
         const hb_prog_ins *in = &p->ins[i];
         int defined = p->ninputs + i;
-        if ((unsigned)in->op >= HB_OP_COUNT || !(hb_op_table[in->op].flags & HB_EW) ||
-            (hb_op_table[in->op].flags & (HB_OPAQUE | HB_FUSED))) {
+        if ((unsigned)in->op >= HB_OP_COUNT || !(hb_op_table[in->op].flags & HB_PROG)) {
             snprintf(err, err_size, "program instruction %d is not an elementwise op", i);
             return false;
         }

@@ -8,11 +8,22 @@
 #include <string.h>
 
 const hb_op_info hb_op_table[HB_OP_COUNT] = {
-#define HB_OP(NAME, name, lo, hi, flags, rule, attrs)                                          \
+#define HB_OP(NAME, name, lo, hi, flags, rule, attrs, grad)                                    \
     [HB_OP_##NAME] = {name, lo, hi, flags, HB_ATTRS_##attrs},
 #include "ops.def"
 #undef HB_OP
 };
+
+/* An elementwise op written as a plain HB_OP row would reach the interpreter and the JIT with
+ * no expression to run: only fused ops, which carry their program, are elementwise without
+ * one, and HB_PROG comes from HB_EW_OP alone. */
+#define HB_EW_OP(NAME, name, inputs, flags, rule, attrs, grad, expr, llvm)
+#define HB_OP(NAME, name, lo, hi, flags, rule, attrs, grad)                                    \
+    _Static_assert(!((flags) & HB_PROG) && (!((flags) & HB_EW) || ((flags) & HB_FUSED)),      \
+                   #NAME ": an elementwise op is an HB_EW_OP row, with its expressions");
+#include "ops.def"
+#undef HB_OP
+#undef HB_EW_OP
 
 typedef struct rule_ctx {
     hb_op op;
@@ -588,7 +599,7 @@ static hb_status rule_fused_conv(rule_ctx *c)
 typedef hb_status (*rule_fn)(rule_ctx *c);
 
 static const rule_fn rules[HB_OP_COUNT] = {
-#define HB_OP(NAME, name, lo, hi, flags, rule, attrs) [HB_OP_##NAME] = rule_##rule,
+#define HB_OP(NAME, name, lo, hi, flags, rule, attrs, grad) [HB_OP_##NAME] = rule_##rule,
 #include "ops.def"
 #undef HB_OP
 };

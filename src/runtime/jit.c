@@ -272,102 +272,49 @@ static LLVMValueRef truth(cg *c, int w, LLVMValueRef cond)
     return sel(c, cond, K(c, w, 1.0), K(c, w, 0.0));
 }
 
-static bool binary(hb_op op)
+static LLVMValueRef neg(cg *c, LLVMValueRef a) { return LLVMBuildFNeg(c->b, a, ""); }
+static LLVMValueRef or2(cg *c, LLVMValueRef a, LLVMValueRef b)
 {
-    return op == HB_OP_ADD || op == HB_OP_SUB || op == HB_OP_MUL || op == HB_OP_DIV ||
-           op == HB_OP_AND || op == HB_OP_OR || op == HB_OP_MAXIMUM || op == HB_OP_MINIMUM;
+    return LLVMBuildOr(c->b, a, b, "");
+}
+static LLVMValueRef and2(cg *c, LLVMValueRef a, LLVMValueRef b)
+{
+    return LLVMBuildAnd(c->b, a, b, "");
+}
+static LLVMValueRef is_nan(cg *c, LLVMValueRef a) { return fcmp(c, LLVMRealUNO, a, a); }
+static LLVMValueRef nonzero(cg *c, int w, LLVMValueRef a)
+{
+    return fcmp(c, LLVMRealUNE, a, K(c, w, 0.0));
 }
 
-/* One instruction of a program, as step() in program.c computes it. */
+/* One instruction of a program, as step() in program.c computes it: each op's LLVM lowering
+ * from its row of ops.def (b is a for one-input ops). The switch names every op, without a
+ * default; the ops that are not instructions have no code (NULL). */
 static LLVMValueRef emit_ins(cg *c, int w, const hb_prog_ins *in, LLVMValueRef a, LLVMValueRef b)
 {
     LLVMTypeRef tf = vec(c, c->f32, w);
-    LLVMValueRef s = K(c, w, in->scalar), zero = K(c, w, 0.0);
+    LLVMValueRef s = K(c, w, in->scalar), zero = K(c, w, 0.0), one = K(c, w, 1.0);
+    (void)tf, (void)s, (void)zero, (void)one, (void)b;
     switch (in->op) {
-    case HB_OP_ADD: return add(c, a, b);
-    case HB_OP_SUB: return sub(c, a, b);
-    case HB_OP_MUL: return mul(c, a, b);
-    case HB_OP_DIV: return fdiv(c, a, b);
-    case HB_OP_MAXIMUM: /* a where a > b or a is NaN, else b: the interpreter's choice */
-        return sel(c, LLVMBuildOr(c->b, fcmp(c, LLVMRealOGT, a, b), fcmp(c, LLVMRealUNO, a, a), ""),
-                   a, b);
-    case HB_OP_MINIMUM:
-        return sel(c, LLVMBuildOr(c->b, fcmp(c, LLVMRealOLT, a, b), fcmp(c, LLVMRealUNO, a, a), ""),
-                   a, b);
-    case HB_OP_ADD_SCALAR: return add(c, a, s);
-    case HB_OP_SUB_SCALAR: return sub(c, a, s);
-    case HB_OP_MUL_SCALAR: return mul(c, a, s);
-    case HB_OP_DIV_SCALAR: return fdiv(c, a, s);
-    case HB_OP_RSUB_SCALAR: return sub(c, s, a);
-    case HB_OP_RDIV_SCALAR: return fdiv(c, s, a);
-    case HB_OP_RELU: /* NaN stays NaN */
-        return sel(c, fcmp(c, LLVMRealOGT, a, zero), a,
-                   sel(c, fcmp(c, LLVMRealOEQ, a, a), zero, a));
-    case HB_OP_SIGMOID:
-        return fdiv(c, K(c, w, 1.0),
-                    add(c, K(c, w, 1.0), emit_exp(c, w, LLVMBuildFNeg(c->b, a, ""))));
-    case HB_OP_TANH: return emit_tanh(c, w, a);
-    case HB_OP_EXP: return emit_exp(c, w, a);
-    case HB_OP_LOG: return intrinsic(c, "llvm.log", tf, a);
-    case HB_OP_ABS: return intrinsic(c, "llvm.fabs", tf, a);
-    case HB_OP_NEG: return LLVMBuildFNeg(c->b, a, "");
-    case HB_OP_SQRT: return intrinsic(c, "llvm.sqrt", tf, a);
-    case HB_OP_COPY: return a;
-    case HB_OP_GT: return truth(c, w, fcmp(c, LLVMRealOGT, a, s));
-    case HB_OP_LT: return truth(c, w, fcmp(c, LLVMRealOLT, a, s));
-    case HB_OP_GE: return truth(c, w, fcmp(c, LLVMRealOGE, a, s));
-    case HB_OP_LE: return truth(c, w, fcmp(c, LLVMRealOLE, a, s));
-    case HB_OP_EQ: return truth(c, w, fcmp(c, LLVMRealOEQ, a, s));
-    case HB_OP_NE: return truth(c, w, fcmp(c, LLVMRealUNE, a, s));
-    case HB_OP_AND:
-        return truth(
-            c, w,
-            LLVMBuildAnd(c->b, fcmp(c, LLVMRealUNE, a, zero), fcmp(c, LLVMRealUNE, b, zero), ""));
-    case HB_OP_OR:
-        return truth(
-            c, w,
-            LLVMBuildOr(c->b, fcmp(c, LLVMRealUNE, a, zero), fcmp(c, LLVMRealUNE, b, zero), ""));
-    case HB_OP_NOT: return truth(c, w, fcmp(c, LLVMRealOEQ, a, zero));
-    default: return NULL;
+#define HB_EW_OP(NAME, name, inputs, flags, rule, attrs, grad, expr, llvm)                    \
+    case HB_OP_##NAME:                                                                        \
+        return (llvm);
+#define HB_OP(NAME, name, lo, hi, flags, rule, attrs, grad)                                    \
+    case HB_OP_##NAME:                                                                        \
+        return NULL;
+#include "../ir/ops.def"
+#undef HB_OP
+#undef HB_EW_OP
+    case HB_OP_COUNT:
+        return NULL;
     }
+    return NULL;
 }
 
-/* Whether emit_ins knows op (every op hb_program_valid admits, today). */
-static bool emit_ins_known(hb_op op)
+/* Whether op may be an instruction of a program: every such op has its lowering above. */
+static bool instruction(hb_op op)
 {
-    switch (op) {
-    case HB_OP_ADD:
-    case HB_OP_SUB:
-    case HB_OP_MUL:
-    case HB_OP_DIV:
-    case HB_OP_MAXIMUM:
-    case HB_OP_MINIMUM:
-    case HB_OP_ADD_SCALAR:
-    case HB_OP_SUB_SCALAR:
-    case HB_OP_MUL_SCALAR:
-    case HB_OP_DIV_SCALAR:
-    case HB_OP_RSUB_SCALAR:
-    case HB_OP_RDIV_SCALAR:
-    case HB_OP_RELU:
-    case HB_OP_SIGMOID:
-    case HB_OP_TANH:
-    case HB_OP_EXP:
-    case HB_OP_LOG:
-    case HB_OP_ABS:
-    case HB_OP_NEG:
-    case HB_OP_SQRT:
-    case HB_OP_COPY:
-    case HB_OP_GT:
-    case HB_OP_LT:
-    case HB_OP_GE:
-    case HB_OP_LE:
-    case HB_OP_EQ:
-    case HB_OP_NE:
-    case HB_OP_AND:
-    case HB_OP_OR:
-    case HB_OP_NOT: return true;
-    default: return false;
-    }
+    return (unsigned)op < HB_OP_COUNT && (hb_op_table[op].flags & HB_PROG);
 }
 
 /* The program on w lanes given its inputs' values; its result. */
@@ -377,7 +324,8 @@ static LLVMValueRef emit_program(cg *c, int w, const hb_program *p, const LLVMVa
     memcpy(reg, inputs, sizeof *reg * (size_t)p->ninputs);
     for (int k = 0; k < p->nins; k++) {
         const hb_prog_ins *in = &p->ins[k];
-        reg[p->ninputs + k] = emit_ins(c, w, in, reg[in->a], binary(in->op) ? reg[in->b] : NULL);
+        bool binary = hb_op_table[in->op].min_inputs == 2;
+        reg[p->ninputs + k] = emit_ins(c, w, in, reg[in->a], reg[binary ? in->b : in->a]);
     }
     return reg[p->ninputs + p->nins - 1];
 }
@@ -811,7 +759,7 @@ static bool gemm_nt_of(const hb_plan *p, const hb_instr *ins, group *g)
             (g->read[k] != READ_ROW && g->read[k] != READ_ONE))
             return false;
     for (int k = 0; !linear && k < g->prog->nins; k++)
-        if (!emit_ins_known(g->prog->ins[k].op))
+        if (!instruction(g->prog->ins[k].op))
             return false;
     return true;
 }
@@ -839,7 +787,7 @@ static bool gemm_of(const hb_plan *p, const hb_instr *ins, group *g)
             (g->read[k] != READ_ROW && g->read[k] != READ_ONE))
             return false;
     for (int k = 0; k < g->prog->nins; k++)
-        if (!emit_ins_known(g->prog->ins[k].op))
+        if (!instruction(g->prog->ins[k].op))
             return false;
     return true;
 }
@@ -880,7 +828,7 @@ static bool group_of(const hb_plan *p, const hb_instr *ins, group *g)
     if (flat && (!g->reduce || g->all)) /* one long row vectorizes best */
         g->len = numel, g->rows = 1;
     for (int k = 0; k < g->prog->nins; k++)
-        if (!emit_ins_known(g->prog->ins[k].op))
+        if (!instruction(g->prog->ins[k].op))
             return false;
     return true;
 }

@@ -32,35 +32,11 @@ static void elementwise(hb_op op, const hb_operand *in, int n, const hb_operand 
         elementwise(HB_OP_##NAME, in, n, out, at);                                            \
     }
 
-ELEMENTWISE(ADD)
-ELEMENTWISE(SUB)
-ELEMENTWISE(MUL)
-ELEMENTWISE(DIV)
-ELEMENTWISE(MAXIMUM)
-ELEMENTWISE(MINIMUM)
-ELEMENTWISE(ADD_SCALAR)
-ELEMENTWISE(SUB_SCALAR)
-ELEMENTWISE(MUL_SCALAR)
-ELEMENTWISE(DIV_SCALAR)
-ELEMENTWISE(RSUB_SCALAR)
-ELEMENTWISE(RDIV_SCALAR)
-ELEMENTWISE(RELU)
-ELEMENTWISE(SIGMOID)
-ELEMENTWISE(TANH)
-ELEMENTWISE(EXP)
-ELEMENTWISE(LOG)
-ELEMENTWISE(ABS)
-ELEMENTWISE(NEG)
-ELEMENTWISE(SQRT)
-ELEMENTWISE(GT)
-ELEMENTWISE(LT)
-ELEMENTWISE(GE)
-ELEMENTWISE(LE)
-ELEMENTWISE(EQ)
-ELEMENTWISE(NE)
-ELEMENTWISE(AND)
-ELEMENTWISE(OR)
-ELEMENTWISE(NOT)
+#define HB_OP(NAME, name, lo, hi, flags, rule, attrs, grad)
+#define HB_EW_OP(NAME, name, inputs, flags, rule, attrs, grad, expr, llvm) ELEMENTWISE(NAME)
+#include "../ir/ops.def"
+#undef HB_OP
+#undef HB_EW_OP
 
 /* ---- GEMM --------------------------------------------------------------------------------- */
 
@@ -407,11 +383,6 @@ static void kernel_CONCAT(const hb_operand *in, int n, const hb_operand *out,
         }
 }
 
-static void kernel_COPY(const hb_operand *in, int n, const hb_operand *out, const hb_attrs *at)
-{
-    kernel_RESHAPE(in, n, out, at);
-}
-
 /* The value passes through; the executor compares it with the traced outcome. */
 static void kernel_GUARD(const hb_operand *in, int n, const hb_operand *out, const hb_attrs *at)
 {
@@ -494,7 +465,7 @@ static void kernel_GEMM(const hb_operand *in, int n, const hb_operand *out, cons
 #define kernel_AVG_POOL2D_GRAD hb_kernel_avg_pool2d_grad
 
 const hb_kernel_fn hb_kernels[HB_OP_COUNT] = {
-#define HB_OP(NAME, name, lo, hi, flags, rule, attrs) [HB_OP_##NAME] = kernel_##NAME,
+#define HB_OP(NAME, name, lo, hi, flags, rule, attrs, grad) [HB_OP_##NAME] = kernel_##NAME,
 #include "../ir/ops.def"
 #undef HB_OP
 };

@@ -1,4 +1,4 @@
-/* The benchmark models of spec/seed-models.md: a wide MLP, a deep one, and an elementwise chain
+/* The benchmark models of docs/seed-models.md: a wide MLP, a deep one, and an elementwise chain
  * (a GELU-like activation after x·sigmoid(x)) that ends in a reduction. */
 #include "models.h"
 

@@ -1,4 +1,4 @@
-/* The seed chapter's models (spec/seed-models.md), written as a user of hybrid would write
+/* The seed chapter's models (docs/seed-models.md), written as a user of hybrid would write
  * them, and the table that makes them reachable by name from the command line. */
 #ifndef HYBRID_EXAMPLES_MODELS_H
 #define HYBRID_EXAMPLES_MODELS_H

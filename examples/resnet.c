@@ -1,4 +1,4 @@
-/* The ResNets of spec/seed-models.md, from the library's builder: the same factory makes the
+/* The ResNets of docs/seed-models.md, from the library's builder: the same factory makes the
  * small resnet-mini and ResNet-18, in inference mode (batch norm from running statistics). */
 #include "models.h"
 

@@ -48,6 +48,14 @@
 extern "C" {
 #endif
 
+/* What the shared library exports: every function declared here, nothing else (it is built with
+ * hidden visibility, so its internal helpers and the protobuf code it links stay inside). */
+#if defined(__GNUC__) || defined(__clang__)
+#define HB_API __attribute__((visibility("default")))
+#else
+#define HB_API
+#endif
+
 #define HB_VERSION "0.1.0"
 #define HB_MAX_DIMS 8
 
@@ -70,9 +78,9 @@ typedef enum hb_status {
  * inside a block's forward fails that block call (it returns NULL) even if the forward went
  * on and returned something: its result may have been decided on a NULL. A forward that
  * handles a failure itself calls hb_clear_error(). */
-const char *hb_last_error(void);
-hb_status hb_last_status(void);
-void hb_clear_error(void);
+HB_API const char *hb_last_error(void);
+HB_API hb_status hb_last_status(void);
+HB_API void hb_clear_error(void);
 
 /* ---- random numbers ----------------------------------------------------------------------- */
 
@@ -82,12 +90,12 @@ typedef struct hb_rng {
     uint64_t s[4];
 } hb_rng;
 
-void hb_rng_seed(hb_rng *rng, uint64_t seed);
-uint64_t hb_rng_next(hb_rng *rng);
-float hb_rng_uniform(hb_rng *rng); /* in [0, 1) with 24 random bits */
-float hb_rng_normal(hb_rng *rng);  /* mean 0, standard deviation 1 (Box-Muller) */
-void hb_seed(uint64_t seed);       /* reseeds this thread's default generator */
-hb_rng *hb_default_rng(void);
+HB_API void hb_rng_seed(hb_rng *rng, uint64_t seed);
+HB_API uint64_t hb_rng_next(hb_rng *rng);
+HB_API float hb_rng_uniform(hb_rng *rng); /* in [0, 1) with 24 random bits */
+HB_API float hb_rng_normal(hb_rng *rng);  /* mean 0, standard deviation 1 (Box-Muller) */
+HB_API void hb_seed(uint64_t seed);       /* reseeds this thread's default generator */
+HB_API hb_rng *hb_default_rng(void);
 
 /* ---- tensors ------------------------------------------------------------------------------ */
 
@@ -101,106 +109,106 @@ typedef enum hb_dtype { HB_F32 = 0 } hb_dtype;
     (int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), (const int64_t[]){__VA_ARGS__}
 #define HB_SCALAR_SHAPE 0, (const int64_t *)0
 
-hb_tensor *hb_tensor_new(int ndim, const int64_t *shape); /* uninitialized contents */
-hb_tensor *hb_tensor_from(const float *data, int ndim, const int64_t *shape); /* copies data */
-hb_tensor *hb_zeros(int ndim, const int64_t *shape);
-hb_tensor *hb_ones(int ndim, const int64_t *shape);
-hb_tensor *hb_full(int ndim, const int64_t *shape, float value);
-hb_tensor *hb_scalar(float value); /* shape [] */
-hb_tensor *hb_rand(int ndim, const int64_t *shape, hb_rng *rng);  /* uniform in [0, 1) */
-hb_tensor *hb_randn(int ndim, const int64_t *shape, hb_rng *rng); /* standard normal */
-hb_tensor *hb_tensor_copy(const hb_tensor *t);
+HB_API hb_tensor *hb_tensor_new(int ndim, const int64_t *shape); /* uninitialized contents */
+HB_API hb_tensor *hb_tensor_from(const float *data, int ndim, const int64_t *shape); /* copies data */
+HB_API hb_tensor *hb_zeros(int ndim, const int64_t *shape);
+HB_API hb_tensor *hb_ones(int ndim, const int64_t *shape);
+HB_API hb_tensor *hb_full(int ndim, const int64_t *shape, float value);
+HB_API hb_tensor *hb_scalar(float value); /* shape [] */
+HB_API hb_tensor *hb_rand(int ndim, const int64_t *shape, hb_rng *rng);  /* uniform in [0, 1) */
+HB_API hb_tensor *hb_randn(int ndim, const int64_t *shape, hb_rng *rng); /* standard normal */
+HB_API hb_tensor *hb_tensor_copy(const hb_tensor *t);
 
-hb_tensor *hb_tensor_retain(hb_tensor *t);
-void hb_tensor_release(hb_tensor *t); /* NULL is fine */
+HB_API hb_tensor *hb_tensor_retain(hb_tensor *t);
+HB_API void hb_tensor_release(hb_tensor *t); /* NULL is fine */
 
-int hb_tensor_ndim(const hb_tensor *t);
-const int64_t *hb_tensor_shape(const hb_tensor *t);
-int64_t hb_tensor_dim(const hb_tensor *t, int axis); /* negative axes count from the end */
-int64_t hb_tensor_numel(const hb_tensor *t);
-hb_dtype hb_tensor_dtype(const hb_tensor *t);
-bool hb_tensor_same_shape(const hb_tensor *a, const hb_tensor *b);
+HB_API int hb_tensor_ndim(const hb_tensor *t);
+HB_API const int64_t *hb_tensor_shape(const hb_tensor *t);
+HB_API int64_t hb_tensor_dim(const hb_tensor *t, int axis); /* negative axes count from the end */
+HB_API int64_t hb_tensor_numel(const hb_tensor *t);
+HB_API hb_dtype hb_tensor_dtype(const hb_tensor *t);
+HB_API bool hb_tensor_same_shape(const hb_tensor *a, const hb_tensor *b);
 
 /* Host access to the values. Reading a value decides control flow in the host program, so once
  * tracing arrives these reads are what marks a block as data-dependent. */
-float *hb_tensor_data(hb_tensor *t);
-const float *hb_tensor_cdata(const hb_tensor *t);
-float hb_item(const hb_tensor *t); /* the value of a one-element tensor; NAN and an error else */
+HB_API float *hb_tensor_data(hb_tensor *t);
+HB_API const float *hb_tensor_cdata(const hb_tensor *t);
+HB_API float hb_item(const hb_tensor *t); /* the value of a one-element tensor; NAN and an error else */
 
 /* "[2, 20]" into buf; returns buf. */
-char *hb_shape_str(int ndim, const int64_t *shape, char *buf, size_t size);
+HB_API char *hb_shape_str(int ndim, const int64_t *shape, char *buf, size_t size);
 /* Prints like PyTorch: tensor([[...]]) with the shape, eliding the middle of long axes. */
-void hb_tensor_print(FILE *f, const hb_tensor *t);
+HB_API void hb_tensor_print(FILE *f, const hb_tensor *t);
 
 /* ---- eager ops ---------------------------------------------------------------------------- */
 /* Each returns a new tensor (see Ownership above) or NULL with hb_last_error() set. Shapes are
  * checked on every call; a mismatch names the op and both shapes. Binary elementwise ops
  * broadcast by NumPy rules. Axes may be negative. */
 
-hb_tensor *hb_matmul(hb_tensor *a, hb_tensor *b); /* [.., m, k] @ [.., k, n], batch dims broadcast */
-hb_tensor *hb_linear(hb_tensor *x, hb_tensor *w, hb_tensor *b); /* x·wᵀ + b */
+HB_API hb_tensor *hb_matmul(hb_tensor *a, hb_tensor *b); /* [.., m, k] @ [.., k, n], batch dims broadcast */
+HB_API hb_tensor *hb_linear(hb_tensor *x, hb_tensor *w, hb_tensor *b); /* x·wᵀ + b */
 /* x·wᵀ. A separate function, so that a NULL bias is always an earlier failure, never "none". */
-hb_tensor *hb_linear_nobias(hb_tensor *x, hb_tensor *w);
+HB_API hb_tensor *hb_linear_nobias(hb_tensor *x, hb_tensor *w);
 
-hb_tensor *hb_add(hb_tensor *a, hb_tensor *b);
-hb_tensor *hb_sub(hb_tensor *a, hb_tensor *b);
-hb_tensor *hb_mul(hb_tensor *a, hb_tensor *b);
-hb_tensor *hb_div(hb_tensor *a, hb_tensor *b);
+HB_API hb_tensor *hb_add(hb_tensor *a, hb_tensor *b);
+HB_API hb_tensor *hb_sub(hb_tensor *a, hb_tensor *b);
+HB_API hb_tensor *hb_mul(hb_tensor *a, hb_tensor *b);
+HB_API hb_tensor *hb_div(hb_tensor *a, hb_tensor *b);
 /* Elementwise larger / smaller of a and b (broadcast), NaN where either is NaN. */
-hb_tensor *hb_maximum(hb_tensor *a, hb_tensor *b);
-hb_tensor *hb_minimum(hb_tensor *a, hb_tensor *b);
-hb_tensor *hb_add_scalar(hb_tensor *a, float s);
-hb_tensor *hb_sub_scalar(hb_tensor *a, float s); /* a - s */
-hb_tensor *hb_mul_scalar(hb_tensor *a, float s);
-hb_tensor *hb_div_scalar(hb_tensor *a, float s); /* a / s */
-hb_tensor *hb_rsub_scalar(hb_tensor *a, float s); /* s - a */
-hb_tensor *hb_rdiv_scalar(hb_tensor *a, float s); /* s / a */
+HB_API hb_tensor *hb_maximum(hb_tensor *a, hb_tensor *b);
+HB_API hb_tensor *hb_minimum(hb_tensor *a, hb_tensor *b);
+HB_API hb_tensor *hb_add_scalar(hb_tensor *a, float s);
+HB_API hb_tensor *hb_sub_scalar(hb_tensor *a, float s); /* a - s */
+HB_API hb_tensor *hb_mul_scalar(hb_tensor *a, float s);
+HB_API hb_tensor *hb_div_scalar(hb_tensor *a, float s); /* a / s */
+HB_API hb_tensor *hb_rsub_scalar(hb_tensor *a, float s); /* s - a */
+HB_API hb_tensor *hb_rdiv_scalar(hb_tensor *a, float s); /* s / a */
 
-hb_tensor *hb_relu(hb_tensor *x);
-hb_tensor *hb_sigmoid(hb_tensor *x);
-hb_tensor *hb_tanh(hb_tensor *x);
-hb_tensor *hb_exp(hb_tensor *x);
-hb_tensor *hb_log(hb_tensor *x);
-hb_tensor *hb_abs(hb_tensor *x);
-hb_tensor *hb_neg(hb_tensor *x);
-hb_tensor *hb_sqrt(hb_tensor *x);
+HB_API hb_tensor *hb_relu(hb_tensor *x);
+HB_API hb_tensor *hb_sigmoid(hb_tensor *x);
+HB_API hb_tensor *hb_tanh(hb_tensor *x);
+HB_API hb_tensor *hb_exp(hb_tensor *x);
+HB_API hb_tensor *hb_log(hb_tensor *x);
+HB_API hb_tensor *hb_abs(hb_tensor *x);
+HB_API hb_tensor *hb_neg(hb_tensor *x);
+HB_API hb_tensor *hb_sqrt(hb_tensor *x);
 
-hb_tensor *hb_sum(hb_tensor *x); /* over all elements: shape [] */
-hb_tensor *hb_mean(hb_tensor *x);
-hb_tensor *hb_max(hb_tensor *x);
-hb_tensor *hb_sum_axis(hb_tensor *x, int axis, bool keepdim);
-hb_tensor *hb_mean_axis(hb_tensor *x, int axis, bool keepdim);
-hb_tensor *hb_max_axis(hb_tensor *x, int axis, bool keepdim);
-hb_tensor *hb_softmax(hb_tensor *x, int axis);
-hb_tensor *hb_log_softmax(hb_tensor *x, int axis);
+HB_API hb_tensor *hb_sum(hb_tensor *x); /* over all elements: shape [] */
+HB_API hb_tensor *hb_mean(hb_tensor *x);
+HB_API hb_tensor *hb_max(hb_tensor *x);
+HB_API hb_tensor *hb_sum_axis(hb_tensor *x, int axis, bool keepdim);
+HB_API hb_tensor *hb_mean_axis(hb_tensor *x, int axis, bool keepdim);
+HB_API hb_tensor *hb_max_axis(hb_tensor *x, int axis, bool keepdim);
+HB_API hb_tensor *hb_softmax(hb_tensor *x, int axis);
+HB_API hb_tensor *hb_log_softmax(hb_tensor *x, int axis);
 
 /* Comparisons with a scalar and logic, elementwise: 1.0 where true, 0.0 where false. */
-hb_tensor *hb_gt(hb_tensor *x, float s);
-hb_tensor *hb_lt(hb_tensor *x, float s);
-hb_tensor *hb_ge(hb_tensor *x, float s);
-hb_tensor *hb_le(hb_tensor *x, float s);
-hb_tensor *hb_eq(hb_tensor *x, float s);
-hb_tensor *hb_ne(hb_tensor *x, float s);
-hb_tensor *hb_logical_and(hb_tensor *a, hb_tensor *b);
-hb_tensor *hb_logical_or(hb_tensor *a, hb_tensor *b);
-hb_tensor *hb_logical_not(hb_tensor *x);
+HB_API hb_tensor *hb_gt(hb_tensor *x, float s);
+HB_API hb_tensor *hb_lt(hb_tensor *x, float s);
+HB_API hb_tensor *hb_ge(hb_tensor *x, float s);
+HB_API hb_tensor *hb_le(hb_tensor *x, float s);
+HB_API hb_tensor *hb_eq(hb_tensor *x, float s);
+HB_API hb_tensor *hb_ne(hb_tensor *x, float s);
+HB_API hb_tensor *hb_logical_and(hb_tensor *a, hb_tensor *b);
+HB_API hb_tensor *hb_logical_or(hb_tensor *a, hb_tensor *b);
+HB_API hb_tensor *hb_logical_not(hb_tensor *x);
 /* Whether a one-element tensor is true (non-zero): control flow on a value, written so that a
  * hybridized block keeps compiling. While tracing, the outcome becomes a guard in the plan; a
  * later call whose value goes the other way leaves the plan and runs eagerly, and the block
  * traces a plan for that path too (up to 8 per input shape). False, with an error set, for
  * NULL or a tensor of more than one element. */
-bool hb_test(const hb_tensor *t);
+HB_API bool hb_test(const hb_tensor *t);
 
-hb_tensor *hb_reshape(hb_tensor *x, int ndim, const int64_t *shape); /* one dim may be -1 */
-hb_tensor *hb_flatten(hb_tensor *x); /* [b, ...] -> [b, prod(...)] as nn.Flatten */
-hb_tensor *hb_transpose(hb_tensor *x, int axis0, int axis1);
-hb_tensor *hb_concat(int n, hb_tensor *const *xs, int axis);
+HB_API hb_tensor *hb_reshape(hb_tensor *x, int ndim, const int64_t *shape); /* one dim may be -1 */
+HB_API hb_tensor *hb_flatten(hb_tensor *x); /* [b, ...] -> [b, prod(...)] as nn.Flatten */
+HB_API hb_tensor *hb_transpose(hb_tensor *x, int axis0, int axis1);
+HB_API hb_tensor *hb_concat(int n, hb_tensor *const *xs, int axis);
 /* The part of x from start, length long, along axis (what concat put there). */
-hb_tensor *hb_slice(hb_tensor *x, int axis, int64_t start, int64_t length);
+HB_API hb_tensor *hb_slice(hb_tensor *x, int axis, int64_t start, int64_t length);
 /* x with before[i] values `value` ahead of it along axis i and after[i] behind (one count per
  * axis of x; NULL: none on that side); a negative count removes that many elements instead.
  * numpy.pad's constant mode, PyTorch's F.pad, ONNX's Pad. */
-hb_tensor *hb_pad(hb_tensor *x, const int64_t *before, const int64_t *after, float value);
+HB_API hb_tensor *hb_pad(hb_tensor *x, const int64_t *before, const int64_t *after, float value);
 
 /* Convolutions and pools over [N, C, H, W] (PyTorch's NCHW layout and semantics). Options
  * may be NULL; a field left 0 takes its default: stride 1 for convolutions and the kernel size
@@ -213,9 +221,9 @@ typedef struct hb_conv2d_options {
 } hb_conv2d_options;
 /* weight [O, C/groups, kh, kw], bias [O]: output [N, O, OH, OW] with
  * OH = (H + 2·padding − dilation·(kh − 1) − 1) / stride + 1 (rounded down), likewise OW. */
-hb_tensor *hb_conv2d(hb_tensor *x, hb_tensor *weight, hb_tensor *bias,
+HB_API hb_tensor *hb_conv2d(hb_tensor *x, hb_tensor *weight, hb_tensor *bias,
                      const hb_conv2d_options *o);
-hb_tensor *hb_conv2d_nobias(hb_tensor *x, hb_tensor *weight, const hb_conv2d_options *o);
+HB_API hb_tensor *hb_conv2d_nobias(hb_tensor *x, hb_tensor *weight, const hb_conv2d_options *o);
 typedef struct hb_conv_transpose2d_options {
     int stride[2];
     int padding[2];        /* removed from both sides of the full result */
@@ -228,7 +236,7 @@ typedef struct hb_conv_transpose2d_options {
  * of hb_conv2d with respect to its input): x [N, C, H, W], weight [C, O/groups, kh, kw], bias
  * [O] or NULL; output [N, O, OH, OW] with
  * OH = (H − 1)·stride − 2·padding + dilation·(kh − 1) + output_padding + 1, likewise OW. */
-hb_tensor *hb_conv_transpose2d(hb_tensor *x, hb_tensor *weight, hb_tensor *bias,
+HB_API hb_tensor *hb_conv_transpose2d(hb_tensor *x, hb_tensor *weight, hb_tensor *bias,
                                const hb_conv_transpose2d_options *o);
 typedef struct hb_pool2d_options {
     int kernel[2]; /* required */
@@ -242,16 +250,16 @@ typedef struct hb_pool2d_options {
  * zeros unless exclude_padding; output sizes round down unless ceil_mode, and with ceil_mode a
  * window must start inside the input or its left padding (PyTorch's rule). A ceil-mode
  * window's overhang beyond the padding never counts. */
-hb_tensor *hb_max_pool2d(hb_tensor *x, const hb_pool2d_options *o);
-hb_tensor *hb_avg_pool2d(hb_tensor *x, const hb_pool2d_options *o);
+HB_API hb_tensor *hb_max_pool2d(hb_tensor *x, const hb_pool2d_options *o);
+HB_API hb_tensor *hb_avg_pool2d(hb_tensor *x, const hb_pool2d_options *o);
 /* The mean of each channel's plane: [N, C, H, W] -> [N, C, 1, 1] (AdaptiveAvgPool2d(1)). */
-hb_tensor *hb_global_avg_pool2d(hb_tensor *x);
+HB_API hb_tensor *hb_global_avg_pool2d(hb_tensor *x);
 /* Batch normalization of x [N, C, ...] per channel, as torch.nn.functional.batch_norm:
  * training, with the batch's mean and (biased) variance, and running_mean and running_var
  * ([C], either may be NULL) moved towards the batch's statistics by momentum (the unbiased
  * variance goes into running_var); not training, with the running statistics. weight and bias
  * ([C]) may be NULL (1 and 0). */
-hb_tensor *hb_batch_norm(hb_tensor *x, hb_tensor *running_mean, hb_tensor *running_var,
+HB_API hb_tensor *hb_batch_norm(hb_tensor *x, hb_tensor *running_mean, hb_tensor *running_var,
                          hb_tensor *weight, hb_tensor *bias, bool training, float momentum,
                          float eps);
 /* ---- blocks ------------------------------------------------------------------------------- */
@@ -280,40 +288,40 @@ typedef struct hb_init {
 
 /* A block with a forward function. type is what the block is ("Linear", "MLP"); it is also the
  * block's name in error messages when it is called at the top level. */
-hb_block *hb_block_new(const char *type, hb_forward_fn forward);
-hb_block *hb_block_retain(hb_block *b);
-void hb_block_release(hb_block *b); /* NULL is fine */
+HB_API hb_block *hb_block_new(const char *type, hb_forward_fn forward);
+HB_API hb_block *hb_block_retain(hb_block *b);
+HB_API void hb_block_release(hb_block *b); /* NULL is fine */
 
 /* Private state of a custom block; free_state (may be NULL) runs when the block is freed. */
-void hb_block_set_state(hb_block *b, void *state, void (*free_state)(void *));
-void *hb_block_state(const hb_block *b);
+HB_API void hb_block_set_state(hb_block *b, void *state, void (*free_state)(void *));
+HB_API void *hb_block_state(const hb_block *b);
 
-const char *hb_block_type(const hb_block *b);
-void hb_block_set_name(hb_block *b, const char *name); /* the root's name in block paths */
-const char *hb_block_name(const hb_block *b);
+HB_API const char *hb_block_type(const hb_block *b);
+HB_API void hb_block_set_name(hb_block *b, const char *name); /* the root's name in block paths */
+HB_API const char *hb_block_name(const hb_block *b);
 
 /* Children, in insertion order. Takes over the reference to child; the key must be new. */
-hb_status hb_block_add_child(hb_block *b, const char *key, hb_block *child);
-hb_block *hb_block_child(const hb_block *b, const char *key);  /* borrowed; NULL if absent */
-int hb_block_num_children(const hb_block *b);
-hb_block *hb_block_child_at(const hb_block *b, int i, const char **key); /* borrowed */
+HB_API hb_status hb_block_add_child(hb_block *b, const char *key, hb_block *child);
+HB_API hb_block *hb_block_child(const hb_block *b, const char *key);  /* borrowed; NULL if absent */
+HB_API int hb_block_num_children(const hb_block *b);
+HB_API hb_block *hb_block_child_at(const hb_block *b, int i, const char **key); /* borrowed */
 
 /* Trainable parameters. Dims given as 0 are deferred: the parameter has no values until the
  * block's forward calls hb_block_param_infer() with the real shape, or weights are loaded. */
-hb_status hb_block_add_param(hb_block *b, const char *name, int ndim, const int64_t *shape,
+HB_API hb_status hb_block_add_param(hb_block *b, const char *name, int ndim, const int64_t *shape,
                              hb_init init);
 /* Constants: named, saved and loaded like parameters, never trained. Takes over value. */
-hb_status hb_block_add_const(hb_block *b, const char *name, hb_tensor *value);
+HB_API hb_status hb_block_add_const(hb_block *b, const char *name, hb_tensor *value);
 
 /* A parameter's or constant's tensor (borrowed), or NULL if unknown or still deferred. */
-hb_tensor *hb_block_param(hb_block *b, const char *name);
+HB_API hb_tensor *hb_block_param(hb_block *b, const char *name);
 /* Completes a deferred parameter's shape (dims it already knows must agree) and initializes it;
  * for a parameter with values, checks the shape. Returns the tensor (borrowed). */
-hb_tensor *hb_block_param_infer(hb_block *b, const char *name, int ndim, const int64_t *shape);
+HB_API hb_tensor *hb_block_param_infer(hb_block *b, const char *name, int ndim, const int64_t *shape);
 
 /* Runs the block's forward on x (see Ownership). The result is NULL on error, and the message
  * names the block path (for example "chimera/0/net/2"). */
-hb_tensor *hb_block_call(hb_block *b, hb_tensor *x);
+HB_API hb_tensor *hb_block_call(hb_block *b, hb_tensor *x);
 
 /* Every parameter and constant of the tree by its state_dict name ("0.net.2.weight"), in
  * registration order, depth first. A child reachable under two names is listed under both. */
@@ -330,11 +338,11 @@ typedef struct hb_state_dict {
     hb_named_tensor *items;
 } hb_state_dict;
 
-hb_status hb_block_state_dict(hb_block *b, hb_state_dict *out);
-void hb_state_dict_free(hb_state_dict *sd); /* releases the values, frees the names */
+HB_API hb_status hb_block_state_dict(hb_block *b, hb_state_dict *out);
+HB_API void hb_state_dict_free(hb_state_dict *sd); /* releases the values, frees the names */
 
 /* Prints the block tree with types, parameter shapes and counts. */
-void hb_block_print(FILE *f, hb_block *b);
+HB_API void hb_block_print(FILE *f, hb_block *b);
 
 /* ---- library blocks ----------------------------------------------------------------------- */
 
@@ -346,29 +354,29 @@ typedef enum hb_activation {
 } hb_activation;
 
 /* Linear(in, out): weight [out, in], bias [out]; in = 0 infers it on the first call. */
-hb_block *hb_linear_new(int64_t in, int64_t out);
+HB_API hb_block *hb_linear_new(int64_t in, int64_t out);
 /* Gluon's Dense(out, activation=...): Linear followed by an activation, with optional bias. */
-hb_block *hb_dense_new(int64_t in, int64_t out, hb_activation act, bool bias);
-hb_block *hb_relu_new(void);
-hb_block *hb_sigmoid_new(void);
-hb_block *hb_tanh_new(void);
-hb_block *hb_flatten_new(void);
+HB_API hb_block *hb_dense_new(int64_t in, int64_t out, hb_activation act, bool bias);
+HB_API hb_block *hb_relu_new(void);
+HB_API hb_block *hb_sigmoid_new(void);
+HB_API hb_block *hb_tanh_new(void);
+HB_API hb_block *hb_flatten_new(void);
 
 /* Sequential: children "0", "1", … run in order. hb_sequential_of(a, b, c) takes over each
  * block; if any of them is NULL (its constructor failed) the result is NULL and the others
  * are released. */
-hb_block *hb_sequential_new(void);
-hb_block *hb_sequential_from(int n, hb_block *const *blocks);
+HB_API hb_block *hb_sequential_new(void);
+HB_API hb_block *hb_sequential_from(int n, hb_block *const *blocks);
 #define hb_sequential_of(...)                                                                 \
     hb_sequential_from((int)(sizeof((hb_block *[]){__VA_ARGS__}) / sizeof(hb_block *)),       \
                        (hb_block *[]){__VA_ARGS__})
-hb_status hb_sequential_add(hb_block *seq, hb_block *child); /* key = next index */
+HB_API hb_status hb_sequential_add(hb_block *seq, hb_block *child); /* key = next index */
 
 /* Parallel: children "0", "1", … each run on the input; outputs concatenated along axis. */
-hb_block *hb_parallel_new(int axis);
+HB_API hb_block *hb_parallel_new(int axis);
 
 /* n fresh instances made by make(arg), in a Sequential (children "0" … "n-1"). */
-hb_block *hb_block_factory(int n, hb_block *(*make)(void *arg), void *arg);
+HB_API hb_block *hb_block_factory(int n, hb_block *(*make)(void *arg), void *arg);
 
 /* Convolutional blocks, with torchvision's parameter names. Conv2d(in, out, kh×kw): weight
  * [out, in/groups, kh, kw], bias [out] if asked for, PyTorch's default init; in = 0 infers it
@@ -376,20 +384,20 @@ hb_block *hb_block_factory(int n, hb_block *(*make)(void *arg), void *arg);
  * running_mean (0) and running_var (1), updated by calls in training mode (eps 1e-5 and
  * momentum 0.1 are PyTorch's defaults). Pools take the options of hb_max_pool2d; the global
  * one is AdaptiveAvgPool2d(1). */
-hb_block *hb_conv2d_new(int64_t in, int64_t out, int kh, int kw, const hb_conv2d_options *o,
+HB_API hb_block *hb_conv2d_new(int64_t in, int64_t out, int kh, int kw, const hb_conv2d_options *o,
                         bool bias);
-hb_block *hb_batch_norm2d_new(int64_t channels, float eps, float momentum);
+HB_API hb_block *hb_batch_norm2d_new(int64_t channels, float eps, float momentum);
 /* ConvTranspose2d(in, out, kh×kw): weight [in, out/groups, kh, kw], bias [out] if asked for,
  * PyTorch's default init. */
-hb_block *hb_conv_transpose2d_new(int64_t in, int64_t out, int kh, int kw,
+HB_API hb_block *hb_conv_transpose2d_new(int64_t in, int64_t out, int kh, int kw,
                                   const hb_conv_transpose2d_options *o, bool bias);
-hb_block *hb_max_pool2d_new(const hb_pool2d_options *o);
-hb_block *hb_avg_pool2d_new(const hb_pool2d_options *o);
-hb_block *hb_global_avg_pool2d_new(void);
+HB_API hb_block *hb_max_pool2d_new(const hb_pool2d_options *o);
+HB_API hb_block *hb_avg_pool2d_new(const hb_pool2d_options *o);
+HB_API hb_block *hb_global_avg_pool2d_new(void);
 /* ResNet's residual block: relu(bn2(conv2(relu(bn1(conv1(x))))) + x), 3×3 convolutions, the
  * first with stride; where the shape changes the shortcut is "downsample", a strided 1×1
  * convolution and a batch norm. */
-hb_block *hb_basic_block_new(int64_t in, int64_t out, int stride);
+HB_API hb_block *hb_basic_block_new(int64_t in, int64_t out, int stride);
 /* A ResNet of BasicBlocks, torchvision's layout: conv1 (7×7, stride 2) bn1 relu maxpool (3×3,
  * stride 2), layer1..layer4 of blocks[i] blocks of widths[i] channels (layers 2-4 start with
  * stride 2), avgpool, flatten, fc. ResNet-18: widths 64/128/256/512, 2 blocks each, 1000
@@ -400,12 +408,12 @@ typedef struct hb_resnet_config {
     int64_t classes;
     int64_t in_channels; /* 0: 3 */
 } hb_resnet_config;
-hb_block *hb_resnet_new(const hb_resnet_config *c);
+HB_API hb_block *hb_resnet_new(const hb_resnet_config *c);
 /* Training mode (the default, as PyTorch's) or inference mode, for the block and every block
  * under it: batch norm uses the batch's statistics and updates its running ones in training
  * mode, and uses the running ones in inference. Changing the mode drops compiled plans. */
-void hb_block_set_training(hb_block *b, bool training);
-bool hb_block_is_training(const hb_block *b);
+HB_API void hb_block_set_training(hb_block *b, bool training);
+HB_API bool hb_block_is_training(const hb_block *b);
 /* ---- ONNX ----------------------------------------------------------------------------------- */
 /* An ONNX model file (opset 7 or later) as a block: calling it runs the graph's nodes with
  * hybrid's ops, so it hybridizes, nests inside other blocks and trains like any block (as
@@ -414,21 +422,21 @@ bool hb_block_is_training(const hb_block *b);
  * ones are shapes and axes. The first graph input that is not an initializer is the call's x;
  * others are bound with hb_onnx_bind. Everything is checked as the file loads: an op or an
  * attribute hybrid does not have is an error naming the node, its op type and the opset. */
-hb_block *hb_onnx_load(const char *path);
-hb_block *hb_onnx_load_buffer(const void *data, size_t len, const char *name);
+HB_API hb_block *hb_onnx_load(const char *path);
+HB_API hb_block *hb_onnx_load_buffer(const void *data, size_t len, const char *name);
 /* Binds a graph input other than the first to t (retained) for the calls that follow. */
-hb_status hb_onnx_bind(hb_block *b, const char *name, hb_tensor *t);
+HB_API hb_status hb_onnx_bind(hb_block *b, const char *name, hb_tensor *t);
 /* The graph inputs' names (the first is x); returns how many (-1: not an ONNX block). */
-int hb_onnx_inputs(const hb_block *b, const char **names, int max);
+HB_API int hb_onnx_inputs(const hb_block *b, const char **names, int max);
 /* The first input's shape as the file declares it (symbolic dims 0); returns its rank, or -1
  * if b is not an ONNX block. shape has room for HB_MAX_DIMS. */
-int hb_onnx_input_shape(const hb_block *b, int64_t *shape);
+HB_API int hb_onnx_input_shape(const hb_block *b, int64_t *shape);
 /* b traced on x and written as an ONNX model (opset 13): its parameters and constants as
  * initializers under their state-dict names, the traced shapes. Blocks that run eagerly
  * (islands), control flow on values and training-mode writes are refused, naming the block. */
-hb_status hb_onnx_export(hb_block *b, hb_tensor *x, const char *path);
+HB_API hb_status hb_onnx_export(hb_block *b, hb_tensor *x, const char *path);
 /* A float tensor from a TensorProto file (the ONNX test data's input_0.pb ...). */
-hb_tensor *hb_onnx_tensor_load(const char *path);
+HB_API hb_tensor *hb_onnx_tensor_load(const char *path);
 /* ---- gradients ---------------------------------------------------------------------------- */
 /* Eager backpropagation. With gradients on (per thread), every op reading a trainable
  * parameter, or a tensor made from one, is recorded; hb_backward(loss, g) then computes
@@ -442,13 +450,13 @@ hb_tensor *hb_onnx_tensor_load(const char *path);
  *     hb_tensor *gw = hb_tensor_grad(hb_block_param(hb_block_child(net, "0"), "weight"));
  *     hb_block_zero_grad(net);  // before the next step
  */
-void hb_grad_enable(bool on);
-hb_status hb_backward(hb_tensor *loss, hb_tensor *grad_output);
-hb_tensor *hb_tensor_grad(const hb_tensor *t); /* borrowed; NULL if none */
+HB_API void hb_grad_enable(bool on);
+HB_API hb_status hb_backward(hb_tensor *loss, hb_tensor *grad_output);
+HB_API hb_tensor *hb_tensor_grad(const hb_tensor *t); /* borrowed; NULL if none */
 /* Makes a tensor of the caller's a leaf that collects a gradient (parameters already do). */
-void hb_tensor_set_requires_grad(hb_tensor *t, bool on);
-void hb_block_zero_grad(hb_block *b);
-void hb_grad_clear(void); /* forgets what was recorded, without a backward pass */
+HB_API void hb_tensor_set_requires_grad(hb_tensor *t, bool on);
+HB_API void hb_block_zero_grad(hb_block *b);
+HB_API void hb_grad_clear(void); /* forgets what was recorded, without a backward pass */
 
 /* ---- losses and optimizers ---------------------------------------------------------------- */
 /* Losses are made of recorded ops, so hb_backward differentiates them; both return shape [].
@@ -457,8 +465,8 @@ void hb_grad_clear(void); /* forgets what was recorded, without a backward pass 
  *     hb_optimizer_step(opt);
  *     hb_block_zero_grad(net);
  */
-hb_tensor *hb_mse_loss(hb_tensor *pred, hb_tensor *target); /* mean((pred - target)²) */
-hb_tensor *hb_cross_entropy(hb_tensor *logits, const int64_t *labels); /* mean of −log p[label] */
+HB_API hb_tensor *hb_mse_loss(hb_tensor *pred, hb_tensor *target); /* mean((pred - target)²) */
+HB_API hb_tensor *hb_cross_entropy(hb_tensor *logits, const int64_t *labels); /* mean of −log p[label] */
 
 typedef enum { HB_OPTIM_SGD, HB_OPTIM_ADAM } hb_optimizer_kind;
 typedef struct hb_optim_options {
@@ -470,16 +478,16 @@ typedef struct hb_optim_options {
 typedef struct hb_optimizer hb_optimizer;
 /* torch.optim's defaults at learning rate lr: betas 0.9, 0.999, eps 1e-8 (Adam), no momentum
  * (SGD), no weight decay. */
-hb_optim_options hb_optim_defaults(float lr);
+HB_API hb_optim_options hb_optim_defaults(float lr);
 /* Takes every trainable parameter of b's tree (shared ones once; none may be deferred). The
  * update formulas are torch.optim.SGD's and torch.optim.Adam's. */
-hb_optimizer *hb_optimizer_new(hb_block *b, hb_optimizer_kind kind, const hb_optim_options *o);
+HB_API hb_optimizer *hb_optimizer_new(hb_block *b, hb_optimizer_kind kind, const hb_optim_options *o);
 /* Updates each parameter in place from its gradient; those without one are left alone. Plans
  * read parameters as inputs and see the new values, except those of blocks hybridized with
  * freeze, which folded the old ones in: the step drops them, and the next call traces again. */
-hb_status hb_optimizer_step(hb_optimizer *opt);
-int hb_optimizer_num_params(const hb_optimizer *opt);
-void hb_optimizer_free(hb_optimizer *opt);
+HB_API hb_status hb_optimizer_step(hb_optimizer *opt);
+HB_API int hb_optimizer_num_params(const hb_optimizer *opt);
+HB_API void hb_optimizer_free(hb_optimizer *opt);
 
 /* ---- training steps ----------------------------------------------------------------------- */
 /* One training step of a block: forward, loss, backward and, with an optimizer, the update.
@@ -503,16 +511,16 @@ void hb_optimizer_free(hb_optimizer *opt);
  * hb_backward does. A trainer is used by one thread at a time; free it before opt. */
 typedef enum { HB_LOSS_CROSS_ENTROPY, HB_LOSS_MSE, HB_LOSS_DOT } hb_loss_kind;
 typedef struct hb_trainer hb_trainer;
-hb_trainer *hb_trainer_new(hb_block *b, hb_loss_kind loss, hb_optimizer *opt, bool compiled);
-hb_status hb_train_step(hb_trainer *t, hb_tensor *x, hb_tensor *target, float *loss);
+HB_API hb_trainer *hb_trainer_new(hb_block *b, hb_loss_kind loss, hb_optimizer *opt, bool compiled);
+HB_API hb_status hb_train_step(hb_trainer *t, hb_tensor *x, hb_tensor *target, float *loss);
 /* What the steps did: plans, their passes, side exits, and why any step ran eagerly. */
-hb_status hb_trainer_explain(hb_trainer *t, FILE *f);
+HB_API hb_status hb_trainer_explain(hb_trainer *t, FILE *f);
 /* The training graph for x and target after the passes (none: NULL) — for dumps. */
-hb_status hb_trainer_dump(hb_trainer *t, hb_tensor *x, hb_tensor *target, const char *after,
+HB_API hb_status hb_trainer_dump(hb_trainer *t, hb_tensor *x, hb_tensor *target, const char *after,
                           FILE *f);
-void hb_trainer_free(hb_trainer *t);
+HB_API void hb_trainer_free(hb_trainer *t);
 /* [n, classes]: row i is 1 at labels[i], 0 elsewhere (labels checked to be in range). */
-hb_tensor *hb_one_hot(const int64_t *labels, int64_t n, int64_t classes);
+HB_API hb_tensor *hb_one_hot(const int64_t *labels, int64_t n, int64_t classes);
 
 /* ---- hybridization ------------------------------------------------------------------------ */
 /* hb_hybridize(net, true) makes net and every block under it hybridized. The next call of net
@@ -547,7 +555,7 @@ hb_tensor *hb_one_hot(const int64_t *labels, int64_t n, int64_t classes);
  *     hb_tensor *y2 = hb_block_call(net, x);   // runs the plan
  *     hb_block_explain(net, stdout, false);    // what was compiled, what runs eagerly, why
  */
-hb_status hb_hybridize(hb_block *b, bool active);
+HB_API hb_status hb_hybridize(hb_block *b, bool active);
 
 /* freeze (inference): the trace takes trainable parameters as constants too, so plans fold
  * them and store weights pre-transposed. Updates to parameters are then not seen until the
@@ -559,7 +567,7 @@ typedef struct hb_hybrid_options {
     bool freeze;
     bool interpret;
 } hb_hybrid_options;
-hb_status hb_hybridize_with(hb_block *b, bool active, const hb_hybrid_options *opts);
+HB_API hb_status hb_hybridize_with(hb_block *b, bool active, const hb_hybrid_options *opts);
 
 typedef struct hb_plan hb_plan;
 typedef struct hb_plan_ctx hb_plan_ctx;
@@ -568,52 +576,52 @@ typedef struct hb_graph hb_graph;
 /* The plan and the graph (after passes) b compiled for inputs of this shape (the first of them,
  * if guards gave it several paths); NULL if none. Borrowed: valid until b is released, loads
  * weights or evicts the plan — so use them while no other thread calls b. */
-hb_plan *hb_block_plan(hb_block *b, int ndim, const int64_t *shape);
-const hb_graph *hb_block_graph(hb_block *b, int ndim, const int64_t *shape);
+HB_API hb_plan *hb_block_plan(hb_block *b, int ndim, const int64_t *shape);
+HB_API const hb_graph *hb_block_graph(hb_block *b, int ndim, const int64_t *shape);
 
 /* Running a plan directly, without a block call: each thread uses its own context. A run
  * allocates nothing: in and out are the caller's buffers of the plan's input and output size. */
-hb_plan_ctx *hb_plan_ctx_new(const hb_plan *p);
-void hb_plan_ctx_free(hb_plan_ctx *ctx);
-hb_status hb_plan_run(const hb_plan *p, hb_plan_ctx *ctx, const float *in, float *out);
-int hb_plan_num_instructions(const hb_plan *p);
-int64_t hb_plan_arena_bytes(const hb_plan *p);
+HB_API hb_plan_ctx *hb_plan_ctx_new(const hb_plan *p);
+HB_API void hb_plan_ctx_free(hb_plan_ctx *ctx);
+HB_API hb_status hb_plan_run(const hb_plan *p, hb_plan_ctx *ctx, const float *in, float *out);
+HB_API int hb_plan_num_instructions(const hb_plan *p);
+HB_API int64_t hb_plan_arena_bytes(const hb_plan *p);
 
 /* The IR as text (print -> parse -> print is identical) and as Graphviz DOT. */
-hb_status hb_graph_print(FILE *f, const hb_graph *g);
-char *hb_graph_to_string(const hb_graph *g); /* free() it */
-hb_status hb_graph_print_dot(FILE *f, const hb_graph *g);
-int hb_graph_num_nodes(const hb_graph *g);
+HB_API hb_status hb_graph_print(FILE *f, const hb_graph *g);
+HB_API char *hb_graph_to_string(const hb_graph *g); /* free() it */
+HB_API hb_status hb_graph_print_dot(FILE *f, const hb_graph *g);
+HB_API int hb_graph_num_nodes(const hb_graph *g);
 
 /* Traces b on x (running it once, eagerly) and prints the graph: as traced (after = NULL),
  * after the pass named after, or after every pass ("all"); text or DOT. */
-hb_status hb_block_dump(hb_block *b, hb_tensor *x, const char *after, bool dot, FILE *f);
+HB_API hb_status hb_block_dump(hb_block *b, hb_tensor *x, const char *after, bool dot, FILE *f);
 /* What hybridization did in b's tree: per block its plans (signatures, nodes traced and after
  * passes, instructions, arena bytes with and without reuse), eager islands with block path, op
- * and reason, and the last retrace's cause. json: one object in the form of spec/cli.md. */
-hb_status hb_block_explain(hb_block *b, FILE *f, bool json);
+ * and reason, and the last retrace's cause. json: one object in the form of docs/cli.md. */
+HB_API hb_status hb_block_explain(hb_block *b, FILE *f, bool json);
 
 /* ---- parameter and data files ------------------------------------------------------------- */
 
 /* safetensors: every parameter and constant of the tree, by name. Loading checks every name
  * and shape: a missing, unknown or mis-shaped name is an error that names it, and nothing is
  * changed then. Deferred parameters take their shape from the file. */
-hb_status hb_block_load(hb_block *b, const char *path);
-hb_status hb_block_save(hb_block *b, const char *path); /* writes a temp file, then renames */
+HB_API hb_status hb_block_load(hb_block *b, const char *path);
+HB_API hb_status hb_block_save(hb_block *b, const char *path); /* writes a temp file, then renames */
 
 /* .npy files: float32 (float64 is converted on reading). */
-hb_tensor *hb_npy_load(const char *path);
-hb_status hb_npy_save(const hb_tensor *t, const char *path);
+HB_API hb_tensor *hb_npy_load(const char *path);
+HB_API hb_status hb_npy_save(const hb_tensor *t, const char *path);
 
 /* Named tensors of a safetensors file, for tools and tests. */
-hb_status hb_safetensors_load(const char *path, hb_state_dict *out);
-hb_status hb_safetensors_save(const char *path, int count, const char *const *names,
+HB_API hb_status hb_safetensors_load(const char *path, hb_state_dict *out);
+HB_API hb_status hb_safetensors_save(const char *path, int count, const char *const *names,
                               hb_tensor *const *tensors);
 
 /* ---- threads ------------------------------------------------------------------------------ */
 
 /* Threads OpenBLAS may use for one GEMM (0 keeps its default). */
-void hb_set_num_threads(int n);
+HB_API void hb_set_num_threads(int n);
 
 #ifdef __cplusplus
 }

@@ -1,4 +1,4 @@
-/* The command line as users and outside checks run it (spec/cli.md): exit status, one clear
+/* The command line as users and outside checks run it (docs/cli.md): exit status, one clear
  * line on stderr for every bad input, and no output file unless everything ran. */
 #include "harness.h"
 

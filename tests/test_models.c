@@ -1,4 +1,4 @@
-/* The seed models against PyTorch: every model of spec/seed-models.md loads PyTorch's weights
+/* The seed models against PyTorch: every model of docs/seed-models.md loads PyTorch's weights
  * by name and reproduces its output, at the fixtures' shapes (tests/data/NAME, copied from
  * shared/fixtures) and at another batch and input width (tests/data/extra/NAME, made by
  * tests/data/tools/make_extra.py). */

@@ -1,4 +1,4 @@
-/* The `hybrid` command (spec/cli.md): the seed chapter's models from the shell. Every failure
+/* The `hybrid` command (docs/cli.md): the seed chapter's models from the shell. Every failure
  * ends in one line on stderr naming what was wrong and a non-zero status, and no output file is
  * written unless every input ran. */
 #include "../bench/timing.h"

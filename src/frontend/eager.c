@@ -1,6 +1,6 @@
 /* Eager ops: every public op is one call of apply(), which checks shapes with the op's shape
  * rule, allocates the result, runs the op's kernel and hands the result to the current block
- * call. This single path is where the tracer will record nodes. */
+ * call. This single path is where the tracer records nodes and the tape records gradients. */
 #include "../runtime/kernels.h"
 #include "frontend.h"
 

@@ -219,156 +219,192 @@ static bool logic(writer *w, const char *path, const char *op, int n, char *cons
            NODE_A("Cast", out, &to_float, 1, r);
 }
 
-static hb_status export_node(writer *w, const hb_node *n)
+/* x · Wᵀ (+ b): a Gemm for a 2-D x, else a MatMul with the transposed weight and an Add. */
+static bool export_linear(writer *w, const hb_node *n, const char *path, char *const *in,
+                          const char *out)
+{
+    if (w->g->values[n->inputs[0]].shape.ndim == 2) {
+        attr_spec tb = {"transB", 1, 1, NULL, 0, 0};
+        return n->ninputs == 3 ? NODE_A("Gemm", out, &tb, 1, in[0], in[1], in[2])
+                               : NODE_A("Gemm", out, &tb, 1, in[0], in[1]);
+    }
+    int64_t perm[2] = {1, 0};
+    attr_spec p = {"perm", 2, 0, perm, 2, 0};
+    char *wt = fresh(w, "weight_t"), *mm = n->ninputs == 3 ? fresh(w, "matmul") : (char *)out;
+    return NODE_A("Transpose", wt, &p, 1, in[1]) && NODE("MatMul", mm, in[0], wt) &&
+           (n->ninputs < 3 || NODE("Add", out, mm, in[2]));
+}
+
+static bool export_reduce(writer *w, const hb_node *n, const char *path, const char *op,
+                          char *const *in, const char *out)
+{
+    const hb_attrs *at = &n->attrs;
+    int64_t axis = at->axis;
+    attr_spec a[2] = {{"keepdims", 1, at->all ? 0 : at->keepdim, NULL, 0, 0},
+                      {"axes", 2, 0, &axis, 1, 0}};
+    if (at->all)
+        return NODE_A(op, out, a, 1, in[0]);
+    if (n->op == HB_OP_SUM) /* from opset 13 ReduceSum takes its axes as an input */
+        return NODE_A(op, out, a, 1, in[0], int64s(w, "axes", 1, &axis));
+    return NODE_A(op, out, a, 2, in[0]);
+}
+
+/* hybrid's transpose swaps two axes: the permutation that does. */
+static bool export_transpose(writer *w, const hb_node *n, const char *path, char *const *in,
+                             const char *out)
+{
+    int ndim = w->g->values[n->inputs[0]].shape.ndim;
+    int64_t perm[HB_MAX_DIMS];
+    for (int i = 0; i < ndim; i++)
+        perm[i] = i;
+    perm[n->attrs.axis] = n->attrs.axis2, perm[n->attrs.axis2] = n->attrs.axis;
+    attr_spec a = {"perm", 2, 0, perm, ndim, 0};
+    return NODE_A("Transpose", out, &a, 1, in[0]);
+}
+
+static bool export_concat(writer *w, const hb_node *n, const char *path, const char *out)
+{
+    char **ins = alloc(w, sizeof(char *) * (size_t)n->ninputs);
+    attr_spec a = {"axis", 1, n->attrs.axis, NULL, 0, 0};
+    for (int i = 0; ins && i < n->ninputs; i++)
+        ins[i] = w->names[n->inputs[i]];
+    return ins && node(w, "Concat", path, n->ninputs, ins, out, 1, &a);
+}
+
+static bool export_slice(writer *w, const hb_node *n, const char *path, char *const *in,
+                         const char *out)
+{
+    const hb_attrs *at = &n->attrs;
+    int64_t s = at->start, e = at->start + at->length, a = at->axis;
+    return NODE("Slice", out, in[0], int64s(w, "starts", 1, &s), int64s(w, "ends", 1, &e),
+                int64s(w, "axes", 1, &a));
+}
+
+/* pads: every axis's start, then every axis's end */
+static bool export_pad(writer *w, const hb_node *n, const char *path, char *const *in,
+                       const char *out)
+{
+    int ndim = w->g->values[n->inputs[0]].shape.ndim;
+    int64_t pads[2 * HB_MAX_DIMS];
+    for (int i = 0; i < ndim; i++)
+        pads[i] = n->attrs.before.dim[i], pads[ndim + i] = n->attrs.after.dim[i];
+    return NODE("Pad", out, in[0], int64s(w, "pads", 2 * ndim, pads), scalar(w, n->attrs.scalar));
+}
+
+static bool export_conv(writer *w, const hb_node *n, const char *path, char *const *in,
+                        const char *out)
+{
+    const hb_window *win = &n->attrs.win;
+    const hb_shape *ws = &w->g->values[n->inputs[1]].shape;
+    int64_t k[2] = {ws->dim[2], ws->dim[3]}, s[2] = {win->stride[0], win->stride[1]};
+    int64_t p[4] = {win->pad[0], win->pad[1], win->pad[0], win->pad[1]};
+    int64_t d[2] = {win->dilation[0], win->dilation[1]};
+    attr_spec a[5] = {{"kernel_shape", 2, 0, k, 2, 0}, {"strides", 2, 0, s, 2, 0},
+                      {"pads", 2, 0, p, 4, 0}, {"dilations", 2, 0, d, 2, 0},
+                      {"group", 1, win->groups, NULL, 0, 0}};
+    return n->ninputs == 3 ? NODE_A("Conv", out, a, 5, in[0], in[1], in[2])
+                           : NODE_A("Conv", out, a, 5, in[0], in[1]);
+}
+
+/* the output size says the output padding */
+static bool export_conv_transpose(writer *w, const hb_node *n, const char *path,
+                                  char *const *in, const char *out)
 {
     const hb_graph *g = w->g;
-    const hb_attrs *at = &n->attrs;
+    const hb_window *win = &n->attrs.win;
+    const hb_shape *x = &g->values[n->inputs[0]].shape, *y = &g->values[n->output].shape;
+    const hb_shape *ws = &g->values[n->inputs[1]].shape;
+    int64_t k[2] = {ws->dim[2], ws->dim[3]}, s[2] = {win->stride[0], win->stride[1]};
+    int64_t p[4] = {win->pad[0], win->pad[1], win->pad[0], win->pad[1]};
+    int64_t d[2] = {win->dilation[0], win->dilation[1]}, op[2];
+    for (int i = 0; i < 2; i++)
+        op[i] = y->dim[2 + i] - ((x->dim[2 + i] - 1) * s[i] - 2 * p[i] + d[i] * (k[i] - 1) + 1);
+    attr_spec a[6] = {{"kernel_shape", 2, 0, k, 2, 0}, {"strides", 2, 0, s, 2, 0},
+                      {"pads", 2, 0, p, 4, 0}, {"dilations", 2, 0, d, 2, 0},
+                      {"group", 1, win->groups, NULL, 0, 0},
+                      {"output_padding", 2, 0, op, 2, 0}};
+    return NODE_A("ConvTranspose", out, a, 6, in[0], in[1]);
+}
+
+static bool export_pool(writer *w, const hb_node *n, const char *path, char *const *in,
+                        const char *out)
+{
+    const hb_window *win = &n->attrs.win;
+    int64_t k[2] = {win->kernel[0], win->kernel[1]}, s[2] = {win->stride[0], win->stride[1]};
+    int64_t p[4] = {win->pad[0], win->pad[1], win->pad[0], win->pad[1]};
+    attr_spec a[5] = {{"kernel_shape", 2, 0, k, 2, 0}, {"strides", 2, 0, s, 2, 0},
+                      {"pads", 2, 0, p, 4, 0}, {"ceil_mode", 1, win->ceil_mode, NULL, 0, 0},
+                      {"count_include_pad", 1, !win->exclude_pad, NULL, 0, 0}};
+    return n->op == HB_OP_MAX_POOL2D ? NODE_A("MaxPool", out, a, 4, in[0])
+                                     : NODE_A("AveragePool", out, a, 5, in[0]);
+}
+
+/* Every op of ops.def, and no default: an op added there and not here fails to compile
+ * (-Werror=switch), so each new op is given its ONNX form or its reason for having none. */
+static hb_status export_node(writer *w, const hb_node *n)
+{
+    const float s = n->attrs.scalar;
     const char *path = n->path ? n->path : "";
     const char *out = w->names[n->output];
     char *in[3] = {NULL, NULL, NULL};
     for (int i = 0; i < n->ninputs && i < 3; i++)
         in[i] = w->names[n->inputs[i]];
-    const hb_shape *x = &g->values[n->inputs[0]].shape, *y = &g->values[n->output].shape;
     bool ok = true;
-    static const char *const unary[][2] = {
-        {"relu", "Relu"}, {"sigmoid", "Sigmoid"}, {"tanh", "Tanh"}, {"exp", "Exp"},
-        {"log", "Log"},   {"abs", "Abs"},         {"neg", "Neg"},   {"sqrt", "Sqrt"},
-        {"copy", "Identity"}};
-    for (size_t i = 0; i < HB_ARRAY_LEN(unary); i++)
-        if (strcmp(hb_op_table[n->op].name, unary[i][0]) == 0)
-            return NODE(unary[i][1], out, in[0]) ? HB_OK : HB_ERR_NOMEM;
     switch (n->op) {
     case HB_OP_MATMUL: ok = NODE("MatMul", out, in[0], in[1]); break;
-    case HB_OP_LINEAR:
-        if (x->ndim == 2) { /* Gemm: x · Wᵀ + b */
-            attr_spec tb = {"transB", 1, 1, NULL, 0, 0};
-            ok = n->ninputs == 3 ? NODE_A("Gemm", out, &tb, 1, in[0], in[1], in[2])
-                                 : NODE_A("Gemm", out, &tb, 1, in[0], in[1]);
-        } else { /* MatMul with Wᵀ, then the bias */
-            int64_t perm[2] = {1, 0};
-            attr_spec p = {"perm", 2, 0, perm, 2, 0};
-            char *wt = fresh(w, "weight_t"), *mm = n->ninputs == 3 ? fresh(w, "matmul")
-                                                                      : (char *)out;
-            ok = NODE_A("Transpose", wt, &p, 1, in[1]) && NODE("MatMul", mm, in[0], wt) &&
-                 (n->ninputs < 3 || NODE("Add", out, mm, in[2]));
-        }
-        break;
+    case HB_OP_LINEAR: ok = export_linear(w, n, path, in, out); break;
     case HB_OP_ADD: ok = NODE("Add", out, in[0], in[1]); break;
     case HB_OP_SUB: ok = NODE("Sub", out, in[0], in[1]); break;
     case HB_OP_MUL: ok = NODE("Mul", out, in[0], in[1]); break;
     case HB_OP_DIV: ok = NODE("Div", out, in[0], in[1]); break;
     case HB_OP_MAXIMUM: ok = NODE("Max", out, in[0], in[1]); break;
     case HB_OP_MINIMUM: ok = NODE("Min", out, in[0], in[1]); break;
-    case HB_OP_ADD_SCALAR: ok = NODE("Add", out, in[0], scalar(w, at->scalar)); break;
-    case HB_OP_SUB_SCALAR: ok = NODE("Sub", out, in[0], scalar(w, at->scalar)); break;
-    case HB_OP_MUL_SCALAR: ok = NODE("Mul", out, in[0], scalar(w, at->scalar)); break;
-    case HB_OP_DIV_SCALAR: ok = NODE("Div", out, in[0], scalar(w, at->scalar)); break;
-    case HB_OP_RSUB_SCALAR: ok = NODE("Sub", out, scalar(w, at->scalar), in[0]); break;
-    case HB_OP_RDIV_SCALAR: ok = NODE("Div", out, scalar(w, at->scalar), in[0]); break;
-    case HB_OP_GT: ok = compare(w, path, "Greater", false, in[0], at->scalar, out); break;
-    case HB_OP_LT: ok = compare(w, path, "Less", false, in[0], at->scalar, out); break;
-    case HB_OP_GE: ok = compare(w, path, "GreaterOrEqual", false, in[0], at->scalar, out); break;
-    case HB_OP_LE: ok = compare(w, path, "LessOrEqual", false, in[0], at->scalar, out); break;
-    case HB_OP_EQ: ok = compare(w, path, "Equal", false, in[0], at->scalar, out); break;
-    case HB_OP_NE: ok = compare(w, path, "Equal", true, in[0], at->scalar, out); break;
+    case HB_OP_ADD_SCALAR: ok = NODE("Add", out, in[0], scalar(w, s)); break;
+    case HB_OP_SUB_SCALAR: ok = NODE("Sub", out, in[0], scalar(w, s)); break;
+    case HB_OP_MUL_SCALAR: ok = NODE("Mul", out, in[0], scalar(w, s)); break;
+    case HB_OP_DIV_SCALAR: ok = NODE("Div", out, in[0], scalar(w, s)); break;
+    case HB_OP_RSUB_SCALAR: ok = NODE("Sub", out, scalar(w, s), in[0]); break;
+    case HB_OP_RDIV_SCALAR: ok = NODE("Div", out, scalar(w, s), in[0]); break;
+    case HB_OP_RELU: ok = NODE("Relu", out, in[0]); break;
+    case HB_OP_SIGMOID: ok = NODE("Sigmoid", out, in[0]); break;
+    case HB_OP_TANH: ok = NODE("Tanh", out, in[0]); break;
+    case HB_OP_EXP: ok = NODE("Exp", out, in[0]); break;
+    case HB_OP_LOG: ok = NODE("Log", out, in[0]); break;
+    case HB_OP_ABS: ok = NODE("Abs", out, in[0]); break;
+    case HB_OP_NEG: ok = NODE("Neg", out, in[0]); break;
+    case HB_OP_SQRT: ok = NODE("Sqrt", out, in[0]); break;
+    case HB_OP_COPY: ok = NODE("Identity", out, in[0]); break;
+    case HB_OP_GT: ok = compare(w, path, "Greater", false, in[0], s, out); break;
+    case HB_OP_LT: ok = compare(w, path, "Less", false, in[0], s, out); break;
+    case HB_OP_GE: ok = compare(w, path, "GreaterOrEqual", false, in[0], s, out); break;
+    case HB_OP_LE: ok = compare(w, path, "LessOrEqual", false, in[0], s, out); break;
+    case HB_OP_EQ: ok = compare(w, path, "Equal", false, in[0], s, out); break;
+    case HB_OP_NE: ok = compare(w, path, "Equal", true, in[0], s, out); break;
     case HB_OP_AND: ok = logic(w, path, "And", 2, in, out); break;
     case HB_OP_OR: ok = logic(w, path, "Or", 2, in, out); break;
     case HB_OP_NOT: ok = logic(w, path, "Not", 1, in, out); break;
-    case HB_OP_SUM:
-    case HB_OP_MEAN:
-    case HB_OP_MAX: {
-        const char *op = n->op == HB_OP_SUM ? "ReduceSum" : n->op == HB_OP_MEAN ? "ReduceMean"
-                                                                               : "ReduceMax";
-        int64_t axis = at->axis;
-        attr_spec a[2] = {{"keepdims", 1, at->all ? 0 : at->keepdim, NULL, 0, 0},
-                          {"axes", 2, 0, &axis, 1, 0}};
-        if (at->all)
-            ok = NODE_A(op, out, a, 1, in[0]);
-        else if (n->op == HB_OP_SUM) /* from opset 13 ReduceSum takes its axes as an input */
-            ok = NODE_A(op, out, a, 1, in[0], int64s(w, "axes", 1, &axis));
-        else
-            ok = NODE_A(op, out, a, 2, in[0]);
-        break;
-    }
+    case HB_OP_SUM: ok = export_reduce(w, n, path, "ReduceSum", in, out); break;
+    case HB_OP_MEAN: ok = export_reduce(w, n, path, "ReduceMean", in, out); break;
+    case HB_OP_MAX: ok = export_reduce(w, n, path, "ReduceMax", in, out); break;
     case HB_OP_SOFTMAX:
     case HB_OP_LOG_SOFTMAX: {
-        attr_spec a = {"axis", 1, at->axis, NULL, 0, 0};
+        attr_spec a = {"axis", 1, n->attrs.axis, NULL, 0, 0};
         ok = NODE_A(n->op == HB_OP_SOFTMAX ? "Softmax" : "LogSoftmax", out, &a, 1, in[0]);
         break;
     }
-    case HB_OP_RESHAPE: /* the traced target, -1 resolved */
+    case HB_OP_RESHAPE: { /* the traced target, -1 resolved */
+        const hb_shape *y = &w->g->values[n->output].shape;
         ok = NODE("Reshape", out, in[0], int64s(w, "shape", y->ndim, y->dim));
         break;
-    case HB_OP_TRANSPOSE: {
-        int64_t perm[HB_MAX_DIMS];
-        for (int i = 0; i < x->ndim; i++)
-            perm[i] = i;
-        perm[at->axis] = at->axis2, perm[at->axis2] = at->axis;
-        attr_spec a = {"perm", 2, 0, perm, x->ndim, 0};
-        ok = NODE_A("Transpose", out, &a, 1, in[0]);
-        break;
     }
-    case HB_OP_CONCAT: {
-        char **ins = alloc(w, sizeof(char *) * (size_t)n->ninputs);
-        attr_spec a = {"axis", 1, at->axis, NULL, 0, 0};
-        for (int i = 0; ins && i < n->ninputs; i++)
-            ins[i] = w->names[n->inputs[i]];
-        ok = ins && node(w, "Concat", path, n->ninputs, ins, out, 1, &a);
-        break;
-    }
-    case HB_OP_SLICE: {
-        int64_t s = at->start, e = at->start + at->length, a = at->axis;
-        ok = NODE("Slice", out, in[0], int64s(w, "starts", 1, &s), int64s(w, "ends", 1, &e),
-                  int64s(w, "axes", 1, &a));
-        break;
-    }
-    case HB_OP_PAD: { /* pads: every axis's start, then every axis's end */
-        int64_t pads[2 * HB_MAX_DIMS];
-        for (int i = 0; i < x->ndim; i++)
-            pads[i] = at->before.dim[i], pads[x->ndim + i] = at->after.dim[i];
-        ok = NODE("Pad", out, in[0], int64s(w, "pads", 2 * x->ndim, pads), scalar(w, at->scalar));
-        break;
-    }
-    case HB_OP_CONV2D: {
-        const hb_window *win = &at->win;
-        const hb_shape *ws = &g->values[n->inputs[1]].shape;
-        int64_t k[2] = {ws->dim[2], ws->dim[3]}, s[2] = {win->stride[0], win->stride[1]};
-        int64_t p[4] = {win->pad[0], win->pad[1], win->pad[0], win->pad[1]};
-        int64_t d[2] = {win->dilation[0], win->dilation[1]};
-        attr_spec a[5] = {{"kernel_shape", 2, 0, k, 2, 0}, {"strides", 2, 0, s, 2, 0},
-                          {"pads", 2, 0, p, 4, 0}, {"dilations", 2, 0, d, 2, 0},
-                          {"group", 1, win->groups, NULL, 0, 0}};
-        ok = n->ninputs == 3 ? NODE_A("Conv", out, a, 5, in[0], in[1], in[2])
-                             : NODE_A("Conv", out, a, 5, in[0], in[1]);
-        break;
-    }
-    case HB_OP_CONV_TRANSPOSE2D: { /* the output size says the output padding */
-        const hb_window *win = &at->win;
-        const hb_shape *ws = &g->values[n->inputs[1]].shape;
-        int64_t k[2] = {ws->dim[2], ws->dim[3]}, s[2] = {win->stride[0], win->stride[1]};
-        int64_t p[4] = {win->pad[0], win->pad[1], win->pad[0], win->pad[1]};
-        int64_t d[2] = {win->dilation[0], win->dilation[1]}, op[2];
-        for (int i = 0; i < 2; i++)
-            op[i] = y->dim[2 + i] - ((x->dim[2 + i] - 1) * s[i] - 2 * p[i] + d[i] * (k[i] - 1) + 1);
-        attr_spec a[6] = {{"kernel_shape", 2, 0, k, 2, 0}, {"strides", 2, 0, s, 2, 0},
-                          {"pads", 2, 0, p, 4, 0}, {"dilations", 2, 0, d, 2, 0},
-                          {"group", 1, win->groups, NULL, 0, 0},
-                          {"output_padding", 2, 0, op, 2, 0}};
-        ok = NODE_A("ConvTranspose", out, a, 6, in[0], in[1]);
-        break;
-    }
+    case HB_OP_TRANSPOSE: ok = export_transpose(w, n, path, in, out); break;
+    case HB_OP_CONCAT: ok = export_concat(w, n, path, out); break;
+    case HB_OP_SLICE: ok = export_slice(w, n, path, in, out); break;
+    case HB_OP_PAD: ok = export_pad(w, n, path, in, out); break;
+    case HB_OP_CONV2D: ok = export_conv(w, n, path, in, out); break;
+    case HB_OP_CONV_TRANSPOSE2D: ok = export_conv_transpose(w, n, path, in, out); break;
     case HB_OP_MAX_POOL2D:
-    case HB_OP_AVG_POOL2D: {
-        const hb_window *win = &at->win;
-        int64_t k[2] = {win->kernel[0], win->kernel[1]}, s[2] = {win->stride[0], win->stride[1]};
-        int64_t p[4] = {win->pad[0], win->pad[1], win->pad[0], win->pad[1]};
-        attr_spec a[5] = {{"kernel_shape", 2, 0, k, 2, 0}, {"strides", 2, 0, s, 2, 0},
-                          {"pads", 2, 0, p, 4, 0}, {"ceil_mode", 1, win->ceil_mode, NULL, 0, 0},
-                          {"count_include_pad", 1, !win->exclude_pad, NULL, 0, 0}};
-        ok = n->op == HB_OP_MAX_POOL2D ? NODE_A("MaxPool", out, a, 4, in[0])
-                                       : NODE_A("AveragePool", out, a, 5, in[0]);
-        break;
-    }
+    case HB_OP_AVG_POOL2D: ok = export_pool(w, n, path, in, out); break;
     case HB_OP_ISLAND:
         return refuse(n, "a block that runs eagerly (it reads values on the host)");
     case HB_OP_GUARD:
@@ -377,8 +413,18 @@ static hb_status export_node(writer *w, const hb_node *n)
     case HB_OP_ASSIGN:
         return refuse(n, "an in-place write (a training-mode batch norm? export in inference "
                          "mode: hb_block_set_training(b, false))");
-    default:
+    /* made by autodiff and the fusion passes, never by a forward trace (which is exported
+     * before any pass) */
+    case HB_OP_CONV2D_GRAD_W:
+    case HB_OP_MAX_POOL2D_GRAD:
+    case HB_OP_AVG_POOL2D_GRAD:
+    case HB_OP_FUSED:
+    case HB_OP_FUSED_REDUCE:
+    case HB_OP_GEMM:
+    case HB_OP_FUSED_CONV:
         return refuse(n, "no ONNX form (gradient and fused ops are not exported)");
+    case HB_OP_COUNT: /* the count of ops, never a node's */
+        return hb_fail(HB_ERR_STATE, "onnx export: a node of op %d", (int)n->op);
     }
     return ok && !w->failed ? HB_OK : HB_ERR_NOMEM;
 }

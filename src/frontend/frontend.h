@@ -241,12 +241,6 @@ bool hb_block_is_island(const hb_block *b);
 const char *hb_block_island_reason(const hb_block *b);
 void hb_block_mark_island(hb_block *b, const char *reason, const char *op);
 void hb_hybrid_free(hb_hybrid *h);
-/* After lowering: p's fused groups compiled to native code (the LLVM JIT) unless interpret,
- * HB_JIT=0 or a build without it; note says why not (empty if they were). */
-struct hb_plan;
-void hb_plan_jit(struct hb_plan *p, bool interpret, char *note, size_t note_size);
-/* The explain line about p's native code (none for a plan without fused groups). */
-void hb_explain_jit(FILE *f, const struct hb_plan *p, const char *note);
 /* Lets plans run eager islands (set once by anything that runs plans with islands). */
 void hb_island_hook_install(void);
 /* Plans hold pointers into parameters: new weights (a load) drop every cached plan. */

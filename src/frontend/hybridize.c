@@ -3,9 +3,7 @@
  * lowering) into a plan for the next call. A block whose forward reads values on the host
  * runs eagerly for good; inside a parent's plan it is one island instruction. Also here:
  * explain and dump, which report what all this did. */
-#include "../passes/pass.h"
-#include "../runtime/jit.h"
-#include "../runtime/plan.h"
+#include "compile.h"
 #include "frontend.h"
 
 #include <cjson/cJSON.h>
@@ -14,7 +12,7 @@
 #include <string.h>
 
 /* Plans kept per block (across input shapes and paths), and paths compiled per shape. */
-enum { MAX_PLANS = 16, MAX_VARIANTS = 8, MAX_PASSES = 16 };
+enum { MAX_PLANS = 16, MAX_VARIANTS = 8 };
 
 /* One compiled signature: the graph after passes, its plan, and what it took. Counted, so a
  * thread still running a plan keeps it while another evicts it. */
@@ -24,11 +22,10 @@ typedef struct plan_entry {
     hb_graph *graph;
     hb_plan *plan;
     int nodes_traced;
-    hb_pass_stats stats[MAX_PASSES];
+    hb_compile_stats stats;
     uint64_t last_used;
     atomic_long hits, side_exits; /* runs that finished, runs a guard sent away */
     char *path; /* the guards' expected outcomes in order ("110"): which path this plan is */
-    char jit_note[200]; /* why fused groups run interpreted, if they do */
     unsigned epoch; /* hb_plans_epoch when compiled: a later drop anywhere makes it stale */
 } plan_entry;
 
@@ -48,8 +45,6 @@ struct hb_hybrid {
     atomic_long over_bound; /* of those, calls run eagerly because MAX_VARIANTS were compiled */
     char last_miss[300];
 };
-
-_Static_assert(MAX_PASSES >= 2, "room for every pass's statistics");
 
 static void entry_release(plan_entry *e)
 {
@@ -213,43 +208,6 @@ static int count_guards(const hb_graph *g)
 
 /* ---- compiling a trace -------------------------------------------------------------------- */
 
-/* Passes compute constants with the same kernels as everything else. */
-static const hb_pass_opts pass_opts = {.eval = hb_kernel_eval};
-
-/* Compiles p's fused groups to native code unless told not to; why not goes to note. */
-void hb_plan_jit(hb_plan *p, bool interpret, char *note, size_t note_size)
-{
-    note[0] = '\0';
-    hb_pending_error pending;
-    hb_error_set_aside(&pending);
-    if (interpret)
-        snprintf(note, note_size, "hybridized with interpret");
-    else if (!hb_jit_enabled())
-        snprintf(note, note_size, "%s", getenv("HB_JIT") ? "HB_JIT=0" : "built without LLVM");
-    else if (hb_jit_plan(p, note, note_size) != HB_OK)
-        hb_clear_error(); /* the interpreter runs it; explain says why */
-    hb_error_put_back(&pending);
-}
-
-/* The explain line about p's native code. */
-void hb_explain_jit(FILE *f, const hb_plan *p, const char *note)
-{
-    int fused = 0;
-    for (int i = 0; i < p->ninstrs; i++)
-        fused += p->instrs[i].op == HB_OP_FUSED || p->instrs[i].op == HB_OP_FUSED_REDUCE ||
-                 p->instrs[i].op == HB_OP_GEMM || p->instrs[i].op == HB_OP_LINEAR;
-    if (!fused)
-        return;
-    if (note[0])
-        fprintf(f, "    jit: %d fused groups and GEMMs interpreted (%s)\n", fused, note);
-    else
-        fprintf(f, "    jit: %d of %d fused groups and GEMMs compiled to native code in %.1f ms%s\n",
-                p->jit_groups, p->fused_groups, p->jit_ms,
-                p->jit_groups < p->fused_groups ? " (the others: GEMMs with many rows or a "
-                                                  "transposed operand, which BLAS runs, or "
-                                                  "inputs broadcast in other ways)" : "");
-}
-
 static plan_entry *compile(hb_graph *g, int nodes_traced, bool interpret, char *err,
                            size_t err_size)
 {
@@ -264,13 +222,7 @@ static plan_entry *compile(hb_graph *g, int nodes_traced, bool interpret, char *
     e->graph = g;
     e->sig = g->values[g->input].shape;
     e->nodes_traced = nodes_traced;
-    char why[400];
-    if (hb_graph_verify(g, why, sizeof why) != HB_OK)
-        snprintf(err, err_size, "the trace is inconsistent: %.400s", why);
-    else if (hb_passes_run(g, &pass_opts, e->stats, NULL, NULL, err, err_size) == HB_OK)
-        e->plan = hb_plan_lower(g, err, err_size);
-    if (e->plan)
-        hb_plan_jit(e->plan, interpret, e->jit_note, sizeof e->jit_note);
+    hb_compile(g, &(hb_compile_opts){.interpret = interpret}, &e->stats, &e->plan, err, err_size);
     int guards = e->plan ? count_guards(g) : 0;
     if (e->plan && (e->path = hb_malloc((size_t)guards + 1))) {
         int k = 0;
@@ -543,23 +495,13 @@ hb_status hb_block_dump(hb_block *b, hb_tensor *x, const char *after, bool dot, 
     hb_graph *g = trace(b, x, b->hybrid && b->hybrid->freeze);
     if (!g)
         return hb_last_status();
-    hb_status st = HB_OK;
-    if (!after) {
-        st = dot ? hb_graph_print_dot(f, g) : hb_graph_print(f, g);
-    } else {
-        hb_pass_stats stats[MAX_PASSES];
-        char err[512];
-        bool all = strcmp(after, "all") == 0;
-        if (all && !dot) {
-            fprintf(f, "# as traced\n");
-            hb_graph_print(f, g);
-        }
-        st = hb_passes_run(g, &pass_opts, stats, after, dot ? NULL : f, err, sizeof err);
-        if (st != HB_OK)
-            hb_fail(st, "%s", err);
-        else if (dot)
-            st = hb_graph_print_dot(f, g);
-    }
+    hb_compile_stats stats;
+    hb_plan *plan; /* none: a dump stops before lowering */
+    char err[512];
+    hb_status st = hb_compile(g, &(hb_compile_opts){.dump = f, .dump_after = after, .dot = dot},
+                              &stats, &plan, err, sizeof err);
+    if (st != HB_OK)
+        hb_fail(st, "%s", err);
     hb_graph_free(g);
     return st;
 }
@@ -569,12 +511,8 @@ hb_status hb_block_dump(hb_block *b, hb_tensor *x, const char *after, bool dot, 
 /* Arena bytes the intermediates would take without reuse: the memory planner's figure. */
 static int64_t unplanned_bytes(const plan_entry *e)
 {
-    for (int i = 0; i < hb_pass_count; i++)
-        if (hb_passes[i].run == hb_pass_memplan)
-            return e->stats[i].bytes2;
-    return 0;
+    return e->stats.passes[HB_PASS_MEMPLAN].bytes2;
 }
-
 
 static plan_entry *latest(hb_hybrid *h)
 {
@@ -614,9 +552,9 @@ static void explain_text(FILE *f, hb_block *b, const char *path)
                 fprintf(f, "    %d guards (one path through hb_test outcomes, %s): %ld runs went "
                         "through, %ld left at a guard\n", guards, e->path,
                         atomic_load(&e->hits), atomic_load(&e->side_exits));
-            for (int p = 0; p < hb_pass_count; p++)
-                fprintf(f, "    pass %s: %s\n", hb_passes[p].name, e->stats[p].note);
-            hb_explain_jit(f, e->plan, e->jit_note);
+            for (int p = 0; p < HB_PASS_COUNT; p++)
+                fprintf(f, "    pass %s: %s\n", hb_passes[p].name, e->stats.passes[p].note);
+            hb_explain_jit(f, e->plan, e->stats.jit_note);
             for (int n = 0; n < e->graph->nnodes; n++) {
                 const hb_node *node = &e->graph->nodes[n];
                 if (node->op != HB_OP_LOOP || !node->body)
@@ -714,13 +652,13 @@ static char *explain_json(hb_block *b, const char *root)
             add_island(islands, node->path, node->attrs.callee, node->reason);
     }
     cJSON *passes = cJSON_AddArrayToObject(o, "passes");
-    for (int i = 0; e && i < hb_pass_count; i++) {
+    for (int i = 0; e && i < HB_PASS_COUNT; i++) {
         cJSON *p = cJSON_CreateObject();
         cJSON_AddStringToObject(p, "name", hb_passes[i].name);
-        cJSON_AddNumberToObject(p, "nodes_before", e->stats[i].nodes_before);
-        cJSON_AddNumberToObject(p, "nodes_after", e->stats[i].nodes_after);
-        cJSON_AddNumberToObject(p, "rewrites", e->stats[i].rewrites);
-        cJSON_AddStringToObject(p, "note", e->stats[i].note);
+        cJSON_AddNumberToObject(p, "nodes_before", e->stats.passes[i].nodes_before);
+        cJSON_AddNumberToObject(p, "nodes_after", e->stats.passes[i].nodes_after);
+        cJSON_AddNumberToObject(p, "rewrites", e->stats.passes[i].rewrites);
+        cJSON_AddStringToObject(p, "note", e->stats.passes[i].note);
         cJSON_AddItemToArray(passes, p);
     }
     cJSON_AddBoolToObject(o, "frozen", h && h->freeze);

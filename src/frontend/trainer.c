@@ -4,8 +4,7 @@
  * with the eager ops, applied symbolically — and the usual passes make one plan of it all.
  * Later steps bind x and the target and run that plan: it writes the parameters and the
  * optimizer's state in place and returns the loss. */
-#include "../passes/pass.h"
-#include "../runtime/plan.h"
+#include "compile.h"
 #include "frontend.h"
 
 #include <string.h>
@@ -13,9 +12,7 @@
 #include <xmmintrin.h>
 #endif
 
-enum { MAX_STEP_PLANS = 8, MAX_PASSES = 16 };
-
-_Static_assert(MAX_PASSES >= 10, "room for every pass's statistics");
+enum { MAX_STEP_PLANS = 8 };
 
 /* Without an optimizer, a plan writes each parameter's gradient into a buffer of its own,
  * which the step then adds into the parameter's grad. */
@@ -28,8 +25,7 @@ typedef struct step_plan {
     hb_graph *graph;
     hb_plan *plan;
     int nodes_traced;
-    hb_pass_stats stats[MAX_PASSES];
-    char jit_note[200];
+    hb_compile_stats stats;
     grad_out *grads;
     int ngrads, cap_grads;
     long runs, side_exits;
@@ -239,23 +235,10 @@ static step_plan *compile_step(hb_trainer *t, hb_tensor *x, hb_tensor *target, c
     e->nodes_traced = e->graph->nnodes;
     compiling c = {t, e};
     hb_train_spec spec = {.ctx = &c, .vjp = hb_graph_vjp, .update = update};
-    hb_pass_opts opts = {.eval = hb_kernel_eval, .train = &spec};
-    char why[400];
-    hb_status st = hb_graph_verify(e->graph, why, sizeof why);
-    if (st != HB_OK)
-        snprintf(err, err_size, "the trace is inconsistent: %.380s", why);
-    else if (island_with_params(e->graph, err, err_size))
-        st = HB_ERR_UNSUPPORTED;
-    else if (dump && !after)
-        st = hb_graph_print(dump, e->graph);
-    else if (dump && strcmp(after, "all") == 0 && fprintf(dump, "# as traced\n") > 0)
-        st = hb_graph_print(dump, e->graph);
-    if (st == HB_OK)
-        st = hb_passes_run(e->graph, &opts, e->stats, after, dump, err, err_size);
-    if (st == HB_OK && !dump && !(e->plan = hb_plan_lower(e->graph, err, err_size)))
-        st = HB_ERR_NOMEM;
-    if (st == HB_OK && !dump)
-        hb_plan_jit(e->plan, false, e->jit_note, sizeof e->jit_note);
+    hb_compile_opts opts = {.train = &spec, .dump = dump, .dump_after = after};
+    hb_status st = HB_ERR_UNSUPPORTED;
+    if (!island_with_params(e->graph, err, err_size))
+        st = hb_compile(e->graph, &opts, &e->stats, &e->plan, err, err_size);
     if (st != HB_OK || dump) {
         if (st != HB_OK)
             hb_fail(st, "%s", err);
@@ -405,19 +388,16 @@ hb_status hb_trainer_explain(hb_trainer *t, FILE *f)
     for (int i = 0; i < t->nplans; i++) {
         step_plan *e = t->plans[i];
         char xs[96], ts[96];
-        int64_t unplanned = 0;
-        for (int p = 0; p < hb_pass_count; p++)
-            if (hb_passes[p].run == hb_pass_memplan)
-                unplanned = e->stats[p].bytes2;
+        int64_t unplanned = e->stats.passes[HB_PASS_MEMPLAN].bytes2;
         fprintf(f, "  plan for input %s, target %s: %d nodes traced (forward and loss), %d "
                 "after passes, %d instructions, arena %lld bytes (%lld without reuse); %ld "
                 "runs, %ld left at a guard\n", hb_shape_fmt(&e->x_shape, xs, sizeof xs),
                 hb_shape_fmt(&e->target_shape, ts, sizeof ts), e->nodes_traced,
                 e->graph->nnodes, e->plan->ninstrs, (long long)e->plan->arena_bytes,
                 (long long)unplanned, e->runs, e->side_exits);
-        for (int p = 0; p < hb_pass_count; p++)
-            fprintf(f, "    pass %s: %s\n", hb_passes[p].name, e->stats[p].note);
-        hb_explain_jit(f, e->plan, e->jit_note);
+        for (int p = 0; p < HB_PASS_COUNT; p++)
+            fprintf(f, "    pass %s: %s\n", hb_passes[p].name, e->stats.passes[p].note);
+        hb_explain_jit(f, e->plan, e->stats.jit_note);
     }
     return HB_OK;
 }

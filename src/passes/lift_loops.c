@@ -188,7 +188,7 @@ static bool try_lift(hb_graph *g, const hb_pass_opts *opts, const int *guards, i
     if (!body)
         return false;
     /* The body gets the whole pipeline (this pass finds nothing in it: it has no guards). */
-    hb_pass_stats sub[32];
+    hb_pass_stats sub[HB_PASS_COUNT];
     char err[256];
     if (hb_passes_run(body, opts, sub, NULL, NULL, err, sizeof err) != HB_OK) {
         hb_graph_free(body);

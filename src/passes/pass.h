@@ -1,4 +1,4 @@
-/* Passes: rewrites of a traced graph, run in one fixed order from the table in passes.c. Each
+/* Passes: rewrites of a traced graph, run in one fixed order from the list in passes.def. Each
  * pass is one file with one entry point; it returns a status and fills its statistics. A pass
  * that cannot prove a rewrite safe leaves the graph alone. Rewrites that make a node's result
  * unused leave the node for dead-code elimination, which runs after them. */
@@ -41,36 +41,37 @@ typedef struct hb_train_spec {
 
 typedef hb_status (*hb_pass_fn)(hb_graph *g, const hb_pass_opts *opts, hb_pass_stats *stats);
 
+/* The passes, in the order passes.def lists them: HB_PASS_COUNT sizes every array of their
+ * statistics, so a pass added to the list cannot overflow one. */
+typedef enum hb_pass_id {
+#define HB_PASS(NAME, name, about) HB_PASS_##NAME,
+#include "passes.def"
+#undef HB_PASS
+    HB_PASS_COUNT
+} hb_pass_id;
+
+/* Each pass's entry point, in its own file: hb_pass_cse is cse.c. */
+#define HB_PASS(NAME, name, about) \
+    hb_status hb_pass_##name(hb_graph *g, const hb_pass_opts *opts, hb_pass_stats *stats);
+#include "passes.def"
+#undef HB_PASS
+
 typedef struct hb_pass {
     const char *name;
     hb_pass_fn run;
     const char *about;
 } hb_pass;
 
-extern const hb_pass hb_passes[];
-extern const int hb_pass_count;
+extern const hb_pass hb_passes[HB_PASS_COUNT];
 
 /* The passes in order, in place. After each, the graph is verified; with dump set, the pass
- * named dump_after (or every pass, for "all") prints the graph to dump. stats has room for
- * hb_pass_count entries. */
-hb_status hb_passes_run(hb_graph *g, const hb_pass_opts *opts, hb_pass_stats *stats,
-                        const char *dump_after, FILE *dump, char *err, size_t err_size);
+ * named dump_after (or every pass, for "all") prints the graph to dump. */
+hb_status hb_passes_run(hb_graph *g, const hb_pass_opts *opts,
+                        hb_pass_stats stats[static HB_PASS_COUNT], const char *dump_after,
+                        FILE *dump, char *err, size_t err_size);
 const hb_pass *hb_pass_find(const char *name);
 /* The passes' names in order, space-separated, into buf (for messages). */
 const char *hb_pass_names(char *buf, size_t size);
-
-hb_status hb_pass_autodiff(hb_graph *g, const hb_pass_opts *opts, hb_pass_stats *stats);
-hb_status hb_pass_lift_loops(hb_graph *g, const hb_pass_opts *opts, hb_pass_stats *stats);
-hb_status hb_pass_simplify(hb_graph *g, const hb_pass_opts *opts, hb_pass_stats *stats);
-hb_status hb_pass_cse(hb_graph *g, const hb_pass_opts *opts, hb_pass_stats *stats);
-hb_status hb_pass_fold(hb_graph *g, const hb_pass_opts *opts, hb_pass_stats *stats);
-hb_status hb_pass_fold_bn(hb_graph *g, const hb_pass_opts *opts, hb_pass_stats *stats);
-hb_status hb_pass_fuse_gemm(hb_graph *g, const hb_pass_opts *opts, hb_pass_stats *stats);
-hb_status hb_pass_fuse_conv(hb_graph *g, const hb_pass_opts *opts, hb_pass_stats *stats);
-hb_status hb_pass_fuse_elementwise(hb_graph *g, const hb_pass_opts *opts, hb_pass_stats *stats);
-hb_status hb_pass_dce(hb_graph *g, const hb_pass_opts *opts, hb_pass_stats *stats);
-hb_status hb_pass_hoist_guards(hb_graph *g, const hb_pass_opts *opts, hb_pass_stats *stats);
-hb_status hb_pass_memplan(hb_graph *g, const hb_pass_opts *opts, hb_pass_stats *stats);
 
 /* Helpers the passes share (passes.c). */
 const hb_node *hb_producer(const hb_graph *g, int value); /* NULL unless a node makes it */

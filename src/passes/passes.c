@@ -1,32 +1,18 @@
-/* The pass manager: the one ordered list of passes, the loop that runs them, and the few
- * helpers several passes share. */
+/* The pass manager: the table of the passes (in passes.def's order), the loop that runs them,
+ * and the few helpers several passes share. */
 #include "pass.h"
 
 #include <string.h>
 
-const hb_pass hb_passes[] = {
-    {"autodiff", hb_pass_autodiff,
-     "training steps: the backward graph of the loss, and each parameter's update"},
-    {"lift_loops", hb_pass_lift_loops, "repeating guarded iterations into one loop node"},
-    {"simplify", hb_pass_simplify, "algebraic identities: x*1, x-0, relu(relu x), ..."},
-    {"cse", hb_pass_cse, "one node for each distinct computation"},
-    {"fold", hb_pass_fold, "compute what depends only on constants; scalars into weights"},
-    {"fold_bn", hb_pass_fold_bn,
-     "per-channel scale and shift after a constant convolution (batch norm) into its weights"},
-    {"fuse_gemm", hb_pass_fuse_gemm, "bias, scalars and activations into the GEMM's epilogue"},
-    {"fuse_conv", hb_pass_fuse_conv,
-     "bias, batch norm, residual add and activation into the convolution's epilogue"},
-    {"fuse_elementwise", hb_pass_fuse_elementwise,
-     "chains of elementwise ops into one program, and into the reduction they feed"},
-    {"dce", hb_pass_dce, "drop nodes whose results nothing returned depends on"},
-    {"hoist_guards", hb_pass_hoist_guards, "test each guard as soon as its value is known"},
-    {"memplan", hb_pass_memplan, "place intermediates in one arena by liveness, reusing buffers"},
+const hb_pass hb_passes[HB_PASS_COUNT] = {
+#define HB_PASS(NAME, name, about) [HB_PASS_##NAME] = {#name, hb_pass_##name, about},
+#include "passes.def"
+#undef HB_PASS
 };
-const int hb_pass_count = (int)HB_ARRAY_LEN(hb_passes);
 
 const hb_pass *hb_pass_find(const char *name)
 {
-    for (int i = 0; i < hb_pass_count; i++)
+    for (int i = 0; i < HB_PASS_COUNT; i++)
         if (strcmp(hb_passes[i].name, name) == 0)
             return &hb_passes[i];
     return NULL;
@@ -36,16 +22,17 @@ const char *hb_pass_names(char *buf, size_t size)
 {
     size_t used = 0;
     buf[0] = '\0';
-    for (int i = 0; i < hb_pass_count && used < size; i++)
+    for (int i = 0; i < HB_PASS_COUNT && used < size; i++)
         used += (size_t)snprintf(buf + used, size - used, "%s%s", i ? " " : "", hb_passes[i].name);
     return buf;
 }
 
-hb_status hb_passes_run(hb_graph *g, const hb_pass_opts *opts, hb_pass_stats *stats,
-                        const char *dump_after, FILE *dump, char *err, size_t err_size)
+hb_status hb_passes_run(hb_graph *g, const hb_pass_opts *opts,
+                        hb_pass_stats stats[static HB_PASS_COUNT], const char *dump_after,
+                        FILE *dump, char *err, size_t err_size)
 {
     bool all = dump_after && strcmp(dump_after, "all") == 0;
-    for (int i = 0; i < hb_pass_count; i++) {
+    for (int i = 0; i < HB_PASS_COUNT; i++) {
         const hb_pass *p = &hb_passes[i];
         stats[i] = (hb_pass_stats){.nodes_before = g->nnodes};
         hb_status st = p->run(g, opts, &stats[i]);

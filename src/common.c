@@ -17,7 +17,7 @@ void hb_clear_error(void)
     error_status = HB_OK;
 }
 
-hb_status hb_error(hb_status status, const char *fmt, ...)
+hb_status hb_error_set(hb_status status, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -32,7 +32,7 @@ bool (*hb_alloc_hook)(size_t n);
 static bool alloc_allowed(size_t n)
 {
     if (hb_alloc_hook && !hb_alloc_hook(n)) {
-        hb_error(HB_ERR_NOMEM, "out of memory (allocating %zu bytes)", n);
+        hb_error_set(HB_ERR_NOMEM, "out of memory (allocating %zu bytes)", n);
         return false;
     }
     return true;
@@ -41,7 +41,7 @@ static bool alloc_allowed(size_t n)
 static void *checked(void *p, size_t n)
 {
     if (!p)
-        hb_error(HB_ERR_NOMEM, "out of memory (allocating %zu bytes)", n);
+        hb_error_set(HB_ERR_NOMEM, "out of memory (allocating %zu bytes)", n);
     return p;
 }
 
@@ -63,7 +63,7 @@ void *hb_aligned_alloc(size_t n)
     /* aligned_alloc wants a multiple of the alignment; 64 bytes suits AVX-512 loads. */
     size_t rounded = (n + 63) & ~(size_t)63;
     if (rounded < n)
-        return hb_error(HB_ERR_NOMEM, "out of memory (allocating %zu bytes)", n), NULL;
+        return hb_error_set(HB_ERR_NOMEM, "out of memory (allocating %zu bytes)", n), NULL;
     return alloc_allowed(n) ? checked(aligned_alloc(64, rounded ? rounded : 64), n) : NULL;
 }
 
@@ -139,5 +139,5 @@ void hb_error_set_aside(hb_pending_error *p)
 void hb_error_put_back(const hb_pending_error *p)
 {
     if (p->status != HB_OK && hb_last_status() == HB_OK)
-        hb_error(p->status, "%s", p->message);
+        hb_error_set(p->status, "%s", p->message);
 }

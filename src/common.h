@@ -18,8 +18,11 @@ int64_t hb_shape_numel(const hb_shape *s);
 bool hb_shape_equal(const hb_shape *a, const hb_shape *b);
 const char *hb_shape_fmt(const hb_shape *s, char *buf, size_t size);
 
-/* Sets the thread's error; the message is formatted as printf. Returns status for chaining. */
-hb_status hb_error(hb_status status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Sets the thread's error to the message as given, formatted as printf (the frontend's
+ * hb_frame_fail puts the block path of the current call in front). Returns status for
+ * chaining. */
+hb_status hb_error_set(hb_status status, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* A failure pending on this thread, set aside while something that reports its own failures
  * runs (an island inside a plan, the JIT), and put back after it unless that failed too. */

@@ -434,25 +434,26 @@ static void rule(const entry *e, hb_tensor *g)
 hb_status hb_backward(hb_tensor *loss, hb_tensor *grad_output)
 {
     if (!loss)
-        return hb_fail(HB_ERR_ARG, "hb_backward: the loss is NULL");
+        return hb_frame_fail(HB_ERR_ARG, "hb_backward: the loss is NULL");
     if (hb_frame_depth() > 0)
-        return hb_fail(HB_ERR_STATE, "hb_backward: call it outside any block's forward");
+        return hb_frame_fail(HB_ERR_STATE, "hb_backward: call it outside any block's forward");
     if (grad_output && !hb_tensor_same_shape(loss, grad_output)) {
         char a[96], b[96];
-        return hb_fail(HB_ERR_SHAPE, "hb_backward: grad_output %s does not match the loss %s",
-                       hb_shape_fmt(&grad_output->shape, a, sizeof a),
-                       hb_shape_fmt(&loss->shape, b, sizeof b));
+        return hb_frame_fail(HB_ERR_SHAPE, "hb_backward: grad_output %s does not match the loss %s",
+                             hb_shape_fmt(&grad_output->shape, a, sizeof a),
+                             hb_shape_fmt(&loss->shape, b, sizeof b));
     }
     if (tape_broken) {
         clear_tape();
-        return hb_fail(HB_ERR_NOMEM, "hb_backward: out of memory while recording the forward; "
-                                     "its gradients would be incomplete");
+        return hb_frame_fail(HB_ERR_NOMEM,
+                             "hb_backward: out of memory while recording the forward; "
+                             "its gradients would be incomplete");
     }
     if (!loss->requires_grad)
-        return hb_fail(HB_ERR_STATE,
-                       "hb_backward: the loss was not recorded: turn gradients on "
-                       "(hb_grad_enable) before the forward, which must read a trainable "
-                       "parameter");
+        return hb_frame_fail(HB_ERR_STATE,
+                             "hb_backward: the loss was not recorded: turn gradients on "
+                             "(hb_grad_enable) before the forward, which must read a trainable "
+                             "parameter");
     hb_clear_error(); /* the status returned is this pass's, not an earlier call's */
     bool was_on = hb_grad_on;
     hb_grad_on = false; /* the rules' own ops are not recorded */
@@ -481,8 +482,8 @@ hb_status hb_graph_vjp(void *ctx, hb_graph *g, int node, int grad, const bool *w
     const hb_node *n = &g->nodes[node];
     const char *why = refusals[n->op];
     if (why)
-        return hb_error(HB_ERR_UNSUPPORTED, "%s: no gradient through %s",
-                        n->path && n->path[0] ? n->path : hb_op_table[n->op].name, why);
+        return hb_error_set(HB_ERR_UNSUPPORTED, "%s: no gradient through %s",
+                            n->path && n->path[0] ? n->path : hb_op_table[n->op].name, why);
     char *path = hb_strdup(n->path ? n->path : "");
     entry e = {n->op, n->attrs, n->ninputs, hb_calloc((size_t)n->ninputs, sizeof *e.in), NULL};
     hb_trace *tr = path && e.in ? hb_trace_attach(g, path) : NULL;
@@ -511,7 +512,7 @@ hb_status hb_graph_vjp(void *ctx, hb_graph *g, int node, int grad, const bool *w
         ok = false;
     hb_free(e.in), hb_free(path);
     if (!ok && hb_last_status() == HB_OK)
-        hb_error(HB_ERR_NOMEM, "autodiff: out of memory");
+        hb_error_set(HB_ERR_NOMEM, "autodiff: out of memory");
     return ok ? HB_OK : hb_last_status();
 }
 

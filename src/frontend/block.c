@@ -1,162 +1,36 @@
 /* Blocks: a forward function with named children, parameters and constants, called through
- * hb_block_call(), which keeps the per-thread stack of calls. Each call is an autorelease
- * frame (tensors made inside are released on return unless returned) and a component of the
- * block path that error messages carry. Parameters may be deferred until the first call. */
+ * hb_block_call(), each call in a frame of its own (frame.c); a hybridized block's call goes
+ * through the hook hybridize.c installs. Parameters may be deferred until the first call. */
 #include "frontend.h"
 
 #include <math.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- the call stack: frames and block paths ----------------------------------------------- */
+const hb_block_hooks *hb_block_hook;
 
-enum { MAX_DEPTH = 256 };
-
-/* A frame's list of owned tensors stays allocated for the next call at that depth; a thread's
- * lists are freed when the thread exits (a key destructor) or, for the main thread, are still
- * reachable at exit. */
-static _Thread_local hb_frame frames[MAX_DEPTH];
-static _Thread_local char reasons[MAX_DEPTH][HB_REASON_SIZE];
-static _Thread_local int depth;
-static pthread_key_t frames_key;
-static pthread_once_t frames_once = PTHREAD_ONCE_INIT;
-
-static void free_frames(void *unused)
-{
-    (void)unused;
-    for (int i = 0; i < MAX_DEPTH; i++) {
-        hb_free(frames[i].owned);
-        frames[i].owned = NULL, frames[i].cap = 0;
-    }
-}
-
-static void make_frames_key(void) { pthread_key_create(&frames_key, free_frames); }
-
-hb_frame *hb_frame_top(void) { return depth ? &frames[depth - 1] : NULL; }
-int hb_frame_depth(void) { return depth; }
-hb_frame *hb_frame_at(int i) { return i >= 0 && i < depth ? &frames[i] : NULL; }
-
-hb_tensor *hb_frame_adopt(hb_tensor *t)
-{
-    if (!t || depth == 0)
-        return t;
-    hb_frame *f = &frames[depth - 1];
-    if (f->nowned == f->cap) {
-        if (!f->cap) { /* this thread's first list: arrange for it to be freed at exit */
-            pthread_once(&frames_once, make_frames_key);
-            pthread_setspecific(frames_key, frames);
-        }
-        int cap = f->cap ? 2 * f->cap : 16;
-        hb_tensor **owned = hb_realloc(f->owned, sizeof *owned * (size_t)cap);
-        if (!owned) {
-            hb_tensor_release(t);
-            return NULL;
-        }
-        f->owned = owned, f->cap = cap;
-    }
-    f->owned[f->nowned++] = t;
-    return t;
-}
-
-bool hb_frame_disown(hb_tensor *t)
-{
-    for (int d = depth - 1; d >= 0; d--) {
-        hb_frame *f = &frames[d];
-        for (int i = f->nowned - 1; i >= 0; i--)
-            if (f->owned[i] == t) {
-                f->owned[i] = f->owned[--f->nowned];
-                return true;
-            }
-    }
-    return false;
-}
-
-const char *hb_block_path(char *buf, size_t size)
-{
-    size_t used = 0;
-    buf[0] = '\0';
-    for (int i = 0; i < depth && used < size; i++) {
-        int w = snprintf(buf + used, size - used, i ? "/%s" : "%s", frames[i].key);
-        if (w < 0)
-            break;
-        used += (size_t)w;
-    }
-    return buf;
-}
-
-hb_status hb_fail(hb_status status, const char *fmt, ...)
-{
-    char msg[768], path[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    if (depth == 0)
-        return hb_error(status, "%s", msg);
-    return hb_error(status, "%s: %s", hb_block_path(path, sizeof path), msg);
-}
-
-/* The key under which the caller registered b, so paths read "chimera/0/net/2". A child
- * registered under two keys is named by the first. */
-static const char *call_key(hb_block *b)
-{
-    if (depth == 0)
-        return b->name ? b->name : b->type;
-    hb_block *parent = frames[depth - 1].block;
-    for (int i = 0; parent && i < parent->nchildren; i++)
-        if (parent->children[i].block == b)
-            return parent->children[i].key;
-    return b->type; /* called without being registered: its type is the best name */
-}
-
-hb_status hb_frame_push(hb_block *b, const char *key)
-{
-    if (depth == MAX_DEPTH)
-        return hb_fail(HB_ERR_STATE, "blocks nested more than %d deep (a block calling itself?)",
-                       MAX_DEPTH);
-    key = key ? key : call_key(b); /* before the push: it looks at the caller's frame */
-    hb_frame *f = &frames[depth++];
-    f->block = b;
-    f->key = key;
-    f->start = hb_trace_mark();
-    f->read_host = false;
-    f->reason = reasons[depth - 1];
-    f->read_op = NULL;
-    return HB_OK;
-}
-
-void hb_frame_pop(void)
-{
-    hb_frame *f = &frames[--depth];
-    for (int i = 0; i < f->nowned; i++)
-        hb_tensor_release(f->owned[i]);
-    f->nowned = 0;
-    f->block = NULL;
-}
+/* ---- calls -------------------------------------------------------------------------------- */
 
 hb_tensor *hb_block_call_eager(hb_block *b, hb_tensor *x, const char *key)
 {
     bool clean = hb_last_status() == HB_OK;
     if (hb_frame_push(b, key) != HB_OK)
         return NULL;
+    hb_frame *f = hb_frame_top();
+    if (hb_block_hook)
+        f->start = hb_block_hook->mark();
     hb_tensor *y = b->forward(b, x);
     if (!y && hb_last_status() == HB_OK)
-        hb_fail(HB_ERR_STATE, "the forward of %s returned NULL without an error", b->type);
+        hb_frame_fail(HB_ERR_STATE, "the forward of %s returned NULL without an error", b->type);
     /* An op that failed inside the forward fails the call, whatever the forward returns: the
      * forward went on with a NULL (a test of it was false, a branch not taken), so its result
      * may be wrong — out of memory in one op made FixedHiddenMLP skip its loop. */
     if (y && clean && hb_last_status() != HB_OK)
         y = NULL;
     hb_tensor_retain(y);
-    hb_frame *f = &frames[depth - 1];
-    if (f->read_host && hb_tracing) {
-        /* This forward decided something from values: it runs eagerly from now on, and the
-         * trace calls it as one island instead of the nodes it just recorded. */
-        hb_block_mark_island(b, f->reason, f->read_op);
-        hb_trace_island(b, f->start, x, y, f->reason, false);
-    }
+    if (f->read_host && hb_block_hook) /* only a trace sets read_host, and it needs the hook */
+        hb_block_hook->read_values(b, f, x, y);
     hb_frame_pop();
     return hb_frame_adopt(y);
 }
@@ -165,26 +39,15 @@ hb_tensor *hb_block_call(hb_block *b, hb_tensor *x)
 {
     if (!b || !x) {
         if (!b && hb_last_status() == HB_OK)
-            hb_fail(HB_ERR_ARG, "hb_block_call: block is NULL");
+            hb_frame_fail(HB_ERR_ARG, "hb_block_call: block is NULL");
         else if (b && hb_last_status() == HB_OK)
-            hb_fail(HB_ERR_ARG, "hb_block_call: %s got a NULL input", b->type);
+            hb_frame_fail(HB_ERR_ARG, "hb_block_call: %s got a NULL input", b->type);
         return NULL;
     }
-    if (depth == 0)
+    if (hb_frame_depth() == 0)
         hb_clear_error();
-    if (hb_tracing && hb_block_is_island(b)) {
-        /* Known to read values: run it as it is, unrecorded, and record one island node. */
-        hb_trace_pos first = hb_trace_mark();
-        hb_trace *tr = hb_trace_pause();
-        hb_tensor *y = hb_block_call_eager(b, x, NULL);
-        hb_trace_resume(tr);
-        hb_frame_push(b, NULL); /* so the island's path is b's own */
-        hb_trace_island(b, first, x, y, hb_block_island_reason(b), true);
-        hb_frame_pop();
-        return y;
-    }
-    if (b->hybrid && !hb_tracing && !hb_grad_on) /* plans record no gradients (yet): eager */
-        return hb_hybrid_call(b, x);
+    if (b->hybrid) /* made by hybridize.c, which installed the hook first */
+        return hb_block_hook->call(b, x);
     return hb_block_call_eager(b, x, NULL);
 }
 
@@ -193,7 +56,7 @@ hb_tensor *hb_block_call(hb_block *b, hb_tensor *x)
 hb_block *hb_block_new(const char *type, hb_forward_fn forward)
 {
     if (!type || !*type || !forward)
-        return hb_fail(HB_ERR_ARG, "hb_block_new: needs a type name and a forward function"),
+        return hb_frame_fail(HB_ERR_ARG, "hb_block_new: needs a type name and a forward function"),
                NULL;
     hb_block *b = hb_calloc(1, sizeof *b);
     if (!b)
@@ -229,7 +92,8 @@ void hb_block_release(hb_block *b)
     }
     if (b->free_state)
         b->free_state(b->state);
-    hb_hybrid_free(b->hybrid);
+    if (b->hybrid)
+        hb_block_hook->free(b->hybrid);
     hb_free(b->children);
     hb_free(b->params);
     hb_free(b->type);
@@ -306,10 +170,10 @@ hb_param *hb_block_find_param(const hb_block *b, const char *name)
 static hb_status check_name(const hb_block *b, const char *what, const char *name)
 {
     if (!name || !*name || strchr(name, '.'))
-        return hb_fail(HB_ERR_NAME, "%s: %s name \"%s\" must be non-empty and without '.'",
-                       b->type, what, name ? name : "(null)");
+        return hb_frame_fail(HB_ERR_NAME, "%s: %s name \"%s\" must be non-empty and without '.'",
+                             b->type, what, name ? name : "(null)");
     if (find_child(b, name) || hb_block_find_param(b, name))
-        return hb_fail(HB_ERR_NAME, "%s: the name \"%s\" is already taken", b->type, name);
+        return hb_frame_fail(HB_ERR_NAME, "%s: the name \"%s\" is already taken", b->type, name);
     return HB_OK;
 }
 
@@ -318,11 +182,12 @@ hb_status hb_block_add_child(hb_block *b, const char *key, hb_block *c)
     hb_status st = HB_OK;
     if (!b || !c) /* a NULL child is usually an earlier failure: keep its message */
         st = hb_last_status() ? hb_last_status()
-                              : hb_fail(HB_ERR_ARG, "hb_block_add_child: block or child is NULL");
+                              : hb_frame_fail(HB_ERR_ARG,
+                                              "hb_block_add_child: block or child is NULL");
     else if ((st = check_name(b, "child", key)) != HB_OK)
         ;
     else if (reaches(c, b))
-        st = hb_fail(HB_ERR_ARG, "%s: adding child \"%s\" would make a cycle", b->type, key);
+        st = hb_frame_fail(HB_ERR_ARG, "%s: adding child \"%s\" would make a cycle", b->type, key);
     else if (b->nchildren == b->cap_children) {
         int cap = b->cap_children ? 2 * b->cap_children : 4;
         hb_child *grown = hb_realloc(b->children, sizeof *grown * (size_t)cap);
@@ -344,8 +209,8 @@ hb_block *hb_block_child(const hb_block *b, const char *key)
 {
     hb_block *c = b && key ? find_child(b, key) : NULL;
     if (!c && hb_last_status() == HB_OK) /* so a forward's call of it says what was missing */
-        hb_fail(HB_ERR_NAME, "%s has no child \"%s\"", b ? b->type : "(NULL block)",
-                key ? key : "(NULL)");
+        hb_frame_fail(HB_ERR_NAME, "%s has no child \"%s\"", b ? b->type : "(NULL block)",
+                      key ? key : "(NULL)");
     return c;
 }
 
@@ -470,16 +335,19 @@ static hb_status deferred_error(const hb_block *b, const hb_param *p)
 {
     char sb[96];
     if (shape_known(&p->shape) && p->fan_in_of)
-        return hb_fail(HB_ERR_STATE, "%s: parameter \"%s\" waits for \"%s\" (its fan-in) to get "
-                       "its shape on the first call or a load", b->type, p->name, p->fan_in_of);
-    return hb_fail(HB_ERR_STATE, "%s: parameter \"%s\" is deferred (shape %s) until the first "
-                   "call or a load", b->type, p->name, hb_param_shape_fmt(p, sb, sizeof sb));
+        return hb_frame_fail(HB_ERR_STATE,
+                             "%s: parameter \"%s\" waits for \"%s\" (its fan-in) to get "
+                             "its shape on the first call or a load", b->type, p->name,
+                             p->fan_in_of);
+    return hb_frame_fail(HB_ERR_STATE,
+                         "%s: parameter \"%s\" is deferred (shape %s) until the first "
+                         "call or a load", b->type, p->name, hb_param_shape_fmt(p, sb, sizeof sb));
 }
 
 static hb_param *add_slot(hb_block *b, const char *kind, const char *name)
 {
     if (!b) {
-        hb_fail(HB_ERR_ARG, "adding %s \"%s\" to a NULL block", kind, name ? name : "");
+        hb_frame_fail(HB_ERR_ARG, "adding %s \"%s\" to a NULL block", kind, name ? name : "");
         return NULL;
     }
     if (check_name(b, kind, name) != HB_OK)
@@ -500,15 +368,15 @@ hb_status hb_block_add_param(hb_block *b, const char *name, int ndim, const int6
                              hb_init init)
 {
     if (ndim < 0 || ndim > HB_MAX_DIMS || (ndim && !shape))
-        return hb_fail(HB_ERR_ARG, "parameter \"%s\": needs 0 to %d dims", name ? name : "",
-                       HB_MAX_DIMS);
+        return hb_frame_fail(HB_ERR_ARG, "parameter \"%s\": needs 0 to %d dims", name ? name : "",
+                             HB_MAX_DIMS);
     for (int i = 0; i < ndim; i++)
         if (shape[i] < 0)
-            return hb_fail(HB_ERR_SHAPE, "parameter \"%s\": dim %d is negative",
-                           name ? name : "", i);
+            return hb_frame_fail(HB_ERR_SHAPE, "parameter \"%s\": dim %d is negative",
+                                 name ? name : "", i);
     if ((unsigned)init.kind > HB_INIT_FAN_IN_UNIFORM)
-        return hb_fail(HB_ERR_ARG, "parameter \"%s\": unknown initializer kind %d",
-                       name ? name : "", (int)init.kind);
+        return hb_frame_fail(HB_ERR_ARG, "parameter \"%s\": unknown initializer kind %d",
+                             name ? name : "", (int)init.kind);
     hb_param *p = add_slot(b, "parameter", name);
     if (!p)
         return hb_last_status();
@@ -533,9 +401,9 @@ hb_status hb_block_add_param(hb_block *b, const char *name, int ndim, const int6
 hb_status hb_block_add_const(hb_block *b, const char *name, hb_tensor *value)
 {
     if (!value)
-        return hb_fail(hb_last_status() ? hb_last_status() : HB_ERR_ARG,
-                       "constant \"%s\": no value (%s)", name ? name : "",
-                       hb_last_status() ? hb_last_error() : "NULL");
+        return hb_frame_fail(hb_last_status() ? hb_last_status() : HB_ERR_ARG,
+                             "constant \"%s\": no value (%s)", name ? name : "",
+                             hb_last_status() ? hb_last_error() : "NULL");
     hb_param *p = add_slot(b, "constant", name);
     if (!p) {
         hb_tensor_release(value);
@@ -553,9 +421,9 @@ static hb_param *lookup(hb_block *b, const char *name, const char *fn)
 {
     hb_param *p = b && name ? hb_block_find_param(b, name) : NULL;
     if (!b || !name)
-        hb_fail(HB_ERR_ARG, "%s: block or name is NULL", fn);
+        hb_frame_fail(HB_ERR_ARG, "%s: block or name is NULL", fn);
     else if (!p)
-        hb_fail(HB_ERR_NAME, "%s has no parameter or constant \"%s\"", b->type, name);
+        hb_frame_fail(HB_ERR_NAME, "%s has no parameter or constant \"%s\"", b->type, name);
     return p;
 }
 
@@ -573,7 +441,7 @@ hb_tensor *hb_block_param(hb_block *b, const char *name)
 hb_tensor *hb_block_param_infer(hb_block *b, const char *name, int ndim, const int64_t *shape)
 {
     if (ndim < 0 || ndim > HB_MAX_DIMS || (ndim && !shape))
-        return hb_fail(HB_ERR_ARG, "hb_block_param_infer: needs 0 to %d dims", HB_MAX_DIMS),
+        return hb_frame_fail(HB_ERR_ARG, "hb_block_param_infer: needs 0 to %d dims", HB_MAX_DIMS),
                NULL;
     hb_param *p = lookup(b, name, "hb_block_param_infer");
     if (!p)
@@ -591,9 +459,10 @@ hb_tensor *hb_block_param_infer(hb_block *b, const char *name, int ndim, const i
     }
     pthread_mutex_unlock(&init_lock);
     if (!fits)
-        return hb_fail(HB_ERR_SHAPE, "%s: parameter \"%s\" has shape %s, but this call needs %s",
-                       b->type, name, hb_param_shape_fmt(p, have, sizeof have),
-                       hb_shape_fmt(&want, need, sizeof need)), NULL;
+        return hb_frame_fail(HB_ERR_SHAPE,
+                             "%s: parameter \"%s\" has shape %s, but this call needs %s", b->type,
+                             name, hb_param_shape_fmt(p, have, sizeof have),
+                             hb_shape_fmt(&want, need, sizeof need)), NULL;
     if (st == HB_ERR_STATE)
         return deferred_error(b, p), NULL;
     return st == HB_OK ? value_of(p) : NULL;
@@ -604,9 +473,9 @@ hb_status hb_param_assign(hb_param *p, const hb_tensor *value)
     if (p->value) {
         if (!hb_shape_equal(&p->value->shape, &value->shape)) {
             char a[96], c[96];
-            return hb_fail(HB_ERR_SHAPE, "parameter \"%s\" has shape %s, the value %s", p->name,
-                           hb_shape_fmt(&p->value->shape, a, sizeof a),
-                           hb_shape_fmt(&value->shape, c, sizeof c));
+            return hb_frame_fail(HB_ERR_SHAPE, "parameter \"%s\" has shape %s, the value %s",
+                                 p->name, hb_shape_fmt(&p->value->shape, a, sizeof a),
+                                 hb_shape_fmt(&value->shape, c, sizeof c));
         }
         memcpy(p->value->data, value->data, sizeof(float) * (size_t)value->numel);
         return HB_OK;
@@ -628,7 +497,7 @@ static hb_status walk(hb_block *b, char *prefix, size_t len, size_t cap, hb_para
 {
     for (int i = 0; i < b->nparams; i++) {
         if (len + strlen(b->params[i].name) + 1 > cap)
-            return hb_fail(HB_ERR_NAME, "a parameter name is longer than %zu bytes", cap);
+            return hb_frame_fail(HB_ERR_NAME, "a parameter name is longer than %zu bytes", cap);
         strcpy(prefix + len, b->params[i].name);
         hb_status st = visit(ctx, prefix, b, &b->params[i]);
         if (st != HB_OK)
@@ -637,7 +506,7 @@ static hb_status walk(hb_block *b, char *prefix, size_t len, size_t cap, hb_para
     for (int i = 0; i < b->nchildren; i++) {
         size_t klen = strlen(b->children[i].key);
         if (len + klen + 2 > cap)
-            return hb_fail(HB_ERR_NAME, "a parameter name is longer than %zu bytes", cap);
+            return hb_frame_fail(HB_ERR_NAME, "a parameter name is longer than %zu bytes", cap);
         memcpy(prefix + len, b->children[i].key, klen);
         prefix[len + klen] = '.';
         prefix[len + klen + 1] = '\0';
@@ -653,7 +522,7 @@ hb_status hb_block_walk(hb_block *b, hb_param_visit visit, void *ctx)
 {
     char prefix[1024] = "";
     if (!b)
-        return hb_fail(HB_ERR_ARG, "the block is NULL");
+        return hb_frame_fail(HB_ERR_ARG, "the block is NULL");
     return walk(b, prefix, 0, sizeof prefix, visit, ctx);
 }
 
@@ -679,7 +548,7 @@ static hb_status collect(void *ctx, const char *name, hb_block *owner, hb_param 
 hb_status hb_block_state_dict(hb_block *b, hb_state_dict *out)
 {
     if (!out)
-        return hb_fail(HB_ERR_ARG, "hb_block_state_dict: out is NULL");
+        return hb_frame_fail(HB_ERR_ARG, "hb_block_state_dict: out is NULL");
     *out = (hb_state_dict){0};
     hb_status st = hb_block_walk(b, collect, out);
     if (st != HB_OK)

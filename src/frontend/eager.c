@@ -11,11 +11,11 @@ enum { INLINE_INPUTS = 8 };
 static hb_tensor *apply(hb_op op, hb_attrs at, int n, hb_tensor *const *in)
 {
     if (n > 0 && !in)
-        return hb_fail(HB_ERR_ARG, "%s: the input array is NULL", hb_op_table[op].name), NULL;
+        return hb_frame_fail(HB_ERR_ARG, "%s: the input array is NULL", hb_op_table[op].name), NULL;
     for (int i = 0; i < n; i++)
         if (!in[i]) { /* an earlier failure: keep its message, unless there is none */
             if (hb_last_status() == HB_OK)
-                hb_fail(HB_ERR_ARG, "%s: input %d is NULL", hb_op_table[op].name, i);
+                hb_frame_fail(HB_ERR_ARG, "%s: input %d is NULL", hb_op_table[op].name, i);
             return NULL;
         }
     hb_shape shapes_inline[INLINE_INPUTS], out_shape;
@@ -27,7 +27,7 @@ static hb_tensor *apply(hb_op op, hb_attrs at, int n, hb_tensor *const *in)
         operands = hb_malloc(sizeof *operands * (size_t)n);
         if (!shapes || !operands) {
             hb_free(shapes), hb_free(operands);
-            return hb_fail(HB_ERR_NOMEM, "%s: out of memory", hb_op_table[op].name), NULL;
+            return hb_frame_fail(HB_ERR_NOMEM, "%s: out of memory", hb_op_table[op].name), NULL;
         }
     }
     for (int i = 0; i < n; i++) {
@@ -38,7 +38,7 @@ static hb_tensor *apply(hb_op op, hb_attrs at, int n, hb_tensor *const *in)
     hb_tensor *out = NULL;
     hb_status st = hb_op_infer(op, &at, n, shapes, &out_shape, err, sizeof err);
     if (st != HB_OK)
-        hb_fail(st, "%s", err);
+        hb_frame_fail(st, "%s", err);
     else if (hb_tracing && hb_trace_symbolic()) { /* extending a graph: a node, no values */
         if ((out = hb_tensor_alloc_meta(&out_shape)))
             hb_trace_op(op, &at, n, in, out);
@@ -143,26 +143,26 @@ hb_tensor *hb_log_softmax(hb_tensor *x, int axis)
 hb_tensor *hb_reshape(hb_tensor *x, int ndim, const int64_t *shape)
 {
     if (ndim < 0 || ndim > HB_MAX_DIMS || (ndim > 0 && !shape))
-        return hb_fail(HB_ERR_ARG, "reshape: target needs 0 to %d dims, got %d", HB_MAX_DIMS,
-                       ndim), NULL;
+        return hb_frame_fail(HB_ERR_ARG, "reshape: target needs 0 to %d dims, got %d", HB_MAX_DIMS,
+                             ndim), NULL;
     return apply1(HB_OP_RESHAPE, (hb_attrs){.shape = hb_shape_make(ndim, shape)}, x);
 }
 
 hb_tensor *hb_flatten(hb_tensor *x)
 {
     if (x && x->shape.ndim == 0)
-        return hb_fail(HB_ERR_SHAPE, "flatten: needs at least 1 dim, got shape []"), NULL;
+        return hb_frame_fail(HB_ERR_SHAPE, "flatten: needs at least 1 dim, got shape []"), NULL;
     if (!x) {
         if (hb_last_status() == HB_OK)
-            hb_fail(HB_ERR_ARG, "flatten: input 0 is NULL");
+            hb_frame_fail(HB_ERR_ARG, "flatten: input 0 is NULL");
         return NULL;
     }
     int64_t rest = 1; /* not -1: a zero-size batch still has a known width */
     for (int i = 1; i < x->shape.ndim; i++)
         if (!hb_mul_ok(rest, x->shape.dim[i], &rest)) {
             char sb[96];
-            return hb_fail(HB_ERR_SHAPE, "flatten: shape %s is too large to flatten",
-                           hb_shape_fmt(&x->shape, sb, sizeof sb)), NULL;
+            return hb_frame_fail(HB_ERR_SHAPE, "flatten: shape %s is too large to flatten",
+                                 hb_shape_fmt(&x->shape, sb, sizeof sb)), NULL;
         }
     return hb_reshape(x, HB_SHAPE(x->shape.dim[0], rest));
 }

@@ -1,5 +1,5 @@
-/* Internals shared by the frontend's files: the tensor layout, the per-call autorelease frame,
- * and errors that name the block path of the call that failed. */
+/* Internals shared by the frontend's files: the tensor layout, the call stack (autorelease
+ * frames, and errors that name the block path of the call that failed), blocks, the tracer. */
 #ifndef HB_FRONTEND_H
 #define HB_FRONTEND_H
 
@@ -32,17 +32,65 @@ hb_tensor *hb_tensor_alloc(const hb_shape *s);
  * symbolically (hb_trace_attach). */
 hb_tensor *hb_tensor_alloc_meta(const hb_shape *s);
 
+/* How a tensor made outside an op entered a traced forward. */
+typedef enum hb_origin {
+    HB_ORIGIN_FILL,   /* zeros/ones/full: values given by the call, the same every time */
+    HB_ORIGIN_HOST,   /* copied from host memory or a file: may differ from call to call */
+    HB_ORIGIN_RANDOM, /* drawn from a generator: differs on every call */
+} hb_origin;
+
+/* What tensor.c tells a tracer, installed by trace.c before its first trace so that tensor.c
+ * does not call into it (as hb_block_hook and the runtime's hb_island_hook); NULL until then. */
+typedef struct hb_tensor_hooks {
+    void (*created)(hb_tensor *t, hb_origin origin, const char *fn); /* made outside an op */
+    void (*host_read)(const hb_tensor *t, const char *fn); /* its values read on the host */
+    void (*guard)(const hb_tensor *t, bool outcome);       /* hb_test saw outcome for t */
+} hb_tensor_hooks;
+extern const hb_tensor_hooks *hb_tensor_hook;
+
+/* ---- the call stack (frame.c) ----------------------------------------------------------- */
+
+/* A point in a trace: its node and value counts. */
+typedef struct hb_trace_pos {
+    int nodes, values;
+} hb_trace_pos;
+
+/* One block call on this thread's stack. */
+typedef struct hb_frame {
+    hb_block *block;
+    const char *key;  /* this call's component of the block path */
+    hb_tensor **owned;
+    int nowned, cap;
+    hb_trace_pos start; /* tracing: the trace's size when this call's forward began */
+    bool read_host;   /* tracing: this call's forward read tensor values on the host */
+    char *reason;     /* why, for explain: the thread's buffer for this depth */
+    const char *read_op;
+} hb_frame;
+
+enum { HB_REASON_SIZE = 200 };
+
+hb_frame *hb_frame_top(void); /* NULL outside any call */
+int hb_frame_depth(void);
+hb_frame *hb_frame_at(int i);
+
+/* Frames are pushed for each call; key overrides the path component (NULL: the key the caller
+ * registered b under). hb_frame_disown takes t back from the frame that owns it. */
+hb_status hb_frame_push(hb_block *b, const char *key);
+void hb_frame_pop(void);
+bool hb_frame_disown(hb_tensor *t);
+
 /* Gives a new tensor to the innermost block call on this thread, which releases it when the
  * call returns; outside any call the caller keeps it. Returns t (NULL if adopting failed, in
  * which case t has been released). */
 hb_tensor *hb_frame_adopt(hb_tensor *t);
 
-/* Sets the error with the current block path in front: "chimera/0/net/2: <message>". */
-hb_status hb_fail(hb_status status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Sets the error as hb_error_set does, with the current block path in front:
+ * "chimera/0/net/2: <message>" (just the message outside any call). */
+hb_status hb_frame_fail(hb_status status, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* The current block path ("" outside any call) written into buf. */
-const char *hb_block_path(char *buf, size_t size);
-
+const char *hb_frame_path(char *buf, size_t size);
 
 /* ---- blocks: the parts the other frontend files reach into -------------------------------- */
 
@@ -67,37 +115,21 @@ struct hb_block {
     bool inference;    /* hb_block_set_training(b, false); blocks start in training mode */
 };
 
-/* The call stack of this thread (block.c). */
-/* A point in a trace: its node and value counts. */
-typedef struct hb_trace_pos {
-    int nodes, values;
-} hb_trace_pos;
-
-typedef struct hb_frame {
-    hb_block *block;
-    const char *key;  /* this call's component of the block path */
-    hb_tensor **owned;
-    int nowned, cap;
-    hb_trace_pos start; /* tracing: the trace's size when this call began */
-    bool read_host;   /* tracing: this call's forward read tensor values on the host */
-    char *reason;     /* why, for explain: the thread's buffer for this depth */
-    const char *read_op;
-} hb_frame;
-
-enum { HB_REASON_SIZE = 200 };
-
-hb_frame *hb_frame_top(void); /* NULL outside any call */
-int hb_frame_depth(void);
-hb_frame *hb_frame_at(int i);
-
-/* Frames are pushed for each call; key overrides the path component (NULL: the key the caller
- * registered b under). hb_frame_disown takes t back from the frame that owns it. */
-hb_status hb_frame_push(hb_block *b, const char *key);
-void hb_frame_pop(void);
-bool hb_frame_disown(hb_tensor *t);
-
 /* Runs b's forward in a new frame; the result is adopted by the caller's frame. */
 hb_tensor *hb_block_call_eager(hb_block *b, hb_tensor *x, const char *key);
+
+/* What hybridization adds to block calls, installed by hybridize.c before it gives any block
+ * its state (b->hybrid) or starts a trace, so that block.c calls neither it nor the tracer (as
+ * hb_island_hook keeps the runtime from calling blocks); NULL until then. */
+typedef struct hb_block_hooks {
+    hb_tensor *(*call)(hb_block *b, hb_tensor *x); /* hb_block_call of a b with state */
+    hb_trace_pos (*mark)(void); /* where a call begins in the trace being recorded, if any */
+    /* The forward of b, called in frame f on x, read values (f->read_host) while traced and
+     * returned y: it runs eagerly for good, and the trace calls it as an island. */
+    void (*read_values)(hb_block *b, const hb_frame *f, hb_tensor *x, hb_tensor *y);
+    void (*free)(hb_hybrid *h); /* when its block is released */
+} hb_block_hooks;
+extern const hb_block_hooks *hb_block_hook;
 
 typedef struct hb_param {
     char *name;
@@ -157,13 +189,6 @@ typedef struct hb_trace hb_trace;
 /* The trace this thread is recording into, NULL if none: read by every op. */
 extern _Thread_local hb_trace *hb_tracing;
 
-/* How a tensor made outside an op entered a traced forward. */
-typedef enum hb_origin {
-    HB_ORIGIN_FILL,   /* zeros/ones/full: values given by the call, the same every time */
-    HB_ORIGIN_HOST,   /* copied from host memory or a file: may differ from call to call */
-    HB_ORIGIN_RANDOM, /* drawn from a generator: differs on every call */
-} hb_origin;
-
 /* Starts recording a call of root on x; the trace nests inside any trace in progress (which
  * is paused until hb_trace_end). NULL if out of memory (then the call just runs eagerly). */
 hb_trace *hb_trace_begin(hb_block *root, hb_tensor *x, const char *name, bool freeze);
@@ -171,10 +196,6 @@ hb_trace *hb_trace_begin(hb_block *root, hb_tensor *x, const char *name, bool fr
  * trace failed or y is NULL), and frees the trace. */
 hb_graph *hb_trace_end(hb_trace *tr, hb_tensor *y);
 void hb_trace_op(hb_op op, const hb_attrs *at, int n, hb_tensor *const *in, hb_tensor *out);
-void hb_trace_created(hb_tensor *t, hb_origin origin, const char *fn);
-void hb_trace_host_read(const hb_tensor *t, const char *fn);
-/* hb_test saw outcome for t: a guard node, so the plan checks the same path is taken. */
-void hb_trace_guard(const hb_tensor *t, bool outcome);
 /* Where a block's call begins in the trace. */
 hb_trace_pos hb_trace_mark(void);
 /* Replaces what was recorded since start by one island node calling b on x, whose result is y.
@@ -234,15 +255,9 @@ hb_block *hb_optimizer_block(const hb_optimizer *opt);
 
 /* ---- hybridization (hybridize.c) ---------------------------------------------------------- */
 
-/* The call of a hybridized block outside any trace: plan, trace, or eager. */
-hb_tensor *hb_hybrid_call(hb_block *b, hb_tensor *x);
-/* Whether b runs eagerly for good (its forward reads values); reason/op for explain. */
-bool hb_block_is_island(const hb_block *b);
-const char *hb_block_island_reason(const hb_block *b);
-void hb_block_mark_island(hb_block *b, const char *reason, const char *op);
-void hb_hybrid_free(hb_hybrid *h);
-/* Lets plans run eager islands (set once by anything that runs plans with islands). */
-void hb_island_hook_install(void);
+/* Installs hb_block_hook, and hb_island_hook so plans run eager islands: by anything that
+ * hybridizes, traces, or runs plans with islands. */
+void hb_hybrid_hooks_install(void);
 /* Plans hold pointers into parameters: new weights (a load) drop every cached plan. */
 void hb_block_drop_plans(hb_block *b);
 /* b's graph as traced on x, before any pass (parameters as parameters); NULL with the error. */

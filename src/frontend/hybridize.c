@@ -78,7 +78,7 @@ static hb_hybrid *hybrid_of(hb_block *b)
     return h;
 }
 
-void hb_hybrid_free(hb_hybrid *h)
+static void hybrid_free(hb_hybrid *h)
 {
     if (!h)
         return;
@@ -89,14 +89,15 @@ void hb_hybrid_free(hb_hybrid *h)
     hb_free(h);
 }
 
-bool hb_block_is_island(const hb_block *b) { return b->hybrid && atomic_load(&b->hybrid->island); }
+static bool is_island(const hb_block *b) { return b->hybrid && atomic_load(&b->hybrid->island); }
 
-const char *hb_block_island_reason(const hb_block *b)
+static const char *island_reason(const hb_block *b)
 {
     return b->hybrid && b->hybrid->island_reason ? b->hybrid->island_reason : "";
 }
 
-void hb_block_mark_island(hb_block *b, const char *reason, const char *op)
+/* b's forward read values while tracing: it runs eagerly for good; reason and op for explain. */
+static void mark_island(hb_block *b, const char *reason, const char *op)
 {
     hb_hybrid *h = hybrid_of(b);
     if (!h)
@@ -187,16 +188,14 @@ static void run_island(void *callee, const hb_operand *in, const hb_operand *out
     hb_tensor *y = hb_block_call_eager(b, x, found ? key : NULL);
     if (y && !hb_shape_equal(&y->shape, &out->shape)) {
         char a[96], c[96];
-        hb_fail(HB_ERR_SHAPE, "%s returned %s, but %s when the plan was traced: an eager "
-                "block inside a plan must keep its output shape", found ? key : b->type,
-                hb_shape_fmt(&y->shape, a, sizeof a), hb_shape_fmt(&out->shape, c, sizeof c));
+        hb_frame_fail(HB_ERR_SHAPE, "%s returned %s, but %s when the plan was traced: an eager "
+                      "block inside a plan must keep its output shape", found ? key : b->type,
+                      hb_shape_fmt(&y->shape, a, sizeof a), hb_shape_fmt(&out->shape, c, sizeof c));
     } else if (y) { /* a failure inside its forward would have made y NULL (block.c) */
         memcpy(out->data, y->data, sizeof(float) * (size_t)y->numel);
     }
     hb_tensor_release(x); /* y belongs to the frame of the plan's call */
 }
-
-void hb_island_hook_install(void) { hb_island_hook = run_island; }
 
 static int count_guards(const hb_graph *g)
 {
@@ -325,7 +324,7 @@ static hb_tensor *run_plan(hb_block *b, plan_entry *e, hb_tensor *x, hb_status *
     if (*st == HB_ERR_GUARD)
         atomic_fetch_add(&e->side_exits, 1);
     else if (hb_last_status() == HB_OK)
-        hb_fail(*st, "out of memory running the plan of %s", b->type);
+        hb_frame_fail(*st, "out of memory running the plan of %s", b->type);
     return NULL;
 }
 
@@ -363,7 +362,8 @@ static hb_tensor *trace_and_compile(hb_block *b, hb_tensor *x)
     return y;
 }
 
-hb_tensor *hb_hybrid_call(hb_block *b, hb_tensor *x)
+/* The call of a hybridized block outside any trace: plan, trace, or eager. */
+static hb_tensor *hybrid_call(hb_block *b, hb_tensor *x)
 {
     hb_hybrid *h = b->hybrid;
     atomic_fetch_add(&h->calls, 1);
@@ -396,16 +396,53 @@ hb_tensor *hb_hybrid_call(hb_block *b, hb_tensor *x)
     return trace_and_compile(b, x);
 }
 
+/* A call of b, which has hybridization state: what hb_block_call runs for it (block.c). */
+static hb_tensor *block_call(hb_block *b, hb_tensor *x)
+{
+    if (hb_tracing && is_island(b)) {
+        /* Known to read values: run it as it is, unrecorded, and record one island node. */
+        hb_trace_pos first = hb_trace_mark();
+        hb_trace *tr = hb_trace_pause();
+        hb_tensor *y = hb_block_call_eager(b, x, NULL);
+        hb_trace_resume(tr);
+        hb_frame_push(b, NULL); /* so the island's path is b's own */
+        hb_trace_island(b, first, x, y, island_reason(b), true);
+        hb_frame_pop();
+        return y;
+    }
+    if (!hb_tracing && !hb_grad_on) /* plans record no gradients (yet): eager */
+        return hybrid_call(b, x);
+    return hb_block_call_eager(b, x, NULL);
+}
+
+/* b's forward decided something from values while traced: it runs eagerly from now on, and
+ * the trace calls it as one island instead of the nodes it just recorded. */
+static void read_values(hb_block *b, const hb_frame *f, hb_tensor *x, hb_tensor *y)
+{
+    if (!hb_tracing)
+        return;
+    mark_island(b, f->reason, f->read_op);
+    hb_trace_island(b, f->start, x, y, f->reason, false);
+}
+
+static const hb_block_hooks block_hooks = {block_call, hb_trace_mark, read_values, hybrid_free};
+
+void hb_hybrid_hooks_install(void)
+{
+    hb_block_hook = &block_hooks;
+    hb_island_hook = run_island;
+}
+
 /* ---- public API --------------------------------------------------------------------------- */
 
 hb_status hb_hybridize_with(hb_block *b, bool active, const hb_hybrid_options *opts)
 {
     if (!b)
-        return hb_fail(HB_ERR_ARG, "hb_hybridize: block is NULL");
-    hb_island_hook = run_island;
+        return hb_frame_fail(HB_ERR_ARG, "hb_hybridize: block is NULL");
+    hb_hybrid_hooks_install();
     hb_hybrid *h = hybrid_of(b);
     if (!h)
-        return hb_fail(HB_ERR_NOMEM, "out of memory hybridizing %s", b->type);
+        return hb_frame_fail(HB_ERR_NOMEM, "out of memory hybridizing %s", b->type);
     bool freeze = opts && opts->freeze, interpret = opts && opts->interpret;
     if (freeze != h->freeze || interpret != h->interpret) { /* plans made otherwise */
         hb_block_drop_plans(b);
@@ -465,12 +502,12 @@ static hb_graph *trace(hb_block *b, hb_tensor *x, bool freeze)
 {
     hb_saved_consts consts;
     if (!hb_consts_save(b, &consts))
-        return hb_fail(HB_ERR_NOMEM, "out of memory starting a trace"), NULL;
-    hb_island_hook = run_island;
+        return hb_frame_fail(HB_ERR_NOMEM, "out of memory starting a trace"), NULL;
+    hb_hybrid_hooks_install();
     hb_trace *tr = hb_trace_begin(b, x, b->name ? b->name : b->type, freeze);
     if (!tr) {
         hb_consts_free(&consts);
-        return hb_fail(HB_ERR_NOMEM, "out of memory starting a trace"), NULL;
+        return hb_frame_fail(HB_ERR_NOMEM, "out of memory starting a trace"), NULL;
     }
     hb_tensor *y = hb_block_call_eager(b, x, NULL);
     hb_graph *g = hb_trace_end(tr, y);
@@ -478,7 +515,7 @@ static hb_graph *trace(hb_block *b, hb_tensor *x, bool freeze)
     if (hb_frame_depth() == 0)
         hb_tensor_release(y); /* else the caller's frame owns it */
     if (!g && y)
-        hb_fail(HB_ERR_NOMEM, "out of memory while tracing");
+        hb_frame_fail(HB_ERR_NOMEM, "out of memory while tracing");
     return g;
 }
 
@@ -487,11 +524,11 @@ hb_graph *hb_block_trace(hb_block *b, hb_tensor *x) { return trace(b, x, false);
 hb_status hb_block_dump(hb_block *b, hb_tensor *x, const char *after, bool dot, FILE *f)
 {
     if (!b || !x || !f)
-        return hb_fail(HB_ERR_ARG, "hb_block_dump: block, input or file is NULL");
+        return hb_frame_fail(HB_ERR_ARG, "hb_block_dump: block, input or file is NULL");
     char known[256];
     if (after && strcmp(after, "all") != 0 && !hb_pass_find(after))
-        return hb_fail(HB_ERR_NAME, "no pass called \"%s\" (passes: %s, or all)", after,
-                       hb_pass_names(known, sizeof known));
+        return hb_frame_fail(HB_ERR_NAME, "no pass called \"%s\" (passes: %s, or all)", after,
+                             hb_pass_names(known, sizeof known));
     hb_graph *g = trace(b, x, b->hybrid && b->hybrid->freeze);
     if (!g)
         return hb_last_status();
@@ -501,7 +538,7 @@ hb_status hb_block_dump(hb_block *b, hb_tensor *x, const char *after, bool dot, 
     hb_status st = hb_compile(g, &(hb_compile_opts){.dump = f, .dump_after = after, .dot = dot},
                               &stats, &plan, err, sizeof err);
     if (st != HB_OK)
-        hb_fail(st, "%s", err);
+        hb_frame_fail(st, "%s", err);
     hb_graph_free(g);
     return st;
 }
@@ -673,7 +710,7 @@ static char *explain_json(hb_block *b, const char *root)
 hb_status hb_block_explain(hb_block *b, FILE *f, bool json)
 {
     if (!b || !f)
-        return hb_fail(HB_ERR_ARG, "hb_block_explain: block or file is NULL");
+        return hb_frame_fail(HB_ERR_ARG, "hb_block_explain: block or file is NULL");
     const char *root = b->name ? b->name : b->type;
     if (!json) {
         explain_text(f, b, root);
@@ -681,7 +718,7 @@ hb_status hb_block_explain(hb_block *b, FILE *f, bool json)
     }
     char *text = explain_json(b, root);
     if (!text)
-        return hb_fail(HB_ERR_NOMEM, "out of memory writing the explanation");
+        return hb_frame_fail(HB_ERR_NOMEM, "out of memory writing the explanation");
     fprintf(f, "%s\n", text);
     cJSON_free(text);
     return HB_OK;

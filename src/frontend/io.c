@@ -20,22 +20,22 @@ static hb_status read_file(const char *path, unsigned char **data, size_t *size)
     *data = NULL, *size = 0;
     FILE *f = fopen(path, "rb");
     if (!f)
-        return hb_fail(HB_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+        return hb_frame_fail(HB_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
     if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
         fclose(f);
-        return hb_fail(HB_ERR_IO, "%s: not a regular file", path);
+        return hb_frame_fail(HB_ERR_IO, "%s: not a regular file", path);
     }
     size_t n = (size_t)st.st_size;
     unsigned char *buf = hb_malloc(n ? n : 1);
     if (!buf) {
         fclose(f);
-        return hb_fail(HB_ERR_NOMEM, "%s: out of memory reading %zu bytes", path, n);
+        return hb_frame_fail(HB_ERR_NOMEM, "%s: out of memory reading %zu bytes", path, n);
     }
     if (fread(buf, 1, n, f) != n) {
         hb_free(buf);
         fclose(f);
-        return hb_fail(HB_ERR_IO, "%s: read error", path);
+        return hb_frame_fail(HB_ERR_IO, "%s: read error", path);
     }
     fclose(f);
     *data = buf, *size = n;
@@ -73,7 +73,7 @@ static hb_status write_file(const char *path, int nparts, const void *const *par
         return HB_ERR_NOMEM;
     int fd = open_temp(path, tmp, tmp_size);
     if (fd < 0) {
-        hb_status st = hb_fail(HB_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+        hb_status st = hb_frame_fail(HB_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
         hb_free(tmp);
         return st;
     }
@@ -89,7 +89,7 @@ static hb_status write_file(const char *path, int nparts, const void *const *par
         ok = rename(tmp, path) == 0;
     hb_status st = HB_OK;
     if (!ok) {
-        st = hb_fail(HB_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+        st = hb_frame_fail(HB_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
         unlink(tmp);
     }
     hb_free(tmp);
@@ -150,35 +150,37 @@ static hb_status read_entry(const char *path, const cJSON *e, const unsigned cha
     const cJSON *offs = cJSON_GetObjectItemCaseSensitive(e, "data_offsets");
     if (!cJSON_IsObject(e) || !cJSON_IsString(dtype) || !cJSON_IsArray(shape) ||
         !cJSON_IsArray(offs) || cJSON_GetArraySize(offs) != 2)
-        return hb_fail(HB_ERR_FORMAT, "%s: tensor \"%s\": needs dtype, shape and data_offsets "
-                       "[begin, end]", path, name);
+        return hb_frame_fail(HB_ERR_FORMAT,
+                             "%s: tensor \"%s\": needs dtype, shape and data_offsets "
+                             "[begin, end]", path, name);
     int esize = strcmp(dtype->valuestring, "F32") == 0 ? 4
               : strcmp(dtype->valuestring, "F64") == 0 ? 8 : 0;
     if (!esize)
-        return hb_fail(HB_ERR_UNSUPPORTED, "%s: tensor \"%s\" has dtype %s; hybrid reads F32 "
-                       "(and F64, converted)", path, name, dtype->valuestring);
+        return hb_frame_fail(HB_ERR_UNSUPPORTED, "%s: tensor \"%s\" has dtype %s; hybrid reads F32 "
+                             "(and F64, converted)", path, name, dtype->valuestring);
     hb_shape s = {.ndim = cJSON_GetArraySize(shape)};
     if (s.ndim > HB_MAX_DIMS)
-        return hb_fail(HB_ERR_FORMAT, "%s: tensor \"%s\" has %d dims (at most %d)", path, name,
-                       s.ndim, HB_MAX_DIMS);
+        return hb_frame_fail(HB_ERR_FORMAT, "%s: tensor \"%s\" has %d dims (at most %d)", path,
+                             name, s.ndim, HB_MAX_DIMS);
     int64_t numel = 1, bytes, begin, end;
     for (int i = 0; i < s.ndim; i++)
         if (!json_uint(cJSON_GetArrayItem(shape, i), &s.dim[i]) ||
             !hb_mul_ok(numel, s.dim[i], &numel))
-            return hb_fail(HB_ERR_FORMAT, "%s: tensor \"%s\": shape entry %d is not a valid "
-                           "size, or the shape is too large", path, name, i);
+            return hb_frame_fail(HB_ERR_FORMAT, "%s: tensor \"%s\": shape entry %d is not a valid "
+                                 "size, or the shape is too large", path, name, i);
     if (!hb_mul_ok(numel, esize, &bytes) || !json_uint(cJSON_GetArrayItem(offs, 0), &begin) ||
         !json_uint(cJSON_GetArrayItem(offs, 1), &end) || begin > end)
-        return hb_fail(HB_ERR_FORMAT, "%s: tensor \"%s\": bad data_offsets", path, name);
+        return hb_frame_fail(HB_ERR_FORMAT, "%s: tensor \"%s\": bad data_offsets", path, name);
     if ((uint64_t)end > data_size)
-        return hb_fail(HB_ERR_FORMAT, "%s: tensor \"%s\": data_offsets [%lld, %lld] run past "
-                       "the data (%llu bytes): the file is truncated or the header lies", path,
-                       name, (long long)begin, (long long)end, (unsigned long long)data_size);
+        return hb_frame_fail(HB_ERR_FORMAT, "%s: tensor \"%s\": data_offsets [%lld, %lld] run past "
+                             "the data (%llu bytes): the file is truncated or the header lies",
+                             path, name, (long long)begin, (long long)end,
+                             (unsigned long long)data_size);
     if (end - begin != bytes) {
         char sb[96];
-        return hb_fail(HB_ERR_FORMAT, "%s: tensor \"%s\": shape %s of %s needs %lld bytes, "
-                       "data_offsets give %lld", path, name, hb_shape_fmt(&s, sb, sizeof sb),
-                       dtype->valuestring, (long long)bytes, (long long)(end - begin));
+        return hb_frame_fail(HB_ERR_FORMAT, "%s: tensor \"%s\": shape %s of %s needs %lld bytes, "
+                             "data_offsets give %lld", path, name, hb_shape_fmt(&s, sb, sizeof sb),
+                             dtype->valuestring, (long long)bytes, (long long)(end - begin));
     }
     hb_tensor *t = hb_tensor_alloc(&s);
     if (!t)
@@ -196,12 +198,12 @@ static hb_status parse_safetensors(const char *path, const unsigned char *buf, s
                                    hb_state_dict *out)
 {
     if (size < 8)
-        return hb_fail(HB_ERR_FORMAT, "%s: truncated: %zu bytes, but a safetensors file "
-                       "starts with an 8-byte header length", path, size);
+        return hb_frame_fail(HB_ERR_FORMAT, "%s: truncated: %zu bytes, but a safetensors file "
+                             "starts with an 8-byte header length", path, size);
     uint64_t hlen = le64(buf);
     if (hlen > size - 8)
-        return hb_fail(HB_ERR_FORMAT, "%s: header length %llu runs past the end of the file "
-                       "(%zu bytes)", path, (unsigned long long)hlen, size);
+        return hb_frame_fail(HB_ERR_FORMAT, "%s: header length %llu runs past the end of the file "
+                             "(%zu bytes)", path, (unsigned long long)hlen, size);
     const char *text = (const char *)buf + 8, *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(text, (size_t)hlen, &end, false);
     bool only_padding = root != NULL;
@@ -209,8 +211,8 @@ static hb_status parse_safetensors(const char *path, const unsigned char *buf, s
         only_padding = *p == ' '; /* the format pads the header with spaces, nothing else */
     if (!cJSON_IsObject(root) || !only_padding) {
         cJSON_Delete(root);
-        return hb_fail(HB_ERR_FORMAT, "%s: the header is not one JSON object (padded with "
-                       "spaces)", path);
+        return hb_frame_fail(HB_ERR_FORMAT, "%s: the header is not one JSON object (padded with "
+                             "spaces)", path);
     }
     const unsigned char *data = buf + 8 + hlen;
     uint64_t data_size = size - 8 - hlen;
@@ -224,7 +226,8 @@ static hb_status parse_safetensors(const char *path, const unsigned char *buf, s
             continue;
         for (int i = 0; i < out->count && st == HB_OK; i++)
             if (strcmp(out->items[i].name, e->string) == 0)
-                st = hb_fail(HB_ERR_FORMAT, "%s: tensor \"%s\" appears twice", path, e->string);
+                st = hb_frame_fail(HB_ERR_FORMAT, "%s: tensor \"%s\" appears twice", path,
+                                   e->string);
         hb_tensor *t = NULL;
         if (st == HB_OK)
             st = read_entry(path, e, data, data_size, &t, &ranges[nr]);
@@ -243,8 +246,9 @@ static hb_status parse_safetensors(const char *path, const unsigned char *buf, s
         int furthest = 0; /* the range reaching furthest so far */
         for (int i = 1; i < nr && st == HB_OK; i++) {
             if (ranges[i].begin < ranges[furthest].end && ranges[i].begin < ranges[i].end)
-                st = hb_fail(HB_ERR_FORMAT, "%s: tensors \"%s\" and \"%s\" overlap in the data",
-                             path, ranges[furthest].name, ranges[i].name);
+                st = hb_frame_fail(HB_ERR_FORMAT,
+                                   "%s: tensors \"%s\" and \"%s\" overlap in the data", path,
+                                   ranges[furthest].name, ranges[i].name);
             if (ranges[i].end > ranges[furthest].end)
                 furthest = i;
         }
@@ -267,7 +271,7 @@ hb_status hb_safetensors_parse(const char *name, const unsigned char *buf, size_
 hb_status hb_safetensors_load(const char *path, hb_state_dict *out)
 {
     if (!path || !out)
-        return hb_fail(HB_ERR_ARG, "hb_safetensors_load: path or out is NULL");
+        return hb_frame_fail(HB_ERR_ARG, "hb_safetensors_load: path or out is NULL");
     *out = (hb_state_dict){0};
     unsigned char *buf;
     size_t size;
@@ -285,15 +289,15 @@ hb_status hb_safetensors_save(const char *path, int count, const char *const *na
                               hb_tensor *const *tensors)
 {
     if (!path || count < 0 || (count && (!names || !tensors)))
-        return hb_fail(HB_ERR_ARG, "hb_safetensors_save: bad arguments");
+        return hb_frame_fail(HB_ERR_ARG, "hb_safetensors_save: bad arguments");
     cJSON *root = cJSON_CreateObject(); /* cJSON's own allocator: its hooks are the app's */
     hb_status st = root ? HB_OK : HB_ERR_NOMEM;
     int64_t offset = 0;
     for (int i = 0; i < count && st == HB_OK; i++) {
         const hb_tensor *t = tensors[i];
         if (!t || !names[i] || cJSON_GetObjectItemCaseSensitive(root, names[i])) {
-            st = hb_fail(HB_ERR_ARG, "%s: tensor %d (\"%s\") is NULL or its name repeats", path,
-                         i, names[i] ? names[i] : "");
+            st = hb_frame_fail(HB_ERR_ARG, "%s: tensor %d (\"%s\") is NULL or its name repeats",
+                               path, i, names[i] ? names[i] : "");
             break;
         }
         cJSON *e = cJSON_AddObjectToObject(root, names[i]);
@@ -312,7 +316,7 @@ hb_status hb_safetensors_save(const char *path, int count, const char *const *na
     char *json = st == HB_OK ? cJSON_PrintUnformatted(root) : NULL;
     cJSON_Delete(root);
     if (st != HB_OK || !json)
-        return st != HB_OK ? st : hb_fail(HB_ERR_NOMEM, "%s: out of memory", path);
+        return st != HB_OK ? st : hb_frame_fail(HB_ERR_NOMEM, "%s: out of memory", path);
     /* The data starts 8-byte aligned: pad the header with spaces, as the format allows. */
     size_t jlen = strlen(json), hlen = (jlen + 7) & ~(size_t)7;
     char *header = hb_malloc(8 + hlen);
@@ -403,23 +407,24 @@ static hb_status check_load(const char *path, const slots *s, const hb_state_dic
         const hb_named_tensor *e = find_named(file, s->items[i].name);
         char have[96], need[96];
         if (!e)
-            return hb_fail(HB_ERR_NAME, "%s: missing parameter \"%s\" (the model needs %s)",
-                           path, s->items[i].name,
-                           hb_param_shape_fmt(s->items[i].p, need, sizeof need));
+            return hb_frame_fail(HB_ERR_NAME, "%s: missing parameter \"%s\" (the model needs %s)",
+                                 path, s->items[i].name,
+                                 hb_param_shape_fmt(s->items[i].p, need, sizeof need));
         if (!shape_fits(s->items[i].p, e->value))
-            return hb_fail(HB_ERR_SHAPE, "%s: parameter \"%s\" is %s in the file, the model "
-                           "needs %s", path, e->name,
-                           hb_shape_fmt(&e->value->shape, have, sizeof have),
-                           hb_param_shape_fmt(s->items[i].p, need, sizeof need));
+            return hb_frame_fail(HB_ERR_SHAPE, "%s: parameter \"%s\" is %s in the file, the model "
+                                 "needs %s", path, e->name,
+                                 hb_shape_fmt(&e->value->shape, have, sizeof have),
+                                 hb_param_shape_fmt(s->items[i].p, need, sizeof need));
         /* A shared block is listed under each of its names: all must agree on its shapes. */
         for (int j = 0; j < i; j++) {
             const hb_named_tensor *first = find_named(file, s->items[j].name);
             if (s->items[j].p == s->items[i].p &&
                 !hb_shape_equal(&first->value->shape, &e->value->shape))
-                return hb_fail(HB_ERR_SHAPE, "%s: \"%s\" %s and \"%s\" %s name the same shared "
-                               "parameter but differ in shape", path, first->name,
-                               hb_shape_fmt(&first->value->shape, have, sizeof have), e->name,
-                               hb_shape_fmt(&e->value->shape, need, sizeof need));
+                return hb_frame_fail(HB_ERR_SHAPE,
+                                     "%s: \"%s\" %s and \"%s\" %s name the same shared "
+                                     "parameter but differ in shape", path, first->name,
+                                     hb_shape_fmt(&first->value->shape, have, sizeof have), e->name,
+                                     hb_shape_fmt(&e->value->shape, need, sizeof need));
         }
     }
     for (int i = 0; i < file->count; i++) {
@@ -427,9 +432,9 @@ static hb_status check_load(const char *path, const slots *s, const hb_state_dic
         for (int j = 0; j < s->count && !known; j++)
             known = strcmp(s->items[j].name, file->items[i].name) == 0;
         if (!known)
-            return hb_fail(HB_ERR_NAME, "%s: unknown parameter \"%s\" (the model has %d, the "
-                           "first \"%s\")", path, file->items[i].name, s->count,
-                           s->count ? s->items[0].name : "none");
+            return hb_frame_fail(HB_ERR_NAME, "%s: unknown parameter \"%s\" (the model has %d, the "
+                                 "first \"%s\")", path, file->items[i].name, s->count,
+                                 s->count ? s->items[0].name : "none");
     }
     return HB_OK;
 }
@@ -437,7 +442,7 @@ static hb_status check_load(const char *path, const slots *s, const hb_state_dic
 hb_status hb_block_load(hb_block *b, const char *path)
 {
     if (!b || !path)
-        return hb_fail(HB_ERR_ARG, "hb_block_load: block or path is NULL");
+        return hb_frame_fail(HB_ERR_ARG, "hb_block_load: block or path is NULL");
     hb_state_dict file;
     hb_status st = hb_safetensors_load(path, &file);
     if (st != HB_OK)
@@ -459,7 +464,7 @@ hb_status hb_block_load(hb_block *b, const char *path)
 hb_status hb_block_save(hb_block *b, const char *path)
 {
     if (!b || !path)
-        return hb_fail(HB_ERR_ARG, "hb_block_save: block or path is NULL");
+        return hb_frame_fail(HB_ERR_ARG, "hb_block_save: block or path is NULL");
     slots s = {0};
     hb_status st = hb_block_walk(b, gather, &s);
     hb_tensor **values = st == HB_OK ? hb_calloc((size_t)s.count + 1, sizeof *values) : NULL;
@@ -468,9 +473,9 @@ hb_status hb_block_save(hb_block *b, const char *path)
     for (int i = 0; i < s.count && st == HB_OK; i++) {
         char sb[96];
         if (!(values[i] = s.items[i].p->value))
-            st = hb_fail(HB_ERR_STATE, "%s: parameter \"%s\" is still deferred (shape %s): "
-                         "call the block once before saving", path, s.items[i].name,
-                         hb_param_shape_fmt(s.items[i].p, sb, sizeof sb));
+            st = hb_frame_fail(HB_ERR_STATE, "%s: parameter \"%s\" is still deferred (shape %s): "
+                               "call the block once before saving", path, s.items[i].name,
+                               hb_param_shape_fmt(s.items[i].p, sb, sizeof sb));
     }
     if (st == HB_OK)
         st = hb_safetensors_save(path, s.count, (const char *const *)s.names, values);
@@ -582,41 +587,43 @@ static bool parse_npy_header(const char *p, const char *end, npy_header *h)
 static hb_tensor *parse_npy(const char *path, const unsigned char *buf, size_t size)
 {
     if (size < 10 || memcmp(buf, "\x93NUMPY", 6) != 0)
-        return hb_fail(HB_ERR_FORMAT, "%s: not a .npy file (no \\x93NUMPY magic)", path), NULL;
+        return hb_frame_fail(HB_ERR_FORMAT, "%s: not a .npy file (no \\x93NUMPY magic)",
+                             path), NULL;
     int major = buf[6];
     size_t start = major == 1 ? 10 : 12;
     if (major < 1 || major > 3 || size < start)
-        return hb_fail(HB_ERR_FORMAT, "%s: unknown .npy version %d.%d or truncated", path,
-                       major, buf[7]), NULL;
+        return hb_frame_fail(HB_ERR_FORMAT, "%s: unknown .npy version %d.%d or truncated", path,
+                             major, buf[7]), NULL;
     uint64_t hlen = major == 1 ? (uint64_t)(buf[8] | buf[9] << 8)
                                : (uint64_t)buf[8] | (uint64_t)buf[9] << 8 |
                                      (uint64_t)buf[10] << 16 | (uint64_t)buf[11] << 24;
     if (hlen > size - start)
-        return hb_fail(HB_ERR_FORMAT, "%s: header length %llu runs past the end of the file "
-                       "(%zu bytes)", path, (unsigned long long)hlen, size), NULL;
+        return hb_frame_fail(HB_ERR_FORMAT, "%s: header length %llu runs past the end of the file "
+                             "(%zu bytes)", path, (unsigned long long)hlen, size), NULL;
     npy_header h = {0};
     const char *text = (const char *)buf + start;
     if (!parse_npy_header(text, text + hlen, &h))
-        return hb_fail(HB_ERR_FORMAT, "%s: cannot read the header dict (descr, fortran_order, "
-                       "shape)", path), NULL;
+        return hb_frame_fail(HB_ERR_FORMAT,
+                             "%s: cannot read the header dict (descr, fortran_order, " "shape)",
+                             path), NULL;
     int esize = strcmp(h.descr, "<f4") == 0 ? 4 : strcmp(h.descr, "<f8") == 0 ? 8 : 0;
     if (!esize)
-        return hb_fail(HB_ERR_UNSUPPORTED, "%s: dtype '%s' is not supported; hybrid reads "
-                       "float32 ('<f4') and float64 ('<f8')", path, h.descr), NULL;
+        return hb_frame_fail(HB_ERR_UNSUPPORTED, "%s: dtype '%s' is not supported; hybrid reads "
+                             "float32 ('<f4') and float64 ('<f8')", path, h.descr), NULL;
     if (h.fortran && h.shape.ndim > 1)
-        return hb_fail(HB_ERR_UNSUPPORTED, "%s: Fortran-ordered arrays are not supported; "
-                       "save with numpy.ascontiguousarray", path), NULL;
+        return hb_frame_fail(HB_ERR_UNSUPPORTED, "%s: Fortran-ordered arrays are not supported; "
+                             "save with numpy.ascontiguousarray", path), NULL;
     int64_t numel = 1, bytes;
     for (int i = 0; i < h.shape.ndim; i++)
         if (!hb_mul_ok(numel, h.shape.dim[i], &numel))
-            return hb_fail(HB_ERR_FORMAT, "%s: the shape is too large", path), NULL;
+            return hb_frame_fail(HB_ERR_FORMAT, "%s: the shape is too large", path), NULL;
     uint64_t avail = size - start - hlen;
     char sb[96];
     if (!hb_mul_ok(numel, esize, &bytes) || (uint64_t)bytes != avail)
-        return hb_fail(HB_ERR_FORMAT, "%s: shape %s of %s needs %lld bytes of data, the file "
-                       "has %llu (truncated or lying header)", path,
-                       hb_shape_fmt(&h.shape, sb, sizeof sb), h.descr, (long long)bytes,
-                       (unsigned long long)avail), NULL;
+        return hb_frame_fail(HB_ERR_FORMAT, "%s: shape %s of %s needs %lld bytes of data, the file "
+                             "has %llu (truncated or lying header)", path,
+                             hb_shape_fmt(&h.shape, sb, sizeof sb), h.descr, (long long)bytes,
+                             (unsigned long long)avail), NULL;
     hb_tensor *t = hb_tensor_alloc(&h.shape);
     if (!t)
         return NULL;
@@ -636,7 +643,7 @@ hb_tensor *hb_npy_parse(const char *name, const unsigned char *buf, size_t size)
 hb_tensor *hb_npy_load(const char *path)
 {
     if (!path)
-        return hb_fail(HB_ERR_ARG, "hb_npy_load: path is NULL"), NULL;
+        return hb_frame_fail(HB_ERR_ARG, "hb_npy_load: path is NULL"), NULL;
     unsigned char *buf;
     size_t size;
     if (read_file(path, &buf, &size) != HB_OK)
@@ -649,7 +656,7 @@ hb_tensor *hb_npy_load(const char *path)
 hb_status hb_npy_save(const hb_tensor *t, const char *path)
 {
     if (!t || !path)
-        return hb_fail(HB_ERR_ARG, "hb_npy_save: tensor or path is NULL");
+        return hb_frame_fail(HB_ERR_ARG, "hb_npy_save: tensor or path is NULL");
     char dict[256], shape[160] = "";
     size_t used = 0;
     for (int i = 0; i < t->shape.ndim; i++)

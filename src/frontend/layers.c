@@ -29,8 +29,8 @@ static hb_tensor *dense_forward(hb_block *self, hb_tensor *x)
     dense_state *s = hb_block_state(self);
     if (hb_tensor_ndim(x) < 1) {
         char sb[96];
-        return hb_fail(HB_ERR_SHAPE, "%s: input %s needs at least 1 dim", hb_block_type(self),
-                       hb_shape_str(0, NULL, sb, sizeof sb)), NULL;
+        return hb_frame_fail(HB_ERR_SHAPE, "%s: input %s needs at least 1 dim", hb_block_type(self),
+                             hb_shape_str(0, NULL, sb, sizeof sb)), NULL;
     }
     int64_t in = hb_tensor_dim(x, -1);
     /* Deferred until now: the first input's width is the in-size. */
@@ -46,10 +46,10 @@ static hb_tensor *dense_forward(hb_block *self, hb_tensor *x)
 hb_block *hb_dense_new(int64_t in, int64_t out, hb_activation act, bool bias)
 {
     if ((unsigned)act > HB_ACT_TANH)
-        return hb_fail(HB_ERR_ARG, "Dense: unknown activation %d", (int)act), NULL;
+        return hb_frame_fail(HB_ERR_ARG, "Dense: unknown activation %d", (int)act), NULL;
     if (in < 0 || out <= 0)
-        return hb_fail(HB_ERR_ARG, "Linear(%lld, %lld): sizes must be positive (in may be 0 "
-                       "to infer it)", (long long)in, (long long)out), NULL;
+        return hb_frame_fail(HB_ERR_ARG, "Linear(%lld, %lld): sizes must be positive (in may be 0 "
+                             "to infer it)", (long long)in, (long long)out), NULL;
     hb_block *b = hb_block_new_with(act == HB_ACT_NONE ? "Linear" : "Dense", dense_forward,
                                     &(dense_state){in, out, act, bias}, sizeof(dense_state));
     if (!b)
@@ -116,7 +116,7 @@ hb_block *hb_sequential_from(int n, hb_block *const *blocks)
         hb_block_release(blocks[j]); /* the list is ours to consume even after a failure */
     hb_block_release(seq);
     if (hb_last_status() == HB_OK)
-        hb_fail(HB_ERR_ARG, "hb_sequential_from: bad block list");
+        hb_frame_fail(HB_ERR_ARG, "hb_sequential_from: bad block list");
     return NULL;
 }
 
@@ -128,7 +128,7 @@ static hb_tensor *parallel_forward(hb_block *self, hb_tensor *x)
 {
     int n = hb_block_num_children(self);
     if (n == 0)
-        return hb_fail(HB_ERR_STATE, "Parallel has no children"), NULL;
+        return hb_frame_fail(HB_ERR_STATE, "Parallel has no children"), NULL;
     hb_tensor **outs = hb_malloc(sizeof *outs * (size_t)n);
     if (!outs)
         return NULL;
@@ -152,7 +152,7 @@ hb_block *hb_parallel_new(int axis)
 hb_block *hb_block_factory(int n, hb_block *(*make)(void *arg), void *arg)
 {
     if (n < 0 || !make)
-        return hb_fail(HB_ERR_ARG, "hb_block_factory: needs n >= 0 and a constructor"), NULL;
+        return hb_frame_fail(HB_ERR_ARG, "hb_block_factory: needs n >= 0 and a constructor"), NULL;
     hb_block *seq = hb_sequential_new();
     for (int i = 0; seq && i < n; i++)
         if (hb_sequential_add(seq, make(arg)) != HB_OK) {

@@ -191,8 +191,8 @@ static bool node(writer *w, const char *op, const char *path, int nin, char *con
 
 static hb_status refuse(const hb_node *n, const char *why)
 {
-    return hb_fail(HB_ERR_UNSUPPORTED, "onnx export: %s at %s: %s", hb_op_table[n->op].name,
-                   n->path && *n->path ? n->path : "the graph", why);
+    return hb_frame_fail(HB_ERR_UNSUPPORTED, "onnx export: %s at %s: %s", hb_op_table[n->op].name,
+                         n->path && *n->path ? n->path : "the graph", why);
 }
 
 /* x compared with s: the ONNX comparison (bool), as floats 1 / 0. */
@@ -424,7 +424,7 @@ static hb_status export_node(writer *w, const hb_node *n)
     case HB_OP_FUSED_CONV:
         return refuse(n, "no ONNX form (gradient and fused ops are not exported)");
     case HB_OP_COUNT: /* the count of ops, never a node's */
-        return hb_fail(HB_ERR_STATE, "onnx export: a node of op %d", (int)n->op);
+        return hb_frame_fail(HB_ERR_STATE, "onnx export: a node of op %d", (int)n->op);
     }
     return ok && !w->failed ? HB_OK : HB_ERR_NOMEM;
 }
@@ -498,8 +498,8 @@ hb_status hb_graph_write_onnx(const hb_graph *g, const char *path)
         if (!read || v->kind == HB_VAL_NODE || v->kind == HB_VAL_INPUT)
             continue;
         if (!v->data && hb_shape_numel(&v->shape))
-            st = hb_fail(HB_ERR_STATE, "onnx export: \"%s\" has no values (a graph read from "
-                         "text cannot be exported)", v->name ? v->name : "");
+            st = hb_frame_fail(HB_ERR_STATE, "onnx export: \"%s\" has no values (a graph read from "
+                               "text cannot be exported)", v->name ? v->name : "");
         else if (!add_init(&w, tensor_proto(&w, w.names[i], ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT,
                                             v->shape.ndim, v->shape.dim, v->data,
                                             sizeof(float) * (size_t)hb_shape_numel(&v->shape))))
@@ -514,8 +514,8 @@ hb_status hb_graph_write_onnx(const hb_graph *g, const char *path)
     Onnx__ValueInfoProto *ins[1], *outs[1];
     Onnx__OperatorSetIdProto *opsets[1] = {&opset};
     if (st == HB_OK && (g->input < 0 || g->output < 0))
-        st = hb_fail(HB_ERR_STATE, "onnx export: the graph has no %s",
-                     g->input < 0 ? "input" : "output");
+        st = hb_frame_fail(HB_ERR_STATE, "onnx export: the graph has no %s",
+                           g->input < 0 ? "input" : "output");
     if (st == HB_OK) {
         ins[0] = value_info(&w, w.names[g->input], &g->values[g->input].shape);
         outs[0] = value_info(&w, w.names[g->output], &g->values[g->output].shape);
@@ -551,18 +551,18 @@ hb_status hb_graph_write_onnx(const hb_graph *g, const char *path)
     if (st == HB_OK) {
         FILE *f = fopen(path, "wb");
         if (!f)
-            st = hb_fail(HB_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+            st = hb_frame_fail(HB_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
         else {
             bool ok = fwrite(buf, 1, len, f) == len;
             ok = fclose(f) == 0 && ok;
             if (!ok) {
-                st = hb_fail(HB_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+                st = hb_frame_fail(HB_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
                 remove(path); /* no partial file */
             }
         }
     }
     if (st == HB_ERR_NOMEM && hb_last_status() != HB_ERR_NOMEM)
-        hb_fail(HB_ERR_NOMEM, "onnx export: out of memory");
+        hb_frame_fail(HB_ERR_NOMEM, "onnx export: out of memory");
     hb_free(buf);
     for (int i = 0; i < w.nowned; i++)
         hb_free(w.owned[i]);
@@ -573,7 +573,7 @@ hb_status hb_graph_write_onnx(const hb_graph *g, const char *path)
 hb_status hb_onnx_export(hb_block *b, hb_tensor *x, const char *path)
 {
     if (!b || !x || !path)
-        return hb_fail(HB_ERR_ARG, "hb_onnx_export: block, input or path is NULL");
+        return hb_frame_fail(HB_ERR_ARG, "hb_onnx_export: block, input or path is NULL");
     hb_graph *g = hb_block_trace(b, x);
     if (!g)
         return hb_last_status();

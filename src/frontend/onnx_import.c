@@ -42,7 +42,7 @@ hb_status onnx_node_fail(const onnx_model *m, const Onnx__NodeProto *p, hb_statu
     va_start(ap, fmt);
     vsnprintf(what, sizeof what, fmt, ap);
     va_end(ap);
-    return hb_fail(st, "%s: %s: %s", m->path, node_label(m, p, label, sizeof label), what);
+    return hb_frame_fail(st, "%s: %s: %s", m->path, node_label(m, p, label, sizeof label), what);
 }
 
 /* ---- attributes ---------------------------------------------------------------------------- */
@@ -104,11 +104,11 @@ hb_tensor *onnx_float_tensor(const onnx_model *m, const Onnx__TensorProto *t, co
 {
     hb_shape s;
     if (!dims_of(t, &s))
-        return hb_fail(HB_ERR_FORMAT, "%s: %s \"%s\": bad or too many dims", m->path, what,
+        return hb_frame_fail(HB_ERR_FORMAT, "%s: %s \"%s\": bad or too many dims", m->path, what,
                        t->name ? t->name : ""), NULL;
     int64_t n = hb_shape_numel(&s);
     if (t->has_data_location && t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL)
-        return hb_fail(HB_ERR_UNSUPPORTED, "%s: %s \"%s\" keeps its data in an external file",
+        return hb_frame_fail(HB_ERR_UNSUPPORTED, "%s: %s \"%s\" keeps its data in an external file",
                        m->path, what, t->name ? t->name : ""), NULL;
     const float *src = NULL;
     if (t->has_raw_data && t->raw_data.len == (size_t)n * 4)
@@ -116,7 +116,7 @@ hb_tensor *onnx_float_tensor(const onnx_model *m, const Onnx__TensorProto *t, co
     else if (!t->has_raw_data && t->n_float_data == (size_t)n)
         src = t->float_data;
     else
-        return hb_fail(HB_ERR_FORMAT, "%s: %s \"%s\": %lld values declared, %zu bytes or %zu "
+        return hb_frame_fail(HB_ERR_FORMAT, "%s: %s \"%s\": %lld values declared, %zu bytes or %zu "
                        "floats stored", m->path, what, t->name ? t->name : "", (long long)n,
                        t->has_raw_data ? t->raw_data.len : 0, t->n_float_data), NULL;
     hb_tensor *r = hb_tensor_alloc(&s);
@@ -129,7 +129,7 @@ hb_tensor *onnx_float_tensor(const onnx_model *m, const Onnx__TensorProto *t, co
 bool onnx_int_values(const onnx_model *m, const Onnx__TensorProto *t, onnx_ints *out)
 {
     if (!dims_of(t, &out->shape))
-        return hb_fail(HB_ERR_FORMAT, "%s: tensor \"%s\": bad or too many dims", m->path,
+        return hb_frame_fail(HB_ERR_FORMAT, "%s: tensor \"%s\": bad or too many dims", m->path,
                        t->name ? t->name : ""), false;
     int64_t n = hb_shape_numel(&out->shape);
     bool i64 = t->data_type == ONNX__TENSOR_PROTO__DATA_TYPE__INT64;
@@ -137,7 +137,7 @@ bool onnx_int_values(const onnx_model *m, const Onnx__TensorProto *t, onnx_ints 
     size_t stored = t->has_raw_data ? t->raw_data.len / width : i64 ? t->n_int64_data
                                                                         : t->n_int32_data;
     if (stored != (size_t)n || (t->has_raw_data && t->raw_data.len % width))
-        return hb_fail(HB_ERR_FORMAT, "%s: tensor \"%s\": %lld values declared, %zu stored",
+        return hb_frame_fail(HB_ERR_FORMAT, "%s: tensor \"%s\": %lld values declared, %zu stored",
                        m->path, t->name ? t->name : "", (long long)n, stored), false;
     out->n = n;
     out->v = hb_malloc(sizeof(int64_t) * (size_t)n + 1);
@@ -245,7 +245,7 @@ int onnx_declared_rank(const onnx_model *m, int s)
 static hb_tensor *holder_forward(hb_block *self, hb_tensor *x)
 {
     (void)x;
-    return hb_fail(HB_ERR_STATE, "%s: holds an ONNX model's parameters; call the model",
+    return hb_frame_fail(HB_ERR_STATE, "%s: holds an ONNX model's parameters; call the model",
                    hb_block_type(self)), NULL;
 }
 
@@ -299,7 +299,7 @@ hb_status onnx_add_value(hb_block *root, onnx_model *m, int s, const char *name,
     hb_block *h = holder_of(root, name, leaf, sizeof leaf, &nomem);
     if (nomem) {
         hb_tensor_release(value);
-        return hb_fail(HB_ERR_NOMEM, "%s: out of memory", m->path);
+        return hb_frame_fail(HB_ERR_NOMEM, "%s: out of memory", m->path);
     }
     if (h && !hb_block_find_param(h, leaf)) {
         st = trainable ? hb_block_add_param(h, leaf, value->shape.ndim, value->shape.dim,
@@ -324,7 +324,7 @@ hb_status onnx_add_value(hb_block *root, onnx_model *m, int s, const char *name,
     }
     hb_tensor_release(value);
     if (st != HB_OK)
-        return hb_fail(st, "%s: initializer \"%s\": %s", m->path, name, hb_last_error());
+        return hb_frame_fail(st, "%s: initializer \"%s\": %s", m->path, name, hb_last_error());
     m->slots[s].kind = ONNX_SLOT_TENSOR;
     m->slots[s].t = hb_tensor_retain(hb_block_param(h, leaf));
     return HB_OK;
@@ -349,9 +349,9 @@ static hb_status load_initializers(hb_block *root, onnx_model *m)
     for (size_t i = 0; i < g->n_initializer; i++) {
         const Onnx__TensorProto *t = g->initializer[i];
         if (!t->name || !*t->name)
-            return hb_fail(HB_ERR_FORMAT, "%s: initializer %zu has no name", m->path, i);
+            return hb_frame_fail(HB_ERR_FORMAT, "%s: initializer %zu has no name", m->path, i);
         if (slot_find(m, t->name) >= 0)
-            return hb_fail(HB_ERR_FORMAT, "%s: initializer \"%s\" twice", m->path, t->name);
+            return hb_frame_fail(HB_ERR_FORMAT, "%s: initializer \"%s\" twice", m->path, t->name);
         int s = slot_add(m, t->name, ONNX_SLOT_UNSET);
         if (s < 0)
             return HB_ERR_NOMEM;
@@ -362,7 +362,7 @@ static hb_status load_initializers(hb_block *root, onnx_model *m)
             continue;
         }
         if (t->data_type != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT)
-            return hb_fail(HB_ERR_UNSUPPORTED, "%s: initializer \"%s\" has data type %d (only "
+            return hb_frame_fail(HB_ERR_UNSUPPORTED, "%s: initializer \"%s\" has data type %d (only "
                            "float, and integers for shapes)", m->path, t->name, t->data_type);
         hb_tensor *v = onnx_float_tensor(m, t, "initializer");
         hb_status st = v ? onnx_add_value(root, m, s, t->name, v, !is_statistic(g, t->name))
@@ -384,11 +384,11 @@ static hb_status load_inputs(onnx_model *m)
             continue; /* an initializer listed as an input too (older exports) */
         const Onnx__TypeProto *tp = v->type;
         if (tp && tp->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE)
-            return hb_fail(HB_ERR_UNSUPPORTED, "%s: input \"%s\" is not a tensor (a sequence, "
+            return hb_frame_fail(HB_ERR_UNSUPPORTED, "%s: input \"%s\" is not a tensor (a sequence, "
                            "map or optional)", m->path, v->name);
         if (tp && tp->tensor_type->has_elem_type &&
             tp->tensor_type->elem_type != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT)
-            return hb_fail(HB_ERR_UNSUPPORTED, "%s: input \"%s\" has element type %d (only "
+            return hb_frame_fail(HB_ERR_UNSUPPORTED, "%s: input \"%s\" has element type %d (only "
                            "float)", m->path, v->name, tp->tensor_type->elem_type);
         int s = slot_add(m, v->name, ONNX_SLOT_INPUT);
         if (s < 0)
@@ -408,7 +408,7 @@ static hb_status load_inputs(onnx_model *m)
         }
     }
     if (m->x < 0)
-        return hb_fail(HB_ERR_UNSUPPORTED, "%s: the graph has no input besides its "
+        return hb_frame_fail(HB_ERR_UNSUPPORTED, "%s: the graph has no input besides its "
                        "initializers", m->path);
     return HB_OK;
 }
@@ -540,19 +540,19 @@ static hb_status load_output(onnx_model *m)
 {
     const Onnx__GraphProto *g = m->proto->graph;
     if (g->n_output != 1)
-        return hb_fail(HB_ERR_UNSUPPORTED, "%s: the graph has %zu outputs (hybrid's blocks "
+        return hb_frame_fail(HB_ERR_UNSUPPORTED, "%s: the graph has %zu outputs (hybrid's blocks "
                        "return one)", m->path, g->n_output);
     const char *name = g->output[0]->name ? g->output[0]->name : "";
     const Onnx__TypeProto *tp = g->output[0]->type;
     if (tp && (tp->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE ||
                (tp->tensor_type->has_elem_type &&
                 tp->tensor_type->elem_type != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT)))
-        return hb_fail(HB_ERR_UNSUPPORTED, "%s: output \"%s\" is not a float tensor", m->path,
+        return hb_frame_fail(HB_ERR_UNSUPPORTED, "%s: output \"%s\" is not a float tensor", m->path,
                        name);
     if ((m->output = slot_find(m, name)) < 0)
-        return hb_fail(HB_ERR_FORMAT, "%s: output \"%s\" is defined by no node", m->path, name);
+        return hb_frame_fail(HB_ERR_FORMAT, "%s: output \"%s\" is defined by no node", m->path, name);
     if (m->slots[m->output].kind == ONNX_SLOT_INTS || m->slots[m->output].is_int)
-        return hb_fail(HB_ERR_UNSUPPORTED, "%s: output \"%s\" holds integers (only float "
+        return hb_frame_fail(HB_ERR_UNSUPPORTED, "%s: output \"%s\" holds integers (only float "
                        "outputs)", m->path, name);
     return HB_OK;
 }
@@ -571,7 +571,7 @@ static hb_tensor *model_forward(hb_block *self, hb_tensor *x)
     c.t[m->x] = x;
     for (int s = 0; s < m->nslots; s++)
         if (m->slots[s].kind == ONNX_SLOT_INPUT && !c.t[s]) {
-            hb_fail(HB_ERR_STATE, "%s: graph input \"%s\" is not bound (hb_onnx_bind)", m->path,
+            hb_frame_fail(HB_ERR_STATE, "%s: graph input \"%s\" is not bound (hb_onnx_bind)", m->path,
                     m->slots[s].name);
             goto done;
         }
@@ -610,17 +610,17 @@ static char *slurp(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
-        return hb_fail(HB_ERR_IO, "%s: cannot open: %s", path, strerror(errno)), NULL;
+        return hb_frame_fail(HB_ERR_IO, "%s: cannot open: %s", path, strerror(errno)), NULL;
     char *buf = NULL;
     long size = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
     if (size < 0 || fseek(f, 0, SEEK_SET) != 0)
-        hb_fail(HB_ERR_IO, "%s: cannot read: not a regular file", path);
+        hb_frame_fail(HB_ERR_IO, "%s: cannot read: not a regular file", path);
     else if (size > MAX_FILE)
-        hb_fail(HB_ERR_UNSUPPORTED, "%s: %ld bytes (at most %d)", path, size, MAX_FILE);
+        hb_frame_fail(HB_ERR_UNSUPPORTED, "%s: %ld bytes (at most %d)", path, size, MAX_FILE);
     else if (!(buf = hb_malloc((size_t)size + 1)))
-        hb_fail(HB_ERR_NOMEM, "%s: out of memory reading %ld bytes", path, size);
+        hb_frame_fail(HB_ERR_NOMEM, "%s: out of memory reading %ld bytes", path, size);
     else if (fread(buf, 1, (size_t)size, f) != (size_t)size) {
-        hb_fail(HB_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
+        hb_frame_fail(HB_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
         hb_free(buf), buf = NULL;
     }
     fclose(f);
@@ -635,16 +635,16 @@ hb_block *hb_onnx_load_buffer(const void *data, size_t len, const char *name)
     hb_block *b = m ? hb_block_new("ONNX", model_forward) : NULL;
     if (!b || !(m->path = hb_strdup(name))) {
         hb_block_release(b), hb_free(m);
-        return hb_fail(HB_ERR_NOMEM, "%s: out of memory", name), NULL;
+        return hb_frame_fail(HB_ERR_NOMEM, "%s: out of memory", name), NULL;
     }
     hb_block_set_state(b, m, model_free);
     hb_status st = HB_OK;
     m->proto = onnx__model_proto__unpack(&allocator, len, data);
     if (!m->proto)
-        st = hb_fail(HB_ERR_FORMAT, "%s: not an ONNX model (%zu bytes that do not parse as a "
+        st = hb_frame_fail(HB_ERR_FORMAT, "%s: not an ONNX model (%zu bytes that do not parse as a "
                      "ModelProto: truncated, or another kind of file)", name, len);
     else if (!m->proto->graph)
-        st = hb_fail(HB_ERR_FORMAT, "%s: the model has no graph", name);
+        st = hb_frame_fail(HB_ERR_FORMAT, "%s: the model has no graph", name);
     if (st == HB_OK) {
         m->opset = -1;
         for (size_t i = 0; i < m->proto->n_opset_import; i++) {
@@ -653,7 +653,7 @@ hb_block *hb_onnx_load_buffer(const void *data, size_t len, const char *name)
                 m->opset = o->has_version ? o->version : -1;
         }
         if (m->opset < 6)
-            st = hb_fail(HB_ERR_UNSUPPORTED, "%s: opset %lld of the default domain (hybrid "
+            st = hb_frame_fail(HB_ERR_UNSUPPORTED, "%s: opset %lld of the default domain (hybrid "
                          "reads opset 6 and later)", name, (long long)m->opset);
     }
     if (st == HB_OK)
@@ -666,7 +666,7 @@ hb_block *hb_onnx_load_buffer(const void *data, size_t len, const char *name)
         st = load_output(m);
     if (st != HB_OK) {
         if (hb_last_status() == HB_OK || st == HB_ERR_NOMEM)
-            hb_fail(st, "%s: %s", name, st == HB_ERR_NOMEM ? "out of memory" : hb_last_error());
+            hb_frame_fail(st, "%s: %s", name, st == HB_ERR_NOMEM ? "out of memory" : hb_last_error());
         hb_block_release(b);
         return NULL;
     }
@@ -678,7 +678,7 @@ hb_block *hb_onnx_load_buffer(const void *data, size_t len, const char *name)
 hb_block *hb_onnx_load(const char *path)
 {
     if (!path)
-        return hb_fail(HB_ERR_ARG, "hb_onnx_load: path is NULL"), NULL;
+        return hb_frame_fail(HB_ERR_ARG, "hb_onnx_load: path is NULL"), NULL;
     size_t len;
     char *buf = slurp(path, &len);
     if (!buf)
@@ -697,10 +697,10 @@ hb_status hb_onnx_bind(hb_block *b, const char *name, hb_tensor *t)
 {
     onnx_model *m = model_of(b);
     if (!m || !name || !t)
-        return hb_fail(HB_ERR_ARG, "hb_onnx_bind: needs an ONNX block, a name and a tensor");
+        return hb_frame_fail(HB_ERR_ARG, "hb_onnx_bind: needs an ONNX block, a name and a tensor");
     int s = slot_find(m, name);
     if (s < 0 || m->slots[s].kind != ONNX_SLOT_INPUT || s == m->x)
-        return hb_fail(HB_ERR_NAME, "%s: \"%s\" is not a graph input besides the first",
+        return hb_frame_fail(HB_ERR_NAME, "%s: \"%s\" is not a graph input besides the first",
                        m->path, name);
     hb_tensor_release(m->slots[s].t);
     m->slots[s].t = hb_tensor_retain(t);
@@ -734,7 +734,7 @@ int hb_onnx_input_shape(const hb_block *b, int64_t *shape)
 hb_tensor *hb_onnx_tensor_load(const char *path)
 {
     if (!path)
-        return hb_fail(HB_ERR_ARG, "hb_onnx_tensor_load: path is NULL"), NULL;
+        return hb_frame_fail(HB_ERR_ARG, "hb_onnx_tensor_load: path is NULL"), NULL;
     size_t len;
     char *buf = slurp(path, &len);
     if (!buf)
@@ -742,10 +742,10 @@ hb_tensor *hb_onnx_tensor_load(const char *path)
     Onnx__TensorProto *t = onnx__tensor_proto__unpack(&allocator, len, (const uint8_t *)buf);
     hb_free(buf);
     if (!t)
-        return hb_fail(HB_ERR_FORMAT, "%s: not an ONNX TensorProto", path), NULL;
+        return hb_frame_fail(HB_ERR_FORMAT, "%s: not an ONNX TensorProto", path), NULL;
     hb_tensor *r = NULL;
     if (t->data_type != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT)
-        hb_fail(HB_ERR_UNSUPPORTED, "%s: data type %d (only float)", path, t->data_type);
+        hb_frame_fail(HB_ERR_UNSUPPORTED, "%s: data type %d (only float)", path, t->data_type);
     else
         r = onnx_float_tensor(&(onnx_model){.path = (char *)path}, t, "tensor");
     onnx__tensor_proto__free_unpacked(t, &allocator);

@@ -6,6 +6,8 @@
 #include <pthread.h>
 #include <string.h>
 
+const hb_tensor_hooks *hb_tensor_hook;
+
 atomic_long hb_tensors_live;
 
 enum {
@@ -86,18 +88,18 @@ hb_tensor *hb_tensor_alloc(const hb_shape *s)
 {
     char sb[96];
     if (s->ndim < 0 || s->ndim > HB_MAX_DIMS)
-        return hb_fail(HB_ERR_SHAPE, "a tensor has at most %d dims, not %d", HB_MAX_DIMS,
-                       s->ndim), NULL;
+        return hb_frame_fail(HB_ERR_SHAPE, "a tensor has at most %d dims, not %d", HB_MAX_DIMS,
+                             s->ndim), NULL;
     int64_t numel = 1, bytes;
     for (int i = 0; i < s->ndim; i++)
         if (!hb_mul_ok(numel, s->dim[i], &numel))
-            return hb_fail(HB_ERR_SHAPE, "shape %s has a negative dim or is too large",
-                           hb_shape_fmt(s, sb, sizeof sb)), NULL;
+            return hb_frame_fail(HB_ERR_SHAPE, "shape %s has a negative dim or is too large",
+                                 hb_shape_fmt(s, sb, sizeof sb)), NULL;
     /* beyond 1 TiB no machine this runs on has the memory: a shape that big is a mistake
      * (a pad or a reshape gone wrong), said as one rather than as an allocation failure */
     if (!hb_mul_ok(numel, (int64_t)sizeof(float), &bytes) || bytes > ((int64_t)1 << 40))
-        return hb_fail(HB_ERR_SHAPE, "shape %s is too large (over 1 TiB)",
-                       hb_shape_fmt(s, sb, sizeof sb)), NULL;
+        return hb_frame_fail(HB_ERR_SHAPE, "shape %s is too large (over 1 TiB)",
+                             hb_shape_fmt(s, sb, sizeof sb)), NULL;
     /* One allocation: the header, then the data. Large tensors are 64-byte aligned for full
      * cache lines; small ones come from plain malloc, whose per-thread caches are several
      * times faster than aligned allocation (kernels load unaligned, 16 bytes is enough). */
@@ -108,8 +110,8 @@ hb_tensor *hb_tensor_alloc(const hb_shape *s)
     if (!t && bytes > SMALL_TENSOR)
         t = hb_aligned_alloc(total);
     if (!t)
-        return hb_fail(HB_ERR_NOMEM, "out of memory for a tensor of shape %s",
-                       hb_shape_fmt(s, sb, sizeof sb)), NULL;
+        return hb_frame_fail(HB_ERR_NOMEM, "out of memory for a tensor of shape %s",
+                             hb_shape_fmt(s, sb, sizeof sb)), NULL;
     t->data = (float *)((char *)t + HEADER);
     atomic_init(&t->refs, 1);
     atomic_fetch_add_explicit(&hb_tensors_live, 1, memory_order_relaxed);
@@ -128,7 +130,7 @@ hb_tensor *hb_tensor_alloc_meta(const hb_shape *s)
 {
     hb_tensor *t = hb_malloc(HEADER);
     if (!t)
-        return hb_fail(HB_ERR_NOMEM, "out of memory for a tensor header"), NULL;
+        return hb_frame_fail(HB_ERR_NOMEM, "out of memory for a tensor header"), NULL;
     *t = (hb_tensor){.dtype = HB_F32, .shape = *s, .numel = hb_shape_numel(s),
                      .trace_value = -1};
     atomic_init(&t->refs, 1);
@@ -139,8 +141,8 @@ hb_tensor *hb_tensor_alloc_meta(const hb_shape *s)
 static bool shape_arg(int ndim, const int64_t *shape, hb_shape *s)
 {
     if (ndim < 0 || ndim > HB_MAX_DIMS || (ndim > 0 && !shape)) {
-        hb_fail(HB_ERR_ARG, "a tensor shape needs 0 to %d dims and a dims array (got %d)",
-                HB_MAX_DIMS, ndim);
+        hb_frame_fail(HB_ERR_ARG, "a tensor shape needs 0 to %d dims and a dims array (got %d)",
+                      HB_MAX_DIMS, ndim);
         return false;
     }
     *s = hb_shape_make(ndim, shape);
@@ -157,7 +159,8 @@ static hb_tensor *make(int ndim, const int64_t *shape)
 /* Hands a new tensor to the current call, telling the tracer where its values came from. */
 static hb_tensor *made(hb_tensor *t, hb_origin origin, const char *fn)
 {
-    hb_trace_created(t, origin, fn);
+    if (hb_tensor_hook)
+        hb_tensor_hook->created(t, origin, fn);
     return hb_frame_adopt(t);
 }
 
@@ -171,7 +174,7 @@ hb_tensor *hb_tensor_from(const float *data, int ndim, const int64_t *shape)
     hb_tensor *t = make(ndim, shape);
     if (t && t->numel && !data) {
         hb_tensor_release(t);
-        return hb_fail(HB_ERR_ARG, "hb_tensor_from: data is NULL"), NULL;
+        return hb_frame_fail(HB_ERR_ARG, "hb_tensor_from: data is NULL"), NULL;
     }
     if (t && t->numel)
         memcpy(t->data, data, sizeof(float) * (size_t)t->numel);
@@ -246,8 +249,8 @@ int64_t hb_tensor_dim(const hb_tensor *t, int axis)
     int nd = t->shape.ndim;
     if (axis < -nd || axis >= nd) {
         char sb[96];
-        hb_fail(HB_ERR_ARG, "axis %d is out of range for shape %s", axis,
-                hb_shape_fmt(&t->shape, sb, sizeof sb));
+        hb_frame_fail(HB_ERR_ARG, "axis %d is out of range for shape %s", axis,
+                      hb_shape_fmt(&t->shape, sb, sizeof sb));
         return -1;
     }
     return t->shape.dim[axis < 0 ? axis + nd : axis];
@@ -260,13 +263,15 @@ bool hb_tensor_same_shape(const hb_tensor *a, const hb_tensor *b)
 
 float *hb_tensor_data(hb_tensor *t)
 {
-    hb_trace_host_read(t, "hb_tensor_data");
+    if (hb_tensor_hook)
+        hb_tensor_hook->host_read(t, "hb_tensor_data");
     return t ? t->data : NULL;
 }
 
 const float *hb_tensor_cdata(const hb_tensor *t)
 {
-    hb_trace_host_read(t, "hb_tensor_cdata");
+    if (hb_tensor_hook)
+        hb_tensor_hook->host_read(t, "hb_tensor_cdata");
     return t ? t->data : NULL;
 }
 
@@ -274,14 +279,15 @@ float hb_item(const hb_tensor *t)
 {
     if (!t) {
         if (hb_last_status() == HB_OK)
-            hb_fail(HB_ERR_ARG, "item: the tensor is NULL");
+            hb_frame_fail(HB_ERR_ARG, "item: the tensor is NULL");
         return NAN;
     }
-    hb_trace_host_read(t, "hb_item");
+    if (hb_tensor_hook)
+        hb_tensor_hook->host_read(t, "hb_item");
     if (t->numel != 1) {
         char sb[96];
-        hb_fail(HB_ERR_SHAPE, "item: needs a tensor of one element, got shape %s",
-                hb_shape_fmt(&t->shape, sb, sizeof sb));
+        hb_frame_fail(HB_ERR_SHAPE, "item: needs a tensor of one element, got shape %s",
+                      hb_shape_fmt(&t->shape, sb, sizeof sb));
         return NAN;
     }
     return t->data[0];
@@ -291,17 +297,18 @@ bool hb_test(const hb_tensor *t)
 {
     if (!t) {
         if (hb_last_status() == HB_OK)
-            hb_fail(HB_ERR_ARG, "test: the tensor is NULL");
+            hb_frame_fail(HB_ERR_ARG, "test: the tensor is NULL");
         return false;
     }
     if (t->numel != 1) {
         char sb[96];
-        hb_fail(HB_ERR_SHAPE, "test: needs a tensor of one element, got shape %s",
-                hb_shape_fmt(&t->shape, sb, sizeof sb));
+        hb_frame_fail(HB_ERR_SHAPE, "test: needs a tensor of one element, got shape %s",
+                      hb_shape_fmt(&t->shape, sb, sizeof sb));
         return false;
     }
     bool outcome = t->data[0] != 0.0f;
-    hb_trace_guard(t, outcome);
+    if (hb_tensor_hook)
+        hb_tensor_hook->guard(t, outcome);
     return outcome;
 }
 

@@ -35,6 +35,9 @@ struct hb_trace {
 };
 
 _Thread_local hb_trace *hb_tracing;
+
+/* What tensor.c tells a trace (below), installed with the first trace. */
+static const hb_tensor_hooks tensor_hooks;
 static atomic_uint_fast64_t next_trace_id = 1;
 
 static void drop_tensor(void *t) { hb_tensor_release(t); }
@@ -141,6 +144,7 @@ static bool make_live(hb_trace *tr, int v, hb_tensor *t)
 
 hb_trace *hb_trace_begin(hb_block *root, hb_tensor *x, const char *name, bool freeze)
 {
+    hb_tensor_hook = &tensor_hooks;
     hb_trace *tr = hb_calloc(1, sizeof *tr);
     if (!tr)
         return NULL;
@@ -192,7 +196,7 @@ void hb_trace_op(hb_op op, const hb_attrs *at, int n, hb_tensor *const *in, hb_t
             ok = make_live(tr, ids[0], in[0]);
         if (ok)
             v = hb_graph_add_node(tr->g, op, at, n, ids, &out->shape,
-                                  tr->path ? tr->path : hb_block_path(path, sizeof path));
+                                  tr->path ? tr->path : hb_frame_path(path, sizeof path));
     }
     if (ids != inline_ids)
         hb_free(ids);
@@ -216,7 +220,7 @@ static void mark_host(const char *fmt, const char *a, const char *op)
     snprintf(f->reason, HB_REASON_SIZE, fmt, a, op);
 }
 
-void hb_trace_created(hb_tensor *t, hb_origin origin, const char *fn)
+static void created(hb_tensor *t, hb_origin origin, const char *fn)
 {
     hb_trace *tr = hb_tracing;
     if (!tr || !t)
@@ -230,7 +234,7 @@ void hb_trace_created(hb_tensor *t, hb_origin origin, const char *fn)
                   "hb_block_add_const)", fn, "");
 }
 
-void hb_trace_host_read(const hb_tensor *t, const char *fn)
+static void host_read(const hb_tensor *t, const char *fn)
 {
     hb_trace *tr = hb_tracing;
     if (!tr || !t)
@@ -250,7 +254,8 @@ void hb_trace_host_read(const hb_tensor *t, const char *fn)
               op);
 }
 
-void hb_trace_guard(const hb_tensor *t, bool outcome)
+/* hb_test saw outcome for t: a guard node, so the plan checks the same path is taken. */
+static void guard(const hb_tensor *t, bool outcome)
 {
     hb_trace *tr = hb_tracing;
     if (!tr || tr->failed)
@@ -259,9 +264,11 @@ void hb_trace_guard(const hb_tensor *t, bool outcome)
     hb_attrs at = {.scalar = outcome ? 1.0f : 0.0f};
     int v = value_of(tr, (hb_tensor *)t); /* a tensor the trace reads, never writes */
     if (v < 0 || hb_graph_add_node(tr->g, HB_OP_GUARD, &at, 1, &v, &t->shape,
-                                   hb_block_path(path, sizeof path)) < 0)
+                                   hb_frame_path(path, sizeof path)) < 0)
         tr->failed = true;
 }
+
+static const hb_tensor_hooks tensor_hooks = {created, host_read, guard};
 
 hb_trace_pos hb_trace_mark(void)
 {
@@ -305,7 +312,7 @@ void hb_trace_island(hb_block *b, hb_trace_pos start, hb_tensor *x, hb_tensor *y
     char path[512];
     hb_attrs at = {.shape = y->shape, .callee = b};
     int v = xv < 0 ? -1 : hb_graph_add_node(tr->g, HB_OP_ISLAND, &at, 1, &xv, &y->shape,
-                                            hb_block_path(path, sizeof path));
+                                            hb_frame_path(path, sizeof path));
     hb_node *node = v >= 0 ? &tr->g->nodes[tr->g->nnodes - 1] : NULL;
     if (!node || !(node->reason = hb_strdup(reason))) {
         tr->failed = true;
@@ -337,6 +344,7 @@ void hb_trace_resume(hb_trace *tr) { hb_tracing = tr; }
 
 hb_trace *hb_trace_attach(hb_graph *g, const char *path)
 {
+    hb_tensor_hook = &tensor_hooks;
     hb_trace *tr = hb_calloc(1, sizeof *tr);
     if (!tr)
         return NULL;

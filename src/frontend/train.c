@@ -10,13 +10,14 @@
 hb_tensor *hb_mse_loss(hb_tensor *pred, hb_tensor *target)
 {
     if (!pred || !target)
-        return hb_fail(HB_ERR_ARG, "mse_loss: %s is NULL", pred ? "the target" : "the prediction"),
+        return hb_frame_fail(HB_ERR_ARG, "mse_loss: %s is NULL",
+                             pred ? "the target" : "the prediction"),
                NULL;
     if (!hb_tensor_same_shape(pred, target)) {
         char a[96], b[96];
-        return hb_fail(HB_ERR_SHAPE, "mse_loss: prediction %s and target %s differ in shape",
-                       hb_shape_fmt(&pred->shape, a, sizeof a),
-                       hb_shape_fmt(&target->shape, b, sizeof b)),
+        return hb_frame_fail(HB_ERR_SHAPE, "mse_loss: prediction %s and target %s differ in shape",
+                             hb_shape_fmt(&pred->shape, a, sizeof a),
+                             hb_shape_fmt(&target->shape, b, sizeof b)),
                NULL;
     }
     hb_tensor *d = hb_sub(pred, target), *dd = d ? hb_mul(d, d) : NULL;
@@ -28,13 +29,14 @@ hb_tensor *hb_mse_loss(hb_tensor *pred, hb_tensor *target)
 hb_tensor *hb_one_hot(const int64_t *labels, int64_t n, int64_t classes)
 {
     if (!labels || n <= 0 || classes <= 0)
-        return hb_fail(HB_ERR_ARG, "one_hot: need labels, n > 0 and classes > 0 (got %s, %lld, "
-                       "%lld)", labels ? "labels" : "NULL", (long long)n, (long long)classes),
+        return hb_frame_fail(HB_ERR_ARG,
+                             "one_hot: need labels, n > 0 and classes > 0 (got %s, %lld, " "%lld)",
+                             labels ? "labels" : "NULL", (long long)n, (long long)classes),
                NULL;
     for (int64_t i = 0; i < n; i++)
         if (labels[i] < 0 || labels[i] >= classes)
-            return hb_fail(HB_ERR_ARG, "label %lld of row %lld is outside 0..%lld",
-                           (long long)labels[i], (long long)i, (long long)(classes - 1)),
+            return hb_frame_fail(HB_ERR_ARG, "label %lld of row %lld is outside 0..%lld",
+                                 (long long)labels[i], (long long)i, (long long)(classes - 1)),
                    NULL;
     hb_tensor *mask = hb_zeros(2, (int64_t[]){n, classes});
     float *m = mask ? hb_tensor_data(mask) : NULL;
@@ -49,15 +51,16 @@ static hb_tensor *cross_entropy(hb_tensor *logits, hb_tensor *target)
 {
     if (logits->shape.ndim != 2 || logits->shape.dim[0] == 0 || logits->shape.dim[1] == 0) {
         char a[96];
-        return hb_fail(HB_ERR_SHAPE, "cross_entropy: logits must be [N, C] with N, C > 0, got %s",
-                       hb_shape_fmt(&logits->shape, a, sizeof a)),
+        return hb_frame_fail(HB_ERR_SHAPE,
+                             "cross_entropy: logits must be [N, C] with N, C > 0, got %s",
+                             hb_shape_fmt(&logits->shape, a, sizeof a)),
                NULL;
     }
     if (!hb_tensor_same_shape(logits, target)) {
         char a[96], b[96];
-        return hb_fail(HB_ERR_SHAPE, "cross_entropy: target %s does not match the logits %s",
-                       hb_shape_fmt(&target->shape, a, sizeof a),
-                       hb_shape_fmt(&logits->shape, b, sizeof b)),
+        return hb_frame_fail(HB_ERR_SHAPE, "cross_entropy: target %s does not match the logits %s",
+                             hb_shape_fmt(&target->shape, a, sizeof a),
+                             hb_shape_fmt(&logits->shape, b, sizeof b)),
                NULL;
     }
     hb_tensor *lp = hb_log_softmax(logits, 1);
@@ -71,7 +74,7 @@ static hb_tensor *cross_entropy(hb_tensor *logits, hb_tensor *target)
 hb_tensor *hb_cross_entropy(hb_tensor *logits, const int64_t *labels)
 {
     if (!logits || !labels)
-        return hb_fail(HB_ERR_ARG, "cross_entropy: %s is NULL", logits ? "labels" : "logits"),
+        return hb_frame_fail(HB_ERR_ARG, "cross_entropy: %s is NULL", logits ? "labels" : "logits"),
                NULL;
     if (logits->shape.ndim != 2)
         return cross_entropy(logits, logits); /* fails with the message about the shape */
@@ -86,8 +89,9 @@ static hb_tensor *dot_loss(hb_tensor *y, hb_tensor *g)
 {
     if (!hb_tensor_same_shape(y, g)) {
         char a[96], b[96];
-        return hb_fail(HB_ERR_SHAPE, "dot loss: the weights %s do not match the output %s",
-                       hb_shape_fmt(&g->shape, a, sizeof a), hb_shape_fmt(&y->shape, b, sizeof b)),
+        return hb_frame_fail(HB_ERR_SHAPE, "dot loss: the weights %s do not match the output %s",
+                             hb_shape_fmt(&g->shape, a, sizeof a),
+                             hb_shape_fmt(&y->shape, b, sizeof b)),
                NULL;
     }
     hb_tensor *yg = hb_mul(y, g), *loss = yg ? hb_sum(yg) : NULL;
@@ -102,7 +106,7 @@ hb_tensor *hb_loss_of(hb_loss_kind kind, hb_tensor *y, hb_tensor *target)
     case HB_LOSS_MSE: return hb_mse_loss(y, target);
     case HB_LOSS_DOT: return dot_loss(y, target);
     }
-    return hb_fail(HB_ERR_ARG, "unknown loss kind %d", (int)kind), NULL;
+    return hb_frame_fail(HB_ERR_ARG, "unknown loss kind %d", (int)kind), NULL;
 }
 
 /* ---- optimizers ---------------------------------------------------------------------------- */
@@ -138,9 +142,9 @@ static hb_status collect(void *ctx, const char *name, hb_block *owner, hb_param 
     if (!p->trainable)
         return HB_OK;
     if (!p->value)
-        return hb_fail(HB_ERR_STATE,
-                       "optimizer: parameter %s is still deferred; run the block once first",
-                       name);
+        return hb_frame_fail(HB_ERR_STATE,
+                             "optimizer: parameter %s is still deferred; run the block once first",
+                             name);
     for (int i = 0; i < opt->n; i++)
         if (opt->slots[i].param == p->value)
             return HB_OK; /* a shared parameter is one parameter */
@@ -148,7 +152,7 @@ static hb_status collect(void *ctx, const char *name, hb_block *owner, hb_param 
         int cap = opt->cap ? 2 * opt->cap : 16;
         slot *grown = hb_realloc(opt->slots, sizeof *grown * (size_t)cap);
         if (!grown)
-            return hb_fail(HB_ERR_NOMEM, "optimizer: out of memory");
+            return hb_frame_fail(HB_ERR_NOMEM, "optimizer: out of memory");
         opt->slots = grown, opt->cap = cap;
     }
     slot *s = &opt->slots[opt->n];
@@ -159,29 +163,30 @@ static hb_status collect(void *ctx, const char *name, hb_block *owner, hb_param 
                 .t = zeros(&(hb_shape){.ndim = 1, .dim = {1}})};
     opt->n++;
     if ((momentum && !s->m) || (adam && !s->v) || !s->t)
-        return hb_fail(HB_ERR_NOMEM, "optimizer: out of memory for the state of %s", name);
+        return hb_frame_fail(HB_ERR_NOMEM, "optimizer: out of memory for the state of %s", name);
     return HB_OK;
 }
 
 hb_optimizer *hb_optimizer_new(hb_block *b, hb_optimizer_kind kind, const hb_optim_options *o)
 {
     if (!b || !o)
-        return hb_fail(HB_ERR_ARG, "optimizer: %s is NULL", b ? "the options" : "the block"), NULL;
+        return hb_frame_fail(HB_ERR_ARG, "optimizer: %s is NULL",
+                             b ? "the options" : "the block"), NULL;
     if (kind != HB_OPTIM_SGD && kind != HB_OPTIM_ADAM)
-        return hb_fail(HB_ERR_ARG, "optimizer: unknown kind %d", (int)kind), NULL;
+        return hb_frame_fail(HB_ERR_ARG, "optimizer: unknown kind %d", (int)kind), NULL;
     if (!(o->lr > 0) || o->momentum < 0 || o->weight_decay < 0)
-        return hb_fail(HB_ERR_ARG,
-                       "optimizer: need lr > 0, momentum >= 0, weight_decay >= 0 (got %g, %g, %g)",
-                       o->lr, o->momentum, o->weight_decay),
+        return hb_frame_fail(HB_ERR_ARG, "optimizer: need lr > 0, momentum >= 0, weight_decay >= 0 "
+                             "(got %g, %g, %g)", o->lr, o->momentum, o->weight_decay),
                NULL;
     if (kind == HB_OPTIM_ADAM &&
         !(o->beta1 >= 0 && o->beta1 < 1 && o->beta2 >= 0 && o->beta2 < 1 && o->eps > 0))
-        return hb_fail(HB_ERR_ARG, "adam: need 0 <= beta1, beta2 < 1 and eps > 0 (got %g, %g, %g)",
-                       o->beta1, o->beta2, o->eps),
+        return hb_frame_fail(HB_ERR_ARG,
+                             "adam: need 0 <= beta1, beta2 < 1 and eps > 0 (got %g, %g, %g)",
+                             o->beta1, o->beta2, o->eps),
                NULL;
     hb_optimizer *opt = hb_calloc(1, sizeof *opt);
     if (!opt)
-        return hb_fail(HB_ERR_NOMEM, "optimizer: out of memory"), NULL;
+        return hb_frame_fail(HB_ERR_NOMEM, "optimizer: out of memory"), NULL;
     opt->kind = kind, opt->o = *o, opt->root = hb_block_retain(b);
     if (hb_block_walk(b, collect, opt) != HB_OK) {
         hb_optimizer_free(opt);
@@ -226,7 +231,7 @@ static void adam(const hb_optim_options *o, slot *s, const float *g)
 hb_status hb_optimizer_step(hb_optimizer *opt)
 {
     if (!opt)
-        return hb_fail(HB_ERR_ARG, "optimizer_step: the optimizer is NULL");
+        return hb_frame_fail(HB_ERR_ARG, "optimizer_step: the optimizer is NULL");
     for (int i = 0; i < opt->n; i++) {
         slot *s = &opt->slots[i];
         if (!s->param->grad)
@@ -257,7 +262,7 @@ static hb_tensor *K(made *m, hb_tensor *t)
         return t;
     }
     hb_tensor_release(t); /* never with the formulas below; an op given NULL fails cleanly */
-    hb_fail(HB_ERR_STATE, "optimizer update: more tensors than it keeps track of");
+    hb_frame_fail(HB_ERR_STATE, "optimizer update: more tensors than it keeps track of");
     return NULL;
 }
 
@@ -269,8 +274,8 @@ hb_status hb_optimizer_emit(hb_optimizer *opt, hb_tensor *param, hb_tensor *grad
         if (opt->slots[i].param == param)
             s = &opt->slots[i];
     if (!s)
-        return hb_fail(HB_ERR_NAME, "parameter %s is not one of the optimizer's (made for "
-                       "another block?)", name);
+        return hb_frame_fail(HB_ERR_NAME, "parameter %s is not one of the optimizer's (made for "
+                             "another block?)", name);
     const hb_optim_options *o = &opt->o;
     bool adam = opt->kind == HB_OPTIM_ADAM;
     hb_tensor *state[3] = {s->m, s->v, s->t};
@@ -280,8 +285,8 @@ hb_status hb_optimizer_emit(hb_optimizer *opt, hb_tensor *param, hb_tensor *grad
             char label[300];
             snprintf(label, sizeof label, "%s %s", what[i], name);
             if (!hb_trace_leaf(hb_tracing, state[i], label, true))
-                return hb_fail(HB_ERR_NOMEM, "out of memory adding the optimizer state of %s",
-                               name);
+                return hb_frame_fail(HB_ERR_NOMEM, "out of memory adding the optimizer state of %s",
+                                     name);
         }
     made m = {0};
     /* d = g + weight_decay · p */

@@ -60,19 +60,19 @@ static void plan_free(step_plan *e)
 hb_trainer *hb_trainer_new(hb_block *b, hb_loss_kind loss, hb_optimizer *opt, bool compiled)
 {
     if (!b)
-        return hb_fail(HB_ERR_ARG, "trainer: the block is NULL"), NULL;
+        return hb_frame_fail(HB_ERR_ARG, "trainer: the block is NULL"), NULL;
     if ((unsigned)loss > HB_LOSS_DOT)
-        return hb_fail(HB_ERR_ARG, "trainer: unknown loss kind %d", (int)loss), NULL;
+        return hb_frame_fail(HB_ERR_ARG, "trainer: unknown loss kind %d", (int)loss), NULL;
     if (opt && hb_optimizer_block(opt) != b)
-        return hb_fail(HB_ERR_ARG, "trainer: the optimizer was made for another block (%s)",
-                       hb_optimizer_block(opt)->type),
+        return hb_frame_fail(HB_ERR_ARG, "trainer: the optimizer was made for another block (%s)",
+                             hb_optimizer_block(opt)->type),
                NULL;
     hb_trainer *t = hb_calloc(1, sizeof *t);
     if (!t)
-        return hb_fail(HB_ERR_NOMEM, "trainer: out of memory"), NULL;
+        return hb_frame_fail(HB_ERR_NOMEM, "trainer: out of memory"), NULL;
     *t = (hb_trainer){.block = hb_block_retain(b), .loss = loss, .opt = opt,
                       .compiled = compiled};
-    hb_island_hook_install();
+    hb_hybrid_hooks_install();
     return t;
 }
 
@@ -129,7 +129,7 @@ static hb_status update(void *ctx, hb_graph *g, int param, int grad)
     hb_shape shape = g->values[param].shape;
     hb_tensor *p = g->values[param].keep; /* a parameter of the trace: its tensor */
     if (!p || p->data != g->values[param].data)
-        return hb_fail(HB_ERR_STATE, "parameter %s has no tensor in this graph", name);
+        return hb_frame_fail(HB_ERR_STATE, "parameter %s has no tensor in this graph", name);
     hb_trace *tr = hb_trace_attach(g, path);
     hb_tensor *gt = tr ? hb_trace_value_tensor(tr, grad) : NULL;
     hb_status st = gt ? HB_OK : HB_ERR_NOMEM;
@@ -158,7 +158,7 @@ static hb_status update(void *ctx, hb_graph *g, int param, int grad)
     if (tr && !hb_trace_detach(tr) && st == HB_OK)
         st = HB_ERR_NOMEM;
     if (st == HB_ERR_NOMEM && hb_last_status() == HB_OK)
-        hb_fail(st, "out of memory appending the update of %s", name);
+        hb_frame_fail(st, "out of memory appending the update of %s", name);
     return st;
 }
 
@@ -198,7 +198,7 @@ static step_plan *compile_step(hb_trainer *t, hb_tensor *x, hb_tensor *target, c
     hb_saved_consts consts;
     if (!hb_consts_save(t->block, &consts)) {
         snprintf(err, err_size, "out of memory starting a trace");
-        hb_fail(HB_ERR_NOMEM, "%s", err);
+        hb_frame_fail(HB_ERR_NOMEM, "%s", err);
         return NULL;
     }
     step_plan *e = hb_calloc(1, sizeof *e);
@@ -211,7 +211,7 @@ static step_plan *compile_step(hb_trainer *t, hb_tensor *x, hb_tensor *target, c
         hb_free(e);
         hb_consts_free(&consts);
         snprintf(err, err_size, "out of memory starting a trace");
-        hb_fail(HB_ERR_NOMEM, "%s", err);
+        hb_frame_fail(HB_ERR_NOMEM, "%s", err);
         return NULL;
     }
     e->x_shape = x->shape, e->target_shape = target->shape;
@@ -227,7 +227,7 @@ static step_plan *compile_step(hb_trainer *t, hb_tensor *x, hb_tensor *target, c
         hb_status st = l ? HB_ERR_NOMEM : hb_last_status();
         snprintf(err, err_size, "%s", l ? "out of memory while tracing" : hb_last_error());
         if (l)
-            hb_fail(st, "%s", err);
+            hb_frame_fail(st, "%s", err);
         plan_free(e);
         return NULL;
     }
@@ -241,7 +241,7 @@ static step_plan *compile_step(hb_trainer *t, hb_tensor *x, hb_tensor *target, c
         st = hb_compile(e->graph, &opts, &e->stats, &e->plan, err, err_size);
     if (st != HB_OK || dump) {
         if (st != HB_OK)
-            hb_fail(st, "%s", err);
+            hb_frame_fail(st, "%s", err);
         plan_free(e);
         return NULL;
     }
@@ -266,14 +266,15 @@ static hb_status run_plan(hb_trainer *t, step_plan *e, hb_tensor *x, hb_tensor *
     }
     if (st != HB_OK)
         return hb_last_status() != HB_OK ? hb_last_status()
-                                         : hb_fail(st, "out of memory running a training step");
+                                         : hb_frame_fail(st,
+                                                         "out of memory running a training step");
     e->runs++;
     t->plan_steps++;
     for (int i = 0; i < e->ngrads; i++) { /* gradients add up, as hb_backward's do */
         hb_tensor *p = e->grads[i].param, *buf = e->grads[i].buf;
         if (!p->grad) {
             if (!(p->grad = hb_tensor_alloc(&p->shape)))
-                return hb_fail(HB_ERR_NOMEM, "out of memory for a gradient");
+                return hb_frame_fail(HB_ERR_NOMEM, "out of memory for a gradient");
             memcpy(p->grad->data, buf->data, sizeof(float) * (size_t)p->numel);
         } else {
             for (int64_t k = 0; k < p->numel; k++)
@@ -360,10 +361,11 @@ static hb_status step(hb_trainer *t, hb_tensor *x, hb_tensor *target, float *los
 hb_status hb_train_step(hb_trainer *t, hb_tensor *x, hb_tensor *target, float *loss)
 {
     if (!t || !x || !target || !loss)
-        return hb_fail(HB_ERR_ARG, "train_step: %s is NULL",
-                       !t ? "the trainer" : !x ? "the input" : !target ? "the target" : "loss");
+        return hb_frame_fail(HB_ERR_ARG, "train_step: %s is NULL",
+                             !t ? "the trainer" : !x ? "the input" : !target ? "the target"
+                                                                             : "loss");
     if (hb_frame_depth() > 0)
-        return hb_fail(HB_ERR_STATE, "train_step: call it outside any block's forward");
+        return hb_frame_fail(HB_ERR_STATE, "train_step: call it outside any block's forward");
     hb_clear_error();
     unsigned saved = flush_denormals();
     hb_status st = step(t, x, target, loss);
@@ -376,7 +378,7 @@ hb_status hb_train_step(hb_trainer *t, hb_tensor *x, hb_tensor *target, float *l
 hb_status hb_trainer_explain(hb_trainer *t, FILE *f)
 {
     if (!t || !f)
-        return hb_fail(HB_ERR_ARG, "trainer_explain: trainer or file is NULL");
+        return hb_frame_fail(HB_ERR_ARG, "trainer_explain: trainer or file is NULL");
     fprintf(f, "training step of %s (%s loss, %s): %ld steps: %ld ran a plan, %ld traced, "
             "%ld ran eagerly\n", t->block->name ? t->block->name : t->block->type,
             loss_names[t->loss], t->opt ? "optimizer update in the step" : "gradients only",
@@ -406,14 +408,14 @@ hb_status hb_trainer_dump(hb_trainer *t, hb_tensor *x, hb_tensor *target, const 
                           FILE *f)
 {
     if (!t || !x || !target || !f)
-        return hb_fail(HB_ERR_ARG, "trainer_dump: trainer, input, target or file is NULL");
+        return hb_frame_fail(HB_ERR_ARG, "trainer_dump: trainer, input, target or file is NULL");
     if (hb_frame_depth() > 0)
-        return hb_fail(HB_ERR_STATE, "trainer_dump: call it outside any block's forward");
+        return hb_frame_fail(HB_ERR_STATE, "trainer_dump: call it outside any block's forward");
     hb_clear_error(); /* the status returned is this dump's */
     char known[256];
     if (after && strcmp(after, "all") != 0 && !hb_pass_find(after))
-        return hb_fail(HB_ERR_NAME, "no pass called \"%s\" (passes: %s, or all)", after,
-                       hb_pass_names(known, sizeof known));
+        return hb_frame_fail(HB_ERR_NAME, "no pass called \"%s\" (passes: %s, or all)", after,
+                             hb_pass_names(known, sizeof known));
     char err[512];
     bool ran;
     compile_step(t, x, target, after, f, err, sizeof err, &ran);

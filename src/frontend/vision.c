@@ -52,9 +52,9 @@ static bool check_stat(const char *what, hb_tensor *t, int64_t c, const hb_tenso
     if (!t || (hb_tensor_ndim(t) == 1 && hb_tensor_dim(t, 0) == c))
         return true;
     char a[96], b[96];
-    hb_fail(HB_ERR_SHAPE, "batch_norm: %s %s does not fit input %s: needs [%lld]", what,
-            hb_shape_str(hb_tensor_ndim(t), hb_tensor_shape(t), a, sizeof a),
-            hb_shape_str(hb_tensor_ndim(x), hb_tensor_shape(x), b, sizeof b), (long long)c);
+    hb_frame_fail(HB_ERR_SHAPE, "batch_norm: %s %s does not fit input %s: needs [%lld]", what,
+                  hb_shape_str(hb_tensor_ndim(t), hb_tensor_shape(t), a, sizeof a),
+                  hb_shape_str(hb_tensor_ndim(x), hb_tensor_shape(x), b, sizeof b), (long long)c);
     return false;
 }
 
@@ -79,9 +79,9 @@ static hb_tensor *batch_stats_norm(scope *sc, hb_tensor *x, hb_tensor *rm, hb_te
     int64_t count = hb_tensor_numel(x) / (c ? c : 1);
     if (count < 2) {
         char b[96];
-        return hb_fail(HB_ERR_SHAPE, "batch_norm: training needs more than one value per "
-                       "channel, input %s has %lld", hb_shape_str(hb_tensor_ndim(x),
-                       hb_tensor_shape(x), b, sizeof b), (long long)count), NULL;
+        return hb_frame_fail(HB_ERR_SHAPE, "batch_norm: training needs more than one value per "
+                             "channel, input %s has %lld", hb_shape_str(hb_tensor_ndim(x),
+                             hb_tensor_shape(x), b, sizeof b), (long long)count), NULL;
     }
     /* means over L, then over N: every image has L values, so that is the overall mean */
     hb_tensor *rows = keep(sc, hb_reshape(x, HB_SHAPE(n, c, -1)));
@@ -106,17 +106,18 @@ hb_tensor *hb_batch_norm(hb_tensor *x, hb_tensor *running_mean, hb_tensor *runni
 {
     if (!x) {
         if (hb_last_status() == HB_OK)
-            hb_fail(HB_ERR_ARG, "batch_norm: input is NULL");
+            hb_frame_fail(HB_ERR_ARG, "batch_norm: input is NULL");
         return NULL;
     }
     if (hb_tensor_ndim(x) < 2) {
         char b[96];
-        return hb_fail(HB_ERR_SHAPE, "batch_norm: input %s needs [N, C, ...]",
-                       hb_shape_str(hb_tensor_ndim(x), hb_tensor_shape(x), b, sizeof b)), NULL;
+        return hb_frame_fail(HB_ERR_SHAPE, "batch_norm: input %s needs [N, C, ...]",
+                             hb_shape_str(hb_tensor_ndim(x), hb_tensor_shape(x), b, sizeof b)),
+               NULL;
     }
     if (!(eps > 0.0f) || !(momentum >= 0.0f && momentum <= 1.0f))
-        return hb_fail(HB_ERR_ARG, "batch_norm: needs eps > 0 and momentum in [0, 1], got "
-                       "%g and %g", eps, momentum), NULL;
+        return hb_frame_fail(HB_ERR_ARG, "batch_norm: needs eps > 0 and momentum in [0, 1], got "
+                             "%g and %g", eps, momentum), NULL;
     int64_t c = hb_tensor_dim(x, 1);
     int nd = hb_tensor_ndim(x);
     if (!check_stat("running_mean", running_mean, c, x) ||
@@ -124,8 +125,8 @@ hb_tensor *hb_batch_norm(hb_tensor *x, hb_tensor *running_mean, hb_tensor *runni
         !check_stat("bias", bias, c, x))
         return NULL;
     if (!training && (!running_mean || !running_var))
-        return hb_fail(HB_ERR_ARG, "batch_norm: inference needs the running mean and "
-                       "variance"), NULL;
+        return hb_frame_fail(HB_ERR_ARG, "batch_norm: inference needs the running mean and "
+                             "variance"), NULL;
     scope sc = {.n = 0};
     hb_tensor *y;
     if (training) {
@@ -152,13 +153,14 @@ hb_tensor *hb_global_avg_pool2d(hb_tensor *x)
 {
     if (!x) {
         if (hb_last_status() == HB_OK)
-            hb_fail(HB_ERR_ARG, "global_avg_pool2d: input is NULL");
+            hb_frame_fail(HB_ERR_ARG, "global_avg_pool2d: input is NULL");
         return NULL;
     }
     if (hb_tensor_ndim(x) != 4) {
         char b[96];
-        return hb_fail(HB_ERR_SHAPE, "global_avg_pool2d: needs an input [N, C, H, W], got %s",
-                       hb_shape_str(hb_tensor_ndim(x), hb_tensor_shape(x), b, sizeof b)), NULL;
+        return hb_frame_fail(HB_ERR_SHAPE, "global_avg_pool2d: needs an input [N, C, H, W], got %s",
+                             hb_shape_str(hb_tensor_ndim(x), hb_tensor_shape(x), b, sizeof b)),
+               NULL;
     }
     int64_t n = hb_tensor_dim(x, 0), c = hb_tensor_dim(x, 1);
     scope sc = {.n = 0};
@@ -179,19 +181,20 @@ hb_tensor *hb_conv_transpose2d(hb_tensor *x, hb_tensor *w, hb_tensor *bias,
 {
     if (!x || !w) {
         if (hb_last_status() == HB_OK)
-            hb_fail(HB_ERR_ARG, "conv_transpose2d: %s is NULL", x ? "weight" : "input");
+            hb_frame_fail(HB_ERR_ARG, "conv_transpose2d: %s is NULL", x ? "weight" : "input");
         return NULL;
     }
     char a[96], b[96];
     const char *xs = hb_shape_str(hb_tensor_ndim(x), hb_tensor_shape(x), a, sizeof a);
     const char *ws = hb_shape_str(hb_tensor_ndim(w), hb_tensor_shape(w), b, sizeof b);
     if (hb_tensor_ndim(x) != 4 || hb_tensor_ndim(w) != 4)
-        return hb_fail(HB_ERR_SHAPE, "conv_transpose2d: input %s and weight %s need [N, C, H, W] "
-                       "and [C, O/groups, kh, kw]", xs, ws), NULL;
+        return hb_frame_fail(HB_ERR_SHAPE,
+                             "conv_transpose2d: input %s and weight %s need [N, C, H, W] "
+                             "and [C, O/groups, kh, kw]", xs, ws), NULL;
     if (hb_tensor_dim(x, 2) < 1 || hb_tensor_dim(x, 3) < 1 || hb_tensor_dim(w, 2) < 1 ||
         hb_tensor_dim(w, 3) < 1)
-        return hb_fail(HB_ERR_SHAPE, "conv_transpose2d: input %s and weight %s need H, W, kh "
-                       "and kw >= 1", xs, ws), NULL;
+        return hb_frame_fail(HB_ERR_SHAPE, "conv_transpose2d: input %s and weight %s need H, W, kh "
+                             "and kw >= 1", xs, ws), NULL;
     hb_conv_transpose2d_options d = o ? *o : (hb_conv_transpose2d_options){.groups = 0};
     hb_attrs at = {.win = {.groups = d.groups ? d.groups : 1}};
     hb_window *win = &at.win;
@@ -205,20 +208,20 @@ hb_tensor *hb_conv_transpose2d(hb_tensor *x, hb_tensor *w, hb_tensor *bias,
         int most = win->stride[i] > win->dilation[i] ? win->stride[i] : win->dilation[i];
         if (win->stride[i] < 1 || win->dilation[i] < 1 || d.padding[i] < 0 ||
             d.output_padding[i] < 0 || d.output_padding[i] >= most)
-            return hb_fail(HB_ERR_ARG, "conv_transpose2d: needs stride and dilation >= 1, "
-                           "padding >= 0 and 0 <= output_padding < max(stride, dilation), got "
-                           "stride [%d, %d], dilation [%d, %d], padding [%d, %d], "
-                           "output_padding [%d, %d]", win->stride[0], win->stride[1],
-                           win->dilation[0], win->dilation[1], d.padding[0], d.padding[1],
-                           d.output_padding[0],
-                           d.output_padding[1]), NULL;
+            return hb_frame_fail(HB_ERR_ARG, "conv_transpose2d: needs stride and dilation >= 1, "
+                                 "padding >= 0 and 0 <= output_padding < max(stride, dilation), "
+                                 "got stride [%d, %d], dilation [%d, %d], padding [%d, %d], "
+                                 "output_padding [%d, %d]", win->stride[0], win->stride[1],
+                                 win->dilation[0], win->dilation[1], d.padding[0], d.padding[1],
+                                 d.output_padding[0], d.output_padding[1]), NULL;
         cut = cut || d.output_padding[i] >= win->stride[i];
     }
     int64_t c = hb_tensor_dim(w, 0), groups = win->groups, channels;
     if (groups < 1 || hb_tensor_dim(x, 1) != c || c % groups ||
         !hb_mul_ok(hb_tensor_dim(w, 1), groups, &channels))
-        return hb_fail(HB_ERR_SHAPE, "conv_transpose2d: input %s and weight %s do not fit %lld "
-                       "group%s", xs, ws, (long long)groups, groups == 1 ? "" : "s"), NULL;
+        return hb_frame_fail(HB_ERR_SHAPE,
+                             "conv_transpose2d: input %s and weight %s do not fit %lld " "group%s",
+                             xs, ws, (long long)groups, groups == 1 ? "" : "s"), NULL;
     hb_shape out = {.ndim = 4, .dim = {hb_tensor_dim(x, 0), channels}}, full = out;
     for (int i = 0; i < 2; i++) {
         int64_t span, grown; /* dims < 2^56 and ints: only the products can overflow */
@@ -226,14 +229,17 @@ hb_tensor *hb_conv_transpose2d(hb_tensor *x, hb_tensor *w, hb_tensor *bias,
                     hb_mul_ok(win->dilation[i], hb_tensor_dim(w, 2 + i) - 1, &span) &&
                     grown <= ((int64_t)1 << 56) && span <= ((int64_t)1 << 56);
         if (!fits)
-            return hb_fail(HB_ERR_SHAPE, "conv_transpose2d: input %s and weight %s with stride "
-                           "[%d, %d] make an output too large", xs, ws, win->stride[0],
-                           win->stride[1]), NULL;
+            return hb_frame_fail(HB_ERR_SHAPE,
+                                 "conv_transpose2d: input %s and weight %s with stride "
+                                 "[%d, %d] make an output too large", xs, ws, win->stride[0],
+                                 win->stride[1]), NULL;
         full.dim[2 + i] = grown + span + 1;
         out.dim[2 + i] = full.dim[2 + i] - 2 * (int64_t)d.padding[i] + d.output_padding[i];
         if (out.dim[2 + i] < 1)
-            return hb_fail(HB_ERR_SHAPE, "conv_transpose2d: input %s and weight %s with padding "
-                           "[%d, %d] leave no output", xs, ws, d.padding[0], d.padding[1]), NULL;
+            return hb_frame_fail(HB_ERR_SHAPE,
+                                 "conv_transpose2d: input %s and weight %s with padding "
+                                 "[%d, %d] leave no output", xs, ws, d.padding[0],
+                                 d.padding[1]), NULL;
     }
     scope sc = {.n = 0};
     hb_tensor *y;
@@ -250,11 +256,13 @@ hb_tensor *hb_conv_transpose2d(hb_tensor *x, hb_tensor *w, hb_tensor *bias,
     if (bias) {
         if (hb_tensor_ndim(bias) != 1 || hb_tensor_dim(bias, 0) != out.dim[1]) {
             scope_end(&sc, NULL);
-            return hb_fail(HB_ERR_SHAPE, "conv_transpose2d: bias %s does not fit weight %s with "
-                           "%lld group%s: needs [%lld]",
-                           hb_shape_str(hb_tensor_ndim(bias), hb_tensor_shape(bias), a, sizeof a),
-                           ws, (long long)groups, groups == 1 ? "" : "s",
-                           (long long)out.dim[1]), NULL;
+            return hb_frame_fail(HB_ERR_SHAPE,
+                                 "conv_transpose2d: bias %s does not fit weight %s with "
+                                 "%lld group%s: needs [%lld]",
+                                 hb_shape_str(hb_tensor_ndim(bias), hb_tensor_shape(bias), a,
+                                              sizeof a),
+                                 ws, (long long)groups, groups == 1 ? "" : "s",
+                                 (long long)out.dim[1]), NULL;
         }
         y = keep(&sc, hb_add(y, keep(&sc, per_channel(bias, 4))));
     }
@@ -276,8 +284,8 @@ static hb_tensor *conv_forward(hb_block *self, hb_tensor *x)
     if (!w) { /* in-channels deferred: the first input's */
         if (hb_tensor_ndim(x) != 4) {
             char b[96];
-            return hb_fail(HB_ERR_SHAPE, "Conv2d: input %s needs [N, C, H, W]",
-                           hb_shape_str(hb_tensor_ndim(x), hb_tensor_shape(x), b, sizeof b)),
+            return hb_frame_fail(HB_ERR_SHAPE, "Conv2d: input %s needs [N, C, H, W]",
+                                 hb_shape_str(hb_tensor_ndim(x), hb_tensor_shape(x), b, sizeof b)),
                    NULL;
         }
         int groups = s->opts.groups ? s->opts.groups : 1;
@@ -313,9 +321,11 @@ static hb_block *conv_new(int64_t in, int64_t out, int kh, int kw, const hb_conv
     int groups = o && o->groups ? o->groups : 1;
     if (in < 0 || out <= 0 || kh <= 0 || kw <= 0 || groups < 1 || out % groups ||
         in % groups)
-        return hb_fail(HB_ERR_ARG, "Conv2d(%lld, %lld, kernel [%d, %d], groups %d): sizes must "
-                       "be positive (in may be 0 to infer it) and channels divisible by groups",
-                       (long long)in, (long long)out, kh, kw, groups), NULL;
+        return hb_frame_fail(HB_ERR_ARG,
+                             "Conv2d(%lld, %lld, kernel [%d, %d], groups %d): sizes must "
+                             "be positive (in may be 0 to infer it) and channels divisible by "
+                             "groups",
+                             (long long)in, (long long)out, kh, kw, groups), NULL;
     conv_state st = {.opts = o ? *o : (hb_conv2d_options){.groups = 0}, .bias = bias};
     return with_weight(hb_block_new_with("Conv2d", conv_forward, &st, sizeof st),
                        (int64_t[]){out, in / groups, kh, kw}, init, bias ? out : 0);
@@ -350,9 +360,9 @@ hb_block *hb_conv_transpose2d_new(int64_t in, int64_t out, int kh, int kw,
     int groups = o && o->groups ? o->groups : 1;
     if (in <= 0 || out <= 0 || kh <= 0 || kw <= 0 || groups < 1 || out % groups ||
         in % groups)
-        return hb_fail(HB_ERR_ARG, "ConvTranspose2d(%lld, %lld, kernel [%d, %d], groups %d): "
-                       "sizes must be positive and channels divisible by groups",
-                       (long long)in, (long long)out, kh, kw, groups), NULL;
+        return hb_frame_fail(HB_ERR_ARG, "ConvTranspose2d(%lld, %lld, kernel [%d, %d], groups %d): "
+                             "sizes must be positive and channels divisible by groups",
+                             (long long)in, (long long)out, kh, kw, groups), NULL;
     conv_transpose_state st = {.opts = o ? *o : (hb_conv_transpose2d_options){.groups = 0},
                                .bias = bias};
     return with_weight(hb_block_new_with("ConvTranspose2d", conv_transpose_forward, &st,
@@ -371,8 +381,9 @@ static hb_tensor *bn_forward(hb_block *self, hb_tensor *x)
     bn_state *s = hb_block_state(self);
     if (x && hb_tensor_ndim(x) != 4) {
         char b[96];
-        return hb_fail(HB_ERR_SHAPE, "BatchNorm2d: input %s needs [N, C, H, W]",
-                       hb_shape_str(hb_tensor_ndim(x), hb_tensor_shape(x), b, sizeof b)), NULL;
+        return hb_frame_fail(HB_ERR_SHAPE, "BatchNorm2d: input %s needs [N, C, H, W]",
+                             hb_shape_str(hb_tensor_ndim(x), hb_tensor_shape(x), b, sizeof b)),
+               NULL;
     }
     return hb_batch_norm(x, hb_block_param(self, "running_mean"),
                          hb_block_param(self, "running_var"), hb_block_param(self, "weight"),
@@ -383,8 +394,9 @@ static hb_tensor *bn_forward(hb_block *self, hb_tensor *x)
 hb_block *hb_batch_norm2d_new(int64_t channels, float eps, float momentum)
 {
     if (channels <= 0 || !(eps > 0.0f) || !(momentum >= 0.0f && momentum <= 1.0f))
-        return hb_fail(HB_ERR_ARG, "BatchNorm2d(%lld, eps %g, momentum %g): needs channels > 0, "
-                       "eps > 0 and momentum in [0, 1]", (long long)channels, eps, momentum),
+        return hb_frame_fail(HB_ERR_ARG,
+                             "BatchNorm2d(%lld, eps %g, momentum %g): needs channels > 0, "
+                             "eps > 0 and momentum in [0, 1]", (long long)channels, eps, momentum),
                NULL;
     hb_block *b = hb_block_new_with("BatchNorm2d", bn_forward, &(bn_state){eps, momentum},
                                     sizeof(bn_state));
@@ -421,7 +433,7 @@ static hb_tensor *avg_pool_forward(hb_block *self, hb_tensor *x)
 static hb_block *pool_new(const char *type, hb_forward_fn forward, const hb_pool2d_options *o)
 {
     if (!o || o->kernel[0] < 1 || o->kernel[1] < 1)
-        return hb_fail(HB_ERR_ARG, "%s: needs a kernel size of at least 1", type), NULL;
+        return hb_frame_fail(HB_ERR_ARG, "%s: needs a kernel size of at least 1", type), NULL;
     return hb_block_new_with(type, forward, &(pool_state){*o}, sizeof(pool_state));
 }
 
@@ -480,8 +492,8 @@ static hb_block *bn(int64_t c) { return hb_batch_norm2d_new(c, 1e-5f, 0.1f); }
 hb_block *hb_basic_block_new(int64_t in, int64_t out, int stride)
 {
     if (in <= 0 || out <= 0 || stride < 1)
-        return hb_fail(HB_ERR_ARG, "BasicBlock(%lld, %lld, stride %d): needs positive sizes "
-                       "and stride", (long long)in, (long long)out, stride), NULL;
+        return hb_frame_fail(HB_ERR_ARG, "BasicBlock(%lld, %lld, stride %d): needs positive sizes "
+                             "and stride", (long long)in, (long long)out, stride), NULL;
     hb_block *b = hb_block_new("BasicBlock", basic_block_forward);
     if (!b || hb_block_add_child(b, "conv1", conv_kaiming(in, out, 3, stride, 1)) ||
         hb_block_add_child(b, "bn1", bn(out)) ||
@@ -514,8 +526,9 @@ hb_block *hb_resnet_new(const hb_resnet_config *c)
     for (int i = 0; ok && i < 4; i++)
         ok = c->widths[i] > 0 && c->blocks[i] > 0;
     if (!ok)
-        return hb_fail(HB_ERR_ARG, "ResNet: needs four positive stage widths and block counts "
-                       "and a positive class count"), NULL;
+        return hb_frame_fail(HB_ERR_ARG,
+                             "ResNet: needs four positive stage widths and block counts "
+                             "and a positive class count"), NULL;
     hb_block *r = hb_block_new("ResNet", resnet_forward);
     hb_pool2d_options pool = {.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1}};
     if (!r || hb_block_add_child(r, "conv1", conv_kaiming(c->in_channels ? c->in_channels : 3,

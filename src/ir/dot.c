@@ -67,7 +67,7 @@ static void put_program(FILE *f, const hb_node *n)
 hb_status hb_graph_print_dot(FILE *f, const hb_graph *g)
 {
     if (!f || !g)
-        return hb_error(HB_ERR_ARG, "hb_graph_print_dot: NULL %s", f ? "graph" : "file");
+        return hb_error_set(HB_ERR_ARG, "hb_graph_print_dot: NULL %s", f ? "graph" : "file");
     int *num = hb_graph_text_numbers(g);
     if (!num)
         return HB_ERR_NOMEM;
@@ -128,6 +128,6 @@ hb_status hb_graph_print_dot(FILE *f, const hb_graph *g)
     fputs("}\n", f);
     hb_free(num);
     if (ferror(f))
-        return hb_error(HB_ERR_IO, "hb_graph_print_dot: write error");
+        return hb_error_set(HB_ERR_IO, "hb_graph_print_dot: write error");
     return HB_OK;
 }

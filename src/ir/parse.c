@@ -47,7 +47,7 @@ static bool fail(parser *P, const char *fmt, ...)
     va_end(ap);
     if (P->err && P->err_size)
         snprintf(P->err, P->err_size, "%s", msg);
-    hb_error(HB_ERR_FORMAT, "graph text: %s", msg);
+    hb_error_set(HB_ERR_FORMAT, "graph text: %s", msg);
     return false;
 }
 

@@ -299,14 +299,14 @@ static hb_status print_lines(FILE *f, const hb_graph *g, int indent)
 hb_status hb_graph_print(FILE *f, const hb_graph *g)
 {
     if (!f || !g)
-        return hb_error(HB_ERR_ARG, "hb_graph_print: NULL %s", f ? "graph" : "file");
+        return hb_error_set(HB_ERR_ARG, "hb_graph_print: NULL %s", f ? "graph" : "file");
     fputs("graph ", f);
     print_word(f, g->name, "_.-");
     fputs(" {\n", f);
     hb_status st = print_lines(f, g, 2);
     fputs("}\n", f);
     if (st == HB_OK && ferror(f))
-        return hb_error(HB_ERR_IO, "hb_graph_print: write error");
+        return hb_error_set(HB_ERR_IO, "hb_graph_print: write error");
     return st;
 }
 
@@ -316,7 +316,7 @@ char *hb_graph_to_string(const hb_graph *g)
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
     if (!f) {
-        hb_error(HB_ERR_NOMEM, "hb_graph_to_string: cannot open a memory stream");
+        hb_error_set(HB_ERR_NOMEM, "hb_graph_to_string: cannot open a memory stream");
         return NULL;
     }
     hb_status st = hb_graph_print(f, g);
@@ -326,7 +326,7 @@ char *hb_graph_to_string(const hb_graph *g)
         memcpy(copy, buf, len);
         copy[len] = '\0';
     } else if (st == HB_OK && !copy) {
-        hb_error(HB_ERR_NOMEM, "hb_graph_to_string: out of memory");
+        hb_error_set(HB_ERR_NOMEM, "hb_graph_to_string: out of memory");
     }
     free(buf); /* open_memstream's buffer comes from malloc, not hb_malloc */
     return copy;

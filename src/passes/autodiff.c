@@ -60,8 +60,8 @@ hb_status hb_pass_autodiff(hb_graph *g, const hb_pass_opts *opts, hb_pass_stats 
     const hb_value *loss = &g->values[g->output];
     if (hb_shape_numel(&loss->shape) != 1) {
         char sb[96];
-        return hb_error(HB_ERR_SHAPE, "autodiff: the loss must be one value, not %s",
-                        hb_shape_fmt(&loss->shape, sb, sizeof sb));
+        return hb_error_set(HB_ERR_SHAPE, "autodiff: the loss must be one value, not %s",
+                            hb_shape_fmt(&loss->shape, sb, sizeof sb));
     }
     int nvalues = g->nvalues, nnodes = g->nnodes, widest = 1;
     for (int i = 0; i < nnodes; i++)
@@ -121,7 +121,7 @@ hb_status hb_pass_autodiff(hb_graph *g, const hb_pass_opts *opts, hb_pass_stats 
     if (st == HB_OK)
         st = assigns_last(g);
     if (st == HB_ERR_NOMEM && hb_last_status() == HB_OK)
-        hb_error(st, "autodiff: out of memory");
+        hb_error_set(st, "autodiff: out of memory");
     stats->rewrites = applied;
     snprintf(stats->note, sizeof stats->note,
              "%d rules applied: %d backward nodes; %d parameters updated by %d nodes%s",

@@ -121,8 +121,8 @@ hb_status hb_loop_run(const hb_plan *body, const hb_operand *in, int n, const hb
     int k = 0;
     for (long round = 0;; round++) {
         if (round == HB_LOOP_MAX) {
-            st = hb_error(HB_ERR_STATE, "a loop went round %d times without its test failing",
-                          HB_LOOP_MAX);
+            st = hb_error_set(HB_ERR_STATE, "a loop went round %d times without its test failing",
+                              HB_LOOP_MAX);
             break;
         }
         float *next = c->carry[k];

@@ -396,7 +396,7 @@ static void kernel_LOOP(const hb_operand *in, int n, const hb_operand *out, cons
     char err[256];
     hb_plan *body = hb_plan_lower(at->body, err, sizeof err);
     if (!body) {
-        hb_error(HB_ERR_STATE, "loop: %s", err);
+        hb_error_set(HB_ERR_STATE, "loop: %s", err);
         return;
     }
     hb_loop_run(body, in, n, out);

@@ -536,6 +536,100 @@ START_TEST(all_ops_covered)
 }
 END_TEST
 
+/* Changes field fd of a (false for fields this test cannot change without another node). */
+static bool change_field(const hb_attr_field *fd, hb_attrs *a, bool second)
+{
+    switch (fd->type) {
+    case HB_FIELD_SCALAR: { /* another value whatever it was (+1 leaves 1e30 as it is) */
+        float *x = HB_FIELD_AT(float, a, fd->at);
+        *x = *x == 1.0f ? 2.0f : 1.0f;
+        return true;
+    }
+    case HB_FIELD_INT:
+        *HB_FIELD_AT(int, a, fd->at) += 1;
+        return true;
+    case HB_FIELD_PAIR:
+        *HB_FIELD_AT(int, a, second ? fd->at2 : fd->at) += 1;
+        return true;
+    case HB_FIELD_COUNT:
+        *HB_FIELD_AT(int64_t, a, fd->at) += 1;
+        return true;
+    case HB_FIELD_FLAG:
+        if (fd->size == sizeof(bool))
+            *HB_FIELD_AT(bool, a, fd->at) ^= true;
+        else
+            *HB_FIELD_AT(int, a, fd->at) ^= 1;
+        return true;
+    case HB_FIELD_DIMS: {
+        hb_shape *s = HB_FIELD_AT(hb_shape, a, fd->at);
+        if (s->ndim == 0)
+            s->dim[s->ndim++] = 1;
+        else
+            s->dim[0] += 1;
+        return true;
+    }
+    case HB_FIELD_REDUCTION:
+        a->reduce = a->reduce == HB_OP_SUM ? HB_OP_MAX : HB_OP_SUM;
+        return true;
+    case HB_FIELD_EXTENT:
+        a->all = !a->all;
+        return true;
+    case HB_FIELD_KEEPDIM:
+        if (a->all)
+            return false;
+        a->keepdim = !a->keepdim;
+        return true;
+    case HB_FIELD_PROGRAM: /* programs_exact and the goldens check programs */
+    case HB_FIELD_EXPECT:  /* never equal: checked below */
+    case HB_FIELD_BODY:
+    case HB_FIELD_REASON:
+    case HB_FIELD_END:
+        return false;
+    }
+    return false;
+}
+
+/* Every field of attrs.def's rows is one the printer writes and hb_attrs_equal compares (the
+ * round trip shows the parser reads what the printer writes): changing any field of any node
+ * of the all-ops graph changes its text and makes it unequal to the node it was. */
+START_TEST(attr_fields_printed_and_compared)
+{
+    hb_graph *g = all_ops_graph();
+    char *text = hb_graph_to_string(g);
+    int changed = 0;
+    for (int i = 0; i < g->nnodes; i++) {
+        hb_node *n = &g->nodes[i];
+        for (const hb_attr_field *fd = hb_attr_kinds[hb_op_table[n->op].attrs].fields;
+             fd->type != HB_FIELD_END; fd++) {
+            if (fd->type == HB_FIELD_EXPECT || fd->type == HB_FIELD_BODY ||
+                fd->type == HB_FIELD_REASON) {
+                ck_assert_msg(!hb_attrs_equal(n->op, &n->attrs, &n->attrs),
+                              "%s: a node with %s equals itself", hb_op_table[n->op].name,
+                              fd->key);
+                continue;
+            }
+            for (int second = 0; second < (fd->type == HB_FIELD_PAIR ? 2 : 1); second++) {
+                hb_attrs was = n->attrs;
+                if (!change_field(fd, &n->attrs, second))
+                    continue;
+                char *now = hb_graph_to_string(g);
+                ck_assert_msg(strcmp(now, text) != 0, "%s: changing %s does not show",
+                              hb_op_table[n->op].name, fd->key);
+                ck_assert_msg(!hb_attrs_equal(n->op, &was, &n->attrs),
+                              "%s: changing %s leaves the node equal", hb_op_table[n->op].name,
+                              fd->key);
+                n->attrs = was;
+                hb_free(now);
+                changed++;
+            }
+        }
+    }
+    ck_assert_int_gt(changed, 30);
+    hb_free(text);
+    hb_graph_free(g);
+}
+END_TEST
+
 /* print -> parse -> print is the identity, for each graph maker. */
 START_TEST(round_trip)
 {
@@ -1405,6 +1499,7 @@ int main(void)
     tcase_add_test(tc, fused_golden_parses);
     tcase_add_loop_test(tc, programs_exact, 0, (int)ARRAY_LEN(makers));
     tcase_add_test(tc, all_ops_covered);
+    tcase_add_test(tc, attr_fields_printed_and_compared);
     tcase_add_loop_test(tc, round_trip, 0, (int)ARRAY_LEN(makers));
     tcase_add_test(tc, scalars_exact);
     tcase_add_test(tc, odd_names_round_trip);

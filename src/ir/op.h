@@ -26,27 +26,12 @@ typedef enum hb_op {
     HB_OP_COUNT
 } hb_op;
 
-/* Which fields of hb_attrs an op reads (the last column of ops.def). */
+/* Which fields of hb_attrs an op reads (the last column of ops.def): a row of attrs.def. */
 typedef enum hb_attr_kind {
-    HB_ATTRS_NONE,
-    HB_ATTRS_SCALAR, /* scalar */
-    HB_ATTRS_REDUCE, /* all, or axis and keepdim */
-    HB_ATTRS_AXIS,   /* axis */
-    HB_ATTRS_SHAPE,  /* shape */
-    HB_ATTRS_AXES,   /* axis and axis2 */
-    HB_ATTRS_REASON, /* none in hb_attrs: the node's reason (islands) */
-    HB_ATTRS_EXPECT, /* scalar: 1 (true) or 0 (false), a guard's traced outcome */
-    HB_ATTRS_BODY,   /* body: a loop's graph */
-    HB_ATTRS_SLICE,  /* axis, start and length */
-    HB_ATTRS_PAD,    /* before, after and scalar (the fill) */
-    HB_ATTRS_PROGRAM,        /* prog */
-    HB_ATTRS_REDUCE_PROGRAM, /* prog, reduce, and all or axis and keepdim */
-    HB_ATTRS_GEMM,           /* prog, trans_a and trans_b */
-    HB_ATTRS_CONV,           /* win: stride, pad, dilation, groups */
-    HB_ATTRS_CONV_GRAD,      /* win as CONV, and shape: the result's (x's or w's) */
-    HB_ATTRS_POOL,           /* win: kernel, stride, pad */
-    HB_ATTRS_POOL_GRAD,      /* win as POOL, and shape: the pool's input's */
-    HB_ATTRS_CONV_PROGRAM,   /* win as CONV, and prog: a fused convolution's epilogue */
+#define HB_ATTRS(NAME, ...) HB_ATTRS_##NAME,
+#include "attrs.def"
+#undef HB_ATTRS
+    HB_ATTRS_COUNT
 } hb_attr_kind;
 
 typedef struct hb_op_info {
@@ -88,6 +73,52 @@ typedef struct hb_attrs {
     hb_shape before, after; /* pad: per axis, added at the start and at the end (negative crops) */
     hb_window win; /* convolutions and pools */
 } hb_attrs;
+
+/* The largest dim the IR text takes. */
+#define HB_DIM_MAX ((int64_t)1 << 56)
+
+/* How one field of an attribute kind is written, read and compared (attrs.def lists them). */
+typedef enum hb_field_type {
+    HB_FIELD_END, /* after a kind's last field */
+    HB_FIELD_SCALAR,
+    HB_FIELD_INT,
+    HB_FIELD_COUNT,
+    HB_FIELD_FLAG,
+    HB_FIELD_DIMS,
+    HB_FIELD_PAIR,
+    HB_FIELD_EXPECT,
+    HB_FIELD_REDUCTION,
+    HB_FIELD_EXTENT,
+    HB_FIELD_KEEPDIM,
+    HB_FIELD_PROGRAM,
+    HB_FIELD_BODY,
+    HB_FIELD_REASON,
+} hb_field_type;
+
+/* A field, found in hb_attrs by its offset (as CPython's PyMemberDef finds a member). */
+typedef struct hb_attr_field {
+    hb_field_type type;
+    const char *key; /* its name in the text; a flag's word */
+    size_t at, at2;  /* offsetof its member in hb_attrs; a pair's second number at at2 */
+    size_t size;     /* a flag's member's size: bool or int */
+    const char *what; /* numbers: what the parser expects, "an axis" */
+    int64_t lo;       /* dims: the smallest dim allowed */
+} hb_attr_field;
+
+enum { HB_ATTR_MAX_FIELDS = 8 }; /* with the end */
+
+typedef struct hb_attr_kind_info {
+    const char *name;
+    hb_attr_field fields[HB_ATTR_MAX_FIELDS]; /* ends at the first HB_FIELD_END */
+} hb_attr_kind_info;
+
+extern const hb_attr_kind_info hb_attr_kinds[HB_ATTRS_COUNT];
+
+/* The member of attrs at a field's offset, as a type (const or not, as attrs is). */
+#define HB_FIELD_AT(type, attrs, off) ((type *)(const void *)((const char *)(attrs) + (off)))
+
+/* Whether flag field f is set in a (its member a bool or an int). */
+bool hb_attr_flag(const hb_attr_field *f, const hb_attrs *a);
 
 /* Output shape of op over inputs, with attributes normalized (negative axes resolved, reshape's
  * -1 filled in). On a mismatch writes a message naming the op's inputs' shapes into err and

@@ -18,7 +18,6 @@
 #include <string.h>
 
 /* Largest dim a type may have: any 64 of them still add up without overflow (concat). */
-#define DIM_MAX ((int64_t)1 << 56)
 /* As many inputs as the verifier takes. */
 #define MAX_INPUTS 64
 
@@ -325,7 +324,7 @@ static bool parse_dims(parser *P, int64_t lo, hb_shape *s)
     for (;;) {
         if (s->ndim == HB_MAX_DIMS)
             return fail(P, "expected at most %d dims, found more", HB_MAX_DIMS);
-        if (!parse_int(P, lo, DIM_MAX, "a dim", &s->dim[s->ndim++]))
+        if (!parse_int(P, lo, HB_DIM_MAX, "a dim", &s->dim[s->ndim++]))
             return false;
         if (accept(P, ']'))
             return true;
@@ -411,8 +410,9 @@ static bool parse_instruction(parser *P, int defined, hb_prog_ins *ins)
     return need(P, ')');
 }
 
-/* "prog=[ins, ...]" of a node with n inputs: the program reads them all as r0..., except a
- * gemm's, whose r0 is the product and r1... its inputs after the first two. On success
+/* "[ins, ...]", the program after "prog=" of a node with n inputs: the program reads them all
+ * as r0..., except a gemm's, whose r0 is the product and r1... its inputs after the first two.
+ * On success
  * a->prog points at *prog (hb_graph_add_node copies it). */
 static bool parse_program(parser *P, hb_op op, int n, hb_program *prog, hb_attrs *a)
 {
@@ -420,7 +420,7 @@ static bool parse_program(parser *P, hb_op op, int n, hb_program *prog, hb_attrs
     if (ninputs < 1)
         return check_arity(P, op, n) && fail(P, "expected inputs for %s's program, found none",
                                              hb_op_table[op].name);
-    if (!need_key(P, "prog") || !need(P, '['))
+    if (!need(P, '['))
         return false;
     *prog = (hb_program){.ninputs = ninputs};
     for (;;) {
@@ -445,169 +445,146 @@ static bool parse_program(parser *P, hb_op op, int n, hb_program *prog, hb_attrs
     return true;
 }
 
-/* Reads "{...}" for ops that have attributes; ops without any must not have braces. The island's
- * reason goes to *reason; a fused op's program (over the node's n inputs) to *prog. */
 static bool parse_lines(parser *P, hb_graph *g, bool body);
 
-/* "key=[a, b]" */
-static bool parse_pair(parser *P, const char *key, int v[2])
+/* "expected 'a', 'b' or 'c'": the words that could have come where the text has another. */
+static bool expect_one_of(parser *P, const char *const *words, int n)
 {
-    return need_key(P, key) && need(P, '[') && parse_small_int(P, "a window size", &v[0]) &&
-           need(P, ',') && parse_small_int(P, "a window size", &v[1]) && need(P, ']');
-}
-
-/* A window as print_window writes it (the shape rule checks its values). */
-static bool parse_window(parser *P, hb_window *w, bool conv)
-{
-    if (!conv && !(parse_pair(P, "kernel", w->kernel) && need(P, ',')))
-        return false;
-    if (!parse_pair(P, "stride", w->stride) || !need(P, ',') || !parse_pair(P, "pad", w->pad))
-        return false;
-    for (int i = 0; !conv && i < 2; i++) { /* ", ceil", ", exclude_pad": set flags only */
-        const char *at = P->p;
-        if (!accept(P, ','))
-            break;
-        if (accept_word(P, "ceil") && !w->ceil_mode)
-            w->ceil_mode = 1;
-        else if (accept_word(P, "exclude_pad") && !w->exclude_pad)
-            w->exclude_pad = 1;
-        else {
-            P->p = at; /* not a flag: the caller's ", shape=" or a mistake it reports */
-            break;
-        }
+    char list[256];
+    size_t used = 0;
+    list[0] = '\0';
+    for (int i = 0; i < n && used < sizeof list; i++) {
+        const char *sep = i == 0 ? "" : i == n - 1 ? " or " : ", ";
+        int w = snprintf(list + used, sizeof list - used, "%s'%s'", sep, words[i]);
+        used += w > 0 ? (size_t)w : 0;
     }
-    return !conv || (need(P, ',') && parse_pair(P, "dilation", w->dilation) && need(P, ',') &&
-                     need_key(P, "groups") && parse_small_int(P, "a group count", &w->groups));
+    skip_blank(P);
+    return expect(P, list);
 }
 
-static bool parse_attrs(parser *P, hb_op op, int n, hb_attrs *a, char **reason,
-                        hb_program *prog, hb_graph **body)
+/* The value of field fd after its "key=" (an extent's, after "axis="). A program reads the
+ * node's n inputs; an island's reason goes to *reason, a loop's body to *body. */
+static bool parse_value(parser *P, const hb_attr_field *fd, hb_op op, int n, hb_attrs *a,
+                        char **reason, hb_program *prog, hb_graph **body)
 {
-    skip_blank(P);
-    switch (hb_op_table[op].attrs) {
-    case HB_ATTRS_BODY: /* {body={ <lines> }}: the body's lines between, then the node's type */
-        if (!need(P, '{') || !need_key(P, "body") || !need(P, '{') || !end_line(P))
+    switch (fd->type) {
+    case HB_FIELD_SCALAR:
+        return parse_scalar(P, HB_FIELD_AT(float, a, fd->at));
+    case HB_FIELD_INT:
+    case HB_FIELD_EXTENT:
+        return parse_small_int(P, fd->what, HB_FIELD_AT(int, a, fd->at));
+    case HB_FIELD_COUNT:
+        return parse_int(P, 0, INT64_MAX, fd->what, HB_FIELD_AT(int64_t, a, fd->at));
+    case HB_FIELD_DIMS:
+        return parse_dims(P, fd->lo, HB_FIELD_AT(hb_shape, a, fd->at));
+    case HB_FIELD_PAIR:
+        return need(P, '[') && parse_small_int(P, fd->what, HB_FIELD_AT(int, a, fd->at)) &&
+               need(P, ',') && parse_small_int(P, fd->what, HB_FIELD_AT(int, a, fd->at2)) &&
+               need(P, ']');
+    case HB_FIELD_EXPECT:
+        if (accept_word(P, "true"))
+            *HB_FIELD_AT(float, a, fd->at) = 1.0f;
+        else if (accept_word(P, "false"))
+            *HB_FIELD_AT(float, a, fd->at) = 0.0f;
+        else
+            return expect(P, "true or false");
+        return true;
+    case HB_FIELD_REDUCTION: {
+        static const hb_op reductions[] = {HB_OP_SUM, HB_OP_MEAN, HB_OP_MAX};
+        const char *names[3];
+        for (int i = 0; i < 3; i++) {
+            names[i] = hb_op_table[reductions[i]].name;
+            if (accept_word(P, names[i]))
+                return *HB_FIELD_AT(hb_op, a, fd->at) = reductions[i], true;
+        }
+        return expect_one_of(P, names, 3);
+    }
+    case HB_FIELD_PROGRAM:
+        return parse_program(P, op, n, prog, a);
+    case HB_FIELD_BODY: /* "{", the body's lines, and "}" on a line of its own */
+        if (!need(P, '{') || !end_line(P))
             return false;
         if (!(*body = hb_graph_new("body")))
             return fail(P, "out of memory");
         if (!parse_lines(P, *body, true))
             return false;
         a->body = *body;
-        return need(P, '}') && need(P, '}');
-    case HB_ATTRS_SCALAR:
-        return need(P, '{') && need_key(P, "scalar") && parse_scalar(P, &a->scalar) &&
-               need(P, '}');
-    case HB_ATTRS_REDUCE:
-        if (!need(P, '{'))
-            return false;
-        if (accept_word(P, "all"))
-            return a->all = true, need(P, '}');
-        if (!accept_word(P, "axis"))
-            return expect(P, "'all' or 'axis'");
-        if (!need(P, '=') || !parse_small_int(P, "an axis", &a->axis))
-            return false;
-        if (accept(P, ','))
-            return need_word(P, "keepdim") && (a->keepdim = true, need(P, '}'));
         return need(P, '}');
-    case HB_ATTRS_AXIS:
-        return need(P, '{') && need_key(P, "axis") && parse_small_int(P, "an axis", &a->axis) &&
-               need(P, '}');
-    case HB_ATTRS_SHAPE:
-        return need(P, '{') && need_key(P, "shape") && parse_dims(P, -1, &a->shape) &&
-               need(P, '}');
-    case HB_ATTRS_SLICE:
-        return need(P, '{') && need_key(P, "axis") && parse_small_int(P, "an axis", &a->axis) &&
-               need(P, ',') && need_key(P, "start") &&
-               parse_int(P, 0, INT64_MAX, "a start", &a->start) && need(P, ',') &&
-               need_key(P, "length") && parse_int(P, 0, INT64_MAX, "a length", &a->length) &&
-               need(P, '}');
-    case HB_ATTRS_PAD:
-        return need(P, '{') && need_key(P, "before") && parse_dims(P, -DIM_MAX, &a->before) &&
-               need(P, ',') && need_key(P, "after") && parse_dims(P, -DIM_MAX, &a->after) &&
-               need(P, ',') && need_key(P, "value") && parse_scalar(P, &a->scalar) &&
-               need(P, '}');
-    case HB_ATTRS_AXES:
-        return need(P, '{') && need_key(P, "axes") && need(P, '[') &&
-               parse_small_int(P, "an axis", &a->axis) && need(P, ',') &&
-               parse_small_int(P, "an axis", &a->axis2) && need(P, ']') && need(P, '}');
-    case HB_ATTRS_EXPECT:
-        if (!need(P, '{') || !need_key(P, "expect"))
-            return false;
-        if (accept_word(P, "true"))
-            a->scalar = 1.0f;
-        else if (accept_word(P, "false"))
-            a->scalar = 0.0f;
-        else
-            return expect(P, "true or false");
-        return need(P, '}');
-    case HB_ATTRS_REASON:
-        return need(P, '{') && need_key(P, "reason") && parse_string(P, reason) &&
-               need(P, '}');
-    case HB_ATTRS_PROGRAM:
-        return need(P, '{') && parse_program(P, op, n, prog, a) && need(P, '}');
-    case HB_ATTRS_REDUCE_PROGRAM:
-        if (!need(P, '{') || !need_key(P, "reduce"))
-            return false;
-        if (accept_word(P, "sum"))
-            a->reduce = HB_OP_SUM;
-        else if (accept_word(P, "mean"))
-            a->reduce = HB_OP_MEAN;
-        else if (accept_word(P, "max"))
-            a->reduce = HB_OP_MAX;
-        else
-            return expect(P, "'sum', 'mean' or 'max'");
-        if (!need(P, ','))
-            return false;
-        if (accept_word(P, "all")) {
-            a->all = true;
-        } else if (!accept_word(P, "axis")) {
-            return expect(P, "'all' or 'axis'");
-        } else if (!need(P, '=') || !parse_small_int(P, "an axis", &a->axis) ||
-                   !need(P, ',')) {
-            return false;
-        } else if (accept_word(P, "keepdim")) {
-            a->keepdim = true;
-        } else if (!peek_word(P, "prog")) {
-            return expect(P, "'keepdim' or 'prog'");
-        }
-        if ((a->all || a->keepdim) && !need(P, ','))
-            return false;
-        return parse_program(P, op, n, prog, a) && need(P, '}');
-    case HB_ATTRS_GEMM:
-        if (!need(P, '{'))
-            return false;
-        if (accept_word(P, "trans_a")) {
-            if (!need(P, ','))
-                return false;
-            a->trans_a = true;
-        }
-        if (accept_word(P, "trans_b")) {
-            if (!need(P, ','))
-                return false;
-            a->trans_b = true;
-        } else if (!peek_word(P, "prog")) {
-            return expect(P, a->trans_a ? "'trans_b' or 'prog'" : "'trans_a', 'trans_b' or 'prog'");
-        }
-        return parse_program(P, op, n, prog, a) && need(P, '}');
-    case HB_ATTRS_CONV:
-    case HB_ATTRS_POOL:
-        return need(P, '{') && parse_window(P, &a->win, hb_op_table[op].attrs == HB_ATTRS_CONV) &&
-               need(P, '}');
-    case HB_ATTRS_CONV_GRAD:
-    case HB_ATTRS_POOL_GRAD:
-        return need(P, '{') &&
-               parse_window(P, &a->win, hb_op_table[op].attrs == HB_ATTRS_CONV_GRAD) &&
-               need(P, ',') && need_key(P, "shape") && parse_dims(P, 0, &a->shape) &&
-               need(P, '}');
-    case HB_ATTRS_CONV_PROGRAM:
-        return need(P, '{') && parse_window(P, &a->win, true) && need(P, ',') &&
-               parse_program(P, op, n, prog, a) && need(P, '}');
-    case HB_ATTRS_NONE:
-        break;
+    case HB_FIELD_REASON:
+        return parse_string(P, reason);
+    case HB_FIELD_FLAG:
+    case HB_FIELD_KEEPDIM:
+    case HB_FIELD_END:
+        break; /* words without values */
     }
-    if (*P->p == '{')
-        return fail(P, "expected ':' (%s takes no attributes), found '{'", hb_op_table[op].name);
     return true;
+}
+
+/* Sets flag field fd in a: its member is a bool or an int. */
+static void set_flag(const hb_attr_field *fd, hb_attrs *a)
+{
+    if (fd->size == sizeof(bool))
+        *HB_FIELD_AT(bool, a, fd->at) = true;
+    else
+        *HB_FIELD_AT(int, a, fd->at) = 1;
+}
+
+/* Reads "{field, ...}" by the row of attrs.def for op's kind, as print.c writes it; ops without
+ * attributes must not have braces. A flag may be left out; where the text has a word that is
+ * no field's, the message lists the words that could have come there. */
+static bool parse_attrs(parser *P, hb_op op, int n, hb_attrs *a, char **reason,
+                        hb_program *prog, hb_graph **body)
+{
+    const hb_attr_field *fd = hb_attr_kinds[hb_op_table[op].attrs].fields;
+    skip_blank(P);
+    if (fd->type == HB_FIELD_END) {
+        if (*P->p == '{')
+            return fail(P, "expected ':' (%s takes no attributes), found '{'",
+                        hb_op_table[op].name);
+        return true;
+    }
+    if (!need(P, '{'))
+        return false;
+    const char *could[HB_ATTR_MAX_FIELDS + 1]; /* flags passed over since the last field read */
+    int ncould = 0;
+    bool any = false; /* a field was read: the next one needs a comma */
+    for (; fd->type != HB_FIELD_END; fd++) {
+        bool optional = fd->type == HB_FIELD_FLAG || fd->type == HB_FIELD_KEEPDIM;
+        if (fd->type == HB_FIELD_KEEPDIM && a->all)
+            continue; /* a reduction over all has no keepdim */
+        const char *at = P->p;
+        bool comma = any && accept(P, ',');
+        if (optional) {
+            if (any && !comma)
+                continue; /* no comma: no flag either */
+            if (accept_word(P, fd->key)) {
+                set_flag(fd, a);
+                any = true, ncould = 0;
+            } else {
+                P->p = at, could[ncould++] = fd->key;
+            }
+            continue;
+        }
+        if (any && !comma)
+            return expect(P, "','");
+        if (fd->type == HB_FIELD_EXTENT && accept_word(P, "all")) {
+            a->all = true;
+        } else {
+            could[ncould++] = fd->type == HB_FIELD_EXTENT ? "all" : fd->key;
+            if (fd->type == HB_FIELD_EXTENT)
+                could[ncould++] = fd->key;
+            if (!peek_word(P, fd->key))
+                return expect_one_of(P, could, ncould);
+            if (!need_key(P, fd->key) || !parse_value(P, fd, op, n, a, reason, prog, body))
+                return false;
+        }
+        any = true, ncould = 0;
+    }
+    const char *at = P->p;
+    if (ncould && accept(P, ',')) /* a comma after the last field read: a flag should follow */
+        return expect_one_of(P, could, ncould);
+    P->p = at;
+    return need(P, '}');
 }
 
 /* ---- lines ------------------------------------------------------------------------------- */

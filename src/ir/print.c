@@ -121,120 +121,94 @@ static void print_program(FILE *f, const hb_program *p)
 
 static hb_status print_lines(FILE *f, const hb_graph *g, int indent);
 
-/* "stride=[2, 2], pad=[3, 3], dilation=[1, 1], groups=1" (conv) or "kernel=[3, 3],
- * stride=[2, 2], pad=[1, 1]" and then "ceil" and "exclude_pad" where set (pools), without
- * braces. */
-static void print_window(FILE *f, const hb_window *w, bool conv)
+/* Whether field fd of a shows in the text: flags only when set, keepdim only after an axis. */
+static bool field_shown(const hb_attr_field *fd, const hb_attrs *a)
 {
-    if (!conv)
-        fprintf(f, "kernel=[%d, %d], ", w->kernel[0], w->kernel[1]);
-    fprintf(f, "stride=[%d, %d], pad=[%d, %d]", w->stride[0], w->stride[1], w->pad[0], w->pad[1]);
-    if (conv)
-        fprintf(f, ", dilation=[%d, %d], groups=%d", w->dilation[0], w->dilation[1], w->groups);
-    else
-        fprintf(f, "%s%s", w->ceil_mode ? ", ceil" : "", w->exclude_pad ? ", exclude_pad" : "");
+    if (fd->type == HB_FIELD_FLAG)
+        return hb_attr_flag(fd, a);
+    if (fd->type == HB_FIELD_KEEPDIM)
+        return !a->all && a->keepdim;
+    return true;
 }
 
-/* A node's attributes; a loop's body on lines of its own, indented under it. */
-static void print_attrs(FILE *f, const hb_node *n, int indent)
+/* Writes field fd of node n: "key=value", or a flag's word. */
+static void print_field(FILE *f, const hb_attr_field *fd, const hb_node *n, int indent)
 {
     const hb_attrs *a = &n->attrs;
-    if ((unsigned)n->op >= HB_OP_COUNT)
-        return; /* printed as "?": no table entry says what its attributes are */
-    switch (hb_op_table[n->op].attrs) {
-    case HB_ATTRS_SCALAR:
-        fputs(" {scalar=", f);
-        hb_print_scalar(f, a->scalar);
-        fputc('}', f);
+    switch (fd->type) {
+    case HB_FIELD_FLAG:
+    case HB_FIELD_KEEPDIM:
+        fputs(fd->key, f);
         break;
-    case HB_ATTRS_REDUCE:
+    case HB_FIELD_EXTENT:
         if (a->all)
-            fputs(" {all}", f);
+            fputs("all", f);
         else
-            fprintf(f, " {axis=%d%s}", a->axis, a->keepdim ? ", keepdim" : "");
+            fprintf(f, "%s=%d", fd->key, a->axis);
         break;
-    case HB_ATTRS_AXIS:
-        fprintf(f, " {axis=%d}", a->axis);
+    case HB_FIELD_SCALAR:
+        fprintf(f, "%s=", fd->key);
+        hb_print_scalar(f, *HB_FIELD_AT(const float, a, fd->at));
         break;
-    case HB_ATTRS_SHAPE:
-        fputs(" {shape=", f);
-        print_dims(f, &a->shape);
-        fputc('}', f);
+    case HB_FIELD_INT:
+        fprintf(f, "%s=%d", fd->key, *HB_FIELD_AT(const int, a, fd->at));
         break;
-    case HB_ATTRS_SLICE:
-        fprintf(f, " {axis=%d, start=%lld, length=%lld}", a->axis, (long long)a->start,
-                (long long)a->length);
+    case HB_FIELD_COUNT:
+        fprintf(f, "%s=%lld", fd->key, (long long)*HB_FIELD_AT(const int64_t, a, fd->at));
         break;
-    case HB_ATTRS_AXES:
-        fprintf(f, " {axes=[%d, %d]}", a->axis, a->axis2);
+    case HB_FIELD_DIMS:
+        fprintf(f, "%s=", fd->key);
+        print_dims(f, HB_FIELD_AT(const hb_shape, a, fd->at));
         break;
-    case HB_ATTRS_PAD:
-        fputs(" {before=", f);
-        print_dims(f, &a->before);
-        fputs(", after=", f);
-        print_dims(f, &a->after);
-        fputs(", value=", f);
-        hb_print_scalar(f, a->scalar);
-        fputc('}', f);
+    case HB_FIELD_PAIR:
+        fprintf(f, "%s=[%d, %d]", fd->key, *HB_FIELD_AT(const int, a, fd->at),
+                *HB_FIELD_AT(const int, a, fd->at2));
         break;
-    case HB_ATTRS_BODY:
-        fputs(" {body={\n", f);
-        if (n->body)
-            print_lines(f, n->body, indent + 4);
-        fprintf(f, "%*s}}", indent + 2, "");
+    case HB_FIELD_EXPECT:
+        fprintf(f, "%s=%s", fd->key,
+                *HB_FIELD_AT(const float, a, fd->at) != 0.0f ? "true" : "false");
         break;
-    case HB_ATTRS_EXPECT:
-        fputs(a->scalar != 0.0f ? " {expect=true}" : " {expect=false}", f);
-        break;
-    case HB_ATTRS_REASON:
-        fputs(" {reason=", f);
-        print_string(f, n->reason);
-        fputc('}', f);
-        break;
-    case HB_ATTRS_PROGRAM:
-        fputs(" {", f);
-        print_program(f, a->prog);
-        fputc('}', f);
-        break;
-    case HB_ATTRS_REDUCE_PROGRAM:
-        fprintf(f, " {reduce=%s, ",
-                (unsigned)a->reduce < HB_OP_COUNT ? hb_op_table[a->reduce].name : "?");
-        if (a->all)
-            fputs("all, ", f);
-        else
-            fprintf(f, "axis=%d, %s", a->axis, a->keepdim ? "keepdim, " : "");
-        print_program(f, a->prog);
-        fputc('}', f);
-        break;
-    case HB_ATTRS_GEMM:
-        fprintf(f, " {%s%s", a->trans_a ? "trans_a, " : "", a->trans_b ? "trans_b, " : "");
-        print_program(f, a->prog);
-        fputc('}', f);
-        break;
-    case HB_ATTRS_CONV:
-    case HB_ATTRS_POOL:
-        fputs(" {", f);
-        print_window(f, &a->win, hb_op_table[n->op].attrs == HB_ATTRS_CONV);
-        fputc('}', f);
-        break;
-    case HB_ATTRS_CONV_GRAD:
-    case HB_ATTRS_POOL_GRAD:
-        fputs(" {", f);
-        print_window(f, &a->win, hb_op_table[n->op].attrs == HB_ATTRS_CONV_GRAD);
-        fputs(", shape=", f);
-        print_dims(f, &a->shape);
-        fputc('}', f);
-        break;
-    case HB_ATTRS_CONV_PROGRAM:
-        fputs(" {", f);
-        print_window(f, &a->win, true);
-        fputs(", ", f);
-        print_program(f, a->prog);
-        fputc('}', f);
-        break;
-    case HB_ATTRS_NONE:
+    case HB_FIELD_REDUCTION: {
+        hb_op op = *HB_FIELD_AT(const hb_op, a, fd->at);
+        fprintf(f, "%s=%s", fd->key, (unsigned)op < HB_OP_COUNT ? hb_op_table[op].name : "?");
         break;
     }
+    case HB_FIELD_PROGRAM: /* "prog=[...]" */
+        print_program(f, a->prog);
+        break;
+    case HB_FIELD_BODY: /* its lines under the node's, indented, then the brace on its own */
+        fprintf(f, "%s={\n", fd->key);
+        if (n->body)
+            print_lines(f, n->body, indent + 4);
+        fprintf(f, "%*s}", indent + 2, "");
+        break;
+    case HB_FIELD_REASON:
+        fprintf(f, "%s=", fd->key);
+        print_string(f, n->reason);
+        break;
+    case HB_FIELD_END:
+        break;
+    }
+}
+
+/* A node's attributes, " {field, field}" by its kind's row of attrs.def; nothing for a kind
+ * without fields. */
+static void print_attrs(FILE *f, const hb_node *n, int indent)
+{
+    if ((unsigned)n->op >= HB_OP_COUNT)
+        return; /* printed as "?": no table entry says what its attributes are */
+    const hb_attr_field *fd = hb_attr_kinds[hb_op_table[n->op].attrs].fields;
+    if (fd->type == HB_FIELD_END)
+        return;
+    fputs(" {", f);
+    for (bool any = false; fd->type != HB_FIELD_END; fd++) {
+        if (!field_shown(fd, &n->attrs))
+            continue;
+        fputs(any ? ", " : "", f);
+        print_field(f, fd, n, indent);
+        any = true;
+    }
+    fputc('}', f);
 }
 
 static void print_type(FILE *f, const hb_value *v)

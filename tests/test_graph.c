@@ -6,7 +6,7 @@
  * whose allocations fail one at a time. */
 #include "harness.h"
 #include "../src/ir/graph.h"
-#include "../src/passes/pass.h" /* hb_attrs_equal */
+#include "../src/passes/pass.h"
 
 #include <float.h>
 #include <math.h>

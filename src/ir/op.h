@@ -120,6 +120,10 @@ extern const hb_attr_kind_info hb_attr_kinds[HB_ATTRS_COUNT];
 /* Whether flag field f is set in a (its member a bool or an int). */
 bool hb_attr_flag(const hb_attr_field *f, const hb_attrs *a);
 
+/* Whether a and b, attributes of two nodes of op, are the same field for field (what CSE and
+ * loop lifting merge by); never for guards, islands and loops. */
+bool hb_attrs_equal(hb_op op, const hb_attrs *a, const hb_attrs *b);
+
 /* Output shape of op over inputs, with attributes normalized (negative axes resolved, reshape's
  * -1 filled in). On a mismatch writes a message naming the op's inputs' shapes into err and
  * returns HB_ERR_SHAPE or HB_ERR_ARG. */

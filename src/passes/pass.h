@@ -75,7 +75,6 @@ const char *hb_pass_names(char *buf, size_t size);
 
 /* Helpers the passes share (passes.c). */
 const hb_node *hb_producer(const hb_graph *g, int value); /* NULL unless a node makes it */
-bool hb_attrs_equal(hb_op op, const hb_attrs *a, const hb_attrs *b);
 /* The first live node after `after` that reads value (dead ones, left by earlier rewrites,
  * may still name it); -1 if none. */
 int hb_user_of(const hb_graph *g, const bool *live, int value, int after);

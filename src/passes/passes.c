@@ -60,52 +60,6 @@ const hb_node *hb_producer(const hb_graph *g, int value)
     return v->kind == HB_VAL_NODE && v->node >= 0 ? &g->nodes[v->node] : NULL;
 }
 
-/* Whether field fd is the same in a and b. */
-static bool field_equal(const hb_attr_field *fd, const hb_attrs *a, const hb_attrs *b)
-{
-#define SAME(type, off) (*HB_FIELD_AT(const type, a, off) == *HB_FIELD_AT(const type, b, off))
-    switch (fd->type) {
-    case HB_FIELD_SCALAR: /* bitwise: 0.0 and -0.0 differ, two NaNs of one pattern agree */
-        return memcmp((const char *)a + fd->at, (const char *)b + fd->at, sizeof(float)) == 0;
-    case HB_FIELD_INT:
-        return SAME(int, fd->at);
-    case HB_FIELD_PAIR:
-        return SAME(int, fd->at) && SAME(int, fd->at2);
-    case HB_FIELD_COUNT:
-        return SAME(int64_t, fd->at);
-    case HB_FIELD_FLAG:
-        return hb_attr_flag(fd, a) == hb_attr_flag(fd, b);
-    case HB_FIELD_DIMS:
-        return hb_shape_equal(HB_FIELD_AT(const hb_shape, a, fd->at),
-                              HB_FIELD_AT(const hb_shape, b, fd->at));
-    case HB_FIELD_REDUCTION:
-        return SAME(hb_op, fd->at);
-#undef SAME
-    case HB_FIELD_EXTENT:
-        return a->all == b->all && (a->all || a->axis == b->axis);
-    case HB_FIELD_KEEPDIM: /* after the extent: a->all == b->all */
-        return a->all || a->keepdim == b->keepdim;
-    case HB_FIELD_PROGRAM:
-        return hb_program_equal(a->prog, b->prog);
-    case HB_FIELD_EXPECT:
-    case HB_FIELD_BODY:
-    case HB_FIELD_REASON:
-        return false; /* guards decide, islands and loops run code: never merged */
-    case HB_FIELD_END:
-        break;
-    }
-    return true;
-}
-
-bool hb_attrs_equal(hb_op op, const hb_attrs *a, const hb_attrs *b)
-{
-    for (const hb_attr_field *fd = hb_attr_kinds[hb_op_table[op].attrs].fields;
-         fd->type != HB_FIELD_END; fd++)
-        if (!field_equal(fd, a, b))
-            return false;
-    return true;
-}
-
 static void drop_data(void *data) { hb_free(data); }
 
 int hb_graph_add_const(hb_graph *g, const hb_shape *shape, float *data, const char *name)

@@ -227,7 +227,7 @@ hb_block *hb_block_child_at(const hb_block *b, int i, const char **key)
 
 /* ---- parameters and constants ------------------------------------------------------------- */
 
-const char *hb_param_shape_fmt(const hb_param *p, char *buf, size_t size)
+const char *hb_block_param_shape_fmt(const hb_param *p, char *buf, size_t size)
 {
     size_t used = (size_t)snprintf(buf, size, "[");
     for (int i = 0; i < p->shape.ndim && used < size; i++) {
@@ -341,7 +341,8 @@ static hb_status deferred_error(const hb_block *b, const hb_param *p)
                              p->fan_in_of);
     return hb_frame_fail(HB_ERR_STATE,
                          "%s: parameter \"%s\" is deferred (shape %s) until the first "
-                         "call or a load", b->type, p->name, hb_param_shape_fmt(p, sb, sizeof sb));
+                         "call or a load", b->type, p->name,
+                         hb_block_param_shape_fmt(p, sb, sizeof sb));
 }
 
 static hb_param *add_slot(hb_block *b, const char *kind, const char *name)
@@ -461,14 +462,14 @@ hb_tensor *hb_block_param_infer(hb_block *b, const char *name, int ndim, const i
     if (!fits)
         return hb_frame_fail(HB_ERR_SHAPE,
                              "%s: parameter \"%s\" has shape %s, but this call needs %s", b->type,
-                             name, hb_param_shape_fmt(p, have, sizeof have),
+                             name, hb_block_param_shape_fmt(p, have, sizeof have),
                              hb_shape_fmt(&want, need, sizeof need)), NULL;
     if (st == HB_ERR_STATE)
         return deferred_error(b, p), NULL;
     return st == HB_OK ? value_of(p) : NULL;
 }
 
-hb_status hb_param_assign(hb_param *p, const hb_tensor *value)
+hb_status hb_block_param_assign(hb_param *p, const hb_tensor *value)
 {
     if (p->value) {
         if (!hb_shape_equal(&p->value->shape, &value->shape)) {
@@ -576,7 +577,7 @@ static void print_tree(FILE *f, hb_block *b, const char *key, int indent, int64_
         char sb[96];
         hb_param *p = &b->params[i];
         fprintf(f, "%s%s%s %s", i ? ", " : "  ", p->trainable ? "" : "const ", p->name,
-                hb_param_shape_fmt(p, sb, sizeof sb));
+                hb_block_param_shape_fmt(p, sb, sizeof sb));
         if (p->value)
             *total += p->value->numel;
         else
@@ -628,7 +629,7 @@ bool hb_block_find_tensor(hb_block *root, const hb_tensor *t, char *name, size_t
 
 /* ---- constants set aside around a trace ---------------------------------------------------- */
 
-void hb_consts_free(hb_saved_consts *s)
+void hb_block_consts_free(hb_saved_consts *s)
 {
     for (int i = 0; s->copies && i < s->sd.count; i++)
         hb_free(s->copies[i]);
@@ -636,7 +637,7 @@ void hb_consts_free(hb_saved_consts *s)
     hb_state_dict_free(&s->sd);
 }
 
-bool hb_consts_save(hb_block *b, hb_saved_consts *s)
+bool hb_block_consts_save(hb_block *b, hb_saved_consts *s)
 {
     *s = (hb_saved_consts){0};
     if (hb_block_state_dict(b, &s->sd) != HB_OK)
@@ -648,7 +649,7 @@ bool hb_consts_save(hb_block *b, hb_saved_consts *s)
             continue;
         size_t bytes = sizeof(float) * (size_t)n->value->numel;
         if (!(s->copies[i] = hb_malloc(bytes + 1))) {
-            hb_consts_free(s);
+            hb_block_consts_free(s);
             return false;
         }
         memcpy(s->copies[i], n->value->data, bytes);
@@ -658,11 +659,11 @@ bool hb_consts_save(hb_block *b, hb_saved_consts *s)
     return s->copies != NULL;
 }
 
-void hb_consts_restore(hb_saved_consts *s)
+void hb_block_consts_restore(hb_saved_consts *s)
 {
     for (int i = 0; i < s->sd.count; i++)
         if (s->copies[i])
             memcpy(s->sd.items[i].value->data, s->copies[i],
                    sizeof(float) * (size_t)s->sd.items[i].value->numel);
-    hb_consts_free(s);
+    hb_block_consts_free(s);
 }

@@ -67,7 +67,7 @@ hb_status hb_compile(hb_graph *g, const hb_compile_opts *opts, hb_compile_stats 
     return HB_OK;
 }
 
-void hb_explain_jit(FILE *f, const hb_plan *p, const char *note)
+void hb_compile_explain_jit(FILE *f, const hb_plan *p, const char *note)
 {
     int fused = 0;
     for (int i = 0; i < p->ninstrs; i++)
@@ -78,7 +78,8 @@ void hb_explain_jit(FILE *f, const hb_plan *p, const char *note)
     if (note[0])
         fprintf(f, "    jit: %d fused groups and GEMMs interpreted (%s)\n", fused, note);
     else
-        fprintf(f, "    jit: %d of %d fused groups and GEMMs compiled to native code in %.1f ms%s\n",
+        fprintf(f,
+                "    jit: %d of %d fused groups and GEMMs compiled to native code in %.1f ms%s\n",
                 p->jit_groups, p->fused_groups, p->jit_ms,
                 p->jit_groups < p->fused_groups ? " (the others: GEMMs with many rows or a "
                                                   "transposed operand, which BLAS runs, or "

@@ -30,6 +30,6 @@ hb_status hb_compile(hb_graph *g, const hb_compile_opts *opts, hb_compile_stats 
                      hb_plan **plan, char *err, size_t err_size);
 
 /* The explain line about p's native code (none for a plan without fused groups). */
-void hb_explain_jit(FILE *f, const hb_plan *p, const char *note);
+void hb_compile_explain_jit(FILE *f, const hb_plan *p, const char *note);
 
 #endif

@@ -152,9 +152,9 @@ typedef struct hb_saved_consts {
     hb_state_dict sd;
     float **copies; /* per entry: the values, or NULL for a parameter */
 } hb_saved_consts;
-bool hb_consts_save(hb_block *b, hb_saved_consts *s); /* false: out of memory */
-void hb_consts_restore(hb_saved_consts *s);          /* puts them back, frees s */
-void hb_consts_free(hb_saved_consts *s);             /* frees s, changes nothing */
+bool hb_block_consts_save(hb_block *b, hb_saved_consts *s); /* false: out of memory */
+void hb_block_consts_restore(hb_saved_consts *s);           /* puts them back, frees s */
+void hb_block_consts_free(hb_saved_consts *s);              /* frees s, changes nothing */
 
 /* The parameter or constant called name in b itself, or NULL; sets no error. */
 hb_param *hb_block_find_param(const hb_block *b, const char *name);
@@ -164,10 +164,10 @@ typedef hb_status (*hb_param_visit)(void *ctx, const char *name, hb_block *owner
 hb_status hb_block_walk(hb_block *b, hb_param_visit visit, void *ctx);
 
 /* Gives a deferred parameter its values (takes over value); for one with values, copies. */
-hb_status hb_param_assign(hb_param *p, const hb_tensor *value);
+hb_status hb_block_param_assign(hb_param *p, const hb_tensor *value);
 
 /* "[256, ?]": a shape with deferred dims shown as '?'. */
-const char *hb_param_shape_fmt(const hb_param *p, char *buf, size_t size);
+const char *hb_block_param_shape_fmt(const hb_param *p, char *buf, size_t size);
 
 /* The state_dict name of tensor t among root's parameters and constants, into name; false if t
  * is not one of them. */
@@ -178,9 +178,9 @@ bool hb_block_find_tensor(hb_block *root, const hb_tensor *t, char *name, size_t
 
 /* The readers on a file's bytes already in memory (name is the file's, for messages): what
  * hb_safetensors_load and hb_npy_load do after reading the file; the fuzz harnesses call them. */
-hb_status hb_safetensors_parse(const char *name, const unsigned char *buf, size_t size,
-                               hb_state_dict *out);
-hb_tensor *hb_npy_parse(const char *name, const unsigned char *buf, size_t size);
+hb_status hb_io_safetensors_parse(const char *name, const unsigned char *buf, size_t size,
+                                  hb_state_dict *out);
+hb_tensor *hb_io_npy_parse(const char *name, const unsigned char *buf, size_t size);
 
 /* ---- tracing (trace.c) -------------------------------------------------------------------- */
 
@@ -245,7 +245,7 @@ hb_status hb_graph_vjp(void *ctx, struct hb_graph *g, int node, int grad, const 
 /* ---- training (train.c) --------------------------------------------------------------------- */
 
 /* The loss of kind over the output y and the target (ops: recorded, traced or symbolic). */
-hb_tensor *hb_loss_of(hb_loss_kind kind, hb_tensor *y, hb_tensor *target);
+hb_tensor *hb_train_loss_of(hb_loss_kind kind, hb_tensor *y, hb_tensor *target);
 /* Appends param's update from grad (both tensors of the graph being extended): the optimizer's
  * formula as ops, then in-place writes of the parameter and the state. */
 hb_status hb_optimizer_emit(hb_optimizer *opt, hb_tensor *param, hb_tensor *grad,
@@ -259,15 +259,15 @@ hb_block *hb_optimizer_block(const hb_optimizer *opt);
  * hybridizes, traces, or runs plans with islands. */
 void hb_hybrid_hooks_install(void);
 /* Plans hold pointers into parameters: new weights (a load) drop every cached plan. */
-void hb_block_drop_plans(hb_block *b);
+void hb_hybrid_drop_plans(hb_block *b);
 /* b's graph as traced on x, before any pass (parameters as parameters); NULL with the error. */
-struct hb_graph *hb_block_trace(hb_block *b, hb_tensor *x);
+struct hb_graph *hb_hybrid_trace(hb_block *b, hb_tensor *x);
 /* g written as an ONNX model file (onnx_export.c). */
 hb_status hb_graph_write_onnx(const struct hb_graph *g, const char *path);
-/* Counts hb_block_drop_plans calls (weights loaded, modes changed): a trainer's plans made
+/* Counts hb_hybrid_drop_plans calls (weights loaded, modes changed): a trainer's plans made
  * before a change are dropped too. */
-extern atomic_uint hb_plans_epoch;
+extern atomic_uint hb_hybrid_plans_epoch;
 /* After parameters changed in place: drops the plans of frozen blocks only. */
-void hb_block_params_updated(hb_block *b);
+void hb_hybrid_params_updated(hb_block *b);
 
 #endif

@@ -26,7 +26,7 @@ typedef struct plan_entry {
     uint64_t last_used;
     atomic_long hits, side_exits; /* runs that finished, runs a guard sent away */
     char *path; /* the guards' expected outcomes in order ("110"): which path this plan is */
-    unsigned epoch; /* hb_plans_epoch when compiled: a later drop anywhere makes it stale */
+    unsigned epoch; /* hb_hybrid_plans_epoch when compiled: a later drop anywhere makes it stale */
 } plan_entry;
 
 struct hb_hybrid {
@@ -125,11 +125,11 @@ static void drop_plans(hb_block *b, bool frozen_only)
         drop_plans(b->children[i].block, frozen_only);
 }
 
-atomic_uint hb_plans_epoch;
+atomic_uint hb_hybrid_plans_epoch;
 
-void hb_block_drop_plans(hb_block *b)
+void hb_hybrid_drop_plans(hb_block *b)
 {
-    atomic_fetch_add(&hb_plans_epoch, 1);
+    atomic_fetch_add(&hb_hybrid_plans_epoch, 1);
     drop_plans(b, false);
 }
 
@@ -145,13 +145,13 @@ static bool set_mode(hb_block *b, bool inference)
 void hb_block_set_training(hb_block *b, bool training)
 {
     if (b && set_mode(b, !training))
-        hb_block_drop_plans(b); /* traced in the other mode */
+        hb_hybrid_drop_plans(b); /* traced in the other mode */
 }
 
 bool hb_block_is_training(const hb_block *b) { return b && !b->inference; }
 
 /* Plans that read parameters as inputs see new values; frozen ones folded the old ones in. */
-void hb_block_params_updated(hb_block *b) { drop_plans(b, true); }
+void hb_hybrid_params_updated(hb_block *b) { drop_plans(b, true); }
 
 /* ---- islands: eager blocks called from a plan --------------------------------------------- */
 
@@ -217,7 +217,7 @@ static plan_entry *compile(hb_graph *g, int nodes_traced, bool interpret, char *
         return NULL;
     }
     atomic_init(&e->refs, 1);
-    e->epoch = atomic_load(&hb_plans_epoch);
+    e->epoch = atomic_load(&hb_hybrid_plans_epoch);
     e->graph = g;
     e->sig = g->values[g->input].shape;
     e->nodes_traced = nodes_traced;
@@ -267,7 +267,7 @@ static int lookup(hb_hybrid *h, const hb_shape *sig, plan_entry **found)
 {
     int n = 0;
     plan_entry *recent = NULL;
-    unsigned epoch = atomic_load(&hb_plans_epoch);
+    unsigned epoch = atomic_load(&hb_hybrid_plans_epoch);
     pthread_mutex_lock(&h->lock);
     for (int i = 0; i < h->nplans; i++) {
         plan_entry *e = h->plans[i];
@@ -410,7 +410,7 @@ static hb_tensor *block_call(hb_block *b, hb_tensor *x)
         hb_frame_pop();
         return y;
     }
-    if (!hb_tracing && !hb_grad_on) /* plans record no gradients (yet): eager */
+    if (!hb_tracing && !hb_grad_on) /* a plan records no gradients for hb_backward: eager */
         return hybrid_call(b, x);
     return hb_block_call_eager(b, x, NULL);
 }
@@ -445,7 +445,7 @@ hb_status hb_hybridize_with(hb_block *b, bool active, const hb_hybrid_options *o
         return hb_frame_fail(HB_ERR_NOMEM, "out of memory hybridizing %s", b->type);
     bool freeze = opts && opts->freeze, interpret = opts && opts->interpret;
     if (freeze != h->freeze || interpret != h->interpret) { /* plans made otherwise */
-        hb_block_drop_plans(b);
+        hb_hybrid_drop_plans(b);
         h->freeze = freeze;
         h->interpret = interpret;
     }
@@ -501,17 +501,17 @@ int hb_graph_num_nodes(const hb_graph *g) { return g ? g->nnodes : -1; }
 static hb_graph *trace(hb_block *b, hb_tensor *x, bool freeze)
 {
     hb_saved_consts consts;
-    if (!hb_consts_save(b, &consts))
+    if (!hb_block_consts_save(b, &consts))
         return hb_frame_fail(HB_ERR_NOMEM, "out of memory starting a trace"), NULL;
     hb_hybrid_hooks_install();
     hb_trace *tr = hb_trace_begin(b, x, b->name ? b->name : b->type, freeze);
     if (!tr) {
-        hb_consts_free(&consts);
+        hb_block_consts_free(&consts);
         return hb_frame_fail(HB_ERR_NOMEM, "out of memory starting a trace"), NULL;
     }
     hb_tensor *y = hb_block_call_eager(b, x, NULL);
     hb_graph *g = hb_trace_end(tr, y);
-    hb_consts_restore(&consts);
+    hb_block_consts_restore(&consts);
     if (hb_frame_depth() == 0)
         hb_tensor_release(y); /* else the caller's frame owns it */
     if (!g && y)
@@ -519,7 +519,7 @@ static hb_graph *trace(hb_block *b, hb_tensor *x, bool freeze)
     return g;
 }
 
-hb_graph *hb_block_trace(hb_block *b, hb_tensor *x) { return trace(b, x, false); }
+hb_graph *hb_hybrid_trace(hb_block *b, hb_tensor *x) { return trace(b, x, false); }
 
 hb_status hb_block_dump(hb_block *b, hb_tensor *x, const char *after, bool dot, FILE *f)
 {
@@ -591,7 +591,7 @@ static void explain_text(FILE *f, hb_block *b, const char *path)
                         atomic_load(&e->hits), atomic_load(&e->side_exits));
             for (int p = 0; p < HB_PASS_COUNT; p++)
                 fprintf(f, "    pass %s: %s\n", hb_passes[p].name, e->stats.passes[p].note);
-            hb_explain_jit(f, e->plan, e->stats.jit_note);
+            hb_compile_explain_jit(f, e->plan, e->stats.jit_note);
             for (int n = 0; n < e->graph->nnodes; n++) {
                 const hb_node *node = &e->graph->nodes[n];
                 if (node->op != HB_OP_LOOP || !node->body)

@@ -258,8 +258,8 @@ static hb_status parse_safetensors(const char *path, const unsigned char *buf, s
     return st;
 }
 
-hb_status hb_safetensors_parse(const char *name, const unsigned char *buf, size_t size,
-                               hb_state_dict *out)
+hb_status hb_io_safetensors_parse(const char *name, const unsigned char *buf, size_t size,
+                                  hb_state_dict *out)
 {
     *out = (hb_state_dict){0};
     hb_status st = parse_safetensors(name, buf, size, out);
@@ -409,12 +409,12 @@ static hb_status check_load(const char *path, const slots *s, const hb_state_dic
         if (!e)
             return hb_frame_fail(HB_ERR_NAME, "%s: missing parameter \"%s\" (the model needs %s)",
                                  path, s->items[i].name,
-                                 hb_param_shape_fmt(s->items[i].p, need, sizeof need));
+                                 hb_block_param_shape_fmt(s->items[i].p, need, sizeof need));
         if (!shape_fits(s->items[i].p, e->value))
             return hb_frame_fail(HB_ERR_SHAPE, "%s: parameter \"%s\" is %s in the file, the model "
                                  "needs %s", path, e->name,
                                  hb_shape_fmt(&e->value->shape, have, sizeof have),
-                                 hb_param_shape_fmt(s->items[i].p, need, sizeof need));
+                                 hb_block_param_shape_fmt(s->items[i].p, need, sizeof need));
         /* A shared block is listed under each of its names: all must agree on its shapes. */
         for (int j = 0; j < i; j++) {
             const hb_named_tensor *first = find_named(file, s->items[j].name);
@@ -452,12 +452,12 @@ hb_status hb_block_load(hb_block *b, const char *path)
     if (st == HB_OK)
         st = check_load(path, &s, &file);
     for (int i = 0; i < s.count && st == HB_OK; i++)
-        st = hb_param_assign(s.items[i].p,
-                             find_named(&file, s.items[i].name)->value);
+        st = hb_block_param_assign(s.items[i].p,
+                                   find_named(&file, s.items[i].name)->value);
     slots_free(&s);
     hb_state_dict_free(&file);
     if (st == HB_OK)
-        hb_block_drop_plans(b); /* compiled against the old values: trace again */
+        hb_hybrid_drop_plans(b); /* compiled against the old values: trace again */
     return st;
 }
 
@@ -475,7 +475,7 @@ hb_status hb_block_save(hb_block *b, const char *path)
         if (!(values[i] = s.items[i].p->value))
             st = hb_frame_fail(HB_ERR_STATE, "%s: parameter \"%s\" is still deferred (shape %s): "
                                "call the block once before saving", path, s.items[i].name,
-                               hb_param_shape_fmt(s.items[i].p, sb, sizeof sb));
+                               hb_block_param_shape_fmt(s.items[i].p, sb, sizeof sb));
     }
     if (st == HB_OK)
         st = hb_safetensors_save(path, s.count, (const char *const *)s.names, values);
@@ -635,7 +635,7 @@ static hb_tensor *parse_npy(const char *path, const unsigned char *buf, size_t s
     return t;
 }
 
-hb_tensor *hb_npy_parse(const char *name, const unsigned char *buf, size_t size)
+hb_tensor *hb_io_npy_parse(const char *name, const unsigned char *buf, size_t size)
 {
     return hb_frame_adopt(parse_npy(name, buf, size));
 }

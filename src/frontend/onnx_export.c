@@ -574,7 +574,7 @@ hb_status hb_onnx_export(hb_block *b, hb_tensor *x, const char *path)
 {
     if (!b || !x || !path)
         return hb_frame_fail(HB_ERR_ARG, "hb_onnx_export: block, input or path is NULL");
-    hb_graph *g = hb_block_trace(b, x);
+    hb_graph *g = hb_hybrid_trace(b, x);
     if (!g)
         return hb_last_status();
     hb_status st = hb_graph_write_onnx(g, path);

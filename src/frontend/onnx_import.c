@@ -105,11 +105,11 @@ hb_tensor *onnx_float_tensor(const onnx_model *m, const Onnx__TensorProto *t, co
     hb_shape s;
     if (!dims_of(t, &s))
         return hb_frame_fail(HB_ERR_FORMAT, "%s: %s \"%s\": bad or too many dims", m->path, what,
-                       t->name ? t->name : ""), NULL;
+                             t->name ? t->name : ""), NULL;
     int64_t n = hb_shape_numel(&s);
     if (t->has_data_location && t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL)
         return hb_frame_fail(HB_ERR_UNSUPPORTED, "%s: %s \"%s\" keeps its data in an external file",
-                       m->path, what, t->name ? t->name : ""), NULL;
+                             m->path, what, t->name ? t->name : ""), NULL;
     const float *src = NULL;
     if (t->has_raw_data && t->raw_data.len == (size_t)n * 4)
         src = (const float *)t->raw_data.data;
@@ -117,8 +117,8 @@ hb_tensor *onnx_float_tensor(const onnx_model *m, const Onnx__TensorProto *t, co
         src = t->float_data;
     else
         return hb_frame_fail(HB_ERR_FORMAT, "%s: %s \"%s\": %lld values declared, %zu bytes or %zu "
-                       "floats stored", m->path, what, t->name ? t->name : "", (long long)n,
-                       t->has_raw_data ? t->raw_data.len : 0, t->n_float_data), NULL;
+                             "floats stored", m->path, what, t->name ? t->name : "", (long long)n,
+                             t->has_raw_data ? t->raw_data.len : 0, t->n_float_data), NULL;
     hb_tensor *r = hb_tensor_alloc(&s);
     if (r && n)
         memcpy(r->data, src, sizeof(float) * (size_t)n); /* raw data is little-endian: x86 */
@@ -130,7 +130,7 @@ bool onnx_int_values(const onnx_model *m, const Onnx__TensorProto *t, onnx_ints 
 {
     if (!dims_of(t, &out->shape))
         return hb_frame_fail(HB_ERR_FORMAT, "%s: tensor \"%s\": bad or too many dims", m->path,
-                       t->name ? t->name : ""), false;
+                             t->name ? t->name : ""), false;
     int64_t n = hb_shape_numel(&out->shape);
     bool i64 = t->data_type == ONNX__TENSOR_PROTO__DATA_TYPE__INT64;
     size_t width = i64 ? 8 : 4;
@@ -138,7 +138,7 @@ bool onnx_int_values(const onnx_model *m, const Onnx__TensorProto *t, onnx_ints 
                                                                         : t->n_int32_data;
     if (stored != (size_t)n || (t->has_raw_data && t->raw_data.len % width))
         return hb_frame_fail(HB_ERR_FORMAT, "%s: tensor \"%s\": %lld values declared, %zu stored",
-                       m->path, t->name ? t->name : "", (long long)n, stored), false;
+                             m->path, t->name ? t->name : "", (long long)n, stored), false;
     out->n = n;
     out->v = hb_malloc(sizeof(int64_t) * (size_t)n + 1);
     if (!out->v)
@@ -246,7 +246,7 @@ static hb_tensor *holder_forward(hb_block *self, hb_tensor *x)
 {
     (void)x;
     return hb_frame_fail(HB_ERR_STATE, "%s: holds an ONNX model's parameters; call the model",
-                   hb_block_type(self)), NULL;
+                         hb_block_type(self)), NULL;
 }
 
 /* The block (root or a child made on the way) that holds the parameter called name
@@ -306,7 +306,7 @@ hb_status onnx_add_value(hb_block *root, onnx_model *m, int s, const char *name,
                                             HB_INIT_DEFAULT)
                        : hb_block_add_const(h, leaf, hb_tensor_retain(value));
         if (st == HB_OK && trainable)
-            st = hb_param_assign(hb_block_find_param(h, leaf), value);
+            st = hb_block_param_assign(hb_block_find_param(h, leaf), value);
     }
     if (st != HB_OK && st != HB_ERR_NOMEM) { /* "a..b", or a name taken: flat, dots as _ */
         hb_clear_error();
@@ -320,7 +320,7 @@ hb_status onnx_add_value(hb_block *root, onnx_model *m, int s, const char *name,
                                             HB_INIT_DEFAULT)
                        : hb_block_add_const(root, flat, hb_tensor_retain(value));
         if (st == HB_OK && trainable)
-            st = hb_param_assign(hb_block_find_param(root, flat), value);
+            st = hb_block_param_assign(hb_block_find_param(root, flat), value);
     }
     hb_tensor_release(value);
     if (st != HB_OK)
@@ -362,8 +362,9 @@ static hb_status load_initializers(hb_block *root, onnx_model *m)
             continue;
         }
         if (t->data_type != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT)
-            return hb_frame_fail(HB_ERR_UNSUPPORTED, "%s: initializer \"%s\" has data type %d (only "
-                           "float, and integers for shapes)", m->path, t->name, t->data_type);
+            return hb_frame_fail(HB_ERR_UNSUPPORTED,
+                                 "%s: initializer \"%s\" has data type %d (only float, and "
+                                 "integers for shapes)", m->path, t->name, t->data_type);
         hb_tensor *v = onnx_float_tensor(m, t, "initializer");
         hb_status st = v ? onnx_add_value(root, m, s, t->name, v, !is_statistic(g, t->name))
                          : hb_last_status();
@@ -384,12 +385,13 @@ static hb_status load_inputs(onnx_model *m)
             continue; /* an initializer listed as an input too (older exports) */
         const Onnx__TypeProto *tp = v->type;
         if (tp && tp->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE)
-            return hb_frame_fail(HB_ERR_UNSUPPORTED, "%s: input \"%s\" is not a tensor (a sequence, "
-                           "map or optional)", m->path, v->name);
+            return hb_frame_fail(HB_ERR_UNSUPPORTED,
+                                 "%s: input \"%s\" is not a tensor (a sequence, map or optional)",
+                                 m->path, v->name);
         if (tp && tp->tensor_type->has_elem_type &&
             tp->tensor_type->elem_type != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT)
             return hb_frame_fail(HB_ERR_UNSUPPORTED, "%s: input \"%s\" has element type %d (only "
-                           "float)", m->path, v->name, tp->tensor_type->elem_type);
+                                 "float)", m->path, v->name, tp->tensor_type->elem_type);
         int s = slot_add(m, v->name, ONNX_SLOT_INPUT);
         if (s < 0)
             return HB_ERR_NOMEM;
@@ -409,7 +411,7 @@ static hb_status load_inputs(onnx_model *m)
     }
     if (m->x < 0)
         return hb_frame_fail(HB_ERR_UNSUPPORTED, "%s: the graph has no input besides its "
-                       "initializers", m->path);
+                             "initializers", m->path);
     return HB_OK;
 }
 
@@ -541,19 +543,20 @@ static hb_status load_output(onnx_model *m)
     const Onnx__GraphProto *g = m->proto->graph;
     if (g->n_output != 1)
         return hb_frame_fail(HB_ERR_UNSUPPORTED, "%s: the graph has %zu outputs (hybrid's blocks "
-                       "return one)", m->path, g->n_output);
+                             "return one)", m->path, g->n_output);
     const char *name = g->output[0]->name ? g->output[0]->name : "";
     const Onnx__TypeProto *tp = g->output[0]->type;
     if (tp && (tp->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE ||
                (tp->tensor_type->has_elem_type &&
                 tp->tensor_type->elem_type != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT)))
         return hb_frame_fail(HB_ERR_UNSUPPORTED, "%s: output \"%s\" is not a float tensor", m->path,
-                       name);
+                             name);
     if ((m->output = slot_find(m, name)) < 0)
-        return hb_frame_fail(HB_ERR_FORMAT, "%s: output \"%s\" is defined by no node", m->path, name);
+        return hb_frame_fail(HB_ERR_FORMAT, "%s: output \"%s\" is defined by no node", m->path,
+                             name);
     if (m->slots[m->output].kind == ONNX_SLOT_INTS || m->slots[m->output].is_int)
         return hb_frame_fail(HB_ERR_UNSUPPORTED, "%s: output \"%s\" holds integers (only float "
-                       "outputs)", m->path, name);
+                             "outputs)", m->path, name);
     return HB_OK;
 }
 
@@ -571,8 +574,8 @@ static hb_tensor *model_forward(hb_block *self, hb_tensor *x)
     c.t[m->x] = x;
     for (int s = 0; s < m->nslots; s++)
         if (m->slots[s].kind == ONNX_SLOT_INPUT && !c.t[s]) {
-            hb_frame_fail(HB_ERR_STATE, "%s: graph input \"%s\" is not bound (hb_onnx_bind)", m->path,
-                    m->slots[s].name);
+            hb_frame_fail(HB_ERR_STATE, "%s: graph input \"%s\" is not bound (hb_onnx_bind)",
+                          m->path, m->slots[s].name);
             goto done;
         }
     /* Each node runs as a call of its own under the block ("torch_jit/Conv_12"): dumps and
@@ -642,7 +645,7 @@ hb_block *hb_onnx_load_buffer(const void *data, size_t len, const char *name)
     m->proto = onnx__model_proto__unpack(&allocator, len, data);
     if (!m->proto)
         st = hb_frame_fail(HB_ERR_FORMAT, "%s: not an ONNX model (%zu bytes that do not parse as a "
-                     "ModelProto: truncated, or another kind of file)", name, len);
+                           "ModelProto: truncated, or another kind of file)", name, len);
     else if (!m->proto->graph)
         st = hb_frame_fail(HB_ERR_FORMAT, "%s: the model has no graph", name);
     if (st == HB_OK) {
@@ -654,7 +657,7 @@ hb_block *hb_onnx_load_buffer(const void *data, size_t len, const char *name)
         }
         if (m->opset < 6)
             st = hb_frame_fail(HB_ERR_UNSUPPORTED, "%s: opset %lld of the default domain (hybrid "
-                         "reads opset 6 and later)", name, (long long)m->opset);
+                               "reads opset 6 and later)", name, (long long)m->opset);
     }
     if (st == HB_OK)
         st = load_initializers(b, m);
@@ -666,7 +669,8 @@ hb_block *hb_onnx_load_buffer(const void *data, size_t len, const char *name)
         st = load_output(m);
     if (st != HB_OK) {
         if (hb_last_status() == HB_OK || st == HB_ERR_NOMEM)
-            hb_frame_fail(st, "%s: %s", name, st == HB_ERR_NOMEM ? "out of memory" : hb_last_error());
+            hb_frame_fail(st, "%s: %s", name,
+                          st == HB_ERR_NOMEM ? "out of memory" : hb_last_error());
         hb_block_release(b);
         return NULL;
     }
@@ -701,10 +705,10 @@ hb_status hb_onnx_bind(hb_block *b, const char *name, hb_tensor *t)
     int s = slot_find(m, name);
     if (s < 0 || m->slots[s].kind != ONNX_SLOT_INPUT || s == m->x)
         return hb_frame_fail(HB_ERR_NAME, "%s: \"%s\" is not a graph input besides the first",
-                       m->path, name);
+                             m->path, name);
     hb_tensor_release(m->slots[s].t);
     m->slots[s].t = hb_tensor_retain(t);
-    hb_block_drop_plans(b); /* a plan read the old tensor */
+    hb_hybrid_drop_plans(b); /* a plan read the old tensor */
     return HB_OK;
 }
 

@@ -99,7 +99,7 @@ static hb_tensor *dot_loss(hb_tensor *y, hb_tensor *g)
     return loss;
 }
 
-hb_tensor *hb_loss_of(hb_loss_kind kind, hb_tensor *y, hb_tensor *target)
+hb_tensor *hb_train_loss_of(hb_loss_kind kind, hb_tensor *y, hb_tensor *target)
 {
     switch (kind) {
     case HB_LOSS_CROSS_ENTROPY: return cross_entropy(y, target);
@@ -243,7 +243,7 @@ hb_status hb_optimizer_step(hb_optimizer *opt)
             adam(&opt->o, s, g);
         s->t->data[0] += 1;
     }
-    hb_block_params_updated(opt->root);
+    hb_hybrid_params_updated(opt->root);
     return HB_OK;
 }
 

@@ -40,7 +40,7 @@ struct hb_trainer {
     int nplans;
     char *eager_reason; /* why compiled steps run eagerly from now on (NULL: they do not) */
     long steps, plan_steps, traces, eager_steps;
-    unsigned epoch; /* hb_plans_epoch when the plans were made */
+    unsigned epoch; /* hb_hybrid_plans_epoch when the plans were made */
 };
 
 static const char *const loss_names[] = {"cross-entropy", "mse", "dot"};
@@ -97,7 +97,7 @@ static hb_status eager_step(hb_trainer *t, hb_tensor *x, hb_tensor *target, floa
     bool was_on = hb_grad_on;
     hb_grad_enable(true);
     hb_tensor *y = hb_block_call(t->block, x);
-    hb_tensor *l = y ? hb_loss_of(t->loss, y, target) : NULL;
+    hb_tensor *l = y ? hb_train_loss_of(t->loss, y, target) : NULL;
     hb_grad_enable(was_on);
     /* a loss that reads no trainable parameter has no gradients: the step is its value */
     hb_status st = !l ? hb_last_status() : l->requires_grad ? hb_backward(l, NULL) : HB_OK;
@@ -196,7 +196,7 @@ static step_plan *compile_step(hb_trainer *t, hb_tensor *x, hb_tensor *target, c
 {
     *ran = false;
     hb_saved_consts consts;
-    if (!hb_consts_save(t->block, &consts)) {
+    if (!hb_block_consts_save(t->block, &consts)) {
         snprintf(err, err_size, "out of memory starting a trace");
         hb_frame_fail(HB_ERR_NOMEM, "%s", err);
         return NULL;
@@ -209,7 +209,7 @@ static step_plan *compile_step(hb_trainer *t, hb_tensor *x, hb_tensor *target, c
         if (tr)
             hb_graph_free(hb_trace_end(tr, NULL));
         hb_free(e);
-        hb_consts_free(&consts);
+        hb_block_consts_free(&consts);
         snprintf(err, err_size, "out of memory starting a trace");
         hb_frame_fail(HB_ERR_NOMEM, "%s", err);
         return NULL;
@@ -218,11 +218,11 @@ static step_plan *compile_step(hb_trainer *t, hb_tensor *x, hb_tensor *target, c
     bool was_on = hb_grad_on; /* the traced forward is not the caller's to backpropagate */
     hb_grad_on = false;
     hb_tensor *y = hb_block_call_eager(t->block, x, NULL);
-    hb_tensor *l = y ? hb_loss_of(t->loss, y, target) : NULL;
+    hb_tensor *l = y ? hb_train_loss_of(t->loss, y, target) : NULL;
     hb_grad_on = was_on;
     e->graph = hb_trace_end(tr, l);
     hb_tensor_release(y), hb_tensor_release(l);
-    hb_consts_restore(&consts);
+    hb_block_consts_restore(&consts);
     if (!e->graph) {
         hb_status st = l ? HB_ERR_NOMEM : hb_last_status();
         snprintf(err, err_size, "%s", l ? "out of memory while tracing" : hb_last_error());
@@ -282,13 +282,13 @@ static hb_status run_plan(hb_trainer *t, step_plan *e, hb_tensor *x, hb_tensor *
         }
     }
     if (t->opt)
-        hb_block_params_updated(t->block); /* frozen inference plans folded the old values */
+        hb_hybrid_params_updated(t->block); /* frozen inference plans folded the old values */
     return HB_OK;
 }
 
 static hb_status compiled_step(hb_trainer *t, hb_tensor *x, hb_tensor *target, float *loss)
 {
-    unsigned epoch = atomic_load(&hb_plans_epoch);
+    unsigned epoch = atomic_load(&hb_hybrid_plans_epoch);
     if (epoch != t->epoch) { /* weights loaded or a mode changed: the plans may be stale */
         for (int i = 0; i < t->nplans; i++)
             plan_free(t->plans[i]);
@@ -399,7 +399,7 @@ hb_status hb_trainer_explain(hb_trainer *t, FILE *f)
                 (long long)unplanned, e->runs, e->side_exits);
         for (int p = 0; p < HB_PASS_COUNT; p++)
             fprintf(f, "    pass %s: %s\n", hb_passes[p].name, e->stats.passes[p].note);
-        hb_explain_jit(f, e->plan, e->stats.jit_note);
+        hb_compile_explain_jit(f, e->plan, e->stats.jit_note);
     }
     return HB_OK;
 }

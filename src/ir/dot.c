@@ -51,7 +51,7 @@ static void put_program(FILE *f, const hb_node *n)
     for (int i = 0; i < nins; i++) {
         if (i)
             fputs(i % INS_PER_LINE ? "; " : ";\\n", f);
-        hb_prog_ins_print(f, &p->ins[i]);
+        hb_program_print_ins(f, &p->ins[i]);
     }
     fputs("\\n", f);
     if (n->op == HB_OP_FUSED_REDUCE) {

@@ -79,6 +79,21 @@ int hb_graph_add_value(hb_graph *g, hb_value_kind kind, const hb_shape *shape,
     return g->nvalues++;
 }
 
+static void drop_data(void *data) { hb_free(data); }
+
+int hb_graph_add_const(hb_graph *g, const hb_shape *shape, float *data, const char *name)
+{
+    int v = hb_graph_add_value(g, HB_VAL_CONST, shape, name);
+    if (v < 0) {
+        hb_free(data);
+        return -1;
+    }
+    g->values[v].data = data;
+    g->values[v].keep = data;
+    g->values[v].drop = drop_data;
+    return v;
+}
+
 int hb_graph_add_node(hb_graph *g, hb_op op, const hb_attrs *attrs, int n, const int *inputs,
                       const hb_shape *out, const char *path)
 {

@@ -67,6 +67,8 @@ void hb_graph_free(hb_graph *g);
 /* Adds a value; returns its id or -1 (out of memory). name may be NULL. */
 int hb_graph_add_value(hb_graph *g, hb_value_kind kind, const hb_shape *shape,
                        const char *name);
+/* A new constant holding data (taken over: freed with the graph); its id, or -1. */
+int hb_graph_add_const(hb_graph *g, const hb_shape *shape, float *data, const char *name);
 /* Adds a node computing a new value of shape out; returns the value id or -1. */
 int hb_graph_add_node(hb_graph *g, hb_op op, const hb_attrs *attrs, int n, const int *inputs,
                       const hb_shape *out, const char *path);
@@ -104,8 +106,8 @@ hb_graph *hb_graph_parse(const char *text, char *err, size_t err_size);
  * in node order; -1 for a value no line defines, in a broken graph). hb_free it. */
 int *hb_graph_text_numbers(const hb_graph *g);
 /* One program instruction ("add_scalar(r2, 1)") and a scalar as the text form writes them. */
-void hb_prog_ins_print(FILE *f, const hb_prog_ins *in);
-void hb_print_scalar(FILE *f, float x);
+void hb_program_print_ins(FILE *f, const hb_prog_ins *in);
+void hb_graph_print_scalar(FILE *f, float x);
 /* Graphviz DOT. */
 hb_status hb_graph_print_dot(FILE *f, const hb_graph *g);
 

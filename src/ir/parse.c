@@ -384,8 +384,8 @@ static bool parse_register(parser *P, int defined, uint8_t *out)
     return true;
 }
 
-/* "op(rA)", "op(rA, rB)" or "op_scalar(rA, x)": an elementwise op of the table that is not
- * itself fused, its registers by its arity, and a *_scalar op's scalar. */
+/* "op(rA)", "op(rA, rB)" or "op_scalar(rA, x)": an op of the table that may be an instruction
+ * (HB_PROG: an HB_EW_OP row), its registers by its arity, and a *_scalar op's scalar. */
 static bool parse_instruction(parser *P, int defined, hb_prog_ins *ins)
 {
     skip_blank(P);
@@ -397,7 +397,7 @@ static bool parse_instruction(parser *P, int defined, hb_prog_ins *ins)
             info = &hb_op_table[op];
             break;
         }
-    if (!info || !(info->flags & HB_EW) || (info->flags & (HB_OPAQUE | HB_FUSED)))
+    if (!info || !(info->flags & HB_PROG))
         return expect(P, "an elementwise op in the program");
     P->p += n;
     *ins = (hb_prog_ins){.op = (hb_op)op};

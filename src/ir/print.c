@@ -80,7 +80,7 @@ static void print_value_ref(FILE *f, const hb_graph *g, const int *num, int v)
 
 /* "%.9g" is enough digits for any float to come back exactly through strtof; inf and nan are
  * spelled the same way on every libc, and nan's sign and payload are dropped. */
-void hb_print_scalar(FILE *f, float x)
+void hb_graph_print_scalar(FILE *f, float x)
 {
     if (isnan(x))
         fputs("nan", f);
@@ -90,7 +90,7 @@ void hb_print_scalar(FILE *f, float x)
         fprintf(f, "%.9g", (double)x);
 }
 
-void hb_prog_ins_print(FILE *f, const hb_prog_ins *in)
+void hb_program_print_ins(FILE *f, const hb_prog_ins *in)
 {
     bool known = (unsigned)in->op < HB_OP_COUNT;
     fprintf(f, "%s(r%d", known ? hb_op_table[in->op].name : "?", in->a);
@@ -98,7 +98,7 @@ void hb_prog_ins_print(FILE *f, const hb_prog_ins *in)
         fprintf(f, ", r%d", in->b);
     if (known && hb_op_table[in->op].attrs == HB_ATTRS_SCALAR) {
         fputs(", ", f);
-        hb_print_scalar(f, in->scalar);
+        hb_graph_print_scalar(f, in->scalar);
     }
     fputc(')', f);
 }
@@ -114,7 +114,7 @@ static void print_program(FILE *f, const hb_program *p)
     for (int i = 0; i < nins; i++) {
         if (i)
             fputs(", ", f);
-        hb_prog_ins_print(f, &p->ins[i]);
+        hb_program_print_ins(f, &p->ins[i]);
     }
     fputc(']', f);
 }
@@ -148,7 +148,7 @@ static void print_field(FILE *f, const hb_attr_field *fd, const hb_node *n, int 
         break;
     case HB_FIELD_SCALAR:
         fprintf(f, "%s=", fd->key);
-        hb_print_scalar(f, *HB_FIELD_AT(const float, a, fd->at));
+        hb_graph_print_scalar(f, *HB_FIELD_AT(const float, a, fd->at));
         break;
     case HB_FIELD_INT:
         fprintf(f, "%s=%d", fd->key, *HB_FIELD_AT(const int, a, fd->at));

@@ -58,7 +58,7 @@ static bool move_scale(hb_graph *g, const hb_pass_opts *opts, int i, const int *
     if (n->op != HB_OP_MUL_SCALAR && n->op != HB_OP_DIV_SCALAR)
         return false;
     int pv = n->inputs[0];
-    const hb_node *pc = hb_producer(g, pv);
+    const hb_node *pc = hb_pass_producer(g, pv);
     if (!pc || uses[pv] != 1 || (pc->op != HB_OP_MATMUL && pc->op != HB_OP_LINEAR))
         return false;
     hb_node *p = &g->nodes[g->values[pv].node];

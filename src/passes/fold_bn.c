@@ -52,7 +52,7 @@ static bool fold_at(hb_graph *g, int i, const int *uses, const bool *live, hb_pa
         s[o] = 1.0f, t[o] = 0.0f;
     int cur = n->output, last = i, absorbed = 0;
     while (uses[cur] == 1 && cur != g->output) {
-        int u = hb_user_of(g, live, cur, last);
+        int u = hb_pass_user_of(g, live, cur, last);
         const hb_node *un = u >= 0 ? &g->nodes[u] : NULL;
         if (!un || (un->op != HB_OP_MUL && un->op != HB_OP_ADD) ||
             !hb_shape_equal(&g->values[un->output].shape, &out))

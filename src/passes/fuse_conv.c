@@ -23,16 +23,17 @@ static bool fuse_at(hb_graph *g, int i, hb_pass_stats *stats)
     hb_epilogue e = {.prog.ninputs = 0};
     int chain = 0; /* r0: the convolution */
     if (n->ninputs == 3) { /* the bias, [C]: per channel by the fused op's rule */
-        hb_epilogue_emit(&e, HB_OP_ADD, chain, hb_epilogue_reg(&e, n->inputs[2]), 0);
-        chain = hb_epilogue_result(&e);
+        hb_pass_epilogue_emit(&e, HB_OP_ADD, chain, hb_pass_epilogue_reg(&e, n->inputs[2]), 0);
+        chain = hb_pass_epilogue_result(&e);
     }
     int last;
-    int absorbed = hb_epilogue_absorb(g, i, &e, chain, epilogue_fits, NULL, &last);
+    int absorbed = hb_pass_epilogue_absorb(g, i, &e, chain, epilogue_fits, NULL, &last);
     if (absorbed <= 0) /* a bias alone is added as fast by the convolution itself */
         return false;
     n = &g->nodes[i];
     hb_attrs at = {.win = n->attrs.win};
-    if (!hb_epilogue_install(g, i, last, HB_OP_FUSED_CONV, &at, n->inputs[0], n->inputs[1], &e))
+    if (!hb_pass_epilogue_install(g, i, last, HB_OP_FUSED_CONV, &at, n->inputs[0], n->inputs[1],
+                                  &e))
         return false;
     stats->rewrites++;
     return true;

@@ -180,7 +180,7 @@ static hb_status fuse_reductions(hb_graph *g, int *fused)
         if (n->op != HB_OP_SUM && n->op != HB_OP_MEAN && n->op != HB_OP_MAX)
             continue;
         int v = n->inputs[0];
-        const hb_node *p = hb_producer(g, v);
+        const hb_node *p = hb_pass_producer(g, v);
         const hb_shape *s = &g->values[v].shape;
         bool last_axis = n->attrs.all || n->attrs.axis == s->ndim - 1;
         if (!p || uses[v] != 1 || v == g->output || !last_axis ||

@@ -45,7 +45,7 @@ static bool fuse_at(hb_graph *g, const hb_pass_opts *opts, int i, hb_pass_stats 
         return false;
     int a_in = n->inputs[0], b_in = n->inputs[1];
     bool ta = false, tb = false; /* 2-D transposes: axes 0 and 1 swapped */
-    const hb_node *pa = linear ? NULL : hb_producer(g, a_in), *pb = hb_producer(g, b_in);
+    const hb_node *pa = linear ? NULL : hb_pass_producer(g, a_in), *pb = hb_pass_producer(g, b_in);
     if (pa && pa->op == HB_OP_TRANSPOSE && xs->ndim == 2 && pa->attrs.axis != pa->attrs.axis2)
         ta = true, a_in = pa->inputs[0];
     if (!linear && pb && pb->op == HB_OP_TRANSPOSE && pb->attrs.axis != pb->attrs.axis2)
@@ -55,11 +55,11 @@ static bool fuse_at(hb_graph *g, const hb_pass_opts *opts, int i, hb_pass_stats 
     hb_epilogue e = {.prog.ninputs = 0};
     int chain = 0; /* r0: the product */
     if (linear && n->ninputs == 3) {
-        hb_epilogue_emit(&e, HB_OP_ADD, chain, hb_epilogue_reg(&e, n->inputs[2]), 0);
-        chain = hb_epilogue_result(&e);
+        hb_pass_epilogue_emit(&e, HB_OP_ADD, chain, hb_pass_epilogue_reg(&e, n->inputs[2]), 0);
+        chain = hb_pass_epilogue_result(&e);
     }
     int last;
-    int absorbed = hb_epilogue_absorb(g, i, &e, chain, row_fits, &cols, &last);
+    int absorbed = hb_pass_epilogue_absorb(g, i, &e, chain, row_fits, &cols, &last);
     if (absorbed < 0)
         return false;
     bool pack = linear && rows <= PACK_MAX_ROWS && cols >= PACK_MIN_COLS &&
@@ -81,7 +81,7 @@ static bool fuse_at(hb_graph *g, const hb_pass_opts *opts, int i, hb_pass_stats 
             return false;
     }
     hb_attrs at = {.trans_a = ta, .trans_b = (linear && !pack) || tb};
-    if (!hb_epilogue_install(g, i, last, HB_OP_GEMM, &at, a_in, w, &e))
+    if (!hb_pass_epilogue_install(g, i, last, HB_OP_GEMM, &at, a_in, w, &e))
         return false;
     stats->rewrites++;
     stats->bytes += pack ? hb_shape_numel(ws) * 4 : 0;

@@ -74,35 +74,34 @@ const hb_pass *hb_pass_find(const char *name);
 const char *hb_pass_names(char *buf, size_t size);
 
 /* Helpers the passes share (passes.c). */
-const hb_node *hb_producer(const hb_graph *g, int value); /* NULL unless a node makes it */
+const hb_node *hb_pass_producer(const hb_graph *g, int value); /* NULL unless a node makes it */
 /* The first live node after `after` that reads value (dead ones, left by earlier rewrites,
  * may still name it); -1 if none. */
-int hb_user_of(const hb_graph *g, const bool *live, int value, int after);
+int hb_pass_user_of(const hb_graph *g, const bool *live, int value, int after);
 
 /* An epilogue: the chain of elementwise ops after a product (a GEMM, a convolution), as one
  * program run over the product's output while it is in cache. r0 is the product, r1... the
- * values in extra; results are numbered from 200 until hb_epilogue_install. */
+ * values in extra; results are numbered from 200 until hb_pass_epilogue_install. */
 typedef struct hb_epilogue {
     hb_program prog;
     int extra[HB_PROG_MAX_REGS]; /* values read by the program besides the product */
     int nextra;
 } hb_epilogue;
 /* The register of value v among the epilogue's inputs (adding it), or -1 if full. */
-int hb_epilogue_reg(hb_epilogue *e, int v);
-bool hb_epilogue_emit(hb_epilogue *e, hb_op op, int a, int b, float scalar);
-int hb_epilogue_result(const hb_epilogue *e); /* the last instruction's result register */
+int hb_pass_epilogue_reg(hb_epilogue *e, int v);
+bool hb_pass_epilogue_emit(hb_epilogue *e, hb_op op, int a, int b, float scalar);
+int hb_pass_epilogue_result(const hb_epilogue *e); /* the last instruction's result register */
 /* Takes in the chain of elementwise nodes after node (each intermediate read only by the
  * next; results of node's output shape; other operands those fits() accepts), the product
  * being register chain. Returns how many were taken (-1: out of memory), *last the last. */
-int hb_epilogue_absorb(hb_graph *g, int node, hb_epilogue *e, int chain,
-                       bool (*fits)(const hb_graph *g, int v, const hb_shape *out, const void *arg),
-                       const void *arg, int *last);
+int hb_pass_epilogue_absorb(hb_graph *g, int node, hb_epilogue *e, int chain,
+                            bool (*fits)(const hb_graph *g, int v, const hb_shape *out,
+                                         const void *arg),
+                            const void *arg, int *last);
 /* Node last becomes op(a, b, extra...) with the program and node's block path; the nodes
  * before it in the chain are left for dead-code elimination. */
-bool hb_epilogue_install(hb_graph *g, int node, int last, hb_op op, const hb_attrs *attrs, int a,
-                         int b, hb_epilogue *e);
+bool hb_pass_epilogue_install(hb_graph *g, int node, int last, hb_op op, const hb_attrs *attrs,
+                              int a, int b, hb_epilogue *e);
 
-/* A new constant holding data (taken over: freed with the graph); its id, or -1. */
-int hb_graph_add_const(hb_graph *g, const hb_shape *shape, float *data, const char *name);
 
 #endif

@@ -54,30 +54,15 @@ hb_status hb_passes_run(hb_graph *g, const hb_pass_opts *opts,
     return HB_OK;
 }
 
-const hb_node *hb_producer(const hb_graph *g, int value)
+const hb_node *hb_pass_producer(const hb_graph *g, int value)
 {
     const hb_value *v = &g->values[value];
     return v->kind == HB_VAL_NODE && v->node >= 0 ? &g->nodes[v->node] : NULL;
 }
 
-static void drop_data(void *data) { hb_free(data); }
-
-int hb_graph_add_const(hb_graph *g, const hb_shape *shape, float *data, const char *name)
-{
-    int v = hb_graph_add_value(g, HB_VAL_CONST, shape, name);
-    if (v < 0) {
-        hb_free(data);
-        return -1;
-    }
-    g->values[v].data = data;
-    g->values[v].keep = data;
-    g->values[v].drop = drop_data;
-    return v;
-}
-
 /* ---- epilogues: elementwise chains after a product, as one program ------------------------ */
 
-int hb_user_of(const hb_graph *g, const bool *live, int value, int after)
+int hb_pass_user_of(const hb_graph *g, const bool *live, int value, int after)
 {
     for (int i = after + 1; i < g->nnodes; i++)
         for (int j = 0; live[i] && j < g->nodes[i].ninputs; j++)
@@ -86,7 +71,7 @@ int hb_user_of(const hb_graph *g, const bool *live, int value, int after)
     return -1;
 }
 
-int hb_epilogue_reg(hb_epilogue *e, int v)
+int hb_pass_epilogue_reg(hb_epilogue *e, int v)
 {
     for (int i = 0; i < e->nextra; i++)
         if (e->extra[i] == v)
@@ -97,7 +82,7 @@ int hb_epilogue_reg(hb_epilogue *e, int v)
     return e->nextra;
 }
 
-bool hb_epilogue_emit(hb_epilogue *e, hb_op op, int a, int b, float scalar)
+bool hb_pass_epilogue_emit(hb_epilogue *e, hb_op op, int a, int b, float scalar)
 {
     if (e->prog.nins == HB_PROG_MAX_INS)
         return false;
@@ -106,11 +91,12 @@ bool hb_epilogue_emit(hb_epilogue *e, hb_op op, int a, int b, float scalar)
 }
 
 /* Result registers are written as 200 + instruction index until the program is installed. */
-int hb_epilogue_result(const hb_epilogue *e) { return 200 + e->prog.nins - 1; }
+int hb_pass_epilogue_result(const hb_epilogue *e) { return 200 + e->prog.nins - 1; }
 
-int hb_epilogue_absorb(hb_graph *g, int node, hb_epilogue *e, int chain,
-                       bool (*fits)(const hb_graph *g, int v, const hb_shape *out, const void *arg),
-                       const void *arg, int *last)
+int hb_pass_epilogue_absorb(hb_graph *g, int node, hb_epilogue *e, int chain,
+                            bool (*fits)(const hb_graph *g, int v, const hb_shape *out,
+                                         const void *arg),
+                            const void *arg, int *last)
 {
     int *uses = hb_graph_use_counts(g);
     bool *live = hb_graph_live_nodes(g);
@@ -122,7 +108,7 @@ int hb_epilogue_absorb(hb_graph *g, int node, hb_epilogue *e, int chain,
     const hb_shape out = g->values[g->nodes[node].output].shape;
     int cur = g->nodes[node].output, absorbed = 0;
     while (uses[cur] == 1 && cur != g->output && e->prog.nins < HB_PROG_MAX_INS) {
-        int u = hb_user_of(g, live, cur, *last);
+        int u = hb_pass_user_of(g, live, cur, *last);
         const hb_node *un = u >= 0 ? &g->nodes[u] : NULL;
         if (!un || !(hb_op_table[un->op].flags & HB_EW) || (hb_op_table[un->op].flags & HB_FUSED) ||
             !hb_shape_equal(&g->values[un->output].shape, &out))
@@ -130,26 +116,27 @@ int hb_epilogue_absorb(hb_graph *g, int node, hb_epilogue *e, int chain,
         int a = chain, b = chain;
         if (un->ninputs == 2) {
             int other = un->inputs[0] == cur ? un->inputs[1] : un->inputs[0];
-            int r = other == cur ? chain : fits(g, other, &out, arg) ? hb_epilogue_reg(e, other)
-                                                                      : -1;
+            int r = other == cur                ? chain
+                    : fits(g, other, &out, arg) ? hb_pass_epilogue_reg(e, other)
+                                                : -1;
             if (r < 0)
                 break;
             a = un->inputs[0] == cur ? chain : r;
             b = un->inputs[1] == cur ? chain : r;
         }
-        hb_epilogue_emit(e, un->op, a, b, un->attrs.scalar);
-        chain = hb_epilogue_result(e);
+        hb_pass_epilogue_emit(e, un->op, a, b, un->attrs.scalar);
+        chain = hb_pass_epilogue_result(e);
         cur = un->output, *last = u, absorbed++;
     }
     hb_free(uses), hb_free(live);
     return absorbed;
 }
 
-bool hb_epilogue_install(hb_graph *g, int node, int last, hb_op op, const hb_attrs *attrs, int a,
-                         int b, hb_epilogue *e)
+bool hb_pass_epilogue_install(hb_graph *g, int node, int last, hb_op op, const hb_attrs *attrs,
+                              int a, int b, hb_epilogue *e)
 {
     if (e->prog.nins == 0)
-        hb_epilogue_emit(e, HB_OP_COPY, 0, 0, 0); /* no epilogue: the product as it is */
+        hb_pass_epilogue_emit(e, HB_OP_COPY, 0, 0, 0); /* no epilogue: the product as it is */
     /* results were numbered from 200: they follow the inputs, now that their count is known */
     e->prog.ninputs = 1 + e->nextra;
     for (int i = 0; i < e->prog.nins; i++) {

@@ -30,21 +30,21 @@ static int identity(const hb_graph *g, const hb_node *n)
 /* relu(relu(x)) → relu(x) */
 static int relu_relu(const hb_graph *g, const hb_node *n)
 {
-    const hb_node *p = n->op == HB_OP_RELU ? hb_producer(g, n->inputs[0]) : NULL;
+    const hb_node *p = n->op == HB_OP_RELU ? hb_pass_producer(g, n->inputs[0]) : NULL;
     return p && p->op == HB_OP_RELU ? n->inputs[0] : -1;
 }
 
 /* −(−x) → x */
 static int neg_neg(const hb_graph *g, const hb_node *n)
 {
-    const hb_node *p = n->op == HB_OP_NEG ? hb_producer(g, n->inputs[0]) : NULL;
+    const hb_node *p = n->op == HB_OP_NEG ? hb_pass_producer(g, n->inputs[0]) : NULL;
     return p && p->op == HB_OP_NEG ? p->inputs[0] : -1;
 }
 
 /* transpose(transpose(x, a, b), a, b) → x   (either order of a and b) */
 static int transpose_transpose(const hb_graph *g, const hb_node *n)
 {
-    const hb_node *p = n->op == HB_OP_TRANSPOSE ? hb_producer(g, n->inputs[0]) : NULL;
+    const hb_node *p = n->op == HB_OP_TRANSPOSE ? hb_pass_producer(g, n->inputs[0]) : NULL;
     if (!p || p->op != HB_OP_TRANSPOSE)
         return -1;
     int a = n->attrs.axis, b = n->attrs.axis2, c = p->attrs.axis, d = p->attrs.axis2;
@@ -67,7 +67,7 @@ static const rule_fn rules[] = {identity, relu_relu, neg_neg, transpose_transpos
 /* reshape(reshape(x)) → reshape(x): the outer one reads x directly (it keeps its own target). */
 static bool reshape_chain(hb_graph *g, hb_node *n)
 {
-    const hb_node *p = n->op == HB_OP_RESHAPE ? hb_producer(g, n->inputs[0]) : NULL;
+    const hb_node *p = n->op == HB_OP_RESHAPE ? hb_pass_producer(g, n->inputs[0]) : NULL;
     if (!p || p->op != HB_OP_RESHAPE)
         return false;
     n->inputs[0] = p->inputs[0];

@@ -87,7 +87,7 @@ hb_status hb_plan_run_n(const hb_plan *p, hb_plan_ctx *c, const float *const *in
             continue;
         }
         if (ins->op == HB_OP_LOOP) {
-            hb_status st = hb_loop_run(ins->body, ops, ins->ninputs, &ops[ins->ninputs]);
+            hb_status st = hb_plan_loop_run(ins->body, ops, ins->ninputs, &ops[ins->ninputs]);
             if (st != HB_OK)
                 return st;
             continue;
@@ -108,7 +108,7 @@ hb_status hb_plan_run_n(const hb_plan *p, hb_plan_ctx *c, const float *const *in
     return HB_OK;
 }
 
-hb_status hb_loop_run(const hb_plan *body, const hb_operand *in, int n, const hb_operand *out)
+hb_status hb_plan_loop_run(const hb_plan *body, const hb_operand *in, int n, const hb_operand *out)
 {
     hb_plan_ctx *c = hb_plan_acquire(body);
     if (!c)

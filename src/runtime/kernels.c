@@ -91,8 +91,8 @@ static void kernel_MATMUL(const hb_operand *in, int n_in, const hb_operand *out,
     memcpy(ab.dim, as->dim, sizeof(int64_t) * (size_t)ab.ndim);
     memcpy(bb.dim, bs->dim, sizeof(int64_t) * (size_t)bb.ndim);
     int64_t sa[HB_MAX_DIMS], sb[HB_MAX_DIMS], idx[HB_MAX_DIMS] = {0};
-    hb_broadcast_strides(&ab, &batch, sa);
-    hb_broadcast_strides(&bb, &batch, sb);
+    hb_program_broadcast_strides(&ab, &batch, sa);
+    hb_program_broadcast_strides(&bb, &batch, sb);
     int64_t count = hb_shape_numel(&batch);
     for (int64_t t = 0; t < count; t++) {
         int64_t offa = 0, offb = 0;
@@ -399,7 +399,7 @@ static void kernel_LOOP(const hb_operand *in, int n, const hb_operand *out, cons
         hb_error_set(HB_ERR_STATE, "loop: %s", err);
         return;
     }
-    hb_loop_run(body, in, n, out);
+    hb_plan_loop_run(body, in, n, out);
     hb_plan_free(body);
 }
 

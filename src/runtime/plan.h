@@ -66,7 +66,7 @@ hb_status hb_plan_run_n(const hb_plan *p, hb_plan_ctx *ctx, const float *const *
 /* Runs a loop: state = in[0]; do state = body(state, in[1]...) while the body's test holds;
  * the last state goes to out. HB_ERR_STATE if it goes round more than HB_LOOP_MAX times. */
 enum { HB_LOOP_MAX = 1 << 24 };
-hb_status hb_loop_run(const hb_plan *body, const hb_operand *in, int n, const hb_operand *out);
+hb_status hb_plan_loop_run(const hb_plan *body, const hb_operand *in, int n, const hb_operand *out);
 
 /* A context for this thread: kept in a small per-thread cache between runs, so a block call
  * that runs a plan takes no lock and allocates nothing for it after the first time. */

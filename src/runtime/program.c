@@ -86,7 +86,7 @@ static void run_row(const hb_program *p, const float *const *src, const int64_t 
     }
 }
 
-void hb_broadcast_strides(const hb_shape *s, const hb_shape *out, int64_t *stride)
+void hb_program_broadcast_strides(const hb_shape *s, const hb_shape *out, int64_t *stride)
 {
     int64_t st = 1;
     for (int i = out->ndim - 1; i >= 0; i--) {
@@ -141,7 +141,7 @@ static void for_rows(const hb_program *p, const hb_operand *in, const hb_shape *
     }
     int64_t strides[HB_PROG_MAX_REGS][HB_MAX_DIMS], idx[HB_MAX_DIMS] = {0};
     for (int i = 0; i < n; i++) {
-        hb_broadcast_strides(&in[i].shape, shape, strides[i]);
+        hb_program_broadcast_strides(&in[i].shape, shape, strides[i]);
         row_stride[i] = strides[i][shape->ndim - 1] ? 1 : 0;
     }
     int last = shape->ndim - 1;

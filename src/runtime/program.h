@@ -16,6 +16,6 @@ void hb_program_reduce(const hb_program *p, const hb_operand *in, const hb_opera
                        hb_op reduce, bool all);
 
 /* Strides of s (right-aligned against out), 0 along broadcast dims. */
-void hb_broadcast_strides(const hb_shape *s, const hb_shape *out, int64_t *stride);
+void hb_program_broadcast_strides(const hb_shape *s, const hb_shape *out, int64_t *stride);
 
 #endif

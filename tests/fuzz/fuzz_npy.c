@@ -8,7 +8,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     hb_clear_error(); /* each input's failure must bring its own message */
-    hb_tensor *t = hb_npy_parse("fuzz.npy", data, size);
+    hb_tensor *t = hb_io_npy_parse("fuzz.npy", data, size);
     if (t) {
         volatile float sink = 0;
         for (int64_t k = 0; k < hb_tensor_numel(t); k++)

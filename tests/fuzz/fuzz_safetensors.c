@@ -11,7 +11,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     hb_clear_error(); /* each input's failure must bring its own message */
     hb_state_dict sd;
-    if (hb_safetensors_parse("fuzz.safetensors", data, size, &sd) == HB_OK) {
+    if (hb_io_safetensors_parse("fuzz.safetensors", data, size, &sd) == HB_OK) {
         for (int i = 0; i < sd.count; i++) {
             const hb_tensor *t = sd.items[i].value;
             int64_t numel = 1;

@@ -90,6 +90,9 @@ struct onnx_op {
     hb_status (*load)(hb_block *root, onnx_model *m, onnx_node *n);
     onnx_ints_rule ints;
     unsigned statistics; /* bit i: input i is a running statistic (a constant, never trained) */
+    /* the eager op of an elementwise mapping, whose run is run_unary or run_binary */
+    hb_tensor *(*unary)(hb_tensor *x);
+    hb_tensor *(*binary)(hb_tensor *a, hb_tensor *b);
 };
 
 /* The row for op_type, or NULL if hybrid has no such op (onnx_ops.c). */

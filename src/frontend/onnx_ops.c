@@ -84,21 +84,8 @@ static int axis_of(onnx_call *c, int64_t axis, int ndim)
     return (int)(axis < 0 ? axis + ndim : axis);
 }
 
-typedef hb_tensor *(*unary_fn)(hb_tensor *);
-typedef hb_tensor *(*binary_fn)(hb_tensor *, hb_tensor *);
-
-static bool run_unary(onnx_call *c, unary_fn f) { return set_t(c, 0, f(in_t(c, 0))); }
-
-#define UNARY(NAME, fn)                                                                       \
-    static bool run_##NAME(onnx_call *c) { return run_unary(c, fn); }
-UNARY(relu, hb_relu)
-UNARY(sigmoid, hb_sigmoid)
-UNARY(tanh, hb_tanh)
-UNARY(exp, hb_exp)
-UNARY(log, hb_log)
-UNARY(abs, hb_abs)
-UNARY(neg, hb_neg)
-UNARY(sqrt, hb_sqrt)
+/* An elementwise mapping: the row's eager op on the node's input. */
+static bool run_unary(onnx_call *c) { return set_t(c, 0, c->n->op->unary(in_t(c, 0))); }
 
 static hb_tensor *identity(hb_tensor *x) { return x ? hb_tensor_retain(x) : NULL; }
 
@@ -134,12 +121,11 @@ static hb_tensor *operand_b(onnx_call *c)
     return hb_reshape(b, nd - axis, dims);
 }
 
-#define BINARY(NAME, fn)                                                                      \
-    static bool run_##NAME(onnx_call *c) { return set_t(c, 0, fn(in_t(c, 0), operand_b(c))); }
-BINARY(add, hb_add)
-BINARY(sub, hb_sub)
-BINARY(mul, hb_mul)
-BINARY(div, hb_div)
+/* An elementwise mapping of two inputs: the row's eager op, B broadcast as the opset says. */
+static bool run_binary(onnx_call *c)
+{
+    return set_t(c, 0, c->n->op->binary(in_t(c, 0), operand_b(c)));
+}
 
 static bool run_matmul(onnx_call *c)
 {
@@ -802,7 +788,6 @@ static bool run_selu(onnx_call *c)
 }
 
 static hb_tensor *reciprocal(hb_tensor *x) { return hb_rdiv_scalar(x, 1.0f); }
-UNARY(reciprocal, reciprocal)
 
 /* Sum and Mean of any number of inputs (broadcast). */
 static bool run_variadic(onnx_call *c, bool mean)
@@ -818,16 +803,15 @@ static bool run_variadic(onnx_call *c, bool mean)
 static bool run_sum(onnx_call *c) { return run_variadic(c, false); }
 static bool run_mean(onnx_call *c) { return run_variadic(c, true); }
 
-static bool run_extremum(onnx_call *c, binary_fn f)
+/* Max and Min of any number of inputs: the row's binary op folded over them. */
+static bool run_fold(onnx_call *c)
 {
     hb_tensor *y = in_t(c, 0);
     for (int i = 1; y && i < c->n->nin; i++)
-        y = f(y, in_t(c, i));
+        y = c->n->op->binary(y, in_t(c, i));
     return set_t(c, 0, y == in_t(c, 0) ? hb_frame_adopt(identity(y)) : y);
 }
 
-static bool run_max(onnx_call *c) { return run_extremum(c, hb_maximum); }
-static bool run_min(onnx_call *c) { return run_extremum(c, hb_minimum); }
 
 /* x limited to [lo, hi]: the bounds are attributes before opset 11, optional inputs after. */
 static bool run_clip(onnx_call *c)
@@ -1172,22 +1156,24 @@ static hb_status load_cast(hb_block *root, onnx_model *m, onnx_node *n)
  * builder, then what it needs besides (onnx_import.h says when each part is used). Adding a
  * mapping is adding a row here, and its run_ function if none fits. */
 #define KEEPS .ints = ONNX_INTS_KEEPS
+#define UNARY(fn) .run = run_unary, .unary = fn
+#define BINARY(fn) .run = run_binary, .binary = fn
 static const onnx_op ops[] = {
     {"Identity", 1, 1, 1, 1, "", .run = run_identity, KEEPS},
     {"Dropout", 6, 1, 3, 1, "ratio seed is_test", .run = run_identity, /* inference: the input */
      .check = check_dropout},
-    {"Relu", 6, 1, 1, 1, "", .run = run_relu},
-    {"Sigmoid", 6, 1, 1, 1, "", .run = run_sigmoid},
-    {"Tanh", 6, 1, 1, 1, "", .run = run_tanh},
-    {"Exp", 6, 1, 1, 1, "", .run = run_exp},
-    {"Log", 6, 1, 1, 1, "", .run = run_log},
-    {"Abs", 6, 1, 1, 1, "", .run = run_abs},
-    {"Neg", 6, 1, 1, 1, "", .run = run_neg},
-    {"Sqrt", 6, 1, 1, 1, "", .run = run_sqrt},
-    {"Add", 6, 2, 2, 1, "broadcast axis", .run = run_add, .check = check_broadcast},
-    {"Sub", 6, 2, 2, 1, "broadcast axis", .run = run_sub, .check = check_broadcast},
-    {"Mul", 6, 2, 2, 1, "broadcast axis", .run = run_mul, .check = check_broadcast},
-    {"Div", 6, 2, 2, 1, "broadcast axis", .run = run_div, .check = check_broadcast},
+    {"Relu", 6, 1, 1, 1, "", UNARY(hb_relu)},
+    {"Sigmoid", 6, 1, 1, 1, "", UNARY(hb_sigmoid)},
+    {"Tanh", 6, 1, 1, 1, "", UNARY(hb_tanh)},
+    {"Exp", 6, 1, 1, 1, "", UNARY(hb_exp)},
+    {"Log", 6, 1, 1, 1, "", UNARY(hb_log)},
+    {"Abs", 6, 1, 1, 1, "", UNARY(hb_abs)},
+    {"Neg", 6, 1, 1, 1, "", UNARY(hb_neg)},
+    {"Sqrt", 6, 1, 1, 1, "", UNARY(hb_sqrt)},
+    {"Add", 6, 2, 2, 1, "broadcast axis", BINARY(hb_add), .check = check_broadcast},
+    {"Sub", 6, 2, 2, 1, "broadcast axis", BINARY(hb_sub), .check = check_broadcast},
+    {"Mul", 6, 2, 2, 1, "broadcast axis", BINARY(hb_mul), .check = check_broadcast},
+    {"Div", 6, 2, 2, 1, "broadcast axis", BINARY(hb_div), .check = check_broadcast},
     {"MatMul", 1, 2, 2, 1, "", .run = run_matmul},
     {"Gemm", 6, 2, 3, 1, "alpha beta broadcast transA transB", .run = run_gemm,
      .check = check_broadcast},
@@ -1226,10 +1212,10 @@ static const onnx_op ops[] = {
     {"PRelu", 7, 2, 2, 1, "", .run = run_prelu},
     {"Elu", 6, 1, 1, 1, "alpha", .run = run_elu},
     {"Selu", 6, 1, 1, 1, "alpha gamma", .run = run_selu},
-    {"Reciprocal", 6, 1, 1, 1, "", .run = run_reciprocal},
+    {"Reciprocal", 6, 1, 1, 1, "", UNARY(reciprocal)},
     {"Sum", 6, 1, ONNX_VARIADIC, 1, "", .run = run_sum},
-    {"Max", 6, 1, ONNX_VARIADIC, 1, "", .run = run_max},
-    {"Min", 6, 1, ONNX_VARIADIC, 1, "", .run = run_min},
+    {"Max", 6, 1, ONNX_VARIADIC, 1, "", .run = run_fold, .binary = hb_maximum},
+    {"Min", 6, 1, ONNX_VARIADIC, 1, "", .run = run_fold, .binary = hb_minimum},
     {"Clip", 6, 1, 3, 1, "max min", .run = run_clip, .check = check_clip},
     {"Pad", 2, 1, 4, 1, "mode pads value", .run = run_pad, .check = check_pad, .load = load_pad},
     {"Split", 2, 1, 2, ONNX_MAX_OUTPUTS, "axis num_outputs split", .run = run_split,

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-const hb_block_hooks *hb_block_hook;
+const hb_block_hooks *_Atomic hb_block_hook;
 
 /* ---- calls -------------------------------------------------------------------------------- */
 

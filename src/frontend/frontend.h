@@ -46,7 +46,7 @@ typedef struct hb_tensor_hooks {
     void (*host_read)(const hb_tensor *t, const char *fn); /* its values read on the host */
     void (*guard)(const hb_tensor *t, bool outcome);       /* hb_test saw outcome for t */
 } hb_tensor_hooks;
-extern const hb_tensor_hooks *hb_tensor_hook;
+extern const hb_tensor_hooks *_Atomic hb_tensor_hook; /* atomic: installed by any thread */
 
 /* ---- the call stack (frame.c) ----------------------------------------------------------- */
 
@@ -129,7 +129,7 @@ typedef struct hb_block_hooks {
     void (*read_values)(hb_block *b, const hb_frame *f, hb_tensor *x, hb_tensor *y);
     void (*free)(hb_hybrid *h); /* when its block is released */
 } hb_block_hooks;
-extern const hb_block_hooks *hb_block_hook;
+extern const hb_block_hooks *_Atomic hb_block_hook; /* atomic: installed by any thread */
 
 typedef struct hb_param {
     char *name;

@@ -6,7 +6,7 @@
 #include <pthread.h>
 #include <string.h>
 
-const hb_tensor_hooks *hb_tensor_hook;
+const hb_tensor_hooks *_Atomic hb_tensor_hook;
 
 atomic_long hb_tensors_live;
 

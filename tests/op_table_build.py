@@ -8,6 +8,7 @@ kernel, its gradient rule, or an elementwise op written as a plain HB_OP row, mu
 usage: op_table_build.py SOURCE_ROOT BUILD_ROOT"""
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -73,7 +74,12 @@ def main():
                               src_root)
         if rel in READERS and rel not in commands:
             commands[rel] = entry
-    readers = [r for r in READERS if r in commands]  # jit.c only where the JIT is built
+    readers = [r for r in READERS if r in commands]
+    with open(os.path.join(build_root, "hb_config.h")) as f:
+        jit = re.search(r"#define HB_HAVE_JIT 1", f.read()) is not None
+    if not jit and "src/runtime/jit.c" in readers:  # without LLVM jit.c is a stub, no lowering
+        print("skip src/runtime/jit.c: this build has no JIT (-Djit=disabled or no LLVM)")
+        readers.remove("src/runtime/jit.c")
     missing = [r for r in ("src/ir/shape.c", "src/runtime/program.c", "src/runtime/kernels.c",
                            "src/frontend/autodiff.c") if r not in readers]
     if missing:

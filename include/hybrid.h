@@ -168,6 +168,9 @@ HB_API hb_tensor *hb_relu(hb_tensor *x);
 HB_API hb_tensor *hb_sigmoid(hb_tensor *x);
 HB_API hb_tensor *hb_tanh(hb_tensor *x);
 HB_API hb_tensor *hb_exp(hb_tensor *x);
+HB_API hb_tensor *hb_pow(hb_tensor *a, hb_tensor *b);   /* a^b elementwise, broadcast */
+HB_API hb_tensor *hb_pow_scalar(hb_tensor *x, float s); /* x^s; x·x for 2, 1/√x for −0.5 */
+HB_API hb_tensor *hb_erf(hb_tensor *x); /* the error function, within 4.3e-7 */
 HB_API hb_tensor *hb_log(hb_tensor *x);
 HB_API hb_tensor *hb_abs(hb_tensor *x);
 HB_API hb_tensor *hb_neg(hb_tensor *x);

@@ -92,6 +92,11 @@ OP1(f_log, hb_log(x))
 OP1(f_abs, hb_abs(x))
 OP1(f_neg, hb_neg(x))
 OP1(f_sqrt, hb_sqrt(x))
+OP1(f_erf, hb_erf(x))
+OP2(f_pow, hb_pow(a, b))
+OP1(f_pow2, hb_pow_scalar(x, 2.0f))
+OP1(f_pow_rsqrt, hb_pow_scalar(x, -0.5f))
+OP1(f_pow_frac, hb_pow_scalar(x, 1.7f))
 OP1(f_sum, hb_sum(x))
 OP1(f_sum1, hb_sum_axis(x, 1, false))
 OP1(f_mean0k, hb_mean_axis(x, 0, true))
@@ -164,6 +169,11 @@ static const fd_case cases[] = {
     {"abs", f_abs, 1, {SH(3, 4)}, 0.2f, 1, false},
     {"neg", f_neg, 1, {SH(3, 4)}, -1, 1, false},
     {"sqrt", f_sqrt, 1, {SH(3, 4)}, 0.5f, 2, false},
+    {"erf", f_erf, 1, {SH(3, 4)}, -2, 2, false},
+    {"pow", f_pow, 2, {SH(3, 4), SH(4)}, 0.5f, 2, false},
+    {"pow_scalar 2", f_pow2, 1, {SH(3, 4)}, -2, 2, false},
+    {"pow_scalar -0.5", f_pow_rsqrt, 1, {SH(3, 4)}, 0.5f, 2, false},
+    {"pow_scalar 1.7", f_pow_frac, 1, {SH(3, 4)}, 0.5f, 2, false},
     {"sum", f_sum, 1, {SH(3, 4)}, -1, 1, false},
     {"sum axis", f_sum1, 1, {SH(3, 4, 2)}, -1, 1, false},
     {"mean axis keepdim", f_mean0k, 1, {SH(3, 4)}, -1, 1, false},

@@ -187,6 +187,8 @@ static hb_graph *all_ops_graph(void)
     s = NODE(g, HB_OP_DIV, NOATTRS, NULL, s, x);
     s = NODE(g, HB_OP_MAXIMUM, NOATTRS, "", s, e);
     s = NODE(g, HB_OP_MINIMUM, NOATTRS, "", x, s);
+    s = NODE(g, HB_OP_POW, NOATTRS, "", s, e);
+    s = NODE(g, HB_OP_POW_SCALAR, ((hb_attrs){.scalar = 2.0f}), "", s);
     const hb_op scalar_ops[] = {HB_OP_ADD_SCALAR, HB_OP_SUB_SCALAR, HB_OP_MUL_SCALAR,
                                 HB_OP_DIV_SCALAR, HB_OP_RSUB_SCALAR, HB_OP_RDIV_SCALAR};
     const float scalars[] = {0.1f, -0.0f, FLT_TRUE_MIN, FLT_MAX, INFINITY, NAN, -INFINITY,
@@ -195,7 +197,7 @@ static hb_graph *all_ops_graph(void)
         s = NODE(g, scalar_ops[i % ARRAY_LEN(scalar_ops)],
                  ((hb_attrs){.scalar = scalars[i]}), "scalars", s);
     const hb_op unary[] = {HB_OP_RELU, HB_OP_SIGMOID, HB_OP_TANH, HB_OP_EXP, HB_OP_LOG,
-                           HB_OP_ABS, HB_OP_NEG, HB_OP_SQRT, HB_OP_COPY};
+                           HB_OP_ABS, HB_OP_NEG, HB_OP_SQRT, HB_OP_ERF, HB_OP_COPY};
     for (size_t i = 0; i < ARRAY_LEN(unary); i++)
         s = NODE(g, unary[i], NOATTRS, "unary", s);
     NODE(g, HB_OP_SUM, ((hb_attrs){.all = true}), "red", s);
@@ -679,7 +681,7 @@ START_TEST(scalars_exact)
                           (double)a, (double)b);
         checked++;
     }
-    ck_assert_int_eq(checked, 13); /* the scalar ops, and the update's mul_scalar */
+    ck_assert_int_eq(checked, 14); /* the scalar ops, and the update's mul_scalar */
     ck_assert_ptr_nonnull(strstr(text, "{scalar=inf}"));
     ck_assert_ptr_nonnull(strstr(text, "{scalar=-inf}"));
     ck_assert_ptr_nonnull(strstr(text, "{scalar=nan}"));

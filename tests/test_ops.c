@@ -497,6 +497,58 @@ START_TEST(extrema_nan)
 }
 END_TEST
 
+/* pow against double-precision pow: a positive base and exponents in [-3, 3], broadcast, and
+ * the special cases where the sign of the base and the exponent's kind matter. */
+START_TEST(pow_matches_reference)
+{
+    hb_rng rng = seeded(4100);
+    hb_tensor *a = uniform(&rng, HB_SHAPE(4, 6), 0.1f, 4.0f), *b = uniform(&rng, HB_SHAPE(6), -3, 3);
+    hb_tensor *y = hb_pow(a, b);
+    expect_shape(y, 2, (int64_t[]){4, 6});
+    double *ref = ref_alloc(24);
+    for (int i = 0; i < 24; i++)
+        ref[i] = pow(hb_tensor_cdata(a)[i], hb_tensor_cdata(b)[i % 6]);
+    expect_close(y, ref, 2e-6, 1e-30);
+    free(ref);
+    float base[] = {-2.0f, -2.0f, 0.0f, 0.0f, -0.0f, 5.0f, NAN, 1.0f, INFINITY};
+    float expo[] = {3.0f, 0.5f, -1.0f, 2.0f, -3.0f, 0.0f, 0.0f, NAN, -2.0f};
+    hb_tensor *sa = hb_tensor_from(base, HB_SHAPE(9)), *sb = hb_tensor_from(expo, HB_SHAPE(9));
+    hb_tensor *sy = hb_pow(sa, sb);
+    double sref[9];
+    for (int i = 0; i < 9; i++)
+        sref[i] = pow(base[i], expo[i]);
+    expect_close(sy, sref, 1e-6, 0);
+    release_all(6, (hb_tensor *[]){a, b, y, sa, sb, sy});
+}
+END_TEST
+
+/* pow_scalar: x·x for 2 (bit for bit), 1/√x for −0.5 with pow's signed zeros and infinities,
+ * pow otherwise; each equal to pow with a one-element exponent tensor within an ulp. */
+START_TEST(pow_scalar_matches_reference)
+{
+    hb_rng rng = seeded(4101);
+    const float exps[] = {2.0f, -0.5f, 3.0f, 0.5f, -1.0f, 0.0f, 1.5f};
+    hb_tensor *x = uniform(&rng, HB_SHAPE(5, 7), 0.05f, 3.0f);
+    float special[] = {0.0f, -0.0f, INFINITY, -INFINITY, -2.0f, NAN, 1e-30f};
+    memcpy(hb_tensor_data(x), special, sizeof special);
+    for (size_t k = 0; k < NCASES(exps); k++) {
+        hb_tensor *y = hb_pow_scalar(x, exps[k]);
+        expect_shape(y, 2, (int64_t[]){5, 7});
+        double *ref = ref_alloc(35);
+        for (int i = 0; i < 35; i++)
+            ref[i] = pow(hb_tensor_cdata(x)[i], exps[k]);
+        expect_close(y, ref, 1.2e-7, 1e-37); /* (1e-30)² underflows in float, not in double */
+        for (int i = 0; exps[k] == 2.0f && i < 35; i++) {
+            float v = hb_tensor_cdata(x)[i];
+            ck_assert(isnan(v) || hb_tensor_cdata(y)[i] == v * v);
+        }
+        free(ref);
+        hb_tensor_release(y);
+    }
+    hb_tensor_release(x);
+}
+END_TEST
+
 static const struct bc_case {
     shp a, b, out;
 } bc_cases[] = {
@@ -622,6 +674,8 @@ static const struct unary_case {
     {"abs", hb_abs, fabs, -5, 5, 0, 0, 5, {-0.0f, -INFINITY, NAN, -1e-30f, 7.0f}},
     {"neg", hb_neg, ref_neg, -5, 5, 0, 0, 3, {0.0f, INFINITY, -3.5f}},
     {"sqrt", hb_sqrt, sqrt, 0, 100, 1e-6, 1e-30, 5, {0.0f, 1e-30f, -1.0f, INFINITY, 2.0f}},
+    {"erf", hb_erf, erf, -5, 5, 0, 5e-7, 8,
+     {0.0f, -0.0f, 1e-30f, INFINITY, -INFINITY, NAN, 3.9f, -0.47f}},
 };
 
 START_TEST(unary_ops_match_reference)
@@ -1472,6 +1526,8 @@ static Suite *ops_suite(void)
     TCase *ew = tcase_create("elementwise");
     tcase_add_loop_test(ew, binary_broadcast, 0, NCASES(bc_cases));
     tcase_add_test(ew, extrema_nan);
+    tcase_add_test(ew, pow_matches_reference);
+    tcase_add_test(ew, pow_scalar_matches_reference);
     tcase_add_loop_test(ew, scalar_forms, 0, NCASES(scalar_ops));
     tcase_add_loop_test(ew, unary_ops_match_reference, 0, NCASES(unary_ops));
     tcase_add_test(ew, comparisons_and_logic);

@@ -186,6 +186,21 @@ RULE(DIV)
     hb_tensor_release(q);
 }
 
+RULE(POW)
+{
+    /* d(a^b) = b·a^(b−1)·da + a^b·ln a·db; where a is 0 the second term is 0 (PyTorch's
+     * convention, so that 0^b with b > 0 does not give NaN gradients to b) */
+    hb_tensor *bm1 = hb_add_scalar(in[1], -1.0f), *p = hb_pow(x, bm1);
+    hb_tensor_release(bm1);
+    add_grad(x, unbroadcast(mul2(hb_mul(g, in[1]), p), &x->shape));
+    if (!in[1]->requires_grad)
+        return;
+    hb_tensor *nz = hb_ne(x, 0.0f), *la = hb_log(x), *safe = hb_mul(la, nz);
+    hb_tensor_release(la);
+    hb_tensor *t = mul2(hb_mul(g, y), safe);
+    add_grad(in[1], unbroadcast(done(nz, t), &in[1]->shape));
+}
+
 /* g to the larger (smaller) input; half to each where they tie, as PyTorch does. */
 static void grad_extremum(hb_tensor *g, hb_tensor *a, hb_tensor *b, bool max)
 {
@@ -228,6 +243,17 @@ RULE(MUL_SCALAR)
     add_grad(x, hb_mul_scalar(g, s));
 }
 
+RULE(POW_SCALAR)
+{
+    /* s·x^(s−1); 0 for s = 0 (even at x = 0, where x^−1 is infinite) */
+    if (s == 0.0f) {
+        add_grad(x, hb_mul_scalar(g, 0.0f));
+        return;
+    }
+    hb_tensor *p = hb_pow_scalar(x, s - 1.0f);
+    add_grad(x, mul2(hb_mul_scalar(g, s), p));
+}
+
 RULE(DIV_SCALAR)
 {
     add_grad(x, hb_div_scalar(g, s));
@@ -266,6 +292,14 @@ RULE(TANH)
 RULE(EXP)
 {
     add_grad(x, hb_mul(g, y));
+}
+
+RULE(ERF)
+{
+    /* 2/√π · exp(−x²) */
+    hb_tensor *xx = hb_mul(x, x);
+    hb_tensor *m = done(xx, hb_mul_scalar(xx, -1.0f));
+    add_grad(x, mul2(hb_mul_scalar(g, 1.12837916709551257f), done(m, hb_exp(m))));
 }
 
 RULE(LOG)

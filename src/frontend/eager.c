@@ -89,6 +89,7 @@ hb_tensor *hb_mul(hb_tensor *a, hb_tensor *b) { return apply2(HB_OP_MUL, a, b); 
 hb_tensor *hb_div(hb_tensor *a, hb_tensor *b) { return apply2(HB_OP_DIV, a, b); }
 hb_tensor *hb_maximum(hb_tensor *a, hb_tensor *b) { return apply2(HB_OP_MAXIMUM, a, b); }
 hb_tensor *hb_minimum(hb_tensor *a, hb_tensor *b) { return apply2(HB_OP_MINIMUM, a, b); }
+hb_tensor *hb_pow(hb_tensor *a, hb_tensor *b) { return apply2(HB_OP_POW, a, b); }
 
 #define SCALAR_OP(fn, OP)                                                                     \
     hb_tensor *fn(hb_tensor *a, float s) { return apply1(OP, (hb_attrs){.scalar = s}, a); }
@@ -98,6 +99,7 @@ SCALAR_OP(hb_mul_scalar, HB_OP_MUL_SCALAR)
 SCALAR_OP(hb_div_scalar, HB_OP_DIV_SCALAR)
 SCALAR_OP(hb_rsub_scalar, HB_OP_RSUB_SCALAR)
 SCALAR_OP(hb_rdiv_scalar, HB_OP_RDIV_SCALAR)
+SCALAR_OP(hb_pow_scalar, HB_OP_POW_SCALAR)
 
 #define UNARY_OP(fn, OP)                                                                      \
     hb_tensor *fn(hb_tensor *x) { return apply1(OP, (hb_attrs){0}, x); }
@@ -109,6 +111,7 @@ UNARY_OP(hb_log, HB_OP_LOG)
 UNARY_OP(hb_abs, HB_OP_ABS)
 UNARY_OP(hb_neg, HB_OP_NEG)
 UNARY_OP(hb_sqrt, HB_OP_SQRT)
+UNARY_OP(hb_erf, HB_OP_ERF)
 
 #define REDUCE_OP(fn, OP)                                                                     \
     hb_tensor *fn(hb_tensor *x) { return apply1(OP, (hb_attrs){.all = true}, x); }            \

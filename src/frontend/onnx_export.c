@@ -373,6 +373,9 @@ static hb_status export_node(writer *w, const hb_node *n)
     case HB_OP_ABS: ok = NODE("Abs", out, in[0]); break;
     case HB_OP_NEG: ok = NODE("Neg", out, in[0]); break;
     case HB_OP_SQRT: ok = NODE("Sqrt", out, in[0]); break;
+    case HB_OP_ERF: ok = NODE("Erf", out, in[0]); break;
+    case HB_OP_POW: ok = NODE("Pow", out, in[0], in[1]); break;
+    case HB_OP_POW_SCALAR: ok = NODE("Pow", out, in[0], scalar(w, s)); break;
     case HB_OP_COPY: ok = NODE("Identity", out, in[0]); break;
     case HB_OP_GT: ok = compare(w, path, "Greater", false, in[0], s, out); break;
     case HB_OP_LT: ok = compare(w, path, "Less", false, in[0], s, out); break;

@@ -42,7 +42,10 @@ typedef struct onnx_node {
     const onnx_op *op;
     int *in, *out; /* slot ids; -1 for an input left empty ("") */
     int nin, nout;
-    float fill; /* Pad: its constant value, read at load (the value attribute or input) */
+    /* read at load: Pad's constant value (the value attribute or input); Pow's exponent when
+     * it is a one-element constant, with its rank (-1: not one) */
+    float fill;
+    int fill_rank;
 } onnx_node;
 
 typedef struct onnx_model {

@@ -121,6 +121,15 @@ static hb_tensor *operand_b(onnx_call *c)
     return hb_reshape(b, nd - axis, dims);
 }
 
+/* x^y; x^s when load_pow read a one-element exponent that does not add dims to x. */
+static bool run_pow(onnx_call *c)
+{
+    hb_tensor *x = in_t(c, 0);
+    if (x && c->n->fill_rank >= 0 && c->n->fill_rank <= hb_tensor_ndim(x))
+        return set_t(c, 0, hb_pow_scalar(x, c->n->fill));
+    return set_t(c, 0, hb_pow(x, in_t(c, 1)));
+}
+
 /* An elementwise mapping of two inputs: the row's eager op, B broadcast as the opset says. */
 static bool run_binary(onnx_call *c)
 {
@@ -1108,6 +1117,21 @@ static hb_status load_pad(hb_block *root, onnx_model *m, onnx_node *n)
     return HB_OK;
 }
 
+/* A Pow whose exponent is a one-element constant of the model (the x^2 of every LayerNorm
+ * PyTorch exports): its value read now, so the node is a pow_scalar, whose x² is exact and
+ * fast. */
+static hb_status load_pow(hb_block *root, onnx_model *m, onnx_node *n)
+{
+    (void)root;
+    const onnx_slot *s = &m->slots[n->in[1]];
+    n->fill_rank = -1;
+    if (s->kind == ONNX_SLOT_TENSOR && hb_tensor_numel(s->t) == 1)
+        n->fill = hb_tensor_cdata(s->t)[0], n->fill_rank = hb_tensor_ndim(s->t);
+    else if (s->kind == ONNX_SLOT_INTS && s->iv.n == 1)
+        n->fill = (float)s->iv.v[0], n->fill_rank = s->iv.shape.ndim;
+    return HB_OK;
+}
+
 /* The window's rank, known now if the weight is a constant or declared. */
 static hb_status load_conv(hb_block *root, onnx_model *m, onnx_node *n)
 {
@@ -1170,6 +1194,8 @@ static const onnx_op ops[] = {
     {"Abs", 6, 1, 1, 1, "", UNARY(hb_abs)},
     {"Neg", 6, 1, 1, 1, "", UNARY(hb_neg)},
     {"Sqrt", 6, 1, 1, 1, "", UNARY(hb_sqrt)},
+    {"Erf", 9, 1, 1, 1, "", UNARY(hb_erf)},
+    {"Pow", 7, 2, 2, 1, "", .run = run_pow, .load = load_pow},
     {"Add", 6, 2, 2, 1, "broadcast axis", BINARY(hb_add), .check = check_broadcast},
     {"Sub", 6, 2, 2, 1, "broadcast axis", BINARY(hb_sub), .check = check_broadcast},
     {"Mul", 6, 2, 2, 1, "broadcast axis", BINARY(hb_mul), .check = check_broadcast},

@@ -204,6 +204,15 @@ static LLVMValueRef intrinsic(cg *c, const char *name, LLVMTypeRef t, LLVMValueR
     return LLVMBuildCall2(c->b, ft, f, &x, 1, "");
 }
 
+static LLVMValueRef intrinsic2(cg *c, const char *name, LLVMTypeRef t, LLVMValueRef x,
+                               LLVMValueRef y)
+{
+    unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
+    LLVMValueRef f = LLVMGetIntrinsicDeclaration(c->mod, id, &t, 1);
+    LLVMValueRef args[2] = {x, y};
+    return LLVMBuildCall2(c->b, LLVMIntrinsicGetType(c->ctx, id, &t, 1), f, args, 2, "");
+}
+
 /* a·b + c, fused into one multiply-add where the CPU has it — as the C compiler contracts the
  * same expressions in fastmath.h (-ffp-contract=fast), so both paths round alike. */
 static LLVMValueRef madd(cg *c, int w, LLVMValueRef a, LLVMValueRef b, LLVMValueRef addend)
@@ -265,6 +274,38 @@ static LLVMValueRef emit_tanh(cg *c, int w, LLVMValueRef x)
     LLVMValueRef signed_big =
         sel(c, fcmp(c, LLVMRealOLT, x, K(c, w, 0.0)), LLVMBuildFNeg(c->b, big, ""), big);
     return sel(c, fcmp(c, LLVMRealOGT, ax, K(c, w, 0.625)), signed_big, small);
+}
+
+/* fastmath.h's hb_fast_pow over vectors. s is a constant, so the selects fold to one path
+ * when the code is built and the others are never emitted into the loop. */
+static LLVMValueRef emit_pow_scalar(cg *c, int w, LLVMTypeRef tf, LLVMValueRef x, LLVMValueRef s)
+{
+    LLVMValueRef inv_sqrt =
+        sel(c, fcmp(c, LLVMRealOEQ, x, K(c, w, -INFINITY)), K(c, w, 0.0),
+            fdiv(c, K(c, w, 1.0), intrinsic(c, "llvm.sqrt", tf, add(c, x, K(c, w, 0.0)))));
+    return sel(c, fcmp(c, LLVMRealOEQ, s, K(c, w, 2.0)), mul(c, x, x),
+               sel(c, fcmp(c, LLVMRealOEQ, s, K(c, w, -0.5)), inv_sqrt,
+                   intrinsic2(c, "llvm.pow", tf, x, s)));
+}
+
+/* fastmath.h's hb_fast_erf over vectors. */
+static LLVMValueRef emit_erf(cg *c, int w, LLVMValueRef x)
+{
+    LLVMValueRef hi = K(c, w, 4.0), lo = K(c, w, -4.0);
+    LLVMValueRef xc =
+        sel(c, fcmp(c, LLVMRealOGT, x, hi), hi, sel(c, fcmp(c, LLVMRealOLT, x, lo), lo, x));
+    LLVMValueRef s = mul(c, xc, xc);
+    static const double num[] = {2.77068142495902e-08, -2.10102402082508e-06,
+                                 -5.69250639462346e-05, -7.34990630326855e-04,
+                                 -2.95459980854025e-03, -1.60960333262415e-02};
+    static const double den[] = {-2.13374055278905e-04, -1.68282697438203e-03,
+                                 -7.37332916720468e-03, -1.42647390514189e-02};
+    LLVMValueRef p = K(c, w, -2.72614225801306e-10), q = K(c, w, -1.45660718464996e-05);
+    for (int i = 0; i < 6; i++)
+        p = madd(c, w, p, s, K(c, w, num[i]));
+    for (int i = 0; i < 4; i++)
+        q = madd(c, w, q, s, K(c, w, den[i]));
+    return fdiv(c, mul(c, xc, p), q);
 }
 
 static LLVMValueRef truth(cg *c, int w, LLVMValueRef cond)

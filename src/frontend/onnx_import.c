@@ -481,7 +481,7 @@ static hb_status wire_node(onnx_model *m, onnx_node *n)
     }
     for (int j = 0; j < n->nout; j++) {
         if (!*p->output[j]) {
-            if (j == 0)
+            if (j == 0 && n->op->max_out == 1) /* ops of several outputs may leave any out */
                 return onnx_node_fail(m, p, HB_ERR_FORMAT, "output 0 is empty");
             n->out[j] = -1;
             continue;
@@ -531,8 +531,8 @@ static hb_status load_nodes(hb_block *root, onnx_model *m)
             st = n->op->load(root, m, n);
         if (st != HB_OK)
             return st;
-        if (n->op->ints == ONNX_INTS_MAKES ||
-            (n->op->ints == ONNX_INTS_KEEPS && onnx_reads_ints(m, n)))
+        if (n->out[0] >= 0 && (n->op->ints == ONNX_INTS_MAKES ||
+                               (n->op->ints == ONNX_INTS_KEEPS && onnx_reads_ints(m, n))))
             m->slots[n->out[0]].is_int = true;
     }
     return HB_OK;

@@ -43,9 +43,11 @@ typedef struct onnx_node {
     int *in, *out; /* slot ids; -1 for an input left empty ("") */
     int nin, nout;
     /* read at load: Pad's constant value (the value attribute or input); Pow's exponent when
-     * it is a one-element constant, with its rank (-1: not one) */
+     * it is a one-element constant, with its rank (-1: not one); ConstantOfShape's value (as
+     * fill_int when it is an integer) */
     float fill;
     int fill_rank;
+    int64_t fill_int;
 } onnx_node;
 
 typedef struct onnx_model {
@@ -96,6 +98,9 @@ struct onnx_op {
     /* the eager op of an elementwise mapping, whose run is run_unary or run_binary */
     hb_tensor *(*unary)(hb_tensor *x);
     hb_tensor *(*binary)(hb_tensor *a, hb_tensor *b);
+    /* the same op on host integers (shape arithmetic), one element of up to three inputs;
+     * false where it is undefined (a division by zero) */
+    bool (*int_fn)(int64_t a, int64_t b, int64_t c, int64_t *r);
 };
 
 /* The row for op_type, or NULL if hybrid has no such op (onnx_ops.c). */

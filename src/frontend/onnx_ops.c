@@ -53,6 +53,13 @@ static const onnx_ints *in_ints(onnx_call *c, int i)
 
 static bool has_in(const onnx_call *c, int i) { return i < c->n->nin && c->n->in[i] >= 0; }
 
+/* Whether input i holds integers now (a host array: a constant, or computed from shapes). */
+static bool holds_ints(const onnx_call *c, int i)
+{
+    int s = has_in(c, i) ? c->n->in[i] : -1;
+    return s >= 0 && (c->iv[s].v || c->m->slots[s].kind == ONNX_SLOT_INTS);
+}
+
 static bool set_t(onnx_call *c, int i, hb_tensor *t)
 {
     if (!t)
@@ -74,6 +81,22 @@ static bool set_ints(onnx_call *c, int i, const hb_shape *shape, const int64_t *
     return true;
 }
 
+/* A host array for output i of shape s, filled by the caller before it is read: NULL with the
+ * error set if it would be too large (host arrays are shapes and indices, not data). */
+enum { INTS_MAX = 1 << 16 };
+
+static int64_t *new_ints(onnx_call *c, int i, const hb_shape *s)
+{
+    int64_t total = hb_shape_numel(s);
+    if (total > INTS_MAX)
+        return call_fail(c, HB_ERR_UNSUPPORTED, "%lld integers (at most %d on the host)",
+                         (long long)total, INTS_MAX), NULL;
+    onnx_ints *r = &c->iv[c->n->out[i]];
+    r->shape = *s;
+    r->n = total;
+    return r->v = hb_malloc(sizeof(int64_t) * (size_t)total + 1);
+}
+
 /* An axis of an ndim-dimensional tensor, negative counting from the end; -1 if out of range. */
 static int axis_of(onnx_call *c, int64_t axis, int ndim)
 {
@@ -91,8 +114,7 @@ static hb_tensor *identity(hb_tensor *x) { return x ? hb_tensor_retain(x) : NULL
 
 static bool run_identity(onnx_call *c)
 {
-    int s = c->n->in[0];
-    if (c->iv[s].v || c->m->slots[s].kind == ONNX_SLOT_INTS) { /* integers pass through too */
+    if (holds_ints(c, 0)) { /* integers pass through too */
         const onnx_ints *v = in_ints(c, 0);
         return v && set_ints(c, 0, &v->shape, v->v);
     }
@@ -131,8 +153,15 @@ static bool run_pow(onnx_call *c)
 }
 
 /* An elementwise mapping of two inputs: the row's eager op, B broadcast as the opset says. */
+static bool run_ints_elementwise(onnx_call *c);
+
 static bool run_binary(onnx_call *c)
 {
+    if (c->n->op->int_fn && holds_ints(c, 0) && holds_ints(c, 1))
+        return run_ints_elementwise(c);
+    if (!c->n->op->binary)
+        return call_fail(c, HB_ERR_UNSUPPORTED, "%s of float tensors (only of integers known "
+                         "when the call runs)", c->n->op->type), false;
     return set_t(c, 0, c->n->op->binary(in_t(c, 0), operand_b(c)));
 }
 
@@ -567,7 +596,7 @@ static bool run_concat(onnx_call *c)
     int64_t axis = onnx_attr_int(c->n->p, "axis", 0);
     bool integers = true;
     for (int i = 0; i < n && integers; i++)
-        integers = c->iv[c->n->in[i]].v || c->m->slots[c->n->in[i]].kind == ONNX_SLOT_INTS;
+        integers = holds_ints(c, i);
     if (integers) { /* shapes put together: 1-D arrays */
         int64_t total = 0, buf[64];
         for (int i = 0; i < n; i++) {
@@ -641,8 +670,7 @@ static bool run_transpose(onnx_call *c)
 /* Unsqueeze and Squeeze: a reshape (axes from the attribute, or from opset 13 the input). */
 static bool run_squeeze_like(onnx_call *c, bool unsqueeze)
 {
-    int s = c->n->in[0];
-    bool integers = c->iv[s].v || c->m->slots[s].kind == ONNX_SLOT_INTS;
+    bool integers = holds_ints(c, 0);
     const onnx_ints *iv = integers ? in_ints(c, 0) : NULL;
     hb_tensor *x = integers ? NULL : in_t(c, 0);
     if (!x && !iv)
@@ -887,36 +915,298 @@ static bool run_shape(onnx_call *c)
     return set_ints(c, 0, &(hb_shape){.ndim = 1, .dim = {nd}}, dims);
 }
 
-/* Gather on integers (a shape's entries); on float tensors, unsupported. */
+/* ---- integers: host arrays that shape computations make ------------------------------- */
+
+/* The NumPy broadcast of n shapes into out; false with the error set. */
+static bool broadcast_shapes(onnx_call *c, int n, const hb_shape *const *in, hb_shape *out)
+{
+    *out = (hb_shape){.ndim = 0};
+    for (int k = 0; k < n; k++)
+        if (in[k]->ndim > out->ndim)
+            out->ndim = in[k]->ndim;
+    for (int d = 0; d < out->ndim; d++) {
+        out->dim[d] = 1;
+        for (int k = 0; k < n; k++) {
+            int at = d - (out->ndim - in[k]->ndim);
+            int64_t v = at < 0 ? 1 : in[k]->dim[at];
+            if (v != 1 && out->dim[d] != 1 && v != out->dim[d])
+                return call_fail(c, HB_ERR_SHAPE, "shapes do not broadcast: %lld against %lld "
+                                 "at axis %d", (long long)v, (long long)out->dim[d], d), false;
+            if (v != 1)
+                out->dim[d] = v;
+        }
+    }
+    return true;
+}
+
+/* Where in an array of shape s, broadcast to out, the element at out's flat index i is. */
+static int64_t broadcast_index(const hb_shape *s, const hb_shape *out, int64_t i)
+{
+    int64_t at = 0, stride = 1;
+    for (int d = out->ndim - 1; d >= 0; d--) {
+        int64_t pos = i % out->dim[d];
+        i /= out->dim[d];
+        int k = d - (out->ndim - s->ndim);
+        if (k >= 0) {
+            at += (s->dim[k] == 1 ? 0 : pos) * stride;
+            stride *= s->dim[k];
+        }
+    }
+    return at;
+}
+
+/* An elementwise op over the node's inputs, all integers, broadcast; the row's int_fn gives
+ * each element (false: undefined there, as a division by zero). */
+static bool run_ints_elementwise(onnx_call *c)
+{
+    int n = c->n->nin;
+    const onnx_ints *in[3];
+    const hb_shape *shapes[3];
+    for (int k = 0; k < n; k++) {
+        if (!(in[k] = in_ints(c, k)))
+            return false;
+        shapes[k] = &in[k]->shape;
+    }
+    hb_shape out;
+    if (!broadcast_shapes(c, n, shapes, &out))
+        return false;
+    int64_t *r = new_ints(c, 0, &out);
+    for (int64_t i = 0; r && i < hb_shape_numel(&out); i++) {
+        int64_t v[3] = {0, 0, 0};
+        for (int k = 0; k < n; k++)
+            v[k] = in[k]->v[broadcast_index(&in[k]->shape, &out, i)];
+        if (!c->n->op->int_fn(v[0], v[1], v[2], &r[i]))
+            return call_fail(c, HB_ERR_ARG, "undefined for integers %lld and %lld (a division "
+                             "by zero)", (long long)v[0], (long long)v[1]), false;
+    }
+    return r != NULL;
+}
+
+static bool int_add(int64_t a, int64_t b, int64_t u, int64_t *r) { (void)u; *r = a + b; return true; }
+static bool int_sub(int64_t a, int64_t b, int64_t u, int64_t *r) { (void)u; *r = a - b; return true; }
+static bool int_mul(int64_t a, int64_t b, int64_t u, int64_t *r) { (void)u; *r = a * b; return true; }
+static bool int_equal(int64_t a, int64_t b, int64_t u, int64_t *r) { (void)u; *r = a == b; return true; }
+static bool int_less(int64_t a, int64_t b, int64_t u, int64_t *r) { (void)u; *r = a < b; return true; }
+static bool int_greater(int64_t a, int64_t b, int64_t u, int64_t *r) { (void)u; *r = a > b; return true; }
+static bool int_where(int64_t c, int64_t a, int64_t b, int64_t *r) { *r = c ? a : b; return true; }
+
+/* ONNX's integer division truncates toward zero, as C's does. */
+static bool int_div(int64_t a, int64_t b, int64_t u, int64_t *r)
+{
+    (void)u;
+    if (b == 0 || (a == INT64_MIN && b == -1))
+        return false;
+    *r = a / b;
+    return true;
+}
+
+/* Mod with fmod 0: the remainder takes the divisor's sign, as Python's % (PyTorch's
+ * remainder) does. */
+static bool int_mod(int64_t a, int64_t b, int64_t u, int64_t *r)
+{
+    (void)u;
+    if (b == 0 || (a == INT64_MIN && b == -1))
+        return false;
+    int64_t m = a % b;
+    *r = m != 0 && (m < 0) != (b < 0) ? m + b : m;
+    return true;
+}
+
+/* Gather along an axis. Of integers: any indices into a 1-D array (a shape's entries). Of
+ * floats, with indices known when the call runs (constants, or computed from shapes): one
+ * slice per index, put together and shaped as ONNX says (the indices' shape in place of the
+ * axis), so x[:, 0] and y[:, -1] are a slice and a reshape. */
 static bool run_gather(onnx_call *c)
 {
-    int s = c->n->in[0];
-    if (!c->iv[s].v && c->m->slots[s].kind != ONNX_SLOT_INTS)
-        return call_fail(c, HB_ERR_UNSUPPORTED, "Gather of float tensors (only of shapes)"),
-               false;
-    const onnx_ints *data = in_ints(c, 0), *idx = data ? in_ints(c, 1) : NULL;
+    bool integers = holds_ints(c, 0);
+    const onnx_ints *data = integers ? in_ints(c, 0) : NULL;
+    hb_tensor *x = integers ? NULL : in_t(c, 0);
+    const onnx_ints *idx = data || x ? in_ints(c, 1) : NULL;
     if (!idx)
         return false;
-    if (data->shape.ndim != 1 || onnx_attr_int(c->n->p, "axis", 0) != 0 || idx->n > 64)
-        return call_fail(c, HB_ERR_UNSUPPORTED, "Gather of integers along axis 0 of a 1-D "
-                         "array only"), false;
+    hb_shape shape = x ? x->shape : data->shape;
+    int axis = axis_of(c, onnx_attr_int(c->n->p, "axis", 0), shape.ndim);
+    if (axis < 0)
+        return false;
+    int64_t dim = shape.dim[axis];
+    if (shape.ndim - 1 + idx->shape.ndim > HB_MAX_DIMS)
+        return call_fail(c, HB_ERR_SHAPE, "a result of more than %d dims", HB_MAX_DIMS), false;
+    if (idx->n > (integers ? 64 : 4096))
+        return call_fail(c, HB_ERR_UNSUPPORTED, "%lld indices (at most %d)", (long long)idx->n,
+                         integers ? 64 : 4096), false;
+    if (integers && shape.ndim != 1)
+        return call_fail(c, HB_ERR_UNSUPPORTED, "Gather of integers from a 1-D array only"),
+               false;
     int64_t out[64];
+    hb_tensor *parts[4096];
     for (int64_t i = 0; i < idx->n; i++) {
-        int64_t k = idx->v[i] < 0 ? idx->v[i] + data->n : idx->v[i];
-        if (k < 0 || k >= data->n)
-            return call_fail(c, HB_ERR_ARG, "index %lld out of range [0, %lld)",
-                             (long long)idx->v[i], (long long)data->n), false;
-        out[i] = data->v[k];
+        int64_t k = idx->v[i] < 0 ? idx->v[i] + dim : idx->v[i];
+        if (k < 0 || k >= dim)
+            return call_fail(c, HB_ERR_ARG, "index %lld out of range [%lld, %lld) along axis %d",
+                             (long long)idx->v[i], (long long)-dim, (long long)dim, axis), false;
+        if (integers)
+            out[i] = data->v[k];
+        else if (!(parts[i] = hb_slice(x, axis, k, 1)))
+            return false;
     }
-    return set_ints(c, 0, &idx->shape, out);
+    if (integers)
+        return set_ints(c, 0, &idx->shape, out);
+    hb_shape to = {.ndim = 0};
+    for (int d = 0; d < shape.ndim; d++) {
+        if (d != axis) {
+            to.dim[to.ndim++] = shape.dim[d];
+            continue;
+        }
+        for (int j = 0; j < idx->shape.ndim; j++)
+            to.dim[to.ndim++] = idx->shape.dim[j];
+    }
+    hb_tensor *y = idx->n == 1 ? parts[0] : hb_concat((int)idx->n, parts, axis);
+    return set_t(c, 0, hb_reshape(y, to.ndim, to.dim));
+}
+
+/* Slice: per axis, the start and end clamped as NumPy does (negative counting from the end);
+ * integers with any step, float tensors with steps of 1 (a slice each). */
+static bool run_slice(onnx_call *c)
+{
+    bool integers = holds_ints(c, 0);
+    const onnx_ints *iv = integers ? in_ints(c, 0) : NULL;
+    hb_tensor *x = integers ? NULL : in_t(c, 0);
+    if (!x && !iv)
+        return false;
+    hb_shape shape = x ? x->shape : iv->shape;
+    size_t n, ne, na = 0, nst = 0;
+    const int64_t *starts, *ends, *axes = NULL, *steps = NULL;
+    if (c->m->opset < 10) {
+        starts = onnx_attr_ints(c->n->p, "starts", &n);
+        ends = onnx_attr_ints(c->n->p, "ends", &ne);
+        axes = onnx_attr_ints(c->n->p, "axes", &na);
+    } else {
+        const onnx_ints *s = in_ints(c, 1), *e = s ? in_ints(c, 2) : NULL;
+        const onnx_ints *a = e && has_in(c, 3) ? in_ints(c, 3) : NULL;
+        const onnx_ints *st = e && has_in(c, 4) ? in_ints(c, 4) : NULL;
+        if (!e || (has_in(c, 3) && !a) || (has_in(c, 4) && !st))
+            return false;
+        starts = s->v, n = (size_t)s->n, ends = e->v, ne = (size_t)e->n;
+        axes = a ? a->v : NULL, na = a ? (size_t)a->n : 0;
+        steps = st ? st->v : NULL, nst = st ? (size_t)st->n : 0;
+    }
+    if (ne != n || (axes && na != n) || (steps && nst != n))
+        return call_fail(c, HB_ERR_SHAPE, "%zu starts, %zu ends, %zu axes and %zu steps", n, ne,
+                         na, nst), false;
+    int64_t lo[HB_MAX_DIMS], step[HB_MAX_DIMS];
+    hb_shape out = shape;
+    bool seen[HB_MAX_DIMS] = {false};
+    for (int d = 0; d < shape.ndim; d++)
+        lo[d] = 0, step[d] = 1;
+    for (size_t i = 0; i < n; i++) {
+        int a = axis_of(c, axes ? axes[i] : (int64_t)i, shape.ndim);
+        if (a < 0)
+            return false;
+        if (seen[a])
+            return call_fail(c, HB_ERR_ARG, "axis %d sliced twice", a), false;
+        seen[a] = true;
+        int64_t st = steps ? steps[i] : 1, dim = shape.dim[a], b = starts[i], e = ends[i];
+        if (st == 0)
+            return call_fail(c, HB_ERR_ARG, "a step of 0 along axis %d", a), false;
+        b = b < 0 ? (b < -dim ? -1 : b + dim) : b; /* -1: before the first element */
+        e = e < 0 ? (e < -dim ? -1 : e + dim) : e;
+        if (st > 0) {
+            b = b < 0 ? 0 : b > dim ? dim : b;
+            e = e < 0 ? 0 : e > dim ? dim : e;
+            out.dim[a] = e > b ? (e - b + st - 1) / st : 0;
+        } else {
+            b = b > dim - 1 ? dim - 1 : b;
+            e = e > dim - 1 ? dim - 1 : e;
+            out.dim[a] = b > e ? (b - e - st - 1) / -st : 0;
+        }
+        lo[a] = b, step[a] = st;
+    }
+    if (x) {
+        for (int d = 0; d < shape.ndim && x; d++) {
+            if (step[d] != 1)
+                return call_fail(c, HB_ERR_UNSUPPORTED, "a step of %lld along axis %d of a "
+                                 "float tensor (only 1)", (long long)step[d], d), false;
+            if (out.dim[d] != shape.dim[d])
+                x = hb_slice(x, d, lo[d], out.dim[d]);
+        }
+        return set_t(c, 0, x == in_t(c, 0) ? hb_frame_adopt(identity(x)) : x);
+    }
+    int64_t *r = new_ints(c, 0, &out);
+    for (int64_t i = 0; r && i < hb_shape_numel(&out); i++) {
+        int64_t rest = i, at = 0, stride = 1;
+        for (int d = out.ndim - 1; d >= 0; d--) {
+            at += (lo[d] + rest % out.dim[d] * step[d]) * stride;
+            rest /= out.dim[d], stride *= shape.dim[d];
+        }
+        r[i] = iv->v[at];
+    }
+    return r != NULL;
+}
+
+/* Input i as a shape: 1-D integers, each >= 0; false with the error set. */
+static bool shape_input(onnx_call *c, int i, hb_shape *out)
+{
+    const onnx_ints *to = in_ints(c, i);
+    if (!to)
+        return false;
+    if (to->shape.ndim != 1 || to->n > HB_MAX_DIMS)
+        return call_fail(c, HB_ERR_SHAPE, "the shape must be 1-D, of at most %d dims",
+                         HB_MAX_DIMS), false;
+    *out = (hb_shape){.ndim = (int)to->n};
+    for (int64_t k = 0; k < to->n; k++)
+        if ((out->dim[k] = to->v[k]) < 0)
+            return call_fail(c, HB_ERR_SHAPE, "dim %lld of the shape is %lld", (long long)k,
+                             (long long)to->v[k]), false;
+    return true;
+}
+
+/* Expand: the input broadcast with a shape (NumPy's rules, both ways). A float tensor is
+ * multiplied by ones of the result's shape, which broadcasts it exactly (x·1 is x, for every
+ * float) and passes the gradient back summed, as a broadcast's is. */
+static bool run_expand(onnx_call *c)
+{
+    hb_shape want;
+    if (!shape_input(c, 1, &want))
+        return false;
+    if (holds_ints(c, 0)) {
+        const onnx_ints *iv = in_ints(c, 0);
+        hb_shape out;
+        if (!iv || !broadcast_shapes(c, 2, (const hb_shape *[]){&iv->shape, &want}, &out))
+            return false;
+        int64_t *r = new_ints(c, 0, &out);
+        for (int64_t i = 0; r && i < hb_shape_numel(&out); i++)
+            r[i] = iv->v[broadcast_index(&iv->shape, &out, i)];
+        return r != NULL;
+    }
+    hb_tensor *x = in_t(c, 0);
+    hb_shape out;
+    if (!x || !broadcast_shapes(c, 2, (const hb_shape *[]){&x->shape, &want}, &out))
+        return false;
+    if (hb_shape_equal(&out, &x->shape))
+        return set_t(c, 0, hb_frame_adopt(identity(x)));
+    hb_tensor *ones = hb_ones(out.ndim, out.dim); /* the call's, as any op's result */
+    return set_t(c, 0, hb_mul(x, ones));
+}
+
+/* The value (one element; float 0 by default) everywhere in a tensor of the given shape. */
+static bool run_constant_of_shape(onnx_call *c)
+{
+    hb_shape out;
+    if (!shape_input(c, 0, &out))
+        return false;
+    if (!c->m->slots[c->n->out[0]].is_int)
+        return set_t(c, 0, hb_full(out.ndim, out.dim, c->n->fill));
+    int64_t *r = new_ints(c, 0, &out);
+    for (int64_t i = 0; r && i < hb_shape_numel(&out); i++)
+        r[i] = c->n->fill_int;
+    return r != NULL;
 }
 
 /* Cast between integer types leaves integers; to float only for tensors already float. */
 static bool run_cast(onnx_call *c)
 {
     int64_t to = onnx_attr_int(c->n->p, "to", 0);
-    int s = c->n->in[0];
-    bool integers = c->iv[s].v || c->m->slots[s].kind == ONNX_SLOT_INTS;
+    bool integers = holds_ints(c, 0);
     if (integers && onnx_is_int_type((int32_t)to)) {
         const onnx_ints *v = in_ints(c, 0);
         return v && set_ints(c, 0, &v->shape, v->v);
@@ -931,6 +1221,181 @@ static bool run_constant(onnx_call *c)
 {
     (void)c;
     return true; /* its value is a constant of the block (or a host array), set at load */
+}
+
+/* ---- recurrent nets: LSTM and GRU, unrolled over the sequence the call brings ---------- */
+
+/* Direction d's part of a [dirs, ...] weight, without the leading axis. */
+static hb_tensor *dir_part(hb_tensor *w, int d)
+{
+    hb_tensor *p = w ? hb_slice(w, 0, d, 1) : NULL;
+    return p ? hb_reshape(p, p->shape.ndim - 1, p->shape.dim + 1) : NULL;
+}
+
+/* Part k of the gates (each hidden wide) along axis 1. */
+static hb_tensor *gate(hb_tensor *g, int k, int64_t hidden)
+{
+    return hb_slice(g, 1, k * hidden, hidden);
+}
+
+typedef struct rnn_dir {
+    hb_tensor *xw;         /* [seq, batch, gates·hidden]: every step's input term, with W's bias */
+    hb_tensor *r, *rb, *p; /* R [gates·hidden, hidden], R's bias (GRU), peepholes (LSTM) */
+    hb_tensor *h, *cell;   /* the state */
+} rnn_dir;
+
+/* One LSTM step (ONNX's gate order i, o, f, c; default activations). */
+static void lstm_step(rnn_dir *s, hb_tensor *xt, int64_t hidden)
+{
+    hb_tensor *g = hb_add(xt, hb_linear_nobias(s->h, s->r));
+    hb_tensor *i = gate(g, 0, hidden), *o = gate(g, 1, hidden), *f = gate(g, 2, hidden);
+    if (s->p) { /* peepholes: i and f see the old cell, o the new */
+        i = hb_add(i, hb_mul(s->cell, hb_slice(s->p, 0, 0, hidden)));
+        f = hb_add(f, hb_mul(s->cell, hb_slice(s->p, 0, 2 * hidden, hidden)));
+    }
+    hb_tensor *cand = hb_tanh(gate(g, 3, hidden));
+    s->cell = hb_add(hb_mul(hb_sigmoid(f), s->cell), hb_mul(hb_sigmoid(i), cand));
+    if (s->p)
+        o = hb_add(o, hb_mul(s->cell, hb_slice(s->p, 0, hidden, hidden)));
+    s->h = hb_mul(hb_sigmoid(o), hb_tanh(s->cell));
+}
+
+/* One GRU step (gate order z, r, h); linear_before_reset applies r after R's product, as
+ * PyTorch's GRU does, else before it. */
+static void gru_step(rnn_dir *s, hb_tensor *xt, int64_t hidden, bool before_reset)
+{
+    hb_tensor *hr = hb_linear_nobias(s->h, s->r); /* all three gates' R terms */
+    hb_tensor *rb = s->rb;
+    hb_tensor *hzr = hb_slice(hr, 1, 0, 2 * hidden);
+    if (rb)
+        hzr = hb_add(hzr, hb_slice(rb, 0, 0, 2 * hidden));
+    hb_tensor *zr = hb_sigmoid(hb_add(hb_slice(xt, 1, 0, 2 * hidden), hzr));
+    hb_tensor *z = gate(zr, 0, hidden), *r = gate(zr, 1, hidden), *hh;
+    hb_tensor *rbh = rb ? hb_slice(rb, 0, 2 * hidden, hidden) : NULL;
+    if (before_reset) {
+        hh = gate(hr, 2, hidden);
+        hh = hb_mul(r, rbh ? hb_add(hh, rbh) : hh);
+    } else {
+        hb_tensor *rh = hb_slice(s->r, 0, 2 * hidden, hidden);
+        hh = hb_linear_nobias(hb_mul(r, s->h), rh);
+        hh = rbh ? hb_add(hh, rbh) : hh;
+    }
+    hb_tensor *cand = hb_tanh(hb_add(gate(xt, 2, hidden), hh));
+    /* (1 − z)·h̃ + z·h = h̃ + z·(h − h̃) */
+    s->h = hb_add(cand, hb_mul(z, hb_sub(s->h, cand)));
+}
+
+/* LSTM and GRU: inputs X, W, R, B, sequence_lens, initial_h (and LSTM's initial_c, P);
+ * outputs Y [seq, dirs, batch, hidden], Y_h (and LSTM's Y_c) [dirs, batch, hidden], with
+ * layout 1 putting batch first in X, Y, Y_h and Y_c. Each step is hybrid's ops, so the trace
+ * holds every step of the sequence the call brings. */
+static bool run_recurrent(onnx_call *c, bool lstm)
+{
+    const Onnx__NodeProto *p = c->n->p;
+    int gates = lstm ? 4 : 3;
+    bool batch_first = onnx_attr_int(p, "layout", 0) != 0;
+    int64_t hidden = onnx_attr_int(p, "hidden_size", 0);
+    hb_tensor *x = in_t(c, 0), *w = x ? in_t(c, 1) : NULL, *r = w ? in_t(c, 2) : NULL;
+    if (!r)
+        return false;
+    if (batch_first)
+        x = hb_transpose(x, 0, 1);
+    if (!x || hb_tensor_ndim(x) != 3 || hb_tensor_ndim(w) != 3 || hb_tensor_ndim(r) != 3)
+        return call_fail(c, HB_ERR_SHAPE, "X, W and R must have 3 dims"), false;
+    int64_t seq = hb_tensor_dim(x, 0), batch = hb_tensor_dim(x, 1), in = hb_tensor_dim(x, 2);
+    int dirs = (int)hb_tensor_dim(w, 0);
+    bool reverse = onnx_attr_string_is(p, "direction", "reverse");
+    if (dirs != (onnx_attr_string_is(p, "direction", "bidirectional") ? 2 : 1) ||
+        hb_tensor_dim(w, 1) != gates * hidden || hb_tensor_dim(w, 2) != in ||
+        hb_tensor_dim(r, 0) != dirs || hb_tensor_dim(r, 1) != gates * hidden ||
+        hb_tensor_dim(r, 2) != hidden)
+        return call_fail(c, HB_ERR_SHAPE, "W [%lld, %lld, %lld] and R [%lld, %lld, %lld] do not "
+                         "fit X's %lld features, hidden_size %lld and the direction",
+                         (long long)hb_tensor_dim(w, 0), (long long)hb_tensor_dim(w, 1),
+                         (long long)hb_tensor_dim(w, 2), (long long)hb_tensor_dim(r, 0),
+                         (long long)hb_tensor_dim(r, 1), (long long)hb_tensor_dim(r, 2),
+                         (long long)in, (long long)hidden), false;
+    if (has_in(c, 4)) { /* sequence_lens: hybrid runs whole sequences */
+        const onnx_ints *len = in_ints(c, 4);
+        for (int64_t i = 0; len && i < len->n; i++)
+            if (len->v[i] != seq)
+                return call_fail(c, HB_ERR_UNSUPPORTED, "sequence_lens[%lld] is %lld, shorter "
+                                 "than the sequence (%lld): only whole sequences",
+                                 (long long)i, (long long)len->v[i], (long long)seq), false;
+        if (!len)
+            return false;
+    }
+    hb_tensor *b = has_in(c, 3) ? in_t(c, 3) : NULL;
+    hb_tensor *h0 = has_in(c, 5) ? in_t(c, 5) : NULL;
+    hb_tensor *c0 = lstm && has_in(c, 6) ? in_t(c, 6) : NULL;
+    hb_tensor *peep = lstm && has_in(c, 7) ? in_t(c, 7) : NULL;
+    if ((has_in(c, 3) && !b) || (has_in(c, 5) && !h0) || (lstm && has_in(c, 6) && !c0) ||
+        (lstm && has_in(c, 7) && !peep))
+        return false;
+    if (batch_first && h0)
+        h0 = hb_transpose(h0, 0, 1);
+    if (batch_first && c0)
+        c0 = hb_transpose(c0, 0, 1);
+    hb_tensor *ys[2], *hs[2], *cs[2], *steps[4096];
+    if (seq < 1 || seq > 4096)
+        return call_fail(c, HB_ERR_UNSUPPORTED, "a sequence of %lld steps (1 to 4096)",
+                         (long long)seq), false;
+    bool before_reset = onnx_attr_int(p, "linear_before_reset", 0) != 0;
+    hb_tensor *rows = hb_reshape(x, 2, (int64_t[]){seq * batch, in});
+    for (int d = 0; d < dirs; d++) {
+        rnn_dir s = {.r = dir_part(r, d), .p = peep ? dir_part(peep, d) : NULL};
+        hb_tensor *bd = b ? dir_part(b, d) : NULL; /* [Wb, Rb], each gates·hidden */
+        hb_tensor *wb = bd ? hb_slice(bd, 0, 0, gates * hidden) : NULL;
+        hb_tensor *rb = bd ? hb_slice(bd, 0, gates * hidden, gates * hidden) : NULL;
+        if (lstm && bd) /* both biases add to every gate: one sum */
+            wb = hb_add(wb, rb), rb = NULL;
+        s.rb = rb;
+        hb_tensor *xw = wb ? hb_linear(rows, dir_part(w, d), wb)
+                           : hb_linear_nobias(rows, dir_part(w, d));
+        s.xw = hb_reshape(xw, 3, (int64_t[]){seq, batch, gates * hidden});
+        s.h = h0 ? dir_part(h0, d) : hb_zeros(2, (int64_t[]){batch, hidden});
+        s.cell = lstm ? (c0 ? dir_part(c0, d) : hb_zeros(2, (int64_t[]){batch, hidden})) : NULL;
+        bool back = reverse || d == 1;
+        for (int64_t k = 0; k < seq; k++) {
+            int64_t t = back ? seq - 1 - k : k;
+            hb_tensor *xt = hb_reshape(hb_slice(s.xw, 0, t, 1), 2,
+                                       (int64_t[]){batch, gates * hidden});
+            if (lstm)
+                lstm_step(&s, xt, hidden);
+            else
+                gru_step(&s, xt, hidden, before_reset);
+            if (!s.h)
+                return false;
+            steps[t] = hb_reshape(s.h, 4, (int64_t[]){1, 1, batch, hidden});
+        }
+        ys[d] = hb_concat((int)seq, steps, 0);
+        hs[d] = hb_reshape(s.h, 3, (int64_t[]){1, batch, hidden});
+        cs[d] = lstm ? hb_reshape(s.cell, 3, (int64_t[]){1, batch, hidden}) : NULL;
+    }
+    hb_tensor *y = hb_concat(dirs, ys, 1), *yh = hb_concat(dirs, hs, 0);
+    hb_tensor *yc = lstm ? hb_concat(dirs, cs, 0) : NULL;
+    if (batch_first) { /* Y [batch, seq, dirs, hidden], Y_h and Y_c [batch, dirs, hidden] */
+        y = hb_transpose(hb_transpose(y, 1, 2), 0, 1);
+        yh = hb_transpose(yh, 0, 1);
+        yc = lstm ? hb_transpose(yc, 0, 1) : NULL;
+    }
+    hb_tensor *outs[3] = {y, yh, yc};
+    for (int i = 0; i < c->n->nout; i++)
+        if (c->n->out[i] >= 0 && !set_t(c, i, outs[i]))
+            return false;
+    return true;
+}
+
+static bool run_lstm(onnx_call *c) { return run_recurrent(c, true); }
+static bool run_gru(onnx_call *c) { return run_recurrent(c, false); }
+
+/* Where(condition, X, Y): of integers (shape computations); float tensors' is not mapped yet. */
+static bool run_where(onnx_call *c)
+{
+    if (holds_ints(c, 0) && holds_ints(c, 1) && holds_ints(c, 2))
+        return run_ints_elementwise(c);
+    return call_fail(c, HB_ERR_UNSUPPORTED, "Where of float tensors (only of integers known "
+                     "when the call runs)"), false;
 }
 
 /* ---- checks at load: attribute values hybrid does not implement, opset rules ------------- */
@@ -1068,6 +1533,67 @@ static hb_status check_layer_norm(const onnx_model *m, const Onnx__NodeProto *p)
     return HB_OK;
 }
 
+/* The recurrent nets as hybrid runs them: default activations, no clip, no coupled input and
+ * forget gates, and a hidden_size. */
+static hb_status check_recurrent(const onnx_model *m, const Onnx__NodeProto *p, bool lstm)
+{
+    static const char *const defaults[2][3] = {{"Sigmoid", "Tanh", ""}, {"Sigmoid", "Tanh",
+                                                                          "Tanh"}};
+    const Onnx__AttributeProto *act = onnx_attr(p, "activations");
+    for (size_t i = 0; act && i < act->n_strings; i++) {
+        const char *want = defaults[lstm][i % (lstm ? 3 : 2)];
+        if (act->strings[i].len != strlen(want) || memcmp(act->strings[i].data, want,
+                                                          act->strings[i].len) != 0)
+            return onnx_node_fail(m, p, HB_ERR_UNSUPPORTED, "activation %zu is not %s (only "
+                                  "the default activations)", i, want);
+    }
+    if (onnx_attr(p, "clip") || onnx_attr_int(p, "input_forget", 0) != 0 ||
+        onnx_attr(p, "activation_alpha") || onnx_attr(p, "activation_beta"))
+        return onnx_node_fail(m, p, HB_ERR_UNSUPPORTED, "clip, input_forget and activation "
+                              "parameters (only the default cell)");
+    if (onnx_attr_int(p, "hidden_size", 0) < 1)
+        return onnx_node_fail(m, p, HB_ERR_FORMAT, "hidden_size is missing or not positive");
+    if (!onnx_attr_string_is(p, "direction", NULL) &&
+        !onnx_attr_string_is(p, "direction", "forward") &&
+        !onnx_attr_string_is(p, "direction", "reverse") &&
+        !onnx_attr_string_is(p, "direction", "bidirectional"))
+        return onnx_node_fail(m, p, HB_ERR_FORMAT, "direction is not forward, reverse or "
+                              "bidirectional");
+    return HB_OK;
+}
+
+static hb_status check_lstm(const onnx_model *m, const Onnx__NodeProto *p)
+{
+    return check_recurrent(m, p, true);
+}
+
+static hb_status check_gru(const onnx_model *m, const Onnx__NodeProto *p)
+{
+    return check_recurrent(m, p, false);
+}
+
+static hb_status check_mod(const onnx_model *m, const Onnx__NodeProto *p)
+{
+    if (onnx_attr_int(p, "fmod", 0) != 0)
+        return onnx_node_fail(m, p, HB_ERR_UNSUPPORTED, "fmod 1 (only the remainder with the "
+                              "divisor's sign, of integers)");
+    return HB_OK;
+}
+
+/* Before opset 10, starts and ends are attributes (and required); from 10, inputs. */
+static hb_status check_slice(const onnx_model *m, const Onnx__NodeProto *p)
+{
+    bool attrs = m->opset < 10;
+    if (attrs && (!onnx_attr(p, "starts") || !onnx_attr(p, "ends") || p->n_input != 1))
+        return onnx_node_fail(m, p, HB_ERR_FORMAT, "before opset 10 Slice has one input and "
+                              "the attributes starts and ends");
+    if (!attrs && (onnx_attr(p, "starts") || onnx_attr(p, "ends") || onnx_attr(p, "axes") ||
+                   p->n_input < 3))
+        return onnx_node_fail(m, p, HB_ERR_FORMAT, "from opset 10 Slice reads starts, ends, "
+                              "axes and steps as inputs (at least 3)");
+    return HB_OK;
+}
+
 static hb_status check_reshape(const onnx_model *m, const Onnx__NodeProto *p)
 {
     if (onnx_attr_int(p, "allowzero", 0) != 0)
@@ -1162,6 +1688,54 @@ static hb_status load_constant(hb_block *root, onnx_model *m, onnx_node *n)
     return v ? onnx_add_value(root, m, s, p->output[0], v, false) : hb_last_status();
 }
 
+/* Where chooses integers when X is integers. */
+static hb_status load_where(hb_block *root, onnx_model *m, onnx_node *n)
+{
+    (void)root;
+    int x = n->in[1];
+    m->slots[n->out[0]].is_int = m->slots[x].kind == ONNX_SLOT_INTS || m->slots[x].is_int;
+    return HB_OK;
+}
+
+/* ConstantOfShape's value: one element, float (a tensor) or integer (a host array). */
+static hb_status load_constant_of_shape(hb_block *root, onnx_model *m, onnx_node *n)
+{
+    (void)root;
+    const Onnx__AttributeProto *a = onnx_attr(n->p, "value");
+    n->fill = 0.0f;
+    if (!a)
+        return HB_OK;
+    if (!a->t)
+        return onnx_node_fail(m, n->p, HB_ERR_FORMAT, "value is not a tensor");
+    if (onnx_is_int_type(a->t->data_type)) {
+        onnx_ints v = {.v = NULL};
+        bool ok = onnx_int_values(m, a->t, &v);
+        bool one = ok && v.n == 1;
+        n->fill_int = one ? v.v[0] : 0;
+        hb_free(v.v);
+        if (!ok)
+            return hb_last_status();
+        if (!one)
+            return onnx_node_fail(m, n->p, HB_ERR_FORMAT, "value has %lld elements, not 1",
+                                  (long long)v.n);
+        m->slots[n->out[0]].is_int = true;
+        return HB_OK;
+    }
+    if (a->t->data_type != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT)
+        return onnx_node_fail(m, n->p, HB_ERR_UNSUPPORTED, "a value of data type %d",
+                              a->t->data_type);
+    hb_tensor *v = onnx_float_tensor(m, a->t, "value");
+    if (!v)
+        return hb_last_status();
+    int64_t count = hb_tensor_numel(v);
+    n->fill = count == 1 ? hb_tensor_cdata(v)[0] : 0.0f;
+    hb_tensor_release(v);
+    if (count != 1)
+        return onnx_node_fail(m, n->p, HB_ERR_FORMAT, "value has %lld elements, not 1",
+                              (long long)count);
+    return HB_OK;
+}
+
 /* Integers stay integers, floats floats. */
 static hb_status load_cast(hb_block *root, onnx_model *m, onnx_node *n)
 {
@@ -1196,10 +1770,20 @@ static const onnx_op ops[] = {
     {"Sqrt", 6, 1, 1, 1, "", UNARY(hb_sqrt)},
     {"Erf", 9, 1, 1, 1, "", UNARY(hb_erf)},
     {"Pow", 7, 2, 2, 1, "", .run = run_pow, .load = load_pow},
-    {"Add", 6, 2, 2, 1, "broadcast axis", BINARY(hb_add), .check = check_broadcast},
-    {"Sub", 6, 2, 2, 1, "broadcast axis", BINARY(hb_sub), .check = check_broadcast},
-    {"Mul", 6, 2, 2, 1, "broadcast axis", BINARY(hb_mul), .check = check_broadcast},
-    {"Div", 6, 2, 2, 1, "broadcast axis", BINARY(hb_div), .check = check_broadcast},
+    {"Add", 6, 2, 2, 1, "broadcast axis", BINARY(hb_add), .check = check_broadcast, KEEPS,
+     .int_fn = int_add},
+    {"Sub", 6, 2, 2, 1, "broadcast axis", BINARY(hb_sub), .check = check_broadcast, KEEPS,
+     .int_fn = int_sub},
+    {"Mul", 6, 2, 2, 1, "broadcast axis", BINARY(hb_mul), .check = check_broadcast, KEEPS,
+     .int_fn = int_mul},
+    {"Div", 6, 2, 2, 1, "broadcast axis", BINARY(hb_div), .check = check_broadcast, KEEPS,
+     .int_fn = int_div},
+    /* comparisons: of integers (float tensors' are not mapped yet) */
+    {"Equal", 7, 2, 2, 1, "", .run = run_binary, .int_fn = int_equal, KEEPS},
+    {"Less", 7, 2, 2, 1, "", .run = run_binary, .int_fn = int_less, KEEPS},
+    {"Greater", 7, 2, 2, 1, "", .run = run_binary, .int_fn = int_greater, KEEPS},
+    {"Mod", 10, 2, 2, 1, "fmod", .run = run_binary, .int_fn = int_mod, .check = check_mod, KEEPS},
+    {"Where", 9, 3, 3, 1, "", .run = run_where, .load = load_where, .int_fn = int_where},
     {"MatMul", 1, 2, 2, 1, "", .run = run_matmul},
     {"Gemm", 6, 2, 3, 1, "alpha beta broadcast transA transB", .run = run_gemm,
      .check = check_broadcast},
@@ -1252,6 +1836,14 @@ static const onnx_op ops[] = {
      .check = check_layer_norm},
     {"Shape", 1, 1, 1, 1, "", .run = run_shape, .ints = ONNX_INTS_MAKES},
     {"Gather", 1, 2, 2, 1, "axis", .run = run_gather, KEEPS},
+    {"Slice", 1, 1, 5, 1, "axes ends starts", .run = run_slice, .check = check_slice, KEEPS},
+    {"Expand", 8, 2, 2, 1, "", .run = run_expand, KEEPS},
+    {"LSTM", 7, 3, 8, 3, "activation_alpha activation_beta activations clip direction "
+     "hidden_size input_forget layout", .run = run_lstm, .check = check_lstm},
+    {"GRU", 7, 3, 6, 2, "activation_alpha activation_beta activations clip direction "
+     "hidden_size layout linear_before_reset", .run = run_gru, .check = check_gru},
+    {"ConstantOfShape", 9, 1, 1, 1, "value", .run = run_constant_of_shape,
+     .load = load_constant_of_shape},
     {"Cast", 6, 1, 1, 1, "to", .run = run_cast, .load = load_cast, KEEPS},
     {"Constant", 1, 0, 0, 1, "value", .run = run_constant, .load = load_constant},
 };

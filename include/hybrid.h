@@ -417,6 +417,39 @@ HB_API hb_block *hb_resnet_new(const hb_resnet_config *c);
  * mode, and uses the running ones in inference. Changing the mode drops compiled plans. */
 HB_API void hb_block_set_training(hb_block *b, bool training);
 HB_API bool hb_block_is_training(const hb_block *b);
+/* Sequence models (src/frontend/sequence.c), with PyTorch's parameter names so its state
+ * dicts load. GELU (tanh_form: PyTorch's approximate="tanh"); LayerNorm(dim) over the last
+ * axis, weight (1) and bias (0); MultiheadAttention(embed, heads): self-attention over
+ * [batch, sequence, embed] (batch_first), in_proj_weight [3·embed, embed], in_proj_bias and
+ * the Linear out_proj, no masks yet. TransformerEncoderLayer: self_attn, linear1, linear2,
+ * norm1, norm2 as PyTorch's (inference: no dropout); options NULL or zero fields take
+ * PyTorch's defaults (feed_forward 2048, ReLU, norm after each residual, eps 1e-5).
+ * TransformerEncoder: its layers under "layers" ("layers.0.self_attn.in_proj_weight", …).
+ * LSTM and GRU (batch first): weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0 (and
+ * _reverse, and each further layer) as PyTorch's; x [batch, steps, input] gives every step's
+ * output [batch, steps, hidden · directions] from zero initial states, unrolled over the steps
+ * (at most 4096). */
+HB_API hb_tensor *hb_gelu(hb_tensor *x, bool tanh_form);
+/* x normalized over the axes from axis to the last ((x − mean) / √(var + eps)), times weight
+ * and plus bias where they are not NULL (shaped as those axes): ONNX LayerNormalization. */
+HB_API hb_tensor *hb_layer_norm(hb_tensor *x, int axis, hb_tensor *weight, hb_tensor *bias,
+                                float eps);
+HB_API hb_block *hb_gelu_new(bool tanh_form);
+HB_API hb_block *hb_layer_norm_new(int64_t dim, float eps);
+HB_API hb_block *hb_multihead_attention_new(int64_t embed, int64_t heads);
+typedef struct hb_transformer_options {
+    int64_t feed_forward; /* dim_feedforward; 0: 2048 */
+    bool gelu;            /* activation="gelu" (exact); else ReLU */
+    bool norm_first;
+    float eps;            /* 0: 1e-5 */
+} hb_transformer_options;
+HB_API hb_block *hb_transformer_encoder_layer_new(int64_t d_model, int64_t heads,
+                                                  const hb_transformer_options *o);
+HB_API hb_block *hb_transformer_encoder_new(int layers, int64_t d_model, int64_t heads,
+                                            const hb_transformer_options *o);
+HB_API hb_block *hb_lstm_new(int64_t input, int64_t hidden, int layers, bool bidirectional);
+HB_API hb_block *hb_gru_new(int64_t input, int64_t hidden, int layers, bool bidirectional);
+
 /* ---- ONNX ----------------------------------------------------------------------------------- */
 /* An ONNX model file (opset 7 or later) as a block: calling it runs the graph's nodes with
  * hybrid's ops, so it hybridizes, nests inside other blocks and trains like any block (as

@@ -887,19 +887,9 @@ static bool run_layer_norm(onnx_call *c)
     hb_tensor *x = in_t(c, 0), *scale = in_t(c, 1), *bias = has_in(c, 2) ? in_t(c, 2) : NULL;
     if (!x || !scale || (has_in(c, 2) && !bias))
         return false;
-    int nd = hb_tensor_ndim(x), a = axis_of(c, onnx_attr_int(c->n->p, "axis", -1), nd);
-    if (a < 0)
-        return false;
-    int64_t outer = 1, inner = 1;
-    for (int i = 0; i < nd; i++)
-        *(i < a ? &outer : &inner) *= hb_tensor_dim(x, i);
-    hb_tensor *rows = hb_reshape(x, HB_SHAPE(outer, inner));
-    hb_tensor *d = hb_sub(rows, hb_mean_axis(rows, 1, true));
-    hb_tensor *var = hb_mean_axis(hb_mul(d, d), 1, true);
+    int a = axis_of(c, onnx_attr_int(c->n->p, "axis", -1), hb_tensor_ndim(x));
     float eps = onnx_attr_float(c->n->p, "epsilon", 1e-5f);
-    hb_tensor *norm = hb_div(d, hb_sqrt(hb_add_scalar(var, eps)));
-    hb_tensor *y = hb_mul(hb_reshape(norm, nd, hb_tensor_shape(x)), scale);
-    return set_t(c, 0, bias ? hb_add(y, bias) : y);
+    return a >= 0 && set_t(c, 0, hb_layer_norm(x, a, scale, bias, eps));
 }
 
 /* The input's shape as integers. */

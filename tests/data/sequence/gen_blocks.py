@@ -1,0 +1,73 @@
+"""Reference data for the sequence blocks (tests/test_sequence.c): PyTorch 1.13.1's modules
+with random weights, their state dicts, an input and PyTorch's output:
+
+    /usr/bin/python3 tests/data/sequence/gen_blocks.py
+
+Writes tests/data/sequence/NAME/{weights.safetensors,input.npy,output.npy}. The tests only read
+the files; PyTorch is never needed to build or test hybrid."""
+import os
+import sys
+
+import numpy as np
+import torch
+from torch import nn
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tools"))
+from make_extra import save_safetensors  # noqa: E402
+
+
+class FirstOutput(nn.Module):
+    """An RNN's every-step output (its first result), as hybrid's blocks return it."""
+
+    def __init__(self, rnn):
+        super().__init__()
+        self.rnn = rnn
+
+    def forward(self, x):
+        return self.rnn(x)[0]
+
+
+def encoder(gelu, norm_first):
+    layer = nn.TransformerEncoderLayer(16, 4, dim_feedforward=32, dropout=0.0, batch_first=True,
+                                       activation="gelu" if gelu else "relu",
+                                       norm_first=norm_first)
+    return nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
+
+
+CASES = {
+    "gelu": (lambda: nn.GELU(), (3, 9)),
+    "gelu-tanh": (lambda: nn.GELU(approximate="tanh"), (3, 9)),
+    "layer-norm": (lambda: nn.LayerNorm(9), (2, 3, 9)),
+    "attention": (lambda: nn.MultiheadAttention(16, 4, batch_first=True), (2, 5, 16)),
+    "encoder": (lambda: encoder(False, False), (2, 5, 16)),
+    "encoder-gelu-norm-first": (lambda: encoder(True, True), (2, 5, 16)),
+    "lstm": (lambda: FirstOutput(nn.LSTM(6, 8, 2, batch_first=True, bidirectional=True)),
+             (2, 7, 6)),
+    "gru": (lambda: FirstOutput(nn.GRU(6, 8, 2, batch_first=True)), (2, 7, 6)),
+}
+
+
+def main():
+    torch.manual_seed(3)
+    for name, (make, shape) in CASES.items():
+        model = make().eval()
+        with torch.no_grad():  # LayerNorm's and attention's biases start at 0, weights at 1
+            for p in model.parameters():
+                p.add_(torch.randn_like(p) * 0.3)
+        x = torch.randn(*shape)
+        with torch.no_grad():
+            y = model(x, x, x, need_weights=False)[0] if name == "attention" else model(x)
+        state = model.state_dict()
+        if isinstance(model, FirstOutput):  # hybrid's LSTM is the RNN itself
+            state = {k[len("rnn."):]: v for k, v in state.items()}
+        out = os.path.join(HERE, name)
+        os.makedirs(out, exist_ok=True)
+        save_safetensors(os.path.join(out, "weights.safetensors"), state)
+        np.save(os.path.join(out, "input.npy"), x.numpy())
+        np.save(os.path.join(out, "output.npy"), y.numpy())
+        print(name, tuple(x.shape), "->", tuple(y.shape), sorted(state)[:3])
+
+
+if __name__ == "__main__":
+    main()

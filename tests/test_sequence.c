@@ -1,0 +1,148 @@
+/* The sequence blocks (src/frontend/sequence.c) against PyTorch 1.13: each loads its PyTorch
+ * module's state dict by PyTorch's names (tests/data/sequence, made by gen_blocks.py) and gives
+ * its output eagerly, hybridized and frozen, with no eager island; gradients reach every
+ * parameter; bad sizes and inputs are errors naming the block. */
+#include "harness.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static hb_block *make(const char *name)
+{
+    hb_transformer_options small = {.feed_forward = 32};
+    hb_transformer_options gelu_first = {.feed_forward = 32, .gelu = true, .norm_first = true};
+    if (!strcmp(name, "gelu"))
+        return hb_gelu_new(false);
+    if (!strcmp(name, "gelu-tanh"))
+        return hb_gelu_new(true);
+    if (!strcmp(name, "layer-norm"))
+        return hb_layer_norm_new(9, 1e-5f);
+    if (!strcmp(name, "attention"))
+        return hb_multihead_attention_new(16, 4);
+    if (!strcmp(name, "encoder"))
+        return hb_transformer_encoder_new(2, 16, 4, &small);
+    if (!strcmp(name, "encoder-gelu-norm-first"))
+        return hb_transformer_encoder_new(2, 16, 4, &gelu_first);
+    if (!strcmp(name, "lstm"))
+        return hb_lstm_new(6, 8, 2, true);
+    if (!strcmp(name, "gru"))
+        return hb_gru_new(6, 8, 2, false);
+    return NULL;
+}
+
+static const char *const cases[] = {"gelu",    "gelu-tanh", "layer-norm", "attention",
+                                    "encoder", "encoder-gelu-norm-first", "lstm", "gru"};
+
+static hb_tensor *file(const char *name, const char *f)
+{
+    char rel[256];
+    snprintf(rel, sizeof rel, "sequence/%s/%s", name, f);
+    hb_tensor *t = hb_npy_load(data_path(rel));
+    ck_assert_msg(t != NULL, "%s: %s", rel, hb_last_error());
+    return t;
+}
+
+static hb_block *loaded(const char *name)
+{
+    char rel[256];
+    snprintf(rel, sizeof rel, "sequence/%s/weights.safetensors", name);
+    hb_block *b = make(name);
+    ck_assert_msg(b != NULL, "%s: %s", name, hb_last_error());
+    ck_assert_msg(hb_block_load(b, data_path(rel)) == HB_OK, "%s: %s", name, hb_last_error());
+    return b;
+}
+
+START_TEST(blocks_match_pytorch)
+{
+    const char *name = cases[_i];
+    hb_tensor *x = file(name, "input.npy"), *want = file(name, "output.npy");
+    for (int mode = 0; mode < 3; mode++) {
+        hb_block *b = loaded(name);
+        if (mode > 0)
+            hb_hybridize_with(b, true, &(hb_hybrid_options){.freeze = mode == 2});
+        for (int call = 0; call < 2; call++) {
+            hb_tensor *y = test_call_ok(b, x);
+            ck_assert_msg(rel_error(y, want) <= 1e-4, "%s mode %d call %d: relative error %g",
+                          name, mode, call, rel_error(y, want));
+            hb_tensor_release(y);
+        }
+        if (mode > 0) {
+            ck_assert_ptr_nonnull(hb_block_plan(b, hb_tensor_ndim(x), hb_tensor_shape(x)));
+            char *text = NULL;
+            size_t len = 0;
+            FILE *f = open_memstream(&text, &len);
+            ck_assert_int_eq(hb_block_explain(b, f, false), HB_OK);
+            fclose(f);
+            ck_assert_msg(!strstr(text, "island"), "%s: %s", name, text);
+            free(text);
+        }
+        hb_block_release(b);
+    }
+    hb_tensor_release(x), hb_tensor_release(want);
+}
+END_TEST
+
+/* Σ y through every block with parameters: each parameter gets a gradient, none of it NaN. */
+START_TEST(gradients_reach_every_parameter)
+{
+    const char *name = cases[_i];
+    hb_block *b = loaded(name);
+    hb_tensor *x = file(name, "input.npy");
+    hb_grad_enable(true);
+    hb_tensor *y = test_call_ok(b, x), *loss = hb_sum(y);
+    ck_assert_int_eq(hb_backward(loss, NULL), HB_OK);
+    hb_grad_enable(false);
+    hb_state_dict sd;
+    ck_assert_int_eq(hb_block_state_dict(b, &sd), HB_OK);
+    for (int i = 0; i < sd.count; i++) {
+        const hb_tensor *g = hb_tensor_grad(sd.items[i].value);
+        ck_assert_msg(g != NULL, "%s: no gradient for %s", name, sd.items[i].name);
+        double total = 0;
+        for (int64_t k = 0; k < hb_tensor_numel(g); k++)
+            total += fabs(hb_tensor_cdata(g)[k]);
+        ck_assert_msg(isfinite(total) && total > 0, "%s: gradient of %s is %g", name,
+                      sd.items[i].name, total);
+    }
+    hb_state_dict_free(&sd);
+    hb_tensor_release(loss), hb_tensor_release(y), hb_tensor_release(x);
+    hb_block_release(b);
+}
+END_TEST
+
+static void assert_error(const void *got, const char *w1, const char *w2)
+{
+    ck_assert_ptr_null(got);
+    ck_assert_msg(strstr(hb_last_error(), w1) && strstr(hb_last_error(), w2),
+                  "message \"%s\" lacks \"%s\" or \"%s\"", hb_last_error(), w1, w2);
+    hb_clear_error();
+}
+
+START_TEST(bad_sizes_and_inputs_are_named)
+{
+    assert_error(hb_multihead_attention_new(10, 4), "MultiheadAttention(10, 4 heads)",
+                 "split evenly");
+    assert_error(hb_lstm_new(0, 8, 1, false), "LSTM(0, 8, 1 layers)", "positive");
+    assert_error(hb_transformer_encoder_new(0, 16, 4, NULL), "TransformerEncoder", "0 layers");
+    assert_error(hb_layer_norm_new(0, 1e-5f), "LayerNorm(0", "positive");
+    hb_block *lstm = hb_lstm_new(6, 8, 1, false), *mha = hb_multihead_attention_new(16, 4);
+    hb_tensor *x = hb_zeros(HB_SHAPE(2, 7, 5));
+    assert_error(hb_block_call(lstm, x), "LSTM(6, 8): input [2, 7, 5]", "[batch, 1 to 4096 steps, 6]");
+    assert_error(hb_block_call(mha, x), "MultiheadAttention(16): input [2, 7, 5]", "[batch, sequence, 16]");
+    hb_tensor_release(x);
+    hb_block_release(lstm), hb_block_release(mha);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("sequence");
+    TCase *tc = tcase_create("core");
+    int n = (int)(sizeof cases / sizeof cases[0]);
+    tcase_add_loop_test(tc, blocks_match_pytorch, 0, n);
+    tcase_add_loop_test(tc, gradients_reach_every_parameter, 2, n); /* GELU has no parameters */
+    tcase_add_test(tc, bad_sizes_and_inputs_are_named);
+    suite_add_tcase(s, tc);
+    return run_suite(s);
+}

@@ -101,7 +101,20 @@ HB_API hb_rng *hb_default_rng(void);
 
 typedef struct hb_tensor hb_tensor;
 
-typedef enum hb_dtype { HB_F32 = 0 } hb_dtype;
+/* Element types. Float32 is what every op computes in; the others are data that ops carry,
+ * compare, index with and convert (token ids are int64, masks bool, argmax gives int64).
+ * float64, float16 and bfloat16 read from files become float32 unless cast is asked for. */
+typedef enum hb_dtype {
+    HB_F32 = 0,
+    HB_F64, HB_F16, HB_BF16,
+    HB_I8, HB_I16, HB_I32, HB_I64,
+    HB_U8, HB_U16, HB_U32, HB_U64,
+    HB_BOOL, /* one byte, 0 or 1 */
+    HB_DTYPE_COUNT
+} hb_dtype;
+
+HB_API const char *hb_dtype_name(hb_dtype dtype); /* "float32", "int64", "bool"; NULL if none */
+HB_API size_t hb_dtype_size(hb_dtype dtype);      /* bytes per element; 0 if none */
 
 /* HB_SHAPE(2, 20) expands to the (ndim, shape) argument pair: 2, (const int64_t[]){2, 20}.
  * HB_SCALAR_SHAPE is the pair for a 0-dimensional tensor. */
@@ -118,6 +131,10 @@ HB_API hb_tensor *hb_scalar(float value); /* shape [] */
 HB_API hb_tensor *hb_rand(int ndim, const int64_t *shape, hb_rng *rng);  /* uniform in [0, 1) */
 HB_API hb_tensor *hb_randn(int ndim, const int64_t *shape, hb_rng *rng); /* standard normal */
 HB_API hb_tensor *hb_tensor_copy(const hb_tensor *t);
+/* A tensor of another dtype: zeros, or a copy of data (numel elements of that dtype). */
+HB_API hb_tensor *hb_tensor_new_typed(hb_dtype dtype, int ndim, const int64_t *shape);
+HB_API hb_tensor *hb_tensor_from_typed(hb_dtype dtype, const void *data, int ndim,
+                                       const int64_t *shape);
 
 HB_API hb_tensor *hb_tensor_retain(hb_tensor *t);
 HB_API void hb_tensor_release(hb_tensor *t); /* NULL is fine */
@@ -131,9 +148,13 @@ HB_API bool hb_tensor_same_shape(const hb_tensor *a, const hb_tensor *b);
 
 /* Host access to the values. Reading a value decides control flow in the host program, so once
  * tracing arrives these reads are what marks a block as data-dependent. */
+/* hb_tensor_data and hb_tensor_cdata are for float32 tensors (NULL and an error for another
+ * dtype); hb_tensor_raw gives any tensor's elements as they are stored. */
 HB_API float *hb_tensor_data(hb_tensor *t);
 HB_API const float *hb_tensor_cdata(const hb_tensor *t);
-HB_API float hb_item(const hb_tensor *t); /* the value of a one-element tensor; NAN and an error else */
+HB_API void *hb_tensor_raw(hb_tensor *t);
+/* The value of a one-element tensor of any dtype, as a float; NAN and an error else. */
+HB_API float hb_item(const hb_tensor *t);
 
 /* "[2, 20]" into buf; returns buf. */
 HB_API char *hb_shape_str(int ndim, const int64_t *shape, char *buf, size_t size);
@@ -201,6 +222,29 @@ HB_API hb_tensor *hb_logical_not(hb_tensor *x);
  * traces a plan for that path too (up to 8 per input shape). False, with an error set, for
  * NULL or a tensor of more than one element. */
 HB_API bool hb_test(const hb_tensor *t);
+
+/* Comparisons of two tensors (broadcast, of one dtype): bool tensors. Logic ops take bool
+ * tensors (giving bool) or float ones (0 and 1, giving float). */
+HB_API hb_tensor *hb_equal(hb_tensor *a, hb_tensor *b);
+HB_API hb_tensor *hb_less(hb_tensor *a, hb_tensor *b);
+HB_API hb_tensor *hb_greater(hb_tensor *a, hb_tensor *b);
+HB_API hb_tensor *hb_less_equal(hb_tensor *a, hb_tensor *b);
+HB_API hb_tensor *hb_greater_equal(hb_tensor *a, hb_tensor *b);
+HB_API hb_tensor *hb_logical_xor(hb_tensor *a, hb_tensor *b);
+/* a where cond (bool) holds, else b; the three broadcast (torch.where, ONNX Where). */
+HB_API hb_tensor *hb_where(hb_tensor *cond, hb_tensor *a, hb_tensor *b);
+/* x converted to dtype: floats to integers round toward zero, to bool is x != 0 (ONNX Cast). */
+HB_API hb_tensor *hb_cast(hb_tensor *x, hb_dtype dtype);
+/* Rows of x picked along axis by int32/int64 indices (negative ones count from the end): shape
+ * x[:axis] + indices + x[axis+1:] (ONNX Gather, torch.index_select, an embedding lookup). An
+ * index out of range is an error naming it, never a read outside x. */
+HB_API hb_tensor *hb_gather(hb_tensor *x, hb_tensor *indices, int axis);
+/* out[i][j][k] = x[i][index[i][j][k]][k] for axis 1 (torch.gather, ONNX GatherElements):
+ * indices has x's rank, and the result its shape. */
+HB_API hb_tensor *hb_gather_elements(hb_tensor *x, hb_tensor *indices, int axis);
+/* The position of the largest (smallest) value along axis, int64; the first of equal ones. */
+HB_API hb_tensor *hb_argmax(hb_tensor *x, int axis, bool keepdim);
+HB_API hb_tensor *hb_argmin(hb_tensor *x, int axis, bool keepdim);
 
 HB_API hb_tensor *hb_reshape(hb_tensor *x, int ndim, const int64_t *shape); /* one dim may be -1 */
 HB_API hb_tensor *hb_flatten(hb_tensor *x); /* [b, ...] -> [b, prod(...)] as nn.Flatten */
@@ -471,7 +515,7 @@ HB_API int hb_onnx_input_shape(const hb_block *b, int64_t *shape);
  * initializers under their state-dict names, the traced shapes. Blocks that run eagerly
  * (islands), control flow on values and training-mode writes are refused, naming the block. */
 HB_API hb_status hb_onnx_export(hb_block *b, hb_tensor *x, const char *path);
-/* A float tensor from a TensorProto file (the ONNX test data's input_0.pb ...). */
+/* A tensor from a TensorProto file (the ONNX test data's input_0.pb ...), of its dtype. */
 HB_API hb_tensor *hb_onnx_tensor_load(const char *path);
 /* ---- gradients ---------------------------------------------------------------------------- */
 /* Eager backpropagation. With gradients on (per thread), every op reading a trainable

@@ -301,6 +301,31 @@ static hb_graph *all_ops_graph(void)
     body->output = next;
     NODE(g, HB_OP_LOOP, ((hb_attrs){.body = body}), "loop", x, e);
     hb_node_set_body(&g->nodes[g->nnodes - 1], body);
+    /* Other dtypes: int64 ids into an embedding, a bool mask from every comparison and logic
+     * op, selection, argmax/argmin, the gathers' gradients and casts. */
+    int ids = leaf(g, HB_VAL_EXTERN, "ids", SHAPE(2, 3));
+    g->values[ids].dtype = HB_I64;
+    int emb = leaf(g, HB_VAL_PARAM, "emb.weight", SHAPE(10, 4));
+    int looked = NODE(g, HB_OP_GATHER, ((hb_attrs){.axis = 0}), "emb", emb, ids);
+    NODE(g, HB_OP_GATHER_GRAD, ((hb_attrs){.axis = 0, .shape = SHAPE(10, 4)}), "emb", looked, ids);
+    const hb_op cmp2[] = {HB_OP_EQUAL, HB_OP_LESS, HB_OP_GREATER, HB_OP_LESS_EQUAL,
+                          HB_OP_GREATER_EQUAL};
+    const hb_op logic2[] = {HB_OP_AND, HB_OP_OR, HB_OP_XOR, HB_OP_AND};
+    int mask = NODE(g, cmp2[0], NOATTRS, "mask", x, looked);
+    for (size_t i = 1; i < ARRAY_LEN(cmp2); i++)
+        mask = NODE(g, logic2[i - 1], NOATTRS, "mask", mask,
+                    NODE(g, cmp2[i], NOATTRS, "mask", x, looked));
+    mask = NODE(g, HB_OP_NOT, NOATTRS, "mask", mask);
+    int sel = NODE(g, HB_OP_WHERE, NOATTRS, "mask", mask, x, looked);
+    int idx = NODE(g, HB_OP_ARGMAX, ((hb_attrs){.axis = -1, .keepdim = true}), "arg", sel);
+    NODE(g, HB_OP_ARGMIN, ((hb_attrs){.all = true}), "arg", sel);
+    int picked = NODE(g, HB_OP_GATHER_ELEMENTS, ((hb_attrs){.axis = -1}), "arg", sel, idx);
+    NODE(g, HB_OP_GATHER_ELEMENTS_GRAD, ((hb_attrs){.axis = 2, .shape = SHAPE(2, 3, 4)}), "arg",
+         picked, idx);
+    int i32 = NODE(g, HB_OP_CAST, ((hb_attrs){.dtype = HB_I32}), "cast", idx);
+    NODE(g, HB_OP_ADD, NOATTRS, "cast", i32, i32);
+    NODE(g, HB_OP_CAST, ((hb_attrs){.dtype = HB_F16}), "cast", x);
+    NODE(g, HB_OP_RESHAPE, ((hb_attrs){.shape = SHAPE(-1)}), "cast", mask);
     island(g, cat, SHAPE(7), NULL, "odd/island");
     g->output = island(g, cat, SHAPE(2, 2), "read \"it\"", "");
     return g;
@@ -572,6 +597,9 @@ static bool change_field(const hb_attr_field *fd, hb_attrs *a, bool second)
     }
     case HB_FIELD_REDUCTION:
         a->reduce = a->reduce == HB_OP_SUM ? HB_OP_MAX : HB_OP_SUM;
+        return true;
+    case HB_FIELD_DTYPE:
+        a->dtype = a->dtype == HB_I64 ? HB_I32 : HB_I64;
         return true;
     case HB_FIELD_EXTENT:
         a->all = !a->all;
@@ -1010,8 +1038,14 @@ static const bad_text bad_texts[] = {
     {"graph t {\n  %0 = input : f32[2,]\n  return %0\n}\n", "line 2: expected a dim"},
     {"graph t {\n  %0 = input : f32[2x]\n  return %0\n}\n", "line 2: expected a dim"},
     {"graph t {\n  %0 = input\n  return %0\n}\n", "line 2: expected ':', found end of line"},
-    {"graph t {\n  %0 = input : f64[2]\n  return %0\n}\n",
-     "line 2: expected a type 'f32[...]', found 'f64'"},
+    {"graph t {\n  %0 = input : f65[2]\n  return %0\n}\n",
+     "line 2: expected a dtype (f32, i64, bool, ...), found 'f65'"},
+    {"graph t {\n  %0 = input : i64[2]\n  %1 = relu(%0) : f32[2]\n  return %1\n}\n",
+     "line 3: relu: input 0 is int64; it takes float32 (cast it)"},
+    {"graph t {\n  %0 = input : i64[2]\n  %1 = neg(%0) : f32[2]\n  return %1\n}\n",
+     "line 3: expected type i64[2] for neg, found f32[2]"},
+    {"graph t {\n  %0 = input : f32[2]\n  %1 = where(%0, %0, %0) : f32[2]\n  return %1\n}\n",
+     "line 3: where: input 0 is float32; it takes a bool condition"},
     {"graph t {\n  %0 = input \"x\" : f32[2]\n  return %0\n}\n", "line 2: expected ':'"},
     {"graph t {\n  %0 input : f32[2]\n  return %0\n}\n", "line 2: expected '=', found 'input'"},
     {"graph t {\n  % 0 = input : f32[2]\n  return %0\n}\n", "line 2: expected a value '%N'"},

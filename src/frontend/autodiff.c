@@ -425,6 +425,35 @@ RULE(AVG_POOL2D)
     add_grad(x, hb_avg_pool2d_grad(g, at, &x->shape));
 }
 
+/* y = cond ? a : b: g goes to a where cond holds and to b where it does not. */
+RULE(WHERE)
+{
+    hb_tensor *zero = hb_scalar(0.0f);
+    if (in[1]->requires_grad)
+        add_grad(in[1], unbroadcast(hb_where(x, g, zero), &in[1]->shape));
+    if (in[2]->requires_grad)
+        add_grad(in[2], unbroadcast(hb_where(x, zero, g), &in[2]->shape));
+    hb_tensor_release(zero);
+}
+
+/* Only a float input can need a gradient: g in its dtype. */
+RULE(CAST)
+{
+    add_grad(x, hb_cast(g, x->dtype));
+}
+
+/* g added back where each gathered element came from (an embedding's rows, summed over
+ * repeats). */
+RULE(GATHER)
+{
+    add_grad(x, hb_gather_grad(HB_OP_GATHER, g, in[1], at->axis, &x->shape));
+}
+
+RULE(GATHER_ELEMENTS)
+{
+    add_grad(x, hb_gather_grad(HB_OP_GATHER_ELEMENTS, g, in[1], at->axis, &x->shape));
+}
+
 /* Ops whose gradient is zero wherever it exists: comparisons and logic are flat almost
  * everywhere, a guard's test and an in-place update pass nothing back. */
 RULE(ZERO) { (void)g; }

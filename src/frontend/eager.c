@@ -19,38 +19,55 @@ static hb_tensor *apply(hb_op op, hb_attrs at, int n, hb_tensor *const *in)
             return NULL;
         }
     hb_shape shapes_inline[INLINE_INPUTS], out_shape;
+    hb_dtype dtypes_inline[INLINE_INPUTS], out_dtype;
     hb_operand ops_inline[INLINE_INPUTS];
     hb_shape *shapes = shapes_inline;
+    hb_dtype *dtypes = dtypes_inline;
     hb_operand *operands = ops_inline;
     if (n > INLINE_INPUTS) {
         shapes = hb_malloc(sizeof *shapes * (size_t)n);
+        dtypes = hb_malloc(sizeof *dtypes * (size_t)n);
         operands = hb_malloc(sizeof *operands * (size_t)n);
-        if (!shapes || !operands) {
-            hb_free(shapes), hb_free(operands);
+        if (!shapes || !dtypes || !operands) {
+            hb_free(shapes), hb_free(dtypes), hb_free(operands);
             return hb_frame_fail(HB_ERR_NOMEM, "%s: out of memory", hb_op_table[op].name), NULL;
         }
     }
     for (int i = 0; i < n; i++) {
         shapes[i] = in[i]->shape;
-        operands[i] = (hb_operand){in[i]->data, in[i]->shape};
+        dtypes[i] = in[i]->dtype;
+        operands[i] = (hb_operand){in[i]->data, in[i]->shape, in[i]->dtype};
     }
     char err[512];
     hb_tensor *out = NULL;
     hb_status st = hb_op_infer(op, &at, n, shapes, &out_shape, err, sizeof err);
+    if (st == HB_OK)
+        st = hb_op_dtype(op, &at, n, dtypes, &out_dtype, err, sizeof err);
     if (st != HB_OK)
         hb_frame_fail(st, "%s", err);
     else if (hb_tracing && hb_trace_symbolic()) { /* extending a graph: a node, no values */
-        if ((out = hb_tensor_alloc_meta(&out_shape)))
+        if ((out = hb_tensor_alloc_meta(&out_shape, out_dtype)))
             hb_trace_op(op, &at, n, in, out);
-    } else if ((out = hb_tensor_alloc(&out_shape))) {
-        hb_kernels[op](operands, n, &(hb_operand){out->data, out->shape}, &at);
-        if (hb_tracing)
+    } else if ((out = hb_tensor_alloc_typed(&out_shape, out_dtype))) {
+        bool fails = hb_op_table[op].flags & HB_FAILS;
+        hb_pending_error pending;
+        if (fails) /* an earlier failure still fails the call; this op's is checked alone */
+            hb_error_set_aside(&pending);
+        hb_kernels[op](operands, n, &(hb_operand){out->data, out->shape, out->dtype}, &at);
+        if (fails && hb_last_status() != HB_OK) { /* an index out of range: say where */
+            snprintf(err, sizeof err, "%s", hb_last_error());
+            hb_tensor_release(out), out = NULL;
+            hb_frame_fail(hb_last_status(), "%s", err);
+        } else if (fails) {
+            hb_error_put_back(&pending);
+        }
+        if (out && hb_tracing)
             hb_trace_op(op, &at, n, in, out);
-        if (hb_grad_on)
+        if (out && hb_grad_on)
             hb_grad_record(op, &at, n, in, out);
     }
     if (n > INLINE_INPUTS)
-        hb_free(shapes), hb_free(operands);
+        hb_free(shapes), hb_free(dtypes), hb_free(operands);
     return hb_frame_adopt(out);
 }
 
@@ -132,6 +149,53 @@ SCALAR_OP(hb_ne, HB_OP_NE)
 UNARY_OP(hb_logical_not, HB_OP_NOT)
 hb_tensor *hb_logical_and(hb_tensor *a, hb_tensor *b) { return apply2(HB_OP_AND, a, b); }
 hb_tensor *hb_logical_or(hb_tensor *a, hb_tensor *b) { return apply2(HB_OP_OR, a, b); }
+
+hb_tensor *hb_equal(hb_tensor *a, hb_tensor *b) { return apply2(HB_OP_EQUAL, a, b); }
+hb_tensor *hb_less(hb_tensor *a, hb_tensor *b) { return apply2(HB_OP_LESS, a, b); }
+hb_tensor *hb_greater(hb_tensor *a, hb_tensor *b) { return apply2(HB_OP_GREATER, a, b); }
+hb_tensor *hb_less_equal(hb_tensor *a, hb_tensor *b) { return apply2(HB_OP_LESS_EQUAL, a, b); }
+hb_tensor *hb_greater_equal(hb_tensor *a, hb_tensor *b)
+{
+    return apply2(HB_OP_GREATER_EQUAL, a, b);
+}
+hb_tensor *hb_logical_xor(hb_tensor *a, hb_tensor *b) { return apply2(HB_OP_XOR, a, b); }
+
+hb_tensor *hb_where(hb_tensor *cond, hb_tensor *a, hb_tensor *b)
+{
+    return apply(HB_OP_WHERE, (hb_attrs){0}, 3, (hb_tensor *[]){cond, a, b});
+}
+
+hb_tensor *hb_cast(hb_tensor *x, hb_dtype dtype)
+{
+    return apply1(HB_OP_CAST, (hb_attrs){.dtype = dtype}, x);
+}
+
+hb_tensor *hb_gather(hb_tensor *x, hb_tensor *indices, int axis)
+{
+    return apply(HB_OP_GATHER, (hb_attrs){.axis = axis}, 2, (hb_tensor *[]){x, indices});
+}
+
+hb_tensor *hb_gather_elements(hb_tensor *x, hb_tensor *indices, int axis)
+{
+    return apply(HB_OP_GATHER_ELEMENTS, (hb_attrs){.axis = axis}, 2, (hb_tensor *[]){x, indices});
+}
+
+/* The gathers' gradients, for the rules: g added into zeros of x's shape where x was read. */
+hb_tensor *hb_gather_grad(hb_op op, hb_tensor *g, hb_tensor *indices, int axis, const hb_shape *x)
+{
+    return apply(op == HB_OP_GATHER ? HB_OP_GATHER_GRAD : HB_OP_GATHER_ELEMENTS_GRAD,
+                 (hb_attrs){.axis = axis, .shape = *x}, 2, (hb_tensor *[]){g, indices});
+}
+
+hb_tensor *hb_argmax(hb_tensor *x, int axis, bool keepdim)
+{
+    return apply1(HB_OP_ARGMAX, (hb_attrs){.axis = axis, .keepdim = keepdim}, x);
+}
+
+hb_tensor *hb_argmin(hb_tensor *x, int axis, bool keepdim)
+{
+    return apply1(HB_OP_ARGMIN, (hb_attrs){.axis = axis, .keepdim = keepdim}, x);
+}
 
 hb_tensor *hb_softmax(hb_tensor *x, int axis)
 {

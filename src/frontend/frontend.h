@@ -12,7 +12,8 @@ struct hb_tensor {
     hb_dtype dtype;
     hb_shape shape;
     int64_t numel;
-    float *data; /* numel floats in the same allocation: 16-byte aligned, 64 if large */
+    float *data; /* numel elements of dtype in the same allocation: 16-byte aligned, 64 if
+                  * large (float32 unless dtype says otherwise: cast before reading it so) */
     /* Made by the trace with this id (0: not made while tracing): the tensor is then private
      * to the tracing thread, and trace_value is its IR value (-1: host data, not an op). */
     uint64_t trace_id;
@@ -27,10 +28,16 @@ extern atomic_long hb_tensors_live;
 
 /* A tensor of shape s with uninitialized values; checks the size for overflow. */
 hb_tensor *hb_tensor_alloc(const hb_shape *s);
+hb_tensor *hb_tensor_alloc_typed(const hb_shape *s, hb_dtype dtype);
 
 /* A tensor with a shape and no data (data NULL): what ops make while a graph is extended
  * symbolically (hb_trace_attach). */
-hb_tensor *hb_tensor_alloc_meta(const hb_shape *s);
+hb_tensor *hb_tensor_alloc_meta(const hb_shape *s, hb_dtype dtype);
+
+/* A tensor of values the forward computed from its shapes and constants (an ONNX model's
+ * shape arithmetic): the same on every call with these input shapes, so a trace keeps it as a
+ * constant, as it does hb_full's. Adopted by the current call. */
+hb_tensor *hb_tensor_fill_typed(hb_dtype dtype, const void *data, const hb_shape *s);
 
 /* How a tensor made outside an op entered a traced forward. */
 typedef enum hb_origin {
@@ -235,6 +242,7 @@ hb_tensor *hb_conv2d_nobias_with(hb_tensor *x, hb_tensor *w, const hb_attrs *at)
 hb_tensor *hb_conv2d_grad_w(hb_tensor *g, hb_tensor *x, const hb_attrs *at, const hb_shape *w);
 hb_tensor *hb_max_pool2d_grad(hb_tensor *g, hb_tensor *x, const hb_attrs *at);
 hb_tensor *hb_avg_pool2d_grad(hb_tensor *g, const hb_attrs *at, const hb_shape *x);
+hb_tensor *hb_gather_grad(hb_op op, hb_tensor *g, hb_tensor *indices, int axis, const hb_shape *x);
 /* Records op on the tape if an input requires a gradient (then out does too). */
 void hb_grad_record(hb_op op, const hb_attrs *at, int n, hb_tensor *const *in, hb_tensor *out);
 

@@ -19,6 +19,7 @@ enum { MAX_PLANS = 16, MAX_VARIANTS = 8 };
 typedef struct plan_entry {
     atomic_int refs;
     hb_shape sig;
+    hb_dtype sig_dtype; /* the input's: an int64 input and a float32 one of one shape differ */
     hb_graph *graph;
     hb_plan *plan;
     int nodes_traced;
@@ -181,18 +182,22 @@ static void run_island(void *callee, const hb_operand *in, const hb_operand *out
     hb_frame *top = hb_frame_top();
     char key[256];
     bool found = top && top->block && path_to(top->block, b, key, sizeof key);
-    hb_tensor *x = hb_tensor_alloc(&in[0].shape);
+    hb_tensor *x = hb_tensor_alloc_typed(&in[0].shape, in[0].dtype);
     if (!x)
         return;
-    memcpy(x->data, in[0].data, sizeof(float) * (size_t)x->numel);
+    memcpy(x->data, in[0].data, hb_dtypes[x->dtype].size * (size_t)x->numel);
     hb_tensor *y = hb_block_call_eager(b, x, found ? key : NULL);
-    if (y && !hb_shape_equal(&y->shape, &out->shape)) {
+    if (y && y->dtype != out->dtype) {
+        hb_frame_fail(HB_ERR_ARG, "%s returned %s, but %s when the plan was traced: an eager "
+                      "block inside a plan must keep its output dtype", found ? key : b->type,
+                      hb_dtype_name(y->dtype), hb_dtype_name(out->dtype));
+    } else if (y && !hb_shape_equal(&y->shape, &out->shape)) {
         char a[96], c[96];
         hb_frame_fail(HB_ERR_SHAPE, "%s returned %s, but %s when the plan was traced: an eager "
                       "block inside a plan must keep its output shape", found ? key : b->type,
                       hb_shape_fmt(&y->shape, a, sizeof a), hb_shape_fmt(&out->shape, c, sizeof c));
     } else if (y) { /* a failure inside its forward would have made y NULL (block.c) */
-        memcpy(out->data, y->data, sizeof(float) * (size_t)y->numel);
+        memcpy(out->data, y->data, hb_dtypes[y->dtype].size * (size_t)y->numel);
     }
     hb_tensor_release(x); /* y belongs to the frame of the plan's call */
 }
@@ -220,6 +225,7 @@ static plan_entry *compile(hb_graph *g, int nodes_traced, bool interpret, char *
     e->epoch = atomic_load(&hb_hybrid_plans_epoch);
     e->graph = g;
     e->sig = g->values[g->input].shape;
+    e->sig_dtype = g->values[g->input].dtype;
     e->nodes_traced = nodes_traced;
     hb_compile(g, &(hb_compile_opts){.interpret = interpret}, &e->stats, &e->plan, err, err_size);
     int guards = e->plan ? count_guards(g) : 0;
@@ -243,7 +249,8 @@ static void insert(hb_hybrid *h, plan_entry *e)
 {
     pthread_mutex_lock(&h->lock);
     for (int i = 0; i < h->nplans; i++)
-        if (hb_shape_equal(&h->plans[i]->sig, &e->sig) && strcmp(h->plans[i]->path, e->path) == 0) {
+        if (hb_shape_equal(&h->plans[i]->sig, &e->sig) && h->plans[i]->sig_dtype == e->sig_dtype &&
+            strcmp(h->plans[i]->path, e->path) == 0) {
             pthread_mutex_unlock(&h->lock); /* another thread traced this path first */
             entry_release(e);
             return;
@@ -263,7 +270,7 @@ static void insert(hb_hybrid *h, plan_entry *e)
 
 /* The plans for this input shape, most used first (retained); n is how many. On none,
  * records why the next trace happens. */
-static int lookup(hb_hybrid *h, const hb_shape *sig, plan_entry **found)
+static int lookup(hb_hybrid *h, const hb_shape *sig, hb_dtype dtype, plan_entry **found)
 {
     int n = 0;
     plan_entry *recent = NULL;
@@ -279,7 +286,7 @@ static int lookup(hb_hybrid *h, const hb_shape *sig, plan_entry **found)
             h->plans[i--] = h->plans[--h->nplans];
             continue;
         }
-        if (hb_shape_equal(&e->sig, sig)) {
+        if (hb_shape_equal(&e->sig, sig) && e->sig_dtype == dtype) {
             int k = n++;
             while (k > 0 && atomic_load(&found[k - 1]->hits) < atomic_load(&e->hits)) {
                 found[k] = found[k - 1];
@@ -307,7 +314,7 @@ static int lookup(hb_hybrid *h, const hb_shape *sig, plan_entry **found)
  * path than e's trace, and nothing is reported). */
 static hb_tensor *run_plan(hb_block *b, plan_entry *e, hb_tensor *x, hb_status *st)
 {
-    hb_tensor *y = hb_tensor_alloc(&e->plan->out_shape);
+    hb_tensor *y = hb_tensor_alloc_typed(&e->plan->out_shape, e->plan->out_dtype);
     hb_plan_ctx *ctx = y ? hb_plan_acquire(e->plan) : NULL;
     *st = ctx ? hb_frame_push(b, NULL) : HB_ERR_NOMEM;
     if (*st == HB_OK) {
@@ -370,7 +377,7 @@ static hb_tensor *hybrid_call(hb_block *b, hb_tensor *x)
     if (!atomic_load(&h->active) || atomic_load(&h->island) || atomic_load(&h->compile_error))
         return hb_block_call_eager(b, x, NULL);
     plan_entry *found[MAX_PLANS];
-    int n = lookup(h, &x->shape, found);
+    int n = lookup(h, &x->shape, x->dtype, found);
     hb_tensor *y = NULL;
     hb_status st = HB_ERR_GUARD;
     for (int i = 0; i < n; i++) {

@@ -349,7 +349,7 @@ static hb_status export_node(writer *w, const hb_node *n)
     char *in[3] = {NULL, NULL, NULL};
     for (int i = 0; i < n->ninputs && i < 3; i++)
         in[i] = w->names[n->inputs[i]];
-    bool ok = true;
+    bool ok = true, bool_in = n->ninputs && w->g->values[n->inputs[0]].dtype == HB_BOOL;
     switch (n->op) {
     case HB_OP_MATMUL: ok = NODE("MatMul", out, in[0], in[1]); break;
     case HB_OP_LINEAR: ok = export_linear(w, n, path, in, out); break;
@@ -383,9 +383,38 @@ static hb_status export_node(writer *w, const hb_node *n)
     case HB_OP_LE: ok = compare(w, path, "LessOrEqual", false, in[0], s, out); break;
     case HB_OP_EQ: ok = compare(w, path, "Equal", false, in[0], s, out); break;
     case HB_OP_NE: ok = compare(w, path, "Equal", true, in[0], s, out); break;
-    case HB_OP_AND: ok = logic(w, path, "And", 2, in, out); break;
-    case HB_OP_OR: ok = logic(w, path, "Or", 2, in, out); break;
-    case HB_OP_NOT: ok = logic(w, path, "Not", 1, in, out); break;
+    /* logic over float 0/1 goes through bool and back; over bool it is ONNX's own */
+    case HB_OP_AND: ok = bool_in ? NODE("And", out, in[0], in[1]) : logic(w, path, "And", 2, in, out); break;
+    case HB_OP_OR: ok = bool_in ? NODE("Or", out, in[0], in[1]) : logic(w, path, "Or", 2, in, out); break;
+    case HB_OP_XOR: ok = bool_in ? NODE("Xor", out, in[0], in[1]) : logic(w, path, "Xor", 2, in, out); break;
+    case HB_OP_NOT: ok = bool_in ? NODE("Not", out, in[0]) : logic(w, path, "Not", 1, in, out); break;
+    case HB_OP_EQUAL: ok = NODE("Equal", out, in[0], in[1]); break;
+    case HB_OP_LESS: ok = NODE("Less", out, in[0], in[1]); break;
+    case HB_OP_GREATER: ok = NODE("Greater", out, in[0], in[1]); break;
+    case HB_OP_LESS_EQUAL: ok = NODE("LessOrEqual", out, in[0], in[1]); break;
+    case HB_OP_GREATER_EQUAL: ok = NODE("GreaterOrEqual", out, in[0], in[1]); break;
+    case HB_OP_WHERE: ok = NODE("Where", out, in[0], in[1], in[2]); break;
+    case HB_OP_CAST: {
+        attr_spec a = {"to", 1, hb_dtypes[n->attrs.dtype].onnx, NULL, 0, 0};
+        ok = NODE_A("Cast", out, &a, 1, in[0]);
+        break;
+    }
+    case HB_OP_GATHER:
+    case HB_OP_GATHER_ELEMENTS: {
+        attr_spec a = {"axis", 1, n->attrs.axis, NULL, 0, 0};
+        ok = NODE_A(n->op == HB_OP_GATHER ? "Gather" : "GatherElements", out, &a, 1, in[0], in[1]);
+        break;
+    }
+    case HB_OP_ARGMAX:
+    case HB_OP_ARGMIN: {
+        if (n->attrs.all)
+            return refuse(n, "an argmax or argmin over all elements (ONNX's take one axis: "
+                             "reshape to one dim first)");
+        attr_spec a[2] = {{"axis", 1, n->attrs.axis, NULL, 0, 0},
+                          {"keepdims", 1, n->attrs.keepdim, NULL, 0, 0}};
+        ok = NODE_A(n->op == HB_OP_ARGMAX ? "ArgMax" : "ArgMin", out, a, 2, in[0]);
+        break;
+    }
     case HB_OP_SUM: ok = export_reduce(w, n, path, "ReduceSum", in, out); break;
     case HB_OP_MEAN: ok = export_reduce(w, n, path, "ReduceMean", in, out); break;
     case HB_OP_MAX: ok = export_reduce(w, n, path, "ReduceMax", in, out); break;
@@ -419,6 +448,8 @@ static hb_status export_node(writer *w, const hb_node *n)
     /* made by autodiff and the fusion passes, never by a forward trace (which is exported
      * before any pass) */
     case HB_OP_CONV2D_GRAD_W:
+    case HB_OP_GATHER_GRAD:
+    case HB_OP_GATHER_ELEMENTS_GRAD:
     case HB_OP_MAX_POOL2D_GRAD:
     case HB_OP_AVG_POOL2D_GRAD:
     case HB_OP_FUSED:
@@ -434,8 +465,9 @@ static hb_status export_node(writer *w, const hb_node *n)
 
 /* ---- the model ----------------------------------------------------------------------------- */
 
-static Onnx__ValueInfoProto *value_info(writer *w, const char *name, const hb_shape *s)
+static Onnx__ValueInfoProto *value_info(writer *w, const char *name, const hb_value *val)
 {
+    const hb_shape *s = &val->shape;
     Onnx__ValueInfoProto *v = alloc(w, sizeof *v);
     Onnx__TypeProto *t = alloc(w, sizeof *t);
     Onnx__TypeProto__Tensor *tt = alloc(w, sizeof *tt);
@@ -453,7 +485,7 @@ static Onnx__ValueInfoProto *value_info(writer *w, const char *name, const hb_sh
         dims[i]->dim_value = s->dim[i];
     }
     sh->n_dim = (size_t)s->ndim, sh->dim = dims;
-    tt->has_elem_type = true, tt->elem_type = ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
+    tt->has_elem_type = true, tt->elem_type = hb_dtypes[val->dtype].onnx;
     tt->shape = sh;
     t->value_case = ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE, t->tensor_type = tt;
     v->name = str(w, name), v->type = t;
@@ -503,9 +535,10 @@ hb_status hb_graph_write_onnx(const hb_graph *g, const char *path)
         if (!v->data && hb_shape_numel(&v->shape))
             st = hb_frame_fail(HB_ERR_STATE, "onnx export: \"%s\" has no values (a graph read from "
                                "text cannot be exported)", v->name ? v->name : "");
-        else if (!add_init(&w, tensor_proto(&w, w.names[i], ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT,
+        else if (!add_init(&w, tensor_proto(&w, w.names[i], hb_dtypes[v->dtype].onnx,
                                             v->shape.ndim, v->shape.dim, v->data,
-                                            sizeof(float) * (size_t)hb_shape_numel(&v->shape))))
+                                            hb_dtypes[v->dtype].size *
+                                                (size_t)hb_shape_numel(&v->shape))))
             st = HB_ERR_NOMEM;
     }
     for (int i = 0; st == HB_OK && i < g->nnodes; i++)
@@ -520,15 +553,15 @@ hb_status hb_graph_write_onnx(const hb_graph *g, const char *path)
         st = hb_frame_fail(HB_ERR_STATE, "onnx export: the graph has no %s",
                            g->input < 0 ? "input" : "output");
     if (st == HB_OK) {
-        ins[0] = value_info(&w, w.names[g->input], &g->values[g->input].shape);
-        outs[0] = value_info(&w, w.names[g->output], &g->values[g->output].shape);
+        ins[0] = value_info(&w, w.names[g->input], &g->values[g->input]);
+        outs[0] = value_info(&w, w.names[g->output], &g->values[g->output]);
         if (!ins[0] || !outs[0])
             st = HB_ERR_NOMEM;
         /* a graph whose output is a leaf or the input: an Identity gives it a node */
         if (st == HB_OK && g->values[g->output].kind != HB_VAL_NODE) {
             char *y = str(&w, "y");
             if (!y || !node(&w, "Identity", "", 1, (char *[]){w.names[g->output]}, y, 0, NULL) ||
-                !(outs[0] = value_info(&w, y, &g->values[g->output].shape)))
+                !(outs[0] = value_info(&w, y, &g->values[g->output])))
                 st = HB_ERR_NOMEM;
         }
     }

@@ -27,6 +27,7 @@ typedef struct onnx_slot {
     hb_tensor *t;    /* ONNX_SLOT_TENSOR: retained; ONNX_SLOT_INPUT (bound): retained */
     onnx_ints iv;    /* ONNX_SLOT_INTS: owned */
     bool is_int;     /* ONNX_SLOT_NODE: the node makes integers (Shape, Gather of integers, ...) */
+    hb_dtype dtype;  /* ONNX_SLOT_INPUT: as the graph declares it */
 } onnx_slot;
 
 enum {
@@ -121,7 +122,9 @@ const int64_t *onnx_attr_ints(const Onnx__NodeProto *p, const char *name, size_t
 /* Whether string attribute name is value (value NULL: whether it is absent). */
 bool onnx_attr_string_is(const Onnx__NodeProto *p, const char *name, const char *value);
 
-/* The float values of t into a new tensor, or NULL with the error set. */
+/* The values of t into a new tensor of its dtype; as float32 (other float widths converted,
+ * integers refused); NULL with the error set. */
+hb_tensor *onnx_typed_tensor(const onnx_model *m, const Onnx__TensorProto *t, const char *what);
 hb_tensor *onnx_float_tensor(const onnx_model *m, const Onnx__TensorProto *t, const char *what);
 /* The integer values of t (INT64 or INT32) as a host array; false with the error set. */
 bool onnx_int_values(const onnx_model *m, const Onnx__TensorProto *t, onnx_ints *out);

@@ -32,10 +32,24 @@ static hb_tensor *in_t(onnx_call *c, int i)
         return call_fail(c, HB_ERR_ARG, "input %d is missing", i), NULL;
     if (c->t[s])
         return c->t[s];
-    if (c->iv[s].v || c->m->slots[s].kind == ONNX_SLOT_INTS || c->m->slots[s].is_int)
-        return call_fail(c, HB_ERR_UNSUPPORTED, "input %d (\"%s\") holds integers, which only "
-                         "shape computations may use here", i, c->m->slots[s].name), NULL;
+    const onnx_ints *v = c->iv[s].v ? &c->iv[s]
+                         : c->m->slots[s].kind == ONNX_SLOT_INTS ? &c->m->slots[s].iv : NULL;
+    if (v) /* integers from shapes and constants, as a tensor: the same on every call */
+        return c->t[s] = hb_tensor_fill_typed(HB_I64, v->v, &v->shape);
     return NULL; /* its producer failed: its message stands */
+}
+
+static bool holds_ints(const onnx_call *c, int i);
+
+/* Input i as a tensor of the dtype of tensor like when it is host integers and like holds
+ * integers of another width (int32 ids against an int64 constant). */
+static hb_tensor *in_t_like(onnx_call *c, int i, const hb_tensor *like)
+{
+    bool host = holds_ints(c, i);
+    hb_tensor *t = in_t(c, i);
+    if (t && host && like && like->dtype != HB_I64 && like->dtype != HB_F32)
+        t = hb_cast(t, like->dtype);
+    return t;
 }
 
 /* Input i as integers (a constant or computed from shapes), or NULL with the error set. */
@@ -160,8 +174,15 @@ static bool run_binary(onnx_call *c)
     if (c->n->op->int_fn && holds_ints(c, 0) && holds_ints(c, 1))
         return run_ints_elementwise(c);
     if (!c->n->op->binary)
-        return call_fail(c, HB_ERR_UNSUPPORTED, "%s of float tensors (only of integers known "
+        return call_fail(c, HB_ERR_UNSUPPORTED, "%s of tensors (only of integers known "
                          "when the call runs)", c->n->op->type), false;
+    if (holds_ints(c, 0) || holds_ints(c, 1)) { /* a tensor and integers known now */
+        bool host_a = holds_ints(c, 0);
+        hb_tensor *other = in_t(c, host_a ? 1 : 0);
+        hb_tensor *a = host_a ? in_t_like(c, 0, other) : other;
+        hb_tensor *b = host_a ? other : in_t_like(c, 1, other);
+        return set_t(c, 0, c->n->op->binary(a, b));
+    }
     return set_t(c, 0, c->n->op->binary(in_t(c, 0), operand_b(c)));
 }
 
@@ -979,6 +1000,11 @@ static bool int_equal(int64_t a, int64_t b, int64_t u, int64_t *r) { (void)u; *r
 static bool int_less(int64_t a, int64_t b, int64_t u, int64_t *r) { (void)u; *r = a < b; return true; }
 static bool int_greater(int64_t a, int64_t b, int64_t u, int64_t *r) { (void)u; *r = a > b; return true; }
 static bool int_where(int64_t c, int64_t a, int64_t b, int64_t *r) { *r = c ? a : b; return true; }
+static bool int_less_equal(int64_t a, int64_t b, int64_t u, int64_t *r) { (void)u; *r = a <= b; return true; }
+static bool int_greater_equal(int64_t a, int64_t b, int64_t u, int64_t *r) { (void)u; *r = a >= b; return true; }
+static bool int_and(int64_t a, int64_t b, int64_t u, int64_t *r) { (void)u; *r = a && b; return true; }
+static bool int_or(int64_t a, int64_t b, int64_t u, int64_t *r) { (void)u; *r = a || b; return true; }
+static bool int_xor(int64_t a, int64_t b, int64_t u, int64_t *r) { (void)u; *r = !a != !b; return true; }
 
 /* ONNX's integer division truncates toward zero, as C's does. */
 static bool int_div(int64_t a, int64_t b, int64_t u, int64_t *r)
@@ -1008,6 +1034,10 @@ static bool int_mod(int64_t a, int64_t b, int64_t u, int64_t *r)
  * axis), so x[:, 0] and y[:, -1] are a slice and a reshape. */
 static bool run_gather(onnx_call *c)
 {
+    if (!holds_ints(c, 1)) { /* indices computed when the call runs (token ids): the gather op */
+        hb_tensor *x = in_t(c, 0), *idx = in_t(c, 1);
+        return x && idx && set_t(c, 0, hb_gather(x, idx, (int)onnx_attr_int(c->n->p, "axis", 0)));
+    }
     bool integers = holds_ints(c, 0);
     const onnx_ints *data = integers ? in_ints(c, 0) : NULL;
     hb_tensor *x = integers ? NULL : in_t(c, 0);
@@ -1192,19 +1222,32 @@ static bool run_constant_of_shape(onnx_call *c)
     return r != NULL;
 }
 
-/* Cast between integer types leaves integers; to float only for tensors already float. */
-static bool run_cast(onnx_call *c)
+/* Host integers cast to int32 or int64 stay host integers (shape arithmetic); anything else
+ * is the cast op on a tensor. */
+static bool cast_to(onnx_call *c, hb_dtype to)
 {
-    int64_t to = onnx_attr_int(c->n->p, "to", 0);
-    bool integers = holds_ints(c, 0);
-    if (integers && onnx_is_int_type((int32_t)to)) {
+    if (holds_ints(c, 0) && (to == HB_I64 || to == HB_I32)) {
         const onnx_ints *v = in_ints(c, 0);
         return v && set_ints(c, 0, &v->shape, v->v);
     }
-    if (!integers && to == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT)
-        return run_identity(c);
-    return call_fail(c, HB_ERR_UNSUPPORTED, "Cast to type %lld of %s", (long long)to,
-                     integers ? "integers" : "floats"), false;
+    hb_tensor *x = in_t(c, 0);
+    return x && set_t(c, 0, x->dtype == to ? hb_frame_adopt(identity(x)) : hb_cast(x, to));
+}
+
+static bool run_cast(onnx_call *c)
+{
+    hb_dtype to = HB_F32;
+    hb_dtype_by_onnx((int32_t)onnx_attr_int(c->n->p, "to", 0), &to); /* load_cast checked it */
+    return cast_to(c, to);
+}
+
+/* CastLike: to the dtype of input 1 (host integers are int64). */
+static bool run_cast_like(onnx_call *c)
+{
+    hb_tensor *like = holds_ints(c, 1) ? NULL : in_t(c, 1);
+    if (!like && !holds_ints(c, 1))
+        return false;
+    return cast_to(c, like ? like->dtype : HB_I64);
 }
 
 static bool run_constant(onnx_call *c)
@@ -1379,14 +1422,56 @@ static bool run_recurrent(onnx_call *c, bool lstm)
 static bool run_lstm(onnx_call *c) { return run_recurrent(c, true); }
 static bool run_gru(onnx_call *c) { return run_recurrent(c, false); }
 
-/* Where(condition, X, Y): of integers (shape computations); float tensors' is not mapped yet. */
+/* Where(condition, X, Y): of integers known now (shape computations) on the host, else the
+ * where op (a host condition becomes a bool tensor). */
 static bool run_where(onnx_call *c)
 {
     if (holds_ints(c, 0) && holds_ints(c, 1) && holds_ints(c, 2))
         return run_ints_elementwise(c);
-    return call_fail(c, HB_ERR_UNSUPPORTED, "Where of float tensors (only of integers known "
-                     "when the call runs)"), false;
+    hb_tensor *cond = in_t(c, 0);
+    if (cond && holds_ints(c, 0))
+        cond = hb_cast(cond, HB_BOOL);
+    hb_tensor *a = holds_ints(c, 1) ? NULL : in_t(c, 1);
+    hb_tensor *b = holds_ints(c, 2) ? NULL : in_t(c, 2);
+    hb_tensor *like = a ? a : b;
+    if (!a)
+        a = in_t_like(c, 1, like);
+    if (!b)
+        b = in_t_like(c, 2, like);
+    return set_t(c, 0, hb_where(cond, a, b));
 }
+
+static bool run_not(onnx_call *c)
+{
+    if (holds_ints(c, 0)) {
+        const onnx_ints *v = in_ints(c, 0);
+        int64_t *r = v ? new_ints(c, 0, &v->shape) : NULL;
+        for (int64_t i = 0; r && i < v->n; i++)
+            r[i] = !v->v[i];
+        return r != NULL;
+    }
+    return set_t(c, 0, hb_logical_not(in_t(c, 0)));
+}
+
+static bool run_gather_elements(onnx_call *c)
+{
+    hb_tensor *x = in_t(c, 0), *idx = in_t(c, 1);
+    return x && idx &&
+           set_t(c, 0, hb_gather_elements(x, idx, (int)onnx_attr_int(c->n->p, "axis", 0)));
+}
+
+static bool run_arg(onnx_call *c, bool max)
+{
+    hb_tensor *x = in_t(c, 0);
+    if (!x)
+        return false;
+    int axis = axis_of(c, onnx_attr_int(c->n->p, "axis", 0), hb_tensor_ndim(x));
+    bool keep = onnx_attr_int(c->n->p, "keepdims", 1) != 0;
+    return axis >= 0 && set_t(c, 0, max ? hb_argmax(x, axis, keep) : hb_argmin(x, axis, keep));
+}
+
+static bool run_argmax(onnx_call *c) { return run_arg(c, true); }
+static bool run_argmin(onnx_call *c) { return run_arg(c, false); }
 
 /* ---- checks at load: attribute values hybrid does not implement, opset rules ------------- */
 
@@ -1479,6 +1564,22 @@ static hb_status check_dropout(const onnx_model *m, const Onnx__NodeProto *p)
     if (p->n_output > 1 || onnx_attr_int(p, "is_test", 1) == 0)
         return onnx_node_fail(m, p, HB_ERR_UNSUPPORTED, "training (a mask output, or is_test 0)");
     return HB_OK;
+}
+
+/* training_mode (input 2, opset 12) must be a constant false: inference only. */
+static hb_status load_dropout(hb_block *root, onnx_model *m, onnx_node *n)
+{
+    (void)root;
+    int s = n->nin > 2 ? n->in[2] : -1;
+    if (s < 0)
+        return HB_OK;
+    const onnx_slot *sl = &m->slots[s];
+    bool off = (sl->kind == ONNX_SLOT_TENSOR && sl->t->numel == 1 &&
+                hb_dtype_get(sl->t->dtype, sl->t->data, 0) == 0) ||
+               (sl->kind == ONNX_SLOT_INTS && sl->iv.n == 1 && sl->iv.v[0] == 0);
+    return off ? HB_OK
+               : onnx_node_fail(m, n->p, HB_ERR_UNSUPPORTED, "training_mode that is not a "
+                                "constant false (only inference)");
 }
 
 static hb_status check_split(const onnx_model *m, const Onnx__NodeProto *p)
@@ -1726,15 +1827,24 @@ static hb_status load_constant_of_shape(hb_block *root, onnx_model *m, onnx_node
     return HB_OK;
 }
 
-/* Integers stay integers, floats floats. */
+/* To any dtype hybrid has; host integers cast to int32 or int64 stay host integers. */
 static hb_status load_cast(hb_block *root, onnx_model *m, onnx_node *n)
 {
     (void)root;
-    bool from_ints = onnx_reads_ints(m, n);
     int64_t to = onnx_attr_int(n->p, "to", 0);
-    if (from_ints ? !onnx_is_int_type((int32_t)to) : to != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT)
-        return onnx_node_fail(m, n->p, HB_ERR_UNSUPPORTED, "a cast of %s to data type %lld",
-                              from_ints ? "integers" : "floats", (long long)to);
+    hb_dtype d;
+    if (!hb_dtype_by_onnx((int32_t)to, &d))
+        return onnx_node_fail(m, n->p, HB_ERR_UNSUPPORTED, "a cast to data type %lld (hybrid "
+                              "has numbers and bool, not strings or complex)", (long long)to);
+    m->slots[n->out[0]].is_int = onnx_reads_ints(m, n) && (d == HB_I64 || d == HB_I32);
+    return HB_OK;
+}
+
+static hb_status check_arg(const onnx_model *m, const Onnx__NodeProto *p)
+{
+    if (onnx_attr_int(p, "select_last_index", 0) != 0)
+        return onnx_node_fail(m, p, HB_ERR_UNSUPPORTED, "select_last_index 1 (only the first of "
+                              "equal values)");
     return HB_OK;
 }
 
@@ -1749,7 +1859,7 @@ static hb_status load_cast(hb_block *root, onnx_model *m, onnx_node *n)
 static const onnx_op ops[] = {
     {"Identity", 1, 1, 1, 1, "", .run = run_identity, KEEPS},
     {"Dropout", 6, 1, 3, 1, "ratio seed is_test", .run = run_identity, /* inference: the input */
-     .check = check_dropout},
+     .check = check_dropout, .load = load_dropout},
     {"Relu", 6, 1, 1, 1, "", UNARY(hb_relu)},
     {"Sigmoid", 6, 1, 1, 1, "", UNARY(hb_sigmoid)},
     {"Tanh", 6, 1, 1, 1, "", UNARY(hb_tanh)},
@@ -1768,10 +1878,17 @@ static const onnx_op ops[] = {
      .int_fn = int_mul},
     {"Div", 6, 2, 2, 1, "broadcast axis", BINARY(hb_div), .check = check_broadcast, KEEPS,
      .int_fn = int_div},
-    /* comparisons: of integers (float tensors' are not mapped yet) */
-    {"Equal", 7, 2, 2, 1, "", .run = run_binary, .int_fn = int_equal, KEEPS},
-    {"Less", 7, 2, 2, 1, "", .run = run_binary, .int_fn = int_less, KEEPS},
-    {"Greater", 7, 2, 2, 1, "", .run = run_binary, .int_fn = int_greater, KEEPS},
+    /* comparisons and logic: of integers known now on the host, else bool tensors */
+    {"Equal", 7, 2, 2, 1, "", BINARY(hb_equal), .int_fn = int_equal, KEEPS},
+    {"Less", 7, 2, 2, 1, "", BINARY(hb_less), .int_fn = int_less, KEEPS},
+    {"Greater", 7, 2, 2, 1, "", BINARY(hb_greater), .int_fn = int_greater, KEEPS},
+    {"LessOrEqual", 12, 2, 2, 1, "", BINARY(hb_less_equal), .int_fn = int_less_equal, KEEPS},
+    {"GreaterOrEqual", 12, 2, 2, 1, "", BINARY(hb_greater_equal), .int_fn = int_greater_equal,
+     KEEPS},
+    {"And", 7, 2, 2, 1, "", BINARY(hb_logical_and), .int_fn = int_and, KEEPS},
+    {"Or", 7, 2, 2, 1, "", BINARY(hb_logical_or), .int_fn = int_or, KEEPS},
+    {"Xor", 7, 2, 2, 1, "", BINARY(hb_logical_xor), .int_fn = int_xor, KEEPS},
+    {"Not", 1, 1, 1, 1, "", .run = run_not, KEEPS},
     {"Mod", 10, 2, 2, 1, "fmod", .run = run_binary, .int_fn = int_mod, .check = check_mod, KEEPS},
     {"Where", 9, 3, 3, 1, "", .run = run_where, .load = load_where, .int_fn = int_where},
     {"MatMul", 1, 2, 2, 1, "", .run = run_matmul},
@@ -1834,7 +1951,13 @@ static const onnx_op ops[] = {
      "hidden_size layout linear_before_reset", .run = run_gru, .check = check_gru},
     {"ConstantOfShape", 9, 1, 1, 1, "value", .run = run_constant_of_shape,
      .load = load_constant_of_shape},
-    {"Cast", 6, 1, 1, 1, "to", .run = run_cast, .load = load_cast, KEEPS},
+    {"Cast", 6, 1, 1, 1, "to", .run = run_cast, .load = load_cast},
+    {"CastLike", 15, 2, 2, 1, "", .run = run_cast_like},
+    {"GatherElements", 11, 2, 2, 1, "axis", .run = run_gather_elements},
+    {"ArgMax", 11, 1, 1, 1, "axis keepdims select_last_index", .run = run_argmax,
+     .check = check_arg},
+    {"ArgMin", 11, 1, 1, 1, "axis keepdims select_last_index", .run = run_argmin,
+     .check = check_arg},
     {"Constant", 1, 0, 0, 1, "value", .run = run_constant, .load = load_constant},
 };
 #undef KEEPS

@@ -84,7 +84,9 @@ static void cache_put(void *p, size_t size)
     cache.bytes += size;
 }
 
-hb_tensor *hb_tensor_alloc(const hb_shape *s)
+hb_tensor *hb_tensor_alloc(const hb_shape *s) { return hb_tensor_alloc_typed(s, HB_F32); }
+
+hb_tensor *hb_tensor_alloc_typed(const hb_shape *s, hb_dtype dtype)
 {
     char sb[96];
     if (s->ndim < 0 || s->ndim > HB_MAX_DIMS)
@@ -97,7 +99,7 @@ hb_tensor *hb_tensor_alloc(const hb_shape *s)
                                  hb_shape_fmt(s, sb, sizeof sb)), NULL;
     /* beyond 1 TiB no machine this runs on has the memory: a shape that big is a mistake
      * (a pad or a reshape gone wrong), said as one rather than as an allocation failure */
-    if (!hb_mul_ok(numel, (int64_t)sizeof(float), &bytes) || bytes > ((int64_t)1 << 40))
+    if (!hb_mul_ok(numel, (int64_t)hb_dtypes[dtype].size, &bytes) || bytes > ((int64_t)1 << 40))
         return hb_frame_fail(HB_ERR_SHAPE, "shape %s is too large (over 1 TiB)",
                              hb_shape_fmt(s, sb, sizeof sb)), NULL;
     /* One allocation: the header, then the data. Large tensors are 64-byte aligned for full
@@ -120,18 +122,18 @@ hb_tensor *hb_tensor_alloc(const hb_shape *s)
     t->trace_gen = 0;
     t->requires_grad = false;
     t->grad = NULL;
-    t->dtype = HB_F32;
+    t->dtype = dtype;
     t->shape = *s;
     t->numel = numel;
     return t;
 }
 
-hb_tensor *hb_tensor_alloc_meta(const hb_shape *s)
+hb_tensor *hb_tensor_alloc_meta(const hb_shape *s, hb_dtype dtype)
 {
     hb_tensor *t = hb_malloc(HEADER);
     if (!t)
         return hb_frame_fail(HB_ERR_NOMEM, "out of memory for a tensor header"), NULL;
-    *t = (hb_tensor){.dtype = HB_F32, .shape = *s, .numel = hb_shape_numel(s),
+    *t = (hb_tensor){.dtype = dtype, .shape = *s, .numel = hb_shape_numel(s),
                      .trace_value = -1};
     atomic_init(&t->refs, 1);
     atomic_fetch_add_explicit(&hb_tensors_live, 1, memory_order_relaxed);
@@ -179,6 +181,43 @@ hb_tensor *hb_tensor_from(const float *data, int ndim, const int64_t *shape)
     if (t && t->numel)
         memcpy(t->data, data, sizeof(float) * (size_t)t->numel);
     return made(t, HB_ORIGIN_HOST, "hb_tensor_from");
+}
+
+static hb_tensor *make_typed(hb_dtype dtype, int ndim, const int64_t *shape, const char *fn)
+{
+    if ((unsigned)dtype >= HB_DTYPE_COUNT)
+        return hb_frame_fail(HB_ERR_ARG, "%s: dtype %d is not one of hybrid's", fn, (int)dtype),
+               NULL;
+    hb_shape s;
+    return shape_arg(ndim, shape, &s) ? hb_tensor_alloc_typed(&s, dtype) : NULL;
+}
+
+hb_tensor *hb_tensor_new_typed(hb_dtype dtype, int ndim, const int64_t *shape)
+{
+    hb_tensor *t = make_typed(dtype, ndim, shape, "hb_tensor_new_typed");
+    if (t)
+        memset(t->data, 0, hb_dtypes[dtype].size * (size_t)t->numel);
+    return made(t, HB_ORIGIN_FILL, "hb_tensor_new_typed");
+}
+
+hb_tensor *hb_tensor_fill_typed(hb_dtype dtype, const void *data, const hb_shape *s)
+{
+    hb_tensor *t = hb_tensor_alloc_typed(s, dtype);
+    if (t && t->numel)
+        memcpy(t->data, data, hb_dtypes[dtype].size * (size_t)t->numel);
+    return made(t, HB_ORIGIN_FILL, "hb_tensor_fill_typed");
+}
+
+hb_tensor *hb_tensor_from_typed(hb_dtype dtype, const void *data, int ndim, const int64_t *shape)
+{
+    hb_tensor *t = make_typed(dtype, ndim, shape, "hb_tensor_from_typed");
+    if (t && t->numel && !data) {
+        hb_tensor_release(t);
+        return hb_frame_fail(HB_ERR_ARG, "hb_tensor_from_typed: data is NULL"), NULL;
+    }
+    if (t && t->numel)
+        memcpy(t->data, data, hb_dtypes[dtype].size * (size_t)t->numel);
+    return made(t, HB_ORIGIN_HOST, "hb_tensor_from_typed");
 }
 
 hb_tensor *hb_full(int ndim, const int64_t *shape, float value)
@@ -229,7 +268,7 @@ void hb_tensor_release(hb_tensor *t)
     if (t && atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1) {
         atomic_fetch_sub_explicit(&hb_tensors_live, 1, memory_order_relaxed);
         hb_tensor_release(t->grad);
-        size_t bytes = sizeof(float) * (size_t)t->numel;
+        size_t bytes = hb_dtypes[t->dtype].size * (size_t)t->numel;
         if (t->data && bytes > SMALL_TENSOR) /* made by hb_tensor_alloc, large: kept */
             cache_put(t, HEADER + bytes);
         else
@@ -261,18 +300,26 @@ bool hb_tensor_same_shape(const hb_tensor *a, const hb_tensor *b)
     return a && b && hb_shape_equal(&a->shape, &b->shape);
 }
 
-float *hb_tensor_data(hb_tensor *t)
+/* The float data of t, or NULL (and an error naming fn) if t is of another dtype. */
+static float *float_data(const hb_tensor *t, const char *fn)
 {
     if (hb_tensor_hook)
-        hb_tensor_hook->host_read(t, "hb_tensor_data");
+        hb_tensor_hook->host_read(t, fn);
+    if (t && t->dtype != HB_F32)
+        return hb_frame_fail(HB_ERR_ARG, "%s: the tensor is %s, not float32 (hb_tensor_raw reads "
+                             "it as it is, hb_cast converts it)", fn, hb_dtypes[t->dtype].name),
+               NULL;
     return t ? t->data : NULL;
 }
 
-const float *hb_tensor_cdata(const hb_tensor *t)
+float *hb_tensor_data(hb_tensor *t) { return float_data(t, "hb_tensor_data"); }
+const float *hb_tensor_cdata(const hb_tensor *t) { return float_data(t, "hb_tensor_cdata"); }
+
+void *hb_tensor_raw(hb_tensor *t)
 {
     if (hb_tensor_hook)
-        hb_tensor_hook->host_read(t, "hb_tensor_cdata");
-    return t ? t->data : NULL;
+        hb_tensor_hook->host_read(t, "hb_tensor_raw");
+    return t ? (void *)t->data : NULL;
 }
 
 float hb_item(const hb_tensor *t)
@@ -290,7 +337,7 @@ float hb_item(const hb_tensor *t)
                       hb_shape_fmt(&t->shape, sb, sizeof sb));
         return NAN;
     }
-    return t->data[0];
+    return (float)hb_dtype_get(t->dtype, t->data, 0);
 }
 
 bool hb_test(const hb_tensor *t)

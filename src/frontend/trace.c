@@ -67,6 +67,7 @@ static int data_value(hb_trace *tr, hb_tensor *t, hb_value_kind kind, const char
     if (v < 0)
         return -1;
     hb_value *val = &tr->g->values[v];
+    val->dtype = t->dtype;
     val->data = t->data;
     val->keep = hb_tensor_retain(t);
     val->drop = drop_tensor;
@@ -77,14 +78,16 @@ static int data_value(hb_trace *tr, hb_tensor *t, hb_value_kind kind, const char
  * the parameter are not seen by the plan at all (rather than by some of its instructions). */
 static int snapshot_value(hb_trace *tr, hb_tensor *t, const char *name)
 {
-    float *copy = hb_malloc(sizeof(float) * (size_t)t->numel + 1);
+    size_t bytes = hb_dtypes[t->dtype].size * (size_t)t->numel;
+    float *copy = hb_malloc(bytes + 1);
     int v = copy ? hb_graph_add_value(tr->g, HB_VAL_CONST, &t->shape, name) : -1;
     if (v < 0) {
         hb_free(copy);
         return -1;
     }
-    memcpy(copy, t->data, sizeof(float) * (size_t)t->numel);
+    memcpy(copy, t->data, bytes);
     hb_value *val = &tr->g->values[v];
+    val->dtype = t->dtype;
     val->data = copy;
     val->keep = copy;
     val->drop = hb_free;
@@ -160,6 +163,7 @@ hb_trace *hb_trace_begin(hb_block *root, hb_tensor *x, const char *name, bool fr
         return NULL;
     }
     tr->g->input = v;
+    tr->g->values[v].dtype = x->dtype;
     tr->outer = hb_tracing;
     hb_tracing = tr;
     return tr;
@@ -378,7 +382,7 @@ bool hb_trace_symbolic(void) { return hb_tracing && hb_tracing->symbolic; }
 
 hb_tensor *hb_trace_value_tensor(hb_trace *tr, int v)
 {
-    hb_tensor *t = hb_tensor_alloc_meta(&tr->g->values[v].shape);
+    hb_tensor *t = hb_tensor_alloc_meta(&tr->g->values[v].shape, tr->g->values[v].dtype);
     if (t) {
         t->trace_id = tr->id;
         t->trace_value = v;
@@ -391,5 +395,7 @@ bool hb_trace_leaf(hb_trace *tr, hb_tensor *t, const char *name, bool extern_)
 {
     int v = extern_ ? data_value(tr, t, HB_VAL_EXTERN, name)
                     : hb_graph_add_value(tr->g, HB_VAL_INPUT, &t->shape, name); /* bound per run */
+    if (v >= 0)
+        tr->g->values[v].dtype = t->dtype;
     return v >= 0 && remember(tr, t, v);
 }

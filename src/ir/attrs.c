@@ -23,6 +23,7 @@
 #define PROGRAM FIELD(PROGRAM, "prog", prog, NULL, 0)
 #define BODY FIELD(BODY, "body", body, NULL, 0)
 #define REASON {HB_FIELD_REASON, "reason", 0, 0, 0, NULL, 0}
+#define DTYPE(key, m) FIELD(DTYPE, key, m, NULL, 0)
 
 /* A convolution's window; a pool's, whose kernel size is its own (a convolution's is its
  * weight's) and which may round up or leave the padding out of an average. */
@@ -69,6 +70,8 @@ static bool field_equal(const hb_attr_field *fd, const hb_attrs *a, const hb_att
                               HB_FIELD_AT(const hb_shape, b, fd->at));
     case HB_FIELD_REDUCTION:
         return SAME(hb_op, fd->at);
+    case HB_FIELD_DTYPE:
+        return SAME(hb_dtype, fd->at);
 #undef SAME
     case HB_FIELD_EXTENT:
         return a->all == b->all && (a->all || a->axis == b->axis);

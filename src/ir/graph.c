@@ -108,6 +108,15 @@ int hb_graph_add_node(hb_graph *g, hb_op op, const hb_attrs *attrs, int n, const
     }
     if (n)
         memcpy(ins, inputs, sizeof *ins * (size_t)n); /* inputs may be NULL when n is 0 */
+    /* The result's dtype is its op's for its inputs' (float32 unless the op's dtype rule says
+     * otherwise); a rule that refuses them leaves float32, for hb_graph_verify to report. */
+    hb_dtype din[64], dout = HB_F32;
+    char why[8];
+    for (int i = 0; i < n && n <= 64; i++)
+        din[i] = g->values[inputs[i]].dtype;
+    if (n > 64 || hb_op_dtype(op, attrs, n, din, &dout, why, sizeof why) != HB_OK)
+        dout = HB_F32;
+    g->values[v].dtype = dout;
     g->values[v].node = g->nnodes;
     hb_node *node = &g->nodes[g->nnodes++];
     *node = (hb_node){.op = op, .attrs = *attrs, .inputs = ins, .ninputs = n, .output = v,
@@ -274,6 +283,7 @@ hb_status hb_graph_verify(const hb_graph *g, char *err, size_t err_size)
     for (int i = 0; i < g->nnodes; i++) {
         const hb_node *n = &g->nodes[i];
         hb_shape in[64], out;
+        hb_dtype din[64], dout;
         if ((unsigned)n->op >= HB_OP_COUNT || n->output < 0 || n->output >= g->nvalues) {
             snprintf(err, err_size, "node %d has op %d and output %%%d, out of range", i,
                      (int)n->op, n->output);
@@ -294,12 +304,23 @@ hb_status hb_graph_verify(const hb_graph *g, char *err, size_t err_size)
                 return HB_ERR_FORMAT;
             }
             in[j] = g->values[v].shape;
+            din[j] = g->values[v].dtype;
         }
         hb_attrs at = n->attrs;
         char why[256];
         if (hb_op_infer(n->op, &at, n->ninputs, in, &out, why, sizeof why) != HB_OK) {
             snprintf(err, err_size, "node %d at %s: %s", i, n->path, why);
             return HB_ERR_SHAPE;
+        }
+        if (hb_op_dtype(n->op, &at, n->ninputs, din, &dout, why, sizeof why) != HB_OK) {
+            snprintf(err, err_size, "node %d at %s: %s", i, n->path, why);
+            return HB_ERR_ARG;
+        }
+        if (dout != g->values[n->output].dtype) {
+            snprintf(err, err_size, "node %d (%s at %s) records dtype %s, its op gives %s", i,
+                     hb_op_table[n->op].name, n->path,
+                     hb_dtype_name(g->values[n->output].dtype), hb_dtype_name(dout));
+            return HB_ERR_ARG;
         }
         if (!hb_shape_equal(&out, &g->values[n->output].shape)) {
             snprintf(err, err_size, "node %d (%s at %s) records shape %s, its op gives %s", i,

@@ -17,6 +17,8 @@ enum {
     HB_FUSED = 1 << 5,  /* made by fusion: carries a program (attrs.prog) */
     HB_PROG = 1 << 6,   /* may be an instruction of a program: an HB_EW_OP row of ops.def,
                            whose row says how it computes one element (never set by hand) */
+    HB_FAILS = 1 << 7,  /* its kernel may refuse the values it reads (an index out of range):
+                           it sets the thread's error, which eager calls and plans check */
 };
 
 typedef enum hb_op {
@@ -72,7 +74,41 @@ typedef struct hb_attrs {
     int64_t start, length; /* slice */
     hb_shape before, after; /* pad: per axis, added at the start and at the end (negative crops) */
     hb_window win; /* convolutions and pools */
+    hb_dtype dtype; /* cast: the result's dtype */
 } hb_attrs;
+
+/* ---- dtypes (dtype.c) --------------------------------------------------------------------- */
+
+typedef enum hb_dtype_kind { HB_KIND_FLOAT, HB_KIND_SIGNED, HB_KIND_UNSIGNED, HB_KIND_BOOL } hb_dtype_kind;
+
+typedef struct hb_dtype_info {
+    const char *name;        /* "int64" */
+    const char *text;        /* in the IR text: "i64[2, 3]" */
+    size_t size;             /* bytes per element */
+    int onnx;                /* TensorProto.DataType */
+    const char *npy;         /* NumPy's descr ("<i8"); NULL: NumPy has none */
+    const char *safetensors; /* "I64" */
+    hb_dtype_kind kind;
+} hb_dtype_info;
+
+extern const hb_dtype_info hb_dtypes[HB_DTYPE_COUNT];
+
+bool hb_dtype_by_onnx(int code, hb_dtype *d);
+bool hb_dtype_is_int(hb_dtype d); /* signed or unsigned, not bool */
+/* Element i of p, of dtype d, as a double or as an int64 (floats toward zero, saturated); and
+ * stored (to ints: floats toward zero, ints keep their low bits; to bool: v != 0). */
+double hb_dtype_get(hb_dtype d, const void *p, int64_t i);
+int64_t hb_dtype_get_int(hb_dtype d, const void *p, int64_t i);
+void hb_dtype_set(hb_dtype d, void *p, int64_t i, double v);
+void hb_dtype_set_int(hb_dtype d, void *p, int64_t i, int64_t v);
+float hb_half_to_float(uint16_t h);
+uint16_t hb_float_to_half(float f); /* rounded to nearest even */
+
+/* The output dtype of op over inputs of these dtypes (ops.def's HB_DTYPE_RULE rows; any other
+ * op takes float32 alone). On a mismatch writes a message naming the op, the input and both
+ * dtypes into err and returns HB_ERR_ARG. */
+hb_status hb_op_dtype(hb_op op, const struct hb_attrs *attrs, int n, const hb_dtype *in,
+                      hb_dtype *out, char *err, size_t err_size);
 
 /* The largest dim the IR text takes. */
 #define HB_DIM_MAX ((int64_t)1 << 56)
@@ -93,6 +129,7 @@ typedef enum hb_field_type {
     HB_FIELD_PROGRAM,
     HB_FIELD_BODY,
     HB_FIELD_REASON,
+    HB_FIELD_DTYPE,
 } hb_field_type;
 
 /* A field, found in hb_attrs by its offset (as CPython's PyMemberDef finds a member). */

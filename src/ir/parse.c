@@ -333,20 +333,29 @@ static bool parse_dims(parser *P, int64_t lo, hb_shape *s)
     }
 }
 
-static bool parse_type(parser *P, hb_shape *s)
+/* A dtype by its text name ("f32", "i64", "bool"). */
+static bool parse_dtype(parser *P, hb_dtype *d)
+{
+    for (int i = 0; i < HB_DTYPE_COUNT; i++)
+        if (accept_word(P, hb_dtypes[i].text))
+            return *d = (hb_dtype)i, true;
+    return expect(P, "a dtype (f32, i64, bool, ...)");
+}
+
+static bool parse_type(parser *P, hb_dtype *d, hb_shape *s)
 {
     if (!need(P, ':'))
         return false;
-    if (!accept_word(P, "f32"))
-        return expect(P, "a type 'f32[...]'");
+    if (!parse_dtype(P, d))
+        return false;
     if (!parse_dims(P, 0, s))
         return false;
     int64_t numel = 1;
     for (int i = 0; i < s->ndim; i++)
         if (!hb_mul_ok(numel, s->dim[i], &numel)) {
             char buf[200];
-            return fail(P, "expected a type of at most 2^63-1 elements, found f32%s",
-                        hb_shape_fmt(s, buf, sizeof buf));
+            return fail(P, "expected a type of at most 2^63-1 elements, found %s%s",
+                        hb_dtypes[*d].text, hb_shape_fmt(s, buf, sizeof buf));
         }
     return true;
 }
@@ -510,6 +519,8 @@ static bool parse_value(parser *P, const hb_attr_field *fd, hb_op op, int n, hb_
             return false;
         a->body = *body;
         return need(P, '}');
+    case HB_FIELD_DTYPE:
+        return parse_dtype(P, HB_FIELD_AT(hb_dtype, a, fd->at));
     case HB_FIELD_REASON:
         return parse_string(P, reason);
     case HB_FIELD_FLAG:
@@ -604,20 +615,23 @@ static bool check_arity(parser *P, hb_op op, int n)
                 info->max_inputs, info->name, n);
 }
 
-/* The node's recorded type must be what its op's shape rule gives for its inputs. */
+/* The node's recorded type must be what its op's shape and dtype rules give for its inputs. */
 static bool check_shape(parser *P, const hb_graph *g, hb_op op, const hb_attrs *attrs, int n,
-                        const int *inputs, const hb_shape *out)
+                        const int *inputs, hb_dtype dtype, const hb_shape *out)
 {
     hb_shape in[MAX_INPUTS], want;
+    hb_dtype din[MAX_INPUTS], dwant;
     for (int i = 0; i < n; i++)
-        in[i] = g->values[inputs[i]].shape;
+        in[i] = g->values[inputs[i]].shape, din[i] = g->values[inputs[i]].dtype;
     hb_attrs at = *attrs;
     char why[256], a[200], b[200];
-    if (hb_op_infer(op, &at, n, in, &want, why, sizeof why) != HB_OK)
+    if (hb_op_infer(op, &at, n, in, &want, why, sizeof why) != HB_OK ||
+        hb_op_dtype(op, &at, n, din, &dwant, why, sizeof why) != HB_OK)
         return fail(P, "%s", why);
-    if (!hb_shape_equal(&want, out))
-        return fail(P, "expected type f32%s for %s, found f32%s", hb_shape_fmt(&want, a, sizeof a),
-                    hb_op_table[op].name, hb_shape_fmt(out, b, sizeof b));
+    if (!hb_shape_equal(&want, out) || dwant != dtype)
+        return fail(P, "expected type %s%s for %s, found %s%s", hb_dtypes[dwant].text,
+                    hb_shape_fmt(&want, a, sizeof a), hb_op_table[op].name, hb_dtypes[dtype].text,
+                    hb_shape_fmt(out, b, sizeof b));
     return true;
 }
 
@@ -643,6 +657,7 @@ static bool parse_node(parser *P, hb_graph *g)
     int inputs[MAX_INPUTS], n = 0;
     char *reason = NULL, *path = NULL;
     hb_shape out;
+    hb_dtype dtype = HB_F32;
     long line = P->line;
     bool ok = lookup_op(P, &op) && need(P, '(');
     if (ok && !accept(P, ')')) {
@@ -668,7 +683,8 @@ static bool parse_node(parser *P, hb_graph *g)
         }
     }
     hb_graph *body = NULL;
-    ok = ok && parse_attrs(P, op, n, &attrs, &reason, &prog, &body) && parse_type(P, &out);
+    ok = ok && parse_attrs(P, op, n, &attrs, &reason, &prog, &body) &&
+         parse_type(P, &dtype, &out);
     if (ok && accept(P, '@'))
         ok = parse_name(P, "_.-/", "a block path", &path);
     ok = ok && end_line(P);
@@ -677,7 +693,7 @@ static bool parse_node(parser *P, hb_graph *g)
     if (ok) {
         long next = P->line;
         P->line = line; /* the checks below report the node's own line */
-        ok = check_arity(P, op, n) && check_shape(P, g, op, &attrs, n, inputs, &out);
+        ok = check_arity(P, op, n) && check_shape(P, g, op, &attrs, n, inputs, dtype, &out);
         P->line = next;
     }
     if (ok && hb_graph_add_node(g, op, &attrs, n, inputs, &out, path) < 0)
@@ -701,11 +717,14 @@ static bool parse_leaf(parser *P, hb_graph *g, hb_value_kind kind)
 {
     char *name = NULL;
     hb_shape s;
-    bool ok = (kind == HB_VAL_INPUT || parse_string(P, &name)) && parse_type(P, &s) &&
+    hb_dtype d = HB_F32;
+    bool ok = (kind == HB_VAL_INPUT || parse_string(P, &name)) && parse_type(P, &d, &s) &&
               end_line(P);
     int v = ok ? hb_graph_add_value(g, kind, &s, name) : -1;
     if (ok && v < 0)
         ok = fail(P, "out of memory");
+    if (ok)
+        g->values[v].dtype = d;
     if (ok && kind == HB_VAL_INPUT && g->input < 0)
         g->input = v;
     hb_free(name);

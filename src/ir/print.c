@@ -182,6 +182,11 @@ static void print_field(FILE *f, const hb_attr_field *fd, const hb_node *n, int 
             print_lines(f, n->body, indent + 4);
         fprintf(f, "%*s}", indent + 2, "");
         break;
+    case HB_FIELD_DTYPE: {
+        hb_dtype d = *HB_FIELD_AT(const hb_dtype, a, fd->at);
+        fprintf(f, "%s=%s", fd->key, (unsigned)d < HB_DTYPE_COUNT ? hb_dtypes[d].text : "?");
+        break;
+    }
     case HB_FIELD_REASON:
         fprintf(f, "%s=", fd->key);
         print_string(f, n->reason);
@@ -213,7 +218,7 @@ static void print_attrs(FILE *f, const hb_node *n, int indent)
 
 static void print_type(FILE *f, const hb_value *v)
 {
-    fputs(" : f32", f);
+    fprintf(f, " : %s", (unsigned)v->dtype < HB_DTYPE_COUNT ? hb_dtypes[v->dtype].text : "?");
     print_dims(f, &v->shape);
 }
 

@@ -145,15 +145,17 @@ static hb_status rule_linear(rule_ctx *c)
 static hb_status rule_reduce(rule_ctx *c)
 {
     const hb_shape *x = &c->in[0];
+    /* max, argmax and argmin of nothing have no value */
+    bool needs_one = c->op == HB_OP_MAX || c->op == HB_OP_ARGMAX || c->op == HB_OP_ARGMIN;
     if (c->at->all) {
-        if (c->op == HB_OP_MAX && hb_shape_numel(x) == 0)
+        if (needs_one && hb_shape_numel(x) == 0)
             return fail(c, HB_ERR_SHAPE, "of an empty tensor %s has no value", S(x));
         *c->out = (hb_shape){.ndim = 0};
         return HB_OK;
     }
     if (!norm_axis(&c->at->axis, x->ndim))
         return fail(c, HB_ERR_ARG, "axis %d is out of range for shape %s", c->at->axis, S(x));
-    if (c->op == HB_OP_MAX && x->dim[c->at->axis] == 0)
+    if (needs_one && x->dim[c->at->axis] == 0)
         return fail(c, HB_ERR_SHAPE, "over axis %d of length 0 (shape %s)", c->at->axis, S(x));
     hb_shape r = {.ndim = 0};
     for (int i = 0; i < x->ndim; i++) {
@@ -313,6 +315,72 @@ static hb_status broadcast_all(rule_ctx *c, hb_shape *out)
             return fail(c, HB_ERR_SHAPE, "input %d %s does not broadcast with %s", i,
                         S(&c->in[i]), S(out));
     return HB_OK;
+}
+
+static hb_status rule_where(rule_ctx *c) { return broadcast_all(c, c->out); }
+
+/* x[:axis] + indices + x[axis+1:] */
+static hb_status rule_gather(rule_ctx *c)
+{
+    const hb_shape *x = &c->in[0], *idx = &c->in[1];
+    if (!norm_axis(&c->at->axis, x->ndim))
+        return fail(c, HB_ERR_ARG, "axis %d is out of range for data %s", c->at->axis, S(x));
+    if (x->ndim - 1 + idx->ndim > HB_MAX_DIMS)
+        return fail(c, HB_ERR_SHAPE, "data %s and indices %s give more than %d dims", S(x),
+                    S(idx), HB_MAX_DIMS);
+    if (x->dim[c->at->axis] == 0 && hb_shape_numel(idx) > 0)
+        return fail(c, HB_ERR_SHAPE, "indices %s into axis %d of length 0 (data %s)", S(idx),
+                    c->at->axis, S(x));
+    hb_shape r = {.ndim = 0};
+    for (int i = 0; i < c->at->axis; i++)
+        r.dim[r.ndim++] = x->dim[i];
+    for (int i = 0; i < idx->ndim; i++)
+        r.dim[r.ndim++] = idx->dim[i];
+    for (int i = c->at->axis + 1; i < x->ndim; i++)
+        r.dim[r.ndim++] = x->dim[i];
+    *c->out = r;
+    return HB_OK;
+}
+
+static hb_status rule_gather_elements(rule_ctx *c)
+{
+    const hb_shape *x = &c->in[0], *idx = &c->in[1];
+    if (!norm_axis(&c->at->axis, x->ndim))
+        return fail(c, HB_ERR_ARG, "axis %d is out of range for data %s", c->at->axis, S(x));
+    if (idx->ndim != x->ndim)
+        return fail(c, HB_ERR_SHAPE, "indices %s must have the rank of data %s", S(idx), S(x));
+    for (int i = 0; i < x->ndim; i++)
+        if (i != c->at->axis && idx->dim[i] > x->dim[i])
+            return fail(c, HB_ERR_SHAPE, "indices %s are larger than data %s on axis %d", S(idx),
+                        S(x), i);
+    if (x->dim[c->at->axis] == 0 && hb_shape_numel(idx) > 0)
+        return fail(c, HB_ERR_SHAPE, "indices %s into axis %d of length 0 (data %s)", S(idx),
+                    c->at->axis, S(x));
+    *c->out = *idx;
+    return HB_OK;
+}
+
+/* (g, indices) back to attrs.shape, the data's: g must be what the gather gave */
+static hb_status gather_grad(rule_ctx *c, hb_status (*forward)(rule_ctx *))
+{
+    hb_shape y;
+    rule_ctx f = *c;
+    f.in = (const hb_shape[]){c->at->shape, c->in[1]};
+    f.out = &y;
+    hb_status st = forward(&f);
+    if (st != HB_OK)
+        return st;
+    if (!hb_shape_equal(&y, &c->in[0]))
+        return fail(c, HB_ERR_SHAPE, "gradient %s does not match the gather's output %s",
+                    S(&c->in[0]), S(&y));
+    *c->out = c->at->shape;
+    return HB_OK;
+}
+
+static hb_status rule_gather_grad(rule_ctx *c) { return gather_grad(c, rule_gather); }
+static hb_status rule_gather_elements_grad(rule_ctx *c)
+{
+    return gather_grad(c, rule_gather_elements);
 }
 
 static hb_status check_program(rule_ctx *c, int ninputs)

@@ -19,9 +19,18 @@ static int evaluate(hb_graph *g, const hb_pass_opts *opts, hb_op op, const hb_at
 {
     float *in[64];
     hb_shape shapes[64];
+    hb_dtype dtypes[64] = {HB_F32}, dout;
+    char why[8];
     if (n > 64 || !opts->eval)
         return -1;
+    for (int i = 0; i < n; i++)
+        dtypes[i] = g->values[ids[i]].dtype;
+    /* float32 only: eval computes over float buffers (ids and masks are not worth folding) */
+    if (hb_op_dtype(op, at, n, dtypes, &dout, why, sizeof why) != HB_OK || dout != HB_F32)
+        return -1;
     for (int i = 0; i < n; i++) {
+        if (dtypes[i] != HB_F32)
+            return -1;
         in[i] = g->values[ids[i]].data;
         shapes[i] = g->values[ids[i]].shape;
         if (!in[i] && hb_shape_numel(&shapes[i]))

@@ -13,10 +13,18 @@
 
 enum { MAX_GROUP = HB_PROG_MAX_INS, MAX_INPUTS = 16 };
 
-static bool elementwise(const hb_node *n)
+/* A node a program can hold: elementwise over float32 (programs compute in floats; ids and
+ * masks keep their nodes, which typed.c runs). */
+static bool elementwise(const hb_graph *g, const hb_node *n)
 {
     unsigned f = hb_op_table[n->op].flags;
-    return (f & HB_EW) && !(f & HB_OPAQUE) && n->op != HB_OP_COPY;
+    if (!(f & HB_EW) || (f & HB_OPAQUE) || n->op == HB_OP_COPY ||
+        g->values[n->output].dtype != HB_F32)
+        return false;
+    for (int i = 0; i < n->ninputs; i++)
+        if (g->values[n->inputs[i]].dtype != HB_F32)
+            return false;
+    return true;
 }
 
 typedef struct group {
@@ -68,7 +76,7 @@ static void grow(const hb_graph *g, const int *uses, const bool *taken, group *g
                 int v = m->inputs[j];
                 const hb_value *val = &g->values[v];
                 if (val->kind != HB_VAL_NODE || taken[val->node] || in_group(gr, val->node) ||
-                    !elementwise(&g->nodes[val->node]) || v == g->output ||
+                    !elementwise(g, &g->nodes[val->node]) || v == g->output ||
                     uses[v] != reads_in_group(g, gr, v) || hb_shape_numel(&val->shape) != size)
                     continue;
                 add_sorted(gr, val->node);
@@ -150,7 +158,7 @@ static hb_status fuse_groups(hb_graph *g, hb_pass_stats *stats)
         return HB_ERR_NOMEM;
     }
     for (int i = g->nnodes - 1; i >= 0; i--) {
-        if (taken[i] || !live[i] || !elementwise(&g->nodes[i]))
+        if (taken[i] || !live[i] || !elementwise(g, &g->nodes[i]))
             continue;
         group gr;
         grow(g, uses, taken, &gr, i);
@@ -184,7 +192,7 @@ static hb_status fuse_reductions(hb_graph *g, int *fused)
         const hb_shape *s = &g->values[v].shape;
         bool last_axis = n->attrs.all || n->attrs.axis == s->ndim - 1;
         if (!p || uses[v] != 1 || v == g->output || !last_axis ||
-            (p->op != HB_OP_FUSED && !elementwise(p)))
+            (p->op != HB_OP_FUSED && !elementwise(g, p)))
             continue;
         hb_program prog;
         int ins[MAX_INPUTS], nin = p->ninputs;

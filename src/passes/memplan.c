@@ -26,7 +26,10 @@ typedef struct arena {
 
 static int64_t aligned(int64_t n) { return (n + ALIGN - 1) / ALIGN * ALIGN; }
 
-static int64_t bytes_of(const hb_value *v) { return aligned(hb_shape_numel(&v->shape) * 4); }
+static int64_t bytes_of(const hb_value *v)
+{
+    return aligned(hb_shape_numel(&v->shape) * (int64_t)hb_dtypes[v->dtype].size);
+}
 
 /* Best fit among free spans, else grow the arena. */
 static int64_t take(arena *a, int64_t size)

@@ -450,16 +450,16 @@ void hb_kernel_fused_conv(const hb_operand *in, int n, const hb_operand *out, co
     hb_shape plane = {.ndim = 1, .dim = {p}}, one = {.ndim = 0};
     for (int64_t i = 0; i < g.n; i++)
         for (int64_t o = 0; o < g.o; o++) {
-            hb_operand ops[HB_PROG_MAX_REGS], y = {out->data + (i * g.o + o) * p, plane};
+            hb_operand ops[HB_PROG_MAX_REGS], y = {out->data + (i * g.o + o) * p, plane, HB_F32};
             ops[0] = y;
             for (int j = 2; j < n; j++) {
                 int64_t numel = hb_shape_numel(&in[j].shape);
                 if (numel == 1)
-                    ops[j - 1] = (hb_operand){in[j].data, one};
+                    ops[j - 1] = (hb_operand){in[j].data, one, HB_F32};
                 else if (numel == g.o)
-                    ops[j - 1] = (hb_operand){in[j].data + o, one};
+                    ops[j - 1] = (hb_operand){in[j].data + o, one, HB_F32};
                 else
-                    ops[j - 1] = (hb_operand){in[j].data + (i * g.o + o) * p, plane};
+                    ops[j - 1] = (hb_operand){in[j].data + (i * g.o + o) * p, plane, HB_F32};
             }
             hb_program_run(at->prog, ops, &y);
         }

@@ -25,7 +25,8 @@ hb_plan_ctx *hb_plan_ctx_new(const hb_plan *p)
     c->bind_out = hb_malloc(sizeof *c->bind_out * ((size_t)p->noperands + 1));
     c->bind_which = hb_malloc(sizeof *c->bind_which * ((size_t)p->noperands + 1));
     size_t carry = p->cond_offset >= 0 || p->cond_is_output
-                       ? sizeof(float) * (size_t)hb_shape_numel(&p->out_shape) : 0;
+                       ? hb_dtypes[p->out_dtype].size * (size_t)hb_shape_numel(&p->out_shape)
+                       : 0;
     if (carry) {
         c->carry[0] = hb_aligned_alloc(carry);
         c->carry[1] = hb_aligned_alloc(carry);
@@ -38,6 +39,7 @@ hb_plan_ctx *hb_plan_ctx_new(const hb_plan *p)
     for (int i = 0; i < p->noperands; i++) {
         const hb_slot *s = &p->slots[p->operand_slots[i]];
         c->operands[i].shape = s->shape;
+        c->operands[i].dtype = s->dtype;
         switch (s->kind) {
         case HB_SLOT_ARENA: c->operands[i].data = (float *)((char *)c->arena + s->offset); break;
         case HB_SLOT_FIXED: c->operands[i].data = s->data; break;
@@ -92,9 +94,10 @@ hb_status hb_plan_run_n(const hb_plan *p, hb_plan_ctx *c, const float *const *in
                 return st;
             continue;
         }
-        if (ins->op == HB_OP_ISLAND) {
-            /* An eager block: the one instruction that can fail. A failure already pending in
-             * an enclosing eager forward is kept: it still fails that forward's call. */
+        if (hb_op_table[ins->op].flags & HB_FAILS) {
+            /* An eager block, or an index that may be out of range: the instructions that can
+             * fail. A failure already pending in an enclosing eager forward is kept: it still
+             * fails that forward's call. */
             hb_pending_error pending;
             hb_error_set_aside(&pending);
             ins->kernel(ops, ins->ninputs, &ops[ins->ninputs], &ins->attrs);
@@ -116,7 +119,7 @@ hb_status hb_plan_loop_run(const hb_plan *body, const hb_operand *in, int n, con
     const float *ins[64];
     for (int i = 0; i < n && i < 64; i++)
         ins[i] = in[i].data;
-    size_t bytes = sizeof(float) * (size_t)hb_shape_numel(&out->shape);
+    size_t bytes = hb_dtypes[out->dtype].size * (size_t)hb_shape_numel(&out->shape);
     hb_status st = HB_OK;
     int k = 0;
     for (long round = 0;; round++) {

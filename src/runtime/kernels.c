@@ -19,6 +19,10 @@
 static void elementwise(hb_op op, const hb_operand *in, int n, const hb_operand *out,
                         const hb_attrs *at)
 {
+    if (out->dtype != HB_F32 || in[0].dtype != HB_F32) { /* ids, masks: their dtype rule let them */
+        hb_kernel_typed_elementwise(op, in, n, out, at);
+        return;
+    }
     hb_program p; /* only the fields a one-instruction program reads: no 300-byte clear */
     p.ninputs = n, p.nins = 1;
     p.ins[0] = (hb_prog_ins){.op = op, .a = 0, .b = (uint8_t)(n > 1), .scalar = at->scalar};
@@ -280,7 +284,8 @@ static void kernel_RESHAPE(const hb_operand *in, int n, const hb_operand *out,
 {
     (void)n, (void)at;
     if (out->data != in[0].data)
-        memcpy(out->data, in[0].data, sizeof(float) * (size_t)hb_shape_numel(&out->shape));
+        memcpy(out->data, in[0].data,
+               hb_dtypes[in[0].dtype].size * (size_t)hb_shape_numel(&out->shape));
 }
 
 static void kernel_TRANSPOSE(const hb_operand *in, int n, const hb_operand *out,
@@ -464,6 +469,23 @@ static void kernel_GEMM(const hb_operand *in, int n, const hb_operand *out, cons
 #define kernel_AVG_POOL2D hb_kernel_avg_pool2d
 #define kernel_AVG_POOL2D_GRAD hb_kernel_avg_pool2d_grad
 
+/* ---- comparisons, selection, casts and indexing over any dtype (typed.c) ----------------- */
+
+#define kernel_EQUAL hb_kernel_EQUAL
+#define kernel_LESS hb_kernel_LESS
+#define kernel_GREATER hb_kernel_GREATER
+#define kernel_LESS_EQUAL hb_kernel_LESS_EQUAL
+#define kernel_GREATER_EQUAL hb_kernel_GREATER_EQUAL
+#define kernel_XOR hb_kernel_XOR
+#define kernel_WHERE hb_kernel_WHERE
+#define kernel_CAST hb_kernel_CAST
+#define kernel_GATHER hb_kernel_GATHER
+#define kernel_GATHER_ELEMENTS hb_kernel_GATHER_ELEMENTS
+#define kernel_GATHER_GRAD hb_kernel_GATHER_GRAD
+#define kernel_GATHER_ELEMENTS_GRAD hb_kernel_GATHER_ELEMENTS_GRAD
+#define kernel_ARGMAX hb_kernel_ARGMAX
+#define kernel_ARGMIN hb_kernel_ARGMIN
+
 const hb_kernel_fn hb_kernels[HB_OP_COUNT] = {
 #define HB_OP(NAME, name, lo, hi, flags, rule, attrs, grad) [HB_OP_##NAME] = kernel_##NAME,
 #include "../ir/ops.def"
@@ -475,6 +497,6 @@ void hb_kernel_eval(hb_op op, const hb_attrs *at, int n, float *const *in, const
 {
     hb_operand ops[64];
     for (int i = 0; i < n && i < 64; i++)
-        ops[i] = (hb_operand){in[i], shapes[i]};
-    hb_kernels[op](ops, n, &(hb_operand){out, *out_shape}, at);
+        ops[i] = (hb_operand){in[i], shapes[i], HB_F32};
+    hb_kernels[op](ops, n, &(hb_operand){out, *out_shape, HB_F32}, at);
 }

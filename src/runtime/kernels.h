@@ -6,15 +6,39 @@
 
 #include "../ir/op.h"
 
+/* data points at elements of dtype (float32 unless a dtype rule of ops.def says otherwise). */
 typedef struct hb_operand {
     float *data;
     hb_shape shape;
+    hb_dtype dtype;
 } hb_operand;
 
 typedef void (*hb_kernel_fn)(const hb_operand *in, int n, const hb_operand *out,
                              const hb_attrs *at);
 
 extern const hb_kernel_fn hb_kernels[HB_OP_COUNT];
+
+/* The kernels of typed.c: ops over any dtype, and an elementwise op of ops.def whose operands
+ * are not float32. Those of HB_FAILS ops set the thread's error on an index out of range. */
+void hb_kernel_typed_elementwise(hb_op op, const hb_operand *in, int n, const hb_operand *out,
+                                 const hb_attrs *at);
+#define HB_TYPED_KERNEL(NAME)                                                                 \
+    void hb_kernel_##NAME(const hb_operand *in, int n, const hb_operand *out, const hb_attrs *at);
+HB_TYPED_KERNEL(EQUAL)
+HB_TYPED_KERNEL(LESS)
+HB_TYPED_KERNEL(GREATER)
+HB_TYPED_KERNEL(LESS_EQUAL)
+HB_TYPED_KERNEL(GREATER_EQUAL)
+HB_TYPED_KERNEL(XOR)
+HB_TYPED_KERNEL(WHERE)
+HB_TYPED_KERNEL(CAST)
+HB_TYPED_KERNEL(GATHER)
+HB_TYPED_KERNEL(GATHER_ELEMENTS)
+HB_TYPED_KERNEL(GATHER_GRAD)
+HB_TYPED_KERNEL(GATHER_ELEMENTS_GRAD)
+HB_TYPED_KERNEL(ARGMAX)
+HB_TYPED_KERNEL(ARGMIN)
+#undef HB_TYPED_KERNEL
 
 /* One op on plain buffers, in the form passes take to compute constants (hb_pass_opts.eval):
  * folded values come from the same kernels as eager and compiled runs. n <= 64. */

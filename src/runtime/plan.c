@@ -33,6 +33,7 @@ hb_plan *hb_plan_lower(const hb_graph *g, char *err, size_t err_size)
         const hb_value *val = &g->values[v];
         hb_slot *s = &p->slots[v];
         s->shape = val->shape;
+        s->dtype = val->dtype;
         if (v == g->output && val->kind == HB_VAL_NODE)
             s->kind = HB_SLOT_OUTPUT;
         else if (val->kind == HB_VAL_INPUT)
@@ -56,7 +57,8 @@ hb_plan *hb_plan_lower(const hb_graph *g, char *err, size_t err_size)
     const hb_value *ret = &g->values[g->output];
     bool copy_out = ret->kind != HB_VAL_NODE;
     if (copy_out)
-        p->slots[g->nvalues] = (hb_slot){.kind = HB_SLOT_OUTPUT, .shape = ret->shape};
+        p->slots[g->nvalues] = (hb_slot){.kind = HB_SLOT_OUTPUT, .shape = ret->shape,
+                                          .dtype = ret->dtype};
     for (int i = 0; i < g->nnodes; i++) {
         const hb_node *n = &g->nodes[i];
         hb_instr *ins = &p->instrs[p->ninstrs++];
@@ -80,7 +82,8 @@ hb_plan *hb_plan_lower(const hb_graph *g, char *err, size_t err_size)
     p->arena_bytes = 0;
     for (int v = 0; v < g->nvalues; v++)
         if (p->slots[v].kind == HB_SLOT_ARENA) {
-            int64_t end = p->slots[v].offset + hb_shape_numel(&p->slots[v].shape) * 4;
+            int64_t end = p->slots[v].offset + hb_shape_numel(&p->slots[v].shape) *
+                                                    (int64_t)hb_dtypes[p->slots[v].dtype].size;
             p->arena_bytes = end > p->arena_bytes ? end : p->arena_bytes;
         }
     p->cond_offset = -1;
@@ -94,7 +97,9 @@ hb_plan *hb_plan_lower(const hb_graph *g, char *err, size_t err_size)
         }
     }
     p->in_shape = g->input >= 0 ? g->values[g->input].shape : (hb_shape){0};
+    p->in_dtype = g->input >= 0 ? g->values[g->input].dtype : HB_F32;
     p->out_shape = ret->shape;
+    p->out_dtype = ret->dtype;
     return p;
 }
 

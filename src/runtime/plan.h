@@ -18,6 +18,7 @@ typedef struct hb_slot {
     float *data;    /* fixed */
     int input;      /* input: which of the call's inputs (a loop body has several) */
     hb_shape shape;
+    hb_dtype dtype;
 } hb_slot;
 
 typedef struct hb_instr {
@@ -40,6 +41,7 @@ typedef struct hb_plan {
     int nslots;
     int64_t arena_bytes;
     hb_shape in_shape, out_shape;
+    hb_dtype in_dtype, out_dtype;
     int nislands;
     uint64_t id; /* unique among all plans ever lowered: names it in per-thread caches */
     int ninputs;            /* the call's inputs (more than one only for a loop body) */

@@ -120,7 +120,7 @@ def refusals():
     one_node("bad-lstm-relu", helper.make_node("LSTM", ["x", "w", "r"], ["y"], "the_lstm",
                                            hidden_size=2, activations=["Relu", "Tanh", "Tanh"]),
              [w, r])
-    one_node("bad-equal-floats", helper.make_node("Equal", ["x", "x"], ["y"], "the_equal"))
+    one_node("equal-floats", helper.make_node("Equal", ["x", "x"], ["y"], "the_equal"))
 
 
 def main():

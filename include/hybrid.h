@@ -504,13 +504,18 @@ HB_API hb_block *hb_gru_new(int64_t input, int64_t hidden, int layers, bool bidi
  * attribute hybrid does not have is an error naming the node, its op type and the opset. */
 HB_API hb_block *hb_onnx_load(const char *path);
 HB_API hb_block *hb_onnx_load_buffer(const void *data, size_t len, const char *name);
-/* Binds a graph input other than the first to t (retained) for the calls that follow. */
+/* Binds a graph input other than the first to t's values (copied) for the calls that follow.
+ * Values of the same shape and dtype as the last ones keep the block's plans (they read the
+ * input live); another shape or dtype drops them. Not while the block is being called. */
 HB_API hb_status hb_onnx_bind(hb_block *b, const char *name, hb_tensor *t);
 /* The graph inputs' names (the first is x); returns how many (-1: not an ONNX block). */
 HB_API int hb_onnx_inputs(const hb_block *b, const char **names, int max);
 /* The first input's shape as the file declares it (symbolic dims 0); returns its rank, or -1
  * if b is not an ONNX block. shape has room for HB_MAX_DIMS. */
 HB_API int hb_onnx_input_shape(const hb_block *b, int64_t *shape);
+/* Graph input i (in hb_onnx_inputs' order): its dtype and shape as the file declares them
+ * (symbolic dims 0); returns its rank, or -1 if b is not an ONNX block or has no input i. */
+HB_API int hb_onnx_input_info(const hb_block *b, int i, hb_dtype *dtype, int64_t *shape);
 /* b traced on x and written as an ONNX model (opset 13): its parameters and constants as
  * initializers under their state-dict names, the traced shapes. Blocks that run eagerly
  * (islands), control flow on values and training-mode writes are refused, naming the block. */
@@ -689,7 +694,8 @@ HB_API hb_status hb_block_explain(hb_block *b, FILE *f, bool json);
 HB_API hb_status hb_block_load(hb_block *b, const char *path);
 HB_API hb_status hb_block_save(hb_block *b, const char *path); /* writes a temp file, then renames */
 
-/* .npy files: float32 (float64 is converted on reading). */
+/* .npy files of numbers and bool, little-endian, C order: float64 and float16 become float32
+ * on reading; the integers and bool keep their dtype. */
 HB_API hb_tensor *hb_npy_load(const char *path);
 HB_API hb_status hb_npy_save(const hb_tensor *t, const char *path);
 

@@ -146,6 +146,46 @@ START_TEST(onnx_files)
 }
 END_TEST
 
+/* A model of several graph inputs (int64 ids, a bool padding mask): --input NAME=FILE or the
+ * files in the graph's order, that many for each --output; wrong names, counts and dtypes are
+ * one clear line. */
+START_TEST(onnx_several_inputs)
+{
+    const char *model = data_path("onnx/encoder-ids.onnx");
+    char y[512], y2[512], ids[512], pad[512];
+    snprintf(y, sizeof y, "%s", temp_path("enc-y.npy"));
+    snprintf(y2, sizeof y2, "%s", temp_path("enc-y2.npy"));
+    snprintf(ids, sizeof ids, "%s", data_path("onnx/encoder-ids.ids.npy"));
+    snprintf(pad, sizeof pad, "%s", data_path("onnx/encoder-ids.pad.npy"));
+    const char *modes[] = {"eager", "hybrid"};
+    for (int m = 0; m < 2; m++) {
+        int st = hybrid("run %s --input pad=%s --input ids=%s --output %s --input %s --input %s "
+                        "--output %s --mode %s", model, pad, ids, y, ids, pad, y2, modes[m]);
+        ck_assert_msg(st == 0, "%s", err_text);
+        hb_tensor *want = hb_npy_load(data_path("onnx/encoder-ids.output.npy"));
+        for (int k = 0; k < 2; k++) {
+            hb_tensor *got = hb_npy_load(k ? y2 : y);
+            ck_assert_msg(rel_error(got, want) <= 1e-4, "%s output %d: %g", modes[m], k,
+                          rel_error(got, want));
+            hb_tensor_release(got);
+        }
+        hb_tensor_release(want);
+    }
+    unlink(y), unlink(y2);
+    assert_fails_with(hybrid("run %s --input ids=%s --output %s", model, ids, y),
+                      "takes 2 inputs (ids, pad)", "1 --input, 1 --output");
+    assert_fails_with(hybrid("run %s --input ids=%s --input mask=%s --output %s", model, ids, pad,
+                             y), "no graph input \"mask\"", "its inputs: ids, pad");
+    assert_fails_with(hybrid("run %s --input ids=%s --input ids=%s --output %s", model, ids, ids,
+                             y), "\"ids\" is given twice", NULL);
+    assert_fails_with(hybrid("run %s --input ids=%s --input pad=%s --output %s", model, pad, ids,
+                             y), "graph input \"ids\" is bool; the model declares int64", NULL);
+    ck_assert(!exists(y));
+    ck_assert_msg(hybrid("explain %s", model) == 0, "%s", err_text);
+    ck_assert_msg(strstr(out_text, "plan for input i64[2, 4] -> [2, 2]"), "%s", out_text);
+}
+END_TEST
+
 /* Hybrid mode: the first input traces, the later ones run the plan (or its islands). The
  * scaled input makes fixed-hidden's loop run a different number of times than when traced. */
 START_TEST(run_hybrid_equals_eager)
@@ -392,6 +432,7 @@ int main(void)
     tcase_add_test(tc, run_frozen);
     tcase_add_test(tc, run_resnet_mini);
     tcase_add_test(tc, onnx_files);
+    tcase_add_test(tc, onnx_several_inputs);
     tcase_add_test(tc, grad_matches_pytorch);
     tcase_add_test(tc, train_reaches_accuracy);
     tcase_add_test(tc, run_scalar_output);

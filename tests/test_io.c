@@ -381,6 +381,46 @@ START_TEST(npy_f8_converted)
 }
 END_TEST
 
+/* Integers and bool keep their dtype through a save and a load; float16 loads as float32. */
+START_TEST(npy_typed_roundtrip)
+{
+    const int64_t ids[6] = {0, -1, INT64_MAX, 7, 1 << 20, -300};
+    const uint8_t mask[3] = {1, 0, 1};
+    char path[PATH_BUF];
+    hb_tensor *t = hb_tensor_from_typed(HB_I64, ids, HB_SHAPE(2, 3));
+    hb_tensor *m = hb_tensor_from_typed(HB_BOOL, mask, HB_SHAPE(3));
+    tpath(path, "ids.npy");
+    ck_assert_int_eq(hb_npy_save(t, path), HB_OK);
+    hb_tensor *back = hb_npy_load(path);
+    ck_assert_tensor_ok(back);
+    ck_assert_int_eq(hb_tensor_dtype(back), HB_I64);
+    ck_assert(memcmp(hb_tensor_raw(back), ids, sizeof ids) == 0);
+    tpath(path, "mask.npy");
+    ck_assert_int_eq(hb_npy_save(m, path), HB_OK);
+    hb_tensor *mb = hb_npy_load(path);
+    ck_assert_tensor_ok(mb);
+    ck_assert_int_eq(hb_tensor_dtype(mb), HB_BOOL);
+    ck_assert(memcmp(hb_tensor_raw(mb), mask, sizeof mask) == 0);
+    const uint16_t halves[3] = {0x3c00 /* 1 */, 0xc000 /* -2 */, 0x7bff /* 65504 */};
+    tpath(path, "f2.npy");
+    write_npy(path, NULL, 1, 0, -1,
+              "{'descr': '<f2', 'fortran_order': False, 'shape': (3,), }          \n", halves,
+              sizeof halves);
+    hb_tensor *h = hb_npy_load(path);
+    ck_assert_tensor_ok(h);
+    ck_assert_int_eq(hb_tensor_dtype(h), HB_F32);
+    ck_assert(hb_tensor_cdata(h)[0] == 1.0f && hb_tensor_cdata(h)[1] == -2.0f &&
+              hb_tensor_cdata(h)[2] == 65504.0f);
+    hb_tensor *bf = hb_cast(t, HB_BF16);
+    ck_assert_int_eq(hb_npy_save(bf, path), HB_ERR_UNSUPPORTED);
+    ck_assert_msg(strstr(hb_last_error(), "NumPy has no bfloat16"), "%s", hb_last_error());
+    hb_clear_error();
+    hb_tensor *all[] = {t, m, back, mb, h, bf};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        hb_tensor_release(all[i]);
+}
+END_TEST
+
 /* Other files numpy writes and hybrid promises to read: version 2.0 (4-byte header length),
  * a 1-D array marked fortran_order (the same bytes either way), a scalar, no trailing comma. */
 START_TEST(npy_other_valid_headers)
@@ -556,14 +596,17 @@ static const struct npy_case {
      "{'descr': '<f4', 'fortran_order': 0, 'shape': (2, 3), }\n", 24, HB_ERR_FORMAT, "header"},
     {"shape a list", NULL, 1, 0, -1, "{'descr': '<f4', 'fortran_order': False, 'shape': [2, 3]}\n",
      24, HB_ERR_FORMAT, "header"},
-    {"dtype <i8", NULL, 1, 0, -1, "{'descr': '<i8', 'fortran_order': False, 'shape': (2, 3), }\n",
-     48, HB_ERR_UNSUPPORTED, "<i8"},
+    {"dtype <c8", NULL, 1, 0, -1, "{'descr': '<c8', 'fortran_order': False, 'shape': (2, 3), }\n",
+     48, HB_ERR_UNSUPPORTED, "<c8"},
+    {"dtype <i8, data of <i4", NULL, 1, 0, -1,
+     "{'descr': '<i8', 'fortran_order': False, 'shape': (2, 3), }\n", 24, HB_ERR_FORMAT,
+     "needs 48 bytes"},
     {"dtype >f4", NULL, 1, 0, -1, "{'descr': '>f4', 'fortran_order': False, 'shape': (2, 3), }\n",
      24, HB_ERR_UNSUPPORTED, ">f4"},
-    {"dtype <f2", NULL, 1, 0, -1, "{'descr': '<f2', 'fortran_order': False, 'shape': (2, 3), }\n",
-     12, HB_ERR_UNSUPPORTED, "<f2"},
-    {"dtype |u1", NULL, 1, 0, -1, "{'descr': '|u1', 'fortran_order': False, 'shape': (2, 3), }\n",
-     6, HB_ERR_UNSUPPORTED, "|u1"},
+    {"dtype |O", NULL, 1, 0, -1, "{'descr': '|O', 'fortran_order': False, 'shape': (2, 3), }\n",
+     48, HB_ERR_UNSUPPORTED, "|O"},
+    {"dtype <U4", NULL, 1, 0, -1, "{'descr': '<U4', 'fortran_order': False, 'shape': (2, 3), }\n",
+     96, HB_ERR_UNSUPPORTED, "<U4"},
     {"fortran_order 2-D", NULL, 1, 0, -1,
      "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }\n", 24, HB_ERR_UNSUPPORTED,
      "Fortran"},
@@ -770,6 +813,46 @@ START_TEST(st_f64_converted)
     ck_assert(hb_item(sd_find(&sd, "a")->value) == 1.0f);
     ck_assert(hb_item(sd_find(&sd, "b")->value) == -2.0f);
     hb_state_dict_free(&sd);
+}
+END_TEST
+
+/* Half-precision weights load as float32; int64 and bool buffers keep their dtype, and save
+ * as they are. */
+START_TEST(st_typed_tensors)
+{
+    const unsigned char data[4 + 4 + 16 + 2] = {0x00, 0x3c, 0x00, 0xc0, /* F16 1, -2 */
+                                                0x80, 0x3f, 0x00, 0x40, /* BF16 1, 2 */
+                                                5, 0, 0, 0, 0, 0, 0, 0,
+                                                0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                                1, 0};
+    char path[PATH_BUF];
+    tpath(path, "typed.safetensors");
+    write_st(path,
+             "{\"h\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[0,4]},"
+             "\"b\":{\"dtype\":\"BF16\",\"shape\":[2],\"data_offsets\":[4,8]},"
+             "\"ids\":{\"dtype\":\"I64\",\"shape\":[2],\"data_offsets\":[8,24]},"
+             "\"m\":{\"dtype\":\"BOOL\",\"shape\":[2],\"data_offsets\":[24,26]}}",
+             data, sizeof data);
+    hb_state_dict sd;
+    ck_assert_msg(hb_safetensors_load(path, &sd) == HB_OK, "%s", hb_last_error());
+    const hb_tensor *h = sd_find(&sd, "h")->value, *b = sd_find(&sd, "b")->value;
+    const hb_tensor *ids = sd_find(&sd, "ids")->value, *m = sd_find(&sd, "m")->value;
+    ck_assert_int_eq(hb_tensor_dtype(h), HB_F32);
+    ck_assert(hb_tensor_cdata(h)[0] == 1.0f && hb_tensor_cdata(h)[1] == -2.0f);
+    ck_assert(hb_tensor_cdata(b)[0] == 1.0f && hb_tensor_cdata(b)[1] == 2.0f);
+    ck_assert_int_eq(hb_tensor_dtype(ids), HB_I64);
+    ck_assert_int_eq(((const int64_t *)hb_tensor_raw((hb_tensor *)ids))[1], -1);
+    ck_assert_int_eq(hb_tensor_dtype(m), HB_BOOL);
+    tpath(path, "typed2.safetensors");
+    const char *names[] = {"ids", "m"};
+    hb_tensor *const ts[] = {(hb_tensor *)ids, (hb_tensor *)m};
+    ck_assert_int_eq(hb_safetensors_save(path, 2, names, ts), HB_OK);
+    hb_state_dict again;
+    ck_assert_msg(hb_safetensors_load(path, &again) == HB_OK, "%s", hb_last_error());
+    ck_assert_int_eq(hb_tensor_dtype(sd_find(&again, "ids")->value), HB_I64);
+    ck_assert(memcmp(hb_tensor_raw(sd_find(&again, "ids")->value), data + 8, 16) == 0);
+    ck_assert(memcmp(hb_tensor_raw(sd_find(&again, "m")->value), data + 24, 2) == 0);
+    hb_state_dict_free(&sd), hb_state_dict_free(&again);
 }
 END_TEST
 
@@ -1046,12 +1129,12 @@ static const struct st_case {
      HB_ERR_FORMAT, "shape"},
     {"dtype not a string", "{\"w\":{\"dtype\":32,\"shape\":[2],\"data_offsets\":[0,8]}}", 8,
      HB_ERR_FORMAT, "dtype"},
-    {"dtype F16", "{\"w\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[0,4]}}", 4,
-     HB_ERR_UNSUPPORTED, "F16"},
-    {"dtype I64", "{\"w\":{\"dtype\":\"I64\",\"shape\":[2],\"data_offsets\":[0,16]}}", 16,
-     HB_ERR_UNSUPPORTED, "I64"},
-    {"dtype BF16", "{\"w\":{\"dtype\":\"BF16\",\"shape\":[2],\"data_offsets\":[0,4]}}", 4,
-     HB_ERR_UNSUPPORTED, "BF16"},
+    {"dtype C64", "{\"w\":{\"dtype\":\"C64\",\"shape\":[2],\"data_offsets\":[0,16]}}", 16,
+     HB_ERR_UNSUPPORTED, "C64"},
+    {"dtype I64, bytes of F32", "{\"w\":{\"dtype\":\"I64\",\"shape\":[2],\"data_offsets\":[0,8]}}",
+     8, HB_ERR_FORMAT, "needs 16 bytes"},
+    {"dtype F8_E4M3", "{\"w\":{\"dtype\":\"F8_E4M3\",\"shape\":[2],\"data_offsets\":[0,2]}}",
+     2, HB_ERR_UNSUPPORTED, "F8_E4M3"},
     {"dtype f32 lower case", "{\"w\":{\"dtype\":\"f32\",\"shape\":[2],\"data_offsets\":[0,8]}}",
      8, HB_ERR_UNSUPPORTED, "f32"},
     {"negative dim", "{\"w\":" E32("[-2]", "0", "8") "}", 8, HB_ERR_FORMAT, "shape entry 0"},
@@ -1452,6 +1535,7 @@ int main(void)
     tcase_add_test(tc, npy_fixture_shapes);
     tcase_add_loop_test(tc, npy_roundtrip, 0, (int)ARRAY_LEN(roundtrip_shapes));
     tcase_add_test(tc, npy_f8_converted);
+    tcase_add_test(tc, npy_typed_roundtrip);
     tcase_add_test(tc, npy_other_valid_headers);
     tcase_add_test(tc, npy_save_errors);
     tcase_add_test(tc, npy_save_overwrites);
@@ -1470,6 +1554,7 @@ int main(void)
     tcase_add_test(tc, st_roundtrip);
     tcase_add_test(tc, st_save_empty_and_errors);
     tcase_add_test(tc, st_f64_converted);
+    tcase_add_test(tc, st_typed_tensors);
     tcase_add_test(tc, st_metadata_ignored);
     tcase_add_test(tc, st_layout_order_free);
     tcase_add_test(tc, st_empty_tensor_overlaps_nothing);

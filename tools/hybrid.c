@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 enum { EXIT_USAGE = 2 };
@@ -23,7 +24,9 @@ static const char usage[] =
     "            [--input X2.npy --output Y2.npy ...] [--mode eager|hybrid] [--threads N]\n"
     "            [--freeze] [--interpret]\n"
     "                            one block instance runs each input in order; in hybrid mode\n"
-    "                            the first call traces and later calls run the plan\n"
+    "                            the first call traces and later calls run the plan. An ONNX\n"
+    "                            model of k graph inputs takes k --input per --output, each\n"
+    "                            NAME=X.npy or X.npy in the graph's order (ids, masks: any dtype)\n"
     "  dump MODEL [--batch N] [--features N] [--after PASS|all] [--format text|dot]\n"
     "            [--train [--optimizer sgd|adam] [--lr F]]\n"
     "                            the IR as traced, after a pass, or after every pass; with\n"
@@ -242,60 +245,156 @@ static hb_block *load_model(const options *o)
 
 /* A uniform random input: [batch, features] with the model's defaults unless --batch or
  * --features say otherwise, [features] for a model of 1-D inputs (the chain), or
- * [batch, features, H, W] for image models (features: channels). */
-static hb_tensor *sample_input(const options *o)
+ * [batch, features, H, W] for image models (features: channels). An ONNX model's inputs take
+ * the shapes its file declares (--batch for a symbolic first dim, 1 for other symbolic ones):
+ * float ones uniform random, integer ones 0 (a valid id) and bool ones false (no padding);
+ * those after the first are bound to net. */
+static hb_tensor *sample_input(const options *o, hb_block *net)
 {
     hb_rng rng;
     hb_rng_seed(&rng, 1);
     if (!is_onnx(o->model))
         return example_input(example_model_find(o->model), o->batch, o->features, &rng);
-    /* an ONNX model: the shape its file declares, --batch for the first dim where symbolic */
-    hb_block *b = hb_onnx_load(o->model);
-    int64_t shape[HB_MAX_DIMS];
-    int nd = b ? hb_onnx_input_shape(b, shape) : -1;
-    hb_block_release(b);
-    if (nd < 0)
-        return NULL;
-    for (int i = 0; i < nd; i++) {
-        if (i == 0 && (o->batch || shape[0] == 0))
-            shape[0] = o->batch ? o->batch : 1;
-        if (shape[i] == 0) {
-            fprintf(stderr, "hybrid: note: %s leaves its input's dim %d symbolic; 1 is used "
-                    "(--input gives a real input)\n", o->model, i);
-            shape[i] = 1;
+    const char *names[64];
+    int k = hb_onnx_inputs(net, names, 64);
+    hb_tensor *x = NULL;
+    for (int i = 0; i < k && i < 64; i++) {
+        int64_t shape[HB_MAX_DIMS];
+        hb_dtype dtype;
+        int nd = hb_onnx_input_info(net, i, &dtype, shape);
+        for (int d = 0; d < nd; d++) {
+            if (d == 0 && (o->batch || shape[0] == 0))
+                shape[0] = o->batch ? o->batch : 1;
+            if (shape[d] == 0) {
+                fprintf(stderr, "hybrid: note: %s leaves dim %d of input \"%s\" symbolic; 1 is "
+                        "used (run --input gives a real input)\n", o->model, d, names[i]);
+                shape[d] = 1;
+            }
+        }
+        hb_tensor *t = dtype == HB_F32 ? hb_rand(nd, shape, &rng)
+                                       : hb_tensor_new_typed(dtype, nd, shape);
+        if (i == 0) {
+            x = t;
+        } else {
+            hb_status st = t ? hb_onnx_bind(net, names[i], t) : hb_last_status();
+            hb_tensor_release(t);
+            if (st != HB_OK) {
+                hb_tensor_release(x);
+                return NULL;
+            }
         }
     }
-    return hb_rand(nd, shape, &rng);
+    return x;
 }
 
 /* ---- run ---------------------------------------------------------------------------------- */
+
+/* names as "a, b, c" into buf */
+static const char *name_list(const char *const *names, int k, char *buf, size_t size)
+{
+    buf[0] = '\0';
+    for (int m = 0; m < k; m++)
+        snprintf(buf + strlen(buf), size - strlen(buf), "%s%s", m ? ", " : "", names[m]);
+    return buf;
+}
+
+/* Which of the k graph inputs value v names ("ids=ids.npy"), or -1. */
+static int named_input(const char *v, const char *const *names, int k)
+{
+    const char *eq = strchr(v, '=');
+    for (int m = 0; eq && m < k; m++)
+        if (strlen(names[m]) == (size_t)(eq - v) && strncmp(names[m], v, (size_t)(eq - v)) == 0)
+            return m;
+    return -1;
+}
+
+/* The tensors of one call of a model with k graph inputs: --input values i0 .. i0+k-1, each
+ * NAME=FILE (the graph input of that name) or FILE (the next one not named, in the file's
+ * order). The first graph input is the call's x, returned; the others are bound to the block. */
+static hb_tensor *call_inputs(hb_block *net, const options *o, int i0, int k,
+                              const char *const *names)
+{
+    const char *file_of[64] = {NULL};
+    char list[512];
+    for (int j = i0; j < i0 + k; j++) {
+        const char *v = o->inputs[j];
+        int n = named_input(v, names, k);
+        if (n >= 0 && file_of[n])
+            return fail("run: graph input \"%s\" is given twice for one call", names[n]), NULL;
+        if (n >= 0)
+            file_of[n] = strchr(v, '=') + 1;
+        else if (strchr(v, '=') && access(v, F_OK) != 0) /* not a file either: a wrong name */
+            return fail("run: %s has no graph input \"%.*s\" (its inputs: %s)", o->model,
+                        (int)(strchr(v, '=') - v), v, name_list(names, k, list, sizeof list)),
+                   NULL;
+    }
+    for (int j = i0, next = 0; j < i0 + k; j++) {
+        if (named_input(o->inputs[j], names, k) >= 0)
+            continue;
+        while (next < k && file_of[next])
+            next++;
+        if (next < k)
+            file_of[next] = o->inputs[j];
+    }
+    hb_tensor *x = NULL;
+    for (int n = 0; n < k; n++) {
+        if (!file_of[n]) /* a name given twice left a gap: said above */
+            return fail("run: no file for graph input \"%s\"", names[n]), NULL;
+        hb_tensor *t = hb_npy_load(file_of[n]);
+        hb_status st = !t ? hb_last_status() : n == 0 ? HB_OK : hb_onnx_bind(net, names[n], t);
+        if (st != HB_OK) {
+            fail("%s", hb_last_error());
+            hb_tensor_release(t), hb_tensor_release(x);
+            return NULL;
+        }
+        if (n == 0)
+            x = t;
+        else
+            hb_tensor_release(t);
+    }
+    return x;
+}
 
 static int run(int argc, char **argv)
 {
     options o = {0};
     int rc = parse(argc, argv, "weights input output mode threads freeze interpret", &o);
-    if (!rc && (o.ninputs == 0 || o.ninputs != o.noutputs))
-        rc = fail("run: give one --output for each --input (%s)",
-                  o.ninputs ? "the counts differ" : "none given");
     hb_block *net = rc ? NULL : load_model(&o);
-    hb_tensor **ys = calloc((size_t)o.ninputs + 1, sizeof *ys);
-    if (!rc && (!net || !ys))
+    if (!rc && !net)
         rc = 1;
-    /* Every input runs before any output is written: a bad third input leaves no files. */
-    for (int i = 0; !rc && i < o.ninputs; i++) {
-        hb_tensor *x = hb_npy_load(o.inputs[i]);
+    /* a model of several graph inputs takes that many --input values for each --output */
+    const char *names[64] = {"x"};
+    int k = net && is_onnx(o.model) ? hb_onnx_inputs(net, names, 64) : 1;
+    if (k < 1 || k > 64)
+        k = 1;
+    if (!rc && (o.ninputs == 0 || o.ninputs != k * o.noutputs)) {
+        char list[512];
+        name_list(names, k, list, sizeof list);
+        rc = k == 1 ? fail("run: give one --output for each --input (%s)",
+                           o.ninputs ? "the counts differ" : "none given")
+                    : fail("run: %s takes %d inputs (%s): give %d --input for each --output "
+                           "(%d --input, %d --output given)", o.model, k, list, k, o.ninputs,
+                           o.noutputs);
+    }
+    int calls = rc ? 0 : o.noutputs;
+    hb_tensor **ys = calloc((size_t)calls + 1, sizeof *ys);
+    if (!rc && !ys)
+        rc = 1;
+    /* Every call runs before any output is written: a bad third input leaves no files. */
+    for (int i = 0; !rc && i < calls; i++) {
+        hb_tensor *x = call_inputs(net, &o, i * k, k, names);
         if (!x) {
-            rc = fail("%s", hb_last_error());
+            rc = 1;
             break;
         }
         if (!(ys[i] = hb_block_call(net, x)))
-            rc = fail("%s (input %s)", hb_last_error(), o.inputs[i]);
+            rc = fail("%s (input %s)", hb_last_error(), o.inputs[i * k]);
         hb_tensor_release(x);
     }
-    for (int i = 0; !rc && i < o.ninputs; i++)
+    for (int i = 0; !rc && i < calls; i++)
         if (hb_npy_save(ys[i], o.outputs[i]) != HB_OK)
             rc = fail("%s", hb_last_error());
-    for (int i = 0; ys && i < o.ninputs; i++)
+    for (int i = 0; ys && i < calls; i++)
         hb_tensor_release(ys[i]);
     free(ys);
     options_free(&o);
@@ -379,7 +478,7 @@ static int dump(int argc, char **argv)
         rc = fail("dump: --optimizer and --lr go with --train");
     if (!rc && o.train) {
         hb_block *net = load_model(&o);
-        hb_tensor *x = net ? sample_input(&o) : NULL;
+        hb_tensor *x = net ? sample_input(&o, net) : NULL;
         rc = !net || !x || dump_training_step(net, x, &o) != HB_OK;
         hb_tensor_release(x);
         hb_block_release(net);
@@ -387,7 +486,7 @@ static int dump(int argc, char **argv)
         return rc;
     }
     hb_block *net = rc ? NULL : load_model(&o);
-    hb_tensor *x = net ? sample_input(&o) : NULL;
+    hb_tensor *x = net ? sample_input(&o, net) : NULL;
     if (!rc && !net)
         rc = 1;
     if (!rc && (!x || hb_block_dump(net, x, o.after, strcmp(o.format, "dot") == 0, stdout)))
@@ -407,7 +506,7 @@ static int export_onnx(int argc, char **argv)
     if (!rc && (o.noutputs != 1 || o.ninputs > 1))
         rc = fail("export: needs --output MODEL.onnx (and at most one --input X.npy)");
     hb_block *net = rc ? NULL : load_model(&o);
-    hb_tensor *x = !net ? NULL : o.ninputs ? hb_npy_load(o.inputs[0]) : sample_input(&o);
+    hb_tensor *x = !net ? NULL : o.ninputs ? hb_npy_load(o.inputs[0]) : sample_input(&o, net);
     if (!rc && !net)
         rc = 1;
     if (!rc && (!x || hb_onnx_export(net, x, o.outputs[0]) != HB_OK))
@@ -428,7 +527,7 @@ static int explain(int argc, char **argv)
     options o = {0};
     int rc = parse(argc, argv, "weights batch features json freeze interpret", &o);
     hb_block *net = rc ? NULL : load_model(&o);
-    hb_tensor *x = net ? sample_input(&o) : NULL;
+    hb_tensor *x = net ? sample_input(&o, net) : NULL;
     if (!rc && !net)
         rc = 1;
     if (!rc && !x)
@@ -546,7 +645,7 @@ static int bench(int argc, char **argv)
     options o = {0};
     int rc = parse(argc, argv, "weights batch features json threads freeze interpret", &o);
     hb_block *net = rc ? NULL : load_model(&o);
-    hb_tensor *x = net ? sample_input(&o) : NULL;
+    hb_tensor *x = net ? sample_input(&o, net) : NULL;
     bench_result r = {0};
     if (!rc && !net)
         rc = 1;

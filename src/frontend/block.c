@@ -471,6 +471,12 @@ hb_tensor *hb_block_param_infer(hb_block *b, const char *name, int ndim, const i
 
 hb_status hb_block_param_assign(hb_param *p, const hb_tensor *value)
 {
+    hb_dtype want = p->value ? p->value->dtype : p->trainable ? HB_F32 : value->dtype;
+    if (value->dtype != want)
+        return hb_frame_fail(HB_ERR_ARG, "%s \"%s\" is %s, the value %s", p->trainable
+                             ? "parameter" : "constant", p->name, hb_dtypes[want].name,
+                             hb_dtypes[value->dtype].name);
+    size_t bytes = hb_dtypes[want].size * (size_t)value->numel;
     if (p->value) {
         if (!hb_shape_equal(&p->value->shape, &value->shape)) {
             char a[96], c[96];
@@ -478,13 +484,13 @@ hb_status hb_block_param_assign(hb_param *p, const hb_tensor *value)
                                  p->name, hb_shape_fmt(&p->value->shape, a, sizeof a),
                                  hb_shape_fmt(&value->shape, c, sizeof c));
         }
-        memcpy(p->value->data, value->data, sizeof(float) * (size_t)value->numel);
+        memcpy(p->value->data, value->data, bytes);
         return HB_OK;
     }
-    hb_tensor *copy = hb_tensor_alloc(&value->shape);
+    hb_tensor *copy = hb_tensor_alloc_typed(&value->shape, want);
     if (!copy)
         return hb_last_status();
-    memcpy(copy->data, value->data, sizeof(float) * (size_t)value->numel);
+    memcpy(copy->data, value->data, bytes);
     copy->requires_grad = p->trainable;
     p->value = copy;
     p->shape = value->shape;
@@ -647,7 +653,7 @@ bool hb_block_consts_save(hb_block *b, hb_saved_consts *s)
         const hb_named_tensor *n = &s->sd.items[i];
         if (n->trainable || !n->value)
             continue;
-        size_t bytes = sizeof(float) * (size_t)n->value->numel;
+        size_t bytes = hb_dtypes[n->value->dtype].size * (size_t)n->value->numel;
         if (!(s->copies[i] = hb_malloc(bytes + 1))) {
             hb_block_consts_free(s);
             return false;
@@ -664,6 +670,7 @@ void hb_block_consts_restore(hb_saved_consts *s)
     for (int i = 0; i < s->sd.count; i++)
         if (s->copies[i])
             memcpy(s->sd.items[i].value->data, s->copies[i],
-                   sizeof(float) * (size_t)s->sd.items[i].value->numel);
+                   hb_dtypes[s->sd.items[i].value->dtype].size *
+                       (size_t)s->sd.items[i].value->numel);
     hb_block_consts_free(s);
 }

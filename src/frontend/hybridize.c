@@ -585,9 +585,12 @@ static void explain_text(FILE *f, hb_block *b, const char *path)
                     atomic_load(&h->compile_error));
         for (int i = 0; i < h->nplans; i++) {
             plan_entry *e = h->plans[i];
-            fprintf(f, "  plan for input %s -> %s: %d nodes traced, %d after passes, "
+            /* float32 goes unsaid, as in the text form's shapes; other dtypes are named */
+            fprintf(f, "  plan for input %s%s -> %s%s: %d nodes traced, %d after passes, "
                     "%d instructions, arena %lld bytes (%lld without reuse)\n",
+                    e->sig_dtype == HB_F32 ? "" : hb_dtypes[e->sig_dtype].text,
                     hb_shape_fmt(&e->sig, sb, sizeof sb),
+                    e->plan->out_dtype == HB_F32 ? "" : hb_dtypes[e->plan->out_dtype].text,
                     hb_shape_fmt(&e->plan->out_shape, ob, sizeof ob), e->nodes_traced,
                     e->graph->nnodes, e->plan->ninstrs, (long long)e->plan->arena_bytes,
                     (long long)unplanned_bytes(e));
@@ -646,6 +649,8 @@ static void plans_json(cJSON *list, hb_block *b, const char *path)
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "block", path);
         cJSON_AddStringToObject(o, "input", hb_shape_fmt(&e->sig, sb, sizeof sb));
+        cJSON_AddStringToObject(o, "input_dtype", hb_dtypes[e->sig_dtype].name);
+        cJSON_AddStringToObject(o, "output_dtype", hb_dtypes[e->plan->out_dtype].name);
         cJSON_AddNumberToObject(o, "nodes_traced", e->nodes_traced);
         cJSON_AddNumberToObject(o, "nodes_after_passes", e->graph->nnodes);
         cJSON_AddNumberToObject(o, "plan_instructions", e->plan->ninstrs);

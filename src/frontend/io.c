@@ -153,11 +153,15 @@ static hb_status read_entry(const char *path, const cJSON *e, const unsigned cha
         return hb_frame_fail(HB_ERR_FORMAT,
                              "%s: tensor \"%s\": needs dtype, shape and data_offsets "
                              "[begin, end]", path, name);
-    int esize = strcmp(dtype->valuestring, "F32") == 0 ? 4
-              : strcmp(dtype->valuestring, "F64") == 0 ? 8 : 0;
-    if (!esize)
-        return hb_frame_fail(HB_ERR_UNSUPPORTED, "%s: tensor \"%s\" has dtype %s; hybrid reads F32 "
-                             "(and F64, converted)", path, name, dtype->valuestring);
+    hb_dtype d = HB_DTYPE_COUNT;
+    for (int i = 0; i < HB_DTYPE_COUNT; i++)
+        if (strcmp(dtype->valuestring, hb_dtypes[i].safetensors) == 0)
+            d = (hb_dtype)i;
+    if (d == HB_DTYPE_COUNT)
+        return hb_frame_fail(HB_ERR_UNSUPPORTED, "%s: tensor \"%s\" has dtype %s; hybrid reads "
+                             "numbers (F32, F16, BF16, F64, I64, U8, ...) and BOOL", path, name,
+                             dtype->valuestring);
+    int esize = (int)hb_dtypes[d].size;
     hb_shape s = {.ndim = cJSON_GetArraySize(shape)};
     if (s.ndim > HB_MAX_DIMS)
         return hb_frame_fail(HB_ERR_FORMAT, "%s: tensor \"%s\" has %d dims (at most %d)", path,
@@ -182,13 +186,19 @@ static hb_status read_entry(const char *path, const cJSON *e, const unsigned cha
                              "data_offsets give %lld", path, name, hb_shape_fmt(&s, sb, sizeof sb),
                              dtype->valuestring, (long long)bytes, (long long)(end - begin));
     }
-    hb_tensor *t = hb_tensor_alloc(&s);
+    /* weights of any float width load as float32, what hybrid computes in (a half-precision
+     * checkpoint); integers and bool (buffers such as position ids) keep their dtype */
+    bool to_f32 = hb_dtypes[d].kind == HB_KIND_FLOAT && d != HB_F32;
+    hb_tensor *t = hb_tensor_alloc_typed(&s, to_f32 ? HB_F32 : d);
     if (!t)
         return hb_last_status();
-    if (esize == 4)
-        memcpy(t->data, data + begin, (size_t)bytes);
-    else
+    if (d == HB_F64)
         convert_f64(t->data, data + begin, numel);
+    else if (to_f32)
+        for (int64_t i = 0; i < numel; i++)
+            t->data[i] = (float)hb_dtype_get(d, data + begin, i);
+    else
+        memcpy(t->data, data + begin, (size_t)bytes);
     *out = t;
     *r = (range){(uint64_t)begin, (uint64_t)end, name};
     return HB_OK;
@@ -303,14 +313,15 @@ hb_status hb_safetensors_save(const char *path, int count, const char *const *na
         cJSON *e = cJSON_AddObjectToObject(root, names[i]);
         cJSON *shape = e ? cJSON_AddArrayToObject(e, "shape") : NULL;
         cJSON *offs = e ? cJSON_AddArrayToObject(e, "data_offsets") : NULL;
-        if (!e || !cJSON_AddStringToObject(e, "dtype", "F32") || !shape || !offs) {
+        if (!e || !cJSON_AddStringToObject(e, "dtype", hb_dtypes[t->dtype].safetensors) ||
+            !shape || !offs) {
             st = HB_ERR_NOMEM;
             break;
         }
         for (int d = 0; d < t->shape.ndim; d++)
             cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)t->shape.dim[d]));
         cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)offset));
-        offset += t->numel * 4;
+        offset += t->numel * (int64_t)hb_dtypes[t->dtype].size;
         cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)offset));
     }
     char *json = st == HB_OK ? cJSON_PrintUnformatted(root) : NULL;
@@ -334,7 +345,8 @@ hb_status hb_safetensors_save(const char *path, int count, const char *const *na
     if (parts && sizes) {
         parts[0] = header, sizes[0] = 8 + hlen;
         for (int i = 0; i < count; i++)
-            parts[i + 1] = tensors[i]->data, sizes[i + 1] = (size_t)tensors[i]->numel * 4;
+            parts[i + 1] = tensors[i]->data,
+            sizes[i + 1] = (size_t)tensors[i]->numel * hb_dtypes[tensors[i]->dtype].size;
         st = write_file(path, count + 1, parts, sizes);
     } else {
         st = HB_ERR_NOMEM;
@@ -606,10 +618,15 @@ static hb_tensor *parse_npy(const char *path, const unsigned char *buf, size_t s
         return hb_frame_fail(HB_ERR_FORMAT,
                              "%s: cannot read the header dict (descr, fortran_order, " "shape)",
                              path), NULL;
-    int esize = strcmp(h.descr, "<f4") == 0 ? 4 : strcmp(h.descr, "<f8") == 0 ? 8 : 0;
-    if (!esize)
+    hb_dtype d = HB_DTYPE_COUNT;
+    for (int i = 0; i < HB_DTYPE_COUNT; i++)
+        if (hb_dtypes[i].npy && strcmp(h.descr, hb_dtypes[i].npy) == 0)
+            d = (hb_dtype)i;
+    if (d == HB_DTYPE_COUNT)
         return hb_frame_fail(HB_ERR_UNSUPPORTED, "%s: dtype '%s' is not supported; hybrid reads "
-                             "float32 ('<f4') and float64 ('<f8')", path, h.descr), NULL;
+                             "little-endian numbers ('<f4', '<f8', '<f2', '<i8', '|u1', ...) and "
+                             "bool ('|b1')", path, h.descr), NULL;
+    int esize = (int)hb_dtypes[d].size;
     if (h.fortran && h.shape.ndim > 1)
         return hb_frame_fail(HB_ERR_UNSUPPORTED, "%s: Fortran-ordered arrays are not supported; "
                              "save with numpy.ascontiguousarray", path), NULL;
@@ -624,14 +641,22 @@ static hb_tensor *parse_npy(const char *path, const unsigned char *buf, size_t s
                              "has %llu (truncated or lying header)", path,
                              hb_shape_fmt(&h.shape, sb, sizeof sb), h.descr, (long long)bytes,
                              (unsigned long long)avail), NULL;
-    hb_tensor *t = hb_tensor_alloc(&h.shape);
+    /* float64 and float16 become float32, what hybrid computes in; the rest keep their dtype */
+    bool to_f32 = d == HB_F64 || d == HB_F16;
+    hb_tensor *t = hb_tensor_alloc_typed(&h.shape, to_f32 ? HB_F32 : d);
     if (!t)
         return NULL;
     const unsigned char *data = buf + start + hlen;
-    if (esize == 4)
-        memcpy(t->data, data, (size_t)bytes);
-    else
+    if (d == HB_F64)
         convert_f64(t->data, data, numel);
+    else if (d == HB_F16)
+        for (int64_t i = 0; i < numel; i++) {
+            uint16_t half;
+            memcpy(&half, data + 2 * i, 2);
+            t->data[i] = hb_half_to_float(half);
+        }
+    else
+        memcpy(t->data, data, (size_t)bytes);
     return t;
 }
 
@@ -664,8 +689,12 @@ hb_status hb_npy_save(const hb_tensor *t, const char *path)
                                  (long long)t->shape.dim[i], i + 1 < t->shape.ndim ? " " : "");
     if (t->shape.ndim > 1) /* Python writes (2, 20) but (2,) */
         shape[used - 1] = '\0';
-    int n = snprintf(dict, sizeof dict, "{'descr': '<f4', 'fortran_order': False, 'shape': (%s), }",
-                     shape);
+    const char *descr = hb_dtypes[t->dtype].npy;
+    if (!descr)
+        return hb_frame_fail(HB_ERR_UNSUPPORTED, "hb_npy_save: NumPy has no %s; cast the tensor",
+                             hb_dtypes[t->dtype].name);
+    int n = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (%s), }",
+                     descr, shape);
     /* Pad with spaces and a newline so the data starts 64-byte aligned, as numpy writes. */
     size_t total = ((size_t)10 + (size_t)n + 1 + 63) & ~(size_t)63;
     size_t hlen = total - 10;
@@ -676,5 +705,5 @@ hb_status hb_npy_save(const hb_tensor *t, const char *path)
     memset(head + 10 + n, ' ', hlen - (size_t)n - 1);
     head[total - 1] = '\n';
     return write_file(path, 2, (const void *[]){head, t->data},
-                      (size_t[]){total, (size_t)t->numel * 4});
+                      (size_t[]){total, (size_t)t->numel * hb_dtypes[t->dtype].size});
 }

@@ -444,19 +444,19 @@ static hb_status load_inputs(onnx_model *m)
         if (s < 0)
             return HB_ERR_NOMEM;
         m->slots[s].dtype = d;
-        if (m->x >= 0)
-            continue;
-        m->x = s;
         const Onnx__TensorShapeProto *sh = tp && tp->value_case == ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE
                                                ? tp->tensor_type->shape : NULL;
+        hb_shape *decl = &m->slots[s].declared;
         if (sh && sh->n_dim <= HB_MAX_DIMS) {
-            m->x_shape.ndim = (int)sh->n_dim;
-            for (size_t d = 0; d < sh->n_dim; d++)
-                m->x_shape.dim[d] = sh->dim[d]->value_case ==
-                                                ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE &&
-                                            sh->dim[d]->dim_value > 0
-                                        ? sh->dim[d]->dim_value : 0; /* symbolic, or nonsense */
+            decl->ndim = (int)sh->n_dim;
+            for (size_t k = 0; k < sh->n_dim; k++)
+                decl->dim[k] = sh->dim[k]->value_case ==
+                                           ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE &&
+                                       sh->dim[k]->dim_value > 0
+                                   ? sh->dim[k]->dim_value : 0; /* symbolic, or nonsense */
         }
+        if (m->x < 0)
+            m->x = s, m->x_shape = *decl;
     }
     if (m->x < 0)
         return hb_frame_fail(HB_ERR_UNSUPPORTED, "%s: the graph has no input besides its "
@@ -765,9 +765,20 @@ hb_status hb_onnx_bind(hb_block *b, const char *name, hb_tensor *t)
     if (s < 0 || m->slots[s].kind != ONNX_SLOT_INPUT || s == m->x)
         return hb_frame_fail(HB_ERR_NAME, "%s: \"%s\" is not a graph input besides the first",
                              m->path, name);
-    hb_tensor_release(m->slots[s].t);
-    m->slots[s].t = hb_tensor_retain(t);
-    hb_hybrid_drop_plans(b); /* a plan read the old tensor */
+    hb_tensor *old = m->slots[s].t;
+    if (old && old->dtype == t->dtype && hb_shape_equal(&old->shape, &t->shape)) {
+        /* the block's own copy takes the new values: plans read it live and stay (a recurrent
+         * state fed back call after call compiles once) */
+        memcpy(old->data, t->data, hb_dtypes[t->dtype].size * (size_t)t->numel);
+        return HB_OK;
+    }
+    hb_tensor *copy = hb_tensor_alloc_typed(&t->shape, t->dtype);
+    if (!copy)
+        return hb_last_status();
+    memcpy(copy->data, t->data, hb_dtypes[t->dtype].size * (size_t)t->numel);
+    hb_tensor_release(old);
+    m->slots[s].t = copy;
+    hb_hybrid_drop_plans(b); /* a plan read the old tensor, or its shape */
     return HB_OK;
 }
 
@@ -782,6 +793,21 @@ int hb_onnx_inputs(const hb_block *b, const char **names, int max)
             n++;
         }
     return n;
+}
+
+int hb_onnx_input_info(const hb_block *b, int i, hb_dtype *dtype, int64_t *shape)
+{
+    const onnx_model *m = model_of(b);
+    for (int s = 0, n = 0; m && s < m->nslots; s++)
+        if (m->slots[s].kind == ONNX_SLOT_INPUT && n++ == i) {
+            const hb_shape *d = &m->slots[s].declared;
+            if (dtype)
+                *dtype = m->slots[s].dtype;
+            for (int k = 0; shape && k < d->ndim; k++)
+                shape[k] = d->dim[k];
+            return d->ndim;
+        }
+    return -1;
 }
 
 int hb_onnx_input_shape(const hb_block *b, int64_t *shape)

@@ -27,7 +27,8 @@ typedef struct onnx_slot {
     hb_tensor *t;    /* ONNX_SLOT_TENSOR: retained; ONNX_SLOT_INPUT (bound): retained */
     onnx_ints iv;    /* ONNX_SLOT_INTS: owned */
     bool is_int;     /* ONNX_SLOT_NODE: the node makes integers (Shape, Gather of integers, ...) */
-    hb_dtype dtype;  /* ONNX_SLOT_INPUT: as the graph declares it */
+    hb_dtype dtype;  /* ONNX_SLOT_INPUT: as the graph declares it, with its shape (symbolic */
+    hb_shape declared; /* dims 0) */
 } onnx_slot;
 
 enum {

@@ -1205,7 +1205,10 @@ static bool run_expand(onnx_call *c)
     if (hb_shape_equal(&out, &x->shape))
         return set_t(c, 0, hb_frame_adopt(identity(x)));
     hb_tensor *ones = hb_ones(out.ndim, out.dim); /* the call's, as any op's result */
-    return set_t(c, 0, hb_mul(x, ones));
+    if (x->dtype == HB_F32)
+        return set_t(c, 0, hb_mul(x, ones));
+    /* ids and masks: where(true, x, x) broadcast, exact for every dtype */
+    return set_t(c, 0, hb_where(hb_cast(ones, HB_BOOL), x, x));
 }
 
 /* The value (one element; float 0 by default) everywhere in a tensor of the given shape. */

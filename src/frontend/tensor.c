@@ -364,14 +364,29 @@ bool hb_test(const hb_tensor *t)
 /* Axes longer than LONG_AXIS show EDGE values at each end, as PyTorch does for big tensors. */
 enum { EDGE = 3, LONG_AXIS = 10 };
 
-static void print_value(FILE *f, float v)
+/* Element i of t: floats with four decimals, integers as they are, bool as True/False. */
+static void print_value(FILE *f, const hb_tensor *t, int64_t i)
 {
+    hb_dtype_kind k = hb_dtypes[t->dtype].kind;
+    if (k == HB_KIND_BOOL) {
+        fputs(hb_dtype_get_int(t->dtype, t->data, i) ? "True" : "False", f);
+        return;
+    }
+    if (k != HB_KIND_FLOAT) {
+        int64_t v = hb_dtype_get_int(t->dtype, t->data, i);
+        if (k == HB_KIND_UNSIGNED)
+            fprintf(f, "%llu", (unsigned long long)(uint64_t)v);
+        else
+            fprintf(f, "%lld", (long long)v);
+        return;
+    }
+    double v = hb_dtype_get(t->dtype, t->data, i);
     if (isnan(v))
         fputs("nan", f);
     else if (isinf(v))
         fputs(v > 0 ? "inf" : "-inf", f);
     else
-        fprintf(f, "%.4f", (double)v);
+        fprintf(f, "%.4f", v);
 }
 
 static void print_axis(FILE *f, const hb_tensor *t, int axis, int64_t offset, bool summarize,
@@ -389,7 +404,7 @@ static void print_axis(FILE *f, const hb_tensor *t, int axis, int64_t offset, bo
             i = len - EDGE;
         }
         if (axis == t->shape.ndim - 1)
-            print_value(f, t->data[offset + i]);
+            print_value(f, t, offset + i);
         else
             print_axis(f, t, axis + 1, offset + i * stride, summarize, indent + 1);
         if (i + 1 < len) {
@@ -413,8 +428,11 @@ void hb_tensor_print(FILE *f, const hb_tensor *t)
     }
     fputs("tensor(", f);
     if (t->shape.ndim == 0)
-        print_value(f, t->data[0]);
+        print_value(f, t, 0);
     else
         print_axis(f, t, 0, 0, true, 7);
-    fprintf(f, ", shape=%s)\n", hb_shape_fmt(&t->shape, sb, sizeof sb));
+    fprintf(f, ", shape=%s", hb_shape_fmt(&t->shape, sb, sizeof sb));
+    if (t->dtype != HB_F32) /* as PyTorch: the dtype when it is not the default */
+        fprintf(f, ", dtype=%s", hb_dtypes[t->dtype].name);
+    fputs(")\n", f);
 }

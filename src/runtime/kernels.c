@@ -183,7 +183,10 @@ static void reduce_sum(const hb_operand *in, const hb_operand *out, const hb_att
 static void kernel_SUM(const hb_operand *in, int n, const hb_operand *out, const hb_attrs *at)
 {
     (void)n;
-    reduce_sum(in, out, at, false);
+    if (in[0].dtype != HB_F32) /* counts of a mask, sums of ids */
+        hb_kernel_typed_reduce(HB_OP_SUM, in, out, at);
+    else
+        reduce_sum(in, out, at, false);
 }
 
 static void kernel_MEAN(const hb_operand *in, int n, const hb_operand *out, const hb_attrs *at)
@@ -195,6 +198,10 @@ static void kernel_MEAN(const hb_operand *in, int n, const hb_operand *out, cons
 static void kernel_MAX(const hb_operand *in, int n, const hb_operand *out, const hb_attrs *at)
 {
     (void)n;
+    if (in[0].dtype != HB_F32) {
+        hb_kernel_typed_reduce(HB_OP_MAX, in, out, at);
+        return;
+    }
     int64_t outer, len, inner;
     split_axis(&in[0], at, &outer, &len, &inner);
     for (int64_t o = 0; o < outer; o++)

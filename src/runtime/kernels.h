@@ -22,6 +22,8 @@ extern const hb_kernel_fn hb_kernels[HB_OP_COUNT];
  * are not float32. Those of HB_FAILS ops set the thread's error on an index out of range. */
 void hb_kernel_typed_elementwise(hb_op op, const hb_operand *in, int n, const hb_operand *out,
                                  const hb_attrs *at);
+void hb_kernel_typed_reduce(hb_op op, const hb_operand *in, const hb_operand *out,
+                            const hb_attrs *at);
 #define HB_TYPED_KERNEL(NAME)                                                                 \
     void hb_kernel_##NAME(const hb_operand *in, int n, const hb_operand *out, const hb_attrs *at);
 HB_TYPED_KERNEL(EQUAL)

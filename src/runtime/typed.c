@@ -359,3 +359,34 @@ void hb_kernel_ARGMIN(const hb_operand *in, int n, const hb_operand *out, const 
     (void)n;
     arg_extreme(in, out, at, false);
 }
+
+/* sum and max of integers (wrapping) and of the other float widths (in double), over all or
+ * one axis: a mask's count of tokens, the longest sequence */
+void hb_kernel_typed_reduce(hb_op op, const hb_operand *in, const hb_operand *out,
+                            const hb_attrs *at)
+{
+    int64_t outer = 1, len = hb_shape_numel(&in[0].shape), inner = 1;
+    if (!at->all)
+        split(&in[0].shape, at->axis, &outer, &len, &inner);
+    hb_dtype d = in[0].dtype;
+    bool flt = hb_dtypes[d].kind == HB_KIND_FLOAT, u = is_unsigned(d), max = op == HB_OP_MAX;
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t k = 0; k < inner; k++) {
+            /* a sum of nothing is 0 (a max of nothing is refused by its shape rule) */
+            int64_t first = o * len * inner + k, r = 0;
+            double f = 0;
+            if (len > 0)
+                r = hb_dtype_get_int(d, in[0].data, first), f = hb_dtype_get(d, in[0].data, first);
+            for (int64_t i = 1; i < len; i++) {
+                int64_t at_i = (o * len + i) * inner + k;
+                if (flt)
+                    f = float_op(max ? HB_OP_MAXIMUM : HB_OP_ADD, f, hb_dtype_get(d, in[0].data, at_i));
+                else
+                    r = int_op(max ? HB_OP_MAXIMUM : HB_OP_ADD, r, hb_dtype_get_int(d, in[0].data, at_i), u);
+            }
+            if (flt)
+                hb_dtype_set(d, out->data, o * inner + k, f);
+            else
+                hb_dtype_set_int(d, out->data, o * inner + k, r);
+        }
+}

@@ -1,0 +1,77 @@
+"""ONNX files with int64 and bool inputs and outputs for the onnx suite (tests/test_onnx.c),
+exported by PyTorch 1.13.1 with its random weights:
+
+    /usr/bin/python3 tests/data/onnx/gen_typed.py
+
+For each model NAME it writes NAME.onnx, NAME.INPUT.npy per graph input (in the file's order)
+and NAME.output.npy (PyTorch's output). Only the test data needs these packages."""
+import os
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class EmbedMask(nn.Module):
+    """Token ids through an embedding, padding masked out, mean over the unmasked tokens."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(10, 6)
+        self.head = nn.Linear(6, 3)
+
+    def forward(self, ids, mask):
+        e = self.emb(ids)
+        e = torch.where(mask.unsqueeze(-1), e, torch.zeros_like(e))
+        n = mask.sum(dim=1, keepdim=True).clamp(min=1).to(e.dtype)
+        return self.head(e.sum(dim=1) / n)
+
+
+class EncoderIds(nn.Module):
+    """A transformer encoder over token ids with a key padding mask: what a text classifier is."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(12, 8)
+        layer = nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, dropout=0.0,
+                                           batch_first=True)
+        self.encoder = nn.TransformerEncoder(layer, 1, enable_nested_tensor=False)
+        self.head = nn.Linear(8, 2)
+
+    def forward(self, ids, pad):
+        return self.head(self.encoder(self.emb(ids), src_key_padding_mask=pad)[:, 0])
+
+
+class ArgMax(nn.Module):
+    def forward(self, x):
+        return torch.argmax(x * 2.0, dim=1)
+
+
+def export(name, model, inputs, names):
+    torch.manual_seed(0)
+    model.eval()
+    with torch.no_grad():
+        want = model(*inputs)
+    torch.onnx.export(model, tuple(inputs), os.path.join(HERE, name + ".onnx"),
+                      input_names=names, output_names=["y"], opset_version=13)
+    for n, t in zip(names, inputs):
+        np.save(os.path.join(HERE, "%s.%s.npy" % (name, n)), t.numpy())
+    np.save(os.path.join(HERE, name + ".output.npy"), want.numpy())
+
+
+def main():
+    torch.manual_seed(0)
+    ids = torch.tensor([[1, 4, 9, 0, 0], [3, 3, 2, 7, 5]])
+    mask = ids != 0
+    export("embed-mask", EmbedMask(), [ids, mask], ["ids", "mask"])
+    torch.manual_seed(1)
+    ids = torch.tensor([[2, 11, 5, 0], [7, 1, 1, 3]])
+    export("encoder-ids", EncoderIds(), [ids, ids == 0], ["ids", "pad"])
+    torch.manual_seed(2)
+    export("argmax", ArgMax(), [torch.randn(4, 7)], ["x"])
+
+
+if __name__ == "__main__":
+    main()

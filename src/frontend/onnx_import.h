@@ -50,6 +50,7 @@ typedef struct onnx_node {
     float fill;
     int fill_rank;
     int64_t fill_int;
+    hb_dtype fill_dtype; /* ConstantOfShape's integer value's: int64 ones stay host arrays */
 } onnx_node;
 
 typedef struct onnx_model {

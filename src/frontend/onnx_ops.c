@@ -60,8 +60,21 @@ static const onnx_ints *in_ints(onnx_call *c, int i)
         return &c->iv[s];
     if (s >= 0 && c->m->slots[s].kind == ONNX_SLOT_INTS)
         return &c->m->slots[s].iv;
-    call_fail(c, HB_ERR_UNSUPPORTED, "input %d must be integers known when the call runs (a "
-              "constant or a shape), not a computed float tensor", i);
+    hb_tensor *t = s >= 0 ? c->t[s] : NULL;
+    if (t && hb_dtype_is_int(t->dtype) && t->numel <= 1 << 16) {
+        /* a shape or axes the call brings (a graph input): read on the host, which makes a
+         * traced block run eagerly, as a value-dependent shape must */
+        onnx_ints *r = &c->iv[s];
+        const void *raw = hb_tensor_raw(t);
+        r->shape = t->shape, r->n = t->numel;
+        if (!(r->v = hb_malloc(sizeof(int64_t) * (size_t)r->n + 1)))
+            return NULL;
+        for (int64_t k = 0; k < r->n; k++)
+            r->v[k] = hb_dtype_get_int(t->dtype, raw, k);
+        return r;
+    }
+    call_fail(c, HB_ERR_UNSUPPORTED, "input %d must be integers (a constant, a shape or an "
+              "integer input), not a %s tensor", i, t ? hb_dtype_name(t->dtype) : "computed");
     return NULL;
 }
 
@@ -914,6 +927,75 @@ static bool run_layer_norm(onnx_call *c)
 }
 
 /* The input's shape as integers. */
+/* ---- losses: NegativeLogLikelihoodLoss and SoftmaxCrossEntropyLoss ----------------------- */
+
+/* -x[n, t[n, d...], d...] · w[t], with ignore_index's targets weighing 0 (and their index
+ * replaced by 0, so no gather reads outside), reduced by mean (over the weights), sum or none.
+ * x: [N, C, d...], t: [N, d...] of integers, w: [C] or NULL. */
+static hb_tensor *nll(onnx_call *c, hb_tensor *x, hb_tensor *t, hb_tensor *w)
+{
+    const Onnx__NodeProto *p = c->n->p;
+    if (!x || !t || (has_in(c, 2) && !w))
+        return NULL;
+    if (hb_tensor_ndim(x) < 2 || hb_tensor_ndim(t) != hb_tensor_ndim(x) - 1)
+        return call_fail(c, HB_ERR_SHAPE, "input of %d dims and target of %d (target has one "
+                         "dim fewer: no class axis)", hb_tensor_ndim(x), hb_tensor_ndim(t)), NULL;
+    hb_tensor *keep = NULL;
+    if (onnx_attr(p, "ignore_index")) {
+        int64_t ignore = onnx_attr_int(p, "ignore_index", 0), zero = 0;
+        hb_shape one = {.ndim = 0};
+        hb_tensor *ig = hb_cast(hb_tensor_fill_typed(HB_I64, &ignore, &one), t->dtype);
+        keep = hb_logical_not(hb_equal(t, ig));
+        t = hb_where(keep, t, hb_cast(hb_tensor_fill_typed(HB_I64, &zero, &one), t->dtype));
+    }
+    hb_shape ts = t ? t->shape : (hb_shape){0}, t1 = ts;
+    for (int d = t1.ndim; d > 1; d--)
+        t1.dim[d] = t1.dim[d - 1];
+    if (t1.ndim >= 1) /* [N, 1, d...]: gather_elements along the class axis */
+        t1.dim[1] = 1, t1.ndim++;
+    hb_tensor *picked = t ? hb_gather_elements(x, hb_reshape(t, t1.ndim, t1.dim), 1) : NULL;
+    picked = picked ? hb_reshape(picked, ts.ndim, ts.dim) : NULL;
+    hb_tensor *wt = w ? hb_gather(w, t, 0) : hb_ones(ts.ndim, ts.dim);
+    if (keep)
+        wt = hb_where(keep, wt, hb_scalar(0.0f));
+    hb_tensor *loss = hb_neg(hb_mul(picked, wt));
+    if (onnx_attr_string_is(p, "reduction", "none"))
+        return loss;
+    if (onnx_attr_string_is(p, "reduction", "sum"))
+        return hb_sum(loss);
+    return hb_div(hb_sum(loss), hb_sum(wt)); /* mean, the default */
+}
+
+static hb_status check_loss(const onnx_model *m, const Onnx__NodeProto *p)
+{
+    if (!onnx_attr_string_is(p, "reduction", NULL) && !onnx_attr_string_is(p, "reduction", "mean") &&
+        !onnx_attr_string_is(p, "reduction", "sum") && !onnx_attr_string_is(p, "reduction", "none"))
+        return onnx_node_fail(m, p, HB_ERR_FORMAT, "reduction is none of mean, sum, none");
+    return HB_OK;
+}
+
+static bool run_nll(onnx_call *c)
+{
+    return set_t(c, 0, nll(c, in_t(c, 0), in_t(c, 1), has_in(c, 2) ? in_t(c, 2) : NULL));
+}
+
+/* the loss of log_softmax(scores) over the class axis; output 1, if asked for, that log_prob */
+static bool run_softmax_cross_entropy(onnx_call *c)
+{
+    hb_tensor *x = in_t(c, 0);
+    hb_tensor *lp = x ? hb_log_softmax(x, 1) : NULL;
+    if (!set_t(c, 0, nll(c, lp, in_t(c, 1), has_in(c, 2) ? in_t(c, 2) : NULL)))
+        return false;
+    return c->n->nout < 2 || c->n->out[1] < 0 || set_t(c, 1, lp);
+}
+
+static bool run_size(onnx_call *c)
+{
+    hb_tensor *x = in_t(c, 0);
+    int64_t n = x ? hb_tensor_numel(x) : 0;
+    return x && set_ints(c, 0, &(hb_shape){.ndim = 0}, &n);
+}
+
 static bool run_shape(onnx_call *c)
 {
     hb_tensor *x = in_t(c, 0);
@@ -1217,12 +1299,17 @@ static bool run_constant_of_shape(onnx_call *c)
     hb_shape out;
     if (!shape_input(c, 0, &out))
         return false;
-    if (!c->m->slots[c->n->out[0]].is_int)
+    bool ints = c->m->slots[c->n->out[0]].is_int;
+    if (!ints && c->n->fill_dtype == HB_F32)
         return set_t(c, 0, hb_full(out.ndim, out.dim, c->n->fill));
     int64_t *r = new_ints(c, 0, &out);
     for (int64_t i = 0; r && i < hb_shape_numel(&out); i++)
         r[i] = c->n->fill_int;
-    return r != NULL;
+    if (!r || ints)
+        return r != NULL;
+    hb_tensor *t = hb_tensor_fill_typed(HB_I64, r, &out); /* another integer dtype: a tensor */
+    hb_free(c->iv[c->n->out[0]].v), c->iv[c->n->out[0]].v = NULL;
+    return set_t(c, 0, t ? hb_cast(t, c->n->fill_dtype) : NULL);
 }
 
 /* Host integers cast to int32 or int64 stay host integers (shape arithmetic); anything else
@@ -1806,13 +1893,14 @@ static hb_status load_constant_of_shape(hb_block *root, onnx_model *m, onnx_node
         bool ok = onnx_int_values(m, a->t, &v);
         bool one = ok && v.n == 1;
         n->fill_int = one ? v.v[0] : 0;
+        hb_dtype_by_onnx(a->t->data_type, &n->fill_dtype);
         hb_free(v.v);
         if (!ok)
             return hb_last_status();
         if (!one)
             return onnx_node_fail(m, n->p, HB_ERR_FORMAT, "value has %lld elements, not 1",
                                   (long long)v.n);
-        m->slots[n->out[0]].is_int = true;
+        m->slots[n->out[0]].is_int = n->fill_dtype == HB_I64;
         return HB_OK;
     }
     if (a->t->data_type != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT)
@@ -1945,6 +2033,11 @@ static const onnx_op ops[] = {
     {"LayerNormalization", 17, 2, 3, 1, "axis epsilon stash_type", .run = run_layer_norm,
      .check = check_layer_norm},
     {"Shape", 1, 1, 1, 1, "", .run = run_shape, .ints = ONNX_INTS_MAKES},
+    {"Size", 1, 1, 1, 1, "", .run = run_size, .ints = ONNX_INTS_MAKES},
+    {"NegativeLogLikelihoodLoss", 12, 2, 3, 1, "ignore_index reduction", .run = run_nll,
+     .check = check_loss},
+    {"SoftmaxCrossEntropyLoss", 12, 2, 3, 2, "ignore_index reduction",
+     .run = run_softmax_cross_entropy, .check = check_loss},
     {"Gather", 1, 2, 2, 1, "axis", .run = run_gather, KEEPS},
     {"Slice", 1, 1, 5, 1, "axes ends starts", .run = run_slice, .check = check_slice, KEEPS},
     {"Expand", 8, 2, 2, 1, "", .run = run_expand, KEEPS},

@@ -500,7 +500,8 @@ HB_API hb_block *hb_gru_new(int64_t input, int64_t hidden, int layers, bool bidi
  * Gluon's SymbolBlock). Float initializers are its parameters, named as in the file
  * ("layer1.0.conv1.weight"; BatchNormalization's mean and variance are constants); integer
  * ones are shapes and axes. The first graph input that is not an initializer is the call's x;
- * others are bound with hb_onnx_bind. Everything is checked as the file loads: an op or an
+ * others are bound with hb_onnx_bind. The call returns the first graph output (see
+ * hb_onnx_select_output). Everything is checked as the file loads: an op or an
  * attribute hybrid does not have is an error naming the node, its op type and the opset. */
 HB_API hb_block *hb_onnx_load(const char *path);
 HB_API hb_block *hb_onnx_load_buffer(const void *data, size_t len, const char *name);
@@ -513,6 +514,11 @@ HB_API int hb_onnx_inputs(const hb_block *b, const char **names, int max);
 /* The first input's shape as the file declares it (symbolic dims 0); returns its rank, or -1
  * if b is not an ONNX block. shape has room for HB_MAX_DIMS. */
 HB_API int hb_onnx_input_shape(const hb_block *b, int64_t *shape);
+/* The graph outputs' names, in the file's order; returns how many (-1: not an ONNX block). A
+ * block returns one of them: the first, or the one hb_onnx_select_output names (which drops
+ * the block's plans: they computed the other). For several, call once per output. */
+HB_API int hb_onnx_outputs(const hb_block *b, const char **names, int max);
+HB_API hb_status hb_onnx_select_output(hb_block *b, const char *name);
 /* Graph input i (in hb_onnx_inputs' order): its dtype and shape as the file declares them
  * (symbolic dims 0); returns its rank, or -1 if b is not an ONNX block or has no input i. */
 HB_API int hb_onnx_input_info(const hb_block *b, int i, hb_dtype *dtype, int64_t *shape);

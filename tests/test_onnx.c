@@ -121,6 +121,42 @@ START_TEST(typed_models_run_like_pytorch)
 }
 END_TEST
 
+/* A graph of two outputs: the block returns the first, or the one selected (eagerly and
+ * compiled); an unknown name lists the outputs. */
+START_TEST(selected_outputs)
+{
+    hb_block *b = load_ok("max-and-index");
+    const char *names[4];
+    ck_assert_int_eq(hb_onnx_outputs(b, names, 4), 2);
+    ck_assert_str_eq(names[0], "values");
+    ck_assert_str_eq(names[1], "indices");
+    hb_tensor *x = hb_npy_load(file_of("max-and-index", ".x.npy"));
+    hb_tensor *values = hb_npy_load(file_of("max-and-index", ".output.npy"));
+    hb_tensor *indices = hb_npy_load(file_of("max-and-index", ".indices.npy"));
+    ck_assert_int_eq(hb_hybridize(b, true), HB_OK);
+    for (int round = 0; round < 2; round++) {
+        if (round)
+            ck_assert_int_eq(hb_onnx_select_output(b, "indices"), HB_OK);
+        for (int call = 0; call < 2; call++) {
+            hb_tensor *y = test_call_ok(b, x);
+            if (round == 0) {
+                ck_assert(rel_error(y, values) <= 1e-6);
+            } else {
+                ck_assert_int_eq(hb_tensor_dtype(y), HB_I64);
+                ck_assert(memcmp(hb_tensor_raw(y), hb_tensor_raw(indices), 3 * 8) == 0);
+            }
+            hb_tensor_release(y);
+        }
+    }
+    ck_assert_int_eq(hb_onnx_select_output(b, "nope"), HB_ERR_NAME);
+    ck_assert_msg(strstr(hb_last_error(), "no graph output \"nope\" (its outputs: values, indices)"),
+                  "%s", hb_last_error());
+    hb_clear_error();
+    hb_tensor_release(x), hb_tensor_release(values), hb_tensor_release(indices);
+    hb_block_release(b);
+}
+END_TEST
+
 /* A mask rebound with the same shape keeps the plan (read live) and changes the result as
  * eagerly; an id past the embedding is refused by the plan, naming the node. */
 START_TEST(rebound_inputs_keep_the_plan)
@@ -808,6 +844,7 @@ int main(void)
     tcase_add_loop_test(tc, other_batch_sizes, 0, ROW_CASES);
     tcase_add_loop_test(tc, typed_models_run_like_pytorch, 0, (int)ARRAY_LEN(typed_cases));
     tcase_add_test(tc, rebound_inputs_keep_the_plan);
+    tcase_add_test(tc, selected_outputs);
     tcase_add_test(tc, parameters_keep_their_names);
     tcase_add_test(tc, dumps_name_onnx_nodes);
     tcase_add_test(tc, nests_and_trains);

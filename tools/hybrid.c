@@ -376,6 +376,11 @@ static int run(int argc, char **argv)
                            "(%d --input, %d --output given)", o.model, k, list, k, o.ninputs,
                            o.noutputs);
     }
+    const char *outs[2];
+    if (!rc && is_onnx(o.model) && hb_onnx_outputs(net, outs, 2) > 1)
+        fprintf(stderr, "hybrid: note: %s has %d graph outputs; --output gets the first, "
+                "\"%s\" (hb_onnx_select_output picks another)\n", o.model,
+                hb_onnx_outputs(net, NULL, 0), outs[0]);
     int calls = rc ? 0 : o.noutputs;
     hb_tensor **ys = calloc((size_t)calls + 1, sizeof *ys);
     if (!rc && !ys)

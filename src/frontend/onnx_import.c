@@ -587,25 +587,28 @@ static hb_status load_nodes(hb_block *root, onnx_model *m)
     return HB_OK;
 }
 
+/* Every graph output checked; the block returns the first until hb_onnx_select_output. */
 static hb_status load_output(onnx_model *m)
 {
     const Onnx__GraphProto *g = m->proto->graph;
-    if (g->n_output != 1)
-        return hb_frame_fail(HB_ERR_UNSUPPORTED, "%s: the graph has %zu outputs (hybrid's blocks "
-                             "return one)", m->path, g->n_output);
-    const char *name = g->output[0]->name ? g->output[0]->name : "";
-    const Onnx__TypeProto *tp = g->output[0]->type;
-    hb_dtype d;
-    if (tp && (tp->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE ||
-               (tp->tensor_type->has_elem_type && !hb_dtype_by_onnx(tp->tensor_type->elem_type, &d))))
-        return hb_frame_fail(HB_ERR_UNSUPPORTED, "%s: output \"%s\" is not a tensor of numbers or "
-                             "bool", m->path, name);
-    if (tp && tp->tensor_type->has_elem_type && d == HB_BF16)
-        return hb_frame_fail(HB_ERR_UNSUPPORTED, "%s: output \"%s\" is bfloat16 (only weights "
-                             "load as bfloat16)", m->path, name);
-    if ((m->output = slot_find(m, name)) < 0)
-        return hb_frame_fail(HB_ERR_FORMAT, "%s: output \"%s\" is defined by no node", m->path,
-                             name);
+    if (g->n_output == 0)
+        return hb_frame_fail(HB_ERR_FORMAT, "%s: the graph has no output", m->path);
+    for (size_t k = g->n_output; k-- > 0;) {
+        const char *name = g->output[k]->name ? g->output[k]->name : "";
+        const Onnx__TypeProto *tp = g->output[k]->type;
+        hb_dtype d;
+        if (tp && (tp->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE ||
+                   (tp->tensor_type->has_elem_type &&
+                    !hb_dtype_by_onnx(tp->tensor_type->elem_type, &d))))
+            return hb_frame_fail(HB_ERR_UNSUPPORTED, "%s: output \"%s\" is not a tensor of "
+                                 "numbers or bool", m->path, name);
+        if (tp && tp->tensor_type->has_elem_type && d == HB_BF16)
+            return hb_frame_fail(HB_ERR_UNSUPPORTED, "%s: output \"%s\" is bfloat16 (only "
+                                 "weights load as bfloat16)", m->path, name);
+        if ((m->output = slot_find(m, name)) < 0)
+            return hb_frame_fail(HB_ERR_FORMAT, "%s: output \"%s\" is defined by no node",
+                                 m->path, name);
+    }
     return HB_OK;
 }
 
@@ -793,6 +796,37 @@ int hb_onnx_inputs(const hb_block *b, const char **names, int max)
             n++;
         }
     return n;
+}
+
+int hb_onnx_outputs(const hb_block *b, const char **names, int max)
+{
+    const onnx_model *m = model_of(b);
+    if (!m)
+        return -1;
+    const Onnx__GraphProto *g = m->proto->graph;
+    for (size_t k = 0; names && k < g->n_output && (int)k < max; k++)
+        names[k] = g->output[k]->name ? g->output[k]->name : "";
+    return (int)g->n_output;
+}
+
+hb_status hb_onnx_select_output(hb_block *b, const char *name)
+{
+    onnx_model *m = model_of(b);
+    if (!m || !name)
+        return hb_frame_fail(HB_ERR_ARG, "hb_onnx_select_output: needs an ONNX block and a name");
+    const Onnx__GraphProto *g = m->proto->graph;
+    for (size_t k = 0; k < g->n_output; k++)
+        if (g->output[k]->name && strcmp(g->output[k]->name, name) == 0) {
+            m->output = slot_find(m, name); /* load_output found every one */
+            hb_hybrid_drop_plans(b);         /* they compute the old output */
+            return HB_OK;
+        }
+    char list[512] = "";
+    for (size_t k = 0; k < g->n_output; k++)
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", k ? ", " : "",
+                 g->output[k]->name ? g->output[k]->name : "");
+    return hb_frame_fail(HB_ERR_NAME, "%s: no graph output \"%s\" (its outputs: %s)", m->path,
+                         name, list);
 }
 
 int hb_onnx_input_info(const hb_block *b, int i, hb_dtype *dtype, int64_t *shape)

@@ -49,16 +49,26 @@ class ArgMax(nn.Module):
         return torch.argmax(x * 2.0, dim=1)
 
 
-def export(name, model, inputs, names):
+class MaxAndIndex(nn.Module):
+    """Two graph outputs: each row's largest value and where it is."""
+
+    def forward(self, x):
+        return torch.amax(x, dim=1), torch.argmax(x, dim=1)
+
+
+def export(name, model, inputs, names, outputs=("y",)):
+    """Writes NAME.output.npy for the first output, NAME.OUTPUT.npy for the others."""
     torch.manual_seed(0)
     model.eval()
     with torch.no_grad():
         want = model(*inputs)
     torch.onnx.export(model, tuple(inputs), os.path.join(HERE, name + ".onnx"),
-                      input_names=names, output_names=["y"], opset_version=13)
+                      input_names=names, output_names=list(outputs), opset_version=13)
     for n, t in zip(names, inputs):
         np.save(os.path.join(HERE, "%s.%s.npy" % (name, n)), t.numpy())
-    np.save(os.path.join(HERE, name + ".output.npy"), want.numpy())
+    want = want if isinstance(want, tuple) else (want,)
+    for i, (o, w) in enumerate(zip(outputs, want)):
+        np.save(os.path.join(HERE, "%s.%s.npy" % (name, "output" if i == 0 else o)), w.numpy())
 
 
 def main():
@@ -71,6 +81,8 @@ def main():
     export("encoder-ids", EncoderIds(), [ids, ids == 0], ["ids", "pad"])
     torch.manual_seed(2)
     export("argmax", ArgMax(), [torch.randn(4, 7)], ["x"])
+    torch.manual_seed(3)
+    export("max-and-index", MaxAndIndex(), [torch.randn(3, 5)], ["x"], ("values", "indices"))
 
 
 if __name__ == "__main__":

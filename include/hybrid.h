@@ -231,6 +231,10 @@ HB_API hb_tensor *hb_greater(hb_tensor *a, hb_tensor *b);
 HB_API hb_tensor *hb_less_equal(hb_tensor *a, hb_tensor *b);
 HB_API hb_tensor *hb_greater_equal(hb_tensor *a, hb_tensor *b);
 HB_API hb_tensor *hb_logical_xor(hb_tensor *a, hb_tensor *b);
+/* The remainder of a / b, broadcast, any numeric dtype: with b's sign (Python's %, PyTorch's
+ * remainder), or with a's (hb_fmod: C's fmod, PyTorch's fmod). Integers give 0 where b is 0. */
+HB_API hb_tensor *hb_mod(hb_tensor *a, hb_tensor *b);
+HB_API hb_tensor *hb_fmod(hb_tensor *a, hb_tensor *b);
 /* a where cond (bool) holds, else b; the three broadcast (torch.where, ONNX Where). */
 HB_API hb_tensor *hb_where(hb_tensor *cond, hb_tensor *a, hb_tensor *b);
 /* x converted to dtype: floats to integers round toward zero, to bool is x != 0 (ONNX Cast). */

@@ -193,6 +193,40 @@ START_TEST(where_selects_and_broadcasts)
 }
 END_TEST
 
+/* Python's % and C's fmod, of floats and of integers (0 where the divisor is 0); the gradient
+ * of a float remainder: 1 for a, -trunc or floor of a/b for b. */
+START_TEST(mod_and_fmod)
+{
+    const float a[] = {5.5f, -5.5f, 5.5f, -5.5f}, b[] = {2, 2, -2, -2};
+    hb_tensor *ta = floats(HB_SHAPE(4), a), *tb = floats(HB_SHAPE(4), b);
+    hb_tensor *m = hb_mod(ta, tb), *f = hb_fmod(ta, tb);
+    ck_assert_tensor_ok(m);
+    const float want_m[] = {1.5f, 0.5f, -0.5f, -1.5f}, want_f[] = {1.5f, -1.5f, 1.5f, -1.5f};
+    for (int i = 0; i < 4; i++) {
+        ck_assert_float_eq(hb_tensor_cdata(m)[i], want_m[i]);
+        ck_assert_float_eq(hb_tensor_cdata(f)[i], want_f[i]);
+    }
+    const int64_t ia[] = {7, -7, 7, 3}, ib[] = {3, 3, -3, 0};
+    hb_tensor *xa = i64s(HB_SHAPE(4), ia), *xb = i64s(HB_SHAPE(4), ib), *im = hb_mod(xa, xb);
+    ck_assert_tensor_ok(im);
+    const int64_t *r = hb_tensor_raw(im);
+    ck_assert(r[0] == 1 && r[1] == 2 && r[2] == -2 && r[3] == 0);
+    /* gradients, eagerly, against (a - r) / b */
+    hb_tensor_set_requires_grad(ta, true), hb_tensor_set_requires_grad(tb, true);
+    hb_grad_enable(true);
+    hb_tensor *y = hb_mod(ta, tb), *loss = hb_sum(y);
+    ck_assert_int_eq(hb_backward(loss, NULL), HB_OK);
+    hb_grad_enable(false);
+    for (int i = 0; i < 4; i++) {
+        ck_assert_float_eq(hb_tensor_cdata(hb_tensor_grad(ta))[i], 1.0f);
+        ck_assert_float_eq(hb_tensor_cdata(hb_tensor_grad(tb))[i], -(a[i] - want_m[i]) / b[i]);
+    }
+    hb_tensor *t[] = {ta, tb, m, f, xa, xb, im, y, loss};
+    for (size_t k = 0; k < sizeof t / sizeof t[0]; k++)
+        hb_tensor_release(t[k]);
+}
+END_TEST
+
 /* ---- indexing ---------------------------------------------------------------------------------- */
 
 START_TEST(gather_is_an_embedding_lookup)
@@ -355,6 +389,7 @@ int main(void)
     tcase_add_test(tc, integer_arithmetic_wraps_and_never_traps);
     tcase_add_test(tc, comparisons_broadcast_to_bool);
     tcase_add_test(tc, where_selects_and_broadcasts);
+    tcase_add_test(tc, mod_and_fmod);
     tcase_add_test(tc, gather_is_an_embedding_lookup);
     tcase_add_test(tc, gather_elements_and_argmax);
     tcase_add_test(tc, gradients_through_gather_and_where);

@@ -319,11 +319,13 @@ static hb_graph *all_ops_graph(void)
     int sel = NODE(g, HB_OP_WHERE, NOATTRS, "mask", mask, x, looked);
     int idx = NODE(g, HB_OP_ARGMAX, ((hb_attrs){.axis = -1, .keepdim = true}), "arg", sel);
     NODE(g, HB_OP_ARGMIN, ((hb_attrs){.all = true}), "arg", sel);
+    NODE(g, HB_OP_ARGMIN, ((hb_attrs){.axis = 1, .last = true}), "arg", sel);
     int picked = NODE(g, HB_OP_GATHER_ELEMENTS, ((hb_attrs){.axis = -1}), "arg", sel, idx);
     NODE(g, HB_OP_GATHER_ELEMENTS_GRAD, ((hb_attrs){.axis = 2, .shape = SHAPE(2, 3, 4)}), "arg",
          picked, idx);
     int i32 = NODE(g, HB_OP_CAST, ((hb_attrs){.dtype = HB_I32}), "cast", idx);
-    NODE(g, HB_OP_ADD, NOATTRS, "cast", i32, i32);
+    NODE(g, HB_OP_MOD, NOATTRS, "cast", NODE(g, HB_OP_ADD, NOATTRS, "cast", i32, i32), i32);
+    NODE(g, HB_OP_MOD, ((hb_attrs){.fmod = true}), "mod", x, looked);
     NODE(g, HB_OP_CAST, ((hb_attrs){.dtype = HB_F16}), "cast", x);
     NODE(g, HB_OP_RESHAPE, ((hb_attrs){.shape = SHAPE(-1)}), "cast", mask);
     island(g, cat, SHAPE(7), NULL, "odd/island");

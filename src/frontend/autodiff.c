@@ -436,6 +436,16 @@ RULE(WHERE)
     hb_tensor_release(zero);
 }
 
+/* r = a - q·b with q = (a - r) / b a whole number, flat between its steps: da = g, db = -g·q. */
+RULE(MOD)
+{
+    add_grad(x, unbroadcast(hb_tensor_copy(g), &x->shape));
+    if (in[1]->requires_grad) {
+        hb_tensor *q = hb_div(hb_sub(x, y), in[1]);
+        add_grad(in[1], unbroadcast(hb_neg(hb_mul(g, q)), &in[1]->shape));
+    }
+}
+
 /* Only a float input can need a gradient: g in its dtype. */
 RULE(CAST)
 {

@@ -159,6 +159,14 @@ hb_tensor *hb_greater_equal(hb_tensor *a, hb_tensor *b)
     return apply2(HB_OP_GREATER_EQUAL, a, b);
 }
 hb_tensor *hb_logical_xor(hb_tensor *a, hb_tensor *b) { return apply2(HB_OP_XOR, a, b); }
+hb_tensor *hb_mod(hb_tensor *a, hb_tensor *b)
+{
+    return apply(HB_OP_MOD, (hb_attrs){0}, 2, (hb_tensor *[]){a, b});
+}
+hb_tensor *hb_fmod(hb_tensor *a, hb_tensor *b)
+{
+    return apply(HB_OP_MOD, (hb_attrs){.fmod = true}, 2, (hb_tensor *[]){a, b});
+}
 
 hb_tensor *hb_where(hb_tensor *cond, hb_tensor *a, hb_tensor *b)
 {
@@ -187,14 +195,20 @@ hb_tensor *hb_gather_grad(hb_op op, hb_tensor *g, hb_tensor *indices, int axis, 
                  (hb_attrs){.axis = axis, .shape = *x}, 2, (hb_tensor *[]){g, indices});
 }
 
+hb_tensor *hb_arg_extreme(hb_tensor *x, int axis, bool keepdim, bool max, bool last)
+{
+    return apply1(max ? HB_OP_ARGMAX : HB_OP_ARGMIN,
+                  (hb_attrs){.axis = axis, .keepdim = keepdim, .last = last}, x);
+}
+
 hb_tensor *hb_argmax(hb_tensor *x, int axis, bool keepdim)
 {
-    return apply1(HB_OP_ARGMAX, (hb_attrs){.axis = axis, .keepdim = keepdim}, x);
+    return hb_arg_extreme(x, axis, keepdim, true, false);
 }
 
 hb_tensor *hb_argmin(hb_tensor *x, int axis, bool keepdim)
 {
-    return apply1(HB_OP_ARGMIN, (hb_attrs){.axis = axis, .keepdim = keepdim}, x);
+    return hb_arg_extreme(x, axis, keepdim, false, false);
 }
 
 hb_tensor *hb_softmax(hb_tensor *x, int axis)

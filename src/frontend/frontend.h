@@ -242,6 +242,8 @@ hb_tensor *hb_conv2d_nobias_with(hb_tensor *x, hb_tensor *w, const hb_attrs *at)
 hb_tensor *hb_conv2d_grad_w(hb_tensor *g, hb_tensor *x, const hb_attrs *at, const hb_shape *w);
 hb_tensor *hb_max_pool2d_grad(hb_tensor *g, hb_tensor *x, const hb_attrs *at);
 hb_tensor *hb_avg_pool2d_grad(hb_tensor *g, const hb_attrs *at, const hb_shape *x);
+/* argmax (max) or argmin, of the first or the last of equal extremes (ONNX's select_last_index) */
+hb_tensor *hb_arg_extreme(hb_tensor *x, int axis, bool keepdim, bool max, bool last);
 hb_tensor *hb_gather_grad(hb_op op, hb_tensor *g, hb_tensor *indices, int axis, const hb_shape *x);
 /* Records op on the tape if an input requires a gradient (then out does too). */
 void hb_grad_record(hb_op op, const hb_attrs *at, int n, hb_tensor *const *in, hb_tensor *out);

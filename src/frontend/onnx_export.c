@@ -394,6 +394,11 @@ static hb_status export_node(writer *w, const hb_node *n)
     case HB_OP_LESS_EQUAL: ok = NODE("LessOrEqual", out, in[0], in[1]); break;
     case HB_OP_GREATER_EQUAL: ok = NODE("GreaterOrEqual", out, in[0], in[1]); break;
     case HB_OP_WHERE: ok = NODE("Where", out, in[0], in[1], in[2]); break;
+    case HB_OP_MOD: {
+        attr_spec a = {"fmod", 1, n->attrs.fmod, NULL, 0, 0};
+        ok = NODE_A("Mod", out, &a, 1, in[0], in[1]);
+        break;
+    }
     case HB_OP_CAST: {
         attr_spec a = {"to", 1, hb_dtypes[n->attrs.dtype].onnx, NULL, 0, 0};
         ok = NODE_A("Cast", out, &a, 1, in[0]);
@@ -410,9 +415,10 @@ static hb_status export_node(writer *w, const hb_node *n)
         if (n->attrs.all)
             return refuse(n, "an argmax or argmin over all elements (ONNX's take one axis: "
                              "reshape to one dim first)");
-        attr_spec a[2] = {{"axis", 1, n->attrs.axis, NULL, 0, 0},
-                          {"keepdims", 1, n->attrs.keepdim, NULL, 0, 0}};
-        ok = NODE_A(n->op == HB_OP_ARGMAX ? "ArgMax" : "ArgMin", out, a, 2, in[0]);
+        attr_spec a[3] = {{"axis", 1, n->attrs.axis, NULL, 0, 0},
+                          {"keepdims", 1, n->attrs.keepdim, NULL, 0, 0},
+                          {"select_last_index", 1, n->attrs.last, NULL, 0, 0}};
+        ok = NODE_A(n->op == HB_OP_ARGMAX ? "ArgMax" : "ArgMin", out, a, 3, in[0]);
         break;
     }
     case HB_OP_SUM: ok = export_reduce(w, n, path, "ReduceSum", in, out); break;

@@ -403,14 +403,11 @@ static hb_status load_initializers(hb_block *root, onnx_model *m)
             m->slots[s].kind = ONNX_SLOT_INTS;
             continue;
         }
-        /* floats (any width: float32 once loaded) are parameters; bool and the other
-         * integers constants of their own dtype */
-        hb_dtype d;
-        bool flt = hb_dtype_by_onnx(t->data_type, &d) && hb_dtypes[d].kind == HB_KIND_FLOAT;
-        hb_tensor *v = flt ? onnx_float_tensor(m, t, "initializer")
-                           : onnx_typed_tensor(m, t, "initializer");
+        /* float32 ones are parameters; the others constants of their own dtype (bool masks,
+         * a float64 graph's weights, which hybrid's float32 ops then refuse by name) */
+        hb_tensor *v = onnx_typed_tensor(m, t, "initializer");
         hb_status st = v ? onnx_add_value(root, m, s, t->name, v,
-                                          flt && !is_statistic(g, t->name))
+                                          v->dtype == HB_F32 && !is_statistic(g, t->name))
                          : hb_last_status();
         if (st != HB_OK)
             return st;

@@ -199,6 +199,19 @@ static bool run_binary(onnx_call *c)
     return set_t(c, 0, c->n->op->binary(in_t(c, 0), operand_b(c)));
 }
 
+/* fmod 0 of integers known now on the host (shape arithmetic); else the mod op */
+static bool run_mod(onnx_call *c)
+{
+    bool fmod_ = onnx_attr_int(c->n->p, "fmod", 0) != 0;
+    if (!fmod_ && holds_ints(c, 0) && holds_ints(c, 1))
+        return run_ints_elementwise(c);
+    hb_tensor *a = holds_ints(c, 0) ? NULL : in_t(c, 0), *b = holds_ints(c, 1) ? NULL : in_t(c, 1);
+    hb_tensor *like = a ? a : b;
+    a = a ? a : in_t_like(c, 0, like);
+    b = b ? b : in_t_like(c, 1, like);
+    return set_t(c, 0, fmod_ ? hb_fmod(a, b) : hb_mod(a, b));
+}
+
 static bool run_matmul(onnx_call *c)
 {
     hb_tensor *a = in_t(c, 0), *b = in_t(c, 1);
@@ -836,7 +849,19 @@ static bool run_leaky_relu(onnx_call *c)
     return set_t(c, 0, leaky(in_t(c, 0), NULL, onnx_attr_float(c->n->p, "alpha", 0.01f)));
 }
 
-static bool run_prelu(onnx_call *c) { return set_t(c, 0, leaky(in_t(c, 0), in_t(c, 1), 0)); }
+/* Before opset 7 a slope of one value per channel ([C]) goes along axis 1, as Caffe2's did. */
+static bool run_prelu(onnx_call *c)
+{
+    hb_tensor *x = in_t(c, 0), *slope = in_t(c, 1);
+    if (x && slope && c->m->opset < 7 && hb_tensor_ndim(slope) == 1 && hb_tensor_ndim(x) > 2 &&
+        hb_tensor_dim(slope, 0) == hb_tensor_dim(x, 1) && hb_tensor_dim(slope, 0) != 1) {
+        int64_t dims[HB_MAX_DIMS] = {hb_tensor_dim(slope, 0)};
+        for (int d = 1; d < hb_tensor_ndim(x) - 1; d++)
+            dims[d] = 1;
+        slope = hb_reshape(slope, hb_tensor_ndim(x) - 1, dims);
+    }
+    return set_t(c, 0, leaky(x, slope, 0));
+}
 
 /* gamma · (x where x > 0, alpha·(exp(x) − 1) elsewhere): Elu with gamma 1, and Selu. */
 static hb_tensor *elu(hb_tensor *x, float alpha, float gamma)
@@ -923,10 +948,32 @@ static bool run_layer_norm(onnx_call *c)
         return false;
     int a = axis_of(c, onnx_attr_int(c->n->p, "axis", -1), hb_tensor_ndim(x));
     float eps = onnx_attr_float(c->n->p, "epsilon", 1e-5f);
-    return a >= 0 && set_t(c, 0, hb_layer_norm(x, a, scale, bias, eps));
+    if (a < 0 || !set_t(c, 0, hb_layer_norm(x, a, scale, bias, eps)))
+        return false;
+    bool stats = false;
+    for (int i = 1; i < c->n->nout; i++)
+        stats = stats || c->n->out[i] >= 0;
+    if (!stats)
+        return true;
+    /* Mean and InvStdDev over the normalized axes, of shape x[:axis] + ones */
+    hb_shape sh = x->shape, rows = {.ndim = 2, .dim = {1, 1}};
+    for (int d = 0; d < sh.ndim; d++)
+        rows.dim[d < a ? 0 : 1] *= sh.dim[d];
+    for (int d = a; d < sh.ndim; d++)
+        sh.dim[d] = 1;
+    hb_tensor *r = hb_reshape(x, rows.ndim, rows.dim);
+    hb_tensor *mean = hb_mean_axis(r, 1, true);
+    hb_tensor *dev = hb_sub(r, mean);
+    hb_tensor *inv = hb_pow_scalar(hb_add_scalar(hb_mean_axis(hb_mul(dev, dev), 1, true), eps),
+                                   -0.5f);
+    hb_tensor *outs[3] = {NULL, mean ? hb_reshape(mean, sh.ndim, sh.dim) : NULL,
+                          inv ? hb_reshape(inv, sh.ndim, sh.dim) : NULL};
+    for (int i = 1; i < c->n->nout; i++)
+        if (c->n->out[i] >= 0 && !set_t(c, i, outs[i]))
+            return false;
+    return true;
 }
 
-/* The input's shape as integers. */
 /* ---- losses: NegativeLogLikelihoodLoss and SoftmaxCrossEntropyLoss ----------------------- */
 
 /* -x[n, t[n, d...], d...] · w[t], with ignore_index's targets weighing 0 (and their index
@@ -989,6 +1036,35 @@ static bool run_softmax_cross_entropy(onnx_call *c)
     return c->n->nout < 2 || c->n->out[1] < 0 || set_t(c, 1, lp);
 }
 
+/* Trilu: the upper (j - i >= k) or lower (j - i <= k) triangle of each matrix in the last two
+ * dims, zeros elsewhere: a where over a mask made now (the shape is known). */
+static bool run_trilu(onnx_call *c)
+{
+    hb_tensor *x = in_t(c, 0);
+    const onnx_ints *kv = has_in(c, 1) ? in_ints(c, 1) : NULL;
+    if (!x || (has_in(c, 1) && !kv))
+        return false;
+    if (hb_tensor_ndim(x) < 2)
+        return call_fail(c, HB_ERR_SHAPE, "a tensor of %d dims (at least 2)", hb_tensor_ndim(x)),
+               false;
+    if (kv && kv->n != 1)
+        return call_fail(c, HB_ERR_SHAPE, "k has %lld values, not 1", (long long)kv->n), false;
+    int64_t k = kv ? kv->v[0] : 0, n = hb_tensor_dim(x, -2), m = hb_tensor_dim(x, -1);
+    bool upper = onnx_attr_int(c->n->p, "upper", 1) != 0;
+    uint8_t *mask = hb_malloc((size_t)(n * m) + 1);
+    if (!mask)
+        return call_fail(c, HB_ERR_NOMEM, "out of memory"), false;
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t j = 0; j < m; j++)
+            mask[i * m + j] = upper ? j - i >= k : j - i <= k;
+    hb_tensor *keep = hb_tensor_fill_typed(HB_BOOL, mask, &(hb_shape){.ndim = 2, .dim = {n, m}});
+    hb_free(mask);
+    hb_tensor *zero = hb_scalar(0.0f);
+    if (zero && x->dtype != HB_F32)
+        zero = hb_cast(zero, x->dtype);
+    return set_t(c, 0, hb_where(keep, x, zero));
+}
+
 static bool run_size(onnx_call *c)
 {
     hb_tensor *x = in_t(c, 0);
@@ -996,16 +1072,22 @@ static bool run_size(onnx_call *c)
     return x && set_ints(c, 0, &(hb_shape){.ndim = 0}, &n);
 }
 
+/* The input's shape as integers. */
 static bool run_shape(onnx_call *c)
 {
     hb_tensor *x = in_t(c, 0);
     if (!x)
         return false;
     int nd = hb_tensor_ndim(x);
+    /* opset 15's start and end: a slice of the dims, clamped as Slice's bounds */
+    int64_t start = onnx_attr_int(c->n->p, "start", 0), end = onnx_attr_int(c->n->p, "end", nd);
+    start = start < 0 ? start + nd : start, end = end < 0 ? end + nd : end;
+    start = start < 0 ? 0 : start > nd ? nd : start;
+    end = end < start ? start : end > nd ? nd : end;
     int64_t dims[HB_MAX_DIMS];
-    for (int i = 0; i < nd; i++)
-        dims[i] = hb_tensor_dim(x, i);
-    return set_ints(c, 0, &(hb_shape){.ndim = 1, .dim = {nd}}, dims);
+    for (int64_t i = start; i < end; i++)
+        dims[i - start] = hb_tensor_dim(x, (int)i);
+    return set_ints(c, 0, &(hb_shape){.ndim = 1, .dim = {end - start}}, dims);
 }
 
 /* ---- integers: host arrays that shape computations make ------------------------------- */
@@ -1557,7 +1639,8 @@ static bool run_arg(onnx_call *c, bool max)
         return false;
     int axis = axis_of(c, onnx_attr_int(c->n->p, "axis", 0), hb_tensor_ndim(x));
     bool keep = onnx_attr_int(c->n->p, "keepdims", 1) != 0;
-    return axis >= 0 && set_t(c, 0, max ? hb_argmax(x, axis, keep) : hb_argmin(x, axis, keep));
+    bool last = onnx_attr_int(c->n->p, "select_last_index", 0) != 0;
+    return axis >= 0 && set_t(c, 0, hb_arg_extreme(x, axis, keep, max, last));
 }
 
 static bool run_argmax(onnx_call *c) { return run_arg(c, true); }
@@ -1753,13 +1836,6 @@ static hb_status check_gru(const onnx_model *m, const Onnx__NodeProto *p)
     return check_recurrent(m, p, false);
 }
 
-static hb_status check_mod(const onnx_model *m, const Onnx__NodeProto *p)
-{
-    if (onnx_attr_int(p, "fmod", 0) != 0)
-        return onnx_node_fail(m, p, HB_ERR_UNSUPPORTED, "fmod 1 (only the remainder with the "
-                              "divisor's sign, of integers)");
-    return HB_OK;
-}
 
 /* Before opset 10, starts and ends are attributes (and required); from 10, inputs. */
 static hb_status check_slice(const onnx_model *m, const Onnx__NodeProto *p)
@@ -1856,16 +1932,36 @@ static hb_status load_constant(hb_block *root, onnx_model *m, onnx_node *n)
     const Onnx__NodeProto *p = n->p;
     int s = n->out[0];
     const Onnx__AttributeProto *a = onnx_attr(p, "value");
+    const Onnx__AttributeProto *vi = onnx_attr(p, "value_int"), *vis = onnx_attr(p, "value_ints");
+    const Onnx__AttributeProto *vf = onnx_attr(p, "value_float");
+    const Onnx__AttributeProto *vfs = onnx_attr(p, "value_floats");
+    if (vi || vis) { /* integers: a host array, a scalar or 1-D */
+        onnx_ints *iv = &m->slots[s].iv;
+        iv->n = vi ? 1 : (int64_t)vis->n_ints;
+        iv->shape = vi ? (hb_shape){.ndim = 0} : (hb_shape){.ndim = 1, .dim = {iv->n}};
+        if (!(iv->v = hb_malloc(sizeof(int64_t) * (size_t)iv->n + 1)))
+            return HB_ERR_NOMEM;
+        for (int64_t k = 0; k < iv->n; k++)
+            iv->v[k] = vi ? vi->i : vis->ints[k];
+        m->slots[s].kind = ONNX_SLOT_INTS;
+        return HB_OK;
+    }
+    if (vf || vfs) {
+        int64_t count = vf ? 1 : (int64_t)vfs->n_floats;
+        hb_tensor *v = hb_tensor_alloc(vf ? &(hb_shape){.ndim = 0}
+                                          : &(hb_shape){.ndim = 1, .dim = {count}});
+        for (int64_t k = 0; v && k < count; k++)
+            v->data[k] = vf ? vf->f : vfs->floats[k];
+        return v ? onnx_add_value(root, m, s, p->output[0], v, false) : hb_last_status();
+    }
     if (!a || !a->t)
-        return onnx_node_fail(m, p, HB_ERR_UNSUPPORTED, "a value other than a tensor");
+        return onnx_node_fail(m, p, HB_ERR_UNSUPPORTED, "a value other than a tensor or numbers");
     if (onnx_is_int_type(a->t->data_type)) {
         m->slots[s].kind = ONNX_SLOT_INTS;
         return onnx_int_values(m, a->t, &m->slots[s].iv) ? HB_OK : hb_last_status();
     }
-    if (a->t->data_type != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT)
-        return onnx_node_fail(m, p, HB_ERR_UNSUPPORTED, "a value of data type %d",
-                              a->t->data_type);
-    hb_tensor *v = onnx_float_tensor(m, a->t, "constant");
+    /* of its own dtype: a float64 constant belongs to a graph that computes in float64 */
+    hb_tensor *v = onnx_typed_tensor(m, a->t, "constant");
     return v ? onnx_add_value(root, m, s, p->output[0], v, false) : hb_last_status();
 }
 
@@ -1931,13 +2027,7 @@ static hb_status load_cast(hb_block *root, onnx_model *m, onnx_node *n)
     return HB_OK;
 }
 
-static hb_status check_arg(const onnx_model *m, const Onnx__NodeProto *p)
-{
-    if (onnx_attr_int(p, "select_last_index", 0) != 0)
-        return onnx_node_fail(m, p, HB_ERR_UNSUPPORTED, "select_last_index 1 (only the first of "
-                              "equal values)");
-    return HB_OK;
-}
+
 
 /* ---- the op table ------------------------------------------------------------------------ */
 
@@ -1980,7 +2070,7 @@ static const onnx_op ops[] = {
     {"Or", 7, 2, 2, 1, "", BINARY(hb_logical_or), .int_fn = int_or, KEEPS},
     {"Xor", 7, 2, 2, 1, "", BINARY(hb_logical_xor), .int_fn = int_xor, KEEPS},
     {"Not", 1, 1, 1, 1, "", .run = run_not, KEEPS},
-    {"Mod", 10, 2, 2, 1, "fmod", .run = run_binary, .int_fn = int_mod, .check = check_mod, KEEPS},
+    {"Mod", 10, 2, 2, 1, "fmod", .run = run_mod, .int_fn = int_mod, KEEPS},
     {"Where", 9, 3, 3, 1, "", .run = run_where, .load = load_where, .int_fn = int_where},
     {"MatMul", 1, 2, 2, 1, "", .run = run_matmul},
     {"Gemm", 6, 2, 3, 1, "alpha beta broadcast transA transB", .run = run_gemm,
@@ -2017,7 +2107,7 @@ static const onnx_op ops[] = {
     {"ReduceLogSum", 1, 1, 1, 1, "axes keepdims", .run = run_reduce_log_sum},
     {"ReduceLogSumExp", 1, 1, 1, 1, "axes keepdims", .run = run_reduce_log_sum_exp},
     {"LeakyRelu", 6, 1, 1, 1, "alpha", .run = run_leaky_relu},
-    {"PRelu", 7, 2, 2, 1, "", .run = run_prelu},
+    {"PRelu", 6, 2, 2, 1, "", .run = run_prelu},
     {"Elu", 6, 1, 1, 1, "alpha", .run = run_elu},
     {"Selu", 6, 1, 1, 1, "alpha gamma", .run = run_selu},
     {"Reciprocal", 6, 1, 1, 1, "", UNARY(reciprocal)},
@@ -2030,10 +2120,11 @@ static const onnx_op ops[] = {
      .check = check_split},
     {"HardSigmoid", 6, 1, 1, 1, "alpha beta", .run = run_hard_sigmoid},
     {"Mean", 6, 1, ONNX_VARIADIC, 1, "", .run = run_mean},
-    {"LayerNormalization", 17, 2, 3, 1, "axis epsilon stash_type", .run = run_layer_norm,
+    {"LayerNormalization", 17, 2, 3, 3, "axis epsilon stash_type", .run = run_layer_norm,
      .check = check_layer_norm},
-    {"Shape", 1, 1, 1, 1, "", .run = run_shape, .ints = ONNX_INTS_MAKES},
+    {"Shape", 1, 1, 1, 1, "end start", .run = run_shape, .ints = ONNX_INTS_MAKES},
     {"Size", 1, 1, 1, 1, "", .run = run_size, .ints = ONNX_INTS_MAKES},
+    {"Trilu", 14, 1, 2, 1, "upper", .run = run_trilu},
     {"NegativeLogLikelihoodLoss", 12, 2, 3, 1, "ignore_index reduction", .run = run_nll,
      .check = check_loss},
     {"SoftmaxCrossEntropyLoss", 12, 2, 3, 2, "ignore_index reduction",
@@ -2050,11 +2141,10 @@ static const onnx_op ops[] = {
     {"Cast", 6, 1, 1, 1, "to", .run = run_cast, .load = load_cast},
     {"CastLike", 15, 2, 2, 1, "", .run = run_cast_like},
     {"GatherElements", 11, 2, 2, 1, "axis", .run = run_gather_elements},
-    {"ArgMax", 11, 1, 1, 1, "axis keepdims select_last_index", .run = run_argmax,
-     .check = check_arg},
-    {"ArgMin", 11, 1, 1, 1, "axis keepdims select_last_index", .run = run_argmin,
-     .check = check_arg},
-    {"Constant", 1, 0, 0, 1, "value", .run = run_constant, .load = load_constant},
+    {"ArgMax", 11, 1, 1, 1, "axis keepdims select_last_index", .run = run_argmax},
+    {"ArgMin", 11, 1, 1, 1, "axis keepdims select_last_index", .run = run_argmin},
+    {"Constant", 1, 0, 0, 1, "value value_float value_floats value_int value_ints",
+     .run = run_constant, .load = load_constant},
 };
 #undef KEEPS
 

@@ -75,6 +75,8 @@ typedef struct hb_attrs {
     hb_shape before, after; /* pad: per axis, added at the start and at the end (negative crops) */
     hb_window win; /* convolutions and pools */
     hb_dtype dtype; /* cast: the result's dtype */
+    bool last;      /* argmax, argmin: the last of equal extremes, not the first */
+    bool fmod;      /* mod: the remainder takes the dividend's sign (C's fmod), not the divisor's */
 } hb_attrs;
 
 /* ---- dtypes (dtype.c) --------------------------------------------------------------------- */

@@ -484,6 +484,7 @@ static void kernel_GEMM(const hb_operand *in, int n, const hb_operand *out, cons
 #define kernel_LESS_EQUAL hb_kernel_LESS_EQUAL
 #define kernel_GREATER_EQUAL hb_kernel_GREATER_EQUAL
 #define kernel_XOR hb_kernel_XOR
+#define kernel_MOD hb_kernel_MOD
 #define kernel_WHERE hb_kernel_WHERE
 #define kernel_CAST hb_kernel_CAST
 #define kernel_GATHER hb_kernel_GATHER

@@ -118,6 +118,42 @@ static int order(hb_dtype d, const void *a, int64_t i, const void *b, int64_t j)
     return x < y ? -1 : x > y;
 }
 
+/* a mod b with the divisor's sign, or the dividend's (fmod) */
+static int64_t int_mod(int64_t a, int64_t b, bool u, bool fmod)
+{
+    if (b == 0)
+        return 0;
+    if (u)
+        return (int64_t)((uint64_t)a % (uint64_t)b);
+    int64_t m = a == INT64_MIN && b == -1 ? 0 : a % b;
+    return !fmod && m != 0 && (m < 0) != (b < 0) ? m + b : m;
+}
+
+static double float_mod(double a, double b, bool fmod_)
+{
+    double m = fmod(a, b);
+    return !fmod_ && m != 0 && (m < 0) != (b < 0) ? m + b : m;
+}
+
+void hb_kernel_MOD(const hb_operand *in, int n, const hb_operand *out, const hb_attrs *at)
+{
+    walk w;
+    walk_init(&w, in, n, &out->shape);
+    hb_dtype d = in[0].dtype;
+    bool flt = hb_dtypes[d].kind == HB_KIND_FLOAT, u = is_unsigned(d);
+    for (int64_t e = 0, total = hb_shape_numel(&out->shape); e < total; e++) {
+        int64_t ix[2];
+        walk_at(&w, e, ix);
+        if (flt)
+            hb_dtype_set(d, out->data, e, float_mod(hb_dtype_get(d, in[0].data, ix[0]),
+                                                    hb_dtype_get(d, in[1].data, ix[1]), at->fmod));
+        else
+            hb_dtype_set_int(d, out->data, e, int_mod(hb_dtype_get_int(d, in[0].data, ix[0]),
+                                                      hb_dtype_get_int(d, in[1].data, ix[1]), u,
+                                                      at->fmod));
+    }
+}
+
 /* An elementwise op of ops.def over data that is not all float32 (its dtype rule allowed it). */
 void hb_kernel_typed_elementwise(hb_op op, const hb_operand *in, int n, const hb_operand *out,
                                  const hb_attrs *at)
@@ -327,8 +363,8 @@ void hb_kernel_GATHER_ELEMENTS_GRAD(const hb_operand *in, int n, const hb_operan
     }
 }
 
-/* The first position of the extreme along the axis (over all, flattened); NaN counts as the
- * largest and the smallest, as in PyTorch. */
+/* The first position of the extreme along the axis (over all, flattened), or the last with
+ * attrs.last; NaN counts as the largest and the smallest, as in PyTorch (its first). */
 static void arg_extreme(const hb_operand *in, const hb_operand *out, const hb_attrs *at, bool max)
 {
     int64_t outer = 1, len = hb_shape_numel(&in[0].shape), inner = 1;
@@ -341,7 +377,7 @@ static void arg_extreme(const hb_operand *in, const hb_operand *out, const hb_at
             double bv = hb_dtype_get(in[0].dtype, in[0].data, o * len * inner + k);
             for (int64_t i = 1; i < len && bv == bv; i++) {
                 double v = hb_dtype_get(in[0].dtype, in[0].data, (o * len + i) * inner + k);
-                if (v != v || (max ? v > bv : v < bv))
+                if (v != v || (max ? v > bv : v < bv) || (at->last && v == bv))
                     best = i, bv = v;
             }
             r[o * inner + k] = best;

@@ -441,8 +441,9 @@ RULE(MOD)
 {
     add_grad(x, unbroadcast(hb_tensor_copy(g), &x->shape));
     if (in[1]->requires_grad) {
-        hb_tensor *q = hb_div(hb_sub(x, y), in[1]);
-        add_grad(in[1], unbroadcast(hb_neg(hb_mul(g, q)), &in[1]->shape));
+        hb_tensor *d = hb_sub(x, y), *q = done(d, hb_div(d, in[1]));
+        hb_tensor *gq = done(q, hb_mul(g, q));
+        add_grad(in[1], unbroadcast(done(gq, hb_neg(gq)), &in[1]->shape));
     }
 }
 

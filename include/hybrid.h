@@ -495,6 +495,9 @@ HB_API hb_block *hb_transformer_encoder_layer_new(int64_t d_model, int64_t heads
                                                   const hb_transformer_options *o);
 HB_API hb_block *hb_transformer_encoder_new(int layers, int64_t d_model, int64_t heads,
                                             const hb_transformer_options *o);
+/* nn.Embedding: int64 (or int32) ids of any shape to ids.shape + [dim], parameter "weight"
+ * [num, dim]; an id outside [-num, num) fails the call, naming it. */
+HB_API hb_block *hb_embedding_new(int64_t num, int64_t dim);
 HB_API hb_block *hb_lstm_new(int64_t input, int64_t hidden, int layers, bool bidirectional);
 HB_API hb_block *hb_gru_new(int64_t input, int64_t hidden, int layers, bool bidirectional);
 

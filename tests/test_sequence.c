@@ -1,7 +1,7 @@
 /* The sequence blocks (src/frontend/sequence.c) against PyTorch 1.13: each loads its PyTorch
  * module's state dict by PyTorch's names (tests/data/sequence, made by gen_blocks.py) and gives
  * its output eagerly, hybridized and frozen, with no eager island; gradients reach every
- * parameter; bad sizes and inputs are errors naming the block. */
+ * parameter; bad sizes and inputs are errors naming the block. The embedding takes int64 ids. */
 #include "harness.h"
 
 #include <math.h>
@@ -29,11 +29,14 @@ static hb_block *make(const char *name)
         return hb_lstm_new(6, 8, 2, true);
     if (!strcmp(name, "gru"))
         return hb_gru_new(6, 8, 2, false);
+    if (!strcmp(name, "embedding"))
+        return hb_embedding_new(11, 5);
     return NULL;
 }
 
 static const char *const cases[] = {"gelu",    "gelu-tanh", "layer-norm", "attention",
-                                    "encoder", "encoder-gelu-norm-first", "lstm", "gru"};
+                                    "encoder", "encoder-gelu-norm-first", "lstm", "gru",
+                                    "embedding"};
 
 static hb_tensor *file(const char *name, const char *f)
 {
@@ -130,8 +133,13 @@ START_TEST(bad_sizes_and_inputs_are_named)
     hb_tensor *x = hb_zeros(HB_SHAPE(2, 7, 5));
     assert_error(hb_block_call(lstm, x), "LSTM(6, 8): input [2, 7, 5]", "[batch, 1 to 4096 steps, 6]");
     assert_error(hb_block_call(mha, x), "MultiheadAttention(16): input [2, 7, 5]", "[batch, sequence, 16]");
-    hb_tensor_release(x);
-    hb_block_release(lstm), hb_block_release(mha);
+    hb_block *emb = hb_embedding_new(11, 5);
+    assert_error(hb_embedding_new(0, 5), "Embedding(0, 5)", "positive");
+    assert_error(hb_block_call(emb, x), "Embedding: ids are float32", "int64 or int32");
+    hb_tensor *ids = hb_tensor_from_typed(HB_I64, (const int64_t[]){3, 11}, HB_SHAPE(2));
+    assert_error(hb_block_call(emb, ids), "Embedding", "index 11 is out of range for axis 0 of length 11");
+    hb_tensor_release(x), hb_tensor_release(ids);
+    hb_block_release(lstm), hb_block_release(mha), hb_block_release(emb);
 }
 END_TEST
 

@@ -89,6 +89,32 @@ hb_block *hb_layer_norm_new(int64_t dim, float eps)
     return b;
 }
 
+/* ---- Embedding ----------------------------------------------------------------------------- */
+
+/* ids (int32 or int64, any shape) → ids.shape + [dim], the rows of weight: nn.Embedding. */
+static hb_tensor *embedding_forward(hb_block *self, hb_tensor *ids)
+{
+    if (ids && ids->dtype != HB_I64 && ids->dtype != HB_I32)
+        return hb_frame_fail(HB_ERR_ARG, "Embedding: ids are %s; it takes int64 or int32 ids",
+                             hb_dtypes[ids->dtype].name), NULL;
+    return hb_gather(hb_block_param(self, "weight"), ids, 0);
+}
+
+hb_block *hb_embedding_new(int64_t num, int64_t dim)
+{
+    if (num <= 0 || dim <= 0)
+        return hb_frame_fail(HB_ERR_ARG, "Embedding(%lld, %lld): both sizes must be positive",
+                             (long long)num, (long long)dim), NULL;
+    hb_block *b = hb_block_new("Embedding", embedding_forward);
+    /* PyTorch's init: standard normal */
+    if (b && hb_block_add_param(b, "weight", HB_SHAPE(num, dim),
+                                (hb_init){HB_INIT_NORMAL, 0.0f, 1.0f, NULL}) != HB_OK) {
+        hb_block_release(b);
+        return NULL;
+    }
+    return b;
+}
+
 /* ---- MultiheadAttention ---------------------------------------------------------------------- */
 
 typedef struct mha_state {

@@ -45,6 +45,7 @@ CASES = {
     "lstm": (lambda: FirstOutput(nn.LSTM(6, 8, 2, batch_first=True, bidirectional=True)),
              (2, 7, 6)),
     "gru": (lambda: FirstOutput(nn.GRU(6, 8, 2, batch_first=True)), (2, 7, 6)),
+    "embedding": (lambda: nn.Embedding(11, 5), (2, 6)),  # int64 ids in [-11, 11)
 }
 
 
@@ -55,7 +56,7 @@ def main():
         with torch.no_grad():  # LayerNorm's and attention's biases start at 0, weights at 1
             for p in model.parameters():
                 p.add_(torch.randn_like(p) * 0.3)
-        x = torch.randn(*shape)
+        x = torch.randint(0, 11, shape) if name == "embedding" else torch.randn(*shape)
         with torch.no_grad():
             y = model(x, x, x, need_weights=False)[0] if name == "attention" else model(x)
         state = model.state_dict()

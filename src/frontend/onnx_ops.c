@@ -1065,6 +1065,58 @@ static bool run_trilu(onnx_call *c)
     return set_t(c, 0, hb_where(keep, x, zero));
 }
 
+/* Range(start, limit, delta): max(ceil((limit - start) / delta), 0) values. Of integers known
+ * now, a host array (shape arithmetic); otherwise the three scalars are read on the host (a
+ * traced block then runs eagerly: the length is a value) and the values are a tensor of their
+ * dtype. */
+static bool run_range(onnx_call *c)
+{
+    bool ints = holds_ints(c, 0) && holds_ints(c, 1) && holds_ints(c, 2);
+    double v[3];
+    hb_dtype d = HB_I64;
+    for (int i = 0; i < 3; i++) {
+        if (ints) {
+            const onnx_ints *iv = in_ints(c, i);
+            if (iv && iv->n != 1)
+                call_fail(c, HB_ERR_SHAPE, "input %d is not a scalar", i);
+            if (!iv || iv->n != 1)
+                return false;
+            v[i] = (double)iv->v[0];
+            continue;
+        }
+        hb_tensor *t = in_t(c, i);
+        if (t && hb_tensor_numel(t) != 1)
+            call_fail(c, HB_ERR_SHAPE, "input %d is not a scalar", i);
+        if (!t || hb_tensor_numel(t) != 1)
+            return false;
+        d = t->dtype;
+        v[i] = hb_dtype_get(t->dtype, hb_tensor_raw(t), 0);
+    }
+    if (v[2] == 0)
+        return call_fail(c, HB_ERR_ARG, "delta is 0"), false;
+    double count = ceil((v[1] - v[0]) / v[2]);
+    if (!(count <= INTS_MAX))
+        return call_fail(c, HB_ERR_UNSUPPORTED, "%g values (at most %d)", count, INTS_MAX), false;
+    hb_shape s = {.ndim = 1, .dim = {count > 0 ? (int64_t)count : 0}};
+    if (ints) {
+        int64_t *r = new_ints(c, 0, &s);
+        for (int64_t i = 0; r && i < s.dim[0]; i++)
+            r[i] = (int64_t)v[0] + i * (int64_t)v[2];
+        return r != NULL;
+    }
+    void *buf = hb_malloc(hb_dtypes[d].size * (size_t)s.dim[0] + 1);
+    if (!buf)
+        return call_fail(c, HB_ERR_NOMEM, "out of memory"), false;
+    for (int64_t i = 0; i < s.dim[0]; i++) /* start + i·delta, as the reference computes it */
+        if (hb_dtype_is_int(d))
+            hb_dtype_set_int(d, buf, i, (int64_t)v[0] + i * (int64_t)v[2]);
+        else
+            hb_dtype_set(d, buf, i, (float)v[0] + (float)i * (float)v[2]);
+    hb_tensor *t = hb_tensor_fill_typed(d, buf, &s);
+    hb_free(buf);
+    return set_t(c, 0, t);
+}
+
 static bool run_size(onnx_call *c)
 {
     hb_tensor *x = in_t(c, 0);
@@ -1734,17 +1786,27 @@ static hb_status check_batch_norm(const onnx_model *m, const Onnx__NodeProto *p)
 
 static hb_status check_dropout(const onnx_model *m, const Onnx__NodeProto *p)
 {
-    if (p->n_output > 1 || onnx_attr_int(p, "is_test", 1) == 0)
-        return onnx_node_fail(m, p, HB_ERR_UNSUPPORTED, "training (a mask output, or is_test 0)");
+    if (onnx_attr_int(p, "is_test", 1) == 0)
+        return onnx_node_fail(m, p, HB_ERR_UNSUPPORTED, "training (is_test 0)");
     return HB_OK;
 }
 
-/* training_mode (input 2, opset 12) must be a constant false: inference only. */
+/* Whether slot s is a constant of one element equal to v. */
+static bool constant_is(const onnx_model *m, int s, double v)
+{
+    const onnx_slot *sl = s >= 0 ? &m->slots[s] : NULL;
+    return sl && ((sl->kind == ONNX_SLOT_TENSOR && sl->t->numel == 1 &&
+                   hb_dtype_get(sl->t->dtype, sl->t->data, 0) == v) ||
+                  (sl->kind == ONNX_SLOT_INTS && sl->iv.n == 1 && (double)sl->iv.v[0] == v));
+}
+
+/* training_mode (input 2, opset 12) must be a constant false — inference only — unless the
+ * ratio is a constant 0, when training drops nothing either (torchvision's Swin exports so). */
 static hb_status load_dropout(hb_block *root, onnx_model *m, onnx_node *n)
 {
     (void)root;
     int s = n->nin > 2 ? n->in[2] : -1;
-    if (s < 0)
+    if (s < 0 || (n->nin > 1 && constant_is(m, n->in[1], 0.0)))
         return HB_OK;
     const onnx_slot *sl = &m->slots[s];
     bool off = (sl->kind == ONNX_SLOT_TENSOR && sl->t->numel == 1 &&
@@ -1753,6 +1815,18 @@ static hb_status load_dropout(hb_block *root, onnx_model *m, onnx_node *n)
     return off ? HB_OK
                : onnx_node_fail(m, n->p, HB_ERR_UNSUPPORTED, "training_mode that is not a "
                                 "constant false (only inference)");
+}
+
+/* Inference: the input itself, and a mask (if asked for) that keeps everything. */
+static bool run_dropout(onnx_call *c)
+{
+    if (!run_identity(c))
+        return false;
+    if (c->n->nout < 2 || c->n->out[1] < 0)
+        return true;
+    hb_tensor *x = in_t(c, 0);
+    hb_tensor *ones = x ? hb_ones(x->shape.ndim, x->shape.dim) : NULL;
+    return set_t(c, 1, ones ? hb_cast(ones, HB_BOOL) : NULL);
 }
 
 static hb_status check_split(const onnx_model *m, const Onnx__NodeProto *p)
@@ -1965,6 +2039,17 @@ static hb_status load_constant(hb_block *root, onnx_model *m, onnx_node *n)
     return v ? onnx_add_value(root, m, s, p->output[0], v, false) : hb_last_status();
 }
 
+/* Range of integers known at load is integers. */
+static hb_status load_range(hb_block *root, onnx_model *m, onnx_node *n)
+{
+    (void)root;
+    bool ints = true;
+    for (int i = 0; i < 3; i++)
+        ints = ints && (m->slots[n->in[i]].kind == ONNX_SLOT_INTS || m->slots[n->in[i]].is_int);
+    m->slots[n->out[0]].is_int = ints;
+    return HB_OK;
+}
+
 /* Where chooses integers when X is integers. */
 static hb_status load_where(hb_block *root, onnx_model *m, onnx_node *n)
 {
@@ -2039,8 +2124,8 @@ static hb_status load_cast(hb_block *root, onnx_model *m, onnx_node *n)
 #define BINARY(fn) .run = run_binary, .binary = fn
 static const onnx_op ops[] = {
     {"Identity", 1, 1, 1, 1, "", .run = run_identity, KEEPS},
-    {"Dropout", 6, 1, 3, 1, "ratio seed is_test", .run = run_identity, /* inference: the input */
-     .check = check_dropout, .load = load_dropout},
+    {"Dropout", 6, 1, 3, 2, "ratio seed is_test", .run = run_dropout, .check = check_dropout,
+     .load = load_dropout},
     {"Relu", 6, 1, 1, 1, "", UNARY(hb_relu)},
     {"Sigmoid", 6, 1, 1, 1, "", UNARY(hb_sigmoid)},
     {"Tanh", 6, 1, 1, 1, "", UNARY(hb_tanh)},
@@ -2125,6 +2210,7 @@ static const onnx_op ops[] = {
     {"Shape", 1, 1, 1, 1, "end start", .run = run_shape, .ints = ONNX_INTS_MAKES},
     {"Size", 1, 1, 1, 1, "", .run = run_size, .ints = ONNX_INTS_MAKES},
     {"Trilu", 14, 1, 2, 1, "upper", .run = run_trilu},
+    {"Range", 11, 3, 3, 1, "", .run = run_range, .load = load_range},
     {"NegativeLogLikelihoodLoss", 12, 2, 3, 1, "ignore_index reduction", .run = run_nll,
      .check = check_loss},
     {"SoftmaxCrossEntropyLoss", 12, 2, 3, 2, "ignore_index reduction",

@@ -19,9 +19,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 numel *= sd.items[i].shape[d];
             if (numel != hb_tensor_numel(t) || !sd.items[i].name)
                 abort(); /* a tensor that does not match its own entry */
-            volatile float sink = 0;
-            for (int64_t k = 0; k < numel; k++)
-                sink += hb_tensor_cdata(t)[k]; /* every value readable */
+            volatile unsigned char sink = 0; /* every byte readable, of any dtype */
+            const unsigned char *raw = hb_tensor_raw((hb_tensor *)t);
+            for (int64_t k = 0; k < numel * (int64_t)hb_dtype_size(hb_tensor_dtype(t)); k++)
+                sink += raw[k];
             (void)sink;
         }
         hb_state_dict_free(&sd);

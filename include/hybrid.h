@@ -246,6 +246,12 @@ HB_API hb_tensor *hb_gather(hb_tensor *x, hb_tensor *indices, int axis);
 /* out[i][j][k] = x[i][index[i][j][k]][k] for axis 1 (torch.gather, ONNX GatherElements):
  * indices has x's rank, and the result its shape. */
 HB_API hb_tensor *hb_gather_elements(hb_tensor *x, hb_tensor *indices, int axis);
+/* ONNX's GatherND and ScatterND (batch_dims 0): indices [..., k] address slices x[i0, .., ik-1];
+ * gather_nd gives them, shape indices[:-1] + x[k:]; scatter_nd gives x with them replaced by
+ * updates (of that shape), or with the updates added (accumulate). */
+HB_API hb_tensor *hb_gather_nd(hb_tensor *x, hb_tensor *indices);
+HB_API hb_tensor *hb_scatter_nd(hb_tensor *x, hb_tensor *indices, hb_tensor *updates,
+                                bool accumulate);
 /* The position of the largest (smallest) value along axis, int64; the first of equal ones. */
 HB_API hb_tensor *hb_argmax(hb_tensor *x, int axis, bool keepdim);
 HB_API hb_tensor *hb_argmin(hb_tensor *x, int axis, bool keepdim);

@@ -290,6 +290,52 @@ START_TEST(gather_elements_and_argmax)
 }
 END_TEST
 
+/* gather_nd picks rows by index pairs; scatter_nd writes (or adds) them back; gradients route
+ * through both. */
+START_TEST(gather_and_scatter_nd)
+{
+    float v[6] = {0, 1, 2, 3, 4, 5};
+    hb_tensor *x = floats(HB_SHAPE(2, 3), v);
+    const int64_t pairs[] = {1, 2, 0, 0, 1, 2};
+    hb_tensor *idx = i64s(HB_SHAPE(3, 2), pairs), *g = hb_gather_nd(x, idx);
+    ck_assert_tensor_ok(g);
+    ck_assert(hb_tensor_cdata(g)[0] == 5 && hb_tensor_cdata(g)[1] == 0 && hb_tensor_cdata(g)[2] == 5);
+    const int64_t rows[] = {1};
+    hb_tensor *ridx = i64s(HB_SHAPE(1, 1), rows), *u = hb_ones(HB_SHAPE(1, 3));
+    hb_tensor *w = hb_scatter_nd(x, ridx, u, false), *a = hb_scatter_nd(x, ridx, u, true);
+    ck_assert_tensor_ok(w);
+    const float want_w[] = {0, 1, 2, 1, 1, 1}, want_a[] = {0, 1, 2, 4, 5, 6};
+    for (int i = 0; i < 6; i++) {
+        ck_assert_float_eq(hb_tensor_cdata(w)[i], want_w[i]);
+        ck_assert_float_eq(hb_tensor_cdata(a)[i], want_a[i]);
+    }
+    const int64_t bad[] = {2};
+    hb_tensor *tb = i64s(HB_SHAPE(1, 1), bad);
+    assert_refused(hb_scatter_nd(x, tb, u, false), HB_ERR_ARG,
+                   "scatter_nd: index 2 is out of range for axis 0 of length 2");
+    /* d sum(gather_nd(x)) / dx counts each use; d sum(scatter_nd(x, r, u)) is 0 on row 1 of x */
+    hb_tensor_set_requires_grad(x, true), hb_tensor_set_requires_grad(u, true);
+    hb_grad_enable(true);
+    hb_tensor *y = hb_gather_nd(x, idx), *l = hb_sum(y);
+    ck_assert_int_eq(hb_backward(l, NULL), HB_OK);
+    const float want_g[] = {1, 0, 0, 0, 0, 2};
+    for (int i = 0; i < 6; i++)
+        ck_assert_float_eq(hb_tensor_cdata(hb_tensor_grad(x))[i], want_g[i]);
+    hb_tensor *y2 = hb_scatter_nd(x, ridx, u, false), *l2 = hb_sum(y2);
+    hb_tensor *before = hb_tensor_copy(hb_tensor_grad(x));
+    ck_assert_int_eq(hb_backward(l2, NULL), HB_OK);
+    hb_grad_enable(false);
+    for (int i = 0; i < 6; i++) /* the new gradient adds 1 on row 0 and 0 on row 1 */
+        ck_assert_float_eq(hb_tensor_cdata(hb_tensor_grad(x))[i] - hb_tensor_cdata(before)[i],
+                           i < 3 ? 1.0f : 0.0f);
+    for (int i = 0; i < 3; i++)
+        ck_assert_float_eq(hb_tensor_cdata(hb_tensor_grad(u))[i], 1.0f);
+    hb_tensor *t[] = {x, idx, g, ridx, u, w, a, tb, y, l, y2, l2, before};
+    for (size_t k = 0; k < sizeof t / sizeof t[0]; k++)
+        hb_tensor_release(t[k]);
+}
+END_TEST
+
 /* ---- gradients ------------------------------------------------------------------------------- */
 
 static hb_tensor *embed_forward(hb_block *self, hb_tensor *ids)
@@ -392,6 +438,7 @@ int main(void)
     tcase_add_test(tc, mod_and_fmod);
     tcase_add_test(tc, gather_is_an_embedding_lookup);
     tcase_add_test(tc, gather_elements_and_argmax);
+    tcase_add_test(tc, gather_and_scatter_nd);
     tcase_add_test(tc, gradients_through_gather_and_where);
     tcase_add_test(tc, hybridized_ids_and_masks);
     suite_add_tcase(s, tc);

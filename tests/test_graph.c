@@ -323,6 +323,10 @@ static hb_graph *all_ops_graph(void)
     int picked = NODE(g, HB_OP_GATHER_ELEMENTS, ((hb_attrs){.axis = -1}), "arg", sel, idx);
     NODE(g, HB_OP_GATHER_ELEMENTS_GRAD, ((hb_attrs){.axis = 2, .shape = SHAPE(2, 3, 4)}), "arg",
          picked, idx);
+    int nd_idx = NODE(g, HB_OP_RESHAPE, ((hb_attrs){.shape = SHAPE(2, 3, 1)}), "nd", ids);
+    int nd = NODE(g, HB_OP_GATHER_ND, NOATTRS, "nd", emb, nd_idx);
+    NODE(g, HB_OP_SCATTER_ND, NOATTRS, "nd", emb, nd_idx, nd);
+    NODE(g, HB_OP_SCATTER_ND, ((hb_attrs){.accumulate = true}), "nd", emb, nd_idx, nd);
     int i32 = NODE(g, HB_OP_CAST, ((hb_attrs){.dtype = HB_I32}), "cast", idx);
     NODE(g, HB_OP_MOD, NOATTRS, "cast", NODE(g, HB_OP_ADD, NOATTRS, "cast", i32, i32), i32);
     NODE(g, HB_OP_MOD, ((hb_attrs){.fmod = true}), "mod", x, looked);

@@ -447,6 +447,26 @@ RULE(MOD)
     }
 }
 
+/* y = x[idx]: g added into zeros of x's shape at the slices it read. */
+RULE(GATHER_ND)
+{
+    hb_tensor *zeros = hb_zeros(x->shape.ndim, x->shape.dim);
+    add_grad(x, done(zeros, hb_scatter_nd(zeros, in[1], g, true)));
+}
+
+/* y = x with x[idx] = u (or += u): u gets g[idx]; x gets g, zeroed where it was replaced. */
+RULE(SCATTER_ND)
+{
+    if (x->requires_grad && !at->accumulate) {
+        hb_tensor *zeros = hb_zeros(in[2]->shape.ndim, in[2]->shape.dim);
+        add_grad(x, done(zeros, hb_scatter_nd(g, in[1], zeros, false)));
+    } else if (x->requires_grad) {
+        add_grad(x, hb_tensor_copy(g));
+    }
+    if (in[2]->requires_grad)
+        add_grad(in[2], hb_gather_nd(g, in[1]));
+}
+
 /* Only a float input can need a gradient: g in its dtype. */
 RULE(CAST)
 {

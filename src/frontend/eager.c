@@ -188,6 +188,17 @@ hb_tensor *hb_gather_elements(hb_tensor *x, hb_tensor *indices, int axis)
     return apply(HB_OP_GATHER_ELEMENTS, (hb_attrs){.axis = axis}, 2, (hb_tensor *[]){x, indices});
 }
 
+hb_tensor *hb_gather_nd(hb_tensor *x, hb_tensor *indices)
+{
+    return apply(HB_OP_GATHER_ND, (hb_attrs){0}, 2, (hb_tensor *[]){x, indices});
+}
+
+hb_tensor *hb_scatter_nd(hb_tensor *x, hb_tensor *indices, hb_tensor *updates, bool accumulate)
+{
+    return apply(HB_OP_SCATTER_ND, (hb_attrs){.accumulate = accumulate}, 3,
+                 (hb_tensor *[]){x, indices, updates});
+}
+
 /* The gathers' gradients, for the rules: g added into zeros of x's shape where x was read. */
 hb_tensor *hb_gather_grad(hb_op op, hb_tensor *g, hb_tensor *indices, int axis, const hb_shape *x)
 {

@@ -410,6 +410,14 @@ static hb_status export_node(writer *w, const hb_node *n)
         ok = NODE_A(n->op == HB_OP_GATHER ? "Gather" : "GatherElements", out, &a, 1, in[0], in[1]);
         break;
     }
+    case HB_OP_GATHER_ND: ok = NODE("GatherND", out, in[0], in[1]); break;
+    case HB_OP_SCATTER_ND: {
+        if (n->attrs.accumulate)
+            return refuse(n, "a scatter that adds (ONNX's reduction attribute is opset 16; "
+                             "export writes opset 13)");
+        ok = NODE("ScatterND", out, in[0], in[1], in[2]);
+        break;
+    }
     case HB_OP_ARGMAX:
     case HB_OP_ARGMIN: {
         if (n->attrs.all)

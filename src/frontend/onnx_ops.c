@@ -34,8 +34,10 @@ static hb_tensor *in_t(onnx_call *c, int i)
         return c->t[s];
     const onnx_ints *v = c->iv[s].v ? &c->iv[s]
                          : c->m->slots[s].kind == ONNX_SLOT_INTS ? &c->m->slots[s].iv : NULL;
-    if (v) /* integers from shapes and constants, as a tensor: the same on every call */
-        return c->t[s] = hb_tensor_fill_typed(HB_I64, v->v, &v->shape);
+    /* integers from shapes and constants, as a tensor: the same on every call. Not kept in
+     * c->t: it belongs to this node's frame, which ends before later nodes run. */
+    if (v)
+        return hb_tensor_fill_typed(HB_I64, v->v, &v->shape);
     return NULL; /* its producer failed: its message stands */
 }
 
@@ -1301,7 +1303,7 @@ static bool run_gather(onnx_call *c)
 }
 
 /* Slice: per axis, the start and end clamped as NumPy does (negative counting from the end);
- * integers with any step, float tensors with steps of 1 (a slice each). */
+ * any step: a slice each for steps of 1, a gather of the indices for others. */
 static bool run_slice(onnx_call *c)
 {
     bool integers = holds_ints(c, 0);
@@ -1359,11 +1361,18 @@ static bool run_slice(onnx_call *c)
     }
     if (x) {
         for (int d = 0; d < shape.ndim && x; d++) {
-            if (step[d] != 1)
-                return call_fail(c, HB_ERR_UNSUPPORTED, "a step of %lld along axis %d of a "
-                                 "float tensor (only 1)", (long long)step[d], d), false;
-            if (out.dim[d] != shape.dim[d])
+            if (step[d] != 1) { /* other steps (a reversal): a gather of those indices */
+                int64_t *at = hb_malloc(sizeof(int64_t) * (size_t)out.dim[d] + 1);
+                if (!at)
+                    return call_fail(c, HB_ERR_NOMEM, "out of memory"), false;
+                for (int64_t k = 0; k < out.dim[d]; k++)
+                    at[k] = lo[d] + k * step[d];
+                hb_tensor *idx = hb_tensor_fill_typed(HB_I64, at, &(hb_shape){1, {out.dim[d]}});
+                hb_free(at);
+                x = hb_gather(x, idx, d);
+            } else if (out.dim[d] != shape.dim[d]) {
                 x = hb_slice(x, d, lo[d], out.dim[d]);
+            }
         }
         return set_t(c, 0, x == in_t(c, 0) ? hb_frame_adopt(identity(x)) : x);
     }
@@ -1675,6 +1684,35 @@ static bool run_not(onnx_call *c)
         return r != NULL;
     }
     return set_t(c, 0, hb_logical_not(in_t(c, 0)));
+}
+
+static bool run_gather_nd(onnx_call *c)
+{
+    return set_t(c, 0, hb_gather_nd(in_t(c, 0), in_t(c, 1)));
+}
+
+/* ScatterND: reduction none or add (opset 16); mul, max and min are not done here */
+static bool run_scatter_nd(onnx_call *c)
+{
+    bool add = onnx_attr_string_is(c->n->p, "reduction", "add");
+    hb_tensor *x = in_t(c, 0), *u = x ? in_t_like(c, 2, x) : NULL;
+    return set_t(c, 0, hb_scatter_nd(x, in_t(c, 1), u, add));
+}
+
+static hb_status check_scatter_nd(const onnx_model *m, const Onnx__NodeProto *p)
+{
+    if (!onnx_attr_string_is(p, "reduction", NULL) && !onnx_attr_string_is(p, "reduction", "none") &&
+        !onnx_attr_string_is(p, "reduction", "add"))
+        return onnx_node_fail(m, p, HB_ERR_UNSUPPORTED, "a reduction other than none or add");
+    return HB_OK;
+}
+
+static hb_status check_batch_dims(const onnx_model *m, const Onnx__NodeProto *p)
+{
+    if (onnx_attr_int(p, "batch_dims", 0) != 0)
+        return onnx_node_fail(m, p, HB_ERR_UNSUPPORTED, "batch_dims %lld (only 0)",
+                              (long long)onnx_attr_int(p, "batch_dims", 0));
+    return HB_OK;
 }
 
 static bool run_gather_elements(onnx_call *c)
@@ -2227,6 +2265,8 @@ static const onnx_op ops[] = {
     {"Cast", 6, 1, 1, 1, "to", .run = run_cast, .load = load_cast},
     {"CastLike", 15, 2, 2, 1, "", .run = run_cast_like},
     {"GatherElements", 11, 2, 2, 1, "axis", .run = run_gather_elements},
+    {"GatherND", 11, 2, 2, 1, "batch_dims", .run = run_gather_nd, .check = check_batch_dims},
+    {"ScatterND", 11, 3, 3, 1, "reduction", .run = run_scatter_nd, .check = check_scatter_nd},
     {"ArgMax", 11, 1, 1, 1, "axis keepdims select_last_index", .run = run_argmax},
     {"ArgMin", 11, 1, 1, 1, "axis keepdims select_last_index", .run = run_argmin},
     {"Constant", 1, 0, 0, 1, "value value_float value_floats value_int value_ints",

@@ -297,6 +297,14 @@ static hb_status dtype_gather(dtype_ctx *c)
     return is_index(c->in[1]) ? HB_OK : refuse(c, 1, "int32 or int64 indices");
 }
 
+static hb_status dtype_scatter(dtype_ctx *c)
+{
+    *c->out = c->in[0];
+    if (!is_index(c->in[1]))
+        return refuse(c, 1, "int32 or int64 indices");
+    return c->in[2] == c->in[0] ? HB_OK : refuse(c, 2, "updates of the data's dtype");
+}
+
 static hb_status dtype_gather_grad(dtype_ctx *c)
 {
     *c->out = HB_F32;

@@ -77,6 +77,7 @@ typedef struct hb_attrs {
     hb_dtype dtype; /* cast: the result's dtype */
     bool last;      /* argmax, argmin: the last of equal extremes, not the first */
     bool fmod;      /* mod: the remainder takes the dividend's sign (C's fmod), not the divisor's */
+    bool accumulate; /* scatter_nd: updates are added to the data, not written over it */
 } hb_attrs;
 
 /* ---- dtypes (dtype.c) --------------------------------------------------------------------- */

@@ -360,6 +360,37 @@ static hb_status rule_gather_elements(rule_ctx *c)
     return HB_OK;
 }
 
+/* indices [..., k], k <= rank of data: the slices' shape indices[:-1] + data[k:] into *out */
+static hb_status nd_slices(rule_ctx *c, const hb_shape *x, const hb_shape *idx, hb_shape *out)
+{
+    int64_t k = idx->ndim ? idx->dim[idx->ndim - 1] : -1;
+    if (idx->ndim < 1 || k < 1 || k > x->ndim)
+        return fail(c, HB_ERR_SHAPE, "indices %s must end in 1 to %d (data %s)", S(idx),
+                    x->ndim, S(x));
+    if (idx->ndim - 1 + x->ndim - k > HB_MAX_DIMS)
+        return fail(c, HB_ERR_SHAPE, "indices %s into data %s give more than %d dims", S(idx),
+                    S(x), HB_MAX_DIMS);
+    *out = (hb_shape){.ndim = 0};
+    for (int i = 0; i < idx->ndim - 1; i++)
+        out->dim[out->ndim++] = idx->dim[i];
+    for (int i = (int)k; i < x->ndim; i++)
+        out->dim[out->ndim++] = x->dim[i];
+    return HB_OK;
+}
+
+static hb_status rule_gather_nd(rule_ctx *c) { return nd_slices(c, &c->in[0], &c->in[1], c->out); }
+
+static hb_status rule_scatter_nd(rule_ctx *c)
+{
+    hb_shape want;
+    hb_status st = nd_slices(c, &c->in[0], &c->in[1], &want);
+    if (st == HB_OK && !hb_shape_equal(&want, &c->in[2]))
+        return fail(c, HB_ERR_SHAPE, "updates %s do not fit indices %s into data %s (want %s)",
+                    S(&c->in[2]), S(&c->in[1]), S(&c->in[0]), S(&want));
+    *c->out = c->in[0];
+    return st;
+}
+
 /* (g, indices) back to attrs.shape, the data's: g must be what the gather gave */
 static hb_status gather_grad(rule_ctx *c, hb_status (*forward)(rule_ctx *))
 {

@@ -313,8 +313,13 @@ static void kernel_TRANSPOSE(const hb_operand *in, int n, const hb_operand *out,
     for (int d = 0; d < os->ndim; d++)
         walk[d] = in_stride[d == at->axis ? at->axis2 : d == at->axis2 ? at->axis : d];
     int64_t off = 0;
+    size_t es = hb_dtypes[in[0].dtype].size; /* any dtype: elements moved by their bytes */
     for (int64_t i = 0; i < count; i++) {
-        out->data[i] = in[0].data[off];
+        if (es == sizeof(float))
+            out->data[i] = in[0].data[off];
+        else
+            memcpy((char *)out->data + es * (size_t)i, (const char *)in[0].data + es * (size_t)off,
+                   es);
         for (int d = os->ndim - 1; d >= 0; d--) {
             off += walk[d];
             if (++idx[d] < os->dim[d])
@@ -334,9 +339,11 @@ static void kernel_SLICE(const hb_operand *in, int n, const hb_operand *out, con
     for (int i = at->axis + 1; i < in[0].shape.ndim; i++)
         inner *= in[0].shape.dim[i];
     int64_t len = in[0].shape.dim[at->axis];
+    size_t es = hb_dtypes[in[0].dtype].size;
     for (int64_t o = 0; o < outer; o++)
-        memcpy(out->data + o * at->length * inner, in[0].data + (o * len + at->start) * inner,
-               sizeof(float) * (size_t)(at->length * inner));
+        memcpy((char *)out->data + es * (size_t)(o * at->length * inner),
+               (const char *)in[0].data + es * (size_t)((o * len + at->start) * inner),
+               es * (size_t)(at->length * inner));
 }
 
 /* The fill everywhere, then each row of the input that survives the crops, copied to where
@@ -386,11 +393,12 @@ static void kernel_CONCAT(const hb_operand *in, int n, const hb_operand *out,
         outer *= out->shape.dim[i];
     for (int i = at->axis + 1; i < out->shape.ndim; i++)
         inner *= out->shape.dim[i];
-    float *dst = out->data;
+    size_t es = hb_dtypes[out->dtype].size;
+    char *dst = (char *)out->data;
     for (int64_t o = 0; o < outer; o++)
         for (int t = 0; t < n; t++) {
-            int64_t chunk = in[t].shape.dim[at->axis] * inner;
-            memcpy(dst, in[t].data + o * chunk, sizeof(float) * (size_t)chunk);
+            size_t chunk = es * (size_t)(in[t].shape.dim[at->axis] * inner);
+            memcpy(dst, (const char *)in[t].data + o * chunk, chunk);
             dst += chunk;
         }
 }
@@ -489,6 +497,8 @@ static void kernel_GEMM(const hb_operand *in, int n, const hb_operand *out, cons
 #define kernel_CAST hb_kernel_CAST
 #define kernel_GATHER hb_kernel_GATHER
 #define kernel_GATHER_ELEMENTS hb_kernel_GATHER_ELEMENTS
+#define kernel_GATHER_ND hb_kernel_GATHER_ND
+#define kernel_SCATTER_ND hb_kernel_SCATTER_ND
 #define kernel_GATHER_GRAD hb_kernel_GATHER_GRAD
 #define kernel_GATHER_ELEMENTS_GRAD hb_kernel_GATHER_ELEMENTS_GRAD
 #define kernel_ARGMAX hb_kernel_ARGMAX

@@ -363,6 +363,70 @@ void hb_kernel_GATHER_ELEMENTS_GRAD(const hb_operand *in, int n, const hb_operan
     }
 }
 
+/* Index tuple j of indices [..., k] into data x as the offset of its slice (elements of x
+ * after the first k dims); -1 with the thread's error set if one is out of range. */
+static int64_t nd_offset(const char *op, const hb_operand *x, const hb_operand *idx, int64_t j,
+                         int64_t *slice)
+{
+    int64_t k = idx->shape.dim[idx->shape.ndim - 1], off = 0;
+    *slice = 1;
+    for (int d = (int)k; d < x->shape.ndim; d++)
+        *slice *= x->shape.dim[d];
+    for (int64_t d = 0; d < k; d++) {
+        int64_t i = hb_dtype_get_int(idx->dtype, idx->data, j * k + d);
+        if (!index_ok(op, &i, x->shape.dim[d], (int)d))
+            return -1;
+        off = off * x->shape.dim[d] + i;
+    }
+    return off * *slice;
+}
+
+void hb_kernel_GATHER_ND(const hb_operand *in, int n, const hb_operand *out, const hb_attrs *at)
+{
+    (void)n, (void)at;
+    size_t es = hb_dtypes[in[0].dtype].size;
+    int64_t k = in[1].shape.dim[in[1].shape.ndim - 1], tuples = hb_shape_numel(&in[1].shape) / k;
+    for (int64_t j = 0; j < tuples; j++) {
+        int64_t slice, off = nd_offset("gather_nd", &in[0], &in[1], j, &slice);
+        if (off < 0) {
+            memset(out->data, 0, es * (size_t)hb_shape_numel(&out->shape));
+            return;
+        }
+        memcpy((char *)out->data + es * (size_t)(j * slice),
+               (const char *)in[0].data + es * (size_t)off, es * (size_t)slice);
+    }
+}
+
+void hb_kernel_SCATTER_ND(const hb_operand *in, int n, const hb_operand *out, const hb_attrs *at)
+{
+    (void)n;
+    hb_dtype d = in[0].dtype;
+    size_t es = hb_dtypes[d].size;
+    if (out->data != in[0].data)
+        memcpy(out->data, in[0].data, es * (size_t)hb_shape_numel(&out->shape));
+    int64_t k = in[1].shape.dim[in[1].shape.ndim - 1], tuples = hb_shape_numel(&in[1].shape) / k;
+    for (int64_t j = 0; j < tuples; j++) {
+        int64_t slice, off = nd_offset("scatter_nd", &in[0], &in[1], j, &slice);
+        if (off < 0)
+            return;
+        if (!at->accumulate) {
+            memcpy((char *)out->data + es * (size_t)off,
+                   (const char *)in[2].data + es * (size_t)(j * slice), es * (size_t)slice);
+            continue;
+        }
+        bool flt = hb_dtypes[d].kind == HB_KIND_FLOAT;
+        for (int64_t e = 0; e < slice; e++) {
+            int64_t o = off + e, u = j * slice + e;
+            if (flt)
+                hb_dtype_set(d, out->data, o, hb_dtype_get(d, out->data, o) +
+                                                  hb_dtype_get(d, in[2].data, u));
+            else
+                hb_dtype_set_int(d, out->data, o, int_op(HB_OP_ADD, hb_dtype_get_int(d, out->data, o),
+                                                          hb_dtype_get_int(d, in[2].data, u), false));
+        }
+    }
+}
+
 /* The first position of the extreme along the axis (over all, flattened), or the last with
  * attrs.last; NaN counts as the largest and the smallest, as in PyTorch (its first). */
 static void arg_extreme(const hb_operand *in, const hb_operand *out, const hb_attrs *at, bool max)

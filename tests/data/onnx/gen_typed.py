@@ -1,5 +1,5 @@
 """ONNX files with int64 and bool inputs and outputs for the onnx suite (tests/test_onnx.c),
-exported by PyTorch 1.13.1 with its random weights:
+exported by PyTorch 1.13.1 with its random weights (and one made with Debian's python3-onnx):
 
     /usr/bin/python3 tests/data/onnx/gen_typed.py
 
@@ -8,8 +8,10 @@ and NAME.output.npy (PyTorch's output). Only the test data needs these packages.
 import os
 
 import numpy as np
+import onnx
 import torch
 import torch.nn as nn
+from onnx import TensorProto, helper
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -71,6 +73,20 @@ def export(name, model, inputs, names, outputs=("y",)):
         np.save(os.path.join(HERE, "%s.%s.npy" % (name, "output" if i == 0 else o)), w.numpy())
 
 
+def shared_constant():
+    """One int64 constant read as a tensor by two nodes: (ids + c) + (ids * c)."""
+    c = helper.make_tensor("c", TensorProto.INT64, [1], [3])
+    nodes = [helper.make_node("Add", ["ids", "c"], ["a"]), helper.make_node("Mul", ["ids", "c"], ["m"]),
+             helper.make_node("Add", ["a", "m"], ["y"])]
+    g = helper.make_graph(nodes, "shared", [helper.make_tensor_value_info("ids", TensorProto.INT64, [2, 3])],
+                          [helper.make_tensor_value_info("y", TensorProto.INT64, [2, 3])], [c])
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]),
+              os.path.join(HERE, "shared-constant.onnx"))
+    ids = np.array([[0, 1, 2], [-4, 5, 7]], np.int64)
+    np.save(os.path.join(HERE, "shared-constant.ids.npy"), ids)
+    np.save(os.path.join(HERE, "shared-constant.output.npy"), (ids + 3) + ids * 3)
+
+
 def main():
     torch.manual_seed(0)
     ids = torch.tensor([[1, 4, 9, 0, 0], [3, 3, 2, 7, 5]])
@@ -83,6 +99,7 @@ def main():
     export("argmax", ArgMax(), [torch.randn(4, 7)], ["x"])
     torch.manual_seed(3)
     export("max-and-index", MaxAndIndex(), [torch.randn(3, 5)], ["x"], ("values", "indices"))
+    shared_constant()
 
 
 if __name__ == "__main__":

@@ -104,13 +104,28 @@ static uint64_t le64(const unsigned char *p)
     return v;
 }
 
-static void convert_f64(float *dst, const unsigned char *src, int64_t n)
+/* n elements of dtype d from a file's bytes (at any alignment) into dst, of dst_dtype: float32
+ * for the other float widths, else d itself. */
+static void read_elements(void *dst, hb_dtype dst_dtype, hb_dtype d, const unsigned char *src,
+                          int64_t n)
 {
-    for (int64_t i = 0; i < n; i++) {
-        double d;
-        memcpy(&d, src + 8 * i, 8);
-        dst[i] = (float)d;
+    size_t es = hb_dtypes[d].size;
+    if (dst_dtype == d) {
+        memcpy(dst, src, es * (size_t)n);
+        return;
     }
+    for (int64_t i = 0; i < n; i++) {
+        double e; /* 8 aligned bytes for one element of any dtype */
+        memcpy(&e, src + es * (size_t)i, es);
+        ((float *)dst)[i] = (float)hb_dtype_get(d, &e, 0);
+    }
+}
+
+/* What a file's dtype loads as: floats of every width as float32, what hybrid computes in
+ * (a half-precision checkpoint); integers and bool keep their dtype. */
+static hb_dtype loaded_dtype(hb_dtype d)
+{
+    return hb_dtypes[d].kind == HB_KIND_FLOAT ? HB_F32 : d;
 }
 
 /* ---- safetensors -------------------------------------------------------------------------- */
@@ -186,19 +201,10 @@ static hb_status read_entry(const char *path, const cJSON *e, const unsigned cha
                              "data_offsets give %lld", path, name, hb_shape_fmt(&s, sb, sizeof sb),
                              dtype->valuestring, (long long)bytes, (long long)(end - begin));
     }
-    /* weights of any float width load as float32, what hybrid computes in (a half-precision
-     * checkpoint); integers and bool (buffers such as position ids) keep their dtype */
-    bool to_f32 = hb_dtypes[d].kind == HB_KIND_FLOAT && d != HB_F32;
-    hb_tensor *t = hb_tensor_alloc_typed(&s, to_f32 ? HB_F32 : d);
+    hb_tensor *t = hb_tensor_alloc_typed(&s, loaded_dtype(d));
     if (!t)
         return hb_last_status();
-    if (d == HB_F64)
-        convert_f64(t->data, data + begin, numel);
-    else if (to_f32)
-        for (int64_t i = 0; i < numel; i++)
-            t->data[i] = (float)hb_dtype_get(d, data + begin, i);
-    else
-        memcpy(t->data, data + begin, (size_t)bytes);
+    read_elements(t->data, t->dtype, d, data + begin, numel);
     *out = t;
     *r = (range){(uint64_t)begin, (uint64_t)end, name};
     return HB_OK;
@@ -641,22 +647,9 @@ static hb_tensor *parse_npy(const char *path, const unsigned char *buf, size_t s
                              "has %llu (truncated or lying header)", path,
                              hb_shape_fmt(&h.shape, sb, sizeof sb), h.descr, (long long)bytes,
                              (unsigned long long)avail), NULL;
-    /* float64 and float16 become float32, what hybrid computes in; the rest keep their dtype */
-    bool to_f32 = d == HB_F64 || d == HB_F16;
-    hb_tensor *t = hb_tensor_alloc_typed(&h.shape, to_f32 ? HB_F32 : d);
-    if (!t)
-        return NULL;
-    const unsigned char *data = buf + start + hlen;
-    if (d == HB_F64)
-        convert_f64(t->data, data, numel);
-    else if (d == HB_F16)
-        for (int64_t i = 0; i < numel; i++) {
-            uint16_t half;
-            memcpy(&half, data + 2 * i, 2);
-            t->data[i] = hb_half_to_float(half);
-        }
-    else
-        memcpy(t->data, data, (size_t)bytes);
+    hb_tensor *t = hb_tensor_alloc_typed(&h.shape, loaded_dtype(d));
+    if (t)
+        read_elements(t->data, t->dtype, d, buf + start + hlen, numel);
     return t;
 }
 

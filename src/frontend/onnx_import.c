@@ -149,24 +149,6 @@ hb_tensor *onnx_typed_tensor(const onnx_model *m, const Onnx__TensorProto *t, co
     return r;
 }
 
-/* The float values of t into a new tensor, or NULL with the error set: float32, and float64,
- * float16 and bfloat16 converted to it (weights stored in half precision load so). */
-hb_tensor *onnx_float_tensor(const onnx_model *m, const Onnx__TensorProto *t, const char *what)
-{
-    hb_dtype d;
-    if (hb_dtype_by_onnx(t->data_type, &d) && hb_dtypes[d].kind != HB_KIND_FLOAT)
-        return hb_frame_fail(HB_ERR_UNSUPPORTED, "%s: %s \"%s\" is %s, not a float tensor",
-                             m->path, what, t->name ? t->name : "", hb_dtypes[d].name), NULL;
-    hb_tensor *r = onnx_typed_tensor(m, t, what);
-    if (!r || r->dtype == HB_F32)
-        return r;
-    hb_tensor *f = hb_tensor_alloc(&r->shape);
-    for (int64_t i = 0; f && i < r->numel; i++)
-        f->data[i] = (float)hb_dtype_get(r->dtype, r->data, i);
-    hb_tensor_release(r);
-    return f;
-}
-
 /* The integer values of t (INT64 or INT32) as a host array; false with the error set. */
 bool onnx_int_values(const onnx_model *m, const Onnx__TensorProto *t, onnx_ints *out)
 {
@@ -453,7 +435,7 @@ static hb_status load_inputs(onnx_model *m)
                                    ? sh->dim[k]->dim_value : 0; /* symbolic, or nonsense */
         }
         if (m->x < 0)
-            m->x = s, m->x_shape = *decl;
+            m->x = s;
     }
     if (m->x < 0)
         return hb_frame_fail(HB_ERR_UNSUPPORTED, "%s: the graph has no input besides its "
@@ -843,12 +825,7 @@ int hb_onnx_input_info(const hb_block *b, int i, hb_dtype *dtype, int64_t *shape
 
 int hb_onnx_input_shape(const hb_block *b, int64_t *shape)
 {
-    const onnx_model *m = model_of(b);
-    if (!m)
-        return -1;
-    for (int i = 0; shape && i < m->x_shape.ndim; i++)
-        shape[i] = m->x_shape.dim[i];
-    return m->x_shape.ndim;
+    return hb_onnx_input_info(b, 0, NULL, shape); /* x is the first graph input */
 }
 
 hb_tensor *hb_onnx_tensor_load(const char *path)

@@ -63,7 +63,6 @@ typedef struct onnx_model {
     int nnodes;
     int x;      /* the call's input slot */
     int output; /* the returned slot */
-    hb_shape x_shape; /* as declared (symbolic dims 0) */
 } onnx_model;
 
 /* A call's values: float tensors (owned by the call's frame) and host integer arrays. */
@@ -124,10 +123,8 @@ const int64_t *onnx_attr_ints(const Onnx__NodeProto *p, const char *name, size_t
 /* Whether string attribute name is value (value NULL: whether it is absent). */
 bool onnx_attr_string_is(const Onnx__NodeProto *p, const char *name, const char *value);
 
-/* The values of t into a new tensor of its dtype; as float32 (other float widths converted,
- * integers refused); NULL with the error set. */
+/* The values of t into a new tensor of its dtype; NULL with the error set. */
 hb_tensor *onnx_typed_tensor(const onnx_model *m, const Onnx__TensorProto *t, const char *what);
-hb_tensor *onnx_float_tensor(const onnx_model *m, const Onnx__TensorProto *t, const char *what);
 /* The integer values of t (INT64 or INT32) as a host array; false with the error set. */
 bool onnx_int_values(const onnx_model *m, const Onnx__TensorProto *t, onnx_ints *out);
 bool onnx_is_int_type(int32_t type);

@@ -43,15 +43,24 @@ static hb_tensor *in_t(onnx_call *c, int i)
 
 static bool holds_ints(const onnx_call *c, int i);
 
-/* Input i as a tensor of the dtype of tensor like when it is host integers and like holds
- * integers of another width (int32 ids against an int64 constant). */
-static hb_tensor *in_t_like(onnx_call *c, int i, const hb_tensor *like)
+/* Inputs first .. first+n-1 as tensors into t: those holding host integers take the dtype of
+ * the first that is a tensor when it holds integers of another width (int32 ids against an
+ * int64 constant). False if one is missing. */
+static bool tensors_alike(onnx_call *c, int first, int n, hb_tensor **t)
 {
-    bool host = holds_ints(c, i);
-    hb_tensor *t = in_t(c, i);
-    if (t && host && like && like->dtype != HB_I64 && like->dtype != HB_F32)
-        t = hb_cast(t, like->dtype);
-    return t;
+    const hb_tensor *like = NULL;
+    for (int i = 0; i < n; i++)
+        if (!like && !holds_ints(c, first + i))
+            like = in_t(c, first + i);
+    for (int i = 0; i < n; i++) {
+        bool host = holds_ints(c, first + i);
+        t[i] = in_t(c, first + i);
+        if (t[i] && host && like && like->dtype != HB_I64 && like->dtype != HB_F32)
+            t[i] = hb_cast(t[i], like->dtype);
+        if (!t[i])
+            return false;
+    }
+    return true;
 }
 
 /* Input i as integers (a constant or computed from shapes), or NULL with the error set. */
@@ -191,13 +200,9 @@ static bool run_binary(onnx_call *c)
     if (!c->n->op->binary)
         return call_fail(c, HB_ERR_UNSUPPORTED, "%s of tensors (only of integers known "
                          "when the call runs)", c->n->op->type), false;
-    if (holds_ints(c, 0) || holds_ints(c, 1)) { /* a tensor and integers known now */
-        bool host_a = holds_ints(c, 0);
-        hb_tensor *other = in_t(c, host_a ? 1 : 0);
-        hb_tensor *a = host_a ? in_t_like(c, 0, other) : other;
-        hb_tensor *b = host_a ? other : in_t_like(c, 1, other);
-        return set_t(c, 0, c->n->op->binary(a, b));
-    }
+    hb_tensor *ab[2];
+    if (holds_ints(c, 0) || holds_ints(c, 1)) /* a tensor and integers known now */
+        return tensors_alike(c, 0, 2, ab) && set_t(c, 0, c->n->op->binary(ab[0], ab[1]));
     return set_t(c, 0, c->n->op->binary(in_t(c, 0), operand_b(c)));
 }
 
@@ -207,11 +212,9 @@ static bool run_mod(onnx_call *c)
     bool fmod_ = onnx_attr_int(c->n->p, "fmod", 0) != 0;
     if (!fmod_ && holds_ints(c, 0) && holds_ints(c, 1))
         return run_ints_elementwise(c);
-    hb_tensor *a = holds_ints(c, 0) ? NULL : in_t(c, 0), *b = holds_ints(c, 1) ? NULL : in_t(c, 1);
-    hb_tensor *like = a ? a : b;
-    a = a ? a : in_t_like(c, 0, like);
-    b = b ? b : in_t_like(c, 1, like);
-    return set_t(c, 0, fmod_ ? hb_fmod(a, b) : hb_mod(a, b));
+    hb_tensor *ab[2];
+    return tensors_alike(c, 0, 2, ab) &&
+           set_t(c, 0, fmod_ ? hb_fmod(ab[0], ab[1]) : hb_mod(ab[0], ab[1]));
 }
 
 static bool run_matmul(onnx_call *c)
@@ -1664,14 +1667,8 @@ static bool run_where(onnx_call *c)
     hb_tensor *cond = in_t(c, 0);
     if (cond && holds_ints(c, 0))
         cond = hb_cast(cond, HB_BOOL);
-    hb_tensor *a = holds_ints(c, 1) ? NULL : in_t(c, 1);
-    hb_tensor *b = holds_ints(c, 2) ? NULL : in_t(c, 2);
-    hb_tensor *like = a ? a : b;
-    if (!a)
-        a = in_t_like(c, 1, like);
-    if (!b)
-        b = in_t_like(c, 2, like);
-    return set_t(c, 0, hb_where(cond, a, b));
+    hb_tensor *ab[2];
+    return cond && tensors_alike(c, 1, 2, ab) && set_t(c, 0, hb_where(cond, ab[0], ab[1]));
 }
 
 static bool run_not(onnx_call *c)
@@ -1695,7 +1692,9 @@ static bool run_gather_nd(onnx_call *c)
 static bool run_scatter_nd(onnx_call *c)
 {
     bool add = onnx_attr_string_is(c->n->p, "reduction", "add");
-    hb_tensor *x = in_t(c, 0), *u = x ? in_t_like(c, 2, x) : NULL;
+    hb_tensor *x = in_t(c, 0), *u = in_t(c, 2);
+    if (u && x && holds_ints(c, 2) && x->dtype != u->dtype) /* host updates: the data's dtype */
+        u = hb_cast(u, x->dtype);
     return set_t(c, 0, hb_scatter_nd(x, in_t(c, 1), u, add));
 }
 
@@ -2125,7 +2124,7 @@ static hb_status load_constant_of_shape(hb_block *root, onnx_model *m, onnx_node
     if (a->t->data_type != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT)
         return onnx_node_fail(m, n->p, HB_ERR_UNSUPPORTED, "a value of data type %d",
                               a->t->data_type);
-    hb_tensor *v = onnx_float_tensor(m, a->t, "value");
+    hb_tensor *v = onnx_typed_tensor(m, a->t, "value");
     if (!v)
         return hb_last_status();
     int64_t count = hb_tensor_numel(v);

@@ -43,7 +43,7 @@ bool hb_dtype_by_onnx(int code, hb_dtype *d)
 
 /* ---- float16 and bfloat16 ------------------------------------------------------------------ */
 
-float hb_half_to_float(uint16_t h)
+static float half_to_float(uint16_t h)
 {
     uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = h >> 10 & 0x1f, man = h & 0x3ff;
     float f;
@@ -60,7 +60,7 @@ float hb_half_to_float(uint16_t h)
     return f;
 }
 
-uint16_t hb_float_to_half(float f)
+static uint16_t float_to_half(float f)
 {
     uint32_t bits;
     memcpy(&bits, &f, 4);
@@ -107,7 +107,7 @@ double hb_dtype_get(hb_dtype d, const void *p, int64_t i)
     switch (d) {
     case HB_F32: return AT(float);
     case HB_F64: return AT(double);
-    case HB_F16: return hb_half_to_float(AT(uint16_t));
+    case HB_F16: return half_to_float(AT(uint16_t));
     case HB_BF16: return bf16_to_float(AT(uint16_t));
     case HB_I8: return AT(int8_t);
     case HB_I16: return AT(int16_t);
@@ -163,7 +163,7 @@ void hb_dtype_set(hb_dtype d, void *p, int64_t i, double v)
     switch (d) {
     case HB_F32: PUT(float, v); return;
     case HB_F64: PUT(double, v); return;
-    case HB_F16: PUT(uint16_t, hb_float_to_half((float)v)); return;
+    case HB_F16: PUT(uint16_t, float_to_half((float)v)); return;
     case HB_BF16: PUT(uint16_t, float_to_bf16((float)v)); return;
     case HB_BOOL: PUT(uint8_t, v != 0); return;
     case HB_I8: case HB_I16: case HB_I32: case HB_I64:

@@ -104,8 +104,6 @@ double hb_dtype_get(hb_dtype d, const void *p, int64_t i);
 int64_t hb_dtype_get_int(hb_dtype d, const void *p, int64_t i);
 void hb_dtype_set(hb_dtype d, void *p, int64_t i, double v);
 void hb_dtype_set_int(hb_dtype d, void *p, int64_t i, int64_t v);
-float hb_half_to_float(uint16_t h);
-uint16_t hb_float_to_half(float f); /* rounded to nearest even */
 
 /* The output dtype of op over inputs of these dtypes (ops.def's HB_DTYPE_RULE rows; any other
  * op takes float32 alone). On a mismatch writes a message naming the op, the input and both

@@ -97,7 +97,6 @@ hb_plan *hb_plan_lower(const hb_graph *g, char *err, size_t err_size)
         }
     }
     p->in_shape = g->input >= 0 ? g->values[g->input].shape : (hb_shape){0};
-    p->in_dtype = g->input >= 0 ? g->values[g->input].dtype : HB_F32;
     p->out_shape = ret->shape;
     p->out_dtype = ret->dtype;
     return p;

@@ -41,7 +41,7 @@ typedef struct hb_plan {
     int nslots;
     int64_t arena_bytes;
     hb_shape in_shape, out_shape;
-    hb_dtype in_dtype, out_dtype;
+    hb_dtype out_dtype;
     int nislands;
     uint64_t id; /* unique among all plans ever lowered: names it in per-thread caches */
     int ninputs;            /* the call's inputs (more than one only for a loop body) */

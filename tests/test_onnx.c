@@ -196,6 +196,71 @@ START_TEST(rebound_inputs_keep_the_plan)
 }
 END_TEST
 
+/* hb_block_explain's text. */
+static char *explain_text(hb_block *b)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(hb_block_explain(b, f, false), HB_OK);
+    fclose(f);
+    return text;
+}
+
+/* Branchy's first If tests a value the call computes: hybridized, inputs that take each
+ * branch, alternating in one process, match PyTorch eagerly, compiled and frozen; each branch
+ * is a guarded plan of its own, traced once. Its second If tests the batch size, picked on the
+ * host with no guard: a batch of 3 takes it. */
+START_TEST(data_dependent_if_is_guarded)
+{
+    const char *inputs[] = {"then", "else", "wide"};
+    hb_tensor *x[3], *want[3];
+    for (int k = 0; k < 3; k++) {
+        char suffix[64];
+        snprintf(suffix, sizeof suffix, ".%s.npy", inputs[k]);
+        x[k] = hb_npy_load(file_of("branchy", suffix));
+        snprintf(suffix, sizeof suffix, ".%s-output.npy", inputs[k]);
+        want[k] = hb_npy_load(file_of("branchy", suffix));
+        ck_assert_msg(x[k] && want[k], "%s", hb_last_error());
+    }
+    for (int mode = 0; mode < 3; mode++) {
+        hb_block *b = load_ok("branchy");
+        if (mode > 0)
+            hb_hybridize_with(b, true, &(hb_hybrid_options){.freeze = mode == 2});
+        for (int call = 0; call < 7; call++) {
+            int k = call % 3 == 2 ? 2 : call % 2; /* then, else, wide, else, then, wide, ... */
+            hb_tensor *y = test_call_ok(b, x[k]);
+            ck_assert_msg(rel_error(y, want[k]) <= 1e-5, "mode %d call %d (%s): %g", mode, call,
+                          inputs[k], rel_error(y, want[k]));
+            hb_tensor_release(y);
+        }
+        if (mode > 0) {
+            char *text = explain_text(b);
+            ck_assert_msg(strstr(text, "7 calls, 3 traced"), "a trace per branch and shape:\n%s",
+                          text);
+            ck_assert_msg(!strstr(text, "eager island"), "%s", text);
+            ck_assert_msg(test_count_substr(text, "1 guards (") == 3, "one guard per plan (the "
+                          "batch size's If picked on the host):\n%s", text);
+            free(text);
+            /* the plan for the then input's shape is guarded: the else input leaves it */
+            hb_plan *p = hb_block_plan(b, HB_SHAPE(2, 4));
+            ck_assert_ptr_nonnull(p);
+            hb_plan_ctx *ctx = hb_plan_ctx_new(p);
+            float out[8];
+            hb_status st[2] = {hb_plan_run(p, ctx, hb_tensor_data(x[0]), out),
+                               hb_plan_run(p, ctx, hb_tensor_data(x[1]), out)};
+            ck_assert_msg((st[0] == HB_OK) != (st[1] == HB_OK), "%d %d", st[0], st[1]);
+            ck_assert_int_eq(st[0] == HB_OK ? st[1] : st[0], HB_ERR_GUARD);
+            hb_plan_ctx_free(ctx);
+        }
+        hb_block_release(b);
+    }
+    for (int k = 0; k < 3; k++)
+        hb_tensor_release(x[k]), hb_tensor_release(want[k]);
+}
+END_TEST
+
 /* The batch axis is dynamic in the exports: a batch of 3 made of the fixture's rows gives the
  * same rows out, compiled as eagerly. */
 START_TEST(other_batch_sizes)
@@ -868,6 +933,7 @@ int main(void)
     tcase_add_loop_test(tc, other_batch_sizes, 0, ROW_CASES);
     tcase_add_loop_test(tc, typed_models_run_like_pytorch, 0, (int)ARRAY_LEN(typed_cases));
     tcase_add_test(tc, rebound_inputs_keep_the_plan);
+    tcase_add_test(tc, data_dependent_if_is_guarded);
     tcase_add_test(tc, selected_outputs);
     tcase_add_test(tc, parameters_keep_their_names);
     tcase_add_test(tc, dumps_name_onnx_nodes);

@@ -24,11 +24,14 @@ enum { MAX_FILE = 1 << 30 }; /* 1 GB: larger models store their weights outside,
 
 static const char *node_label(const onnx_model *m, const Onnx__NodeProto *p, char *buf, size_t size)
 {
-    int index = 0;
+    int index = -1;
     for (int i = 0; i < (int)m->proto->graph->n_node; i++)
         if (m->proto->graph->node[i] == p)
             index = i;
-    snprintf(buf, size, "node %d%s%s%s (%s, opset %lld)", index, p->name && *p->name ? " \"" : "",
+    char where[48] = "a branch's node"; /* one nested in an If: its name says which */
+    if (index >= 0)
+        snprintf(where, sizeof where, "node %d", index);
+    snprintf(buf, size, "%s%s%s%s (%s, opset %lld)", where, p->name && *p->name ? " \"" : "",
              p->name && *p->name ? p->name : "", p->name && *p->name ? "\"" : "",
              p->op_type ? p->op_type : "?", (long long)m->opset);
     return buf;
@@ -183,6 +186,12 @@ bool onnx_int_values(const onnx_model *m, const Onnx__TensorProto *t, onnx_ints 
     return true;
 }
 
+hb_tensor *onnx_ints_tensor(const onnx_ints *v)
+{
+    hb_tensor *t = hb_tensor_fill_typed(HB_I64, v->v, &v->shape);
+    return v->boolean && t ? hb_cast(t, HB_BOOL) : t;
+}
+
 bool onnx_is_int_type(int32_t type)
 {
     return type == ONNX__TENSOR_PROTO__DATA_TYPE__INT64 ||
@@ -238,8 +247,11 @@ static void model_free(void *p)
         hb_tensor_release(m->slots[i].t);
         hb_free(m->slots[i].iv.v);
     }
-    for (int i = 0; i < m->nnodes; i++)
+    for (int i = 0; i < m->nnodes; i++) {
         hb_free(m->nodes[i].in), hb_free(m->nodes[i].out), hb_free(m->nodes[i].key);
+        for (int k = 0; k < m->nodes[i].nbranches; k++)
+            hb_free(m->nodes[i].branch[k].out);
+    }
     hb_free(m->slots), hb_free(m->nodes), hb_free(m->path);
     if (m->proto)
         onnx__model_proto__free_unpacked(m->proto, &allocator);
@@ -532,21 +544,62 @@ bool onnx_reads_ints(const onnx_model *m, const onnx_node *n)
            (m->slots[n->in[0]].kind == ONNX_SLOT_INTS || m->slots[n->in[0]].is_int);
 }
 
-/* Each node checked and wired in order, its op's load run; integers stay integers through
- * the shape ops (known when the call runs). */
-static hb_status load_nodes(hb_block *root, onnx_model *m)
+/* Nodes in g and in every graph nested in its nodes' attributes (an If's branches). */
+static size_t count_nodes(const Onnx__GraphProto *g)
 {
-    const Onnx__GraphProto *g = m->proto->graph;
-    m->nodes = hb_calloc(g->n_node + 1, sizeof *m->nodes);
-    if (!m->nodes)
+    size_t n = g->n_node;
+    for (size_t i = 0; i < g->n_node; i++)
+        for (size_t a = 0; a < g->node[i]->n_attribute; a++)
+            if (g->node[i]->attribute[a]->g)
+                n += count_nodes(g->node[i]->attribute[a]->g);
+    return n;
+}
+
+static hb_status load_graph(hb_block *root, onnx_model *m, const Onnx__GraphProto *g);
+
+/* Graph attribute `name` of node n as its next branch: its nodes loaded after the node's (they
+ * read the outer graph's values by name, as ONNX scopes them), its outputs looked up. */
+static hb_status load_branch(hb_block *root, onnx_model *m, onnx_node *n, const char *name)
+{
+    const Onnx__AttributeProto *a = onnx_attr(n->p, name);
+    if (!a || !a->g)
+        return onnx_node_fail(m, n->p, HB_ERR_FORMAT, "no graph attribute \"%s\"", name);
+    const Onnx__GraphProto *g = a->g;
+    if (g->n_input || g->n_initializer)
+        return onnx_node_fail(m, n->p, HB_ERR_UNSUPPORTED, "%s has %s (only nodes and outputs)",
+                              name, g->n_input ? "inputs" : "initializers");
+    if ((int)g->n_output != n->nout)
+        return onnx_node_fail(m, n->p, HB_ERR_FORMAT, "%s has %zu outputs; the node has %d",
+                              name, g->n_output, n->nout);
+    onnx_branch *b = &n->branch[n->nbranches++];
+    b->from = m->nnodes;
+    hb_status st = load_graph(root, m, g);
+    b->to = m->nnodes;
+    if (st != HB_OK)
+        return st;
+    if (!(b->out = hb_malloc(sizeof(int) * (g->n_output + 1))))
         return HB_ERR_NOMEM;
+    b->nout = (int)g->n_output;
+    for (size_t j = 0; j < g->n_output; j++) {
+        const char *out = g->output[j]->name ? g->output[j]->name : "";
+        if ((b->out[j] = slot_find(m, out)) < 0)
+            return onnx_node_fail(m, n->p, HB_ERR_FORMAT, "%s's output \"%s\" is defined by no "
+                                  "node", name, out);
+    }
+    return HB_OK;
+}
+
+/* Each node of g checked and wired in order, its branches loaded, its op's load run; integers
+ * stay integers through the shape ops (known when the call runs). */
+static hb_status load_graph(hb_block *root, onnx_model *m, const Onnx__GraphProto *g)
+{
     for (size_t i = 0; i < g->n_node; i++) {
         const Onnx__NodeProto *p = g->node[i];
-        onnx_node *n = &m->nodes[m->nnodes++];
+        onnx_node *n = &m->nodes[m->nnodes];
         n->p = p;
         if (!p->op_type)
             return onnx_node_fail(m, p, HB_ERR_FORMAT, "no op type");
-        if (!(n->key = node_key(p, i)))
+        if (!(n->key = node_key(p, (size_t)m->nnodes++)))
             return HB_ERR_NOMEM;
         if (p->domain && *p->domain && strcmp(p->domain, "ai.onnx") != 0)
             return onnx_node_fail(m, p, HB_ERR_UNSUPPORTED, "domain \"%s\"", p->domain);
@@ -555,6 +608,14 @@ static hb_status load_nodes(hb_block *root, onnx_model *m)
         hb_status st = check_node(m, p, n->op);
         if (st == HB_OK)
             st = wire_node(m, n);
+        for (const char *q = n->op->graphs ? n->op->graphs : ""; st == HB_OK && *q;) {
+            char name[32];
+            size_t len = strcspn(q, " ");
+            snprintf(name, sizeof name, "%.*s", (int)len, q);
+            st = load_branch(root, m, n, name);
+            q += len, q += *q == ' ';
+        }
+        n->next = m->nnodes;
         if (st == HB_OK && n->op->load)
             st = n->op->load(root, m, n);
         if (st != HB_OK)
@@ -564,6 +625,12 @@ static hb_status load_nodes(hb_block *root, onnx_model *m)
             m->slots[n->out[0]].is_int = true;
     }
     return HB_OK;
+}
+
+static hb_status load_nodes(hb_block *root, onnx_model *m)
+{
+    m->nodes = hb_calloc(count_nodes(m->proto->graph) + 1, sizeof *m->nodes);
+    return m->nodes ? load_graph(root, m, m->proto->graph) : HB_ERR_NOMEM;
 }
 
 /* Every graph output checked; the block returns the first until hb_onnx_select_output. */
@@ -591,10 +658,39 @@ static hb_status load_output(onnx_model *m)
     return HB_OK;
 }
 
+bool onnx_run_nodes(onnx_call *c, int from, int to)
+{
+    /* Each node runs as a call of its own under the block ("torch_jit/Conv_12", a branch's
+     * "torch_jit/If_3/Relu_4"): dumps and messages say which node an op came from, and its
+     * intermediates go when it returns. */
+    const onnx_node *outer = c->n;
+    for (int i = from; i < to; i = c->m->nodes[i].next) {
+        const onnx_node *n = c->n = &c->m->nodes[i];
+        if (hb_frame_push(c->self, n->key) != HB_OK)
+            return false;
+        bool ok = n->op->run(c);
+        hb_tensor *outs[ONNX_MAX_OUTPUTS] = {NULL};
+        for (int j = 0; ok && j < n->nout; j++)
+            if (n->out[j] >= 0)
+                outs[j] = hb_tensor_retain(c->t[n->out[j]]);
+        hb_frame_pop();
+        for (int j = 0; j < n->nout; j++)
+            if (outs[j] && !hb_frame_adopt(outs[j])) /* the enclosing call owns them now */
+                ok = false, c->t[n->out[j]] = NULL;
+        if (!ok) {
+            if (hb_last_status() == HB_OK)
+                onnx_node_fail(c->m, n->p, HB_ERR_STATE, "failed");
+            return false;
+        }
+    }
+    c->n = outer;
+    return true;
+}
+
 static hb_tensor *model_forward(hb_block *self, hb_tensor *x)
 {
     const onnx_model *m = hb_block_state(self);
-    onnx_call c = {m, hb_calloc((size_t)m->nslots + 1, sizeof *c.t),
+    onnx_call c = {self, m, hb_calloc((size_t)m->nslots + 1, sizeof *c.t),
               hb_calloc((size_t)m->nslots + 1, sizeof *c.iv), NULL};
     hb_tensor *y = NULL;
     if (!c.t || !c.iv)
@@ -614,27 +710,8 @@ static hb_tensor *model_forward(hb_block *self, hb_tensor *x)
                           hb_dtype_name(m->slots[s].dtype));
             goto done;
         }
-    /* Each node runs as a call of its own under the block ("torch_jit/Conv_12"): dumps and
-     * messages say which node an op came from, and its intermediates go when it returns. */
-    for (int i = 0; i < m->nnodes; i++) {
-        c.n = &m->nodes[i];
-        if (hb_frame_push(self, c.n->key) != HB_OK)
-            goto done;
-        bool ok = c.n->op->run(&c);
-        hb_tensor *outs[ONNX_MAX_OUTPUTS] = {NULL};
-        for (int j = 0; ok && j < c.n->nout; j++)
-            if (c.n->out[j] >= 0)
-                outs[j] = hb_tensor_retain(c.t[c.n->out[j]]);
-        hb_frame_pop();
-        for (int j = 0; j < c.n->nout; j++)
-            if (outs[j] && !hb_frame_adopt(outs[j])) /* the block's call owns them now */
-                ok = false, c.t[c.n->out[j]] = NULL;
-        if (!ok) {
-            if (hb_last_status() == HB_OK)
-                onnx_node_fail(m, c.n->p, HB_ERR_STATE, "failed");
-            goto done;
-        }
-    }
+    if (!onnx_run_nodes(&c, 0, m->nnodes))
+        goto done;
     y = c.t[m->output];
     if (y && m->slots[m->output].kind != ONNX_SLOT_NODE) /* the input or a weight: not itself */
         y = hb_tensor_copy(y);
@@ -642,7 +719,7 @@ static hb_tensor *model_forward(hb_block *self, hb_tensor *x)
                           : m->slots[m->output].kind == ONNX_SLOT_INTS ? &m->slots[m->output].iv
                                                                        : NULL;
     if (!y && iv) /* integers the graph computed from shapes: an int64 tensor */
-        y = hb_tensor_fill_typed(HB_I64, iv->v, &iv->shape);
+        y = onnx_ints_tensor(iv);
 done:
     for (int s = 0; c.iv && s < m->nslots; s++)
         hb_free(c.iv[s].v);

@@ -11,6 +11,7 @@ typedef struct onnx_ints {
     hb_shape shape;
     int64_t *v;
     int64_t n;
+    bool boolean; /* 0s and 1s of a bool tensor (a Cast to bool's): one as a tensor is bool */
 } onnx_ints;
 
 typedef enum onnx_slot_kind {
@@ -34,7 +35,16 @@ typedef struct onnx_slot {
 enum {
     ONNX_MAX_OUTPUTS = 64, /* of one node (a Split's parts) */
     ONNX_VARIADIC = 64,    /* max_in of an op taking any number of inputs (Sum, Concat, ...) */
+    ONNX_MAX_BRANCHES = 2, /* graph attributes of one node (If's then and else) */
 };
+
+/* A graph attribute of a node (an If's then_branch): its nodes lie in the model's node array
+ * from `from` to `to`, right after the node, and out[j] is the slot of its output j. */
+typedef struct onnx_branch {
+    int from, to;
+    int *out;
+    int nout;
+} onnx_branch;
 
 typedef struct onnx_op onnx_op;
 
@@ -51,6 +61,9 @@ typedef struct onnx_node {
     int fill_rank;
     int64_t fill_int;
     hb_dtype fill_dtype; /* ConstantOfShape's integer value's: int64 ones stay host arrays */
+    onnx_branch branch[ONNX_MAX_BRANCHES]; /* its graph attributes, as its row's graphs lists */
+    int nbranches;
+    int next; /* the node after it in its graph: past its branches' nodes */
 } onnx_node;
 
 typedef struct onnx_model {
@@ -67,6 +80,7 @@ typedef struct onnx_model {
 
 /* A call's values: float tensors (owned by the call's frame) and host integer arrays. */
 typedef struct onnx_call {
+    hb_block *self;
     const onnx_model *m;
     hb_tensor **t;
     onnx_ints *iv;
@@ -96,6 +110,9 @@ struct onnx_op {
     /* optional: what needs the node's slots (constants made, ranks known at load) */
     hb_status (*load)(hb_block *root, onnx_model *m, onnx_node *n);
     onnx_ints_rule ints;
+    /* the graph attributes the reader loads as the node's branches, in order, separated by
+     * spaces (If: "then_branch else_branch"); each must be present */
+    const char *graphs;
     unsigned statistics; /* bit i: input i is a running statistic (a constant, never trained) */
     /* the eager op of an elementwise mapping, whose run is run_unary or run_binary */
     hb_tensor *(*unary)(hb_tensor *x);
@@ -123,6 +140,9 @@ const int64_t *onnx_attr_ints(const Onnx__NodeProto *p, const char *name, size_t
 /* Whether string attribute name is value (value NULL: whether it is absent). */
 bool onnx_attr_string_is(const Onnx__NodeProto *p, const char *name, const char *value);
 
+/* Host integers as a tensor of the call's frame: int64, or bool if v->boolean. */
+hb_tensor *onnx_ints_tensor(const onnx_ints *v);
+
 /* The values of t into a new tensor of its dtype; NULL with the error set. */
 hb_tensor *onnx_typed_tensor(const onnx_model *m, const Onnx__TensorProto *t, const char *what);
 /* The integer values of t (INT64 or INT32) as a host array; false with the error set. */
@@ -137,6 +157,10 @@ hb_status onnx_add_value(hb_block *root, onnx_model *m, int s, const char *name,
 /* The rank of slot s if the model says it: a constant's, or a graph input's declared shape;
  * -1 if unknown. */
 int onnx_declared_rank(const onnx_model *m, int s);
+
+/* Runs the nodes of a graph or branch, from to to (exclusive), each as a call of its own
+ * under c->self; false with the error set when one fails. */
+bool onnx_run_nodes(onnx_call *c, int from, int to);
 
 /* Whether node n's first input holds integers (known at load: constants and shape results). */
 bool onnx_reads_ints(const onnx_model *m, const onnx_node *n);

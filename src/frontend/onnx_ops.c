@@ -37,7 +37,7 @@ static hb_tensor *in_t(onnx_call *c, int i)
     /* integers from shapes and constants, as a tensor: the same on every call. Not kept in
      * c->t: it belongs to this node's frame, which ends before later nodes run. */
     if (v)
-        return hb_tensor_fill_typed(HB_I64, v->v, &v->shape);
+        return onnx_ints_tensor(v);
     return NULL; /* its producer failed: its message stands */
 }
 
@@ -1462,9 +1462,16 @@ static bool run_constant_of_shape(onnx_call *c)
  * is the cast op on a tensor. */
 static bool cast_to(onnx_call *c, hb_dtype to)
 {
-    if (holds_ints(c, 0) && (to == HB_I64 || to == HB_I32)) {
+    if (holds_ints(c, 0) && (to == HB_I64 || to == HB_I32 || to == HB_BOOL)) {
+        /* stays on the host: a condition from shapes picks an If's branch with no guard */
         const onnx_ints *v = in_ints(c, 0);
-        return v && set_ints(c, 0, &v->shape, v->v);
+        if (!v || !set_ints(c, 0, &v->shape, v->v))
+            return false;
+        onnx_ints *r = &c->iv[c->n->out[0]];
+        for (int64_t i = 0; to == HB_BOOL && i < r->n; i++)
+            r->v[i] = r->v[i] != 0;
+        r->boolean = to == HB_BOOL;
+        return true;
     }
     hb_tensor *x = in_t(c, 0);
     return x && set_t(c, 0, x->dtype == to ? hb_frame_adopt(identity(x)) : hb_cast(x, to));
@@ -1490,6 +1497,83 @@ static bool run_constant(onnx_call *c)
 {
     (void)c;
     return true; /* its value is a constant of the block (or a host array), set at load */
+}
+
+/* ---- control flow: If -------------------------------------------------------------------- */
+
+/* Host integers slot s holds (a shape computation's, or a constant), or NULL. */
+static const onnx_ints *slot_ints(const onnx_call *c, int s)
+{
+    return c->iv[s].v ? &c->iv[s]
+           : c->m->slots[s].kind == ONNX_SLOT_INTS ? &c->m->slots[s].iv : NULL;
+}
+
+/* An If on a value the call computes is data-dependent control flow: its condition goes
+ * through hb_test, so a traced call keeps a guard and each branch taken gets a plan of its
+ * own. A condition of host integers (from shapes or constants) picks its branch unguarded. */
+static bool run_if(onnx_call *c)
+{
+    int64_t numel;
+    bool take_then;
+    if (holds_ints(c, 0)) {
+        const onnx_ints *v = in_ints(c, 0);
+        if (!v)
+            return false;
+        numel = v->n, take_then = numel == 1 && v->v[0] != 0;
+    } else {
+        hb_tensor *cond = in_t(c, 0);
+        if (!cond)
+            return false;
+        numel = cond->numel;
+        take_then = numel == 1 && hb_test(cond);
+    }
+    if (numel != 1)
+        return call_fail(c, HB_ERR_SHAPE, "the condition has %lld elements (it needs one)",
+                         (long long)numel), false;
+    const onnx_node *n = c->n;
+    const onnx_branch *b = &n->branch[take_then ? 0 : 1];
+    if (!onnx_run_nodes(c, b->from, b->to))
+        return false;
+    bool ok = true;
+    for (int j = 0; ok && j < n->nout; j++) {
+        int s = b->out[j];
+        const onnx_ints *v = slot_ints(c, s);
+        if (n->out[j] < 0)
+            continue;
+        if (v && c->m->slots[n->out[j]].is_int) {
+            ok = set_ints(c, j, &v->shape, v->v);
+            c->iv[n->out[j]].boolean = v->boolean;
+        } else if (v) { /* the other branch makes a tensor here */
+            ok = set_t(c, j, onnx_ints_tensor(v));
+        } else if (c->t[s]) { /* the branch's own value, or one of the outer graph */
+            ok = set_t(c, j, hb_frame_adopt(hb_tensor_retain(c->t[s])));
+        } else {
+            ok = call_fail(c, HB_ERR_STATE, "the %s branch made no output %d",
+                           take_then ? "then" : "else", j) == HB_OK;
+        }
+    }
+    /* The branch's values belonged to this node's frame, which ends now. */
+    for (int k = b->from; k < b->to; k++)
+        for (int j = 0; j < c->m->nodes[k].nout; j++)
+            if (c->m->nodes[k].out[j] >= 0)
+                c->t[c->m->nodes[k].out[j]] = NULL;
+    return ok;
+}
+
+/* An output is host integers when both branches make integers there. */
+static hb_status load_if(hb_block *root, onnx_model *m, onnx_node *n)
+{
+    (void)root;
+    for (int j = 0; j < n->nout; j++) {
+        bool ints = n->out[j] >= 0;
+        for (int k = 0; k < 2 && ints; k++) {
+            const onnx_slot *s = &m->slots[n->branch[k].out[j]];
+            ints = s->kind == ONNX_SLOT_INTS || s->is_int;
+        }
+        if (ints)
+            m->slots[n->out[j]].is_int = true;
+    }
+    return HB_OK;
 }
 
 /* ---- recurrent nets: LSTM and GRU, unrolled over the sequence the call brings ---------- */
@@ -2145,7 +2229,7 @@ static hb_status load_cast(hb_block *root, onnx_model *m, onnx_node *n)
     if (!hb_dtype_by_onnx((int32_t)to, &d))
         return onnx_node_fail(m, n->p, HB_ERR_UNSUPPORTED, "a cast to data type %lld (hybrid "
                               "has numbers and bool, not strings or complex)", (long long)to);
-    m->slots[n->out[0]].is_int = onnx_reads_ints(m, n) && (d == HB_I64 || d == HB_I32);
+    m->slots[n->out[0]].is_int = onnx_reads_ints(m, n) && (d == HB_I64 || d == HB_I32 || d == HB_BOOL);
     return HB_OK;
 }
 
@@ -2270,6 +2354,8 @@ static const onnx_op ops[] = {
     {"ArgMin", 11, 1, 1, 1, "axis keepdims select_last_index", .run = run_argmin},
     {"Constant", 1, 0, 0, 1, "value value_float value_floats value_int value_ints",
      .run = run_constant, .load = load_constant},
+    {"If", 1, 1, 1, ONNX_MAX_OUTPUTS, "else_branch then_branch", .run = run_if, .load = load_if,
+     .graphs = "then_branch else_branch"},
 };
 #undef KEEPS
 

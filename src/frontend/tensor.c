@@ -353,7 +353,7 @@ bool hb_test(const hb_tensor *t)
                       hb_shape_fmt(&t->shape, sb, sizeof sb));
         return false;
     }
-    bool outcome = t->data[0] != 0.0f;
+    bool outcome = hb_dtype_get(t->dtype, t->data, 0) != 0; /* a bool, an int or a float */
     if (hb_tensor_hook)
         hb_tensor_hook->guard(t, outcome);
     return outcome;

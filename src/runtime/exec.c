@@ -84,7 +84,7 @@ hb_status hb_plan_run_n(const hb_plan *p, hb_plan_ctx *c, const float *const *in
         hb_operand *ops = &c->operands[ins->first_operand];
         if (ins->op == HB_OP_GUARD) {
             /* The path the trace took must be the path of this call. */
-            if ((ops[0].data[0] != 0.0f) != (ins->attrs.scalar != 0.0f))
+            if ((hb_dtype_get(ops[0].dtype, ops[0].data, 0) != 0) != (ins->attrs.scalar != 0.0f))
                 return HB_ERR_GUARD;
             continue;
         }

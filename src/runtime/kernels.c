@@ -407,7 +407,7 @@ static void kernel_CONCAT(const hb_operand *in, int n, const hb_operand *out,
 static void kernel_GUARD(const hb_operand *in, int n, const hb_operand *out, const hb_attrs *at)
 {
     (void)n, (void)at;
-    out->data[0] = in[0].data[0];
+    memcpy(out->data, in[0].data, hb_dtype_size(in[0].dtype));
 }
 
 /* A loop outside a plan (plans run their lowered body directly): lowered here, run, dropped. */

@@ -58,6 +58,50 @@ class MaxAndIndex(nn.Module):
         return torch.amax(x, dim=1), torch.argmax(x, dim=1)
 
 
+class Branchy(nn.Module):
+    """Data-dependent control flow, scripted so that it exports as If nodes: one on a value the
+    call computes (a guard in hybrid), one on the batch size (picked on the host)."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(4, 4)
+
+    def forward(self, x):
+        h = self.lin(x)
+        if bool(h.mean() > 0):
+            y = torch.relu(h) * 2.0
+        else:
+            y = torch.tanh(h) - 1.0
+        if x.shape[0] > 2:
+            y = y + x.sum()
+        return y
+
+
+def branchy():
+    """branchy.onnx, and for each of its branches an input that takes it and PyTorch's output:
+    branchy.then.npy / branchy.then-output.npy, branchy.else.npy / branchy.else-output.npy, and
+    a batch of 3 (branchy.wide.npy) for the If on the shape."""
+    torch.manual_seed(4)
+    model = Branchy().eval()
+    scripted = torch.jit.script(model)
+    x = torch.randn(2, 4)
+    torch.onnx.export(scripted, (x,), os.path.join(HERE, "branchy.onnx"), input_names=["x"],
+                      output_names=["y"], opset_version=13,
+                      dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
+    found = {}
+    gen = torch.Generator().manual_seed(5)
+    while len(found) < 2:
+        x = torch.randn(2, 4, generator=gen)
+        with torch.no_grad():
+            found.setdefault("then" if model.lin(x).mean() > 0 else "else", x)
+    found["wide"] = torch.randn(3, 4, generator=gen)
+    for name, x in found.items():
+        with torch.no_grad():
+            y = model(x)
+        np.save(os.path.join(HERE, "branchy.%s.npy" % name), x.numpy())
+        np.save(os.path.join(HERE, "branchy.%s-output.npy" % name), y.numpy())
+
+
 def export(name, model, inputs, names, outputs=("y",)):
     """Writes NAME.output.npy for the first output, NAME.OUTPUT.npy for the others."""
     torch.manual_seed(0)
@@ -100,6 +144,7 @@ def main():
     torch.manual_seed(3)
     export("max-and-index", MaxAndIndex(), [torch.randn(3, 5)], ["x"], ("values", "indices"))
     shared_constant()
+    branchy()
 
 
 if __name__ == "__main__":

@@ -491,6 +491,20 @@ HB_API hb_tensor *hb_layer_norm(hb_tensor *x, int axis, hb_tensor *weight, hb_te
 HB_API hb_block *hb_gelu_new(bool tanh_form);
 HB_API hb_block *hb_layer_norm_new(int64_t dim, float eps);
 HB_API hb_block *hb_multihead_attention_new(int64_t embed, int64_t heads);
+/* Masks as PyTorch's MultiheadAttention and TransformerEncoder take them, either NULL:
+ * key_padding [batch, seq] (key_padding_mask, src_key_padding_mask): true where a token is
+ * padding, which no query attends to; attn [seq, seq] (attn_mask, mask): true where query i
+ * may not attend to key j (a causal mask: hb_greater of column and row indices). A float32
+ * mask is added to the scores instead. */
+typedef struct hb_attention_masks {
+    hb_tensor *key_padding;
+    hb_tensor *attn;
+} hb_attention_masks;
+/* Calls b, a MultiheadAttention, TransformerEncoderLayer or TransformerEncoder, on x with
+ * masks: from a forward (a classifier's, which makes the padding mask from its ids), where the
+ * masks are traced with the rest of the parent's plan. A call with masks runs b's forward
+ * itself, never a plan of b's own. */
+HB_API hb_tensor *hb_attention_call(hb_block *b, hb_tensor *x, const hb_attention_masks *masks);
 typedef struct hb_transformer_options {
     int64_t feed_forward; /* dim_feedforward; 0: 2048 */
     bool gelu;            /* activation="gelu" (exact); else ReLU */

@@ -19,9 +19,9 @@ static hb_block *make(const char *name)
         return hb_gelu_new(true);
     if (!strcmp(name, "layer-norm"))
         return hb_layer_norm_new(9, 1e-5f);
-    if (!strcmp(name, "attention"))
+    if (!strcmp(name, "attention") || !strcmp(name, "attention-masked"))
         return hb_multihead_attention_new(16, 4);
-    if (!strcmp(name, "encoder"))
+    if (!strcmp(name, "encoder") || !strcmp(name, "encoder-masked"))
         return hb_transformer_encoder_new(2, 16, 4, &small);
     if (!strcmp(name, "encoder-gelu-norm-first"))
         return hb_transformer_encoder_new(2, 16, 4, &gelu_first);
@@ -87,6 +87,58 @@ START_TEST(blocks_match_pytorch)
 }
 END_TEST
 
+/* A parent as a user writes one: its forward calls the attention block with masks it keeps
+ * (bool constants). */
+static hb_tensor *masked_forward(hb_block *self, hb_tensor *x)
+{
+    hb_attention_masks m = {hb_block_param(self, "key_padding"), hb_block_param(self, "attn")};
+    return hb_attention_call(hb_block_child(self, "net"), x, &m);
+}
+
+/* MultiheadAttention and TransformerEncoder with PyTorch's key padding mask and a causal mask
+ * (bool): PyTorch's output eagerly, hybridized and frozen (the masks traced in the parent's
+ * plan, no island); with the masks left out, other values. */
+START_TEST(masks_match_pytorch)
+{
+    const char *name = _i ? "encoder-masked" : "attention-masked";
+    hb_tensor *x = file(name, "input.npy"), *want = file(name, "output.npy");
+    for (int mode = 0; mode < 3; mode++) {
+        char rel[256];
+        snprintf(rel, sizeof rel, "sequence/%s/weights.safetensors", name);
+        hb_block *net = make(name);
+        ck_assert_int_eq(hb_block_load(net, data_path(rel)), HB_OK);
+        hb_block *b = hb_block_new("Masked", masked_forward);
+        ck_assert_int_eq(hb_block_add_child(b, "net", net), HB_OK);
+        ck_assert_int_eq(hb_block_add_const(b, "key_padding", file(name, "key_padding.npy")), HB_OK);
+        ck_assert_int_eq(hb_block_add_const(b, "attn", file(name, "attn.npy")), HB_OK);
+        if (mode > 0)
+            hb_hybridize_with(b, true, &(hb_hybrid_options){.freeze = mode == 2});
+        for (int call = 0; call < 2; call++) {
+            hb_tensor *y = test_call_ok(b, x);
+            ck_assert_msg(rel_error(y, want) <= 1e-4, "%s mode %d call %d: relative error %g",
+                          name, mode, call, rel_error(y, want));
+            hb_tensor_release(y);
+        }
+        if (mode > 0) {
+            char *text = NULL;
+            size_t len = 0;
+            FILE *f = open_memstream(&text, &len);
+            ck_assert_int_eq(hb_block_explain(b, f, false), HB_OK);
+            fclose(f);
+            ck_assert_msg(!strstr(text, "island") && strstr(text, "1 traced, 1 ran a plan"),
+                          "%s: %s", name, text);
+            free(text);
+        }
+        hb_block_release(b);
+    }
+    hb_block *plain = loaded(_i ? "encoder-masked" : "attention-masked");
+    hb_tensor *y = test_call_ok(plain, x);
+    ck_assert_msg(rel_error(y, want) > 1e-2, "%s: the masks change nothing", name);
+    hb_tensor_release(y), hb_block_release(plain);
+    hb_tensor_release(x), hb_tensor_release(want);
+}
+END_TEST
+
 /* Σ y through every block with parameters: each parameter gets a gradient, none of it NaN. */
 START_TEST(gradients_reach_every_parameter)
 {
@@ -138,6 +190,15 @@ START_TEST(bad_sizes_and_inputs_are_named)
     assert_error(hb_block_call(emb, x), "Embedding: ids are float32", "int64 or int32");
     hb_tensor *ids = hb_tensor_from_typed(HB_I64, (const int64_t[]){3, 11}, HB_SHAPE(2));
     assert_error(hb_block_call(emb, ids), "Embedding", "index 11 is out of range for axis 0 of length 11");
+    hb_tensor *q = hb_zeros(HB_SHAPE(2, 5, 16)), *pad = hb_tensor_new_typed(HB_BOOL, HB_SHAPE(2, 4));
+    hb_tensor *wide = hb_tensor_new_typed(HB_I64, HB_SHAPE(5, 5));
+    assert_error(hb_attention_call(mha, q, &(hb_attention_masks){.key_padding = pad}),
+                 "the key padding mask is bool[2, 4]", "float32 [2, 5]");
+    assert_error(hb_attention_call(mha, q, &(hb_attention_masks){.attn = wide}),
+                 "the attention mask is int64[5, 5]", "bool or float32 [5, 5]");
+    assert_error(hb_attention_call(emb, q, &(hb_attention_masks){.attn = wide}),
+                 "hb_attention_call: Embedding is not", "TransformerEncoder");
+    hb_tensor_release(q), hb_tensor_release(pad), hb_tensor_release(wide);
     hb_tensor_release(x), hb_tensor_release(ids);
     hb_block_release(lstm), hb_block_release(mha), hb_block_release(emb);
 }
@@ -150,6 +211,7 @@ int main(void)
     int n = (int)(sizeof cases / sizeof cases[0]);
     tcase_add_loop_test(tc, blocks_match_pytorch, 0, n);
     tcase_add_loop_test(tc, gradients_reach_every_parameter, 2, n); /* GELU has no parameters */
+    tcase_add_loop_test(tc, masks_match_pytorch, 0, 2);
     tcase_add_test(tc, bad_sizes_and_inputs_are_named);
     suite_add_tcase(s, tc);
     return run_suite(s);

@@ -12,12 +12,13 @@ const hb_block_hooks *_Atomic hb_block_hook;
 
 /* ---- calls -------------------------------------------------------------------------------- */
 
-hb_tensor *hb_block_call_eager(hb_block *b, hb_tensor *x, const char *key)
+static hb_tensor *call_eager(hb_block *b, hb_tensor *x, const char *key, const void *extra)
 {
     bool clean = hb_last_status() == HB_OK;
     if (hb_frame_push(b, key) != HB_OK)
         return NULL;
     hb_frame *f = hb_frame_top();
+    f->extra = extra;
     if (hb_block_hook)
         f->start = hb_block_hook->mark();
     hb_tensor *y = b->forward(b, x);
@@ -33,6 +34,18 @@ hb_tensor *hb_block_call_eager(hb_block *b, hb_tensor *x, const char *key)
         hb_block_hook->read_values(b, f, x, y);
     hb_frame_pop();
     return hb_frame_adopt(y);
+}
+
+hb_tensor *hb_block_call_eager(hb_block *b, hb_tensor *x, const char *key)
+{
+    return call_eager(b, x, key, NULL);
+}
+
+hb_tensor *hb_block_call_extra(hb_block *b, hb_tensor *x, const void *extra)
+{
+    if (hb_frame_depth() == 0)
+        hb_clear_error();
+    return x ? call_eager(b, x, NULL, extra) : NULL;
 }
 
 hb_tensor *hb_block_call(hb_block *b, hb_tensor *x)

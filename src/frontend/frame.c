@@ -118,6 +118,7 @@ hb_status hb_frame_push(hb_block *b, const char *key)
     f->read_host = false;
     f->reason = reasons[depth - 1];
     f->read_op = NULL;
+    f->extra = NULL;
     return HB_OK;
 }
 

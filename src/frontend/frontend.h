@@ -72,6 +72,7 @@ typedef struct hb_frame {
     bool read_host;   /* tracing: this call's forward read tensor values on the host */
     char *reason;     /* why, for explain: the thread's buffer for this depth */
     const char *read_op;
+    const void *extra; /* what the caller gave the forward besides x (attention's masks) */
 } hb_frame;
 
 enum { HB_REASON_SIZE = 200 };
@@ -124,6 +125,9 @@ struct hb_block {
 
 /* Runs b's forward in a new frame; the result is adopted by the caller's frame. */
 hb_tensor *hb_block_call_eager(hb_block *b, hb_tensor *x, const char *key);
+/* The same with extra for the forward to read (hb_frame_top()->extra): its own arguments
+ * besides x, which no plan could take, so the call is eager (and traced inside a parent's). */
+hb_tensor *hb_block_call_extra(hb_block *b, hb_tensor *x, const void *extra);
 
 /* What hybridization adds to block calls, installed by hybridize.c before it gives any block
  * its state (b->hybrid) or starts a trace, so that block.c calls neither it nor the tracer (as

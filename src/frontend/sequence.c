@@ -127,11 +127,33 @@ static hb_tensor *split_heads(hb_tensor *x, int64_t b, int64_t t, int64_t h, int
     return hb_transpose(hb_reshape(x, 4, (int64_t[]){b, t, h, dh}), 1, 2);
 }
 
+/* A mask as a term added to the scores [B, H, T, T], shaped to broadcast over them (shape
+ * [B, 1, 1, T] for a key padding mask, [T, T] for an attention mask): bool true is -inf (may
+ * not attend), a float32 mask is added as it is. NULL with the error set if its shape or dtype
+ * is not one of those. */
+static hb_tensor *mask_term(hb_tensor *m, const char *what, int ndim, const int64_t *want,
+                            const int64_t *as)
+{
+    char sb[96], wb[96];
+    bool fits = m->shape.ndim == ndim && (m->dtype == HB_BOOL || m->dtype == HB_F32);
+    for (int i = 0; fits && i < ndim; i++)
+        fits = m->shape.dim[i] == want[i];
+    if (!fits)
+        return hb_frame_fail(HB_ERR_SHAPE, "MultiheadAttention: %s is %s%s; it must be bool or "
+                             "float32 %s", what, hb_dtype_name(m->dtype),
+                             hb_shape_str(m->shape.ndim, m->shape.dim, sb, sizeof sb),
+                             hb_shape_str(ndim, want, wb, sizeof wb)), NULL;
+    hb_tensor *add = m->dtype == HB_BOOL ? hb_where(m, hb_scalar(-INFINITY), hb_scalar(0.0f)) : m;
+    return add ? hb_reshape(add, 4, as) : NULL;
+}
+
 /* Self-attention over x [B, T, E]: q, k, v from in_proj (one [3E, E] weight, as PyTorch keeps
- * it), softmax(q·kᵀ/√d) per head, the heads put together and out_proj. */
+ * it), softmax(q·kᵀ/√d + masks) per head, the heads put together and out_proj. The masks come
+ * with the call (hb_attention_call). */
 static hb_tensor *mha_forward(hb_block *self, hb_tensor *x)
 {
     const mha_state *s = hb_block_state(self);
+    const hb_attention_masks *masks = hb_frame_top()->extra;
     if (x && (x->shape.ndim != 3 || x->shape.dim[2] != s->embed)) {
         char sb[96];
         return hb_frame_fail(HB_ERR_SHAPE, "MultiheadAttention(%lld): input %s is not [batch, "
@@ -148,6 +170,12 @@ static hb_tensor *mha_forward(hb_block *self, hb_tensor *x)
     hb_tensor *k = split_heads(hb_slice(qkv, 2, e, e), b, t, h, dh);
     hb_tensor *v = split_heads(hb_slice(qkv, 2, 2 * e, e), b, t, h, dh);
     hb_tensor *scores = hb_matmul(hb_mul_scalar(q, 1.0f / sqrtf((float)dh)), hb_transpose(k, 2, 3));
+    if (masks && masks->key_padding)
+        scores = hb_add(scores, mask_term(masks->key_padding, "the key padding mask", 2,
+                                          (int64_t[]){b, t}, (int64_t[]){b, 1, 1, t}));
+    if (masks && masks->attn)
+        scores = hb_add(scores, mask_term(masks->attn, "the attention mask", 2,
+                                          (int64_t[]){t, t}, (int64_t[]){1, 1, t, t}));
     hb_tensor *heads = hb_matmul(hb_softmax(scores, -1), v); /* [B, H, T, dh] */
     hb_tensor *joined = hb_reshape(hb_transpose(heads, 1, 2), 3, (int64_t[]){b, t, e});
     return hb_block_call(hb_block_child(self, "out_proj"), joined);
@@ -175,6 +203,19 @@ hb_block *hb_multihead_attention_new(int64_t embed, int64_t heads)
     return b;
 }
 
+hb_tensor *hb_attention_call(hb_block *b, hb_tensor *x, const hb_attention_masks *masks)
+{
+    const char *type = b ? hb_block_type(b) : "";
+    if (!b || (strcmp(type, "MultiheadAttention") != 0 && strcmp(type, "TransformerEncoderLayer") != 0 &&
+               strcmp(type, "TransformerEncoder") != 0))
+        return hb_frame_fail(HB_ERR_ARG, "hb_attention_call: %s is not a MultiheadAttention, "
+                             "TransformerEncoderLayer or TransformerEncoder", b ? type : "NULL"),
+               NULL;
+    if (!masks || (!masks->key_padding && !masks->attn))
+        return hb_block_call(b, x);
+    return hb_block_call_extra(b, x, masks);
+}
+
 /* ---- TransformerEncoderLayer and TransformerEncoder -------------------------------------------- */
 
 typedef struct encoder_state {
@@ -193,13 +234,14 @@ static hb_tensor *feed_forward(hb_block *self, const hb_transformer_options *o, 
 static hb_tensor *encoder_layer_forward(hb_block *self, hb_tensor *x)
 {
     const hb_transformer_options *o = &((const encoder_state *)hb_block_state(self))->o;
+    const hb_attention_masks *masks = hb_frame_top()->extra;
     hb_block *sa = hb_block_child(self, "self_attn"), *n1 = hb_block_child(self, "norm1"),
              *n2 = hb_block_child(self, "norm2");
     if (o->norm_first) {
-        x = hb_add(x, hb_block_call(sa, hb_block_call(n1, x)));
+        x = hb_add(x, hb_attention_call(sa, hb_block_call(n1, x), masks));
         return hb_add(x, feed_forward(self, o, hb_block_call(n2, x)));
     }
-    x = hb_block_call(n1, hb_add(x, hb_block_call(sa, x)));
+    x = hb_block_call(n1, hb_add(x, hb_attention_call(sa, x, masks)));
     return hb_block_call(n2, hb_add(x, feed_forward(self, o, x)));
 }
 
@@ -231,9 +273,23 @@ hb_block *hb_transformer_encoder_layer_new(int64_t d_model, int64_t heads,
     return b;
 }
 
+/* The layers in order, each given the call's masks; under the path "layers" as without. */
 static hb_tensor *encoder_forward(hb_block *self, hb_tensor *x)
 {
-    return hb_block_call(hb_block_child(self, "layers"), x);
+    const hb_attention_masks *masks = hb_frame_top()->extra;
+    hb_block *layers = hb_block_child(self, "layers");
+    if (!masks)
+        return hb_block_call(layers, x);
+    if (hb_frame_push(layers, NULL) != HB_OK)
+        return NULL;
+    for (int i = 0; x && i < hb_block_num_children(layers); i++) {
+        char key[16];
+        snprintf(key, sizeof key, "%d", i);
+        x = hb_attention_call(hb_block_child(layers, key), x, masks);
+    }
+    hb_tensor_retain(x);
+    hb_frame_pop();
+    return hb_frame_adopt(x);
 }
 
 hb_block *hb_transformer_encoder_new(int layers, int64_t d_model, int64_t heads,

@@ -69,6 +69,37 @@ def main():
         np.save(os.path.join(out, "output.npy"), y.numpy())
         print(name, tuple(x.shape), "->", tuple(y.shape), sorted(state)[:3])
 
+    masked()
+
+
+def masked():
+    """attention-masked and encoder-masked: the blocks with a key padding mask (the second
+    sequence's last two tokens) and a causal attention mask, both bool, written as
+    key_padding.npy and attn.npy beside the input."""
+    torch.manual_seed(4)
+    pad = torch.tensor([[False] * 5, [False, False, False, True, True]])
+    causal = torch.triu(torch.ones(5, 5, dtype=torch.bool), diagonal=1)
+    for name, make in (("attention-masked", lambda: nn.MultiheadAttention(16, 4, batch_first=True)),
+                       ("encoder-masked", lambda: encoder(False, False))):
+        model = make().eval()
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(torch.randn_like(p) * 0.3)
+        x = torch.randn(2, 5, 16)
+        with torch.no_grad():
+            if name == "attention-masked":
+                y = model(x, x, x, key_padding_mask=pad, attn_mask=causal, need_weights=False)[0]
+            else:
+                y = model(x, mask=causal, src_key_padding_mask=pad)
+        out = os.path.join(HERE, name)
+        os.makedirs(out, exist_ok=True)
+        save_safetensors(os.path.join(out, "weights.safetensors"), model.state_dict())
+        np.save(os.path.join(out, "input.npy"), x.numpy())
+        np.save(os.path.join(out, "key_padding.npy"), pad.numpy())
+        np.save(os.path.join(out, "attn.npy"), causal.numpy())
+        np.save(os.path.join(out, "output.npy"), y.numpy())
+        print(name, tuple(x.shape), "->", tuple(y.shape))
+
 
 if __name__ == "__main__":
     main()

@@ -20,6 +20,8 @@ hb_block *mlp_deep_new(void);      /* benchmark: 16 × (Linear(·,256), ReLU) */
 hb_block *chain_new(void);         /* benchmark: an elementwise chain into sum(abs(y)) */
 hb_block *resnet_mini_new(void);   /* ResNet, widths 16/32/64/128, one block per stage, 10 classes */
 hb_block *resnet18_new(void);      /* ResNet-18: widths 64/128/256/512, two blocks each, 1000 classes */
+hb_block *transformer_classifier_new(void); /* ids → embedding, TransformerEncoder, mean, head */
+hb_block *lstm_lm_new(void);                /* ids → embedding, LSTM, next-token scores */
 
 typedef struct model_entry {
     const char *name;
@@ -29,6 +31,8 @@ typedef struct model_entry {
     bool chapter;      /* one of the seed chapter's models (shown by `hybrid demo`) */
     const char *about; /* one line for `hybrid demo` and `hybrid models` */
     int64_t image;     /* images: the input is [batch, features (channels), image, image] */
+    int64_t vocab;     /* token models: the input is int64 ids [batch, features (tokens)] */
+    bool later;        /* one of D2L's later chapters (shown by `hybrid demo` after the seed's) */
 } model_entry;
 
 extern const model_entry example_models[];
@@ -39,7 +43,8 @@ extern const int example_model_count;
 hb_block *example_model_new(const char *name, uint64_t seed);
 const model_entry *example_model_find(const char *name);
 /* A uniform random input for e: [batch, features], [features] for 1-D models, or
- * [batch, features, image, image] for image models (batch and features 0: e's defaults). */
+ * [batch, features, image, image] for image models (batch and features 0: e's defaults); for
+ * token models int64 ids in [1, vocab), every other row ending in a quarter of padding (0). */
 hb_tensor *example_input(const model_entry *e, int64_t batch, int64_t features, hb_rng *rng);
 
 #endif

@@ -404,7 +404,9 @@ START_TEST(demo_runs_every_model)
     ck_assert_int_eq(hybrid("demo"), 0);
     const char *names[] = {"== mlp:", "== mlp-class:", "== my-sequential:", "== fixed-hidden:",
                            "== nest-mlp:", "== chimera:", "== parallel:", "== factory:",
-                           "== scaled-fixed:", "== resnet-mini:", "output [2, 96]", "10 models ran eagerly and hybridized with equal results, 0 failed", "guards (one path through hb_test outcomes, 1"};
+                           "== scaled-fixed:", "== resnet-mini:", "output [2, 96]", "10 models ran eagerly and hybridized with equal results, 0 failed", "guards (one path through hb_test outcomes, 1",
+                           "== transformer-classifier:", "== lstm-lm:", "input int64 [2, 16] -> output [2, 16, 100]",
+                           "2 models of later chapters ran eagerly and hybridized with equal results, 0 failed"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         ck_assert_msg(strstr(out_text, names[i]), "demo output lacks %s", names[i]);
 }

@@ -3,6 +3,7 @@
  * its output eagerly, hybridized and frozen, with no eager island; gradients reach every
  * parameter; bad sizes and inputs are errors naming the block. The embedding takes int64 ids. */
 #include "harness.h"
+#include "models.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -139,6 +140,51 @@ START_TEST(masks_match_pytorch)
 }
 END_TEST
 
+/* examples/sequence_models.c's models, as `hybrid models` names them, with the state dicts of
+ * the same nets in PyTorch: its output eagerly, hybridized and frozen, no island. The padding
+ * mask is traced from the ids: other padding of the same shape runs the same plan and still
+ * matches eager. */
+START_TEST(examples_match_pytorch)
+{
+    const char *name = _i ? "lstm-lm" : "transformer-classifier";
+    char rel[256];
+    snprintf(rel, sizeof rel, "sequence/%s/weights.safetensors", name);
+    hb_tensor *ids = file(name, "input.npy"), *want = file(name, "output.npy");
+    hb_tensor *other = hb_tensor_copy(ids);
+    int64_t *v = hb_tensor_raw(other);
+    v[0 * 16 + 15] = v[2 * 16 + 14] = v[2 * 16 + 15] = 0, v[1 * 16 + 13] = 7;
+    hb_block *eager = example_model_new(name, 0);
+    ck_assert_int_eq(hb_block_load(eager, data_path(rel)), HB_OK);
+    hb_tensor *want_other = test_call_ok(eager, other);
+    for (int mode = 0; mode < 3; mode++) {
+        hb_block *b = example_model_new(name, 0);
+        ck_assert_msg(hb_block_load(b, data_path(rel)) == HB_OK, "%s: %s", name, hb_last_error());
+        if (mode > 0)
+            hb_hybridize_with(b, true, &(hb_hybrid_options){.freeze = mode == 2});
+        for (int call = 0; call < 4; call++) {
+            hb_tensor *y = test_call_ok(b, call % 2 ? other : ids);
+            double err = rel_error(y, call % 2 ? want_other : want);
+            ck_assert_msg(err <= (call % 2 ? 1e-5 : 1e-4), "%s mode %d call %d: relative error %g",
+                          name, mode, call, err);
+            hb_tensor_release(y);
+        }
+        if (mode > 0) {
+            char *text = NULL;
+            size_t len = 0;
+            FILE *f = open_memstream(&text, &len);
+            ck_assert_int_eq(hb_block_explain(b, f, false), HB_OK);
+            fclose(f);
+            ck_assert_msg(!strstr(text, "island") && strstr(text, "4 calls, 1 traced, 3 ran a plan"),
+                          "%s: %s", name, text);
+            free(text);
+        }
+        hb_block_release(b);
+    }
+    hb_tensor_release(want_other), hb_block_release(eager);
+    hb_tensor_release(ids), hb_tensor_release(other), hb_tensor_release(want);
+}
+END_TEST
+
 /* Σ y through every block with parameters: each parameter gets a gradient, none of it NaN. */
 START_TEST(gradients_reach_every_parameter)
 {
@@ -212,6 +258,7 @@ int main(void)
     tcase_add_loop_test(tc, blocks_match_pytorch, 0, n);
     tcase_add_loop_test(tc, gradients_reach_every_parameter, 2, n); /* GELU has no parameters */
     tcase_add_loop_test(tc, masks_match_pytorch, 0, 2);
+    tcase_add_loop_test(tc, examples_match_pytorch, 0, 2);
     tcase_add_test(tc, bad_sizes_and_inputs_are_named);
     suite_add_tcase(s, tc);
     return run_suite(s);

@@ -79,9 +79,22 @@ static int fail(const char *fmt, ...)
 
 static int list_models(void)
 {
+    int width = 0;
     for (int i = 0; i < example_model_count; i++)
-        printf("%-14s %s\n", example_models[i].name, example_models[i].about);
+        width = (int)strlen(example_models[i].name) > width ? (int)strlen(example_models[i].name) : width;
+    for (int i = 0; i < example_model_count; i++)
+        printf("%-*s %s\n", width, example_models[i].name, example_models[i].about);
     return 0;
+}
+
+/* t's shape, "[2, 20]", with its dtype in front unless float32 ("int64 [2, 16]"). */
+static const char *input_str(const hb_tensor *t, char *buf, size_t size)
+{
+    char sb[80];
+    hb_shape_str(hb_tensor_ndim(t), hb_tensor_shape(t), sb, sizeof sb);
+    bool f32 = hb_tensor_dtype(t) == HB_F32;
+    snprintf(buf, size, "%s%s%s", f32 ? "" : hb_dtype_name(hb_tensor_dtype(t)), f32 ? "" : " ", sb);
+    return buf;
 }
 
 /* Whether MODEL names an ONNX file rather than a built-in model. */
@@ -672,7 +685,7 @@ static int bench(int argc, char **argv)
     else if (!rc)
         printf("%s, input %s: eager %.2f us/call, compiled %.2f us/call, speed-up %.2fx\n"
                "(medians of %d alternating rounds of %d calls each, one process)\n",
-               o.model, sb, r.eager_us, r.compiled_us, r.eager_us / r.compiled_us, r.rounds,
+               o.model, input_str(x, (char[128]){0}, 128), r.eager_us, r.compiled_us, r.eager_us / r.compiled_us, r.rounds,
                r.calls);
     hb_tensor_release(x);
     hb_block_release(net);
@@ -792,11 +805,13 @@ static int train(int argc, char **argv)
     /* the class count is the model's output width */
     hb_rng rng;
     hb_rng_seed(&rng, 7);
-    hb_tensor *probe = e->batch && !e->image ? hb_rand(HB_SHAPE(2, f), &rng) : NULL;
+    hb_tensor *probe = e->batch && !e->image && !e->vocab ? hb_rand(HB_SHAPE(2, f), &rng) : NULL;
     hb_tensor *py = probe ? hb_block_call(net, probe) : NULL;
     if (!py)
         rc = fail("train: %s", e->image ? "the model takes images; hybrid train makes "
                   "[batch, features] data (train image models from C, with hb_train_step)"
+                  : e->vocab ? "the model takes token ids; hybrid train makes [batch, features] "
+                               "float data (train it from C, with hb_train_step)"
                   : e->batch ? hb_last_error() : "the model takes 1-D inputs, not batches");
     else if (hb_tensor_ndim(py) != 2 || hb_tensor_shape(py)[1] < 2)
         rc = fail("train: %s's output has shape %s; training needs [batch, classes >= 2]",
@@ -883,19 +898,19 @@ static int train(int argc, char **argv)
 
 static bool demo_model(const model_entry *e)
 {
-    char sb[96], ob[96];
+    char sb[128], ob[96];
     hb_block *net = example_model_new(e->name, 0);
     hb_rng rng;
     hb_rng_seed(&rng, 1);
     hb_tensor *x = example_input(e, 2, 0, &rng);
-    hb_tensor *xs = hb_mul_scalar(x, 1000.0f);
+    /* a second input: 1000·x, which takes loops and branches other ways; other ids */
+    hb_tensor *xs = e->vocab ? example_input(e, 2, 0, &rng) : hb_mul_scalar(x, 1000.0f);
     hb_tensor *y = net ? hb_block_call(net, x) : NULL, *ys = y ? hb_block_call(net, xs) : NULL;
     printf("== %s: %s\n", e->name, e->about);
     bool ok = ys != NULL;
     if (ok) {
         hb_block_print(stdout, net);
-        printf("input %s -> output %s\n",
-               hb_shape_str(hb_tensor_ndim(x), hb_tensor_shape(x), sb, sizeof sb),
+        printf("input %s -> output %s\n", input_str(x, sb, sizeof sb),
                hb_shape_str(hb_tensor_ndim(y), hb_tensor_shape(y), ob, sizeof ob));
         hb_tensor_print(stdout, y);
         hb_hybridize(net, true);
@@ -906,7 +921,8 @@ static bool demo_model(const model_entry *e)
             printf("hybridized (first call traced, then the plan ran):\n");
             hb_block_explain(net, stdout, false);
             double d = fmax(fmax(rel_diff(h1, y), rel_diff(h2, y)), rel_diff(h3, ys));
-            printf("hybrid == eager on x, x again and 1000·x: max relative difference %.1g\n", d);
+            printf("hybrid == eager on x, x again and %s: max relative difference %.1g\n",
+                   e->vocab ? "other ids" : "1000·x", d);
             bench_result r;
             if (bench_block(net, x, 7, 2000, &r))
                 printf("per call: eager %.2f us, hybrid %.2f us (%.2fx)\n", r.eager_us,
@@ -923,19 +939,28 @@ static bool demo_model(const model_entry *e)
     return ok;
 }
 
+/* The models of one part (the seed chapter's, or the later chapters'), each eager then
+ * hybridized, and a line that counts them; the number that failed. */
+static int demo_part(bool later)
+{
+    int failures = 0, shown = 0;
+    for (int i = 0; i < example_model_count; i++)
+        if (later ? example_models[i].later : example_models[i].chapter) {
+            failures += !demo_model(&example_models[i]);
+            shown++;
+        }
+    printf("%d %s ran eagerly and hybridized with equal results, %d failed.\n", shown - failures,
+           later ? "models of later chapters" : "models", failures);
+    return failures;
+}
+
 static int demo(void)
 {
     printf("hybrid %s: the seed chapter (D2L 5.1, Layers and Blocks), eager and hybridized\n\n",
            HB_VERSION);
-    int failures = 0;
-    int shown = 0;
-    for (int i = 0; i < example_model_count; i++)
-        if (example_models[i].chapter) {
-            failures += !demo_model(&example_models[i]);
-            shown++;
-        }
-    printf("%d models ran eagerly and hybridized with equal results, %d failed.\n",
-           shown - failures, failures);
+    int failures = demo_part(false);
+    printf("\nD2L's later chapters, as blocks: a transformer encoder and an LSTM over token ids\n\n");
+    failures += demo_part(true);
     return failures ? 1 : 0;
 }
 

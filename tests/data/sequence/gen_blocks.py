@@ -70,6 +70,7 @@ def main():
         print(name, tuple(x.shape), "->", tuple(y.shape), sorted(state)[:3])
 
     masked()
+    examples()
 
 
 def masked():
@@ -99,6 +100,59 @@ def masked():
         np.save(os.path.join(out, "attn.npy"), causal.numpy())
         np.save(os.path.join(out, "output.npy"), y.numpy())
         print(name, tuple(x.shape), "->", tuple(y.shape))
+
+
+
+class Classifier(nn.Module):
+    """examples/sequence_models.c's transformer-classifier in PyTorch, by the same names."""
+
+    def __init__(self):
+        super().__init__()
+        self.embedding = nn.Embedding(100, 32)
+        self.positions = nn.Parameter(torch.randn(64, 32) * 0.02)
+        layer = nn.TransformerEncoderLayer(32, 4, dim_feedforward=64, dropout=0.0,
+                                           batch_first=True)
+        self.encoder = nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
+        self.head = nn.Linear(32, 2)
+
+    def forward(self, ids):
+        pad = ids == 0
+        x = self.embedding(ids) + self.positions[:ids.shape[1]]
+        x = self.encoder(x, src_key_padding_mask=pad)
+        keep = (~pad).float().unsqueeze(-1)
+        return self.head((x * keep).sum(1) / keep.sum(1))
+
+
+class LanguageModel(nn.Module):
+    """examples/sequence_models.c's lstm-lm in PyTorch, by the same names."""
+
+    def __init__(self):
+        super().__init__()
+        self.embedding = nn.Embedding(100, 32)
+        self.rnn = nn.LSTM(32, 64, batch_first=True)
+        self.decoder = nn.Linear(64, 100)
+
+    def forward(self, ids):
+        return self.decoder(self.rnn(self.embedding(ids))[0])
+
+
+def examples():
+    """transformer-classifier and lstm-lm: ids [4, 16] in [1, 100), rows 1 and 3 ending in 4
+    and 7 padding tokens (0)."""
+    torch.manual_seed(5)
+    ids = torch.randint(1, 100, (4, 16))
+    ids[1, 12:] = 0
+    ids[3, 9:] = 0
+    for name, model in (("transformer-classifier", Classifier()), ("lstm-lm", LanguageModel())):
+        model.eval()
+        with torch.no_grad():
+            y = model(ids)
+        out = os.path.join(HERE, name)
+        os.makedirs(out, exist_ok=True)
+        save_safetensors(os.path.join(out, "weights.safetensors"), model.state_dict())
+        np.save(os.path.join(out, "input.npy"), ids.numpy())
+        np.save(os.path.join(out, "output.npy"), y.numpy())
+        print(name, tuple(ids.shape), "->", tuple(y.shape))
 
 
 if __name__ == "__main__":

@@ -196,6 +196,12 @@ HB_API hb_tensor *hb_log(hb_tensor *x);
 HB_API hb_tensor *hb_abs(hb_tensor *x);
 HB_API hb_tensor *hb_neg(hb_tensor *x);
 HB_API hb_tensor *hb_sqrt(hb_tensor *x);
+HB_API hb_tensor *hb_sin(hb_tensor *x);
+HB_API hb_tensor *hb_cos(hb_tensor *x);
+HB_API hb_tensor *hb_floor(hb_tensor *x);
+HB_API hb_tensor *hb_ceil(hb_tensor *x);
+HB_API hb_tensor *hb_round(hb_tensor *x); /* to the nearest integer, ties to even */
+HB_API hb_tensor *hb_sign(hb_tensor *x);  /* 1, -1 or 0 (NaN stays NaN); no gradient */
 
 HB_API hb_tensor *hb_sum(hb_tensor *x); /* over all elements: shape [] */
 HB_API hb_tensor *hb_mean(hb_tensor *x);

@@ -93,6 +93,8 @@ OP1(f_abs, hb_abs(x))
 OP1(f_neg, hb_neg(x))
 OP1(f_sqrt, hb_sqrt(x))
 OP1(f_erf, hb_erf(x))
+OP1(f_sin, hb_sin(x))
+OP1(f_cos, hb_cos(x))
 OP2(f_pow, hb_pow(a, b))
 OP1(f_pow2, hb_pow_scalar(x, 2.0f))
 OP1(f_pow_rsqrt, hb_pow_scalar(x, -0.5f))
@@ -170,6 +172,8 @@ static const fd_case cases[] = {
     {"neg", f_neg, 1, {SH(3, 4)}, -1, 1, false},
     {"sqrt", f_sqrt, 1, {SH(3, 4)}, 0.5f, 2, false},
     {"erf", f_erf, 1, {SH(3, 4)}, -2, 2, false},
+    {"sin", f_sin, 1, {SH(3, 4)}, -3, 3, false},
+    {"cos", f_cos, 1, {SH(3, 4)}, -3, 3, false},
     {"pow", f_pow, 2, {SH(3, 4), SH(4)}, 0.5f, 2, false},
     {"pow_scalar 2", f_pow2, 1, {SH(3, 4)}, -2, 2, false},
     {"pow_scalar -0.5", f_pow_rsqrt, 1, {SH(3, 4)}, 0.5f, 2, false},

@@ -197,7 +197,8 @@ static hb_graph *all_ops_graph(void)
         s = NODE(g, scalar_ops[i % ARRAY_LEN(scalar_ops)],
                  ((hb_attrs){.scalar = scalars[i]}), "scalars", s);
     const hb_op unary[] = {HB_OP_RELU, HB_OP_SIGMOID, HB_OP_TANH, HB_OP_EXP, HB_OP_LOG,
-                           HB_OP_ABS, HB_OP_NEG, HB_OP_SQRT, HB_OP_ERF, HB_OP_COPY};
+                           HB_OP_ABS, HB_OP_NEG, HB_OP_SQRT, HB_OP_ERF, HB_OP_COPY,
+                           HB_OP_SIN,  HB_OP_COS, HB_OP_FLOOR, HB_OP_CEIL, HB_OP_ROUND, HB_OP_SIGN};
     for (size_t i = 0; i < ARRAY_LEN(unary); i++)
         s = NODE(g, unary[i], NOATTRS, "unary", s);
     NODE(g, HB_OP_SUM, ((hb_attrs){.all = true}), "red", s);

@@ -650,6 +650,7 @@ END_TEST
 static double ref_relu(double x) { return isnan(x) ? x : x > 0 ? x : 0.0; }
 static double ref_sigmoid(double x) { return 1.0 / (1.0 + exp(-x)); }
 static double ref_neg(double x) { return -x; }
+static double ref_sign(double x) { return x > 0 ? 1.0 : x < 0 ? -1.0 : x; }
 
 typedef hb_tensor *(*unary_fn)(hb_tensor *);
 static const struct unary_case {
@@ -676,6 +677,13 @@ static const struct unary_case {
     {"sqrt", hb_sqrt, sqrt, 0, 100, 1e-6, 1e-30, 5, {0.0f, 1e-30f, -1.0f, INFINITY, 2.0f}},
     {"erf", hb_erf, erf, -5, 5, 0, 5e-7, 8,
      {0.0f, -0.0f, 1e-30f, INFINITY, -INFINITY, NAN, 3.9f, -0.47f}},
+    {"sin", hb_sin, sin, -10, 10, 1e-6, 1e-7, 5, {0.0f, -0.0f, INFINITY, NAN, 1e4f}},
+    {"cos", hb_cos, cos, -10, 10, 1e-6, 1e-7, 5, {0.0f, -0.0f, -INFINITY, NAN, 1e4f}},
+    {"floor", hb_floor, floor, -5, 5, 0, 0, 7, {-0.5f, 0.5f, -0.0f, 2.0f, NAN, -INFINITY, 8388609.0f}},
+    {"ceil", hb_ceil, ceil, -5, 5, 0, 0, 7, {-0.5f, 0.5f, -0.0f, 2.0f, NAN, INFINITY, -8388609.0f}},
+    {"round", hb_round, nearbyint, -5, 5, 0, 0, 8,
+     {0.5f, 1.5f, 2.5f, -0.5f, -2.5f, 2.4999998f, NAN, INFINITY}},
+    {"sign", hb_sign, ref_sign, -5, 5, 0, 0, 5, {0.0f, -0.0f, NAN, -INFINITY, 1e-40f}},
 };
 
 START_TEST(unary_ops_match_reference)

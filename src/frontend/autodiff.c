@@ -302,6 +302,19 @@ RULE(ERF)
     add_grad(x, mul2(hb_mul_scalar(g, 1.12837916709551257f), done(m, hb_exp(m))));
 }
 
+RULE(SIN)
+{
+    hb_tensor *cx = hb_cos(x);
+    add_grad(x, done(cx, hb_mul(g, cx)));
+}
+
+RULE(COS)
+{
+    hb_tensor *sx = hb_sin(x);
+    hb_tensor *m = done(sx, hb_mul(g, sx));
+    add_grad(x, done(m, hb_neg(m)));
+}
+
 RULE(LOG)
 {
     add_grad(x, hb_div(g, x));

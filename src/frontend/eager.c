@@ -129,6 +129,12 @@ UNARY_OP(hb_abs, HB_OP_ABS)
 UNARY_OP(hb_neg, HB_OP_NEG)
 UNARY_OP(hb_sqrt, HB_OP_SQRT)
 UNARY_OP(hb_erf, HB_OP_ERF)
+UNARY_OP(hb_sin, HB_OP_SIN)
+UNARY_OP(hb_cos, HB_OP_COS)
+UNARY_OP(hb_floor, HB_OP_FLOOR)
+UNARY_OP(hb_ceil, HB_OP_CEIL)
+UNARY_OP(hb_round, HB_OP_ROUND)
+UNARY_OP(hb_sign, HB_OP_SIGN)
 
 #define REDUCE_OP(fn, OP)                                                                     \
     hb_tensor *fn(hb_tensor *x) { return apply1(OP, (hb_attrs){.all = true}, x); }            \

@@ -374,6 +374,12 @@ static hb_status export_node(writer *w, const hb_node *n)
     case HB_OP_NEG: ok = NODE("Neg", out, in[0]); break;
     case HB_OP_SQRT: ok = NODE("Sqrt", out, in[0]); break;
     case HB_OP_ERF: ok = NODE("Erf", out, in[0]); break;
+    case HB_OP_SIN: ok = NODE("Sin", out, in[0]); break;
+    case HB_OP_COS: ok = NODE("Cos", out, in[0]); break;
+    case HB_OP_FLOOR: ok = NODE("Floor", out, in[0]); break;
+    case HB_OP_CEIL: ok = NODE("Ceil", out, in[0]); break;
+    case HB_OP_ROUND: ok = NODE("Round", out, in[0]); break;
+    case HB_OP_SIGN: ok = NODE("Sign", out, in[0]); break;
     case HB_OP_POW: ok = NODE("Pow", out, in[0], in[1]); break;
     case HB_OP_POW_SCALAR: ok = NODE("Pow", out, in[0], scalar(w, s)); break;
     case HB_OP_COPY: ok = NODE("Identity", out, in[0]); break;

@@ -186,6 +186,60 @@ START_TEST(onnx_several_inputs)
 }
 END_TEST
 
+/* A streaming LSTM: --carry passes each call's state outputs to the next call's state inputs,
+ * so a sequence in two chunks gives PyTorch's outputs for the two chunks with the state carried;
+ * bad carries are named. */
+START_TEST(onnx_carried_state)
+{
+    char model[512], y1[512], y2[512], x1[512], x2[512], h0[512], c0[512];
+    snprintf(model, sizeof model, "%s", data_path("onnx/lstm-state.onnx"));
+    snprintf(y1, sizeof y1, "%s", temp_path("state-y1.npy"));
+    snprintf(y2, sizeof y2, "%s", temp_path("state-y2.npy"));
+    snprintf(x1, sizeof x1, "%s", data_path("onnx/lstm-state.x1.npy"));
+    snprintf(x2, sizeof x2, "%s", data_path("onnx/lstm-state.x2.npy"));
+    snprintf(h0, sizeof h0, "%s", data_path("onnx/lstm-state.h0.npy"));
+    snprintf(c0, sizeof c0, "%s", data_path("onnx/lstm-state.c0.npy"));
+    const char *modes[] = {"eager", "hybrid"};
+    for (int m = 0; m < 2; m++) {
+        int st = hybrid("run %s --carry h0=hn --carry c0=cn --input x=%s --input h0=%s --input "
+                        "c0=%s --output %s --input %s --output %s --mode %s", model, x1, h0, c0,
+                        y1, x2, y2, modes[m]);
+        ck_assert_msg(st == 0, "%s", err_text);
+        for (int k = 0; k < 2; k++) {
+            hb_tensor *got = hb_npy_load(k ? y2 : y1);
+            hb_tensor *want = hb_npy_load(data_path(k ? "onnx/lstm-state.y2.npy"
+                                                      : "onnx/lstm-state.y1.npy"));
+            ck_assert_msg(rel_error(got, want) <= 1e-5, "%s chunk %d: %g", modes[m], k,
+                          rel_error(got, want));
+            hb_tensor_release(got), hb_tensor_release(want);
+        }
+        unlink(y1), unlink(y2);
+    }
+    /* without the carry, the second chunk starts from the file's zero state: other values */
+    ck_assert_msg(hybrid("run %s --input %s --input %s --input %s --output %s", model, x2, h0, c0,
+                         y2) == 0, "%s", err_text);
+    hb_tensor *fresh = hb_npy_load(y2), *want = hb_npy_load(data_path("onnx/lstm-state.y2.npy"));
+    ck_assert_msg(rel_error(fresh, want) > 1e-3, "the state made no difference");
+    hb_tensor_release(fresh), hb_tensor_release(want);
+    unlink(y2);
+    assert_fails_with(hybrid("run %s --carry h0=hx --input %s --input %s --input %s --output %s",
+                             model, x1, h0, c0, y1), "no graph output \"hx\"", "y, hn, cn");
+    assert_fails_with(hybrid("run %s --carry s=hn --input %s --input %s --input %s --output %s",
+                             model, x1, h0, c0, y1), "no graph input \"s\"", "x, h0, c0");
+    assert_fails_with(hybrid("run %s --carry h0 --input %s --output %s", model, x1, y1),
+                      "INPUT=OUTPUT", NULL);
+    assert_fails_with(hybrid("run %s --carry h0=hn --input %s --input %s --input %s --output %s "
+                             "--input h0=%s --input %s --output %s", model, x1, h0, c0, y1, h0,
+                             x2, y2), "\"h0\" is carried", "only to the first call");
+    assert_fails_with(hybrid("run %s --carry h0=hn --input %s --input %s --input %s --output %s "
+                             "--input %s --output %s", model, x1, h0, c0, y1, x2, y2),
+                      "1 of them carried", "2 for each later one");
+    assert_fails_with(hybrid("run mlp --carry h0=hn --input %s --output %s", x1, y1),
+                      "--carry needs an ONNX model", NULL);
+    ck_assert(!exists(y1) && !exists(y2));
+}
+END_TEST
+
 /* Hybrid mode: the first input traces, the later ones run the plan (or its islands). The
  * scaled input makes fixed-hidden's loop run a different number of times than when traced. */
 START_TEST(run_hybrid_equals_eager)
@@ -435,6 +489,7 @@ int main(void)
     tcase_add_test(tc, run_resnet_mini);
     tcase_add_test(tc, onnx_files);
     tcase_add_test(tc, onnx_several_inputs);
+    tcase_add_test(tc, onnx_carried_state);
     tcase_add_test(tc, grad_matches_pytorch);
     tcase_add_test(tc, train_reaches_accuracy);
     tcase_add_test(tc, run_scalar_output);

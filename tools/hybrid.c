@@ -22,11 +22,13 @@ static const char usage[] =
     "                            hybridized: what compiled, what fell back and why, speed\n"
     "  run MODEL [--weights W.safetensors] --input X.npy --output Y.npy\n"
     "            [--input X2.npy --output Y2.npy ...] [--mode eager|hybrid] [--threads N]\n"
-    "            [--freeze] [--interpret]\n"
+    "            [--freeze] [--interpret] [--carry INPUT=OUTPUT ...]\n"
     "                            one block instance runs each input in order; in hybrid mode\n"
     "                            the first call traces and later calls run the plan. An ONNX\n"
     "                            model of k graph inputs takes k --input per --output, each\n"
-    "                            NAME=X.npy or X.npy in the graph's order (ids, masks: any dtype)\n"
+    "                            NAME=X.npy or X.npy in the graph's order (ids, masks: any dtype);\n"
+    "                            --carry h0=hn: each call's output hn is the next call's input\n"
+    "                            h0 (recurrent state), given only to the first call\n"
     "  dump MODEL [--batch N] [--features N] [--after PASS|all] [--format text|dot]\n"
     "            [--train [--optimizer sgd|adam] [--lr F]]\n"
     "                            the IR as traced, after a pass, or after every pass; with\n"
@@ -128,8 +130,8 @@ static hb_block *make_model(const char *name)
 
 typedef struct options {
     const char *model, *weights, *mode, *after, *format, *grad_output, *optimizer, *svg;
-    const char **inputs, **outputs;
-    int ninputs, noutputs, threads;
+    const char **inputs, **outputs, **carries;
+    int ninputs, noutputs, ncarries, threads;
     int64_t batch, features, epochs;
     double lr;
     bool json, freeze, train, interpret;
@@ -153,9 +155,10 @@ static int parse(int argc, char **argv, const char *accepted, options *o)
 {
     o->inputs = calloc((size_t)argc, sizeof *o->inputs);
     o->outputs = calloc((size_t)argc, sizeof *o->outputs);
+    o->carries = calloc((size_t)argc, sizeof *o->carries);
     o->mode = strcmp(argv[1], "run") == 0 || strcmp(argv[1], "grad") == 0 ? "eager" : "hybrid";
     o->format = "text";
-    if (!o->inputs || !o->outputs)
+    if (!o->inputs || !o->outputs || !o->carries)
         return fail("out of memory");
     for (int i = 2; i < argc; i++) {
         const char *opt = argv[i];
@@ -190,6 +193,8 @@ static int parse(int argc, char **argv, const char *accepted, options *o)
             o->inputs[o->ninputs++] = v;
         else if (strcmp(opt, "--output") == 0)
             o->outputs[o->noutputs++] = v;
+        else if (strcmp(opt, "--carry") == 0)
+            o->carries[o->ncarries++] = v;
         else if (strcmp(opt, "--mode") == 0)
             o->mode = v;
         else if (strcmp(opt, "--after") == 0)
@@ -238,6 +243,7 @@ static void options_free(options *o)
 {
     free(o->inputs);
     free(o->outputs);
+    free(o->carries);
 }
 
 /* The model with its weights, hybridized (frozen with --freeze) unless --mode eager, or NULL
@@ -321,76 +327,141 @@ static int named_input(const char *v, const char *const *names, int k)
     return -1;
 }
 
-/* The tensors of one call of a model with k graph inputs: --input values i0 .. i0+k-1, each
+/* The files of one call of a model with k graph inputs: --input values i0 .. i0+n-1, each
  * NAME=FILE (the graph input of that name) or FILE (the next one not named, in the file's
- * order). The first graph input is the call's x, returned; the others are bound to the block. */
-static hb_tensor *call_inputs(hb_block *net, const options *o, int i0, int k,
-                              const char *const *names)
+ * order), for the inputs not carried (carried[m]: filled from the call before). Loads them into
+ * t[m]; false after saying what was wrong. */
+static bool call_inputs(const options *o, int i0, int n, const char *const *names, int k,
+                        const bool *carried, hb_tensor **t)
 {
     const char *file_of[64] = {NULL};
     char list[512];
-    for (int j = i0; j < i0 + k; j++) {
+    for (int j = i0; j < i0 + n; j++) {
         const char *v = o->inputs[j];
-        int n = named_input(v, names, k);
-        if (n >= 0 && file_of[n])
-            return fail("run: graph input \"%s\" is given twice for one call", names[n]), NULL;
-        if (n >= 0)
-            file_of[n] = strchr(v, '=') + 1;
+        int m = named_input(v, names, k);
+        if (m >= 0 && carried[m])
+            return fail("run: graph input \"%s\" is carried (--carry) from the call before; "
+                        "give it only to the first call", names[m]), false;
+        if (m >= 0 && file_of[m])
+            return fail("run: graph input \"%s\" is given twice for one call", names[m]), false;
+        if (m >= 0)
+            file_of[m] = strchr(v, '=') + 1;
         else if (strchr(v, '=') && access(v, F_OK) != 0) /* not a file either: a wrong name */
             return fail("run: %s has no graph input \"%.*s\" (its inputs: %s)", o->model,
                         (int)(strchr(v, '=') - v), v, name_list(names, k, list, sizeof list)),
-                   NULL;
+                   false;
     }
-    for (int j = i0, next = 0; j < i0 + k; j++) {
+    for (int j = i0, next = 0; j < i0 + n; j++) {
         if (named_input(o->inputs[j], names, k) >= 0)
             continue;
-        while (next < k && file_of[next])
+        while (next < k && (file_of[next] || carried[next]))
             next++;
         if (next < k)
             file_of[next] = o->inputs[j];
     }
-    hb_tensor *x = NULL;
-    for (int n = 0; n < k; n++) {
-        if (!file_of[n]) /* a name given twice left a gap: said above */
-            return fail("run: no file for graph input \"%s\"", names[n]), NULL;
-        hb_tensor *t = hb_npy_load(file_of[n]);
-        hb_status st = !t ? hb_last_status() : n == 0 ? HB_OK : hb_onnx_bind(net, names[n], t);
-        if (st != HB_OK) {
-            fail("%s", hb_last_error());
-            hb_tensor_release(t), hb_tensor_release(x);
-            return NULL;
-        }
-        if (n == 0)
-            x = t;
-        else
-            hb_tensor_release(t);
+    for (int m = 0; m < k; m++) {
+        if (carried[m])
+            continue;
+        if (!file_of[m]) /* a name given twice left a gap: said above */
+            return fail("run: no file for graph input \"%s\"", names[m]), false;
+        if (!(t[m] = hb_npy_load(file_of[m])))
+            return fail("%s", hb_last_error()), false;
     }
-    return x;
+    return true;
+}
+
+/* One call of net on the graph inputs t (the first is x, the others bound); NULL after saying
+ * what was wrong. */
+static hb_tensor *call_with(hb_block *net, const char *const *names, int k, hb_tensor **t,
+                            const char *first_file)
+{
+    for (int m = 1; m < k; m++)
+        if (hb_onnx_bind(net, names[m], t[m]) != HB_OK)
+            return fail("%s", hb_last_error()), NULL;
+    hb_tensor *y = hb_block_call(net, t[0]);
+    if (!y)
+        fail("%s (input %s)", hb_last_error(), first_file);
+    return y;
+}
+
+/* --carry IN=OUT: graph output OUT of each call is graph input IN of the next. Each carried
+ * output has a block of its own (the model loaded again, that output selected), so each keeps
+ * its plans: a model's block returns one output. */
+typedef struct carry {
+    int in;
+    hb_block *net;
+} carry;
+
+static int parse_carries(const options *o, const char *const *names, int k, carry *c,
+                         bool *carried)
+{
+    const char *outs[64];
+    int nout = hb_onnx_outputs(c[0].net, outs, 64);
+    char list[512];
+    for (int i = 0; i < o->ncarries; i++) {
+        const char *v = o->carries[i], *eq = strchr(v, '=');
+        int in = eq ? named_input(v, names, k) : -1;
+        bool known_out = false;
+        for (int m = 0; eq && m < nout && m < 64; m++)
+            known_out |= strcmp(outs[m], eq + 1) == 0;
+        if (!eq)
+            return fail("run: --carry needs INPUT=OUTPUT (a graph input and the graph output "
+                        "that feeds it on the next call), not \"%s\"", v);
+        if (in < 0)
+            return fail("run: --carry %s: %s has no graph input \"%.*s\" (its inputs: %s)", v,
+                        o->model, (int)(eq - v), v, name_list(names, k, list, sizeof list));
+        if (!known_out)
+            return fail("run: --carry %s: %s has no graph output \"%s\" (its outputs: %s)", v,
+                        o->model, eq + 1, name_list(outs, nout < 64 ? nout : 64, list, sizeof list));
+        if (carried[in])
+            return fail("run: --carry %s: graph input \"%s\" is carried twice", v, names[in]);
+        carried[in] = true;
+        c[i].in = in;
+        if (!(c[i].net = load_model(o)))
+            return 1;
+        if (hb_onnx_select_output(c[i].net, eq + 1) != HB_OK)
+            return fail("%s", hb_last_error());
+    }
+    return 0;
 }
 
 static int run(int argc, char **argv)
 {
     options o = {0};
-    int rc = parse(argc, argv, "weights input output mode threads freeze interpret", &o);
+    int rc = parse(argc, argv, "weights input output carry mode threads freeze interpret", &o);
     hb_block *net = rc ? NULL : load_model(&o);
     if (!rc && !net)
         rc = 1;
+    if (!rc && o.ncarries && !is_onnx(o.model))
+        rc = fail("run: --carry needs an ONNX model (its graph inputs and outputs have names)");
     /* a model of several graph inputs takes that many --input values for each --output */
     const char *names[64] = {"x"};
     int k = net && is_onnx(o.model) ? hb_onnx_inputs(net, names, 64) : 1;
     if (k < 1 || k > 64)
         k = 1;
-    if (!rc && (o.ninputs == 0 || o.ninputs != k * o.noutputs)) {
+    bool carried[64] = {false};
+    carry *carries = calloc((size_t)o.ncarries + 1, sizeof *carries);
+    if (!rc && !carries)
+        rc = fail("out of memory");
+    else if (!rc && o.ncarries) {
+        carries[0].net = net; /* for its output names */
+        rc = parse_carries(&o, names, k, carries, carried);
+    }
+    int c = o.ncarries, later = k - c; /* inputs of the calls after the first */
+    if (!rc && (o.ninputs == 0 || o.noutputs == 0 || o.ninputs != k + (o.noutputs - 1) * later)) {
         char list[512];
         name_list(names, k, list, sizeof list);
         rc = k == 1 ? fail("run: give one --output for each --input (%s)",
                            o.ninputs ? "the counts differ" : "none given")
-                    : fail("run: %s takes %d inputs (%s): give %d --input for each --output "
-                           "(%d --input, %d --output given)", o.model, k, list, k, o.ninputs,
-                           o.noutputs);
+             : c ? fail("run: %s takes %d inputs (%s), %d of them carried: give %d --input for "
+                        "the first --output and %d for each later one (%d --input, %d --output "
+                        "given)", o.model, k, list, c, k, later, o.ninputs, o.noutputs)
+                 : fail("run: %s takes %d inputs (%s): give %d --input for each --output "
+                        "(%d --input, %d --output given)", o.model, k, list, k, o.ninputs,
+                        o.noutputs);
     }
     const char *outs[2];
-    if (!rc && is_onnx(o.model) && hb_onnx_outputs(net, outs, 2) > 1)
+    if (!rc && is_onnx(o.model) && hb_onnx_outputs(net, outs, 2) > 1 && !c)
         fprintf(stderr, "hybrid: note: %s has %d graph outputs; --output gets the first, "
                 "\"%s\" (hb_onnx_select_output picks another)\n", o.model,
                 hb_onnx_outputs(net, NULL, 0), outs[0]);
@@ -398,23 +469,35 @@ static int run(int argc, char **argv)
     hb_tensor **ys = calloc((size_t)calls + 1, sizeof *ys);
     if (!rc && !ys)
         rc = 1;
+    hb_tensor *t[64] = {NULL};
+    const bool none[64] = {false};
     /* Every call runs before any output is written: a bad third input leaves no files. */
-    for (int i = 0; !rc && i < calls; i++) {
-        hb_tensor *x = call_inputs(net, &o, i * k, k, names);
-        if (!x) {
+    for (int i = 0, i0 = 0; !rc && i < calls; i0 += i ? later : k, i++) {
+        if (!call_inputs(&o, i0, i ? later : k, names, k, i ? carried : none, t) ||
+            !(ys[i] = call_with(net, names, k, t, o.inputs[i0]))) {
             rc = 1;
             break;
         }
-        if (!(ys[i] = hb_block_call(net, x)))
-            rc = fail("%s (input %s)", hb_last_error(), o.inputs[i * k]);
-        hb_tensor_release(x);
+        hb_tensor *next[64] = {NULL};
+        for (int j = 0; j < c && !rc; j++)
+            if (!(next[carries[j].in] = call_with(carries[j].net, names, k, t, o.inputs[i0])))
+                rc = 1;
+        for (int m = 0; m < k; m++) { /* the carried state replaces its input */
+            hb_tensor_release(t[m]);
+            t[m] = next[m];
+        }
     }
+    for (int m = 0; m < k; m++)
+        hb_tensor_release(t[m]);
     for (int i = 0; !rc && i < calls; i++)
         if (hb_npy_save(ys[i], o.outputs[i]) != HB_OK)
             rc = fail("%s", hb_last_error());
     for (int i = 0; ys && i < calls; i++)
         hb_tensor_release(ys[i]);
-    free(ys);
+    for (int j = 0; carries && j < c; j++)
+        if (carries[j].net != net)
+            hb_block_release(carries[j].net);
+    free(ys), free(carries);
     options_free(&o);
     hb_block_release(net);
     return rc;

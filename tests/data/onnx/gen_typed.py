@@ -102,6 +102,38 @@ def branchy():
         np.save(os.path.join(HERE, "branchy.%s-output.npy" % name), y.numpy())
 
 
+class StatefulLSTM(nn.Module):
+    """An LSTM whose state goes in and out: what a streaming model exports."""
+
+    def __init__(self):
+        super().__init__()
+        self.rnn = nn.LSTM(3, 5, batch_first=True)
+        self.head = nn.Linear(5, 2)
+
+    def forward(self, x, h0, c0):
+        y, (h, c) = self.rnn(x, (h0, c0))
+        return self.head(y), h, c
+
+
+def lstm_state():
+    """lstm-state.onnx (inputs x, h0, c0; outputs y, hn, cn) and a sequence in two chunks,
+    lstm-state.x1.npy and .x2.npy, zero initial states (.h0.npy, .c0.npy), and PyTorch's y for
+    each chunk with the state carried from the first to the second (.y1.npy, .y2.npy)."""
+    torch.manual_seed(6)
+    model = StatefulLSTM().eval()
+    x = torch.randn(2, 7, 3)
+    h0, c0 = torch.zeros(1, 2, 5), torch.zeros(1, 2, 5)
+    torch.onnx.export(model, (x[:, :4], h0, c0), os.path.join(HERE, "lstm-state.onnx"),
+                      input_names=["x", "h0", "c0"], output_names=["y", "hn", "cn"],
+                      opset_version=13, dynamic_axes={"x": {1: "steps"}, "y": {1: "steps"}})
+    with torch.no_grad():
+        y1, h, c = model(x[:, :4], h0, c0)
+        y2, _, _ = model(x[:, 4:], h, c)
+    for name, t in (("x1", x[:, :4]), ("x2", x[:, 4:]), ("h0", h0), ("c0", c0), ("y1", y1),
+                    ("y2", y2)):
+        np.save(os.path.join(HERE, "lstm-state.%s.npy" % name), t.contiguous().numpy())
+
+
 def export(name, model, inputs, names, outputs=("y",)):
     """Writes NAME.output.npy for the first output, NAME.OUTPUT.npy for the others."""
     torch.manual_seed(0)
@@ -145,6 +177,7 @@ def main():
     export("max-and-index", MaxAndIndex(), [torch.randn(3, 5)], ["x"], ("values", "indices"))
     shared_constant()
     branchy()
+    lstm_state()
 
 
 if __name__ == "__main__":

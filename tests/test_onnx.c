@@ -261,6 +261,44 @@ START_TEST(data_dependent_if_is_guarded)
 }
 END_TEST
 
+/* Halving's scripted while loop is an ONNX Loop whose condition the body computes: each round
+ * is a guard, and the rounds are lifted into one loop node, so one plan serves inputs that go
+ * round different numbers of times (as FixedHiddenMLP's loop in C); its for loop over the
+ * batch size runs on the host. Every call matches PyTorch, eagerly, compiled and frozen. */
+START_TEST(onnx_loop_is_lifted)
+{
+    hb_tensor *x[4], *want[4];
+    for (int k = 0; k < 4; k++) {
+        char suffix[64];
+        snprintf(suffix, sizeof suffix, ".s%d.npy", k);
+        x[k] = hb_npy_load(file_of("halving", suffix));
+        snprintf(suffix, sizeof suffix, ".s%d-output.npy", k);
+        want[k] = hb_npy_load(file_of("halving", suffix));
+        ck_assert_msg(x[k] && want[k], "%s", hb_last_error());
+    }
+    for (int mode = 0; mode < 3; mode++) {
+        hb_block *b = load_ok("halving");
+        if (mode > 0)
+            hb_hybridize_with(b, true, &(hb_hybrid_options){.freeze = mode == 2});
+        for (int call = 0; call < 8; call++) {
+            hb_tensor *y = test_call_ok(b, x[call % 4]);
+            ck_assert_msg(rel_error(y, want[call % 4]) <= 1e-5, "mode %d call %d: %g", mode, call,
+                          rel_error(y, want[call % 4]));
+            hb_tensor_release(y);
+        }
+        if (mode > 0) {
+            char *text = explain_text(b);
+            ck_assert_msg(strstr(text, "8 calls, 1 traced") && strstr(text, "1 loops lifted") &&
+                          strstr(text, "1 guards ("), "one plan, one lifted loop:\n%s", text);
+            free(text);
+        }
+        hb_block_release(b);
+    }
+    for (int k = 0; k < 4; k++)
+        hb_tensor_release(x[k]), hb_tensor_release(want[k]);
+}
+END_TEST
+
 /* The batch axis is dynamic in the exports: a batch of 3 made of the fixture's rows gives the
  * same rows out, compiled as eagerly. */
 START_TEST(other_batch_sizes)
@@ -934,6 +972,7 @@ int main(void)
     tcase_add_loop_test(tc, typed_models_run_like_pytorch, 0, (int)ARRAY_LEN(typed_cases));
     tcase_add_test(tc, rebound_inputs_keep_the_plan);
     tcase_add_test(tc, data_dependent_if_is_guarded);
+    tcase_add_test(tc, onnx_loop_is_lifted);
     tcase_add_test(tc, selected_outputs);
     tcase_add_test(tc, parameters_keep_their_names);
     tcase_add_test(tc, dumps_name_onnx_nodes);

@@ -250,7 +250,7 @@ static void model_free(void *p)
     for (int i = 0; i < m->nnodes; i++) {
         hb_free(m->nodes[i].in), hb_free(m->nodes[i].out), hb_free(m->nodes[i].key);
         for (int k = 0; k < m->nodes[i].nbranches; k++)
-            hb_free(m->nodes[i].branch[k].out);
+            hb_free(m->nodes[i].branch[k].in), hb_free(m->nodes[i].branch[k].out);
     }
     hb_free(m->slots), hb_free(m->nodes), hb_free(m->path);
     if (m->proto)
@@ -565,20 +565,37 @@ static hb_status load_branch(hb_block *root, onnx_model *m, onnx_node *n, const 
     if (!a || !a->g)
         return onnx_node_fail(m, n->p, HB_ERR_FORMAT, "no graph attribute \"%s\"", name);
     const Onnx__GraphProto *g = a->g;
-    if (g->n_input || g->n_initializer)
-        return onnx_node_fail(m, n->p, HB_ERR_UNSUPPORTED, "%s has %s (only nodes and outputs)",
-                              name, g->n_input ? "inputs" : "initializers");
-    if ((int)g->n_output != n->nout)
-        return onnx_node_fail(m, n->p, HB_ERR_FORMAT, "%s has %zu outputs; the node has %d",
-                              name, g->n_output, n->nout);
+    if (g->n_initializer)
+        return onnx_node_fail(m, n->p, HB_ERR_UNSUPPORTED, "%s has initializers (only nodes, "
+                              "inputs and outputs)", name);
+    if (g->n_input > ONNX_MAX_CARRIED || g->n_output > ONNX_MAX_CARRIED)
+        return onnx_node_fail(m, n->p, HB_ERR_UNSUPPORTED, "%s has %zu inputs and %zu outputs "
+                              "(at most %d each)", name, g->n_input, g->n_output, ONNX_MAX_CARRIED);
     onnx_branch *b = &n->branch[n->nbranches++];
+    b->in = hb_malloc(sizeof(int) * (g->n_input + 1));
+    b->out = hb_malloc(sizeof(int) * (g->n_output + 1));
+    if (!b->in || !b->out)
+        return HB_ERR_NOMEM;
+    /* A graph's inputs (a Loop body's: the iteration number, then one for each of the node's
+     * inputs after the trip count) are values the node sets on each round: host integers where
+     * what feeds them is, as the iteration number always is. */
+    for (size_t j = 0; j < g->n_input; j++) {
+        const char *in = g->input[j]->name ? g->input[j]->name : "";
+        if (slot_find(m, in) >= 0)
+            return onnx_node_fail(m, n->p, HB_ERR_FORMAT, "%s's input \"%s\" is defined twice",
+                                  name, in);
+        if ((b->in[j] = slot_add(m, in, ONNX_SLOT_NODE)) < 0)
+            return HB_ERR_NOMEM;
+        int feed = j >= 1 && (int)j < n->nin ? n->in[j] : -1;
+        m->slots[b->in[j]].is_int = j == 0 || (feed >= 0 && (m->slots[feed].kind == ONNX_SLOT_INTS ||
+                                                             m->slots[feed].is_int));
+        b->nin++;
+    }
     b->from = m->nnodes;
     hb_status st = load_graph(root, m, g);
     b->to = m->nnodes;
     if (st != HB_OK)
         return st;
-    if (!(b->out = hb_malloc(sizeof(int) * (g->n_output + 1))))
-        return HB_ERR_NOMEM;
     b->nout = (int)g->n_output;
     for (size_t j = 0; j < g->n_output; j++) {
         const char *out = g->output[j]->name ? g->output[j]->name : "";

@@ -36,14 +36,16 @@ enum {
     ONNX_MAX_OUTPUTS = 64, /* of one node (a Split's parts) */
     ONNX_VARIADIC = 64,    /* max_in of an op taking any number of inputs (Sum, Concat, ...) */
     ONNX_MAX_BRANCHES = 2, /* graph attributes of one node (If's then and else) */
+    ONNX_MAX_CARRIED = 64, /* a Loop's carried values and scan outputs */
 };
 
-/* A graph attribute of a node (an If's then_branch): its nodes lie in the model's node array
- * from `from` to `to`, right after the node, and out[j] is the slot of its output j. */
+/* A graph attribute of a node (an If's then_branch, a Loop's body): its nodes lie in the
+ * model's node array from `from` to `to`, right after the node; in[j] is the slot of its input
+ * j (a Loop body's iteration number, condition and carried values), out[j] of its output j. */
 typedef struct onnx_branch {
     int from, to;
-    int *out;
-    int nout;
+    int *in, *out;
+    int nin, nout;
 } onnx_branch;
 
 typedef struct onnx_op onnx_op;

@@ -109,8 +109,8 @@ static bool set_t(onnx_call *c, int i, hb_tensor *t)
 static bool set_ints(onnx_call *c, int i, const hb_shape *shape, const int64_t *v)
 {
     onnx_ints *r = &c->iv[c->n->out[i]];
-    r->shape = *shape;
-    r->n = hb_shape_numel(shape);
+    hb_free(r->v); /* a Loop body's node sets its outputs on every round */
+    *r = (onnx_ints){.shape = *shape, .n = hb_shape_numel(shape)};
     r->v = hb_malloc(sizeof(int64_t) * (size_t)r->n + 1);
     if (!r->v)
         return false;
@@ -130,8 +130,8 @@ static int64_t *new_ints(onnx_call *c, int i, const hb_shape *s)
         return call_fail(c, HB_ERR_UNSUPPORTED, "%lld integers (at most %d on the host)",
                          (long long)total, INTS_MAX), NULL;
     onnx_ints *r = &c->iv[c->n->out[i]];
-    r->shape = *s;
-    r->n = total;
+    hb_free(r->v); /* a Loop body's node sets its outputs on every round */
+    *r = (onnx_ints){.shape = *s, .n = total};
     return r->v = hb_malloc(sizeof(int64_t) * (size_t)total + 1);
 }
 
@@ -1508,6 +1508,26 @@ static const onnx_ints *slot_ints(const onnx_call *c, int s)
            : c->m->slots[s].kind == ONNX_SLOT_INTS ? &c->m->slots[s].iv : NULL;
 }
 
+/* Slot s as having no value: a branch's tensors belong to its node's frame, which ends when the
+ * node returns, and host integers cached from a tensor (in_ints) would be stale on a Loop's
+ * next round. */
+static void forget_slot(onnx_call *c, int s)
+{
+    c->t[s] = NULL;
+    hb_free(c->iv[s].v);
+    c->iv[s] = (onnx_ints){0};
+}
+
+static void forget_branch(onnx_call *c, const onnx_branch *b)
+{
+    for (int j = 0; j < b->nin; j++)
+        forget_slot(c, b->in[j]);
+    for (int k = b->from; k < b->to; k++)
+        for (int j = 0; j < c->m->nodes[k].nout; j++)
+            if (c->m->nodes[k].out[j] >= 0)
+                forget_slot(c, c->m->nodes[k].out[j]);
+}
+
 /* An If on a value the call computes is data-dependent control flow: its condition goes
  * through hb_test, so a traced call keeps a guard and each branch taken gets a plan of its
  * own. A condition of host integers (from shapes or constants) picks its branch unguarded. */
@@ -1552,11 +1572,7 @@ static bool run_if(onnx_call *c)
                            take_then ? "then" : "else", j) == HB_OK;
         }
     }
-    /* The branch's values belonged to this node's frame, which ends now. */
-    for (int k = b->from; k < b->to; k++)
-        for (int j = 0; j < c->m->nodes[k].nout; j++)
-            if (c->m->nodes[k].out[j] >= 0)
-                c->t[c->m->nodes[k].out[j]] = NULL;
+    forget_branch(c, b);
     return ok;
 }
 
@@ -1564,6 +1580,11 @@ static bool run_if(onnx_call *c)
 static hb_status load_if(hb_block *root, onnx_model *m, onnx_node *n)
 {
     (void)root;
+    for (int k = 0; k < 2; k++)
+        if (n->branch[k].nin || n->branch[k].nout != n->nout)
+            return onnx_node_fail(m, n->p, HB_ERR_FORMAT, "its %s branch has %d inputs and %d "
+                                  "outputs (none, and %d as the node)", k ? "else" : "then",
+                                  n->branch[k].nin, n->branch[k].nout, n->nout);
     for (int j = 0; j < n->nout; j++) {
         bool ints = n->out[j] >= 0;
         for (int k = 0; k < 2 && ints; k++) {
@@ -1573,6 +1594,175 @@ static hb_status load_if(hb_block *root, onnx_model *m, onnx_node *n)
         if (ints)
             m->slots[n->out[j]].is_int = true;
     }
+    return HB_OK;
+}
+
+/* ---- control flow: Loop ------------------------------------------------------------------ */
+
+enum { LOOP_ROUNDS = 1 << 20 }; /* a Loop's rounds in one call: each is traced ops */
+
+/* A value of a Loop's state between rounds: a tensor (of the Loop node's frame) or host
+ * integers (owned here). */
+typedef struct loop_value {
+    hb_tensor *t;
+    onnx_ints iv;
+} loop_value;
+
+/* Slot s's value into v (host integers copied); false if it has none. */
+static bool take_value(onnx_call *c, int s, loop_value *v)
+{
+    const onnx_ints *iv = slot_ints(c, s);
+    hb_free(v->iv.v);
+    *v = (loop_value){.t = iv ? NULL : c->t[s]};
+    if (iv) {
+        v->iv = *iv;
+        if (!(v->iv.v = hb_malloc(sizeof(int64_t) * (size_t)iv->n + 1)))
+            return false;
+        if (iv->n)
+            memcpy(v->iv.v, iv->v, sizeof(int64_t) * (size_t)iv->n);
+    }
+    return v->t || v->iv.v;
+}
+
+/* v as the value of slot s for the round about to run. */
+static bool give_value(onnx_call *c, int s, const loop_value *v)
+{
+    forget_slot(c, s);
+    if (v->t)
+        return (c->t[s] = v->t) != NULL;
+    onnx_ints *r = &c->iv[s];
+    *r = v->iv;
+    if (!(r->v = hb_malloc(sizeof(int64_t) * (size_t)v->iv.n + 1)))
+        return false;
+    if (v->iv.n)
+        memcpy(r->v, v->iv.v, sizeof(int64_t) * (size_t)v->iv.n);
+    return true;
+}
+
+/* Whether v holds true: host integers on the host; a tensor through hb_test, so that a
+ * condition the body computes is a guard on each round (and rounds that repeat the same ops
+ * are lifted into one loop node by the lift_loops pass). */
+static bool value_true(onnx_call *c, const loop_value *v, bool *out)
+{
+    int64_t numel = v->t ? v->t->numel : v->iv.n;
+    if (numel != 1)
+        return call_fail(c, HB_ERR_SHAPE, "the loop's condition has %lld elements (it needs "
+                         "one)", (long long)numel) == HB_OK;
+    *out = v->t ? hb_test(v->t) : v->iv.v[0] != 0;
+    return hb_last_status() == HB_OK;
+}
+
+/* ONNX's Loop (M, cond, v...) with body (iteration, cond, v...) -> (cond, v..., scans...):
+ * run round by round while the iteration is below M and cond holds; the last v... are the
+ * first outputs, each round's scans stacked along a new first axis the others. The rounds run
+ * as traced ops: a plan is per trip count unless the rounds are a lifted loop. */
+static bool run_loop(onnx_call *c)
+{
+    const onnx_node *n = c->n;
+    const onnx_branch *b = &n->branch[0];
+    int nv = n->nin - 2, nscan = b->nout - 1 - nv;
+    int64_t trips = INT64_MAX;
+    if (has_in(c, 0)) {
+        const onnx_ints *m = in_ints(c, 0);
+        if (!m)
+            return false;
+        if (m->n != 1)
+            return call_fail(c, HB_ERR_SHAPE, "the trip count has %lld elements (it needs one)",
+                             (long long)m->n) == HB_OK;
+        trips = m->v[0];
+    }
+    loop_value state[ONNX_MAX_CARRIED + 1] = {{0}}; /* cond, then v... */
+    hb_tensor **scans = hb_calloc((size_t)(nscan > 0 ? nscan : 1) * 64, sizeof *scans);
+    int64_t cap = 64, rounds = 0;
+    bool ok = scans != NULL;
+    if (ok && has_in(c, 1)) {
+        ok = take_value(c, n->in[1], &state[0]);
+    } else if (ok) { /* no condition: true */
+        state[0].iv = (onnx_ints){.v = hb_malloc(sizeof(int64_t)), .n = 1};
+        if ((ok = state[0].iv.v != NULL))
+            state[0].iv.v[0] = 1;
+    }
+    for (int j = 0; ok && j < nv; j++)
+        ok = take_value(c, n->in[2 + j], &state[1 + j]);
+    for (bool more; ok && rounds < trips && (ok = value_true(c, &state[0], &more)) && more;
+         rounds++) {
+        if (rounds == LOOP_ROUNDS) {
+            ok = call_fail(c, HB_ERR_STATE, "%d rounds without the condition failing",
+                           LOOP_ROUNDS) == HB_OK;
+            break;
+        }
+        loop_value it = {.iv = {.v = &rounds, .n = 1}};
+        ok = give_value(c, b->in[0], &it);
+        for (int j = 0; ok && j < 1 + nv && 1 + j < b->nin; j++)
+            ok = give_value(c, b->in[1 + j], &state[j]);
+        ok = ok && onnx_run_nodes(c, b->from, b->to);
+        for (int j = 0; ok && j < 1 + nv; j++)
+            ok = take_value(c, b->out[j], &state[j]);
+        if (ok && rounds == cap) {
+            hb_tensor **grown = hb_realloc(scans, sizeof *scans * (size_t)(2 * cap * nscan + 1));
+            ok = grown != NULL;
+            scans = ok ? grown : scans;
+            /* round r's scan k is at r·nscan + k: the layout stays when the array grows */
+            cap *= 2;
+        }
+        for (int k = 0; ok && k < nscan; k++) {
+            int s = b->out[1 + nv + k];
+            const onnx_ints *iv = slot_ints(c, s);
+            hb_tensor *t = iv ? onnx_ints_tensor(iv) : c->t[s];
+            ok = t != NULL;
+            hb_shape s1 = {.ndim = t ? t->shape.ndim + 1 : 1, .dim = {1}};
+            for (int d = 0; t && d < t->shape.ndim && d + 1 < HB_MAX_DIMS; d++)
+                s1.dim[d + 1] = t->shape.dim[d];
+            if (ok) /* a new first axis of one */
+                scans[rounds * nscan + k] = hb_reshape(t, s1.ndim, s1.dim);
+            ok = ok && scans[rounds * nscan + k];
+        }
+    }
+    for (int j = 0; ok && j < nv; j++) {
+        const loop_value *v = &state[1 + j];
+        if (n->out[j] < 0)
+            continue;
+        if (v->t)
+            ok = set_t(c, j, hb_frame_adopt(hb_tensor_retain(v->t)));
+        else if (c->m->slots[n->out[j]].is_int)
+            ok = set_ints(c, j, &v->iv.shape, v->iv.v);
+        else
+            ok = set_t(c, j, onnx_ints_tensor(&v->iv));
+    }
+    if (ok && nscan && !rounds)
+        ok = call_fail(c, HB_ERR_UNSUPPORTED, "no round ran, so its scan outputs have no "
+                       "shape") == HB_OK;
+    for (int k = 0; ok && k < nscan; k++) {
+        hb_tensor **parts = hb_malloc(sizeof *parts * (size_t)rounds + 1);
+        for (int64_t r = 0; parts && r < rounds; r++)
+            parts[r] = scans[r * nscan + k];
+        ok = parts && n->out[nv + k] >= 0 ? set_t(c, nv + k, hb_concat((int)rounds, parts, 0))
+                                          : parts != NULL;
+        hb_free(parts);
+    }
+    for (int j = 0; j < 1 + nv; j++)
+        hb_free(state[j].iv.v);
+    hb_free(scans);
+    forget_branch(c, b);
+    return ok;
+}
+
+/* The body takes the iteration number, the condition and each carried value, and gives the
+ * condition, each carried value and the scans; a carried output is host integers when the
+ * body's is. */
+static hb_status load_loop(hb_block *root, onnx_model *m, onnx_node *n)
+{
+    (void)root;
+    const onnx_branch *b = &n->branch[0];
+    int nv = n->nin - 2;
+    if (b->nin != n->nin || b->nout < 1 + nv || n->nout != b->nout - 1)
+        return onnx_node_fail(m, n->p, HB_ERR_FORMAT, "its body has %d inputs and %d outputs; "
+                              "%d carried values need %d inputs and at least %d outputs, and the "
+                              "node %d outputs", b->nin, b->nout, nv, nv + 2, nv + 1, b->nout - 1);
+    for (int j = 0; j < nv; j++)
+        if (n->out[j] >= 0)
+            m->slots[n->out[j]].is_int = m->slots[b->out[1 + j]].kind == ONNX_SLOT_INTS ||
+                                         m->slots[b->out[1 + j]].is_int;
     return HB_OK;
 }
 
@@ -2157,6 +2347,17 @@ static hb_status load_constant(hb_block *root, onnx_model *m, onnx_node *n)
     }
     /* of its own dtype: a float64 constant belongs to a graph that computes in float64 */
     hb_tensor *v = onnx_typed_tensor(m, a->t, "constant");
+    if (v && v->dtype == HB_BOOL && v->numel == 1) {
+        /* a condition (a Loop's "true"): on the host, so that testing it is no guard */
+        onnx_ints *iv = &m->slots[s].iv;
+        *iv = (onnx_ints){.shape = v->shape, .n = 1, .v = hb_malloc(sizeof(int64_t)),
+                          .boolean = true};
+        if (iv->v)
+            iv->v[0] = hb_dtype_get(HB_BOOL, v->data, 0) != 0;
+        hb_tensor_release(v);
+        m->slots[s].kind = ONNX_SLOT_INTS;
+        return iv->v ? HB_OK : HB_ERR_NOMEM;
+    }
     return v ? onnx_add_value(root, m, s, p->output[0], v, false) : hb_last_status();
 }
 
@@ -2362,6 +2563,8 @@ static const onnx_op ops[] = {
      .run = run_constant, .load = load_constant},
     {"If", 1, 1, 1, ONNX_MAX_OUTPUTS, "else_branch then_branch", .run = run_if, .load = load_if,
      .graphs = "then_branch else_branch"},
+    {"Loop", 1, 2, ONNX_MAX_CARRIED - 1, ONNX_MAX_OUTPUTS, "body", .run = run_loop,
+     .load = load_loop, .graphs = "body"},
 };
 #undef KEEPS
 

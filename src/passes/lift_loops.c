@@ -122,6 +122,8 @@ static hb_graph *body_of(const hb_graph *g, lift *l)
     if (!b)
         return NULL;
     int x = hb_graph_add_value(b, HB_VAL_INPUT, &g->values[l->x0].shape, NULL);
+    if (x >= 0)
+        b->values[x].dtype = g->values[l->x0].dtype;
     b->input = x;
     int invmap[MAX_INV];
     for (int j = 0; j < l->len && x >= 0; j++) {
@@ -147,8 +149,11 @@ static hb_graph *body_of(const hb_graph *g, lift *l)
                         return NULL;
                     }
                     l->inv[l->ninv] = v;
-                    invmap[l->ninv++] = hb_graph_add_value(b, HB_VAL_INPUT, &g->values[v].shape,
-                                                           g->values[v].name);
+                    int iv = hb_graph_add_value(b, HB_VAL_INPUT, &g->values[v].shape,
+                                                g->values[v].name);
+                    if (iv >= 0)
+                        b->values[iv].dtype = g->values[v].dtype;
+                    invmap[l->ninv++] = iv;
                 }
                 ins[t] = invmap[k];
             }
@@ -216,6 +221,7 @@ static bool try_lift(hb_graph *g, const hb_pass_opts *opts, const int *guards, i
     t->path = path;
     hb_node_set_body(t, body);
     g->values[t->output].shape = g->values[xn].shape;
+    g->values[t->output].dtype = g->values[xn].dtype;
     for (int i = end; i < g->nnodes; i++)
         for (int j = 0; j < g->nodes[i].ninputs; j++)
             if (g->nodes[i].inputs[j] == xn)

@@ -132,10 +132,9 @@ hb_status hb_plan_loop_run(const hb_plan *body, const hb_operand *in, int n, con
         if ((st = hb_plan_run_n(body, c, ins, next)) != HB_OK)
             break;
         ins[0] = next, k ^= 1; /* the new state is the next round's input */
-        const float *test = body->cond_is_output ? next
-                                                 : (const float *)((const char *)c->arena +
-                                                                   body->cond_offset);
-        if (test[0] == 0.0f)
+        const void *test = body->cond_is_output ? (const void *)next
+                                                : (const char *)c->arena + body->cond_offset;
+        if (hb_dtype_get(body->cond_dtype, test, 0) == 0)
             break;
     }
     if (st == HB_OK)

@@ -89,6 +89,7 @@ hb_plan *hb_plan_lower(const hb_graph *g, char *err, size_t err_size)
     p->cond_offset = -1;
     if (g->cond >= 0) {
         p->cond_is_output = g->cond == g->output;
+        p->cond_dtype = g->values[g->cond].dtype;
         p->cond_offset = g->values[g->cond].offset;
         if (!p->cond_is_output && p->cond_offset < 0) {
             snprintf(err, err_size, "a loop body's test has no place in the arena");

@@ -47,6 +47,7 @@ typedef struct hb_plan {
     int ninputs;            /* the call's inputs (more than one only for a loop body) */
     int64_t cond_offset;    /* a loop body: where its test lands in the arena; -1 if none */
     bool cond_is_output;    /* ... or it is the body's result itself (a one-element state) */
+    hb_dtype cond_dtype;    /* the test's (a comparison of tensors gives bool) */
     /* The JIT (jit.c): its code for this plan (NULL: all interpreted), how many fused
      * instructions there are and how many it compiled, and how long that took. */
     void *jit;

@@ -134,6 +134,40 @@ def lstm_state():
         np.save(os.path.join(HERE, "lstm-state.%s.npy" % name), t.contiguous().numpy())
 
 
+class Halving(nn.Module):
+    """FixedHiddenMLP's loop, scripted: a Loop whose condition the body computes, and a for
+    loop over the batch size whose body adds its iteration number."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(4, 4)
+
+    def forward(self, x):
+        x = self.lin(x)
+        while bool(x.abs().sum() > 1.0):
+            x = x / 2.0
+        for i in range(x.shape[0]):
+            x = x + float(i)
+        return x
+
+
+def halving():
+    """halving.onnx and inputs at four scales (.s0.npy ... .s3.npy: 1e-3, 1, 30 and 1000 times a
+    normal draw), whose loops run different numbers of rounds, with PyTorch's outputs
+    (.s0-output.npy, ...)."""
+    torch.manual_seed(7)
+    model = Halving().eval()
+    torch.onnx.export(torch.jit.script(model), (torch.randn(2, 4),),
+                      os.path.join(HERE, "halving.onnx"), input_names=["x"], output_names=["y"],
+                      opset_version=13)
+    x = torch.randn(2, 4, generator=torch.Generator().manual_seed(8))
+    for k, scale in enumerate((1e-3, 1.0, 30.0, 1000.0)):
+        with torch.no_grad():
+            y = model(x * scale)
+        np.save(os.path.join(HERE, "halving.s%d.npy" % k), (x * scale).numpy())
+        np.save(os.path.join(HERE, "halving.s%d-output.npy" % k), y.numpy())
+
+
 def export(name, model, inputs, names, outputs=("y",)):
     """Writes NAME.output.npy for the first output, NAME.OUTPUT.npy for the others."""
     torch.manual_seed(0)
@@ -178,6 +212,7 @@ def main():
     shared_constant()
     branchy()
     lstm_state()
+    halving()
 
 
 if __name__ == "__main__":

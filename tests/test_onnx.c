@@ -879,6 +879,220 @@ START_TEST(export_runs_in_onnxruntime)
 }
 END_TEST
 
+/* ---- typed exports: ids, masks, comparisons, indexing, sequence blocks ------------------------ */
+
+/* y holds want's values: the same dtype and shape, floats within 1e-4 relative, every other
+ * dtype (ids, indices, masks) exactly. */
+static void assert_same_values(hb_tensor *y, hb_tensor *want, const char *what,
+                               const char *who)
+{
+    hb_dtype d = hb_tensor_dtype(want);
+    ck_assert_msg(hb_tensor_dtype(y) == d, "%s: %s gives %s, hybrid %s", what, who,
+                  hb_dtype_name(hb_tensor_dtype(y)), hb_dtype_name(d));
+    ck_assert_msg(hb_tensor_same_shape(y, want), "%s: %s gives another shape", what, who);
+    if (d == HB_F32)
+        ck_assert_msg(rel_error(y, want) <= 1e-4, "%s: %s is off by %g", what, who,
+                      rel_error(y, want));
+    else
+        ck_assert_msg(memcmp(hb_tensor_raw(y), hb_tensor_raw(want),
+                             hb_dtype_size(d) * (size_t)hb_tensor_numel(want)) == 0,
+                      "%s: %s gives other %s values", what, who, hb_dtype_name(d));
+}
+
+/* b exported on x, then the file read back by hb_onnx_load (its input of x's dtype; eagerly,
+ * then hybridized) and run by ONNX Runtime when it is installed: each gives b's eager output,
+ * of its dtype. */
+static void assert_export_runs(hb_block *b, hb_tensor *x, const char *what)
+{
+    hb_tensor *want = test_call_ok(b, x);
+    char model[512], xin[512];
+    snprintf(model, sizeof model, "%s", temp_path("typed.onnx"));
+    snprintf(xin, sizeof xin, "%s", temp_path("typed-x.npy"));
+    ck_assert_msg(hb_onnx_export(b, x, model) == HB_OK, "%s: %s", what, hb_last_error());
+    hb_block *back = hb_onnx_load(model);
+    ck_assert_msg(back != NULL, "%s: %s", what, hb_last_error());
+    hb_dtype in;
+    ck_assert_int_ge(hb_onnx_input_info(back, 0, &in, NULL), 0);
+    ck_assert_msg(in == hb_tensor_dtype(x), "%s: the graph input is declared %s", what,
+                  hb_dtype_name(in));
+    for (int call = 0; call < 3; call++) {
+        if (call == 1)
+            hb_hybridize(back, true);
+        hb_tensor *y = test_call_ok(back, x);
+        assert_same_values(y, want, what, call ? "the read-back block, hybridized"
+                                               : "the read-back block");
+        hb_tensor_release(y);
+    }
+    ck_assert_int_eq(hb_npy_save(x, xin), HB_OK);
+    hb_tensor *y = run_in_onnxruntime(model, xin);
+    if (y) {
+        assert_same_values(y, want, what, "ONNX Runtime");
+        hb_tensor_release(y);
+    }
+    hb_block_release(back);
+    hb_tensor_release(want);
+    remove(model), remove(xin);
+}
+
+static hb_tensor *int64s_of(int ndim, const int64_t *shape, const int64_t *v)
+{
+    hb_tensor *t = hb_tensor_from_typed(HB_I64, v, ndim, shape);
+    ck_assert_ptr_nonnull(t);
+    return t;
+}
+
+/* ids [batch, seq] -> the mean of their embeddings over the sequence [batch, dim] */
+static hb_tensor *embed_mean_forward(hb_block *self, hb_tensor *ids)
+{
+    return hb_mean_axis(hb_block_call(hb_block_child(self, "embedding"), ids), 1, false);
+}
+
+/* int64 arithmetic with hybrid's meanings: % with the divisor's sign, / toward zero, and 0
+ * where the divisor is 0 (which ONNX leaves undefined) */
+static hb_tensor *id_arith_forward(hb_block *self, hb_tensor *ids)
+{
+    hb_tensor *d = hb_block_param(self, "divisor");
+    return hb_concat(3, (hb_tensor *[]){hb_mod(ids, d), hb_fmod(ids, d), hb_div(ids, d)}, 1);
+}
+
+/* Comparisons (bool, of floats and of bools), logic, where, casts both ways, gathers, argmax
+ * and both remainders over a float x [rows, 4], as one float result. */
+static hb_tensor *select_forward(hb_block *self, hb_tensor *x)
+{
+    hb_tensor *t = hb_block_param(self, "threshold"), *d = hb_block_param(self, "divisor");
+    hb_tensor *above = hb_greater(x, t), *below = hb_less_equal(x, t);
+    hb_tensor *w = hb_where(above, x, hb_mul_scalar(x, 0.25f));
+    hb_tensor *pick = hb_gather_elements(w, hb_argmax(x, 1, true), 1);
+    hb_tensor *flags = hb_logical_xor(above, hb_less(x, hb_neg(t)));
+    hb_tensor *order = hb_less(below, above); /* of bools: false < true */
+    hb_tensor *agree = hb_equal(hb_greater_equal(x, t), hb_logical_not(hb_less(x, t)));
+    hb_tensor *trunc = hb_cast(hb_cast(hb_mul_scalar(x, 3.0f), HB_I32), HB_F32);
+    hb_tensor *cols = hb_gather(x, hb_block_param(self, "columns"), 1);
+    return hb_concat(10, (hb_tensor *[]){w, pick, hb_cast(flags, HB_F32), hb_cast(order, HB_F32),
+                                         hb_cast(agree, HB_F32), trunc, hb_mod(x, d),
+                                         hb_fmod(x, d), cols, hb_cast(below, HB_F32)}, 1);
+}
+
+static hb_tensor *argmax_forward(hb_block *self, hb_tensor *x)
+{
+    return hb_argmax(hb_block_call(hb_block_child(self, "linear"), x), 1, false);
+}
+
+/* a bool result, from a bool constant (an initializer of its own dtype) */
+static hb_tensor *at_least_forward(hb_block *self, hb_tensor *x)
+{
+    return hb_logical_and(hb_greater_equal(x, hb_block_param(self, "threshold")),
+                          hb_block_param(self, "enabled"));
+}
+
+/* rows of x read by GatherND, doubled and written over other rows by ScatterND (one index
+ * negative, from the end); beside them argmin over the rows twice over, which must give the
+ * first of the equal smallest (ONNX's select_last_index 0) */
+static hb_tensor *scatter_forward(hb_block *self, hb_tensor *x)
+{
+    hb_tensor *rows = hb_gather_nd(x, hb_block_param(self, "from"));
+    hb_tensor *y = hb_scatter_nd(x, hb_block_param(self, "to"), hb_mul_scalar(rows, 2.0f), false);
+    hb_tensor *low = hb_argmin(hb_concat(2, (hb_tensor *[]){y, y}, 1), 1, true);
+    return hb_concat(2, (hb_tensor *[]){y, hb_cast(low, HB_F32)}, 1);
+}
+
+START_TEST(typed_exports_run_in_onnxruntime)
+{
+    hb_rng rng;
+    hb_rng_seed(&rng, 21);
+    hb_seed(21);
+    /* an Embedding over int64 ids (one negative: from the end, as ONNX's Gather), then mean */
+    hb_block *em = hb_block_new("EmbedMean", embed_mean_forward);
+    hb_block_add_child(em, "embedding", hb_embedding_new(10, 6));
+    hb_tensor *ids = int64s_of(HB_SHAPE(2, 4), (int64_t[]){1, 9, 0, -1, 3, 3, 7, 2});
+    assert_export_runs(em, ids, "embedding then mean");
+    hb_block_release(em);
+    /* int64 results, a zero divisor among them */
+    hb_block *ar = hb_block_new("IdArith", id_arith_forward);
+    hb_block_add_const(ar, "divisor", int64s_of(HB_SHAPE(4), (int64_t[]){3, -2, 0, 5}));
+    hb_tensor *signed_ids = int64s_of(HB_SHAPE(2, 4), (int64_t[]){7, 7, 7, -7, -8, 5, -3, 0});
+    assert_export_runs(ar, signed_ids, "int64 mod, fmod and div");
+    hb_block_release(ar), hb_tensor_release(signed_ids);
+    /* where, casts, comparisons, gathers and argmax on floats; x has values on the threshold */
+    hb_block *sel = hb_block_new("Select", select_forward);
+    hb_block_add_const(sel, "threshold", hb_tensor_from((float[]){0.5f, -0.25f, 0, 1}, HB_SHAPE(4)));
+    hb_block_add_const(sel, "divisor", hb_tensor_from((float[]){1.5f, -0.75f, 2, -3}, HB_SHAPE(4)));
+    hb_block_add_const(sel, "columns", int64s_of(HB_SHAPE(3), (int64_t[]){3, -4, 1}));
+    hb_tensor *x = hb_randn(HB_SHAPE(5, 4), &rng);
+    float *xv = hb_tensor_data(x);
+    xv[0] = 0.5f, xv[5] = -0.25f, xv[10] = -3.0f, xv[15] = 4.5f;
+    assert_export_runs(sel, x, "where, cast, comparisons, gathers, argmax, mod");
+    hb_block_release(sel);
+    /* typed results: int64 positions and a bool mask */
+    hb_block *am = hb_block_new("Argmax", argmax_forward);
+    hb_block_add_child(am, "linear", hb_linear_new(4, 7));
+    assert_export_runs(am, x, "argmax of a linear (int64)");
+    hb_block_release(am);
+    hb_block *ge = hb_block_new("AtLeast", at_least_forward);
+    hb_block_add_const(ge, "threshold", hb_tensor_from((float[]){0.5f, -0.25f, 0, 1}, HB_SHAPE(4)));
+    hb_block_add_const(ge, "enabled",
+                       hb_tensor_from_typed(HB_BOOL, (uint8_t[]){1, 1, 0, 1}, HB_SHAPE(4)));
+    assert_export_runs(ge, x, "greater_equal and a bool constant (bool)");
+    hb_block_release(ge);
+    hb_block *sc = hb_block_new("Scatter", scatter_forward);
+    hb_block_add_const(sc, "from", int64s_of(HB_SHAPE(2, 1), (int64_t[]){4, 0}));
+    hb_block_add_const(sc, "to", int64s_of(HB_SHAPE(2, 1), (int64_t[]){1, -2}));
+    assert_export_runs(sc, x, "gather_nd, scatter_nd, argmin");
+    hb_block_release(sc);
+    hb_tensor_release(x), hb_tensor_release(ids);
+}
+END_TEST
+
+/* The sequence blocks with random weights on floats — a TransformerEncoder (GELU, norm first,
+ * and the default), an LSTM of two bidirectional layers, a GRU — and examples/sequence_models.c's
+ * classifier (its padding mask made from the ids in the forward) and language model with
+ * PyTorch's weights, whose exports ONNX Runtime also runs with PyTorch's outputs. */
+START_TEST(sequence_exports_run_in_onnxruntime)
+{
+    hb_rng rng;
+    hb_rng_seed(&rng, 5);
+    hb_seed(5);
+    hb_tensor *x = hb_randn(HB_SHAPE(2, 5, 8), &rng);
+    hb_block *enc = hb_transformer_encoder_new(2, 8, 2, &(hb_transformer_options){.feed_forward = 16});
+    hb_block *enc_gelu = hb_transformer_encoder_new(
+        1, 8, 4, &(hb_transformer_options){.feed_forward = 12, .gelu = true, .norm_first = true});
+    hb_block *lstm = hb_lstm_new(8, 5, 2, true), *gru = hb_gru_new(8, 6, 1, false);
+    hb_block_set_training(enc, false), hb_block_set_training(enc_gelu, false);
+    assert_export_runs(enc, x, "TransformerEncoder");
+    assert_export_runs(enc_gelu, x, "TransformerEncoder (GELU, norm first)");
+    assert_export_runs(lstm, x, "LSTM (2 layers, bidirectional)");
+    assert_export_runs(gru, x, "GRU");
+    hb_block_release(enc), hb_block_release(enc_gelu);
+    hb_block_release(lstm), hb_block_release(gru);
+    hb_tensor_release(x);
+    const char *const names[] = {"transformer-classifier", "lstm-lm"};
+    for (size_t i = 0; i < ARRAY_LEN(names); i++) {
+        char rel[256], xin[256];
+        hb_block *b = example_model_new(names[i], 0);
+        snprintf(rel, sizeof rel, "sequence/%s/weights.safetensors", names[i]);
+        ck_assert_msg(hb_block_load(b, data_path(rel)) == HB_OK, "%s", hb_last_error());
+        hb_block_set_training(b, false);
+        snprintf(xin, sizeof xin, "sequence/%s/input.npy", names[i]);
+        snprintf(rel, sizeof rel, "sequence/%s/output.npy", names[i]);
+        hb_tensor *ids = hb_npy_load(data_path(xin)), *want = hb_npy_load(data_path(rel));
+        ck_assert_ptr_nonnull(ids);
+        ck_assert_ptr_nonnull(want);
+        assert_export_runs(b, ids, names[i]);
+        char model[512];
+        snprintf(model, sizeof model, "%s", temp_path("sequence.onnx"));
+        ck_assert_int_eq(hb_onnx_export(b, ids, model), HB_OK);
+        hb_tensor *y = run_in_onnxruntime(model, data_path(xin));
+        if (y) {
+            assert_same_values(y, want, names[i], "ONNX Runtime (against PyTorch)");
+            hb_tensor_release(y);
+        }
+        remove(model);
+        hb_block_release(b);
+        hb_tensor_release(ids), hb_tensor_release(want);
+    }
+}
+END_TEST
+
 /* Pads, crops, ceil-mode and padding-excluding pools, a convolution and a transposed one:
  * exported, read back and run by hybrid (and by ONNX Runtime when it is installed) with the
  * block's own results. */
@@ -937,6 +1151,12 @@ START_TEST(windows_round_trip)
 }
 END_TEST
 
+static hb_tensor *scatter_add_forward(hb_block *self, hb_tensor *x)
+{
+    hb_tensor *to = hb_block_param(self, "to");
+    return hb_scatter_nd(x, to, hb_gather_nd(x, to), true);
+}
+
 /* What ONNX cannot say as hybrid means it is refused with the block path, and no file is left. */
 START_TEST(export_refusals_are_named)
 {
@@ -958,6 +1178,19 @@ START_TEST(export_refusals_are_named)
     ck_assert_int_eq(hb_onnx_export(bn, img, "/nonexistent/dir/x.onnx"), HB_ERR_IO);
     ck_assert_msg(strstr(hb_last_error(), "/nonexistent/dir/x.onnx"), "%s", hb_last_error());
     hb_block_release(bn), hb_tensor_release(img);
+    /* a scatter that adds has no opset-13 form: refused by op and block path */
+    hb_block *sa = hb_block_new("ScatterAdd", scatter_add_forward);
+    hb_block_set_name(sa, "scatter-add");
+    hb_block_add_const(sa, "to", int64s_of(HB_SHAPE(2, 1), (int64_t[]){1, 1}));
+    hb_tensor *rows = hb_ones(HB_SHAPE(3, 2));
+    remove(path); /* the batch norm's export */
+    ck_assert_int_eq(hb_onnx_export(sa, rows, path), HB_ERR_UNSUPPORTED);
+    ck_assert_msg(strstr(hb_last_error(), "scatter_nd at scatter-add") &&
+                      strstr(hb_last_error(), "opset 16"),
+                  "%s", hb_last_error());
+    ck_assert_int_ne(access(path, F_OK), 0);
+    hb_clear_error();
+    hb_block_release(sa), hb_tensor_release(rows);
     remove(path);
 }
 END_TEST
@@ -990,6 +1223,8 @@ int main(void)
     tcase_add_loop_test(tc, export_round_trips, 0, (int)ARRAY_LEN(exported));
     tcase_add_test(tc, export_runs_in_onnxruntime);
     tcase_add_test(tc, windows_round_trip);
+    tcase_add_test(tc, typed_exports_run_in_onnxruntime);
+    tcase_add_test(tc, sequence_exports_run_in_onnxruntime);
     tcase_add_test(tc, export_refusals_are_named);
     suite_add_tcase(s, tc);
     return run_suite(s);

@@ -110,6 +110,16 @@ static char *scalar(writer *w, float v)
                                     sizeof v)) ? name : NULL;
 }
 
+/* A scalar constant of dtype d, its name: ONNX's binary ops take both inputs of one type. */
+static char *typed_scalar(writer *w, hb_dtype d, double v)
+{
+    char *name = fresh(w, "scalar");
+    uint8_t bytes[8];
+    hb_dtype_set(d, bytes, 0, v);
+    return add_init(w, tensor_proto(w, name, hb_dtypes[d].onnx, 0, NULL, bytes,
+                                    hb_dtypes[d].size)) ? name : NULL;
+}
+
 /* A 1-D int64 constant, its name. */
 static char *int64s(writer *w, const char *stem, int n, const int64_t *v)
 {
@@ -217,6 +227,55 @@ static bool logic(writer *w, const char *path, const char *op, int n, char *cons
             return false;
     return (n == 1 ? NODE(op, r, b[0]) : NODE(op, r, b[0], b[1])) &&
            NODE_A("Cast", out, &to_float, 1, r);
+}
+
+/* a < b and the like over bools: ONNX's Less, Greater and their OrEqual forms take numbers
+ * only, so both go through int32 (false 0 < true 1, as hybrid orders them). */
+static bool order_compare(writer *w, const hb_node *n, const char *path, const char *op,
+                          char *const *in, const char *out)
+{
+    if (w->g->values[n->inputs[0]].dtype != HB_BOOL)
+        return NODE(op, out, in[0], in[1]);
+    attr_spec to = {"to", 1, ONNX__TENSOR_PROTO__DATA_TYPE__INT32, NULL, 0, 0};
+    char *a = fresh(w, "int"), *b = fresh(w, "int");
+    return NODE_A("Cast", a, &to, 1, in[0]) && NODE_A("Cast", b, &to, 1, in[1]) &&
+           NODE(op, out, a, b);
+}
+
+/* hybrid's integer a / b and a mod b are 0 where b is 0; ONNX leaves that undefined (ONNX
+ * Runtime refuses a zero divisor it can see, and traps on one it cannot). So: divide by 1
+ * where b is 0, then give 0 there. */
+static bool int_divide(writer *w, const char *path, const char *op, int nattr,
+                       const attr_spec *attrs, hb_dtype d, char *const *in, const char *out)
+{
+    char *zero = fresh(w, "divisor_is_0"), *safe = fresh(w, "divisor"), *q = fresh(w, "quotient");
+    return NODE("Equal", zero, in[1], typed_scalar(w, d, 0)) &&
+           NODE("Where", safe, zero, typed_scalar(w, d, 1), in[1]) &&
+           NODE_A(op, q, attrs, nattr, in[0], safe) &&
+           NODE("Where", out, zero, typed_scalar(w, d, 0), q);
+}
+
+/* ONNX's Mod of floats must be fmod (the dividend's sign); hybrid's mod has the divisor's, as
+ * Python's %: where the fmod m is not 0 and its sign is not b's, m + b. (b = 0: m is NaN,
+ * kept.) Integers have both forms in ONNX, fmod = 0 being Python's. */
+static bool export_mod(writer *w, const hb_node *n, const char *path, char *const *in,
+                       const char *out)
+{
+    hb_dtype d = w->g->values[n->inputs[0]].dtype;
+    attr_spec fmod = {"fmod", 1, 1, NULL, 0, 0};
+    if (hb_dtypes[d].kind != HB_KIND_FLOAT) {
+        fmod.i = n->attrs.fmod;
+        return int_divide(w, path, "Mod", 1, &fmod, d, in, out);
+    }
+    if (n->attrs.fmod)
+        return NODE_A("Mod", out, &fmod, 1, in[0], in[1]);
+    char *m = fresh(w, "fmod"), *z = typed_scalar(w, d, 0), *nz = fresh(w, "bool"),
+         *nonzero = fresh(w, "bool"), *mneg = fresh(w, "bool"), *bneg = fresh(w, "bool"),
+         *differ = fresh(w, "bool"), *fix = fresh(w, "bool"), *shifted = fresh(w, "shifted");
+    return NODE_A("Mod", m, &fmod, 1, in[0], in[1]) && NODE("Equal", nz, m, z) &&
+           NODE("Not", nonzero, nz) && NODE("Less", mneg, m, z) && NODE("Less", bneg, in[1], z) &&
+           NODE("Xor", differ, mneg, bneg) && NODE("And", fix, nonzero, differ) &&
+           NODE("Add", shifted, m, in[1]) && NODE("Where", out, fix, shifted, m);
 }
 
 /* x · Wᵀ (+ b): a Gemm for a 2-D x, else a MatMul with the transposed weight and an Add. */
@@ -356,7 +415,12 @@ static hb_status export_node(writer *w, const hb_node *n)
     case HB_OP_ADD: ok = NODE("Add", out, in[0], in[1]); break;
     case HB_OP_SUB: ok = NODE("Sub", out, in[0], in[1]); break;
     case HB_OP_MUL: ok = NODE("Mul", out, in[0], in[1]); break;
-    case HB_OP_DIV: ok = NODE("Div", out, in[0], in[1]); break;
+    case HB_OP_DIV: {
+        hb_dtype d = w->g->values[n->inputs[0]].dtype;
+        ok = hb_dtypes[d].kind == HB_KIND_FLOAT ? NODE("Div", out, in[0], in[1])
+                                                : int_divide(w, path, "Div", 0, NULL, d, in, out);
+        break;
+    }
     case HB_OP_MAXIMUM: ok = NODE("Max", out, in[0], in[1]); break;
     case HB_OP_MINIMUM: ok = NODE("Min", out, in[0], in[1]); break;
     case HB_OP_ADD_SCALAR: ok = NODE("Add", out, in[0], scalar(w, s)); break;
@@ -395,16 +459,12 @@ static hb_status export_node(writer *w, const hb_node *n)
     case HB_OP_XOR: ok = bool_in ? NODE("Xor", out, in[0], in[1]) : logic(w, path, "Xor", 2, in, out); break;
     case HB_OP_NOT: ok = bool_in ? NODE("Not", out, in[0]) : logic(w, path, "Not", 1, in, out); break;
     case HB_OP_EQUAL: ok = NODE("Equal", out, in[0], in[1]); break;
-    case HB_OP_LESS: ok = NODE("Less", out, in[0], in[1]); break;
-    case HB_OP_GREATER: ok = NODE("Greater", out, in[0], in[1]); break;
-    case HB_OP_LESS_EQUAL: ok = NODE("LessOrEqual", out, in[0], in[1]); break;
-    case HB_OP_GREATER_EQUAL: ok = NODE("GreaterOrEqual", out, in[0], in[1]); break;
+    case HB_OP_LESS: ok = order_compare(w, n, path, "Less", in, out); break;
+    case HB_OP_GREATER: ok = order_compare(w, n, path, "Greater", in, out); break;
+    case HB_OP_LESS_EQUAL: ok = order_compare(w, n, path, "LessOrEqual", in, out); break;
+    case HB_OP_GREATER_EQUAL: ok = order_compare(w, n, path, "GreaterOrEqual", in, out); break;
     case HB_OP_WHERE: ok = NODE("Where", out, in[0], in[1], in[2]); break;
-    case HB_OP_MOD: {
-        attr_spec a = {"fmod", 1, n->attrs.fmod, NULL, 0, 0};
-        ok = NODE_A("Mod", out, &a, 1, in[0], in[1]);
-        break;
-    }
+    case HB_OP_MOD: ok = export_mod(w, n, path, in, out); break;
     case HB_OP_CAST: {
         attr_spec a = {"to", 1, hb_dtypes[n->attrs.dtype].onnx, NULL, 0, 0};
         ok = NODE_A("Cast", out, &a, 1, in[0]);

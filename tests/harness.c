@@ -166,6 +166,17 @@ char *test_slurp(const char *path)
     return buf;
 }
 
+char *test_explain(hb_block *b, bool json)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(hb_block_explain(b, f, json), HB_OK);
+    fclose(f);
+    return text;
+}
+
 int test_count_substr(const char *s, const char *sub)
 {
     int n = 0;

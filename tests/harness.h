@@ -33,6 +33,8 @@ bool test_same_bits(const hb_tensor *a, const hb_tensor *b);
 bool test_same_result(const hb_tensor *compiled, const hb_tensor *eager);
 char *test_slurp(const char *path); /* a whole file as a string (free()), or NULL */
 int test_count_substr(const char *s, const char *sub);
+/* hb_block_explain's text (or JSON) as a string (free()); fails the test if explain fails. */
+char *test_explain(hb_block *b, bool json);
 
 #define ck_assert_tensor_ok(t) ck_assert_msg((t) != NULL, "NULL tensor: %s", hb_last_error())
 

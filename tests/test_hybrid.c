@@ -40,16 +40,7 @@ static const char *const parity_models[] = {"mlp", "mlp-class", "my-sequential",
 
 
 
-static char *explain_to_string(hb_block *net, bool json)
-{
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    ck_assert_ptr_nonnull(f);
-    ck_assert_int_eq(hb_block_explain(net, f, json), HB_OK);
-    fclose(f);
-    return buf;
-}
+static char *explain_to_string(hb_block *net, bool json) { return test_explain(net, json); }
 
 static char *dump_to_string(hb_block *net, hb_tensor *x, bool dot)
 {

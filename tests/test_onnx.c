@@ -178,11 +178,7 @@ START_TEST(rebound_inputs_keep_the_plan)
             hb_tensor_release(y), hb_tensor_release(e);
         }
     }
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    ck_assert_int_eq(hb_block_explain(hy, f, false), HB_OK);
-    fclose(f);
+    char *text = test_explain(hy, false);
     ck_assert_msg(strstr(text, "4 calls, 1 traced"), "%s", text);
     free(text);
     int64_t *v = hb_tensor_raw(ids);
@@ -195,18 +191,6 @@ START_TEST(rebound_inputs_keep_the_plan)
     hb_block_release(hy), hb_block_release(ea);
 }
 END_TEST
-
-/* hb_block_explain's text. */
-static char *explain_text(hb_block *b)
-{
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    ck_assert_ptr_nonnull(f);
-    ck_assert_int_eq(hb_block_explain(b, f, false), HB_OK);
-    fclose(f);
-    return text;
-}
 
 /* Branchy's first If tests a value the call computes: hybridized, inputs that take each
  * branch, alternating in one process, match PyTorch eagerly, compiled and frozen; each branch
@@ -236,7 +220,7 @@ START_TEST(data_dependent_if_is_guarded)
             hb_tensor_release(y);
         }
         if (mode > 0) {
-            char *text = explain_text(b);
+            char *text = test_explain(b, false);
             ck_assert_msg(strstr(text, "7 calls, 3 traced"), "a trace per branch and shape:\n%s",
                           text);
             ck_assert_msg(!strstr(text, "eager island"), "%s", text);
@@ -287,7 +271,7 @@ START_TEST(onnx_loop_is_lifted)
             hb_tensor_release(y);
         }
         if (mode > 0) {
-            char *text = explain_text(b);
+            char *text = test_explain(b, false);
             ck_assert_msg(strstr(text, "8 calls, 1 traced") && strstr(text, "1 loops lifted") &&
                           strstr(text, "1 guards ("), "one plan, one lifted loop:\n%s", text);
             free(text);

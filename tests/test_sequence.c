@@ -74,11 +74,7 @@ START_TEST(blocks_match_pytorch)
         }
         if (mode > 0) {
             ck_assert_ptr_nonnull(hb_block_plan(b, hb_tensor_ndim(x), hb_tensor_shape(x)));
-            char *text = NULL;
-            size_t len = 0;
-            FILE *f = open_memstream(&text, &len);
-            ck_assert_int_eq(hb_block_explain(b, f, false), HB_OK);
-            fclose(f);
+            char *text = test_explain(b, false);
             ck_assert_msg(!strstr(text, "island"), "%s: %s", name, text);
             free(text);
         }
@@ -121,11 +117,7 @@ START_TEST(masks_match_pytorch)
             hb_tensor_release(y);
         }
         if (mode > 0) {
-            char *text = NULL;
-            size_t len = 0;
-            FILE *f = open_memstream(&text, &len);
-            ck_assert_int_eq(hb_block_explain(b, f, false), HB_OK);
-            fclose(f);
+            char *text = test_explain(b, false);
             ck_assert_msg(!strstr(text, "island") && strstr(text, "1 traced, 1 ran a plan"),
                           "%s: %s", name, text);
             free(text);
@@ -169,11 +161,7 @@ START_TEST(examples_match_pytorch)
             hb_tensor_release(y);
         }
         if (mode > 0) {
-            char *text = NULL;
-            size_t len = 0;
-            FILE *f = open_memstream(&text, &len);
-            ck_assert_int_eq(hb_block_explain(b, f, false), HB_OK);
-            fclose(f);
+            char *text = test_explain(b, false);
             ck_assert_msg(!strstr(text, "island") && strstr(text, "4 calls, 1 traced, 3 ran a plan"),
                           "%s: %s", name, text);
             free(text);

@@ -58,28 +58,35 @@ static hb_block *loaded(const char *name)
     return b;
 }
 
+/* b (released here) run in mode 0 (eager), 1 (hybridized) or 2 (frozen) on x twice gives want;
+ * compiled, one trace and a plan ran, no island. */
+static void assert_like_pytorch(hb_block *b, const char *name, int mode, hb_tensor *x,
+                                const hb_tensor *want)
+{
+    if (mode > 0)
+        hb_hybridize_with(b, true, &(hb_hybrid_options){.freeze = mode == 2});
+    for (int call = 0; call < 2; call++) {
+        hb_tensor *y = test_call_ok(b, x);
+        ck_assert_msg(rel_error(y, want) <= 1e-4, "%s mode %d call %d: relative error %g",
+                      name, mode, call, rel_error(y, want));
+        hb_tensor_release(y);
+    }
+    if (mode > 0) {
+        ck_assert_ptr_nonnull(hb_block_plan(b, hb_tensor_ndim(x), hb_tensor_shape(x)));
+        char *text = test_explain(b, false);
+        ck_assert_msg(!strstr(text, "island") && strstr(text, "1 traced, 1 ran a plan"), "%s: %s",
+                      name, text);
+        free(text);
+    }
+    hb_block_release(b);
+}
+
 START_TEST(blocks_match_pytorch)
 {
     const char *name = cases[_i];
     hb_tensor *x = file(name, "input.npy"), *want = file(name, "output.npy");
-    for (int mode = 0; mode < 3; mode++) {
-        hb_block *b = loaded(name);
-        if (mode > 0)
-            hb_hybridize_with(b, true, &(hb_hybrid_options){.freeze = mode == 2});
-        for (int call = 0; call < 2; call++) {
-            hb_tensor *y = test_call_ok(b, x);
-            ck_assert_msg(rel_error(y, want) <= 1e-4, "%s mode %d call %d: relative error %g",
-                          name, mode, call, rel_error(y, want));
-            hb_tensor_release(y);
-        }
-        if (mode > 0) {
-            ck_assert_ptr_nonnull(hb_block_plan(b, hb_tensor_ndim(x), hb_tensor_shape(x)));
-            char *text = test_explain(b, false);
-            ck_assert_msg(!strstr(text, "island"), "%s: %s", name, text);
-            free(text);
-        }
-        hb_block_release(b);
-    }
+    for (int mode = 0; mode < 3; mode++)
+        assert_like_pytorch(loaded(name), name, mode, x, want);
     hb_tensor_release(x), hb_tensor_release(want);
 }
 END_TEST
@@ -108,21 +115,7 @@ START_TEST(masks_match_pytorch)
         ck_assert_int_eq(hb_block_add_child(b, "net", net), HB_OK);
         ck_assert_int_eq(hb_block_add_const(b, "key_padding", file(name, "key_padding.npy")), HB_OK);
         ck_assert_int_eq(hb_block_add_const(b, "attn", file(name, "attn.npy")), HB_OK);
-        if (mode > 0)
-            hb_hybridize_with(b, true, &(hb_hybrid_options){.freeze = mode == 2});
-        for (int call = 0; call < 2; call++) {
-            hb_tensor *y = test_call_ok(b, x);
-            ck_assert_msg(rel_error(y, want) <= 1e-4, "%s mode %d call %d: relative error %g",
-                          name, mode, call, rel_error(y, want));
-            hb_tensor_release(y);
-        }
-        if (mode > 0) {
-            char *text = test_explain(b, false);
-            ck_assert_msg(!strstr(text, "island") && strstr(text, "1 traced, 1 ran a plan"),
-                          "%s: %s", name, text);
-            free(text);
-        }
-        hb_block_release(b);
+        assert_like_pytorch(b, name, mode, x, want);
     }
     hb_block *plain = loaded(_i ? "encoder-masked" : "attention-masked");
     hb_tensor *y = test_call_ok(plain, x);

@@ -283,6 +283,39 @@ START_TEST(onnx_loop_is_lifted)
 }
 END_TEST
 
+/* CumSum (a product with a triangle of ones): inclusive, exclusive and reversed, of floats and
+ * of an int64 mask (position ids, exactly), eagerly and compiled, as NumPy. */
+START_TEST(cumsum_like_numpy)
+{
+    const char *outs[] = {"y", "yr", "pos"};
+    hb_tensor *x = hb_npy_load(file_of("cumsum", ".x.npy"));
+    hb_tensor *mask = hb_npy_load(file_of("cumsum", ".mask.npy"));
+    for (int k = 0; k < 3; k++)
+        for (int mode = 0; mode < 2; mode++) {
+            hb_block *b = load_ok("cumsum");
+            ck_assert_int_eq(hb_onnx_bind(b, "mask", mask), HB_OK);
+            ck_assert_int_eq(hb_onnx_select_output(b, outs[k]), HB_OK);
+            hb_hybridize(b, mode == 1);
+            char suffix[32];
+            snprintf(suffix, sizeof suffix, ".%s.npy", outs[k]);
+            hb_tensor *want = hb_npy_load(file_of("cumsum", suffix));
+            for (int call = 0; call < 2; call++) {
+                hb_tensor *y = test_call_ok(b, x);
+                ck_assert_int_eq(hb_tensor_dtype(y), hb_tensor_dtype(want));
+                if (hb_tensor_dtype(y) == HB_F32)
+                    ck_assert_msg(rel_error(y, want) <= 1e-6, "%s mode %d: %g", outs[k], mode,
+                                  rel_error(y, want));
+                else
+                    ck_assert(memcmp(hb_tensor_raw(y), hb_tensor_raw(want), 8 * 10) == 0);
+                hb_tensor_release(y);
+            }
+            hb_tensor_release(want);
+            hb_block_release(b);
+        }
+    hb_tensor_release(x), hb_tensor_release(mask);
+}
+END_TEST
+
 /* The batch axis is dynamic in the exports: a batch of 3 made of the fixture's rows gives the
  * same rows out, compiled as eagerly. */
 START_TEST(other_batch_sizes)
@@ -1190,6 +1223,7 @@ int main(void)
     tcase_add_test(tc, rebound_inputs_keep_the_plan);
     tcase_add_test(tc, data_dependent_if_is_guarded);
     tcase_add_test(tc, onnx_loop_is_lifted);
+    tcase_add_test(tc, cumsum_like_numpy);
     tcase_add_test(tc, selected_outputs);
     tcase_add_test(tc, parameters_keep_their_names);
     tcase_add_test(tc, dumps_name_onnx_nodes);

@@ -1070,6 +1070,49 @@ static bool run_trilu(onnx_call *c)
     return set_t(c, 0, hb_where(keep, x, zero));
 }
 
+enum { CUMSUM_MAX = 4096 }; /* CumSum's axis: the triangle of ones it multiplies by is n² */
+
+/* CumSum along an axis as a product with a triangle of ones (T[i][j] = 1 where x_i counts in
+ * y_j: i ≤ j, or i < j exclusive, or the other way reversed): one matmul, which traces, compiles
+ * and has a gradient. Integers (a mask's running count: position ids) go through float32,
+ * exact below 2^24. */
+static bool run_cumsum(onnx_call *c)
+{
+    hb_tensor *x = in_t(c, 0);
+    const onnx_ints *av = in_ints(c, 1);
+    if (!x || !av)
+        return false;
+    if (av->n != 1)
+        return call_fail(c, HB_ERR_SHAPE, "the axis has %lld values, not 1", (long long)av->n),
+               false;
+    int axis = axis_of(c, av->v[0], x->shape.ndim);
+    if (axis < 0)
+        return false;
+    if (x->dtype != HB_F32 && !hb_dtype_is_int(x->dtype))
+        return call_fail(c, HB_ERR_UNSUPPORTED, "a cumulative sum of %s (float32 or integers)",
+                         hb_dtype_name(x->dtype)), false;
+    int64_t n = x->shape.dim[axis];
+    if (n > CUMSUM_MAX)
+        return call_fail(c, HB_ERR_UNSUPPORTED, "an axis of %lld (at most %d)", (long long)n,
+                         CUMSUM_MAX), false;
+    bool exclusive = onnx_attr_int(c->n->p, "exclusive", 0) != 0;
+    bool reverse = onnx_attr_int(c->n->p, "reverse", 0) != 0;
+    float *tri = hb_malloc(sizeof(float) * (size_t)(n * n) + 1);
+    if (!tri)
+        return call_fail(c, HB_ERR_NOMEM, "out of memory"), false;
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t j = 0; j < n; j++)
+            tri[i * n + j] = reverse ? (exclusive ? i > j : i >= j) : (exclusive ? i < j : i <= j);
+    hb_tensor *t = hb_tensor_fill_typed(HB_F32, tri, &(hb_shape){.ndim = 2, .dim = {n, n}});
+    hb_free(tri);
+    int last = x->shape.ndim - 1;
+    hb_tensor *xf = x->dtype == HB_F32 ? x : hb_cast(x, HB_F32);
+    hb_tensor *moved = axis == last ? xf : hb_transpose(xf, axis, last);
+    hb_tensor *y = hb_matmul(moved, t);
+    y = axis == last || !y ? y : hb_transpose(y, axis, last);
+    return set_t(c, 0, x->dtype == HB_F32 || !y ? y : hb_cast(y, x->dtype));
+}
+
 /* Range(start, limit, delta): max(ceil((limit - start) / delta), 0) values. Of integers known
  * now, a host array (shape arithmetic); otherwise the three scalars are read on the host (a
  * traced block then runs eagerly: the length is a value) and the values are a tensor of their
@@ -2538,6 +2581,7 @@ static const onnx_op ops[] = {
     {"Shape", 1, 1, 1, 1, "end start", .run = run_shape, .ints = ONNX_INTS_MAKES},
     {"Size", 1, 1, 1, 1, "", .run = run_size, .ints = ONNX_INTS_MAKES},
     {"Trilu", 14, 1, 2, 1, "upper", .run = run_trilu},
+    {"CumSum", 11, 2, 2, 1, "exclusive reverse", .run = run_cumsum},
     {"Range", 11, 3, 3, 1, "", .run = run_range, .load = load_range},
     {"NegativeLogLikelihoodLoss", 12, 2, 3, 1, "ignore_index reduction", .run = run_nll,
      .check = check_loss},

@@ -168,6 +168,32 @@ def halving():
         np.save(os.path.join(HERE, "halving.s%d-output.npy" % k), y.numpy())
 
 
+def cumsum():
+    """cumsum.onnx: CumSum of a float32 x along axis 1, of x along axis 0 exclusive and
+    reversed, and of an int64 mask along axis 1 (position ids); NumPy's results as
+    cumsum.{y,yr,pos}.npy for inputs cumsum.{x,mask}.npy."""
+    axis0 = helper.make_tensor("axis0", TensorProto.INT64, [], [0])
+    axis1 = helper.make_tensor("axis1", TensorProto.INT64, [], [1])
+    nodes = [helper.make_node("CumSum", ["x", "axis1"], ["y"]),
+             helper.make_node("CumSum", ["x", "axis0"], ["yr"], exclusive=1, reverse=1),
+             helper.make_node("CumSum", ["mask", "axis1"], ["pos"])]
+    g = helper.make_graph(nodes, "cumsum",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [3, 4]),
+                           helper.make_tensor_value_info("mask", TensorProto.INT64, [2, 5])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [3, 4]),
+                           helper.make_tensor_value_info("yr", TensorProto.FLOAT, [3, 4]),
+                           helper.make_tensor_value_info("pos", TensorProto.INT64, [2, 5])],
+                          [axis0, axis1])
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 14)]),
+              os.path.join(HERE, "cumsum.onnx"))
+    x = np.random.RandomState(9).randn(3, 4).astype(np.float32)
+    mask = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], np.int64)
+    rev = np.flip(np.cumsum(np.flip(x, 0), 0), 0) - x
+    for name, v in (("x", x), ("mask", mask), ("y", np.cumsum(x, 1)), ("yr", rev),
+                    ("pos", np.cumsum(mask, 1))):
+        np.save(os.path.join(HERE, "cumsum.%s.npy" % name), v.astype(v.dtype))
+
+
 def export(name, model, inputs, names, outputs=("y",)):
     """Writes NAME.output.npy for the first output, NAME.OUTPUT.npy for the others."""
     torch.manual_seed(0)
@@ -213,6 +239,7 @@ def main():
     branchy()
     lstm_state()
     halving()
+    cumsum()
 
 
 if __name__ == "__main__":

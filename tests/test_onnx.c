@@ -283,36 +283,48 @@ START_TEST(onnx_loop_is_lifted)
 }
 END_TEST
 
-/* CumSum (a product with a triangle of ones): inclusive, exclusive and reversed, of floats and
- * of an int64 mask (position ids, exactly), eagerly and compiled, as NumPy. */
-START_TEST(cumsum_like_numpy)
+/* Graphs made with onnx.helper whose outputs NumPy computed (gen_typed.py), each output
+ * selected in turn, eagerly and compiled: CumSum (a product with a triangle of ones) inclusive,
+ * exclusive and reversed, of floats and of an int64 mask (position ids, exactly); MatMul with
+ * 1-D operands. */
+static const struct numpy_case {
+    const char *model, *bound, *outs[3];
+} numpy_cases[] = {{"cumsum", "mask", {"y", "yr", "pos"}}, {"matmul-vectors", NULL, {"y", "z", "d"}}};
+
+START_TEST(outputs_like_numpy)
 {
-    const char *outs[] = {"y", "yr", "pos"};
-    hb_tensor *x = hb_npy_load(file_of("cumsum", ".x.npy"));
-    hb_tensor *mask = hb_npy_load(file_of("cumsum", ".mask.npy"));
+    const struct numpy_case *nc = &numpy_cases[_i];
+    hb_tensor *x = hb_npy_load(file_of(nc->model, ".x.npy")), *bound = NULL;
+    char suffix[64];
+    if (nc->bound) {
+        snprintf(suffix, sizeof suffix, ".%s.npy", nc->bound);
+        bound = hb_npy_load(file_of(nc->model, suffix));
+    }
     for (int k = 0; k < 3; k++)
         for (int mode = 0; mode < 2; mode++) {
-            hb_block *b = load_ok("cumsum");
-            ck_assert_int_eq(hb_onnx_bind(b, "mask", mask), HB_OK);
-            ck_assert_int_eq(hb_onnx_select_output(b, outs[k]), HB_OK);
+            hb_block *b = load_ok(nc->model);
+            if (bound)
+                ck_assert_int_eq(hb_onnx_bind(b, nc->bound, bound), HB_OK);
+            ck_assert_int_eq(hb_onnx_select_output(b, nc->outs[k]), HB_OK);
             hb_hybridize(b, mode == 1);
-            char suffix[32];
-            snprintf(suffix, sizeof suffix, ".%s.npy", outs[k]);
-            hb_tensor *want = hb_npy_load(file_of("cumsum", suffix));
+            snprintf(suffix, sizeof suffix, ".%s.npy", nc->outs[k]);
+            hb_tensor *want = hb_npy_load(file_of(nc->model, suffix));
             for (int call = 0; call < 2; call++) {
                 hb_tensor *y = test_call_ok(b, x);
                 ck_assert_int_eq(hb_tensor_dtype(y), hb_tensor_dtype(want));
+                ck_assert_int_eq(hb_tensor_ndim(y), hb_tensor_ndim(want));
                 if (hb_tensor_dtype(y) == HB_F32)
-                    ck_assert_msg(rel_error(y, want) <= 1e-6, "%s mode %d: %g", outs[k], mode,
-                                  rel_error(y, want));
+                    ck_assert_msg(rel_error(y, want) <= 1e-6, "%s %s mode %d: %g", nc->model,
+                                  nc->outs[k], mode, rel_error(y, want));
                 else
-                    ck_assert(memcmp(hb_tensor_raw(y), hb_tensor_raw(want), 8 * 10) == 0);
+                    ck_assert(memcmp(hb_tensor_raw(y), hb_tensor_raw(want),
+                                     8 * (size_t)hb_tensor_numel(want)) == 0);
                 hb_tensor_release(y);
             }
             hb_tensor_release(want);
             hb_block_release(b);
         }
-    hb_tensor_release(x), hb_tensor_release(mask);
+    hb_tensor_release(x), hb_tensor_release(bound);
 }
 END_TEST
 
@@ -1223,7 +1235,7 @@ int main(void)
     tcase_add_test(tc, rebound_inputs_keep_the_plan);
     tcase_add_test(tc, data_dependent_if_is_guarded);
     tcase_add_test(tc, onnx_loop_is_lifted);
-    tcase_add_test(tc, cumsum_like_numpy);
+    tcase_add_loop_test(tc, outputs_like_numpy, 0, (int)ARRAY_LEN(numpy_cases));
     tcase_add_test(tc, selected_outputs);
     tcase_add_test(tc, parameters_keep_their_names);
     tcase_add_test(tc, dumps_name_onnx_nodes);

@@ -217,12 +217,35 @@ static bool run_mod(onnx_call *c)
            set_t(c, 0, fmod_ ? hb_fmod(ab[0], ab[1]) : hb_mod(ab[0], ab[1]));
 }
 
+/* NumPy's matmul: a 1-D a is a row [1, K] and a 1-D b a column [K, 1], that axis dropped from
+ * the result again. */
 static bool run_matmul(onnx_call *c)
 {
     hb_tensor *a = in_t(c, 0), *b = in_t(c, 1);
-    if (a && b && (hb_tensor_ndim(a) < 2 || hb_tensor_ndim(b) < 2))
-        return call_fail(c, HB_ERR_UNSUPPORTED, "1-D operands are not supported"), false;
-    return set_t(c, 0, hb_matmul(a, b));
+    if (!a || !b)
+        return false;
+    if (a->shape.ndim == 0 || b->shape.ndim == 0)
+        return call_fail(c, HB_ERR_SHAPE, "a scalar operand (matmul needs at least 1 dim)"),
+               false;
+    bool row = a->shape.ndim == 1, col = b->shape.ndim == 1;
+    if (row)
+        a = hb_reshape(a, 2, (int64_t[]){1, a->shape.dim[0]});
+    if (col)
+        b = hb_reshape(b, 2, (int64_t[]){b->shape.dim[0], 1});
+    hb_tensor *y = hb_matmul(a, b);
+    if (y && (row || col)) {
+        hb_shape s = y->shape;
+        int drop = row ? s.ndim - 2 : s.ndim - 1; /* the row's axis, else the column's */
+        if (row && col)
+            s.ndim = s.ndim - 2;
+        else {
+            for (int d = drop; d + 1 < s.ndim; d++)
+                s.dim[d] = s.dim[d + 1];
+            s.ndim--;
+        }
+        y = hb_reshape(y, s.ndim, s.dim);
+    }
+    return set_t(c, 0, y);
 }
 
 /* alpha·A'·B' + beta·C, A' = Aᵀ if transA, B' = Bᵀ if transB. The common case, x·Wᵀ + b, is

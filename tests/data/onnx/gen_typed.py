@@ -194,6 +194,28 @@ def cumsum():
         np.save(os.path.join(HERE, "cumsum.%s.npy" % name), v.astype(v.dtype))
 
 
+def matmul_vectors():
+    """matmul-vectors.onnx: NumPy's matmul with 1-D operands, y = x @ v (x [2, 3, 4], v [4]:
+    [2, 3]), z = u @ y (u [2]: [3]) and d = v @ v (a scalar); NumPy's results."""
+    rs = np.random.RandomState(10)
+    v, u = rs.randn(4).astype(np.float32), rs.randn(2).astype(np.float32)
+    nodes = [helper.make_node("MatMul", ["x", "v"], ["y"]), helper.make_node("MatMul", ["u", "y"], ["z"]),
+             helper.make_node("MatMul", ["v", "v"], ["d"])]
+    g = helper.make_graph(nodes, "matmul_vectors",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 4])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3]),
+                           helper.make_tensor_value_info("z", TensorProto.FLOAT, [3]),
+                           helper.make_tensor_value_info("d", TensorProto.FLOAT, [])],
+                          [helper.make_tensor("v", TensorProto.FLOAT, [4], v),
+                           helper.make_tensor("u", TensorProto.FLOAT, [2], u)])
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]),
+              os.path.join(HERE, "matmul-vectors.onnx"))
+    x = rs.randn(2, 3, 4).astype(np.float32)
+    y = x @ v
+    for name, t in (("x", x), ("y", y), ("z", u @ y), ("d", np.array(v @ v, np.float32))):
+        np.save(os.path.join(HERE, "matmul-vectors.%s.npy" % name), t)
+
+
 def export(name, model, inputs, names, outputs=("y",)):
     """Writes NAME.output.npy for the first output, NAME.OUTPUT.npy for the others."""
     torch.manual_seed(0)
@@ -240,6 +262,7 @@ def main():
     lstm_state()
     halving()
     cumsum()
+    matmul_vectors()
 
 
 if __name__ == "__main__":

@@ -67,11 +67,12 @@ START_TEST(runs_like_pytorch)
 }
 END_TEST
 
-/* Models over int64 token ids and bool masks (tests/data/onnx/gen_typed.py): every graph input
+/* Models over int64 token ids and bool masks, and nn.Upsample's three modes (Resize), from
+ * tests/data/onnx/gen_typed.py: every graph input
  * from its file (NAME.INPUT.npy), the first as the call's x and the others bound; PyTorch's
  * output within 1e-4 eagerly, hybridized and frozen, the plan reading rebound inputs live. */
 static const char *const typed_cases[] = {"embed-mask", "encoder-ids", "argmax",
-                                          "shared-constant"};
+                                          "shared-constant", "upsample"};
 
 START_TEST(typed_models_run_like_pytorch)
 {

@@ -1565,6 +1565,250 @@ static bool run_constant(onnx_call *c)
     return true; /* its value is a constant of the block (or a host array), set at load */
 }
 
+/* ---- Resize and Upsample ------------------------------------------------------------------- */
+
+/* Up to max values of input i as doubles into v, their count in *n: host integers, a constant's
+ * values (fixed in any trace), or a tensor the call brings, read on the host (a traced block
+ * then runs eagerly: its shape depends on a value). */
+static bool host_values(onnx_call *c, int i, double *v, int max, int *n)
+{
+    *n = 0;
+    if (!has_in(c, i))
+        return true;
+    int s = c->n->in[i];
+    if (holds_ints(c, i) || (c->t[s] && hb_dtype_is_int(c->t[s]->dtype))) {
+        const onnx_ints *iv = in_ints(c, i);
+        if (!iv)
+            return false;
+        for (int64_t k = 0; k < iv->n && k < max; k++)
+            v[k] = (double)iv->v[k];
+        *n = (int)(iv->n < max ? iv->n : max);
+        return iv->n <= max ? true : call_fail(c, HB_ERR_SHAPE, "input %d has %lld values (at "
+                                               "most %d)", i, (long long)iv->n, max) == HB_OK;
+    }
+    hb_tensor *t = in_t(c, i);
+    if (!t)
+        return false;
+    if (t->dtype != HB_F32 || t->numel > max)
+        return call_fail(c, HB_ERR_UNSUPPORTED, "input %d is %s of %lld values (float32, at most "
+                         "%d)", i, hb_dtype_name(t->dtype), (long long)t->numel, max) == HB_OK;
+    const float *d = c->m->slots[s].kind == ONNX_SLOT_TENSOR ? t->data : hb_tensor_cdata(t);
+    for (int64_t k = 0; k < t->numel; k++)
+        v[k] = d[k];
+    *n = (int)t->numel;
+    return true;
+}
+
+typedef enum resize_mode { RESIZE_NEAREST, RESIZE_LINEAR, RESIZE_CUBIC } resize_mode;
+
+typedef struct resize_opts {
+    resize_mode mode;
+    const char *coords, *nearest;
+    double cubic_a, extrapolation;
+    bool exclude_outside;
+} resize_opts;
+
+/* ONNX's coordinate_transformation_mode: where output position x lands in the input (out_w
+ * the scaled width, unrounded, as the reference computes it); *outside for tf_crop_and_resize
+ * beyond the input. */
+static double source_coord(const resize_opts *o, double x, double scale, int64_t in,
+                           double out_w, double roi0, double roi1, bool *outside)
+{
+    const char *m = o->coords;
+    *outside = false;
+    if (!strcmp(m, "align_corners"))
+        return out_w == 1 ? 0.0 : x * (double)(in - 1) / (out_w - 1);
+    if (!strcmp(m, "asymmetric"))
+        return x / scale;
+    if (!strcmp(m, "tf_half_pixel_for_nn"))
+        return (x + 0.5) / scale;
+    if (!strcmp(m, "pytorch_half_pixel"))
+        return out_w == 1 ? -0.5 : (x + 0.5) / scale - 0.5;
+    if (!strcmp(m, "tf_crop_and_resize")) {
+        double r = out_w == 1 ? (roi1 - roi0) * (double)(in - 1) / 2
+                              : x * (roi1 - roi0) * (double)(in - 1) / (out_w - 1);
+        r += roi0 * (double)(in - 1);
+        *outside = r < 0 || r > (double)(in - 1);
+        return r;
+    }
+    return (x + 0.5) / scale - 0.5; /* half_pixel */
+}
+
+/* The weight of each of n taps for the fraction r in (0, 1] past the left one (the reference's
+ * get_coeffs): nearest picks one by nearest_mode. */
+static void tap_weights(const resize_opts *o, double r, int n, double *w)
+{
+    if (o->mode == RESIZE_LINEAR) {
+        w[0] = 1 - r, w[1] = r;
+    } else if (o->mode == RESIZE_CUBIC) {
+        double a = o->cubic_a, s = 1 - r;
+        w[0] = ((a * (r + 1) - 5 * a) * (r + 1) + 8 * a) * (r + 1) - 4 * a;
+        w[1] = ((a + 2) * r - (a + 3)) * r * r + 1;
+        w[2] = ((a + 2) * s - (a + 3)) * s * s + 1;
+        w[3] = ((a * (s + 1) - 5 * a) * (s + 1) + 8 * a) * (s + 1) - 4 * a;
+    } else {
+        const char *m = o->nearest;
+        bool right = r == 1 || (!strcmp(m, "round_prefer_ceil") ? r >= 0.5
+                                : !strcmp(m, "floor")          ? false
+                                : !strcmp(m, "ceil")           ? true
+                                                               : r > 0.5);
+        w[0] = !right, w[1] = right;
+    }
+    (void)n;
+}
+
+/* x resized along axis to out positions: for each, the taps around where it lands (clamped to
+ * the edge, as the reference pads) gathered and weighted. Indices and weights are constants of
+ * the call: the resize traces and compiles as gathers and elementwise ops. */
+static hb_tensor *resize_axis(onnx_call *c, hb_tensor *x, int axis, int64_t out, double scale,
+                              const resize_opts *o, double roi0, double roi1)
+{
+    int64_t in = x->shape.dim[axis];
+    int n = o->mode == RESIZE_CUBIC ? 4 : 2;
+    int64_t *idx = hb_malloc(sizeof(int64_t) * (size_t)(n * out) + 1);
+    float *wt = hb_malloc(sizeof(float) * (size_t)(n * out) + 1), *keep = hb_malloc(sizeof(float) * (size_t)out + 1);
+    bool any_outside = false;
+    for (int64_t p = 0; idx && wt && keep && p < out; p++) {
+        bool outside;
+        double xo = source_coord(o, (double)p, scale, in, scale * (double)in, roi0, roi1, &outside);
+        double f = floor(xo), r = xo == f ? 1.0 : xo - f;
+        int64_t left = (int64_t)(r == 1.0 ? xo - 1 : f) - (n / 2 - 1); /* the first tap */
+        double w[4], total = 0;
+        tap_weights(o, r, n, w);
+        for (int k = 0; k < n; k++) {
+            int64_t t = left + k;
+            if (o->exclude_outside && (t < 0 || t >= in))
+                w[k] = 0;
+            total += w[k];
+            idx[p * n + k] = t < 0 ? 0 : t >= in ? in - 1 : t;
+        }
+        for (int k = 0; k < n; k++)
+            wt[k * out + p] = (float)(o->exclude_outside && total != 0 ? w[k] / total : w[k]);
+        keep[p] = !outside;
+        any_outside |= outside;
+    }
+    hb_tensor *y = NULL;
+    if (!idx || !wt || !keep) {
+        call_fail(c, HB_ERR_NOMEM, "out of memory");
+    } else if (o->mode == RESIZE_NEAREST) { /* one tap: the one of weight 1 */
+        for (int64_t p = 0; p < out; p++)
+            idx[p] = wt[out + p] != 0 ? idx[p * n + 1] : idx[p * n];
+        y = hb_gather(x, hb_tensor_fill_typed(HB_I64, idx, &(hb_shape){1, {out}}), axis);
+    } else {
+        hb_shape ws = {.ndim = x->shape.ndim};
+        for (int d = 0; d < ws.ndim; d++)
+            ws.dim[d] = d == axis ? out : 1;
+        int64_t *tap = hb_malloc(sizeof(int64_t) * (size_t)out + 1);
+        for (int k = 0; tap && k < n; k++) {
+            for (int64_t p = 0; p < out; p++)
+                tap[p] = idx[p * n + k];
+            hb_tensor *g = hb_gather(x, hb_tensor_fill_typed(HB_I64, tap, &(hb_shape){1, {out}}), axis);
+            hb_tensor *term = hb_mul(g, hb_tensor_fill_typed(HB_F32, wt + k * out, &ws));
+            y = k ? hb_add(y, term) : term;
+        }
+        if (!tap)
+            call_fail(c, HB_ERR_NOMEM, "out of memory");
+        hb_free(tap);
+        if (y && any_outside) { /* tf_crop_and_resize: the extrapolation value there */
+            hb_tensor *k = hb_tensor_fill_typed(HB_F32, keep, &ws);
+            y = hb_add(hb_mul(y, k), hb_mul_scalar(hb_rsub_scalar(k, 1.0f), (float)o->extrapolation));
+        }
+    }
+    hb_free(idx), hb_free(wt), hb_free(keep);
+    return y;
+}
+
+/* Resize (opset 10: X, scales; 11 on: X, roi, scales, sizes) and Upsample (scales as an
+ * attribute at opset 7, an input from 9): each axis whose size changes resized in turn. */
+static bool run_resize(onnx_call *c)
+{
+    const Onnx__NodeProto *p = c->n->p;
+    bool upsample = !strcmp(c->n->op->type, "Upsample"), v10 = upsample || c->m->opset < 11;
+    hb_tensor *x = in_t(c, 0);
+    if (!x)
+        return false;
+    int nd = x->shape.ndim, nscales = 0, nsizes = 0, nroi = 0;
+    double scales[HB_MAX_DIMS], sizes[HB_MAX_DIMS], roi[2 * HB_MAX_DIMS];
+    size_t nattr = 0;
+    const float *fattr = NULL;
+    const Onnx__AttributeProto *sa = onnx_attr(p, "scales");
+    if (sa)
+        fattr = sa->floats, nattr = sa->n_floats;
+    for (size_t k = 0; k < nattr && k < HB_MAX_DIMS; k++)
+        scales[k] = fattr[k];
+    nscales = (int)(nattr < HB_MAX_DIMS ? nattr : HB_MAX_DIMS);
+    if (!sa && (!host_values(c, v10 ? 1 : 2, scales, HB_MAX_DIMS, &nscales) ||
+                (!v10 && !host_values(c, 3, sizes, HB_MAX_DIMS, &nsizes)) ||
+                (!v10 && !host_values(c, 1, roi, 2 * HB_MAX_DIMS, &nroi))))
+        return false;
+    if ((nsizes && nsizes != nd) || (!nsizes && nscales != nd))
+        return call_fail(c, HB_ERR_SHAPE, "%d %s for an input of %d dims", nsizes ? nsizes : nscales,
+                         nsizes ? "sizes" : "scales", nd), false;
+    resize_opts o = {RESIZE_NEAREST, v10 ? "asymmetric" : "half_pixel",
+                     v10 ? "floor" : "round_prefer_floor",
+                     onnx_attr_float(p, "cubic_coeff_a", -0.75f),
+                     onnx_attr_float(p, "extrapolation_value", 0.0f),
+                     onnx_attr_int(p, "exclude_outside", 0) != 0};
+    const Onnx__AttributeProto *a = onnx_attr(p, "coordinate_transformation_mode");
+    char coords[32] = "", nearest[32] = "";
+    if (a && a->has_s) {
+        snprintf(coords, sizeof coords, "%.*s", (int)a->s.len, (const char *)a->s.data);
+        o.coords = coords;
+    }
+    if ((a = onnx_attr(p, "nearest_mode")) && a->has_s) {
+        snprintf(nearest, sizeof nearest, "%.*s", (int)a->s.len, (const char *)a->s.data);
+        o.nearest = nearest;
+    }
+    o.mode = onnx_attr_string_is(p, "mode", "linear") || onnx_attr_string_is(p, "mode", "bilinear")
+                 ? RESIZE_LINEAR
+             : onnx_attr_string_is(p, "mode", "cubic") ? RESIZE_CUBIC
+                                                       : RESIZE_NEAREST;
+    bool crop = !strcmp(o.coords, "tf_crop_and_resize");
+    if (crop && nroi != 2 * nd)
+        return call_fail(c, HB_ERR_SHAPE, "tf_crop_and_resize needs a roi of %d values, not %d",
+                         2 * nd, nroi), false;
+    hb_tensor *y = x;
+    for (int d = 0; y && d < nd; d++) {
+        int64_t in = x->shape.dim[d];
+        double scale = nsizes ? sizes[d] / (double)in : scales[d];
+        int64_t out = nsizes ? (int64_t)sizes[d] : (int64_t)(scale * (double)in);
+        if (!(scale > 0) || out < 1 || out > (int64_t)1 << 24)
+            return call_fail(c, HB_ERR_ARG, "axis %d of %lld to %lld (scale %g)", d,
+                             (long long)in, (long long)out, scale), false;
+        double r0 = crop ? roi[d] : 0, r1 = crop ? roi[nd + d] : 1;
+        if (out != in || scale != 1 || (crop && (r0 != 0 || r1 != 1)))
+            y = resize_axis(c, y, d, out, scale, &o, r0, r1);
+    }
+    return set_t(c, 0, y == x ? hb_frame_adopt(identity(x)) : y);
+}
+
+static hb_status check_resize(const onnx_model *m, const Onnx__NodeProto *p)
+{
+    static const char *const modes[] = {"nearest", "linear", "cubic", "bilinear"};
+    static const char *const coords[] = {"half_pixel", "pytorch_half_pixel", "align_corners",
+                                         "asymmetric", "tf_half_pixel_for_nn", "tf_crop_and_resize"};
+    static const char *const nearest[] = {"round_prefer_floor", "round_prefer_ceil", "floor", "ceil"};
+    struct { const char *attr; const char *const *ok; int n; } rules[] = {
+        {"mode", modes, strcmp(p->op_type, "Upsample") == 0 ? 4 : 3},
+        {"coordinate_transformation_mode", coords, 6},
+        {"nearest_mode", nearest, 4}};
+    for (size_t r = 0; r < HB_ARRAY_LEN(rules); r++) {
+        if (!onnx_attr(p, rules[r].attr))
+            continue;
+        bool known = false;
+        for (int k = 0; k < rules[r].n; k++)
+            known |= onnx_attr_string_is(p, rules[r].attr, rules[r].ok[k]);
+        if (!known)
+            return onnx_node_fail(m, p, HB_ERR_UNSUPPORTED, "a %s hybrid does not know",
+                                  rules[r].attr);
+    }
+    if (!strcmp(p->op_type, "Upsample") && m->opset < 9 && !onnx_attr(p, "scales"))
+        return onnx_node_fail(m, p, HB_ERR_FORMAT, "no scales attribute (an input from opset 9)");
+    if (!strcmp(p->op_type, "Resize") && m->opset < 11 && onnx_attr(p, "coordinate_transformation_mode"))
+        return onnx_node_fail(m, p, HB_ERR_FORMAT, "coordinate_transformation_mode before opset 11");
+    return HB_OK;
+}
+
 /* ---- control flow: If -------------------------------------------------------------------- */
 
 /* Host integers slot s holds (a shape computation's, or a constant), or NULL. */
@@ -2605,6 +2849,9 @@ static const onnx_op ops[] = {
     {"Size", 1, 1, 1, 1, "", .run = run_size, .ints = ONNX_INTS_MAKES},
     {"Trilu", 14, 1, 2, 1, "upper", .run = run_trilu},
     {"CumSum", 11, 2, 2, 1, "exclusive reverse", .run = run_cumsum},
+    {"Resize", 10, 1, 4, 1, "coordinate_transformation_mode cubic_coeff_a exclude_outside "
+     "extrapolation_value mode nearest_mode", .run = run_resize, .check = check_resize},
+    {"Upsample", 7, 1, 2, 1, "mode scales", .run = run_resize, .check = check_resize},
     {"Range", 11, 3, 3, 1, "", .run = run_range, .load = load_range},
     {"NegativeLogLikelihoodLoss", 12, 2, 3, 1, "ignore_index reduction", .run = run_nll,
      .check = check_loss},

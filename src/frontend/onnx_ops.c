@@ -709,6 +709,28 @@ static bool run_reshape(onnx_call *c)
 }
 
 /* A permutation as a sequence of swaps of two axes. */
+/* x with its axes permuted (output axis i shows input axis want[i]), as swaps of two axes;
+ * NULL with the error set if want repeats an axis. */
+static hb_tensor *permute(onnx_call *c, hb_tensor *x, const int *want, int nd)
+{
+    int at[HB_MAX_DIMS]; /* at[i]: the input axis now at position i */
+    for (int i = 0; i < nd; i++)
+        at[i] = i;
+    for (int i = 0; i < nd && x; i++) {
+        int j = i;
+        while (j < nd && at[j] != want[i])
+            j++;
+        if (j == nd)
+            return call_fail(c, HB_ERR_ARG, "perm repeats axis %d", want[i]), NULL;
+        if (j != i) {
+            x = hb_transpose(x, i, j);
+            int t = at[i];
+            at[i] = at[j], at[j] = t;
+        }
+    }
+    return x;
+}
+
 static bool run_transpose(onnx_call *c)
 {
     hb_tensor *x = in_t(c, 0);
@@ -717,7 +739,7 @@ static bool run_transpose(onnx_call *c)
     int nd = hb_tensor_ndim(x);
     size_t np;
     const int64_t *perm = onnx_attr_ints(c->n->p, "perm", &np);
-    int want[HB_MAX_DIMS], at[HB_MAX_DIMS]; /* want[i]: the input axis output axis i shows */
+    int want[HB_MAX_DIMS]; /* want[i]: the input axis output axis i shows */
     if (perm && np != (size_t)nd)
         return call_fail(c, HB_ERR_SHAPE, "perm has %zu axes, the input %d", np, nd), false;
     for (int i = 0; i < nd; i++) {
@@ -725,21 +747,9 @@ static bool run_transpose(onnx_call *c)
             return call_fail(c, HB_ERR_ARG, "perm names axis %lld of %d", (long long)perm[i],
                              nd), false;
         want[i] = perm ? (int)perm[i] : nd - 1 - i;
-        at[i] = i; /* at[i]: the input axis now at position i */
     }
-    for (int i = 0; i < nd; i++) {
-        int j = i;
-        while (j < nd && at[j] != want[i])
-            j++;
-        if (j == nd)
-            return call_fail(c, HB_ERR_ARG, "perm repeats axis %d", want[i]), false;
-        if (j != i) {
-            x = hb_transpose(x, i, j);
-            int t = at[i];
-            at[i] = at[j], at[j] = t;
-        }
-    }
-    return set_t(c, 0, x == in_t(c, 0) ? hb_frame_adopt(identity(x)) : x);
+    hb_tensor *y = permute(c, x, want, nd);
+    return set_t(c, 0, y == x ? hb_frame_adopt(identity(x)) : y);
 }
 
 /* Unsqueeze and Squeeze: a reshape (axes from the attribute, or from opset 13 the input). */
@@ -1091,6 +1101,80 @@ static bool run_trilu(onnx_call *c)
     if (zero && x->dtype != HB_F32)
         zero = hb_cast(zero, x->dtype);
     return set_t(c, 0, hb_where(keep, x, zero));
+}
+
+/* DepthToSpace (DCR: depth, column, row; or CRD) and SpaceToDepth on [N, C, H, W] with block
+ * b: a reshape to 6 dims, a permutation and a reshape back. */
+static bool run_depth_space(onnx_call *c)
+{
+    hb_tensor *x = in_t(c, 0);
+    if (!x)
+        return false;
+    int64_t b = onnx_attr_int(c->n->p, "blocksize", 0);
+    bool to_space = !strcmp(c->n->op->type, "DepthToSpace");
+    bool crd = onnx_attr_string_is(c->n->p, "mode", "CRD");
+    const int64_t *d = x->shape.dim;
+    if (x->shape.ndim != 4 || b < 1 || (to_space ? d[1] % (b * b) : d[2] % b || d[3] % b))
+        return call_fail(c, HB_ERR_SHAPE, "blocksize %lld for an input of %d dims (it needs "
+                         "[N, C, H, W] with %s divisible)", (long long)b, x->shape.ndim,
+                         to_space ? "C by blocksize²" : "H and W by blocksize"), false;
+    int64_t n = d[0], ch = d[1], h = d[2], w = d[3], cb = to_space ? ch / (b * b) : ch;
+    int64_t six[6];
+    int perm[6];
+    if (to_space && !crd) {
+        memcpy(six, (int64_t[]){n, b, b, cb, h, w}, sizeof six);
+        memcpy(perm, (int[]){0, 3, 4, 1, 5, 2}, sizeof perm);
+    } else if (to_space) {
+        memcpy(six, (int64_t[]){n, cb, b, b, h, w}, sizeof six);
+        memcpy(perm, (int[]){0, 1, 4, 2, 5, 3}, sizeof perm);
+    } else {
+        memcpy(six, (int64_t[]){n, ch, h / b, b, w / b, b}, sizeof six);
+        memcpy(perm, (int[]){0, 3, 5, 1, 2, 4}, sizeof perm);
+    }
+    hb_tensor *y = permute(c, hb_reshape(x, 6, six), perm, 6);
+    int64_t out[4] = {n, to_space ? cb : ch * b * b, to_space ? h * b : h / b,
+                      to_space ? w * b : w / b};
+    return set_t(c, 0, hb_reshape(y, 4, out));
+}
+
+static hb_status check_depth_space(const onnx_model *m, const Onnx__NodeProto *p)
+{
+    if (onnx_attr(p, "mode") && !onnx_attr_string_is(p, "mode", "DCR") &&
+        !onnx_attr_string_is(p, "mode", "CRD"))
+        return onnx_node_fail(m, p, HB_ERR_UNSUPPORTED, "a mode other than DCR and CRD");
+    if (onnx_attr_int(p, "blocksize", 0) < 1)
+        return onnx_node_fail(m, p, HB_ERR_FORMAT, "no positive blocksize");
+    return HB_OK;
+}
+
+enum { TILE_MAX = 4096 }; /* copies along one axis: each is an input of a concat */
+
+/* Tile by repeats known now (host integers): each axis a concat of that many copies. */
+static bool run_tile(onnx_call *c)
+{
+    hb_tensor *x = in_t(c, 0);
+    const onnx_ints *r = in_ints(c, 1);
+    if (!x || !r)
+        return false;
+    if (r->n != x->shape.ndim)
+        return call_fail(c, HB_ERR_SHAPE, "%lld repeats for an input of %d dims",
+                         (long long)r->n, x->shape.ndim), false;
+    hb_tensor *y = x, *copies[TILE_MAX];
+    for (int d = 0; d < x->shape.ndim && y; d++) {
+        if (r->v[d] < 0 || r->v[d] > TILE_MAX)
+            return call_fail(c, HB_ERR_ARG, "repeats %lld on axis %d (0 to %d)",
+                             (long long)r->v[d], d, TILE_MAX), false;
+        if (r->v[d] == 1)
+            continue;
+        if (r->v[d] == 0) { /* an empty axis */
+            y = hb_slice(y, d, 0, 0);
+            continue;
+        }
+        for (int64_t k = 0; k < r->v[d]; k++)
+            copies[k] = y;
+        y = hb_concat((int)r->v[d], copies, d);
+    }
+    return set_t(c, 0, y == x ? hb_frame_adopt(identity(x)) : y);
 }
 
 enum { CUMSUM_MAX = 4096 }; /* CumSum's axis: the triangle of ones it multiplies by is n² */
@@ -2849,6 +2933,10 @@ static const onnx_op ops[] = {
     {"Size", 1, 1, 1, 1, "", .run = run_size, .ints = ONNX_INTS_MAKES},
     {"Trilu", 14, 1, 2, 1, "upper", .run = run_trilu},
     {"CumSum", 11, 2, 2, 1, "exclusive reverse", .run = run_cumsum},
+    {"Tile", 6, 2, 2, 1, "", .run = run_tile},
+    {"DepthToSpace", 1, 1, 1, 1, "blocksize mode", .run = run_depth_space,
+     .check = check_depth_space},
+    {"SpaceToDepth", 1, 1, 1, 1, "blocksize", .run = run_depth_space, .check = check_depth_space},
     {"Resize", 10, 1, 4, 1, "coordinate_transformation_mode cubic_coeff_a exclude_outside "
      "extrapolation_value mode nearest_mode", .run = run_resize, .check = check_resize},
     {"Upsample", 7, 1, 2, 1, "mode scales", .run = run_resize, .check = check_resize},

@@ -1649,6 +1649,172 @@ static bool run_constant(onnx_call *c)
     return true; /* its value is a constant of the block (or a host array), set at load */
 }
 
+/* ---- Einsum ------------------------------------------------------------------------------- */
+
+/* An einsum equation's terms: each operand's letters and the output's. */
+typedef struct einsum_eq {
+    char in[2][HB_MAX_DIMS + 1], out[HB_MAX_DIMS + 1];
+    int nin;
+} einsum_eq;
+
+/* Parses "bij,bjk->bik" (or an implicit output: the letters seen once, in order), of one or two
+ * operands of distinct lowercase or uppercase letters (no "...", no repeated letter: a
+ * diagonal); false with why. */
+static bool einsum_parse(const char *text, einsum_eq *e, char *why, size_t size)
+{
+    *e = (einsum_eq){0};
+    const char *arrow = strstr(text, "->");
+    size_t lhs = arrow ? (size_t)(arrow - text) : strlen(text);
+    int len = 0;
+    for (size_t i = 0; i <= lhs; i++) {
+        char ch = i < lhs ? text[i] : ',';
+        if (ch == ' ')
+            continue;
+        if (ch == ',') {
+            if (e->nin == 2)
+                return snprintf(why, size, "more than two operands"), false;
+            e->in[e->nin++][len] = '\0', len = 0;
+            continue;
+        }
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')))
+            return snprintf(why, size, "'%c' (only letters: no ellipsis)", ch), false;
+        if (len == HB_MAX_DIMS || strchr(e->in[e->nin], ch))
+            return snprintf(why, size, len == HB_MAX_DIMS ? "more than %d letters in a term"
+                                                          : "a letter repeated in a term (a "
+                                                            "diagonal)", HB_MAX_DIMS), false;
+        e->in[e->nin][len++] = ch;
+    }
+    len = 0;
+    if (arrow) {
+        for (const char *q = arrow + 2; *q; q++)
+            if (*q != ' ') {
+                if (len == HB_MAX_DIMS || strchr(e->out, *q) ||
+                    (!strchr(e->in[0], *q) && !strchr(e->in[1], *q)))
+                    return snprintf(why, size, "output letter '%c' repeated or in no operand", *q),
+                           false;
+                e->out[len++] = *q;
+            }
+    } else { /* implicit: the letters that appear once, alphabetically */
+        for (int ch = 'A'; ch <= 'z'; ch++) {
+            bool letter = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
+            int seen = (strchr(e->in[0], ch) != NULL) + (e->nin > 1 && strchr(e->in[1], ch));
+            if (letter && seen == 1 && len < HB_MAX_DIMS)
+                e->out[len++] = (char)ch;
+        }
+    }
+    return true;
+}
+
+/* t (of letters `have`) summed over its letters not in keep, the rest in their order: *have
+ * updated. */
+static hb_tensor *einsum_reduce(hb_tensor *t, char *have, const char *keep1, const char *keep2)
+{
+    for (int i = (int)strlen(have) - 1; i >= 0 && t; i--)
+        if (!strchr(keep1, have[i]) && !strchr(keep2, have[i])) {
+            t = hb_sum_axis(t, i, false);
+            memmove(have + i, have + i + 1, strlen(have + i));
+        }
+    return t;
+}
+
+/* t (letters have) permuted to the letters of order. */
+static hb_tensor *einsum_order(onnx_call *c, hb_tensor *t, const char *have, const char *order)
+{
+    int want[HB_MAX_DIMS], nd = (int)strlen(order);
+    for (int i = 0; i < nd; i++)
+        want[i] = (int)(strchr(have, order[i]) - have);
+    return t ? permute(c, t, want, nd) : NULL;
+}
+
+/* The equation as text (empty if absent). */
+static const char *einsum_text(const Onnx__NodeProto *p, char *buf, size_t size)
+{
+    const Onnx__AttributeProto *a = onnx_attr(p, "equation");
+    snprintf(buf, size, "%.*s", a && a->has_s ? (int)a->s.len : 0,
+             a && a->has_s ? (const char *)a->s.data : "");
+    return buf;
+}
+
+static hb_status check_einsum(const onnx_model *m, const Onnx__NodeProto *p)
+{
+    einsum_eq e;
+    char text[256], why[128];
+    if (!einsum_parse(einsum_text(p, text, sizeof text), &e, why, sizeof why))
+        return onnx_node_fail(m, p, HB_ERR_UNSUPPORTED, "equation \"%s\": %s", text, why);
+    if (!*text || e.nin != (int)p->n_input)
+        return onnx_node_fail(m, p, HB_ERR_FORMAT, "equation \"%s\": %d operands for %zu inputs",
+                              text, e.nin, p->n_input);
+    return HB_OK;
+}
+
+/* Einsum of one operand (sums, a permutation) or two: letters of both and the output are a
+ * batch, of both only contracted, of one kept; as one batched matmul [B, M, K]·[B, K, N]. */
+static bool run_einsum(onnx_call *c)
+{
+    einsum_eq e;
+    char text[256], why[128];
+    einsum_parse(einsum_text(c->n->p, text, sizeof text), &e, why, sizeof why); /* checked */
+    hb_tensor *t[2] = {in_t(c, 0), e.nin > 1 ? in_t(c, 1) : NULL};
+    for (int k = 0; k < e.nin; k++) {
+        if (!t[k])
+            return false;
+        if (t[k]->shape.ndim != (int)strlen(e.in[k]))
+            return call_fail(c, HB_ERR_SHAPE, "operand %d has %d dims; \"%s\" names %zu", k,
+                             t[k]->shape.ndim, e.in[k], strlen(e.in[k])), false;
+    }
+    if (e.nin == 1) {
+        hb_tensor *y = einsum_reduce(t[0], e.in[0], e.out, "");
+        return set_t(c, 0, y == t[0] && !strcmp(e.in[0], e.out) ? hb_frame_adopt(identity(y))
+                                                               : einsum_order(c, y, e.in[0], e.out));
+    }
+    /* letters one operand alone has and the output lacks are summed there first */
+    t[0] = einsum_reduce(t[0], e.in[0], e.out, e.in[1]);
+    t[1] = einsum_reduce(t[1], e.in[1], e.out, e.in[0]);
+    char batch[HB_MAX_DIMS + 1] = "", con[HB_MAX_DIMS + 1] = "", left[HB_MAX_DIMS + 1] = "",
+         right[HB_MAX_DIMS + 1] = "";
+    int64_t nb = 1, nk = 1, nm = 1, nn = 1, size[128] = {0};
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; t[k] && e.in[k][i]; i++) {
+            unsigned char ch = (unsigned char)e.in[k][i];
+            int64_t dim = t[k]->shape.dim[i];
+            if (size[ch] && size[ch] != dim)
+                return call_fail(c, HB_ERR_SHAPE, "letter '%c' is %lld and %lld long", ch,
+                                 (long long)size[ch], (long long)dim), false;
+            size[ch] = dim;
+        }
+    if (!t[0] || !t[1])
+        return false;
+    for (int i = 0; e.in[0][i]; i++) {
+        char ch = e.in[0][i], s[2] = {ch, '\0'};
+        bool both = strchr(e.in[1], ch) != NULL;
+        strcat(both ? (strchr(e.out, ch) ? batch : con) : left, s);
+    }
+    for (int i = 0; e.in[1][i]; i++)
+        if (!strchr(e.in[0], e.in[1][i]))
+            strncat(right, &e.in[1][i], 1);
+    for (const char *q = batch; *q; q++)
+        nb *= size[(unsigned char)*q];
+    for (const char *q = con; *q; q++)
+        nk *= size[(unsigned char)*q];
+    for (const char *q = left; *q; q++)
+        nm *= size[(unsigned char)*q];
+    for (const char *q = right; *q; q++)
+        nn *= size[(unsigned char)*q];
+    char oa[3 * HB_MAX_DIMS + 1], ob[3 * HB_MAX_DIMS + 1], oy[3 * HB_MAX_DIMS + 1];
+    snprintf(oa, sizeof oa, "%s%s%s", batch, left, con);
+    snprintf(ob, sizeof ob, "%s%s%s", batch, con, right);
+    snprintf(oy, sizeof oy, "%s%s%s", batch, left, right);
+    hb_tensor *am = hb_reshape(einsum_order(c, t[0], e.in[0], oa), 3, (int64_t[]){nb, nm, nk});
+    hb_tensor *bm = hb_reshape(einsum_order(c, t[1], e.in[1], ob), 3, (int64_t[]){nb, nk, nn});
+    hb_tensor *y = hb_matmul(am, bm);
+    int64_t dims[HB_MAX_DIMS];
+    int nd = (int)strlen(oy);
+    for (int i = 0; i < nd; i++)
+        dims[i] = size[(unsigned char)oy[i]];
+    y = hb_reshape(y, nd, dims);
+    return set_t(c, 0, einsum_order(c, y, oy, e.out));
+}
+
 /* ---- Resize and Upsample ------------------------------------------------------------------- */
 
 /* Up to max values of input i as doubles into v, their count in *n: host integers, a constant's
@@ -2934,6 +3100,7 @@ static const onnx_op ops[] = {
     {"Trilu", 14, 1, 2, 1, "upper", .run = run_trilu},
     {"CumSum", 11, 2, 2, 1, "exclusive reverse", .run = run_cumsum},
     {"Tile", 6, 2, 2, 1, "", .run = run_tile},
+    {"Einsum", 12, 1, 2, 1, "equation", .run = run_einsum, .check = check_einsum},
     {"DepthToSpace", 1, 1, 1, 1, "blocksize mode", .run = run_depth_space,
      .check = check_depth_space},
     {"SpaceToDepth", 1, 1, 1, 1, "blocksize", .run = run_depth_space, .check = check_depth_space},

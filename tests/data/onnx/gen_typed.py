@@ -231,6 +231,29 @@ def matmul_vectors():
         np.save(os.path.join(HERE, "matmul-vectors.%s.npy" % name), t)
 
 
+def einsum():
+    """einsum.onnx: attention's forms over x [2, 3, 4, 5] (b h q d) and k [2, 3, 6, 5] (b h k d):
+    s = bhqd,bhkd->bhqk, o = bhqk,bhkd->bhqd (of s), r = bhqd->hd (sums and an order), and the
+    implicit output of "bhqd,bhkd" (kq); NumPy's results."""
+    eqs = {"s": ("bhqd,bhkd->bhqk", ["x", "k"]), "o": ("bhqk,bhkd->bhqd", ["s", "k"]),
+           "r": ("bhqd->hd", ["x"]), "imp": ("bhqd,bhkd", ["x", "k"])}
+    nodes = [helper.make_node("Einsum", ins, [name], equation=eq) for name, (eq, ins) in eqs.items()]
+    rs = np.random.RandomState(12)
+    x, k = rs.randn(2, 3, 4, 5).astype(np.float32), rs.randn(2, 3, 6, 5).astype(np.float32)
+    vals = {"x": x, "k": k}
+    for name, (eq, ins) in eqs.items():
+        vals[name] = np.einsum(eq, *[vals[i] for i in ins]).astype(np.float32)
+    g = helper.make_graph(nodes, "einsum",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, x.shape),
+                           helper.make_tensor_value_info("k", TensorProto.FLOAT, k.shape)],
+                          [helper.make_tensor_value_info(n, TensorProto.FLOAT, vals[n].shape)
+                           for n in eqs])
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]),
+              os.path.join(HERE, "einsum.onnx"))
+    for name, v in vals.items():
+        np.save(os.path.join(HERE, "einsum.%s.npy" % name), v)
+
+
 def export(name, model, inputs, names, outputs=("y",)):
     """Writes NAME.output.npy for the first output, NAME.OUTPUT.npy for the others."""
     torch.manual_seed(0)
@@ -280,6 +303,7 @@ def main():
     halving()
     cumsum()
     matmul_vectors()
+    einsum()
 
 
 if __name__ == "__main__":

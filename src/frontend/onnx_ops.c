@@ -2567,6 +2567,64 @@ static bool run_arg(onnx_call *c, bool max)
 }
 
 static bool run_argmax(onnx_call *c) { return run_arg(c, true); }
+
+/* 0, 1, ..., n - 1 as int64 along axis of an nd-dimensional shape of ones elsewhere: what a
+ * position is compared with to make a one-hot. */
+static hb_tensor *positions_along(int64_t n, int axis, int nd)
+{
+    int64_t *v = hb_malloc(sizeof(int64_t) * (size_t)n + 1);
+    hb_shape s = {.ndim = nd};
+    for (int d = 0; d < nd; d++)
+        s.dim[d] = d == axis ? n : 1;
+    for (int64_t i = 0; v && i < n; i++)
+        v[i] = i;
+    hb_tensor *t = v ? hb_tensor_fill_typed(HB_I64, v, &s) : NULL;
+    hb_free(v);
+    return t;
+}
+
+/* Hardmax: 1 at the first largest value along axis, 0 elsewhere (opset 13: one axis). */
+static bool run_hardmax(onnx_call *c)
+{
+    hb_tensor *x = in_t(c, 0);
+    if (!x)
+        return false;
+    int axis = axis_of(c, onnx_attr_int(c->n->p, "axis", -1), x->shape.ndim);
+    if (axis < 0)
+        return false;
+    hb_tensor *at = hb_argmax(x, axis, true);
+    hb_tensor *hot = hb_equal(positions_along(x->shape.dim[axis], axis, x->shape.ndim), at);
+    return set_t(c, 0, hot ? hb_cast(hot, x->dtype) : NULL);
+}
+
+/* OneHot(indices, depth, [off, on]) with a new axis of depth: on where the position is the
+ * index (negative ones count from the end), off elsewhere. */
+static bool run_one_hot(onnx_call *c)
+{
+    hb_tensor *ids = in_t(c, 0), *values = in_t(c, 2);
+    double depth[1];
+    int nd = 0;
+    if (!ids || !values || !host_values(c, 1, depth, 1, &nd))
+        return false;
+    if (nd != 1 || !(depth[0] >= 1) || values->numel != 2)
+        return call_fail(c, HB_ERR_SHAPE, "depth must be one positive number and values two "
+                         "(off, on)"), false;
+    int rank = ids->shape.ndim + 1;
+    int axis = axis_of(c, onnx_attr_int(c->n->p, "axis", -1), rank);
+    if (axis < 0)
+        return false;
+    hb_shape s = {.ndim = rank};
+    for (int d = 0, k = 0; d < rank; d++)
+        s.dim[d] = d == axis ? 1 : ids->shape.dim[k++];
+    hb_tensor *id = ids->dtype == HB_I64 ? ids : hb_cast(ids, HB_I64);
+    id = hb_reshape(id, s.ndim, s.dim);
+    hb_tensor *n = hb_cast(hb_scalar((float)depth[0]), HB_I64);
+    /* a negative index counts from the end: where id < 0, id + depth */
+    id = hb_where(hb_less(id, hb_cast(hb_scalar(0.0f), HB_I64)), hb_add(id, n), id);
+    hb_tensor *hot = hb_equal(positions_along((int64_t)depth[0], axis, rank), id);
+    hb_tensor *off = hb_slice(values, 0, 0, 1), *on = hb_slice(values, 0, 1, 1);
+    return set_t(c, 0, hb_where(hot, hb_reshape(on, 0, NULL), hb_reshape(off, 0, NULL)));
+}
 static bool run_argmin(onnx_call *c) { return run_arg(c, false); }
 
 /* ---- checks at load: attribute values hybrid does not implement, opset rules ------------- */
@@ -3101,6 +3159,8 @@ static const onnx_op ops[] = {
     {"CumSum", 11, 2, 2, 1, "exclusive reverse", .run = run_cumsum},
     {"Tile", 6, 2, 2, 1, "", .run = run_tile},
     {"Einsum", 12, 1, 2, 1, "equation", .run = run_einsum, .check = check_einsum},
+    {"Hardmax", 13, 1, 1, 1, "axis", .run = run_hardmax},
+    {"OneHot", 9, 3, 3, 1, "axis", .run = run_one_hot},
     {"DepthToSpace", 1, 1, 1, 1, "blocksize mode", .run = run_depth_space,
      .check = check_depth_space},
     {"SpaceToDepth", 1, 1, 1, 1, "blocksize", .run = run_depth_space, .check = check_depth_space},

@@ -969,13 +969,132 @@ static bool run_clip(onnx_call *c)
 }
 
 /* max(0, min(1, alpha·x + beta)) */
+static hb_tensor *hard_sigmoid(hb_tensor *x, float alpha, float beta)
+{
+    hb_tensor *y = hb_add_scalar(hb_mul_scalar(x, alpha), beta);
+    y = hb_minimum(y, hb_full(HB_SCALAR_SHAPE, 1.0f));
+    return hb_maximum(y, hb_full(HB_SCALAR_SHAPE, 0.0f));
+}
+
 static bool run_hard_sigmoid(onnx_call *c)
 {
     const Onnx__NodeProto *p = c->n->p;
-    hb_tensor *y = hb_add_scalar(hb_mul_scalar(in_t(c, 0), onnx_attr_float(p, "alpha", 0.2f)),
-                                 onnx_attr_float(p, "beta", 0.5f));
-    y = hb_minimum(y, hb_full(HB_SCALAR_SHAPE, 1.0f));
-    return set_t(c, 0, hb_maximum(y, hb_full(HB_SCALAR_SHAPE, 0.0f)));
+    return set_t(c, 0, hard_sigmoid(in_t(c, 0), onnx_attr_float(p, "alpha", 0.2f),
+                                    onnx_attr_float(p, "beta", 0.5f)));
+}
+
+/* x · hard_sigmoid(x) with alpha 1/6, beta 1/2 (MobileNetV3's h-swish) */
+static bool run_hard_swish(onnx_call *c)
+{
+    hb_tensor *x = in_t(c, 0);
+    return set_t(c, 0, hb_mul(x, hard_sigmoid(x, 1.0f / 6.0f, 0.5f)));
+}
+
+/* x where x > alpha, else 0: a where, exact for every x */
+static bool run_thresholded_relu(onnx_call *c)
+{
+    hb_tensor *x = in_t(c, 0);
+    hb_tensor *alpha = hb_scalar(onnx_attr_float(c->n->p, "alpha", 1.0f));
+    return set_t(c, 0, hb_where(hb_greater(x, alpha), x, hb_scalar(0.0f)));
+}
+
+/* x + bias where x < −lambd, x − bias where x > lambd, 0 between */
+static bool run_shrink(onnx_call *c)
+{
+    float bias = onnx_attr_float(c->n->p, "bias", 0.0f);
+    float lambd = onnx_attr_float(c->n->p, "lambd", 0.5f);
+    hb_tensor *x = in_t(c, 0);
+    hb_tensor *mid = hb_where(hb_greater(x, hb_scalar(lambd)), hb_sub_scalar(x, bias),
+                              hb_scalar(0.0f));
+    return set_t(c, 0, hb_where(hb_less(x, hb_scalar(-lambd)), hb_add_scalar(x, bias), mid));
+}
+
+/* x / (1 + |x|) */
+static hb_tensor *softsign(hb_tensor *x) { return hb_div(x, hb_add_scalar(hb_abs(x), 1.0f)); }
+
+/* log(1 + exp(x)) as relu(x) + log(1 + exp(−|x|)): no exp overflows */
+static hb_tensor *softplus(hb_tensor *x)
+{
+    return hb_add(hb_relu(x), hb_log(hb_add_scalar(hb_exp(hb_neg(hb_abs(x))), 1.0f)));
+}
+
+/* max(0, x) + min(0, alpha·(exp(x / alpha) − 1)), written as
+ * relu(x) + alpha·(exp(min(x, 0) / alpha) − 1) */
+static bool run_celu(onnx_call *c)
+{
+    float alpha = onnx_attr_float(c->n->p, "alpha", 1.0f);
+    hb_tensor *x = in_t(c, 0);
+    hb_tensor *below = hb_neg(hb_relu(hb_neg(x))); /* min(x, 0) */
+    hb_tensor *e = hb_sub_scalar(hb_exp(hb_div_scalar(below, alpha)), 1.0f);
+    return set_t(c, 0, hb_add(hb_relu(x), hb_mul_scalar(e, alpha)));
+}
+
+static hb_status check_celu(const onnx_model *m, const Onnx__NodeProto *p)
+{
+    if (onnx_attr_float(p, "alpha", 1.0f) == 0.0f)
+        return onnx_node_fail(m, p, HB_ERR_FORMAT, "alpha 0");
+    return HB_OK;
+}
+
+/* (x − mean) / sqrt(var + epsilon) · scale + B over each [n, c]'s spatial values, scale and B
+ * per channel. */
+static bool run_instance_norm(onnx_call *c)
+{
+    hb_tensor *x = in_t(c, 0), *scale = in_t(c, 1), *bias = in_t(c, 2);
+    if (!x || !scale || !bias)
+        return false;
+    int nd = x->shape.ndim;
+    if (nd < 3)
+        return call_fail(c, HB_ERR_SHAPE, "an input of %d dims (needs [N, C, ...])", nd), false;
+    int64_t n = x->shape.dim[0], ch = x->shape.dim[1], per[HB_MAX_DIMS] = {ch};
+    for (int d = 1; d < nd - 1; d++)
+        per[d] = 1;
+    float eps = onnx_attr_float(c->n->p, "epsilon", 1e-5f);
+    hb_tensor *r = hb_reshape(x, HB_SHAPE(n, ch, -1));
+    hb_tensor *dev = hb_sub(r, hb_mean_axis(r, 2, true));
+    hb_tensor *inv = hb_pow_scalar(hb_add_scalar(hb_mean_axis(hb_mul(dev, dev), 2, true), eps),
+                                   -0.5f);
+    hb_tensor *y = hb_reshape(hb_mul(dev, inv), nd, x->shape.dim);
+    y = hb_mul(y, hb_reshape(scale, nd - 1, per));
+    return set_t(c, 0, hb_add(y, hb_reshape(bias, nd - 1, per)));
+}
+
+/* 1 at the first largest value along the axis, 0 elsewhere: the argmax compared with the
+ * positions along the axis (a constant). From opset 13 along one axis (default −1); before,
+ * over the input seen as 2-D from axis on (default 1), as Softmax. */
+static bool run_hardmax(onnx_call *c)
+{
+    hb_tensor *x = in_t(c, 0);
+    if (!x)
+        return false;
+    int nd = x->shape.ndim;
+    bool one_axis = c->m->opset >= 13;
+    int a = axis_of(c, onnx_attr_int(c->n->p, "axis", one_axis ? -1 : 1), nd);
+    if (a < 0)
+        return false;
+    hb_tensor *v = x;
+    if (!one_axis) {
+        int64_t outer = 1, inner = 1;
+        for (int i = 0; i < nd; i++)
+            *(i < a ? &outer : &inner) *= x->shape.dim[i];
+        v = hb_reshape(x, HB_SHAPE(outer, inner));
+        a = 1;
+    }
+    if (!v)
+        return false;
+    int64_t dim = v->shape.dim[a];
+    hb_shape along = {.ndim = v->shape.ndim};
+    for (int i = 0; i < along.ndim; i++)
+        along.dim[i] = i == a ? dim : 1;
+    int64_t *pos = hb_malloc(sizeof(int64_t) * (size_t)dim + 1);
+    if (!pos)
+        return call_fail(c, HB_ERR_NOMEM, "out of memory"), false;
+    for (int64_t k = 0; k < dim; k++)
+        pos[k] = k;
+    hb_tensor *at = hb_tensor_fill_typed(HB_I64, pos, &along);
+    hb_free(pos);
+    hb_tensor *y = hb_cast(hb_equal(hb_arg_extreme(v, a, true, true, false), at), x->dtype);
+    return set_t(c, 0, one_axis ? y : hb_reshape(y, nd, x->shape.dim));
 }
 
 /* (x − mean)/sqrt(var + eps)·scale + bias over the axes from `axis` on. */
@@ -3150,6 +3269,14 @@ static const onnx_op ops[] = {
     {"Split", 2, 1, 2, ONNX_MAX_OUTPUTS, "axis num_outputs split", .run = run_split,
      .check = check_split},
     {"HardSigmoid", 6, 1, 1, 1, "alpha beta", .run = run_hard_sigmoid},
+    {"HardSwish", 14, 1, 1, 1, "", .run = run_hard_swish},
+    {"ThresholdedRelu", 10, 1, 1, 1, "alpha", .run = run_thresholded_relu},
+    {"Shrink", 9, 1, 1, 1, "bias lambd", .run = run_shrink},
+    {"Softsign", 1, 1, 1, 1, "", UNARY(softsign)},
+    {"Softplus", 1, 1, 1, 1, "", UNARY(softplus)},
+    {"Celu", 12, 1, 1, 1, "alpha", .run = run_celu, .check = check_celu},
+    {"InstanceNormalization", 6, 3, 3, 1, "epsilon", .run = run_instance_norm},
+    {"Hardmax", 1, 1, 1, 1, "axis", .run = run_hardmax},
     {"Mean", 6, 1, ONNX_VARIADIC, 1, "", .run = run_mean},
     {"LayerNormalization", 17, 2, 3, 3, "axis epsilon stash_type", .run = run_layer_norm,
      .check = check_layer_norm},

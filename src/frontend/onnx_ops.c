@@ -1059,6 +1059,21 @@ static bool run_instance_norm(onnx_call *c)
     return set_t(c, 0, hb_add(y, hb_reshape(bias, nd - 1, per)));
 }
 
+/* 0, 1, ..., n - 1 as int64 along axis of an nd-dimensional shape of ones elsewhere: what a
+ * position is compared with to make a one-hot. */
+static hb_tensor *positions_along(int64_t n, int axis, int nd)
+{
+    int64_t *v = hb_malloc(sizeof(int64_t) * (size_t)n + 1);
+    hb_shape s = {.ndim = nd};
+    for (int d = 0; d < nd; d++)
+        s.dim[d] = d == axis ? n : 1;
+    for (int64_t i = 0; v && i < n; i++)
+        v[i] = i;
+    hb_tensor *t = v ? hb_tensor_fill_typed(HB_I64, v, &s) : NULL;
+    hb_free(v);
+    return t;
+}
+
 /* 1 at the first largest value along the axis, 0 elsewhere: the argmax compared with the
  * positions along the axis (a constant). From opset 13 along one axis (default −1); before,
  * over the input seen as 2-D from axis on (default 1), as Softmax. */
@@ -1082,17 +1097,7 @@ static bool run_hardmax(onnx_call *c)
     }
     if (!v)
         return false;
-    int64_t dim = v->shape.dim[a];
-    hb_shape along = {.ndim = v->shape.ndim};
-    for (int i = 0; i < along.ndim; i++)
-        along.dim[i] = i == a ? dim : 1;
-    int64_t *pos = hb_malloc(sizeof(int64_t) * (size_t)dim + 1);
-    if (!pos)
-        return call_fail(c, HB_ERR_NOMEM, "out of memory"), false;
-    for (int64_t k = 0; k < dim; k++)
-        pos[k] = k;
-    hb_tensor *at = hb_tensor_fill_typed(HB_I64, pos, &along);
-    hb_free(pos);
+    hb_tensor *at = positions_along(v->shape.dim[a], a, v->shape.ndim);
     hb_tensor *y = hb_cast(hb_equal(hb_arg_extreme(v, a, true, true, false), at), x->dtype);
     return set_t(c, 0, one_axis ? y : hb_reshape(y, nd, x->shape.dim));
 }
@@ -2687,35 +2692,6 @@ static bool run_arg(onnx_call *c, bool max)
 
 static bool run_argmax(onnx_call *c) { return run_arg(c, true); }
 
-/* 0, 1, ..., n - 1 as int64 along axis of an nd-dimensional shape of ones elsewhere: what a
- * position is compared with to make a one-hot. */
-static hb_tensor *positions_along(int64_t n, int axis, int nd)
-{
-    int64_t *v = hb_malloc(sizeof(int64_t) * (size_t)n + 1);
-    hb_shape s = {.ndim = nd};
-    for (int d = 0; d < nd; d++)
-        s.dim[d] = d == axis ? n : 1;
-    for (int64_t i = 0; v && i < n; i++)
-        v[i] = i;
-    hb_tensor *t = v ? hb_tensor_fill_typed(HB_I64, v, &s) : NULL;
-    hb_free(v);
-    return t;
-}
-
-/* Hardmax: 1 at the first largest value along axis, 0 elsewhere (opset 13: one axis). */
-static bool run_hardmax(onnx_call *c)
-{
-    hb_tensor *x = in_t(c, 0);
-    if (!x)
-        return false;
-    int axis = axis_of(c, onnx_attr_int(c->n->p, "axis", -1), x->shape.ndim);
-    if (axis < 0)
-        return false;
-    hb_tensor *at = hb_argmax(x, axis, true);
-    hb_tensor *hot = hb_equal(positions_along(x->shape.dim[axis], axis, x->shape.ndim), at);
-    return set_t(c, 0, hot ? hb_cast(hot, x->dtype) : NULL);
-}
-
 /* OneHot(indices, depth, [off, on]) with a new axis of depth: on where the position is the
  * index (negative ones count from the end), off elsewhere. */
 static bool run_one_hot(onnx_call *c)
@@ -3286,7 +3262,6 @@ static const onnx_op ops[] = {
     {"CumSum", 11, 2, 2, 1, "exclusive reverse", .run = run_cumsum},
     {"Tile", 6, 2, 2, 1, "", .run = run_tile},
     {"Einsum", 12, 1, 2, 1, "equation", .run = run_einsum, .check = check_einsum},
-    {"Hardmax", 13, 1, 1, 1, "axis", .run = run_hardmax},
     {"OneHot", 9, 3, 3, 1, "axis", .run = run_one_hot},
     {"DepthToSpace", 1, 1, 1, 1, "blocksize mode", .run = run_depth_space,
      .check = check_depth_space},

@@ -2163,7 +2163,7 @@ static hb_status check_resize(const onnx_model *m, const Onnx__NodeProto *p)
                                          "asymmetric", "tf_half_pixel_for_nn", "tf_crop_and_resize"};
     static const char *const nearest[] = {"round_prefer_floor", "round_prefer_ceil", "floor", "ceil"};
     struct { const char *attr; const char *const *ok; int n; } rules[] = {
-        {"mode", modes, strcmp(p->op_type, "Upsample") == 0 ? 4 : 3},
+        {"mode", modes, strcmp(p->op_type, "Upsample") == 0 ? 4 : 3}, /* bilinear: Upsample-7's */
         {"coordinate_transformation_mode", coords, 6},
         {"nearest_mode", nearest, 4}};
     for (size_t r = 0; r < HB_ARRAY_LEN(rules); r++) {
@@ -2172,9 +2172,13 @@ static hb_status check_resize(const onnx_model *m, const Onnx__NodeProto *p)
         bool known = false;
         for (int k = 0; k < rules[r].n; k++)
             known |= onnx_attr_string_is(p, rules[r].attr, rules[r].ok[k]);
+        char list[256] = "";
+        for (int k = 0; k < rules[r].n; k++)
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", k ? ", " : "",
+                     rules[r].ok[k]);
         if (!known)
-            return onnx_node_fail(m, p, HB_ERR_UNSUPPORTED, "a %s hybrid does not know",
-                                  rules[r].attr);
+            return onnx_node_fail(m, p, HB_ERR_UNSUPPORTED, "%s is none of %s", rules[r].attr,
+                                  list);
     }
     if (!strcmp(p->op_type, "Upsample") && m->opset < 9 && !onnx_attr(p, "scales"))
         return onnx_node_fail(m, p, HB_ERR_FORMAT, "no scales attribute (an input from opset 9)");

@@ -229,6 +229,21 @@ START_TEST(rebound_inputs_keep_the_plan)
 }
 END_TEST
 
+/* For each name, MODEL.NAME.npy (an input) into x and MODEL.NAME-output.npy (PyTorch's output
+ * for it) into want. */
+static void load_pairs(const char *model, const char *const *names, int n, hb_tensor **x,
+                       hb_tensor **want)
+{
+    for (int k = 0; k < n; k++) {
+        char suffix[64];
+        snprintf(suffix, sizeof suffix, ".%s.npy", names[k]);
+        x[k] = hb_npy_load(file_of(model, suffix));
+        snprintf(suffix, sizeof suffix, ".%s-output.npy", names[k]);
+        want[k] = hb_npy_load(file_of(model, suffix));
+        ck_assert_msg(x[k] && want[k], "%s %s: %s", model, names[k], hb_last_error());
+    }
+}
+
 /* Branchy's first If tests a value the call computes: hybridized, inputs that take each
  * branch, alternating in one process, match PyTorch eagerly, compiled and frozen; each branch
  * is a guarded plan of its own, traced once. Its second If tests the batch size, picked on the
@@ -237,14 +252,7 @@ START_TEST(data_dependent_if_is_guarded)
 {
     const char *inputs[] = {"then", "else", "wide"};
     hb_tensor *x[3], *want[3];
-    for (int k = 0; k < 3; k++) {
-        char suffix[64];
-        snprintf(suffix, sizeof suffix, ".%s.npy", inputs[k]);
-        x[k] = hb_npy_load(file_of("branchy", suffix));
-        snprintf(suffix, sizeof suffix, ".%s-output.npy", inputs[k]);
-        want[k] = hb_npy_load(file_of("branchy", suffix));
-        ck_assert_msg(x[k] && want[k], "%s", hb_last_error());
-    }
+    load_pairs("branchy", inputs, 3, x, want);
     for (int mode = 0; mode < 3; mode++) {
         hb_block *b = load_ok("branchy");
         if (mode > 0)
@@ -288,15 +296,9 @@ END_TEST
  * batch size runs on the host. Every call matches PyTorch, eagerly, compiled and frozen. */
 START_TEST(onnx_loop_is_lifted)
 {
+    const char *scales[] = {"s0", "s1", "s2", "s3"};
     hb_tensor *x[4], *want[4];
-    for (int k = 0; k < 4; k++) {
-        char suffix[64];
-        snprintf(suffix, sizeof suffix, ".s%d.npy", k);
-        x[k] = hb_npy_load(file_of("halving", suffix));
-        snprintf(suffix, sizeof suffix, ".s%d-output.npy", k);
-        want[k] = hb_npy_load(file_of("halving", suffix));
-        ck_assert_msg(x[k] && want[k], "%s", hb_last_error());
-    }
+    load_pairs("halving", scales, 4, x, want);
     for (int mode = 0; mode < 3; mode++) {
         hb_block *b = load_ok("halving");
         if (mode > 0)

@@ -392,11 +392,13 @@ typedef struct carry {
     hb_block *net;
 } carry;
 
-static int parse_carries(const options *o, const char *const *names, int k, carry *c,
-                         bool *carried)
+/* The --carry values against net's graph inputs (names, k) and outputs: c[i] and carried[in]
+ * filled, each carried output's block loaded; 1 after saying what was wrong. */
+static int parse_carries(const options *o, hb_block *net, const char *const *names, int k,
+                         carry *c, bool *carried)
 {
     const char *outs[64];
-    int nout = hb_onnx_outputs(c[0].net, outs, 64);
+    int nout = hb_onnx_outputs(net, outs, 64);
     char list[512];
     for (int i = 0; i < o->ncarries; i++) {
         const char *v = o->carries[i], *eq = strchr(v, '=');
@@ -443,10 +445,8 @@ static int run(int argc, char **argv)
     carry *carries = calloc((size_t)o.ncarries + 1, sizeof *carries);
     if (!rc && !carries)
         rc = fail("out of memory");
-    else if (!rc && o.ncarries) {
-        carries[0].net = net; /* for its output names */
-        rc = parse_carries(&o, names, k, carries, carried);
-    }
+    else if (!rc && o.ncarries)
+        rc = parse_carries(&o, net, names, k, carries, carried);
     int c = o.ncarries, later = k - c; /* inputs of the calls after the first */
     if (!rc && (o.ninputs == 0 || o.noutputs == 0 || o.ninputs != k + (o.noutputs - 1) * later)) {
         char list[512];
@@ -495,8 +495,7 @@ static int run(int argc, char **argv)
     for (int i = 0; ys && i < calls; i++)
         hb_tensor_release(ys[i]);
     for (int j = 0; carries && j < c; j++)
-        if (carries[j].net != net)
-            hb_block_release(carries[j].net);
+        hb_block_release(carries[j].net);
     free(ys), free(carries);
     options_free(&o);
     hb_block_release(net);

@@ -186,6 +186,23 @@ bool onnx_int_values(const onnx_model *m, const Onnx__TensorProto *t, onnx_ints 
     return true;
 }
 
+const onnx_ints *onnx_slot_ints(const onnx_call *c, int s)
+{
+    return c->iv[s].v ? &c->iv[s]
+           : c->m->slots[s].kind == ONNX_SLOT_INTS ? &c->m->slots[s].iv : NULL;
+}
+
+bool onnx_ints_copy(onnx_ints *dst, const onnx_ints *src)
+{
+    hb_free(dst->v);
+    *dst = *src;
+    if (!(dst->v = hb_malloc(sizeof(int64_t) * (size_t)src->n + 1)))
+        return false;
+    if (src->n)
+        memcpy(dst->v, src->v, sizeof(int64_t) * (size_t)src->n);
+    return true;
+}
+
 hb_tensor *onnx_ints_tensor(const onnx_ints *v)
 {
     hb_tensor *t = hb_tensor_fill_typed(HB_I64, v->v, &v->shape);
@@ -732,9 +749,7 @@ static hb_tensor *model_forward(hb_block *self, hb_tensor *x)
     y = c.t[m->output];
     if (y && m->slots[m->output].kind != ONNX_SLOT_NODE) /* the input or a weight: not itself */
         y = hb_tensor_copy(y);
-    const onnx_ints *iv = c.iv[m->output].v ? &c.iv[m->output]
-                          : m->slots[m->output].kind == ONNX_SLOT_INTS ? &m->slots[m->output].iv
-                                                                       : NULL;
+    const onnx_ints *iv = onnx_slot_ints(&c, m->output);
     if (!y && iv) /* integers the graph computed from shapes: an int64 tensor */
         y = onnx_ints_tensor(iv);
 done:

@@ -142,6 +142,12 @@ const int64_t *onnx_attr_ints(const Onnx__NodeProto *p, const char *name, size_t
 /* Whether string attribute name is value (value NULL: whether it is absent). */
 bool onnx_attr_string_is(const Onnx__NodeProto *p, const char *name, const char *value);
 
+/* The host integers slot s holds in call c (computed from shapes, or a constant), or NULL. */
+const onnx_ints *onnx_slot_ints(const onnx_call *c, int s);
+
+/* dst (its old values freed) as a copy of src; false if out of memory. */
+bool onnx_ints_copy(onnx_ints *dst, const onnx_ints *src);
+
 /* Host integers as a tensor of the call's frame: int64, or bool if v->boolean. */
 hb_tensor *onnx_ints_tensor(const onnx_ints *v);
 

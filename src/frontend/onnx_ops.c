@@ -32,8 +32,7 @@ static hb_tensor *in_t(onnx_call *c, int i)
         return call_fail(c, HB_ERR_ARG, "input %d is missing", i), NULL;
     if (c->t[s])
         return c->t[s];
-    const onnx_ints *v = c->iv[s].v ? &c->iv[s]
-                         : c->m->slots[s].kind == ONNX_SLOT_INTS ? &c->m->slots[s].iv : NULL;
+    const onnx_ints *v = onnx_slot_ints(c, s);
     /* integers from shapes and constants, as a tensor: the same on every call. Not kept in
      * c->t: it belongs to this node's frame, which ends before later nodes run. */
     if (v)
@@ -67,10 +66,9 @@ static bool tensors_alike(onnx_call *c, int first, int n, hb_tensor **t)
 static const onnx_ints *in_ints(onnx_call *c, int i)
 {
     int s = i < c->n->nin ? c->n->in[i] : -1;
-    if (s >= 0 && c->iv[s].v)
-        return &c->iv[s];
-    if (s >= 0 && c->m->slots[s].kind == ONNX_SLOT_INTS)
-        return &c->m->slots[s].iv;
+    const onnx_ints *held = s >= 0 ? onnx_slot_ints(c, s) : NULL;
+    if (held)
+        return held;
     hb_tensor *t = s >= 0 ? c->t[s] : NULL;
     if (t && hb_dtype_is_int(t->dtype) && t->numel <= 1 << 16) {
         /* a shape or axes the call brings (a graph input): read on the host, which makes a
@@ -94,8 +92,7 @@ static bool has_in(const onnx_call *c, int i) { return i < c->n->nin && c->n->in
 /* Whether input i holds integers now (a host array: a constant, or computed from shapes). */
 static bool holds_ints(const onnx_call *c, int i)
 {
-    int s = has_in(c, i) ? c->n->in[i] : -1;
-    return s >= 0 && (c->iv[s].v || c->m->slots[s].kind == ONNX_SLOT_INTS);
+    return has_in(c, i) && onnx_slot_ints(c, c->n->in[i]) != NULL;
 }
 
 static bool set_t(onnx_call *c, int i, hb_tensor *t)
@@ -108,15 +105,9 @@ static bool set_t(onnx_call *c, int i, hb_tensor *t)
 
 static bool set_ints(onnx_call *c, int i, const hb_shape *shape, const int64_t *v)
 {
-    onnx_ints *r = &c->iv[c->n->out[i]];
-    hb_free(r->v); /* a Loop body's node sets its outputs on every round */
-    *r = (onnx_ints){.shape = *shape, .n = hb_shape_numel(shape)};
-    r->v = hb_malloc(sizeof(int64_t) * (size_t)r->n + 1);
-    if (!r->v)
-        return false;
-    if (r->n)
-        memcpy(r->v, v, sizeof(int64_t) * (size_t)r->n);
-    return true;
+    /* a Loop body's node sets its outputs on every round: the copy frees the last */
+    onnx_ints from = {.shape = *shape, .n = hb_shape_numel(shape), .v = (int64_t *)v};
+    return onnx_ints_copy(&c->iv[c->n->out[i]], &from);
 }
 
 /* A host array for output i of shape s, filled by the caller before it is read: NULL with the
@@ -622,6 +613,16 @@ static bool run_batch_norm(onnx_call *c)
                                      false, 0.1f, onnx_attr_float(p, "epsilon", 1e-5f)));
 }
 
+/* x seen as 2-D: the axes before a, and those from a on (ONNX's Flatten, and the view older
+ * opsets' Softmax and Hardmax work over). */
+static hb_tensor *as_2d(hb_tensor *x, int a)
+{
+    int64_t outer = 1, inner = 1;
+    for (int i = 0; i < x->shape.ndim; i++)
+        *(i < a ? &outer : &inner) *= x->shape.dim[i];
+    return hb_reshape(x, HB_SHAPE(outer, inner));
+}
+
 /* [d0 · … · d(axis−1), d(axis) · … ] */
 static bool run_flatten(onnx_call *c)
 {
@@ -633,10 +634,7 @@ static bool run_flatten(onnx_call *c)
     int a = axis == nd ? nd : axis_of(c, axis, nd);
     if (a < 0)
         return false;
-    int64_t outer = 1, inner = 1;
-    for (int i = 0; i < nd; i++)
-        *(i < a ? &outer : &inner) *= hb_tensor_dim(x, i);
-    return set_t(c, 0, hb_reshape(x, HB_SHAPE(outer, inner)));
+    return set_t(c, 0, as_2d(x, a));
 }
 
 /* Softmax and LogSoftmax: from opset 13 over one axis (default −1); before, over everything
@@ -654,10 +652,7 @@ static bool run_softmax_like(onnx_call *c, bool log)
     int a = axis_of(c, onnx_attr_int(c->n->p, "axis", 1), nd);
     if (a < 0)
         return false;
-    int64_t outer = 1, inner = 1;
-    for (int i = 0; i < nd; i++)
-        *(i < a ? &outer : &inner) *= hb_tensor_dim(x, i);
-    hb_tensor *flat = hb_reshape(x, HB_SHAPE(outer, inner));
+    hb_tensor *flat = as_2d(x, a);
     hb_tensor *y = log ? hb_log_softmax(flat, 1) : hb_softmax(flat, 1);
     return set_t(c, 0, hb_reshape(y, nd, hb_tensor_shape(x)));
 }
@@ -1050,11 +1045,9 @@ static bool run_instance_norm(onnx_call *c)
     for (int d = 1; d < nd - 1; d++)
         per[d] = 1;
     float eps = onnx_attr_float(c->n->p, "epsilon", 1e-5f);
-    hb_tensor *r = hb_reshape(x, HB_SHAPE(n, ch, -1));
-    hb_tensor *dev = hb_sub(r, hb_mean_axis(r, 2, true));
-    hb_tensor *inv = hb_pow_scalar(hb_add_scalar(hb_mean_axis(hb_mul(dev, dev), 2, true), eps),
-                                   -0.5f);
-    hb_tensor *y = hb_reshape(hb_mul(dev, inv), nd, x->shape.dim);
+    /* a layer norm over each [n, c]'s values, without its weight and bias */
+    hb_tensor *r = hb_layer_norm(hb_reshape(x, HB_SHAPE(n, ch, -1)), 2, NULL, NULL, eps);
+    hb_tensor *y = hb_reshape(r, nd, x->shape.dim);
     y = hb_mul(y, hb_reshape(scale, nd - 1, per));
     return set_t(c, 0, hb_add(y, hb_reshape(bias, nd - 1, per)));
 }
@@ -1088,13 +1081,8 @@ static bool run_hardmax(onnx_call *c)
     if (a < 0)
         return false;
     hb_tensor *v = x;
-    if (!one_axis) {
-        int64_t outer = 1, inner = 1;
-        for (int i = 0; i < nd; i++)
-            *(i < a ? &outer : &inner) *= x->shape.dim[i];
-        v = hb_reshape(x, HB_SHAPE(outer, inner));
-        a = 1;
-    }
+    if (!one_axis)
+        v = as_2d(x, a), a = 1;
     if (!v)
         return false;
     hb_tensor *at = positions_along(v->shape.dim[a], a, v->shape.ndim);
@@ -2010,7 +1998,7 @@ static double source_coord(const resize_opts *o, double x, double scale, int64_t
 
 /* The weight of each of n taps for the fraction r in (0, 1] past the left one (the reference's
  * get_coeffs): nearest picks one by nearest_mode. */
-static void tap_weights(const resize_opts *o, double r, int n, double *w)
+static void tap_weights(const resize_opts *o, double r, double *w)
 {
     if (o->mode == RESIZE_LINEAR) {
         w[0] = 1 - r, w[1] = r;
@@ -2028,7 +2016,6 @@ static void tap_weights(const resize_opts *o, double r, int n, double *w)
                                                                : r > 0.5);
         w[0] = !right, w[1] = right;
     }
-    (void)n;
 }
 
 /* x resized along axis to out positions: for each, the taps around where it lands (clamped to
@@ -2048,7 +2035,7 @@ static hb_tensor *resize_axis(onnx_call *c, hb_tensor *x, int axis, int64_t out,
         double f = floor(xo), r = xo == f ? 1.0 : xo - f;
         int64_t left = (int64_t)(r == 1.0 ? xo - 1 : f) - (n / 2 - 1); /* the first tap */
         double w[4], total = 0;
-        tap_weights(o, r, n, w);
+        tap_weights(o, r, w);
         for (int k = 0; k < n; k++) {
             int64_t t = left + k;
             if (o->exclude_outside && (t < 0 || t >= in))
@@ -2189,13 +2176,6 @@ static hb_status check_resize(const onnx_model *m, const Onnx__NodeProto *p)
 
 /* ---- control flow: If -------------------------------------------------------------------- */
 
-/* Host integers slot s holds (a shape computation's, or a constant), or NULL. */
-static const onnx_ints *slot_ints(const onnx_call *c, int s)
-{
-    return c->iv[s].v ? &c->iv[s]
-           : c->m->slots[s].kind == ONNX_SLOT_INTS ? &c->m->slots[s].iv : NULL;
-}
-
 /* Slot s as having no value: a branch's tensors belong to its node's frame, which ends when the
  * node returns, and host integers cached from a tensor (in_ints) would be stale on a Loop's
  * next round. */
@@ -2245,12 +2225,11 @@ static bool run_if(onnx_call *c)
     bool ok = true;
     for (int j = 0; ok && j < n->nout; j++) {
         int s = b->out[j];
-        const onnx_ints *v = slot_ints(c, s);
+        const onnx_ints *v = onnx_slot_ints(c, s);
         if (n->out[j] < 0)
             continue;
         if (v && c->m->slots[n->out[j]].is_int) {
-            ok = set_ints(c, j, &v->shape, v->v);
-            c->iv[n->out[j]].boolean = v->boolean;
+            ok = onnx_ints_copy(&c->iv[n->out[j]], v);
         } else if (v) { /* the other branch makes a tensor here */
             ok = set_t(c, j, onnx_ints_tensor(v));
         } else if (c->t[s]) { /* the branch's own value, or one of the outer graph */
@@ -2299,17 +2278,13 @@ typedef struct loop_value {
 /* Slot s's value into v (host integers copied); false if it has none. */
 static bool take_value(onnx_call *c, int s, loop_value *v)
 {
-    const onnx_ints *iv = slot_ints(c, s);
+    const onnx_ints *iv = onnx_slot_ints(c, s);
+    v->t = iv ? NULL : c->t[s];
+    if (iv)
+        return onnx_ints_copy(&v->iv, iv);
     hb_free(v->iv.v);
-    *v = (loop_value){.t = iv ? NULL : c->t[s]};
-    if (iv) {
-        v->iv = *iv;
-        if (!(v->iv.v = hb_malloc(sizeof(int64_t) * (size_t)iv->n + 1)))
-            return false;
-        if (iv->n)
-            memcpy(v->iv.v, iv->v, sizeof(int64_t) * (size_t)iv->n);
-    }
-    return v->t || v->iv.v;
+    v->iv = (onnx_ints){0};
+    return v->t != NULL;
 }
 
 /* v as the value of slot s for the round about to run. */
@@ -2318,13 +2293,7 @@ static bool give_value(onnx_call *c, int s, const loop_value *v)
     forget_slot(c, s);
     if (v->t)
         return (c->t[s] = v->t) != NULL;
-    onnx_ints *r = &c->iv[s];
-    *r = v->iv;
-    if (!(r->v = hb_malloc(sizeof(int64_t) * (size_t)v->iv.n + 1)))
-        return false;
-    if (v->iv.n)
-        memcpy(r->v, v->iv.v, sizeof(int64_t) * (size_t)v->iv.n);
-    return true;
+    return onnx_ints_copy(&c->iv[s], &v->iv);
 }
 
 /* Whether v holds true: host integers on the host; a tensor through hb_test, so that a
@@ -2395,7 +2364,7 @@ static bool run_loop(onnx_call *c)
         }
         for (int k = 0; ok && k < nscan; k++) {
             int s = b->out[1 + nv + k];
-            const onnx_ints *iv = slot_ints(c, s);
+            const onnx_ints *iv = onnx_slot_ints(c, s);
             hb_tensor *t = iv ? onnx_ints_tensor(iv) : c->t[s];
             ok = t != NULL;
             hb_shape s1 = {.ndim = t ? t->shape.ndim + 1 : 1, .dim = {1}};
@@ -2413,7 +2382,7 @@ static bool run_loop(onnx_call *c)
         if (v->t)
             ok = set_t(c, j, hb_frame_adopt(hb_tensor_retain(v->t)));
         else if (c->m->slots[n->out[j]].is_int)
-            ok = set_ints(c, j, &v->iv.shape, v->iv.v);
+            ok = onnx_ints_copy(&c->iv[n->out[j]], &v->iv);
         else
             ok = set_t(c, j, onnx_ints_tensor(&v->iv));
     }

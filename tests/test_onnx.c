@@ -67,15 +67,14 @@ START_TEST(runs_like_pytorch)
 }
 END_TEST
 
-/* Models over int64 token ids and bool masks and nn.Upsample's three modes
- * (tests/data/onnx/gen_typed.py), and PyTorch's resizes (Upsample nearest and bilinear,
- * bicubic to sizes computed from the shape), pixel shuffle (DepthToSpace CRD) and einsum
- * attention (tests/data/onnx/gen_resize.py): every graph input from its file
+/* Models over int64 token ids and bool masks (tests/data/onnx/gen_typed.py), and PyTorch's
+ * resizes (Upsample nearest and bilinear, bicubic to sizes computed from the shape), pixel
+ * shuffle (DepthToSpace CRD) and einsum attention (tests/data/onnx/gen_resize.py): every graph input from its file
  * (NAME.INPUT.npy), the first as the call's x and the others bound; PyTorch's output within
  * 1e-4 eagerly, hybridized and frozen (a plan, no eager island: the resize's indices and
  * weights are constants of the trace), the plan reading rebound inputs live. */
 static const char *const typed_cases[] = {"embed-mask", "encoder-ids", "argmax",
-                                          "shared-constant", "upsample", "upsample-nearest",
+                                          "shared-constant", "upsample-nearest",
                                           "upsample-bilinear", "bicubic-sizes", "pixel-shuffle",
                                           "einsum-attention"};
 

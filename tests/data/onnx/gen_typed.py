@@ -46,21 +46,6 @@ class EncoderIds(nn.Module):
         return self.head(self.encoder(self.emb(ids), src_key_padding_mask=pad)[:, 0])
 
 
-class Upsampling(nn.Module):
-    """nn.Upsample as PyTorch exports it (Resize with constant scales): nearest, then bilinear
-    (half_pixel), then bicubic with align_corners."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv = nn.Conv2d(3, 4, 3, padding=1)
-        self.near = nn.Upsample(scale_factor=2, mode="nearest")
-        self.bilinear = nn.Upsample(scale_factor=1.5, mode="bilinear", align_corners=False)
-        self.bicubic = nn.Upsample(size=(7, 5), mode="bicubic", align_corners=True)
-
-    def forward(self, x):
-        return self.bicubic(self.bilinear(self.near(self.conv(x))))
-
-
 class ArgMax(nn.Module):
     def forward(self, x):
         return torch.argmax(x * 2.0, dim=1)
@@ -295,8 +280,6 @@ def main():
     export("argmax", ArgMax(), [torch.randn(4, 7)], ["x"])
     torch.manual_seed(3)
     export("max-and-index", MaxAndIndex(), [torch.randn(3, 5)], ["x"], ("values", "indices"))
-    torch.manual_seed(11)
-    export("upsample", Upsampling(), [torch.randn(2, 3, 4, 6)], ["x"])
     shared_constant()
     branchy()
     lstm_state()

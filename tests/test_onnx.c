@@ -41,6 +41,19 @@ static hb_block *load_ok(const char *c)
     return b;
 }
 
+/* The recurrent models' steps: one lifted scan per layer and direction (LSTM, GRU), or for
+ * a Loop's rounds over a sequence (scan-loop); none elsewhere is not asserted. */
+static void assert_scans(hb_block *b, const char *c, int mode)
+{
+    int scans = !strcmp(c, "lstm") ? 4 : !strcmp(c, "gru") ? 2 : !strcmp(c, "scan-loop") ? 1 : -1;
+    if (scans < 0)
+        return;
+    char *json = test_explain(b, true), want[32];
+    snprintf(want, sizeof want, "\"lifted_scans\":%d,", scans);
+    ck_assert_msg(strstr(json, want), "%s mode %d: %s", c, mode, json);
+    free(json);
+}
+
 /* PyTorch's output within 1e-4: eager, hybridized (trace, then the plan) and frozen. */
 START_TEST(runs_like_pytorch)
 {
@@ -61,6 +74,8 @@ START_TEST(runs_like_pytorch)
         }
         if (mode > 0)
             ck_assert_ptr_nonnull(hb_block_plan(b, hb_tensor_ndim(x), hb_tensor_shape(x)));
+        if (mode > 0)
+            assert_scans(b, c, mode);
         hb_block_release(b);
     }
     hb_tensor_release(x), hb_tensor_release(want);
@@ -69,14 +84,15 @@ END_TEST
 
 /* Models over int64 token ids and bool masks (tests/data/onnx/gen_typed.py), and PyTorch's
  * resizes (Upsample nearest and bilinear, bicubic to sizes computed from the shape), pixel
- * shuffle (DepthToSpace CRD) and einsum attention (tests/data/onnx/gen_resize.py): every graph input from its file
+ * shuffle (DepthToSpace CRD) and einsum attention (tests/data/onnx/gen_resize.py), and a Loop
+ * over a sequence with a scan output (gen_typed.py's scan-loop): every graph input from its file
  * (NAME.INPUT.npy), the first as the call's x and the others bound; PyTorch's output within
  * 1e-4 eagerly, hybridized and frozen (a plan, no eager island: the resize's indices and
  * weights are constants of the trace), the plan reading rebound inputs live. */
 static const char *const typed_cases[] = {"embed-mask", "encoder-ids", "argmax",
                                           "shared-constant", "upsample-nearest",
                                           "upsample-bilinear", "bicubic-sizes", "pixel-shuffle",
-                                          "einsum-attention"};
+                                          "einsum-attention", "scan-loop"};
 
 START_TEST(typed_models_run_like_pytorch)
 {
@@ -118,8 +134,10 @@ START_TEST(typed_models_run_like_pytorch)
                               "%s mode %d call %d: other values", c, mode, call);
             hb_tensor_release(y);
         }
-        if (mode > 0)
+        if (mode > 0) {
             ck_assert_ptr_nonnull(hb_block_plan(b, hb_tensor_ndim(x), hb_tensor_shape(x)));
+            assert_scans(b, c, mode);
+        }
         hb_tensor_release(x);
         hb_block_release(b);
     }
@@ -792,6 +810,8 @@ START_TEST(new_mappings_refuse_by_node)
     assert_refused(hb_onnx_load(file_of("einsum-diagonal", ".onnx")),
                    "\"the_einsum\" (Einsum, opset 13)",
                    "equation \"ii->i\": a letter repeated in a term (a diagonal)");
+    assert_refused(hb_onnx_load(file_of("einsum-three", ".onnx")),
+                   "\"the_einsum\" (Einsum, opset 13)", "equation \"i,i,i->i\": more than two");
     assert_refused(hb_onnx_load(file_of("resize-area", ".onnx")),
                    "\"the_resize\" (Resize, opset 13)", "mode is none of nearest, linear, cubic");
 }

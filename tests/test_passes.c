@@ -1525,6 +1525,174 @@ END_TEST
 
 /* ---- main --------------------------------------------------------------------------------- */
 
+/* ---- 5. scans: rounds over a sequence lifted into one node ---------------------------------- */
+
+/* Recurrences as a user writes them in C (D2L's RNN from scratch): h = tanh(x_t·Wx + h·Wh + b)
+ * over x [B, T, F], each round's h stacked along T. The variants lift or must not:
+ *   ELMAN     the plain loop: one scan;
+ *   BACKWARD  t from T-1 down, and the last h read after the loop (added to every row): one
+ *             scan, reversed, its last state taken apart after it;
+ *   TWO_BACK  h_t from h_{t-2}: a round reads two rounds back, not lifted;
+ *   BUMP      round 3 adds 1 more: the rounds differ, not lifted;
+ *   LEAK      round 2's h read after the loop: not lifted. */
+typedef enum { ELMAN, BACKWARD, TWO_BACK, BUMP, LEAK } recurrence;
+
+static const struct {
+    const char *name;
+    recurrence kind;
+    int scans;
+} recurrences[] = {{"elman", ELMAN, 1},    {"backward", BACKWARD, 1}, {"two-back", TWO_BACK, 0},
+                   {"bump", BUMP, 0},      {"leak", LEAK, 0}};
+
+static hb_tensor *recurrence_forward(hb_block *self, hb_tensor *x)
+{
+    recurrence kind = *(const recurrence *)hb_block_state(self);
+    int64_t b = hb_tensor_dim(x, 0), t_len = hb_tensor_dim(x, 1), f = hb_tensor_dim(x, 2);
+    hb_tensor *wx = hb_block_param(self, "wx"), *wh = hb_block_param(self, "wh");
+    hb_tensor *bias = hb_block_param(self, "b");
+    int64_t h = hb_tensor_dim(wh, 0);
+    hb_tensor *state = hb_zeros(HB_SHAPE(b, h)), *before = state, *kept = NULL;
+    hb_tensor *steps[128];
+    for (int64_t k = 0; k < t_len; k++) {
+        int64_t t = kind == BACKWARD ? t_len - 1 - k : k;
+        hb_tensor *xt = hb_reshape(hb_slice(x, 1, t, 1), 2, (int64_t[]){b, f});
+        hb_tensor *from = kind == TWO_BACK ? before : state;
+        hb_tensor *next = hb_tanh(hb_add(hb_add(hb_matmul(xt, wx), hb_matmul(from, wh)), bias));
+        if (kind == BUMP && k == 3)
+            next = hb_add_scalar(next, 1.0f);
+        before = state, state = next;
+        kept = k == 2 ? state : kept;
+        steps[t] = hb_reshape(state, 3, (int64_t[]){b, 1, h});
+    }
+    hb_tensor *ys = hb_concat((int)t_len, steps, 1);
+    if (kind == BACKWARD)
+        return hb_add(ys, hb_reshape(state, 3, (int64_t[]){b, 1, h}));
+    if (kind == LEAK)
+        return hb_add(ys, hb_reshape(kept, 3, (int64_t[]){b, 1, h}));
+    return ys;
+}
+
+static hb_block *recurrence_new(recurrence kind, int64_t f, int64_t h)
+{
+    hb_block *b = hb_block_new("Recurrence", recurrence_forward);
+    recurrence *state = malloc(sizeof *state);
+    hb_init init = {HB_INIT_UNIFORM, -0.5f, 0.5f, NULL};
+    ck_assert_ptr_nonnull(b);
+    ck_assert_ptr_nonnull(state);
+    *state = kind;
+    hb_block_set_state(b, state, free);
+    ck_assert_int_eq(hb_block_add_param(b, "wx", HB_SHAPE(f, h), init), HB_OK);
+    ck_assert_int_eq(hb_block_add_param(b, "wh", HB_SHAPE(h, h), init), HB_OK);
+    ck_assert_int_eq(hb_block_add_param(b, "b", HB_SHAPE(h), init), HB_OK);
+    return b;
+}
+
+/* The lifted scans, from explain's JSON. */
+static int lifted_scans(hb_block *b)
+{
+    char *json = test_explain(b, true);
+    const char *at = strstr(json, "\"lifted_scans\":");
+    ck_assert_msg(at != NULL, "%s", json);
+    int n = atoi(at + strlen("\"lifted_scans\":"));
+    free(json);
+    return n;
+}
+
+/* eager and compiled (live and frozen) on two inputs of one shape: the same values; the
+ * expected number of scans; 80 rounds, more than a node's 64 inputs once were. */
+START_TEST(scans_lift_recurrences_written_in_c)
+{
+    hb_rng rng;
+    hb_rng_seed(&rng, 7);
+    hb_tensor *xs[2] = {hb_randn(HB_SHAPE(3, 80, 5), &rng), hb_randn(HB_SHAPE(3, 80, 5), &rng)};
+    hb_block *net = recurrence_new(recurrences[_i].kind, 5, 6);
+    hb_tensor *want[2] = {test_call_ok(net, xs[0]), test_call_ok(net, xs[1])}; /* eager */
+    for (int freeze = 0; freeze < 2; freeze++) {
+        ck_assert_int_eq(hb_hybridize_with(net, true, &(hb_hybrid_options){.freeze = freeze}),
+                         HB_OK);
+        for (int call = 0; call < 3; call++) {
+            hb_tensor *got = test_call_ok(net, xs[call % 2]);
+            ck_assert_msg(test_same_result(got, want[call % 2]), "%s call %d: relative error %g",
+                          recurrences[_i].name, call, rel_error(got, want[call % 2]));
+            hb_tensor_release(got);
+        }
+        ck_assert_ptr_nonnull(hb_block_plan(net, 3, (int64_t[]){3, 80, 5}));
+        ck_assert_int_eq(lifted_scans(net), recurrences[_i].scans);
+    }
+    hb_block_release(net);
+    for (int i = 0; i < 2; i++)
+        hb_tensor_release(xs[i]), hb_tensor_release(want[i]);
+}
+END_TEST
+
+/* The library's LSTM and GRU: one scan per layer and direction; explain names them. */
+START_TEST(scans_lift_each_lstm_and_gru_layer)
+{
+    hb_block *net = _i ? hb_gru_new(4, 6, 2, false) : hb_lstm_new(4, 6, 2, true);
+    hb_tensor *x = hb_randn(HB_SHAPE(2, 9, 4), NULL);
+    hb_tensor *want = test_call_ok(net, x);
+    ck_assert_int_eq(hb_hybridize(net, true), HB_OK);
+    for (int call = 0; call < 2; call++) {
+        hb_tensor *got = test_call_ok(net, x);
+        ck_assert_msg(test_same_result(got, want), "call %d: relative error %g", call,
+                      rel_error(got, want));
+        hb_tensor_release(got);
+    }
+    ck_assert_int_eq(lifted_scans(net), _i ? 2 : 4);
+    char *text = test_explain(net, false);
+    ck_assert_msg(strstr(text, _i ? "lifted scan at " : "9 rounds (last first), 2 carried values"),
+                  "%s", text);
+    free(text);
+    hb_tensor_release(x), hb_tensor_release(want);
+    hb_block_release(net);
+}
+END_TEST
+
+/* A scan as text: parsed, verified and printed back the same; a body whose row does not hold
+ * the state and the step value, and slices that run off the sequence, are named. */
+START_TEST(scan_text_round_trips_and_checks)
+{
+    const char *text =
+        "graph scan {\n"
+        "  %0 = input : f32[2, 3, 2]\n"
+        "  %1 = const \"h0\" : f32[2, 2]\n"
+        "  %2 = scan(%1, %0) {steps=3, carries=1, seqs=1, axis=1, start=2, length=1, reverse, "
+        "step=[2, 1, 2], stack=1, body={\n"
+        "      %0 = input : f32[2, 2]\n"
+        "      %1 = input : f32[2, 1, 2]\n"
+        "      %2 = reshape(%1) {shape=[2, 2]} : f32[2, 2]\n"
+        "      %3 = mul_scalar(%0) {scalar=0.5} : f32[2, 2]\n"
+        "      %4 = add(%3, %2) : f32[2, 2]\n"
+        "      %5 = reshape(%4) {shape=[4]} : f32[4]\n"
+        "      %6 = concat(%5, %5) {axis=0} : f32[8]\n"
+        "      return %6\n"
+        "    }} : f32[16]\n"
+        "  return %2\n"
+        "}\n";
+    char err[256];
+    hb_graph *g = hb_graph_parse(text, err, sizeof err);
+    ck_assert_msg(g != NULL, "%s", err);
+    ck_assert_msg(hb_graph_verify(g, err, sizeof err) == HB_OK, "%s", err);
+    char *back = hb_graph_to_string(g);
+    ck_assert_str_eq(back, text);
+    hb_free(back);
+    hb_graph_free(g);
+    static const struct {
+        const char *from, *to, *says;
+    } bad[] = {{"step=[2, 1, 2]", "step=[2, 1, 3]", "the body's result is not one row of 10"},
+               {"start=2", "start=1", "3 slices of 1 from 1 down along axis 1 do not fit"}};
+    for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+        char *edited = strdup(text), *at = strstr(edited, bad[i].from);
+        memcpy(at, bad[i].to, strlen(bad[i].to));
+        if (i == 0) /* the scan's own row as its rule gives it: 3·6 + 4 */
+            memcpy(strstr(edited, "}} : f32[16]"), "}} : f32[22]", 12);
+        g = hb_graph_parse(edited, err, sizeof err);
+        ck_assert_msg(g == NULL && strstr(err, bad[i].says), "%s: %s", bad[i].to, err);
+        free(edited);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("passes");
@@ -1582,6 +1750,13 @@ int main(void)
     tcase_add_test(tc, freeze_contract);
     tcase_add_loop_test(tc, frozen_plans_see_no_parameter_change, 0, (int)ARRAY_LEN(param_refs));
     tcase_add_test(tc, scaled_fixed_is_one_gemm);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("lift_scans");
+    tcase_set_timeout(tc, 120);
+    tcase_add_loop_test(tc, scans_lift_recurrences_written_in_c, 0, (int)ARRAY_LEN(recurrences));
+    tcase_add_loop_test(tc, scans_lift_each_lstm_and_gru_layer, 0, 2);
+    tcase_add_test(tc, scan_text_round_trips_and_checks);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }

@@ -506,7 +506,7 @@ RULE(ZERO) { (void)g; }
  * tracing and passes, never by eager calls, so they never reach the tape. */
 static const char refuse_ISLAND[] = "an eager island (its block reads values on the host, and "
                                     "its gradient would need its eager backward)";
-static const char refuse_LOOP[] = "a lifted loop";
+static const char refuse_LOOP[] = "a lifted loop or scan";
 static const char refuse_FUSED[] = "a fused op (autodiff runs before fusion)";
 static const char refuse_SECOND[] = "a gradient op (no second derivatives)";
 

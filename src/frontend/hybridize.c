@@ -611,6 +611,19 @@ static void explain_text(FILE *f, hb_block *b, const char *path)
                     fprintf(f, "%s %s", k ? "," : "", hb_op_table[node->body->nodes[k].op].name);
                 fprintf(f, "; goes round while its test holds (%d inputs)\n", node->ninputs);
             }
+            for (int n = 0; n < e->graph->nnodes; n++) {
+                const hb_node *node = &e->graph->nodes[n];
+                if (node->op != HB_OP_SCAN || !node->body)
+                    continue;
+                const hb_scan_attrs *s = &node->attrs.scan;
+                fprintf(f, "    lifted scan at %s: %lld rounds%s, %lld carried value%s, %lld "
+                        "sequence%s sliced; each round", node->path, (long long)s->steps,
+                        s->reverse ? " (last first)" : "", (long long)s->carries,
+                        s->carries == 1 ? "" : "s", (long long)s->seqs, s->seqs == 1 ? "" : "s");
+                for (int k = 0; k < node->body->nnodes; k++)
+                    fprintf(f, "%s %s", k ? "," : "", hb_op_table[node->body->nodes[k].op].name);
+                fputc('\n', f);
+            }
             for (int n = 0; n < e->graph->nnodes; n++)
                 if (e->graph->nodes[n].op == HB_OP_ISLAND)
                     fprintf(f, "    eager island %s: %s\n", e->graph->nodes[n].path,
@@ -687,10 +700,13 @@ static char *explain_json(hb_block *b, const char *root)
     cJSON_AddNumberToObject(o, "unplanned_bytes", e ? (double)unplanned_bytes(e) : 0);
     cJSON_AddBoolToObject(o, "compiled", e != NULL);
     cJSON_AddNumberToObject(o, "guards", e ? count_guards(e->graph) : 0);
-    int loops = 0;
-    for (int n = 0; e && n < e->graph->nnodes; n++)
+    int loops = 0, scans = 0;
+    for (int n = 0; e && n < e->graph->nnodes; n++) {
         loops += e->graph->nodes[n].op == HB_OP_LOOP;
+        scans += e->graph->nodes[n].op == HB_OP_SCAN;
+    }
     cJSON_AddNumberToObject(o, "lifted_loops", loops);
+    cJSON_AddNumberToObject(o, "lifted_scans", scans);
     cJSON_AddNumberToObject(o, "side_exits", h ? (double)atomic_load(&h->side_exits) : 0);
     cJSON *islands = cJSON_AddArrayToObject(o, "eager_islands");
     if (h && atomic_load(&h->island))

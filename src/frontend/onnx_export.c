@@ -522,6 +522,8 @@ static hb_status export_node(writer *w, const hb_node *n)
     case HB_OP_GUARD:
     case HB_OP_LOOP:
         return refuse(n, "control flow on values (hb_test) is not exported");
+    case HB_OP_SCAN: /* the export is of a forward trace: its rounds are there, unlifted */
+        return refuse(n, "a lifted scan (made by a pass, never by a trace)");
     case HB_OP_ASSIGN:
         return refuse(n, "an in-place write (a training-mode batch norm? export in inference "
                          "mode: hb_block_set_training(b, false))");

@@ -396,6 +396,18 @@ static bool is_statistic(const Onnx__GraphProto *g, const char *name)
     return false;
 }
 
+hb_status onnx_host_bool(onnx_model *m, int s, hb_tensor *v)
+{
+    onnx_ints *iv = &m->slots[s].iv;
+    *iv = (onnx_ints){.shape = v->shape, .n = 1, .v = hb_malloc(sizeof(int64_t)),
+                      .boolean = true};
+    if (iv->v)
+        iv->v[0] = hb_dtype_get(HB_BOOL, v->data, 0) != 0;
+    hb_tensor_release(v);
+    m->slots[s].kind = ONNX_SLOT_INTS;
+    return iv->v ? HB_OK : HB_ERR_NOMEM;
+}
+
 static hb_status load_initializers(hb_block *root, onnx_model *m)
 {
     const Onnx__GraphProto *g = m->proto->graph;
@@ -417,6 +429,12 @@ static hb_status load_initializers(hb_block *root, onnx_model *m)
         /* float32 ones are parameters; the others constants of their own dtype (bool masks,
          * a float64 graph's weights, which hybrid's float32 ops then refuse by name) */
         hb_tensor *v = onnx_typed_tensor(m, t, "initializer");
+        if (v && v->dtype == HB_BOOL && v->numel == 1) {
+            hb_status st = onnx_host_bool(m, s, v);
+            if (st != HB_OK)
+                return st;
+            continue;
+        }
         hb_status st = v ? onnx_add_value(root, m, s, t->name, v,
                                           v->dtype == HB_F32 && !is_statistic(g, t->name))
                          : hb_last_status();

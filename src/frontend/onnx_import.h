@@ -154,6 +154,9 @@ hb_tensor *onnx_ints_tensor(const onnx_ints *v);
 /* The values of t into a new tensor of its dtype; NULL with the error set. */
 hb_tensor *onnx_typed_tensor(const onnx_model *m, const Onnx__TensorProto *t, const char *what);
 /* The integer values of t (INT64 or INT32) as a host array; false with the error set. */
+/* A one-element bool (a Loop's "true", from a Constant or an initializer) into slot s as host
+ * integers, so that testing it is no guard; takes v over. */
+hb_status onnx_host_bool(onnx_model *m, int s, hb_tensor *v);
 bool onnx_int_values(const onnx_model *m, const Onnx__TensorProto *t, onnx_ints *out);
 bool onnx_is_int_type(int32_t type);
 

@@ -1782,9 +1782,9 @@ static bool einsum_parse(const char *text, einsum_eq *e, char *why, size_t size)
         char ch = i < lhs ? text[i] : ',';
         if (ch == ' ')
             continue;
+        if (e->nin == 2) /* a third term's first letter or comma */
+            return snprintf(why, size, "more than two operands"), false;
         if (ch == ',') {
-            if (e->nin == 2)
-                return snprintf(why, size, "more than two operands"), false;
             e->in[e->nin++][len] = '\0', len = 0;
             continue;
         }
@@ -2132,10 +2132,13 @@ static bool run_resize(onnx_call *c)
     for (int d = 0; y && d < nd; d++) {
         int64_t in = x->shape.dim[d];
         double scale = nsizes ? sizes[d] / (double)in : scales[d];
-        int64_t out = nsizes ? (int64_t)sizes[d] : (int64_t)(scale * (double)in);
-        if (!(scale > 0) || out < 1 || out > (int64_t)1 << 24)
-            return call_fail(c, HB_ERR_ARG, "axis %d of %lld to %lld (scale %g)", d,
-                             (long long)in, (long long)out, scale), false;
+        /* Checked as a double before the cast: a fuzzed scale of 1e30 must be an error, not a
+         * float-to-integer overflow. */
+        double want = nsizes ? (double)sizes[d] : floor(scale * (double)in);
+        if (!(scale > 0) || !(want >= 1 && want <= (double)(1 << 24)))
+            return call_fail(c, HB_ERR_ARG, "axis %d of %lld to %g (scale %g)", d,
+                             (long long)in, want, scale), false;
+        int64_t out = (int64_t)want;
         double r0 = crop ? roi[d] : 0, r1 = crop ? roi[nd + d] : 1;
         if (out != in || scale != 1 || (crop && (r0 != 0 || r1 != 1)))
             y = resize_axis(c, y, d, out, scale, &o, r0, r1);
@@ -2423,7 +2426,7 @@ static hb_status load_loop(hb_block *root, onnx_model *m, onnx_node *n)
     return HB_OK;
 }
 
-/* ---- recurrent nets: LSTM and GRU, unrolled over the sequence the call brings ---------- */
+/* ---- recurrent nets: LSTM and GRU, step by step over the sequence the call brings -------- */
 
 /* Direction d's part of a [dirs, ...] weight, without the leading axis. */
 static hb_tensor *dir_part(hb_tensor *w, int d)
@@ -2488,7 +2491,8 @@ static void gru_step(rnn_dir *s, hb_tensor *xt, int64_t hidden, bool before_rese
 /* LSTM and GRU: inputs X, W, R, B, sequence_lens, initial_h (and LSTM's initial_c, P);
  * outputs Y [seq, dirs, batch, hidden], Y_h (and LSTM's Y_c) [dirs, batch, hidden], with
  * layout 1 putting batch first in X, Y, Y_h and Y_c. Each step is hybrid's ops, so the trace
- * holds every step of the sequence the call brings. */
+ * holds every step of the sequence the call brings, alike but for the slice of X each reads:
+ * the lift_scans pass makes them one scan node per direction. */
 static bool run_recurrent(onnx_call *c, bool lstm)
 {
     const Onnx__NodeProto *p = c->n->p;
@@ -3033,17 +3037,8 @@ static hb_status load_constant(hb_block *root, onnx_model *m, onnx_node *n)
     }
     /* of its own dtype: a float64 constant belongs to a graph that computes in float64 */
     hb_tensor *v = onnx_typed_tensor(m, a->t, "constant");
-    if (v && v->dtype == HB_BOOL && v->numel == 1) {
-        /* a condition (a Loop's "true"): on the host, so that testing it is no guard */
-        onnx_ints *iv = &m->slots[s].iv;
-        *iv = (onnx_ints){.shape = v->shape, .n = 1, .v = hb_malloc(sizeof(int64_t)),
-                          .boolean = true};
-        if (iv->v)
-            iv->v[0] = hb_dtype_get(HB_BOOL, v->data, 0) != 0;
-        hb_tensor_release(v);
-        m->slots[s].kind = ONNX_SLOT_INTS;
-        return iv->v ? HB_OK : HB_ERR_NOMEM;
-    }
+    if (v && v->dtype == HB_BOOL && v->numel == 1)
+        return onnx_host_bool(m, s, v);
     return v ? onnx_add_value(root, m, s, p->output[0], v, false) : hb_last_status();
 }
 

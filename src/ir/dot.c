@@ -105,7 +105,7 @@ hb_status hb_graph_print_dot(FILE *f, const hb_graph *g)
         }
         if ((unsigned)n->op < HB_OP_COUNT && (hb_op_table[n->op].flags & HB_FUSED))
             put_program(f, n);
-        if (n->op == HB_OP_LOOP && n->body) { /* the round, op by op */
+        if ((n->op == HB_OP_LOOP || n->op == HB_OP_SCAN) && n->body) { /* a round, op by op */
             fputs("each round:", f);
             for (int k = 0; k < n->body->nnodes; k++)
                 fprintf(f, "%s %s", k ? "," : "",

@@ -319,6 +319,15 @@ static hb_status dtype_index(dtype_ctx *c)
     return one_dtype(c, 0, 0, is_number, "numbers, not bool");
 }
 
+/* A scan's state is one flat row of one dtype (its result too); sequences and the other
+ * inputs may be of any. */
+static hb_status dtype_scan(dtype_ctx *c)
+{
+    *c->out = c->in[0];
+    int carries = (int)c->at->scan.carries;
+    return one_dtype(c, 0, (carries < c->n ? carries : c->n) - 1, is_number, "numbers, not bool");
+}
+
 typedef hb_status (*dtype_fn)(dtype_ctx *c);
 
 /* The HB_DTYPE_RULE rows of ops.def; any other op takes and gives float32 alone. */

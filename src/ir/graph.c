@@ -110,12 +110,14 @@ int hb_graph_add_node(hb_graph *g, hb_op op, const hb_attrs *attrs, int n, const
         memcpy(ins, inputs, sizeof *ins * (size_t)n); /* inputs may be NULL when n is 0 */
     /* The result's dtype is its op's for its inputs' (float32 unless the op's dtype rule says
      * otherwise); a rule that refuses them leaves float32, for hb_graph_verify to report. */
-    hb_dtype din[64], dout = HB_F32;
+    hb_dtype small[64], *din = n > 64 ? hb_malloc(sizeof *din * (size_t)n) : small, dout = HB_F32;
     char why[8];
-    for (int i = 0; i < n && n <= 64; i++)
+    for (int i = 0; din && i < n; i++)
         din[i] = g->values[inputs[i]].dtype;
-    if (n > 64 || hb_op_dtype(op, attrs, n, din, &dout, why, sizeof why) != HB_OK)
+    if (!din || hb_op_dtype(op, attrs, n, din, &dout, why, sizeof why) != HB_OK)
         dout = HB_F32;
+    if (din != small)
+        hb_free(din);
     g->values[v].dtype = dout;
     g->values[v].node = g->nnodes;
     hb_node *node = &g->nodes[g->nnodes++];
@@ -225,6 +227,65 @@ static bool loop_fits(const hb_graph *g, const hb_node *n, char *err, size_t err
     return hb_graph_verify(b, err, err_size) == HB_OK;
 }
 
+/* A scan node's body against the node: one body input per node input, each of the input's
+ * shape and dtype but the sequences', which are one round's slice of them; a result that is
+ * the flat row [state, step value] of the node's dtype. */
+static bool scan_fits(const hb_graph *g, const hb_node *n, char *err, size_t err_size)
+{
+    const hb_graph *b = n->body;
+    const hb_scan_attrs *s = &n->attrs.scan;
+    int ins[64];
+    if (!b || b->output < 0 || b->output >= b->nvalues || b->cond >= 0) {
+        snprintf(err, err_size, "scan at %s: its body needs a result and no test", n->path);
+        return false;
+    }
+    if (hb_graph_inputs(b, ins, 64) != n->ninputs || n->ninputs > 64) {
+        snprintf(err, err_size, "scan at %s: %d inputs, its body takes %d", n->path, n->ninputs,
+                 hb_graph_inputs(b, ins, 64));
+        return false;
+    }
+    int64_t row = hb_shape_numel(&n->attrs.shape);
+    for (int i = 0; i < n->ninputs; i++) {
+        hb_shape want = g->values[n->inputs[i]].shape;
+        if (i >= s->carries && i < s->carries + s->seqs)
+            want.dim[s->axis] = s->length;
+        row += i < s->carries ? hb_shape_numel(&want) : 0;
+        if (!hb_shape_equal(&b->values[ins[i]].shape, &want) ||
+            b->values[ins[i]].dtype != g->values[n->inputs[i]].dtype) {
+            snprintf(err, err_size, "scan at %s: input %d does not have its body input's shape "
+                     "and dtype", n->path, i);
+            return false;
+        }
+    }
+    const hb_value *r = &b->values[b->output];
+    if (r->shape.ndim != 1 || r->shape.dim[0] != row || r->dtype != g->values[n->output].dtype) {
+        snprintf(err, err_size, "scan at %s: the body's result is not one row of %lld values "
+                 "(the state, then the step value)", n->path, (long long)row);
+        return false;
+    }
+    return hb_graph_verify(b, err, err_size) == HB_OK;
+}
+
+bool hb_graph_move_nodes(hb_graph *g, int first, int to)
+{
+    int count = g->nnodes - first;
+    if (count <= 0 || to >= first || to < 0)
+        return count <= 0 || to == first;
+    hb_node *moved = hb_malloc(sizeof *moved * (size_t)count);
+    if (!moved)
+        return false;
+    memcpy(moved, g->nodes + first, sizeof *moved * (size_t)count);
+    memmove(g->nodes + to + count, g->nodes + to, sizeof *moved * (size_t)(first - to));
+    memcpy(g->nodes + to, moved, sizeof *moved * (size_t)count);
+    hb_free(moved);
+    for (int i = to; i < g->nnodes; i++) { /* the nodes own their programs and bodies */
+        g->nodes[i].attrs.prog = g->nodes[i].prog;
+        g->nodes[i].attrs.body = g->nodes[i].body;
+        g->values[g->nodes[i].output].node = i;
+    }
+    return true;
+}
+
 void hb_graph_replace_uses(hb_graph *g, int from, int to)
 {
     for (int i = 0; i < g->nnodes; i++)
@@ -277,21 +338,18 @@ int *hb_graph_use_counts(const hb_graph *g)
     return uses;
 }
 
-hb_status hb_graph_verify(const hb_graph *g, char *err, size_t err_size)
+/* hb_graph_verify with room for the inputs' shapes and dtypes of any node. */
+static hb_status verify_nodes(const hb_graph *g, hb_shape *in, hb_dtype *din, char *err,
+                              size_t err_size)
 {
     char a[96], b[96];
     for (int i = 0; i < g->nnodes; i++) {
         const hb_node *n = &g->nodes[i];
-        hb_shape in[64], out;
-        hb_dtype din[64], dout;
+        hb_shape out;
+        hb_dtype dout;
         if ((unsigned)n->op >= HB_OP_COUNT || n->output < 0 || n->output >= g->nvalues) {
             snprintf(err, err_size, "node %d has op %d and output %%%d, out of range", i,
                      (int)n->op, n->output);
-            return HB_ERR_FORMAT;
-        }
-        if (n->ninputs > 64) {
-            snprintf(err, err_size, "node %d (%s) has %d inputs", i, hb_op_table[n->op].name,
-                     n->ninputs);
             return HB_ERR_FORMAT;
         }
         for (int j = 0; j < n->ninputs; j++) {
@@ -339,7 +397,8 @@ hb_status hb_graph_verify(const hb_graph *g, char *err, size_t err_size)
                              g->nodes[k].path, n->inputs[0], i);
                     return HB_ERR_FORMAT;
                 }
-        if (n->op == HB_OP_LOOP && !loop_fits(g, n, err, err_size))
+        if ((n->op == HB_OP_LOOP && !loop_fits(g, n, err, err_size)) ||
+            (n->op == HB_OP_SCAN && !scan_fits(g, n, err, err_size)))
             return HB_ERR_FORMAT;
         if (g->values[n->output].node != i) {
             snprintf(err, err_size, "node %d's output %%%d says it comes from node %d", i,
@@ -352,4 +411,18 @@ hb_status hb_graph_verify(const hb_graph *g, char *err, size_t err_size)
         return HB_ERR_FORMAT;
     }
     return HB_OK;
+}
+
+hb_status hb_graph_verify(const hb_graph *g, char *err, size_t err_size)
+{
+    int most = 1; /* a concat of every step of a long sequence has thousands of inputs */
+    for (int i = 0; i < g->nnodes; i++)
+        most = g->nodes[i].ninputs > most ? g->nodes[i].ninputs : most;
+    hb_shape *in = hb_malloc(sizeof *in * (size_t)most);
+    hb_dtype *din = hb_malloc(sizeof *din * (size_t)most);
+    hb_status st = in && din ? verify_nodes(g, in, din, err, err_size) : HB_ERR_NOMEM;
+    if (st == HB_ERR_NOMEM)
+        snprintf(err, err_size, "out of memory");
+    hb_free(in), hb_free(din);
+    return st;
 }

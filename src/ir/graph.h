@@ -58,7 +58,8 @@ typedef struct hb_graph {
     int nnodes, cap_nodes;
     int input;  /* value id of the input, -1 if none yet */
     int output; /* value id returned, -1 if none yet */
-    int cond;   /* a loop body: the value that says whether to go round again; else -1 */
+    int cond;   /* a loop body: the value that says whether to go round again; else -1 (a scan's
+                 * body goes round a fixed number of times) */
 } hb_graph;
 
 hb_graph *hb_graph_new(const char *name);
@@ -82,7 +83,11 @@ void hb_graph_truncate(hb_graph *g, int first_node, int first_value);
 hb_status hb_node_set_program(hb_node *n, const hb_program *prog);
 /* Drops the nodes marked in remove (their values stay, unread, for dead-code elimination). */
 void hb_graph_remove_nodes(hb_graph *g, const bool *remove);
-/* Gives loop node n its body (taken over; attrs.body then points at it). */
+/* Moves the nodes from first to the end so that they come before node to (to < first),
+ * shifting the nodes between: nodes appended after their readers go in where they are read.
+ * False if out of memory (nothing moved). */
+bool hb_graph_move_nodes(hb_graph *g, int first, int to);
+/* Gives loop or scan node n its body (taken over; attrs.body then points at it). */
 void hb_node_set_body(hb_node *n, hb_graph *body);
 /* The ids of g's input values in order (up to max); returns how many there are. */
 int hb_graph_inputs(const hb_graph *g, int *ids, int max);

@@ -58,6 +58,19 @@ typedef struct hb_window {
 } hb_window;
 
 /* Attributes of one op application; which fields matter depends on the op. */
+/* A scan's rounds (ops.def's SCAN row): round r reads each of its sequence inputs at
+ * slice(axis, start ± r·length, length), - when reverse, and puts the round's step value at
+ * position r (T-1-r when reverse) of their stack along attrs.shape's axis stack. */
+typedef struct hb_scan_attrs {
+    int64_t steps;   /* T, the rounds */
+    int64_t carries; /* the first inputs: the state each round replaces */
+    int64_t seqs;    /* the next inputs: the sequences each round reads a slice of */
+    int64_t start, length;
+    int axis;        /* the sequences' */
+    int stack;       /* attrs.shape's (the step value's) */
+    bool reverse;
+} hb_scan_attrs;
+
 typedef struct hb_attrs {
     float scalar;  /* *_SCALAR */
     int axis;      /* reductions (unless all), softmax, concat, transpose's first axis */
@@ -78,6 +91,7 @@ typedef struct hb_attrs {
     bool last;      /* argmax, argmin: the last of equal extremes, not the first */
     bool fmod;      /* mod: the remainder takes the dividend's sign (C's fmod), not the divisor's */
     bool accumulate; /* scatter_nd: updates are added to the data, not written over it */
+    hb_scan_attrs scan; /* scan: its rounds, and how it reads its sequences */
 } hb_attrs;
 
 /* ---- dtypes (dtype.c) --------------------------------------------------------------------- */
@@ -143,7 +157,7 @@ typedef struct hb_attr_field {
     int64_t lo;       /* dims: the smallest dim allowed */
 } hb_attr_field;
 
-enum { HB_ATTR_MAX_FIELDS = 8 }; /* with the end */
+enum { HB_ATTR_MAX_FIELDS = 12 }; /* with the end (a scan has 10) */
 
 typedef struct hb_attr_kind_info {
     const char *name;

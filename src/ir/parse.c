@@ -454,7 +454,9 @@ static bool parse_program(parser *P, hb_op op, int n, hb_program *prog, hb_attrs
     return true;
 }
 
-static bool parse_lines(parser *P, hb_graph *g, bool body);
+/* Whose lines: a graph's; a loop's body (which ends with 'continue %N'); a scan's body. */
+typedef enum lines_of { GRAPH, BODY_LOOP, BODY_SCAN } lines_of;
+static bool parse_lines(parser *P, hb_graph *g, lines_of whose);
 
 /* "expected 'a', 'b' or 'c'": the words that could have come where the text has another. */
 static bool expect_one_of(parser *P, const char *const *words, int n)
@@ -515,7 +517,7 @@ static bool parse_value(parser *P, const hb_attr_field *fd, hb_op op, int n, hb_
             return false;
         if (!(*body = hb_graph_new("body")))
             return fail(P, "out of memory");
-        if (!parse_lines(P, *body, true))
+        if (!parse_lines(P, *body, op == HB_OP_LOOP ? BODY_LOOP : BODY_SCAN))
             return false;
         a->body = *body;
         return need(P, '}');
@@ -702,7 +704,7 @@ static bool parse_node(parser *P, hb_graph *g)
         g->nodes[g->nnodes - 1].reason = reason;
         reason = NULL;
     }
-    if (ok && op == HB_OP_LOOP) {
+    if (ok && (op == HB_OP_LOOP || op == HB_OP_SCAN)) {
         hb_node_set_body(&g->nodes[g->nnodes - 1], body);
         body = NULL;
     }
@@ -753,14 +755,14 @@ static bool parse_value_line(parser *P, hb_graph *g)
     return parse_node(P, g);
 }
 
-/* The lines of a graph (or of a loop's body, which may also have 'continue %N') up to the
- * closing '}', which is left for the caller. */
-static bool parse_lines(parser *P, hb_graph *g, bool body)
+/* The lines of a graph (or of a body, a loop's with 'continue %N') up to the closing '}',
+ * which is left for the caller. */
+static bool parse_lines(parser *P, hb_graph *g, lines_of whose)
 {
     for (skip_empty_lines(P); !P->failed && *P->p != '}'; skip_empty_lines(P)) {
         if (*P->p == '%') {
             parse_value_line(P, g);
-        } else if (body && accept_word(P, "continue")) {
+        } else if (whose == BODY_LOOP && accept_word(P, "continue")) {
             int id = -1;
             if (parse_ref(P, &id) && id >= g->nvalues)
                 fail(P, "expected a value defined on an earlier line, found %%%d", id);
@@ -778,13 +780,13 @@ static bool parse_lines(parser *P, hb_graph *g, bool body)
         } else if (*P->p == '\0') {
             expect(P, "'}' to close the graph");
         } else {
-            expect(P, body ? "a value '%N = ...', 'continue', 'return' or '}'"
+            expect(P, whose == BODY_LOOP ? "a value '%N = ...', 'continue', 'return' or '}'"
                            : "a value '%N = ...', 'return' or '}'");
         }
     }
     if (!P->failed && g->output < 0)
         expect(P, "a line 'return %N' before '}'");
-    if (!P->failed && body && g->cond < 0)
+    if (!P->failed && whose == BODY_LOOP && g->cond < 0)
         expect(P, "a line 'continue %N' in a loop's body");
     return !P->failed;
 }
@@ -801,7 +803,7 @@ static hb_graph *parse_graph(parser *P)
     hb_free(name);
     if (!g)
         return NULL;
-    if (parse_lines(P, g, false) && need(P, '}') && end_line(P)) {
+    if (parse_lines(P, g, GRAPH) && need(P, '}') && end_line(P)) {
         skip_empty_lines(P);
         if (*P->p != '\0')
             expect(P, "end of input after the graph");

@@ -291,6 +291,41 @@ static hb_status rule_loop(rule_ctx *c)
     return HB_OK;
 }
 
+/* One flat row: the stack of T step values, then the last state (the verifier checks the
+ * body against the inputs). */
+static hb_status rule_scan(rule_ctx *c)
+{
+    const hb_scan_attrs *s = &c->at->scan;
+    if (!c->at->body)
+        return fail(c, HB_ERR_ARG, "has no body");
+    if (s->steps < 1 || s->carries < 1 || s->carries + s->seqs > c->n || s->length < 1)
+        return fail(c, HB_ERR_ARG, "%lld steps over %lld carries and %lld sequences of %d "
+                    "inputs, slices of %lld: steps, carries and the length must be positive",
+                    (long long)s->steps, (long long)s->carries, (long long)s->seqs, c->n,
+                    (long long)s->length);
+    for (int64_t j = s->carries; j < s->carries + s->seqs; j++) {
+        const hb_shape *q = &c->in[j];
+        int64_t first = s->start, last = s->reverse ? s->start - (s->steps - 1) * s->length
+                                                    : s->start + (s->steps - 1) * s->length;
+        if (s->axis < 0 || s->axis >= q->ndim || (first < last ? first : last) < 0 ||
+            (first > last ? first : last) + s->length > q->dim[s->axis])
+            return fail(c, HB_ERR_SHAPE, "input %lld (%s): %lld slices of %lld from %lld%s along "
+                        "axis %d do not fit", (long long)j, S(q), (long long)s->steps,
+                        (long long)s->length, (long long)s->start, s->reverse ? " down" : "",
+                        s->axis);
+    }
+    if (c->at->shape.ndim < 1 || s->stack < 0 || s->stack >= c->at->shape.ndim)
+        return fail(c, HB_ERR_ARG, "stacks step values of shape %s along axis %d",
+                    S(&c->at->shape), s->stack);
+    int64_t n = s->steps * hb_shape_numel(&c->at->shape);
+    for (int64_t j = 0; j < s->carries; j++)
+        n += hb_shape_numel(&c->in[j]);
+    if (n > HB_DIM_MAX)
+        return fail(c, HB_ERR_SHAPE, "%lld values: too many", (long long)n);
+    *c->out = (hb_shape){.ndim = 1, .dim = {n}};
+    return HB_OK;
+}
+
 static hb_status rule_assign(rule_ctx *c)
 {
     if (!hb_shape_equal(&c->in[0], &c->in[1]))

@@ -11,7 +11,8 @@ struct hb_plan_ctx {
     int *bind_in, *bind_out;  /* operand indices to point at the call's buffers */
     int *bind_which;          /* for each bind_in entry, which of the call's inputs */
     int nbind_in, nbind_out;
-    float *carry[2];          /* a loop body's: its state this round and the next */
+    float *carry[2];          /* a loop or scan body's: its state this round and the next */
+    char *scratch;            /* a scan body's: the rounds' slices of strided sequences */
 };
 
 hb_plan_ctx *hb_plan_ctx_new(const hb_plan *p)
@@ -24,15 +25,17 @@ hb_plan_ctx *hb_plan_ctx_new(const hb_plan *p)
     c->bind_in = hb_malloc(sizeof *c->bind_in * ((size_t)p->noperands + 1));
     c->bind_out = hb_malloc(sizeof *c->bind_out * ((size_t)p->noperands + 1));
     c->bind_which = hb_malloc(sizeof *c->bind_which * ((size_t)p->noperands + 1));
-    size_t carry = p->cond_offset >= 0 || p->cond_is_output
+    size_t carry = p->cond_offset >= 0 || p->cond_is_output || p->scan_body
                        ? hb_dtypes[p->out_dtype].size * (size_t)hb_shape_numel(&p->out_shape)
                        : 0;
     if (carry) {
         c->carry[0] = hb_aligned_alloc(carry);
         c->carry[1] = hb_aligned_alloc(carry);
     }
+    if (p->scratch_bytes)
+        c->scratch = hb_aligned_alloc((size_t)p->scratch_bytes);
     if (!c->arena || !c->operands || !c->bind_in || !c->bind_out || !c->bind_which ||
-        (carry && (!c->carry[0] || !c->carry[1]))) {
+        (carry && (!c->carry[0] || !c->carry[1])) || (p->scratch_bytes && !c->scratch)) {
         hb_plan_ctx_free(c);
         return NULL;
     }
@@ -64,6 +67,7 @@ void hb_plan_ctx_free(hb_plan_ctx *c)
     hb_free(c->bind_which);
     hb_aligned_free(c->carry[0]);
     hb_aligned_free(c->carry[1]);
+    hb_aligned_free(c->scratch);
     hb_free(c->bind_out);
     hb_free(c);
 }
@@ -88,8 +92,11 @@ hb_status hb_plan_run_n(const hb_plan *p, hb_plan_ctx *c, const float *const *in
                 return HB_ERR_GUARD;
             continue;
         }
-        if (ins->op == HB_OP_LOOP) {
-            hb_status st = hb_plan_loop_run(ins->body, ops, ins->ninputs, &ops[ins->ninputs]);
+        if (ins->op == HB_OP_LOOP || ins->op == HB_OP_SCAN) {
+            hb_status st = ins->op == HB_OP_LOOP
+                               ? hb_plan_loop_run(ins->body, ops, ins->ninputs, &ops[ins->ninputs])
+                               : hb_plan_scan_run(ins->body, &ins->attrs, ops, ins->ninputs,
+                                                  &ops[ins->ninputs]);
             if (st != HB_OK)
                 return st;
             continue;
@@ -139,6 +146,84 @@ hb_status hb_plan_loop_run(const hb_plan *body, const hb_operand *in, int n, con
     }
     if (st == HB_OK)
         memcpy(out->data, ins[0], bytes);
+    hb_plan_release(body, c);
+    return st;
+}
+
+/* Products of a shape's dims before axis (outer) and from it on (inner). */
+static void split_at(const hb_shape *s, int axis, int64_t *outer, int64_t *inner)
+{
+    *outer = 1, *inner = 1;
+    for (int d = 0; d < s->ndim; d++)
+        *(d < axis ? outer : inner) *= s->dim[d];
+}
+
+/* Copies rows of `row` bytes, `rows` of them, from a stride of sstride to one of dstride. */
+static void copy_rows(char *dst, int64_t dstride, const char *src, int64_t sstride, int64_t rows,
+                      size_t row)
+{
+    for (int64_t o = 0; o < rows; o++)
+        memcpy(dst + o * dstride, src + o * sstride, row);
+}
+
+/* Round r: each sequence's slice (in place where it is one run of memory, else gathered into
+ * the scratch), the body over it and the last state, then the round's step value into its
+ * place in the stack. The result row alternates between the context's two, so a round never
+ * writes the state it reads. */
+hb_status hb_plan_scan_run(const hb_plan *body, const hb_attrs *at, const hb_operand *in, int n,
+                           const hb_operand *out)
+{
+    const hb_scan_attrs *s = &at->scan;
+    if (n > 64)
+        return hb_error_set(HB_ERR_ARG, "scan: %d inputs (at most 64)", n);
+    hb_plan_ctx *c = hb_plan_acquire(body);
+    if (!c)
+        return HB_ERR_NOMEM;
+    size_t es = hb_dtypes[out->dtype].size;
+    const float *ins[64];
+    for (int i = 0; i < n; i++)
+        ins[i] = in[i].data;
+    int64_t state = 0; /* the state's values, ahead of the step value in each result row */
+    for (int64_t j = 0; j < s->carries; j++)
+        state += hb_shape_numel(&in[j].shape);
+    int64_t outer, inner, step = hb_shape_numel(&at->shape);
+    split_at(&at->shape, s->stack, &outer, &inner);
+    hb_status st = HB_OK;
+    const char *row = NULL;
+    for (int64_t r = 0; r < s->steps && st == HB_OK; r++) {
+        int64_t start = s->start + (s->reverse ? -r : r) * s->length;
+        char *scratch = c->scratch;
+        for (int64_t j = s->carries; j < s->carries + s->seqs; j++) {
+            const hb_operand *q = &in[j];
+            size_t qs = hb_dtypes[q->dtype].size;
+            int64_t qo, qi;
+            split_at(&q->shape, s->axis, &qo, &qi);
+            int64_t per = qi / q->shape.dim[s->axis]; /* values per index along the axis */
+            const char *from = (const char *)q->data + (size_t)(start * per) * qs;
+            if (!body->seq_bytes[j]) {
+                ins[j] = (const float *)from;
+                continue;
+            }
+            copy_rows(scratch, (int64_t)((size_t)(s->length * per) * qs), from,
+                      (int64_t)((size_t)qi * qs), qo, (size_t)(s->length * per) * qs);
+            ins[j] = (const float *)scratch;
+            scratch += body->seq_bytes[j];
+        }
+        float *next = c->carry[r & 1];
+        st = hb_plan_run_n(body, c, ins, next);
+        row = (const char *)next;
+        int64_t at_value = 0;
+        for (int64_t j = 0; j < s->carries; j++) { /* the next round's state: this row */
+            ins[j] = (const float *)(row + (size_t)at_value * es);
+            at_value += hb_shape_numel(&in[j].shape);
+        }
+        int64_t place = s->reverse ? s->steps - 1 - r : r;
+        copy_rows((char *)out->data + (size_t)(place * inner) * es,
+                  (int64_t)((size_t)(s->steps * inner) * es), row + (size_t)state * es,
+                  (int64_t)((size_t)inner * es), outer, (size_t)inner * es);
+    }
+    if (st == HB_OK)
+        memcpy((char *)out->data + (size_t)(s->steps * step) * es, row, (size_t)state * es);
     hb_plan_release(body, c);
     return st;
 }

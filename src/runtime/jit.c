@@ -973,8 +973,11 @@ hb_status hb_jit_plan(hb_plan *p, char *err, size_t err_size)
     p->fused_groups = p->jit_groups = 0;
     for (int i = 0; i < p->ninstrs && st == HB_OK; i++) {
         hb_instr *ins = &p->instrs[i];
-        if (ins->body) /* a loop's body: a plan of its own */
+        if (ins->body) { /* a loop's or scan's body: a plan of its own, counted in this one */
             st = hb_jit_plan(ins->body, err, err_size);
+            p->fused_groups += ins->body->fused_groups;
+            p->jit_groups += ins->body->jit_groups;
+        }
         if (ins->op != HB_OP_FUSED && ins->op != HB_OP_FUSED_REDUCE && ins->op != HB_OP_GEMM &&
             ins->op != HB_OP_LINEAR)
             continue;
@@ -993,7 +996,7 @@ hb_status hb_jit_plan(hb_plan *p, char *err, size_t err_size)
         st = compile(p, which, groups, n, &code->rt, err, err_size);
         pthread_mutex_unlock(&compiling);
         if (st == HB_OK)
-            p->jit = code, p->jit_groups = n;
+            p->jit = code, p->jit_groups += n;
         else
             hb_free(code);
     }

@@ -423,6 +423,20 @@ static void kernel_LOOP(const hb_operand *in, int n, const hb_operand *out, cons
     hb_plan_free(body);
 }
 
+/* A scan outside a plan, the same way. */
+static void kernel_SCAN(const hb_operand *in, int n, const hb_operand *out, const hb_attrs *at)
+{
+    char err[256];
+    hb_plan *body = hb_plan_lower(at->body, err, sizeof err);
+    if (!body) {
+        hb_error_set(HB_ERR_STATE, "scan: %s", err);
+        return;
+    }
+    hb_plan_scan_scratch(body, &at->scan, in);
+    hb_plan_scan_run(body, at, in, n, out);
+    hb_plan_free(body);
+}
+
 /* The one kernel that writes an input: the destination a training step updates in place. */
 static void kernel_ASSIGN(const hb_operand *in, int n, const hb_operand *out,
                           const hb_attrs *at)

@@ -7,6 +7,35 @@
 #include <stdatomic.h>
 #include <string.h>
 
+/* A scan body's scratch: a round's slice of each sequence that is not one contiguous run of
+ * its input (a slice along an axis after one longer than 1). */
+void hb_plan_scan_scratch(hb_plan *body, const hb_scan_attrs *s, const hb_operand *in)
+{
+    body->scan_body = true;
+    body->scratch_bytes = 0;
+    for (int64_t j = s->carries; j < s->carries + s->seqs && j < 64; j++) {
+        const hb_shape *q = &in[j].shape;
+        int64_t outer = 1;
+        for (int d = 0; d < s->axis; d++)
+            outer *= q->dim[d];
+        int64_t numel = hb_shape_numel(q) / q->dim[s->axis] * s->length;
+        body->seq_bytes[j] = outer == 1 ? 0
+                                        : (numel * (int64_t)hb_dtypes[in[j].dtype].size + 63) /
+                                              64 * 64;
+        body->scratch_bytes += body->seq_bytes[j];
+    }
+}
+
+/* The same for a scan node of g. */
+static void scan_scratch(const hb_graph *g, const hb_node *n, hb_plan *body)
+{
+    hb_operand in[64];
+    for (int j = 0; j < n->ninputs && j < 64; j++)
+        in[j] = (hb_operand){.shape = g->values[n->inputs[j]].shape,
+                             .dtype = g->values[n->inputs[j]].dtype};
+    hb_plan_scan_scratch(body, &n->attrs.scan, in);
+}
+
 hb_plan *hb_plan_lower(const hb_graph *g, char *err, size_t err_size)
 {
     hb_plan *p = hb_calloc(1, sizeof *p);
@@ -64,10 +93,13 @@ hb_plan *hb_plan_lower(const hb_graph *g, char *err, size_t err_size)
         hb_instr *ins = &p->instrs[p->ninstrs++];
         *ins = (hb_instr){.op = n->op, .kernel = hb_kernels[n->op], .attrs = n->attrs,
                           .first_operand = p->noperands, .ninputs = n->ninputs};
-        if (n->op == HB_OP_LOOP && !(ins->body = hb_plan_lower(n->body, err, err_size))) {
+        if ((n->op == HB_OP_LOOP || n->op == HB_OP_SCAN) &&
+            !(ins->body = hb_plan_lower(n->body, err, err_size))) {
             hb_plan_free(p);
             return NULL;
         }
+        if (n->op == HB_OP_SCAN)
+            scan_scratch(g, n, ins->body);
         for (int j = 0; j < n->ninputs; j++)
             p->operand_slots[p->noperands++] = n->inputs[j];
         p->operand_slots[p->noperands++] = n->output;

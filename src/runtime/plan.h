@@ -27,7 +27,7 @@ typedef struct hb_instr {
     hb_attrs attrs;
     int first_operand; /* index into the plan's operand slots: inputs, then the output */
     int ninputs;
-    struct hb_plan *body; /* loop: its body, lowered (owned) */
+    struct hb_plan *body; /* loop, scan: its body, lowered (owned) */
 } hb_instr;
 
 typedef struct hb_plan_ctx hb_plan_ctx;
@@ -48,6 +48,11 @@ typedef struct hb_plan {
     int64_t cond_offset;    /* a loop body: where its test lands in the arena; -1 if none */
     bool cond_is_output;    /* ... or it is the body's result itself (a one-element state) */
     hb_dtype cond_dtype;    /* the test's (a comparison of tensors gives bool) */
+    /* A scan's body: each context keeps two result rows (this round's and the last, whose
+     * state the round reads) and scratch for the rounds' slices of sequences that are not
+     * contiguous (seq_bytes each, 64-byte aligned, in input order). */
+    bool scan_body;
+    int64_t seq_bytes[64], scratch_bytes;
     /* The JIT (jit.c): its code for this plan (NULL: all interpreted), how many fused
      * instructions there are and how many it compiled, and how long that took. */
     void *jit;
@@ -70,6 +75,13 @@ hb_status hb_plan_run_n(const hb_plan *p, hb_plan_ctx *ctx, const float *const *
  * the last state goes to out. HB_ERR_STATE if it goes round more than HB_LOOP_MAX times. */
 enum { HB_LOOP_MAX = 1 << 24 };
 hb_status hb_plan_loop_run(const hb_plan *body, const hb_operand *in, int n, const hb_operand *out);
+
+/* Marks body as a scan's and sizes its scratch for the sequences among the node's inputs in
+ * (their shapes and dtypes). */
+void hb_plan_scan_scratch(hb_plan *body, const hb_scan_attrs *s, const hb_operand *in);
+/* Runs a scan (attrs->scan): in holds the node's inputs, out its flat result. */
+hb_status hb_plan_scan_run(const hb_plan *body, const hb_attrs *at, const hb_operand *in, int n,
+                           const hb_operand *out);
 
 /* A context for this thread: kept in a small per-thread cache between runs, so a block call
  * that runs a plan takes no lock and allocates nothing for it after the first time. */

@@ -62,6 +62,8 @@ def main():
     export("einsum-attention", Attention(), torch.randn(2, 3, 4))
     refused("einsum-diagonal", helper.make_node("Einsum", ["x"], ["y"], name="the_einsum",
                                                 equation="ii->i"), [3, 3], [3])
+    refused("einsum-three", helper.make_node("Einsum", ["x", "x"], ["y"], name="the_einsum",
+                                             equation="i,i,i->i"), [3], [3])
     scales = helper.make_tensor("scales", TensorProto.FLOAT, [4], [1, 1, 0.5, 0.5])
     refused("resize-area", helper.make_node("Resize", ["x", "", "scales"], ["y"], name="the_resize",
                                             mode="area"), [1, 1, 4, 4], [1, 1, 2, 2], [scales])

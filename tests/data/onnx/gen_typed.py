@@ -11,7 +11,7 @@ import numpy as np
 import onnx
 import torch
 import torch.nn as nn
-from onnx import TensorProto, helper
+from onnx import TensorProto, helper, numpy_helper
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -268,6 +268,52 @@ def shared_constant():
     np.save(os.path.join(HERE, "shared-constant.output.npy"), (ids + 3) + ids * 3)
 
 
+def scan_loop():
+    """A Loop as converters write a recurrence (a scan output, the trip count from x's shape):
+    h = tanh(x[i]·W + h·U) over x [steps, 2, 3], each round's h stacked, plus the last h. Made
+    with onnx.helper (PyTorch's exporter writes the stacking as sequence ops); its reference is
+    the same recurrence in PyTorch, at 6 steps."""
+    rng = np.random.RandomState(11)
+    w = rng.randn(3, 4).astype(np.float32)
+    u = (rng.randn(4, 4) * 0.5).astype(np.float32)
+    body = helper.make_graph(
+        [helper.make_node("Gather", ["x", "i"], ["xi"], axis=0),
+         helper.make_node("MatMul", ["xi", "W"], ["xw"]),
+         helper.make_node("MatMul", ["h", "U"], ["hu"]),
+         helper.make_node("Add", ["xw", "hu"], ["s"]),
+         helper.make_node("Tanh", ["s"], ["h_next"]),
+         helper.make_node("Identity", ["cond"], ["cond_out"]),
+         helper.make_node("Identity", ["h_next"], ["h_scan"])],
+        "round",
+        [helper.make_tensor_value_info("i", TensorProto.INT64, []),
+         helper.make_tensor_value_info("cond", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("h", TensorProto.FLOAT, [2, 4])],
+        [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("h_next", TensorProto.FLOAT, [2, 4]),
+         helper.make_tensor_value_info("h_scan", TensorProto.FLOAT, [2, 4])])
+    nodes = [helper.make_node("Shape", ["x"], ["shape"]),
+             helper.make_node("Gather", ["shape", "zero"], ["steps"], axis=0),
+             helper.make_node("Loop", ["steps", "true", "h0"], ["h_last", "hs"], body=body),
+             helper.make_node("Add", ["hs", "h_last"], ["y"])]
+    inits = [helper.make_tensor("zero", TensorProto.INT64, [], [0]),
+             helper.make_tensor("true", TensorProto.BOOL, [], [True]),
+             helper.make_tensor("h0", TensorProto.FLOAT, [2, 4], np.zeros(8, np.float32)),
+             numpy_helper.from_array(w, "W"), numpy_helper.from_array(u, "U")]
+    g = helper.make_graph(nodes, "scan_loop",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["steps", 2, 3])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["steps", 2, 4])],
+                          inits)
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]),
+              os.path.join(HERE, "scan-loop.onnx"))
+    x = torch.from_numpy(rng.randn(6, 2, 3).astype(np.float32))
+    h, hs = torch.zeros(2, 4), []
+    for i in range(x.shape[0]):
+        h = torch.tanh(x[i] @ torch.from_numpy(w) + h @ torch.from_numpy(u))
+        hs.append(h)
+    np.save(os.path.join(HERE, "scan-loop.x.npy"), x.numpy())
+    np.save(os.path.join(HERE, "scan-loop.output.npy"), (torch.stack(hs) + h).numpy())
+
+
 def main():
     torch.manual_seed(0)
     ids = torch.tensor([[1, 4, 9, 0, 0], [3, 3, 2, 7, 5]])
@@ -287,6 +333,7 @@ def main():
     cumsum()
     matmul_vectors()
     einsum()
+    scan_loop()
 
 
 if __name__ == "__main__":

@@ -17,15 +17,6 @@
 
 enum { MAX_UNIT = 256, MAX_INV = 16 };
 
-/* Where value v is defined relative to the unit [start, end): its position, or -1 outside. */
-static int position(const hb_graph *g, int v, int start, int end)
-{
-    const hb_value *val = &g->values[v];
-    if (val->kind != HB_VAL_NODE || val->node < start || val->node >= end)
-        return -1;
-    return val->node - start;
-}
-
 typedef struct lift {
     int start, len, n; /* the first unit's first node, nodes per unit, units */
     int x0;            /* the carried value going in */
@@ -55,13 +46,13 @@ static bool regular(const hb_graph *g, lift *l)
                 return false;
             for (int t = 0; t < a->ninputs; t++) {
                 int va = a->inputs[t], vb = b->inputs[t];
-                int pa = position(g, va, s1, s1 + len), pb = position(g, vb, sk, sk + len);
+                int pa = hb_pass_place(g, va, s1, s1 + len), pb = hb_pass_place(g, vb, sk, sk + len);
                 if (pa >= 0 || pb >= 0) { /* made inside the unit: at the same place */
                     if (pa != pb)
                         return false;
                     continue;
                 }
-                int prev = position(g, vb, sp, sp + len);
+                int prev = hb_pass_place(g, vb, sp, sp + len);
                 if (prev >= 0) { /* the carried value: the same place, from the same x0 */
                     if ((l->carry >= 0 && l->carry != prev) || (l->x0 >= 0 && l->x0 != va))
                         return false;
@@ -79,7 +70,7 @@ static bool regular(const hb_graph *g, lift *l)
     for (int j = 0; j < len; j++) {
         const hb_node *a = &g->nodes[s1 + j], *b = &g->nodes[s1 + len + j];
         for (int t = 0; t < a->ninputs; t++)
-            if (a->inputs[t] == l->x0 && position(g, b->inputs[t], s1, s1 + len) < 0)
+            if (a->inputs[t] == l->x0 && hb_pass_place(g, b->inputs[t], s1, s1 + len) < 0)
                 return false;
     }
     /* The one guard of a round is the one that closes it. */
@@ -134,7 +125,7 @@ static hb_graph *body_of(const hb_graph *g, lift *l)
             continue;
         }
         for (int t = 0; t < m->ninputs; t++) {
-            int v = m->inputs[t], p = position(g, v, l->start, l->start + l->len);
+            int v = m->inputs[t], p = hb_pass_place(g, v, l->start, l->start + l->len);
             if (p >= 0) {
                 ins[t] = map[p];
             } else if (v == l->x0) {
@@ -186,7 +177,7 @@ static bool try_lift(hb_graph *g, const hb_pass_opts *opts, const int *guards, i
         if (guards[k] - guards[k - 1] != l.len)
             return false;
     int gpos = l.len - 1; /* the guard closes each unit */
-    l.cond = position(g, g->nodes[l.start + gpos].inputs[0], l.start, l.start + l.len);
+    l.cond = hb_pass_place(g, g->nodes[l.start + gpos].inputs[0], l.start, l.start + l.len);
     if (l.cond < 0 || !regular(g, &l) || !contained(g, &l))
         return false;
     hb_graph *body = body_of(g, &l);

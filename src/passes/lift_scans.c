@@ -40,15 +40,6 @@ typedef struct scan_find {
     int inv[MAX_INV], ninv;
 } scan_find;
 
-/* Where value v is defined relative to the round [start, start + len): its place, or -1. */
-static int place(const hb_graph *g, int v, int start, int len)
-{
-    const hb_value *val = &g->values[v];
-    if (val->kind != HB_VAL_NODE || val->node < start || val->node >= start + len)
-        return -1;
-    return val->node - start;
-}
-
 static int carry_index(const scan_find *f, int pos)
 {
     for (int k = 0; k < f->ncarry; k++)
@@ -114,8 +105,8 @@ static bool regular(const hb_graph *g, scan_find *f)
             for (int t = 0; t < a->ninputs; t++) {
                 int i = f->first_in[j] + t;
                 int va = a->inputs[t], vb = b->inputs[t];
-                int pa = place(g, va, s0, len), pb = place(g, vb, sk, len);
-                int prev = place(g, vb, sp, len);
+                int pa = hb_pass_place(g, va, s0, s0 + len), pb = hb_pass_place(g, vb, sk, sk + len);
+                int prev = hb_pass_place(g, vb, sp, sp + len);
                 from_kind kind = pb >= 0 ? FROM_UNIT : prev >= 0 ? FROM_CARRY : FROM_OUTER;
                 if (k == 1) {
                     f->kind[i] = kind, f->what[i] = kind == FROM_UNIT ? pb : prev;
@@ -284,7 +275,7 @@ static bool lift(hb_graph *g, const hb_pass_opts *opts, scan_find *f)
         hb_graph_free(body);
         return false;
     }
-    int end = f->start + f->n * f->len, first_new = g->nnodes, nin = 0;
+    int end = f->start + f->n * f->len, first_new = g->nnodes, first_value = g->nvalues, nin = 0;
     const hb_node *last = &g->nodes[end - 1];
     int y = last->output;
     int ins[MAX_CARRY + MAX_SEQ + MAX_INV];
@@ -311,36 +302,42 @@ static bool lift(hb_graph *g, const hb_pass_opts *opts, scan_find *f)
         return false;
     }
     hb_node_set_body(&g->nodes[g->nnodes - 1], body);
-    int cat = g->nodes[f->concat].output;
+    /* The parts after it: the rounds' values for the concat's readers, and each carried
+     * value something reads after the rounds. */
+    int cat = g->nodes[f->concat].output, parts[MAX_CARRY], was[MAX_CARRY];
     int ys = part_of(g, scan, 0, &g->values[cat].shape, path);
     bool ok = ys >= 0;
-    if (ok)
-        hb_graph_replace_uses(g, cat, ys);
     int64_t off = stacked;
-    for (int k = 0; ok && k < f->ncarry; k++) { /* the last state, for what reads it after */
-        int v = g->nodes[end - f->len + f->carry[k]].output;
+    for (int k = 0; ok && k < f->ncarry; k++) {
+        int v = was[k] = g->nodes[end - f->len + f->carry[k]].output;
         const hb_shape *s = &g->values[v].shape;
         bool read = g->output == v;
         for (int i = end; i < first_new && !read; i++)
             for (int t = 0; t < g->nodes[i].ninputs; t++)
-                read = read || g->nodes[i].inputs[t] == v;
-        int p = read ? part_of(g, scan, off, s, path) : 0;
-        ok = p >= 0;
-        if (read && ok)
-            hb_graph_replace_uses(g, v, p);
+                read = read || (i != f->concat && g->nodes[i].inputs[t] == v);
+        parts[k] = read ? part_of(g, scan, off, s, path) : -1;
+        ok = !read || parts[k] >= 0;
         off += hb_shape_numel(s);
     }
     hb_free(path);
-    int concat = f->concat;
-    /* Nodes go where the last round ended; the rounds and the concat go. */
-    if (!ok || !hb_graph_move_nodes(g, first_new, end))
-        return false; /* the graph is left for hb_graph_verify, which names the fault */
+    /* The new nodes go where the last round ended (they read only values from before the
+     * rounds, and each other); then their readers read them, and the rounds and the concat
+     * go. Out of memory before that, the graph is as it was. */
+    int added = g->nnodes - first_new, concat = f->concat + added;
+    if (!ok || !hb_graph_move_nodes(g, first_new, end)) {
+        hb_graph_truncate(g, first_new, first_value);
+        return false;
+    }
     bool *remove = hb_calloc((size_t)g->nnodes + 1, sizeof *remove);
     if (!remove)
-        return false;
+        return false; /* the rounds stay as they were; the new nodes unread */
+    hb_graph_replace_uses(g, cat, ys);
+    for (int k = 0; k < f->ncarry; k++)
+        if (parts[k] >= 0)
+            hb_graph_replace_uses(g, was[k], parts[k]);
     for (int i = f->start; i < end; i++)
         remove[i] = true;
-    remove[concat + (g->nnodes - first_new)] = true;
+    remove[concat] = true;
     hb_graph_remove_nodes(g, remove);
     hb_free(remove);
     return true;

@@ -78,6 +78,9 @@ const hb_node *hb_pass_producer(const hb_graph *g, int value); /* NULL unless a 
 /* The first live node after `after` that reads value (dead ones, left by earlier rewrites,
  * may still name it); -1 if none. */
 int hb_pass_user_of(const hb_graph *g, const bool *live, int value, int after);
+/* Where value v is made within the nodes [start, end) (a loop's round): its place from start,
+ * or -1 if outside. */
+int hb_pass_place(const hb_graph *g, int v, int start, int end);
 
 /* An epilogue: the chain of elementwise ops after a product (a GEMM, a convolution), as one
  * program run over the product's output while it is in cache. r0 is the product, r1... the

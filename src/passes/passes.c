@@ -164,3 +164,11 @@ bool hb_pass_epilogue_install(hb_graph *g, int node, int last, hb_op op, const h
     t->path = path;
     return true;
 }
+
+int hb_pass_place(const hb_graph *g, int v, int start, int end)
+{
+    const hb_value *val = &g->values[v];
+    if (val->kind != HB_VAL_NODE || val->node < start || val->node >= end)
+        return -1;
+    return val->node - start;
+}

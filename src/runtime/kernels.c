@@ -410,30 +410,32 @@ static void kernel_GUARD(const hb_operand *in, int n, const hb_operand *out, con
     memcpy(out->data, in[0].data, hb_dtype_size(in[0].dtype));
 }
 
-/* A loop outside a plan (plans run their lowered body directly): lowered here, run, dropped. */
-static void kernel_LOOP(const hb_operand *in, int n, const hb_operand *out, const hb_attrs *at)
+/* A loop's or scan's body outside a plan (plans run their lowered bodies directly): lowered
+ * for one run; NULL with the error set. */
+static hb_plan *lower_body(const hb_attrs *at, const char *op)
 {
     char err[256];
     hb_plan *body = hb_plan_lower(at->body, err, sizeof err);
-    if (!body) {
-        hb_error_set(HB_ERR_STATE, "loop: %s", err);
-        return;
-    }
-    hb_plan_loop_run(body, in, n, out);
+    if (!body)
+        hb_error_set(HB_ERR_STATE, "%s: %s", op, err);
+    return body;
+}
+
+static void kernel_LOOP(const hb_operand *in, int n, const hb_operand *out, const hb_attrs *at)
+{
+    hb_plan *body = lower_body(at, "loop");
+    if (body)
+        hb_plan_loop_run(body, in, n, out);
     hb_plan_free(body);
 }
 
-/* A scan outside a plan, the same way. */
 static void kernel_SCAN(const hb_operand *in, int n, const hb_operand *out, const hb_attrs *at)
 {
-    char err[256];
-    hb_plan *body = hb_plan_lower(at->body, err, sizeof err);
-    if (!body) {
-        hb_error_set(HB_ERR_STATE, "scan: %s", err);
-        return;
+    hb_plan *body = lower_body(at, "scan");
+    if (body) {
+        hb_plan_scan_scratch(body, &at->scan, in);
+        hb_plan_scan_run(body, at, in, n, out);
     }
-    hb_plan_scan_scratch(body, &at->scan, in);
-    hb_plan_scan_run(body, at, in, n, out);
     hb_plan_free(body);
 }
 

@@ -15,14 +15,14 @@
 
 /* After the row cases: fixed-hidden and chimera reduce to a scalar through a loop PyTorch's
  * exporter traced (right for the exported input only); the models beyond CNNs
- * (gen_sequence.py: GELU and LayerNorm, nn.TransformerEncoder, LSTM, GRU, a small ViT) were
+ * (gen_sequence.py: GELU and LayerNorm, nn.TransformerEncoder, LSTM, GRU, a small ViT, RNN) were
  * exported at one batch size. None of these run at other batch sizes. */
 static const char *const cases[] = {"mlp",         "mlp-class",          "nest-mlp",
                                     "parallel",    "factory",            "mlp-opset7",
                                     "resnet-mini", "resnet-mini-opset9", "resnet-mini-bn",
                                     "fixed-hidden", "chimera",           "gelu-mlp",
                                     "gelu-tanh-mlp", "transformer",      "lstm",
-                                    "gru",         "vit-tiny"};
+                                    "gru",         "vit-tiny",           "rnn"};
 enum { ROW_CASES = 9 }; /* rows in, rows out */
 
 static const char *file_of(const char *c, const char *suffix)
@@ -45,7 +45,9 @@ static hb_block *load_ok(const char *c)
  * a Loop's rounds over a sequence (scan-loop); none elsewhere is not asserted. */
 static void assert_scans(hb_block *b, const char *c, int mode)
 {
-    int scans = !strcmp(c, "lstm") ? 4 : !strcmp(c, "gru") ? 2 : !strcmp(c, "scan-loop") ? 1 : -1;
+    int scans = !strcmp(c, "lstm") || !strcmp(c, "rnn") ? 4 : !strcmp(c, "gru") ? 2
+                : !strcmp(c, "scan-loop")                 ? 1
+                                                          : -1;
     if (scans < 0)
         return;
     char *json = test_explain(b, true), want[32];

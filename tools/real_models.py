@@ -10,6 +10,7 @@ and its tests never do.
     /usr/bin/python3 tools/real_models.py /tmp/real --hybrid build/hybrid [--only vit_b_16,...]
 """
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -68,6 +69,7 @@ MODELS = {
     "lstm": (lambda: RecurrentClassifier(nn.LSTM), (2, 9, 16)),
     "lstm_bidirectional": (lambda: RecurrentClassifier(nn.LSTM, True), (2, 9, 16)),
     "gru": (lambda: RecurrentClassifier(nn.GRU), (2, 9, 16)),
+    "rnn": (lambda: RecurrentClassifier(nn.RNN), (2, 9, 16)),
 }
 for _name in ["resnet18", "mobilenet_v2", "mobilenet_v3_small", "efficientnet_b0",
               "densenet121", "googlenet", "shufflenet_v2_x0_5", "mnasnet0_5",
@@ -97,7 +99,9 @@ def export(name, outdir, opset):
 def run(hybrid, name, outdir, mode):
     path = os.path.join(outdir, name)
     got = path + "." + mode + ".npy"
-    args = [hybrid, "run", path + ".onnx", "--input", path + ".in.npy", "--output", got]
+    # twice: in hybrid mode the first call traces (eagerly) and the second runs the plan
+    args = [hybrid, "run", path + ".onnx", "--input", path + ".in.npy", "--output",
+            path + ".first.npy", "--input", path + ".in.npy", "--output", got]
     args += {"eager": ["--mode", "eager"], "hybrid": ["--mode", "hybrid"],
              "frozen": ["--mode", "hybrid", "--freeze"]}[mode]
     p = subprocess.run(args, capture_output=True, text=True)
@@ -105,7 +109,15 @@ def run(hybrid, name, outdir, mode):
         first = (p.stderr.strip().splitlines() or ["exit %d" % p.returncode])[0]
         return first.replace(path + ".onnx: ", "")
     want = np.load(path + ".out.npy")
-    return "%.2g" % float(np.max(np.abs(np.load(got) - want)))
+    cell = "%.2g" % float(np.max(np.abs(np.load(got) - want)))
+    if mode != "eager":  # compiled means a plan with no eager island
+        p = subprocess.run([hybrid, "explain", path + ".onnx", "--json"]
+                           + (["--freeze"] if mode == "frozen" else []),
+                           capture_output=True, text=True)
+        info = json.loads(p.stdout) if p.returncode == 0 else {}
+        if not info.get("compiled") or info.get("eager_islands"):
+            cell += " (eager island: %s)" % (info.get("eager_islands") or p.stderr.strip())
+    return cell
 
 
 def main():

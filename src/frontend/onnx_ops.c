@@ -2463,6 +2463,12 @@ static void lstm_step(rnn_dir *s, hb_tensor *xt, int64_t hidden)
     s->h = hb_mul(hb_sigmoid(o), hb_tanh(s->cell));
 }
 
+/* One step of ONNX's RNN (default activation): h = tanh(x·Wᵀ + Wb + h·Rᵀ + Rb). */
+static void rnn_step(rnn_dir *s, hb_tensor *xt)
+{
+    s->h = hb_tanh(hb_add(xt, hb_linear_nobias(s->h, s->r)));
+}
+
 /* One GRU step (gate order z, r, h); linear_before_reset applies r after R's product, as
  * PyTorch's GRU does, else before it. */
 static void gru_step(rnn_dir *s, hb_tensor *xt, int64_t hidden, bool before_reset)
@@ -2488,15 +2494,18 @@ static void gru_step(rnn_dir *s, hb_tensor *xt, int64_t hidden, bool before_rese
     s->h = hb_add(cand, hb_mul(z, hb_sub(s->h, cand)));
 }
 
-/* LSTM and GRU: inputs X, W, R, B, sequence_lens, initial_h (and LSTM's initial_c, P);
+typedef enum rnn_kind { RNN_TANH, RNN_GRU, RNN_LSTM } rnn_kind; /* 1, 3 and 4 gates */
+
+/* RNN, LSTM and GRU: inputs X, W, R, B, sequence_lens, initial_h (and LSTM's initial_c, P);
  * outputs Y [seq, dirs, batch, hidden], Y_h (and LSTM's Y_c) [dirs, batch, hidden], with
  * layout 1 putting batch first in X, Y, Y_h and Y_c. Each step is hybrid's ops, so the trace
  * holds every step of the sequence the call brings, alike but for the slice of X each reads:
  * the lift_scans pass makes them one scan node per direction. */
-static bool run_recurrent(onnx_call *c, bool lstm)
+static bool run_recurrent(onnx_call *c, rnn_kind kind)
 {
     const Onnx__NodeProto *p = c->n->p;
-    int gates = lstm ? 4 : 3;
+    bool lstm = kind == RNN_LSTM;
+    int gates = kind == RNN_LSTM ? 4 : kind == RNN_GRU ? 3 : 1;
     bool batch_first = onnx_attr_int(p, "layout", 0) != 0;
     int64_t hidden = onnx_attr_int(p, "hidden_size", 0);
     hb_tensor *x = in_t(c, 0), *w = x ? in_t(c, 1) : NULL, *r = w ? in_t(c, 2) : NULL;
@@ -2551,7 +2560,7 @@ static bool run_recurrent(onnx_call *c, bool lstm)
         hb_tensor *bd = b ? dir_part(b, d) : NULL; /* [Wb, Rb], each gates·hidden */
         hb_tensor *wb = bd ? hb_slice(bd, 0, 0, gates * hidden) : NULL;
         hb_tensor *rb = bd ? hb_slice(bd, 0, gates * hidden, gates * hidden) : NULL;
-        if (lstm && bd) /* both biases add to every gate: one sum */
+        if (kind != RNN_GRU && bd) /* both biases add to every gate: one sum */
             wb = hb_add(wb, rb), rb = NULL;
         s.rb = rb;
         hb_tensor *xw = wb ? hb_linear(rows, dir_part(w, d), wb)
@@ -2564,10 +2573,12 @@ static bool run_recurrent(onnx_call *c, bool lstm)
             int64_t t = back ? seq - 1 - k : k;
             hb_tensor *xt = hb_reshape(hb_slice(s.xw, 0, t, 1), 2,
                                        (int64_t[]){batch, gates * hidden});
-            if (lstm)
+            if (kind == RNN_LSTM)
                 lstm_step(&s, xt, hidden);
-            else
+            else if (kind == RNN_GRU)
                 gru_step(&s, xt, hidden, before_reset);
+            else
+                rnn_step(&s, xt);
             if (!s.h)
                 return false;
             steps[t] = hb_reshape(s.h, 4, (int64_t[]){1, 1, batch, hidden});
@@ -2590,8 +2601,9 @@ static bool run_recurrent(onnx_call *c, bool lstm)
     return true;
 }
 
-static bool run_lstm(onnx_call *c) { return run_recurrent(c, true); }
-static bool run_gru(onnx_call *c) { return run_recurrent(c, false); }
+static bool run_rnn(onnx_call *c) { return run_recurrent(c, RNN_TANH); }
+static bool run_lstm(onnx_call *c) { return run_recurrent(c, RNN_LSTM); }
+static bool run_gru(onnx_call *c) { return run_recurrent(c, RNN_GRU); }
 
 /* Where(condition, X, Y): of integers known now (shape computations) on the host, else the
  * where op (a host condition becomes a bool tensor). */
@@ -2874,13 +2886,15 @@ static hb_status check_layer_norm(const onnx_model *m, const Onnx__NodeProto *p)
 
 /* The recurrent nets as hybrid runs them: default activations, no clip, no coupled input and
  * forget gates, and a hidden_size. */
-static hb_status check_recurrent(const onnx_model *m, const Onnx__NodeProto *p, bool lstm)
+static hb_status check_recurrent(const onnx_model *m, const Onnx__NodeProto *p, rnn_kind kind)
 {
-    static const char *const defaults[2][3] = {{"Sigmoid", "Tanh", ""}, {"Sigmoid", "Tanh",
-                                                                          "Tanh"}};
+    static const char *const defaults[3][3] = {
+        [RNN_TANH] = {"Tanh"}, [RNN_GRU] = {"Sigmoid", "Tanh"},
+        [RNN_LSTM] = {"Sigmoid", "Tanh", "Tanh"}};
+    static const size_t per_direction[3] = {[RNN_TANH] = 1, [RNN_GRU] = 2, [RNN_LSTM] = 3};
     const Onnx__AttributeProto *act = onnx_attr(p, "activations");
     for (size_t i = 0; act && i < act->n_strings; i++) {
-        const char *want = defaults[lstm][i % (lstm ? 3 : 2)];
+        const char *want = defaults[kind][i % per_direction[kind]];
         if (act->strings[i].len != strlen(want) || memcmp(act->strings[i].data, want,
                                                           act->strings[i].len) != 0)
             return onnx_node_fail(m, p, HB_ERR_UNSUPPORTED, "activation %zu is not %s (only "
@@ -2901,14 +2915,19 @@ static hb_status check_recurrent(const onnx_model *m, const Onnx__NodeProto *p, 
     return HB_OK;
 }
 
+static hb_status check_rnn(const onnx_model *m, const Onnx__NodeProto *p)
+{
+    return check_recurrent(m, p, RNN_TANH);
+}
+
 static hb_status check_lstm(const onnx_model *m, const Onnx__NodeProto *p)
 {
-    return check_recurrent(m, p, true);
+    return check_recurrent(m, p, RNN_LSTM);
 }
 
 static hb_status check_gru(const onnx_model *m, const Onnx__NodeProto *p)
 {
-    return check_recurrent(m, p, false);
+    return check_recurrent(m, p, RNN_GRU);
 }
 
 
@@ -3245,6 +3264,8 @@ static const onnx_op ops[] = {
     {"Gather", 1, 2, 2, 1, "axis", .run = run_gather, KEEPS},
     {"Slice", 1, 1, 5, 1, "axes ends starts", .run = run_slice, .check = check_slice, KEEPS},
     {"Expand", 8, 2, 2, 1, "", .run = run_expand, KEEPS},
+    {"RNN", 7, 3, 6, 2, "activation_alpha activation_beta activations clip direction "
+     "hidden_size layout", .run = run_rnn, .check = check_rnn},
     {"LSTM", 7, 3, 8, 3, "activation_alpha activation_beta activations clip direction "
      "hidden_size input_forget layout", .run = run_lstm, .check = check_lstm},
     {"GRU", 7, 3, 6, 2, "activation_alpha activation_beta activations clip direction "

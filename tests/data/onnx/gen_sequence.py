@@ -42,7 +42,7 @@ class Encoder(nn.Module):
 
 
 class Recurrent(nn.Module):
-    """Two layers of LSTM or GRU; the classifier reads the last step (y[:, -1])."""
+    """Two layers of RNN (tanh), LSTM or GRU; the classifier reads the last step (y[:, -1])."""
 
     def __init__(self, cell, bidirectional):
         super().__init__()
@@ -69,6 +69,7 @@ MODELS = {
     "transformer": (Encoder, (2, 5, 16)),
     "lstm": (lambda: Recurrent(nn.LSTM, True), (2, 7, 6)),
     "gru": (lambda: Recurrent(nn.GRU, False), (2, 7, 6)),
+    "rnn": (lambda: Recurrent(nn.RNN, True), (2, 7, 6)),
     "vit-tiny": (vit_tiny, (1, 3, 16, 16)),
 }
 

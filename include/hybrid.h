@@ -724,6 +724,10 @@ HB_API hb_status hb_block_dump(hb_block *b, hb_tensor *x, const char *after, boo
  * passes, instructions, arena bytes with and without reuse), eager islands with block path, op
  * and reason, and the last retrace's cause. json: one object in the form of docs/cli.md. */
 HB_API hb_status hb_block_explain(hb_block *b, FILE *f, bool json);
+/* Which GEMM kernels this process runs, in one line: hybrid's own, chosen by the CPU's
+ * features (HB_ISA=generic|avx2|avx512 picks a lower one), and where OpenBLAS still runs
+ * (HB_GEMM=openblas: everywhere). */
+HB_API const char *hb_gemm_kernels(void);
 
 /* ---- parameter and data files ------------------------------------------------------------- */
 

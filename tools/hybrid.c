@@ -761,14 +761,14 @@ static int bench(int argc, char **argv)
     if (!rc && o.json)
         printf("{\"model\": \"%s\", \"batch\": %lld, \"features\": %lld, \"input\": \"%s\", "
                "\"eager_us\": %.3f, \"compiled_us\": %.3f, \"speedup\": %.3f, \"rounds\": %d, "
-               "\"calls_per_round\": %d}\n",
+               "\"calls_per_round\": %d, \"gemm\": \"%s\"}\n",
                o.model, batch, features, sb, r.eager_us, r.compiled_us,
-               r.eager_us / r.compiled_us, r.rounds, r.calls);
+               r.eager_us / r.compiled_us, r.rounds, r.calls, hb_gemm_kernels());
     else if (!rc)
         printf("%s, input %s: eager %.2f us/call, compiled %.2f us/call, speed-up %.2fx\n"
-               "(medians of %d alternating rounds of %d calls each, one process)\n",
+               "(medians of %d alternating rounds of %d calls each, one process; GEMMs: %s)\n",
                o.model, input_str(x, (char[128]){0}, 128), r.eager_us, r.compiled_us, r.eager_us / r.compiled_us, r.rounds,
-               r.calls);
+               r.calls, hb_gemm_kernels());
     hb_tensor_release(x);
     hb_block_release(net);
     options_free(&o);

@@ -1,6 +1,7 @@
 /* Compiling a traced graph, written once for hybridized calls, training steps and dumps:
  * verify, the passes in order, lowering to a plan, then the JIT over its fused groups. */
 #include "compile.h"
+#include "../runtime/sgemm.h"
 #include "../runtime/jit.h"
 #include "frontend.h"
 
@@ -85,3 +86,17 @@ void hb_compile_explain_jit(FILE *f, const hb_plan *p, const char *note)
                                                   "transposed operand, which BLAS runs, or "
                                                   "inputs broadcast in other ways)" : "");
 }
+
+void hb_compile_explain_gemm(FILE *f, const hb_plan *p)
+{
+    for (int i = 0; i < p->ninstrs; i++) {
+        hb_op op = p->instrs[i].op;
+        if (op == HB_OP_MATMUL || op == HB_OP_LINEAR || op == HB_OP_GEMM || op == HB_OP_CONV2D ||
+            op == HB_OP_FUSED_CONV || op == HB_OP_CONV_TRANSPOSE2D) {
+            fprintf(f, "    gemm: %s\n", hb_gemm_note());
+            return;
+        }
+    }
+}
+
+const char *hb_gemm_kernels(void) { return hb_gemm_note(); }

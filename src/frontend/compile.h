@@ -31,5 +31,7 @@ hb_status hb_compile(hb_graph *g, const hb_compile_opts *opts, hb_compile_stats 
 
 /* The explain line about p's native code (none for a plan without fused groups). */
 void hb_compile_explain_jit(FILE *f, const hb_plan *p, const char *note);
+/* The explain line on which GEMM kernels a plan's products and convolutions run, if it has any. */
+void hb_compile_explain_gemm(FILE *f, const hb_plan *p);
 
 #endif

@@ -602,6 +602,7 @@ static void explain_text(FILE *f, hb_block *b, const char *path)
             for (int p = 0; p < HB_PASS_COUNT; p++)
                 fprintf(f, "    pass %s: %s\n", hb_passes[p].name, e->stats.passes[p].note);
             hb_compile_explain_jit(f, e->plan, e->stats.jit_note);
+            hb_compile_explain_gemm(f, e->plan);
             for (int n = 0; n < e->graph->nnodes; n++) {
                 const hb_node *node = &e->graph->nodes[n];
                 if (node->op != HB_OP_LOOP || !node->body)
@@ -727,6 +728,7 @@ static char *explain_json(hb_block *b, const char *root)
         cJSON_AddItemToArray(passes, p);
     }
     cJSON_AddBoolToObject(o, "frozen", h && h->freeze);
+    cJSON_AddStringToObject(o, "gemm", hb_gemm_kernels());
     if (h)
         pthread_mutex_unlock(&h->lock);
     plans_json(cJSON_AddArrayToObject(o, "plans"), b, root);

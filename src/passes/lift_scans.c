@@ -253,14 +253,15 @@ static hb_graph *body_of(const hb_graph *g, scan_find *f)
     return b;
 }
 
-/* reshape(slice(v, 0, start, numel(shape)), shape): a part of the scan's row, after it. */
-static int part_of(hb_graph *g, int v, int64_t start, const hb_shape *shape, const char *path)
+/* reshape(slice(v, 0, start, numel(shape)), shape): a part of the scan's row, after it. The
+ * shape is taken by value: adding nodes moves the graph's values. */
+static int part_of(hb_graph *g, int v, int64_t start, hb_shape shape, const char *path)
 {
-    hb_attrs sl = {.axis = 0, .start = start, .length = hb_shape_numel(shape)};
+    hb_attrs sl = {.axis = 0, .start = start, .length = hb_shape_numel(&shape)};
     hb_shape flat_shape = {.ndim = 1, .dim = {sl.length}};
     int s = hb_graph_add_node(g, HB_OP_SLICE, &sl, 1, &v, &flat_shape, path);
-    hb_attrs rs = {.shape = *shape};
-    return s < 0 ? -1 : hb_graph_add_node(g, HB_OP_RESHAPE, &rs, 1, &s, shape, path);
+    hb_attrs rs = {.shape = shape};
+    return s < 0 ? -1 : hb_graph_add_node(g, HB_OP_RESHAPE, &rs, 1, &s, &shape, path);
 }
 
 /* The rewrite once f holds: the scan node and its parts where the last round ended, every
@@ -305,19 +306,19 @@ static bool lift(hb_graph *g, const hb_pass_opts *opts, scan_find *f)
     /* The parts after it: the rounds' values for the concat's readers, and each carried
      * value something reads after the rounds. */
     int cat = g->nodes[f->concat].output, parts[MAX_CARRY], was[MAX_CARRY];
-    int ys = part_of(g, scan, 0, &g->values[cat].shape, path);
+    int ys = part_of(g, scan, 0, g->values[cat].shape, path);
     bool ok = ys >= 0;
     int64_t off = stacked;
     for (int k = 0; ok && k < f->ncarry; k++) {
         int v = was[k] = g->nodes[end - f->len + f->carry[k]].output;
-        const hb_shape *s = &g->values[v].shape;
+        hb_shape s = g->values[v].shape;
         bool read = g->output == v;
         for (int i = end; i < first_new && !read; i++)
             for (int t = 0; t < g->nodes[i].ninputs; t++)
                 read = read || (i != f->concat && g->nodes[i].inputs[t] == v);
         parts[k] = read ? part_of(g, scan, off, s, path) : -1;
         ok = !read || parts[k] >= 0;
-        off += hb_shape_numel(s);
+        off += hb_shape_numel(&s);
     }
     hb_free(path);
     /* The new nodes go where the last round ended (they read only values from before the

@@ -15,10 +15,10 @@
  * d/dW = g·colᵀ summed over images. The lowered input lives in a per-thread buffer that grows
  * to the largest layer and is kept, so a plan's runs do not allocate. */
 #include "conv.h"
+#include "sgemm.h"
 #include "kernels.h"
 #include "program.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <pthread.h>
 #include <string.h>
@@ -161,10 +161,7 @@ static void sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float
             memset(c + i * ldc, 0, sizeof(float) * (size_t)n);
         return;
     }
-    bool parallel = hb_blas_parallel_begin(m, n, k);
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                (int)m, (int)n, (int)k, 1.0f, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
-    hb_blas_parallel_end(parallel);
+    hb_sgemm_any(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc);
 }
 
 /* A large lowered input is made a band of output rows at a time, small enough to stay in

@@ -5,10 +5,10 @@
 #include "conv.h"
 #include "fastmath.h"
 #include "gemm_small.h"
+#include "sgemm.h"
 #include "plan.h"
 #include "program.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <string.h>
 
@@ -58,11 +58,7 @@ static void gemm_t(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, 
         hb_gemm_small(trans_b, m, n, k, a, b, beta != 0.0f, c);
         return;
     }
-    bool parallel = hb_blas_parallel_begin(m, n, k);
-    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-                trans_b ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k, 1.0f, a,
-                trans_a ? (int)m : (int)k, b, trans_b ? (int)k : (int)n, beta, c, (int)n);
-    hb_blas_parallel_end(parallel);
+    hb_sgemm_any(trans_a, trans_b, m, n, k, a, trans_a ? m : k, b, trans_b ? k : n, beta, c, n);
 }
 
 static void gemm(bool trans_b, int64_t m, int64_t n, int64_t k, const float *a, const float *b,

@@ -1,0 +1,379 @@
+/* hybrid's own SGEMM, BLIS's way. The product is cut into blocks that fit the caches: KC
+ * values of k at a time, B's block packed into panels NR columns wide (each k-step of a panel
+ * one contiguous row of NR values), A's block into panels MR rows tall (each k-step MR values),
+ * zeros padding the edges. A microkernel keeps one MR×NR tile of C in registers over a whole
+ * KC step: each k-step loads one row of the B panel (NR/16 or NR/8 vectors) and multiplies it
+ * by each of MR values of A, broadcast — MR·NR/lanes fused multiply-adds per k-step against
+ * NR/lanes loads and MR broadcasts.
+ *
+ *   avx512: 12×32, 24 of 32 zmm accumulating (MLAS's AVX-512 tile)
+ *   avx2:    6×16, 12 of 16 ymm accumulating (BLIS's Haswell tile)
+ *   generic:  4×8, plain C the compiler vectorizes for the baseline ISA (SSE2: 8 of 16 xmm)
+ *
+ * Debian's OpenBLAS picks its kernels by CPU model and falls back to old ones on CPUs newer
+ * than it (Prescott SSE3 on a Sapphire Rapids Xeon, Haswell AVX2 on Zen 5); these are chosen
+ * by the features the CPU reports. */
+#include "sgemm.h"
+
+#include "../common.h"
+#include "kernels.h"
+
+#include <cblas.h>
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define HAVE_X86 1
+#endif
+
+enum { KC = 256, MC = 96, NC = 4096, MAX_MR = 12, MAX_NR = 32 }; /* MC: a multiple of each MR */
+
+typedef void (*micro_fn)(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
+                         bool add);
+
+/* ---- the microkernels: c (+)= Σp a[p·MR + i]·b[p·NR + j] over one tile ------------------ */
+
+static void micro_generic(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
+                          bool add)
+{
+    float acc[4][8] = {{0}}; /* 8 vectors of SSE2's 4 lanes: baseline x86-64 has 16 registers */
+    for (int64_t p = 0; p < kc; p++) {
+        const float *bp = b + p * 8;
+        for (int i = 0; i < 4; i++) {
+            float ai = a[p * 4 + i];
+            for (int j = 0; j < 8; j++)
+                acc[i][j] += ai * bp[j];
+        }
+    }
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 8; j++)
+            c[i * ldc + j] = add ? c[i * ldc + j] + acc[i][j] : acc[i][j];
+}
+
+#ifdef HAVE_X86
+/* The tiles as named variables, row by row: GCC keeps an array of vectors in memory (a store
+ * of every accumulator each k-step), named ones in registers. FOR_ROWS_n(X) is X(0) ... X(n-1). */
+#define FOR_ROWS_6(X) X(0) X(1) X(2) X(3) X(4) X(5)
+#define FOR_ROWS_12(X) FOR_ROWS_6(X) X(6) X(7) X(8) X(9) X(10) X(11)
+
+#define AVX2_ZERO(i) __m256 c##i##a = _mm256_setzero_ps(), c##i##b = _mm256_setzero_ps();
+#define AVX2_STEP(i)                                                                              \
+    {                                                                                             \
+        __m256 ai = _mm256_broadcast_ss(a + p * 6 + i);                                           \
+        c##i##a = _mm256_fmadd_ps(ai, b0, c##i##a), c##i##b = _mm256_fmadd_ps(ai, b1, c##i##b);  \
+    }
+#define AVX2_STORE(i)                                                                             \
+    {                                                                                             \
+        float *ci = c + i * ldc;                                                                  \
+        if (add)                                                                                  \
+            c##i##a = _mm256_add_ps(c##i##a, _mm256_loadu_ps(ci)),                                \
+            c##i##b = _mm256_add_ps(c##i##b, _mm256_loadu_ps(ci + 8));                            \
+        _mm256_storeu_ps(ci, c##i##a), _mm256_storeu_ps(ci + 8, c##i##b);                         \
+    }
+
+__attribute__((target("avx2,fma"))) static void micro_avx2(int64_t kc, const float *a,
+                                                           const float *b, float *c,
+                                                           int64_t ldc, bool add)
+{
+    FOR_ROWS_6(AVX2_ZERO)
+    for (int64_t p = 0; p < kc; p++) {
+        __m256 b0 = _mm256_load_ps(b + p * 16), b1 = _mm256_load_ps(b + p * 16 + 8);
+        FOR_ROWS_6(AVX2_STEP)
+    }
+    FOR_ROWS_6(AVX2_STORE)
+}
+
+#define AVX512_ZERO(i) __m512 c##i##a = _mm512_setzero_ps(), c##i##b = _mm512_setzero_ps();
+#define AVX512_STEP(i)                                                                            \
+    {                                                                                             \
+        __m512 ai = _mm512_set1_ps(a[p * 12 + i]);                                                \
+        c##i##a = _mm512_fmadd_ps(ai, b0, c##i##a), c##i##b = _mm512_fmadd_ps(ai, b1, c##i##b);  \
+    }
+#define AVX512_STORE(i)                                                                           \
+    {                                                                                             \
+        float *ci = c + i * ldc;                                                                  \
+        if (add)                                                                                  \
+            c##i##a = _mm512_add_ps(c##i##a, _mm512_loadu_ps(ci)),                                \
+            c##i##b = _mm512_add_ps(c##i##b, _mm512_loadu_ps(ci + 16));                           \
+        _mm512_storeu_ps(ci, c##i##a), _mm512_storeu_ps(ci + 16, c##i##b);                        \
+    }
+
+__attribute__((target("avx512f"))) static void micro_avx512(int64_t kc, const float *a,
+                                                            const float *b, float *c,
+                                                            int64_t ldc, bool add)
+{
+    FOR_ROWS_12(AVX512_ZERO)
+    for (int64_t p = 0; p < kc; p++) {
+        __m512 b0 = _mm512_load_ps(b + p * 32), b1 = _mm512_load_ps(b + p * 32 + 16);
+        FOR_ROWS_12(AVX512_STEP)
+    }
+    FOR_ROWS_12(AVX512_STORE)
+}
+#endif
+
+typedef struct kernel {
+    int mr, nr;
+    micro_fn micro;
+} kernel;
+
+static const kernel kernels[HB_ISA_COUNT] = {
+    [HB_ISA_GENERIC] = {4, 8, micro_generic},
+#ifdef HAVE_X86
+    [HB_ISA_AVX2] = {6, 16, micro_avx2},
+    [HB_ISA_AVX512] = {12, 32, micro_avx512},
+#else
+    [HB_ISA_AVX2] = {4, 8, micro_generic},
+    [HB_ISA_AVX512] = {4, 8, micro_generic},
+#endif
+};
+
+/* ---- choosing ------------------------------------------------------------------------------ */
+
+static const char *const isa_names[HB_ISA_COUNT] = {"generic", "avx2", "avx512"};
+
+const char *hb_isa_name(hb_isa isa)
+{
+    return (unsigned)isa < HB_ISA_COUNT ? isa_names[isa] : "?";
+}
+
+hb_isa hb_isa_host(void)
+{
+#ifdef HAVE_X86
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f"))
+        return HB_ISA_AVX512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return HB_ISA_AVX2;
+#endif
+    return HB_ISA_GENERIC;
+}
+
+static hb_isa active;
+static bool use_own = true;
+static char note[96], gemm_note[384];
+static pthread_once_t chosen = PTHREAD_ONCE_INIT;
+
+static void choose(void)
+{
+    hb_isa host = hb_isa_host();
+    const char *want = getenv("HB_ISA");
+    active = host;
+    snprintf(note, sizeof note, "%s (the host's)", isa_names[host]);
+    for (int i = 0; want && *want && i < HB_ISA_COUNT; i++)
+        if (strcmp(want, isa_names[i]) == 0) {
+            active = (hb_isa)i <= host ? (hb_isa)i : host;
+            snprintf(note, sizeof note, (hb_isa)i <= host ? "%s (HB_ISA=%s)"
+                                                          : "%s (HB_ISA=%s, which this CPU lacks)",
+                     isa_names[active], want);
+        }
+    const char *gemm = getenv("HB_GEMM");
+    use_own = !(gemm && strcmp(gemm, "openblas") == 0);
+    if (use_own)
+        snprintf(gemm_note, sizeof gemm_note, "hybrid's %s kernels (%d×%d tiles) for products "
+                 "of %d rows or more; fewer rows: the small-GEMM loops where they fit, else "
+                 "OpenBLAS (its %s kernels), which also runs products on several threads", note,
+                 kernels[active].mr, kernels[active].nr, kernels[active].mr,
+                 openblas_get_corename());
+    else
+        snprintf(gemm_note, sizeof gemm_note, "OpenBLAS's %s kernels (HB_GEMM=openblas)",
+                 openblas_get_corename());
+}
+
+const char *hb_gemm_note(void)
+{
+    pthread_once(&chosen, choose);
+    return gemm_note;
+}
+
+hb_isa hb_isa_active(void)
+{
+    pthread_once(&chosen, choose);
+    return active;
+}
+
+const char *hb_isa_note(void)
+{
+    pthread_once(&chosen, choose);
+    return note;
+}
+
+bool hb_sgemm_enabled(void)
+{
+    pthread_once(&chosen, choose);
+    return use_own;
+}
+
+/* ---- packing ------------------------------------------------------------------------------ */
+
+/* The packed blocks of this thread, kept between calls (a plan's GEMMs all use them). */
+typedef struct pack_buffers {
+    float *a, *b;
+    size_t a_cap, b_cap; /* floats */
+} pack_buffers;
+
+static pthread_key_t buffers_key;
+static pthread_once_t buffers_once = PTHREAD_ONCE_INIT;
+static _Thread_local pack_buffers buffers;
+
+static void drop_buffers(void *p)
+{
+    pack_buffers *bf = p;
+    hb_aligned_free(bf->a), hb_aligned_free(bf->b);
+    *bf = (pack_buffers){0};
+}
+
+static void make_buffers_key(void) { pthread_key_create(&buffers_key, drop_buffers); }
+
+static float *room(float **buf, size_t *cap, size_t need)
+{
+    if (need <= *cap)
+        return *buf;
+    pthread_once(&buffers_once, make_buffers_key);
+    pthread_setspecific(buffers_key, &buffers); /* freed when the thread ends */
+    hb_aligned_free(*buf);
+    *buf = hb_aligned_alloc(sizeof(float) * need);
+    *cap = *buf ? need : 0;
+    return *buf;
+}
+
+/* B[p0 + p][j0 + j] for p < kc, j < nc into ceil(nc / nr) panels of kc rows of nr. */
+static void pack_b(const float *b, int64_t ldb, bool trans, int64_t p0, int64_t j0, int64_t kc,
+                   int64_t nc, int nr, float *dst)
+{
+    for (int64_t jp = 0; jp < nc; jp += nr, dst += kc * nr) {
+        int64_t w = nc - jp < nr ? nc - jp : nr;
+        if (!trans) { /* rows of B are contiguous: copy nr of each */
+            for (int64_t p = 0; p < kc; p++) {
+                const float *src = b + (p0 + p) * ldb + j0 + jp;
+                float *row = dst + p * nr;
+                memcpy(row, src, sizeof(float) * (size_t)w);
+                for (int64_t j = w; j < nr; j++)
+                    row[j] = 0.0f;
+            }
+        } else { /* B's columns are rows of b (a linear's weight): eight rows at a time, each
+                  * read along k, eight values written side by side (past the edge, zeros) */
+            static const float zeros[KC];
+            for (int64_t j8 = 0; j8 < nr; j8 += 8) {
+                const float *r[8];
+                for (int t = 0; t < 8; t++)
+                    r[t] = j8 + t < w ? b + (j0 + jp + j8 + t) * ldb + p0 : zeros;
+                for (int64_t p = 0; p < kc; p++) {
+                    float *d = dst + p * nr + j8;
+                    d[0] = r[0][p], d[1] = r[1][p], d[2] = r[2][p], d[3] = r[3][p];
+                    d[4] = r[4][p], d[5] = r[5][p], d[6] = r[6][p], d[7] = r[7][p];
+                }
+            }
+        }
+    }
+}
+
+/* A[i0 + i][p0 + p] for i < mc, p < kc into ceil(mc / mr) panels of kc columns of mr. */
+static void pack_a(const float *a, int64_t lda, bool trans, int64_t i0, int64_t p0, int64_t mc,
+                   int64_t kc, int mr, float *dst)
+{
+    for (int64_t ip = 0; ip < mc; ip += mr, dst += kc * mr) {
+        int64_t h = mc - ip < mr ? mc - ip : mr;
+        if (!trans) {
+            for (int64_t i = 0; i < mr; i++) {
+                const float *src = a + (i0 + ip + i) * lda + p0;
+                for (int64_t p = 0; p < kc; p++)
+                    dst[p * mr + i] = i < h ? src[p] : 0.0f;
+            }
+        } else { /* rows of aᵀ's storage run along m */
+            for (int64_t p = 0; p < kc; p++) {
+                const float *src = a + (p0 + p) * lda + i0 + ip;
+                float *col = dst + p * mr;
+                memcpy(col, src, sizeof(float) * (size_t)h);
+                for (int64_t i = h; i < mr; i++)
+                    col[i] = 0.0f;
+            }
+        }
+    }
+}
+
+/* ---- the blocked product ------------------------------------------------------------------ */
+
+void hb_sgemm(hb_isa isa, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+              const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
+              int64_t ldc)
+{
+    if (m <= 0 || n <= 0)
+        return;
+    if (beta != 0.0f && beta != 1.0f) /* scaled once, then every block adds */
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < n; j++)
+                c[i * ldc + j] *= beta;
+    if (k <= 0) {
+        for (int64_t i = 0; beta == 0.0f && i < m; i++)
+            memset(c + i * ldc, 0, sizeof(float) * (size_t)n);
+        return;
+    }
+    const kernel *kn = &kernels[(unsigned)isa < HB_ISA_COUNT ? isa : HB_ISA_GENERIC];
+    int mr = kn->mr, nr = kn->nr;
+    int64_t ncap = n < NC ? n : NC, kcap = k < KC ? k : KC;
+    float *bp = room(&buffers.b, &buffers.b_cap, (size_t)(kcap * ((ncap + nr - 1) / nr * nr)));
+    float *ap = room(&buffers.a, &buffers.a_cap, (size_t)(kcap * MC));
+    if (!bp || !ap) { /* no memory for panels: the same product, unblocked */
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < n; j++) {
+                float s = 0.0f;
+                for (int64_t p = 0; p < k; p++)
+                    s += (trans_a ? a[p * lda + i] : a[i * lda + p]) *
+                         (trans_b ? b[j * ldb + p] : b[p * ldb + j]);
+                c[i * ldc + j] = beta == 0.0f ? s : c[i * ldc + j] + s;
+            }
+        return;
+    }
+    _Alignas(64) float edge[MAX_MR * MAX_NR];
+    for (int64_t jc = 0; jc < n; jc += NC) {
+        int64_t nc = n - jc < NC ? n - jc : NC;
+        for (int64_t pc = 0; pc < k; pc += KC) {
+            int64_t kc = k - pc < KC ? k - pc : KC;
+            bool add = pc > 0 || beta != 0.0f;
+            pack_b(b, ldb, trans_b, pc, jc, kc, nc, nr, bp);
+            for (int64_t ic = 0; ic < m; ic += MC) {
+                int64_t mc = m - ic < MC ? m - ic : MC;
+                pack_a(a, lda, trans_a, ic, pc, mc, kc, mr, ap);
+                for (int64_t jr = 0; jr < nc; jr += nr) {
+                    int64_t w = nc - jr < nr ? nc - jr : nr;
+                    const float *bpanel = bp + (jr / nr) * kc * nr;
+                    for (int64_t ir = 0; ir < mc; ir += mr) {
+                        int64_t h = mc - ir < mr ? mc - ir : mr;
+                        const float *apanel = ap + (ir / mr) * kc * mr;
+                        float *ct = c + (ic + ir) * ldc + jc + jr;
+                        if (h == mr && w == nr) {
+                            kn->micro(kc, apanel, bpanel, ct, ldc, add);
+                            continue;
+                        }
+                        /* an edge tile: the whole tile into edge, its part onto c */
+                        kn->micro(kc, apanel, bpanel, edge, nr, false);
+                        for (int64_t i = 0; i < h; i++)
+                            for (int64_t j = 0; j < w; j++)
+                                ct[i * ldc + j] = add ? ct[i * ldc + j] + edge[i * nr + j]
+                                                      : edge[i * nr + j];
+                    }
+                }
+            }
+        }
+    }
+}
+
+void hb_sgemm_any(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float *a,
+                  int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
+{
+    bool parallel = hb_blas_parallel_begin(m, n, k);
+    hb_isa isa = hb_isa_active();
+    /* Fewer rows than a tile: the tile's other rows are computed for nothing, and OpenBLAS's
+     * skinny kernels win (bench/gemm.c: 4×1000×512 1.27× OpenBLAS's time, 12×512×512 0.84×) */
+    if (!parallel && hb_sgemm_enabled() && m >= kernels[isa].mr) {
+        hb_sgemm(isa, trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+                trans_b ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k, 1.0f, a, (int)lda,
+                b, (int)ldb, beta, c, (int)ldc);
+    hb_blas_parallel_end(parallel);
+}

@@ -1,0 +1,44 @@
+/* hybrid's own SGEMM (sgemm.c): packed panels and register-blocked microkernels, one per
+ * instruction set, chosen by what the CPU has (CPUID), never by a BLAS's guess. */
+#ifndef HB_RUNTIME_SGEMM_H
+#define HB_RUNTIME_SGEMM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef enum hb_isa { HB_ISA_GENERIC, HB_ISA_AVX2, HB_ISA_AVX512, HB_ISA_COUNT } hb_isa;
+
+/* "generic", "avx2" (with FMA), "avx512" (AVX-512F). */
+const char *hb_isa_name(hb_isa isa);
+/* The best the CPU (and the OS, which must save the wider registers) supports. */
+hb_isa hb_isa_host(void);
+/* The one kernels use: HB_ISA from the environment (generic, avx2 or avx512, read once),
+ * capped at the host's; else the host's. */
+hb_isa hb_isa_active(void);
+/* One line on the choice: "avx512 (the host's)", "generic (HB_ISA=generic)",
+ * "avx2 (HB_ISA=avx512, which this CPU lacks)". */
+const char *hb_isa_note(void);
+
+/* One line on which GEMM kernels run: hybrid's of which ISA and why, and where OpenBLAS (of
+ * which core) still runs. */
+const char *hb_gemm_note(void);
+
+/* Whether GEMMs go through hb_sgemm (HB_GEMM=hybrid, the default) or OpenBLAS (HB_GEMM=openblas);
+ * read once. */
+bool hb_sgemm_enabled(void);
+
+/* c = a'·b' + beta·c with a' = a or aᵀ ([m, k]), b' = b or bᵀ ([k, n]); lda, ldb and ldc are
+ * the row strides of a, b and c as stored (row-major). Single-threaded; the microkernel of isa
+ * (which the CPU must have). */
+void hb_sgemm(hb_isa isa, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+              const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
+              int64_t ldc);
+
+/* The GEMM the kernels call: hybrid's (the active ISA's microkernel) where it runs on one
+ * thread and has at least a tile's rows; OpenBLAS where a product is big enough to take the
+ * threads hb_set_num_threads gave (hybrid's kernels are single-threaded so far), where it has
+ * fewer rows, or where HB_GEMM=openblas says so. */
+void hb_sgemm_any(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float *a,
+                  int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
+
+#endif

@@ -1,0 +1,165 @@
+/* The "gemm" suite: hybrid's own SGEMM (src/runtime/sgemm.c) against a double-precision
+ * reference, on every instruction set this CPU has (the generic one always): shapes around
+ * each tile's edges and the cache blocks' (k past KC, n past NC), both transposes, beta 0, 1
+ * and 0.5, strided operands; the choice of ISA and its override (HB_ISA, HB_GEMM) in a child
+ * process, as a user sets them. */
+#include "harness.h"
+#include "../src/runtime/sgemm.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+static float value(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (float)((*s >> 40) & 0xffff) / 32768.0f - 1.0f;
+}
+
+/* One product on isa: c = a'·b' + beta·c over padded strides, against the reference, within
+ * 1e-5 of Σ|a||b| (the float rounding of a k-term sum), and the padding untouched. */
+static void check_product(hb_isa isa, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
+                          float beta)
+{
+    int64_t lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 5, ldc = n + 2;
+    int64_t arows = ta ? k : m, brows = tb ? n : k;
+    float *a = malloc(sizeof *a * (size_t)(arows * lda));
+    float *b = malloc(sizeof *b * (size_t)(brows * ldb));
+    float *c = malloc(sizeof *c * (size_t)(m * ldc));
+    double *want = malloc(sizeof *want * (size_t)(m * n)), *scale = malloc(sizeof *scale * (size_t)(m * n));
+    ck_assert(a && b && c && want && scale);
+    uint64_t s = (uint64_t)(m * 131 + n * 17 + k) ^ (ta ? 7 : 0) ^ (tb ? 11 : 0);
+    for (int64_t i = 0; i < arows * lda; i++)
+        a[i] = value(&s);
+    for (int64_t i = 0; i < brows * ldb; i++)
+        b[i] = value(&s);
+    for (int64_t i = 0; i < m * ldc; i++)
+        c[i] = value(&s);
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) {
+            double sum = beta * (double)c[i * ldc + j], mag = fabs(sum);
+            for (int64_t p = 0; p < k; p++) {
+                double x = ta ? a[p * lda + i] : a[i * lda + p];
+                double y = tb ? b[j * ldb + p] : b[p * ldb + j];
+                sum += x * y, mag += fabs(x * y);
+            }
+            want[i * n + j] = sum, scale[i * n + j] = mag;
+        }
+    float pad = c[n]; /* the first row's padding */
+    hb_sgemm(isa, ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc);
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) {
+            double err = fabs(c[i * ldc + j] - want[i * n + j]);
+            ck_assert_msg(err <= 1e-5 * (scale[i * n + j] + 1.0),
+                          "%s %c%c %lldx%lldx%lld beta %g: c[%lld][%lld] = %g, want %g",
+                          hb_isa_name(isa), ta ? 't' : 'n', tb ? 't' : 'n', (long long)m,
+                          (long long)n, (long long)k, beta, (long long)i, (long long)j,
+                          c[i * ldc + j], want[i * n + j]);
+        }
+    ck_assert_msg(c[n] == pad, "%s: the padding after row 0 was written", hb_isa_name(isa));
+    free(a), free(b), free(c), free(want), free(scale);
+}
+
+/* m, n, k: one value, a tile's edges (12×32, 6×16, 4×8) and past them, several cache blocks
+ * of k (KC 256) and of rows (MC 96). */
+static const int64_t shapes[][3] = {
+    {1, 1, 1},    {1, 7, 3},     {4, 8, 5},      {6, 16, 9},    {12, 32, 17},  {13, 33, 31},
+    {5, 15, 64},  {11, 31, 2},   {25, 65, 300},  {97, 40, 513}, {200, 3, 70},  {3, 200, 257},
+    {12, 96, 0},  {40, 48, 128},
+};
+
+START_TEST(products_match_the_reference)
+{
+    hb_isa isa = (hb_isa)_i;
+    if (isa > hb_isa_host())
+        return; /* this CPU cannot run it */
+    const float betas[] = {0.0f, 1.0f, 0.5f};
+    for (size_t s = 0; s < ARRAY_LEN(shapes); s++)
+        for (int t = 0; t < 4; t++)
+            check_product(isa, t & 1, t & 2, shapes[s][0], shapes[s][1], shapes[s][2],
+                          betas[(s + (size_t)t) % 3]);
+}
+END_TEST
+
+/* n past one block of columns (NC 4096): the column loop goes round twice. */
+START_TEST(wide_products_match_the_reference)
+{
+    hb_isa isa = (hb_isa)_i;
+    if (isa <= hb_isa_host()) {
+        check_product(isa, false, true, 13, 4100, 20, 0.0f);
+        check_product(isa, true, false, 7, 4099, 3, 1.0f);
+    }
+}
+END_TEST
+
+/* Each ISA gives the same bits whatever the rows around a row are: a row's sums do not
+ * depend on the batch it came in (the same order of additions on every tile). */
+START_TEST(rows_do_not_depend_on_the_batch)
+{
+    hb_isa isa = hb_isa_host();
+    int64_t n = 45, k = 300;
+    float *a = malloc(sizeof(float) * 50 * (size_t)k), *b = malloc(sizeof(float) * (size_t)(k * n));
+    float *all = malloc(sizeof(float) * 50 * (size_t)n), *one = malloc(sizeof(float) * 13 * (size_t)n);
+    uint64_t s = 5;
+    for (int64_t i = 0; i < 50 * k; i++)
+        a[i] = value(&s);
+    for (int64_t i = 0; i < k * n; i++)
+        b[i] = value(&s);
+    hb_sgemm(isa, false, false, 50, n, k, a, k, b, n, 0.0f, all, n);
+    hb_sgemm(isa, false, false, 13, n, k, a + 30 * k, k, b, n, 0.0f, one, n);
+    ck_assert(memcmp(all + 30 * n, one, sizeof(float) * 13 * (size_t)n) == 0);
+    free(a), free(b), free(all), free(one);
+}
+END_TEST
+
+/* What a user sets: HB_ISA picks a lower ISA (or is capped at the host's), HB_GEMM=openblas
+ * hands every product to OpenBLAS; explain says which. Run as the command line, in a child. */
+static char *explain_with(const char *env)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s %s explain mlp --batch 64 2>&1", env, getenv("HYBRID_EXE"));
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    static char out[16384];
+    size_t len = fread(out, 1, sizeof out - 1, p);
+    out[len] = '\0';
+    ck_assert_int_eq(pclose(p), 0);
+    return out;
+}
+
+START_TEST(the_isa_is_chosen_and_said)
+{
+    ck_assert_msg(getenv("HYBRID_EXE") != NULL, "HYBRID_EXE is not set");
+    char host[64];
+    snprintf(host, sizeof host, "gemm: hybrid's %s (the host's) kernels",
+             hb_isa_name(hb_isa_host()));
+    char *out = explain_with("env -u HB_ISA -u HB_GEMM");
+    ck_assert_msg(strstr(out, host), "%s", out);
+    out = explain_with("HB_ISA=generic");
+    ck_assert_msg(strstr(out, "gemm: hybrid's generic (HB_ISA=generic) kernels (4×8 tiles)"),
+                  "%s", out);
+    if (hb_isa_host() < HB_ISA_AVX512) {
+        out = explain_with("HB_ISA=avx512");
+        ck_assert_msg(strstr(out, "(HB_ISA=avx512, which this CPU lacks)"), "%s", out);
+    }
+    out = explain_with("HB_GEMM=openblas");
+    ck_assert_msg(strstr(out, "gemm: OpenBLAS's ") && strstr(out, "(HB_GEMM=openblas)"), "%s",
+                  out);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("gemm");
+    TCase *tc = tcase_create("sgemm");
+    tcase_set_timeout(tc, 120);
+    tcase_add_loop_test(tc, products_match_the_reference, 0, HB_ISA_COUNT);
+    tcase_add_loop_test(tc, wide_products_match_the_reference, 0, HB_ISA_COUNT);
+    tcase_add_test(tc, rows_do_not_depend_on_the_batch);
+    tcase_add_test(tc, the_isa_is_chosen_and_said);
+    suite_add_tcase(s, tc);
+    return run_suite(s);
+}

@@ -1,7 +1,7 @@
 /* The "gemm" suite: hybrid's own SGEMM (src/runtime/sgemm.c) against a double-precision
  * reference, on every instruction set this CPU has (the generic one always): shapes around
  * each tile's edges and the cache blocks' (k past KC, n past NC), both transposes, beta 0, 1
- * and 0.5, strided operands; the choice of ISA and its override (HB_ISA, HB_GEMM) in a child
+ * and 0.5, strided operands; split over threads, the same bits; the choice of ISA and its override (HB_ISA, HB_GEMM) in a child
  * process, as a user sets them. */
 #include "harness.h"
 #include "../src/runtime/sgemm.h"
@@ -115,6 +115,39 @@ START_TEST(rows_do_not_depend_on_the_batch)
 }
 END_TEST
 
+/* Split over threads (the pool's), by columns or by rows, a product gives the bits one
+ * thread gives; several jobs in turn reuse the pool. */
+START_TEST(threads_give_the_same_bits)
+{
+    static const int64_t cases[][3] = {{200, 300, 70}, {500, 40, 33}, {30, 1000, 129},
+                                       {13, 64, 300}};
+    hb_isa isa = hb_isa_host();
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++)
+        for (int threads = 2; threads <= 5; threads += 3)
+            for (int tb = 0; tb < 2; tb++) {
+                int64_t m = cases[i][0], n = cases[i][1], k = cases[i][2];
+                float *a = malloc(sizeof(float) * (size_t)(m * k));
+                float *b = malloc(sizeof(float) * (size_t)(k * n));
+                float *one = malloc(sizeof(float) * (size_t)(m * n));
+                float *many = malloc(sizeof(float) * (size_t)(m * n));
+                uint64_t s = (uint64_t)(i * 31 + (size_t)threads);
+                for (int64_t e = 0; e < m * k; e++)
+                    a[e] = value(&s);
+                for (int64_t e = 0; e < k * n; e++)
+                    b[e] = value(&s);
+                for (int64_t e = 0; e < m * n; e++)
+                    one[e] = many[e] = value(&s);
+                hb_sgemm(isa, false, tb, m, n, k, a, k, b, tb ? k : n, 1.0f, one, n);
+                hb_sgemm_threads(threads, isa, false, tb, m, n, k, a, k, b, tb ? k : n, 1.0f,
+                                 many, n);
+                ck_assert_msg(memcmp(one, many, sizeof(float) * (size_t)(m * n)) == 0,
+                              "%lldx%lldx%lld on %d threads differs from one thread",
+                              (long long)m, (long long)n, (long long)k, threads);
+                free(a), free(b), free(one), free(many);
+            }
+}
+END_TEST
+
 /* What a user sets: HB_ISA picks a lower ISA (or is capped at the host's), HB_GEMM=openblas
  * hands every product to OpenBLAS; explain says which. Run as the command line, in a child. */
 static char *explain_with(const char *env)
@@ -159,6 +192,7 @@ int main(void)
     tcase_add_loop_test(tc, products_match_the_reference, 0, HB_ISA_COUNT);
     tcase_add_loop_test(tc, wide_products_match_the_reference, 0, HB_ISA_COUNT);
     tcase_add_test(tc, rows_do_not_depend_on_the_batch);
+    tcase_add_test(tc, threads_give_the_same_bits);
     tcase_add_test(tc, the_isa_is_chosen_and_said);
     suite_add_tcase(s, tc);
     return run_suite(s);

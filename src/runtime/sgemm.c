@@ -17,6 +17,7 @@
 
 #include "../common.h"
 #include "kernels.h"
+#include "pool.h"
 
 #include <cblas.h>
 
@@ -173,8 +174,8 @@ static void choose(void)
     use_own = !(gemm && strcmp(gemm, "openblas") == 0);
     if (use_own)
         snprintf(gemm_note, sizeof gemm_note, "hybrid's %s kernels (%d×%d tiles) for products "
-                 "of %d rows or more; fewer rows: the small-GEMM loops where they fit, else "
-                 "OpenBLAS (its %s kernels), which also runs products on several threads", note,
+                 "of %d rows or more, big ones split over hybrid's threads; fewer rows: the "
+                 "small-GEMM loops where they fit, else OpenBLAS (its %s kernels)", note,
                  kernels[active].mr, kernels[active].nr, kernels[active].mr,
                  openblas_get_corename());
     else
@@ -361,17 +362,69 @@ void hb_sgemm(hb_isa isa, bool trans_a, bool trans_b, int64_t m, int64_t n, int6
     }
 }
 
+/* ---- on several threads ------------------------------------------------------------------ */
+
+typedef struct split {
+    hb_isa isa;
+    bool trans_a, trans_b, by_columns;
+    int64_t m, n, k, lda, ldb, ldc, step; /* step: the rows or columns of a part, a tile's multiple */
+    const float *a, *b;
+    float beta, *c;
+} split;
+
+/* Part p: its columns of C (B's packed by this thread alone) or its rows (A's). Each element
+ * is the same sum in the same order whichever part holds it: the result does not depend on
+ * the thread count. */
+static void run_part(void *ctx, int part, int parts)
+{
+    (void)parts;
+    const split *s = ctx;
+    int64_t from = part * s->step, total = s->by_columns ? s->n : s->m;
+    if (from >= total)
+        return;
+    int64_t len = total - from < s->step ? total - from : s->step;
+    if (s->by_columns)
+        hb_sgemm(s->isa, s->trans_a, s->trans_b, s->m, len, s->k, s->a, s->lda,
+                 s->b + (s->trans_b ? from * s->ldb : from), s->ldb, s->beta, s->c + from,
+                 s->ldc);
+    else
+        hb_sgemm(s->isa, s->trans_a, s->trans_b, len, s->n, s->k,
+                 s->a + (s->trans_a ? from : from * s->lda), s->lda, s->b, s->ldb, s->beta,
+                 s->c + from * s->ldc, s->ldc);
+}
+
+void hb_sgemm_threads(int threads, hb_isa isa, bool trans_a, bool trans_b, int64_t m,
+                      int64_t n, int64_t k, const float *a, int64_t lda, const float *b,
+                      int64_t ldb, float beta, float *c, int64_t ldc)
+{
+    const kernel *kn = &kernels[(unsigned)isa < HB_ISA_COUNT ? isa : HB_ISA_GENERIC];
+    /* Every thread packs all of the operand it does not split: split the other one, by
+     * columns of C where A is the smaller (m <= n), else by rows, when each thread gets a
+     * tile's worth of it; one part per thread. */
+    bool by_columns = (m <= n && n >= (int64_t)threads * kn->nr) || m < (int64_t)threads * kn->mr;
+    int64_t total = by_columns ? n : m, unit = by_columns ? kn->nr : kn->mr;
+    int64_t step = (total + threads - 1) / threads;
+    step = (step + unit - 1) / unit * unit;
+    split s = {isa, trans_a, trans_b, by_columns, m, n, k, lda, ldb, ldc, step, a, b, beta, c};
+    hb_pool_run(threads, (int)((total + step - 1) / step), run_part, &s);
+}
+
 void hb_sgemm_any(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float *a,
                   int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
 {
-    bool parallel = hb_blas_parallel_begin(m, n, k);
     hb_isa isa = hb_isa_active();
     /* Fewer rows than a tile: the tile's other rows are computed for nothing, and OpenBLAS's
      * skinny kernels win (bench/gemm.c: 4×1000×512 1.27× OpenBLAS's time, 12×512×512 0.84×) */
-    if (!parallel && hb_sgemm_enabled() && m >= kernels[isa].mr) {
-        hb_sgemm(isa, trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc);
+    if (hb_sgemm_enabled() && m >= kernels[isa].mr) {
+        int threads = hb_threads_wanted();
+        if (threads > 1 && m * n * k >= HB_BLAS_PARALLEL_MIN)
+            hb_sgemm_threads(threads, isa, trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c,
+                             ldc);
+        else
+            hb_sgemm(isa, trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc);
         return;
     }
+    bool parallel = hb_blas_parallel_begin(m, n, k);
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                 trans_b ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k, 1.0f, a, (int)lda,
                 b, (int)ldb, beta, c, (int)ldc);

@@ -34,10 +34,15 @@ void hb_sgemm(hb_isa isa, bool trans_a, bool trans_b, int64_t m, int64_t n, int6
               const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
               int64_t ldc);
 
-/* The GEMM the kernels call: hybrid's (the active ISA's microkernel) where it runs on one
- * thread and has at least a tile's rows; OpenBLAS where a product is big enough to take the
- * threads hb_set_num_threads gave (hybrid's kernels are single-threaded so far), where it has
- * fewer rows, or where HB_GEMM=openblas says so. */
+/* hb_sgemm split over up to threads threads (the pool's), by columns or rows of C; the same
+ * bits as one thread's. */
+void hb_sgemm_threads(int threads, hb_isa isa, bool trans_a, bool trans_b, int64_t m,
+                      int64_t n, int64_t k, const float *a, int64_t lda, const float *b,
+                      int64_t ldb, float beta, float *c, int64_t ldc);
+
+/* The GEMM the kernels call: hybrid's (the active ISA's microkernel) where it has at least a
+ * tile's rows, on the threads hb_set_num_threads gave when it is big enough
+ * (HB_BLAS_PARALLEL_MIN); OpenBLAS where it has fewer rows, or where HB_GEMM=openblas says so. */
 void hb_sgemm_any(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float *a,
                   int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
 

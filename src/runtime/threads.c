@@ -21,7 +21,7 @@
 static atomic_int wanted;
 static pthread_mutex_t raised = PTHREAD_MUTEX_INITIALIZER;
 
-static int threads_wanted(void)
+int hb_threads_wanted(void)
 {
     int n = atomic_load(&wanted);
     if (n == 0) {
@@ -36,14 +36,14 @@ static int threads_wanted(void)
 void hb_set_num_threads(int n)
 {
     if (n > 0) {
-        threads_wanted(); /* OpenBLAS's default is read, and the count lowered, once */
+        hb_threads_wanted(); /* OpenBLAS's default is read, and the count lowered, once */
         atomic_store(&wanted, n);
     }
 }
 
 bool hb_blas_parallel_begin(int64_t m, int64_t n, int64_t k)
 {
-    int want = threads_wanted();
+    int want = hb_threads_wanted();
     if (want <= 1 || m * n * k < HB_BLAS_PARALLEL_MIN)
         return false;
     pthread_mutex_lock(&raised);

@@ -275,6 +275,66 @@ START_TEST(every_path_matches_pytorch)
 }
 END_TEST
 
+/* On two and three of hybrid's threads, a convolution big enough to be split (by output rows,
+ * by channels when depthwise, by Winograd's products and transforms) gives one thread's bits;
+ * with bias and a batch norm's shift in the fused epilogue of a compiled block too. */
+static hb_tensor *conv_block_forward(hb_block *self, hb_tensor *x)
+{
+    const hb_conv2d_options *o = hb_block_state(self);
+    return hb_relu(hb_conv2d(x, hb_block_param(self, "w"), hb_block_param(self, "b"), o));
+}
+
+START_TEST(threads_give_one_threads_bits)
+{
+    static const struct {
+        int64_t c, o, k, h;
+        hb_conv2d_options opt;
+        int64_t winograd; /* hb_conv_winograd_tiles: 1 always, 0 never */
+    } cases[] = {
+        {16, 32, 3, 40, {.stride = {1, 1}, .padding = {1, 1}, .groups = 1}, 0}, /* im2col */
+        {16, 32, 3, 40, {.stride = {1, 1}, .padding = {1, 1}, .groups = 1}, 1}, /* Winograd */
+        {64, 64, 3, 128, {.stride = {1, 1}, .padding = {1, 1}, .groups = 64}, 0}, /* depthwise */
+        {8, 24, 7, 70, {.stride = {2, 2}, .padding = {3, 3}, .groups = 1}, 0},  /* a stem */
+    };
+    const int64_t tiles = hb_conv_winograd_tiles;
+    hb_rng rng;
+    hb_rng_seed(&rng, 3);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        hb_conv_winograd_tiles = cases[i].winograd;
+        hb_block *b = hb_block_new("Conv", conv_block_forward);
+        hb_conv2d_options *o = malloc(sizeof *o);
+        *o = cases[i].opt;
+        hb_block_set_state(b, o, free);
+        hb_init init = {HB_INIT_UNIFORM, -0.3f, 0.3f, NULL};
+        ck_assert_int_eq(hb_block_add_param(b, "w", HB_SHAPE(cases[i].o, cases[i].c / o->groups,
+                                                             cases[i].k, cases[i].k), init), HB_OK);
+        ck_assert_int_eq(hb_block_add_param(b, "b", HB_SHAPE(cases[i].o), init), HB_OK);
+        hb_tensor *x = hb_randn(HB_SHAPE(2, cases[i].c, cases[i].h, cases[i].h), &rng);
+        hb_tensor *want[2];
+        for (int compiled = 0; compiled < 2; compiled++) {
+            hb_set_num_threads(1);
+            hb_hybridize(b, compiled);
+            want[compiled] = hb_block_call(b, x);
+            ck_assert_tensor_ok(want[compiled]);
+            for (int threads = 2; threads <= 3; threads++) {
+                hb_set_num_threads(threads);
+                hb_tensor *y = hb_block_call(b, x);
+                ck_assert_tensor_ok(y);
+                ck_assert_msg(memcmp(hb_tensor_cdata(y), hb_tensor_cdata(want[compiled]),
+                                     sizeof(float) * (size_t)hb_tensor_numel(y)) == 0,
+                              "case %zu, %s, %d threads: other bits than one thread's", i,
+                              compiled ? "compiled" : "eager", threads);
+                hb_tensor_release(y);
+            }
+        }
+        hb_tensor_release(want[0]), hb_tensor_release(want[1]), hb_tensor_release(x);
+        hb_block_release(b);
+    }
+    hb_conv_winograd_tiles = tiles;
+    hb_set_num_threads(2);
+}
+END_TEST
+
 /* A NaN in a window makes that window's maximum NaN (as PyTorch's), at the edges and inside. */
 START_TEST(max_pool_propagates_nan)
 {
@@ -851,6 +911,7 @@ static Suite *conv_suite(void)
     tcase_add_loop_test(tc, every_path_matches_pytorch, 0, 10);
     tcase_add_test(tc, bad_shapes_are_named);
     tcase_add_test(tc, max_pool_propagates_nan);
+    tcase_add_test(tc, threads_give_one_threads_bits);
     tcase_add_loop_test(tc, passes_keep_semantics, 0, 6);
     tcase_add_test(tc, mode_changes_drop_plans);
     tcase_add_test(tc, no_output_channels);

@@ -17,6 +17,7 @@
 #include "conv.h"
 #include "sgemm.h"
 #include "kernels.h"
+#include "pool.h"
 #include "program.h"
 
 #include <math.h>
@@ -189,14 +190,23 @@ static int64_t band_rows(const geom *g)
 /* The buffer for one band of the lowered input, or NULL where none is needed (the direct
  * kernel, pointwise convolutions) or none could be had (then *direct: the direct kernel,
  * slower, the same result to rounding). */
-static float *lowering(const geom *g, bool *direct)
+static float *lowering(const geom *g, bool *direct, int parts)
 {
     *direct = g->cg == 1;
     if (*direct || pointwise(g))
         return NULL;
-    float *col = scratch_get((size_t)(g->cg * g->kh * g->kw * band_rows(g) * g->ow));
+    float *col = scratch_get((size_t)(parts * g->cg * g->kh * g->kw * band_rows(g) * g->ow));
     *direct = !col;
     return col;
+}
+
+/* How many of hybrid's threads a convolution of g takes: all it was given once its products
+ * are big enough to split (the GEMMs' own threshold), else one. */
+static int conv_threads(const geom *g)
+{
+    int threads = hb_threads_wanted();
+    int64_t macs = g->n * g->o * g->oh * g->ow * g->cg * g->kh * g->kw;
+    return threads > 1 && macs >= HB_BLAS_PARALLEL_MIN ? threads : 1;
 }
 
 /* ---- the direct kernels ------------------------------------------------------------------- */
@@ -253,11 +263,18 @@ static bool winograd_fits(const geom *g)
 
 /* The work space: V, M and U, then four padded input rows and their combinations (inputs)
  * or the tile rows of Aᵀ M (outputs). */
-static size_t winograd_floats(const geom *g)
+static int64_t winograd_rows(const geom *g)
+{
+    int64_t tw = (g->ow + 1) / 2;
+    int64_t row = 2 * tw + 2 > g->w + g->pw ? 2 * tw + 2 : g->w + g->pw;
+    return 8 * (row + 2 * tw);
+}
+
+/* ... with rows for each of parts threads. */
+static size_t winograd_floats(const geom *g, int parts)
 {
     int64_t tw = (g->ow + 1) / 2, t = ((g->oh + 1) / 2) * tw;
-    int64_t row = 2 * tw + 2 > g->w + g->pw ? 2 * tw + 2 : g->w + g->pw;
-    return (size_t)(16 * (g->c * t + g->o * t + g->o * g->c) + 8 * (row + 2 * tw));
+    return (size_t)(16 * (g->c * t + g->o * t + g->o * g->c) + parts * winograd_rows(g));
 }
 
 /* U[16][O][C] = G g Gᵀ for each 3×3 kernel g. */
@@ -287,13 +304,13 @@ static void winograd_weights(const geom *g, const float *w, float *u)
  * rows), then across each tile, writing each of the 16 positions' values for the row of tiles
  * contiguously (V's layout is the GEMMs'). */
 static void winograd_inputs(const geom *g, const float *x, float *v, float *rows, int64_t th,
-                            int64_t tw)
+                            int64_t tw, int64_t c0, int64_t c1)
 {
     int64_t t = th * tw, ct = g->c * t;
     int64_t len = 2 * tw + 2 > g->w + g->pw ? 2 * tw + 2 : g->w + g->pw;
     float *d[4] = {rows, rows + len, rows + 2 * len, rows + 3 * len};
     float *b[4] = {rows + 4 * len, rows + 5 * len, rows + 6 * len, rows + 7 * len};
-    for (int64_t c = 0; c < g->c; c++) {
+    for (int64_t c = c0; c < c1; c++) {
         const float *xc = x + c * g->h * g->w;
         for (int64_t ty = 0; ty < th; ty++) {
             for (int i = 0; i < 4; i++) { /* d[i][k]: input row 2ty − ph + i, column k − pw */
@@ -330,7 +347,7 @@ static void winograd_inputs(const geom *g, const float *x, float *v, float *rows
 /* y[O, OH, OW] = Aᵀ M A for each output channel's tiles, a row of tiles at a time (reading
  * each position's values for the row contiguously), clipped at the image's edge. */
 static void winograd_outputs(const geom *g, const float *m, float *y, float *rows, int64_t th,
-                             int64_t tw)
+                             int64_t tw, int64_t o0, int64_t o1)
 {
     int64_t t = th * tw, ot = g->o * t;
     float *a[2][4]; /* (Aᵀ M)[i][j] for each tile of the row */
@@ -338,7 +355,7 @@ static void winograd_outputs(const geom *g, const float *m, float *y, float *row
         for (int j = 0; j < 4; j++)
             a[i][j] = rows + (i * 4 + j) * tw;
     float *line = rows + 8 * tw; /* one output row, 2·tw wide, before clipping */
-    for (int64_t o = 0; o < g->o; o++) {
+    for (int64_t o = o0; o < o1; o++) {
         float *yo = y + o * g->oh * g->ow;
         for (int64_t ty = 0; ty < th; ty++) {
             const float *src = m + o * t + ty * tw;
@@ -361,57 +378,131 @@ static void winograd_outputs(const geom *g, const float *m, float *y, float *row
     }
 }
 
+/* Winograd's three steps for one image, each split into parts: the input transform by
+ * channels, the 16 products (one per point of the 4×4 transform), the output transform by
+ * output channels. */
+typedef enum { WINO_INPUTS, WINO_PRODUCTS, WINO_OUTPUTS } wino_step;
+
+typedef struct wino_job {
+    const geom *g;
+    const float *x;
+    float *y, *u, *v, *m, *rows;
+    int64_t th, tw;
+    wino_step step;
+} wino_job;
+
+static void winograd_part(void *ctx, int part, int parts)
+{
+    const wino_job *j = ctx;
+    const geom *g = j->g;
+    int64_t t = j->th * j->tw, count = j->step == WINO_INPUTS ? g->c : g->o;
+    int64_t per = (count + parts - 1) / parts, from = part * per;
+    int64_t to = from + per < count ? from + per : count;
+    float *rows = j->rows + part * winograd_rows(g);
+    if (j->step == WINO_INPUTS && from < to)
+        winograd_inputs(g, j->x, j->v, rows, j->th, j->tw, from, to);
+    else if (j->step == WINO_OUTPUTS && from < to)
+        winograd_outputs(g, j->m, j->y, rows, j->th, j->tw, from, to);
+    else if (j->step == WINO_PRODUCTS)
+        for (int xi = part; xi < 16; xi += parts)
+            sgemm(false, false, g->o, t, g->c, j->u + xi * g->o * g->c, g->c,
+                  j->v + xi * g->c * t, t, 0.0f, j->m + xi * g->o * t, t);
+}
+
 static void winograd_forward(const geom *g, const float *x, const float *w, float *y,
-                             float *work)
+                             float *work, int threads)
 {
     int64_t th = (g->oh + 1) / 2, tw = (g->ow + 1) / 2, t = th * tw;
     float *v = work, *m = v + 16 * g->c * t, *u = m + 16 * g->o * t, *rows = u + 16 * g->o * g->c;
     winograd_weights(g, w, u);
+    wino_job j = {.g = g, .u = u, .v = v, .m = m, .rows = rows, .th = th, .tw = tw};
     for (int64_t n = 0; n < g->n; n++) {
-        winograd_inputs(g, x + n * g->c * g->h * g->w, v, rows, th, tw);
-        for (int xi = 0; xi < 16; xi++)
-            sgemm(false, false, g->o, t, g->c, u + xi * g->o * g->c, g->c, v + xi * g->c * t, t,
-                  0.0f, m + xi * g->o * t, t);
-        winograd_outputs(g, m, y + n * g->o * g->oh * g->ow, rows, th, tw);
+        j.x = x + n * g->c * g->h * g->w, j.y = y + n * g->o * g->oh * g->ow;
+        for (int step = WINO_INPUTS; step <= WINO_OUTPUTS; step++) {
+            j.step = (wino_step)step;
+            hb_pool_run(threads, threads, winograd_part, &j);
+        }
     }
 }
 
+/* One convolution's work split over hybrid's threads: the parts of a job. */
+typedef struct conv_job {
+    const geom *g;
+    const float *x, *w;
+    float *y;
+    float *col; /* im2col: one band's buffer per part, side by side */
+} conv_job;
+
 /* ---- forward ------------------------------------------------------------------------------ */
 
-/* y[N, O, OH, OW] = conv(x, w), no bias. */
-static void conv_forward(const geom *g, const float *x, const float *w, float *y)
+/* Part p's output channels of every image, by the direct kernel. */
+static void direct_part(void *ctx, int part, int parts)
 {
-    float *work = winograd_fits(g) ? scratch_get(winograd_floats(g)) : NULL;
-    if (work) {
-        winograd_forward(g, x, w, y, work);
-        return;
-    }
-    int64_t p = g->oh * g->ow, k = g->cg * g->kh * g->kw, band = band_rows(g);
-    bool direct;
-    float *col = lowering(g, &direct);
+    const conv_job *j = ctx;
+    const geom *g = j->g;
+    int64_t p = g->oh * g->ow, step = (g->o + parts - 1) / parts;
+    int64_t o0 = part * step, o1 = o0 + step < g->o ? o0 + step : g->o;
     for (int64_t n = 0; n < g->n; n++) {
-        const float *xn = x + n * g->c * g->h * g->w;
-        float *yn = y + n * g->o * p;
-        if (direct) {
-            memset(yn, 0, sizeof(float) * (size_t)(g->o * p));
-            for (int64_t o = 0; o < g->o; o++)
-                direct_channel(g, xn, w, o, yn + o * p);
-            continue;
-        }
+        const float *xn = j->x + n * g->c * g->h * g->w;
+        float *yn = j->y + n * g->o * p;
+        if (o1 > o0)
+            memset(yn + o0 * p, 0, sizeof(float) * (size_t)((o1 - o0) * p));
+        for (int64_t o = o0; o < o1; o++)
+            direct_channel(g, xn, j->w, o, yn + o * p);
+    }
+}
+
+/* Part p's output rows of every image and group, lowered a band at a time into its own part
+ * of the buffer: each output is the same sum, whichever part computes it. */
+static void rows_part(void *ctx, int part, int parts)
+{
+    const conv_job *j = ctx;
+    const geom *g = j->g;
+    int64_t p = g->oh * g->ow, k = g->cg * g->kh * g->kw, band = band_rows(g);
+    int64_t step = (g->oh + parts - 1) / parts;
+    int64_t oh0 = part * step, oh1 = oh0 + step < g->oh ? oh0 + step : g->oh;
+    float *col = j->col + part * k * band * g->ow;
+    for (int64_t n = 0; n < g->n; n++)
         for (int64_t grp = 0; grp < g->groups; grp++) {
-            const float *xg = xn + grp * g->cg * g->h * g->w, *wg = w + grp * g->og * k;
-            float *yg = yn + grp * g->og * p;
-            if (!col) { /* pointwise: the image is the matrix */
-                sgemm(false, false, g->og, p, k, wg, k, xg, p, 0.0f, yg, p);
-                continue;
-            }
-            for (int64_t oh = 0; oh < g->oh; oh += band) {
-                int64_t rows = oh + band > g->oh ? g->oh - oh : band, cols = rows * g->ow;
+            const float *xg = j->x + (n * g->c + grp * g->cg) * g->h * g->w;
+            const float *wg = j->w + grp * g->og * k;
+            float *yg = j->y + (n * g->o + grp * g->og) * p;
+            for (int64_t oh = oh0; oh < oh1; oh += band) {
+                int64_t rows = oh + band > oh1 ? oh1 - oh : band, cols = rows * g->ow;
                 im2col(g, xg, col, oh, oh + rows);
                 sgemm(false, false, g->og, cols, k, wg, k, col, cols, 0.0f, yg + oh * g->ow, p);
             }
         }
+}
+
+/* y[N, O, OH, OW] = conv(x, w), no bias; on hybrid's threads when it is big enough, split by
+ * output rows (im2col), channels (direct) or Winograd's 16 products. */
+static void conv_forward(const geom *g, const float *x, const float *w, float *y)
+{
+    int threads = conv_threads(g);
+    float *work = winograd_fits(g) ? scratch_get(winograd_floats(g, threads)) : NULL;
+    if (work) {
+        winograd_forward(g, x, w, y, work, threads);
+        return;
     }
+    int parts = threads < g->oh ? threads : (int)g->oh;
+    bool direct;
+    float *col = lowering(g, &direct, parts);
+    conv_job j = {.g = g, .x = x, .w = w, .y = y, .col = col};
+    if (direct) {
+        hb_pool_run(threads, threads, direct_part, &j);
+        return;
+    }
+    if (col) {
+        hb_pool_run(threads, parts, rows_part, &j);
+        return;
+    }
+    int64_t p = g->oh * g->ow, k = g->cg * g->kh * g->kw;
+    for (int64_t n = 0; n < g->n; n++) /* pointwise: the image is the matrix */
+        for (int64_t grp = 0; grp < g->groups; grp++)
+            sgemm(false, false, g->og, p, k, w + grp * g->og * k, k,
+                  x + (n * g->c + grp * g->cg) * g->h * g->w, p, 0.0f,
+                  y + (n * g->o + grp * g->og) * p, p);
 }
 
 static void add_bias(const geom *g, const float *b, float *y)
@@ -436,30 +527,48 @@ void hb_kernel_conv2d(const hb_operand *in, int n, const hb_operand *out, const 
 /* The convolution, then the epilogue over each channel's plane of each image: per-channel
  * inputs are one value there and whole ones the plane's part, so every program runs as one
  * flat pass (run as [O, 1] columns against [O, P], the interpreter spread the columns chunk
- * by chunk: ResNet-18's live plan took 42.5 ms, against 41.0 ms this way). */
+ * by chunk: ResNet-18's live plan took 42.5 ms, against 41.0 ms this way); the planes are
+ * split over hybrid's threads. */
+typedef struct epilogue_job {
+    const geom *g;
+    const hb_operand *in, *out;
+    int n;
+    const hb_program *prog;
+} epilogue_job;
+
+/* Part p's planes (image, channel) of the epilogue. */
+static void epilogue_part(void *ctx, int part, int parts)
+{
+    const epilogue_job *j = ctx;
+    const geom *g = j->g;
+    int64_t p = g->oh * g->ow, planes = g->n * g->o, step = (planes + parts - 1) / parts;
+    hb_shape plane = {.ndim = 1, .dim = {p}}, one = {.ndim = 0};
+    for (int64_t q = part * step; q < (part + 1) * step && q < planes; q++) {
+        int64_t o = q % g->o;
+        hb_operand ops[HB_PROG_MAX_REGS], y = {j->out->data + q * p, plane, HB_F32};
+        ops[0] = y;
+        for (int i = 2; i < j->n; i++) {
+            int64_t numel = hb_shape_numel(&j->in[i].shape);
+            if (numel == 1)
+                ops[i - 1] = (hb_operand){j->in[i].data, one, HB_F32};
+            else if (numel == g->o)
+                ops[i - 1] = (hb_operand){j->in[i].data + o, one, HB_F32};
+            else
+                ops[i - 1] = (hb_operand){j->in[i].data + q * p, plane, HB_F32};
+        }
+        hb_program_run(j->prog, ops, &y);
+    }
+}
+
 void hb_kernel_fused_conv(const hb_operand *in, int n, const hb_operand *out, const hb_attrs *at)
 {
     geom g = geometry(&in[0].shape, &in[1].shape, &out->shape, &at->win);
     conv_forward(&g, in[0].data, in[1].data, out->data);
     if (at->prog->nins == 1 && at->prog->ins[0].op == HB_OP_COPY)
         return;
-    int64_t p = g.oh * g.ow;
-    hb_shape plane = {.ndim = 1, .dim = {p}}, one = {.ndim = 0};
-    for (int64_t i = 0; i < g.n; i++)
-        for (int64_t o = 0; o < g.o; o++) {
-            hb_operand ops[HB_PROG_MAX_REGS], y = {out->data + (i * g.o + o) * p, plane, HB_F32};
-            ops[0] = y;
-            for (int j = 2; j < n; j++) {
-                int64_t numel = hb_shape_numel(&in[j].shape);
-                if (numel == 1)
-                    ops[j - 1] = (hb_operand){in[j].data, one, HB_F32};
-                else if (numel == g.o)
-                    ops[j - 1] = (hb_operand){in[j].data + o, one, HB_F32};
-                else
-                    ops[j - 1] = (hb_operand){in[j].data + (i * g.o + o) * p, plane, HB_F32};
-            }
-            hb_program_run(at->prog, ops, &y);
-        }
+    epilogue_job j = {&g, in, out, n, at->prog};
+    int threads = conv_threads(&g);
+    hb_pool_run(threads, threads, epilogue_part, &j);
 }
 
 /* ---- gradients ---------------------------------------------------------------------------- */
@@ -475,7 +584,7 @@ void hb_kernel_conv_transpose2d(const hb_operand *in, int n, const hb_operand *o
     float *dx = out->data;
     int64_t p = g.oh * g.ow, k = g.cg * g.kh * g.kw, plane = g.h * g.w, band = band_rows(&g);
     bool direct;
-    float *col = lowering(&g, &direct);
+    float *col = lowering(&g, &direct, 1);
     for (int64_t i = 0; i < g.n; i++) {
         const float *gi = gy + i * g.o * p;
         float *dxi = dx + i * g.c * plane;
@@ -528,7 +637,7 @@ void hb_kernel_conv2d_grad_w(const hb_operand *in, int n, const hb_operand *out,
     float *dw = out->data;
     int64_t p = g.oh * g.ow, k = g.cg * g.kh * g.kw, plane = g.h * g.w, band = band_rows(&g);
     bool direct;
-    float *col = lowering(&g, &direct);
+    float *col = lowering(&g, &direct, 1);
     memset(dw, 0, sizeof(float) * (size_t)hb_shape_numel(&out->shape));
     for (int64_t i = 0; i < g.n; i++) {
         const float *gi = gy + i * g.o * p, *xi = x + i * g.c * plane;

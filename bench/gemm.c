@@ -17,40 +17,28 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
-/* 12 independent chains of FMAs, as many as keep two FMA units busy at a latency of 4–6. */
-__attribute__((target("avx512f"))) static double fma_avx512(long n)
-{
-    __m512 s[12], x = _mm512_set1_ps(1e-7f), y = _mm512_set1_ps(0.999999f);
-    for (int i = 0; i < 12; i++)
-        s[i] = _mm512_set1_ps((float)i);
-    for (long r = 0; r < n; r++)
-#pragma GCC unroll 12
-        for (int i = 0; i < 12; i++)
-            s[i] = _mm512_fmadd_ps(s[i], y, x);
-    float out[16];
-    __m512 t = s[0];
-    for (int i = 1; i < 12; i++)
-        t = _mm512_add_ps(t, s[i]);
-    _mm512_storeu_ps(out, t);
-    return out[0];
-}
-
-__attribute__((target("avx2,fma"))) static double fma_avx2(long n)
-{
-    __m256 s[12], x = _mm256_set1_ps(1e-7f), y = _mm256_set1_ps(0.999999f);
-    for (int i = 0; i < 12; i++)
-        s[i] = _mm256_set1_ps((float)i);
-    for (long r = 0; r < n; r++)
-#pragma GCC unroll 12
-        for (int i = 0; i < 12; i++)
-            s[i] = _mm256_fmadd_ps(s[i], y, x);
-    float out[8];
-    __m256 t = s[0];
-    for (int i = 1; i < 12; i++)
-        t = _mm256_add_ps(t, s[i]);
-    _mm256_storeu_ps(out, t);
-    return out[0];
-}
+/* 12 independent chains of FMAs, as many as keep two FMA units busy at a latency of 4–6;
+ * one function per ISA, from one template. */
+#define FMA_LOOP(name, isa, vec, lanes, set1, fmadd, add, storeu)                                 \
+    __attribute__((target(isa))) static double name(long n)                                     \
+    {                                                                                             \
+        vec s[12], x = set1(1e-7f), y = set1(0.999999f);                                          \
+        for (int i = 0; i < 12; i++)                                                              \
+            s[i] = set1((float)i);                                                                \
+        for (long r = 0; r < n; r++)                                                              \
+            _Pragma("GCC unroll 12") for (int i = 0; i < 12; i++)                                 \
+                s[i] = fmadd(s[i], y, x);                                                         \
+        float out[lanes];                                                                         \
+        vec t = s[0];                                                                             \
+        for (int i = 1; i < 12; i++)                                                              \
+            t = add(t, s[i]);                                                                     \
+        storeu(out, t);                                                                           \
+        return out[0];                                                                            \
+    }
+FMA_LOOP(fma_avx512, "avx512f", __m512, 16, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_add_ps,
+         _mm512_storeu_ps)
+FMA_LOOP(fma_avx2, "avx2,fma", __m256, 8, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_add_ps,
+         _mm256_storeu_ps)
 #endif
 
 /* GFLOP/s of the vector FMA loop of isa on one thread (a multiply-add is two flops). */

@@ -148,6 +148,58 @@ START_TEST(threads_give_the_same_bits)
 }
 END_TEST
 
+/* B packed once (a frozen plan's weight) gives the bits of B packed per call, on one thread and
+ * on two, both transposes, columns past a panel's edge. */
+START_TEST(prepacked_b_gives_the_same_bits)
+{
+    hb_isa isa = hb_isa_active();
+    int64_t m = 40, n = 300, k = 270;
+    float *a = malloc(sizeof(float) * (size_t)(m * k)), *b = malloc(sizeof(float) * (size_t)(k * n));
+    float *want = malloc(sizeof(float) * (size_t)(m * n)), *got = malloc(sizeof(float) * (size_t)(m * n));
+    size_t bytes = (sizeof(float) * hb_sgemm_pack_floats(isa, n, k) + 63) / 64 * 64;
+    float *packed = aligned_alloc(64, bytes); /* the kernels load whole aligned vectors */
+    uint64_t s = 9;
+    for (int64_t i = 0; i < m * k; i++)
+        a[i] = value(&s);
+    for (int64_t i = 0; i < k * n; i++)
+        b[i] = value(&s);
+    ck_assert(hb_sgemm_takes(m));
+    for (int tb = 0; tb < 2; tb++)
+        for (int threads = 1; threads <= 2; threads++) {
+            int64_t ldb = tb ? k : n;
+            hb_set_num_threads(threads);
+            hb_sgemm_pack(isa, tb, n, k, b, ldb, packed);
+            hb_sgemm_any(false, tb, m, n, k, a, k, b, ldb, 0.0f, want, n, NULL);
+            hb_sgemm_any(false, tb, m, n, k, a, k, NULL, ldb, 0.0f, got, n, packed);
+            ck_assert_msg(memcmp(want, got, sizeof(float) * (size_t)(m * n)) == 0,
+                          "trans_b %d, %d threads: packed once differs", tb, threads);
+        }
+    free(a), free(b), free(want), free(got), free(packed);
+}
+END_TEST
+
+/* A frozen plan (weights constant, packed at lowering) gives the live plan's bits. */
+START_TEST(frozen_plans_give_live_bits)
+{
+    hb_tensor *x = hb_randn(HB_SHAPE(64, 200), NULL);
+    hb_tensor *y[2];
+    for (int freeze = 0; freeze < 2; freeze++) {
+        hb_rng_seed(hb_default_rng(), 4); /* the same weights both times */
+        hb_block *net = hb_sequential_new();
+        ck_assert_int_eq(hb_sequential_add(net, hb_linear_new(200, 300)), HB_OK);
+        ck_assert_int_eq(hb_sequential_add(net, hb_relu_new()), HB_OK);
+        ck_assert_int_eq(hb_sequential_add(net, hb_linear_new(300, 70)), HB_OK);
+        ck_assert_int_eq(hb_hybridize_with(net, true, &(hb_hybrid_options){.freeze = freeze}),
+                         HB_OK);
+        hb_tensor_release(test_call_ok(net, x)); /* the trace */
+        y[freeze] = test_call_ok(net, x);        /* the plan */
+        hb_block_release(net);
+    }
+    ck_assert(test_same_bits(y[0], y[1]));
+    hb_tensor_release(y[0]), hb_tensor_release(y[1]), hb_tensor_release(x);
+}
+END_TEST
+
 /* What a user sets: HB_ISA picks a lower ISA (or is capped at the host's), HB_GEMM=openblas
  * hands every product to OpenBLAS; explain says which. Run as the command line, in a child. */
 static char *explain_with(const char *env)
@@ -193,6 +245,8 @@ int main(void)
     tcase_add_loop_test(tc, wide_products_match_the_reference, 0, HB_ISA_COUNT);
     tcase_add_test(tc, rows_do_not_depend_on_the_batch);
     tcase_add_test(tc, threads_give_the_same_bits);
+    tcase_add_test(tc, prepacked_b_gives_the_same_bits);
+    tcase_add_test(tc, frozen_plans_give_live_bits);
     tcase_add_test(tc, the_isa_is_chosen_and_said);
     suite_add_tcase(s, tc);
     return run_suite(s);

@@ -92,6 +92,9 @@ typedef struct hb_attrs {
     bool fmod;      /* mod: the remainder takes the dividend's sign (C's fmod), not the divisor's */
     bool accumulate; /* scatter_nd: updates are added to the data, not written over it */
     hb_scan_attrs scan; /* scan: its rounds, and how it reads its sequences */
+    /* A plan's linear, matmul or gemm over a constant B: B packed for hybrid's GEMM kernels
+     * when the plan was lowered (owned by the plan's instruction), else NULL. Not text. */
+    const float *packed;
 } hb_attrs;
 
 /* ---- dtypes (dtype.c) --------------------------------------------------------------------- */

@@ -162,7 +162,7 @@ static void sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float
             memset(c + i * ldc, 0, sizeof(float) * (size_t)n);
         return;
     }
-    hb_sgemm_any(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc);
+    hb_sgemm_any(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc, NULL);
 }
 
 /* A large lowered input is made a band of output rows at a time, small enough to stay in

@@ -45,7 +45,7 @@ static void elementwise(hb_op op, const hb_operand *in, int n, const hb_operand 
 /* ---- GEMM --------------------------------------------------------------------------------- */
 
 static void gemm_t(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float *a,
-                   const float *b, float beta, float *c)
+                   const float *b, float beta, float *c, const float *packed)
 {
     if (m == 0 || n == 0)
         return;
@@ -58,13 +58,14 @@ static void gemm_t(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, 
         hb_gemm_small(trans_b, m, n, k, a, b, beta != 0.0f, c);
         return;
     }
-    hb_sgemm_any(trans_a, trans_b, m, n, k, a, trans_a ? m : k, b, trans_b ? k : n, beta, c, n);
+    hb_sgemm_any(trans_a, trans_b, m, n, k, a, trans_a ? m : k, b, trans_b ? k : n, beta, c, n,
+                 packed);
 }
 
 static void gemm(bool trans_b, int64_t m, int64_t n, int64_t k, const float *a, const float *b,
-                 float beta, float *c)
+                 float beta, float *c, const float *packed)
 {
-    gemm_t(false, trans_b, m, n, k, a, b, beta, c);
+    gemm_t(false, trans_b, m, n, k, a, b, beta, c, packed);
 }
 
 /* Rows of a matrix view of s: every dim but the last (not numel / last, which may be 0). */
@@ -79,11 +80,11 @@ static int64_t rows_of(const hb_shape *s)
 static void kernel_MATMUL(const hb_operand *in, int n_in, const hb_operand *out,
                           const hb_attrs *at)
 {
-    (void)n_in, (void)at;
+    (void)n_in;
     const hb_shape *as = &in[0].shape, *bs = &in[1].shape, *os = &out->shape;
     int64_t m = as->dim[as->ndim - 2], k = as->dim[as->ndim - 1], n = bs->dim[bs->ndim - 1];
     if (bs->ndim == 2) { /* a plain weight: fold every batch dim of a into the rows */
-        gemm(false, rows_of(as), n, k, in[0].data, in[1].data, 0.0f, out->data);
+        gemm(false, rows_of(as), n, k, in[0].data, in[1].data, 0.0f, out->data, at->packed);
         return;
     }
     hb_shape batch = {.ndim = os->ndim - 2}, ab = {.ndim = as->ndim - 2}, bb = {.ndim = bs->ndim - 2};
@@ -101,7 +102,7 @@ static void kernel_MATMUL(const hb_operand *in, int n_in, const hb_operand *out,
             offb += idx[d] * sb[d];
         }
         gemm(false, m, n, k, in[0].data + offa * m * k, in[1].data + offb * k * n, 0.0f,
-             out->data + t * m * n);
+             out->data + t * m * n, NULL);
         for (int d = batch.ndim - 1; d >= 0 && ++idx[d] == batch.dim[d]; d--)
             idx[d] = 0;
     }
@@ -110,7 +111,6 @@ static void kernel_MATMUL(const hb_operand *in, int n_in, const hb_operand *out,
 static void kernel_LINEAR(const hb_operand *in, int n_in, const hb_operand *out,
                           const hb_attrs *at)
 {
-    (void)at;
     const hb_shape *ws = &in[1].shape;
     int64_t o = ws->dim[0], k = ws->dim[1], rows = rows_of(&in[0].shape);
     float beta = 0.0f;
@@ -119,7 +119,7 @@ static void kernel_LINEAR(const hb_operand *in, int n_in, const hb_operand *out,
             memcpy(out->data + r * o, in[2].data, sizeof(float) * (size_t)o);
         beta = 1.0f;
     }
-    gemm(true, rows, o, k, in[0].data, in[1].data, beta, out->data);
+    gemm(true, rows, o, k, in[0].data, in[1].data, beta, out->data, at->packed);
 }
 
 /* ---- reductions and softmax --------------------------------------------------------------- */
@@ -475,7 +475,8 @@ static void kernel_GEMM(const hb_operand *in, int n, const hb_operand *out, cons
     const hb_shape *bs = &in[1].shape;
     int64_t k = bs->dim[at->trans_b ? 1 : 0], cols = bs->dim[at->trans_b ? 0 : 1];
     int64_t rows = at->trans_a ? in[0].shape.dim[1] : rows_of(&in[0].shape);
-    gemm_t(at->trans_a, at->trans_b, rows, cols, k, in[0].data, in[1].data, 0.0f, out->data);
+    gemm_t(at->trans_a, at->trans_b, rows, cols, k, in[0].data, in[1].data, 0.0f, out->data,
+           at->packed);
     if (at->prog->nins == 1 && at->prog->ins[0].op == HB_OP_COPY)
         return; /* no epilogue */
     hb_operand ops[HB_PROG_MAX_REGS];

@@ -3,9 +3,43 @@
  * get their data's address; the input and the returned value are bound at run time. */
 #include "plan.h"
 #include "jit.h"
+#include "sgemm.h"
 
 #include <stdatomic.h>
 #include <string.h>
+
+/* Rows of a matrix view of s: every dim but the last. */
+static int64_t rows_of(const hb_shape *s)
+{
+    int64_t rows = 1;
+    for (int i = 0; i + 1 < s->ndim; i++)
+        rows *= s->dim[i];
+    return rows;
+}
+
+/* A product whose B is a constant (a frozen plan's weight) and which hybrid's GEMM kernels
+ * will run: B packed into their panels now, once, instead of on every call. Out of memory,
+ * it is packed per call as before. */
+static void pack_constant_b(const hb_graph *g, const hb_node *n, hb_instr *ins)
+{
+    if ((n->op != HB_OP_LINEAR && n->op != HB_OP_MATMUL && n->op != HB_OP_GEMM) ||
+        n->ninputs < 2)
+        return;
+    const hb_value *a = &g->values[n->inputs[0]], *b = &g->values[n->inputs[1]];
+    if (b->kind != HB_VAL_CONST || !b->data || b->dtype != HB_F32 || b->shape.ndim != 2)
+        return;
+    bool trans_b = n->op == HB_OP_LINEAR || (n->op == HB_OP_GEMM && n->attrs.trans_b);
+    bool trans_a = n->op == HB_OP_GEMM && n->attrs.trans_a;
+    int64_t m = trans_a ? a->shape.dim[1] : rows_of(&a->shape);
+    int64_t k = b->shape.dim[trans_b ? 1 : 0], cols = b->shape.dim[trans_b ? 0 : 1];
+    if (!hb_sgemm_takes(m) || k == 0 || cols == 0)
+        return;
+    hb_isa isa = hb_isa_active();
+    ins->packed = hb_aligned_alloc(sizeof(float) * hb_sgemm_pack_floats(isa, cols, k));
+    if (ins->packed)
+        hb_sgemm_pack(isa, trans_b, cols, k, b->data, trans_b ? k : cols, ins->packed);
+    ins->attrs.packed = ins->packed;
+}
 
 /* A scan body's scratch: a round's slice of each sequence that is not one contiguous run of
  * its input (a slice along an axis after one longer than 1). */
@@ -100,6 +134,7 @@ hb_plan *hb_plan_lower(const hb_graph *g, char *err, size_t err_size)
         }
         if (n->op == HB_OP_SCAN)
             scan_scratch(g, n, ins->body);
+        pack_constant_b(g, n, ins);
         for (int j = 0; j < n->ninputs; j++)
             p->operand_slots[p->noperands++] = n->inputs[j];
         p->operand_slots[p->noperands++] = n->output;
@@ -140,8 +175,10 @@ void hb_plan_free(hb_plan *p)
     if (!p)
         return;
     hb_jit_release(p); /* before the bodies: each holds its own code */
-    for (int i = 0; i < p->ninstrs; i++)
+    for (int i = 0; i < p->ninstrs; i++) {
         hb_plan_free(p->instrs[i].body);
+        hb_aligned_free(p->instrs[i].packed);
+    }
     hb_free(p->slots);
     hb_free(p->instrs);
     hb_free(p->operand_slots);

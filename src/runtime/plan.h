@@ -28,6 +28,7 @@ typedef struct hb_instr {
     int first_operand; /* index into the plan's operand slots: inputs, then the output */
     int ninputs;
     struct hb_plan *body; /* loop, scan: its body, lowered (owned) */
+    float *packed;        /* a product over a constant B: B packed once (owned; attrs.packed) */
 } hb_instr;
 
 typedef struct hb_plan_ctx hb_plan_ctx;

@@ -295,11 +295,39 @@ static void pack_a(const float *a, int64_t lda, bool trans, int64_t i0, int64_t 
     }
 }
 
+/* ---- B packed once ------------------------------------------------------------------------ */
+
+/* For each KC block of k, all of n's panels in order: what the product packs per call, laid
+ * out so that any column range starting at a panel's edge reads its own panels. */
+static int64_t panels_of(int64_t n, int nr) { return (n + nr - 1) / nr; }
+
+size_t hb_sgemm_pack_floats(hb_isa isa, int64_t n, int64_t k)
+{
+    int nr = kernels[(unsigned)isa < HB_ISA_COUNT ? isa : HB_ISA_GENERIC].nr;
+    return (size_t)(panels_of(n, nr) * nr * k);
+}
+
+void hb_sgemm_pack(hb_isa isa, bool trans_b, int64_t n, int64_t k, const float *b, int64_t ldb,
+                   float *dst)
+{
+    int nr = kernels[(unsigned)isa < HB_ISA_COUNT ? isa : HB_ISA_GENERIC].nr;
+    for (int64_t pc = 0; pc < k; pc += KC)
+        pack_b(b, ldb, trans_b, pc, 0, k - pc < KC ? k - pc : KC, n, nr,
+               dst + pc * panels_of(n, nr) * nr);
+}
+
 /* ---- the blocked product ------------------------------------------------------------------ */
 
-void hb_sgemm(hb_isa isa, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
-              const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
-              int64_t ldc)
+/* B already packed (hb_sgemm_pack) for a product of pn columns, of which this one computes
+ * those from col0 (a panel's edge) on. */
+typedef struct prepacked {
+    const float *data;
+    int64_t pn, col0;
+} prepacked;
+
+static void blocked(hb_isa isa, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+                    const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
+                    float *c, int64_t ldc, const prepacked *pre)
 {
     if (m <= 0 || n <= 0)
         return;
@@ -315,9 +343,10 @@ void hb_sgemm(hb_isa isa, bool trans_a, bool trans_b, int64_t m, int64_t n, int6
     const kernel *kn = &kernels[(unsigned)isa < HB_ISA_COUNT ? isa : HB_ISA_GENERIC];
     int mr = kn->mr, nr = kn->nr;
     int64_t ncap = n < NC ? n : NC, kcap = k < KC ? k : KC;
-    float *bp = room(&buffers.b, &buffers.b_cap, (size_t)(kcap * ((ncap + nr - 1) / nr * nr)));
+    float *bp = pre ? NULL
+                    : room(&buffers.b, &buffers.b_cap, (size_t)(kcap * ((ncap + nr - 1) / nr * nr)));
     float *ap = room(&buffers.a, &buffers.a_cap, (size_t)(kcap * MC));
-    if (!bp || !ap) { /* no memory for panels: the same product, unblocked */
+    if ((!pre && !bp) || !ap) { /* no memory for panels: the same product, unblocked */
         for (int64_t i = 0; i < m; i++)
             for (int64_t j = 0; j < n; j++) {
                 float s = 0.0f;
@@ -334,7 +363,11 @@ void hb_sgemm(hb_isa isa, bool trans_a, bool trans_b, int64_t m, int64_t n, int6
         for (int64_t pc = 0; pc < k; pc += KC) {
             int64_t kc = k - pc < KC ? k - pc : KC;
             bool add = pc > 0 || beta != 0.0f;
-            pack_b(b, ldb, trans_b, pc, jc, kc, nc, nr, bp);
+            if (pre)
+                bp = (float *)pre->data + pc * panels_of(pre->pn, nr) * nr +
+                     (pre->col0 + jc) / nr * kc * nr;
+            else
+                pack_b(b, ldb, trans_b, pc, jc, kc, nc, nr, bp);
             for (int64_t ic = 0; ic < m; ic += MC) {
                 int64_t mc = m - ic < MC ? m - ic : MC;
                 pack_a(a, lda, trans_a, ic, pc, mc, kc, mr, ap);
@@ -362,13 +395,20 @@ void hb_sgemm(hb_isa isa, bool trans_a, bool trans_b, int64_t m, int64_t n, int6
     }
 }
 
+void hb_sgemm(hb_isa isa, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+              const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
+              int64_t ldc)
+{
+    blocked(isa, trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc, NULL);
+}
+
 /* ---- on several threads ------------------------------------------------------------------ */
 
 typedef struct split {
     hb_isa isa;
     bool trans_a, trans_b, by_columns;
     int64_t m, n, k, lda, ldb, ldc, step; /* step: the rows or columns of a part, a tile's multiple */
-    const float *a, *b;
+    const float *a, *b, *packed; /* packed: B as hb_sgemm_pack left it, or NULL */
     float beta, *c;
 } split;
 
@@ -383,19 +423,20 @@ static void run_part(void *ctx, int part, int parts)
     if (from >= total)
         return;
     int64_t len = total - from < s->step ? total - from : s->step;
+    prepacked pre = {s->packed, s->n, s->by_columns ? from : 0};
     if (s->by_columns)
-        hb_sgemm(s->isa, s->trans_a, s->trans_b, s->m, len, s->k, s->a, s->lda,
-                 s->b + (s->trans_b ? from * s->ldb : from), s->ldb, s->beta, s->c + from,
-                 s->ldc);
+        blocked(s->isa, s->trans_a, s->trans_b, s->m, len, s->k, s->a, s->lda,
+                s->b + (s->trans_b ? from * s->ldb : from), s->ldb, s->beta, s->c + from,
+                s->ldc, s->packed ? &pre : NULL);
     else
-        hb_sgemm(s->isa, s->trans_a, s->trans_b, len, s->n, s->k,
-                 s->a + (s->trans_a ? from : from * s->lda), s->lda, s->b, s->ldb, s->beta,
-                 s->c + from * s->ldc, s->ldc);
+        blocked(s->isa, s->trans_a, s->trans_b, len, s->n, s->k,
+                s->a + (s->trans_a ? from : from * s->lda), s->lda, s->b, s->ldb, s->beta,
+                s->c + from * s->ldc, s->ldc, s->packed ? &pre : NULL);
 }
 
-void hb_sgemm_threads(int threads, hb_isa isa, bool trans_a, bool trans_b, int64_t m,
-                      int64_t n, int64_t k, const float *a, int64_t lda, const float *b,
-                      int64_t ldb, float beta, float *c, int64_t ldc)
+static void threads_packed(int threads, hb_isa isa, bool trans_a, bool trans_b, int64_t m,
+                           int64_t n, int64_t k, const float *a, int64_t lda, const float *b,
+                           int64_t ldb, float beta, float *c, int64_t ldc, const float *packed)
 {
     const kernel *kn = &kernels[(unsigned)isa < HB_ISA_COUNT ? isa : HB_ISA_GENERIC];
     /* Every thread packs all of the operand it does not split: split the other one, by
@@ -405,23 +446,39 @@ void hb_sgemm_threads(int threads, hb_isa isa, bool trans_a, bool trans_b, int64
     int64_t total = by_columns ? n : m, unit = by_columns ? kn->nr : kn->mr;
     int64_t step = (total + threads - 1) / threads;
     step = (step + unit - 1) / unit * unit;
-    split s = {isa, trans_a, trans_b, by_columns, m, n, k, lda, ldb, ldc, step, a, b, beta, c};
+    split s = {isa,  trans_a, trans_b, by_columns, m, n, k,    lda,
+               ldb,  ldc,     step,    a,          b, packed, beta, c};
     hb_pool_run(threads, (int)((total + step - 1) / step), run_part, &s);
 }
 
+void hb_sgemm_threads(int threads, hb_isa isa, bool trans_a, bool trans_b, int64_t m,
+                      int64_t n, int64_t k, const float *a, int64_t lda, const float *b,
+                      int64_t ldb, float beta, float *c, int64_t ldc)
+{
+    threads_packed(threads, isa, trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc, NULL);
+}
+
+bool hb_sgemm_takes(int64_t m)
+{
+    return hb_sgemm_enabled() && m >= kernels[hb_isa_active()].mr;
+}
+
 void hb_sgemm_any(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float *a,
-                  int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
+                  int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc,
+                  const float *packed)
 {
     hb_isa isa = hb_isa_active();
     /* Fewer rows than a tile: the tile's other rows are computed for nothing, and OpenBLAS's
      * skinny kernels win (bench/gemm.c: 4×1000×512 1.27× OpenBLAS's time, 12×512×512 0.84×) */
-    if (hb_sgemm_enabled() && m >= kernels[isa].mr) {
+    if (hb_sgemm_takes(m)) {
         int threads = hb_threads_wanted();
+        prepacked pre = {packed, n, 0};
         if (threads > 1 && m * n * k >= HB_BLAS_PARALLEL_MIN)
-            hb_sgemm_threads(threads, isa, trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c,
-                             ldc);
+            threads_packed(threads, isa, trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c,
+                           ldc, packed);
         else
-            hb_sgemm(isa, trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc);
+            blocked(isa, trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc,
+                    packed ? &pre : NULL);
         return;
     }
     bool parallel = hb_blas_parallel_begin(m, n, k);

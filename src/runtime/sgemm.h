@@ -4,6 +4,7 @@
 #define HB_RUNTIME_SGEMM_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 typedef enum hb_isa { HB_ISA_GENERIC, HB_ISA_AVX2, HB_ISA_AVX512, HB_ISA_COUNT } hb_isa;
@@ -42,8 +43,20 @@ void hb_sgemm_threads(int threads, hb_isa isa, bool trans_a, bool trans_b, int64
 
 /* The GEMM the kernels call: hybrid's (the active ISA's microkernel) where it has at least a
  * tile's rows, on the threads hb_set_num_threads gave when it is big enough
- * (HB_BLAS_PARALLEL_MIN); OpenBLAS where it has fewer rows, or where HB_GEMM=openblas says so. */
+ * (HB_BLAS_PARALLEL_MIN), reading B from packed if that is not NULL; OpenBLAS where it has
+ * fewer rows, or where HB_GEMM=openblas says so. */
 void hb_sgemm_any(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float *a,
-                  int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
+                  int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc,
+                  const float *packed);
+/* Whether hb_sgemm_any runs a product of m rows on hybrid's kernels (which read packed). */
+bool hb_sgemm_takes(int64_t m);
+
+/* B ([k, n], or [n, k] when trans_b) packed for the active ISA's kernels once, for every call
+ * of a product over it (a frozen plan's weight): hb_sgemm_pack_floats(isa, n, k) floats at
+ * dst (64-byte aligned: the kernels load whole aligned vectors), handed to hb_sgemm_any as
+ * packed. */
+size_t hb_sgemm_pack_floats(hb_isa isa, int64_t n, int64_t k);
+void hb_sgemm_pack(hb_isa isa, bool trans_b, int64_t n, int64_t k, const float *b, int64_t ldb,
+                   float *dst);
 
 #endif

@@ -89,14 +89,19 @@ void hb_compile_explain_jit(FILE *f, const hb_plan *p, const char *note)
 
 void hb_compile_explain_gemm(FILE *f, const hb_plan *p)
 {
+    int products = 0, packed = 0;
     for (int i = 0; i < p->ninstrs; i++) {
         hb_op op = p->instrs[i].op;
-        if (op == HB_OP_MATMUL || op == HB_OP_LINEAR || op == HB_OP_GEMM || op == HB_OP_CONV2D ||
-            op == HB_OP_FUSED_CONV || op == HB_OP_CONV_TRANSPOSE2D) {
-            fprintf(f, "    gemm: %s\n", hb_gemm_note());
-            return;
-        }
+        products += op == HB_OP_MATMUL || op == HB_OP_LINEAR || op == HB_OP_GEMM ||
+                    op == HB_OP_CONV2D || op == HB_OP_FUSED_CONV || op == HB_OP_CONV_TRANSPOSE2D;
+        packed += p->instrs[i].packed != NULL;
     }
+    if (!products)
+        return;
+    fprintf(f, "    gemm: %s\n", hb_gemm_note());
+    if (packed)
+        fprintf(f, "    gemm: %d constant weight%s packed into the kernels' panels at lowering\n",
+                packed, packed == 1 ? "" : "s");
 }
 
 const char *hb_gemm_kernels(void) { return hb_gemm_note(); }

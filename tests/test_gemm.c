@@ -163,7 +163,7 @@ START_TEST(prepacked_b_gives_the_same_bits)
         a[i] = value(&s);
     for (int64_t i = 0; i < k * n; i++)
         b[i] = value(&s);
-    ck_assert(hb_sgemm_takes(m));
+    ck_assert(hb_sgemm_takes(m, n));
     for (int tb = 0; tb < 2; tb++)
         for (int threads = 1; threads <= 2; threads++) {
             int64_t ldb = tb ? k : n;

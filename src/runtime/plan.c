@@ -32,7 +32,7 @@ static void pack_constant_b(const hb_graph *g, const hb_node *n, hb_instr *ins)
     bool trans_a = n->op == HB_OP_GEMM && n->attrs.trans_a;
     int64_t m = trans_a ? a->shape.dim[1] : rows_of(&a->shape);
     int64_t k = b->shape.dim[trans_b ? 1 : 0], cols = b->shape.dim[trans_b ? 0 : 1];
-    if (!hb_sgemm_takes(m) || k == 0 || cols == 0)
+    if (!hb_sgemm_takes(m, cols) || k == 0)
         return;
     hb_isa isa = hb_isa_active();
     ins->packed = hb_aligned_alloc(sizeof(float) * hb_sgemm_pack_floats(isa, cols, k));

@@ -174,10 +174,9 @@ static void choose(void)
     use_own = !(gemm && strcmp(gemm, "openblas") == 0);
     if (use_own)
         snprintf(gemm_note, sizeof gemm_note, "hybrid's %s kernels (%d×%d tiles) for products "
-                 "of %d rows or more, big ones split over hybrid's threads; fewer rows: the "
-                 "small-GEMM loops where they fit, else OpenBLAS (its %s kernels)", note,
-                 kernels[active].mr, kernels[active].nr, kernels[active].mr,
-                 openblas_get_corename());
+                 "of a tile or more, big ones split over hybrid's threads; fewer rows or "
+                 "columns: the small-GEMM loops where they fit, else OpenBLAS (its %s kernels)",
+                 note, kernels[active].mr, kernels[active].nr, openblas_get_corename());
     else
         snprintf(gemm_note, sizeof gemm_note, "OpenBLAS's %s kernels (HB_GEMM=openblas)",
                  openblas_get_corename());
@@ -458,9 +457,10 @@ void hb_sgemm_threads(int threads, hb_isa isa, bool trans_a, bool trans_b, int64
     threads_packed(threads, isa, trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc, NULL);
 }
 
-bool hb_sgemm_takes(int64_t m)
+bool hb_sgemm_takes(int64_t m, int64_t n)
 {
-    return hb_sgemm_enabled() && m >= kernels[hb_isa_active()].mr;
+    const kernel *kn = &kernels[hb_isa_active()];
+    return hb_sgemm_enabled() && m >= kn->mr && n >= kn->nr;
 }
 
 void hb_sgemm_any(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float *a,
@@ -468,9 +468,10 @@ void hb_sgemm_any(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, c
                   const float *packed)
 {
     hb_isa isa = hb_isa_active();
-    /* Fewer rows than a tile: the tile's other rows are computed for nothing, and OpenBLAS's
-     * skinny kernels win (bench/gemm.c: 4×1000×512 1.27× OpenBLAS's time, 12×512×512 0.84×) */
-    if (hb_sgemm_takes(m)) {
+    /* Fewer rows or columns than a tile: the tile's others are computed for nothing, and
+     * OpenBLAS's skinny kernels win (AVX-512, one thread: 4×1000×512 took 1.27× OpenBLAS's
+     * time, 12×512×512 0.84×; 64×10×256 2.3×, 100×32×300 1.1×) */
+    if (hb_sgemm_takes(m, n)) {
         int threads = hb_threads_wanted();
         prepacked pre = {packed, n, 0};
         if (threads > 1 && m * n * k >= HB_BLAS_PARALLEL_MIN)

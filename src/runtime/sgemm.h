@@ -42,14 +42,15 @@ void hb_sgemm_threads(int threads, hb_isa isa, bool trans_a, bool trans_b, int64
                       int64_t ldb, float beta, float *c, int64_t ldc);
 
 /* The GEMM the kernels call: hybrid's (the active ISA's microkernel) where it has at least a
- * tile's rows, on the threads hb_set_num_threads gave when it is big enough
+ * tile's rows and columns, on the threads hb_set_num_threads gave when it is big enough
  * (HB_BLAS_PARALLEL_MIN), reading B from packed if that is not NULL; OpenBLAS where it has
- * fewer rows, or where HB_GEMM=openblas says so. */
+ * fewer, or where HB_GEMM=openblas says so. */
 void hb_sgemm_any(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float *a,
                   int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc,
                   const float *packed);
-/* Whether hb_sgemm_any runs a product of m rows on hybrid's kernels (which read packed). */
-bool hb_sgemm_takes(int64_t m);
+/* Whether hb_sgemm_any runs a product of m rows and n columns on hybrid's kernels (which
+ * read packed). */
+bool hb_sgemm_takes(int64_t m, int64_t n);
 
 /* B ([k, n], or [n, k] when trans_b) packed for the active ISA's kernels once, for every call
  * of a product over it (a frozen plan's weight): hb_sgemm_pack_floats(isa, n, k) floats at

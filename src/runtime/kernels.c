@@ -68,8 +68,7 @@ static void gemm(bool trans_b, int64_t m, int64_t n, int64_t k, const float *a, 
     gemm_t(false, trans_b, m, n, k, a, b, beta, c, packed);
 }
 
-/* Rows of a matrix view of s: every dim but the last (not numel / last, which may be 0). */
-static int64_t rows_of(const hb_shape *s)
+int64_t hb_matrix_rows(const hb_shape *s)
 {
     int64_t rows = 1;
     for (int i = 0; i + 1 < s->ndim; i++)
@@ -84,7 +83,7 @@ static void kernel_MATMUL(const hb_operand *in, int n_in, const hb_operand *out,
     const hb_shape *as = &in[0].shape, *bs = &in[1].shape, *os = &out->shape;
     int64_t m = as->dim[as->ndim - 2], k = as->dim[as->ndim - 1], n = bs->dim[bs->ndim - 1];
     if (bs->ndim == 2) { /* a plain weight: fold every batch dim of a into the rows */
-        gemm(false, rows_of(as), n, k, in[0].data, in[1].data, 0.0f, out->data, at->packed);
+        gemm(false, hb_matrix_rows(as), n, k, in[0].data, in[1].data, 0.0f, out->data, at->packed);
         return;
     }
     hb_shape batch = {.ndim = os->ndim - 2}, ab = {.ndim = as->ndim - 2}, bb = {.ndim = bs->ndim - 2};
@@ -112,7 +111,7 @@ static void kernel_LINEAR(const hb_operand *in, int n_in, const hb_operand *out,
                           const hb_attrs *at)
 {
     const hb_shape *ws = &in[1].shape;
-    int64_t o = ws->dim[0], k = ws->dim[1], rows = rows_of(&in[0].shape);
+    int64_t o = ws->dim[0], k = ws->dim[1], rows = hb_matrix_rows(&in[0].shape);
     float beta = 0.0f;
     if (n_in == 3) { /* start every row at the bias and let the GEMM add onto it */
         for (int64_t r = 0; r < rows; r++)
@@ -474,7 +473,7 @@ static void kernel_GEMM(const hb_operand *in, int n, const hb_operand *out, cons
 {
     const hb_shape *bs = &in[1].shape;
     int64_t k = bs->dim[at->trans_b ? 1 : 0], cols = bs->dim[at->trans_b ? 0 : 1];
-    int64_t rows = at->trans_a ? in[0].shape.dim[1] : rows_of(&in[0].shape);
+    int64_t rows = at->trans_a ? in[0].shape.dim[1] : hb_matrix_rows(&in[0].shape);
     gemm_t(at->trans_a, at->trans_b, rows, cols, k, in[0].data, in[1].data, 0.0f, out->data,
            at->packed);
     if (at->prog->nins == 1 && at->prog->ins[0].op == HB_OP_COPY)

@@ -56,6 +56,8 @@ void hb_kernel_eval(hb_op op, const hb_attrs *at, int n, float *const *in, const
  * (the second table of build/bench_gemm_crossover). */
 enum { HB_BLAS_PARALLEL_MIN = 1 << 22 };
 bool hb_blas_parallel_begin(int64_t m, int64_t n, int64_t k);
+/* Rows of a matrix view of s: every dim but the last (not numel / last, which may be 0). */
+int64_t hb_matrix_rows(const hb_shape *s);
 /* The thread count kernels may use: hb_set_num_threads's, else OpenBLAS's default. */
 int hb_threads_wanted(void);
 void hb_blas_parallel_end(bool began);

@@ -8,15 +8,6 @@
 #include <stdatomic.h>
 #include <string.h>
 
-/* Rows of a matrix view of s: every dim but the last. */
-static int64_t rows_of(const hb_shape *s)
-{
-    int64_t rows = 1;
-    for (int i = 0; i + 1 < s->ndim; i++)
-        rows *= s->dim[i];
-    return rows;
-}
-
 /* A product whose B is a constant (a frozen plan's weight) and which hybrid's GEMM kernels
  * will run: B packed into their panels now, once, instead of on every call. Out of memory,
  * it is packed per call as before. */
@@ -30,7 +21,7 @@ static void pack_constant_b(const hb_graph *g, const hb_node *n, hb_instr *ins)
         return;
     bool trans_b = n->op == HB_OP_LINEAR || (n->op == HB_OP_GEMM && n->attrs.trans_b);
     bool trans_a = n->op == HB_OP_GEMM && n->attrs.trans_a;
-    int64_t m = trans_a ? a->shape.dim[1] : rows_of(&a->shape);
+    int64_t m = trans_a ? a->shape.dim[1] : hb_matrix_rows(&a->shape);
     int64_t k = b->shape.dim[trans_b ? 1 : 0], cols = b->shape.dim[trans_b ? 0 : 1];
     if (!hb_sgemm_takes(m, cols) || k == 0)
         return;

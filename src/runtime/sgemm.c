@@ -194,12 +194,6 @@ hb_isa hb_isa_active(void)
     return active;
 }
 
-const char *hb_isa_note(void)
-{
-    pthread_once(&chosen, choose);
-    return note;
-}
-
 bool hb_sgemm_enabled(void)
 {
     pthread_once(&chosen, choose);

@@ -16,9 +16,6 @@ hb_isa hb_isa_host(void);
 /* The one kernels use: HB_ISA from the environment (generic, avx2 or avx512, read once),
  * capped at the host's; else the host's. */
 hb_isa hb_isa_active(void);
-/* One line on the choice: "avx512 (the host's)", "generic (HB_ISA=generic)",
- * "avx2 (HB_ISA=avx512, which this CPU lacks)". */
-const char *hb_isa_note(void);
 
 /* One line on which GEMM kernels run: hybrid's of which ISA and why, and where OpenBLAS (of
  * which core) still runs. */

@@ -12,6 +12,7 @@
 #include "../src/passes/pass.h"
 #include "../src/runtime/jit.h"
 #include "../src/runtime/plan.h"
+#include "../src/runtime/sgemm.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -218,6 +219,62 @@ START_TEST(reductions)
 }
 END_TEST
 
+/* ---- groups split over the pool ------------------------------------------------------------ */
+
+/* Long rows (one of them a size no part or vector width divides) run in parts on the pool: the
+ * seed's chain as a map and as every reduction, against the interpreter, and the same bits on
+ * one thread and on three. */
+START_TEST(split_groups)
+{
+    static const int64_t sizes[] = {1 << 16, 200003};
+    static const char *const reduce[] = {NULL, "sum", "mean", "max"};
+    const int64_t n = sizes[_i % 2];
+    const char *r = reduce[_i / 2];
+    products = false;
+    char text[1024];
+    if (r)
+        snprintf(text, sizeof text,
+                 "graph t {\n  %%0 = input : f32[%lld]\n  %%1 = fused_reduce(%%0) {reduce=%s, all, "
+                 "prog=[%s, abs(r11)]} : f32[]\n  return %%1\n}\n",
+                 (long long)n, r, chain);
+    else
+        snprintf(text, sizeof text,
+                 "graph t {\n  %%0 = input : f32[%lld]\n  %%1 = fused(%%0) {prog=[%s]} : "
+                 "f32[%lld]\n  return %%1\n}\n",
+                 (long long)n, chain, (long long)n);
+    hb_rng rng;
+    hb_rng_seed(&rng, 120 + (uint64_t)_i);
+    float *x = values(&rng, n, _i % 4 < 2);
+    int64_t out_n = r ? 1 : n;
+    char what[64];
+    snprintf(what, sizeof what, "%s over %lld", r ? r : "map", (long long)n);
+    hb_set_num_threads(3);
+    ck_assert_int_eq(run_both(text, NULL, x, out_n, what), HB_HAVE_JIT ? 1 : 0);
+#if HB_HAVE_JIT
+    char err[512] = "";
+    hb_graph *g = hb_graph_parse(text, err, sizeof err);
+    hb_pass_stats st = {0};
+    ck_assert_int_eq(hb_pass_memplan(g, &(hb_pass_opts){0}, &st), HB_OK);
+    hb_plan *p = hb_plan_lower(g, err, sizeof err);
+    ck_assert_int_eq(hb_jit_plan(p, err, sizeof err), HB_OK);
+    ck_assert_msg(p->instrs[0].attrs.part != NULL, "%s: not split", what);
+    hb_plan_ctx *c = hb_plan_ctx_new(p);
+    float *one = calloc((size_t)out_n, sizeof(float)), *three = calloc((size_t)out_n, sizeof(float));
+    hb_set_num_threads(1);
+    ck_assert_int_eq(hb_plan_run(p, c, x, one), HB_OK);
+    hb_set_num_threads(3);
+    ck_assert_int_eq(hb_plan_run(p, c, x, three), HB_OK);
+    ck_assert_msg(memcmp(one, three, sizeof(float) * (size_t)out_n) == 0,
+                  "%s: three threads' bits differ from one's", what);
+    free(one), free(three);
+    hb_plan_ctx_free(c);
+    hb_plan_free(p);
+    hb_graph_free(g);
+#endif
+    free(x);
+}
+END_TEST
+
 /* ---- small GEMMs with their epilogue ------------------------------------------------------ */
 
 START_TEST(small_gemms)
@@ -303,7 +360,11 @@ START_TEST(models_both_ways)
     char *t0 = NULL, *t1 = NULL;
     hb_tensor *want = call_with(m, freeze, true, x, &t0),
               *got = call_with(m, freeze, false, x, &t1);
-    ck_assert_msg(rel_error(got, want) <= 1e-6, "%s%s: jit %g from the interpreter", m,
+    /* HB_ISA=generic compiles without fused multiply-adds while the interpreter's x86-64-v3
+     * clones contract them: one rounding apart per step, which fixed-hidden's halving loop and
+     * sums carry to 1.3e-6 */
+    double tol = hb_isa_active() == HB_ISA_GENERIC && hb_isa_host() != HB_ISA_GENERIC ? 1e-5 : 1e-6;
+    ck_assert_msg(rel_error(got, want) <= tol, "%s%s: jit %g from the interpreter", m,
                   freeze ? " (frozen)" : "", rel_error(got, want));
     if (strstr(t0, "jit: ")) { /* the model has fused groups */
         ck_assert_msg(strstr(t0, "interpreted (hybridized with interpret)"), "%s", t0);
@@ -351,6 +412,7 @@ int main(void)
     tcase_add_test(tc, a_longer_program);
     tcase_add_loop_test(tc, every_way_of_reading, 0, 8);
     tcase_add_loop_test(tc, reductions, 0, 30);
+    tcase_add_loop_test(tc, split_groups, 0, 8);
     tcase_add_loop_test(tc, small_gemms, 0, 8);
     tcase_add_loop_test(tc, models_both_ways, 0, 16);
     tcase_add_test(tc, chain_compiles_whole);

@@ -10,6 +10,8 @@
 #include "jit.h"
 #include "hb_config.h"
 #include "program.h"
+#include "pool.h"
+#include "sgemm.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +57,18 @@ void hb_jit_release(hb_plan *p) { (void)p; }
 static LLVMOrcLLJITRef jit;
 static LLVMTargetMachineRef opt_tm; /* the host's CPU and features, for the optimizer */
 static int lanes;                   /* floats per vector: 16 with AVX-512, else 8 */
+/* Elementwise loops take `unroll` vectors a step, as one vector type that many times as wide,
+ * which LLVM splits into independent registers: the programs are long chains of dependent
+ * operations (an exp is about 20), and one vector a step left the CPU waiting on each chain's
+ * latency (the seed's chain on 4M floats, AVX-512, one thread: 7.3 ms at one vector a step,
+ * 4.4 at four, 3.4 at eight, 4.1 at sixteen, where registers spill). AVX-512 has 32 vector
+ * registers, AVX2 16: eight vectors a step there, four here. */
+static int unroll;
+enum { MAX_UNROLL = 8 }; /* splat's items[] holds MAX_UNROLL · 16 */
+/* Fused groups of one row of SPLIT_MIN floats or more run in parts of PART_MIN or more (at
+ * most MAX_PARTS) on the process's pool: a part of 32K floats is tens of microseconds of work
+ * against about one of waking the pool. */
+enum { SPLIT_MIN = 1 << 16, PART_MIN = 1 << 15, MAX_PARTS = 256 };
 static char init_error[256];
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 /* Compiles one plan at a time: the optimizer shares opt_tm, which is not safe to use from two
@@ -68,21 +82,47 @@ static void take_error(LLVMErrorRef e, char *err, size_t err_size)
     LLVMDisposeErrorMessage(msg);
 }
 
+/* The host's feature string with those above hb_isa_active() turned off ("+avx512f" becomes
+ * "-avx512f"), so that HB_ISA=avx2 or generic runs the JIT's code on that path too. */
+static char *capped_features(const char *host)
+{
+    size_t len = strlen(host);
+    char *f = hb_malloc(len + 1);
+    if (!f)
+        return NULL;
+    memcpy(f, host, len + 1);
+    hb_isa isa = hb_isa_active();
+    for (char *tok = f; isa != HB_ISA_AVX512 && *tok; tok += strcspn(tok, ",") + (tok[strcspn(tok, ",")] != 0)) {
+        bool off = isa == HB_ISA_AVX2 ? strncmp(tok, "+avx512", 7) == 0
+                                      : strncmp(tok, "+avx", 4) == 0 ||
+                                            strncmp(tok, "+fma", 4) == 0 ||
+                                            strncmp(tok, "+f16c", 5) == 0;
+        if (off)
+            *tok = '-';
+    }
+    return f;
+}
+
 static LLVMTargetMachineRef host_machine(char *err, size_t err_size)
 {
     char *triple = LLVMGetDefaultTargetTriple(), *msg = NULL;
-    char *cpu = LLVMGetHostCPUName(), *features = LLVMGetHostCPUFeatures();
+    char *cpu = LLVMGetHostCPUName(), *host = LLVMGetHostCPUFeatures();
+    char *features = capped_features(host);
     LLVMTargetRef target;
     LLVMTargetMachineRef tm = NULL;
-    if (LLVMGetTargetFromTriple(triple, &target, &msg)) {
+    if (!features) {
+        snprintf(err, err_size, "out of memory for the CPU's features");
+    } else if (LLVMGetTargetFromTriple(triple, &target, &msg)) {
         snprintf(err, err_size, "no LLVM target for %s: %s", triple, msg ? msg : "");
     } else {
         tm = LLVMCreateTargetMachine(target, triple, cpu, features, LLVMCodeGenLevelAggressive,
                                      LLVMRelocDefault, LLVMCodeModelJITDefault);
         lanes = strstr(features, "+avx512f") ? 16 : 8;
+        unroll = lanes == 16 ? 8 : 4;
     }
     LLVMDisposeMessage(msg), LLVMDisposeMessage(triple), LLVMDisposeMessage(cpu),
-        LLVMDisposeMessage(features);
+        LLVMDisposeMessage(host);
+    hb_free(features);
     return tm;
 }
 
@@ -141,6 +181,7 @@ typedef struct group {
     int64_t m, k;
     bool trans_b; /* b is [n, k] (a linear's weight): each output a dot product over k */
     bool linear;  /* a linear: no program; a bias (input 2) added if there is one */
+    bool split;   /* one row of SPLIT_MIN or more, map or reduction: run in parts on the pool */
 } group;
 
 static LLVMTypeRef vec(cg *c, LLVMTypeRef t, int w)
@@ -154,7 +195,7 @@ static LLVMValueRef splat(cg *c, LLVMTypeRef elem, int w, LLVMValueRef scalar)
     (void)c, (void)elem;
     if (w == 1)
         return scalar;
-    LLVMValueRef items[16];
+    LLVMValueRef items[MAX_UNROLL * 16];
     for (int i = 0; i < w; i++)
         items[i] = scalar;
     return LLVMConstVector(items, (unsigned)w);
@@ -393,22 +434,24 @@ typedef struct loop {
     int64_t step;
 } loop;
 
-static loop loop_open(cg *c, int64_t start, int64_t end, int64_t step)
+static loop loop_open_v(cg *c, LLVMValueRef start, LLVMValueRef end, int64_t step)
 {
-    loop l = {.var = slot(c, c->i64, LLVMConstInt(c->i64, (unsigned long long)start, 1)),
-              .step = step};
+    loop l = {.var = slot(c, c->i64, start), .step = step};
     l.test = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "test");
     LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "body");
     l.done = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "done");
     LLVMBuildBr(c->b, l.test);
     LLVMPositionBuilderAtEnd(c->b, l.test);
     l.i = LLVMBuildLoad2(c->b, c->i64, l.var, "");
-    LLVMBuildCondBr(
-        c->b,
-        LLVMBuildICmp(c->b, LLVMIntSLT, l.i, LLVMConstInt(c->i64, (unsigned long long)end, 1), ""),
-        body, l.done);
+    LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, l.i, end, ""), body, l.done);
     LLVMPositionBuilderAtEnd(c->b, body);
     return l;
+}
+
+static loop loop_open(cg *c, int64_t start, int64_t end, int64_t step)
+{
+    return loop_open_v(c, LLVMConstInt(c->i64, (unsigned long long)start, 1),
+                       LLVMConstInt(c->i64, (unsigned long long)end, 1), step);
 }
 
 static void loop_close(cg *c, const loop *l)
@@ -425,7 +468,8 @@ typedef struct emit_ctx {
     LLVMValueRef ptr[HB_PROG_MAX_REGS]; /* each input's data */
     LLVMValueRef col[HB_PROG_MAX_REGS]; /* a column input's value for this row */
     LLVMValueRef out, row, base;        /* output data; row index; row * len */
-    LLVMValueRef vacc, sacc;            /* reductions: vector and scalar partial results */
+    LLVMValueRef wacc, vacc, sacc;      /* reductions: partial results of the loops of
+                                           unroll·lanes, of lanes and of one */
 } emit_ctx;
 
 static LLVMValueRef load(cg *c, int w, LLVMValueRef ptr, LLVMValueRef index)
@@ -503,7 +547,7 @@ static void emit_step(cg *c, emit_ctx *e, int w, LLVMValueRef j)
         LLVMSetAlignment(LLVMBuildStore(c->b, y, dst), 4);
         return;
     }
-    LLVMValueRef acc = w > 1 ? e->vacc : e->sacc;
+    LLVMValueRef acc = w > lanes ? e->wacc : w > 1 ? e->vacc : e->sacc;
     LLVMTypeRef at_t = vec(c, g->op == HB_OP_MAX ? c->f32 : c->f64, w);
     LLVMBuildStore(c->b, combine(c, w, g->op, LLVMBuildLoad2(c->b, at_t, acc, ""), y), acc);
 }
@@ -647,50 +691,125 @@ static void reset(cg *c, emit_ctx *e)
     bool max = g->op == HB_OP_MAX;
     LLVMTypeRef t = max ? c->f32 : c->f64;
     LLVMValueRef init = max ? LLVMConstReal(c->f32, -INFINITY) : LLVMConstReal(c->f64, 0.0);
+    LLVMBuildStore(c->b, splat(c, t, unroll * lanes, init), e->wacc);
     LLVMBuildStore(c->b, splat(c, t, lanes, init), e->vacc);
     LLVMBuildStore(c->b, init, e->sacc);
 }
 
-/* Combines the partial results in lane order and writes the output at index. */
+/* The partial results combined in lane order (the wide loop's, the vector loop's, the last
+ * one's): a double for sums, a float for the maximum. */
+static LLVMValueRef total_of(cg *c, emit_ctx *e)
+{
+    bool max = e->g->op == HB_OP_MAX;
+    LLVMTypeRef t = max ? c->f32 : c->f64;
+    LLVMValueRef total = NULL;
+    const struct {
+        LLVMValueRef acc;
+        int w;
+    } parts[3] = {{e->wacc, unroll * lanes}, {e->vacc, lanes}, {e->sacc, 1}};
+    for (int k = 0; k < 3; k++) {
+        LLVMValueRef v = LLVMBuildLoad2(c->b, vec(c, t, parts[k].w), parts[k].acc, "");
+        for (int l = 0; l < parts[k].w; l++) {
+            LLVMValueRef x =
+                parts[k].w == 1
+                    ? v
+                    : LLVMBuildExtractElement(c->b, v, LLVMConstInt(c->i32, (unsigned)l, 0), "");
+            total = !total ? x
+                    : max  ? combine(c, 1, HB_OP_MAX, total, x)
+                           : LLVMBuildFAdd(c->b, total, x, "");
+        }
+    }
+    return total;
+}
+
+/* Writes the reduction's result (of count values) at index. */
 static void finish(cg *c, emit_ctx *e, LLVMValueRef index, int64_t count)
 {
-    const group *g = e->g;
-    bool max = g->op == HB_OP_MAX;
-    LLVMTypeRef t = max ? c->f32 : c->f64;
-    LLVMValueRef v = LLVMBuildLoad2(c->b, vec(c, t, lanes), e->vacc, "");
-    LLVMValueRef total = LLVMBuildExtractElement(c->b, v, LLVMConstInt(c->i32, 0, 0), "");
-    for (int l = 1; l <= lanes; l++) {
-        LLVMValueRef x =
-            l < lanes ? LLVMBuildExtractElement(c->b, v, LLVMConstInt(c->i32, (unsigned)l, 0), "")
-                      : LLVMBuildLoad2(c->b, t, e->sacc, "");
-        total = max ? combine(c, 1, HB_OP_MAX, total, x) : LLVMBuildFAdd(c->b, total, x, "");
-    }
-    if (g->op == HB_OP_MEAN)
+    LLVMValueRef total = total_of(c, e);
+    if (e->g->op == HB_OP_MEAN)
         total = LLVMBuildFDiv(c->b, total, LLVMConstReal(c->f64, (double)count), "");
-    if (!max)
+    if (e->g->op != HB_OP_MAX)
         total = LLVMBuildFPTrunc(c->b, total, c->f32, "");
     LLVMValueRef dst = LLVMBuildGEP2(c->b, c->f32, e->out, &index, 1, "");
     LLVMBuildStore(c->b, total, dst);
 }
 
+/* The reduction's accumulators, in the entry block. */
+static void open_partials(cg *c, emit_ctx *e)
+{
+    LLVMTypeRef t = e->g->op == HB_OP_MAX ? c->f32 : c->f64;
+    e->wacc = slot(c, vec(c, t, unroll * lanes), splat(c, t, unroll * lanes, LLVMConstReal(t, 0.0)));
+    e->vacc = slot(c, vec(c, t, lanes), splat(c, t, lanes, LLVMConstReal(t, 0.0)));
+    e->sacc = slot(c, t, LLVMConstReal(t, 0.0));
+}
+
+/* Opens function `name` of params and points e at the inputs' and output's data (in[k].data,
+ * out->data: the first field of each hb_operand) from parameters `in` and `out`. */
+static void open_function(cg *c, emit_ctx *e, const char *name, LLVMTypeRef *params, int nparams,
+                          int in, int out, size_t operand_size)
+{
+    c->fn = LLVMAddFunction(c->mod, name,
+                            LLVMFunctionType(c->voidt, params, (unsigned)nparams, 0));
+    c->entry = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "entry");
+    LLVMPositionBuilderAtEnd(c->b, c->entry);
+    LLVMTypeRef f32pp = LLVMPointerType(c->f32p, 0);
+    for (int k = 0; k < e->g->n; k++) {
+        LLVMValueRef off = LLVMConstInt(c->i64, (unsigned long long)(k * operand_size), 0);
+        LLVMValueRef at = LLVMBuildGEP2(c->b, LLVMInt8TypeInContext(c->ctx),
+                                        LLVMGetParam(c->fn, (unsigned)in), &off, 1, "");
+        e->ptr[k] = LLVMBuildLoad2(c->b, c->f32p, LLVMBuildBitCast(c->b, at, f32pp, ""), "");
+    }
+    e->out = LLVMBuildLoad2(
+        c->b, c->f32p, LLVMBuildBitCast(c->b, LLVMGetParam(c->fn, (unsigned)out), f32pp, ""), "");
+}
+
+/* A group of one row split over the pool (g->split): the function for elements [start, end)
+ * of it, void part(in, start, end, out, double *partial), which for a reduction leaves the
+ * part's sum or maximum in *partial instead of writing the output. */
+static void emit_part(cg *c, const group *g, const char *name, size_t operand_size)
+{
+    emit_ctx e = {.g = g};
+    LLVMTypeRef params[5] = {c->i8p, c->i64, c->i64, c->i8p, LLVMPointerType(c->f64, 0)};
+    open_function(c, &e, name, params, 5, 0, 3, operand_size);
+    if (g->reduce) {
+        open_partials(c, &e);
+        reset(c, &e);
+    }
+    e.row = LLVMConstInt(c->i64, 0, 0);
+    e.base = e.row;
+    for (int k = 0; k < g->n; k++)
+        if (g->read[k] == READ_COLUMN)
+            e.col[k] = LLVMBuildLoad2(c->b, c->f32, e.ptr[k], "");
+    LLVMValueRef start = LLVMGetParam(c->fn, 1), end = LLVMGetParam(c->fn, 2);
+    LLVMValueRef at = start;
+    const int widths[3] = {unroll * lanes, lanes, 1};
+    for (int k = 0; k < 3; k++) { /* each loop up to the last whole step of its width */
+        int w = widths[k];
+        LLVMValueRef wv = LLVMConstInt(c->i64, (unsigned long long)w, 0);
+        LLVMValueRef stop = LLVMBuildAdd(
+            c->b, at,
+            LLVMBuildMul(c->b, LLVMBuildSDiv(c->b, LLVMBuildSub(c->b, end, at, ""), wv, ""), wv, ""),
+            "");
+        loop i = loop_open_v(c, at, stop, w);
+        emit_step(c, &e, w, i.i);
+        loop_close(c, &i);
+        at = stop;
+    }
+    if (g->reduce) {
+        LLVMValueRef total = total_of(c, &e);
+        if (g->op == HB_OP_MAX)
+            total = LLVMBuildFPExt(c->b, total, c->f64, "");
+        LLVMBuildStore(c->b, total, LLVMGetParam(c->fn, 4));
+    }
+    LLVMBuildRetVoid(c->b);
+}
+
 /* The function for one fused instruction. */
 static void emit_group(cg *c, const group *g, const char *name, size_t operand_size)
 {
-    LLVMTypeRef params[4] = {c->i8p, c->i32, c->i8p, c->i8p};
-    LLVMTypeRef ft = LLVMFunctionType(c->voidt, params, 4, 0);
-    c->fn = LLVMAddFunction(c->mod, name, ft);
-    c->entry = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "entry");
-    LLVMPositionBuilderAtEnd(c->b, c->entry);
     emit_ctx e = {.g = g};
-    LLVMTypeRef f32pp = LLVMPointerType(c->f32p, 0);
-    for (int k = 0; k < g->n; k++) { /* in[k].data: the first field of each hb_operand */
-        LLVMValueRef off = LLVMConstInt(c->i64, (unsigned long long)(k * operand_size), 0);
-        LLVMValueRef at =
-            LLVMBuildGEP2(c->b, LLVMInt8TypeInContext(c->ctx), LLVMGetParam(c->fn, 0), &off, 1, "");
-        e.ptr[k] = LLVMBuildLoad2(c->b, c->f32p, LLVMBuildBitCast(c->b, at, f32pp, ""), "");
-    }
-    e.out = LLVMBuildLoad2(c->b, c->f32p, LLVMBuildBitCast(c->b, LLVMGetParam(c->fn, 2), f32pp, ""),
-                           "");
+    LLVMTypeRef params[4] = {c->i8p, c->i32, c->i8p, c->i8p};
+    open_function(c, &e, name, params, 4, 0, 2, operand_size);
     if (g->gemm && g->trans_b) {
         emit_gemm_nt(c, &e);
         LLVMBuildRetVoid(c->b);
@@ -713,14 +832,11 @@ static void emit_group(cg *c, const group *g, const char *name, size_t operand_s
         return;
     }
     if (g->reduce) {
-        bool max = g->op == HB_OP_MAX;
-        LLVMTypeRef t = max ? c->f32 : c->f64;
-        e.vacc = slot(c, vec(c, t, lanes), splat(c, t, lanes, LLVMConstReal(t, 0.0)));
-        e.sacc = slot(c, t, LLVMConstReal(t, 0.0));
+        open_partials(c, &e);
         if (g->all)
             reset(c, &e);
     }
-    int64_t vec_end = g->len - g->len % lanes;
+    int64_t vec_end = g->len - g->len % lanes, wide_end = g->len - g->len % (unroll * lanes);
     loop r = loop_open(c, 0, g->rows, 1);
     e.row = r.i;
     e.base = LLVMBuildMul(c->b, e.row, LLVMConstInt(c->i64, (unsigned long long)g->len, 1), "");
@@ -731,7 +847,8 @@ static void emit_group(cg *c, const group *g, const char *name, size_t operand_s
         }
     if (g->reduce && !g->all)
         reset(c, &e);
-    emit_loop(c, &e, lanes, 0, vec_end);
+    emit_loop(c, &e, unroll * lanes, 0, wide_end);
+    emit_loop(c, &e, lanes, wide_end, vec_end);
     emit_loop(c, &e, 1, vec_end, g->len);
     if (g->reduce && !g->all)
         finish(c, &e, e.row, g->len);
@@ -868,6 +985,7 @@ static bool group_of(const hb_plan *p, const hb_instr *ins, group *g)
     g->rows = numel / g->len;
     if (flat && (!g->reduce || g->all)) /* one long row vectorizes best */
         g->len = numel, g->rows = 1;
+    g->split = g->rows == 1 && (!g->reduce || g->all) && g->len >= SPLIT_MIN;
     for (int k = 0; k < g->prog->nins; k++)
         if (!instruction(g->prog->ins[k].op))
             return false;
@@ -876,9 +994,70 @@ static bool group_of(const hb_plan *p, const hb_instr *ins, group *g)
 
 /* ---- a plan's code -------------------------------------------------------------------------- */
 
+/* A group split over the pool: its part function and where its parts begin. The parts are
+ * fixed by the group's size alone — never by the thread count — and a reduction adds the
+ * parts' partial results in part order, so 1 thread or 8 give the same bits. */
+typedef void (*part_fn)(const hb_operand *in, int64_t start, int64_t end, const hb_operand *out,
+                        double *partial);
+typedef struct jit_part {
+    part_fn fn;
+    int64_t numel, chunk;
+    int parts;
+    bool reduce;
+    hb_op op;
+} jit_part;
+
 typedef struct plan_code {
     LLVMOrcResourceTrackerRef rt;
+    jit_part *parts; /* per compiled group, used by the split ones (attrs.part points here) */
 } plan_code;
+
+typedef struct part_job {
+    const jit_part *jp;
+    const hb_operand *in, *out;
+    double partial[MAX_PARTS];
+} part_job;
+
+static void run_part(void *ctx, int part, int parts)
+{
+    (void)parts;
+    part_job *j = ctx;
+    int64_t start = part * j->jp->chunk, end = start + j->jp->chunk;
+    j->jp->fn(j->in, start, end < j->jp->numel ? end : j->jp->numel, j->out, &j->partial[part]);
+}
+
+/* The kernel of a split group: its parts on the plan's threads, then a reduction's partial
+ * results combined as one thread would (the sums in double, NaN winning a maximum). */
+static void run_parts(const hb_operand *in, int n, const hb_operand *out, const hb_attrs *at)
+{
+    (void)n;
+    part_job j = {.jp = at->part, .in = in, .out = out};
+    hb_pool_run(hb_threads_wanted(), j.jp->parts, run_part, &j);
+    if (!j.jp->reduce)
+        return;
+    double total = j.partial[0];
+    for (int k = 1; k < j.jp->parts; k++) {
+        double v = j.partial[k];
+        if (j.jp->op != HB_OP_MAX)
+            total += v;
+        else if (total == total && (v > total || v != v))
+            total = v;
+    }
+    if (j.jp->op == HB_OP_MEAN)
+        total /= (double)j.jp->numel;
+    out->data[0] = (float)total;
+}
+
+static jit_part part_of(const group *g)
+{
+    jit_part jp = {.numel = g->len, .reduce = g->reduce, .op = g->op};
+    int64_t step = unroll * lanes; /* parts begin on whole steps of the wide loop */
+    jp.chunk = (g->len + MAX_PARTS - 1) / MAX_PARTS;
+    jp.chunk = jp.chunk < PART_MIN ? PART_MIN : jp.chunk;
+    jp.chunk = (jp.chunk + step - 1) / step * step;
+    jp.parts = (int)((g->len + jp.chunk - 1) / jp.chunk);
+    return jp;
+}
 
 static double now_ms(void)
 {
@@ -890,7 +1069,7 @@ static double now_ms(void)
 /* Emits, optimizes and links the groups of p (instructions which[]); stores the functions'
  * addresses as those instructions' kernels, and the code's tracker in *rt. */
 static hb_status compile(hb_plan *p, const int *which, const group *groups, int n,
-                         LLVMOrcResourceTrackerRef *rt, char *err, size_t err_size)
+                         plan_code *code, char *err, size_t err_size)
 {
     LLVMOrcThreadSafeContextRef tsc = LLVMOrcCreateNewThreadSafeContext();
     cg c = {.ctx = LLVMOrcThreadSafeContextGetContext(tsc)};
@@ -912,7 +1091,7 @@ static hb_status compile(hb_plan *p, const int *which, const group *groups, int 
     char name[64];
     for (int i = 0; i < n; i++) {
         snprintf(name, sizeof name, "hb_plan%llu_%d", (unsigned long long)p->id, which[i]);
-        emit_group(&c, &groups[i], name, sizeof(hb_operand));
+        (groups[i].split ? emit_part : emit_group)(&c, &groups[i], name, sizeof(hb_operand));
     }
     LLVMDisposeBuilder(c.b);
     LLVMPassBuilderOptionsRef po = LLVMCreatePassBuilderOptions();
@@ -936,14 +1115,15 @@ static hb_status compile(hb_plan *p, const int *which, const group *groups, int 
     }
     LLVMOrcThreadSafeModuleRef tsm = LLVMOrcCreateNewThreadSafeModule(c.mod, tsc);
     LLVMOrcDisposeThreadSafeContext(tsc); /* the module keeps its context */
+    LLVMOrcResourceTrackerRef *rt = &code->rt;
     *rt = LLVMOrcJITDylibCreateResourceTracker(LLVMOrcLLJITGetMainJITDylib(jit));
     e = LLVMOrcLLJITAddLLVMIRModuleWithRT(jit, *rt, tsm); /* takes tsm, failing or not */
-    hb_kernel_fn found[64];
+    LLVMOrcExecutorAddress found[64];
     for (int i = 0; !e && i < n; i++) { /* the first lookup compiles the module */
         LLVMOrcExecutorAddress addr = 0;
         snprintf(name, sizeof name, "hb_plan%llu_%d", (unsigned long long)p->id, which[i]);
         e = LLVMOrcLLJITLookup(jit, &addr, name);
-        found[i] = (hb_kernel_fn)(uintptr_t)addr;
+        found[i] = addr;
     }
     if (e) {
         take_error(e, err, err_size);
@@ -952,8 +1132,17 @@ static hb_status compile(hb_plan *p, const int *which, const group *groups, int 
         *rt = NULL;
         return HB_ERR_STATE;
     }
-    for (int i = 0; i < n; i++) /* all or none: the plan is either as lowered or all compiled */
-        p->instrs[which[i]].kernel = found[i];
+    for (int i = 0; i < n; i++) { /* all or none: the plan is as lowered or all compiled */
+        hb_instr *ins = &p->instrs[which[i]];
+        if (groups[i].split) {
+            code->parts[i] = part_of(&groups[i]);
+            code->parts[i].fn = (part_fn)(uintptr_t)found[i];
+            ins->attrs.part = &code->parts[i];
+            ins->kernel = run_parts;
+        } else {
+            ins->kernel = (hb_kernel_fn)(uintptr_t)found[i];
+        }
+    }
     return HB_OK;
 }
 
@@ -986,19 +1175,23 @@ hb_status hb_jit_plan(hb_plan *p, char *err, size_t err_size)
             which[n++] = i;
     }
     /* the record first: once compile() has run, the kernels point into the code */
-    plan_code *code = st == HB_OK && n > 0 ? hb_malloc(sizeof *code) : NULL;
+    plan_code *code = st == HB_OK && n > 0 ? hb_calloc(1, sizeof *code) : NULL;
+    if (code && !(code->parts = hb_calloc((size_t)n, sizeof *code->parts)))
+        hb_free(code), code = NULL;
     if (st == HB_OK && n > 0 && !code) {
         snprintf(err, err_size, "out of memory for the JIT's record of a plan");
         st = HB_ERR_NOMEM;
     }
     if (code) {
         pthread_mutex_lock(&compiling);
-        st = compile(p, which, groups, n, &code->rt, err, err_size);
+        st = compile(p, which, groups, n, code, err, err_size);
         pthread_mutex_unlock(&compiling);
-        if (st == HB_OK)
+        if (st == HB_OK) {
             p->jit = code, p->jit_groups += n;
-        else
+        } else {
+            hb_free(code->parts);
             hb_free(code);
+        }
     }
     p->jit_ms = now_ms() - t0;
     return st;
@@ -1015,6 +1208,7 @@ void hb_jit_release(hb_plan *p)
         LLVMConsumeError(e);
     LLVMOrcReleaseResourceTracker(code->rt);
     pthread_mutex_unlock(&compiling);
+    hb_free(code->parts);
     hb_free(code);
     p->jit = NULL;
 }

@@ -5,6 +5,7 @@
  * peak on one thread (a loop of independent FMAs of each ISA), which is what the kernels are
  * measured against, not the BLAS they replace.
  * Run: build/bench_gemm [--quick] */
+#include "peak.h"
 #include "timing.h"
 #include "../src/runtime/kernels.h"
 #include "../src/runtime/sgemm.h"
@@ -13,49 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#if defined(__x86_64__)
-#include <immintrin.h>
-
-/* 12 independent chains of FMAs, as many as keep two FMA units busy at a latency of 4–6;
- * one function per ISA, from one template. */
-#define FMA_LOOP(name, isa, vec, lanes, set1, fmadd, add, storeu)                                 \
-    __attribute__((target(isa))) static double name(long n)                                     \
-    {                                                                                             \
-        vec s[12], x = set1(1e-7f), y = set1(0.999999f);                                          \
-        for (int i = 0; i < 12; i++)                                                              \
-            s[i] = set1((float)i);                                                                \
-        for (long r = 0; r < n; r++)                                                              \
-            _Pragma("GCC unroll 12") for (int i = 0; i < 12; i++)                                 \
-                s[i] = fmadd(s[i], y, x);                                                         \
-        float out[lanes];                                                                         \
-        vec t = s[0];                                                                             \
-        for (int i = 1; i < 12; i++)                                                              \
-            t = add(t, s[i]);                                                                     \
-        storeu(out, t);                                                                           \
-        return out[0];                                                                            \
-    }
-FMA_LOOP(fma_avx512, "avx512f", __m512, 16, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_add_ps,
-         _mm512_storeu_ps)
-FMA_LOOP(fma_avx2, "avx2,fma", __m256, 8, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_add_ps,
-         _mm256_storeu_ps)
-#endif
-
-/* GFLOP/s of the vector FMA loop of isa on one thread (a multiply-add is two flops). */
-static double peak(hb_isa isa)
-{
-#if defined(__x86_64__)
-    long n = 20000000;
-    double t = now_ns(), sink = isa == HB_ISA_AVX512 ? fma_avx512(n) : fma_avx2(n);
-    t = now_ns() - t;
-    volatile double keep = sink;
-    (void)keep;
-    return 2.0 * 12 * (isa == HB_ISA_AVX512 ? 16 : 8) * (double)n / t;
-#else
-    (void)isa;
-    return 0;
-#endif
-}
 
 typedef struct shape {
     const char *what;
@@ -105,7 +63,7 @@ int main(int argc, char **argv)
     openblas_set_num_threads(1); /* its default is every core */
     printf("CPU's ISA: %s; OpenBLAS's kernels: %s\n", hb_isa_name(host), openblas_get_corename());
     for (hb_isa i = HB_ISA_AVX2; i <= host; i++)
-        printf("vector peak, one thread, %s: %.1f GFLOP/s\n", hb_isa_name(i), peak(i));
+        printf("vector peak, one thread, %s: %.1f GFLOP/s\n", hb_isa_name(i), vector_peak(i, 1));
     printf("\n%-24s %-17s %9s", "product", "m x n x k", "OpenBLAS");
     for (hb_isa i = HB_ISA_GENERIC; i <= host; i++)
         printf(" %9s", hb_isa_name(i));

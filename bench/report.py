@@ -17,7 +17,8 @@ COLUMNS = ["hybrid eager", "hybrid compiled", "hybrid interpreted", "hybrid froz
            "torch eager", "torch.jit.trace", "torch.jit.freeze", "hybrid from ONNX", "onnxruntime"]
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 
-# The floor under each case: multiply-adds at the GEMM peak, or bytes at the copy bandwidth.
+# The floor under each case: multiply-adds at the CPU's vector peak (the FMA loop of bench/peak.h,
+# not a BLAS's GEMM), or bytes at the copy bandwidth.
 # The training step: forward and weight gradients of both layers, the input gradient of the
 # second only (the first layer's input needs none).
 FLOPS = {"mlp": 2 * 2 * (20 * 256 + 256 * 10), "mlp_wide": 2 * 256 * 2 * 1024 * 1024,
@@ -64,8 +65,9 @@ def table(cases, titles, limits):
                 ratio = f" ({cols[c] / ref:.2f}×)" if ref and c != "hybrid compiled" else ""
                 cells.append(f"{fmt(cols[c])}{ratio}")
         floor = "—"
-        if case in FLOPS and limits.get("gemm_gflop_s"):
-            floor = fmt(FLOPS[case] / limits["gemm_gflop_s"] / 1e3)
+        peak = limits.get("vector_peak_gflop_s") or limits.get("gemm_gflop_s")
+        if case in FLOPS and peak:
+            floor = fmt(FLOPS[case] / peak / 1e3)
         elif case in BYTES and limits.get("copy_gb_s"):
             # reading only: the copy rate counts bytes read and written
             floor = fmt(BYTES[case] / limits["copy_gb_s"] / 1e3)
@@ -116,8 +118,10 @@ def main():
     header = (f"{date}, {a.machine or 'this machine'}, commit {a.commit or '?'}, "
               f"{a.threads} thread{'s' if a.threads > 1 else ''} for every column; "
               f"PyTorch {torch_version or 'absent (no /usr/bin/python3 with torch)'}; "
-              f"limits: copy {limits.get('copy_gb_s', '?')} GB/s, GEMM peak "
-              f"{limits.get('gemm_gflop_s', '?')} GFLOP/s. Times are medians of alternating "
+              f"limits: copy {limits.get('copy_gb_s', '?')} GB/s, vector peak "
+              f"{limits.get('vector_peak_gflop_s', '?')} GFLOP/s ({limits.get('isa', '?')} FMA "
+              f"loop: the floor column's), OpenBLAS GEMM {limits.get('gemm_gflop_s', '?')} "
+              f"GFLOP/s (its {limits.get('blas', '?')} kernels). Times are medians of alternating "
               f"rounds; (×) is the time against hybrid compiled (above 1: slower).")
     md = header + "\n\n" + table(cases, titles, limits) + "\n"
     os.makedirs(a.out, exist_ok=True)

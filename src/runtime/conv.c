@@ -475,6 +475,20 @@ static void rows_part(void *ctx, int part, int parts)
         }
 }
 
+/* Parts of an im2col convolution split by output rows: one per thread while each part's
+ * product keeps ROW_SPLIT_COLS columns or more; else one part, whose product splits itself
+ * over the threads by rows of weights. ResNet-18's last layers (7×7 outputs) split by rows
+ * gave products 28 and 21 columns wide, under a tile of hybrid's kernels, which OpenBLAS ran
+ * with its own threads spinning against hybrid's (two threads ran slower than one). */
+enum { ROW_SPLIT_COLS = 256 };
+
+static int row_parts(const geom *g, int threads)
+{
+    int parts = threads < g->oh ? threads : (int)g->oh;
+    int64_t rows = (g->oh + parts - 1) / parts;
+    return rows * g->ow >= ROW_SPLIT_COLS ? parts : 1;
+}
+
 /* y[N, O, OH, OW] = conv(x, w), no bias; on hybrid's threads when it is big enough, split by
  * output rows (im2col), channels (direct) or Winograd's 16 products. */
 static void conv_forward(const geom *g, const float *x, const float *w, float *y)
@@ -485,7 +499,7 @@ static void conv_forward(const geom *g, const float *x, const float *w, float *y
         winograd_forward(g, x, w, y, work, threads);
         return;
     }
-    int parts = threads < g->oh ? threads : (int)g->oh;
+    int parts = row_parts(g, threads);
     bool direct;
     float *col = lowering(g, &direct, parts);
     conv_job j = {.g = g, .x = x, .w = w, .y = y, .col = col};
@@ -493,8 +507,12 @@ static void conv_forward(const geom *g, const float *x, const float *w, float *y
         hb_pool_run(threads, threads, direct_part, &j);
         return;
     }
-    if (col) {
+    if (col && parts > 1) {
         hb_pool_run(threads, parts, rows_part, &j);
+        return;
+    }
+    if (col) { /* not from the pool: the product takes the threads */
+        rows_part(&j, 0, 1);
         return;
     }
     int64_t p = g->oh * g->ow, k = g->cg * g->kh * g->kw;

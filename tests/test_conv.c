@@ -295,6 +295,8 @@ START_TEST(threads_give_one_threads_bits)
         {16, 32, 3, 40, {.stride = {1, 1}, .padding = {1, 1}, .groups = 1}, 1}, /* Winograd */
         {64, 64, 3, 128, {.stride = {1, 1}, .padding = {1, 1}, .groups = 64}, 0}, /* depthwise */
         {8, 24, 7, 70, {.stride = {2, 2}, .padding = {3, 3}, .groups = 1}, 0},  /* a stem */
+        /* 7×7 outputs: one lowering, the product split by rows of weights */
+        {256, 128, 3, 7, {.stride = {1, 1}, .padding = {1, 1}, .groups = 1}, 0},
     };
     const int64_t tiles = hb_conv_winograd_tiles;
     hb_rng rng;
@@ -310,12 +312,30 @@ START_TEST(threads_give_one_threads_bits)
                                                              cases[i].k, cases[i].k), init), HB_OK);
         ck_assert_int_eq(hb_block_add_param(b, "b", HB_SHAPE(cases[i].o), init), HB_OK);
         hb_tensor *x = hb_randn(HB_SHAPE(2, cases[i].c, cases[i].h, cases[i].h), &rng);
-        hb_tensor *want[2];
-        for (int compiled = 0; compiled < 2; compiled++) {
+        /* eager, compiled, and frozen (weights packed once at lowering where im2col or
+         * pointwise runs them): each the same bits on any thread count, frozen eager's too */
+        hb_tensor *want[3];
+        static const char *const how[3] = {"eager", "compiled", "frozen"};
+        for (int compiled = 0; compiled < 3; compiled++) {
             hb_set_num_threads(1);
-            hb_hybridize(b, compiled);
+            hb_hybridize_with(b, compiled > 0, &(hb_hybrid_options){.freeze = compiled == 2});
+            hb_tensor_release(hb_block_call(b, x)); /* traces */
             want[compiled] = hb_block_call(b, x);
             ck_assert_tensor_ok(want[compiled]);
+            if (compiled == 2 && cases[i].winograd == 0 && o->groups == 1) {
+                char *text = NULL;
+                size_t len = 0;
+                FILE *f = open_memstream(&text, &len);
+                hb_block_explain(b, f, false);
+                fclose(f);
+                ck_assert_msg(strstr(text, "1 convolution's weights packed"), "case %zu:\n%s", i,
+                              text);
+                free(text);
+            }
+            if (compiled == 2)
+                ck_assert_msg(memcmp(hb_tensor_cdata(want[2]), hb_tensor_cdata(want[0]),
+                                     sizeof(float) * (size_t)hb_tensor_numel(want[0])) == 0,
+                              "case %zu: frozen gives other bits than eager", i);
             for (int threads = 2; threads <= 3; threads++) {
                 hb_set_num_threads(threads);
                 hb_tensor *y = hb_block_call(b, x);
@@ -323,11 +343,12 @@ START_TEST(threads_give_one_threads_bits)
                 ck_assert_msg(memcmp(hb_tensor_cdata(y), hb_tensor_cdata(want[compiled]),
                                      sizeof(float) * (size_t)hb_tensor_numel(y)) == 0,
                               "case %zu, %s, %d threads: other bits than one thread's", i,
-                              compiled ? "compiled" : "eager", threads);
+                              how[compiled], threads);
                 hb_tensor_release(y);
             }
         }
-        hb_tensor_release(want[0]), hb_tensor_release(want[1]), hb_tensor_release(x);
+        hb_tensor_release(want[0]), hb_tensor_release(want[1]), hb_tensor_release(want[2]);
+        hb_tensor_release(x);
         hb_block_release(b);
     }
     hb_conv_winograd_tiles = tiles;

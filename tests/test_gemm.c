@@ -148,6 +148,44 @@ START_TEST(threads_give_the_same_bits)
 }
 END_TEST
 
+/* A packed once (a frozen convolution's weights) gives the bits of A packed per call, alone
+ * and with B packed once too: both transposes of A, rows past a strip's edge and more than
+ * one k block, on one thread and on two, split by rows (m > n) and by columns (m < n). */
+START_TEST(prepacked_a_gives_the_same_bits)
+{
+    hb_isa isa = hb_isa_active();
+    const int64_t shapes[2][3] = {{301, 40, 600}, {40, 300, 600}}; /* past HB_BLAS_PARALLEL_MIN */
+    int64_t m = shapes[_i][0], n = shapes[_i][1], k = shapes[_i][2];
+    float *a = malloc(sizeof(float) * (size_t)(m * k)), *b = malloc(sizeof(float) * (size_t)(k * n));
+    float *want = malloc(sizeof(float) * (size_t)(m * n)), *got = malloc(sizeof(float) * (size_t)(m * n));
+    float *pa = aligned_alloc(64, (sizeof(float) * hb_sgemm_pack_a_floats(isa, m, k) + 63) / 64 * 64);
+    float *pb = aligned_alloc(64, (sizeof(float) * hb_sgemm_pack_floats(isa, n, k) + 63) / 64 * 64);
+    uint64_t s = 11;
+    for (int64_t i = 0; i < m * k; i++)
+        a[i] = value(&s);
+    for (int64_t i = 0; i < k * n; i++)
+        b[i] = value(&s);
+    ck_assert(hb_sgemm_takes(m, n));
+    hb_sgemm_pack(isa, false, n, k, b, n, pb);
+    for (int ta = 0; ta < 2; ta++) {
+        int64_t lda = ta ? m : k;
+        hb_sgemm_pack_a(isa, ta, m, k, a, lda, pa);
+        for (int threads = 1; threads <= 2; threads++)
+            for (int both = 0; both < 2; both++) {
+                hb_set_num_threads(threads);
+                hb_sgemm_any(ta, false, m, n, k, a, lda, b, n, 0.0f, want, n, NULL, NULL);
+                hb_sgemm_any(ta, false, m, n, k, NULL, lda, both ? NULL : b, n, 0.0f, got, n, pa,
+                             both ? pb : NULL);
+                ck_assert_msg(memcmp(want, got, sizeof(float) * (size_t)(m * n)) == 0,
+                              "%lldx%lldx%lld, trans_a %d, %d threads%s: A packed once differs",
+                              (long long)m, (long long)n, (long long)k, ta, threads,
+                              both ? ", B packed once too" : "");
+            }
+    }
+    free(a), free(b), free(want), free(got), free(pa), free(pb);
+}
+END_TEST
+
 /* B packed once (a frozen plan's weight) gives the bits of B packed per call, on one thread and
  * on two, both transposes, columns past a panel's edge. */
 START_TEST(prepacked_b_gives_the_same_bits)
@@ -169,8 +207,8 @@ START_TEST(prepacked_b_gives_the_same_bits)
             int64_t ldb = tb ? k : n;
             hb_set_num_threads(threads);
             hb_sgemm_pack(isa, tb, n, k, b, ldb, packed);
-            hb_sgemm_any(false, tb, m, n, k, a, k, b, ldb, 0.0f, want, n, NULL);
-            hb_sgemm_any(false, tb, m, n, k, a, k, NULL, ldb, 0.0f, got, n, packed);
+            hb_sgemm_any(false, tb, m, n, k, a, k, b, ldb, 0.0f, want, n, NULL, NULL);
+            hb_sgemm_any(false, tb, m, n, k, a, k, NULL, ldb, 0.0f, got, n, NULL, packed);
             ck_assert_msg(memcmp(want, got, sizeof(float) * (size_t)(m * n)) == 0,
                           "trans_b %d, %d threads: packed once differs", tb, threads);
         }
@@ -246,6 +284,7 @@ int main(void)
     tcase_add_test(tc, rows_do_not_depend_on_the_batch);
     tcase_add_test(tc, threads_give_the_same_bits);
     tcase_add_test(tc, prepacked_b_gives_the_same_bits);
+    tcase_add_loop_test(tc, prepacked_a_gives_the_same_bits, 0, 2);
     tcase_add_test(tc, frozen_plans_give_live_bits);
     tcase_add_test(tc, the_isa_is_chosen_and_said);
     suite_add_tcase(s, tc);

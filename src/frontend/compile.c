@@ -89,12 +89,13 @@ void hb_compile_explain_jit(FILE *f, const hb_plan *p, const char *note)
 
 void hb_compile_explain_gemm(FILE *f, const hb_plan *p)
 {
-    int products = 0, packed = 0;
+    int products = 0, packed = 0, convs = 0;
     for (int i = 0; i < p->ninstrs; i++) {
         hb_op op = p->instrs[i].op;
-        products += op == HB_OP_MATMUL || op == HB_OP_LINEAR || op == HB_OP_GEMM ||
-                    op == HB_OP_CONV2D || op == HB_OP_FUSED_CONV || op == HB_OP_CONV_TRANSPOSE2D;
-        packed += p->instrs[i].packed != NULL;
+        bool conv = op == HB_OP_CONV2D || op == HB_OP_FUSED_CONV || op == HB_OP_CONV_TRANSPOSE2D;
+        products += conv || op == HB_OP_MATMUL || op == HB_OP_LINEAR || op == HB_OP_GEMM;
+        packed += !conv && p->instrs[i].packed != NULL;
+        convs += conv && p->instrs[i].packed != NULL;
     }
     if (!products)
         return;
@@ -102,6 +103,10 @@ void hb_compile_explain_gemm(FILE *f, const hb_plan *p)
     if (packed)
         fprintf(f, "    gemm: %d constant weight%s packed into the kernels' panels at lowering\n",
                 packed, packed == 1 ? "" : "s");
+    if (convs)
+        fprintf(f,
+                "    gemm: %d convolution%s weights packed into the kernels' strips at lowering\n",
+                convs, convs == 1 ? "'s" : "s'");
 }
 
 const char *hb_gemm_kernels(void) { return hb_gemm_note(); }

@@ -152,8 +152,9 @@ static void col2im(const geom *g, const float *col, float *x, int64_t oh0, int64
             }
 }
 
-static void sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
-                  const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
+static void sgemm_packed(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float *a,
+                         int64_t lda, const float *b, int64_t ldb, float beta, float *c,
+                         int64_t ldc, const float *packed_a)
 {
     if (m == 0 || n == 0)
         return;
@@ -162,7 +163,13 @@ static void sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float
             memset(c + i * ldc, 0, sizeof(float) * (size_t)n);
         return;
     }
-    hb_sgemm_any(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc, NULL);
+    hb_sgemm_any(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc, packed_a, NULL);
+}
+
+static void sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+                  const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
+{
+    sgemm_packed(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc, NULL);
 }
 
 /* A large lowered input is made a band of output rows at a time, small enough to stay in
@@ -431,6 +438,7 @@ typedef struct conv_job {
     const float *x, *w;
     float *y;
     float *col; /* im2col: one band's buffer per part, side by side */
+    const float *packed_w; /* the weights in the GEMM kernels' strips (one group), or NULL */
 } conv_job;
 
 /* ---- forward ------------------------------------------------------------------------------ */
@@ -470,7 +478,8 @@ static void rows_part(void *ctx, int part, int parts)
             for (int64_t oh = oh0; oh < oh1; oh += band) {
                 int64_t rows = oh + band > oh1 ? oh1 - oh : band, cols = rows * g->ow;
                 im2col(g, xg, col, oh, oh + rows);
-                sgemm(false, false, g->og, cols, k, wg, k, col, cols, 0.0f, yg + oh * g->ow, p);
+                sgemm_packed(false, false, g->og, cols, k, wg, k, col, cols, 0.0f,
+                             yg + oh * g->ow, p, j->packed_w);
             }
         }
 }
@@ -491,7 +500,8 @@ static int row_parts(const geom *g, int threads)
 
 /* y[N, O, OH, OW] = conv(x, w), no bias; on hybrid's threads when it is big enough, split by
  * output rows (im2col), channels (direct) or Winograd's 16 products. */
-static void conv_forward(const geom *g, const float *x, const float *w, float *y)
+static void conv_forward(const geom *g, const float *x, const float *w, float *y,
+                         const float *packed_w)
 {
     int threads = conv_threads(g);
     float *work = winograd_fits(g) ? scratch_get(winograd_floats(g, threads)) : NULL;
@@ -502,7 +512,7 @@ static void conv_forward(const geom *g, const float *x, const float *w, float *y
     int parts = row_parts(g, threads);
     bool direct;
     float *col = lowering(g, &direct, parts);
-    conv_job j = {.g = g, .x = x, .w = w, .y = y, .col = col};
+    conv_job j = {.g = g, .x = x, .w = w, .y = y, .col = col, .packed_w = packed_w};
     if (direct) {
         hb_pool_run(threads, threads, direct_part, &j);
         return;
@@ -518,9 +528,25 @@ static void conv_forward(const geom *g, const float *x, const float *w, float *y
     int64_t p = g->oh * g->ow, k = g->cg * g->kh * g->kw;
     for (int64_t n = 0; n < g->n; n++) /* pointwise: the image is the matrix */
         for (int64_t grp = 0; grp < g->groups; grp++)
-            sgemm(false, false, g->og, p, k, w + grp * g->og * k, k,
-                  x + (n * g->c + grp * g->cg) * g->h * g->w, p, 0.0f,
-                  y + (n * g->o + grp * g->og) * p, p);
+            sgemm_packed(false, false, g->og, p, k, w + grp * g->og * k, k,
+                         x + (n * g->c + grp * g->cg) * g->h * g->w, p, 0.0f,
+                         y + (n * g->o + grp * g->og) * p, p, packed_w);
+}
+
+float *hb_conv_pack_weights(const hb_shape *x, const hb_shape *w, const hb_shape *y,
+                            const hb_window *win, const float *wdata)
+{
+    if (x->ndim != 4 || w->ndim != 4 || y->ndim != 4 || win->groups != 1)
+        return NULL;
+    geom g = geometry(x, w, y, win);
+    int64_t k = g.c * g.kh * g.kw;
+    if (winograd_fits(&g) || g.cg == 1 || k == 0 || !hb_sgemm_takes(g.o, INT64_MAX))
+        return NULL;
+    hb_isa isa = hb_isa_active();
+    float *packed = hb_aligned_alloc(sizeof(float) * hb_sgemm_pack_a_floats(isa, g.o, k));
+    if (packed)
+        hb_sgemm_pack_a(isa, false, g.o, k, wdata, k, packed);
+    return packed;
 }
 
 static void add_bias(const geom *g, const float *b, float *y)
@@ -537,7 +563,7 @@ static void add_bias(const geom *g, const float *b, float *y)
 void hb_kernel_conv2d(const hb_operand *in, int n, const hb_operand *out, const hb_attrs *at)
 {
     geom g = geometry(&in[0].shape, &in[1].shape, &out->shape, &at->win);
-    conv_forward(&g, in[0].data, in[1].data, out->data);
+    conv_forward(&g, in[0].data, in[1].data, out->data, at->packed);
     if (n == 3)
         add_bias(&g, in[2].data, out->data);
 }
@@ -581,7 +607,7 @@ static void epilogue_part(void *ctx, int part, int parts)
 void hb_kernel_fused_conv(const hb_operand *in, int n, const hb_operand *out, const hb_attrs *at)
 {
     geom g = geometry(&in[0].shape, &in[1].shape, &out->shape, &at->win);
-    conv_forward(&g, in[0].data, in[1].data, out->data);
+    conv_forward(&g, in[0].data, in[1].data, out->data, at->packed);
     if (at->prog->nins == 1 && at->prog->ins[0].op == HB_OP_COPY)
         return;
     epilogue_job j = {&g, in, out, n, at->prog};

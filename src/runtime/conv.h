@@ -16,6 +16,13 @@ HB_CONV_KERNEL(hb_kernel_max_pool2d_grad);
 HB_CONV_KERNEL(hb_kernel_avg_pool2d);
 HB_CONV_KERNEL(hb_kernel_avg_pool2d_grad);
 
+/* A frozen plan's convolution weights (w, [O, C, KH, KW] at wdata) packed once into the GEMM
+ * kernels' strips for the products its kernel will run over them (im2col or pointwise, one
+ * group, the active ISA), for attrs.packed; NULL where it runs none (Winograd, depthwise,
+ * groups, fewer output channels than a tile) or out of memory: then packed per call. */
+float *hb_conv_pack_weights(const hb_shape *x, const hb_shape *w, const hb_shape *y,
+                            const hb_window *win, const float *wdata);
+
 /* Floats of lowered input per band of output rows (conv.c says when bands are taken); 0: one
  * band, the whole image; negative: bands of that many floats always (tests). A variable so
  * that build/bench_conv can time each way. */

@@ -59,7 +59,7 @@ static void gemm_t(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, 
         return;
     }
     hb_sgemm_any(trans_a, trans_b, m, n, k, a, trans_a ? m : k, b, trans_b ? k : n, beta, c, n,
-                 packed);
+                 NULL, packed);
 }
 
 static void gemm(bool trans_b, int64_t m, int64_t n, int64_t k, const float *a, const float *b,

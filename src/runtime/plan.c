@@ -2,6 +2,7 @@
  * memory plan placed in the arena get arena slots; parameters, constants and outside tensors
  * get their data's address; the input and the returned value are bound at run time. */
 #include "plan.h"
+#include "conv.h"
 #include "jit.h"
 #include "sgemm.h"
 
@@ -29,6 +30,20 @@ static void pack_constant_b(const hb_graph *g, const hb_node *n, hb_instr *ins)
     ins->packed = hb_aligned_alloc(sizeof(float) * hb_sgemm_pack_floats(isa, cols, k));
     if (ins->packed)
         hb_sgemm_pack(isa, trans_b, cols, k, b->data, trans_b ? k : cols, ins->packed);
+    ins->attrs.packed = ins->packed;
+}
+
+/* The same for a convolution over constant weights: the weights are its products' A, packed
+ * into the kernels' strips (conv.c says for which convolutions). */
+static void pack_constant_weights(const hb_graph *g, const hb_node *n, hb_instr *ins)
+{
+    if ((n->op != HB_OP_CONV2D && n->op != HB_OP_FUSED_CONV) || n->ninputs < 2)
+        return;
+    const hb_value *x = &g->values[n->inputs[0]], *w = &g->values[n->inputs[1]];
+    if (w->kind != HB_VAL_CONST || !w->data || w->dtype != HB_F32 || x->dtype != HB_F32)
+        return;
+    ins->packed = hb_conv_pack_weights(&x->shape, &w->shape, &g->values[n->output].shape,
+                                       &n->attrs.win, w->data);
     ins->attrs.packed = ins->packed;
 }
 
@@ -126,6 +141,7 @@ hb_plan *hb_plan_lower(const hb_graph *g, char *err, size_t err_size)
         if (n->op == HB_OP_SCAN)
             scan_scratch(g, n, ins->body);
         pack_constant_b(g, n, ins);
+        pack_constant_weights(g, n, ins);
         for (int j = 0; j < n->ninputs; j++)
             p->operand_slots[p->noperands++] = n->inputs[j];
         p->operand_slots[p->noperands++] = n->output;

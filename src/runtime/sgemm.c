@@ -309,13 +309,33 @@ void hb_sgemm_pack(hb_isa isa, bool trans_b, int64_t n, int64_t k, const float *
                dst + pc * panels_of(n, nr) * nr);
 }
 
+size_t hb_sgemm_pack_a_floats(hb_isa isa, int64_t m, int64_t k)
+{
+    int mr = kernels[(unsigned)isa < HB_ISA_COUNT ? isa : HB_ISA_GENERIC].mr;
+    return (size_t)(panels_of(m, mr) * mr * k);
+}
+
+/* For each KC block of k, all of m's strips in order: any row range starting at a strip's
+ * edge reads its own strips, as MC blocks or a thread's share of the rows. */
+void hb_sgemm_pack_a(hb_isa isa, bool trans_a, int64_t m, int64_t k, const float *a,
+                     int64_t lda, float *dst)
+{
+    int mr = kernels[(unsigned)isa < HB_ISA_COUNT ? isa : HB_ISA_GENERIC].mr;
+    for (int64_t pc = 0; pc < k; pc += KC)
+        pack_a(a, lda, trans_a, 0, pc, m, k - pc < KC ? k - pc : KC, mr,
+               dst + pc * panels_of(m, mr) * mr);
+}
+
 /* ---- the blocked product ------------------------------------------------------------------ */
 
 /* B already packed (hb_sgemm_pack) for a product of pn columns, of which this one computes
- * those from col0 (a panel's edge) on. */
+ * those from col0 (a panel's edge) on; and/or A (hb_sgemm_pack_a) for pm rows, of which this
+ * one computes those from row0 (a strip's edge) on. NULL data: that operand packed per call. */
 typedef struct prepacked {
     const float *data;
     int64_t pn, col0;
+    const float *adata;
+    int64_t pm, row0;
 } prepacked;
 
 static void blocked(hb_isa isa, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
@@ -336,10 +356,11 @@ static void blocked(hb_isa isa, bool trans_a, bool trans_b, int64_t m, int64_t n
     const kernel *kn = &kernels[(unsigned)isa < HB_ISA_COUNT ? isa : HB_ISA_GENERIC];
     int mr = kn->mr, nr = kn->nr;
     int64_t ncap = n < NC ? n : NC, kcap = k < KC ? k : KC;
-    float *bp = pre ? NULL
-                    : room(&buffers.b, &buffers.b_cap, (size_t)(kcap * ((ncap + nr - 1) / nr * nr)));
-    float *ap = room(&buffers.a, &buffers.a_cap, (size_t)(kcap * MC));
-    if ((!pre && !bp) || !ap) { /* no memory for panels: the same product, unblocked */
+    bool pre_b = pre && pre->data, pre_a = pre && pre->adata;
+    float *bp = pre_b ? NULL
+                      : room(&buffers.b, &buffers.b_cap, (size_t)(kcap * ((ncap + nr - 1) / nr * nr)));
+    float *ap = pre_a ? NULL : room(&buffers.a, &buffers.a_cap, (size_t)(kcap * MC));
+    if ((!pre_b && !bp) || (!pre_a && !ap)) { /* no memory for panels: the same product, unblocked */
         for (int64_t i = 0; i < m; i++)
             for (int64_t j = 0; j < n; j++) {
                 float s = 0.0f;
@@ -356,14 +377,17 @@ static void blocked(hb_isa isa, bool trans_a, bool trans_b, int64_t m, int64_t n
         for (int64_t pc = 0; pc < k; pc += KC) {
             int64_t kc = k - pc < KC ? k - pc : KC;
             bool add = pc > 0 || beta != 0.0f;
-            if (pre)
+            if (pre_b)
                 bp = (float *)pre->data + pc * panels_of(pre->pn, nr) * nr +
                      (pre->col0 + jc) / nr * kc * nr;
             else
                 pack_b(b, ldb, trans_b, pc, jc, kc, nc, nr, bp);
             for (int64_t ic = 0; ic < m; ic += MC) {
                 int64_t mc = m - ic < MC ? m - ic : MC;
-                pack_a(a, lda, trans_a, ic, pc, mc, kc, mr, ap);
+                if (pre_a) /* strips of earlier k blocks (KC deep each), then this block's */
+                    ap = (float *)pre->adata + pc * panels_of(pre->pm, mr) * mr + (pre->row0 + ic) * kc;
+                else
+                    pack_a(a, lda, trans_a, ic, pc, mc, kc, mr, ap);
                 for (int64_t jr = 0; jr < nc; jr += nr) {
                     int64_t w = nc - jr < nr ? nc - jr : nr;
                     const float *bpanel = bp + (jr / nr) * kc * nr;
@@ -401,7 +425,7 @@ typedef struct split {
     hb_isa isa;
     bool trans_a, trans_b, by_columns;
     int64_t m, n, k, lda, ldb, ldc, step; /* step: the rows or columns of a part, a tile's multiple */
-    const float *a, *b, *packed; /* packed: B as hb_sgemm_pack left it, or NULL */
+    const float *a, *b, *packed, *packed_a; /* as hb_sgemm_pack(_a) left them, or NULL */
     float beta, *c;
 } split;
 
@@ -416,20 +440,23 @@ static void run_part(void *ctx, int part, int parts)
     if (from >= total)
         return;
     int64_t len = total - from < s->step ? total - from : s->step;
-    prepacked pre = {s->packed, s->n, s->by_columns ? from : 0};
+    prepacked pre = {s->packed, s->n, s->by_columns ? from : 0,
+                     s->packed_a, s->m, s->by_columns ? 0 : from};
+    const prepacked *use = s->packed || s->packed_a ? &pre : NULL;
     if (s->by_columns)
         blocked(s->isa, s->trans_a, s->trans_b, s->m, len, s->k, s->a, s->lda,
                 s->b + (s->trans_b ? from * s->ldb : from), s->ldb, s->beta, s->c + from,
-                s->ldc, s->packed ? &pre : NULL);
+                s->ldc, use);
     else
         blocked(s->isa, s->trans_a, s->trans_b, len, s->n, s->k,
                 s->a + (s->trans_a ? from : from * s->lda), s->lda, s->b, s->ldb, s->beta,
-                s->c + from * s->ldc, s->ldc, s->packed ? &pre : NULL);
+                s->c + from * s->ldc, s->ldc, use);
 }
 
 static void threads_packed(int threads, hb_isa isa, bool trans_a, bool trans_b, int64_t m,
                            int64_t n, int64_t k, const float *a, int64_t lda, const float *b,
-                           int64_t ldb, float beta, float *c, int64_t ldc, const float *packed)
+                           int64_t ldb, float beta, float *c, int64_t ldc, const float *packed_a,
+                           const float *packed)
 {
     const kernel *kn = &kernels[(unsigned)isa < HB_ISA_COUNT ? isa : HB_ISA_GENERIC];
     /* Every thread packs all of the operand it does not split: split the other one, by
@@ -439,8 +466,8 @@ static void threads_packed(int threads, hb_isa isa, bool trans_a, bool trans_b, 
     int64_t total = by_columns ? n : m, unit = by_columns ? kn->nr : kn->mr;
     int64_t step = (total + threads - 1) / threads;
     step = (step + unit - 1) / unit * unit;
-    split s = {isa,  trans_a, trans_b, by_columns, m, n, k,    lda,
-               ldb,  ldc,     step,    a,          b, packed, beta, c};
+    split s = {isa, trans_a, trans_b, by_columns, m,        n,    k, lda, ldb,
+               ldc, step,    a,       b,          packed,   packed_a, beta, c};
     hb_pool_run(threads, (int)((total + step - 1) / step), run_part, &s);
 }
 
@@ -448,7 +475,8 @@ void hb_sgemm_threads(int threads, hb_isa isa, bool trans_a, bool trans_b, int64
                       int64_t n, int64_t k, const float *a, int64_t lda, const float *b,
                       int64_t ldb, float beta, float *c, int64_t ldc)
 {
-    threads_packed(threads, isa, trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc, NULL);
+    threads_packed(threads, isa, trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc, NULL,
+                   NULL);
 }
 
 bool hb_sgemm_takes(int64_t m, int64_t n)
@@ -459,7 +487,7 @@ bool hb_sgemm_takes(int64_t m, int64_t n)
 
 void hb_sgemm_any(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float *a,
                   int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc,
-                  const float *packed)
+                  const float *packed_a, const float *packed)
 {
     hb_isa isa = hb_isa_active();
     /* Fewer rows or columns than a tile: the tile's others are computed for nothing, and
@@ -467,13 +495,13 @@ void hb_sgemm_any(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, c
      * time, 12×512×512 0.84×; 64×10×256 2.3×, 100×32×300 1.1×) */
     if (hb_sgemm_takes(m, n)) {
         int threads = hb_threads_wanted();
-        prepacked pre = {packed, n, 0};
+        prepacked pre = {packed, n, 0, packed_a, m, 0};
         if (threads > 1 && m * n * k >= HB_BLAS_PARALLEL_MIN)
             threads_packed(threads, isa, trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c,
-                           ldc, packed);
+                           ldc, packed_a, packed);
         else
             blocked(isa, trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc,
-                    packed ? &pre : NULL);
+                    packed || packed_a ? &pre : NULL);
         return;
     }
     bool parallel = hb_blas_parallel_begin(m, n, k);

@@ -40,11 +40,11 @@ void hb_sgemm_threads(int threads, hb_isa isa, bool trans_a, bool trans_b, int64
 
 /* The GEMM the kernels call: hybrid's (the active ISA's microkernel) where it has at least a
  * tile's rows and columns, on the threads hb_set_num_threads gave when it is big enough
- * (HB_BLAS_PARALLEL_MIN), reading B from packed if that is not NULL; OpenBLAS where it has
- * fewer, or where HB_GEMM=openblas says so. */
+ * (HB_BLAS_PARALLEL_MIN), reading A from packed_a and B from packed where those are not NULL;
+ * OpenBLAS where it has fewer, or where HB_GEMM=openblas says so. */
 void hb_sgemm_any(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float *a,
                   int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc,
-                  const float *packed);
+                  const float *packed_a, const float *packed);
 /* Whether hb_sgemm_any runs a product of m rows and n columns on hybrid's kernels (which
  * read packed). */
 bool hb_sgemm_takes(int64_t m, int64_t n);
@@ -56,5 +56,11 @@ bool hb_sgemm_takes(int64_t m, int64_t n);
 size_t hb_sgemm_pack_floats(hb_isa isa, int64_t n, int64_t k);
 void hb_sgemm_pack(hb_isa isa, bool trans_b, int64_t n, int64_t k, const float *b, int64_t ldb,
                    float *dst);
+/* The same for A ([m, k], or [k, m] when trans_a: a convolution's weights), into the kernels'
+ * strips: hb_sgemm_pack_a_floats(isa, m, k) floats at dst (64-byte aligned), handed to
+ * hb_sgemm_any as packed_a. */
+size_t hb_sgemm_pack_a_floats(hb_isa isa, int64_t m, int64_t k);
+void hb_sgemm_pack_a(hb_isa isa, bool trans_a, int64_t m, int64_t k, const float *a,
+                     int64_t lda, float *dst);
 
 #endif

@@ -270,12 +270,16 @@ static void pack_a(const float *a, int64_t lda, bool trans, int64_t i0, int64_t 
 {
     for (int64_t ip = 0; ip < mc; ip += mr, dst += kc * mr) {
         int64_t h = mc - ip < mr ? mc - ip : mr;
-        if (!trans) {
-            for (int64_t i = 0; i < mr; i++) {
-                const float *src = a + (i0 + ip + i) * lda + p0;
-                for (int64_t p = 0; p < kc; p++)
-                    dst[p * mr + i] = i < h ? src[p] : 0.0f;
-            }
+        if (!trans) { /* mr rows read along k side by side, each strip column written whole
+                       * (row by row, the writes strode mr floats: a frozen ResNet-18 packing
+                       * its weights per call spent a fifth of its time here) */
+            static const float zeros[KC];
+            const float *r[MAX_MR];
+            for (int64_t i = 0; i < mr; i++)
+                r[i] = i < h ? a + (i0 + ip + i) * lda + p0 : zeros;
+            for (int64_t p = 0; p < kc; p++)
+                for (int64_t i = 0; i < mr; i++)
+                    dst[p * mr + i] = r[i][p];
         } else { /* rows of aᵀ's storage run along m */
             for (int64_t p = 0; p < kc; p++) {
                 const float *src = a + (p0 + p) * lda + i0 + ip;

@@ -92,13 +92,15 @@ static char *capped_features(const char *host)
         return NULL;
     memcpy(f, host, len + 1);
     hb_isa isa = hb_isa_active();
-    for (char *tok = f; isa != HB_ISA_AVX512 && *tok; tok += strcspn(tok, ",") + (tok[strcspn(tok, ",")] != 0)) {
+    for (char *tok = f; isa != HB_ISA_AVX512 && *tok;) { /* "+avx2,+fma,...": each token */
+        size_t tlen = strcspn(tok, ",");
         bool off = isa == HB_ISA_AVX2 ? strncmp(tok, "+avx512", 7) == 0
                                       : strncmp(tok, "+avx", 4) == 0 ||
                                             strncmp(tok, "+fma", 4) == 0 ||
                                             strncmp(tok, "+f16c", 5) == 0;
         if (off)
             *tok = '-';
+        tok += tlen + (tok[tlen] != 0);
     }
     return f;
 }

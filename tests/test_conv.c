@@ -248,8 +248,9 @@ START_TEST(direct_kernel_matches_pytorch)
 }
 END_TEST
 
-/* Each convolution by im2col (whole and banded), and the 3×3 stride-1 ones by Winograd too,
- * however large: every path the kernel may choose gives PyTorch's output. */
+/* Each convolution by im2col (whole and banded), and the 3×3 stride-1 ones by Winograd
+ * F(2×2, 3×3) and F(4×4, 3×3) too, however large: every path the kernel may choose gives
+ * PyTorch's output. */
 START_TEST(every_path_matches_pytorch)
 {
     const char *c = case_names[_i];
@@ -257,18 +258,21 @@ START_TEST(every_path_matches_pytorch)
     op_case k = load_case(c);
     hb_tensor *want = need(c, "y");
     const int64_t band = hb_conv_band, tiles = hb_conv_winograd_tiles;
-    const int64_t bands[] = {0, -64}, wino[] = {0, 1}; /* one band; a row a band; never; always */
+    const int wino_m = hb_conv_winograd_m;
+    const int64_t bands[] = {0, -64}; /* one band; a row a band */
+    const int forms[] = {0, 2, 4};    /* no Winograd; F(2×2) always; F(4×4) always */
     for (int b = 0; b < 2; b++)
-        for (int w = 0; w < 2; w++) {
-            hb_conv_band = bands[b], hb_conv_winograd_tiles = wino[w];
+        for (int w = 0; w < 3; w++) {
+            hb_conv_band = bands[b], hb_conv_winograd_tiles = forms[w] ? 1 : 0;
+            hb_conv_winograd_m = forms[w];
             hb_tensor *y = apply_case(&k, k.in);
             char what[64];
-            snprintf(what, sizeof what, "output (band %lld, winograd from %lld tiles)",
-                     (long long)bands[b], (long long)wino[w]);
+            snprintf(what, sizeof what, "output (band %lld, winograd %s)", (long long)bands[b],
+                     forms[w] == 0 ? "never" : forms[w] == 2 ? "F(2x2)" : "F(4x4)");
             check_close(c, what, y, want, 1e-5);
             hb_tensor_release(y);
         }
-    hb_conv_band = band, hb_conv_winograd_tiles = tiles;
+    hb_conv_band = band, hb_conv_winograd_tiles = tiles, hb_conv_winograd_m = wino_m;
     hb_tensor_release(want);
     free_case(&k);
     free_ref();
@@ -289,20 +293,23 @@ START_TEST(threads_give_one_threads_bits)
     static const struct {
         int64_t c, o, k, h;
         hb_conv2d_options opt;
-        int64_t winograd; /* hb_conv_winograd_tiles: 1 always, 0 never */
+        int winograd; /* 0 never, else always, with output tiles of this side */
     } cases[] = {
         {16, 32, 3, 40, {.stride = {1, 1}, .padding = {1, 1}, .groups = 1}, 0}, /* im2col */
-        {16, 32, 3, 40, {.stride = {1, 1}, .padding = {1, 1}, .groups = 1}, 1}, /* Winograd */
+        {16, 32, 3, 40, {.stride = {1, 1}, .padding = {1, 1}, .groups = 1}, 2}, /* Winograd */
+        {16, 32, 3, 41, {.stride = {1, 1}, .padding = {1, 1}, .groups = 1}, 4},
         {64, 64, 3, 128, {.stride = {1, 1}, .padding = {1, 1}, .groups = 64}, 0}, /* depthwise */
         {8, 24, 7, 70, {.stride = {2, 2}, .padding = {3, 3}, .groups = 1}, 0},  /* a stem */
         /* 7×7 outputs: one lowering, the product split by rows of weights */
         {256, 128, 3, 7, {.stride = {1, 1}, .padding = {1, 1}, .groups = 1}, 0},
     };
     const int64_t tiles = hb_conv_winograd_tiles;
+    const int wino_m = hb_conv_winograd_m;
     hb_rng rng;
     hb_rng_seed(&rng, 3);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        hb_conv_winograd_tiles = cases[i].winograd;
+        hb_conv_winograd_tiles = cases[i].winograd ? 1 : 0;
+        hb_conv_winograd_m = cases[i].winograd;
         hb_block *b = hb_block_new("Conv", conv_block_forward);
         hb_conv2d_options *o = malloc(sizeof *o);
         *o = cases[i].opt;
@@ -312,8 +319,9 @@ START_TEST(threads_give_one_threads_bits)
                                                              cases[i].k, cases[i].k), init), HB_OK);
         ck_assert_int_eq(hb_block_add_param(b, "b", HB_SHAPE(cases[i].o), init), HB_OK);
         hb_tensor *x = hb_randn(HB_SHAPE(2, cases[i].c, cases[i].h, cases[i].h), &rng);
-        /* eager, compiled, and frozen (weights packed once at lowering where im2col or
-         * pointwise runs them): each the same bits on any thread count, frozen eager's too */
+        /* eager, compiled, and frozen (weights packed once at lowering, and for Winograd
+         * transformed first): each the same bits on any thread count, frozen eager's too;
+         * explain names the method */
         hb_tensor *want[3];
         static const char *const how[3] = {"eager", "compiled", "frozen"};
         for (int compiled = 0; compiled < 3; compiled++) {
@@ -322,13 +330,18 @@ START_TEST(threads_give_one_threads_bits)
             hb_tensor_release(hb_block_call(b, x)); /* traces */
             want[compiled] = hb_block_call(b, x);
             ck_assert_tensor_ok(want[compiled]);
-            if (compiled == 2 && cases[i].winograd == 0 && o->groups == 1) {
+            if (compiled == 2 && o->groups == 1) {
                 char *text = NULL;
                 size_t len = 0;
                 FILE *f = open_memstream(&text, &len);
                 hb_block_explain(b, f, false);
                 fclose(f);
                 ck_assert_msg(strstr(text, "1 convolution's weights packed"), "case %zu:\n%s", i,
+                              text);
+                const char *method = cases[i].winograd == 4   ? "conv: 1 by Winograd F(4×4, 3×3)"
+                                     : cases[i].winograd == 2 ? "conv: 1 by Winograd F(2×2, 3×3)"
+                                                              : "conv: 1 by im2col GEMM";
+                ck_assert_msg(strstr(text, method), "case %zu: no \"%s\" in\n%s", i, method,
                               text);
                 free(text);
             }
@@ -351,7 +364,7 @@ START_TEST(threads_give_one_threads_bits)
         hb_tensor_release(x);
         hb_block_release(b);
     }
-    hb_conv_winograd_tiles = tiles;
+    hb_conv_winograd_tiles = tiles, hb_conv_winograd_m = wino_m;
     hb_set_num_threads(2);
 }
 END_TEST

@@ -1,6 +1,7 @@
 /* Compiling a traced graph, written once for hybridized calls, training steps and dumps:
  * verify, the passes in order, lowering to a plan, then the JIT over its fused groups. */
 #include "compile.h"
+#include "../runtime/conv.h"
 #include "../runtime/sgemm.h"
 #include "../runtime/jit.h"
 #include "frontend.h"
@@ -87,6 +88,29 @@ void hb_compile_explain_jit(FILE *f, const hb_plan *p, const char *note)
                                                   "inputs broadcast in other ways)" : "");
 }
 
+/* How many of the plan's convolutions each method runs, in order of first appearance. */
+enum { MAX_METHODS = 8 };
+
+static int conv_methods(const hb_plan *p, const char **names, int *counts)
+{
+    int n = 0;
+    for (int i = 0; i < p->ninstrs; i++) {
+        const hb_instr *ins = &p->instrs[i];
+        if ((ins->op != HB_OP_CONV2D && ins->op != HB_OP_FUSED_CONV) || ins->ninputs < 2)
+            continue;
+        const int *slot = p->operand_slots + ins->first_operand;
+        const char *m = hb_conv_method(&p->slots[slot[0]].shape, &p->slots[slot[1]].shape,
+                                       &p->slots[slot[ins->ninputs]].shape, &ins->attrs.win);
+        int k = 0;
+        while (k < n && strcmp(names[k], m) != 0)
+            k++;
+        if (k == n && n < MAX_METHODS)
+            names[n] = m, counts[n++] = 0;
+        counts[k < n ? k : n - 1]++;
+    }
+    return n;
+}
+
 void hb_compile_explain_gemm(FILE *f, const hb_plan *p)
 {
     int products = 0, packed = 0, convs = 0;
@@ -100,13 +124,21 @@ void hb_compile_explain_gemm(FILE *f, const hb_plan *p)
     if (!products)
         return;
     fprintf(f, "    gemm: %s\n", hb_gemm_note());
+    const char *names[MAX_METHODS];
+    int counts[MAX_METHODS], methods = conv_methods(p, names, counts);
+    for (int k = 0; k < methods; k++)
+        fprintf(f, "%s%d by %s%s", k == 0 ? "    conv: " : ", ", counts[k], names[k],
+                k == methods - 1 ? "\n" : "");
     if (packed)
         fprintf(f, "    gemm: %d constant weight%s packed into the kernels' panels at lowering\n",
                 packed, packed == 1 ? "" : "s");
+    bool winograd = false;
+    for (int k = 0; k < methods; k++)
+        winograd = winograd || strncmp(names[k], "Winograd", 8) == 0;
     if (convs)
-        fprintf(f,
-                "    gemm: %d convolution%s weights packed into the kernels' strips at lowering\n",
-                convs, convs == 1 ? "'s" : "s'");
+        fprintf(f, "    gemm: %d convolution%s weights packed into the kernels' strips at "
+                   "lowering%s\n",
+                convs, convs == 1 ? "'s" : "s'", winograd ? " (Winograd's transformed first)" : "");
 }
 
 const char *hb_gemm_kernels(void) { return hb_gemm_note(); }

@@ -246,183 +246,344 @@ static void direct_channel(const geom *g, const float *x, const float *w, int64_
     }
 }
 
-/* ---- Winograd F(2×2, 3×3) ------------------------------------------------------------------ */
+/* ---- Winograd F(m×m, 3×3) ----------------------------------------------------------------- */
 
-/* A 3×3, stride-1 convolution computes each 2×2 block of outputs from a 4×4 block of inputs
- * with 16 multiplies per channel pair instead of 36 (Lavin and Gray, "Fast Algorithms for
- * Convolutional Neural Networks", 2016): the input tiles and the weights are transformed
- * (V = Bᵀ d B, U = G g Gᵀ), the products become 16 GEMMs, one per tile position ξ,
- * M[ξ] = U[ξ][O, C] · V[ξ][C, T] over the T tiles, and Y = Aᵀ M A gives the outputs. It pays
- * where there are many tiles to share each transformed weight (ResNet's first stages); with
- * few (7×7 images) the transformed weights, 16/9 the size, cost more to read than the
- * multiplies saved. Rounding differs from im2col's by a few ulps; eager and compiled runs use
- * the same path. build/bench_conv on this Xeon, one thread: 64 channels at 56×56 (784 tiles)
- * 1.84 ms against 2.71 by im2col; 128 at 28×28 (196 tiles) 2.21 against 2.02; 256 at 14×14
- * 5.9 against 2.0 — hence the threshold between 196 and 784. */
-int64_t hb_conv_winograd_tiles = 400; /* from this many 2×2 tiles per image on */
+/* A 3×3, stride-1 convolution computes each m×m block of outputs from an (m+2)² block of
+ * inputs with (m+2)² multiplies per channel pair instead of 9m² (Lavin and Gray, "Fast
+ * Algorithms for Convolutional Neural Networks", 2016): the input tiles and the weights are
+ * transformed (V = Bᵀ d B, U = G g Gᵀ), the products become (m+2)² GEMMs, one per tile
+ * position ξ, M[ξ] = U[ξ][O, C] · V[ξ][C, T] over the T tiles, and Y = Aᵀ M A gives the
+ * outputs. F(2×2) saves 2.25× the multiplies, F(4×4) 4× at the price of transforms four
+ * times as dense and weights 4 times their size (6×6 against 3×3): it pays where there are
+ * tiles enough to share each transformed weight, and where a frozen plan has transformed the
+ * weights once at lowering (hb_conv_pack_weights). Rounding differs from im2col's by a few
+ * ulps in F(2×2), by up to about ten in F(4×4) (its points 0, ±1, ±2 keep the transforms'
+ * coefficients small); eager, compiled and frozen runs take the same form, so they give the
+ * same bits. Which form each layer takes, and the measurements behind it: winograd_form. */
 
-static bool winograd_fits(const geom *g)
+typedef struct wino_form {
+    int m, a;                  /* output tile side; input tile side a = m + 2 */
+    const float *bt, *g, *at; /* Bᵀ [a, a], G [a, 3], Aᵀ [m, a], row-major */
+} wino_form;
+
+enum { WINO_MAX_A = 6, WINO_MAX_M = 4 };
+
+/* The transforms are vector loops over rows of tiles and blocks of kernels: compiled for
+ * AVX-512 and AVX2 as well as baseline x86-64 (the library's own flags), chosen when the
+ * library loads (as the interpreter's step). Built for baseline SSE2 alone, they took more
+ * time than F(4×4)'s products. */
+#if defined(__x86_64__)
+#define WINO_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define WINO_CLONES
+#endif
+
+static const float bt2[] = {1, 0, -1, 0, 0, 1, 1, 0, 0, -1, 1, 0, 0, 1, 0, -1};
+static const float g2[] = {1, 0, 0, 0.5f, 0.5f, 0.5f, 0.5f, -0.5f, 0.5f, 0, 0, 1};
+static const float at2[] = {1, 1, 1, 0, 0, 1, -1, -1};
+static const float bt4[] = {4, 0, -5, 0,  1, 0, 0, -4, -4, 1,  1, 0, 0, 4, -4, -1, 1, 0,
+                            0, -2, -1, 2, 1, 0, 0, 2,  -1, -2, 1, 0, 0, 4, 0,  -5, 0, 1};
+static const float g4[] = {1.0f / 4,  0,         0,         -1.0f / 6, -1.0f / 6, -1.0f / 6,
+                           -1.0f / 6, 1.0f / 6,  -1.0f / 6, 1.0f / 24, 1.0f / 12, 1.0f / 6,
+                           1.0f / 24, -1.0f / 12, 1.0f / 6, 0,         0,         1};
+static const float at4[] = {1, 1, 1, 1, 1, 0, 0, 1, -1, 2, -2, 0,
+                            0, 1, 1, 4, 4, 0, 0, 1, -1, 8, -8, 1};
+static const wino_form wino_f2 = {2, 4, bt2, g2, at2}, wino_f4 = {4, 6, bt4, g4, at4};
+
+static int64_t wino_tiles_across(const wino_form *f, const geom *g)
 {
-    int64_t tiles = ((g->oh + 1) / 2) * ((g->ow + 1) / 2);
-    return hb_conv_winograd_tiles > 0 && tiles >= hb_conv_winograd_tiles && g->kh == 3 &&
-           g->kw == 3 && g->sh == 1 && g->sw == 1 && g->dh == 1 && g->dw == 1 && g->groups == 1;
+    return (g->ow + f->m - 1) / f->m;
 }
 
-/* The work space: V, M and U, then four padded input rows and their combinations (inputs)
- * or the tile rows of Aᵀ M (outputs). */
-static int64_t winograd_rows(const geom *g)
+static int64_t wino_tiles(const wino_form *f, const geom *g)
 {
-    int64_t tw = (g->ow + 1) / 2;
-    int64_t row = 2 * tw + 2 > g->w + g->pw ? 2 * tw + 2 : g->w + g->pw;
-    return 8 * (row + 2 * tw);
+    return ((g->oh + f->m - 1) / f->m) * wino_tiles_across(f, g);
 }
 
-/* ... with rows for each of parts threads. */
-static size_t winograd_floats(const geom *g, int parts)
+/* V's and M's rows (one channel's tiles) are padded to whole vectors, for the transforms'
+ * vector loops; the GEMMs read and write the first t columns of each. */
+enum { WINO_LANES = 16 };
+
+static int64_t wino_ld(const wino_form *f, const geom *g)
 {
-    int64_t tw = (g->ow + 1) / 2, t = ((g->oh + 1) / 2) * tw;
-    return (size_t)(16 * (g->c * t + g->o * t + g->o * g->c) + parts * winograd_rows(g));
+    return (wino_tiles(f, g) + WINO_LANES - 1) / WINO_LANES * WINO_LANES;
 }
 
-/* U[16][O][C] = G g Gᵀ for each 3×3 kernel g. */
-static void winograd_weights(const geom *g, const float *w, float *u)
+int64_t hb_conv_winograd_tiles = -1;
+int hb_conv_winograd_m = 0;
+
+/* The form a convolution of g takes, or NULL for none. build/bench_conv on Zen 5, one thread,
+ * frozen weights (im2col → Winograd, ms): 64 channels at 56×56 1.85 → F(4×4) 0.78 (F(2×2)
+ * per call 1.36); 128 at 28×28 (49 tiles of 4×4) 1.60 → F(4×4) 0.73; 256 at 14×14 (16 tiles
+ * of 4×4, 49 of 2×2) 1.9 → F(2×2) 1.0, F(4×4) 1.4-1.7; 512 at 7×7 (16 tiles of 2×2) 2.1-2.5
+ * against F(2×2) 2.3-2.4 and F(4×4) 5.1: with so few tiles the transformed weights, 16/9 or
+ * 4 times the size, cost more to read than the multiplies saved, and the products are too
+ * narrow for the kernels. Hence each form from 49 of its tiles, F(4×4) first; and 16
+ * channels in and out at least, where the products are more than the transforms. */
+static const wino_form *winograd_form(const geom *g)
 {
-    int64_t oc = g->o * g->c;
-    for (int64_t i = 0; i < oc; i++) {
-        const float *k = w + i * 9;
-        float t[4][3]; /* G g */
-        for (int j = 0; j < 3; j++) {
-            t[0][j] = k[j];
-            t[1][j] = 0.5f * (k[j] + k[3 + j] + k[6 + j]);
-            t[2][j] = 0.5f * (k[j] - k[3 + j] + k[6 + j]);
-            t[3][j] = k[6 + j];
-        }
-        for (int r = 0; r < 4; r++) { /* (G g) Gᵀ */
-            u[(r * 4 + 0) * oc + i] = t[r][0];
-            u[(r * 4 + 1) * oc + i] = 0.5f * (t[r][0] + t[r][1] + t[r][2]);
-            u[(r * 4 + 2) * oc + i] = 0.5f * (t[r][0] - t[r][1] + t[r][2]);
-            u[(r * 4 + 3) * oc + i] = t[r][2];
+    if (hb_conv_winograd_tiles == 0 || g->kh != 3 || g->kw != 3 || g->sh != 1 || g->sw != 1 ||
+        g->dh != 1 || g->dw != 1 || g->groups != 1)
+        return NULL;
+    const wino_form *f = hb_conv_winograd_m == 2 ? &wino_f2 : &wino_f4;
+    if (hb_conv_winograd_tiles > 0) /* forced from that many tiles (tests, bench_conv) */
+        return wino_tiles(f, g) >= hb_conv_winograd_tiles ? f : NULL;
+    if (g->c < 16 || g->o < 16)
+        return NULL;
+    return wino_tiles(&wino_f4, g) >= 49 ? &wino_f4 : wino_tiles(&wino_f2, g) >= 49 ? &wino_f2 : NULL;
+}
+
+/* A padded input row: the tiles' span (m·tw + 2) or the image's, the longer. */
+static int64_t wino_row_len(const wino_form *f, const geom *g)
+{
+    int64_t span = f->m * wino_tiles_across(f, g) + 2, len = span > g->w + g->pw ? span : g->w + g->pw;
+    return (len + WINO_LANES - 1) / WINO_LANES * WINO_LANES;
+}
+
+/* One part's rows: a padded input rows, and for each row of tiles their a combinations, then
+ * the a² de-interleaved rows of all tiles (inputs); or m·a rows of Aᵀ M and m of their
+ * combinations, all tiles long (outputs). */
+static int64_t winograd_rows(const wino_form *f, const geom *g)
+{
+    int64_t th = wino_tiles(f, g) / wino_tiles_across(f, g), len = wino_row_len(f, g);
+    int64_t ld = wino_ld(f, g);
+    int64_t inputs = (1 + th) * f->a * len + f->a * f->a * ld, outputs = (f->m * f->a + f->m) * ld;
+    return inputs > outputs ? inputs : outputs;
+}
+
+/* The work space: V, M and U (U not where the plan transformed the weights), then each
+ * part's rows. */
+static size_t winograd_floats(const wino_form *f, const geom *g, int parts, bool own_u)
+{
+    int64_t ld = wino_ld(f, g), aa = f->a * f->a;
+    return (size_t)(aa * (g->c * ld + g->o * ld + (own_u ? g->o * g->c : 0)) +
+                    parts * winograd_rows(f, g));
+}
+
+/* GCC's generic vectors: AVX-512 registers in the x86-64-v4 clones, pairs of AVX2 ones in
+ * v3, four SSE ones in the baseline. Loads and stores through memcpy (unaligned, no
+ * aliasing assumed). */
+typedef float wino_vec __attribute__((vector_size(WINO_LANES * sizeof(float))));
+
+/* out[r][k] = Σi t[r][i] · in[i][k] for r < rows, k < len rounded up to whole vectors (the
+ * rows are that long): each vector of the inputs loaded once for all rows of out, their
+ * zero coefficients skipped. One pass per coefficient instead, the stores of the partial
+ * sums bounded the transforms. Inlined into each form's transforms (wino_inputs_f4, ...),
+ * where t is a constant table: the loops unroll and the zeros drop out at compile time. */
+static inline __attribute__((always_inline)) void combine(const float *t, int rows, int cols,
+                                                          float *const *in, float *const *out,
+                                                          int64_t len)
+{
+    for (int64_t k = 0; k < len; k += WINO_LANES) {
+        wino_vec x[WINO_MAX_A];
+#pragma GCC unroll 6
+        for (int i = 0; i < cols; i++)
+            memcpy(&x[i], in[i] + k, sizeof x[i]);
+#pragma GCC unroll 6
+        for (int r = 0; r < rows; r++) {
+            wino_vec acc = {0};
+#pragma GCC unroll 6
+            for (int i = 0, first = 1; i < cols; i++) {
+                float c = t[r * cols + i];
+                if (c != 0.0f)
+                    acc = first ? c * x[i] : acc + c * x[i], first = 0;
+            }
+            memcpy(out[r] + k, &acc, sizeof acc);
         }
     }
 }
 
-/* V[16][C][T] = Bᵀ d B for each channel's 4×4 input tiles (zeros outside the image). A row of
- * tiles at a time: the four input rows, zero-padded, are combined down the tile (Bᵀ d, whole
- * rows), then across each tile, writing each of the 16 positions' values for the row of tiles
- * contiguously (V's layout is the GEMMs'). */
-static void winograd_inputs(const geom *g, const float *x, float *v, float *rows, int64_t th,
-                            int64_t tw, int64_t c0, int64_t c1)
+/* U[a²][O][C] = G g Gᵀ for each 3×3 kernel g of w (O·C of them), WINO_BLOCK kernels at a
+ * time: their taps gathered into rows, so that each step below is a vector loop over the
+ * block and each of U's a² rows is written contiguously (kernel by kernel, the writes
+ * scattered over a² rows took longer than the products of a 512-channel layer). */
+enum { WINO_BLOCK = 64 };
+
+WINO_CLONES static void winograd_weights(const wino_form *f, const geom *g, const float *w, float *u)
 {
-    int64_t t = th * tw, ct = g->c * t;
-    int64_t len = 2 * tw + 2 > g->w + g->pw ? 2 * tw + 2 : g->w + g->pw;
-    float *d[4] = {rows, rows + len, rows + 2 * len, rows + 3 * len};
-    float *b[4] = {rows + 4 * len, rows + 5 * len, rows + 6 * len, rows + 7 * len};
+    int64_t oc = g->o * g->c;
+    int a = f->a;
+    float k[9][WINO_BLOCK], t[WINO_MAX_A][3][WINO_BLOCK]; /* the taps; G g */
+    for (int64_t i0 = 0; i0 < oc; i0 += WINO_BLOCK) {
+        int64_t nb = oc - i0 < WINO_BLOCK ? oc - i0 : WINO_BLOCK;
+        for (int64_t i = 0; i < nb; i++)
+            for (int j = 0; j < 9; j++)
+                k[j][i] = w[(i0 + i) * 9 + j];
+        for (int r = 0; r < a; r++)
+            for (int j = 0; j < 3; j++) {
+                float g0 = f->g[r * 3], g1 = f->g[r * 3 + 1], g2 = f->g[r * 3 + 2];
+                for (int64_t i = 0; i < nb; i++)
+                    t[r][j][i] = g0 * k[j][i] + g1 * k[3 + j][i] + g2 * k[6 + j][i];
+            }
+        for (int r = 0; r < a; r++) /* (G g) Gᵀ */
+            for (int s = 0; s < a; s++) {
+                float g0 = f->g[s * 3], g1 = f->g[s * 3 + 1], g2 = f->g[s * 3 + 2];
+                float *dst = u + (r * a + s) * oc + i0;
+                for (int64_t i = 0; i < nb; i++)
+                    dst[i] = t[r][0][i] * g0 + t[r][1][i] * g1 + t[r][2][i] * g2;
+            }
+    }
+}
+
+/* V[a²][C][T] = Bᵀ d B for channels [c0, c1)'s input tiles (zeros outside the image), a
+ * channel at a time: for each row of tiles, the a input rows, zero-padded, are combined down
+ * the tile (Bᵀ d, whole rows); each combined row is split into the a columns of each of its
+ * tiles (e[r·a + j][t] = the row's value at m·tx + j for tile t = ty·tw + tx); then those
+ * are combined across (· B) over all the channel's tiles at once, written straight into V,
+ * where each position's values are contiguous (V's layout is the GEMMs'). Whole rows of
+ * tiles a step, the loops ran tw long (14 on a 56×56 image), under a vector's width of
+ * AVX-512 and mostly in scalar remainders. */
+static inline __attribute__((always_inline)) void
+winograd_inputs(const wino_form *f, const geom *g, const float *x, float *v,
+                            float *rows, int64_t c0, int64_t c1)
+{
+    int m = f->m, a = f->a;
+    int64_t tw = wino_tiles_across(f, g), th = wino_tiles(f, g) / tw, ld = wino_ld(f, g);
+    int64_t len = wino_row_len(f, g), span = m * tw + 2, cld = g->c * ld;
+    float *d[WINO_MAX_A], *b[WINO_MAX_A], *e[WINO_MAX_A * WINO_MAX_A], *out[WINO_MAX_A];
+    for (int i = 0; i < a; i++)
+        d[i] = rows + i * len;
+    float *combined = rows + a * len, *split = combined + th * a * len;
+    for (int i = 0; i < a * a; i++)
+        e[i] = split + i * ld;
     for (int64_t c = c0; c < c1; c++) {
         const float *xc = x + c * g->h * g->w;
         for (int64_t ty = 0; ty < th; ty++) {
-            for (int i = 0; i < 4; i++) { /* d[i][k]: input row 2ty − ph + i, column k − pw */
-                int64_t y = 2 * ty - g->ph + i;
+            for (int i = 0; i < a; i++) { /* d[i][k]: input row m·ty − ph + i, column k − pw */
+                int64_t y = m * ty - g->ph + i;
                 memset(d[i], 0, sizeof(float) * (size_t)len);
                 if (y >= 0 && y < g->h) {
                     int64_t n = g->w < len - g->pw ? g->w : len - g->pw;
                     memcpy(d[i] + g->pw, xc + y * g->w, sizeof(float) * (size_t)n);
                 }
             }
-            for (int64_t k = 0; k < 2 * tw + 2; k++) { /* Bᵀ d */
-                b[0][k] = d[0][k] - d[2][k];
-                b[1][k] = d[1][k] + d[2][k];
-                b[2][k] = d[2][k] - d[1][k];
-                b[3][k] = d[1][k] - d[3][k];
-            }
-            float *dst = v + c * t + ty * tw;
-            for (int r = 0; r < 4; r++) { /* (Bᵀ d) B, tile tx at columns 2tx ... 2tx + 3 */
-                const float *br = b[r];
-                float *v0 = dst + (r * 4 + 0) * ct, *v1 = dst + (r * 4 + 1) * ct;
-                float *v2 = dst + (r * 4 + 2) * ct, *v3 = dst + (r * 4 + 3) * ct;
-                for (int64_t tx = 0; tx < tw; tx++) {
-                    const float *q = br + 2 * tx;
-                    v0[tx] = q[0] - q[2];
-                    v1[tx] = q[1] + q[2];
-                    v2[tx] = q[2] - q[1];
-                    v3[tx] = q[1] - q[3];
+            for (int r = 0; r < a; r++)
+                b[r] = combined + (ty * a + r) * len;
+            combine(f->bt, a, a, d, b, span); /* Bᵀ d */
+            for (int r = 0; r < a; r++)
+                for (int j = 0; j < a; j++) {
+                    float *dst = e[r * a + j] + ty * tw;
+                    for (int64_t tx = 0; tx < tw; tx++)
+                        dst[tx] = b[r][m * tx + j];
                 }
-            }
+        }
+        for (int r = 0; r < a; r++) { /* (Bᵀ d) B */
+            for (int s = 0; s < a; s++)
+                out[s] = v + (r * a + s) * cld + c * ld;
+            combine(f->bt, a, a, e + r * a, out, ld);
         }
     }
 }
 
-/* y[O, OH, OW] = Aᵀ M A for each output channel's tiles, a row of tiles at a time (reading
- * each position's values for the row contiguously), clipped at the image's edge. */
-static void winograd_outputs(const geom *g, const float *m, float *y, float *rows, int64_t th,
-                             int64_t tw, int64_t o0, int64_t o1)
+/* y[O, OH, OW] = Aᵀ M A for output channels [o0, o1)'s tiles, a channel at a time over all
+ * its tiles (each position's values are contiguous in M), each tile's m×m outputs then
+ * written to their place, clipped at the image's edge. */
+static inline __attribute__((always_inline)) void
+winograd_outputs(const wino_form *f, const geom *g, const float *mm, float *y,
+                             float *rows, int64_t o0, int64_t o1)
 {
-    int64_t t = th * tw, ot = g->o * t;
-    float *a[2][4]; /* (Aᵀ M)[i][j] for each tile of the row */
-    for (int i = 0; i < 2; i++)
-        for (int j = 0; j < 4; j++)
-            a[i][j] = rows + (i * 4 + j) * tw;
-    float *line = rows + 8 * tw; /* one output row, 2·tw wide, before clipping */
+    int m = f->m, a = f->a;
+    int64_t tw = wino_tiles_across(f, g), th = wino_tiles(f, g) / tw, ld = wino_ld(f, g);
+    int64_t old = g->o * ld;
+    float *am[WINO_MAX_M * WINO_MAX_A], *z[WINO_MAX_M]; /* (Aᵀ M)[i][j], a row of it · A */
+    for (int i = 0; i < m * a; i++)
+        am[i] = rows + i * ld;
+    for (int i = 0; i < m; i++)
+        z[i] = rows + (m * a + i) * ld;
     for (int64_t o = o0; o < o1; o++) {
         float *yo = y + o * g->oh * g->ow;
-        for (int64_t ty = 0; ty < th; ty++) {
-            const float *src = m + o * t + ty * tw;
-            for (int j = 0; j < 4; j++) {
-                const float *m0 = src + (0 * 4 + j) * ot, *m1 = src + (1 * 4 + j) * ot;
-                const float *m2 = src + (2 * 4 + j) * ot, *m3 = src + (3 * 4 + j) * ot;
-                for (int64_t tx = 0; tx < tw; tx++) {
-                    a[0][j][tx] = m0[tx] + m1[tx] + m2[tx];
-                    a[1][j][tx] = m1[tx] - m2[tx] - m3[tx];
-                }
-            }
-            for (int i = 0; i < 2 && 2 * ty + i < g->oh; i++) {
-                for (int64_t tx = 0; tx < tw; tx++) {
-                    line[2 * tx] = a[i][0][tx] + a[i][1][tx] + a[i][2][tx];
-                    line[2 * tx + 1] = a[i][1][tx] - a[i][2][tx] - a[i][3][tx];
-                }
-                memcpy(yo + (2 * ty + i) * g->ow, line, sizeof(float) * (size_t)g->ow);
+        for (int j = 0; j < a; j++) { /* Aᵀ M, column j of every tile */
+            float *in[WINO_MAX_A], *out[WINO_MAX_M];
+            for (int i = 0; i < a; i++)
+                in[i] = (float *)mm + (i * a + j) * old + o * ld; /* read only */
+            for (int i = 0; i < m; i++)
+                out[i] = am[i * a + j];
+            combine(f->at, m, a, in, out, ld);
+        }
+        for (int i = 0; i < m; i++) { /* (Aᵀ M) A: output row i of every tile */
+            combine(f->at, m, a, am + i * a, z, ld);
+            for (int64_t ty = 0; ty < th && m * ty + i < g->oh; ty++) {
+                float *line = yo + (m * ty + i) * g->ow;
+                for (int64_t tx = 0; tx < tw; tx++)
+                    for (int j = 0; j < m && m * tx + j < g->ow; j++)
+                        line[m * tx + j] = z[j][ty * tw + tx];
             }
         }
     }
 }
 
+/* The transforms of each form, its tables constants. */
+#define WINO_FORM_TRANSFORMS(F)                                                               \
+    WINO_CLONES static void wino_inputs_##F(const geom *g, const float *x, float *v,          \
+                                            float *rows, int64_t c0, int64_t c1)              \
+    {                                                                                         \
+        winograd_inputs(&wino_##F, g, x, v, rows, c0, c1);                                    \
+    }                                                                                         \
+    WINO_CLONES static void wino_outputs_##F(const geom *g, const float *mm, float *y,        \
+                                             float *rows, int64_t o0, int64_t o1)             \
+    {                                                                                         \
+        winograd_outputs(&wino_##F, g, mm, y, rows, o0, o1);                                  \
+    }
+WINO_FORM_TRANSFORMS(f2)
+WINO_FORM_TRANSFORMS(f4)
+
 /* Winograd's three steps for one image, each split into parts: the input transform by
- * channels, the 16 products (one per point of the 4×4 transform), the output transform by
- * output channels. */
+ * channels, the a² products, the output transform by output channels. */
 typedef enum { WINO_INPUTS, WINO_PRODUCTS, WINO_OUTPUTS } wino_step;
 
 typedef struct wino_job {
+    const wino_form *f;
     const geom *g;
-    const float *x;
-    float *y, *u, *v, *m, *rows;
-    int64_t th, tw;
+    const float *x, *u, *packed_u; /* packed_u: U[ξ] in the kernels' strips, or NULL */
+    float *y, *v, *m, *rows;
     wino_step step;
 } wino_job;
+
+/* U[ξ] of O·C floats at u, or (packed) each ξ's strips, hb_sgemm_pack_a_floats apart. */
+static size_t wino_u_stride(const geom *g, bool packed)
+{
+    return packed ? hb_sgemm_pack_a_floats(hb_isa_active(), g->o, g->c) : (size_t)(g->o * g->c);
+}
 
 static void winograd_part(void *ctx, int part, int parts)
 {
     const wino_job *j = ctx;
+    const wino_form *f = j->f;
     const geom *g = j->g;
-    int64_t t = j->th * j->tw, count = j->step == WINO_INPUTS ? g->c : g->o;
+    int64_t t = wino_tiles(f, g), ld = wino_ld(f, g);
+    int64_t count = j->step == WINO_INPUTS ? g->c : g->o;
     int64_t per = (count + parts - 1) / parts, from = part * per;
     int64_t to = from + per < count ? from + per : count;
-    float *rows = j->rows + part * winograd_rows(g);
+    float *rows = j->rows + part * winograd_rows(f, g);
     if (j->step == WINO_INPUTS && from < to)
-        winograd_inputs(g, j->x, j->v, rows, j->th, j->tw, from, to);
+        (f->m == 4 ? wino_inputs_f4 : wino_inputs_f2)(g, j->x, j->v, rows, from, to);
     else if (j->step == WINO_OUTPUTS && from < to)
-        winograd_outputs(g, j->m, j->y, rows, j->th, j->tw, from, to);
-    else if (j->step == WINO_PRODUCTS)
-        for (int xi = part; xi < 16; xi += parts)
-            sgemm(false, false, g->o, t, g->c, j->u + xi * g->o * g->c, g->c,
-                  j->v + xi * g->c * t, t, 0.0f, j->m + xi * g->o * t, t);
+        (f->m == 4 ? wino_outputs_f4 : wino_outputs_f2)(g, j->m, j->y, rows, from, to);
+    else if (j->step == WINO_PRODUCTS) {
+        size_t us = wino_u_stride(g, j->packed_u != NULL);
+        for (int xi = part; xi < f->a * f->a; xi += parts) {
+            const float *u = (j->packed_u ? j->packed_u : j->u) + xi * us;
+            /* packed: the strips are read, never a (given them as a valid pointer) */
+            sgemm_packed(false, false, g->o, t, g->c, u, g->c, j->v + xi * g->c * ld, ld, 0.0f,
+                         j->m + xi * g->o * ld, ld, j->packed_u ? u : NULL);
+        }
+    }
 }
 
-static void winograd_forward(const geom *g, const float *x, const float *w, float *y,
-                             float *work, int threads)
+/* U transformed (and packed) at lowering, or NULL: transformed here, per call. A plan's
+ * transformed weights are packed into strips only where hybrid's kernels run the products
+ * (else they are plain U, for OpenBLAS). */
+static void winograd_forward(const wino_form *f, const geom *g, const float *x, const float *w,
+                             float *y, float *work, int threads, const float *planned_u)
 {
-    int64_t th = (g->oh + 1) / 2, tw = (g->ow + 1) / 2, t = th * tw;
-    float *v = work, *m = v + 16 * g->c * t, *u = m + 16 * g->o * t, *rows = u + 16 * g->o * g->c;
-    winograd_weights(g, w, u);
-    wino_job j = {.g = g, .u = u, .v = v, .m = m, .rows = rows, .th = th, .tw = tw};
+    int64_t t = wino_tiles(f, g), ld = wino_ld(f, g), aa = f->a * f->a;
+    float *v = work, *m = v + aa * g->c * ld, *u = m + aa * g->o * ld;
+    float *rows = u + (planned_u ? 0 : aa * g->o * g->c);
+    bool packed = planned_u && hb_sgemm_takes(g->o, t);
+    if (!planned_u)
+        winograd_weights(f, g, w, u);
+    wino_job j = {.f = f, .g = g, .u = planned_u ? planned_u : u,
+                  .packed_u = packed ? planned_u : NULL, .v = v, .m = m, .rows = rows};
     for (int64_t n = 0; n < g->n; n++) {
         j.x = x + n * g->c * g->h * g->w, j.y = y + n * g->o * g->oh * g->ow;
         for (int step = WINO_INPUTS; step <= WINO_OUTPUTS; step++) {
@@ -504,11 +665,14 @@ static void conv_forward(const geom *g, const float *x, const float *w, float *y
                          const float *packed_w)
 {
     int threads = conv_threads(g);
-    float *work = winograd_fits(g) ? scratch_get(winograd_floats(g, threads)) : NULL;
+    const wino_form *f = winograd_form(g);
+    float *work = f ? scratch_get(winograd_floats(f, g, threads, !packed_w)) : NULL;
     if (work) {
-        winograd_forward(g, x, w, y, work, threads);
+        winograd_forward(f, g, x, w, y, work, threads, packed_w);
         return;
     }
+    if (f) /* no room for Winograd: im2col, and the plan's weights are not its strips */
+        packed_w = NULL;
     int parts = row_parts(g, threads);
     bool direct;
     float *col = lowering(g, &direct, parts);
@@ -540,13 +704,39 @@ float *hb_conv_pack_weights(const hb_shape *x, const hb_shape *w, const hb_shape
         return NULL;
     geom g = geometry(x, w, y, win);
     int64_t k = g.c * g.kh * g.kw;
-    if (winograd_fits(&g) || g.cg == 1 || k == 0 || !hb_sgemm_takes(g.o, INT64_MAX))
-        return NULL;
     hb_isa isa = hb_isa_active();
+    const wino_form *f = winograd_form(&g);
+    if (f) { /* U = G g Gᵀ, then each ξ's matrix into strips where hybrid's kernels take it */
+        size_t aa = (size_t)(f->a * f->a), oc = (size_t)(g.o * g.c);
+        float *u = hb_aligned_alloc(sizeof(float) * aa * oc);
+        if (!u || !hb_sgemm_takes(g.o, wino_tiles(f, &g)))
+            return u ? (winograd_weights(f, &g, wdata, u), u) : NULL;
+        size_t stride = wino_u_stride(&g, true);
+        float *packed = hb_aligned_alloc(sizeof(float) * aa * stride);
+        winograd_weights(f, &g, wdata, u);
+        for (size_t xi = 0; packed && xi < aa; xi++)
+            hb_sgemm_pack_a(isa, false, g.o, g.c, u + xi * oc, g.c, packed + xi * stride);
+        hb_aligned_free(u);
+        return packed;
+    }
+    if (g.cg == 1 || k == 0 || !hb_sgemm_takes(g.o, INT64_MAX))
+        return NULL;
     float *packed = hb_aligned_alloc(sizeof(float) * hb_sgemm_pack_a_floats(isa, g.o, k));
     if (packed)
         hb_sgemm_pack_a(isa, false, g.o, k, wdata, k, packed);
     return packed;
+}
+
+const char *hb_conv_method(const hb_shape *x, const hb_shape *w, const hb_shape *y,
+                           const hb_window *win)
+{
+    if (x->ndim != 4 || w->ndim != 4 || y->ndim != 4)
+        return "direct";
+    geom g = geometry(x, w, y, win);
+    const wino_form *f = winograd_form(&g);
+    if (f)
+        return f->m == 4 ? "Winograd F(4×4, 3×3)" : "Winograd F(2×2, 3×3)";
+    return g.cg == 1 ? "direct" : pointwise(&g) ? "pointwise GEMM" : "im2col GEMM";
 }
 
 static void add_bias(const geom *g, const float *b, float *y)

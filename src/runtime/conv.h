@@ -18,17 +18,26 @@ HB_CONV_KERNEL(hb_kernel_avg_pool2d_grad);
 
 /* A frozen plan's convolution weights (w, [O, C, KH, KW] at wdata) packed once into the GEMM
  * kernels' strips for the products its kernel will run over them (im2col or pointwise, one
- * group, the active ISA), for attrs.packed; NULL where it runs none (Winograd, depthwise,
- * groups, fewer output channels than a tile) or out of memory: then packed per call. */
+ * group, the active ISA), or for Winograd transformed (U = G w Gᵀ) and packed likewise for
+ * its products, for attrs.packed; NULL where it runs none (depthwise, groups, fewer output
+ * channels than a tile) or out of memory: then packed per call. */
 float *hb_conv_pack_weights(const hb_shape *x, const hb_shape *w, const hb_shape *y,
                             const hb_window *win, const float *wdata);
+
+/* How a convolution of these shapes runs: "im2col GEMM", "pointwise GEMM", "direct",
+ * "Winograd F(4×4, 3×3)" or "Winograd F(2×2, 3×3)" (for explain). */
+const char *hb_conv_method(const hb_shape *x, const hb_shape *w, const hb_shape *y,
+                           const hb_window *win);
 
 /* Floats of lowered input per band of output rows (conv.c says when bands are taken); 0: one
  * band, the whole image; negative: bands of that many floats always (tests). A variable so
  * that build/bench_conv can time each way. */
 extern int64_t hb_conv_band;
-/* 3×3 stride-1 convolutions with at least this many 2×2 output tiles per image take the
- * Winograd path (conv.c); 0: never. A variable for build/bench_conv and the tests. */
+/* Which 3×3 stride-1 convolutions take the Winograd path (conv.c): negative, those the rule
+ * in conv.c picks; 0, none; n > 0, every one with at least n output tiles per image, in the
+ * form hb_conv_winograd_m says (output tiles 2×2 or 4×4; 0: 4×4). Variables for
+ * build/bench_conv and the tests. */
 extern int64_t hb_conv_winograd_tiles;
+extern int hb_conv_winograd_m;
 
 #endif

@@ -393,19 +393,20 @@ static inline __attribute__((always_inline)) void combine(const float *t, int ro
     }
 }
 
-/* U[a²][O][C] = G g Gᵀ for each 3×3 kernel g of w (O·C of them), WINO_BLOCK kernels at a
+/* U[a²][O][C] = G g Gᵀ for 3×3 kernels [i0, i1) of w (of O·C), WINO_BLOCK kernels at a
  * time: their taps gathered into rows, so that each step below is a vector loop over the
  * block and each of U's a² rows is written contiguously (kernel by kernel, the writes
  * scattered over a² rows took longer than the products of a 512-channel layer). */
 enum { WINO_BLOCK = 64 };
 
-WINO_CLONES static void winograd_weights(const wino_form *f, const geom *g, const float *w, float *u)
+WINO_CLONES static void winograd_weights(const wino_form *f, const geom *g, const float *w,
+                                         float *u, int64_t from, int64_t to)
 {
     int64_t oc = g->o * g->c;
     int a = f->a;
     float k[9][WINO_BLOCK], t[WINO_MAX_A][3][WINO_BLOCK]; /* the taps; G g */
-    for (int64_t i0 = 0; i0 < oc; i0 += WINO_BLOCK) {
-        int64_t nb = oc - i0 < WINO_BLOCK ? oc - i0 : WINO_BLOCK;
+    for (int64_t i0 = from; i0 < to; i0 += WINO_BLOCK) {
+        int64_t nb = to - i0 < WINO_BLOCK ? to - i0 : WINO_BLOCK;
         for (int64_t i = 0; i < nb; i++)
             for (int j = 0; j < 9; j++)
                 k[j][i] = w[(i0 + i) * 9 + j];
@@ -527,14 +528,15 @@ winograd_outputs(const wino_form *f, const geom *g, const float *mm, float *y,
 WINO_FORM_TRANSFORMS(f2)
 WINO_FORM_TRANSFORMS(f4)
 
-/* Winograd's three steps for one image, each split into parts: the input transform by
- * channels, the a² products, the output transform by output channels. */
-typedef enum { WINO_INPUTS, WINO_PRODUCTS, WINO_OUTPUTS } wino_step;
+/* Winograd's steps, each split into parts: the weights' transform by kernels (per call, where
+ * no plan transformed them), then for each image the input transform by channels, the a²
+ * products, the output transform by output channels. */
+typedef enum { WINO_WEIGHTS, WINO_INPUTS, WINO_PRODUCTS, WINO_OUTPUTS } wino_step;
 
 typedef struct wino_job {
     const wino_form *f;
     const geom *g;
-    const float *x, *u, *packed_u; /* packed_u: U[ξ] in the kernels' strips, or NULL */
+    const float *x, *w, *u, *packed_u; /* packed_u: U[ξ] in the kernels' strips, or NULL */
     float *y, *v, *m, *rows;
     wino_step step;
 } wino_job;
@@ -551,11 +553,15 @@ static void winograd_part(void *ctx, int part, int parts)
     const wino_form *f = j->f;
     const geom *g = j->g;
     int64_t t = wino_tiles(f, g), ld = wino_ld(f, g);
-    int64_t count = j->step == WINO_INPUTS ? g->c : g->o;
-    int64_t per = (count + parts - 1) / parts, from = part * per;
-    int64_t to = from + per < count ? from + per : count;
+    int64_t count = j->step == WINO_INPUTS ? g->c : j->step == WINO_WEIGHTS ? g->o * g->c : g->o;
+    int64_t per = (count + parts - 1) / parts;
+    if (j->step == WINO_WEIGHTS) /* whole blocks of kernels */
+        per = (per + WINO_BLOCK - 1) / WINO_BLOCK * WINO_BLOCK;
+    int64_t from = part * per, to = from + per < count ? from + per : count;
     float *rows = j->rows + part * winograd_rows(f, g);
-    if (j->step == WINO_INPUTS && from < to)
+    if (j->step == WINO_WEIGHTS && from < to)
+        winograd_weights(f, g, j->w, (float *)j->u, from, to);
+    else if (j->step == WINO_INPUTS && from < to)
         (f->m == 4 ? wino_inputs_f4 : wino_inputs_f2)(g, j->x, j->v, rows, from, to);
     else if (j->step == WINO_OUTPUTS && from < to)
         (f->m == 4 ? wino_outputs_f4 : wino_outputs_f2)(g, j->m, j->y, rows, from, to);
@@ -580,10 +586,12 @@ static void winograd_forward(const wino_form *f, const geom *g, const float *x, 
     float *v = work, *m = v + aa * g->c * ld, *u = m + aa * g->o * ld;
     float *rows = u + (planned_u ? 0 : aa * g->o * g->c);
     bool packed = planned_u && hb_sgemm_takes(g->o, t);
-    if (!planned_u)
-        winograd_weights(f, g, w, u);
-    wino_job j = {.f = f, .g = g, .u = planned_u ? planned_u : u,
+    wino_job j = {.f = f, .g = g, .w = w, .u = planned_u ? planned_u : u,
                   .packed_u = packed ? planned_u : NULL, .v = v, .m = m, .rows = rows};
+    if (!planned_u) {
+        j.step = WINO_WEIGHTS;
+        hb_pool_run(threads, threads, winograd_part, &j);
+    }
     for (int64_t n = 0; n < g->n; n++) {
         j.x = x + n * g->c * g->h * g->w, j.y = y + n * g->o * g->oh * g->ow;
         for (int step = WINO_INPUTS; step <= WINO_OUTPUTS; step++) {
@@ -710,10 +718,10 @@ float *hb_conv_pack_weights(const hb_shape *x, const hb_shape *w, const hb_shape
         size_t aa = (size_t)(f->a * f->a), oc = (size_t)(g.o * g.c);
         float *u = hb_aligned_alloc(sizeof(float) * aa * oc);
         if (!u || !hb_sgemm_takes(g.o, wino_tiles(f, &g)))
-            return u ? (winograd_weights(f, &g, wdata, u), u) : NULL;
+            return u ? (winograd_weights(f, &g, wdata, u, 0, (int64_t)oc), u) : NULL;
         size_t stride = wino_u_stride(&g, true);
         float *packed = hb_aligned_alloc(sizeof(float) * aa * stride);
-        winograd_weights(f, &g, wdata, u);
+        winograd_weights(f, &g, wdata, u, 0, (int64_t)oc);
         for (size_t xi = 0; packed && xi < aa; xi++)
             hb_sgemm_pack_a(isa, false, g.o, g.c, u + xi * oc, g.c, packed + xi * stride);
         hb_aligned_free(u);

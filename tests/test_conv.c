@@ -300,7 +300,8 @@ START_TEST(threads_give_one_threads_bits)
         {16, 32, 3, 41, {.stride = {1, 1}, .padding = {1, 1}, .groups = 1}, 4},
         {64, 64, 3, 128, {.stride = {1, 1}, .padding = {1, 1}, .groups = 64}, 0}, /* depthwise */
         {8, 24, 7, 70, {.stride = {2, 2}, .padding = {3, 3}, .groups = 1}, 0},  /* a stem */
-        /* 7×7 outputs: one lowering, the product split by rows of weights */
+        /* 7×7 outputs: one lowering, the product turned (yᵀ = colᵀ·Wᵀ) and split by
+         * output channels */
         {256, 128, 3, 7, {.stride = {1, 1}, .padding = {1, 1}, .groups = 1}, 0},
     };
     const int64_t tiles = hb_conv_winograd_tiles;
@@ -340,7 +341,8 @@ START_TEST(threads_give_one_threads_bits)
                               text);
                 const char *method = cases[i].winograd == 4   ? "conv: 1 by Winograd F(4×4, 3×3)"
                                      : cases[i].winograd == 2 ? "conv: 1 by Winograd F(2×2, 3×3)"
-                                                              : "conv: 1 by im2col GEMM";
+                                     : cases[i].h == 7        ? "conv: 1 by im2col GEMM turned"
+                                                              : "conv: 1 by im2col GEMM\n";
                 ck_assert_msg(strstr(text, method), "case %zu: no \"%s\" in\n%s", i, method,
                               text);
                 free(text);

@@ -9,8 +9,10 @@
  *     kernel, a loop over kernel taps that adds a shifted input row to each output row
  *     (K multiply-adds per output and no copy, where a GEMM of inner size kh·kw would
  *     spend more on lowering than on arithmetic);
+ *   - 3×3, stride 1, one group, enough output tiles (winograd_form): Winograd, transformed
+ *     tiles and weights multiplied by one GEMM per tile position;
  *   - otherwise im2col: the input lowered to [K, P] (each row one kernel tap of one channel,
- *     zeros where the window hangs over the padding) and one OpenBLAS GEMM W[Og, K] · col.
+ *     zeros where the window hangs over the padding) and one GEMM W[Og, K] · col.
  * The gradients are the same products turned around: d/dx = Wᵀ·g scattered back (col2im),
  * d/dW = g·colᵀ summed over images. The lowered input lives in a per-thread buffer that grows
  * to the largest layer and is kept, so a plan's runs do not allocate. */
@@ -152,9 +154,9 @@ static void col2im(const geom *g, const float *col, float *x, int64_t oh0, int64
             }
 }
 
-static void sgemm_packed(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float *a,
-                         int64_t lda, const float *b, int64_t ldb, float beta, float *c,
-                         int64_t ldc, const float *packed_a)
+static void sgemm_packed2(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float *a,
+                          int64_t lda, const float *b, int64_t ldb, float beta, float *c,
+                          int64_t ldc, const float *packed_a, const float *packed_b)
 {
     if (m == 0 || n == 0)
         return;
@@ -163,7 +165,14 @@ static void sgemm_packed(bool ta, bool tb, int64_t m, int64_t n, int64_t k, cons
             memset(c + i * ldc, 0, sizeof(float) * (size_t)n);
         return;
     }
-    hb_sgemm_any(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc, packed_a, NULL);
+    hb_sgemm_any(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc, packed_a, packed_b);
+}
+
+static void sgemm_packed(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float *a,
+                         int64_t lda, const float *b, int64_t ldb, float beta, float *c,
+                         int64_t ldc, const float *packed_a)
+{
+    sgemm_packed2(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc, packed_a, NULL);
 }
 
 static void sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
@@ -667,6 +676,44 @@ static int row_parts(const geom *g, int threads)
     return rows * g->ow >= ROW_SPLIT_COLS ? parts : 1;
 }
 
+/* A convolution with few output positions P (ResNet-18's 7×7 and 14×14 layers) runs its
+ * product turned around, yᵀ[P, O] = colᵀ · Wᵀ, and yᵀ is transposed into place: the kernels'
+ * tiles are 32 columns wide, and P = 49 columns filled 49 of 64 (196: of 224), where the O
+ * output channels, a multiple of 32 in most networks, fill them all and the P rows fill the
+ * strips to the row (the kernels compute only an edge strip's rows). Taken where the turned
+ * product wastes less of its tiles by a margin, the image is lowered in one band, and the
+ * product is one for hybrid's kernels. */
+static bool turned(const geom *g)
+{
+    int64_t p = g->oh * g->ow, nr = hb_sgemm_tile_cols();
+    if (g->groups != 1 || g->cg == 1 || band_rows(g) != g->oh || !hb_sgemm_takes(p, g->o))
+        return false;
+    double waste = (double)((p + nr - 1) / nr * nr) / (double)p;
+    double waste_turned = (double)((g->o + nr - 1) / nr * nr) / (double)g->o;
+    return waste_turned + 0.05 < waste;
+}
+
+/* y = (colᵀ · Wᵀ)ᵀ image by image, the product over the threads (it splits itself), Wᵀ's
+ * panels packed at lowering (planned_b) or per call. */
+static void turned_forward(const geom *g, const float *x, const float *w, float *y,
+                           float *work, const float *planned_b)
+{
+    int64_t p = g->oh * g->ow, k = g->c * g->kh * g->kw;
+    bool flat = pointwise(g);
+    float *col = work, *yt = work + (flat ? 0 : k * p);
+    for (int64_t n = 0; n < g->n; n++) {
+        const float *xn = x + n * g->c * g->h * g->w;
+        if (!flat)
+            im2col(g, xn, col, 0, g->oh);
+        sgemm_packed2(true, true, p, g->o, k, flat ? xn : col, p, w, k, 0.0f, yt, g->o, NULL,
+                      planned_b);
+        float *yn = y + n * g->o * p;
+        for (int64_t i = 0; i < p; i++)
+            for (int64_t o = 0; o < g->o; o++)
+                yn[o * p + i] = yt[i * g->o + o];
+    }
+}
+
 /* y[N, O, OH, OW] = conv(x, w), no bias; on hybrid's threads when it is big enough, split by
  * output rows (im2col), channels (direct) or Winograd's 16 products. */
 static void conv_forward(const geom *g, const float *x, const float *w, float *y,
@@ -681,6 +728,15 @@ static void conv_forward(const geom *g, const float *x, const float *w, float *y
     }
     if (f) /* no room for Winograd: im2col, and the plan's weights are not its strips */
         packed_w = NULL;
+    if (!f && turned(g)) {
+        int64_t p = g->oh * g->ow, k = g->c * g->kh * g->kw;
+        float *turn = scratch_get((size_t)((pointwise(g) ? 0 : k * p) + p * g->o));
+        if (turn) {
+            turned_forward(g, x, w, y, turn, packed_w);
+            return;
+        }
+        packed_w = NULL; /* Wᵀ's panels, not W's strips */
+    }
     int parts = row_parts(g, threads);
     bool direct;
     float *col = lowering(g, &direct, parts);
@@ -727,7 +783,15 @@ float *hb_conv_pack_weights(const hb_shape *x, const hb_shape *w, const hb_shape
         hb_aligned_free(u);
         return packed;
     }
-    if (g.cg == 1 || k == 0 || !hb_sgemm_takes(g.o, INT64_MAX))
+    if (g.cg == 1 || k == 0)
+        return NULL;
+    if (turned(&g)) { /* Wᵀ as the product's B: its panels */
+        float *panels = hb_aligned_alloc(sizeof(float) * hb_sgemm_pack_floats(isa, g.o, k));
+        if (panels)
+            hb_sgemm_pack(isa, true, g.o, k, wdata, k, panels);
+        return panels;
+    }
+    if (!hb_sgemm_takes(g.o, INT64_MAX))
         return NULL;
     float *packed = hb_aligned_alloc(sizeof(float) * hb_sgemm_pack_a_floats(isa, g.o, k));
     if (packed)
@@ -744,7 +808,11 @@ const char *hb_conv_method(const hb_shape *x, const hb_shape *w, const hb_shape 
     const wino_form *f = winograd_form(&g);
     if (f)
         return f->m == 4 ? "Winograd F(4×4, 3×3)" : "Winograd F(2×2, 3×3)";
-    return g.cg == 1 ? "direct" : pointwise(&g) ? "pointwise GEMM" : "im2col GEMM";
+    if (g.cg == 1)
+        return "direct";
+    if (turned(&g))
+        return pointwise(&g) ? "pointwise GEMM turned (yᵀ = xᵀ·Wᵀ)" : "im2col GEMM turned (yᵀ = colᵀ·Wᵀ)";
+    return pointwise(&g) ? "pointwise GEMM" : "im2col GEMM";
 }
 
 static void add_bias(const geom *g, const float *b, float *y)

@@ -18,14 +18,15 @@ HB_CONV_KERNEL(hb_kernel_avg_pool2d_grad);
 
 /* A frozen plan's convolution weights (w, [O, C, KH, KW] at wdata) packed once into the GEMM
  * kernels' strips for the products its kernel will run over them (im2col or pointwise, one
- * group, the active ISA), or for Winograd transformed (U = G w Gᵀ) and packed likewise for
+ * group, the active ISA; Wᵀ's B panels where the product runs turned), or for Winograd transformed (U = G w Gᵀ) and packed likewise for
  * its products, for attrs.packed; NULL where it runs none (depthwise, groups, fewer output
  * channels than a tile) or out of memory: then packed per call. */
 float *hb_conv_pack_weights(const hb_shape *x, const hb_shape *w, const hb_shape *y,
                             const hb_window *win, const float *wdata);
 
-/* How a convolution of these shapes runs: "im2col GEMM", "pointwise GEMM", "direct",
- * "Winograd F(4×4, 3×3)" or "Winograd F(2×2, 3×3)" (for explain). */
+/* How a convolution of these shapes runs: "im2col GEMM", "pointwise GEMM" (either with
+ * " turned (...)" where the product runs as yᵀ), "direct", "Winograd F(4×4, 3×3)" or
+ * "Winograd F(2×2, 3×3)" (for explain). */
 const char *hb_conv_method(const hb_shape *x, const hb_shape *w, const hb_shape *y,
                            const hb_window *win);
 

@@ -57,8 +57,18 @@ static void micro_generic(int64_t kc, const float *a, const float *b, float *c, 
 #ifdef HAVE_X86
 /* The tiles as named variables, row by row: GCC keeps an array of vectors in memory (a store
  * of every accumulator each k-step), named ones in registers. FOR_ROWS_n(X) is X(0) ... X(n-1). */
-#define FOR_ROWS_6(X) X(0) X(1) X(2) X(3) X(4) X(5)
-#define FOR_ROWS_12(X) FOR_ROWS_6(X) X(6) X(7) X(8) X(9) X(10) X(11)
+#define FOR_ROWS_1(X) X(0)
+#define FOR_ROWS_2(X) FOR_ROWS_1(X) X(1)
+#define FOR_ROWS_3(X) FOR_ROWS_2(X) X(2)
+#define FOR_ROWS_4(X) FOR_ROWS_3(X) X(3)
+#define FOR_ROWS_5(X) FOR_ROWS_4(X) X(4)
+#define FOR_ROWS_6(X) FOR_ROWS_5(X) X(5)
+#define FOR_ROWS_7(X) FOR_ROWS_6(X) X(6)
+#define FOR_ROWS_8(X) FOR_ROWS_7(X) X(7)
+#define FOR_ROWS_9(X) FOR_ROWS_8(X) X(8)
+#define FOR_ROWS_10(X) FOR_ROWS_9(X) X(9)
+#define FOR_ROWS_11(X) FOR_ROWS_10(X) X(10)
+#define FOR_ROWS_12(X) FOR_ROWS_11(X) X(11)
 
 #define AVX2_ZERO(i) __m256 c##i##a = _mm256_setzero_ps(), c##i##b = _mm256_setzero_ps();
 #define AVX2_STEP(i)                                                                              \
@@ -75,17 +85,25 @@ static void micro_generic(int64_t kc, const float *a, const float *b, float *c, 
         _mm256_storeu_ps(ci, c##i##a), _mm256_storeu_ps(ci + 8, c##i##b);                         \
     }
 
-__attribute__((target("avx2,fma"))) static void micro_avx2(int64_t kc, const float *a,
-                                                           const float *b, float *c,
-                                                           int64_t ldc, bool add)
-{
-    FOR_ROWS_6(AVX2_ZERO)
-    for (int64_t p = 0; p < kc; p++) {
-        __m256 b0 = _mm256_load_ps(b + p * 16), b1 = _mm256_load_ps(b + p * 16 + 8);
-        FOR_ROWS_6(AVX2_STEP)
+/* micro_avx2_R: the tile's first R rows (R = 6: the whole tile); the rows below an edge
+ * strip's last are not computed (on a 64-row product, 6-row strips computed 66). */
+#define AVX2_MICRO(R)                                                                             \
+    __attribute__((target("avx2,fma"))) static void micro_avx2_##R(                              \
+        int64_t kc, const float *a, const float *b, float *c, int64_t ldc, bool add)             \
+    {                                                                                             \
+        FOR_ROWS_##R(AVX2_ZERO) for (int64_t p = 0; p < kc; p++)                                  \
+        {                                                                                         \
+            __m256 b0 = _mm256_load_ps(b + p * 16), b1 = _mm256_load_ps(b + p * 16 + 8);          \
+            FOR_ROWS_##R(AVX2_STEP)                                                               \
+        }                                                                                         \
+        FOR_ROWS_##R(AVX2_STORE)                                                                  \
     }
-    FOR_ROWS_6(AVX2_STORE)
-}
+AVX2_MICRO(1)
+AVX2_MICRO(2)
+AVX2_MICRO(3)
+AVX2_MICRO(4)
+AVX2_MICRO(5)
+AVX2_MICRO(6)
 
 #define AVX512_ZERO(i) __m512 c##i##a = _mm512_setzero_ps(), c##i##b = _mm512_setzero_ps();
 #define AVX512_STEP(i)                                                                            \
@@ -102,32 +120,51 @@ __attribute__((target("avx2,fma"))) static void micro_avx2(int64_t kc, const flo
         _mm512_storeu_ps(ci, c##i##a), _mm512_storeu_ps(ci + 16, c##i##b);                        \
     }
 
-__attribute__((target("avx512f"))) static void micro_avx512(int64_t kc, const float *a,
-                                                            const float *b, float *c,
-                                                            int64_t ldc, bool add)
-{
-    FOR_ROWS_12(AVX512_ZERO)
-    for (int64_t p = 0; p < kc; p++) {
-        __m512 b0 = _mm512_load_ps(b + p * 32), b1 = _mm512_load_ps(b + p * 32 + 16);
-        FOR_ROWS_12(AVX512_STEP)
+/* micro_avx512_R: the first R rows of the 12×32 tile. */
+#define AVX512_MICRO(R)                                                                           \
+    __attribute__((target("avx512f"))) static void micro_avx512_##R(                             \
+        int64_t kc, const float *a, const float *b, float *c, int64_t ldc, bool add)             \
+    {                                                                                             \
+        FOR_ROWS_##R(AVX512_ZERO) for (int64_t p = 0; p < kc; p++)                                \
+        {                                                                                         \
+            __m512 b0 = _mm512_load_ps(b + p * 32), b1 = _mm512_load_ps(b + p * 32 + 16);         \
+            FOR_ROWS_##R(AVX512_STEP)                                                             \
+        }                                                                                         \
+        FOR_ROWS_##R(AVX512_STORE)                                                                \
     }
-    FOR_ROWS_12(AVX512_STORE)
-}
+AVX512_MICRO(1)
+AVX512_MICRO(2)
+AVX512_MICRO(3)
+AVX512_MICRO(4)
+AVX512_MICRO(5)
+AVX512_MICRO(6)
+AVX512_MICRO(7)
+AVX512_MICRO(8)
+AVX512_MICRO(9)
+AVX512_MICRO(10)
+AVX512_MICRO(11)
+AVX512_MICRO(12)
 #endif
 
+/* rows[h]: the microkernel of the tile's first h rows (rows[mr], the whole tile); NULL where
+ * the kernel has none (generic: the whole tile, its edge rows computed for nothing). */
 typedef struct kernel {
     int mr, nr;
-    micro_fn micro;
+    micro_fn rows[MAX_MR + 1];
 } kernel;
 
 static const kernel kernels[HB_ISA_COUNT] = {
-    [HB_ISA_GENERIC] = {4, 8, micro_generic},
+    [HB_ISA_GENERIC] = {4, 8, {[4] = micro_generic}},
 #ifdef HAVE_X86
-    [HB_ISA_AVX2] = {6, 16, micro_avx2},
-    [HB_ISA_AVX512] = {12, 32, micro_avx512},
+    [HB_ISA_AVX2] = {6, 16, {NULL, micro_avx2_1, micro_avx2_2, micro_avx2_3, micro_avx2_4,
+                             micro_avx2_5, micro_avx2_6}},
+    [HB_ISA_AVX512] = {12, 32, {NULL, micro_avx512_1, micro_avx512_2, micro_avx512_3,
+                                micro_avx512_4, micro_avx512_5, micro_avx512_6, micro_avx512_7,
+                                micro_avx512_8, micro_avx512_9, micro_avx512_10,
+                                micro_avx512_11, micro_avx512_12}},
 #else
-    [HB_ISA_AVX2] = {4, 8, micro_generic},
-    [HB_ISA_AVX512] = {4, 8, micro_generic},
+    [HB_ISA_AVX2] = {4, 8, {[4] = micro_generic}},
+    [HB_ISA_AVX512] = {4, 8, {[4] = micro_generic}},
 #endif
 };
 
@@ -399,12 +436,13 @@ static void blocked(hb_isa isa, bool trans_a, bool trans_b, int64_t m, int64_t n
                         int64_t h = mc - ir < mr ? mc - ir : mr;
                         const float *apanel = ap + (ir / mr) * kc * mr;
                         float *ct = c + (ic + ir) * ldc + jc + jr;
-                        if (h == mr && w == nr) {
-                            kn->micro(kc, apanel, bpanel, ct, ldc, add);
+                        micro_fn rows = kn->rows[h] ? kn->rows[h] : kn->rows[mr];
+                        if (w == nr && kn->rows[h]) { /* whole tile, or its first h rows */
+                            rows(kc, apanel, bpanel, ct, ldc, add);
                             continue;
                         }
-                        /* an edge tile: the whole tile into edge, its part onto c */
-                        kn->micro(kc, apanel, bpanel, edge, nr, false);
+                        /* a tile cut by n's edge: its h rows into edge, their part onto c */
+                        rows(kc, apanel, bpanel, edge, nr, false);
                         for (int64_t i = 0; i < h; i++)
                             for (int64_t j = 0; j < w; j++)
                                 ct[i * ldc + j] = add ? ct[i * ldc + j] + edge[i * nr + j]
@@ -482,6 +520,8 @@ void hb_sgemm_threads(int threads, hb_isa isa, bool trans_a, bool trans_b, int64
     threads_packed(threads, isa, trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc, NULL,
                    NULL);
 }
+
+int hb_sgemm_tile_cols(void) { return kernels[hb_isa_active()].nr; }
 
 bool hb_sgemm_takes(int64_t m, int64_t n)
 {

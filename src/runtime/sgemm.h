@@ -48,6 +48,8 @@ void hb_sgemm_any(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, c
 /* Whether hb_sgemm_any runs a product of m rows and n columns on hybrid's kernels (which
  * read packed). */
 bool hb_sgemm_takes(int64_t m, int64_t n);
+/* The columns of the active kernels' tile (their B panels' width). */
+int hb_sgemm_tile_cols(void);
 
 /* B ([k, n], or [n, k] when trans_b) packed for the active ISA's kernels once, for every call
  * of a product over it (a frozen plan's weight): hb_sgemm_pack_floats(isa, n, k) floats at

@@ -85,19 +85,23 @@ static void micro_generic(int64_t kc, const float *a, const float *b, float *c, 
         _mm256_storeu_ps(ci, c##i##a), _mm256_storeu_ps(ci + 8, c##i##b);                         \
     }
 
-/* micro_avx2_R: the tile's first R rows (R = 6: the whole tile); the rows below an edge
- * strip's last are not computed (on a 64-row product, 6-row strips computed 66). */
-#define AVX2_MICRO(R)                                                                             \
-    __attribute__((target("avx2,fma"))) static void micro_avx2_##R(                              \
+/* ISA_R (micro_avx2_3, ...): a tile's first R rows (R = MR: the whole tile) over kc steps,
+ * each loading one row of the B panel (LOAD_B: b0, b1) and broadcasting R values of A; the
+ * rows below an edge strip's last are not computed (on a 64-row product, 6-row strips
+ * computed 66). */
+#define MICRO(ISA, TARGET, PREFIX, R, LOAD_B)                                                     \
+    __attribute__((target(TARGET))) static void ISA##_##R(                                        \
         int64_t kc, const float *a, const float *b, float *c, int64_t ldc, bool add)             \
     {                                                                                             \
-        FOR_ROWS_##R(AVX2_ZERO) for (int64_t p = 0; p < kc; p++)                                  \
+        FOR_ROWS_##R(PREFIX##_ZERO) for (int64_t p = 0; p < kc; p++)                              \
         {                                                                                         \
-            __m256 b0 = _mm256_load_ps(b + p * 16), b1 = _mm256_load_ps(b + p * 16 + 8);          \
-            FOR_ROWS_##R(AVX2_STEP)                                                               \
+            LOAD_B                                                                                \
+            FOR_ROWS_##R(PREFIX##_STEP)                                                           \
         }                                                                                         \
-        FOR_ROWS_##R(AVX2_STORE)                                                                  \
+        FOR_ROWS_##R(PREFIX##_STORE)                                                              \
     }
+#define AVX2_LOAD_B __m256 b0 = _mm256_load_ps(b + p * 16), b1 = _mm256_load_ps(b + p * 16 + 8);
+#define AVX2_MICRO(R) MICRO(micro_avx2, "avx2,fma", AVX2, R, AVX2_LOAD_B)
 AVX2_MICRO(1)
 AVX2_MICRO(2)
 AVX2_MICRO(3)
@@ -120,18 +124,8 @@ AVX2_MICRO(6)
         _mm512_storeu_ps(ci, c##i##a), _mm512_storeu_ps(ci + 16, c##i##b);                        \
     }
 
-/* micro_avx512_R: the first R rows of the 12×32 tile. */
-#define AVX512_MICRO(R)                                                                           \
-    __attribute__((target("avx512f"))) static void micro_avx512_##R(                             \
-        int64_t kc, const float *a, const float *b, float *c, int64_t ldc, bool add)             \
-    {                                                                                             \
-        FOR_ROWS_##R(AVX512_ZERO) for (int64_t p = 0; p < kc; p++)                                \
-        {                                                                                         \
-            __m512 b0 = _mm512_load_ps(b + p * 32), b1 = _mm512_load_ps(b + p * 32 + 16);         \
-            FOR_ROWS_##R(AVX512_STEP)                                                             \
-        }                                                                                         \
-        FOR_ROWS_##R(AVX512_STORE)                                                                \
-    }
+#define AVX512_LOAD_B __m512 b0 = _mm512_load_ps(b + p * 32), b1 = _mm512_load_ps(b + p * 32 + 16);
+#define AVX512_MICRO(R) MICRO(micro_avx512, "avx512f", AVX512, R, AVX512_LOAD_B)
 AVX512_MICRO(1)
 AVX512_MICRO(2)
 AVX512_MICRO(3)

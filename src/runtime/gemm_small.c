@@ -7,6 +7,7 @@
  * chosen at run time where the CPU has it; the portable loops are the reference. */
 #include "gemm_small.h"
 
+#include <cblas.h>
 #include <string.h>
 
 #if defined(__x86_64__)
@@ -232,20 +233,20 @@ void hb_gemm_small(bool trans_b, int64_t m, int64_t n, int64_t k, const float *a
     (trans_b ? nt_fn : nn_fn)(m, n, k, a, b, accumulate, c);
 }
 
-/* Whether OpenBLAS runs its AVX-512 (SkylakeX) kernels here, whose small-matrix paths leave
- * little to the loops above. Read once; a race reads the same answer twice. */
+/* Whether OpenBLAS runs its AVX-512 kernels here (SkylakeX, Cooperlake, SapphireRapids),
+ * whose small-matrix paths leave little to the loops above: what it runs, not what the CPU
+ * has (Debian's 0.3.21 runs its Haswell kernels on Zen 5, and there the AVX2 rule below held:
+ * the seed MLP's 2×256 · (10×256)ᵀ went to OpenBLAS and took most of a compiled call). Read
+ * once; a race reads the same answer twice. */
 static bool avx512(void)
 {
-#ifdef HAVE_X86
     static int known = -1;
     if (known < 0) {
-        __builtin_cpu_init();
-        known = __builtin_cpu_supports("avx512f") != 0;
+        const char *core = openblas_get_corename();
+        known = core && (strstr(core, "Skylake") || strstr(core, "Cooperlake") ||
+                         strstr(core, "SapphireRapids"));
     }
     return known;
-#else
-    return false;
-#endif
 }
 
 /* Measured with build/bench_gemm_crossover (bench/RESULTS.md), on two machines. With AVX2

@@ -153,6 +153,14 @@ HB_API bool hb_tensor_same_shape(const hb_tensor *a, const hb_tensor *b);
 HB_API float *hb_tensor_data(hb_tensor *t);
 HB_API const float *hb_tensor_cdata(const hb_tensor *t);
 HB_API void *hb_tensor_raw(hb_tensor *t);
+/* Compiled plans keep the packed form of a parameter they read live (its GEMM panels, its
+ * Winograd transform) until its values change. Changes by the library (optimizer steps, loads,
+ * compiled training steps) are seen. Writes through a pointer from hb_tensor_data or
+ * hb_tensor_raw cannot be: from that call on, plans pack the tensor on every call again, as
+ * they must, until hb_tensor_written(t) says the writes are done. Call it after writing a
+ * parameter's values, and take the pointer again before writing again; read with
+ * hb_tensor_cdata, which changes nothing. */
+HB_API void hb_tensor_written(hb_tensor *t); /* NULL is fine */
 /* The value of a one-element tensor of any dtype, as a float; NAN and an error else. */
 HB_API float hb_item(const hb_tensor *t);
 

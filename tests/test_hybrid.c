@@ -643,6 +643,200 @@ START_TEST(parameter_updates_are_seen)
 }
 END_TEST
 
+/* Live weights kept packed (weights.c): a plan packs a parameter's GEMM panels or a
+ * convolution's Winograd-transformed weights once per version of its values, and every change
+ * the library makes or hb_tensor_data allows is seen. Conv2d(16, 16, 3×3) at 28×28 takes
+ * Winograd F(4×4) with 49 tiles; Linear(64, 64) at 16 rows is a whole tile of hybrid's GEMM. */
+static hb_block *live_net(bool conv)
+{
+    hb_seed(17);
+    hb_conv2d_options o = {.stride = {1, 1}, .padding = {1, 1}, .dilation = {1, 1}, .groups = 1};
+    hb_block *net = conv ? hb_sequential_of(hb_conv2d_new(16, 16, 3, 3, &o, true), hb_relu_new())
+                         : hb_sequential_of(hb_linear_new(64, 64), hb_relu_new());
+    ck_assert_ptr_nonnull(net);
+    return net;
+}
+
+static hb_tensor *live_input(bool conv)
+{
+    hb_rng rng;
+    hb_rng_seed(&rng, 23);
+    return conv ? hb_randn(HB_SHAPE(1, 16, 28, 28), &rng) : hb_randn(HB_SHAPE(16, 64), &rng);
+}
+
+/* The live_weights counts of the plan explain shows last. */
+static void live_counts(hb_block *net, int *held, int *waiting, int *open)
+{
+    cJSON *j = explain_json(net);
+    const cJSON *lw = cJSON_GetObjectItemCaseSensitive(j, "live_weights");
+    ck_assert_msg(cJSON_IsObject(lw), "explain JSON: no live_weights");
+    *held = (int)json_number(lw, "held");
+    *waiting = (int)json_number(lw, "waiting");
+    *open = (int)json_number(lw, "open");
+    cJSON_Delete(j);
+}
+
+/* net and eager called on x agree (what = the step before); returns net's result. */
+static hb_tensor *live_agree(hb_block *net, hb_block *eager, hb_tensor *x, double tol,
+                             const char *what)
+{
+    hb_tensor *y = test_call_ok(net, x), *e = test_call_ok(eager, x);
+    ck_assert_msg(tol == 0 ? test_same_result(y, e) : rel_error(y, e) <= tol,
+                  "%s: the plan's result differs from eager (relative error %g)", what,
+                  rel_error(y, e));
+    hb_tensor_release(e);
+    return y;
+}
+
+static void expect_live(hb_block *net, int held, int waiting, int open, const char *what)
+{
+    int h, w, o;
+    live_counts(net, &h, &w, &o);
+    ck_assert_msg(h == held && w == waiting && o == open,
+                  "%s: live weights %d held, %d waiting, %d open; expected %d, %d, %d", what, h,
+                  w, o, held, waiting, open);
+}
+
+/* Two trainers' steps, one on each net, with the same target. */
+static void live_train(hb_block *net, hb_block *eager, hb_tensor *x, bool compiled, int steps)
+{
+    hb_tensor *probe = test_call_ok(eager, x);
+    hb_tensor *target = hb_zeros(hb_tensor_ndim(probe), hb_tensor_shape(probe));
+    hb_optim_options oo = hb_optim_defaults(0.05f);
+    hb_optimizer *o1 = hb_optimizer_new(net, HB_OPTIM_SGD, &oo), *o2 = hb_optimizer_new(eager, HB_OPTIM_SGD, &oo);
+    hb_trainer *t1 = hb_trainer_new(net, HB_LOSS_MSE, o1, compiled);
+    hb_trainer *t2 = hb_trainer_new(eager, HB_LOSS_MSE, o2, false);
+    ck_assert(o1 && o2 && t1 && t2);
+    for (int i = 0; i < steps; i++) {
+        float l1, l2;
+        ck_assert_msg(hb_train_step(t1, x, target, &l1) == HB_OK, "%s", hb_last_error());
+        ck_assert_msg(hb_train_step(t2, x, target, &l2) == HB_OK, "%s", hb_last_error());
+    }
+    hb_trainer_free(t1), hb_trainer_free(t2);
+    hb_optimizer_free(o1), hb_optimizer_free(o2);
+    hb_tensor_release(target), hb_tensor_release(probe);
+}
+
+static void check_live_weights(bool conv)
+{
+    hb_block *net = live_net(conv), *eager = live_net(conv);
+    hb_tensor *x = live_input(conv);
+    ck_assert_int_eq(hb_hybridize(net, true), HB_OK);
+    hb_tensor *y = NULL;
+    for (int call = 0; call < 4; call++) { /* traces, then a version seen once, then twice */
+        hb_tensor_release(y);
+        y = live_agree(net, eager, x, 0, "unchanged weights");
+    }
+    const hb_plan *plan = hb_block_plan(net, hb_tensor_ndim(x), hb_tensor_shape(x));
+    ck_assert_ptr_nonnull(plan);
+    expect_live(net, 1, 0, 0, "after four calls");
+
+    /* Written through hb_tensor_data: open, packed per call until hb_tensor_written. */
+    hb_tensor *w = hb_block_param(hb_block_child(net, "0"), "weight");
+    hb_tensor *we = hb_block_param(hb_block_child(eager, "0"), "weight");
+    hb_tensor_data(w)[0] += 0.5f, hb_tensor_data(we)[0] += 0.5f;
+    for (int call = 0; call < 3; call++) {
+        hb_tensor *z = live_agree(net, eager, x, 0, "written, still open");
+        ck_assert_msg(!test_same_bits(z, y), "the write changed nothing (the test is too weak)");
+        hb_tensor_release(z);
+    }
+    expect_live(net, 0, 0, 1, "open for writing");
+    hb_tensor_written(w), hb_tensor_written(we);
+    for (int call = 0; call < 3; call++)
+        hb_tensor_release(live_agree(net, eager, x, 0, "after hb_tensor_written"));
+    expect_live(net, 1, 0, 0, "after hb_tensor_written and three calls");
+    /* Written again and closed at once: a new version, never the one packed. */
+    hb_tensor_data(w)[1] -= 0.25f, hb_tensor_data(we)[1] -= 0.25f;
+    hb_tensor_written(w), hb_tensor_written(we);
+    for (int call = 0; call < 3; call++)
+        hb_tensor_release(live_agree(net, eager, x, 0, "written and closed again"));
+    expect_live(net, 1, 0, 0, "written and closed again, three calls");
+
+    /* An optimizer step (eager trainer: hb_optimizer_step), then a compiled training step,
+     * whose plan writes the weights in place. */
+    live_train(net, eager, x, false, 1);
+    expect_live(net, 0, 1, 0, "right after an optimizer step");
+    hb_tensor_release(y);
+    y = live_agree(net, eager, x, 0, "after an optimizer step");
+    for (int call = 0; call < 2; call++)
+        hb_tensor_release(live_agree(net, eager, x, 0, "after an optimizer step"));
+    expect_live(net, 1, 0, 0, "after an optimizer step and three calls");
+    live_train(net, eager, x, true, 3);
+    for (int call = 0; call < 3; call++) {
+        hb_tensor *z = live_agree(net, eager, x, 1e-5, "after compiled training steps");
+        ck_assert_msg(!test_same_bits(z, y), "training changed nothing (the test is too weak)");
+        hb_tensor_release(z);
+    }
+    ck_assert_msg(hb_block_plan(net, hb_tensor_ndim(x), hb_tensor_shape(x)) == plan,
+                  "the plan was replaced: its kept weights were not what was tested");
+    hb_tensor_release(y), hb_tensor_release(x);
+    hb_block_release(net), hb_block_release(eager);
+}
+
+START_TEST(live_weights_kept_until_changed)
+{
+    check_live_weights(_i == 1);
+}
+END_TEST
+
+/* Threads calling one plan while another opens and closes the weight again and again (its
+ * values unchanged: no data race, only new versions): every result stays the plan's. */
+typedef struct toggle_job {
+    hb_tensor *w;
+    atomic_bool stop;
+} toggle_job;
+
+static void *toggle_worker(void *arg)
+{
+    toggle_job *j = arg;
+    while (!atomic_load(&j->stop)) {
+        (void)hb_tensor_data(j->w);
+        hb_tensor_written(j->w);
+    }
+    return NULL;
+}
+
+START_TEST(live_weights_refresh_under_threads)
+{
+    bool conv = _i == 1;
+    hb_block *net = live_net(conv), *eager = live_net(conv);
+    ck_assert_int_eq(hb_hybridize(net, true), HB_OK);
+    static call_job jobs[CALL_THREADS];
+    pthread_barrier_t start;
+    ck_assert_int_eq(pthread_barrier_init(&start, NULL, CALL_THREADS), 0);
+    hb_tensor *x = live_input(conv);
+    for (int t = 0; t < CALL_THREADS; t++) {
+        jobs[t] = (call_job){.net = net, .start = &start};
+        for (int i = 0; i < CALL_INPUTS; i++) {
+            jobs[t].in[i] = hb_mul_scalar(x, 1.0f + 0.5f * (float)(t * CALL_INPUTS + i));
+            jobs[t].want[i] = test_call_ok(eager, jobs[t].in[i]);
+        }
+    }
+    hb_tensor_release(test_call_ok(net, x)); /* the trace */
+    toggle_job toggle = {.w = hb_block_param(hb_block_child(net, "0"), "weight")};
+    atomic_init(&toggle.stop, false);
+    pthread_t tid[CALL_THREADS], tog;
+    ck_assert_int_eq(pthread_create(&tog, NULL, toggle_worker, &toggle), 0);
+    for (int t = 0; t < CALL_THREADS; t++)
+        ck_assert_int_eq(pthread_create(&tid[t], NULL, call_worker, &jobs[t]), 0);
+    for (int t = 0; t < CALL_THREADS; t++)
+        pthread_join(tid[t], NULL);
+    atomic_store(&toggle.stop, true);
+    pthread_join(tog, NULL);
+    pthread_barrier_destroy(&start);
+    for (int t = 0; t < CALL_THREADS; t++) {
+        ck_assert_msg(jobs[t].failures == 0, "thread %d: %d calls failed: %s", t,
+                      jobs[t].failures, jobs[t].error);
+        ck_assert_msg(jobs[t].mismatches == 0, "thread %d: %d of %d results differ", t,
+                      jobs[t].mismatches, CALL_ROUNDS * CALL_INPUTS);
+        for (int i = 0; i < CALL_INPUTS; i++)
+            hb_tensor_release(jobs[t].in[i]), hb_tensor_release(jobs[t].want[i]);
+    }
+    hb_tensor_release(x);
+    hb_block_release(net), hb_block_release(eager);
+}
+END_TEST
+
 /* ---- 8. custom blocks --------------------------------------------------------------------- */
 
 static hb_tensor *branch_forward(hb_block *self, hb_tensor *x)
@@ -1492,6 +1686,8 @@ int main(void)
     tcase_add_test(tc, threads_call_chimera_after_warmup);
     tcase_add_test(tc, threads_call_chimera_from_cold);
     tcase_add_test(tc, parameter_updates_are_seen);
+    tcase_add_loop_test(tc, live_weights_kept_until_changed, 0, 2);
+    tcase_add_loop_test(tc, live_weights_refresh_under_threads, 0, 2);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("custom");

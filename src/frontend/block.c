@@ -498,6 +498,7 @@ hb_status hb_block_param_assign(hb_param *p, const hb_tensor *value)
                                  hb_shape_fmt(&value->shape, c, sizeof c));
         }
         memcpy(p->value->data, value->data, bytes);
+        hb_tensor_changed(p->value);
         return HB_OK;
     }
     hb_tensor *copy = hb_tensor_alloc_typed(&value->shape, want);

@@ -4,6 +4,7 @@
 #include "../runtime/conv.h"
 #include "../runtime/sgemm.h"
 #include "../runtime/jit.h"
+#include "../runtime/weights.h"
 #include "frontend.h"
 
 #include <stdlib.h>
@@ -111,9 +112,19 @@ static int conv_methods(const hb_plan *p, const char **names, int *counts)
     return n;
 }
 
+void hb_compile_live_weights(const hb_plan *p, int counts[4])
+{
+    for (int k = 0; k < 4; k++)
+        counts[k] = 0;
+    for (int i = 0; i < p->ninstrs; i++)
+        if (p->instrs[i].live)
+            counts[hb_live_state_of(p->instrs[i].live)]++;
+}
+
 void hb_compile_explain_gemm(FILE *f, const hb_plan *p)
 {
-    int products = 0, packed = 0, convs = 0;
+    int products = 0, packed = 0, convs = 0, live[4];
+    hb_compile_live_weights(p, live);
     for (int i = 0; i < p->ninstrs; i++) {
         hb_op op = p->instrs[i].op;
         bool conv = op == HB_OP_CONV2D || op == HB_OP_FUSED_CONV || op == HB_OP_CONV_TRANSPOSE2D;
@@ -139,6 +150,13 @@ void hb_compile_explain_gemm(FILE *f, const hb_plan *p)
         fprintf(f, "    gemm: %d convolution%s weights packed into the kernels' strips at "
                    "lowering%s\n",
                 convs, convs == 1 ? "'s" : "s'", winograd ? " (Winograd's transformed first)" : "");
+    int kept = live[HB_LIVE_HELD] + live[HB_LIVE_WAITING] + live[HB_LIVE_OPEN];
+    if (kept)
+        fprintf(f, "    gemm: %d live weight%s kept packed while unchanged (by version): %d held, "
+                   "%d waiting for a second call with the same values, %d open for writing "
+                   "(hb_tensor_data without hb_tensor_written: packed per call)\n",
+                kept, kept == 1 ? "" : "s", live[HB_LIVE_HELD], live[HB_LIVE_WAITING],
+                live[HB_LIVE_OPEN]);
 }
 
 const char *hb_gemm_kernels(void) { return hb_gemm_note(); }

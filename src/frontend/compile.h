@@ -5,6 +5,7 @@
 
 #include "../passes/pass.h"
 #include "../runtime/plan.h"
+#include "../runtime/weights.h"
 
 typedef struct hb_compile_opts {
     const hb_train_spec *train; /* a training step's backward and updates; NULL: inference */
@@ -32,6 +33,9 @@ hb_status hb_compile(hb_graph *g, const hb_compile_opts *opts, hb_compile_stats 
 /* The explain line about p's native code (none for a plan without fused groups). */
 void hb_compile_explain_jit(FILE *f, const hb_plan *p, const char *note);
 /* The explain line on which GEMM kernels a plan's products and convolutions run, if it has any. */
+/* How many of the plan's live weights are in each hb_live_state (weights.h): held, waiting,
+ * open, nothing to pack. */
+void hb_compile_live_weights(const hb_plan *p, int counts[4]);
 void hb_compile_explain_gemm(FILE *f, const hb_plan *p);
 
 #endif

@@ -20,8 +20,17 @@ struct hb_tensor {
     int trace_value;
     unsigned trace_gen; /* how many island cuts that trace had made when this value was made */
     bool requires_grad; /* a trainable parameter, or made from one while gradients are on */
+    /* Counts the changes of the values the library can see, so that plans may keep what they
+     * derive from a parameter (its packed form) until it changes: +2 for each write by the
+     * library (an optimizer step, a load, a plan's in-place update); odd while a pointer that
+     * can write (hb_tensor_data, hb_tensor_raw) is out and hb_tensor_written has not said the
+     * writes are done — then nothing derived from it is kept. */
+    atomic_uint version;
     hb_tensor *grad;    /* d loss / d this tensor after hb_backward (owned), or NULL */
 };
+
+/* The library wrote t's values (version += 2). */
+void hb_tensor_changed(hb_tensor *t);
 
 /* Tensors alive on all threads: tests use it to prove that block calls release what they make. */
 extern atomic_long hb_tensors_live;

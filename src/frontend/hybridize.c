@@ -729,6 +729,13 @@ static char *explain_json(hb_block *b, const char *root)
     }
     cJSON_AddBoolToObject(o, "frozen", h && h->freeze);
     cJSON_AddStringToObject(o, "gemm", hb_gemm_kernels());
+    int live[4] = {0};
+    if (e)
+        hb_compile_live_weights(e->plan, live);
+    cJSON *lw = cJSON_AddObjectToObject(o, "live_weights");
+    cJSON_AddNumberToObject(lw, "held", live[HB_LIVE_HELD]);
+    cJSON_AddNumberToObject(lw, "waiting", live[HB_LIVE_WAITING]);
+    cJSON_AddNumberToObject(lw, "open", live[HB_LIVE_OPEN]);
     if (h)
         pthread_mutex_unlock(&h->lock);
     plans_json(cJSON_AddArrayToObject(o, "plans"), b, root);

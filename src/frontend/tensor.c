@@ -122,6 +122,7 @@ hb_tensor *hb_tensor_alloc_typed(const hb_shape *s, hb_dtype dtype)
     t->trace_gen = 0;
     t->requires_grad = false;
     t->grad = NULL;
+    atomic_init(&t->version, 0);
     t->dtype = dtype;
     t->shape = *s;
     t->numel = numel;
@@ -312,15 +313,41 @@ static float *float_data(const hb_tensor *t, const char *fn)
     return t ? t->data : NULL;
 }
 
-float *hb_tensor_data(hb_tensor *t) { return float_data(t, "hb_tensor_data"); }
+/* A pointer that can write is out: t's version turns odd (open) until hb_tensor_written. */
+static void open_for_writing(hb_tensor *t)
+{
+    if (t)
+        atomic_fetch_or(&t->version, 1u);
+}
+
+float *hb_tensor_data(hb_tensor *t)
+{
+    float *d = float_data(t, "hb_tensor_data");
+    if (d)
+        open_for_writing(t);
+    return d;
+}
+
 const float *hb_tensor_cdata(const hb_tensor *t) { return float_data(t, "hb_tensor_cdata"); }
 
 void *hb_tensor_raw(hb_tensor *t)
 {
     if (hb_tensor_hook)
         hb_tensor_hook->host_read(t, "hb_tensor_raw");
+    open_for_writing(t);
     return t ? (void *)t->data : NULL;
 }
+
+void hb_tensor_written(hb_tensor *t)
+{
+    if (!t)
+        return;
+    unsigned v = atomic_load(&t->version);
+    while ((v & 1u) && !atomic_compare_exchange_weak(&t->version, &v, v + 1u))
+        ;
+}
+
+void hb_tensor_changed(hb_tensor *t) { atomic_fetch_add(&t->version, 2u); }
 
 float hb_item(const hb_tensor *t)
 {

@@ -71,6 +71,7 @@ static int data_value(hb_trace *tr, hb_tensor *t, hb_value_kind kind, const char
     val->data = t->data;
     val->keep = hb_tensor_retain(t);
     val->drop = drop_tensor;
+    val->version = &t->version;
     return v;
 }
 
@@ -140,6 +141,7 @@ static bool make_live(hb_trace *tr, int v, hb_tensor *t)
         val->data = t->data;
         val->keep = hb_tensor_retain(t);
         val->drop = drop_tensor;
+        val->version = &t->version;
     }
     val->kind = HB_VAL_EXTERN;
     return true;

@@ -241,6 +241,7 @@ hb_status hb_optimizer_step(hb_optimizer *opt)
             sgd(&opt->o, s, g);
         else
             adam(&opt->o, s, g);
+        hb_tensor_changed(s->param);
         s->t->data[0] += 1;
     }
     hb_hybrid_params_updated(opt->root);

@@ -7,6 +7,7 @@
 
 #include "program.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 
 typedef enum hb_value_kind {
@@ -31,6 +32,9 @@ typedef struct hb_value {
     float *data;
     void *keep;
     void (*drop)(void *keep);
+    /* PARAM, EXTERN (and a block's constants): the tensor's change counter (frontend.h's
+     * hb_tensor.version), by which a plan keeps what it derives from the values; else NULL. */
+    atomic_uint *version;
     int64_t offset; /* arena offset set by memory planning; -1 if not in the arena */
     /* Set by memory planning for a training step's update: the leaf value (a parameter or
      * optimizer state) whose memory this node result is written into directly, because an

@@ -1,6 +1,7 @@
 /* Running plans: a context holds one thread's arena and every instruction's operands resolved
  * against it, so a run only binds the call's input and output pointers and calls kernels. */
 #include "plan.h"
+#include "weights.h"
 
 #include <pthread.h>
 #include <string.h>
@@ -113,8 +114,17 @@ hb_status hb_plan_run_n(const hb_plan *p, hb_plan_ctx *c, const float *const *in
             hb_error_put_back(&pending);
             continue;
         }
+        if (ins->live) { /* its weight's packed form, kept by the plan while it is current */
+            hb_attrs at = ins->attrs;
+            at.packed = hb_live_acquire(ins->live);
+            ins->kernel(ops, ins->ninputs, &ops[ins->ninputs], &at);
+            hb_live_release(ins->live, at.packed);
+            continue;
+        }
         ins->kernel(ops, ins->ninputs, &ops[ins->ninputs], &ins->attrs);
     }
+    for (int i = 0; i < p->nbumps; i++)
+        atomic_fetch_add(p->bumps[i], 2u);
     return HB_OK;
 }
 

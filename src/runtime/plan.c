@@ -5,45 +5,50 @@
 #include "conv.h"
 #include "jit.h"
 #include "sgemm.h"
+#include "weights.h"
 
 #include <stdatomic.h>
 #include <string.h>
 
-/* A product whose B is a constant (a frozen plan's weight) and which hybrid's GEMM kernels
- * will run: B packed into their panels now, once, instead of on every call. Out of memory,
- * it is packed per call as before. */
-static void pack_constant_b(const hb_graph *g, const hb_node *n, hb_instr *ins)
+/* Products and convolutions over a weight: packed now, once, when it is a constant (a frozen
+ * plan's weight) — out of memory, it is packed per call as before —, or kept packed by its
+ * version when it is read live (weights.c). */
+static void pack_weights(const hb_graph *g, const hb_node *n, hb_instr *ins)
 {
-    if ((n->op != HB_OP_LINEAR && n->op != HB_OP_MATMUL && n->op != HB_OP_GEMM) ||
-        n->ninputs < 2)
+    if (n->ninputs < 2)
         return;
-    const hb_value *a = &g->values[n->inputs[0]], *b = &g->values[n->inputs[1]];
-    if (b->kind != HB_VAL_CONST || !b->data || b->dtype != HB_F32 || b->shape.ndim != 2)
+    const hb_value *a = &g->values[n->inputs[0]], *w = &g->values[n->inputs[1]];
+    bool constant = w->kind == HB_VAL_CONST, live = !constant && w->version;
+    if ((!constant && !live) || !w->data || w->dtype != HB_F32)
+        return;
+    if (n->op == HB_OP_CONV2D || n->op == HB_OP_FUSED_CONV) {
+        const hb_shape *y = &g->values[n->output].shape;
+        if (a->dtype != HB_F32)
+            return;
+        if (constant)
+            ins->packed = hb_conv_pack_weights(&a->shape, &w->shape, y, &n->attrs.win, w->data);
+        else
+            ins->live = hb_live_conv(w->version, w->data, &a->shape, &w->shape, y, &n->attrs.win);
+        ins->attrs.packed = ins->packed;
+        return;
+    }
+    if ((n->op != HB_OP_LINEAR && n->op != HB_OP_MATMUL && n->op != HB_OP_GEMM) ||
+        w->shape.ndim != 2)
         return;
     bool trans_b = n->op == HB_OP_LINEAR || (n->op == HB_OP_GEMM && n->attrs.trans_b);
     bool trans_a = n->op == HB_OP_GEMM && n->attrs.trans_a;
     int64_t m = trans_a ? a->shape.dim[1] : hb_matrix_rows(&a->shape);
-    int64_t k = b->shape.dim[trans_b ? 1 : 0], cols = b->shape.dim[trans_b ? 0 : 1];
+    int64_t k = w->shape.dim[trans_b ? 1 : 0], cols = w->shape.dim[trans_b ? 0 : 1];
     if (!hb_sgemm_takes(m, cols) || k == 0)
         return;
+    if (live) {
+        ins->live = hb_live_gemm_b(w->version, w->data, trans_b, cols, k);
+        return;
+    }
     hb_isa isa = hb_isa_active();
     ins->packed = hb_aligned_alloc(sizeof(float) * hb_sgemm_pack_floats(isa, cols, k));
     if (ins->packed)
-        hb_sgemm_pack(isa, trans_b, cols, k, b->data, trans_b ? k : cols, ins->packed);
-    ins->attrs.packed = ins->packed;
-}
-
-/* The same for a convolution over constant weights: the weights are its products' A, packed
- * into the kernels' strips (conv.c says for which convolutions). */
-static void pack_constant_weights(const hb_graph *g, const hb_node *n, hb_instr *ins)
-{
-    if ((n->op != HB_OP_CONV2D && n->op != HB_OP_FUSED_CONV) || n->ninputs < 2)
-        return;
-    const hb_value *x = &g->values[n->inputs[0]], *w = &g->values[n->inputs[1]];
-    if (w->kind != HB_VAL_CONST || !w->data || w->dtype != HB_F32 || x->dtype != HB_F32)
-        return;
-    ins->packed = hb_conv_pack_weights(&x->shape, &w->shape, &g->values[n->output].shape,
-                                       &n->attrs.win, w->data);
+        hb_sgemm_pack(isa, trans_b, cols, k, w->data, trans_b ? k : cols, ins->packed);
     ins->attrs.packed = ins->packed;
 }
 
@@ -74,6 +79,18 @@ static void scan_scratch(const hb_graph *g, const hb_node *n, hb_plan *body)
         in[j] = (hb_operand){.shape = g->values[n->inputs[j]].shape,
                              .dtype = g->values[n->inputs[j]].dtype};
     hb_plan_scan_scratch(body, &n->attrs.scan, in);
+}
+
+/* The plan writes a tensor's values in place (a training step's update): each run says so to
+ * the tensor's version, which the plans keeping its packed form read. */
+static bool note_write(hb_plan *p, atomic_uint *version)
+{
+    atomic_uint **grown = hb_realloc(p->bumps, sizeof *grown * (size_t)(p->nbumps + 1));
+    if (!grown)
+        return false;
+    p->bumps = grown;
+    p->bumps[p->nbumps++] = version;
+    return true;
 }
 
 hb_plan *hb_plan_lower(const hb_graph *g, char *err, size_t err_size)
@@ -107,8 +124,14 @@ hb_plan *hb_plan_lower(const hb_graph *g, char *err, size_t err_size)
             s->kind = HB_SLOT_OUTPUT;
         else if (val->kind == HB_VAL_INPUT)
             s->kind = HB_SLOT_INPUT, s->input = p->ninputs++;
-        else if (val->kind == HB_VAL_NODE && val->alias >= 0) /* an update, in place */
+        else if (val->kind == HB_VAL_NODE && val->alias >= 0) { /* an update, in place */
             s->kind = HB_SLOT_FIXED, s->data = g->values[val->alias].data;
+            if (g->values[val->alias].version && !note_write(p, g->values[val->alias].version)) {
+                snprintf(err, err_size, "out of memory lowering the plan");
+                hb_plan_free(p);
+                return NULL;
+            }
+        }
         else if (val->kind == HB_VAL_NODE)
             s->kind = HB_SLOT_ARENA, s->offset = val->offset;
         else
@@ -140,8 +163,7 @@ hb_plan *hb_plan_lower(const hb_graph *g, char *err, size_t err_size)
         }
         if (n->op == HB_OP_SCAN)
             scan_scratch(g, n, ins->body);
-        pack_constant_b(g, n, ins);
-        pack_constant_weights(g, n, ins);
+        pack_weights(g, n, ins);
         for (int j = 0; j < n->ninputs; j++)
             p->operand_slots[p->noperands++] = n->inputs[j];
         p->operand_slots[p->noperands++] = n->output;
@@ -185,7 +207,9 @@ void hb_plan_free(hb_plan *p)
     for (int i = 0; i < p->ninstrs; i++) {
         hb_plan_free(p->instrs[i].body);
         hb_aligned_free(p->instrs[i].packed);
+        hb_live_free(p->instrs[i].live);
     }
+    hb_free(p->bumps);
     hb_free(p->slots);
     hb_free(p->instrs);
     hb_free(p->operand_slots);

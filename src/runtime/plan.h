@@ -29,6 +29,7 @@ typedef struct hb_instr {
     int ninputs;
     struct hb_plan *body; /* loop, scan: its body, lowered (owned) */
     float *packed;        /* a product over a constant B: B packed once (owned; attrs.packed) */
+    struct hb_live_weights *live; /* ... over a live one: kept packed by version (owned) */
 } hb_instr;
 
 typedef struct hb_plan_ctx hb_plan_ctx;
@@ -45,6 +46,8 @@ typedef struct hb_plan {
     hb_dtype out_dtype;
     int nislands;
     uint64_t id; /* unique among all plans ever lowered: names it in per-thread caches */
+    atomic_uint **bumps;    /* versions of the tensors each run writes in place (+2 a run) */
+    int nbumps;
     int ninputs;            /* the call's inputs (more than one only for a loop body) */
     int64_t cond_offset;    /* a loop body: where its test lands in the arena; -1 if none */
     bool cond_is_output;    /* ... or it is the body's result itself (a one-element state) */

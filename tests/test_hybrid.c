@@ -647,21 +647,27 @@ END_TEST
  * convolution's Winograd-transformed weights once per version of its values, and every change
  * the library makes or hb_tensor_data allows is seen. Conv2d(16, 16, 3×3) at 28×28 takes
  * Winograd F(4×4) with 49 tiles; Linear(64, 64) at 16 rows is a whole tile of hybrid's GEMM. */
-static hb_block *live_net(bool conv)
+enum { LIVE_TILE, LIVE_CONV, LIVE_SMALL }; /* Linear(20, 256) at 2 rows: kept transposed */
+
+static hb_block *live_net(int kind)
 {
     hb_seed(17);
     hb_conv2d_options o = {.stride = {1, 1}, .padding = {1, 1}, .dilation = {1, 1}, .groups = 1};
-    hb_block *net = conv ? hb_sequential_of(hb_conv2d_new(16, 16, 3, 3, &o, true), hb_relu_new())
-                         : hb_sequential_of(hb_linear_new(64, 64), hb_relu_new());
+    hb_block *layer = kind == LIVE_CONV   ? hb_conv2d_new(16, 16, 3, 3, &o, true)
+                      : kind == LIVE_TILE ? hb_linear_new(64, 64)
+                                          : hb_linear_new(20, 256);
+    hb_block *net = hb_sequential_of(layer, hb_relu_new());
     ck_assert_ptr_nonnull(net);
     return net;
 }
 
-static hb_tensor *live_input(bool conv)
+static hb_tensor *live_input(int kind)
 {
     hb_rng rng;
     hb_rng_seed(&rng, 23);
-    return conv ? hb_randn(HB_SHAPE(1, 16, 28, 28), &rng) : hb_randn(HB_SHAPE(16, 64), &rng);
+    return kind == LIVE_CONV   ? hb_randn(HB_SHAPE(1, 16, 28, 28), &rng)
+           : kind == LIVE_TILE ? hb_randn(HB_SHAPE(16, 64), &rng)
+                               : hb_randn(HB_SHAPE(2, 20), &rng);
 }
 
 /* The live_weights counts of the plan explain shows last. */
@@ -717,10 +723,10 @@ static void live_train(hb_block *net, hb_block *eager, hb_tensor *x, bool compil
     hb_tensor_release(target), hb_tensor_release(probe);
 }
 
-static void check_live_weights(bool conv)
+static void check_live_weights(int kind)
 {
-    hb_block *net = live_net(conv), *eager = live_net(conv);
-    hb_tensor *x = live_input(conv);
+    hb_block *net = live_net(kind), *eager = live_net(kind);
+    hb_tensor *x = live_input(kind);
     ck_assert_int_eq(hb_hybridize(net, true), HB_OK);
     hb_tensor *y = NULL;
     for (int call = 0; call < 4; call++) { /* traces, then a version seen once, then twice */
@@ -775,7 +781,7 @@ static void check_live_weights(bool conv)
 
 START_TEST(live_weights_kept_until_changed)
 {
-    check_live_weights(_i == 1);
+    check_live_weights(_i);
 }
 END_TEST
 
@@ -798,13 +804,13 @@ static void *toggle_worker(void *arg)
 
 START_TEST(live_weights_refresh_under_threads)
 {
-    bool conv = _i == 1;
-    hb_block *net = live_net(conv), *eager = live_net(conv);
+    int kind = _i;
+    hb_block *net = live_net(kind), *eager = live_net(kind);
     ck_assert_int_eq(hb_hybridize(net, true), HB_OK);
     static call_job jobs[CALL_THREADS];
     pthread_barrier_t start;
     ck_assert_int_eq(pthread_barrier_init(&start, NULL, CALL_THREADS), 0);
-    hb_tensor *x = live_input(conv);
+    hb_tensor *x = live_input(kind);
     for (int t = 0; t < CALL_THREADS; t++) {
         jobs[t] = (call_job){.net = net, .start = &start};
         for (int i = 0; i < CALL_INPUTS; i++) {
@@ -1686,8 +1692,8 @@ int main(void)
     tcase_add_test(tc, threads_call_chimera_after_warmup);
     tcase_add_test(tc, threads_call_chimera_from_cold);
     tcase_add_test(tc, parameter_updates_are_seen);
-    tcase_add_loop_test(tc, live_weights_kept_until_changed, 0, 2);
-    tcase_add_loop_test(tc, live_weights_refresh_under_threads, 0, 2);
+    tcase_add_loop_test(tc, live_weights_kept_until_changed, 0, 3);
+    tcase_add_loop_test(tc, live_weights_refresh_under_threads, 0, 3);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("custom");

@@ -95,6 +95,9 @@ typedef struct hb_attrs {
     /* A plan's linear, matmul or gemm over a constant B: B packed for hybrid's GEMM kernels
      * when the plan was lowered (owned by the plan's instruction), else NULL. Not text. */
     const float *packed;
+    /* A plan's small linear or gemm over a live B [n, k]: Bᵀ as [k, n], kept while B's
+     * values are unchanged (weights.c), else NULL. Not text. */
+    const float *transposed;
     /* A plan's fused instruction that the JIT runs in parts on the pool: its code (jit.c's
      * jit_part), else NULL. Not text. */
     const struct jit_part *part;

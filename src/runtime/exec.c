@@ -116,9 +116,9 @@ hb_status hb_plan_run_n(const hb_plan *p, hb_plan_ctx *c, const float *const *in
         }
         if (ins->live) { /* its weight's packed form, kept by the plan while it is current */
             hb_attrs at = ins->attrs;
-            at.packed = hb_live_acquire(ins->live);
+            hb_live_take(ins->live, &at);
             ins->kernel(ops, ins->ninputs, &ops[ins->ninputs], &at);
-            hb_live_release(ins->live, at.packed);
+            hb_live_give(ins->live, &at);
             continue;
         }
         ins->kernel(ops, ins->ninputs, &ops[ins->ninputs], &ins->attrs);

@@ -156,6 +156,72 @@ AVX2 static void nt_avx2(int64_t m, int64_t n, int64_t k, const float *a, const 
             c[i * n + j] = dot_avx2(k, a + i * k, b + j * k, accumulate ? c[i * n + j] : 0);
 }
 
+/* nt's sums over Bᵀ ([k, n] rows, as a plan keeps a live weight transposed): eight columns
+ * at once, each of nt's eight lanes a vector of columns here, combined in its pairwise tree,
+ * then its tail — the bits of nt_avx2, without a horizontal reduction per result. */
+AVX2 static __m256 nt_cols8(int64_t k, int64_t n, const float *a, const float *bt)
+{
+    __m256 l[8];
+    for (int q = 0; q < 8; q++)
+        l[q] = _mm256_setzero_ps();
+    int64_t p = 0;
+    for (; p + 8 <= k; p += 8)
+        for (int q = 0; q < 8; q++)
+            l[q] = _mm256_fmadd_ps(_mm256_set1_ps(a[p + q]), _mm256_loadu_ps(bt + (p + q) * n), l[q]);
+    if (p + 4 <= k) { /* the half-vector step: lanes 4..7 add 0·0 */
+        for (int q = 0; q < 4; q++)
+            l[q] = _mm256_fmadd_ps(_mm256_set1_ps(a[p + q]), _mm256_loadu_ps(bt + (p + q) * n), l[q]);
+        p += 4;
+    }
+    __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(l[0], l[1]), _mm256_add_ps(l[2], l[3])),
+                             _mm256_add_ps(_mm256_add_ps(l[4], l[5]), _mm256_add_ps(l[6], l[7])));
+    for (; p < k; p++)
+        s = _mm256_fmadd_ps(_mm256_set1_ps(a[p]), _mm256_loadu_ps(bt + p * n), s);
+    return s;
+}
+
+/* One column of the same, for the last n % 8. */
+AVX2 static float nt_col(int64_t k, int64_t n, const float *a, const float *bt)
+{
+    float l[8] = {0};
+    int64_t p = 0;
+    for (; p + 8 <= k; p += 8)
+        for (int q = 0; q < 8; q++)
+            l[q] = __builtin_fmaf(a[p + q], bt[(p + q) * n], l[q]);
+    if (p + 4 <= k) {
+        for (int q = 0; q < 4; q++)
+            l[q] = __builtin_fmaf(a[p + q], bt[(p + q) * n], l[q]);
+        p += 4;
+    }
+    float s = ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+    for (; p < k; p++)
+        s = __builtin_fmaf(a[p], bt[p * n], s);
+    return s;
+}
+
+/* c (+)= a·b from bt = bᵀ, as nt_avx2 sums: its 2×4 blocks store the sum (or add it to c), its
+ * dot products for the columns past n / 4 · 4 and an odd last row add it to c or to 0. */
+AVX2 static void nt_t_avx2(int64_t m, int64_t n, int64_t k, const float *a, const float *bt,
+                           bool accumulate, float *c)
+{
+    int64_t blocks = m / 2 * 2; /* rows nt_avx2 takes in pairs */
+    for (int64_t i = 0; i < m; i++) {
+        const float *ar = a + i * k;
+        float *cr = c + i * n;
+        int64_t paired = i < blocks ? n / 4 * 4 : 0, j = 0;
+        for (; j + 8 <= paired; j += 8) {
+            __m256 s = nt_cols8(k, n, ar, bt + j);
+            _mm256_storeu_ps(cr + j, accumulate ? _mm256_add_ps(_mm256_loadu_ps(cr + j), s) : s);
+        }
+        for (; j < paired; j++) {
+            float s = nt_col(k, n, ar, bt + j);
+            cr[j] = accumulate ? cr[j] + s : s;
+        }
+        for (; j < n; j++)
+            cr[j] = (accumulate ? cr[j] : 0.0f) + nt_col(k, n, ar, bt + j);
+    }
+}
+
 /* Two rows of a at once against 32 columns of b: eight independent sums (hiding the FMA
  * latency), each row of b loaded once for both rows of a. */
 AVX2 static inline void nn_2x32(int64_t k, int64_t n, const float *a0, const float *a1,
@@ -209,28 +275,64 @@ AVX2 static void nn_avx2(int64_t m, int64_t n, int64_t k, const float *a, const 
 }
 #endif
 
+/* nt_portable's sums from bt = bᵀ. */
+static void nt_t_portable(int64_t m, int64_t n, int64_t k, const float *a, const float *bt,
+                          bool accumulate, float *c)
+{
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) {
+            float lane[8] = {0};
+            int64_t p = 0;
+            for (; p + 8 <= k; p += 8)
+                for (int l = 0; l < 8; l++)
+                    lane[l] += a[i * k + p + l] * bt[(p + l) * n + j];
+            if (p + 4 <= k) {
+                for (int l = 0; l < 4; l++)
+                    lane[l] += a[i * k + p + l] * bt[(p + l) * n + j];
+                p += 4;
+            }
+            float sum = ((lane[0] + lane[1]) + (lane[2] + lane[3])) +
+                        ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+            for (; p < k; p++)
+                sum += a[i * k + p] * bt[p * n + j];
+            c[i * n + j] = accumulate ? c[i * n + j] + sum : sum;
+        }
+}
+
 typedef void (*gemm_fn)(int64_t, int64_t, int64_t, const float *, const float *, bool, float *);
 
-static gemm_fn pick(bool nt)
+enum { FORM_NN, FORM_NT, FORM_NT_T };
+
+static gemm_fn pick(int form)
 {
 #ifdef HAVE_X86
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        return nt ? nt_avx2 : nn_avx2;
+        return form == FORM_NN ? nn_avx2 : form == FORM_NT ? nt_avx2 : nt_t_avx2;
 #endif
-    return nt ? nt_portable : nn_portable;
+    return form == FORM_NN ? nn_portable : form == FORM_NT ? nt_portable : nt_t_portable;
+}
+
+static void run(int form, int64_t m, int64_t n, int64_t k, const float *a, const float *b,
+                bool accumulate, float *c)
+{
+    /* Chosen once; a race only picks the same function twice. */
+    static gemm_fn fn[3];
+    if (!fn[form])
+        fn[form] = pick(form);
+    fn[form](m, n, k, a, b, accumulate, c);
 }
 
 void hb_gemm_small(bool trans_b, int64_t m, int64_t n, int64_t k, const float *a,
                    const float *b, bool accumulate, float *c)
 {
-    /* Chosen once; a race only picks the same function twice. */
-    static gemm_fn nt_fn, nn_fn;
-    if (!nt_fn) {
-        nn_fn = pick(false);
-        nt_fn = pick(true);
-    }
-    (trans_b ? nt_fn : nn_fn)(m, n, k, a, b, accumulate, c);
+    run(trans_b ? FORM_NT : FORM_NN, m, n, k, a, b, accumulate, c);
+}
+
+void hb_gemm_small_nt_t(int64_t m, int64_t n, int64_t k, const float *a, const float *bt,
+                        bool accumulate, float *c)
+{
+    run(FORM_NT_T, m, n, k, a, bt, accumulate, c);
 }
 
 /* Whether OpenBLAS runs its AVX-512 kernels here (SkylakeX, Cooperlake, SapphireRapids),

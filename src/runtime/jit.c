@@ -12,6 +12,7 @@
 #include "program.h"
 #include "pool.h"
 #include "sgemm.h"
+#include "weights.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -1144,6 +1145,8 @@ static hb_status compile(hb_plan *p, const int *which, const group *groups, int 
         } else {
             ins->kernel = (hb_kernel_fn)(uintptr_t)found[i];
         }
+        hb_live_free(ins->live); /* the code reads the weight as stored */
+        ins->live = NULL;
     }
     return HB_OK;
 }

@@ -45,8 +45,9 @@ static void elementwise(hb_op op, const hb_operand *in, int n, const hb_operand 
 /* ---- GEMM --------------------------------------------------------------------------------- */
 
 static void gemm_t(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float *a,
-                   const float *b, float beta, float *c, const float *packed)
+                   const float *b, float beta, float *c, const hb_attrs *at)
 {
+    const float *packed = at ? at->packed : NULL;
     if (m == 0 || n == 0)
         return;
     if (k == 0) { /* BLAS may leave c alone when k is 0; the product of nothing is zero */
@@ -58,7 +59,10 @@ static void gemm_t(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, 
      * hybrid's kernels, which beat both there (the deep MLP's 64×256·256ᵀ, Zen 5, one thread:
      * 2.3 ms a call in the loops, 0.96 ms in the AVX-512 tiles). */
     if (!trans_a && !hb_sgemm_takes(m, n) && hb_gemm_small_fits(m, n, k)) {
-        hb_gemm_small(trans_b, m, n, k, a, b, beta != 0.0f, c);
+        if (trans_b && at && at->transposed) /* a live weight's kept Bᵀ (plan.c) */
+            hb_gemm_small_nt_t(m, n, k, a, at->transposed, beta != 0.0f, c);
+        else
+            hb_gemm_small(trans_b, m, n, k, a, b, beta != 0.0f, c);
         return;
     }
     hb_sgemm_any(trans_a, trans_b, m, n, k, a, trans_a ? m : k, b, trans_b ? k : n, beta, c, n,
@@ -66,9 +70,9 @@ static void gemm_t(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, 
 }
 
 static void gemm(bool trans_b, int64_t m, int64_t n, int64_t k, const float *a, const float *b,
-                 float beta, float *c, const float *packed)
+                 float beta, float *c, const hb_attrs *at)
 {
-    gemm_t(false, trans_b, m, n, k, a, b, beta, c, packed);
+    gemm_t(false, trans_b, m, n, k, a, b, beta, c, at);
 }
 
 int64_t hb_matrix_rows(const hb_shape *s)
@@ -86,7 +90,7 @@ static void kernel_MATMUL(const hb_operand *in, int n_in, const hb_operand *out,
     const hb_shape *as = &in[0].shape, *bs = &in[1].shape, *os = &out->shape;
     int64_t m = as->dim[as->ndim - 2], k = as->dim[as->ndim - 1], n = bs->dim[bs->ndim - 1];
     if (bs->ndim == 2) { /* a plain weight: fold every batch dim of a into the rows */
-        gemm(false, hb_matrix_rows(as), n, k, in[0].data, in[1].data, 0.0f, out->data, at->packed);
+        gemm(false, hb_matrix_rows(as), n, k, in[0].data, in[1].data, 0.0f, out->data, at);
         return;
     }
     hb_shape batch = {.ndim = os->ndim - 2}, ab = {.ndim = as->ndim - 2}, bb = {.ndim = bs->ndim - 2};
@@ -121,7 +125,7 @@ static void kernel_LINEAR(const hb_operand *in, int n_in, const hb_operand *out,
             memcpy(out->data + r * o, in[2].data, sizeof(float) * (size_t)o);
         beta = 1.0f;
     }
-    gemm(true, rows, o, k, in[0].data, in[1].data, beta, out->data, at->packed);
+    gemm(true, rows, o, k, in[0].data, in[1].data, beta, out->data, at);
 }
 
 /* ---- reductions and softmax --------------------------------------------------------------- */
@@ -477,8 +481,7 @@ static void kernel_GEMM(const hb_operand *in, int n, const hb_operand *out, cons
     const hb_shape *bs = &in[1].shape;
     int64_t k = bs->dim[at->trans_b ? 1 : 0], cols = bs->dim[at->trans_b ? 0 : 1];
     int64_t rows = at->trans_a ? in[0].shape.dim[1] : hb_matrix_rows(&in[0].shape);
-    gemm_t(at->trans_a, at->trans_b, rows, cols, k, in[0].data, in[1].data, 0.0f, out->data,
-           at->packed);
+    gemm_t(at->trans_a, at->trans_b, rows, cols, k, in[0].data, in[1].data, 0.0f, out->data, at);
     if (at->prog->nins == 1 && at->prog->ins[0].op == HB_OP_COPY)
         return; /* no epilogue */
     hb_operand ops[HB_PROG_MAX_REGS];

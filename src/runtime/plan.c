@@ -3,6 +3,7 @@
  * get their data's address; the input and the returned value are bound at run time. */
 #include "plan.h"
 #include "conv.h"
+#include "gemm_small.h"
 #include "jit.h"
 #include "sgemm.h"
 #include "weights.h"
@@ -39,6 +40,11 @@ static void pack_weights(const hb_graph *g, const hb_node *n, hb_instr *ins)
     bool trans_a = n->op == HB_OP_GEMM && n->attrs.trans_a;
     int64_t m = trans_a ? a->shape.dim[1] : hb_matrix_rows(&a->shape);
     int64_t k = w->shape.dim[trans_b ? 1 : 0], cols = w->shape.dim[trans_b ? 0 : 1];
+    if (live && trans_b && !trans_a && !hb_sgemm_takes(m, cols) &&
+        hb_gemm_small_fits(m, cols, k)) { /* the loops' nt form, faster from Bᵀ (same bits) */
+        ins->live = hb_live_transposed(w->version, w->data, cols, k);
+        return;
+    }
     if (!hb_sgemm_takes(m, cols) || k == 0)
         return;
     if (live) {

@@ -21,7 +21,7 @@ enum { STAMP_NONE = 1u, STAMP_BUSY = 3u };
 struct hb_live_weights {
     atomic_uint *version; /* the tensor's */
     const float *w;       /* its values */
-    bool conv;
+    bool conv, transposed;
     /* a product's B */
     bool trans_b;
     int64_t cols, k;
@@ -57,6 +57,15 @@ hb_live_weights *hb_live_gemm_b(atomic_uint *version, const float *b, bool trans
     return lw;
 }
 
+hb_live_weights *hb_live_transposed(atomic_uint *version, const float *b, int64_t cols,
+                                    int64_t k)
+{
+    hb_live_weights *lw = live_new(version, b);
+    if (lw)
+        lw->transposed = true, lw->cols = cols, lw->k = k;
+    return lw;
+}
+
 hb_live_weights *hb_live_conv(atomic_uint *version, const float *w, const hb_shape *x_shape,
                               const hb_shape *w_shape, const hb_shape *y_shape,
                               const hb_window *win)
@@ -74,10 +83,18 @@ void hb_live_free(hb_live_weights *lw)
     hb_free(lw);
 }
 
-/* Packs the current values; no reader is in. A product's panels are packed over the old ones
- * (the same size); a convolution's come new from hb_conv_pack_weights. */
+/* Packs the current values; no reader is in. A product's panels or transpose are written over
+ * the old ones (the same size); a convolution's come new from hb_conv_pack_weights. */
 static bool refresh(hb_live_weights *lw)
 {
+    if (lw->transposed) {
+        if (!lw->packed)
+            lw->packed = hb_aligned_alloc(sizeof(float) * (size_t)(lw->cols * lw->k));
+        for (int64_t j = 0; lw->packed && j < lw->cols; j++)
+            for (int64_t p = 0; p < lw->k; p++)
+                lw->packed[p * lw->cols + j] = lw->w[j * lw->k + p];
+        return lw->packed != NULL;
+    }
     hb_isa isa = hb_isa_active();
     if (!lw->conv) {
         if (!lw->packed)
@@ -130,6 +147,20 @@ void hb_live_release(hb_live_weights *lw, const float *packed)
 {
     if (lw && packed)
         atomic_fetch_sub(&lw->readers, 1);
+}
+
+void hb_live_take(hb_live_weights *lw, hb_attrs *at)
+{
+    const float *p = hb_live_acquire(lw);
+    if (lw->transposed)
+        at->transposed = p;
+    else
+        at->packed = p;
+}
+
+void hb_live_give(hb_live_weights *lw, const hb_attrs *at)
+{
+    hb_live_release(lw, lw->transposed ? at->transposed : at->packed);
 }
 
 hb_live_state hb_live_state_of(hb_live_weights *lw)

@@ -17,6 +17,9 @@ typedef struct hb_live_weights hb_live_weights;
  * memory (the plan then packs per call, as without the cache). */
 hb_live_weights *hb_live_gemm_b(atomic_uint *version, const float *b, bool trans_b,
                                 int64_t cols, int64_t k);
+/* For a small product's B [cols, k] (the small-GEMM loops' nt form): Bᵀ, [k, cols]. */
+hb_live_weights *hb_live_transposed(atomic_uint *version, const float *b, int64_t cols,
+                                    int64_t k);
 hb_live_weights *hb_live_conv(atomic_uint *version, const float *w, const hb_shape *x_shape,
                               const hb_shape *w_shape, const hb_shape *y_shape,
                               const hb_window *win);
@@ -27,6 +30,10 @@ void hb_live_free(hb_live_weights *lw);
  * to pack). What it returns stays valid until hb_live_release. */
 const float *hb_live_acquire(hb_live_weights *lw);
 void hb_live_release(hb_live_weights *lw, const float *packed);
+/* The same into the field of a kernel's attributes that the form goes to (packed or
+ * transposed); hb_live_give after the kernel ran. */
+void hb_live_take(hb_live_weights *lw, hb_attrs *at);
+void hb_live_give(hb_live_weights *lw, const hb_attrs *at);
 
 /* Where a cache stands (explain): holding the current values' form, waiting for a version to
  * be seen twice, the tensor open for writing, or a kernel that takes no packed weights. */

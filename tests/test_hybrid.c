@@ -522,6 +522,23 @@ static void *call_worker(void *arg)
     return NULL;
 }
 
+/* The jobs on their threads at once; every call made and matching. */
+static void run_call_jobs(call_job *jobs, pthread_barrier_t *start)
+{
+    pthread_t tid[CALL_THREADS];
+    for (int t = 0; t < CALL_THREADS; t++)
+        ck_assert_int_eq(pthread_create(&tid[t], NULL, call_worker, &jobs[t]), 0);
+    for (int t = 0; t < CALL_THREADS; t++)
+        pthread_join(tid[t], NULL);
+    pthread_barrier_destroy(start);
+    for (int t = 0; t < CALL_THREADS; t++) {
+        ck_assert_msg(jobs[t].failures == 0, "thread %d: %d calls failed: %s", t,
+                      jobs[t].failures, jobs[t].error);
+        ck_assert_msg(jobs[t].mismatches == 0, "thread %d: %d of %d results differ", t,
+                      jobs[t].mismatches, CALL_ROUNDS * CALL_INPUTS);
+    }
+}
+
 static void run_chimera_threads(bool warm)
 {
     hb_block *net = test_model("chimera");
@@ -560,18 +577,7 @@ static void run_chimera_threads(bool warm)
         ck_assert_ptr_nonnull(hb_block_plan(net, HB_SHAPE(2, 20)));
         ck_assert_ptr_nonnull(hb_block_plan(net, HB_SHAPE(3, 20)));
     }
-    pthread_t tid[CALL_THREADS];
-    for (int t = 0; t < CALL_THREADS; t++)
-        ck_assert_int_eq(pthread_create(&tid[t], NULL, call_worker, &jobs[t]), 0);
-    for (int t = 0; t < CALL_THREADS; t++)
-        pthread_join(tid[t], NULL);
-    pthread_barrier_destroy(&start);
-    for (int t = 0; t < CALL_THREADS; t++) {
-        ck_assert_msg(jobs[t].failures == 0, "thread %d: %d calls failed: %s", t,
-                      jobs[t].failures, jobs[t].error);
-        ck_assert_msg(jobs[t].mismatches == 0, "thread %d: %d of %d results differ", t,
-                      jobs[t].mismatches, CALL_ROUNDS * CALL_INPUTS);
-    }
+    run_call_jobs(jobs, &start);
     /* Both signatures compiled, with the island. */
     ck_assert_ptr_nonnull(hb_block_plan(net, HB_SHAPE(2, 20)));
     ck_assert_ptr_nonnull(hb_block_plan(net, HB_SHAPE(4, 20)));
@@ -821,20 +827,12 @@ START_TEST(live_weights_refresh_under_threads)
     hb_tensor_release(test_call_ok(net, x)); /* the trace */
     toggle_job toggle = {.w = hb_block_param(hb_block_child(net, "0"), "weight")};
     atomic_init(&toggle.stop, false);
-    pthread_t tid[CALL_THREADS], tog;
+    pthread_t tog;
     ck_assert_int_eq(pthread_create(&tog, NULL, toggle_worker, &toggle), 0);
-    for (int t = 0; t < CALL_THREADS; t++)
-        ck_assert_int_eq(pthread_create(&tid[t], NULL, call_worker, &jobs[t]), 0);
-    for (int t = 0; t < CALL_THREADS; t++)
-        pthread_join(tid[t], NULL);
+    run_call_jobs(jobs, &start);
     atomic_store(&toggle.stop, true);
     pthread_join(tog, NULL);
-    pthread_barrier_destroy(&start);
     for (int t = 0; t < CALL_THREADS; t++) {
-        ck_assert_msg(jobs[t].failures == 0, "thread %d: %d calls failed: %s", t,
-                      jobs[t].failures, jobs[t].error);
-        ck_assert_msg(jobs[t].mismatches == 0, "thread %d: %d of %d results differ", t,
-                      jobs[t].mismatches, CALL_ROUNDS * CALL_INPUTS);
         for (int i = 0; i < CALL_INPUTS; i++)
             hb_tensor_release(jobs[t].in[i]), hb_tensor_release(jobs[t].want[i]);
     }

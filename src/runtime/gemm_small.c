@@ -15,29 +15,43 @@
 #define HAVE_X86 1
 #endif
 
-static void nt_portable(int64_t m, int64_t n, int64_t k, const float *a, const float *b,
-                        bool accumulate, float *c)
+/* c[i][j] (+)= Σp a[i][p] · b[j·sj + p·sp]: b as stored (sj = k, sp = 1) or transposed
+ * (sj = 1, sp = n), in the order of the vector version: 8 lanes (a half-vector step for four
+ * more), a pairwise tree, then the tail. */
+static void nt_strided(int64_t m, int64_t n, int64_t k, const float *a, const float *b,
+                       int64_t sj, int64_t sp, bool accumulate, float *c)
 {
     for (int64_t i = 0; i < m; i++)
         for (int64_t j = 0; j < n; j++) {
-            /* The order of the vector version: 8 lanes (a half-vector step for four more),
-             * a pairwise tree, then the tail. */
+            const float *bj = b + j * sj;
             float lane[8] = {0};
             int64_t p = 0;
             for (; p + 8 <= k; p += 8)
                 for (int l = 0; l < 8; l++)
-                    lane[l] += a[i * k + p + l] * b[j * k + p + l];
+                    lane[l] += a[i * k + p + l] * bj[(p + l) * sp];
             if (p + 4 <= k) {
                 for (int l = 0; l < 4; l++)
-                    lane[l] += a[i * k + p + l] * b[j * k + p + l];
+                    lane[l] += a[i * k + p + l] * bj[(p + l) * sp];
                 p += 4;
             }
             float sum = ((lane[0] + lane[1]) + (lane[2] + lane[3])) +
                         ((lane[4] + lane[5]) + (lane[6] + lane[7]));
             for (; p < k; p++)
-                sum += a[i * k + p] * b[j * k + p];
+                sum += a[i * k + p] * bj[p * sp];
             c[i * n + j] = accumulate ? c[i * n + j] + sum : sum;
         }
+}
+
+static void nt_portable(int64_t m, int64_t n, int64_t k, const float *a, const float *b,
+                        bool accumulate, float *c)
+{
+    nt_strided(m, n, k, a, b, k, 1, accumulate, c);
+}
+
+static void nt_t_portable(int64_t m, int64_t n, int64_t k, const float *a, const float *bt,
+                          bool accumulate, float *c)
+{
+    nt_strided(m, n, k, a, bt, 1, n, accumulate, c);
 }
 
 /* Each c[i][j] summed over p in order, as the vector version does column by column. */
@@ -274,30 +288,6 @@ AVX2 static void nn_avx2(int64_t m, int64_t n, int64_t k, const float *a, const 
     }
 }
 #endif
-
-/* nt_portable's sums from bt = bᵀ. */
-static void nt_t_portable(int64_t m, int64_t n, int64_t k, const float *a, const float *bt,
-                          bool accumulate, float *c)
-{
-    for (int64_t i = 0; i < m; i++)
-        for (int64_t j = 0; j < n; j++) {
-            float lane[8] = {0};
-            int64_t p = 0;
-            for (; p + 8 <= k; p += 8)
-                for (int l = 0; l < 8; l++)
-                    lane[l] += a[i * k + p + l] * bt[(p + l) * n + j];
-            if (p + 4 <= k) {
-                for (int l = 0; l < 4; l++)
-                    lane[l] += a[i * k + p + l] * bt[(p + l) * n + j];
-                p += 4;
-            }
-            float sum = ((lane[0] + lane[1]) + (lane[2] + lane[3])) +
-                        ((lane[4] + lane[5]) + (lane[6] + lane[7]));
-            for (; p < k; p++)
-                sum += a[i * k + p] * bt[p * n + j];
-            c[i * n + j] = accumulate ? c[i * n + j] + sum : sum;
-        }
-}
 
 typedef void (*gemm_fn)(int64_t, int64_t, int64_t, const float *, const float *, bool, float *);
 

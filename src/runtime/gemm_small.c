@@ -189,8 +189,8 @@ AVX2 static __m256 nt_cols8(int64_t k, int64_t n, const float *a, const float *b
     }
     __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(l[0], l[1]), _mm256_add_ps(l[2], l[3])),
                              _mm256_add_ps(_mm256_add_ps(l[4], l[5]), _mm256_add_ps(l[6], l[7])));
-    for (; p < k; p++)
-        s = _mm256_fmadd_ps(_mm256_set1_ps(a[p]), _mm256_loadu_ps(bt + p * n), s);
+    for (; p < k; p++) /* as nt's scalar tail is written: contracted to an FMA as it is */
+        s += _mm256_set1_ps(a[p]) * _mm256_loadu_ps(bt + p * n);
     return s;
 }
 
@@ -209,7 +209,7 @@ AVX2 static float nt_col(int64_t k, int64_t n, const float *a, const float *bt)
     }
     float s = ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
     for (; p < k; p++)
-        s = __builtin_fmaf(a[p], bt[p * n], s);
+        s += a[p] * bt[p * n];
     return s;
 }
 

@@ -7,7 +7,8 @@
  * Columns: hybrid eager; hybrid compiled (the plan, with the LLVM JIT when built); the same
  * plan interpreted (.interpret); hybrid frozen (.freeze: weights folded and packed, as
  * torch.jit.freeze does; inference only); bare C (cblas_sgemm and loops over the same weights,
- * or one libm loop for the chain). Run: build/bench_compare [--rounds R] [--threads N] [--json F] */
+ * or one libm loop for the chain). Run: build/bench_compare [--rounds R] [--threads N] [--json F]
+ * [--case KEY,...] (those cases only). */
 #include "bare.h"
 #include "models.h"
 #include "peak.h"
@@ -37,6 +38,8 @@ static const bench_case cases[] = {
     {"chain", "elementwise chain, 4M floats", "chain", {4194304}, 1, false},
     {"chimera", "chimera, batch 2", "chimera", {2, 20}, 2, false},
     {"resnet18", "ResNet-18, batch 1, 224x224", "resnet18", {1, 3, 224, 224}, 4, false},
+    {"transformer", "transformer encoder (2 layers, width 32), ids [2, 16]",
+     "transformer-classifier", {2, 16}, 2, false},
     {"train", "training step, seed MLP, batch 64", "mlp", {64, 20}, 2, true},
 };
 
@@ -60,7 +63,10 @@ static void die(const char *what)
 static void setup(runner *r, const bench_case *c, hb_rng *rng)
 {
     *r = (runner){.c = c};
-    r->x = hb_rand(c->ndim, c->shape, rng);
+    const model_entry *e = example_model_find(c->model);
+    /* token ids for the sequence models (the last quarter of every other row padding) */
+    r->x = e && e->vocab ? example_input(e, c->shape[0], c->shape[1], rng)
+                         : hb_rand(c->ndim, c->shape, rng);
     for (int k = 0; k < NETS; k++) {
         if (!(r->net[k] = example_model_new(c->model, 0)))
             die(c->model);
@@ -195,10 +201,20 @@ static void limits(FILE *json, int rounds)
     free(a), free(b), free(x), free(y), free(z);
 }
 
+/* Whether key is one of the comma-separated list's. */
+static bool listed(const char *list, const char *key)
+{
+    size_t n = strlen(key);
+    for (const char *p = list; p; p = strchr(p, ','), p = p ? p + 1 : NULL)
+        if (strncmp(p, key, n) == 0 && (p[n] == ',' || p[n] == '\0'))
+            return true;
+    return false;
+}
+
 int main(int argc, char **argv)
 {
     int rounds = 7, threads = 1;
-    const char *json_path = NULL;
+    const char *json_path = NULL, *only = NULL;
     for (int i = 1; i < argc; i++) {
         if (i + 1 < argc && strcmp(argv[i], "--rounds") == 0)
             rounds = atoi(argv[++i]);
@@ -206,8 +222,10 @@ int main(int argc, char **argv)
             threads = atoi(argv[++i]);
         else if (i + 1 < argc && strcmp(argv[i], "--json") == 0)
             json_path = argv[++i];
+        else if (i + 1 < argc && strcmp(argv[i], "--case") == 0)
+            only = argv[++i];
         else {
-            fprintf(stderr, "usage: bench_compare [--rounds R] [--threads N] [--json FILE]\n");
+            fprintf(stderr, "usage: bench_compare [--rounds R] [--threads N] [--json FILE] [--case KEY,...]\n");
             return 2;
         }
     }
@@ -225,6 +243,8 @@ int main(int argc, char **argv)
     hb_rng_seed(&rng, 11);
     limits(json, 5);
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        if (only && !listed(only, cases[c].key))
+            continue;
         runner r;
         setup(&r, &cases[c], &rng);
         int calls[COLUMNS];

@@ -23,7 +23,16 @@ ORT_DIR = os.environ.get("HB_ORT_DIR", os.path.join(ROOT, ".cache", "ort"))
 
 # bench/compare.c's keys and models, at their default input shapes (hybrid export's too)
 CASES = [("mlp", "mlp"), ("mlp_wide", "mlp-wide"), ("mlp_deep", "mlp-deep"), ("chain", "chain"),
-         ("resnet18", "resnet18")]
+         ("resnet18", "resnet18"), ("transformer", "transformer-classifier")]
+TOKEN_MODELS = {"transformer-classifier": (2, 16)}
+
+
+def token_ids(shape, rng):
+    """examples/registry.c's example_input: ids in [1, 100), the last quarter of every other
+    row padding (0); both sides run this file."""
+    ids = rng.integers(1, 100, shape, dtype=np.int64)
+    ids[1::2, shape[1] - shape[1] // 4:] = 0
+    return ids
 
 
 def have_ort():
@@ -53,14 +62,19 @@ def main():
             print(f"  {key:10s} not exported: {r.stderr.strip()}", file=sys.stderr)
             continue
         cols = {}
-        r = subprocess.run([HYBRID, "bench", path, "--json", "--threads", str(a.threads)],
+        x = os.path.join(a.dir, key + ".input.npy")
+        given = []
+        if model in TOKEN_MODELS:  # ids that are not all padding, the same for both sides
+            np.save(x, token_ids(TOKEN_MODELS[model], np.random.default_rng(1)))
+            given = ["--input", x]
+        r = subprocess.run([HYBRID, "bench", path, "--json", "--threads", str(a.threads)] + given,
                            capture_output=True, text=True, check=True)
         bench = json.loads(r.stdout)
         cols["hybrid from ONNX"] = bench["compiled_us"]
         if ort:
             shape = [int(d) for d in bench["input"].strip("[]").split(",") if d.strip()]
-            x = os.path.join(a.dir, key + ".input.npy")
-            np.save(x, np.random.default_rng(1).random(shape, dtype=np.float32))
+            if not given:
+                np.save(x, np.random.default_rng(1).random(shape, dtype=np.float32))
             r = subprocess.run(["node", ORT_RUN, path, x, "--time", str(a.rounds)],
                                capture_output=True, text=True, env=env)
             if r.returncode == 0:

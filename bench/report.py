@@ -25,7 +25,11 @@ FLOPS = {"mlp": 2 * 2 * (20 * 256 + 256 * 10), "mlp_wide": 2 * 256 * 2 * 1024 * 
          "mlp_deep": 2 * 64 * 16 * 256 * 256,
          "train": 2 * 64 * (2 * (20 * 256 + 256 * 10) + 256 * 10),
          # ResNet-18, one 224x224 image: its convolutions and fc, 1.8139e9 multiply-adds
-         "resnet18": 2 * 1813_900_000}
+         "resnet18": 2 * 1813_900_000,
+         # 2 encoder layers over 32 tokens of width 32 (QKV, out, 32-64-32 feed-forward, and
+         # the 4 heads' QK^T and AV over 16 tokens each) and the 32-2 head
+         "transformer": 2 * (2 * (32 * (3 * 32 * 32 + 32 * 32 + 2 * 32 * 64) + 2 * 4 * 2 * 16 * 16 * 8)
+                             + 2 * 32 * 2)}
 BYTES = {"chain": 4 * 4194304}
 
 

@@ -307,6 +307,21 @@ START_TEST(run_frozen)
 }
 END_TEST
 
+/* bench times the inputs given as files (token ids here, one file per graph input), and says
+ * how many it wanted when the count is wrong. */
+START_TEST(bench_takes_input_files)
+{
+    const char *ids = data_path("sequence/transformer-classifier/input.npy");
+    ck_assert_msg(hybrid("bench transformer-classifier --json --input %s", ids) == 0, "%s",
+                  err_text);
+    ck_assert_ptr_nonnull(strstr(out_text, "\"input\": \"[4, 16]\""));
+    assert_fails_with(hybrid("bench transformer-classifier --input %s --input %s", ids, ids),
+                      "takes 1 input", "2 given");
+    assert_fails_with(hybrid("bench mlp --input %s", temp_path("missing.npy")), "missing.npy",
+                      NULL);
+}
+END_TEST
+
 /* hybrid grad reproduces PyTorch's gradients for every model with parameters, eagerly and as a
  * compiled step (chimera: through its loop), and refuses a bad call with one clear line. */
 START_TEST(grad_matches_pytorch)
@@ -486,6 +501,7 @@ int main(void)
     tcase_add_test(tc, run_matches_pytorch);
     tcase_add_test(tc, run_hybrid_equals_eager);
     tcase_add_test(tc, run_frozen);
+    tcase_add_test(tc, bench_takes_input_files);
     tcase_add_test(tc, run_resnet_mini);
     tcase_add_test(tc, onnx_files);
     tcase_add_test(tc, onnx_several_inputs);

@@ -36,8 +36,9 @@ static const char usage[] =
     "                            backward (autodiff pass) and the optimizer's update\n"
     "  explain MODEL [--batch N] [--features N] [--json]\n"
     "                            what was traced, compiled and planned; every eager island\n"
-    "  bench MODEL [--batch N] [--features N] [--json] [--threads N]\n"
+    "  bench MODEL [--batch N] [--features N | --input X.npy ...] [--json] [--threads N]\n"
     "                            per-call time eager vs compiled, same process, same inputs\n"
+    "                            (random ones, or the files given: one per ONNX graph input)\n"
     "  grad MODEL --weights W --input X.npy --grad-output G.npy --output GRADS.safetensors\n"
     "            [--mode eager|hybrid]\n"
     "                            gradients of sum(output * G) for every trainable parameter;\n"
@@ -740,14 +741,39 @@ static bool bench_block(hb_block *net, hb_tensor *x, int rounds, double round_us
     return true;
 }
 
+/* The input given as --input files: X.npy, or for an ONNX model one file per graph input (as
+ * `run` takes them), those after the first bound to net. NULL after saying what was wrong. */
+static hb_tensor *given_input(const options *o, hb_block *net)
+{
+    const char *names[64] = {"x"};
+    int k = is_onnx(o->model) ? hb_onnx_inputs(net, names, 64) : 1;
+    k = k < 1 || k > 64 ? 1 : k;
+    if (o->ninputs != k) {
+        char list[512];
+        return fail("bench: %s takes %d input(s) (%s): give one --input for each (%d given)",
+                    o->model, k, name_list(names, k, list, sizeof list), o->ninputs), NULL;
+    }
+    hb_tensor *t[64] = {NULL};
+    const bool none[64] = {false};
+    bool ok = call_inputs(o, 0, k, names, k, none, t);
+    for (int m = 1; m < k; m++) {
+        if (ok && hb_onnx_bind(net, names[m], t[m]) != HB_OK)
+            ok = fail("%s", hb_last_error()) == 0;
+        hb_tensor_release(t[m]);
+    }
+    if (!ok)
+        hb_tensor_release(t[0]);
+    return ok ? t[0] : NULL;
+}
+
 static int bench(int argc, char **argv)
 {
     options o = {0};
-    int rc = parse(argc, argv, "weights batch features json threads freeze interpret", &o);
+    int rc = parse(argc, argv, "weights batch features input json threads freeze interpret", &o);
     hb_block *net = rc ? NULL : load_model(&o);
-    hb_tensor *x = net ? sample_input(&o, net) : NULL;
+    hb_tensor *x = !net ? NULL : o.ninputs ? given_input(&o, net) : sample_input(&o, net);
     bench_result r = {0};
-    if (!rc && !net)
+    if (!rc && (!net || (o.ninputs && !x)))
         rc = 1;
     if (!rc && (!x || !bench_block(net, x, 21, 20000, &r)))
         rc = fail("%s", hb_last_error());

@@ -22,7 +22,8 @@ static hb_tensor *relu_forward(hb_block *self, hb_tensor *x)
 }
 
 typedef struct mlp_weights {
-    float *w1, *b1, *w2, *b2, *h;
+    const float *w1, *b1, *w2, *b2;
+    float *h;
 } mlp_weights;
 
 /* The seed MLP as a C programmer would write it against BLAS. */
@@ -52,9 +53,9 @@ static double per_call(how kind, hb_block *net, hb_tensor *x, hb_plan *plan, hb_
         if (kind == CALL)
             hb_tensor_release(hb_block_call(net, x));
         else if (kind == PLAN)
-            hb_plan_run(plan, ctx, hb_tensor_data(x), out);
+            hb_plan_run(plan, ctx, hb_tensor_cdata(x), out);
         else
-            bare_mlp(m, hb_tensor_data(x), out);
+            bare_mlp(m, hb_tensor_cdata(x), out);
     }
     return (now_ns() - t0) / n;
 }
@@ -64,10 +65,12 @@ int main(void)
     hb_block *one = hb_block_new("ReLU", relu_forward);
     hb_block *mlp = hb_sequential_of(hb_linear_new(20, 256), hb_relu_new(), hb_linear_new(256, 10));
     hb_tensor *x = hb_rand(HB_SHAPE(2, 20), NULL);
-    mlp_weights m = {hb_tensor_data(hb_block_param(hb_block_child(mlp, "0"), "weight")),
-                     hb_tensor_data(hb_block_param(hb_block_child(mlp, "0"), "bias")),
-                     hb_tensor_data(hb_block_param(hb_block_child(mlp, "2"), "weight")),
-                     hb_tensor_data(hb_block_param(hb_block_child(mlp, "2"), "bias")),
+    /* read-only pointers: hb_tensor_data's would mark the weights open for writing, and the
+     * compiled plan would pack them on every call */
+    mlp_weights m = {hb_tensor_cdata(hb_block_param(hb_block_child(mlp, "0"), "weight")),
+                     hb_tensor_cdata(hb_block_param(hb_block_child(mlp, "0"), "bias")),
+                     hb_tensor_cdata(hb_block_param(hb_block_child(mlp, "2"), "weight")),
+                     hb_tensor_cdata(hb_block_param(hb_block_child(mlp, "2"), "bias")),
                      malloc(512 * sizeof(float))};
     hb_block *blocks[2] = {one, mlp};
     const char *names[2] = {"one relu [2, 20]", "seed MLP [2, 20]"};

@@ -384,6 +384,48 @@ START_TEST(models_both_ways)
 }
 END_TEST
 
+/* A small live product (k = 20: too short for the dot-product form) runs as native code over
+ * its weight's kept transpose — the code a frozen plan runs over its weight transposed at
+ * lowering, so the same bits as the frozen plan's on every call: a version's first calls (wᵀ
+ * made for the call) and later ones (wᵀ kept). A write through hb_tensor_data is seen. */
+START_TEST(small_live_products_over_their_kept_transpose)
+{
+    if (!hb_jit_enabled())
+        return; /* the interpreter's loops: hybrid's live_weights tests */
+    hb_seed(5);
+    hb_block *live = hb_sequential_of(hb_linear_new(20, 256), hb_relu_new());
+    hb_seed(5);
+    hb_block *frozen = hb_sequential_of(hb_linear_new(20, 256), hb_relu_new());
+    hb_rng rng;
+    hb_rng_seed(&rng, 9);
+    hb_tensor *x = hb_randn(HB_SHAPE(2, 20), &rng);
+    ck_assert_int_eq(hb_hybridize(live, true), HB_OK);
+    ck_assert_int_eq(hb_hybridize_with(frozen, true, &(hb_hybrid_options){.freeze = true}), HB_OK);
+    hb_tensor_release(test_call_ok(live, x)), hb_tensor_release(test_call_ok(frozen, x));
+    hb_tensor *want = test_call_ok(frozen, x);
+    for (int call = 0; call < 4; call++) {
+        hb_tensor *y = test_call_ok(live, x);
+        ck_assert_msg(test_same_bits(y, want), "call %d: not the frozen plan's bits", call);
+        hb_tensor_release(y);
+    }
+    const hb_plan *p = hb_block_plan(live, HB_SHAPE(2, 20));
+    ck_assert_ptr_nonnull(p);
+    ck_assert_int_eq(p->fused_groups, 1);
+    ck_assert_int_eq(p->jit_groups, 1);
+    hb_tensor *w = hb_block_param(hb_block_child(live, "0"), "weight");
+    for (int i = 0; i < 20; i++) /* open: wᵀ made for each call from the new values */
+        hb_tensor_data(w)[i * 21] = 2.0f;
+    hb_tensor *y = test_call_ok(live, x);
+    hb_hybridize(live, false);
+    hb_tensor *e = test_call_ok(live, x);
+    products = true;
+    agree(hb_tensor_cdata(y), hb_tensor_cdata(e), hb_tensor_numel(e), "after a write");
+    ck_assert_msg(!test_same_bits(y, want), "the write changed nothing (the test is too weak)");
+    hb_tensor_release(y), hb_tensor_release(e), hb_tensor_release(want), hb_tensor_release(x);
+    hb_block_release(live), hb_block_release(frozen);
+}
+END_TEST
+
 /* The seed's chain is one fused reduction: compiled whole, in under 50 ms. */
 START_TEST(chain_compiles_whole)
 {
@@ -416,6 +458,7 @@ int main(void)
     tcase_add_loop_test(tc, small_gemms, 0, 8);
     tcase_add_loop_test(tc, models_both_ways, 0, 16);
     tcase_add_test(tc, chain_compiles_whole);
+    tcase_add_test(tc, small_live_products_over_their_kept_transpose);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }

@@ -183,6 +183,7 @@ typedef struct group {
     bool gemm;
     int64_t m, k;
     bool trans_b; /* b is [n, k] (a linear's weight): each output a dot product over k */
+    bool kept_t;  /* b [n, k] is live and read as its kept transpose [k, n] (weights.c) */
     bool linear;  /* a linear: no program; a bias (input 2) added if there is one */
     bool split;   /* one row of SPLIT_MIN or more, map or reduction: run in parts on the pool */
 } group;
@@ -925,19 +926,17 @@ static bool gemm_nt_of(const hb_plan *p, const hb_instr *ins, group *g)
     return true;
 }
 
-/* A gemm the JIT computes: x·b with b [k, n] as stored (not transposed: a frozen plan's packed
- * weight, or a matmul), few rows — where a call into BLAS costs more than the arithmetic — and
- * epilogue inputs that are rows of n or single values. */
-static bool gemm_of(const hb_plan *p, const hb_instr *ins, group *g)
+/* A gemm the JIT computes as x·b with b read as [k, len] rows: few rows of x — where a call
+ * into BLAS costs more than the arithmetic — and epilogue inputs that are rows of len or single
+ * values. */
+static bool gemm_rows_of(const hb_plan *p, const hb_instr *ins, int64_t k, int64_t len, group *g)
 {
     const int *slots = &p->operand_slots[ins->first_operand];
-    const hb_shape *a = &p->slots[slots[0]].shape, *b = &p->slots[slots[1]].shape;
-    if (ins->attrs.trans_a || ins->attrs.trans_b || b->ndim != 2 || a->ndim < 1 ||
-        !ins->attrs.prog || ins->attrs.prog->ninputs != ins->ninputs - 1 ||
-        ins->ninputs > HB_PROG_MAX_REGS)
+    const hb_shape *a = &p->slots[slots[0]].shape;
+    if (ins->attrs.trans_a || a->ndim < 1 || !ins->attrs.prog ||
+        ins->attrs.prog->ninputs != ins->ninputs - 1 || ins->ninputs > HB_PROG_MAX_REGS)
         return false;
-    *g = (group){
-        .prog = ins->attrs.prog, .n = ins->ninputs, .gemm = true, .k = b->dim[0], .len = b->dim[1]};
+    *g = (group){.prog = ins->attrs.prog, .n = ins->ninputs, .gemm = true, .k = k, .len = len};
     g->m = g->k ? hb_shape_numel(a) / g->k : 0;
     if (g->m < 1 || g->m > GEMM_MAX_ROWS || g->k < 1 || g->k > GEMM_MAX_K || g->len < 1 ||
         a->dim[a->ndim - 1] != g->k)
@@ -953,10 +952,31 @@ static bool gemm_of(const hb_plan *p, const hb_instr *ins, group *g)
     return true;
 }
 
+/* x·b with b [k, n] as stored: a frozen plan's weight transposed at lowering, or a matmul. */
+static bool gemm_of(const hb_plan *p, const hb_instr *ins, group *g)
+{
+    const hb_shape *b = &p->slots[p->operand_slots[ins->first_operand + 1]].shape;
+    return !ins->attrs.trans_b && b->ndim == 2 && gemm_rows_of(p, ins, b->dim[0], b->dim[1], g);
+}
+
+/* x·wᵀ over a live w [n, k] of too short a k for gemm_nt_of's dot products, whose transpose
+ * the plan keeps (weights.c): the code a frozen plan runs over its weight transposed at
+ * lowering, reading the kept wᵀ — or, while none is kept, wᵀ made for the call, so that every
+ * call sums alike. */
+static bool gemm_kept_t_of(const hb_plan *p, const hb_instr *ins, group *g)
+{
+    const hb_shape *b = &p->slots[p->operand_slots[ins->first_operand + 1]].shape;
+    if (!hb_live_is_transposed(ins->live) || ins->op != HB_OP_GEMM || b->ndim != 2 ||
+        !gemm_rows_of(p, ins, b->dim[1], b->dim[0], g))
+        return false;
+    g->kept_t = true;
+    return true;
+}
+
 static bool group_of(const hb_plan *p, const hb_instr *ins, group *g)
 {
     if (ins->op == HB_OP_LINEAR || (ins->op == HB_OP_GEMM && ins->attrs.trans_b))
-        return gemm_nt_of(p, ins, g);
+        return gemm_nt_of(p, ins, g) || gemm_kept_t_of(p, ins, g);
     if (ins->op == HB_OP_GEMM)
         return gemm_of(p, ins, g);
     if (ins->op != HB_OP_FUSED && ins->op != HB_OP_FUSED_REDUCE)
@@ -1008,6 +1028,10 @@ typedef struct jit_part {
     int parts;
     bool reduce;
     hb_op op;
+    /* a gemm over a kept transpose: its code, the interpreter's kernel, and the weights */
+    hb_kernel_fn code, interpreted;
+    const hb_live_weights *live;
+    int64_t k, cols;
 } jit_part;
 
 typedef struct plan_code {
@@ -1049,6 +1073,28 @@ static void run_parts(const hb_operand *in, int n, const hb_operand *out, const 
     if (j.jp->op == HB_OP_MEAN)
         total /= (double)j.jp->numel;
     out->data[0] = (float)total;
+}
+
+/* The kernel of a gemm over a kept transpose (gemm_kept_t_of): its code on wᵀ as kept, or as
+ * transposed for this call while none is (the weight open for writing, or a version's first
+ * call). Without memory for that, the interpreter's loops read w in place: the same result
+ * to rounding. */
+static void run_kept_t(const hb_operand *in, int n, const hb_operand *out, const hb_attrs *at)
+{
+    const jit_part *jp = at->part;
+    float *own = at->transposed ? NULL
+                                : hb_aligned_alloc(sizeof(float) * (size_t)(jp->k * jp->cols));
+    if (!at->transposed && !own) {
+        jp->interpreted(in, n, out, at);
+        return;
+    }
+    hb_operand ops[HB_PROG_MAX_REGS];
+    memcpy(ops, in, sizeof *ops * (size_t)n);
+    if (own)
+        hb_live_transpose(jp->live, own);
+    ops[1].data = own ? own : (float *)at->transposed;
+    jp->code(ops, n, out, at);
+    hb_aligned_free(own);
 }
 
 static jit_part part_of(const group *g)
@@ -1142,6 +1188,15 @@ static hb_status compile(hb_plan *p, const int *which, const group *groups, int 
             code->parts[i].fn = (part_fn)(uintptr_t)found[i];
             ins->attrs.part = &code->parts[i];
             ins->kernel = run_parts;
+        } else if (groups[i].kept_t) { /* reads the weight's kept form: ins->live stays */
+            code->parts[i] = (jit_part){.code = (hb_kernel_fn)(uintptr_t)found[i],
+                                        .interpreted = ins->kernel,
+                                        .live = ins->live,
+                                        .k = groups[i].k,
+                                        .cols = groups[i].len};
+            ins->attrs.part = &code->parts[i];
+            ins->kernel = run_kept_t;
+            continue;
         } else {
             ins->kernel = (hb_kernel_fn)(uintptr_t)found[i];
         }

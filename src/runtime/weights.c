@@ -83,6 +83,18 @@ void hb_live_free(hb_live_weights *lw)
     hb_free(lw);
 }
 
+bool hb_live_is_transposed(const hb_live_weights *lw)
+{
+    return lw && lw->transposed;
+}
+
+void hb_live_transpose(const hb_live_weights *lw, float *wt)
+{
+    for (int64_t j = 0; j < lw->cols; j++)
+        for (int64_t p = 0; p < lw->k; p++)
+            wt[p * lw->cols + j] = lw->w[j * lw->k + p];
+}
+
 /* Packs the current values; no reader is in. A product's panels or transpose are written over
  * the old ones (the same size); a convolution's come new from hb_conv_pack_weights. */
 static bool refresh(hb_live_weights *lw)
@@ -90,9 +102,8 @@ static bool refresh(hb_live_weights *lw)
     if (lw->transposed) {
         if (!lw->packed)
             lw->packed = hb_aligned_alloc(sizeof(float) * (size_t)(lw->cols * lw->k));
-        for (int64_t j = 0; lw->packed && j < lw->cols; j++)
-            for (int64_t p = 0; p < lw->k; p++)
-                lw->packed[p * lw->cols + j] = lw->w[j * lw->k + p];
+        if (lw->packed)
+            hb_live_transpose(lw, lw->packed);
         return lw->packed != NULL;
     }
     hb_isa isa = hb_isa_active();

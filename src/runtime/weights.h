@@ -24,6 +24,10 @@ hb_live_weights *hb_live_conv(atomic_uint *version, const float *w, const hb_sha
                               const hb_shape *w_shape, const hb_shape *y_shape,
                               const hb_window *win);
 void hb_live_free(hb_live_weights *lw);
+/* Whether lw keeps a small product's Bᵀ (hb_live_transposed), and the weight's current values
+ * transposed into wt ([k, cols]) for a call that finds none kept. */
+bool hb_live_is_transposed(const hb_live_weights *lw);
+void hb_live_transpose(const hb_live_weights *lw, float *wt);
 
 /* The packed form of the weights' current values, for one kernel call, or NULL: pack them per
  * call (open for writing, a version seen for the first time, another thread packing, nothing
